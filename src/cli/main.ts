@@ -1,0 +1,41 @@
+/**
+ * CLI entry: `lowrank-smc <command> [options]`. Each command lives in its own module under src/cli/
+ * and exports `run(argv: string[]): Promise<number>` (the exit code) plus a one-line `summary`.
+ * Commands are thin: parse arguments, call the library, print or write.
+ */
+type CommandModule = { run(argv: string[]): Promise<number>; summary: string };
+
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  info: () => import('./info.js'),
+};
+
+function usage(): string {
+  return [
+    'usage: lowrank-smc <command> [options]   (lowrank-smc <command> --help for a command\'s options)',
+    '',
+    'commands:',
+    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  let code = 0;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+  } else if (!(name in COMMANDS)) {
+    console.error(`lowrank-smc: unknown command "${name}"\n\n${usage()}`);
+    code = 2;
+  } else {
+    try {
+      const mod = await COMMANDS[name]();
+      code = await mod.run(rest);
+    } catch (e) {
+      console.error(`lowrank-smc ${name}: ${(e as Error).message}`);
+      if (process.env.LOWRANK_SMC_DEBUG) console.error((e as Error).stack);
+      code = 1;
+    }
+  }
+  // Dawn keeps native handles alive; one-shot CLIs exit explicitly.
+  process.exit(code);
+}

@@ -7,6 +7,8 @@
  * Directives (each alone on its line):
  *   #include "name"      inline shaders/name.wgsl (once per shader)
  *   #if FLAG / #if !FLAG / #else / #endif    keep lines when the define FLAG is truthy (or falsy)
+ *   #const NAME          emit `const NAME: u32 = <defines[NAME]>u;` (sizes of private arrays must be
+ *                        const-expressions, so overrides cannot size them)
  * Feature flags set by the engine: SUBGROUPS, F16.
  */
 import { SHADER_SOURCES } from './shaders.generated.js';
@@ -52,6 +54,12 @@ export function preprocess(
     } else if (t === '#endif') {
       if (!stack.pop()) throw new Error(`WGSL preprocessor: #endif without #if at line ${i + 1}`);
       out.push('');
+    } else if (t.startsWith('#const ')) {
+      if (!active()) continue;
+      const name = t.slice(7).trim();
+      const v = defines[name];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`WGSL preprocessor: #const ${name} needs a non-negative integer define, got ${v}`);
+      out.push(`const ${name}: u32 = ${v}u;`);
     } else if (t.startsWith('#include')) {
       if (!active()) continue;
       const m = /^#include\s+"([\w.-]+)"$/.exec(t);

@@ -7,6 +7,7 @@ type CommandModule = { run(argv: string[]): Promise<number>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./info.js'),
+  bench: () => import('./bench.js'),
   svcca: () => import('./svcca.js'),
 };
 

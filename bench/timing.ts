@@ -1,0 +1,59 @@
+/**
+ * Shared pieces of the kernel benchmarks: the record each one yields, its options, and GPU timing
+ * (warm-up, then the median of several samples, each `repeat` dispatches in one submit + sync).
+ */
+import type { Engine } from '../src/gpu/engine.js';
+
+/** One JSON line of `lowrank-smc bench kernels` (the CLI adds `adapter`). */
+export interface KernelBenchRecord {
+  name: string;
+  /** Problem size in elements (the module documents what it counts). */
+  size: number;
+  /** Milliseconds per kernel invocation (median). */
+  ms: number;
+  gflops: number;
+  gbps: number;
+  [extra: string]: unknown;
+}
+
+export interface KernelBenchOptions {
+  /** Software adapter: use small sizes. */
+  software: boolean;
+  /** Timed samples per size (median reported). */
+  runs: number;
+  /** Untimed samples before timing (compilation, pool warm-up). */
+  warmup: number;
+  /** Override the default sizes. */
+  sizes?: number[];
+}
+
+/** A kernel-bench module (bench/kernels-*.ts) exports `runBench` with this signature. */
+export type KernelBench = (engine: Engine, options: KernelBenchOptions) => AsyncIterable<KernelBenchRecord>;
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of no samples');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Milliseconds per call of `encode` (which only encodes dispatches): each sample encodes it
+ * `repeat` times, submits once and waits for the GPU, so submit latency is amortised.
+ */
+export async function timeGpu(engine: Engine, encode: () => void, options: { runs: number; warmup: number; repeat?: number }): Promise<number> {
+  const repeat = Math.max(1, options.repeat ?? 1);
+  await engine.sync();
+  for (let w = 0; w < Math.max(1, options.warmup); w++) {
+    encode();
+    await engine.sync();
+  }
+  const samples: number[] = [];
+  for (let r = 0; r < Math.max(1, options.runs); r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < repeat; i++) encode();
+    await engine.sync();
+    samples.push((performance.now() - t0) / repeat);
+  }
+  return median(samples);
+}

@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.destroy());
 
-for (const [path, mod] of Object.entries(modules).sort()) {
+for (const [path, mod] of Object.entries(modules).sort(([a], [b]) => a.localeCompare(b))) {
   describe(path.replace(/^.*\//, '').replace('.cases.ts', ''), () => {
     for (const c of mod.cases) test(c.name, () => c.run(engine), c.timeoutMs ?? 60_000);
   });

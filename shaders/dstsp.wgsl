@@ -1,0 +1,124 @@
+// D_stsp Gaussian-mixture log densities: log Σ_t exp(-½‖s_j − μ_t‖²/σ²) for every Monte-Carlo sample
+// s_j against every mixture component μ_t. The (sample × component) squared-distance matrix is GEMM
+// shaped, so it is computed in 16×16 tiles through workgroup memory, and never stored: each thread
+// folds its distances into a running (max, Σexp) pair, the pairs are merged across the tile's
+// components, and `combine` merges the per-chunk pairs of a sample. Everything is log-sum-exp, so
+// nothing underflows however far a sample lies from the mixture.
+
+struct PartialParams {
+  n_samples: u32,
+  n_comps: u32,
+  dims: u32,
+  tiles_per_chunk: u32,
+  n_chunks: u32,
+  neg_half_inv_var: f32,
+}
+
+@group(0) @binding(0) var<storage, read> samples: array<f32>;        // (n_samples, dims)
+@group(0) @binding(1) var<storage, read> comps: array<f32>;          // (n_comps, dims)
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;  // (n_samples, n_chunks, 2): max, Σexp(v − max)
+@group(0) @binding(3) var<uniform> pp: PartialParams;
+
+const TILE: u32 = 16u;
+// "Minus infinity" that stays finite so exp(EMPTY − x) is 0, never NaN.
+const EMPTY: f32 = -3.0e38;
+
+var<workgroup> sample_tile: array<f32, 256>;  // [sample in tile][dim in step]
+var<workgroup> comp_tile: array<f32, 256>;    // [component in tile][dim in step]
+var<workgroup> red_max: array<f32, 256>;
+var<workgroup> red_sum: array<f32, 256>;
+
+fn merge(m1: f32, l1: f32, m2: f32, l2: f32) -> vec2<f32> {
+  let m = max(m1, m2);
+  return vec2<f32>(m, l1 * exp(m1 - m) + l2 * exp(m2 - m));
+}
+
+// Workgroup (x: block of 16 samples, y: chunk of tiles_per_chunk × 16 components).
+// Thread (lx, ly) computes the distance of sample ly to component lx of each tile.
+@compute @workgroup_size(16, 16)
+fn partial_lse(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lx = lid.x;
+  let ly = lid.y;
+  let s = wid.x * TILE + ly;
+  let chunk = wid.y;
+  var run_max = EMPTY;
+  var run_sum = 0.0;
+  for (var tile = 0u; tile < pp.tiles_per_chunk; tile++) {
+    let t0 = (chunk * pp.tiles_per_chunk + tile) * TILE;
+    if (t0 >= pp.n_comps) { break; }
+    var acc = 0.0;
+    for (var d0 = 0u; d0 < pp.dims; d0 += TILE) {
+      let d = d0 + lx;
+      var sv = 0.0;
+      if (s < pp.n_samples && d < pp.dims) { sv = samples[s * pp.dims + d]; }
+      sample_tile[ly * TILE + lx] = sv;
+      let tl = t0 + ly;
+      var cv = 0.0;
+      if (tl < pp.n_comps && d < pp.dims) { cv = comps[tl * pp.dims + d]; }
+      comp_tile[ly * TILE + lx] = cv;
+      workgroupBarrier();
+      let kmax = min(TILE, pp.dims - d0);
+      for (var k = 0u; k < kmax; k++) {
+        let diff = sample_tile[ly * TILE + k] - comp_tile[lx * TILE + k];
+        acc = fma(diff, diff, acc);
+      }
+      workgroupBarrier();
+    }
+    if (t0 + lx < pp.n_comps) {
+      let v = acc * pp.neg_half_inv_var;
+      if (v > run_max) {
+        run_sum = run_sum * exp(run_max - v) + 1.0;
+        run_max = v;
+      } else {
+        run_sum += exp(v - run_max);
+      }
+    }
+  }
+  // Merge the 16 component lanes of each sample row.
+  red_max[ly * TILE + lx] = run_max;
+  red_sum[ly * TILE + lx] = run_sum;
+  workgroupBarrier();
+  for (var stride = TILE / 2u; stride > 0u; stride >>= 1u) {
+    if (lx < stride) {
+      let a = ly * TILE + lx;
+      let r = merge(red_max[a], red_sum[a], red_max[a + stride], red_sum[a + stride]);
+      red_max[a] = r.x;
+      red_sum[a] = r.y;
+    }
+    workgroupBarrier();
+  }
+  if (lx == 0u && s < pp.n_samples) {
+    let o = (s * pp.n_chunks + chunk) * 2u;
+    partial[o] = red_max[ly * TILE];
+    partial[o + 1u] = red_sum[ly * TILE];
+  }
+}
+
+struct CombineParams {
+  n_samples: u32,
+  n_chunks: u32,
+  // −log(number of components) − dims·log σ: the mixture's equal weights and the reference's σ^-dims factor.
+  log_offset: f32,
+}
+
+// Binding slots are distinct from partial_lse's: reflection keys variables by (group, binding) per file.
+@group(0) @binding(4) var<storage, read> partial_in: array<f32>;
+@group(0) @binding(5) var<storage, read_write> log_density: array<f32>;  // (n_samples)
+@group(0) @binding(6) var<uniform> cp: CombineParams;
+
+override WG: u32 = 256;
+
+@compute @workgroup_size(WG)
+fn combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let s = gid.x + gid.y * nwg.x * WG;
+  if (s >= cp.n_samples) { return; }
+  var m = EMPTY;
+  var l = 0.0;
+  for (var c = 0u; c < cp.n_chunks; c++) {
+    let o = (s * cp.n_chunks + c) * 2u;
+    let r = merge(m, l, partial_in[o], partial_in[o + 1u]);
+    m = r.x;
+    l = r.y;
+  }
+  log_density[s] = m + log(l) + cp.log_offset;
+}

@@ -1,0 +1,126 @@
+// Generic elementwise ops for parameter transforms: unary maps and numpy-broadcast binary ops
+// (rank ≤ 4, shapes padded with leading 1s), each with its backward kernel.
+#include "nonlin"
+
+override WG: u32 = 256u;
+// Unary op id (src/ops/elementwise.ts UNARY): 0 affine αx+β, 1 exp, 2 log, 3 softplus, 4 sigmoid,
+// 5 tanh, 6 square.
+override UNARY: u32 = 0u;
+// Binary op id: 0 add, 1 sub, 2 mul, 3 div.
+override BINARY: u32 = 0u;
+// binary_grad: 0 for the gradient of a, 1 for b.
+override WHICH: u32 = 0u;
+
+struct UnaryParams { n: u32, alpha: f32, beta: f32 }
+
+// Binary ops on a padded 4-D output `shape`; a and b are read through strides that are 0 on their
+// broadcast dimensions. For binary_grad: n and tshape describe the operand being differentiated,
+// and each of its elements sums `count` output elements laid out by `rshape` (the broadcast dims).
+struct BinaryParams {
+  n: u32,
+  count: u32,
+  shape: vec4<u32>,
+  aStrides: vec4<u32>,
+  bStrides: vec4<u32>,
+  outStrides: vec4<u32>,
+  tshape: vec4<u32>,
+  rshape: vec4<u32>,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> pu: UnaryParams;
+@group(0) @binding(4) var<storage, read> a: array<f32>;
+@group(0) @binding(5) var<storage, read> b: array<f32>;
+@group(0) @binding(6) var<uniform> pb: BinaryParams;
+
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+fn unflatten(i: u32, shape: vec4<u32>) -> vec4<u32> {
+  var r = i;
+  var idx: vec4<u32>;
+  idx.w = r % shape.w; r = r / shape.w;
+  idx.z = r % shape.z; r = r / shape.z;
+  idx.y = r % shape.y; r = r / shape.y;
+  idx.x = r;
+  return idx;
+}
+
+fn unary_f(v: f32) -> f32 {
+  switch UNARY {
+    case 0u: { return pu.alpha * v + pu.beta; }
+    case 1u: { return exp(v); }
+    case 2u: { return log(v); }
+    case 3u: { return nl_softplus(v); }
+    case 4u: { return nl_sigmoid(v); }
+    case 5u: { return nl_tanh(v); }
+    default: { return v * v; }
+  }
+}
+
+fn unary_df(v: f32) -> f32 {
+  switch UNARY {
+    case 0u: { return pu.alpha; }
+    case 1u: { return exp(v); }
+    case 2u: { return 1.0 / v; }
+    case 3u: { return nl_sigmoid(v); }
+    case 4u: { let s = nl_sigmoid(v); return s * (1.0 - s); }
+    case 5u: { let t = nl_tanh(v); return 1.0 - t * t; }
+    default: { return 2.0 * v; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i < pu.n) { y[i] = unary_f(x[i]); }
+}
+
+// y = gy ⊙ f'(x)
+@compute @workgroup_size(WG)
+fn unary_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i < pu.n) { y[i] = gy[i] * unary_df(x[i]); }
+}
+
+fn binary_f(u: f32, v: f32) -> f32 {
+  switch BINARY {
+    case 0u: { return u + v; }
+    case 1u: { return u - v; }
+    case 2u: { return u * v; }
+    default: { return u / v; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= pb.n) { return; }
+  let idx = unflatten(i, pb.shape);
+  y[i] = binary_f(a[dot(idx, pb.aStrides)], b[dot(idx, pb.bStrides)]);
+}
+
+// d out / d (a or b) times the output gradient g, at one output element.
+fn binary_df(g: f32, u: f32, v: f32) -> f32 {
+  switch BINARY {
+    case 0u: { return g; }
+    case 1u: { return select(-g, g, WHICH == 0u); }
+    case 2u: { return g * select(u, v, WHICH == 0u); }
+    default: { return select(-g * u / (v * v), g / v, WHICH == 0u); }
+  }
+}
+
+// Gradient of one operand: each of its elements sums over the output elements it was broadcast to.
+@compute @workgroup_size(WG)
+fn binary_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat(gid, nwg);
+  if (t >= pb.n) { return; }
+  let base = unflatten(t, pb.tshape);
+  var s = 0.0;
+  for (var k = 0u; k < pb.count; k++) {
+    let idx = base + unflatten(k, pb.rshape);
+    s += binary_df(gy[dot(idx, pb.outStrides)], a[dot(idx, pb.aStrides)], b[dot(idx, pb.bStrides)]);
+  }
+  y[t] = s;
+}

@@ -1,0 +1,107 @@
+import { gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { Tensor } from '../../src/autodiff/tensor.js';
+import { add, addScalar, affine, binaryRef, div, exp, log, mul, neg, scale, sigmoid, softplus, square, sub, tanh, unaryRef, type BinaryOp } from '../../src/ops/elementwise.js';
+import type { Tensor as T } from '../../src/autodiff/tensor.js';
+import type { GpuCase } from './types.js';
+
+const uniform = (seed: number, n: number, lo: number, hi: number) => {
+  const rand = mulberry32(seed);
+  return Array.from({ length: n }, () => lo + (hi - lo) * rand());
+};
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+const BINARY_FNS: Record<BinaryOp, (a: T, b: T) => T> = { add, sub, mul, div };
+
+// Shape pairs: equal shapes, trailing-dim broadcast, both sides broadcast, rank 4, scalar.
+const BINARY_CASES: { op: BinaryOp; a: number[]; b: number[] }[] = [
+  { op: 'add', a: [3, 4], b: [4] },
+  { op: 'add', a: [], b: [2, 3] },
+  { op: 'sub', a: [2, 1, 3], b: [4, 1] },
+  { op: 'sub', a: [5], b: [5] },
+  { op: 'mul', a: [2, 3, 1, 2], b: [3, 5, 1] },
+  { op: 'mul', a: [4, 1], b: [1] },
+  { op: 'div', a: [3, 1], b: [1, 4] },
+  { op: 'div', a: [2, 3], b: [2, 3] },
+];
+
+const binaryCases: GpuCase[] = BINARY_CASES.map(({ op, a, b }, i) => ({
+  name: `${op} [${a}] with [${b}]: broadcast forward and gradient check`,
+  async run(engine) {
+    await gradCheck(engine, {
+      name: `${op}[${a}][${b}]`,
+      inputs: [
+        { data: uniform(10 + i, size(a), -1, 1), shape: a },
+        // Divisors kept away from 0.
+        { data: uniform(50 + i, size(b), op === 'div' ? 0.5 : -1, op === 'div' ? 1.5 : 1), shape: b },
+      ],
+      gpu: (_e, [x, y]) => BINARY_FNS[op](x, y),
+      reference: ([x, y]) => binaryRef(op, x, a, y, b),
+    });
+  },
+}));
+
+const UNARY_CASES: { name: string; f: (x: T) => T; ref: (x: Float64Array) => Float64Array; lo: number; hi: number }[] = [
+  { name: 'scale', f: (x) => scale(x, 2.5), ref: (x) => unaryRef('affine', x, 2.5, 0), lo: -2, hi: 2 },
+  { name: 'addScalar', f: (x) => addScalar(x, -0.75), ref: (x) => unaryRef('affine', x, 1, -0.75), lo: -2, hi: 2 },
+  { name: 'affine', f: (x) => affine(x, -3, 0.5), ref: (x) => unaryRef('affine', x, -3, 0.5), lo: -2, hi: 2 },
+  { name: 'neg', f: neg, ref: (x) => unaryRef('affine', x, -1, 0), lo: -2, hi: 2 },
+  { name: 'exp', f: exp, ref: (x) => unaryRef('exp', x), lo: -3, hi: 2 },
+  { name: 'log', f: log, ref: (x) => unaryRef('log', x), lo: 0.2, hi: 5 },
+  // Wide range: softplus must neither overflow for large x nor lose small values for very negative x.
+  { name: 'softplus', f: softplus, ref: (x) => unaryRef('softplus', x), lo: -30, hi: 30 },
+  { name: 'sigmoid', f: sigmoid, ref: (x) => unaryRef('sigmoid', x), lo: -8, hi: 8 },
+  { name: 'tanh', f: tanh, ref: (x) => unaryRef('tanh', x), lo: -4, hi: 4 },
+  { name: 'square', f: square, ref: (x) => unaryRef('square', x), lo: -2, hi: 2 },
+];
+
+const unaryCases: GpuCase[] = UNARY_CASES.map(({ name, f, ref, lo, hi }, i) => ({
+  name: `${name}: forward and gradient check`,
+  async run(engine) {
+    await gradCheck(engine, {
+      name,
+      inputs: [{ data: uniform(100 + i, 24, lo, hi), shape: [4, 6] }],
+      gpu: (_e, [x]) => f(x),
+      reference: ([x]) => ref(x),
+    });
+  },
+}));
+
+async function expectError(what: string, f: () => unknown, text: string): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    if (!(e as Error).message.includes(text)) throw new Error(`${what}: wrong error: ${(e as Error).message}`);
+    return;
+  }
+  throw new Error(`${what}: expected an error mentioning "${text}"`);
+}
+
+export const cases: GpuCase[] = [
+  ...binaryCases,
+  ...unaryCases,
+  {
+    name: 'broadcast gradient sums over many elements (scalar times a 1500-vector)',
+    async run(engine) {
+      const n = 1500;
+      await gradCheck(engine, {
+        name: 'mul[1][1500]',
+        inputs: [{ data: [0.7], shape: [1] }, { data: uniform(3, n, -1, 1), shape: [n] }],
+        gpu: (_e, [x, y]) => mul(x, y),
+        reference: ([x, y]) => binaryRef('mul', x, [1], y, [n]),
+        atol: 1e-3,
+      });
+    },
+  },
+  {
+    name: 'binary ops reject shapes that do not broadcast, and rank above 4',
+    async run(engine) {
+      const a = Tensor.zeros(engine, [3, 4]);
+      const b = Tensor.zeros(engine, [3]);
+      const c = Tensor.zeros(engine, [1, 1, 1, 1, 2]);
+      await expectError('mismatch', () => add(a, b), 'shapes [3,4] and [3] do not broadcast');
+      await expectError('rank', () => mul(c, c), 'rank above 4');
+      for (const t of [a, b, c]) t.dispose();
+    },
+  },
+];
+

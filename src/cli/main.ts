@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./info.js'),
   bench: () => import('./bench.js'),
   svcca: () => import('./svcca.js'),
+  plot: () => import('./plot.js'),
 };
 
 function usage(): string {

@@ -1,0 +1,196 @@
+/**
+ * Adam and RAdam with PyTorch's default semantics, updating parameter tensors in place on the GPU
+ * from their `.grad`. The learning rate (settable between steps, e.g. from `exponentialDecay`) and the
+ * step-dependent factors are uniforms, so nothing is recompiled as training advances. Moments and
+ * step counts export to plain arrays for checkpoints.
+ */
+import { Tensor } from '../autodiff/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+
+const WG = 256;
+
+export type OptimizerKind = 'adam' | 'radam';
+
+export interface OptimizerOptions {
+  /** Learning rate (default 1e-3). */
+  lr?: number;
+  /** (β1, β2), default (0.9, 0.999). */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** L2 penalty added to the gradient, as PyTorch's `weight_decay` (default 0). */
+  weightDecay?: number;
+}
+
+/** Checkpointable optimiser state: per parameter, its step count and moments (plain arrays). */
+export interface OptimizerState {
+  kind: OptimizerKind;
+  steps: number[];
+  m: number[][];
+  v: number[][];
+}
+
+interface Hyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number }
+
+function hyper(kind: OptimizerKind, o: OptimizerOptions): Hyper {
+  const h = { lr: o.lr ?? 1e-3, beta1: o.betas?.[0] ?? 0.9, beta2: o.betas?.[1] ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 };
+  if (!(h.lr >= 0 && Number.isFinite(h.lr))) throw new Error(`${kind}: lr must be a finite number ≥ 0, got ${h.lr}`);
+  for (const [name, b] of [['betas[0]', h.beta1], ['betas[1]', h.beta2]] as const) {
+    if (!(b >= 0 && b < 1)) throw new Error(`${kind}: ${name} must be in [0, 1), got ${b}`);
+  }
+  if (!(h.eps >= 0)) throw new Error(`${kind}: eps must be ≥ 0, got ${h.eps}`);
+  if (!(h.weightDecay >= 0)) throw new Error(`${kind}: weightDecay must be ≥ 0, got ${h.weightDecay}`);
+  return h;
+}
+
+/** The step-dependent factors of update number `t` (1-based), in float64. */
+export function stepFactors(kind: OptimizerKind, t: number, beta1: number, beta2: number): { bc1: number; bc2Sqrt: number; rect: number; rectified: boolean } {
+  const bc1 = 1 - beta1 ** t;
+  const bc2 = 1 - beta2 ** t;
+  let rect = 0;
+  let rectified = false;
+  if (kind === 'radam') {
+    const rhoInf = 2 / (1 - beta2) - 1;
+    const rhoT = rhoInf - (2 * t * beta2 ** t) / bc2;
+    rectified = rhoT > 5;
+    if (rectified) rect = Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+  }
+  return { bc1, bc2Sqrt: Math.sqrt(bc2), rect, rectified };
+}
+
+export class Optimizer {
+  private readonly h: Hyper;
+  private readonly m: Tensor[];
+  private readonly v: Tensor[];
+  private steps: number[];
+  private readonly engine: Engine;
+
+  constructor(readonly kind: OptimizerKind, readonly params: readonly Tensor[], options: OptimizerOptions = {}) {
+    this.h = hyper(kind, options);
+    if (params.length === 0) throw new Error(`${kind}: no parameters to optimise`);
+    params.forEach((p, i) => {
+      if (p.dtype !== 'f32') throw new Error(`${kind}: parameter ${i} ${p.describe()} must be f32, is ${p.dtype}`);
+      if (p.engine !== params[0].engine) throw new Error(`${kind}: parameter ${i} ${p.describe()} lives on another engine`);
+    });
+    this.engine = params[0].engine;
+    this.m = params.map((p) => Tensor.zeros(this.engine, [p.size], 'f32', `${kind}.m`));
+    this.v = params.map((p) => Tensor.zeros(this.engine, [p.size], 'f32', `${kind}.v`));
+    this.steps = params.map(() => 0);
+  }
+
+  /** Learning rate used by the next `step()` (set it from a schedule between steps). */
+  get lr(): number {
+    return this.h.lr;
+  }
+
+  set lr(value: number) {
+    if (!(value >= 0 && Number.isFinite(value))) throw new Error(`${this.kind}: lr must be a finite number ≥ 0, got ${value}`);
+    this.h.lr = value;
+  }
+
+  /** Update count of each parameter (a parameter without a gradient is skipped, as in PyTorch). */
+  get stepCounts(): readonly number[] {
+    return this.steps;
+  }
+
+  /** One update of every parameter that has a gradient; encodes dispatches only (no sync). */
+  step(): void {
+    const k = this.engine.kernel('optim', this.kind, { overrides: { WG } });
+    this.params.forEach((p, i) => {
+      const g = p.grad;
+      if (!g) return;
+      if (g.size !== p.size) throw new Error(`${this.kind}: gradient of parameter ${i} ${p.describe()} has ${g.size} elements, expected ${p.size}`);
+      const t = ++this.steps[i];
+      const f = stepFactors(this.kind, t, this.h.beta1, this.h.beta2);
+      const o = { n: p.size, ...this.h, oneMinusBeta1: 1 - this.h.beta1, oneMinusBeta2: 1 - this.h.beta2, bc1: f.bc1, bc2Sqrt: f.bc2Sqrt, rect: f.rect, rectified: f.rectified ? 1 : 0 };
+      this.engine.dispatch(k, { param: p, grad: g, m: this.m[i], v: this.v[i], o }, this.engine.grid(Math.max(1, p.size), WG));
+    });
+  }
+
+  /** Drop the gradients (next backward starts fresh); with setToNone false, zero them in place. */
+  zeroGrad(setToNone = true): void {
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      if (setToNone) {
+        p.grad.dispose();
+        p.grad = null;
+      } else this.engine.clear(p.grad.buffer, 0, p.grad.size * 4);
+    }
+  }
+
+  async exportState(): Promise<OptimizerState> {
+    const m: number[][] = [];
+    const v: number[][] = [];
+    for (let i = 0; i < this.params.length; i++) {
+      m.push(Array.from(await this.m[i].readF32()));
+      v.push(Array.from(await this.v[i].readF32()));
+    }
+    return { kind: this.kind, steps: [...this.steps], m, v };
+  }
+
+  /** Restore exported state; checks kind, parameter count and sizes, naming what does not fit. */
+  importState(state: OptimizerState): void {
+    if (state.kind !== this.kind) throw new Error(`${this.kind}: cannot import ${state.kind} state`);
+    const n = this.params.length;
+    for (const key of ['steps', 'm', 'v'] as const) {
+      if (!Array.isArray(state[key]) || state[key].length !== n) throw new Error(`${this.kind} state: "${key}" must list ${n} parameters, has ${Array.isArray(state[key]) ? state[key].length : typeof state[key]}`);
+    }
+    state.steps.forEach((s, i) => {
+      if (!Number.isInteger(s) || s < 0) throw new Error(`${this.kind} state: steps[${i}] = ${s} is not a step count`);
+    });
+    for (const key of ['m', 'v'] as const) {
+      state[key].forEach((arr, i) => {
+        if (arr.length !== this.params[i].size) throw new Error(`${this.kind} state: ${key}[${i}] has ${arr.length} values, parameter ${this.params[i].describe()} has ${this.params[i].size}`);
+      });
+    }
+    for (let i = 0; i < n; i++) {
+      this.engine.write(this.m[i].buffer, Float32Array.from(state.m[i]));
+      this.engine.write(this.v[i].buffer, Float32Array.from(state.v[i]));
+    }
+    this.steps = [...state.steps];
+  }
+
+  /** Free the moment buffers. */
+  dispose(): void {
+    for (const t of [...this.m, ...this.v]) t.dispose();
+  }
+}
+
+export class Adam extends Optimizer {
+  constructor(params: readonly Tensor[], options: OptimizerOptions = {}) {
+    super('adam', params, options);
+  }
+}
+
+export class RAdam extends Optimizer {
+  constructor(params: readonly Tensor[], options: OptimizerOptions = {}) {
+    super('radam', params, options);
+  }
+}
+
+/** Learning rate decaying exponentially from `initial` at step 0 to `final` at step `steps`. */
+export function exponentialDecay(initial: number, final: number, steps: number): (step: number) => number {
+  if (!(initial > 0 && final > 0 && steps > 0)) throw new Error(`exponentialDecay: needs initial > 0, final > 0, steps > 0 (got ${initial}, ${final}, ${steps})`);
+  const gamma = (final / initial) ** (1 / steps);
+  return (step: number) => initial * gamma ** step;
+}
+
+/**
+ * Float64 reference of one update (t is the 1-based step of this update), in place on p, m, v:
+ * the oracle for the GPU kernels.
+ */
+export function optimizerStepRef(kind: OptimizerKind, p: Float64Array, grad: ArrayLike<number>, m: Float64Array, v: Float64Array, t: number, options: OptimizerOptions = {}): void {
+  const h = hyper(kind, options);
+  const f = stepFactors(kind, t, h.beta1, h.beta2);
+  for (let i = 0; i < p.length; i++) {
+    const g = grad[i] + h.weightDecay * p[i];
+    m[i] = h.beta1 * m[i] + (1 - h.beta1) * g;
+    v[i] = h.beta2 * v[i] + (1 - h.beta2) * g * g;
+    if (kind === 'adam') {
+      p[i] -= (h.lr / f.bc1) * m[i] / (Math.sqrt(v[i]) / f.bc2Sqrt + h.eps);
+    } else {
+      const mhat = m[i] / f.bc1;
+      p[i] -= f.rectified ? h.lr * mhat * f.rect * f.bc2Sqrt / (Math.sqrt(v[i]) + h.eps) : h.lr * mhat;
+    }
+  }
+}

@@ -20,7 +20,8 @@ kinds:
   latents   latent trajectories: --in (time, R) or (trial, time, R) array   [--dims 0,1,2] [--pca]
   traces    generated vs real traces: --in real --gen generated   [--channels 0,1,2] [--fs HZ]
   spectra   smoothed power spectra (as D_H compares them), averaged over channels:
-            --in real --gen generated   [--channels ...] [--fs HZ] [--smoothing 20] [--freq-cut-off N]
+            --in real --gen generated   [--channels ...] [--fs HZ] [--smoothing 20] [--freq-cut-off=N]
+            (N = -1 drops the Nyquist bin, as for EEG; write negative values with "=")
 
 arrays: .npy, .csv/.tsv/.txt, or .json ({"shape": [...], "data": [...]} or nested arrays);
   --layout e.g. time,channel | channel,time | trial,time,channel (default from the rank)

@@ -4,12 +4,14 @@
 // failed, or vitest itself did.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { summarize } from './test-summary.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const vitestBin = join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const reportPath = join(root, 'test-results', 'vitest.json');
+// Overridable so that a test of this script does not overwrite the report of the run around it.
+const reportPath = resolve(process.env.LOWRANK_SMC_TEST_REPORT ?? join(root, 'test-results', 'vitest.json'));
 
 if (!existsSync(vitestBin)) {
   console.error(`run-tests: ${relative(root, vitestBin)} not found; run \`npm ci\` (or \`npm run setup\`) first`);
@@ -33,17 +35,8 @@ try {
   process.exit(exitCode || 1);
 }
 
-const passed = report.numPassedTests;
-const skipped = report.numPendingTests + report.numTodoTests;
-let failed = report.numFailedTests;
-// A file that failed without a failing test (import error, failing hook) counts as one failure.
-const brokenFiles = report.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((t) => t.status === 'failed'));
-for (const f of brokenFiles) console.error(`run-tests: ${relative(root, f.name)} failed outside its tests: ${f.message || '(no message)'}`);
-failed += brokenFiles.length;
-if (exitCode !== 0 && failed === 0) {
-  console.error(`run-tests: vitest exited with code ${exitCode} though no test failed (unhandled error or bad arguments); counted as one failure`);
-  failed = 1;
-}
-
-console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(failed > 0 || exitCode !== 0 ? 1 : 0);
+for (const f of report.testResults) f.name = relative(root, f.name);
+const summary = summarize(report, exitCode);
+for (const note of summary.notes) console.error(`run-tests: ${note}`);
+console.log(summary.line);
+process.exit(summary.failed > 0 || exitCode !== 0 ? 1 : 0);

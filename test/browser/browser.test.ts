@@ -74,7 +74,9 @@ const entries = Object.entries(modules)
 const chromiumPath = findChromium();
 
 if (!chromiumPath) {
-  const why = `Chromium not found (looked for chromium, chromium-browser, google-chrome on PATH; set CHROMIUM_PATH to override). Run \`npm run setup\` to install it.`;
+  const why = process.env.CHROMIUM_PATH
+    ? `Chromium not found: CHROMIUM_PATH=${process.env.CHROMIUM_PATH} does not exist.`
+    : `Chromium not found (looked for chromium, chromium-browser, google-chrome on PATH; set CHROMIUM_PATH to override). Run \`npm run setup\` to install it.`;
   if (process.env.CI) {
     test('browser: Chromium is installed', () => {
       throw new Error(why);

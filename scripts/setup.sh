@@ -54,7 +54,7 @@ done
 # The backports suite is derived from the machine's own Debian source so that no mirror is hard-coded.
 write_backports_source() {
   local suite="$codename-backports" content target
-  if grep -rqs --exclude="$(basename "$BACKPORTS_FILE").*" "^[^#]*$suite" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if grep -rqs --include="*.list" --include="*.sources" --exclude="$(basename "$BACKPORTS_FILE").*" "^[^#]*$suite" /etc/apt/sources.list /etc/apt/sources.list.d/; then
     return 0 # already configured by someone else
   fi
   if [ -r /etc/apt/sources.list.d/debian.sources ]; then

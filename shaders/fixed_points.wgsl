@@ -1,0 +1,285 @@
+// Vertex method of the fixed-point finder (src/analysis/fixed-points.ts, fp-planes.ts): one thread
+// per k-subset S of the hyperplanes, unranked from its colex index. The thread solves for the point
+// where S meets the slice at −∞ along the first r − k generic directions, reads every other plane's
+// sign there on the fly, takes the one region around the point whose lowest point (in the next
+// direction) it is, and solves that region's fixed-point system. Nothing N-wide is stored. Only
+// clear cases are decided in float32; everything else (near-singular, near-tied signs, and every
+// candidate fixed point) is written out by rank and redone in float64 on the CPU.
+
+struct Params {
+  // Rows of A − I, and −b (the map is z ↦ A z + b + Σ V_i relu(U_i z − thr_i)).
+  am0: vec4<f32>,
+  am1: vec4<f32>,
+  am2: vec4<f32>,
+  am3: vec4<f32>,
+  nb: vec4<f32>,
+  // Generic directions c_1..c_4 in arrangement coordinates.
+  c0: vec4<f32>,
+  c1: vec4<f32>,
+  c2: vec4<f32>,
+  c3: vec4<f32>,
+  m: u32,
+  k: u32,
+  base: u32,
+  count: u32,
+  cap: u32,
+  skip_origin: u32,
+}
+
+override RD: u32 = 2u;   // arrangement dimension r
+override RZ: u32 = 2u;   // latent dimension R
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> ur: array<vec4<f32>>;    // unit normals in r-space
+@group(0) @binding(1) var<storage, read> uz: array<vec4<f32>>;    // the same normals in latent space
+@group(0) @binding(2) var<storage, read> vz: array<vec4<f32>>;    // V column per plane
+@group(0) @binding(3) var<storage, read> aux: array<vec2<u32>>;   // (bits of thr, class | ORIGIN_BIT)
+@group(0) @binding(4) var<storage, read> binom: array<u32>;       // C(n, kk) at kk * (m + 1) + n
+// [0] flagged, [1] decided (one region solved), [2] singular, [4] skipped (origin), records from 8.
+@group(0) @binding(5) var<storage, read_write> outbuf: array<atomic<u32>>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+const ORIGIN_BIT: u32 = 0x80000000u;
+const HEADER: u32 = 8u;
+const PIV_TOL: f32 = 1e-3;       // on unit-row matrices
+const SIGN_TOL: f32 = 4e-6;      // ≈ 32 ulp, scaled by 1 / pivot
+const SYS_TOL: f32 = 1e-4;       // relative pivot of the region system
+const VALID_TOL: f32 = 1e-5;     // loose region check: only clear violations reject
+
+const CODE_NONE: u32 = 0u;
+const CODE_DECIDED: u32 = 1u;
+const CODE_SINGULAR: u32 = 2u;
+const CODE_FLAG: u32 = 3u;
+const CODE_SKIP: u32 = 4u;
+
+var<workgroup> wg_counts: array<atomic<u32>, 4>;
+
+fn dir(l: u32) -> vec4<f32> {
+  switch l {
+    case 0u: { return p.c0; }
+    case 1u: { return p.c1; }
+    case 2u: { return p.c2; }
+    default: { return p.c3; }
+  }
+}
+
+fn am_row(q: u32) -> vec4<f32> {
+  switch q {
+    case 0u: { return p.am0; }
+    case 1u: { return p.am1; }
+    case 2u: { return p.am2; }
+    default: { return p.am3; }
+  }
+}
+
+fn thr_of(i: u32) -> f32 {
+  return bitcast<f32>(aux[i].x);
+}
+
+fn max4(v: vec4<f32>) -> f32 {
+  let a = abs(v);
+  return max(max(a.x, a.y), max(a.z, a.w));
+}
+
+// Gauss–Jordan inverse of the leading n×n block (row pivoting); returns the smallest |pivot|.
+fn invert(a: ptr<function, array<vec4<f32>, 4>>, inv: ptr<function, array<vec4<f32>, 4>>, n: u32) -> f32 {
+  for (var i = 0u; i < 4u; i++) {
+    var e = vec4<f32>(0.0);
+    e[i] = 1.0;
+    (*inv)[i] = e;
+  }
+  var minp = 3.0e38;
+  for (var col = 0u; col < n; col++) {
+    var best = col;
+    var bv = abs((*a)[col][col]);
+    for (var row = col + 1u; row < n; row++) {
+      let v = abs((*a)[row][col]);
+      if (v > bv) { bv = v; best = row; }
+    }
+    if (best != col) {
+      let t = (*a)[col]; (*a)[col] = (*a)[best]; (*a)[best] = t;
+      let u = (*inv)[col]; (*inv)[col] = (*inv)[best]; (*inv)[best] = u;
+    }
+    minp = min(minp, bv);
+    if (bv == 0.0) { return 0.0; }
+    let ip = 1.0 / (*a)[col][col];
+    (*a)[col] = (*a)[col] * ip;
+    (*inv)[col] = (*inv)[col] * ip;
+    for (var row = 0u; row < n; row++) {
+      if (row != col) {
+        let f = (*a)[row][col];
+        (*a)[row] = (*a)[row] - f * (*a)[col];
+        (*inv)[row] = (*inv)[row] - f * (*inv)[col];
+      }
+    }
+  }
+  return minp;
+}
+
+// z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides the sign.
+struct SignCtx {
+  z0: vec4<f32>,
+  e0: vec4<f32>,
+  j: u32,
+  tol: f32,
+  z0s: f32,
+  e0s: f32,
+}
+
+// Sign (±1) of plane i at z(t) (lexicographic in t_1 … t_j → −∞, then the constant); 0 if unclear.
+// A plane parallel to a member of S is parallel to the whole flat: only the constant decides.
+fn sign_at(c: ptr<function, SignCtx>, i: u32, parallel_to_s: bool) -> f32 {
+  let n = ur[i];
+  if (!parallel_to_s && (*c).j > 0u) {
+    let g = dot(n, (*c).e0);
+    if (abs(g) > (*c).tol * (1.0 + (*c).e0s)) { return select(1.0, -1.0, g > 0.0); }
+    // Below tolerance: an exact zero would defer to t_2, a tiny nonzero would decide. Unclear.
+    return 0.0;
+  }
+  let t = thr_of(i);
+  let v0 = dot(n, (*c).z0) - t;
+  if (abs(v0) > (*c).tol * (1.0 + (*c).z0s + abs(t))) { return select(-1.0, 1.0, v0 > 0.0); }
+  return 0.0;
+}
+
+fn process(idx: u32) -> u32 {
+  let k = p.k;
+  let j = RD - k;
+  let m1 = p.m + 1u;
+  // Colex unranking: idx = C(s_k, k) + … + C(s_1, 1).
+  var s: array<u32, 4>;
+  var rem = idx;
+  var hi = p.m;
+  for (var kk = k; kk >= 1u; kk--) {
+    var lo = kk - 1u;
+    var top = hi - 1u;
+    while (lo < top) {
+      let mid = (lo + top + 1u) / 2u;
+      if (binom[kk * m1 + mid] <= rem) { lo = mid; } else { top = mid - 1u; }
+    }
+    s[kk - 1u] = lo;
+    rem -= binom[kk * m1 + lo];
+    hi = lo;
+  }
+  var cls: array<u32, 4>;
+  var all_origin = k == RD && p.skip_origin != 0u;
+  for (var a = 0u; a < k; a++) {
+    let x = aux[s[a]].y;
+    cls[a] = x & ~ORIGIN_BIT;
+    all_origin = all_origin && (x & ORIGIN_BIT) != 0u;
+    for (var b = 0u; b < a; b++) {
+      if (cls[b] == cls[a]) { return CODE_SINGULAR; } // parallel planes never meet
+    }
+  }
+  if (all_origin) { return CODE_SKIP; }
+  var bm: array<vec4<f32>, 4>;
+  var hv = vec4<f32>(0.0);
+  for (var a = 0u; a < RD; a++) {
+    if (a < k) { bm[a] = ur[s[a]]; hv[a] = thr_of(s[a]); } else { bm[a] = dir(a - k); }
+  }
+  var binv: array<vec4<f32>, 4>;
+  let minp = invert(&bm, &binv, RD);
+  if (minp < PIV_TOL) { return CODE_FLAG; }
+  var ctx: SignCtx;
+  for (var q = 0u; q < RD; q++) { ctx.z0[q] = dot(binv[q], hv); }
+  if (j > 0u) {
+    for (var q = 0u; q < RD; q++) { ctx.e0[q] = binv[q][k]; }
+  }
+  ctx.e0s = max4(ctx.e0);
+  ctx.j = j;
+  ctx.tol = SIGN_TOL / minp;
+  ctx.z0s = max4(ctx.z0);
+  // Canonical signs on S: c_{j+1} must lie in the cone of σ_a Ur_a (and ±c_1..c_j).
+  var sig: array<f32, 4>;
+  if (k > 0u) {
+    let c = dir(j);
+    for (var a = 0u; a < k; a++) {
+      var y = 0.0;
+      for (var q = 0u; q < RD; q++) { y += binv[q][a] * c[q]; }
+      if (abs(y) < ctx.tol) { return CODE_FLAG; }
+      sig[a] = select(0.0, 1.0, y > 0.0);
+    }
+  }
+  // Region system: (A − I + Σ d_i V_i U_iᵀ) z = Σ d_i V_i thr_i − b.
+  var mx: array<vec4<f32>, 4>;
+  var rhs = p.nb;
+  var nxt = 0u;
+  for (var i = 0u; i < p.m; i++) {
+    var d: f32;
+    if (nxt < k && i == s[nxt]) {
+      d = sig[nxt];
+      nxt++;
+    } else {
+      var par = false;
+      if (j > 0u) {
+        let ci = aux[i].y & ~ORIGIN_BIT;
+        for (var a = 0u; a < k; a++) { par = par || cls[a] == ci; }
+      }
+      let sg = sign_at(&ctx, i, par);
+      if (sg == 0.0) { return CODE_FLAG; }
+      d = max(sg, 0.0);
+    }
+    if (d > 0.0) {
+      let v = vz[i];
+      let u = uz[i];
+      for (var q = 0u; q < RZ; q++) { mx[q] += v[q] * u; }
+      rhs += v * thr_of(i);
+    }
+  }
+  var scale = 0.0;
+  for (var q = 0u; q < RZ; q++) {
+    mx[q] += am_row(q);
+    scale = max(scale, max4(mx[q]));
+  }
+  var minv: array<vec4<f32>, 4>;
+  let minpz = invert(&mx, &minv, RZ) / max(scale, 1e-30);
+  if (minpz < SYS_TOL) { return CODE_FLAG; }
+  var z = vec4<f32>(0.0);
+  for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rhs); }
+  let zs = max4(z);
+  let vtol = VALID_TOL / minpz;
+  // Loose region check: reject only clear violations, the CPU decides the rest.
+  nxt = 0u;
+  for (var i = 0u; i < p.m; i++) {
+    var d: f32;
+    if (nxt < k && i == s[nxt]) {
+      d = sig[nxt];
+      nxt++;
+    } else {
+      var par = false;
+      if (j > 0u) {
+        let ci = aux[i].y & ~ORIGIN_BIT;
+        for (var a = 0u; a < k; a++) { par = par || cls[a] == ci; }
+      }
+      d = max(sign_at(&ctx, i, par), 0.0);
+    }
+    let t = thr_of(i);
+    let x = dot(uz[i], z) - t;
+    let tol = vtol * (1.0 + zs + abs(t));
+    if ((d > 0.0 && x < -tol) || (d == 0.0 && x > tol)) { return CODE_DECIDED; }
+  }
+  return CODE_FLAG;
+}
+
+@compute @workgroup_size(WG)
+fn enumerate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  if (lid < 4u) { atomicStore(&wg_counts[lid], 0u); }
+  workgroupBarrier();
+  let t = gid.x + gid.y * nwg.x * WG;
+  var code = CODE_NONE;
+  if (t < p.count) {
+    let idx = p.base + t;
+    code = process(idx);
+    if (code == CODE_FLAG) {
+      let slot = atomicAdd(&outbuf[0], 1u);
+      if (slot < p.cap) { atomicStore(&outbuf[HEADER + slot], idx); }
+    } else if (code != CODE_NONE) {
+      atomicAdd(&wg_counts[code - 1u], 1u);
+    }
+  }
+  workgroupBarrier();
+  if (lid >= 1u && lid <= 4u) {
+    let c = atomicLoad(&wg_counts[lid - 1u]);
+    if (c > 0u) { atomicAdd(&outbuf[lid], c); }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * GPU driver of the vertex method (shaders/fixed_points.wgsl): uploads the arrangement once, runs
+ * one dispatch per chunk of k-subsets for k = r … 0, and re-checks in float64 every subset the
+ * kernel flags. Device memory is O(M + capacity), independent of the number of regions; the flag
+ * buffer grows (and the chunk is re-run) only if it overflows.
+ */
+import type { Engine } from '../gpu/engine.js';
+import type { Arrangement } from './fp-model.js';
+import { binomial } from './fp-planes.js';
+import { recheckSubset, type FixedPointOptions, type Tally } from './fixed-points.js';
+
+const HEADER = 8;
+const ORIGIN_BIT = 0x80000000;
+const WG = 64;
+
+export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: number[] | null, tally: Tally, options: FixedPointOptions): Promise<void> {
+  const { M, r, R } = arr;
+  if (r > 4 || R > 4) throw new Error(`fixed points: the GPU kernel handles R ≤ 4 (got R = ${R})`);
+  const total = binomial(M, r);
+  if (total > 0xffffffff) throw new Error(`fixed points: C(${M}, ${r}) = ${total} subsets exceed the kernel's 32-bit ranks`);
+  if (M === 0) {
+    // No hyperplanes: one region, the whole space.
+    recheckSubset(arr, tally, 0, 0);
+    return;
+  }
+  const pad4 = (src: Float64Array, width: number) => {
+    const out = new Float32Array(M * 4);
+    for (let i = 0; i < M; i++) for (let q = 0; q < width; q++) out[i * 4 + q] = src[i * width + q];
+    return out;
+  };
+  const aux = new Uint32Array(M * 2);
+  const thrBits = new Float32Array(aux.buffer);
+  const origin = new Set(g0 ?? []);
+  for (let i = 0; i < M; i++) {
+    thrBits[i * 2] = arr.thr[i];
+    aux[i * 2 + 1] = (arr.cls[i] | (origin.has(i) ? ORIGIN_BIT : 0)) >>> 0;
+  }
+  const binom = new Uint32Array(5 * (M + 1));
+  for (let kk = 0; kk <= 4; kk++) for (let n = 0; n <= M; n++) binom[kk * (M + 1) + n] = Math.min(binomial(n, kk), 0xffffffff);
+  const buffers = {
+    ur: engine.upload(pad4(arr.Ur, r), 'fixed_points.ur'),
+    uz: engine.upload(pad4(arr.U, R), 'fixed_points.uz'),
+    vz: engine.upload(pad4(arr.V, R), 'fixed_points.vz'),
+    aux: engine.upload(aux, 'fixed_points.aux'),
+    binom: engine.upload(binom, 'fixed_points.binom'),
+  };
+  let cap = options.capacity ?? 1 << 14;
+  let out = engine.alloc((HEADER + cap) * 4, 'fixed_points.out');
+  const kernel = engine.kernel('fixed_points', 'enumerate', { overrides: { RD: r, RZ: R, WG } });
+  const row = (src: Float64Array, n: number, i: number) => Array.from({ length: 4 }, (_, q) => (q < n ? src[i * n + q] : 0));
+  const amI = Array.from({ length: 4 }, (_, p) => {
+    const v = p < R ? row(arr.A, R, p) : [0, 0, 0, 0];
+    if (p < R) v[p] -= 1;
+    return v;
+  });
+  const dirs = Array.from({ length: 4 }, (_, l) => (l < r ? row(arr.dirs, r, l) : [0, 0, 0, 0]));
+  const nb = Array.from({ length: 4 }, (_, p) => (p < R ? -arr.b[p] : 0));
+  const maxThreads = engine.limits.maxComputeWorkgroupsPerDimension * WG * 64;
+  const chunk = Math.max(WG, Math.min(options.chunk ?? 1 << 22, maxThreads));
+  try {
+    for (let k = r; k >= 0; k--) {
+      const n = binomial(M, k);
+      for (let base = 0; base < n; base += chunk) {
+        const count = Math.min(chunk, n - base);
+        for (;;) {
+          engine.clear(out, 0, HEADER * 4);
+          engine.dispatch(kernel, {
+            ur: buffers.ur, uz: buffers.uz, vz: buffers.vz, aux: buffers.aux, binom: buffers.binom, outbuf: out,
+            p: { am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap, skip_origin: g0 ? 1 : 0 },
+          }, engine.grid(count, WG));
+          const head = await engine.readU32(out, HEADER);
+          const flagged = head[0];
+          if (flagged > cap) {
+            // Overflow: grow the record buffer and run this chunk again.
+            engine.release(out);
+            cap = Math.max(cap * 2, flagged + (flagged >> 2));
+            out = engine.alloc((HEADER + cap) * 4, 'fixed_points.out');
+            continue;
+          }
+          tally.regions += head[1];
+          tally.subsetSolves += head[1];
+          tally.regionSolves += head[1];
+          tally.singularSubsets += head[2];
+          if (flagged > 0) {
+            const ranks = await engine.readU32(out, flagged, HEADER);
+            for (const rank of ranks) recheckSubset(arr, tally, k, rank);
+          }
+          break;
+        }
+      }
+    }
+  } finally {
+    engine.release(out);
+    for (const b of Object.values(buffers)) engine.release(b);
+  }
+}

@@ -1,0 +1,542 @@
+// Fused particle filter for the stochastic low-rank RNN: one workgroup per trial, one invocation per
+// particle, the whole time loop inside one dispatch, resampling in workgroup memory.
+//
+// Model (see src/models/lowrank-rnn.ts):  x = m z + Wu v,  z' = a z + nᵀ φ(x; h) + ε,  a = exp(−exp θ_a)
+// Proposals: bootstrap (z ~ N(μ, L Lᵀ), weight p(y|z)) or the optimal one for linear-Gaussian
+// observations (#if OPTIMAL): with G = C̃C̃ᵀ, q_t = C̃ỹ_t, s_t = |ỹ_t|² (C̃ = B/σ, ỹ = (y−b)/σ,
+// precomputed per call), the proposal is z = μ + Σq (q_t − Gμ) + Lq ξ and the incremental weight is the
+// predictive log N(y_t; Bᵀμ + b, S) up to a constant: −½s_t + μ·q_t − ½μᵀGμ + ½ rᵀΣq r, r = q_t − Gμ.
+//
+// All parameters arrive packed in one buffer `theta` (offsets in the uniform); the backward kernel
+// writes one packed gradient. Per step we store only z (pre-resampling), μ, normalised weights and
+// ancestors: training memory is O(B·T·K·R); the N-wide currents are recomputed in the backward pass.
+#include "rng"
+#include "nonlin"
+
+#const R
+#const WG
+#const NSMALL
+
+struct Params {
+  B: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
+  iter: u32, seed_lo: u32, seed_hi: u32, resample: u32,
+  off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
+  off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
+  off_B: u32, off_b: u32, off_lv: u32,
+  off_y: u32, off_v: u32, off_qs: u32, P: u32,
+}
+
+// Observation nonlinearity ψ: 0 identity, 1 softplus (+1e-6), 2 exp (+1e-10), 3 relu (+1e-10).
+override OBS_NL: u32 = 0u;
+const LOG_2PI: f32 = 1.8378770664093453;
+// RNG purposes (third counter word): keep in sync with src/inference/smc-rng.ts.
+const PURPOSE_NOISE: u32 = 1u;
+const PURPOSE_RESAMPLE: u32 = 2u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> theta: array<f32>;
+@group(0) @binding(2) var<storage, read> data: array<f32>;
+// paths: z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K]
+@group(0) @binding(3) var<storage, read_write> paths: array<f32>;
+@group(0) @binding(4) var<storage, read_write> anc: array<u32>;
+@group(0) @binding(5) var<storage, read_write> ll: array<f32>;
+
+var<workgroup> sz: array<f32, WG * R>;      // particle states being carried (ẑ after resampling)
+var<workgroup> sw: array<f32, WG>;          // log weights, then cumulative weights
+var<workgroup> sred: array<f32, WG>;        // reduction scratch
+var<workgroup> sanc: array<u32, WG>;
+
+fn psi(eta: f32) -> f32 {
+  switch OBS_NL {
+    case 1u: { return nl_softplus(eta) + 1e-6; }
+    case 2u: { return exp(eta) + 1e-10; }
+    case 3u: { return max(eta, 0.0) + 1e-10; }
+    default: { return eta; }
+  }
+}
+
+fn dpsi(eta: f32) -> f32 {
+  switch OBS_NL {
+    case 1u: { return nl_sigmoid(eta); }
+    case 2u: { return exp(eta); }
+    case 3u: { return select(0.0, 1.0, eta > 0.0); }
+    default: { return 1.0; }
+  }
+}
+
+fn decay() -> f32 { return exp(-exp(theta[p.off_a])); }
+
+fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
+fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
+fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
+
+// Standard normals for particle (b,k) at step t: counter words (t*ceil(R/4)+c, b*K+k, NOISE, iter).
+fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
+  var xi = array<f32, R>();
+  let key = vec2<u32>(p.seed_lo, p.seed_hi);
+  let chunks = (R + 3u) / 4u;
+  for (var c = 0u; c < chunks; c++) {
+    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, b * p.K + k, PURPOSE_NOISE, p.iter));
+    for (var j = 0u; j < 4u; j++) {
+      let r = c * 4u + j;
+      if (r < R) { xi[r] = n4[j]; }
+    }
+  }
+  return xi;
+}
+
+// Transition mean a z + nᵀ φ(m z + Wu v_t; h) for one particle (z read from workgroup memory).
+fn transition_mean(b: u32, t: u32, k: u32) -> array<f32, R> {
+  var z = array<f32, R>();
+  for (var r = 0u; r < R; r++) { z[r] = sz[k * R + r]; }
+  let a = decay();
+  var acc = array<f32, R>();
+  for (var i = 0u; i < p.N; i++) {
+    var x = 0.0;
+    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
+    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+    let f = phi(x, theta[p.off_h + i]);
+    for (var r = 0u; r < R; r++) { acc[r] += theta[p.off_n + i * R + r] * f; }
+  }
+  var mu = array<f32, R>();
+  for (var r = 0u; r < R; r++) { mu[r] = a * z[r] + acc[r]; }
+  return mu;
+}
+
+// Log-likelihood of observation y_t under z (bootstrap weights).
+fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
+  var l = 0.0;
+  for (var d = 0u; d < p.D; d++) {
+    var eta = theta[p.off_b + d];
+    for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+    let lam = psi(eta);
+    let y = data[p.off_y + (b * p.T + t) * p.D + d];
+#if POISSON
+    l += y * log(lam) - lam;
+#else
+    let lv = theta[p.off_lv + d];
+    let res = y - lam;
+    l += -0.5 * res * res * exp(-lv) - 0.5 * lv - 0.5 * LOG_2PI;
+#endif
+  }
+  return l;
+}
+
+fn lower_matvec(off: u32, xi: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c <= r; c++) { s += theta[off + r * R + c] * xi[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c < R; c++) { s += theta[off + r * R + c] * x[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+// Workgroup reductions over the first K entries of sred (all invocations must call).
+fn wg_max(v: f32, tid: u32) -> f32 {
+  sred[tid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) { sred[tid] = max(sred[tid], sred[tid + s]); }
+    workgroupBarrier();
+  }
+  let out = sred[0];
+  workgroupBarrier();
+  return out;
+}
+
+fn wg_sum(v: f32, tid: u32) -> f32 {
+  sred[tid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) { sred[tid] = sred[tid] + sred[tid + s]; }
+    workgroupBarrier();
+  }
+  let out = sred[0];
+  workgroupBarrier();
+  return out;
+}
+
+// Inclusive scan of sw[0..WG) in place (Hillis–Steele; WG is small).
+fn wg_scan_sw(tid: u32) {
+  for (var off = 1u; off < WG; off = off * 2u) {
+    var v = sw[tid];
+    if (tid >= off) { v = v + sw[tid - off]; }
+    workgroupBarrier();
+    sw[tid] = v;
+    workgroupBarrier();
+  }
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let b = wid.x;
+  let tid = lid.x;
+  let K = p.K;
+  let live = tid < K;
+  let key = vec2<u32>(p.seed_lo, p.seed_hi);
+  var total = 0.0;
+  for (var t = 0u; t < p.T; t++) {
+    var lw = -3.0e38;
+    var z = array<f32, R>();
+    if (live) {
+      var mu = array<f32, R>();
+      if (t == 0u) {
+        for (var r = 0u; r < R; r++) { mu[r] = theta[p.off_mu0 + r]; }
+      } else {
+        mu = transition_mean(b, t - 1u, tid);
+      }
+      let xi = noise(b, t, tid);
+#if OPTIMAL
+      let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
+      let offLq = select(p.off_Lq, p.off_Lq0, t == 0u);
+      let qbase = p.off_qs + (b * p.T + t) * (R + 1u);
+      let gmu = sym_matvec(p.off_G, mu);
+      var rr = array<f32, R>();
+      for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gmu[r]; }
+      let pr = sym_matvec(offSq, rr);
+      let lx = lower_matvec(offLq, xi);
+      var l = -0.5 * data[qbase + R];
+      for (var r = 0u; r < R; r++) {
+        z[r] = mu[r] + pr[r] + lx[r];
+        l += mu[r] * data[qbase + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
+      }
+      lw = l;
+#else
+      let lx = lower_matvec(select(p.off_L, p.off_L0, t == 0u), xi);
+      for (var r = 0u; r < R; r++) { z[r] = mu[r] + lx[r]; }
+      lw = obs_loglik(b, t, z);
+#endif
+      for (var r = 0u; r < R; r++) {
+        paths[zidx(b, t, tid) + r] = z[r];
+        paths[muidx(b, t, tid) + r] = mu[r];
+      }
+    }
+    // logsumexp over particles
+    let m = wg_max(select(-3.0e38, lw, live), tid);
+    let e = select(0.0, exp(lw - m), live);
+    let s = wg_sum(e, tid);
+    let lse = m + log(s);
+    total += lse - log(f32(K));
+    if (live) { paths[widx(b, t, tid)] = e / s; }
+    // cumulative normalised weights
+    sw[tid] = e / s;
+    workgroupBarrier();
+    wg_scan_sw(tid);
+    // resampling positions (sorted in j, so ancestors come out sorted)
+    var pos = 0.0;
+    if (p.resample == 2u) {
+      // multinomial via sorted uniforms: normalised partial sums of K+1 exponentials
+      let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
+      let ex = select(0.0, -log(u), tid <= K);
+      sred[tid] = ex;
+      workgroupBarrier();
+      for (var off = 1u; off < WG; off = off * 2u) {
+        var v = sred[tid];
+        if (tid >= off) { v = v + sred[tid - off]; }
+        workgroupBarrier();
+        sred[tid] = v;
+        workgroupBarrier();
+      }
+      let totalE = sred[K]; // WG > K, so the K+1 exponentials fit
+      pos = sred[tid] / totalE;
+      workgroupBarrier();
+    } else if (p.resample == 1u) {
+      let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
+      pos = (f32(tid) + u) / f32(K);
+    } else {
+      let u = rng_uniform4(key, vec4<u32>(t, b, PURPOSE_RESAMPLE, p.iter)).x;
+      pos = (f32(tid) + u) / f32(K);
+    }
+    // ancestor: first i with cumsum_i >= pos * total (renormalised by the last entry)
+    let goal = pos * sw[K - 1u];
+    var lo = 0u;
+    var hi = K - 1u;
+    while (lo < hi) {
+      let mid = (lo + hi) / 2u;
+      if (sw[mid] < goal) { lo = mid + 1u; } else { hi = mid; }
+    }
+    if (live) {
+      anc[(b * p.T + t) * K + tid] = lo;
+      sanc[tid] = lo;
+    }
+    workgroupBarrier();
+    // gather: write all pre-resampling states to workgroup memory, then pick ancestors
+    if (live) { for (var r = 0u; r < R; r++) { sz[tid * R + r] = z[r]; } }
+    workgroupBarrier();
+    var zn = array<f32, R>();
+    if (live) { for (var r = 0u; r < R; r++) { zn[r] = sz[sanc[tid] * R + r]; } }
+    workgroupBarrier();
+    if (live) { for (var r = 0u; r < R; r++) { sz[tid * R + r] = zn[r]; } }
+    workgroupBarrier();
+  }
+  if (tid == 0u) { ll[b] = total; }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Backward pass. Reverse time loop per trial. Gradients flow through the resampled particles (the
+// gather's adjoint is a segmented sum over the sorted ancestors), not through the ancestor choice.
+// Parameter gradients: unit-wise (m, n, h, Wu) and channel-wise (B, b, log σ²) entries are owned by
+// one invocation each and accumulated in this trial's slice of `gpart`; the small ones (θ_a, μ0, the
+// R×R matrices) are accumulated per invocation in registers and written out once. `reduce_rows` and
+// `reduce_small` then sum the slices into the packed gradient `gtheta`.
+@group(0) @binding(6) var<storage, read> gll: array<f32>;
+@group(0) @binding(7) var<storage, read_write> gpart: array<f32>;
+@group(0) @binding(8) var<storage, read_write> gqs: array<f32>;
+@group(0) @binding(9) var<storage, read_write> gtheta: array<f32>;
+@group(0) @binding(10) var<storage, read> smallmap: array<u32>;
+
+var<workgroup> sgmu: array<f32, WG * R>;   // adjoint of μ_{t+1} per particle
+var<workgroup> sgzh: array<f32, WG * R>;   // adjoint of the resampled particles ẑ_t
+
+// Layout of the per-invocation small accumulators (mirrored in src/inference/smc-op.ts).
+const S_A: u32 = 0u;
+const S_MU0: u32 = 1u;
+const S_M1: u32 = 1u + R;              // bootstrap L  | optimal Σq
+const S_M2: u32 = 1u + R + R * R;      // bootstrap L0 | optimal Σq0
+const S_M3: u32 = 1u + R + 2u * R * R; // optimal Lq
+const S_M4: u32 = 1u + R + 3u * R * R; // optimal Lq0
+const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
+
+fn gslice(b: u32) -> u32 { return b * (p.P + WG * NSMALL); }
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let b = wid.x;
+  let tid = lid.x;
+  let K = p.K;
+  let live = tid < K;
+  let seed = gll[b];
+  let a = decay();
+  let dadtheta = -a * exp(theta[p.off_a]);
+  let gb = gslice(b);
+  var acc = array<f32, NSMALL>();
+  for (var r = 0u; r < R; r++) { sgmu[tid * R + r] = 0.0; }
+  workgroupBarrier();
+  for (var tt = 0u; tt < p.T; tt++) {
+    let t = p.T - 1u - tt;
+    if (live) {
+      let ak = anc[(b * p.T + t) * K + tid];
+      sanc[tid] = ak;
+      for (var r = 0u; r < R; r++) { sz[tid * R + r] = paths[zidx(b, t, ak) + r]; }
+    }
+    workgroupBarrier();
+    if (t + 1u < p.T) {
+      // (1) adjoint of ẑ_t through the transition into step t+1, which used input v_t
+      if (live) {
+        var zh = array<f32, R>();
+        var g = array<f32, R>();
+        var gz = array<f32, R>();
+        var gdotz = 0.0;
+        for (var r = 0u; r < R; r++) {
+          zh[r] = sz[tid * R + r];
+          g[r] = sgmu[tid * R + r];
+          gz[r] = a * g[r];
+          gdotz += g[r] * zh[r];
+        }
+        acc[S_A] += gdotz * dadtheta;
+        for (var i = 0u; i < p.N; i++) {
+          var x = 0.0;
+          var rr = 0.0;
+          for (var r = 0u; r < R; r++) {
+            x += theta[p.off_m + i * R + r] * zh[r];
+            rr += theta[p.off_n + i * R + r] * g[r];
+          }
+          for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+          let c = rr * dphi_dx(x, theta[p.off_h + i]);
+          for (var r = 0u; r < R; r++) { gz[r] += theta[p.off_m + i * R + r] * c; }
+        }
+        for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = gz[r]; }
+      }
+      // (2) unit-owned gradients of m, n, h, Wu, summed over this trial's particles
+      for (var i = tid; i < p.N; i += WG) {
+        var gm = array<f32, R>();
+        var gn = array<f32, R>();
+        var gh = 0.0;
+        var gx = 0.0;
+        var cur = 0.0;
+        for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+        let h = theta[p.off_h + i];
+        for (var k = 0u; k < K; k++) {
+          var x = cur;
+          var rr = 0.0;
+          for (var r = 0u; r < R; r++) {
+            x += theta[p.off_m + i * R + r] * sz[k * R + r];
+            rr += theta[p.off_n + i * R + r] * sgmu[k * R + r];
+          }
+          let f = phi(x, h);
+          let cx = rr * dphi_dx(x, h);
+          gh += rr * dphi_dh(x, h);
+          gx += cx;
+          for (var r = 0u; r < R; r++) {
+            gn[r] += f * sgmu[k * R + r];
+            gm[r] += cx * sz[k * R + r];
+          }
+        }
+        for (var r = 0u; r < R; r++) {
+          gpart[gb + p.off_m + i * R + r] += gm[r];
+          gpart[gb + p.off_n + i * R + r] += gn[r];
+        }
+        gpart[gb + p.off_h + i] += gh;
+        for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+      }
+    } else if (live) {
+      for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = 0.0; }
+    }
+    workgroupBarrier();
+    // (3) per particle j at step t: gather adjoint, observation/proposal terms, adjoint of μ_t
+    var gqv = array<f32, R>();
+    var gsv = 0.0;
+    if (live) {
+      let j = tid;
+      // k-range with ancestor j in the sorted ancestor list
+      var lo = 0u;
+      var hi = K;
+      while (lo < hi) { let mid = (lo + hi) / 2u; if (sanc[mid] < j) { lo = mid + 1u; } else { hi = mid; } }
+      var end = lo;
+      var hi2 = K;
+      while (end < hi2) { let mid = (end + hi2) / 2u; if (sanc[mid] <= j) { end = mid + 1u; } else { hi2 = mid; } }
+      var gz = array<f32, R>();
+      for (var k = lo; k < end; k++) { for (var r = 0u; r < R; r++) { gz[r] += sgzh[k * R + r]; } }
+      let w = paths[widx(b, t, j)] * seed;
+      var z = array<f32, R>();
+      var mu = array<f32, R>();
+      for (var r = 0u; r < R; r++) {
+        z[r] = paths[zidx(b, t, j) + r];
+        mu[r] = paths[muidx(b, t, j) + r];
+      }
+      let xi = noise(b, t, j);
+      var gmu = array<f32, R>();
+#if OPTIMAL
+      let sq = select(S_M1, S_M2, t == 0u);
+      let sl = select(S_M3, S_M4, t == 0u);
+      let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
+      let qbase = p.off_qs + (b * p.T + t) * (R + 1u);
+      let gm_ = sym_matvec(p.off_G, mu);
+      var rr = array<f32, R>();
+      for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gm_[r]; }
+      let pr = sym_matvec(offSq, rr);
+      // sgz = Σqᵀ gz
+      var sgz = array<f32, R>();
+      for (var c = 0u; c < R; c++) {
+        var s = 0.0;
+        for (var r = 0u; r < R; r++) { s += theta[offSq + r * R + c] * gz[r]; }
+        sgz[c] = s;
+      }
+      // ∂ℓ/∂μ = r − G Σq r
+      let gpr = sym_matvec(p.off_G, pr);
+      for (var c = 0u; c < R; c++) {
+        var s = 0.0;
+        for (var r = 0u; r < R; r++) { s += theta[p.off_G + r * R + c] * sgz[r]; }
+        gmu[c] = gz[c] - s + w * (rr[c] - gpr[c]);
+      }
+      for (var r = 0u; r < R; r++) {
+        for (var c = 0u; c < R; c++) {
+          acc[sq + r * R + c] += gz[r] * rr[c] + 0.5 * w * rr[r] * rr[c];
+          acc[S_M5 + r * R + c] += -sgz[r] * mu[c] - w * (0.5 * mu[r] * mu[c] + pr[r] * mu[c]);
+          if (c <= r) { acc[sl + r * R + c] += gz[r] * xi[c]; }
+        }
+        gqv[r] = sgz[r] + w * (mu[r] + pr[r]);
+      }
+      gsv = -0.5 * w;
+#else
+      // observation log-likelihood gradient with respect to z
+      for (var d = 0u; d < p.D; d++) {
+        var eta = theta[p.off_b + d];
+        for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+        let lam = psi(eta);
+        let y = data[p.off_y + (b * p.T + t) * p.D + d];
+#if POISSON
+        let geta = (y / lam - 1.0) * dpsi(eta);
+#else
+        let geta = (y - lam) * exp(-theta[p.off_lv + d]) * dpsi(eta);
+#endif
+        for (var r = 0u; r < R; r++) { gz[r] += w * geta * theta[p.off_B + d * R + r]; }
+      }
+      let sl = select(S_M1, S_M2, t == 0u);
+      for (var r = 0u; r < R; r++) {
+        gmu[r] = gz[r];
+        for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += gz[r] * xi[c]; }
+      }
+#endif
+      if (t == 0u) { for (var r = 0u; r < R; r++) { acc[S_MU0 + r] += gmu[r]; } }
+      for (var r = 0u; r < R; r++) { sgmu[j * R + r] = gmu[r]; }
+    }
+#if OPTIMAL
+    // per-step data gradients (q_t, s_t), summed over particles
+    for (var r = 0u; r < R; r++) {
+      let s = wg_sum(select(0.0, gqv[r], live), tid);
+      if (tid == 0u) { gqs[(b * p.T + t) * (R + 1u) + r] = s; }
+    }
+    let s2 = wg_sum(select(0.0, gsv, live), tid);
+    if (tid == 0u) { gqs[(b * p.T + t) * (R + 1u) + R] = s2; }
+#else
+    // (4) channel-owned observation parameter gradients
+    for (var d = tid; d < p.D; d += WG) {
+      var gB = array<f32, R>();
+      var gbias = 0.0;
+      var glv = 0.0;
+      let y = data[p.off_y + (b * p.T + t) * p.D + d];
+      for (var k = 0u; k < K; k++) {
+        let w = paths[widx(b, t, k)] * seed;
+        var eta = theta[p.off_b + d];
+        var z = array<f32, R>();
+        for (var r = 0u; r < R; r++) {
+          z[r] = paths[zidx(b, t, k) + r];
+          eta += theta[p.off_B + d * R + r] * z[r];
+        }
+        let lam = psi(eta);
+#if POISSON
+        let geta = (y / lam - 1.0) * dpsi(eta);
+#else
+        let prec = exp(-theta[p.off_lv + d]);
+        let res = y - lam;
+        let geta = res * prec * dpsi(eta);
+        glv += w * (0.5 * res * res * prec - 0.5);
+#endif
+        gbias += w * geta;
+        for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
+      }
+      for (var r = 0u; r < R; r++) { gpart[gb + p.off_B + d * R + r] += gB[r]; }
+      gpart[gb + p.off_b + d] += gbias;
+#if !POISSON
+      gpart[gb + p.off_lv + d] += glv;
+#endif
+    }
+#endif
+    workgroupBarrier();
+  }
+  for (var e = 0u; e < NSMALL; e++) { gpart[gb + p.P + tid * NSMALL + e] = acc[e]; }
+}
+
+@compute @workgroup_size(64)
+fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= p.P) { return; }
+  var s = 0.0;
+  for (var b = 0u; b < p.B; b++) { s += gpart[gslice(b) + e]; }
+  gtheta[e] = s;
+}
+
+@compute @workgroup_size(64)
+fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= NSMALL) { return; }
+  let dst = smallmap[e];
+  if (dst == 0xffffffffu) { return; }
+  var s = 0.0;
+  for (var b = 0u; b < p.B; b++) {
+    for (var k = 0u; k < WG; k++) { s += gpart[gslice(b) + p.P + k * NSMALL + e]; }
+  }
+  gtheta[dst] += s;
+}

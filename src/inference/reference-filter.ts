@@ -1,0 +1,194 @@
+/**
+ * Float64 CPU reference of the fused particle filter (shaders/smc_sequence.wgsl), fed the same
+ * counter-based random numbers. It is the test oracle for the GPU filter's log-likelihood and, with the
+ * ancestors held fixed, for its gradient (finite differences of this function).
+ */
+import { rngNormal4, rngUniform4 } from '../gpu/rng.js';
+import { phi, type Nonlinearity } from '../ops/nonlin.js';
+import type { ObsLikelihood, ObsNonlinearity, Proposal, Resampling, ThetaLayout } from './smc-layout.js';
+
+export const PURPOSE_NOISE = 1;
+export const PURPOSE_RESAMPLE = 2;
+
+export interface FilterSpec {
+  layout: ThetaLayout;
+  proposal: Proposal;
+  obs: ObsLikelihood;
+  obsNonlinearity: ObsNonlinearity;
+  nonlinearity: Nonlinearity;
+  resampling: Resampling;
+  B: number;
+  T: number;
+  K: number;
+  key: [number, number];
+  iter: number;
+}
+
+export interface FilterData {
+  /** Observations [B,T,D]. */
+  y: ArrayLike<number>;
+  /** Inputs [B,T,DU] (empty when DU = 0). */
+  v: ArrayLike<number>;
+  /** Optimal proposal: per-step q_t (R) and s_t, [B,T,R+1]. */
+  qs?: ArrayLike<number>;
+}
+
+export interface FilterResult {
+  /** Σ_t (logsumexp_k ℓ_tk − log K) per trial (without the optimal proposal's constant). */
+  ll: Float64Array;
+  z: Float64Array;
+  mu: Float64Array;
+  w: Float64Array;
+  anc: Uint32Array;
+}
+
+export function psiRef(kind: ObsNonlinearity, eta: number): number {
+  switch (kind) {
+    case 'softplus':
+      return Math.max(eta, 0) + Math.log1p(Math.exp(-Math.abs(eta))) + 1e-6;
+    case 'exp':
+      return Math.exp(eta) + 1e-10;
+    case 'relu':
+      return Math.max(eta, 0) + 1e-10;
+    default:
+      return eta;
+  }
+}
+
+/** The filter; `fixedAncestors` replays given ancestors instead of resampling (for gradient checks). */
+export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data: FilterData, fixedAncestors?: ArrayLike<number>): FilterResult {
+  const { layout, B, T, K, key, iter } = spec;
+  const { R, N, D, DU } = layout.dims;
+  const o = layout.offsets;
+  const a = Math.exp(-Math.exp(theta[o.a]));
+  const chunks = Math.ceil(R / 4);
+  const ll = new Float64Array(B);
+  const zAll = new Float64Array(B * T * K * R);
+  const muAll = new Float64Array(B * T * K * R);
+  const wAll = new Float64Array(B * T * K);
+  const ancAll = new Uint32Array(B * T * K);
+  const lowerMatvec = (off: number, x: ArrayLike<number>) => {
+    const out = new Float64Array(R);
+    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) out[r] += theta[off + r * R + c] * x[c];
+    return out;
+  };
+  const matvec = (off: number, x: ArrayLike<number>) => {
+    const out = new Float64Array(R);
+    for (let r = 0; r < R; r++) for (let c = 0; c < R; c++) out[r] += theta[off + r * R + c] * x[c];
+    return out;
+  };
+  for (let b = 0; b < B; b++) {
+    let carried = new Float64Array(K * R);
+    let total = 0;
+    for (let t = 0; t < T; t++) {
+      const lw = new Float64Array(K);
+      const zt = new Float64Array(K * R);
+      for (let k = 0; k < K; k++) {
+        const mu = new Float64Array(R);
+        if (t === 0) for (let r = 0; r < R; r++) mu[r] = theta[o.mu0 + r];
+        else {
+          const z = carried.subarray(k * R, k * R + R);
+          for (let r = 0; r < R; r++) mu[r] = a * z[r];
+          for (let i = 0; i < N; i++) {
+            let x = 0;
+            for (let r = 0; r < R; r++) x += theta[o.m + i * R + r] * z[r];
+            for (let j = 0; j < DU; j++) x += theta[o.wu + i * DU + j] * data.v[(b * T + t - 1) * DU + j];
+            const f = phi(spec.nonlinearity, x, theta[o.h + i]);
+            for (let r = 0; r < R; r++) mu[r] += theta[o.n + i * R + r] * f;
+          }
+        }
+        const xi = new Float64Array(R);
+        for (let c = 0; c < chunks; c++) {
+          const n4 = rngNormal4(key, [t * chunks + c, b * K + k, PURPOSE_NOISE, iter]);
+          for (let j = 0; j < 4 && c * 4 + j < R; j++) xi[c * 4 + j] = n4[j];
+        }
+        const z = zt.subarray(k * R, k * R + R);
+        if (spec.proposal === 'optimal') {
+          const qb = (b * T + t) * (R + 1);
+          const qs = data.qs!;
+          const gmu = matvec(o.G, mu);
+          const rr = new Float64Array(R);
+          for (let r = 0; r < R; r++) rr[r] = qs[qb + r] - gmu[r];
+          const pr = matvec(t === 0 ? o.Sq0 : o.Sq, rr);
+          const lx = lowerMatvec(t === 0 ? o.Lq0 : o.Lq, xi);
+          let l = -0.5 * qs[qb + R];
+          for (let r = 0; r < R; r++) {
+            z[r] = mu[r] + pr[r] + lx[r];
+            l += mu[r] * qs[qb + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
+          }
+          lw[k] = l;
+        } else {
+          const lx = lowerMatvec(t === 0 ? o.L0 : o.L, xi);
+          for (let r = 0; r < R; r++) z[r] = mu[r] + lx[r];
+          let l = 0;
+          for (let d = 0; d < D; d++) {
+            let eta = theta[o.b + d];
+            for (let r = 0; r < R; r++) eta += theta[o.B + d * R + r] * z[r];
+            const lam = psiRef(spec.obsNonlinearity, eta);
+            const y = data.y[(b * T + t) * D + d];
+            if (spec.obs === 'poisson') l += y * Math.log(lam) - lam;
+            else {
+              const lv = theta[o.lv + d];
+              l += -0.5 * (y - lam) ** 2 * Math.exp(-lv) - 0.5 * lv - 0.5 * Math.log(2 * Math.PI);
+            }
+          }
+          lw[k] = l;
+        }
+        const base = ((b * T + t) * K + k) * R;
+        for (let r = 0; r < R; r++) {
+          zAll[base + r] = z[r];
+          muAll[base + r] = mu[r];
+        }
+      }
+      let m = -Infinity;
+      for (const v of lw) m = Math.max(m, v);
+      let s = 0;
+      for (const v of lw) s += Math.exp(v - m);
+      total += m + Math.log(s) - Math.log(K);
+      const w = Float64Array.from(lw, (v) => Math.exp(v - m) / s);
+      wAll.set(w, (b * T + t) * K);
+      // ancestors
+      let anc: Uint32Array;
+      if (fixedAncestors) anc = Uint32Array.from({ length: K }, (_, j) => fixedAncestors[(b * T + t) * K + j]);
+      else anc = resampleRef(spec.resampling, w, b, t, K, key, iter);
+      ancAll.set(anc, (b * T + t) * K);
+      const next = new Float64Array(K * R);
+      for (let j = 0; j < K; j++) for (let r = 0; r < R; r++) next[j * R + r] = zt[anc[j] * R + r];
+      carried = next;
+    }
+    ll[b] = total;
+  }
+  return { ll, z: zAll, mu: muAll, w: wAll, anc: ancAll };
+}
+
+/** Sorted ancestors, drawing the same uniforms as the WGSL kernel. */
+export function resampleRef(kind: Resampling, w: ArrayLike<number>, b: number, t: number, K: number, key: [number, number], iter: number): Uint32Array {
+  const cum = new Float64Array(K);
+  let acc = 0;
+  for (let i = 0; i < K; i++) cum[i] = acc += w[i];
+  const pos = new Float64Array(K);
+  if (kind === 'multinomial') {
+    const e = Float64Array.from({ length: K + 1 }, (_, j) => -Math.log(rngUniform4(key, [t, b * (K + 1) + j, PURPOSE_RESAMPLE, iter])[0]));
+    let s = 0;
+    const ps = e.map((v) => (s += v));
+    for (let j = 0; j < K; j++) pos[j] = ps[j] / ps[K];
+  } else if (kind === 'stratified') {
+    for (let j = 0; j < K; j++) pos[j] = (j + rngUniform4(key, [t, b * (K + 1) + j, PURPOSE_RESAMPLE, iter])[0]) / K;
+  } else {
+    const u = rngUniform4(key, [t, b, PURPOSE_RESAMPLE, iter])[0];
+    for (let j = 0; j < K; j++) pos[j] = (j + u) / K;
+  }
+  const anc = new Uint32Array(K);
+  for (let j = 0; j < K; j++) {
+    const target = pos[j] * cum[K - 1];
+    let lo = 0;
+    let hi = K - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cum[mid] < target) lo = mid + 1;
+      else hi = mid;
+    }
+    anc[j] = lo;
+  }
+  return anc;
+}

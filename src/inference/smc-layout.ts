@@ -1,0 +1,76 @@
+/**
+ * Packed parameter layout shared by the fused particle-filter kernel (shaders/smc_sequence.wgsl), its
+ * float64 reference (reference-filter.ts) and the model (which packs its transformed parameters).
+ *
+ * theta = [ m (N×R) | nᵀ (N×R) | h (N) | θ_a (1) | Wu (N×DU) | μ0 (R) | L (R×R) | L0 (R×R) |
+ *           Σq (R×R) | Lq (R×R) | Σq0 (R×R) | Lq0 (R×R) | G (R×R) | Bᵀ (D×R) | b (D) | log σ² (D) ]
+ * Matrices are row-major. Blocks a configuration does not use are still present (zeros): one layout.
+ */
+export type Proposal = 'bootstrap' | 'optimal';
+export type ObsLikelihood = 'gauss' | 'poisson';
+export type ObsNonlinearity = 'identity' | 'softplus' | 'exp' | 'relu';
+export type Resampling = 'systematic' | 'stratified' | 'multinomial';
+
+export const OBS_NONLIN_IDS: Record<ObsNonlinearity, number> = { identity: 0, softplus: 1, exp: 2, relu: 3 };
+export const RESAMPLING_IDS: Record<Resampling, number> = { systematic: 0, stratified: 1, multinomial: 2 };
+
+export interface SmcDims {
+  R: number;
+  N: number;
+  D: number;
+  DU: number;
+}
+
+export const THETA_BLOCKS = ['m', 'n', 'h', 'a', 'wu', 'mu0', 'L', 'L0', 'Sq', 'Lq', 'Sq0', 'Lq0', 'G', 'B', 'b', 'lv'] as const;
+export type ThetaBlock = (typeof THETA_BLOCKS)[number];
+
+export interface ThetaLayout {
+  dims: SmcDims;
+  offsets: Record<ThetaBlock, number>;
+  sizes: Record<ThetaBlock, number>;
+  /** Total length of theta. */
+  P: number;
+  /** Small per-invocation accumulators in the backward kernel. */
+  nSmall: number;
+  /** theta offset of each small accumulator (0xffffffff = unused for this proposal). */
+  smallMap: Uint32Array;
+}
+
+export function thetaLayout(dims: SmcDims, proposal: Proposal): ThetaLayout {
+  const { R, N, D, DU } = dims;
+  const RR = R * R;
+  const sizes: Record<ThetaBlock, number> = {
+    m: N * R, n: N * R, h: N, a: 1, wu: N * DU, mu0: R,
+    L: RR, L0: RR, Sq: RR, Lq: RR, Sq0: RR, Lq0: RR, G: RR,
+    B: D * R, b: D, lv: D,
+  };
+  const offsets = {} as Record<ThetaBlock, number>;
+  let off = 0;
+  for (const k of THETA_BLOCKS) {
+    offsets[k] = off;
+    off += sizes[k];
+  }
+  // Accumulator slots: θ_a, μ0, then five R×R matrices whose meaning depends on the proposal.
+  const nSmall = 1 + R + 5 * RR;
+  const smallMap = new Uint32Array(nSmall).fill(0xffffffff);
+  smallMap[0] = offsets.a;
+  for (let r = 0; r < R; r++) smallMap[1 + r] = offsets.mu0 + r;
+  const mats: (ThetaBlock | null)[] = proposal === 'optimal' ? ['Sq', 'Sq0', 'Lq', 'Lq0', 'G'] : ['L', 'L0', null, null, null];
+  mats.forEach((blk, j) => {
+    if (!blk) return;
+    for (let e = 0; e < RR; e++) smallMap[1 + R + j * RR + e] = offsets[blk] + e;
+  });
+  return { dims, offsets, sizes, P: off, nSmall, smallMap };
+}
+
+/** Workgroup size for the fused kernel: a power of two > K (multinomial draws K+1 values), ≥ 64. */
+export function fusedWorkgroupSize(K: number): number {
+  let wg = 64;
+  while (wg <= K) wg *= 2;
+  return wg;
+}
+
+/** Bytes of workgroup memory the fused kernels use for a given R and workgroup size. */
+export function fusedWorkgroupBytes(R: number, wg: number): number {
+  return 4 * wg * (3 * R + 3) + 4 * wg; // sz, sgmu, sgzh (R each) + sw, sred, sanc
+}

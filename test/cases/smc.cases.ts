@@ -1,0 +1,195 @@
+// The fused particle filter against its float64 reference fed the same random numbers: log-likelihood,
+// ancestors and the packed-parameter gradient (finite differences with the ancestors held fixed).
+import { closeness, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { Tape } from '../../src/autodiff/tape.js';
+import { Tensor } from '../../src/autodiff/tensor.js';
+import type { Engine } from '../../src/gpu/engine.js';
+import { seedToKey } from '../../src/gpu/rng.js';
+import { referenceFilter, type FilterData, type FilterSpec } from '../../src/inference/reference-filter.js';
+import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type Resampling } from '../../src/inference/smc-layout.js';
+import { smcFilter, type SmcConfig } from '../../src/inference/smc-op.js';
+import type { Nonlinearity } from '../../src/ops/nonlin.js';
+import type { GpuCase } from './types.js';
+
+interface Problem {
+  spec: FilterSpec;
+  theta: Float64Array;
+  data: FilterData;
+}
+
+function makeProblem(opts: {
+  R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
+  proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
+}): Problem {
+  const { R, N, D, DU, B, T, K } = opts;
+  const layout = thetaLayout({ R, N, D, DU }, opts.proposal);
+  const rand = mulberry32(opts.seed);
+  const u = (s: number) => (rand() * 2 - 1) * s;
+  const th = new Float64Array(layout.P);
+  const o = layout.offsets;
+  const fill = (off: number, n: number, s: number) => { for (let i = 0; i < n; i++) th[off + i] = u(s); };
+  fill(o.m, N * R, 1);
+  fill(o.n, N * R, 1 / Math.sqrt(N));
+  fill(o.h, N, 0.5);
+  th[o.a] = Math.log(-Math.log(0.85));
+  fill(o.wu, N * DU, 0.5);
+  fill(o.mu0, R, 0.3);
+  const lower = (off: number, diag: number) => {
+    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) th[off + r * R + c] = r === c ? diag * (1 + 0.2 * rand()) : u(0.05);
+  };
+  const sym = (off: number, diag: number) => {
+    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) { const v = r === c ? diag * (1 + 0.2 * rand()) : u(0.05); th[off + r * R + c] = v; th[off + c * R + r] = v; }
+  };
+  lower(o.L, 0.3); lower(o.L0, 0.6);
+  sym(o.Sq, 0.05); lower(o.Lq, 0.2); sym(o.Sq0, 0.1); lower(o.Lq0, 0.3); sym(o.G, 2);
+  fill(o.B, D * R, 1);
+  fill(o.b, D, opts.obs === 'poisson' ? 0.5 : 0.2);
+  for (let d = 0; d < D; d++) th[o.lv + d] = Math.log(0.3 + 0.2 * rand());
+  const y = new Float64Array(B * T * D);
+  for (let i = 0; i < y.length; i++) y[i] = opts.obs === 'poisson' ? Math.floor(rand() * 3) : u(1);
+  const v = new Float64Array(B * T * DU).map(() => u(1));
+  const qs = new Float64Array(B * T * (R + 1));
+  for (let i = 0; i < B * T; i++) {
+    for (let r = 0; r < R; r++) qs[i * (R + 1) + r] = u(1);
+    qs[i * (R + 1) + R] = 1 + rand();
+  }
+  const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
+  return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
+}
+
+function gpuInputs(engine: Engine, pr: Problem) {
+  const { B, T } = pr.spec;
+  const { R, D, DU } = pr.spec.layout.dims;
+  const theta = Tensor.fromArray(engine, pr.theta, [pr.theta.length], 'f32', 'theta');
+  const y = Tensor.fromArray(engine, pr.data.y, [B, T, D], 'f32', 'y');
+  const v = DU > 0 ? Tensor.fromArray(engine, pr.data.v, [B, T, DU], 'f32', 'v') : null;
+  const qs = pr.data.qs ? Tensor.fromArray(engine, pr.data.qs, [B, T, R + 1], 'f32', 'qs') : null;
+  return { theta, y, v, qs };
+}
+
+function config(pr: Problem): SmcConfig {
+  return { ...pr.spec };
+}
+
+async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
+  const inp = gpuInputs(engine, pr);
+  // The reference sees the f32-rounded parameters and data the GPU sees.
+  const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
+  const ref = referenceFilter(pr.spec, f32(pr.theta), { y: f32(pr.data.y), v: f32(pr.data.v), qs: pr.data.qs ? f32(pr.data.qs) : undefined });
+  const out = smcFilter(engine, inp, config(pr));
+  const ll = await out.ll.readF32();
+  const anc = (await out.anc.read()) as Uint32Array;
+  const c = closeness(ll, ref.ll, 0, 1e-4);
+  if (c.ratio > 1) throw new Error(`log-likelihood differs from the float64 reference: trial ${c.index} gpu ${ll[c.index]} ref ${ref.ll[c.index]}`);
+  let mismatched = 0;
+  for (let i = 0; i < anc.length; i++) if (anc[i] !== ref.anc[i]) mismatched++;
+  if (mismatched > 0) throw new Error(`${mismatched} of ${anc.length} ancestors differ from the reference`);
+  for (const t of [inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc]) t?.dispose();
+}
+
+async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
+  const inp = gpuInputs(engine, pr);
+  inp.theta.requiresGrad = true;
+  if (inp.qs) inp.qs.requiresGrad = true;
+  const { B } = pr.spec;
+  const rand = mulberry32(99);
+  const cot = Float64Array.from({ length: B }, () => 0.5 + rand());
+  const tape = Tape.begin(engine);
+  const out = smcFilter(engine, inp, config(pr));
+  tape.end();
+  const anc = (await out.anc.read()) as Uint32Array;
+  if (typeof process !== 'undefined' && process.env.SMC_DEBUG) {
+    const pth = await out.paths.readF32();
+    const r0 = referenceFilter(pr.spec, Float64Array.from(Float32Array.from(pr.theta)), { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs }, anc);
+    console.log('paths gpu', Array.from(pth).map((v) => v.toFixed(4)).join(' '));
+    console.log('z ref', Array.from(r0.z).map((v) => v.toFixed(4)).join(' '), 'mu ref', Array.from(r0.mu).map((v) => v.toFixed(4)).join(' '), 'w', Array.from(r0.w).join(' '));
+  }
+  const seed = Tensor.fromArray(engine, cot, [B]);
+  const wrt = inp.qs ? [inp.theta, inp.qs] : [inp.theta];
+  const grads = tape.gradients(out.ll, wrt, { seed });
+  tape.dispose();
+  const gTheta = await grads[0]!.readF32();
+  const gQs = grads[1] ? await grads[1].readF32() : null;
+  const theta = Float64Array.from(Float32Array.from(pr.theta));
+  const data: FilterData = { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs ? Float64Array.from(Float32Array.from(pr.data.qs)) : undefined };
+  const objective = () => {
+    const r = referenceFilter(pr.spec, theta, data, anc);
+    let s = 0;
+    for (let b = 0; b < B; b++) s += cot[b] * r.ll[b];
+    return s;
+  };
+  const fd = (arr: Float64Array, i: number) => {
+    const h = 1e-5 * Math.max(1, Math.abs(arr[i]));
+    const x = arr[i];
+    arr[i] = x + h;
+    const fp = objective();
+    arr[i] = x - h;
+    const fm = objective();
+    arr[i] = x;
+    return (fp - fm) / (2 * h);
+  };
+  // Only the blocks this configuration uses carry gradient; the others must be exactly zero.
+  const L = pr.spec.layout;
+  const used = new Set(['m', 'n', 'h', 'a', 'wu', 'mu0', ...(pr.spec.proposal === 'optimal' ? ['Sq', 'Lq', 'Sq0', 'Lq0', 'G'] : ['L', 'L0', 'B', 'b', ...(pr.spec.obs === 'gauss' ? ['lv'] : [])])]);
+  const fdTheta = new Float64Array(theta.length);
+  for (const [blk, off] of Object.entries(L.offsets)) {
+    const size = L.sizes[blk as keyof typeof L.sizes];
+    for (let i = off; i < off + size; i++) {
+      // Cholesky factors are lower triangular: the upper entries are not parameters.
+      const isUpper = ['L', 'L0', 'Lq', 'Lq0'].includes(blk) && (i - off) % L.dims.R > Math.floor((i - off) / L.dims.R);
+      fdTheta[i] = used.has(blk) && !isUpper ? fd(theta, i) : 0;
+    }
+  }
+  const scale = Math.max(...Array.from(fdTheta, Math.abs));
+  const c = closeness(gTheta, fdTheta, 2e-3 * scale, 5e-3);
+  if (c.ratio > 1) {
+    const blk = Object.entries(L.offsets).filter(([, o]) => o <= c.index).sort((a, b) => b[1] - a[1])[0][0];
+    if (typeof process !== 'undefined' && process.env.SMC_DEBUG) {
+      for (const [name, off] of Object.entries(L.offsets)) {
+        const n = L.sizes[name as keyof typeof L.sizes];
+        if (n) console.log(name, Array.from(gTheta.subarray(off, off + n)).map((v) => v.toFixed(4)).join(' '), '|', Array.from(fdTheta.subarray(off, off + n)).map((v) => v.toFixed(4)).join(' '));
+      }
+    }
+    throw new Error(`theta gradient differs from finite differences at ${c.index} (${blk}): gpu ${gTheta[c.index]}, fd ${fdTheta[c.index]}`);
+  }
+  if (gQs && data.qs) {
+    const qs = data.qs as Float64Array;
+    const fdQ = Float64Array.from({ length: qs.length }, (_, i) => fd(qs, i));
+    const cq = closeness(gQs, fdQ, 2e-3 * scale, 5e-3);
+    if (cq.ratio > 1) throw new Error(`qs gradient differs at ${cq.index}: gpu ${gQs[cq.index]}, fd ${fdQ[cq.index]}`);
+  }
+  for (const t of [inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc, seed, ...grads]) t?.dispose();
+}
+
+const base = { R: 2, N: 12, D: 4, DU: 0, B: 3, K: 16, seed: 11 } as const;
+
+export const cases: GpuCase[] = [
+  {
+    name: 'fused filter (bootstrap, Gaussian, clipped relu) matches the float64 reference at T = 100',
+    run: (e) => forwardMatches(e, makeProblem({ ...base, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' })),
+  },
+  {
+    name: 'fused filter (optimal proposal, inputs, R = 3) matches the float64 reference at T = 100',
+    run: (e) => forwardMatches(e, makeProblem({ ...base, R: 3, DU: 2, T: 100, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' })),
+  },
+  {
+    name: 'fused filter (Poisson softplus, stratified and multinomial) matches the reference',
+    async run(e) {
+      for (const resampling of ['stratified', 'multinomial'] as const) {
+        await forwardMatches(e, makeProblem({ ...base, T: 60, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling }));
+      }
+    },
+  },
+  {
+    name: 'fused filter gradient (bootstrap, Gaussian, inputs) matches finite differences',
+    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 5, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic' })),
+  },
+  {
+    name: 'fused filter gradient (optimal proposal) matches finite differences',
+    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
+  },
+  {
+    name: 'fused filter gradient (Poisson, exp link) matches finite differences',
+    run: (e) => gradientMatches(e, makeProblem({ R: 3, N: 5, D: 3, DU: 0, B: 2, K: 8, T: 5, seed: 7, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', resampling: 'systematic' })),
+  },
+];

@@ -192,17 +192,24 @@ export function bruteForceFixedPoints(u: ReluUnits): Float64Array[] {
  */
 export function bruteForceRegionCount(u: ReluUnits): number {
   const { R, M } = u;
-  // A box holding every vertex: each (pointed) region then meets it.
+  // A box holding the min-norm point of every flat U_S z = thr_S (|S| ≤ R, independent rows): it
+  // holds every vertex of the arrangement in row-space coordinates, so every region meets it.
   let bound = 1;
-  for (let i = 0; i < M; i++) bound = Math.max(bound, Math.abs(u.thr[i]));
-  forEachSubset(M, R, (S) => {
-    const B = new Float64Array(R * R);
-    S.forEach((i, a) => B.set(u.U.subarray(i * R, i * R + R), a * R));
-    const perm = new Int32Array(R);
-    if (luFactor(B, R, perm) < 1e-12) return;
-    const v = luSolve(B, R, perm, Array.from(S, (i) => u.thr[i]));
-    bound = Math.max(bound, maxAbs(v));
-  });
+  for (let k = 1; k <= R; k++) {
+    forEachSubset(M, k, (S) => {
+      // z = U_Sᵀ (U_S U_Sᵀ)⁻¹ thr_S
+      const G = new Float64Array(k * k);
+      for (let a = 0; a < k; a++) for (let c = 0; c < k; c++) for (let q = 0; q < R; q++) G[a * k + c] += u.U[S[a] * R + q] * u.U[S[c] * R + q];
+      const perm = new Int32Array(k);
+      if (luFactor(G, k, perm) < 1e-12 * Math.max(1, maxAbs(G))) return;
+      const w = luSolve(G, k, perm, Array.from(S, (i) => u.thr[i]));
+      for (let q = 0; q < R; q++) {
+        let z = 0;
+        for (let a = 0; a < k; a++) z += u.U[S[a] * R + q] * w[a];
+        bound = Math.max(bound, Math.abs(z));
+      }
+    });
+  }
   bound = 2 * bound + 1;
   const cons: { i: number; s: number }[] = [];
   const count = (next: number): number => {

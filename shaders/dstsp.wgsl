@@ -1,6 +1,6 @@
 // D_stsp Gaussian-mixture log densities: log Σ_t exp(-½‖s_j − μ_t‖²/σ²) for every Monte-Carlo sample
 // s_j against every mixture component μ_t. The (sample × component) squared-distance matrix is GEMM
-// shaped, so it is computed in 16×16 tiles through workgroup memory, and never stored: each thread
+// shaped, so it is computed in 16-sample × 64-component tiles through workgroup memory, and never stored: each thread
 // folds its distances into a running (max, Σexp) pair, the pairs are merged across the tile's
 // components, and `combine` merges the per-chunk pairs of a sample. Everything is log-sum-exp, so
 // nothing underflows however far a sample lies from the mixture.
@@ -19,12 +19,14 @@ struct PartialParams {
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;  // (n_samples, n_chunks, 2): max, Σexp(v − max)
 @group(0) @binding(3) var<uniform> pp: PartialParams;
 
-const TILE: u32 = 16u;
+const TILE: u32 = 16u;        // samples per tile, and dims per step
+const COMPS_PER_THREAD: u32 = 4u;
+const TILE_C: u32 = 64u;      // components per tile = TILE × COMPS_PER_THREAD
 // "Minus infinity" that stays finite so exp(EMPTY − x) is 0, never NaN.
 const EMPTY: f32 = -3.0e38;
 
 var<workgroup> sample_tile: array<f32, 256>;  // [sample in tile][dim in step]
-var<workgroup> comp_tile: array<f32, 256>;    // [component in tile][dim in step]
+var<workgroup> comp_tile: array<f32, 1024>;   // [component in tile][dim in step]
 var<workgroup> red_max: array<f32, 256>;
 var<workgroup> red_sum: array<f32, 256>;
 
@@ -33,8 +35,9 @@ fn merge(m1: f32, l1: f32, m2: f32, l2: f32) -> vec2<f32> {
   return vec2<f32>(m, l1 * exp(m1 - m) + l2 * exp(m2 - m));
 }
 
-// Workgroup (x: block of 16 samples, y: chunk of tiles_per_chunk × 16 components).
-// Thread (lx, ly) computes the distance of sample ly to component lx of each tile.
+// Workgroup (x: block of 16 samples, y: chunk of tiles_per_chunk × 64 components).
+// Thread (lx, ly) computes the distances of sample ly to components lx, lx+16, lx+32, lx+48 of
+// each tile: one sample value read from workgroup memory serves four FMAs.
 @compute @workgroup_size(16, 16)
 fn partial_lse(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let lx = lid.x;
@@ -44,37 +47,47 @@ fn partial_lse(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
   var run_max = EMPTY;
   var run_sum = 0.0;
   for (var tile = 0u; tile < pp.tiles_per_chunk; tile++) {
-    let t0 = (chunk * pp.tiles_per_chunk + tile) * TILE;
+    let t0 = (chunk * pp.tiles_per_chunk + tile) * TILE_C;
     if (t0 >= pp.n_comps) { break; }
-    var acc = 0.0;
+    var acc = vec4<f32>(0.0);
     for (var d0 = 0u; d0 < pp.dims; d0 += TILE) {
       let d = d0 + lx;
       var sv = 0.0;
       if (s < pp.n_samples && d < pp.dims) { sv = samples[s * pp.dims + d]; }
       sample_tile[ly * TILE + lx] = sv;
-      let tl = t0 + ly;
-      var cv = 0.0;
-      if (tl < pp.n_comps && d < pp.dims) { cv = comps[tl * pp.dims + d]; }
-      comp_tile[ly * TILE + lx] = cv;
+      for (var q = 0u; q < COMPS_PER_THREAD; q++) {
+        let row = ly + q * TILE;
+        let tl = t0 + row;
+        var cv = 0.0;
+        if (tl < pp.n_comps && d < pp.dims) { cv = comps[tl * pp.dims + d]; }
+        comp_tile[row * TILE + lx] = cv;
+      }
       workgroupBarrier();
       let kmax = min(TILE, pp.dims - d0);
       for (var k = 0u; k < kmax; k++) {
-        let diff = sample_tile[ly * TILE + k] - comp_tile[lx * TILE + k];
+        let x = sample_tile[ly * TILE + k];
+        let diff = vec4<f32>(x) - vec4<f32>(
+          comp_tile[lx * TILE + k],
+          comp_tile[(lx + TILE) * TILE + k],
+          comp_tile[(lx + 2u * TILE) * TILE + k],
+          comp_tile[(lx + 3u * TILE) * TILE + k]);
         acc = fma(diff, diff, acc);
       }
       workgroupBarrier();
     }
-    if (t0 + lx < pp.n_comps) {
-      let v = acc * pp.neg_half_inv_var;
-      if (v > run_max) {
-        run_sum = run_sum * exp(run_max - v) + 1.0;
-        run_max = v;
-      } else {
-        run_sum += exp(v - run_max);
+    for (var q = 0u; q < COMPS_PER_THREAD; q++) {
+      if (t0 + lx + q * TILE < pp.n_comps) {
+        let v = acc[q] * pp.neg_half_inv_var;
+        if (v > run_max) {
+          run_sum = run_sum * exp(run_max - v) + 1.0;
+          run_max = v;
+        } else {
+          run_sum += exp(v - run_max);
+        }
       }
     }
   }
-  // Merge the 16 component lanes of each sample row.
+  // Merge the 16 lanes of each sample row.
   red_max[ly * TILE + lx] = run_max;
   red_sum[ly * TILE + lx] = run_sum;
   workgroupBarrier();

@@ -2,7 +2,9 @@
 // float64 definitions, and fixed-seed Monte-Carlo statistics.
 import { describe, expect, test } from 'vitest';
 import { mulberry32 } from '../src/autodiff/gradcheck.js';
-import { dH, dStsp, gaussianSampler, gmmLogDensity, hannSmoothZscore, hellinger, meanRateError, smoothedSpectrum } from '../src/analysis/metrics.js';
+import { readFileSync } from 'node:fs';
+import { dH, dStsp, evaluateGenerated, gaussianSampler, gmmLogDensity, hannSmoothZscore, hellinger, meanRateError, smoothedSpectrum } from '../src/analysis/metrics.js';
+import { parseNpy } from '../src/io/npy.js';
 import { convolve1dReflect, fft, gaussianFilter1d, hannWindow, naiveDft, rfft, zscore } from '../src/analysis/spectrum.js';
 import { compareSpikeStats, isiStats, meanRates, pairwiseCorrelations, pearson } from '../src/analysis/spikes.js';
 
@@ -284,6 +286,33 @@ describe('D_stsp', () => {
     bad.data[7] = NaN;
     expect(() => dStsp(bad, a)).toThrow(/true series: non-finite value NaN at time 3, channel 1/);
     expect(() => dStsp({ data: a.data, shape: [20] }, a)).toThrow(/shape/);
+  });
+});
+
+describe('evaluation protocol', () => {
+  test('EEG slice: Hann-smoothed generated data, trials flattened, metrics as their parts', async () => {
+    const eeg = parseNpy(readFileSync('../shared/data/eeg_s001r01_smoothed.npy'), 'eeg');
+    const [T, C] = eeg.shape;
+    expect(C).toBe(64);
+    const rows = 1200;
+    const ch = 8;
+    const slice = (t0: number) => Float64Array.from({ length: rows * ch }, (_, i) => eeg.data[(t0 + Math.floor(i / ch)) * C + (i % ch)]);
+    const truth = slice(0);
+    const gen = slice(T - rows);
+    const opts = { samples: 200, seed: 2, freqCutOff: -1 };
+    // True data as 2 trials of 600 steps: flattened to 1200 rows like the reference.
+    const ev = await evaluateGenerated({ data: truth, shape: [2, rows / 2, ch] }, { data: gen, shape: [rows, ch] }, { ...opts, smoothGenerated: true });
+    const smoothed = hannSmoothZscore({ data: gen, shape: [rows, ch] });
+    expect(ev.dStsp).toBe(dStsp({ data: truth, shape: [rows, ch] }, smoothed, opts).value);
+    expect(ev.dH).toBe(dH({ data: truth, shape: [rows, ch] }, smoothed, opts).value);
+    expect(ev.meanRateError).toBe(meanRateError({ data: truth, shape: [rows, ch] }, smoothed));
+    expect(ev.dHPerChannel.length).toBe(ch);
+    // Different stretches of the same recording: similar but not identical statistics.
+    expect(ev.dH).toBeGreaterThan(0.01);
+    expect(ev.dH).toBeLessThan(0.5);
+    const self = await evaluateGenerated({ data: truth, shape: [rows, ch] }, { data: truth, shape: [rows, ch] }, opts);
+    expect(self.dStsp).toBe(0);
+    expect(self.dH).toBe(0);
   });
 });
 

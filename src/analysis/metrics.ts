@@ -196,16 +196,18 @@ export function dStsp(trueSeries: NdArray, genSeries: NdArray, opts: DStspOption
   return summarise(s, gmmLogDensity(s.samples, s.trueRows, s.sigma), gmmLogDensity(s.samples, s.genRows, s.sigma));
 }
 
-const DSTSP_TILE = 16;
-/** Components per workgroup: 16 tiles of 16 keeps ~40 chunks × 63 sample blocks of work at T = 10⁴, n = 10³. */
-const DSTSP_TILES_PER_CHUNK = 16;
+/** Samples per workgroup and components per tile of shaders/dstsp.wgsl. */
+const DSTSP_SAMPLE_TILE = 16;
+const DSTSP_COMP_TILE = 64;
+/** Components per workgroup: 4 tiles of 64 gives ~40 chunks × 63 sample blocks of work at T = 10⁴, n = 10³. */
+const DSTSP_TILES_PER_CHUNK = 4;
 
 /** gmmLogDensity on the GPU (float32, tiled, log-sum-exp across tiles). */
 export async function gmmLogDensityGpu(engine: Engine, samples: Rows, comps: Rows, sigma: number): Promise<Float32Array> {
   if (samples.cols !== comps.cols) throw new Error(`gmmLogDensityGpu: samples have ${samples.cols} dims, components ${comps.cols}`);
   const d = samples.cols;
-  const nChunks = Math.ceil(comps.rows / (DSTSP_TILE * DSTSP_TILES_PER_CHUNK));
-  const sampleBlocks = Math.ceil(samples.rows / DSTSP_TILE);
+  const nChunks = Math.ceil(comps.rows / (DSTSP_COMP_TILE * DSTSP_TILES_PER_CHUNK));
+  const sampleBlocks = Math.ceil(samples.rows / DSTSP_SAMPLE_TILE);
   const sampleT = Tensor.fromArray(engine, samples.data, [samples.rows, d], 'f32', 'dstsp.samples');
   const compT = Tensor.fromArray(engine, comps.data, [comps.rows, d], 'f32', 'dstsp.comps');
   const partial = Tensor.empty(engine, [samples.rows, nChunks, 2], 'f32', 'dstsp.partial');
@@ -394,4 +396,43 @@ export function meanRateError(trueSeries: NdArray, genSeries: NdArray): number {
     acc += (st - sg) ** 2;
   }
   return acc / t.cols / g.rows;
+}
+
+// ------------------------------------------------------------------------------------------ protocol
+
+export interface EvaluationOptions extends DStspOptions, DHOptions {
+  /** EEG protocol: Hann-smooth (length 15) and re-z-score the generated data only. */
+  smoothGenerated?: boolean;
+  /** Evaluate the D_stsp densities on this engine (float32 GPU kernel); CPU float64 when absent. */
+  engine?: Engine;
+}
+
+export interface Evaluation {
+  dStsp: number;
+  dH: number;
+  meanRateError: number;
+  /** Fraction of D_stsp samples the reference's float32 evaluation would have dropped. */
+  dStspUnderflowFraction: number;
+  dHPerChannel: number[];
+}
+
+/**
+ * The reference's evaluation of generated data against held-out data (eval_kl_pse): optional Hann
+ * smoothing of the generated series, D_stsp, D_H and the mean rate error. Both series are used as
+ * given (the caller generates min(T, 10000) steps, as the reference does).
+ */
+export async function evaluateGenerated(trueSeries: NdArray, genSeries: NdArray, opts: EvaluationOptions = {}): Promise<Evaluation> {
+  const gen: NdArray = opts.smoothGenerated ? hannSmoothZscore(genSeries) : genSeries;
+  const trueFlat: NdArray = trueSeries.shape.length === 3 ? { data: trueSeries.data, shape: [trueSeries.shape[0] * trueSeries.shape[1], trueSeries.shape[2]] } : trueSeries;
+  const genFlat: NdArray = gen.shape.length === 3 ? { data: gen.data, shape: [gen.shape[0] * gen.shape[1], gen.shape[2]] } : gen;
+  const kl = opts.engine ? await dStspGpu(opts.engine, trueFlat, genFlat, opts) : dStsp(trueFlat, genFlat, opts);
+  // D_H on the trial-concatenated series, as the reference does after flattening.
+  const h = dH(trueFlat, genFlat, opts);
+  return {
+    dStsp: kl.value,
+    dH: h.value,
+    meanRateError: meanRateError(trueFlat, genFlat),
+    dStspUnderflowFraction: kl.underflowFraction,
+    dHPerChannel: Array.from(h.perChannel),
+  };
 }

@@ -14,6 +14,25 @@ function isPowerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0;
 }
 
+/** cos/sin of 2πk/n for k < n/2, cached per power-of-two size (every stage reads it with a stride). */
+const twiddleCache = new Map<number, { cos: Float64Array; sin: Float64Array }>();
+
+function twiddles(n: number): { cos: Float64Array; sin: Float64Array } {
+  let t = twiddleCache.get(n);
+  if (!t) {
+    const half = n >> 1;
+    t = { cos: new Float64Array(half), sin: new Float64Array(half) };
+    // From cos/sin of each index (not by repeated multiplication) to keep errors at ~1 ulp.
+    for (let k = 0; k < half; k++) {
+      t.cos[k] = Math.cos((2 * Math.PI * k) / n);
+      t.sin[k] = Math.sin((2 * Math.PI * k) / n);
+    }
+    if (twiddleCache.size > 16) twiddleCache.clear();
+    twiddleCache.set(n, t);
+  }
+  return t;
+}
+
 /** In-place iterative radix-2 FFT (forward: e^{-2πi jk/n}); n must be a power of two. */
 function fftRadix2InPlace(re: Float64Array, im: Float64Array, inverse = false): void {
   const n = re.length;
@@ -26,14 +45,15 @@ function fftRadix2InPlace(re: Float64Array, im: Float64Array, inverse = false): 
       t = im[i]; im[i] = im[j]; im[j] = t;
     }
   }
+  if (n < 2) return;
+  const tw = twiddles(n);
   const sign = inverse ? 1 : -1;
   for (let len = 2; len <= n; len <<= 1) {
     const half = len >> 1;
-    // Twiddles from cos/sin of each index (not by repeated multiplication) to keep errors at ~1 ulp.
-    const step = (sign * 2 * Math.PI) / len;
+    const stride = n / len;
     for (let k = 0; k < half; k++) {
-      const wr = Math.cos(step * k);
-      const wi = Math.sin(step * k);
+      const wr = tw.cos[k * stride];
+      const wi = sign * tw.sin[k * stride];
       for (let s = 0; s < n; s += len) {
         const a = s + k;
         const b = a + half;
@@ -48,12 +68,22 @@ function fftRadix2InPlace(re: Float64Array, im: Float64Array, inverse = false): 
   }
 }
 
-/**
- * Bluestein: X_k = conj(w_k) Σ_j (x_j conj(w_j)) w_{k-j} with w_j = e^{iπ j²/n}, a convolution done
- * with power-of-two FFTs of size ≥ 2n−1.
- */
-function fftBluestein(re: Float64Array, im: Float64Array): Complex {
-  const n = re.length;
+interface Chirp {
+  m: number;
+  /** w_j = e^{iπ j²/n}, j < n */
+  wr: Float64Array;
+  wi: Float64Array;
+  /** FFT of the length-m sequence b with b_j = b_{m−j} = w_j */
+  br: Float64Array;
+  bi: Float64Array;
+}
+
+/** Bluestein's chirp and its transform depend only on n: cached, since every channel has the same length. */
+const chirpCache = new Map<number, Chirp>();
+
+function chirp(n: number): Chirp {
+  let c = chirpCache.get(n);
+  if (c) return c;
   let m = 1;
   while (m < 2 * n - 1) m <<= 1;
   const wr = new Float64Array(n);
@@ -65,13 +95,6 @@ function fftBluestein(re: Float64Array, im: Float64Array): Complex {
     wr[j] = Math.cos(ang);
     wi[j] = Math.sin(ang);
   }
-  const ar = new Float64Array(m);
-  const ai = new Float64Array(m);
-  for (let j = 0; j < n; j++) {
-    // x_j * conj(w_j)
-    ar[j] = re[j] * wr[j] + im[j] * wi[j];
-    ai[j] = im[j] * wr[j] - re[j] * wi[j];
-  }
   const br = new Float64Array(m);
   const bi = new Float64Array(m);
   br[0] = wr[0];
@@ -80,8 +103,28 @@ function fftBluestein(re: Float64Array, im: Float64Array): Complex {
     br[j] = br[m - j] = wr[j];
     bi[j] = bi[m - j] = wi[j];
   }
-  fftRadix2InPlace(ar, ai);
   fftRadix2InPlace(br, bi);
+  c = { m, wr, wi, br, bi };
+  if (chirpCache.size > 8) chirpCache.clear();
+  chirpCache.set(n, c);
+  return c;
+}
+
+/**
+ * Bluestein: X_k = conj(w_k) Σ_j (x_j conj(w_j)) w_{k-j} with w_j = e^{iπ j²/n}, a convolution done
+ * with power-of-two FFTs of size ≥ 2n−1.
+ */
+function fftBluestein(re: Float64Array, im: Float64Array): Complex {
+  const n = re.length;
+  const { m, wr, wi, br, bi } = chirp(n);
+  const ar = new Float64Array(m);
+  const ai = new Float64Array(m);
+  for (let j = 0; j < n; j++) {
+    // x_j * conj(w_j)
+    ar[j] = re[j] * wr[j] + im[j] * wi[j];
+    ai[j] = im[j] * wr[j] - re[j] * wi[j];
+  }
+  fftRadix2InPlace(ar, ai);
   for (let k = 0; k < m; k++) {
     const r = ar[k] * br[k] - ai[k] * bi[k];
     ai[k] = ar[k] * bi[k] + ai[k] * br[k];

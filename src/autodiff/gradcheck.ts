@@ -53,8 +53,12 @@ export function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>
   let index = -1;
   let maxAbs = 0;
   for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    const r = Number.isNaN(d) ? Infinity : d / (atol + rtol * Math.abs(expected[i]));
+    const a = actual[i];
+    const e = expected[i];
+    // Equal infinities match; any other non-finite value (or NaN on either side) is a mismatch.
+    const bothSameInf = a === e && !Number.isFinite(a) && !Number.isNaN(a);
+    const d = bothSameInf ? 0 : Number.isFinite(a) && Number.isFinite(e) ? Math.abs(a - e) : NaN;
+    const r = Number.isNaN(d) ? Infinity : d / (atol + rtol * Math.abs(e));
     if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
     if (r > ratio) {
       ratio = r;

@@ -5,7 +5,6 @@
  */
 import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
-import type { Engine } from '../gpu/engine.js';
 import { dphiDh, dphiDx, nonlinearityId, phi, type Nonlinearity } from './nonlin.js';
 
 /** Largest rank the kernels are built for (private arrays are sized per rank at compile time). */
@@ -37,16 +36,6 @@ function checkShapes(z: Tensor, M: Tensor, c: Tensor, Nmat: Tensor, h: Tensor): 
   return { P, N, R };
 }
 
-/** The requested workgroup size, halved until its unit tiles fit in workgroup memory. */
-function workgroupSize(engine: Engine, R: number, requested = WG): number {
-  const bytes = (wg: number) => (2 * wg * R + 2 * wg) * 4;
-  const limit = engine.limits.maxComputeWorkgroupStorageSize;
-  let wg = requested;
-  while (bytes(wg) > limit && wg > 8) wg = Math.ceil(wg / 2);
-  if (bytes(wg) > limit) throw new Error(`lowrankProduct: rank ${R} needs ${bytes(wg)} bytes of workgroup memory, the device allows ${limit}`);
-  return wg;
-}
-
 function kernelOptions(R: number, nl: number, wg: number) {
   return { defines: { RMAX: R }, overrides: { R, NONLIN: nl, WG: wg }, variant: `R${R},nl${nl},wg${wg}` };
 }
@@ -62,7 +51,7 @@ export function lowrankProduct(z: Tensor, M: Tensor, c: Tensor, Nmat: Tensor, h:
   const { P, N, R } = checkShapes(z, M, c, Nmat, h);
   const nl = nonlinearityId(nonlinearity);
   const engine = z.engine;
-  const wg = workgroupSize(engine, R, options.workgroupSize);
+  const wg = options.workgroupSize ?? WG;
   const ko = kernelOptions(R, nl, wg);
   const dims = { P, N, chunk: 0, chunks: 0 };
   const y = Tensor.empty(engine, [P, R], 'f32', 'lowrank.y');

@@ -2,7 +2,8 @@ import { assertClose, gradCheck, mulberry32 } from '../../src/autodiff/gradcheck
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { lowrankProduct, lowrankProductBackwardRef, lowrankProductRef } from '../../src/ops/lowrank.js';
-import { kinks, NONLINEARITIES, type NonlinearityName } from '../../src/ops/nonlin.js';
+import { dphiDh, dphiDx, kinks, NONLINEARITIES, phi, type NonlinearityName } from '../../src/ops/nonlin.js';
+import { preprocess } from '../../src/gpu/preprocess.js';
 import type { GpuCase } from './types.js';
 
 interface Inputs { z: number[]; M: number[]; c: number[]; Nmat: number[]; h: number[] }
@@ -63,12 +64,50 @@ const gradCases: GpuCase[] = (Object.keys(NONLINEARITIES) as NonlinearityName[])
   },
 }));
 
+// Evaluates the shared WGSL nonlinearities (shaders/nonlin.wgsl) at given (x, h) pairs.
+const NONLIN_PROBE = `#include "nonlin"
+struct Params { n: u32 }
+@group(0) @binding(0) var<storage, read> xh: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= p.n) { return; }
+  let v = xh[gid.x];
+  out[gid.x] = vec4<f32>(phi(v.x, v.y), dphi_dx(v.x, v.y), dphi_dh(v.x, v.y), 0.0);
+}`;
+
 export const cases: GpuCase[] = [
+  {
+    name: 'WGSL nonlinearities match the float64 mirror, at kinks (relu\'(0) = 0) and at extreme arguments',
+    async run(engine) {
+      const pairs: [number, number][] = [];
+      for (const x of [-90, -30, -2.5, -0.75, -0.3, 0, 0.3, 0.75, 2.5, 30, 80]) for (const hv of [-0.75, 0, 0.3]) pairs.push([x, hv]);
+      // Exactly at the kinks: relu at x = h, clipped relu at x = −h and x = 0.
+      pairs.push([0.3, 0.3], [-0.3, 0.3], [0.75, -0.75], [0, -0.75]);
+      const xh = Tensor.fromArray(engine, pairs.flat(), [pairs.length, 2]);
+      const out = Tensor.empty(engine, [pairs.length, 4]);
+      for (const nl of Object.keys(NONLINEARITIES) as NonlinearityName[]) {
+        // exp overflows f32 beyond ~88; keep its arguments finite.
+        const usable = pairs.map(([x, hv]) => (nl === 'exp' && x - hv > 80 ? [0, 0] : [x, hv]));
+        engine.write(xh.buffer, Float32Array.from(usable.flat()));
+        const code = preprocess(NONLIN_PROBE, {});
+        const k = engine.kernelFromSource(`nonlin probe ${nl}`, code, 'main', { NONLIN: NONLINEARITIES[nl] });
+        engine.dispatch(k, { xh, out, p: { n: pairs.length } }, Math.ceil(pairs.length / 64));
+        const got = await out.readF32();
+        const f32 = (v: number) => Math.fround(v);
+        const want = usable.flatMap(([x, hv]) => [phi(nl, f32(x), f32(hv)), dphiDx(nl, f32(x), f32(hv)), dphiDh(nl, f32(x), f32(hv)), 0]);
+        assertClose(got, want, { atol: 2e-6, rtol: 2e-5, what: `nonlinearity ${nl}` });
+      }
+      xh.dispose();
+      out.dispose();
+    },
+  },
   ...gradCases,
   {
     name: 'lowrankProduct forward and backward at moderate size match float64 (default chunking)',
     async run(engine) {
-      const P = 1000, N = 300, R = 5;
+      const P = 600, N = 150, R = 5;
       for (const nl of ['clipped_relu', 'softplus'] as const) {
         const inp = makeInputs(99, P, N, R, nl, 0);
         const rand = mulberry32(5);

@@ -1,0 +1,80 @@
+// Rate-network step for the sparse-neuron trainers (full-FORCE learner and embedder), one Euler step
+// for a batch of networks sharing the weights:
+//   cur[b, i]  = mat[i, :] · r_in[b, :]  (+ teaching part of the drive for rows i < n)
+//   x[b, i]   += dt/tau (−x[b, i] + mat[i, :] · r_in[b, :] + Σ_k drive[i, k] sig[t, b, k])
+//   r_out[b,i] = tanh(x[b, i])
+// Rows i ≥ n of `mat` are readout rows: only cur (= z = W r) is computed for them.
+// One workgroup per (row, batch element); the dot product is a strided partial sum + tree reduction.
+
+struct Params {
+  n: u32,          // units
+  rows: u32,       // rows of mat (n + readout rows)
+  d: u32,          // drive channels
+  batch: u32,      // networks in this dispatch
+  t: u32,          // time index into sig
+  sig_batch: u32,  // batch stride of sig (conditions stored per time step)
+  sig_b0: u32,     // first condition of this dispatch in sig
+  teach_from: u32, // drive channels k ≥ teach_from also go into cur (embedder teaching current)
+  record: u32,     // 1: write [r_in | cur] into rec at time t
+  rec_t0: u32,     // time offset subtracted before indexing rec
+  dt_tau: f32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> mat: array<f32>;
+@group(0) @binding(1) var<storage, read> drive: array<f32>;
+@group(0) @binding(2) var<storage, read> sig: array<f32>;
+@group(0) @binding(3) var<storage, read> r_in: array<f32>;
+@group(0) @binding(4) var<storage, read_write> x: array<f32>;
+@group(0) @binding(5) var<storage, read_write> r_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> cur: array<f32>;
+@group(0) @binding(7) var<storage, read_write> rec: array<f32>;
+@group(0) @binding(8) var<uniform> p: Params;
+
+override WG: u32 = 64;
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = wid.x;
+  let b = wid.y;
+  if (i >= p.rows || b >= p.batch) { return; }
+  let row = i * p.n;
+  let rb = b * p.n;
+  var s = 0.0;
+  for (var j = lid.x; j < p.n; j += WG) { s += mat[row + j] * r_in[rb + j]; }
+  partial[lid.x] = s;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w = w / 2u) {
+    if (lid.x < w) { partial[lid.x] += partial[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x != 0u) { return; }
+  let rec_stride = p.n + p.rows;
+  let rec_base = ((p.t - p.rec_t0) * p.batch + b) * rec_stride;
+  let rec_on = p.record != 0u;
+  let a = partial[0];
+  if (i >= p.n) {
+    cur[b * p.rows + i] = a;
+    if (rec_on) { rec[rec_base + p.n + i] = a; }
+    return;
+  }
+  var ext = 0.0;
+  var teach = 0.0;
+  let sb = (p.t * p.sig_batch + p.sig_b0 + b) * p.d;
+  for (var k = 0u; k < p.d; k++) {
+    let v = drive[i * p.d + k] * sig[sb + k];
+    ext += v;
+    if (k >= p.teach_from) { teach += v; }
+  }
+  cur[b * p.rows + i] = a + teach;
+  if (rec_on) {
+    rec[rec_base + i] = r_in[rb + i];
+    rec[rec_base + p.n + i] = a + teach;
+  }
+  let xi = x[rb + i];
+  let xn = xi + p.dt_tau * (-xi + a + ext);
+  x[rb + i] = xn;
+  // Clamped: some drivers compute tanh through exp and overflow to NaN for large arguments.
+  r_out[rb + i] = tanh(clamp(xn, -15.0, 15.0));
+}

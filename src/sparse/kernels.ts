@@ -1,0 +1,117 @@
+/**
+ * Dispatch wrappers for the sparse-neuron kernels (shaders/sparse_*.wgsl): the batched rate-network
+ * Euler step, the three RLS dispatches and the Aᵀ B GEMM of the ridge normal equations.
+ */
+import type { BufferLike, Engine } from '../gpu/engine.js';
+
+export interface StepBuffers {
+  /** rows × n weights (recurrent rows, then readout rows). */
+  mat: BufferLike;
+  /** n × d drive matrix. */
+  drive: BufferLike;
+  /** (time × sigBatch × d) drive signals. */
+  sig: BufferLike;
+  rIn: BufferLike;
+  x: BufferLike;
+  rOut: BufferLike;
+  /** batch × rows currents written by the step. */
+  cur: BufferLike;
+  /** (time × batch × (n + rows)) record of [r | cur], or any buffer when not recording. */
+  rec: BufferLike;
+}
+
+export interface StepParams {
+  n: number;
+  rows: number;
+  d: number;
+  batch: number;
+  t: number;
+  sigBatch: number;
+  sigB0: number;
+  /** Drive channels from this index on also count into cur (the embedder's teaching current). */
+  teachFrom: number;
+  record: boolean;
+  recT0?: number;
+  dtTau: number;
+}
+
+export function netStep(engine: Engine, b: StepBuffers, p: StepParams): void {
+  const k = engine.kernel('sparse_net', 'step');
+  engine.dispatch(
+    k,
+    {
+      mat: b.mat,
+      drive: b.drive,
+      sig: b.sig,
+      r_in: b.rIn,
+      x: b.x,
+      r_out: b.rOut,
+      cur: b.cur,
+      rec: b.rec,
+      p: { n: p.n, rows: p.rows, d: p.d, batch: p.batch, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, teach_from: p.teachFrom, record: p.record ? 1 : 0, rec_t0: p.recT0 ?? 0, dt_tau: p.dtTau, _pad: 0 },
+    },
+    [p.rows, p.batch],
+  );
+}
+
+export interface RlsBuffers {
+  /** n × n inverse correlation matrix. */
+  P: BufferLike;
+  /** rows × n learned weights. */
+  Jw: BufferLike;
+  r: BufferLike;
+  /** rows: the learner's a-priori outputs Jw r. */
+  cur: BufferLike;
+  /** Targets of the first teachRows rows. */
+  tcur: BufferLike;
+  /** Signals holding the targets of the remaining rows. */
+  sig: BufferLike;
+  k: BufferLike;
+  e: BufferLike;
+  /** 4 floats: c, Σ e² (recurrent rows), Σ e² (readout rows), update count. */
+  coef: BufferLike;
+}
+
+export interface RlsParams {
+  n: number;
+  rows: number;
+  teachRows: number;
+  t: number;
+  sigBatch: number;
+  sigB0: number;
+  d: number;
+  sigOff: number;
+  /** Rows from here on are readout rows (their squared errors are summed separately). */
+  outFrom: number;
+}
+
+export function rlsStep(engine: Engine, b: RlsBuffers, p: RlsParams): void {
+  const groups = Math.max(p.n, p.rows);
+  engine.dispatch(
+    engine.kernel('sparse_rls', 'gain'),
+    { pmat: b.P, r: b.r, cur: b.cur, tcur: b.tcur, sig: b.sig, k: b.k, e: b.e, p: { n: p.n, rows: p.rows, teach_rows: p.teachRows, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, d: p.d, sig_off: p.sigOff } },
+    groups > 65535 ? [65535, Math.ceil(groups / 65535)] : [groups, 1],
+  );
+  engine.dispatch(engine.kernel('sparse_rls_coef', 'coef_main'), { r_c: b.r, k_c: b.k, e_c: b.e, coef: b.coef, cp: { n: p.n, rows: p.rows, out_from: p.outFrom, _pad: 0 } }, 1);
+  const total = p.n * p.n + p.rows * p.n;
+  engine.dispatch(engine.kernel('sparse_rls_update', 'update'), { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } }, engine.grid(total, 256));
+}
+
+export interface GemmParams {
+  samples: number;
+  ca: number;
+  cb: number;
+  lda: number;
+  ldb: number;
+  aoff?: number;
+  boff?: number;
+}
+
+/** c (ca × cb) = Aᵀ B over `samples` rows of a and b (strided column blocks). */
+export function gemmTN(engine: Engine, a: BufferLike, b: BufferLike, c: BufferLike, p: GemmParams): void {
+  engine.dispatch(
+    engine.kernel('sparse_gemm', 'gemm_tn'),
+    { a, b, c, p: { samples: p.samples, ca: p.ca, cb: p.cb, lda: p.lda, ldb: p.ldb, aoff: p.aoff ?? 0, boff: p.boff ?? 0, _pad: 0 } },
+    [Math.ceil(p.ca / 16), Math.ceil(p.cb / 16)],
+  );
+}

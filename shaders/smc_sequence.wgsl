@@ -5,7 +5,7 @@
 // Proposals: bootstrap (z ~ N(μ, L Lᵀ), weight p(y|z)) or the optimal one for linear-Gaussian
 // observations (#if OPTIMAL): with G = C̃C̃ᵀ, q_t = C̃ỹ_t, s_t = |ỹ_t|² (C̃ = B/σ, ỹ = (y−b)/σ,
 // precomputed per call), the proposal is z = μ + Σq (q_t − Gμ) + Lq ξ and the incremental weight is the
-// predictive log N(y_t; Bᵀμ + b, S) up to a constant: −½s_t + μ·q_t − ½μᵀGμ + ½ rᵀΣq r, r = q_t − Gμ.
+// predictive log N(y_t; Bᵀμ + b, S) up to a constant (qs = [q (B,T,R) | s (B,T)]): −½s_t + μ·q_t − ½μᵀGμ + ½ rᵀΣq r, r = q_t − Gμ.
 //
 // All parameters arrive packed in one buffer `theta` (offsets in the uniform); the backward kernel
 // writes one packed gradient. Per step we store only z (pre-resampling), μ, normalised weights and
@@ -200,13 +200,14 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 #if OPTIMAL
       let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
       let offLq = select(p.off_Lq, p.off_Lq0, t == 0u);
-      let qbase = p.off_qs + (b * p.T + t) * (R + 1u);
+      let qbase = p.off_qs + (b * p.T + t) * R;
+      let sidx = p.off_qs + p.B * p.T * R + b * p.T + t;
       let gmu = sym_matvec(p.off_G, mu);
       var rr = array<f32, R>();
       for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gmu[r]; }
       let pr = sym_matvec(offSq, rr);
       let lx = lower_matvec(offLq, xi);
-      var l = -0.5 * data[qbase + R];
+      var l = -0.5 * data[sidx];
       for (var r = 0u; r < R; r++) {
         z[r] = mu[r] + pr[r] + lx[r];
         l += mu[r] * data[qbase + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
@@ -421,7 +422,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       let sq = select(S_M1, S_M2, t == 0u);
       let sl = select(S_M3, S_M4, t == 0u);
       let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
-      let qbase = p.off_qs + (b * p.T + t) * (R + 1u);
+      let qbase = p.off_qs + (b * p.T + t) * R;
       let gm_ = sym_matvec(p.off_G, mu);
       var rr = array<f32, R>();
       for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gm_[r]; }
@@ -476,10 +477,10 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     // per-step data gradients (q_t, s_t), summed over particles
     for (var r = 0u; r < R; r++) {
       let s = wg_sum(select(0.0, gqv[r], live), tid);
-      if (tid == 0u) { gqs[(b * p.T + t) * (R + 1u) + r] = s; }
+      if (tid == 0u) { gqs[(b * p.T + t) * R + r] = s; }
     }
     let s2 = wg_sum(select(0.0, gsv, live), tid);
-    if (tid == 0u) { gqs[(b * p.T + t) * (R + 1u) + R] = s2; }
+    if (tid == 0u) { gqs[p.B * p.T * R + b * p.T + t] = s2; }
 #else
     // (4) channel-owned observation parameter gradients
     for (var d = tid; d < p.D; d += WG) {

@@ -46,7 +46,19 @@ export function reflectKernel(label: string, code: string, entry: string, overri
   }
   const used = new Set(ep.resources.map((r) => r.name));
   const bindings: BindingInfo[] = [];
-  for (const group of reflect.getBindGroups()) {
+  // All resource declarations (getBindGroups() keys by slot, so two declarations sharing a slot would
+  // silently hide one another); keep those the entry point uses.
+  const declared = [...reflect.uniforms, ...reflect.storage];
+  const slots = new Map<number, string>();
+  for (const v of declared) {
+    if (!used.has(v.name)) continue;
+    const other = slots.get(v.binding);
+    if (other !== undefined && other !== v.name) {
+      throw new ShaderCompileError(label, `bindings "${other}" and "${v.name}" both use @binding(${v.binding})`);
+    }
+    slots.set(v.binding, v.name);
+  }
+  for (const group of [declared]) {
     for (const v of group) {
       if (!v || !used.has(v.name)) continue;
       if (v.group !== 0) throw new ShaderCompileError(label, `binding "${v.name}" is in group ${v.group}; kernels use group 0 only`);

@@ -29,7 +29,7 @@ export interface FilterData {
   y: ArrayLike<number>;
   /** Inputs [B,T,DU] (empty when DU = 0). */
   v: ArrayLike<number>;
-  /** Optimal proposal: per-step q_t (R) and s_t, [B,T,R+1]. */
+  /** Optimal proposal: per-step q_t and s_t packed as [q (B,T,R) | s (B,T)]. */
   qs?: ArrayLike<number>;
 }
 
@@ -104,14 +104,15 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
         }
         const z = zt.subarray(k * R, k * R + R);
         if (spec.proposal === 'optimal') {
-          const qb = (b * T + t) * (R + 1);
+          const qb = (b * T + t) * R;
+          const sIdx = B * T * R + b * T + t;
           const qs = data.qs!;
           const gmu = matvec(o.G, mu);
           const rr = new Float64Array(R);
           for (let r = 0; r < R; r++) rr[r] = qs[qb + r] - gmu[r];
           const pr = matvec(t === 0 ? o.Sq0 : o.Sq, rr);
           const lx = lowerMatvec(t === 0 ? o.Lq0 : o.Lq, xi);
-          let l = -0.5 * qs[qb + R];
+          let l = -0.5 * qs[sIdx];
           for (let r = 0; r < R; r++) {
             z[r] = mu[r] + pr[r] + lx[r];
             l += mu[r] * qs[qb + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];

@@ -42,7 +42,7 @@ export interface SmcInputs {
   y: Tensor;
   /** [B,T,DU] inputs, or null when DU = 0. */
   v: Tensor | null;
-  /** [B,T,R+1] optimal-proposal projections (q_t, s_t), or null for the bootstrap proposal. */
+  /** optimal-proposal projections packed as [q (B,T,R) | s (B,T)], or null for the bootstrap proposal. */
   qs: Tensor | null;
 }
 
@@ -97,7 +97,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error('smc: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
     }
-    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [B,T,R+1]');
+    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
   }
   if (!Number.isInteger(cfg.K) || cfg.K < 1) throw new Error(`smc: particles K must be a positive integer, got ${cfg.K}`);
   if (T < 1 || B < 1) throw new Error(`smc: empty batch (B=${B}, T=${T})`);
@@ -145,7 +145,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
       const wg = fusedWorkgroupSize(K);
       const gpart = engine.alloc(4 * B * (P + wg * cfg.layout.nSmall), 'smc.gpart');
       engine.clear(gpart);
-      const gqs = inp.qs ? Tensor.zeros(engine, [B, T, R + 1], 'f32', 'smc.gqs') : null;
+      const gqs = inp.qs ? Tensor.zeros(engine, [B * T * (R + 1)], 'f32', 'smc.gqs') : null;
       const gqsBuf = gqs ? gqs.buffer : engine.alloc(4, 'smc.gqs.unused');
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc.gtheta');
       const smallmap = engine.upload(cfg.layout.smallMap, 'smc.smallmap');

@@ -50,8 +50,8 @@ function makeProblem(opts: {
   const v = new Float64Array(B * T * DU).map(() => u(1));
   const qs = new Float64Array(B * T * (R + 1));
   for (let i = 0; i < B * T; i++) {
-    for (let r = 0; r < R; r++) qs[i * (R + 1) + r] = u(1);
-    qs[i * (R + 1) + R] = 1 + rand();
+    for (let r = 0; r < R; r++) qs[i * R + r] = u(1);
+    qs[B * T * R + i] = 1 + rand();
   }
   const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
   return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
@@ -63,7 +63,7 @@ function gpuInputs(engine: Engine, pr: Problem) {
   const theta = Tensor.fromArray(engine, pr.theta, [pr.theta.length], 'f32', 'theta');
   const y = Tensor.fromArray(engine, pr.data.y, [B, T, D], 'f32', 'y');
   const v = DU > 0 ? Tensor.fromArray(engine, pr.data.v, [B, T, DU], 'f32', 'v') : null;
-  const qs = pr.data.qs ? Tensor.fromArray(engine, pr.data.qs, [B, T, R + 1], 'f32', 'qs') : null;
+  const qs = pr.data.qs ? Tensor.fromArray(engine, pr.data.qs, [B * T * (R + 1)], 'f32', 'qs') : null;
   return { theta, y, v, qs };
 }
 

@@ -1,0 +1,183 @@
+/**
+ * The particle filter for very large K (issue 3, item 3b): one set of dispatches per time step
+ * (shaders/smc_step.wgsl), so K is bounded only by memory, not by the workgroup size; at least 2^20
+ * particles per trial work on any WebGPU device.
+ *
+ * FORWARD ONLY: no tape node is recorded and calling it while a tape records a parameter that requires
+ * a gradient throws. Training uses the fused filter (smc-op.ts), whose K fits one workgroup.
+ *
+ * Same inputs, configuration, formulas and random-number counters as `smcFilter`; with one block of
+ * particles per trial (K ≤ 256) the weights, ancestors and log-likelihood are bit-for-bit the fused
+ * kernel's (same reduction and scan order). Resampling: systematic and stratified (multinomial needs a
+ * sorted set of uniforms, i.e. another device-wide scan, and is not implemented here).
+ *
+ * Memory: two state buffers of O(B·K·R) (ping-pong between steps), plus the optional paths
+ * (z, μ, weights, as smcFilter: O(B·T·K·R)) and ancestors (O(B·T·K)), which are off by default when
+ * they would exceed `AUTO_PATH_BYTES`. Trials are filtered in chunks so that no binding exceeds
+ * maxStorageBufferBindingSize; every grid is folded with engine.grid.
+ */
+import { Tape } from '../autodiff/tape.js';
+import { Tensor } from '../autodiff/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { GpuLimitError } from '../gpu/errors.js';
+import { nonlinearityId } from '../ops/nonlin.js';
+import { OBS_NONLIN_IDS } from './smc-layout.js';
+import type { SmcConfig, SmcInputs, SmcOutputs } from './smc-op.js';
+
+const FLAG_PATHS = 1;
+const FLAG_ANC = 2;
+/** Largest block of particles per workgroup (and the combine kernel's workgroup size). */
+const MAX_BLOCK = 256;
+/** Paths and ancestors are stored by default only up to this many bytes together. */
+export const AUTO_PATH_BYTES = 64 << 20;
+
+export interface SmcStepOptions {
+  /** Store z, μ and the normalised weights of every step (default: when they fit AUTO_PATH_BYTES). */
+  paths?: boolean;
+  /** Store the (sorted) ancestor indices of every step (default: as `paths`). */
+  ancestors?: boolean;
+}
+
+/** As SmcOutputs, except that paths and ancestors are null unless stored. */
+export interface SmcStepOutputs {
+  ll: SmcOutputs['ll'];
+  paths: Tensor | null;
+  anc: Tensor | null;
+}
+
+/** Particles per workgroup: a power of two ≥ K up to 256 (so one block matches the fused kernel). */
+export function stepBlockSize(K: number): number {
+  let wg = 32;
+  while (wg < K && wg < MAX_BLOCK) wg *= 2;
+  return wg;
+}
+
+/** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats). */
+function stateFloats(trials: number, K: number, R: number, nb: number): number {
+  return trials * K * (R + 1) + trials * nb * 4;
+}
+
+/** Bytes the optional paths and ancestors take. */
+export function stepPathBytes(B: number, T: number, K: number, R: number): { paths: number; anc: number } {
+  return { paths: 4 * B * T * K * (2 * R + 1), anc: 4 * B * T * K };
+}
+
+function validate(cfg: SmcConfig, inp: SmcInputs): void {
+  const { R, D, DU } = cfg.layout.dims;
+  const { B, T, K } = cfg;
+  if (!Number.isInteger(K) || K < 1) throw new Error(`smcFilterSteps: particles K must be a positive integer, got ${K}`);
+  if (!Number.isInteger(B) || !Number.isInteger(T) || T < 1 || B < 1) throw new Error(`smcFilterSteps: empty or invalid batch (B=${B}, T=${T})`);
+  const need = (t: Tensor | null, n: number, what: string) => {
+    if (!t) throw new Error(`smcFilterSteps: ${what} is required`);
+    if (t.size !== n) throw new Error(`smcFilterSteps: ${what} has ${t.size} values, expected ${n}`);
+  };
+  need(inp.theta, cfg.layout.P, 'theta');
+  need(inp.y, B * T * D, 'observations [B,T,D]');
+  if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
+  if (cfg.proposal === 'optimal') {
+    if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
+      throw new Error('smcFilterSteps: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
+    }
+    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [B,T,R+1]');
+  }
+  if (cfg.resampling === 'multinomial') {
+    throw new Error("smcFilterSteps: multinomial resampling is not supported by the step path (use 'systematic' or 'stratified', or smcFilter for K that fits one workgroup)");
+  }
+  if (B * K * Math.ceil(R / 4) > 0xffffffff || (B + 1) * (K + 1) > 0xffffffff) {
+    throw new Error(`smcFilterSteps: B·K = ${B * K} exceeds the 32-bit random-number stream counter`);
+  }
+}
+
+/** y | v | qs in one read-only buffer (the kernel keeps to few bindings). */
+function packData(engine: Engine, inp: SmcInputs): { buf: GPUBuffer; offY: number; offV: number; offQs: number } {
+  const ny = inp.y.size;
+  const nv = inp.v?.size ?? 0;
+  const nq = inp.qs?.size ?? 0;
+  const buf = engine.alloc(4 * Math.max(1, ny + nv + nq), 'smc_step.data');
+  engine.copy(inp.y, buf, 4 * ny, 0, 0);
+  if (inp.v && nv) engine.copy(inp.v, buf, 4 * nv, 0, 4 * ny);
+  if (inp.qs && nq) engine.copy(inp.qs, buf, 4 * nq, 0, 4 * (ny + nv));
+  return { buf, offY: 0, offV: ny, offQs: ny + nv };
+}
+
+/**
+ * Filter a batch with the multi-workgroup step path. Returns the per-trial log-likelihood estimate
+ * Σ_t (logsumexp_k ℓ_tk − log K) [B] and, when stored, the paths and ancestors in smcFilter's layout.
+ */
+export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: SmcStepOptions = {}): SmcStepOutputs {
+  validate(cfg, inp);
+  const tape = Tape.active(engine);
+  if (tape && (inp.theta.requiresGrad || inp.qs?.requiresGrad)) {
+    throw new Error('smcFilterSteps is forward-only (no gradient); use smcFilter for training, or stop the tape / gradient first');
+  }
+  const { B, T, K } = cfg;
+  const { R, N, D, DU } = cfg.layout.dims;
+  const block = stepBlockSize(K);
+  const nb = Math.ceil(K / block);
+  const maxBind = engine.limits.maxStorageBufferBindingSize;
+  const perTrialBytes = 4 * stateFloats(1, K, R, nb);
+  const chunk = Math.min(B, Math.floor(maxBind / perTrialBytes));
+  if (chunk < 1) {
+    throw new GpuLimitError('smc_step.propagate', `K = ${K} particles at rank ${R} need ${perTrialBytes} bytes of state per trial, more than maxStorageBufferBindingSize (${maxBind})`);
+  }
+  const sizes = stepPathBytes(B, T, K, R);
+  const storePaths = options.paths ?? sizes.paths + sizes.anc <= AUTO_PATH_BYTES;
+  const storeAnc = options.ancestors ?? storePaths;
+  for (const [what, on, bytes] of [['paths', storePaths, sizes.paths], ['ancestors', storeAnc, sizes.anc]] as const) {
+    if (on && bytes > maxBind) {
+      throw new GpuLimitError('smc_step.propagate', `storing the ${what} of B=${B}, T=${T}, K=${K} takes ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); pass { ${what}: false } or filter fewer trials at a time`);
+    }
+  }
+
+  const kopts = {
+    defines: { R, WG: block, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson' },
+    overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
+    variant: `R${R}WG${block}${cfg.proposal}${cfg.obs}`,
+  };
+  const propagate = engine.kernel('smc_step', 'propagate', kopts);
+  const combine = engine.kernel('smc_step', 'combine', kopts);
+  const weights = engine.kernel('smc_step', 'weights', kopts);
+
+  const data = packData(engine, inp);
+  const paths = storePaths ? Tensor.empty(engine, [B * T * K * (2 * R + 1)], 'f32', 'smc_step.paths') : null;
+  const anc = storeAnc ? Tensor.empty(engine, [B, T, K], 'u32', 'smc_step.anc') : null;
+  const pathsBuf = paths?.buffer ?? engine.alloc(4, 'smc_step.paths.unused');
+  const ancBuf = anc?.buffer ?? engine.alloc(4, 'smc_step.anc.unused');
+  const acc = engine.alloc(4 * 2 * B, 'smc_step.acc');
+  engine.clear(acc, 0, 4 * 2 * B);
+  const flags = (storePaths ? FLAG_PATHS : 0) | (storeAnc ? FLAG_ANC : 0);
+  const o = cfg.layout.offsets;
+  const base = {
+    Btot: B, T, K, N, D, DU, nb, flags, resample: cfg.resampling === 'stratified' ? 1 : 0,
+    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1],
+    off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
+    off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
+    off_B: o.B, off_b: o.b, off_lv: o.lv,
+    off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
+  };
+
+  const states = [0, 1].map((i) => engine.alloc(4 * stateFloats(chunk, K, R, nb), `smc_step.state${i}`));
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const Bc = Math.min(chunk, B - b0);
+    const blocks = engine.grid(Bc * nb, 1);
+    const trials = engine.grid(Bc, 1);
+    for (let t = 0; t <= T; t++) {
+      if (t === T && !storeAnc) break;
+      const p = { ...base, B: Bc, b0, t };
+      const prev = states[(t + 1) % 2];
+      const next = states[t % 2];
+      engine.dispatch(propagate, { p, theta: inp.theta, data: data.buf, prev, next, paths: pathsBuf, anc: ancBuf }, blocks);
+      if (t === T) break;
+      engine.dispatch(combine, { p, next, acc }, trials);
+      if (storePaths) engine.dispatch(weights, { p, paths: pathsBuf, acc }, engine.grid(Bc * K, 256));
+    }
+  }
+  const ll = Tensor.empty(engine, [B], 'f32', 'smc_step.ll');
+  engine.copy(acc, ll, 4 * B);
+  for (const s of states) engine.release(s);
+  engine.release(acc);
+  engine.release(data.buf);
+  if (!paths) engine.release(pathsBuf);
+  if (!anc) engine.release(ancBuf);
+  return { ll, paths, anc };
+}

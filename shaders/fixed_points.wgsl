@@ -30,16 +30,25 @@ override RD: u32 = 2u;   // arrangement dimension r
 override RZ: u32 = 2u;   // latent dimension R
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> ur: array<vec4<f32>>;    // unit normals in r-space
-@group(0) @binding(1) var<storage, read> uz: array<vec4<f32>>;    // the same normals in latent space
-@group(0) @binding(2) var<storage, read> vz: array<vec4<f32>>;    // V column per plane
-@group(0) @binding(3) var<storage, read> aux: array<vec2<u32>>;   // (bits of thr, class | ORIGIN_BIT)
-@group(0) @binding(4) var<storage, read> binom: array<u32>;       // C(n, kk) at kk * (m + 1) + n
+// One hyperplane with its unit: normal in arrangement (r) and latent (R) coordinates, V column.
+struct Plane {
+  n: vec4<f32>,
+  u: vec4<f32>,
+  v: vec4<f32>,
+  t: f32,
+  cls: u32,   // parallel class | ORIGIN_BIT
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> units: array<Plane>;
+@group(0) @binding(1) var<storage, read> binom: array<u32>;       // C(n, kk) at kk * (m + 1) + n
 // [0] flagged, [1] decided (one region solved), [2] singular, [4] skipped (origin), records from 8.
-@group(0) @binding(5) var<storage, read_write> outbuf: array<atomic<u32>>;
-@group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read_write> outbuf: array<atomic<u32>>;
+@group(0) @binding(3) var<uniform> p: Params;
 
 const ORIGIN_BIT: u32 = 0x80000000u;
+const NONE: u32 = 0xffffffffu;
 const HEADER: u32 = 8u;
 const PIV_TOL: f32 = 1e-3;       // on unit-row matrices
 const SIGN_TOL: f32 = 4e-6;      // ≈ 32 ulp, scaled by 1 / pivot
@@ -70,10 +79,6 @@ fn am_row(q: u32) -> vec4<f32> {
     case 2u: { return p.am2; }
     default: { return p.am3; }
   }
-}
-
-fn thr_of(i: u32) -> f32 {
-  return bitcast<f32>(aux[i].x);
 }
 
 fn max4(v: vec4<f32>) -> f32 {
@@ -117,31 +122,6 @@ fn invert(a: ptr<function, array<vec4<f32>, 4>>, inv: ptr<function, array<vec4<f
 }
 
 // z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides the sign.
-struct SignCtx {
-  z0: vec4<f32>,
-  e0: vec4<f32>,
-  j: u32,
-  tol: f32,
-  z0s: f32,
-  e0s: f32,
-}
-
-// Sign (±1) of plane i at z(t) (lexicographic in t_1 … t_j → −∞, then the constant); 0 if unclear.
-// A plane parallel to a member of S is parallel to the whole flat: only the constant decides.
-fn sign_at(c: ptr<function, SignCtx>, i: u32, parallel_to_s: bool) -> f32 {
-  let n = ur[i];
-  if (!parallel_to_s && (*c).j > 0u) {
-    let g = dot(n, (*c).e0);
-    if (abs(g) > (*c).tol * (1.0 + (*c).e0s)) { return select(1.0, -1.0, g > 0.0); }
-    // Below tolerance: an exact zero would defer to t_2, a tiny nonzero would decide. Unclear.
-    return 0.0;
-  }
-  let t = thr_of(i);
-  let v0 = dot(n, (*c).z0) - t;
-  if (abs(v0) > (*c).tol * (1.0 + (*c).z0s + abs(t))) { return select(-1.0, 1.0, v0 > 0.0); }
-  return 0.0;
-}
-
 fn process(idx: u32) -> u32 {
   let k = p.k;
   let j = RD - k;
@@ -161,102 +141,118 @@ fn process(idx: u32) -> u32 {
     rem -= binom[kk * m1 + lo];
     hi = lo;
   }
-  var cls: array<u32, 4>;
+  // Members and their classes as vectors padded with NONE, consumed in order by rotation.
+  var sv = vec4<u32>(NONE);
+  var cv = vec4<u32>(NONE);
   var all_origin = k == RD && p.skip_origin != 0u;
   for (var a = 0u; a < k; a++) {
-    let x = aux[s[a]].y;
-    cls[a] = x & ~ORIGIN_BIT;
+    let x = units[s[a]].cls;
+    let c = x & ~ORIGIN_BIT;
+    if (any(cv == vec4<u32>(c))) { return CODE_SINGULAR; } // parallel planes never meet
+    sv[a] = s[a];
+    cv[a] = c;
     all_origin = all_origin && (x & ORIGIN_BIT) != 0u;
-    for (var b = 0u; b < a; b++) {
-      if (cls[b] == cls[a]) { return CODE_SINGULAR; } // parallel planes never meet
-    }
   }
   if (all_origin) { return CODE_SKIP; }
   var bm: array<vec4<f32>, 4>;
   var hv = vec4<f32>(0.0);
   for (var a = 0u; a < RD; a++) {
-    if (a < k) { bm[a] = ur[s[a]]; hv[a] = thr_of(s[a]); } else { bm[a] = dir(a - k); }
+    if (a < k) { bm[a] = units[s[a]].n; hv[a] = units[s[a]].t; } else { bm[a] = dir(a - k); }
   }
   var binv: array<vec4<f32>, 4>;
   let minp = invert(&bm, &binv, RD);
   if (minp < PIV_TOL) { return CODE_FLAG; }
-  var ctx: SignCtx;
-  for (var q = 0u; q < RD; q++) { ctx.z0[q] = dot(binv[q], hv); }
-  if (j > 0u) {
-    for (var q = 0u; q < RD; q++) { ctx.e0[q] = binv[q][k]; }
+  // z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides a sign.
+  var z0 = vec4<f32>(0.0);
+  var e0 = vec4<f32>(0.0);
+  for (var q = 0u; q < RD; q++) {
+    z0[q] = dot(binv[q], hv);
+    if (j > 0u) { e0[q] = binv[q][k]; }
   }
-  ctx.e0s = max4(ctx.e0);
-  ctx.j = j;
-  ctx.tol = SIGN_TOL / minp;
-  ctx.z0s = max4(ctx.z0);
+  let tol = SIGN_TOL / minp;
+  let z0tol = tol * (1.0 + max4(z0));
+  let etol = select(3.0e38, tol * (1.0 + max4(e0)), j > 0u);
   // Canonical signs on S: c_{j+1} must lie in the cone of σ_a Ur_a (and ±c_1..c_j).
-  var sig: array<f32, 4>;
+  var sg = vec4<f32>(0.0);
   if (k > 0u) {
     let c = dir(j);
     for (var a = 0u; a < k; a++) {
       var y = 0.0;
       for (var q = 0u; q < RD; q++) { y += binv[q][a] * c[q]; }
-      if (abs(y) < ctx.tol) { return CODE_FLAG; }
-      sig[a] = select(0.0, 1.0, y > 0.0);
+      if (abs(y) < tol) { return CODE_FLAG; }
+      sg[a] = select(0.0, 1.0, y > 0.0);
     }
   }
-  // Region system: (A − I + Σ d_i V_i U_iᵀ) z = Σ d_i V_i thr_i − b.
-  var mx: array<vec4<f32>, 4>;
+  // Region system: (A − I + Σ d_i V_i U_iᵀ) z = Σ d_i V_i thr_i − b, accumulated branch-free.
+  var m0 = p.am0;
+  var m1v = p.am1;
+  var m2 = p.am2;
+  var m3 = p.am3;
   var rhs = p.nb;
-  var nxt = 0u;
+  var next = sv;
+  var nsg = sg;
   for (var i = 0u; i < p.m; i++) {
+    let un = units[i];
     var d: f32;
-    if (nxt < k && i == s[nxt]) {
-      d = sig[nxt];
-      nxt++;
+    if (i == next.x) {
+      d = nsg.x;
+      next = next.yzwx;
+      nsg = nsg.yzwx;
     } else {
-      var par = false;
-      if (j > 0u) {
-        let ci = aux[i].y & ~ORIGIN_BIT;
-        for (var a = 0u; a < k; a++) { par = par || cls[a] == ci; }
+      // Lexicographic sign at z(t): t_1 → −∞ first (planes parallel to S skip it), then the constant.
+      let g = dot(un.n, e0);
+      let parallel = any(cv == vec4<u32>(un.cls & ~ORIGIN_BIT));
+      let v0 = dot(un.n, z0) - un.t;
+      var sgn: f32;
+      if (j > 0u && !parallel) {
+        // Below tolerance: an exact zero would defer to t_2, a tiny nonzero would decide: unclear.
+        if (abs(g) <= etol) { return CODE_FLAG; }
+        sgn = -g;
+      } else {
+        if (abs(v0) <= z0tol + tol * abs(un.t)) { return CODE_FLAG; }
+        sgn = v0;
       }
-      let sg = sign_at(&ctx, i, par);
-      if (sg == 0.0) { return CODE_FLAG; }
-      d = max(sg, 0.0);
+      d = select(0.0, 1.0, sgn > 0.0);
     }
-    if (d > 0.0) {
-      let v = vz[i];
-      let u = uz[i];
-      for (var q = 0u; q < RZ; q++) { mx[q] += v[q] * u; }
-      rhs += v * thr_of(i);
-    }
+    let dv = d * un.v;
+    m0 += dv.x * un.u;
+    m1v += dv.y * un.u;
+    m2 += dv.z * un.u;
+    m3 += dv.w * un.u;
+    rhs += dv * un.t;
   }
+  var mx: array<vec4<f32>, 4>;
+  mx[0] = m0;
+  mx[1] = m1v;
+  mx[2] = m2;
+  mx[3] = m3;
   var scale = 0.0;
-  for (var q = 0u; q < RZ; q++) {
-    mx[q] += am_row(q);
-    scale = max(scale, max4(mx[q]));
-  }
+  for (var q = 0u; q < RZ; q++) { scale = max(scale, max4(mx[q])); }
   var minv: array<vec4<f32>, 4>;
   let minpz = invert(&mx, &minv, RZ) / max(scale, 1e-30);
   if (minpz < SYS_TOL) { return CODE_FLAG; }
   var z = vec4<f32>(0.0);
   for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rhs); }
-  let zs = max4(z);
   let vtol = VALID_TOL / minpz;
+  let ztol = vtol * (1.0 + max4(z));
   // Loose region check: reject only clear violations, the CPU decides the rest.
-  nxt = 0u;
+  next = sv;
+  nsg = sg;
   for (var i = 0u; i < p.m; i++) {
+    let un = units[i];
     var d: f32;
-    if (nxt < k && i == s[nxt]) {
-      d = sig[nxt];
-      nxt++;
+    if (i == next.x) {
+      d = nsg.x;
+      next = next.yzwx;
+      nsg = nsg.yzwx;
     } else {
-      var par = false;
-      if (j > 0u) {
-        let ci = aux[i].y & ~ORIGIN_BIT;
-        for (var a = 0u; a < k; a++) { par = par || cls[a] == ci; }
-      }
-      d = max(sign_at(&ctx, i, par), 0.0);
+      let parallel = any(cv == vec4<u32>(un.cls & ~ORIGIN_BIT));
+      let sgn = select(dot(un.n, z0) - un.t, -dot(un.n, e0), j > 0u && !parallel);
+      d = select(0.0, 1.0, sgn > 0.0);
     }
-    let t = thr_of(i);
-    let x = dot(uz[i], z) - t;
-    let tol = vtol * (1.0 + zs + abs(t));
-    if ((d > 0.0 && x < -tol) || (d == 0.0 && x > tol)) { return CODE_DECIDED; }
+    let x = dot(un.u, z) - un.t;
+    let lim = ztol + vtol * abs(un.t);
+    if ((d > 0.0 && x < -lim) || (d == 0.0 && x > lim)) { return CODE_DECIDED; }
   }
   return CODE_FLAG;
 }

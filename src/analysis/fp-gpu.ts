@@ -23,25 +23,24 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
     recheckSubset(arr, tally, 0, 0);
     return;
   }
-  const pad4 = (src: Float64Array, width: number) => {
-    const out = new Float32Array(M * 4);
-    for (let i = 0; i < M; i++) for (let q = 0; q < width; q++) out[i * 4 + q] = src[i * width + q];
-    return out;
-  };
-  const aux = new Uint32Array(M * 2);
-  const thrBits = new Float32Array(aux.buffer);
+  // One 64-byte record per plane (shaders/fixed_points.wgsl, struct Plane).
+  const planes = new Float32Array(M * 16);
+  const bits = new Uint32Array(planes.buffer);
   const origin = new Set(g0 ?? []);
   for (let i = 0; i < M; i++) {
-    thrBits[i * 2] = arr.thr[i];
-    aux[i * 2 + 1] = (arr.cls[i] | (origin.has(i) ? ORIGIN_BIT : 0)) >>> 0;
+    const o = i * 16;
+    for (let q = 0; q < r; q++) planes[o + q] = arr.Ur[i * r + q];
+    for (let q = 0; q < R; q++) {
+      planes[o + 4 + q] = arr.U[i * R + q];
+      planes[o + 8 + q] = arr.V[i * R + q];
+    }
+    planes[o + 12] = arr.thr[i];
+    bits[o + 13] = (arr.cls[i] | (origin.has(i) ? ORIGIN_BIT : 0)) >>> 0;
   }
   const binom = new Uint32Array(5 * (M + 1));
   for (let kk = 0; kk <= 4; kk++) for (let n = 0; n <= M; n++) binom[kk * (M + 1) + n] = Math.min(binomial(n, kk), 0xffffffff);
   const buffers = {
-    ur: engine.upload(pad4(arr.Ur, r), 'fixed_points.ur'),
-    uz: engine.upload(pad4(arr.U, R), 'fixed_points.uz'),
-    vz: engine.upload(pad4(arr.V, R), 'fixed_points.vz'),
-    aux: engine.upload(aux, 'fixed_points.aux'),
+    units: engine.upload(planes, 'fixed_points.units'),
     binom: engine.upload(binom, 'fixed_points.binom'),
   };
   let cap = options.capacity ?? 1 << 14;
@@ -65,7 +64,7 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
         for (;;) {
           engine.clear(out, 0, HEADER * 4);
           engine.dispatch(kernel, {
-            ur: buffers.ur, uz: buffers.uz, vz: buffers.vz, aux: buffers.aux, binom: buffers.binom, outbuf: out,
+            units: buffers.units, binom: buffers.binom, outbuf: out,
             p: { am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap, skip_origin: g0 ? 1 : 0 },
           }, engine.grid(count, WG));
           const head = await engine.readU32(out, HEADER);

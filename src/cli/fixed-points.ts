@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createEngine, type Engine } from '../gpu/engine.js';
+import type { Backend } from '../gpu/acquire.js';
+import { findFixedPoints, isTeacherFile, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn } from '../analysis/fixed-points.js';
+
+export const summary = 'all fixed points of a piecewise-linear low-rank RNN (teacher file or generic JSON), with stability';
+
+const USAGE = `lowrank-smc fixed-points --model M.json [--inputs u1,u2,...] [--json] [--cpu] [--backend auto|vulkan|opengles]
+
+  --model    a teacher file (fields N, R, alpha, m, n, b_rec, nonlinearity) or a JSON object
+             {R, N, a, U (N×R), V (R×N), h, hz?, c?, nonlinearity: relu|clipped_relu}
+             (U and V as nested arrays or flat row-major lists)
+  --inputs   constant inputs held fixed (teacher files: steady-state input current w_inp_scale·w_inpᵀu)
+  --cpu      run the float64 CPU implementation instead of the GPU kernel
+  --json     print {count, points: [{z, stability, eigenvalues}], regions, solves, ms}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      inputs: { type: 'string' },
+      json: { type: 'boolean' },
+      cpu: { type: 'boolean' },
+      backend: { type: 'string', default: 'auto' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.model) {
+    console.error(`lowrank-smc fixed-points: --model is required\n\n${USAGE}`);
+    return 2;
+  }
+  const inputs = values.inputs === undefined ? undefined : parseInputs(values.inputs);
+  const model = loadModel(values.model, inputs);
+  let engine: Engine | null = null;
+  try {
+    if (!values.cpu) engine = await createEngine({ backend: values.backend as Backend });
+    const res = await findFixedPoints(engine, model);
+    if (values.json) console.log(JSON.stringify(toJson(res)));
+    else printTable(res);
+  } finally {
+    engine?.destroy();
+  }
+  return 0;
+}
+
+function parseInputs(text: string): number[] {
+  const t = text.trim();
+  const vals = t.startsWith('[') ? (JSON.parse(t) as unknown[]) : t.split(',');
+  return vals.map((v, i) => {
+    const x = Number(v);
+    if (!Number.isFinite(x)) throw new Error(`--inputs: value ${i} ("${String(v)}") is not a number`);
+    return x;
+  });
+}
+
+/** Read a teacher file or a generic description; fitted-model files go through fixedPointsOfModel. */
+export function loadModel(path: string, inputs?: number[]): PiecewiseLinearRnn {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`--model ${path}: ${(e as Error).message}`);
+  }
+  if (isTeacherFile(json)) return teacherToRnn(json, inputs);
+  if (typeof json === 'object' && json !== null && 'U' in json && 'V' in json) {
+    const g = json as Record<string, unknown>;
+    const flat = (x: unknown) => (Array.isArray(x) ? (x.flat() as number[]) : x);
+    const model = { ...g, U: flat(g.U), V: flat(g.V) } as unknown as PiecewiseLinearRnn;
+    if (inputs) {
+      // Generic descriptions take the input current directly: c = inputs (length N).
+      if (inputs.length !== model.N) throw new Error(`--inputs: a generic model takes the input current c (length N = ${model.N}), got ${inputs.length} values`);
+      model.c = inputs;
+    }
+    return model;
+  }
+  throw new Error(`--model ${path}: not a teacher file (N, R, alpha, m, n, b_rec) nor a generic description (R, N, a, U, V, h, nonlinearity); fitted model files are read through fixedPointsOfModel once the model loader exists`);
+}
+
+export function toJson(res: FixedPointResult) {
+  return {
+    count: res.count,
+    points: res.points.map((p) => ({ z: p.z, stability: p.stability, eigenvalues: p.eigenvalues })),
+    regions: res.regions,
+    solves: res.solves,
+    ms: Math.round(res.ms * 10) / 10,
+    backend: res.backend,
+    singularSubsets: res.singularSubsets,
+    degenerateSubsets: res.degenerateSubsets,
+    singularSystems: res.singularSystems,
+  };
+}
+
+function printTable(res: FixedPointResult): void {
+  console.log(`${res.count} fixed points in ${res.regions} regions (${res.solves} solves, ${res.ms.toFixed(0)} ms, ${res.backend})`);
+  for (const p of res.points) {
+    const ev = p.eigenvalues.map((e) => (e.im === 0 ? e.re.toFixed(4) : `${e.re.toFixed(4)}${e.im >= 0 ? '+' : ''}${e.im.toFixed(4)}i`)).join(', ');
+    console.log(`  ${p.stability.padEnd(8)} z = [${p.z.map((x) => x.toFixed(5)).join(', ')}]   eigenvalues ${ev}`);
+  }
+}

@@ -12,6 +12,7 @@ export const LOWRANK_MAX_RANK = 64;
 const WG = 64;
 /** Threads wanted in the parameter-gradient pass: units × particle chunks. */
 const TARGET_PARAM_THREADS = 1 << 16;
+const MAX_CHUNKS = 1024;
 
 export interface LowrankOptions {
   /** Particles per partial sum in the parameter-gradient pass (default: chosen from P and N). */
@@ -42,7 +43,8 @@ function kernelOptions(R: number, nl: number, wg: number) {
 
 /** Particle chunk for the parameter-gradient partial sums: enough (unit, chunk) threads to fill a GPU. */
 export function paramChunk(P: number, N: number, wg = WG): number {
-  const chunks = Math.max(1, Math.min(Math.ceil(P / wg), Math.ceil(TARGET_PARAM_THREADS / N)));
+  // Capped so that the reduction pass, one thread per parameter looping over chunks, stays short.
+  const chunks = Math.max(1, Math.min(Math.ceil(P / wg), Math.ceil(TARGET_PARAM_THREADS / N), MAX_CHUNKS));
   return Math.ceil(P / chunks);
 }
 

@@ -134,6 +134,33 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: 'lowrankProduct with 2^18 particles (small N, capped chunk count) matches float64, gradients summed over all particles',
+    async run(engine) {
+      const P = 1 << 18, N = 8, R = 2;
+      const inp = makeInputs(3, P, N, R, 'softplus', 0);
+      const gyData = Float32Array.from({ length: P * R }, (_, i) => ((i * 7919) % 2001) / 1000 - 1);
+      const t = [Tensor.param(engine, inp.z, [P, R]), Tensor.param(engine, inp.M, [N, R]), Tensor.param(engine, inp.c, [N]), Tensor.param(engine, inp.Nmat, [N, R]), Tensor.param(engine, inp.h, [N])];
+      const tape = Tape.begin(engine);
+      const y = lowrankProduct(t[0], t[1], t[2], t[3], t[4], 'softplus');
+      tape.end();
+      const zf = Float32Array.from(inp.z);
+      assertClose(await y.readF32(), lowrankProductRef(zf, inp.M, inp.c, inp.Nmat, inp.h, R, 'softplus'), { atol: 1e-5, rtol: 1e-4, what: 'forward, 2^18 particles' });
+      const gy = Tensor.fromArray(engine, gyData, [P, R]);
+      const grads = tape.gradients(y, t, { seed: gy });
+      tape.dispose();
+      const ref = lowrankProductBackwardRef(zf, inp.M, inp.c, inp.Nmat, inp.h, gyData, R, 'softplus');
+      assertClose(await grads[0]!.readF32(), ref.gz, { atol: 1e-5, rtol: 1e-4, what: 'gz, 2^18 particles' });
+      // Parameter gradients are sums of 2^18 float32 terms: compare relative to their scale.
+      const names = ['gM', 'gc', 'gNmat', 'gh'] as const;
+      for (let k = 0; k < 4; k++) {
+        const want = ref[names[k]];
+        const scale = Math.max(...Array.from(want, Math.abs));
+        assertClose(await grads[k + 1]!.readF32(), want, { atol: 1e-4 * scale, rtol: 1e-4, what: `${names[k]}, 2^18 particles` });
+      }
+      for (const x of [...t, y, gy, ...grads]) x?.dispose();
+    },
+  },
+  {
     name: 'lowrankProduct rejects mismatched shapes and unknown nonlinearities with clear errors',
     async run(engine) {
       const z = Tensor.zeros(engine, [4, 3]);

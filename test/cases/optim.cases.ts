@@ -140,9 +140,9 @@ export const cases: GpuCase[] = [
         const tape = Tape.begin(engine);
         const loss = sum(square(sub(x, target)));
         tape.end();
-        if (t === 1) first = await loss.item();
-        tape.backward(loss);
         last = await loss.item();
+        if (t === 1) first = last;
+        tape.backward(loss);
         loss.dispose();
         opt.step();
         opt.zeroGrad();

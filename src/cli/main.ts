@@ -9,6 +9,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./info.js'),
   bench: () => import('./bench.js'),
   svcca: () => import('./svcca.js'),
+  'simulate-motor': () => import('./simulate-motor.js'),
+  'fit-sparse': () => import('./fit-sparse.js'),
   plot: () => import('./plot.js'),
   'fixed-points': () => import('./fixed-points.js'),
 };

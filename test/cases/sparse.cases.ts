@@ -2,7 +2,31 @@ import { Matrix, inverse } from 'ml-matrix';
 import { assertClose } from '../../src/autodiff/gradcheck.js';
 import { normalSampler } from '../../src/sparse/linalg.js';
 import { netStep, rlsStep } from '../../src/sparse/kernels.js';
+import { ChaoticEmbedderError, runSparseRnn, trainFullForce, normalisedOutputError, type SparseTask } from '../../src/sparse/fullforce.js';
+import { simulateMotor } from '../../src/sparse/circuit.js';
 import type { GpuCase } from './types.js';
+
+/** One condition: a brief input pulse, then a sine (one output) or a sine + faster cosine (two outputs). */
+function patternTask(outputs: 1 | 2, time = 200): SparseTask {
+  const inputs = new Float64Array(time);
+  for (let t = 0; t < 10; t++) inputs[t] = 1;
+  const f = new Float64Array(time * outputs);
+  for (let t = 0; t < time; t++) {
+    f[t * outputs] = Math.sin((2 * Math.PI * t) / 100);
+    if (outputs === 2) f[t * outputs + 1] = 0.5 * Math.cos((2 * Math.PI * t) / 50);
+  }
+  return { conditions: 1, time, inputs, nInputs: 1, outputs: f, nOutputs: outputs, rates: new Float64Array(time), nNeurons: 1 };
+}
+
+async function expectChaosError(f: () => Promise<unknown>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    if (e instanceof ChaoticEmbedderError && /chaotic/.test((e as Error).message)) return;
+    throw e;
+  }
+  throw new Error('expected a ChaoticEmbedderError for an undriven chaotic embedder');
+}
 
 export const cases: GpuCase[] = [
   {
@@ -61,4 +85,54 @@ export const cases: GpuCase[] = [
       for (const b of [P, Jw, R, tgt, sig, rIn, tcur, x, rOut, cur, k, e, coef, dummy, dummyRec]) engine.release(b);
     },
   },
+  {
+    name: 'sparse: full-FORCE (GPU RLS and ridge) learns a sine and a two-output pattern',
+    timeoutMs: 120_000,
+    async run(engine) {
+      for (const outputs of [1, 2] as const) {
+        const task = patternTask(outputs);
+        // Untrained baseline (J = W = 0) has error 1 by construction; trained must be far below.
+        for (const method of ['rls', 'ridge'] as const) {
+          const model = await trainFullForce(engine, task, { n: 100, trials: 8, method, seed: 3 });
+          const run = await runSparseRnn(engine, model, task.inputs, 1, task.time);
+          const err = normalisedOutputError(run.outputs, task.outputs, [0], task.time, outputs);
+          if (!(err < 0.02)) throw new Error(`${method}, ${outputs} output(s): normalised output error ${err} (expected < 0.02)`);
+          if (!(model.chaosRatio < 0.01)) throw new Error(`chaos ratio ${model.chaosRatio}`);
+          if (method === 'rls') {
+            const h = model.history;
+            if (!(h[h.length - 1].outputMse < h[0].outputMse)) throw new Error(`RLS a-priori output error did not fall: ${h[0].outputMse} → ${h[h.length - 1].outputMse}`);
+          }
+        }
+      }
+    },
+  },
+  {
+    name: 'sparse: non-chaos check rejects an undriven chaotic embedder',
+    async run(engine) {
+      const task = patternTask(1, 150);
+      // Zero drive gains leave the g = 1.8 embedder autonomous and chaotic.
+      await expectChaosError(() => trainFullForce(engine, task, { n: 80, g: 1.8, gainIn: 0, gainOut: 0, trials: 1 }));
+    },
+  },
 ];
+
+// The circuit itself (CPU, float64): deterministic and stable, with amplified multiphasic transients.
+cases.push({
+  name: 'sparse: simulated motor circuit is deterministic, stable and Dale-consistent',
+  async run() {
+    const a = simulateMotor({ n: 24, conditions: 4, muscles: 2, maxIterations: 100, seed: 2 });
+    const b = simulateMotor({ n: 24, conditions: 4, muscles: 2, maxIterations: 100, seed: 2 });
+    if (a.rates.some((v, i) => v !== b.rates[i])) throw new Error('same seed gave different rates');
+    if (!(a.soc.abscissa < a.soc.initialAbscissa && a.soc.abscissa < 1)) throw new Error(`abscissa ${a.soc.initialAbscissa} → ${a.soc.abscissa}`);
+    const { n, ne, w } = a.soc;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      const v = w[i * n + j];
+      if ((j < ne && v < 0) || (j >= ne && v > 0) || (i === j && v !== 0)) throw new Error(`Dale/self-loop violated at W[${i}][${j}] = ${v}`);
+    }
+    // Rates leave the preparatory state and decay back towards baseline by the end of the movement.
+    const T = a.time;
+    const norm = (c: number, t: number) => Math.hypot(...Array.from(a.rates.subarray((c * T + t) * n, (c * T + t + 1) * n)));
+    if (!(norm(0, T - 1) < norm(0, a.prepSamples))) throw new Error(`activity did not relax: ${norm(0, a.prepSamples)} → ${norm(0, T - 1)}`);
+    if (!a.outputs.every(Number.isFinite)) throw new Error('non-finite outputs');
+  },
+});

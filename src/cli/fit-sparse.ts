@@ -1,0 +1,106 @@
+import { readFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createEngine } from '../gpu/engine.js';
+import type { Backend } from '../gpu/acquire.js';
+import { parseNpy } from '../io/npy.js';
+import { saveNpy, writeFileAtomic } from '../io/files.js';
+import { runSparseRnn, trainFullForce, type SparseTask } from '../sparse/fullforce.js';
+import { evaluateSparse } from '../sparse/evaluate.js';
+
+export const summary = 'train an RNN on a circuit\'s outputs and a few sampled neurons (full-FORCE: RLS or ridge)';
+
+const HELP = `lowrank-smc fit-sparse --data DIR --out DIR [options]
+
+DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json).
+  --method rls|ridge     online RLS (default) or batch ridge on teacher-forced embedder rates
+  --neurons 300          learner size        --tau 10 (ms)     --dt (ms, default: the data's step)
+  --sampled 0            number of circuit neurons used as hints (random, seeded)
+  --sampled-indices 1,2  explicit sampled neurons (overrides --sampled)
+  --held-out 1,5         held-out conditions (default none)
+  --trials 100           RLS training trials  --update-every 2  --alpha 1 (P0 = I/alpha; ridge λ)
+  --g 1.5 --gain-in 1 --gain-out 2 --gain-hint 1 --hint-scale 5 --hint-tail 110
+  --seed 1  --dims 5 (SVCCA)  --backend auto  --json
+Writes DIR/model.json (options, metrics), J.npy, W.npy, Uin.npy, xinit.npy, rnn_rates.npy, rnn_outputs.npy.`;
+
+const list = (s: string | undefined): number[] | undefined =>
+  s === undefined || s === '' ? undefined : s.split(',').map((v) => {
+    const x = Number(v);
+    if (!Number.isInteger(x)) throw new Error(`expected a comma-separated list of integers, got "${s}"`);
+    return x;
+  });
+
+export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt: number }> {
+  const load = async (name: string) => parseNpy(await readFile(join(dir, name)), join(dir, name));
+  const [rates, outputs, inputs] = await Promise.all([load('rates.npy'), load('outputs.npy'), load('inputs.npy')]);
+  for (const [name, a] of [['rates.npy', rates], ['outputs.npy', outputs], ['inputs.npy', inputs]] as const) {
+    if (a.shape.length !== 3) throw new Error(`${join(dir, name)}: expected conditions × time × channels, got shape [${a.shape.join(', ')}]`);
+    if (a.shape[0] !== rates.shape[0] || a.shape[1] !== rates.shape[1]) throw new Error(`${join(dir, name)}: shape [${a.shape.join(', ')}] does not match rates.npy [${rates.shape.join(', ')}] in conditions × time`);
+  }
+  let dt = 2;
+  try {
+    dt = JSON.parse(await readFile(join(dir, 'circuit.json'), 'utf8')).dtMs ?? 2;
+  } catch {
+    // circuit.json is optional; dt then defaults to 2 ms
+  }
+  const [C, T] = rates.shape;
+  return { task: { conditions: C, time: T, inputs: inputs.data, nInputs: inputs.shape[2], outputs: outputs.data, nOutputs: outputs.shape[2], rates: rates.data, nNeurons: rates.shape[2] }, dt };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' }, out: { type: 'string' }, method: { type: 'string', default: 'rls' },
+      neurons: { type: 'string', default: '300' }, tau: { type: 'string', default: '10' }, dt: { type: 'string' },
+      sampled: { type: 'string', default: '0' }, 'sampled-indices': { type: 'string' }, 'held-out': { type: 'string' },
+      trials: { type: 'string', default: '100' }, 'update-every': { type: 'string', default: '2' }, alpha: { type: 'string', default: '1' },
+      g: { type: 'string', default: '1.5' }, 'gain-in': { type: 'string', default: '1' }, 'gain-out': { type: 'string', default: '2' },
+      'gain-hint': { type: 'string', default: '1' }, 'hint-scale': { type: 'string', default: '5' }, 'hint-tail': { type: 'string', default: '110' },
+      seed: { type: 'string', default: '1' }, dims: { type: 'string', default: '5' }, backend: { type: 'string', default: 'auto' },
+      json: { type: 'boolean' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.data || !values.out) throw new Error('--data DIR and --out DIR are required');
+  const num = (name: keyof typeof values): number => {
+    const v = Number(values[name]);
+    if (!Number.isFinite(v)) throw new Error(`--${name} must be a number (got "${values[name]}")`);
+    return v;
+  };
+  const { task, dt } = await loadMotorTask(values.data);
+  const options = {
+    method: values.method as 'rls' | 'ridge',
+    n: num('neurons'), tau: num('tau'), dt: values.dt ? num('dt') : dt, alpha: num('alpha'), g: num('g'),
+    gainIn: num('gain-in'), gainOut: num('gain-out'), gainHint: num('gain-hint'), hintScale: num('hint-scale'), hintTail: num('hint-tail'),
+    sampled: list(values['sampled-indices']) ?? num('sampled'), heldOut: list(values['held-out']) ?? [],
+    trials: num('trials'), updateEvery: num('update-every'), seed: num('seed'),
+  };
+  const engine = await createEngine({ backend: values.backend as Backend });
+  try {
+    const model = await trainFullForce(engine, task, {
+      ...options,
+      onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
+    });
+    const result = await runSparseRnn(engine, model, task.inputs, task.conditions, task.time);
+    const metrics = evaluateSparse(task, model, result, num('dims'));
+    await mkdir(values.out, { recursive: true });
+    const o = values.out;
+    await saveNpy(join(o, 'J.npy'), model.J, [model.n, model.n]);
+    await saveNpy(join(o, 'W.npy'), model.W, [model.nOutputs, model.n]);
+    await saveNpy(join(o, 'Uin.npy'), model.Uin, [model.n, model.nInputs]);
+    await saveNpy(join(o, 'xinit.npy'), model.xInit, [model.n]);
+    await saveNpy(join(o, 'rnn_rates.npy'), result.rates, [task.conditions, task.time, model.n]);
+    await saveNpy(join(o, 'rnn_outputs.npy'), result.outputs, [task.conditions, task.time, model.nOutputs]);
+    const summaryJson = { options, sampled: model.sampled, trainConditions: model.trainConditions, heldOut: model.heldOut, chaosRatio: model.chaosRatio, metrics, device: engine.info.description };
+    await writeFileAtomic(join(o, 'model.json'), JSON.stringify(summaryJson, null, 2) + '\n');
+    if (values.json) console.log(JSON.stringify(metrics));
+    else console.log(`SVCCA ${metrics.svcca.mean.toFixed(4)}  train output error ${metrics.trainOutputError.toExponential(3)}  held-out ${metrics.heldOutOutputError?.toExponential(3) ?? '-'}`);
+  } finally {
+    engine.destroy();
+  }
+  return 0;
+}

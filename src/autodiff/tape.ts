@@ -5,6 +5,8 @@
  * saved and a backward closure that dispatches its hand-written backward kernels. The tape is coarse:
  * the whole particle filter is one node. `backward(loss)` walks the nodes in reverse, sums gradients
  * per tensor on the GPU and accumulates the gradients of leaf tensors into `tensor.grad`.
+ * The tape owns the outputs of the ops it records: `dispose()` (and `backward`, unless retainGraph)
+ * frees them, so an iteration's intermediates never leak; `retain()` a tensor to keep it longer.
  */
 import type { Engine } from '../gpu/engine.js';
 import { Tensor, sameShape } from './tensor.js';
@@ -30,6 +32,8 @@ const activeTapes = new WeakMap<Engine, Tape>();
 
 export class Tape {
   readonly nodes: TapeNode[] = [];
+  /** Outputs of recorded ops: the tape owns them and frees them on dispose (retain() to keep one). */
+  private owned: Tensor[] = [];
   private disposed = false;
 
   constructor(readonly engine: Engine) {}
@@ -53,6 +57,7 @@ export class Tape {
   push(node: TapeNode): void {
     if (this.disposed) throw new Error('tape has been disposed');
     this.nodes.push(node);
+    this.owned.push(...node.outputs);
   }
 
   /**
@@ -135,11 +140,13 @@ export class Tape {
     return out;
   }
 
-  /** Release everything the recorded ops saved. */
+  /** Release everything the recorded ops saved and the intermediate tensors they produced. */
   dispose(): void {
     if (this.disposed) return;
     this.end();
     for (const n of this.nodes) for (const s of n.saved) s.dispose();
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
     this.nodes.length = 0;
     this.disposed = true;
   }

@@ -1,0 +1,160 @@
+/**
+ * Generation from a fitted model (lowrank-smc-model.md §4): unconditional with burn-in, or conditional
+ * on given inputs; the initial state from the prior, the prior mean, given states, or a posterior
+ * sample (the filtering distribution at the end of a stretch of given data).
+ */
+import { Tape } from '../autodiff/tape.js';
+import { Tensor } from '../autodiff/tensor.js';
+import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
+import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
+import { smcFilter, splitPaths } from '../inference/smc-op.js';
+import type { LowRankRNN, HostParams, ModelConfig } from '../models/lowrank-rnn.js';
+import { nonlinearityId } from '../ops/nonlin.js';
+
+export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number } };
+
+export interface GenerateOptions {
+  steps: number;
+  /** Independent sequences (default 1; with `inputs` its trial count). */
+  sequences?: number;
+  /** Steps simulated and discarded before recording (autonomous, inputs zero). */
+  burnIn?: number;
+  /** Inputs [S, steps, DU] for conditional generation. */
+  inputs?: Float32Array;
+  initial?: InitialState;
+  seed?: number;
+  /** Scales the transition noise (1 = the model's). */
+  noiseScale?: number;
+}
+
+export interface Generated {
+  S: number;
+  T: number;
+  /** Latents [S,T,R]. */
+  z: Float32Array;
+  /** Observation means ψ(Bᵀz + b) [S,T,D] (normalised units). */
+  mean: Float32Array;
+  /** Sampled observations [S,T,D] (normalised units). */
+  sample: Float32Array;
+}
+
+/** Cholesky factor of a noise covariance from its raw host parameter (mirror of LowRankRNN.noiseFactor). */
+export function hostNoiseFactor(config: ModelConfig, raw: Float32Array): Float64Array {
+  const R = config.rank;
+  const L = new Float64Array(R * R);
+  for (let r = 0; r < R; r++) {
+    if (config.noise === 'full') {
+      for (let c = 0; c < r; c++) L[r * R + c] = raw[r * R + c];
+      L[r * R + r] = Math.exp(raw[r * R + r] / 2);
+    } else L[r * R + r] = Math.exp((config.noise === 'diag' ? raw[r] : raw[0]) / 2);
+  }
+  return L;
+}
+
+function priorStates(config: ModelConfig, host: HostParams, S: number, seed: number, sample: boolean): Float32Array {
+  const R = config.rank;
+  const L0 = hostNoiseFactor(config, host.noiseZ0);
+  const key = seedToKey(seed);
+  const out = new Float32Array(S * R);
+  for (let s = 0; s < S; s++) {
+    const xi = new Float64Array(R);
+    for (let c = 0; c < Math.ceil(R / 4); c++) {
+      const n4 = rngNormal4(key, [c, s, 8, 0]);
+      for (let j = 0; j < 4 && c * 4 + j < R; j++) xi[c * 4 + j] = n4[j];
+    }
+    for (let r = 0; r < R; r++) {
+      let v = host.mu0[r];
+      if (sample) for (let c = 0; c <= r; c++) v += L0[r * R + c] * xi[c];
+      out[s * R + r] = v;
+    }
+  }
+  return out;
+}
+
+/** Filter given data (one trial) and draw S states from the final filtering distribution. */
+async function posteriorStates(model: LowRankRNN, y: Float32Array, T: number, K: number, S: number, seed: number): Promise<Float32Array> {
+  const engine = model.engine;
+  const c = model.config;
+  const R = c.rank;
+  const proposal = c.obs === 'gauss' && c.obsNonlinearity === 'identity' ? 'optimal' : 'bootstrap';
+  const yT = Tensor.fromArray(engine, y, [1, T, c.obsDim]);
+  const tape = Tape.begin(engine);
+  try {
+    const th = model.theta(proposal, yT, 1, T);
+    const out = smcFilter(engine, { theta: th.theta, y: yT, v: null, qs: th.qs }, { layout: model.layoutFor(proposal), proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: 'systematic', B: 1, T, K, key: seedToKey(seed), iter: 0 });
+    tape.end();
+    const paths = splitPaths(await out.paths.readF32(), 1, T, K, R);
+    const key = seedToKey(seed);
+    const res = new Float32Array(S * R);
+    for (let s = 0; s < S; s++) {
+      const u = rngUniform4(key, [s, 0, 9, 0])[0];
+      let acc = 0;
+      let k = 0;
+      for (; k < K - 1; k++) {
+        acc += paths.w[(T - 1) * K + k];
+        if (u <= acc) break;
+      }
+      for (let r = 0; r < R; r++) res[s * R + r] = paths.z[((T - 1) * K + k) * R + r];
+    }
+    return res;
+  } finally {
+    tape.dispose();
+    yT.dispose();
+  }
+}
+
+export async function generate(model: LowRankRNN, opts: GenerateOptions): Promise<Generated> {
+  const engine = model.engine;
+  const c = model.config;
+  const R = c.rank;
+  const D = c.obsDim;
+  const DU = c.inputDim;
+  const T = opts.steps;
+  if (!Number.isInteger(T) || T < 1) throw new Error(`generate: steps must be a positive integer, got ${T}`);
+  let S = opts.sequences ?? 1;
+  if (opts.inputs) {
+    if (DU === 0) throw new Error('generate: the model takes no inputs');
+    if (opts.inputs.length % (T * DU) !== 0) throw new Error(`generate: inputs have ${opts.inputs.length} values, not a multiple of steps × input channels = ${T * DU}`);
+    S = opts.inputs.length / (T * DU);
+  } else if (DU > 0) {
+    // autonomous generation of an input-driven model: inputs are zero
+  }
+  const seed = opts.seed ?? 0;
+  const host = await model.hostParams();
+  const init = opts.initial ?? 'prior';
+  let z0: Float32Array;
+  if (init === 'prior' || init === 'prior-mean') z0 = priorStates(c, host, S, seed, init === 'prior');
+  else if ('states' in init) {
+    if (init.states.length !== S * R) throw new Error(`generate: initial states have ${init.states.length} values, expected sequences × rank = ${S * R}`);
+    z0 = init.states;
+  } else z0 = await posteriorStates(model, init.posteriorOf.y, init.posteriorOf.steps, init.posteriorOf.particles ?? 64, S, seed);
+
+  const tape = Tape.begin(engine);
+  try {
+    const th = model.theta('bootstrap');
+    tape.end();
+    const layout = model.layoutFor('bootstrap');
+    const o = layout.offsets;
+    const inputs = Tensor.fromArray(engine, opts.inputs ?? new Float32Array(Math.max(1, S * T * DU)), [Math.max(1, opts.inputs?.length ?? S * T * DU)]);
+    const z0T = Tensor.fromArray(engine, z0, [S * R]);
+    const out = Tensor.empty(engine, [S * T * (R + 2 * D)], 'f32', 'generate.out');
+    const key = seedToKey(seed);
+    const kernel = engine.kernel('generate', 'main', { defines: { R, WG: 64 }, overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] }, variant: `R${R}` });
+    engine.dispatch(kernel, {
+      p: {
+        S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0, noise_scale: opts.noiseScale ?? 1,
+        off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_L: o.L, off_B: o.B, off_b: o.b, off_lv: o.lv,
+      },
+      theta: th.theta, inputs, z0: z0T, out,
+    }, S);
+    const all = await out.readF32();
+    inputs.dispose();
+    z0T.dispose();
+    out.dispose();
+    const nz = S * T * R;
+    const nd = S * T * D;
+    return { S, T, z: all.slice(0, nz), mean: all.slice(nz, nz + nd), sample: all.slice(nz + nd, nz + 2 * nd) };
+  } finally {
+    tape.dispose();
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The stochastic low-rank RNN (lowrank-smc-model.md §1):
+ *   x_t = m z_t + Wu v_t,   z_{t+1} = a z_t + n φ(x_t; h) + ε,  ε ~ N(0, Σz),  a = exp(−exp θ_a)
+ *   z_0 ~ N(μ0, Σ0),   y_t | z_t ~ Gauss(ψ(Bᵀz_t + b), diag σ²)  or  Poisson(ψ(Bᵀz_t + b))
+ *
+ * Trainable parameters live on the GPU as tensors. `theta()` records on the tape the transforms
+ * from raw parameters to what the fused filter consumes (Cholesky factors, the optimal proposal's
+ * Kalman quantities) and packs them into one buffer.
+ *
+ * Storage conventions: `n` is kept as nᵀ [N,R] and B as Bᵀ [D,R] (one row per unit / channel, the
+ * access pattern of the kernels); model files store n as [R,N] and B as [R,D] like the reference.
+ */
+import { Tensor } from '../autodiff/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { rngUniform4, rngNormal4, seedToKey } from '../gpu/rng.js';
+import { add, addScalar, exp, mul, scale, square, sub } from '../ops/elementwise.js';
+import { kalmanPacked } from '../ops/kalman.js';
+import { cholFactor, diagExp, matmul, reshape, sum } from '../ops/linalg.js';
+import type { Nonlinearity, NonlinearityName } from '../ops/nonlin.js';
+import { pack, type PackPart } from '../ops/pack.js';
+import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type ThetaLayout } from '../inference/smc-layout.js';
+
+export type NoiseKind = 'full' | 'diag' | 'scalar';
+
+export interface ModelConfig {
+  /** Rank R (latent dimension). */
+  rank: number;
+  /** Units N. */
+  units: number;
+  /** Observed channels D. */
+  obsDim: number;
+  /** Input channels DU (0 for autonomous models). */
+  inputDim: number;
+  nonlinearity: Exclude<NonlinearityName, 'softplus' | 'exp'>;
+  obs: ObsLikelihood;
+  obsNonlinearity: ObsNonlinearity;
+  /** Parameterisation of the transition noise Σz and the initial-state noise Σ0. */
+  noise: NoiseKind;
+  /** Initial standard deviations and decay (reference defaults: 0.1, 1, 0.1, 0.9). */
+  initNoiseZ: number;
+  initNoiseZ0: number;
+  initNoiseX: number;
+  initDecay: number;
+}
+
+export const DEFAULT_CONFIG: Omit<ModelConfig, 'rank' | 'units' | 'obsDim'> = {
+  inputDim: 0,
+  nonlinearity: 'clipped_relu',
+  obs: 'gauss',
+  obsNonlinearity: 'identity',
+  noise: 'full',
+  initNoiseZ: 0.1,
+  initNoiseZ0: 1,
+  initNoiseX: 0.1,
+  initDecay: 0.9,
+};
+
+export const PARAM_NAMES = ['m', 'n', 'h', 'thetaA', 'wu', 'mu0', 'noiseZ', 'noiseZ0', 'B', 'b', 'logVarX'] as const;
+export type ParamName = (typeof PARAM_NAMES)[number];
+
+/** Shapes of the raw parameters as stored on the GPU (see the storage conventions above). */
+export function paramShapes(c: ModelConfig): Record<ParamName, number[]> {
+  const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
+  const noise = c.noise === 'full' ? [R, R] : c.noise === 'diag' ? [R] : [1];
+  return { m: [N, R], n: [N, R], h: [N], thetaA: [1], wu: [N, DU], mu0: [R], noiseZ: noise, noiseZ0: noise, B: [D, R], b: [D], logVarX: [c.obs === 'gauss' ? D : 0] };
+}
+
+export function validateConfig(c: ModelConfig): void {
+  const posInt = (v: number, name: string, max = Infinity) => {
+    if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`model config: ${name} must be an integer in [1, ${max}], got ${v}`);
+  };
+  posInt(c.rank, 'rank', 8);
+  posInt(c.units, 'units');
+  posInt(c.obsDim, 'obsDim');
+  if (!Number.isInteger(c.inputDim) || c.inputDim < 0) throw new Error(`model config: inputDim must be an integer ≥ 0, got ${c.inputDim}`);
+  if (!['relu', 'clipped_relu', 'tanh', 'identity'].includes(c.nonlinearity)) throw new Error(`model config: nonlinearity "${c.nonlinearity}" is not one of relu, clipped_relu, tanh, identity`);
+  if (!['gauss', 'poisson'].includes(c.obs)) throw new Error(`model config: obs "${c.obs}" is not gauss or poisson`);
+  if (!['identity', 'softplus', 'exp', 'relu'].includes(c.obsNonlinearity)) throw new Error(`model config: obsNonlinearity "${c.obsNonlinearity}" is not identity, softplus, exp or relu`);
+  if (!['full', 'diag', 'scalar'].includes(c.noise)) throw new Error(`model config: noise "${c.noise}" is not full, diag or scalar`);
+  for (const k of ['initNoiseZ', 'initNoiseZ0', 'initNoiseX'] as const) if (!(c[k] > 0)) throw new Error(`model config: ${k} must be > 0, got ${c[k]}`);
+  if (!(c.initDecay > 0 && c.initDecay < 1)) throw new Error(`model config: initDecay must be in (0, 1), got ${c.initDecay}`);
+}
+
+/** Host copy of the parameters (float32 values as numbers), e.g. for model files and CPU analysis. */
+export type HostParams = Record<ParamName, Float32Array>;
+
+/** Reference initialisation (§1.8): uniform weights, clipped-relu thresholds, noise at the init scales. */
+export function initialParams(c: ModelConfig, seed: number): HostParams {
+  validateConfig(c);
+  const key = seedToKey(seed);
+  let counter = 0;
+  const uniform = () => rngUniform4(key, [counter++, 0, 3, 0])[0];
+  const normal = () => rngNormal4(key, [counter++, 0, 4, 0])[0];
+  const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
+  const shapes = paramShapes(c);
+  const p = {} as HostParams;
+  for (const k of PARAM_NAMES) p[k] = new Float32Array(shapes[k].reduce((a, b) => a * b, 1));
+  const U = (arr: Float32Array, bound: number) => arr.forEach((_, i) => (arr[i] = (2 * uniform() - 1) * bound));
+  U(p.m, 1 / Math.sqrt(R));
+  U(p.n, 1 / Math.sqrt(N));
+  if (c.nonlinearity === 'clipped_relu') U(p.h, 1 / Math.sqrt(N));
+  if (DU > 0) U(p.wu, 1 / Math.sqrt(DU));
+  p.thetaA[0] = Math.log(-Math.log(c.initDecay));
+  const fillNoise = (arr: Float32Array, std: number) => {
+    const logVar = 2 * Math.log(std);
+    if (c.noise === 'full') for (let r = 0; r < R; r++) arr[r * R + r] = logVar;
+    else arr.fill(logVar);
+  };
+  fillNoise(p.noiseZ, c.initNoiseZ);
+  fillNoise(p.noiseZ0, c.initNoiseZ0);
+  const bStd = Math.sqrt(2 / R);
+  for (let i = 0; i < D * R; i++) p.B[i] = normal() * bStd;
+  if (c.obs === 'gauss') p.logVarX.fill(2 * Math.log(c.initNoiseX));
+  void D;
+  return p;
+}
+
+/** Effective trainable parameter count (full noise counts R(R+1)/2 per covariance, as the reference). */
+export function parameterCount(c: ModelConfig): number {
+  const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
+  const noise = c.noise === 'full' ? (R * (R + 1)) / 2 : c.noise === 'diag' ? R : 1;
+  return 2 * R * N + N + 1 + R + 2 * noise + N * DU + D * R + D + (c.obs === 'gauss' ? D : 0);
+}
+
+export interface ThetaInputs {
+  theta: Tensor;
+  /** Optimal proposal: per-step projections [q (B,T,R) | s (B,T)]. */
+  qs: Tensor | null;
+  /** Per-trial additive constant of Σ_t log p̂ not included in the filter's output (scalar tensor). */
+  constant: Tensor | null;
+}
+
+export type { ThetaLayout };
+
+export class LowRankRNN {
+  readonly params: Record<ParamName, Tensor>;
+  readonly layout: ThetaLayout;
+
+  constructor(
+    readonly engine: Engine,
+    readonly config: ModelConfig,
+    host: HostParams,
+  ) {
+    validateConfig(config);
+    const shapes = paramShapes(config);
+    this.params = {} as Record<ParamName, Tensor>;
+    for (const k of PARAM_NAMES) {
+      const t = Tensor.fromArray(engine, host[k].length ? host[k] : [0], host[k].length ? shapes[k] : [1], 'f32', k);
+      t.requiresGrad = host[k].length > 0;
+      this.params[k] = t;
+    }
+    this.layout = thetaLayout({ R: config.rank, N: config.units, D: config.obsDim, DU: config.inputDim }, 'bootstrap');
+  }
+
+  static create(engine: Engine, config: ModelConfig, seed: number): LowRankRNN {
+    return new LowRankRNN(engine, config, initialParams(config, seed));
+  }
+
+  /** The packed-parameter layout for a proposal (same offsets; the backward kernel's slot map differs). */
+  layoutFor(proposal: Proposal): ThetaLayout {
+    const c = this.config;
+    return thetaLayout({ R: c.rank, N: c.units, D: c.obsDim, DU: c.inputDim }, proposal);
+  }
+
+  /** Tensors the optimiser updates. */
+  trainable(): Tensor[] {
+    return PARAM_NAMES.map((k) => this.params[k]).filter((t) => t.requiresGrad);
+  }
+
+  get nonlinearity(): Nonlinearity {
+    return this.config.nonlinearity;
+  }
+
+  async hostParams(): Promise<HostParams> {
+    const out = {} as HostParams;
+    for (const k of PARAM_NAMES) out[k] = this.params[k].requiresGrad ? await this.params[k].readF32() : new Float32Array(0);
+    return out;
+  }
+
+  /** Overwrite parameters from host values (e.g. when rolling back after a NaN). */
+  setHostParams(host: HostParams): void {
+    for (const k of PARAM_NAMES) if (this.params[k].requiresGrad) this.engine.write(this.params[k].buffer, host[k]);
+  }
+
+  /** Cholesky factor of a noise covariance from its raw parameter (tape ops). */
+  noiseFactor(raw: Tensor): Tensor {
+    const R = this.config.rank;
+    if (this.config.noise === 'full') return cholFactor(raw);
+    if (this.config.noise === 'diag') return diagExp(raw);
+    const ones = Tensor.fromArray(this.engine, new Float32Array(R).fill(1), [R]);
+    const f = diagExp(mul(ones, raw));
+    ones.dispose();
+    return f;
+  }
+
+  /**
+   * Record the parameter transforms and pack what the filter needs. For the optimal proposal `y`
+   * ([B,T,D], already normalised) is needed to form the per-step projections.
+   */
+  theta(proposal: Proposal, y?: Tensor, B = 0, T = 0): ThetaInputs {
+    const c = this.config;
+    const R = c.rank;
+    const D = c.obsDim;
+    const P = this.params;
+    const L = this.layout;
+    const o = L.offsets;
+    const Lz = this.noiseFactor(P.noiseZ);
+    const Lz0 = this.noiseFactor(P.noiseZ0);
+    const parts: PackPart[] = [
+      { src: P.m, dstOffset: o.m },
+      { src: P.n, dstOffset: o.n },
+      { src: P.h, dstOffset: o.h },
+      { src: P.thetaA, dstOffset: o.a },
+      { src: P.mu0, dstOffset: o.mu0 },
+      { src: P.B, dstOffset: o.B },
+      { src: P.b, dstOffset: o.b },
+    ];
+    if (c.inputDim > 0) parts.push({ src: P.wu, dstOffset: o.wu });
+    if (c.obs === 'gauss') parts.push({ src: P.logVarX, dstOffset: o.lv });
+    let qs: Tensor | null = null;
+    let constant: Tensor | null = null;
+    if (proposal === 'bootstrap') {
+      parts.push({ src: Lz, dstOffset: o.L }, { src: Lz0, dstOffset: o.L0 });
+    } else {
+      if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') throw new Error('the optimal proposal needs Gaussian observations with the identity link; use --proposal bootstrap');
+      if (!y) throw new Error('theta: the optimal proposal needs the observations');
+      // C̃ᵀ = Bᵀ/σ ([D,R]), G = C̃C̃ᵀ, ỹ = (y − b)/σ, q = ỹ C̃ᵀ, s = |ỹ|²
+      const invStd = exp(scale(P.logVarX, -0.5)); // [D]
+      const invStdCol = reshape(invStd, [D, 1]);
+      const Ct = mul(P.B, invStdCol); // [D,R]
+      const G = matmul(Ct, Ct, { transA: true }); // [R,R]
+      const y2 = y.view([B * T, D], false);
+      const ytil = mul(sub(y2, P.b), invStd); // [BT,D]
+      y2.dispose();
+      const q = matmul(ytil, Ct); // [BT,R]
+      const s = sum(square(ytil), 1); // [BT]
+      qs = pack(this.engine, [{ src: q, dstOffset: 0 }, { src: s, dstOffset: B * T * R }], B * T * (R + 1), 'qs');
+      const k1 = kalmanPacked(Lz, G);
+      const k0 = kalmanPacked(Lz0, G);
+      const RR = R * R;
+      parts.push(
+        { src: k1, dstOffset: o.Sq, length: RR },
+        { src: k1, dstOffset: o.Lq, srcOffset: RR, length: RR },
+        { src: k0, dstOffset: o.Sq0, length: RR },
+        { src: k0, dstOffset: o.Lq0, srcOffset: RR, length: RR },
+        { src: G, dstOffset: o.G },
+      );
+      // per trial: −½ [ T (Σ log σ² + D log 2π) + logdet(I+Σ0G) + (T−1) logdet(I+ΣG) ]
+      const lds = pack(this.engine, [{ src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 }, { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 }], 2, 'logdets');
+      const w = Tensor.fromArray(this.engine, [-0.5, -0.5 * (T - 1)], [2]);
+      const ldTerm = sum(mul(lds, w));
+      const lvTerm = scale(sum(P.logVarX), -0.5 * T);
+      constant = addScalar(add(ldTerm, lvTerm), -0.5 * T * D * Math.log(2 * Math.PI));
+      w.dispose();
+    }
+    const theta = pack(this.engine, parts, L.P, 'theta');
+    return { theta, qs, constant };
+  }
+
+  dispose(): void {
+    for (const k of PARAM_NAMES) this.params[k].dispose();
+  }
+}
+
+/** Reference-style Gaussian draw helper for CPU code paths (tests, simulators). */
+export function normalStream(seed: number, purpose: number): () => number {
+  const key = seedToKey(seed);
+  let i = 0;
+  let buf: Float64Array | null = null;
+  return () => {
+    if (!buf || i % 4 === 0) buf = rngNormal4(key, [Math.floor(i / 4), 0, purpose, 0]);
+    return buf[i++ % 4];
+  };
+}

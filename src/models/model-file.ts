@@ -1,0 +1,127 @@
+/**
+ * Model files: versioned JSON holding configuration, parameters, data normalisation and training
+ * history (and, in checkpoints, the optimiser state and iteration for bit-for-bit resume). Pure data
+ * functions, so the same code loads files in Node and in the browser; Node writes them atomically.
+ *
+ * Parameters are stored in the reference's orientation: n as [R][N], B as [R][D]; m as [N][R].
+ */
+import type { Normalisation } from '../io/dataset.js';
+import type { OptimizerState } from '../ops/optim.js';
+import { DEFAULT_CONFIG, PARAM_NAMES, paramShapes, validateConfig, type HostParams, type ModelConfig, type ParamName } from './lowrank-rnn.js';
+
+export const MODEL_FORMAT = 'lowrank-smc-model';
+export const MODEL_VERSION = 1;
+
+export interface HistoryEntry {
+  iteration: number;
+  loss: number;
+  /** Mean over the batch of (1/T) log p̂(y_{1:T}). */
+  llPerStep: number;
+  lr: number;
+  seconds: number;
+}
+
+export interface TrainingRecord {
+  proposal: string;
+  resampling: string;
+  particles: number;
+  batch: number;
+  window: number;
+  iterations: number;
+  totalIterations: number;
+  seed: number;
+  lr: number;
+  lrEnd: number;
+  optimizer: string;
+  history: HistoryEntry[];
+  adapter?: string;
+  /** Present in checkpoints: what resuming needs. */
+  optimizerState?: OptimizerState;
+}
+
+export interface ModelFile {
+  format: typeof MODEL_FORMAT;
+  version: number;
+  config: ModelConfig;
+  params: Record<string, number[] | number[][]>;
+  normalisation: Normalisation | null;
+  training: TrainingRecord | null;
+}
+
+function toRows(a: Float32Array, rows: number, cols: number, transpose: boolean): number[][] {
+  const out: number[][] = [];
+  if (!transpose) for (let i = 0; i < rows; i++) out.push(Array.from(a.subarray(i * cols, (i + 1) * cols)));
+  else for (let j = 0; j < cols; j++) out.push(Array.from({ length: rows }, (_, i) => a[i * cols + j]));
+  return out;
+}
+
+export function serializeModel(config: ModelConfig, params: HostParams, normalisation: Normalisation | null, training: TrainingRecord | null): ModelFile {
+  const { rank: R, units: N, obsDim: D, inputDim: DU } = config;
+  const out: Record<string, number[] | number[][]> = {};
+  out.m = toRows(params.m, N, R, false);
+  out.n = toRows(params.n, N, R, true); // [R][N]
+  out.h = Array.from(params.h);
+  out.thetaA = Array.from(params.thetaA);
+  if (DU > 0) out.wu = toRows(params.wu, N, DU, false);
+  out.mu0 = Array.from(params.mu0);
+  out.noiseZ = config.noise === 'full' ? toRows(params.noiseZ, R, R, false) : Array.from(params.noiseZ);
+  out.noiseZ0 = config.noise === 'full' ? toRows(params.noiseZ0, R, R, false) : Array.from(params.noiseZ0);
+  out.B = toRows(params.B, D, R, true); // [R][D]
+  out.b = Array.from(params.b);
+  if (config.obs === 'gauss') out.logVarX = Array.from(params.logVarX);
+  return { format: MODEL_FORMAT, version: MODEL_VERSION, config, params: out, normalisation, training };
+}
+
+/** Parse and validate a model file; every problem names the file and field. */
+export function parseModel(text: string, source = 'model file'): { config: ModelConfig; params: HostParams; normalisation: Normalisation | null; training: TrainingRecord | null } {
+  let obj: ModelFile;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!obj || typeof obj !== 'object' || obj.format !== MODEL_FORMAT) {
+    throw new Error(`${source}: not a lowrank-smc model file (field "format" should be "${MODEL_FORMAT}")`);
+  }
+  if (obj.version !== MODEL_VERSION) {
+    throw new Error(`${source}: model file version ${obj.version} is not supported by this version of lowrank-smc (reads version ${MODEL_VERSION}); refit or convert the model`);
+  }
+  const config: ModelConfig = { ...DEFAULT_CONFIG, ...obj.config } as ModelConfig;
+  try {
+    validateConfig(config);
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
+  const shapes = paramShapes(config);
+  const { rank: R, units: N, obsDim: D } = config;
+  const params = {} as HostParams;
+  const read = (name: ParamName, rows: number, cols: number, transposed: boolean): Float32Array => {
+    const v = obj.params?.[name];
+    const size = rows * cols;
+    if (size === 0) return new Float32Array(0);
+    if (v === undefined) throw new Error(`${source}: params.${name} is missing`);
+    const flat = (v as (number | number[])[]).flat() as number[];
+    if (flat.length !== size) throw new Error(`${source}: params.${name} has ${flat.length} values, expected ${size} ([${shapes[name].join(', ')}])`);
+    const bad = flat.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
+    if (bad >= 0) throw new Error(`${source}: params.${name}[${bad}] is ${flat[bad]}, not a finite number`);
+    if (!transposed) return Float32Array.from(flat);
+    // stored [cols][rows] → [rows][cols]
+    const out = new Float32Array(size);
+    for (let j = 0; j < cols; j++) for (let i = 0; i < rows; i++) out[i * cols + j] = flat[j * rows + i];
+    return out;
+  };
+  for (const name of PARAM_NAMES) {
+    const s = shapes[name];
+    const rows = s[0];
+    const cols = s.length > 1 ? s[1] : 1;
+    params[name] = read(name, rows, cols, name === 'n' || name === 'B');
+  }
+  void R;
+  void N;
+  void D;
+  const norm = obj.normalisation ?? null;
+  if (norm && (norm.mean?.length !== config.obsDim || norm.std?.length !== config.obsDim)) {
+    throw new Error(`${source}: normalisation must hold ${config.obsDim} means and stds`);
+  }
+  return { config, params, normalisation: norm, training: obj.training ?? null };
+}

@@ -1,0 +1,32 @@
+/**
+ * lowrank-smc public API — identical in Node and in the browser (Node-only file helpers are in
+ * `lowrank-smc/node`, src/node.ts).
+ *
+ *   const engine = await createEngine();                 // WebGPU device (Dawn in Node, navigator.gpu in browsers)
+ *   const model = LowRankRNN.create(engine, { ...DEFAULT_CONFIG, rank: 3, units: 512, obsDim: 64 }, seed);
+ *   await fit(engine, model, dataset, null, { iterations, particles: 10, batch: 10, window: 50, proposal: 'optimal', seed });
+ *   const f = await filterDataset(model, dataset, null, { particles: 64 });
+ *   const g = await generate(model, { steps: 1000 });
+ *   const fp = await fixedPointsOfModel(engine, model);
+ */
+export { createEngine, Engine, type EngineInfo, type EngineOptions } from './gpu/engine.js';
+export { GpuError, GpuDeviceLostError, GpuLimitError, GpuValidationError, ShaderCompileError } from './gpu/errors.js';
+export { Tensor } from './autodiff/tensor.js';
+export { Tape, record, stopGradient } from './autodiff/tape.js';
+export { gradCheck, assertClose } from './autodiff/gradcheck.js';
+export { philox4x32, rngNormal4, rngUniform4, seedToKey } from './gpu/rng.js';
+
+export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
+export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
+export { fit, objective, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
+export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
+export type { Proposal, Resampling, ObsLikelihood, ObsNonlinearity } from './inference/smc-layout.js';
+
+export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
+export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
+export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
+
+export { parseNpy, encodeNpy } from './io/npy.js';
+export { parseCsv } from './io/csv.js';
+export { toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, type Dataset, type Normalisation } from './io/dataset.js';

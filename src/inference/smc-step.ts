@@ -78,7 +78,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error('smcFilterSteps: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
     }
-    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [B,T,R+1]');
+    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
   }
   if (cfg.resampling === 'multinomial') {
     throw new Error("smcFilterSteps: multinomial resampling is not supported by the step path (use 'systematic' or 'stratified', or smcFilter for K that fits one workgroup)");

@@ -1,0 +1,397 @@
+// Multi-workgroup particle filter for large K (src/inference/smc-step.ts): one set of dispatches per
+// time step, any number of particles per trial. Same model, proposals, formulas and random-number
+// counters as the fused kernel (shaders/smc_sequence.wgsl); forward only.
+//
+// Per step t (all encoded, no host sync):
+//   propagate  one invocation per particle k of trial b, workgroups = blocks of WG particles:
+//              (t ≥ 1) systematic/stratified resampling of step t−1: binary search of the position
+//              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
+//              block's own cumsum), gather of the ancestor's state; transition mean, proposal draw and
+//              log weight; then, inside the block: max, Σexp, normalised block weights and their
+//              inclusive scan (the scan of step t, without the add-back of the block offsets).
+//   combine    one workgroup per trial: logsumexp over the block partials → ll[b] += lse − log K;
+//              each block's share of the normalised weight and the inclusive scan of the shares
+//              (block offsets). This is reduce-then-scan: no forward-progress assumption between
+//              workgroups; the add-back is folded into the next step's search.
+//   weights    (only when paths are stored) normalised weights exp(ℓ − lse) into the paths.
+// A final propagate with t = T only resamples (writes the last ancestors).
+//
+// State buffer of one chunk of trials (two of them, ping-pong between steps):
+//   z [B,K,R] (pre-resampling states of step t) | lcum [B,K] (per-block cumsum of the block-normalised
+//   weights) | per block (max ℓ, Σexp(ℓ − max), last lcum → share, share-offset) [B,nb,4]
+#include "rng"
+#include "nonlin"
+
+#const R
+#const WG
+
+struct Params {
+  B: u32, b0: u32, Btot: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
+  t: u32, nb: u32, flags: u32, resample: u32,
+  iter: u32, seed_lo: u32, seed_hi: u32,
+  off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
+  off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
+  off_B: u32, off_b: u32, off_lv: u32,
+  off_y: u32, off_v: u32, off_qs: u32,
+}
+
+const FLAG_PATHS: u32 = 1u;
+const FLAG_ANC: u32 = 2u;
+override OBS_NL: u32 = 0u;
+const LOG_2PI: f32 = 1.8378770664093453;
+// RNG purposes (third counter word), as in smc_sequence.wgsl.
+const PURPOSE_NOISE: u32 = 1u;
+const PURPOSE_RESAMPLE: u32 = 2u;
+const CWG: u32 = 256u;
+const CITEMS: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> theta: array<f32>;
+@group(0) @binding(2) var<storage, read> data: array<f32>;
+@group(0) @binding(3) var<storage, read> prev: array<f32>;
+@group(0) @binding(4) var<storage, read_write> next: array<f32>;
+// paths (optional): z [Btot,T,K,R] | μ [Btot,T,K,R] | normalised weights [Btot,T,K]
+@group(0) @binding(5) var<storage, read_write> paths: array<f32>;
+@group(0) @binding(6) var<storage, read_write> anc: array<u32>;
+// acc: per trial Σ_t (lse_t − log K) [Btot] | lse of the current step [Btot]
+@group(0) @binding(7) var<storage, read_write> acc: array<f32>;
+
+var<workgroup> sred: array<f32, WG>;
+var<workgroup> sw: array<f32, WG>;
+var<workgroup> csh: array<f32, CWG>;
+
+fn psi(eta: f32) -> f32 {
+  switch OBS_NL {
+    case 1u: { return nl_softplus(eta) + 1e-6; }
+    case 2u: { return exp(eta) + 1e-10; }
+    case 3u: { return max(eta, 0.0) + 1e-10; }
+    default: { return eta; }
+  }
+}
+
+// State-buffer offsets for trial b of the chunk.
+fn lcum_base(b: u32) -> u32 { return p.B * p.K * R + b * p.K; }
+fn stat_base(b: u32) -> u32 { return p.B * p.K * (R + 1u) + b * p.nb * 4u; }
+
+fn zidx(bg: u32, t: u32, k: u32) -> u32 { return ((bg * p.T + t) * p.K + k) * R; }
+fn muidx(bg: u32, t: u32, k: u32) -> u32 { return p.Btot * p.T * p.K * R + zidx(bg, t, k); }
+fn widx(bg: u32, t: u32, k: u32) -> u32 { return 2u * p.Btot * p.T * p.K * R + (bg * p.T + t) * p.K + k; }
+
+fn noise(bg: u32, t: u32, k: u32) -> array<f32, R> {
+  var xi = array<f32, R>();
+  let key = vec2<u32>(p.seed_lo, p.seed_hi);
+  let chunks = (R + 3u) / 4u;
+  for (var c = 0u; c < chunks; c++) {
+    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, bg * p.K + k, PURPOSE_NOISE, p.iter));
+    for (var j = 0u; j < 4u; j++) {
+      let r = c * 4u + j;
+      if (r < R) { xi[r] = n4[j]; }
+    }
+  }
+  return xi;
+}
+
+// a z + nᵀ φ(m z + Wu v_t; h): the N-wide currents stay in registers, one unit at a time.
+fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
+  let a = exp(-exp(theta[p.off_a]));
+  var acc_r = array<f32, R>();
+  for (var i = 0u; i < p.N; i++) {
+    var x = 0.0;
+    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
+    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+    let f = phi(x, theta[p.off_h + i]);
+    for (var r = 0u; r < R; r++) { acc_r[r] += theta[p.off_n + i * R + r] * f; }
+  }
+  var mu = array<f32, R>();
+  for (var r = 0u; r < R; r++) { mu[r] = a * z[r] + acc_r[r]; }
+  return mu;
+}
+
+fn obs_loglik(bg: u32, t: u32, z: array<f32, R>) -> f32 {
+  var l = 0.0;
+  for (var d = 0u; d < p.D; d++) {
+    var eta = theta[p.off_b + d];
+    for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+    let lam = psi(eta);
+    let y = data[p.off_y + (bg * p.T + t) * p.D + d];
+#if POISSON
+    l += y * log(lam) - lam;
+#else
+    let lv = theta[p.off_lv + d];
+    let res = y - lam;
+    l += -0.5 * res * res * exp(-lv) - 0.5 * lv - 0.5 * LOG_2PI;
+#endif
+  }
+  return l;
+}
+
+fn lower_matvec(off: u32, xi: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c <= r; c++) { s += theta[off + r * R + c] * xi[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c < R; c++) { s += theta[off + r * R + c] * x[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+// Tree reductions and scan over the block, in the same order as the fused kernel (with one block per
+// trial the two paths then produce bit-identical weights and ancestors).
+fn blk_max(v: f32, tid: u32) -> f32 {
+  sred[tid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) { sred[tid] = max(sred[tid], sred[tid + s]); }
+    workgroupBarrier();
+  }
+  let out = sred[0];
+  workgroupBarrier();
+  return out;
+}
+
+fn blk_sum(v: f32, tid: u32) -> f32 {
+  sred[tid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) { sred[tid] = sred[tid] + sred[tid + s]; }
+    workgroupBarrier();
+  }
+  let out = sred[0];
+  workgroupBarrier();
+  return out;
+}
+
+fn blk_scan_sw(tid: u32) {
+  for (var off = 1u; off < WG; off = off * 2u) {
+    var v = sw[tid];
+    if (tid >= off) { v = v + sw[tid - off]; }
+    workgroupBarrier();
+    sw[tid] = v;
+    workgroupBarrier();
+  }
+}
+
+// First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
+fn search_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {
+  var lo = lo0;
+  var hi = hi0;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (prev[base + mid] < goal) { lo = mid + 1u; } else { hi = mid; }
+  }
+  return lo;
+}
+
+// Ancestor of output particle k when resampling step s (state of step s in `prev`).
+fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
+  let key = vec2<u32>(p.seed_lo, p.seed_hi);
+  let K = p.K;
+  var u = 0.0;
+  if (p.resample == 1u) {
+    u = rng_uniform4(key, vec4<u32>(s, bg * (K + 1u) + k, PURPOSE_RESAMPLE, p.iter)).x;
+  } else {
+    u = rng_uniform4(key, vec4<u32>(s, bg, PURPOSE_RESAMPLE, p.iter)).x;
+  }
+  let pos = (f32(k) + u) / f32(K);
+  let lc = lcum_base(b);
+  if (p.nb == 1u) {
+    // One block: its cumsum is the trial's (as in the fused kernel).
+    return search_prev(lc, 0u, K - 1u, pos * prev[lc + K - 1u]);
+  }
+  // Block offsets: entry 3 of each block's stats is the inclusive scan of the blocks' shares.
+  let sb = stat_base(b);
+  let goal = pos * prev[sb + (p.nb - 1u) * 4u + 3u];
+  var lo = 0u;
+  var hi = p.nb - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (prev[sb + mid * 4u + 3u] < goal) { lo = mid + 1u; } else { hi = mid; }
+  }
+  let g = lo;
+  var excl = 0.0;
+  if (g > 0u) { excl = prev[sb + (g - 1u) * 4u + 3u]; }
+  let share = prev[sb + g * 4u + 2u];
+  let first = g * WG;
+  let last = min(K, first + WG) - 1u;
+  // A block with no weight is only reached through rounding at the very end: take its last particle.
+  var lgoal = 3.0e38;
+  if (share > 0.0) { lgoal = (goal - excl) / share; }
+  return search_prev(lc, first, last, lgoal);
+}
+
+@compute @workgroup_size(WG)
+fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.B * p.nb) { return; }
+  let b = w / p.nb;
+  let g = w % p.nb;
+  let tid = lid.x;
+  let k = g * WG + tid;
+  let K = p.K;
+  let live = k < K;
+  let bg = p.b0 + b;
+  let t = p.t;
+  var zprev = array<f32, R>();
+  if (t > 0u && live) {
+    let a = ancestor(b, bg, t - 1u, k);
+    if ((p.flags & FLAG_ANC) != 0u) { anc[(bg * p.T + t - 1u) * K + k] = a; }
+    for (var r = 0u; r < R; r++) { zprev[r] = prev[(b * K + a) * R + r]; }
+  }
+  if (t >= p.T) { return; } // the final pass only resamples
+
+  var lw = -3.0e38;
+  if (live) {
+    var mu = array<f32, R>();
+    if (t == 0u) {
+      for (var r = 0u; r < R; r++) { mu[r] = theta[p.off_mu0 + r]; }
+    } else {
+      mu = transition_mean(bg, t - 1u, zprev);
+    }
+    let xi = noise(bg, t, k);
+    var z = array<f32, R>();
+#if OPTIMAL
+    let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
+    let offLq = select(p.off_Lq, p.off_Lq0, t == 0u);
+    // qs = [q (Btot,T,R) | s (Btot,T)]
+    let qbase = p.off_qs + (bg * p.T + t) * R;
+    let sidx = p.off_qs + p.Btot * p.T * R + bg * p.T + t;
+    let gmu = sym_matvec(p.off_G, mu);
+    var rr = array<f32, R>();
+    for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gmu[r]; }
+    let pr = sym_matvec(offSq, rr);
+    let lx = lower_matvec(offLq, xi);
+    var l = -0.5 * data[sidx];
+    for (var r = 0u; r < R; r++) {
+      z[r] = mu[r] + pr[r] + lx[r];
+      l += mu[r] * data[qbase + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
+    }
+    lw = l;
+#else
+    let lx = lower_matvec(select(p.off_L, p.off_L0, t == 0u), xi);
+    for (var r = 0u; r < R; r++) { z[r] = mu[r] + lx[r]; }
+    lw = obs_loglik(bg, t, z);
+#endif
+    for (var r = 0u; r < R; r++) { next[(b * K + k) * R + r] = z[r]; }
+    if ((p.flags & FLAG_PATHS) != 0u) {
+      for (var r = 0u; r < R; r++) {
+        paths[zidx(bg, t, k) + r] = z[r];
+        paths[muidx(bg, t, k) + r] = mu[r];
+      }
+      paths[widx(bg, t, k)] = lw; // normalised by `weights` once the trial's lse is known
+    }
+  }
+  // Block-normalised weights and their inclusive scan.
+  let m = blk_max(select(-3.0e38, lw, live), tid);
+  let e = select(0.0, exp(lw - m), live);
+  let s = blk_sum(e, tid);
+  sw[tid] = e / s;
+  workgroupBarrier();
+  blk_scan_sw(tid);
+  if (live) { next[lcum_base(b) + k] = sw[tid]; }
+  if (tid == 0u) {
+    let sb = stat_base(b) + g * 4u;
+    next[sb] = m;
+    next[sb + 1u] = s;
+    next[sb + 2u] = sw[WG - 1u]; // padding lanes add exact zeros
+    next[sb + 3u] = 0.0;
+  }
+}
+
+fn c_max(v: f32, tid: u32) -> f32 {
+  csh[tid] = v;
+  workgroupBarrier();
+  for (var s = CWG / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) { csh[tid] = max(csh[tid], csh[tid + s]); }
+    workgroupBarrier();
+  }
+  let out = csh[0];
+  workgroupBarrier();
+  return out;
+}
+
+fn c_sum(v: f32, tid: u32) -> f32 {
+  csh[tid] = v;
+  workgroupBarrier();
+  for (var s = CWG / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) { csh[tid] = csh[tid] + csh[tid + s]; }
+    workgroupBarrier();
+  }
+  let out = csh[0];
+  workgroupBarrier();
+  return out;
+}
+
+@compute @workgroup_size(CWG)
+fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let b = wid.x + wid.y * nwg.x;
+  if (b >= p.B) { return; }
+  let tid = lid.x;
+  let nb = p.nb;
+  let sb = stat_base(b);
+  var mx = -3.0e38;
+  for (var g = tid; g < nb; g += CWG) { mx = max(mx, next[sb + g * 4u]); }
+  let M = c_max(mx, tid);
+  var sa = 0.0;
+  for (var g = tid; g < nb; g += CWG) { sa += next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - M); }
+  let lse = M + log(c_sum(sa, tid));
+  let bg = p.b0 + b;
+  if (tid == 0u) {
+    acc[bg] = acc[bg] + (lse - log(f32(p.K)));
+    acc[p.Btot + bg] = lse;
+  }
+  // Shares of the blocks (s_g e^{m_g − lse} times the block cumsum's last entry, ≈ Σ weights of the
+  // block) and their inclusive scan, CWG·CITEMS blocks at a time with a running carry.
+  var carry = 0.0;
+  for (var base = 0u; base < nb; base += CWG * CITEMS) {
+    var share = array<f32, CITEMS>();
+    var incl = array<f32, CITEMS>();
+    var run = 0.0;
+    for (var j = 0u; j < CITEMS; j++) {
+      let g = base + tid * CITEMS + j;
+      if (g < nb) {
+        share[j] = next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - lse);
+        run += share[j] * next[sb + g * 4u + 2u];
+      }
+      incl[j] = run;
+    }
+    csh[tid] = run;
+    workgroupBarrier();
+    for (var off = 1u; off < CWG; off = off * 2u) {
+      var v = csh[tid];
+      if (tid >= off) { v = v + csh[tid - off]; }
+      workgroupBarrier();
+      csh[tid] = v;
+      workgroupBarrier();
+    }
+    var excl = carry;
+    if (tid > 0u) { excl += csh[tid - 1u]; }
+    for (var j = 0u; j < CITEMS; j++) {
+      let g = base + tid * CITEMS + j;
+      if (g < nb) {
+        next[sb + g * 4u + 2u] = share[j];
+        next[sb + g * 4u + 3u] = excl + incl[j];
+      }
+    }
+    carry += csh[CWG - 1u];
+    workgroupBarrier();
+  }
+}
+
+@compute @workgroup_size(256)
+fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.B * p.K) { return; }
+  let bg = p.b0 + i / p.K;
+  let j = widx(bg, p.t, i % p.K);
+  paths[j] = exp(paths[j] - acc[p.Btot + bg]);
+}

@@ -1,0 +1,142 @@
+// The multi-workgroup step path of the particle filter (src/inference/smc-step.ts): same numbers as
+// the fused kernel where both run, large K against the float64 reference, chunking, clear errors.
+import { closeness, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { Tape } from '../../src/autodiff/tape.js';
+import { Tensor } from '../../src/autodiff/tensor.js';
+import type { Engine } from '../../src/gpu/engine.js';
+import { seedToKey } from '../../src/gpu/rng.js';
+import { referenceFilter, type FilterData } from '../../src/inference/reference-filter.js';
+import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type Resampling } from '../../src/inference/smc-layout.js';
+import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../../src/inference/smc-op.js';
+import { smcFilterSteps, stepBlockSize, type SmcStepOptions } from '../../src/inference/smc-step.js';
+import type { Nonlinearity } from '../../src/ops/nonlin.js';
+import type { GpuCase } from './types.js';
+
+interface Problem {
+  cfg: SmcConfig;
+  /** Parameters and data as the GPU sees them (f32-rounded, in float64 arrays for the reference). */
+  theta: Float64Array;
+  data: FilterData;
+}
+
+interface ProblemSpec {
+  R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
+  proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
+}
+
+const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
+
+function makeProblem(s: ProblemSpec): Problem {
+  const { R, N, D, DU, B, T, K } = s;
+  const layout = thetaLayout({ R, N, D, DU }, s.proposal);
+  const rand = mulberry32(s.seed);
+  const u = (scale: number) => (rand() * 2 - 1) * scale;
+  const th = new Float64Array(layout.P);
+  const o = layout.offsets;
+  const fill = (off: number, n: number, scale: number) => { for (let i = 0; i < n; i++) th[off + i] = u(scale); };
+  fill(o.m, N * R, 1);
+  fill(o.n, N * R, 1 / Math.sqrt(N));
+  fill(o.h, N, 0.5);
+  th[o.a] = Math.log(-Math.log(0.85));
+  fill(o.wu, N * DU, 0.5);
+  fill(o.mu0, R, 0.3);
+  const lower = (off: number, diag: number) => {
+    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) th[off + r * R + c] = r === c ? diag * (1 + 0.2 * rand()) : u(0.05);
+  };
+  const sym = (off: number, diag: number) => {
+    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) { const v = r === c ? diag * (1 + 0.2 * rand()) : u(0.05); th[off + r * R + c] = v; th[off + c * R + r] = v; }
+  };
+  lower(o.L, 0.3); lower(o.L0, 0.6);
+  sym(o.Sq, 0.05); lower(o.Lq, 0.2); sym(o.Sq0, 0.1); lower(o.Lq0, 0.3); sym(o.G, 2);
+  fill(o.B, D * R, 1);
+  fill(o.b, D, s.obs === 'poisson' ? 0.5 : 0.2);
+  for (let d = 0; d < D; d++) th[o.lv + d] = Math.log(0.3 + 0.2 * rand());
+  const y = new Float64Array(B * T * D).map(() => (s.obs === 'poisson' ? Math.floor(rand() * 3) : u(1)));
+  const v = new Float64Array(B * T * DU).map(() => u(1));
+  const qs = new Float64Array(B * T * (R + 1));
+  // [q (B,T,R) | s (B,T)]
+  for (let i = 0; i < B * T * R; i++) qs[i] = u(1);
+  for (let i = 0; i < B * T; i++) qs[B * T * R + i] = 1 + rand();
+  const cfg: SmcConfig = { layout, proposal: s.proposal, obs: s.obs, obsNonlinearity: s.obsNonlinearity, nonlinearity: s.nonlinearity, resampling: s.resampling, B, T, K, key: seedToKey(s.seed * 7919), iter: 5 };
+  return { cfg, theta: f32(th), data: { y: f32(y), v: f32(v), qs: s.proposal === 'optimal' ? f32(qs) : undefined } };
+}
+
+function upload(engine: Engine, pr: Problem): SmcInputs {
+  const { B, T } = pr.cfg;
+  const { R, D, DU } = pr.cfg.layout.dims;
+  return {
+    theta: Tensor.fromArray(engine, pr.theta, [pr.theta.length], 'f32', 'theta'),
+    y: Tensor.fromArray(engine, pr.data.y, [B, T, D], 'f32', 'y'),
+    v: DU > 0 ? Tensor.fromArray(engine, pr.data.v, [B, T, DU], 'f32', 'v') : null,
+    qs: pr.data.qs ? Tensor.fromArray(engine, pr.data.qs, [B, T, R + 1], 'f32', 'qs') : null,
+  };
+}
+
+function disposeAll(...ts: (Tensor | null | undefined)[]): void {
+  for (const t of ts) t?.dispose();
+}
+
+function countDiffering(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
+function assertSortedRows(anc: Uint32Array, rows: number, K: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < K; k++) {
+      const v = anc[r * K + k];
+      if (v >= K) throw new Error(`ancestor row ${r}, particle ${k}: ${v} is outside [0, ${K})`);
+      if (k > 0 && v < anc[r * K + k - 1]) throw new Error(`ancestor row ${r} is not sorted at ${k}: ${anc[r * K + k - 1]} > ${v}`);
+    }
+  }
+}
+
+/** Step path and fused kernel on the same problem: log-likelihood (rel 1e-5), ancestors, paths. */
+async function matchesFused(engine: Engine, spec: ProblemSpec): Promise<void> {
+  const pr = makeProblem(spec);
+  if (!fusedFits(engine, spec.K, spec.R)) throw new Error(`K = ${spec.K} does not fit the fused kernel on this device`);
+  const inp = upload(engine, pr);
+  const fused = smcFilter(engine, inp, pr.cfg);
+  const step = smcFilterSteps(engine, inp, pr.cfg, { paths: true });
+  const [llF, llS] = [await fused.ll.readF32(), await step.ll.readF32()];
+  const c = closeness(llS, llF, 0, 1e-5);
+  const where = `K=${spec.K} ${spec.proposal} ${spec.obs} ${spec.resampling}`;
+  if (c.ratio > 1) throw new Error(`${where}: log-likelihood of trial ${c.index}: step ${llS[c.index]} fused ${llF[c.index]}`);
+  const ancF = (await fused.anc.read()) as Uint32Array;
+  const ancS = (await step.anc!.read()) as Uint32Array;
+  const bad = countDiffering(ancS, ancF);
+  if (bad > 0) throw new Error(`${where}: ${bad} of ${ancF.length} ancestors differ from the fused kernel`);
+  assertSortedRows(ancS, spec.B * spec.T, spec.K);
+  const [pF, pS] = [await fused.paths.readF32(), await step.paths!.readF32()];
+  const cp = closeness(pS, pF, 1e-6, 1e-5);
+  if (cp.ratio > 1) throw new Error(`${where}: paths differ at ${cp.index}: step ${pS[cp.index]} fused ${pF[cp.index]}`);
+  disposeAll(inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc);
+}
+
+const small = { N: 12, D: 4, B: 2, T: 30, seed: 21 } as const;
+
+export const cases: GpuCase[] = [
+  {
+    name: 'step path = fused filter (bootstrap, Gaussian, R = 2, K = 64 and 200): same log-likelihood, ancestors, paths',
+    async run(e) {
+      for (const K of [64, 200]) {
+        await matchesFused(e, { ...small, R: 2, DU: 0, K, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' });
+      }
+    },
+  },
+  {
+    name: 'step path = fused filter (optimal proposal, inputs, R = 3, K = 64 and 200)',
+    async run(e) {
+      for (const K of [64, 200]) {
+        await matchesFused(e, { ...small, R: 3, DU: 2, K, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' });
+      }
+    },
+  },
+  {
+    name: 'step path = fused filter (Poisson softplus, stratified, R = 3, K = 200)',
+    run: (e) => matchesFused(e, { ...small, R: 3, DU: 0, K: 200, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified' }),
+  },
+];
+

@@ -30,3 +30,4 @@ export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';
 export { toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, type Dataset, type Normalisation } from './io/dataset.js';
+export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';

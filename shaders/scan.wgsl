@@ -11,7 +11,7 @@
 //   3. FLAG_SEED: every block scans again, starting from its scanned total.
 // FLAG_REVERSE scans from the end of the row (the adjoint of a forward scan).
 
-const ITEMS: u32 = 4u;
+const ITEMS: u32 = 8u;
 const FLAG_EXCLUSIVE: u32 = 1u;
 const FLAG_REVERSE: u32 = 2u;
 const FLAG_SEED: u32 = 4u;

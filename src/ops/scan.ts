@@ -3,7 +3,7 @@
  *
  * `cumsum(x)` scans every row of x (shape [..., len]) independently: inclusive y_i = Σ_{j≤i} x_j or
  * exclusive y_i = Σ_{j<i} x_j, optionally from the end of the row (`reverse`). A row of up to one
- * block (256 or 1024 elements) is scanned by one workgroup; longer rows use reduce-then-scan across
+ * block (512 or 2048 elements) is scanned by one workgroup; longer rows use reduce-then-scan across
  * workgroups (block totals, a recursive scan of the totals, add-back), which needs no forward-progress
  * guarantee and works for any length up to the binding limit.
  *
@@ -21,11 +21,11 @@ export interface ScanOptions {
   reverse?: boolean;
   /** false forces the kernel without subgroup operations. */
   subgroups?: boolean;
-  /** Workgroup size (block = 4 * wg elements); default 64 for rows up to 256, else 256. */
+  /** Workgroup size (block = 8 * wg elements); default 64 for rows up to 512, else 256. */
   wg?: 64 | 256;
 }
 
-const ITEMS = 4;
+const ITEMS = 8;
 const FLAG_EXCLUSIVE = 1;
 const FLAG_REVERSE = 2;
 const FLAG_SEED = 4;

@@ -49,7 +49,7 @@ export const cases: GpuCase[] = [
   {
     name: 'scan: per-row scans within one workgroup match float64 (subgroup and fallback kernels)',
     async run(engine) {
-      const shapes = [[1], [5, 7], [16, 64], [3, 256], [2, 257], [2, 1000], [4, 1024], [2, 3, 50]];
+      const shapes = [[1], [5, 7], [16, 64], [3, 512], [2, 513], [2, 1000], [3, 2048], [2, 3, 50]];
       for (const subgroups of [true, false]) {
         for (const [i, shape] of shapes.entries()) {
           for (const v of VARIANTS) await runScan(engine, shape, subgroups ? v : { ...v, subgroups: false }, i + 1, subgroups ? 'subgroups' : 'fallback');
@@ -63,9 +63,9 @@ export const cases: GpuCase[] = [
       for (const subgroups of [true, false]) {
         const sg: ScanOptions = subgroups ? {} : { subgroups: false };
         for (const v of VARIANTS) await runScan(engine, [3, 5000], { ...v, ...sg }, 20, 'two-level');
-        // Blocks of 256: 70001 -> 274 block totals -> 2 -> 1.
-        await runScan(engine, [2, 70_001], { ...sg, wg: 64 }, 21, 'three-level');
-        await runScan(engine, [2, 70_001], { ...sg, wg: 64, exclusive: true, reverse: true }, 22, 'three-level');
+        // Blocks of 512: 300001 -> 586 block totals -> 2 -> 1.
+        await runScan(engine, [300_001], { ...sg, wg: 64 }, 21, 'three-level');
+        await runScan(engine, [300_001], { ...sg, wg: 64, exclusive: true, reverse: true }, 22, 'three-level');
       }
     },
   },

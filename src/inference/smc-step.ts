@@ -36,6 +36,8 @@ export interface SmcStepOptions {
   paths?: boolean;
   /** Store the (sorted) ancestor indices of every step (default: as `paths`). */
   ancestors?: boolean;
+  /** At most this many trials are filtered at a time (default: as many as the binding limit allows). */
+  trialsPerChunk?: number;
 }
 
 /** As SmcOutputs, except that paths and ancestors are null unless stored. */
@@ -116,7 +118,9 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   const nb = Math.ceil(K / block);
   const maxBind = engine.limits.maxStorageBufferBindingSize;
   const perTrialBytes = 4 * stateFloats(1, K, R, nb);
-  const chunk = Math.min(B, Math.floor(maxBind / perTrialBytes));
+  const tpc = options.trialsPerChunk ?? B;
+  if (!Number.isInteger(tpc) || tpc < 1) throw new Error(`smcFilterSteps: trialsPerChunk must be a positive integer, got ${tpc}`);
+  const chunk = Math.min(B, tpc, Math.floor(maxBind / perTrialBytes));
   if (chunk < 1) {
     throw new GpuLimitError('smc_step.propagate', `K = ${K} particles at rank ${R} need ${perTrialBytes} bytes of state per trial, more than maxStorageBufferBindingSize (${maxBind})`);
   }

@@ -115,6 +115,52 @@ async function matchesFused(engine: Engine, spec: ProblemSpec): Promise<void> {
   disposeAll(inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc);
 }
 
+/**
+ * Large K: the step path against the float64 reference (same random numbers). With the GPU's own
+ * ancestors replayed, only f32 rounding separates the two (rel 1e-4); with the reference resampling by
+ * itself, rounding flips a few ancestors whose positions sit on a cumsum boundary, so the estimates
+ * agree loosely and nearly all ancestors coincide.
+ */
+async function largeKMatchesReference(engine: Engine, spec: ProblemSpec, options: SmcStepOptions, ownResampling: boolean): Promise<void> {
+  const pr = makeProblem(spec);
+  const inp = upload(engine, pr);
+  const out = smcFilterSteps(engine, inp, pr.cfg, options);
+  const ll = await out.ll.readF32();
+  const anc = (await out.anc!.read()) as Uint32Array;
+  const { B, T, K } = spec;
+  assertSortedRows(anc, B * T, K);
+  const where = `K=${K} B=${B} T=${T}`;
+  const ref = ownResampling ? referenceFilter(pr.cfg, pr.theta, pr.data) : null;
+  // With one step the estimate does not depend on the ancestors: one reference run serves both checks.
+  const replay = ref && T === 1 ? ref : referenceFilter(pr.cfg, pr.theta, pr.data, anc);
+  const c = closeness(ll, replay.ll, 0, 1e-4);
+  if (c.ratio > 1) throw new Error(`${where}: log-likelihood of trial ${c.index} ${ll[c.index]}, float64 reference with the same ancestors ${replay.ll[c.index]}`);
+  if (out.paths) {
+    // normalised weights of every step sum to one
+    const w = (await out.paths.readF32()).subarray(2 * B * T * K * spec.R);
+    for (let row = 0; row < B * T; row++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += w[row * K + k];
+      if (Math.abs(s - 1) > 1e-3) throw new Error(`${where}: weights of row ${row} sum to ${s}`);
+    }
+  }
+  if (ref) {
+    const cl = closeness(ll, ref.ll, 0, 2e-3);
+    if (cl.ratio > 1) throw new Error(`${where}: log-likelihood of trial ${cl.index} ${ll[cl.index]}, float64 reference ${ref.ll[cl.index]}`);
+    // An f32 cumsum near 1 is off by ~ulp(1) = 2^-24, which flips the ancestor of a position within
+    // that distance of a boundary: a fraction of at most about 2·2^-24·K (0.8 % at K = 2^16, 12.5 % at
+    // 2^20; measured 0.16 % and 2.1 %), where a wrong block offset or search would flip nearly all.
+    // After the first step the particle sets differ, so only the first resampling is compared.
+    const allowed = Math.max(2, 2 * 2 ** -24 * K * K);
+    for (let b = 0; b < B; b++) {
+      const row = b * T * K;
+      const bad = countDiffering(anc.subarray(row, row + K), ref.anc.subarray(row, row + K));
+      if (bad > allowed) throw new Error(`${where}: ${bad} of ${K} first-step ancestors of trial ${b} differ from the float64 reference`);
+    }
+  }
+  disposeAll(inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc);
+}
+
 const small = { N: 12, D: 4, B: 2, T: 30, seed: 21 } as const;
 
 export const cases: GpuCase[] = [
@@ -138,5 +184,77 @@ export const cases: GpuCase[] = [
     name: 'step path = fused filter (Poisson softplus, stratified, R = 3, K = 200)',
     run: (e) => matchesFused(e, { ...small, R: 3, DU: 0, K: 200, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified' }),
   },
+  {
+    name: 'step path with several blocks per trial (K = 600): same log-likelihood as the fused filter, float64 reference with its ancestors',
+    async run(e) {
+      const spec: ProblemSpec = { ...small, R: 3, DU: 1, K: 600, T: 20, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic' };
+      if (stepBlockSize(spec.K) >= spec.K) throw new Error(`K = ${spec.K} is one block; the case must cover several`);
+      await largeKMatchesReference(e, spec, { paths: true }, true);
+      if (!fusedFits(e, spec.K, spec.R)) return; // e.g. a browser with 256 invocations per workgroup
+      const pr = makeProblem(spec);
+      const inp = upload(e, pr);
+      const fused = smcFilter(e, inp, pr.cfg);
+      const step = smcFilterSteps(e, inp, pr.cfg);
+      const [llF, llS] = [await fused.ll.readF32(), await step.ll.readF32()];
+      const c = closeness(llS, llF, 0, 1e-5);
+      if (c.ratio > 1) throw new Error(`K=600: log-likelihood of trial ${c.index}: step ${llS[c.index]} fused ${llF[c.index]}`);
+      const bad = countDiffering((await step.anc!.read()) as Uint32Array, (await fused.anc.read()) as Uint32Array);
+      if (bad > 0) throw new Error(`K=600: ${bad} ancestors differ from the fused kernel`);
+      disposeAll(inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc);
+    },
+  },
+  {
+    name: 'step path at K = 2^16 (bootstrap, Gaussian) agrees with the float64 reference',
+    run: (e) => largeKMatchesReference(e, { R: 2, N: 8, D: 3, DU: 0, B: 1, T: 3, K: 1 << 16, seed: 31, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' }, { paths: true }, true),
+  },
+  {
+    name: 'step path runs 2^20 particles per trial (stratified, ancestors only) and matches the float64 reference',
+    timeoutMs: 120_000,
+    run: (e) => largeKMatchesReference(e, { R: 2, N: 4, D: 2, DU: 0, B: 1, T: 1, K: 1 << 20, seed: 41, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh', resampling: 'stratified' }, { paths: false, ancestors: true }, true),
+  },
+  {
+    name: 'step path: chunks of trials give the same numbers as one pass',
+    async run(e) {
+      const pr = makeProblem({ ...small, B: 3, T: 10, R: 2, DU: 0, K: 300, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'relu', resampling: 'systematic' });
+      const inp = upload(e, pr);
+      const whole = smcFilterSteps(e, inp, pr.cfg, { ancestors: true });
+      const chunked = smcFilterSteps(e, inp, pr.cfg, { ancestors: true, trialsPerChunk: 2 });
+      const [a, b] = [await whole.ll.readF32(), await chunked.ll.readF32()];
+      if (countDiffering(a, b) > 0) throw new Error(`chunked log-likelihood ${Array.from(b)} differs from ${Array.from(a)}`);
+      const bad = countDiffering((await whole.anc!.read()) as Uint32Array, (await chunked.anc!.read()) as Uint32Array);
+      if (bad > 0) throw new Error(`${bad} ancestors differ between chunked and whole`);
+      disposeAll(inp.theta, inp.y, inp.v, inp.qs, whole.ll, whole.paths, whole.anc, chunked.ll, chunked.paths, chunked.anc);
+    },
+  },
+  {
+    name: 'step path: clear errors (multinomial, gradient requested, paths over the binding limit)',
+    async run(e) {
+      const spec: ProblemSpec = { ...small, R: 2, DU: 0, K: 64, T: 4, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'multinomial' };
+      const pr = makeProblem(spec);
+      const inp = upload(e, pr);
+      const expectThrow = (f: () => unknown, pattern: RegExp) => {
+        try {
+          f();
+        } catch (err) {
+          if (!pattern.test((err as Error).message)) throw new Error(`wrong error: ${(err as Error).message}`);
+          return;
+        }
+        throw new Error(`expected an error matching ${pattern}`);
+      };
+      expectThrow(() => smcFilterSteps(e, inp, pr.cfg), /multinomial resampling is not supported/);
+      const cfg = { ...pr.cfg, resampling: 'systematic' as const };
+      inp.theta.requiresGrad = true;
+      const tape = Tape.begin(e);
+      try {
+        expectThrow(() => smcFilterSteps(e, inp, cfg), /forward-only/);
+      } finally {
+        tape.dispose();
+      }
+      inp.theta.requiresGrad = false;
+      const big = { ...cfg, K: 1 << 22 };
+      expectThrow(() => smcFilterSteps(e, inp, big, { paths: true }), /paths of B=2, T=4, K=4194304 takes \d+ bytes, more than maxStorageBufferBindingSize/);
+      expectThrow(() => smcFilterSteps(e, inp, { ...cfg, K: 0 }), /particles K must be a positive integer/);
+      disposeAll(inp.theta, inp.y, inp.v, inp.qs);
+    },
+  },
 ];
-

@@ -7,6 +7,9 @@ type CommandModule = { run(argv: string[]): Promise<number>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./info.js'),
+  fit: () => import('./fit.js'),
+  filter: () => import('./filter.js'),
+  generate: () => import('./generate.js'),
   bench: () => import('./bench.js'),
   svcca: () => import('./svcca.js'),
   'simulate-motor': () => import('./simulate-motor.js'),

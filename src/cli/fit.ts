@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { zscore, type Normalisation } from '../io/dataset.js';
+import { fit } from '../inference/trainer.js';
+import { DEFAULT_CONFIG, LowRankRNN, parameterCount, type ModelConfig } from '../models/lowrank-rnn.js';
+import { parseModel, type TrainingRecord } from '../models/model-file.js';
+import { Progress } from '../util/progress.js';
+import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile } from './common.js';
+
+export const summary = 'fit a stochastic low-rank RNN to data by variational SMC';
+
+const USAGE = `lowrank-smc fit --data X.npy|X.csv --out model.json [options]
+
+data
+  --data FILE            observations (.npy or .csv)
+  --layout L             axes of the array, e.g. time,channel | trial,channel,time (default by rank)
+  --inputs FILE          optional inputs, same trials/time as the data (--inputs-layout L)
+  --no-zscore            do not z-score Gaussian data per channel (default: z-score, stored in the model)
+model
+  --rank R (3)  --units N (512)  --nonlinearity clipped_relu|relu|tanh|identity
+  --obs gauss|poisson (gauss)  --obs-link identity|softplus|exp|relu (identity for gauss, softplus for poisson)
+  --noise full|diag|scalar (full)
+inference and training
+  --particles K (10)  --proposal optimal|bootstrap (optimal for gauss+identity, else bootstrap)
+  --resampling systematic|stratified|multinomial (systematic)
+  --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
+  --lr 1e-3  --lr-end 1e-5  --optimizer radam|adam (radam)  --seed S (0)
+  --log-every N (10)  --checkpoint-every N (100)  --resume model.json (continue a checkpoint)
+output
+  --out FILE             model file (written atomically; also the checkpoint)
+  --plots                write <out>.curves.png next to the model
+  --backend auto|vulkan|opengles  --json (print a JSON summary)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
+      'no-zscore': { type: 'boolean' }, rank: { type: 'string' }, units: { type: 'string' }, nonlinearity: { type: 'string' },
+      obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, particles: { type: 'string' },
+      proposal: { type: 'string' }, resampling: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' },
+      window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' },
+      seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
+      out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.data) throw new Error('--data is required\n\n' + USAGE);
+  if (!values.out) throw new Error('--out is required (the model file to write)');
+  // ---- everything is validated before any GPU work
+  const resume = values.resume ? parseModel(await readFile(values.resume, 'utf8').catch(() => { throw new Error(`${values.resume}: file not found`); }), values.resume) : null;
+  if (resume && !resume.training?.optimizerState) throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
+  const obs = choiceOption(values.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
+  let ds = await loadObservations(values.data, values.layout, obs);
+  const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
+  let normalisation: Normalisation | null = resume?.normalisation ?? null;
+  if (obs === 'gauss' && !values['no-zscore'] && !resume) {
+    const z = zscore(ds);
+    ds = z.data;
+    normalisation = z.normalisation;
+  } else if (resume?.normalisation) {
+    const { normalise } = await import('../io/dataset.js');
+    ds = normalise(ds, resume.normalisation);
+  }
+  const config: ModelConfig = resume?.config ?? {
+    ...DEFAULT_CONFIG,
+    rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: 8, default: 3 }),
+    units: numberOption(values.units, 'units', { int: true, min: 1, default: 512 }),
+    obsDim: ds.channels,
+    inputDim: inputs?.channels ?? 0,
+    nonlinearity: choiceOption(values.nonlinearity, 'nonlinearity', ['clipped_relu', 'relu', 'tanh', 'identity'] as const, 'clipped_relu'),
+    obs,
+    obsNonlinearity: choiceOption(values['obs-link'], 'obs-link', ['identity', 'softplus', 'exp', 'relu'] as const, obs === 'gauss' ? 'identity' : 'softplus'),
+    noise: choiceOption(values.noise, 'noise', ['full', 'diag', 'scalar'] as const, 'full'),
+  };
+  if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
+  const linearGauss = config.obs === 'gauss' && config.obsNonlinearity === 'identity';
+  const proposal = choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const, (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'));
+  if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
+  const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: resume?.training?.particles ?? 10 });
+  const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? 10 });
+  const window = Math.min(numberOption(values.window, 'window', { int: true, min: 1, default: resume?.training?.window ?? 50 }), ds.time);
+  const iterations = numberOption(values.iters, 'iters', { int: true, min: 1, default: resume?.training?.totalIterations ?? 1000 });
+  const lr = numberOption(values.lr, 'lr', { min: 0, default: resume?.training?.lr ?? 1e-3 });
+  const lrEnd = numberOption(values['lr-end'], 'lr-end', { min: 0, default: resume?.training?.lrEnd ?? 1e-5 });
+  const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? 0 });
+  const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'radam') ?? 'radam');
+  const resampling = choiceOption(values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (resume?.training?.resampling as 'systematic') ?? 'systematic');
+  const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
+  const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
+  await checkWritable(values.out, 'model file');
+
+  const engine = await openEngine(values.backend);
+  const model = resume ? new LowRankRNN(engine, resume.config, resume.params) : LowRankRNN.create(engine, config, seed);
+  const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
+  const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
+    proposal, resampling, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, history, adapter, optimizerState,
+  });
+  if (!values.json) {
+    console.error(`model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ${parameterCount(config)} parameters`);
+    console.error(`data: ${ds.trials} trial(s) × ${ds.time} steps; windows of ${window}, batch ${batch}, ${particles} particles, ${proposal} proposal; adapter: ${adapter}`);
+  }
+  const progress = new Progress({ total: iterations, label: 'fit', stream: process.stderr });
+  const startIter = resume?.training?.iterations ?? 0;
+  const result = await fit(engine, model, ds, inputs, {
+    iterations, particles, batch, window, proposal, resampling, optimizer, lr, lrEnd, seed, logEvery, checkpointEvery,
+    resume: resume && resume.training?.optimizerState ? { iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history } : undefined,
+    onProgress: (p) => progress.update(p.iteration, { loss: p.loss, 'll/step': p.llPerStep, lr: p.lr, 'ps/s': p.particleStepsPerSecond }),
+    onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState)),
+  });
+  progress.done();
+  await saveModelFile(values.out, model, normalisation, record(result.history, result.iterations, result.optimizerState));
+  const last = result.history[result.history.length - 1];
+  if (values.plots && result.history.length) {
+    const { trainingCurves } = await import('../plot/charts.js');
+    const { writePlot } = await import('../plot/files.js');
+    const plot = await trainingCurves({ series: { loss: result.history.map((h) => h.loss), 'log-likelihood per step': result.history.map((h) => h.llPerStep) }, iteration: result.history.map((h) => h.iteration) }, { title: 'training' });
+    await writePlot(plot, values.out.replace(/\.json$/, '') + '.curves.png');
+  }
+  const out = {
+    out: values.out, iterations: result.iterations, seconds: result.seconds, ms_per_iter: (1000 * result.seconds) / Math.max(1, result.iterations - startIter),
+    ll_per_step: last?.llPerStep ?? null, loss: last?.loss ?? null, parameters: parameterCount(model.config), adapter,
+  };
+  if (values.json) console.log(JSON.stringify(out));
+  else console.error(`wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), log-likelihood per step ${out.ll_per_step?.toFixed(4)}`);
+  engine.destroy();
+  return 0;
+}

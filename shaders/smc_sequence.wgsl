@@ -42,9 +42,11 @@ const PURPOSE_RESAMPLE: u32 = 2u;
 @group(0) @binding(5) var<storage, read_write> ll: array<f32>;
 
 var<workgroup> sz: array<f32, WG * R>;      // particle states being carried (ẑ after resampling)
-var<workgroup> sw: array<f32, WG>;          // log weights, then cumulative weights
-var<workgroup> sred: array<f32, WG>;        // reduction scratch
+var<workgroup> sw: array<f32, WG>;          // log weights, then normalised weights
+var<workgroup> scum: array<f32, WG>;        // cumulative normalised weights
+var<workgroup> sred: array<f32, WG>;        // multinomial spacings; backward per-step sums
 var<workgroup> sanc: array<u32, WG>;
+var<workgroup> slse: f32;
 
 fn psi(eta: f32) -> f32 {
   switch OBS_NL {
@@ -142,42 +144,6 @@ fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
   return out;
 }
 
-// Workgroup reductions over the first K entries of sred (all invocations must call).
-fn wg_max(v: f32, tid: u32) -> f32 {
-  sred[tid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { sred[tid] = max(sred[tid], sred[tid + s]); }
-    workgroupBarrier();
-  }
-  let out = sred[0];
-  workgroupBarrier();
-  return out;
-}
-
-fn wg_sum(v: f32, tid: u32) -> f32 {
-  sred[tid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { sred[tid] = sred[tid] + sred[tid + s]; }
-    workgroupBarrier();
-  }
-  let out = sred[0];
-  workgroupBarrier();
-  return out;
-}
-
-// Inclusive scan of sw[0..WG) in place (Hillis–Steele; WG is small).
-fn wg_scan_sw(tid: u32) {
-  for (var off = 1u; off < WG; off = off * 2u) {
-    var v = sw[tid];
-    if (tid >= off) { v = v + sw[tid - off]; }
-    workgroupBarrier();
-    sw[tid] = v;
-    workgroupBarrier();
-  }
-}
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let b = wid.x;
@@ -223,35 +189,36 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
         paths[muidx(b, t, tid) + r] = mu[r];
       }
     }
-    // logsumexp over particles
-    let m = wg_max(select(-3.0e38, lw, live), tid);
-    let e = select(0.0, exp(lw - m), live);
-    let s = wg_sum(e, tid);
-    let lse = m + log(s);
-    total += lse - log(f32(K));
-    if (live) { paths[widx(b, t, tid)] = e / s; }
-    // cumulative normalised weights
-    sw[tid] = e / s;
+    // One invocation does the O(K) work serially (max, normalisation, cumulative sum, multinomial
+    // spacings): on software adapters each workgroup barrier costs a pass over all invocations, so
+    // two barriers beat the 2·log2(WG) of tree reductions, and K is small on this path.
+    sw[tid] = select(-3.0e38, lw, live);
+    if (p.resample == 2u) {
+      // multinomial via sorted uniforms: normalised partial sums of K+1 exponentials (WG > K)
+      let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
+      sred[tid] = select(0.0, -log(u), tid <= K);
+    }
     workgroupBarrier();
-    wg_scan_sw(tid);
+    if (tid == 0u) {
+      var m = -3.0e38;
+      for (var k = 0u; k < K; k++) { m = max(m, sw[k]); }
+      var s = 0.0;
+      for (var k = 0u; k < K; k++) { let e = exp(sw[k] - m); sw[k] = e; s += e; }
+      slse = m + log(s);
+      var c = 0.0;
+      for (var k = 0u; k < K; k++) { let w = sw[k] / s; sw[k] = w; c += w; scum[k] = c; }
+      if (p.resample == 2u) {
+        var ce = 0.0;
+        for (var k = 0u; k <= K; k++) { ce += sred[k]; sred[k] = ce; }
+      }
+    }
+    workgroupBarrier();
+    total += slse - log(f32(K));
+    if (live) { paths[widx(b, t, tid)] = sw[tid]; }
     // resampling positions (sorted in j, so ancestors come out sorted)
     var pos = 0.0;
     if (p.resample == 2u) {
-      // multinomial via sorted uniforms: normalised partial sums of K+1 exponentials
-      let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
-      let ex = select(0.0, -log(u), tid <= K);
-      sred[tid] = ex;
-      workgroupBarrier();
-      for (var off = 1u; off < WG; off = off * 2u) {
-        var v = sred[tid];
-        if (tid >= off) { v = v + sred[tid - off]; }
-        workgroupBarrier();
-        sred[tid] = v;
-        workgroupBarrier();
-      }
-      let totalE = sred[K]; // WG > K, so the K+1 exponentials fit
-      pos = sred[tid] / totalE;
-      workgroupBarrier();
+      pos = sred[tid] / sred[K];
     } else if (p.resample == 1u) {
       let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
       pos = (f32(tid) + u) / f32(K);
@@ -260,12 +227,12 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       pos = (f32(tid) + u) / f32(K);
     }
     // ancestor: first i with cumsum_i >= pos * total (renormalised by the last entry)
-    let goal = pos * sw[K - 1u];
+    let goal = pos * scum[K - 1u];
     var lo = 0u;
     var hi = K - 1u;
     while (lo < hi) {
       let mid = (lo + hi) / 2u;
-      if (sw[mid] < goal) { lo = mid + 1u; } else { hi = mid; }
+      if (scum[mid] < goal) { lo = mid + 1u; } else { hi = mid; }
     }
     if (live) {
       anc[(b * p.T + t) * K + tid] = lo;
@@ -299,6 +266,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 
 var<workgroup> sgmu: array<f32, WG * R>;   // adjoint of μ_{t+1} per particle
 var<workgroup> sgzh: array<f32, WG * R>;   // adjoint of the resampled particles ẑ_t
+var<workgroup> sgq: array<f32, WG * (R + 1u)>; // per-particle shares of the q_t, s_t gradients
 
 // Layout of the per-invocation small accumulators (mirrored in src/inference/smc-op.ts).
 const S_A: u32 = 0u;
@@ -474,13 +442,17 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       for (var r = 0u; r < R; r++) { sgmu[j * R + r] = gmu[r]; }
     }
 #if OPTIMAL
-    // per-step data gradients (q_t, s_t), summed over particles
-    for (var r = 0u; r < R; r++) {
-      let s = wg_sum(select(0.0, gqv[r], live), tid);
-      if (tid == 0u) { gqs[(b * p.T + t) * R + r] = s; }
+    // per-step data gradients (q_t, s_t): each particle's share to workgroup memory, summed serially
+    for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = select(0.0, gqv[r], live); }
+    sgq[tid * (R + 1u) + R] = select(0.0, gsv, live);
+    workgroupBarrier();
+    if (tid == 0u) {
+      for (var r = 0u; r <= R; r++) {
+        var s = 0.0;
+        for (var k = 0u; k < K; k++) { s += sgq[k * (R + 1u) + r]; }
+        if (r < R) { gqs[(b * p.T + t) * R + r] = s; } else { gqs[p.B * p.T * R + b * p.T + t] = s; }
+      }
     }
-    let s2 = wg_sum(select(0.0, gsv, live), tid);
-    if (tid == 0u) { gqs[p.B * p.T * R + b * p.T + t] = s2; }
 #else
     // (4) channel-owned observation parameter gradients
     for (var d = tid; d < p.D; d += WG) {

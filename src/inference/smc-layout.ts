@@ -72,5 +72,5 @@ export function fusedWorkgroupSize(K: number): number {
 
 /** Bytes of workgroup memory the fused kernels use for a given R and workgroup size. */
 export function fusedWorkgroupBytes(R: number, wg: number): number {
-  return 4 * wg * (3 * R + 3) + 4 * wg; // sz, sgmu, sgzh (R each) + sw, sred, sanc
+  return 4 * wg * (3 * R + 4) + 4 * wg * (R + 1) + 4; // sz, sgmu, sgzh (R each), sw, scum, sred, sanc, sgq (R+1), slse
 }

@@ -2,69 +2,21 @@
 // the page in this folder with Vite, serves it on 127.0.0.1 and registers one test per case.
 // Chromium is found on PATH (or CHROMIUM_PATH); without it the suite is skipped, or fails under CI.
 // LOWRANK_SMC_BROWSER_GREP=text runs only the cases whose "module/name" contains the text.
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, extname, join, resolve, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { CaseModule } from '../cases/types.js';
+import { CHROMIUM_ARGS, findChromium, serveStatic } from './harness.js';
 import { BROWSER_SLOWDOWN, DEFAULT_CASE_TIMEOUT_MS, STATE_KEY, caseModuleName, type BrowserCaseResult, type BrowserRunState } from './protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modules = import.meta.glob<CaseModule>('../cases/*.cases.ts', { eager: true });
 const grep = process.env.LOWRANK_SMC_BROWSER_GREP ?? '';
-
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-function findChromium(): string | null {
-  const fromEnv = process.env.CHROMIUM_PATH;
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : null;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']) {
-      const p = join(dir, name);
-      if (dir && existsSync(p)) return p;
-    }
-  }
-  return null;
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.wasm': 'application/wasm',
-};
-
-/** Serves `root` read-only on 127.0.0.1 at a free port. */
-async function serveStatic(root: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const file = resolve(root, '.' + (path.endsWith('/') ? path + 'index.html' : path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('static server has no TCP address');
-  return { server, url: `http://127.0.0.1:${address.port}/` };
-}
 
 const entries = Object.entries(modules)
   .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -1,0 +1,377 @@
+/**
+ * The web app's page: data loading and validation, fit controls, live charts, the 3-D latent view,
+ * fixed points and model files. All GPU compute runs in worker.ts; this thread only parses files,
+ * draws, and keeps `window.__lowrankSmcApp` (a read-only summary the browser tests read).
+ */
+import type { FitProgress } from '../inference/trainer.js';
+import { parseCsv, parseNpy, toCanonical, zscore } from '../index.js';
+import { drawNote, drawTraces, drawTrainingChart } from './charts.js';
+import { EEG_DEMO } from './demo.js';
+import { LatentView, type LatentMarker, type LatentPath, type Rgba } from './latent-view.js';
+import type { AnalysisMessage, DatasetMessage, FitSettings, FromWorker, ToWorker } from './protocol.js';
+
+export interface AppState {
+  ready: boolean;
+  adapter: string | null;
+  fitState: string;
+  dataset: { source: string; trials: number; time: number; channels: number } | null;
+  progress: FitProgress[];
+  /** Iterations per second (median interval after the first, compiling, iteration) and particle steps per second. */
+  speed: { iterationsPerSecond: number; particleStepsPerSecond: number } | null;
+  analysis: { title: string; paths: number; fixedPoints: { count: number; stable: number; saddle: number; unstable: number } | null } | null;
+  errors: string[];
+  savedModels: number;
+}
+
+const state: AppState = { ready: false, adapter: null, fitState: 'idle', dataset: null, progress: [], speed: null, analysis: null, errors: [], savedModels: 0 };
+(window as unknown as { __lowrankSmcApp: AppState }).__lowrankSmcApp = state;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const errorBox = $('error');
+const status = $('status');
+const buttons = { start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), stop: $<HTMLButtonElement>('stop'), save: $<HTMLButtonElement>('save-model') };
+
+let dataset: DatasetMessage | null = null;
+let fitSettings: FitSettings | null = null;
+let latentView: LatentView | null = null;
+let paused = false;
+/** What the status line says once the analysis that follows a fit or a model load is shown. */
+let headline: string | null = null;
+
+function showError(text: string): void {
+  state.errors.push(text);
+  errorBox.textContent = text;
+  errorBox.classList.add('shown');
+}
+
+function clearError(): void {
+  errorBox.textContent = '';
+  errorBox.classList.remove('shown');
+}
+
+function setStatus(text: string): void {
+  status.textContent = text;
+}
+
+function updateButtons(): void {
+  const fitting = state.fitState === 'fitting' || state.fitState === 'paused' || state.fitState === 'stopping';
+  const working = fitting || state.fitState === 'analysing' || state.fitState === 'loading';
+  buttons.start.disabled = !state.ready || working || !dataset;
+  buttons.pause.disabled = !fitting || state.fitState === 'stopping';
+  buttons.pause.textContent = state.fitState === 'paused' ? 'resume' : 'pause';
+  buttons.stop.disabled = !fitting || state.fitState === 'stopping';
+  buttons.save.disabled = !state.ready || working;
+}
+
+// ------------------------------------------------------------------------------------ WebGPU check
+
+const WEBGPU_HELP =
+  'This page needs WebGPU, and this browser does not provide it (navigator.gpu is missing or has no adapter). ' +
+  'Use a recent Chrome or Edge (113+) on a system with GPU drivers; on Linux start Chrome with ' +
+  '--enable-unsafe-webgpu --enable-features=Vulkan (or enable chrome://flags/#enable-unsafe-webgpu). ' +
+  'In Firefox Nightly set dom.webgpu.enabled to true in about:config; Safari 18+ has WebGPU under Develop › Feature Flags.';
+
+function noWebGpu(detail: string): void {
+  const box = $('no-webgpu');
+  box.textContent = `${WEBGPU_HELP}\n(${detail})`;
+  box.classList.add('shown');
+  state.ready = false;
+  $('adapter').textContent = 'no WebGPU';
+  setStatus('WebGPU unavailable: fitting is disabled');
+  updateButtons();
+}
+
+// ------------------------------------------------------------------------------------ worker
+
+let worker: Worker | null = null;
+
+function send(m: ToWorker, transfer: Transferable[] = []): void {
+  if (!worker) return showError('the GPU worker is not running (this browser has no WebGPU)');
+  worker.postMessage(m, transfer);
+}
+
+function startWorker(): void {
+  worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  worker.onerror = (e) => {
+    showError(`the GPU worker failed: ${e.message || 'unknown error'}`);
+    state.fitState = 'idle';
+    updateButtons();
+  };
+  worker.onmessage = (e: MessageEvent<FromWorker>) => onWorkerMessage(e.data);
+}
+
+function onWorkerMessage(m: FromWorker): void {
+  switch (m.type) {
+    case 'ready':
+      state.ready = true;
+      state.adapter = m.adapter;
+      $('adapter').textContent = `GPU: ${m.adapter}${m.software ? ' (software)' : ''}`;
+      setStatus('ready: load data, pick the EEG demo or simulate an oscillator');
+      break;
+    case 'fatal':
+      noWebGpu(m.message);
+      break;
+    case 'error':
+      showError(m.message);
+      break;
+    case 'state':
+      state.fitState = m.state;
+      if (m.state === 'paused') setStatus(`paused at iteration ${state.progress.at(-1)?.iteration ?? 0}`);
+      if (m.state === 'stopping') setStatus('stopping at the next iteration…');
+      if (m.state === 'analysing') setStatus('computing latents, generated traces and fixed points…');
+      if (m.state === 'idle' && status.textContent?.startsWith('computing')) setStatus(headline ? `${headline}; analysis shown` : 'done');
+      break;
+    case 'progress':
+      onProgress(m.progress);
+      break;
+    case 'fit-done':
+      headline = `${m.stopped ? 'stopped' : 'finished'} after ${m.iterations} iterations (${m.seconds.toFixed(1)} s)`;
+      setStatus(headline);
+      break;
+    case 'simulated':
+      useDataset(m.dataset.data, m.dataset.trials, m.dataset.time, m.dataset.channels, m.description);
+      break;
+    case 'model-loaded':
+      headline = `loaded ${m.description}`;
+      setStatus(headline);
+      break;
+    case 'model-file':
+      download(m.text, m.name);
+      break;
+    case 'analysis':
+      showAnalysis(m);
+      break;
+  }
+  updateButtons();
+}
+
+// ------------------------------------------------------------------------------------ data
+
+function useDataset(data: Float32Array, trials: number, time: number, channels: number, source: string): void {
+  const { data: normalised, normalisation } = zscore({ data, trials, time, channels });
+  dataset = { ...normalised, normalisation, source };
+  state.dataset = { source, trials, time, channels };
+  $('data-info').textContent = `${source}\n${trials} trial(s) × ${time} steps × ${channels} channels (z-scored per channel)`;
+  const win = $<HTMLInputElement>('window');
+  if (Number(win.value) > time) win.value = String(time);
+  clearError();
+  updateButtons();
+}
+
+/** Parse a data file (.npy or a text table) into (trial, time, channel) with the chosen layout. */
+function parseDataFile(name: string, bytes: ArrayBuffer): void {
+  const lower = name.toLowerCase();
+  const layout = $<HTMLSelectElement>('layout').value || undefined;
+  let array: { shape: readonly number[]; data: ArrayLike<number> };
+  if (lower.endsWith('.npy')) array = parseNpy(bytes, name);
+  else if (/\.(csv|tsv|txt)$/.test(lower)) {
+    const table = parseCsv(new TextDecoder().decode(bytes), name);
+    array = table;
+  } else throw new Error(`${name}: unsupported file type (expected .npy, .csv, .tsv or .txt data, or a .json model file)`);
+  const ds = toCanonical(array, layout, name);
+  if (ds.time < 2) throw new Error(`${name}: shape (${array.shape.join(', ')}) gives ${ds.time} time step(s) per trial; a fit needs at least 2 (check the layout)`);
+  useDataset(ds.data, ds.trials, ds.time, ds.channels, `${name}, shape (${array.shape.join(', ')})`);
+}
+
+async function openFile(file: File): Promise<void> {
+  clearError();
+  try {
+    if (file.size === 0) throw new Error(`${file.name}: empty file`);
+    if (file.name.toLowerCase().endsWith('.json')) {
+      state.fitState = 'loading';
+      updateButtons();
+      send({ type: 'load-model', text: await file.text(), name: file.name, dataset });
+    } else parseDataFile(file.name, await file.arrayBuffer());
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
+
+async function loadEegDemo(): Promise<void> {
+  clearError();
+  try {
+    const res = await fetch(`./${EEG_DEMO.file}`);
+    if (!res.ok) throw new Error(`the bundled EEG demo (${EEG_DEMO.file}) could not be fetched: HTTP ${res.status}`);
+    const arr = parseNpy(await res.arrayBuffer(), EEG_DEMO.file);
+    const ds = toCanonical(arr, 'time,channel', EEG_DEMO.file);
+    useDataset(ds.data, ds.trials, ds.time, ds.channels, `EEG demo (PhysioNet S001R01, first ${ds.time} samples at 160 Hz)`);
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
+
+// ------------------------------------------------------------------------------------ fit
+
+function readSettings(): FitSettings {
+  const int = (id: string, min: number, max = Infinity) => {
+    const raw = $<HTMLInputElement>(id).value;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${id} must be an integer in [${min}, ${max === Infinity ? '∞' : max}], got "${raw}"`);
+    return v;
+  };
+  const lr = Number($<HTMLInputElement>('lr').value);
+  if (!(lr > 0 && lr < 1)) throw new Error(`learning rate must be in (0, 1), got "${$<HTMLInputElement>('lr').value}"`);
+  const s: FitSettings = {
+    rank: int('rank', 1, 8),
+    units: int('units', 1, 4096),
+    nonlinearity: $<HTMLSelectElement>('nonlinearity').value as FitSettings['nonlinearity'],
+    particles: int('particles', 1, 4096),
+    proposal: $<HTMLSelectElement>('proposal').value as FitSettings['proposal'],
+    iterations: int('iterations', 1),
+    batch: int('batch', 1, 1024),
+    window: int('window', 1),
+    lr,
+    seed: int('seed', 0),
+  };
+  if (dataset && s.window > dataset.time) throw new Error(`window ${s.window} is longer than the data's ${dataset.time} time steps per trial`);
+  return s;
+}
+
+function startFit(): void {
+  clearError();
+  if (!dataset) return showError('load data first (a file, the EEG demo, or the simulated oscillator)');
+  try {
+    fitSettings = readSettings();
+  } catch (e) {
+    return showError((e as Error).message);
+  }
+  state.progress = [];
+  state.speed = null;
+  paused = false;
+  drawChart();
+  state.fitState = 'fitting';
+  setStatus('compiling kernels and starting the fit…');
+  send({ type: 'fit', dataset, settings: fitSettings });
+  updateButtons();
+}
+
+function onProgress(p: FitProgress): void {
+  state.progress.push(p);
+  if (state.progress.length > 1 && fitSettings) {
+    // Median time per iteration after the first (which compiles the kernels); a pause inflates one interval only.
+    const pr = state.progress;
+    const perIteration = pr.slice(1).map((x, i) => (x.secondsElapsed - pr[i].secondsElapsed) / Math.max(1, x.iteration - pr[i].iteration)).sort((a, b) => a - b);
+    const its = 1 / Math.max(1e-9, perIteration[perIteration.length >> 1]);
+    state.speed = { iterationsPerSecond: its, particleStepsPerSecond: its * fitSettings.batch * fitSettings.particles * fitSettings.window };
+  }
+  const sp = state.speed ? `\n${state.speed.iterationsPerSecond.toFixed(2)} it/s, ${Math.round(state.speed.particleStepsPerSecond).toLocaleString('en')} particle-steps/s (median, after the first iteration)` : '';
+  $('fit-stats').textContent = `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
+  if (!paused && state.fitState !== 'stopping') setStatus(`fitting: iteration ${p.iteration} / ${p.iterations}`);
+  drawChart();
+}
+
+function drawChart(): void {
+  const p = state.progress;
+  drawTrainingChart($<HTMLCanvasElement>('training-chart'), p.map((x) => x.iteration), p.map((x) => x.loss), p.map((x) => x.llPerStep));
+}
+
+function togglePause(): void {
+  paused = state.fitState !== 'paused';
+  send({ type: paused ? 'pause' : 'resume' });
+  if (paused) setStatus('pausing at the next iteration…');
+}
+
+// ------------------------------------------------------------------------------------ analysis
+
+const COLORS: Record<AnalysisMessage['paths'][number]['kind'], Rgba> = { posterior: [0.14, 0.44, 0.64, 0.9], generated: [0.83, 0.33, 0.0, 0.9], flow: [0.25, 0.3, 0.6, 0.9] };
+const STABILITY_COLORS: Record<string, Rgba> = { stable: [0.12, 0.52, 0.29, 1], saddle: [0.79, 0.44, 0.12, 1], unstable: [0.75, 0.22, 0.17, 1] };
+
+function showAnalysis(m: AnalysisMessage): void {
+  const fp = m.fixedPoints;
+  state.analysis = { title: m.title, paths: m.paths.length, fixedPoints: fp && { count: fp.count, stable: fp.stable, saddle: fp.saddle, unstable: fp.unstable } };
+  $('latent-title').textContent = `— ${m.title} (rank ${m.rank})`;
+  const kinds = [...new Set(m.paths.map((p) => p.kind))];
+  const legend = kinds.map((k) => `<span style="color:rgb(${COLORS[k].slice(0, 3).map((c) => c * 255).join(',')})">━ ${k === 'posterior' ? 'filtering mean (data)' : k === 'flow' ? 'latent flow' : 'generated'}</span>`);
+  if (fp) legend.push('<span class="stable">✚ stable</span><span class="saddle">✚ saddle</span><span class="unstable">✚ unstable</span>');
+  $('latent-legend').innerHTML = legend.join('') + '<span style="color:#888">drag to orbit, wheel to zoom</span>';
+  const paths: LatentPath[] = m.paths.map((p) => ({ z: p.z, T: p.T, color: COLORS[p.kind] }));
+  const markers: LatentMarker[] = (fp?.points ?? []).map((p) => ({ z: p.z, color: STABILITY_COLORS[p.stability] }));
+  latentView?.setScene(m.rank, paths, markers);
+  const summary = $('fixed-points-summary');
+  const table = $('fixed-points');
+  if (fp) {
+    summary.textContent = `${fp.count} fixed points: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable (${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
+    const dims = fp.points[0]?.z.length ?? 0;
+    table.innerHTML =
+      `<tr><th>#</th>${Array.from({ length: dims }, (_, i) => `<th>z${i + 1}</th>`).join('')}<th>stability</th><th>max |λ|</th></tr>` +
+      fp.points.map((p, i) => `<tr class="${p.stability}"><td>${i + 1}</td>${p.z.map((v) => `<td>${v.toFixed(3)}</td>`).join('')}<td>${p.stability}</td><td>${p.spectralRadius.toFixed(3)}</td></tr>`).join('');
+  } else {
+    summary.textContent = m.fixedPointsNote ?? 'none';
+    table.innerHTML = '';
+  }
+  const traces = $<HTMLCanvasElement>('traces');
+  if (m.traces) drawTraces(traces, m.traces.T, m.traces.channels, m.traces.real, m.traces.generated);
+  else drawNote(traces, `${m.title} has no observation model: nothing to compare`);
+}
+
+function download(text: string, name: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  state.savedModels++;
+  setStatus(`saved ${name}`);
+}
+
+// ------------------------------------------------------------------------------------ wiring
+
+function wire(): void {
+  $<HTMLInputElement>('data-file').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) void openFile(f);
+    (e.target as HTMLInputElement).value = '';
+  });
+  $<HTMLInputElement>('model-file').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) void openFile(f);
+    (e.target as HTMLInputElement).value = '';
+  });
+  const drop = $('drop');
+  for (const t of ['dragenter', 'dragover']) {
+    document.addEventListener(t, (e) => {
+      e.preventDefault();
+      drop.classList.add('over');
+    });
+  }
+  document.addEventListener('dragleave', () => drop.classList.remove('over'));
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = e.dataTransfer?.files?.[0];
+    if (f) void openFile(f);
+  });
+  $('eeg-demo').addEventListener('click', () => void loadEegDemo());
+  $('simulate').addEventListener('click', () => {
+    clearError();
+    send({ type: 'simulate', trials: 4, time: 200, seed: Number($<HTMLInputElement>('seed').value) || 1 });
+  });
+  buttons.start.addEventListener('click', startFit);
+  buttons.pause.addEventListener('click', togglePause);
+  buttons.stop.addEventListener('click', () => send({ type: 'stop' }));
+  buttons.save.addEventListener('click', () => {
+    clearError();
+    send({ type: 'save-model' });
+  });
+  window.addEventListener('resize', drawChart);
+}
+
+async function main(): Promise<void> {
+  wire();
+  drawChart();
+  updateButtons();
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return noWebGpu('navigator.gpu is undefined');
+  try {
+    latentView = await LatentView.create($<HTMLCanvasElement>('latent-view'));
+  } catch (e) {
+    showError(`the 3-D view could not start: ${(e as Error).message}`);
+  }
+  if (!latentView) return noWebGpu('requestAdapter() returned no adapter');
+  startWorker();
+}
+
+void main();

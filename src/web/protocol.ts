@@ -1,0 +1,82 @@
+/** Messages between the page (app.ts) and the fitting worker (worker.ts). */
+import type { FitProgress } from '../inference/trainer.js';
+import type { Proposal } from '../inference/smc-layout.js';
+import type { Normalisation } from '../io/dataset.js';
+import type { HistoryEntry } from '../models/model-file.js';
+import type { ModelConfig } from '../models/lowrank-rnn.js';
+
+export interface FitSettings {
+  rank: number;
+  units: number;
+  nonlinearity: ModelConfig['nonlinearity'];
+  particles: number;
+  proposal: Proposal;
+  iterations: number;
+  batch: number;
+  window: number;
+  lr: number;
+  seed: number;
+}
+
+/** A (trial, time, channel) float32 dataset, already normalised, with where it came from. */
+export interface DatasetMessage {
+  data: Float32Array;
+  trials: number;
+  time: number;
+  channels: number;
+  normalisation: Normalisation | null;
+  source: string;
+}
+
+export interface FixedPointView {
+  z: number[];
+  stability: 'stable' | 'saddle' | 'unstable';
+  /** Largest eigenvalue modulus of the Jacobian. */
+  spectralRadius: number;
+}
+
+export interface FixedPointSummary {
+  count: number;
+  stable: number;
+  saddle: number;
+  unstable: number;
+  regions: number;
+  ms: number;
+  points: FixedPointView[];
+}
+
+/** Everything the page draws about a model: latent paths, fixed points, traces. */
+export interface AnalysisMessage {
+  type: 'analysis';
+  /** What the paths are, e.g. "fitted model" or "teacher_reach_rank2.json". */
+  title: string;
+  rank: number;
+  /** Latent paths, each [T, R] flattened: filtering means of the data, generated runs, or a flow. */
+  paths: { label: string; kind: 'posterior' | 'generated' | 'flow'; T: number; z: Float32Array }[];
+  fixedPoints: FixedPointSummary | null;
+  /** Why there are no fixed points (e.g. a tanh model). */
+  fixedPointsNote: string | null;
+  /** Generated vs real observations, first channels, [T, C] each (normalised units). */
+  traces: { channels: number; T: number; real: Float32Array | null; generated: Float32Array } | null;
+}
+
+export type ToWorker =
+  | { type: 'fit'; dataset: DatasetMessage; settings: FitSettings }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'simulate'; trials: number; time: number; seed: number }
+  | { type: 'load-model'; text: string; name: string; dataset: DatasetMessage | null }
+  | { type: 'save-model' };
+
+export type FromWorker =
+  | { type: 'ready'; adapter: string; software: boolean }
+  | { type: 'fatal'; message: string }
+  | { type: 'error'; message: string }
+  | { type: 'state'; state: 'fitting' | 'paused' | 'stopping' | 'analysing' | 'idle' }
+  | { type: 'progress'; progress: FitProgress }
+  | { type: 'fit-done'; iterations: number; seconds: number; stopped: boolean; history: HistoryEntry[] }
+  | { type: 'simulated'; dataset: DatasetMessage; description: string }
+  | { type: 'model-loaded'; kind: 'model' | 'teacher'; description: string }
+  | { type: 'model-file'; text: string; name: string }
+  | AnalysisMessage;

@@ -1,0 +1,198 @@
+// The web app in real headless Chromium (WebGPU on SwiftShader): builds it with web/vite.config.ts,
+// serves the output on 127.0.0.1 and drives the page like a user: bad files, a short fit on the
+// bundled EEG slice with pause / resume, the model file round trip, the teacher network's fixed
+// points, a screenshot (test-results/web-app.png), and the no-WebGPU message. Skipped without
+// Chromium, failed under CI (like test/browser).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { encodeNpy } from '../../src/io/npy.js';
+import { parseModel } from '../../src/models/model-file.js';
+import type { AppState } from '../../src/web/app.js';
+import { SMALL_FIT } from '../../src/web/demo.js';
+import { CHROMIUM_ARGS, findChromium, serveStatic } from '../browser/harness.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TEACHER = resolve(repo, '../shared/data/teacher_reach_rank2.json');
+const RESULTS = resolve(repo, 'test-results');
+const chromiumPath = findChromium();
+
+if (!chromiumPath) {
+  const why = `Chromium not found (PATH or CHROMIUM_PATH${process.env.CHROMIUM_PATH ? `=${process.env.CHROMIUM_PATH}` : ''}); run \`npm run setup\` to install it.`;
+  if (process.env.CI) {
+    test('web app: Chromium is installed', () => {
+      throw new Error(why);
+    });
+  } else {
+    console.warn(`[web app tests skipped] ${why}`);
+    describe.skip('web app (Chromium not installed)', () => {
+      test('web app in Chromium', () => {});
+    });
+  }
+} else {
+  let outDir = '';
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  let url = '';
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const appState = (): Promise<AppState> => page.evaluate(() => (window as unknown as { __lowrankSmcApp: AppState }).__lowrankSmcApp);
+  /** Waits for a condition on the app state (evaluated in the page), with the page's errors on timeout. */
+  async function waitForApp(predicate: string, timeout: number): Promise<AppState> {
+    try {
+      await page.waitForFunction(`(() => { const s = window.__lowrankSmcApp; return ${predicate}; })()`, undefined, { timeout, polling: 200 });
+    } catch (e) {
+      const s = await appState();
+      throw new Error(`timed out waiting for ${predicate}: status "${await page.textContent('#status')}", app errors ${JSON.stringify(s.errors)}, page errors ${JSON.stringify(pageErrors.slice(-5))}`, { cause: e });
+    }
+    return appState();
+  }
+  /** Errors the page reported since `mark` (the number it had then). */
+  const errorsSince = (s: AppState, mark: number) => s.errors.slice(mark);
+  async function errorText(): Promise<string> {
+    await page.waitForSelector('#error.shown', { timeout: 30_000 });
+    return (await page.textContent('#error')) ?? '';
+  }
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'lowrank-smc-web-'));
+    await build({ configFile: resolve(repo, 'web/vite.config.ts'), logLevel: 'error', build: { outDir } });
+    const served = await serveStatic(outDir);
+    server = served.server;
+    // A sub-path checks that the page works from any folder of a static server (relative asset paths).
+    url = served.url + 'index.html';
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (e) => pageErrors.push(e.stack ?? e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    await page.goto(url);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((ok) => (server ? server.close(ok) : ok(undefined)));
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  describe('web app in Chromium', () => {
+    test('starts the GPU worker and names the adapter', async () => {
+      const s = await waitForApp('s.ready || s.errors.length > 0', 90_000);
+      expect(s.errors).toEqual([]);
+      expect(await page.textContent('#adapter')).toContain('GPU:');
+      expect(await page.isVisible('#no-webgpu')).toBe(false);
+      console.log(`[web] Chromium ${browser!.version()}, ${s.adapter}`);
+    }, 100_000);
+
+    test('bad data and model files give a clear message', async () => {
+      await page.setInputFiles('#data-file', { name: 'broken.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not numpy') });
+      expect(await errorText()).toContain('broken.npy: bad magic: not a NumPy .npy file');
+      const fourD = encodeNpy(new Float32Array(16), [2, 2, 2, 2]);
+      await page.setInputFiles('#data-file', { name: 'cube.npy', mimeType: 'application/octet-stream', buffer: Buffer.from(fourD) });
+      expect(await errorText()).toContain('no default layout for a 4-D array');
+      await page.setInputFiles('#data-file', { name: 'table.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1,2\n3,nan\n') });
+      expect(await errorText()).toContain('table.csv: NaN at time 1, channel 1');
+      await page.setInputFiles('#model-file', { name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "something else"}') });
+      expect(await errorText()).toContain('other.json: not a lowrank-smc model file');
+      const s = await appState();
+      expect(s.dataset).toBeNull();
+      expect(await page.isDisabled('#start')).toBe(true);
+    }, 60_000);
+
+    test('fits the bundled EEG slice: chart updates, pause holds, loss decreases', async () => {
+      const mark = (await appState()).errors.length;
+      await page.click('#eeg-demo');
+      await waitForApp('s.dataset !== null', 30_000);
+      expect(await page.textContent('#data-info')).toContain('1 trial(s) × 800 steps × 64 channels');
+      const { model, fit } = SMALL_FIT;
+      const fields: Record<string, number> = { rank: model.rank, units: model.units, particles: fit.particles, iterations: fit.iterations, batch: fit.batch, window: fit.window, lr: fit.lr, seed: fit.seed };
+      for (const [id, v] of Object.entries(fields)) await page.fill(`#${id}`, String(v));
+      await page.selectOption('#proposal', fit.proposal);
+      await page.click('#start');
+
+      await waitForApp("s.progress.length >= 2", 240_000);
+      await page.click('#pause');
+      const paused = await waitForApp('s.fitState === "paused"', 60_000);
+      const heldAt = paused.progress.length;
+      expect(heldAt).toBeLessThan(fit.iterations);
+      await page.waitForTimeout(1500);
+      expect((await appState()).progress.length).toBe(heldAt);
+      expect(await page.evaluate(() => document.querySelector('#status')?.textContent)).toContain('paused');
+      await page.click('#pause'); // resume
+
+      const s = await waitForApp(`(s.analysis !== null && s.fitState === "idle") || s.errors.length > ${mark}`, 300_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.progress.map((p) => p.iteration)).toEqual(Array.from({ length: fit.iterations }, (_, i) => i + 1));
+      expect(Number(await page.getAttribute('#training-chart', 'data-points'))).toBe(fit.iterations);
+      const loss = s.progress.map((p) => p.loss);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(mean(loss.slice(-3))).toBeLessThan(0.5 * mean(loss.slice(0, 3)));
+      expect(await page.textContent('#status')).toContain(`finished after ${fit.iterations} iterations`);
+
+      // Analysis of the fitted clipped-ReLU model: latent paths, traces of 3 channels, fixed points.
+      expect(s.analysis!.paths).toBe(2);
+      expect(s.analysis!.fixedPoints).not.toBeNull();
+      expect(Number(await page.getAttribute('#traces', 'data-series'))).toBe(3);
+      await page.waitForFunction(() => Number(document.querySelector('#latent-view')?.getAttribute('data-frames') ?? 0) > 0, undefined, { timeout: 10_000 });
+      expect(Number(await page.getAttribute('#latent-view', 'data-vertices'))).toBeGreaterThan(2 * 299);
+
+      const sp = s.speed!;
+      const record = { where: 'browser', adapter: s.adapter, chromium: browser!.version(), ...SMALL_FIT.model, ...SMALL_FIT.fit, iterationsPerSecond: sp.iterationsPerSecond, particleStepsPerSecond: sp.particleStepsPerSecond };
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, 'web-fit-speed.json'), JSON.stringify(record) + '\n');
+      console.log(`[web] fit speed in Chromium: ${JSON.stringify(record)}`);
+    }, 600_000);
+
+    test('saves the model in the Node model-file format and loads it back', async () => {
+      const mark = (await appState()).errors.length;
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
+      const path = await download.path();
+      const text = readFileSync(path, 'utf8');
+      const m = parseModel(text, download.suggestedFilename());
+      expect(m.config).toMatchObject({ rank: 2, units: 16, obsDim: 64, nonlinearity: 'clipped_relu' });
+      expect(m.training?.history.length).toBe(SMALL_FIT.fit.iterations);
+      expect(m.normalisation?.mean.length).toBe(64);
+
+      await page.setInputFiles('#model-file', { name: 'saved-model.json', mimeType: 'application/json', buffer: Buffer.from(text) });
+      const s = await waitForApp(`(s.analysis?.title === "saved-model.json" && s.fitState === "idle") || s.errors.length > ${mark}`, 120_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(await page.textContent('#status')).toContain('saved-model.json: rank 2, 16 units, 64 channels');
+    }, 200_000);
+
+    test('loads the teacher network and finds its 17 fixed points (8 stable, 8 saddle, 1 unstable)', async () => {
+      const mark = (await appState()).errors.length;
+      await page.setInputFiles('#model-file', TEACHER);
+      const s = await waitForApp(`(s.analysis?.title === "teacher_reach_rank2.json" && s.fitState === "idle") || s.errors.length > ${mark}`, 180_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.analysis!.fixedPoints).toEqual({ count: 17, stable: 8, saddle: 8, unstable: 1 });
+      expect(await page.textContent('#fixed-points-summary')).toContain('17 fixed points: 8 stable, 8 saddle, 1 unstable');
+      expect(await page.locator('#fixed-points tr.stable').count()).toBe(8);
+      expect(await page.getAttribute('#latent-view', 'data-markers')).toBe('17');
+      await page.waitForTimeout(500); // let the 3-D view draw the new scene
+      mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: join(RESULTS, 'web-app.png'), fullPage: true });
+      expect(pageErrors).toEqual([]);
+    }, 200_000);
+
+    test('without WebGPU the page says so and how to enable it', async () => {
+      const plain = await browser!.newPage();
+      await plain.addInitScript(() => {
+        delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu;
+      });
+      await plain.goto(url);
+      await plain.waitForSelector('#no-webgpu.shown', { timeout: 30_000 });
+      const text = (await plain.textContent('#no-webgpu')) ?? '';
+      expect(text).toContain('needs WebGPU');
+      expect(text).toContain('--enable-unsafe-webgpu');
+      expect(await plain.isDisabled('#start')).toBe(true);
+      await plain.close();
+    }, 60_000);
+  });
+}

@@ -51,7 +51,7 @@ const ORIGIN_BIT: u32 = 0x80000000u;
 const NONE: u32 = 0xffffffffu;
 const HEADER: u32 = 8u;
 const PIV_TOL: f32 = 1e-3;       // on unit-row matrices
-const SIGN_TOL: f32 = 4e-6;      // ≈ 32 ulp, scaled by 1 / pivot
+const SIGN_TOL: f32 = 1.5e-6;    // ≈ 12 ulp of f32, scaled by 1 / pivot
 const SYS_TOL: f32 = 1e-4;       // relative pivot of the region system
 const VALID_TOL: f32 = 1e-5;     // loose region check: only clear violations reject
 
@@ -279,3 +279,256 @@ fn enumerate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (c > 0u) { atomicAdd(&outbuf[lid], c); }
   }
 }
+
+#if SWEEP
+// Level k = r (true vertices) by sweeping lines: one thread per (r−1)-subset T, whose planes meet
+// in the line z0 + τ e0 (c_1·z = τ). Every other plane crosses it at τ_i; sorted, consecutive
+// crossings differ by one plane's activity, so the region system is updated in O(R²) per vertex
+// instead of being rebuilt in O(N R²). The thread owns the vertices T ∪ {c} with c > max(T), so
+// each r-subset is visited once. Records are pairs (kind, rank): kind 0 = an r-subset to re-check,
+// kind 1 = a whole line (all its owned r-subsets) to re-check.
+#const MAXN
+const KIND_VERTEX: u32 = 0u;
+const KIND_LINE: u32 = 1u;
+
+fn emit(kind: u32, rank: u32) {
+  let slot = atomicAdd(&outbuf[0], 1u);
+  if (slot < p.cap) {
+    atomicStore(&outbuf[HEADER + 2u * slot], kind);
+    atomicStore(&outbuf[HEADER + 2u * slot + 1u], rank);
+  }
+}
+
+fn binom_at(kk: u32, n: u32) -> u32 {
+  return binom[kk * (p.m + 1u) + n];
+}
+
+@compute @workgroup_size(WG)
+fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= p.count) { return; }
+  let line = p.base + t;
+  let k = RD - 1u;
+  // Unrank T (colex) and note its rank contribution: rank(T ∪ {c}) = line + C(c, r) for c > max T.
+  var s: array<u32, 4>;
+  var rem = line;
+  var hi = p.m;
+  for (var kk = k; kk >= 1u; kk--) {
+    var lo = kk - 1u;
+    var top = hi - 1u;
+    while (lo < top) {
+      let mid = (lo + top + 1u) / 2u;
+      if (binom_at(kk, mid) <= rem) { lo = mid; } else { top = mid - 1u; }
+    }
+    s[kk - 1u] = lo;
+    rem -= binom_at(kk, lo);
+    hi = lo;
+  }
+  var first_owned = 0u;
+  if (k > 0u) { first_owned = s[k - 1u] + 1u; }
+  if (first_owned >= p.m) { return; }
+  var sv = vec4<u32>(NONE);
+  var cv = vec4<u32>(NONE);
+  var t_origin = p.skip_origin != 0u;
+  for (var a = 0u; a < k; a++) {
+    let x = units[s[a]].cls;
+    let c = x & ~ORIGIN_BIT;
+    if (any(cv == vec4<u32>(c))) { return; } // parallel members: no line, all its subsets singular
+    sv[a] = s[a];
+    cv[a] = c;
+    t_origin = t_origin && (x & ORIGIN_BIT) != 0u;
+  }
+  var bm: array<vec4<f32>, 4>;
+  var hv = vec4<f32>(0.0);
+  for (var a = 0u; a < RD; a++) {
+    if (a < k) { bm[a] = units[s[a]].n; hv[a] = units[s[a]].t; } else { bm[a] = p.c0; }
+  }
+  var binv: array<vec4<f32>, 4>;
+  let minp = invert(&bm, &binv, RD);
+  if (minp < PIV_TOL) { emit(KIND_LINE, line); return; }
+  var z0 = vec4<f32>(0.0);
+  var e0 = vec4<f32>(0.0);
+  for (var q = 0u; q < RD; q++) {
+    z0[q] = dot(binv[q], hv);
+    e0[q] = binv[q][k];
+  }
+  let tol = SIGN_TOL / minp;
+  let z0s = max4(z0);
+  let e0s = max4(e0);
+  let etol = tol * (1.0 + e0s);
+  // Crossings, the activity at τ → −∞, and the widest uncertainty of a crossing.
+  var tau: array<f32, MAXN>;
+  var ord: array<u32, MAXN>;
+  var cnt = 0u;
+  var m0 = p.am0;
+  var m1v = p.am1;
+  var m2 = p.am2;
+  var m3 = p.am3;
+  var rhs = p.nb;
+  var next = sv;
+  for (var i = 0u; i < p.m; i++) {
+    if (i == next.x) { next = next.yzwx; continue; }
+    let un = units[i];
+    let g = dot(un.n, e0);
+    let v0 = dot(un.n, z0) - un.t;
+    var act: f32;
+    if (any(cv == vec4<u32>(un.cls & ~ORIGIN_BIT))) {
+      // Parallel to a member: parallel to the line, constant sign along it.
+      if (abs(v0) <= tol * (1.0 + z0s + abs(un.t))) { emit(KIND_LINE, line); return; }
+      act = select(0.0, 1.0, v0 > 0.0);
+    } else {
+      if (abs(g) <= etol) { emit(KIND_LINE, line); return; }
+      let tc = -v0 / g;
+      tau[cnt] = tc;
+      ord[cnt] = i;
+      cnt++;
+      act = select(0.0, 1.0, g < 0.0);
+    }
+    let dv = act * un.v;
+    m0 += dv.x * un.u;
+    m1v += dv.y * un.u;
+    m2 += dv.z * un.u;
+    m3 += dv.w * un.u;
+    rhs += dv * un.t;
+  }
+  // Heapsort of the crossings by τ.
+  if (cnt > 1u) {
+    var start = cnt / 2u;
+    var end = cnt;
+    loop {
+      if (start > 0u) {
+        start--;
+      } else {
+        end--;
+        if (end == 0u) { break; }
+        let tt = tau[end]; tau[end] = tau[0]; tau[0] = tt;
+        let to = ord[end]; ord[end] = ord[0]; ord[0] = to;
+      }
+      var root = start;
+      loop {
+        var child = 2u * root + 1u;
+        if (child >= end) { break; }
+        if (child + 1u < end && tau[child + 1u] > tau[child]) { child++; }
+        if (tau[root] >= tau[child]) { break; }
+        let tt = tau[root]; tau[root] = tau[child]; tau[child] = tt;
+        let to = ord[root]; ord[root] = ord[child]; ord[child] = to;
+        root = child;
+      }
+    }
+  }
+  // Each crossing is known to ±δ; a vertex is unclear if its interval meets another one. Suffix
+  // minima of τ − δ (the right side) are stored, prefix maxima of τ + δ kept while sweeping.
+  var after: array<f32, MAXN>;
+  var lowest = 3.0e38;
+  for (var n = cnt; n > 0u; n--) {
+    after[n - 1u] = lowest;
+    let un = units[ord[n - 1u]];
+    let tn = tau[n - 1u];
+    lowest = min(lowest, tn - tol * (1.0 + z0s + abs(un.t) + abs(tn) * e0s) / abs(dot(un.n, e0)));
+  }
+  var reach = -3.0e38;
+  var decided = 0u;
+  var skipped = 0u;
+  for (var n = 0u; n < cnt; n++) {
+    let c = ord[n];
+    let tc = tau[n];
+    let uc = units[c];
+    let gc = dot(uc.n, e0);
+    let before = select(0.0, 1.0, gc < 0.0);
+    let dcv = uc.v;
+    let my = tol * (1.0 + z0s + abs(uc.t) + abs(tc) * e0s) / abs(gc);
+    let tie = reach >= tc - my || after[n] <= tc + my;
+    reach = max(reach, tc + my);
+    if (c >= first_owned) {
+      let rank = line + binom_at(RD, c);
+      if (t_origin && (uc.cls & ORIGIN_BIT) != 0u) {
+        skipped++;
+      } else if (tie) {
+        emit(KIND_VERTEX, rank);
+      } else {
+        // Canonical signs at the vertex T ∪ {c}: c_1 in the cone of σ_a Ur_a.
+        var bv: array<vec4<f32>, 4>;
+        for (var a = 0u; a < RD; a++) { bv[a] = select(uc.n, units[s[min(a, 3u)]].n, a < k); }
+        var bvi: array<vec4<f32>, 4>;
+        let mp = invert(&bv, &bvi, RD);
+        var sg = vec4<f32>(0.0);
+        var ok = mp >= PIV_TOL;
+        for (var a = 0u; a < RD; a++) {
+          var y = 0.0;
+          for (var q = 0u; q < RD; q++) { y += bvi[q][a] * p.c0[q]; }
+          ok = ok && abs(y) >= SIGN_TOL / max(mp, 1e-30);
+          sg[a] = select(0.0, 1.0, y > 0.0);
+        }
+        if (!ok) {
+          emit(KIND_VERTEX, rank);
+        } else {
+          // Others as on the line just before c, c itself and T from σ.
+          var mx: array<vec4<f32>, 4>;
+          let dc = sg[k] - before;
+          mx[0] = m0 + (dc * dcv.x) * uc.u;
+          mx[1] = m1v + (dc * dcv.y) * uc.u;
+          mx[2] = m2 + (dc * dcv.z) * uc.u;
+          mx[3] = m3 + (dc * dcv.w) * uc.u;
+          var rr = rhs + (dc * uc.t) * dcv;
+          for (var a = 0u; a < k; a++) {
+            let ua = units[s[a]];
+            let dv = sg[a] * ua.v;
+            mx[0] += dv.x * ua.u;
+            mx[1] += dv.y * ua.u;
+            mx[2] += dv.z * ua.u;
+            mx[3] += dv.w * ua.u;
+            rr += dv * ua.t;
+          }
+          var scale = 0.0;
+          for (var q = 0u; q < RZ; q++) { scale = max(scale, max4(mx[q])); }
+          var minv: array<vec4<f32>, 4>;
+          let minpz = invert(&mx, &minv, RZ) / max(scale, 1e-30);
+          if (minpz < SYS_TOL) {
+            emit(KIND_VERTEX, rank);
+          } else {
+            var z = vec4<f32>(0.0);
+            for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rr); }
+            let vtol = VALID_TOL / minpz;
+            let ztol = vtol * (1.0 + max4(z));
+            // Loose region check with every plane's activity at the vertex; stop at a clear violation.
+            var valid = true;
+            var nt = sv;
+            var ns = sg;
+            for (var i = 0u; i < p.m; i++) {
+              let un = units[i];
+              var d: f32;
+              if (i == nt.x) {
+                d = ns.x;
+                nt = nt.yzwx;
+                ns = ns.yzwx;
+              } else if (i == c) {
+                d = sg[k];
+              } else {
+                let g = dot(un.n, e0);
+                let v0 = dot(un.n, z0) - un.t;
+                let par = any(cv == vec4<u32>(un.cls & ~ORIGIN_BIT));
+                // Activity at τ_c: sign of v0 + τ_c g (parallel planes: v0).
+                d = select(0.0, 1.0, select(v0 + tc * g, v0, par) > 0.0);
+              }
+              let x = dot(un.u, z) - un.t;
+              let lim = ztol + vtol * abs(un.t);
+              if ((d > 0.0 && x < -lim) || (d == 0.0 && x > lim)) { valid = false; break; }
+            }
+            if (valid) { emit(KIND_VERTEX, rank); } else { decided++; }
+          }
+        }
+      }
+    }
+    // Cross c: its activity flips.
+    let flip = 1.0 - 2.0 * before;
+    let fv = flip * dcv;
+    m0 += fv.x * uc.u;
+    m1v += fv.y * uc.u;
+    m2 += fv.z * uc.u;
+    m3 += fv.w * uc.u;
+    rhs += fv * uc.t;
+  }
+  if (decided > 0u) { atomicAdd(&outbuf[1], decided); }
+  if (skipped > 0u) { atomicAdd(&outbuf[4], skipped); }
+}
+#endif

@@ -7,6 +7,10 @@ import { bruteForceRegionCount, classify } from '../src/analysis/fp-cpu.js';
 import { enumerateRegions } from '../src/analysis/fp-planes.js';
 import { evalMap, expandToReluUnits } from '../src/analysis/fp-model.js';
 import { checkAgainstBruteForce, degenerateNetwork, randomNetwork } from './cases/fixed-points.cases.js';
+import { loadModel, toJson } from '../src/cli/fixed-points.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const teacher = JSON.parse(readFileSync('../shared/data/teacher_reach_rank2.json', 'utf8'));
 
@@ -107,6 +111,22 @@ describe('fixed points (CPU float64 vertex method)', () => {
     await expect(findFixedPoints(null, { ...net, nonlinearity: 'tanh' as 'relu' })).rejects.toThrow(/nonlinearity "tanh"/);
     expect(() => teacherToRnn({ ...teacher, n: teacher.m })).toThrow(/"n" must be a 2×60 array/);
     expect(() => teacherToRnn(teacher, [1, 2, 3])).toThrow(/--inputs has 3 values, the teacher has 2 inputs/);
+  });
+
+  test('CLI model loading: teacher file, generic JSON with nested arrays, unknown files', async () => {
+    const t = loadModel('../shared/data/teacher_reach_rank2.json');
+    expect(t.N).toBe(60);
+    const dir = mkdtempSync(join(tmpdir(), 'fp-'));
+    const net = randomNetwork(5, 2, 'relu', 3);
+    const nested = { ...net, U: Array.from({ length: 5 }, (_, i) => [net.U[2 * i], net.U[2 * i + 1]]), V: [Array.from(net.V).slice(0, 5), Array.from(net.V).slice(5)] };
+    writeFileSync(join(dir, 'g.json'), JSON.stringify(nested));
+    const viaFile = toJson(await findFixedPoints(null, loadModel(join(dir, 'g.json'))));
+    const direct = toJson(await findFixedPoints(null, net));
+    expect(viaFile.points).toEqual(direct.points);
+    expect(Object.keys(viaFile).slice(0, 5)).toEqual(['count', 'points', 'regions', 'solves', 'ms']);
+    writeFileSync(join(dir, 'x.json'), '{"weights": []}');
+    expect(() => loadModel(join(dir, 'x.json'))).toThrow(/not a teacher file .* nor a generic description/);
+    expect(() => loadModel(join(dir, 'g.json'), [1, 2])).toThrow(/input current c \(length N = 5\)/);
   });
 
   test('classification by eigenvalue moduli', () => {

@@ -12,8 +12,14 @@
  * j, the (r − j)-subsets S whose hyperplanes meet the slice at −∞ in a point. So in a simple
  * arrangement every region is visited exactly once over all subsets of sizes r, r−1, …, 0, and the
  * region count is Σ_k #{k-subsets with independent normals} (Whitney's formula for simple
- * arrangements, which is the same sum). Each thread therefore does one vertex solve and one region
- * solve, and nothing proportional to the number of regions is ever stored.
+ * arrangements, which is the same sum). Each subset costs one vertex solve and one region solve,
+ * and nothing proportional to the number of regions is ever stored.
+ *
+ * GPU work. Levels k < r run one thread per subset (shaders/fixed_points.wgsl, `enumerate`). The
+ * vertex level (the bulk, C(M, r) subsets) runs one thread per line (an (r−1)-subset, `sweep`): the
+ * other planes' crossings along the line are sorted, and the sign pattern, hence the region system,
+ * changes by one plane per crossing, so a vertex costs O(R³) instead of O(M R²). Per thread that is
+ * O(M) private memory for the crossings, never anything per region.
  *
  * Non-simple points (more than r hyperplanes through a point, e.g. the origin of a clipped-ReLU
  * network without input) are handled exactly on the CPU by one subset each, by counting the cones
@@ -95,6 +101,8 @@ export interface FixedPointOptions {
   chunk?: number;
   /** Initial capacity of the flagged-subset buffer (grown and re-run on overflow). */
   capacity?: number;
+  /** Vertices by line sweeps (default) instead of one thread per vertex subset. */
+  sweep?: boolean;
   /** Seed of the generic directions. */
   seed?: number;
 }

@@ -1,12 +1,12 @@
 /**
  * GPU driver of the vertex method (shaders/fixed_points.wgsl): uploads the arrangement once, runs
- * one dispatch per chunk of k-subsets for k = r … 0, and re-checks in float64 every subset the
- * kernel flags. Device memory is O(M + capacity), independent of the number of regions; the flag
+ * the vertex level as line sweeps and the levels k = r − 1 … 0 one thread per subset, in chunks,
+ * and re-checks in float64 every subset (or line) the kernels flag. Device memory is O(M + capacity), independent of the number of regions; the flag
  * buffer grows (and the chunk is re-run) only if it overflows.
  */
 import type { Engine } from '../gpu/engine.js';
 import type { Arrangement } from './fp-model.js';
-import { binomial } from './fp-planes.js';
+import { binomial, unrankColex } from './fp-planes.js';
 import { recheckSubset, type FixedPointOptions, type Tally } from './fixed-points.js';
 
 const HEADER = 8;
@@ -44,8 +44,7 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
     binom: engine.upload(binom, 'fixed_points.binom'),
   };
   let cap = options.capacity ?? 1 << 14;
-  let out = engine.alloc((HEADER + cap) * 4, 'fixed_points.out');
-  const kernel = engine.kernel('fixed_points', 'enumerate', { overrides: { RD: r, RZ: R, WG } });
+  let out = engine.alloc((HEADER + 2 * cap) * 4, 'fixed_points.out');
   const row = (src: Float64Array, n: number, i: number) => Array.from({ length: 4 }, (_, q) => (q < n ? src[i * n + q] : 0));
   const amI = Array.from({ length: 4 }, (_, p) => {
     const v = p < R ? row(arr.A, R, p) : [0, 0, 0, 0];
@@ -56,37 +55,72 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
   const nb = Array.from({ length: 4 }, (_, p) => (p < R ? -arr.b[p] : 0));
   const maxThreads = engine.limits.maxComputeWorkgroupsPerDimension * WG * 64;
   const chunk = Math.max(WG, Math.min(options.chunk ?? 1 << 22, maxThreads));
-  try {
-    for (let k = r; k >= 0; k--) {
-      const n = binomial(M, k);
-      for (let base = 0; base < n; base += chunk) {
-        const count = Math.min(chunk, n - base);
-        for (;;) {
-          engine.clear(out, 0, HEADER * 4);
-          engine.dispatch(kernel, {
-            units: buffers.units, binom: buffers.binom, outbuf: out,
-            p: { am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap, skip_origin: g0 ? 1 : 0 },
-          }, engine.grid(count, WG));
-          const head = await engine.readU32(out, HEADER);
-          const flagged = head[0];
-          if (flagged > cap) {
-            // Overflow: grow the record buffer and run this chunk again.
-            engine.release(out);
-            cap = Math.max(cap * 2, flagged + (flagged >> 2));
-            out = engine.alloc((HEADER + cap) * 4, 'fixed_points.out');
-            continue;
-          }
-          tally.regions += head[1];
-          tally.subsetSolves += head[1];
-          tally.regionSolves += head[1];
-          tally.singularSubsets += head[2];
-          if (flagged > 0) {
-            const ranks = await engine.readU32(out, flagged, HEADER);
-            for (const rank of ranks) recheckSubset(arr, tally, k, rank);
-          }
-          break;
+  const useSweep = options.sweep ?? true;
+  // Private arrays of the sweep kernel hold one crossing per plane.
+  const maxN = Math.max(64, 2 ** Math.ceil(Math.log2(M)));
+  const enumerate = engine.kernel('fixed_points', 'enumerate', { overrides: { RD: r, RZ: R, WG } });
+  const sweep = useSweep ? engine.kernel('fixed_points', 'sweep', { defines: { SWEEP: true, MAXN: maxN }, overrides: { RD: r, RZ: R, WG }, variant: `n${maxN}` }) : null;
+
+  /** Run `kernel` over `n` threads of level k in chunks; hand each flagged record to `onRecord`. */
+  const runLevel = async (kernel: typeof enumerate, k: number, n: number, width: number, onRecord: (rec: Uint32Array) => void): Promise<number> => {
+    let decided = 0;
+    const threads = width === 2 ? Math.max(WG, chunk >> 6) : chunk; // a sweep thread does O(N) vertices
+    for (let base = 0; base < n; base += threads) {
+      const count = Math.min(threads, n - base);
+      for (;;) {
+        engine.clear(out, 0, HEADER * 4);
+        engine.dispatch(kernel, {
+          units: buffers.units, binom: buffers.binom, outbuf: out,
+          p: { am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap, skip_origin: g0 ? 1 : 0 },
+        }, engine.grid(count, WG));
+        const head = await engine.readU32(out, HEADER);
+        const flagged = head[0];
+        if (flagged > cap) {
+          // Overflow: grow the record buffer and run this chunk again.
+          engine.release(out);
+          cap = Math.max(cap * 2, flagged + (flagged >> 2));
+          out = engine.alloc((HEADER + 2 * cap) * 4, 'fixed_points.out');
+          continue;
         }
+        decided += head[1];
+        tally.regions += head[1];
+        tally.subsetSolves += head[1];
+        tally.regionSolves += head[1];
+        tally.singularSubsets += head[2];
+        skipped += head[4];
+        if (flagged > 0) {
+          const recs = await engine.readU32(out, flagged * width, HEADER);
+          for (let f = 0; f < flagged; f++) onRecord(recs.subarray(f * width, f * width + width));
+        }
+        break;
       }
+    }
+    return decided;
+  };
+  let skipped = 0;
+  try {
+    let kStart = r;
+    if (sweep) {
+      // Vertices (k = r) by line sweeps over the (r − 1)-subsets; singular r-subsets are the rest.
+      let handed = 0;
+      const decided = await runLevel(sweep, r - 1, binomial(M, r - 1), 2, (rec) => {
+        if (rec[0] === 0) {
+          handed++;
+          recheckSubset(arr, tally, r, rec[1]);
+        } else {
+          // A whole line: every r-subset T ∪ {c} with c > max T.
+          const T = unrankColex(rec[1], r - 1, M);
+          for (let c = r > 1 ? T[r - 2] + 1 : 0; c < M; c++) {
+            handed++;
+            recheckSubset(arr, tally, r, rec[1] + binomial(c, r));
+          }
+        }
+      });
+      tally.singularSubsets += binomial(M, r) - handed - skipped - decided;
+      kStart = r - 1;
+    }
+    for (let k = kStart; k >= 0; k--) {
+      await runLevel(enumerate, k, binomial(M, k), 1, (rec) => recheckSubset(arr, tally, k, rec[0]));
     }
   } finally {
     engine.release(out);

@@ -113,14 +113,22 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'fixed points: tiny flag buffer and chunks (overflow, regrow, re-run) give the same answer',
+    name: 'fixed points: tiny flag buffer and chunks (overflow, regrow, re-run) and the per-vertex kernel give the same answer',
+    timeoutMs: 120_000,
     async run(engine) {
       const model = randomNetwork(16, 2, 'relu', 21);
       const ref = await findFixedPoints(engine, model);
+      const want = ref.points.map((p) => Float64Array.from(p.z));
       const small = await findFixedPoints(engine, model, { capacity: 1, chunk: 64 });
-      assertSamePoints('small buffers', small.points.map((p) => p.z), ref.points.map((p) => Float64Array.from(p.z)));
+      assertSamePoints('small buffers', small.points.map((p) => p.z), want);
       if (small.regions !== ref.regions || small.rechecked !== ref.rechecked) {
         throw new Error(`small buffers: regions ${small.regions} vs ${ref.regions}, rechecked ${small.rechecked} vs ${ref.rechecked}`);
+      }
+      // Vertices one thread per subset instead of by line sweeps.
+      const perVertex = await findFixedPoints(engine, model, { sweep: false });
+      assertSamePoints('per-vertex kernel', perVertex.points.map((p) => p.z), want);
+      if (perVertex.regions !== ref.regions || perVertex.singularSubsets !== ref.singularSubsets) {
+        throw new Error(`per-vertex kernel: regions ${perVertex.regions} vs ${ref.regions}, singular ${perVertex.singularSubsets} vs ${ref.singularSubsets}`);
       }
     },
   },

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The main job on the bundled example: fit a rank-3 stochastic low-rank RNN (512 units, clipped relu,
+# optimal proposal, 10 particles, windows of 50 — the published EEG configuration) to the 64-channel
+# EEG recording, then filter it, generate from the model, evaluate D_stsp / D_H, find the fixed points
+# and write plots. Outputs go to example-out/ (git-ignored).
+#
+# ITERS (default 300) sets the length of the fit; the published schedule is 1500 epochs of 50
+# windows — see README "EEG reproduction" for what a shorter schedule reaches.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DATA=../shared/data/eeg_s001r01_smoothed.npy
+OUT=example-out
+ITERS=${ITERS:-300}
+mkdir -p "$OUT"
+[ -f dist/src/cli/main.js ] || npm run build
+cli() { node bin/lowrank-smc.js "$@"; }
+
+echo "== adapter"
+cli info
+echo "== fit ($ITERS iterations)"
+cli fit --data "$DATA" --layout time,channel --rank 3 --units 512 --nonlinearity clipped_relu \
+  --particles 10 --batch 10 --window 50 --proposal optimal --iters "$ITERS" --lr 1e-3 --lr-end 1e-5 \
+  --seed 1 --out "$OUT/eeg-model.json" --plots --checkpoint-every 100
+echo "== filter (64 particles)"
+cli filter --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --particles 64 --out "$OUT/eeg-latents.npy"
+echo "== generate (burn-in 2400)"
+cli generate --model "$OUT/eeg-model.json" --steps 2000 --burn-in 2400 --out "$OUT/eeg-generated.npy" --latents "$OUT/eeg-generated-latents.npy"
+echo "== evaluate (EEG protocol)"
+cli eval --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --cut-off 2400 --smooth-at-eval --freq-cut-off=-1 --json | tee "$OUT/eeg-eval.json"
+echo "== fixed points"
+cli fixed-points --model "$OUT/eeg-model.json" --json > "$OUT/eeg-fixed-points.json" && head -c 300 "$OUT/eeg-fixed-points.json" && echo
+echo "== plots"
+cli plot latents --in "$OUT/eeg-latents.npy" --out "$OUT/eeg-latents.png" || true
+echo "outputs in $OUT/"

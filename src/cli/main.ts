@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'fit-sparse': () => import('./fit-sparse.js'),
   plot: () => import('./plot.js'),
   'fixed-points': () => import('./fixed-points.js'),
+  simulate: () => import('./simulate.js'),
 };
 
 function usage(): string {

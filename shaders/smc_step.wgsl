@@ -249,14 +249,16 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   if (t >= p.T) { return; } // the final pass only resamples
 
+  // The unit loop runs in uniform control flow (padding lanes compute from zeros): a software
+  // adapter then loads each parameter once per SIMD group instead of once per lane.
+  var mu = array<f32, R>();
+  if (t == 0u) {
+    for (var r = 0u; r < R; r++) { mu[r] = theta[p.off_mu0 + r]; }
+  } else {
+    mu = transition_mean(bg, t - 1u, zprev);
+  }
   var lw = -3.0e38;
   if (live) {
-    var mu = array<f32, R>();
-    if (t == 0u) {
-      for (var r = 0u; r < R; r++) { mu[r] = theta[p.off_mu0 + r]; }
-    } else {
-      mu = transition_mean(bg, t - 1u, zprev);
-    }
     let xi = noise(bg, t, k);
     var z = array<f32, R>();
 #if OPTIMAL

@@ -28,6 +28,7 @@ export interface BenchSubcommand {
 /** Sub-command → lazy import. Add one line per benchmark family. */
 export const SUBCOMMANDS: Record<string, () => Promise<BenchSubcommand>> = {
   kernels: () => import('./bench-kernels.js'),
+  smc: () => import('../../bench/smc.js'),
   'fixed-points': () => import('../../bench/fixed-points.js'),
 };
 

@@ -252,7 +252,7 @@ export async function* runSmcBench(engine: Engine, opts: SmcBenchOptions): Async
   const T = opts.T ?? EEG.T;
   const { ds, source } = loadData(opts.dataPath ?? DEFAULT_DATA, modelConfig(), T);
   yield { note: `data: ${source}` };
-  const maxWork = opts.maxWork ?? (opts.software ? 1 << 21 : Infinity);
+  const maxWork = opts.maxWork ?? (opts.software ? 1 << 20 : Infinity);
   if (opts.config !== 'sweep') yield await benchLine(engine, ds, 'eeg', EEG.K, EEG.B, EEG.T, opts);
   if (opts.config === 'eeg') return;
   const skipped: string[] = [];
@@ -288,7 +288,7 @@ export const usage = [
   `  --batches a,b,...        trials per batch for the sweep (default ${SWEEP_BATCHES.join(',')})`,
   '  --steps T                time steps per trial for the sweep (default 50)',
   '  --seeds N                seeds for ll_var (default 8)',
-  '  --max-work N             software adapter: skip lines whose forward exceeds N particle-steps (default 2^21)',
+  '  --max-work N             software adapter: skip lines whose forward exceeds N particle-steps (default 2^20)',
   `  --data file.npy          (time, 64) recording (default ${DEFAULT_DATA})`,
 ].join('\n');
 

@@ -7,8 +7,8 @@
 //              (t ≥ 1) systematic/stratified resampling of step t−1: binary search of the position
 //              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
 //              block's own cumsum), gather of the ancestor's state; transition mean, proposal draw and
-//              log weight; then, inside the block: max, Σexp, normalised block weights and their
-//              inclusive scan (the scan of step t, without the add-back of the block offsets).
+//              log weight; then, inside the block: max, Σexp, block-normalised weights and their
+//              running sum (the scan of step t, without the add-back of the block offsets).
 //   combine    one workgroup per trial: logsumexp over the block partials → ll[b] += lse − log K;
 //              each block's share of the normalised weight and the inclusive scan of the shares
 //              (block offsets). This is reduce-then-scan: no forward-progress assumption between
@@ -56,7 +56,6 @@ const CITEMS: u32 = 4u;
 // acc: per trial Σ_t (lse_t − log K) [Btot] | lse of the current step [Btot]
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
 
-var<workgroup> sred: array<f32, WG>;
 var<workgroup> sw: array<f32, WG>;
 var<workgroup> csh: array<f32, CWG>;
 
@@ -143,42 +142,6 @@ fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
     out[r] = s;
   }
   return out;
-}
-
-// Tree reductions and scan over the block, in the same order as the fused kernel (with one block per
-// trial the two paths then produce bit-identical weights and ancestors).
-fn blk_max(v: f32, tid: u32) -> f32 {
-  sred[tid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { sred[tid] = max(sred[tid], sred[tid + s]); }
-    workgroupBarrier();
-  }
-  let out = sred[0];
-  workgroupBarrier();
-  return out;
-}
-
-fn blk_sum(v: f32, tid: u32) -> f32 {
-  sred[tid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { sred[tid] = sred[tid] + sred[tid + s]; }
-    workgroupBarrier();
-  }
-  let out = sred[0];
-  workgroupBarrier();
-  return out;
-}
-
-fn blk_scan_sw(tid: u32) {
-  for (var off = 1u; off < WG; off = off * 2u) {
-    var v = sw[tid];
-    if (tid >= off) { v = v + sw[tid - off]; }
-    workgroupBarrier();
-    sw[tid] = v;
-    workgroupBarrier();
-  }
 }
 
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
@@ -292,21 +255,27 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       paths[widx(bg, t, k)] = lw; // normalised by `weights` once the trial's lse is known
     }
   }
-  // Block-normalised weights and their inclusive scan.
-  let m = blk_max(select(-3.0e38, lw, live), tid);
-  let e = select(0.0, exp(lw - m), live);
-  let s = blk_sum(e, tid);
-  sw[tid] = e / s;
+  // Block max, Σexp, normalised weights and their running sum, serially by one invocation in the
+  // fused kernel's order (with one block per trial both give the same numbers): on a software adapter
+  // every barrier is a pass over all invocations, so two barriers beat tree reductions.
+  sw[tid] = lw;
   workgroupBarrier();
-  blk_scan_sw(tid);
-  if (live) { next[lcum_base(b) + k] = sw[tid]; }
   if (tid == 0u) {
+    let n = min(WG, K - g * WG);
+    var m = -3.0e38;
+    for (var j = 0u; j < n; j++) { m = max(m, sw[j]); }
+    var s = 0.0;
+    for (var j = 0u; j < n; j++) { let e = exp(sw[j] - m); sw[j] = e; s += e; }
+    var c = 0.0;
+    for (var j = 0u; j < n; j++) { c += sw[j] / s; sw[j] = c; }
     let sb = stat_base(b) + g * 4u;
     next[sb] = m;
     next[sb + 1u] = s;
-    next[sb + 2u] = sw[WG - 1u]; // padding lanes add exact zeros
+    next[sb + 2u] = c;
     next[sb + 3u] = 0.0;
   }
+  workgroupBarrier();
+  if (live) { next[lcum_base(b) + k] = sw[tid]; }
 }
 
 fn c_max(v: f32, tid: u32) -> f32 {

@@ -47,6 +47,47 @@ var<workgroup> scum: array<f32, WG>;        // cumulative normalised weights
 var<workgroup> sred: array<f32, WG>;        // multinomial spacings; backward per-step sums
 var<workgroup> sanc: array<u32, WG>;
 var<workgroup> slse: f32;
+#if UNITPAR
+// Unit-parallel path for few particles (K·R ≤ KR): every invocation takes a slice of the units and
+// accumulates, for all K particles, into private partial sums, which one pass reduces. Each unit's
+// parameters are then loaded once per step and reused K times (the particle-parallel loop reloads them
+// per particle), and all invocations work even when K is far below the workgroup size.
+#const KR
+var<workgroup> spart: array<f32, WG * KR>;  // per-invocation partial sums
+var<workgroup> ssum: array<f32, KR>;        // reduced sums, per particle and rank
+
+// Sum spart over invocations into ssum (all invocations must call).
+fn reduce_partials(tid: u32) {
+  workgroupBarrier();
+  for (var e = tid; e < KR; e += WG) {
+    var s = 0.0;
+    for (var j = 0u; j < WG; j++) { s += spart[j * KR + e]; }
+    ssum[e] = s;
+  }
+  workgroupBarrier();
+}
+
+// ssum[k·R + r] = (nᵀ φ(m ẑ_k + Wu v_t; h))_r for every particle k (ẑ in sz).
+fn transition_sums(b: u32, t: u32, tid: u32) {
+  var part = array<f32, KR>();
+  for (var i = tid; i < p.N; i += WG) {
+    var mrow = array<f32, R>();
+    var nrow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+    let h = theta[p.off_h + i];
+    var cur = 0.0;
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+    for (var k = 0u; k < p.K; k++) {
+      var x = cur;
+      for (var r = 0u; r < R; r++) { x += mrow[r] * sz[k * R + r]; }
+      let f = phi(x, h);
+      for (var r = 0u; r < R; r++) { part[k * R + r] += nrow[r] * f; }
+    }
+  }
+  for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
+  reduce_partials(tid);
+}
+#endif
 
 fn psi(eta: f32) -> f32 {
   switch OBS_NL {
@@ -155,12 +196,20 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   for (var t = 0u; t < p.T; t++) {
     var lw = -3.0e38;
     var z = array<f32, R>();
+#if UNITPAR
+    if (t > 0u) { transition_sums(b, t - 1u, tid); }
+#endif
     if (live) {
       var mu = array<f32, R>();
       if (t == 0u) {
         for (var r = 0u; r < R; r++) { mu[r] = theta[p.off_mu0 + r]; }
       } else {
+#if UNITPAR
+        let a = decay();
+        for (var r = 0u; r < R; r++) { mu[r] = a * sz[tid * R + r] + ssum[tid * R + r]; }
+#else
         mu = transition_mean(b, t - 1u, tid);
+#endif
       }
       let xi = noise(b, t, tid);
 #if OPTIMAL
@@ -301,6 +350,57 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     }
     workgroupBarrier();
     if (t + 1u < p.T) {
+#if UNITPAR
+      // One pass over this invocation's units for all particles: unit-owned gradients of m, n, h, Wu and
+      // partial sums of mᵀ(r ⊙ φ'), reduced into the adjoint of ẑ_t (transition into t+1 used v_t).
+      var part = array<f32, KR>();
+      for (var i = tid; i < p.N; i += WG) {
+        var mrow = array<f32, R>();
+        var nrow = array<f32, R>();
+        for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+        let h = theta[p.off_h + i];
+        var cur = 0.0;
+        for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+        var gm = array<f32, R>();
+        var gn = array<f32, R>();
+        var gh = 0.0;
+        var gx = 0.0;
+        for (var k = 0u; k < K; k++) {
+          var x = cur;
+          var rr = 0.0;
+          for (var r = 0u; r < R; r++) {
+            x += mrow[r] * sz[k * R + r];
+            rr += nrow[r] * sgmu[k * R + r];
+          }
+          let f = phi(x, h);
+          let cx = rr * dphi_dx(x, h);
+          gh += rr * dphi_dh(x, h);
+          gx += cx;
+          for (var r = 0u; r < R; r++) {
+            gn[r] += f * sgmu[k * R + r];
+            gm[r] += cx * sz[k * R + r];
+            part[k * R + r] += mrow[r] * cx;
+          }
+        }
+        for (var r = 0u; r < R; r++) {
+          gpart[gb + p.off_m + i * R + r] += gm[r];
+          gpart[gb + p.off_n + i * R + r] += gn[r];
+        }
+        gpart[gb + p.off_h + i] += gh;
+        for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+      }
+      for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
+      reduce_partials(tid);
+      if (live) {
+        var gdotz = 0.0;
+        for (var r = 0u; r < R; r++) {
+          let g = sgmu[tid * R + r];
+          gdotz += g * sz[tid * R + r];
+          sgzh[tid * R + r] = a * g + ssum[tid * R + r];
+        }
+        acc[S_A] += gdotz * dadtheta;
+      }
+#else
       // (1) adjoint of ẑ_t through the transition into step t+1, which used input v_t
       if (live) {
         var zh = array<f32, R>();
@@ -359,6 +459,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         gpart[gb + p.off_h + i] += gh;
         for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
       }
+#endif
     } else if (live) {
       for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = 0.0; }
     }

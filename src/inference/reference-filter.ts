@@ -162,11 +162,8 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
   return { ll, z: zAll, mu: muAll, w: wAll, anc: ancAll };
 }
 
-/** Sorted ancestors, drawing the same uniforms as the WGSL kernel. */
-export function resampleRef(kind: Resampling, w: ArrayLike<number>, b: number, t: number, K: number, key: [number, number], iter: number): Uint32Array {
-  const cum = new Float64Array(K);
-  let acc = 0;
-  for (let i = 0; i < K; i++) cum[i] = acc += w[i];
+/** Resampling positions in [0, 1) (sorted), drawing the same uniforms as the WGSL kernel. */
+export function resamplePositions(kind: Resampling, b: number, t: number, K: number, key: [number, number], iter: number): Float64Array {
   const pos = new Float64Array(K);
   if (kind === 'multinomial') {
     const e = Float64Array.from({ length: K + 1 }, (_, j) => -Math.log(rngUniform4(key, [t, b * (K + 1) + j, PURPOSE_RESAMPLE, iter])[0]));
@@ -179,17 +176,52 @@ export function resampleRef(kind: Resampling, w: ArrayLike<number>, b: number, t
     const u = rngUniform4(key, [t, b, PURPOSE_RESAMPLE, iter])[0];
     for (let j = 0; j < K; j++) pos[j] = (j + u) / K;
   }
+  return pos;
+}
+
+/** Sorted ancestors: the first i whose cumulative weight reaches each position. */
+export function resampleRef(kind: Resampling, w: ArrayLike<number>, b: number, t: number, K: number, key: [number, number], iter: number): Uint32Array {
+  const cum = new Float64Array(K);
+  let acc = 0;
+  for (let i = 0; i < K; i++) cum[i] = acc += w[i];
+  const pos = resamplePositions(kind, b, t, K, key, iter);
   const anc = new Uint32Array(K);
   for (let j = 0; j < K; j++) {
-    const target = pos[j] * cum[K - 1];
+    const goal = pos[j] * cum[K - 1];
     let lo = 0;
     let hi = K - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (cum[mid] < target) lo = mid + 1;
+      if (cum[mid] < goal) lo = mid + 1;
       else hi = mid;
     }
     anc[j] = lo;
   }
   return anc;
+}
+
+/**
+ * Largest violation, over all steps, of the rule "ancestor j is the first particle whose cumulative
+ * weight reaches position j" for given ancestors and normalised weights (0 when exact). Float32
+ * cumulative sums may flip near-ties, so a GPU run is checked against this with a small tolerance.
+ */
+export function ancestorViolation(kind: Resampling, w: ArrayLike<number>, anc: ArrayLike<number>, B: number, T: number, K: number, key: [number, number], iter: number): number {
+  let worst = 0;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const base = (b * T + t) * K;
+      const cum = new Float64Array(K);
+      let acc = 0;
+      for (let i = 0; i < K; i++) cum[i] = acc += w[base + i];
+      const pos = resamplePositions(kind, b, t, K, key, iter);
+      for (let j = 0; j < K; j++) {
+        const goal = pos[j] * cum[K - 1];
+        const a = anc[base + j];
+        const lo = a > 0 ? cum[a - 1] : 0;
+        // need lo < goal ≤ cum[a]
+        worst = Math.max(worst, goal - cum[a], lo - goal);
+      }
+    }
+  }
+  return worst;
 }

@@ -70,7 +70,21 @@ export function fusedWorkgroupSize(K: number): number {
   return wg;
 }
 
-/** Bytes of workgroup memory the fused kernels use for a given R and workgroup size. */
-export function fusedWorkgroupBytes(R: number, wg: number): number {
+/**
+ * Few particles: the fused kernels loop over units in parallel and keep per-invocation partial sums for
+ * all K·R outputs (see UNITPAR in smc_sequence.wgsl). Bounded so the private sums stay in registers.
+ */
+export const UNITPAR_MAX_KR = 64;
+
+export function useUnitParallel(K: number, R: number, maxWorkgroupBytes: number): boolean {
+  return K * R <= UNITPAR_MAX_KR && fusedWorkgroupBytes(R, fusedWorkgroupSize(K), K, true) <= maxWorkgroupBytes;
+}
+
+/** Bytes of workgroup memory the fused kernels use (with or without the unit-parallel buffers). */
+export function fusedWorkgroupBytes(R: number, wg: number, K: number, unitParallel: boolean): number {
+  return (unitParallel ? 4 * (wg * K * R + K * R) : 0) + baseWorkgroupBytes(R, wg);
+}
+
+function baseWorkgroupBytes(R: number, wg: number): number {
   return 4 * wg * (3 * R + 4) + 4 * wg * (R + 1) + 4; // sz, sgmu, sgzh (R each), sw, scum, sred, sanc, sgq (R+1), slse
 }

@@ -14,6 +14,7 @@ import {
   RESAMPLING_IDS,
   fusedWorkgroupBytes,
   fusedWorkgroupSize,
+  useUnitParallel,
   type ObsLikelihood,
   type ObsNonlinearity,
   type Proposal,
@@ -58,13 +59,16 @@ export interface SmcOutputs {
 /** Whether the fused one-workgroup-per-trial kernel can run this K and R on this device. */
 export function fusedFits(engine: Engine, K: number, R: number): boolean {
   const wg = fusedWorkgroupSize(K);
-  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg) <= engine.limits.maxComputeWorkgroupStorageSize;
+  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg, K, false) <= engine.limits.maxComputeWorkgroupStorageSize;
 }
 
-function kernelOptions(cfg: SmcConfig) {
+function kernelOptions(engine: Engine, cfg: SmcConfig) {
   const R = cfg.layout.dims.R;
   return {
-    defines: { R, WG: fusedWorkgroupSize(cfg.K), NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson' },
+    defines: {
+      R, WG: fusedWorkgroupSize(cfg.K), NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
+      UNITPAR: useUnitParallel(cfg.K, R, engine.limits.maxComputeWorkgroupStorageSize), KR: cfg.K * R,
+    },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
     variant: `R${R}K${cfg.K}${cfg.proposal}${cfg.obs}`,
   };
@@ -119,10 +123,10 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   validate(cfg, inp);
   const { R } = cfg.layout.dims;
   if (!fusedFits(engine, cfg.K, R)) {
-    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${fusedWorkgroupSize(cfg.K)} invocations, ${fusedWorkgroupBytes(R, fusedWorkgroupSize(cfg.K))} bytes of workgroup memory)`);
+    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${fusedWorkgroupSize(cfg.K)} invocations, ${fusedWorkgroupBytes(R, fusedWorkgroupSize(cfg.K), cfg.K, false)} bytes of workgroup memory)`);
   }
   const { B, T, K } = cfg;
-  const opts = kernelOptions(cfg);
+  const opts = kernelOptions(engine, cfg);
   const data = packData(engine, inp);
   const paths = Tensor.empty(engine, [B * T * K * (2 * R + 1)], 'f32', 'smc.paths');
   const anc = Tensor.empty(engine, [B, T, K], 'u32', 'smc.anc');

@@ -31,3 +31,23 @@ export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';
 export { toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, type Dataset, type Normalisation } from './io/dataset.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
+export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './web/fit-session.js';
+
+// Types that the signatures above refer to (so that they are nameable by users and in the API reference).
+export type { Backend, OptionalFeature } from './gpu/acquire.js';
+export type { BindingValue, BufferLike, KernelOptions } from './gpu/engine.js';
+export type { Defines } from './gpu/preprocess.js';
+export type { BindingInfo, Kernel, KernelReflection, UniformValues } from './gpu/kernel.js';
+export type { BufferPool, PoolStats } from './gpu/pool.js';
+export type { DType } from './autodiff/tensor.js';
+export type { BackwardFn, RecordOptions, TapeNode } from './autodiff/tape.js';
+export type { GradCheckInput, GradCheckReport, GradCheckSpec } from './autodiff/gradcheck.js';
+export { PARAM_NAMES, type NoiseKind, type ParamName, type ThetaInputs } from './models/lowrank-rnn.js';
+export type { SmcDims, ThetaBlock, ThetaLayout } from './inference/smc-layout.js';
+export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
+export type { OptimizerKind, OptimizerState } from './ops/optim.js';
+export type { FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile } from './analysis/fixed-points.js';
+export type { DHOptions, DHResult, DStspOptions, DStspResult, NdArray } from './analysis/metrics.js';
+export type { CsvDelimiter, CsvOptions, CsvTable } from './io/csv.js';
+export type { ArrayLikeND, Axis, Observation } from './io/dataset.js';
+export type { NpyArray, NpyData, NpyDType } from './io/npy.js';

@@ -30,6 +30,7 @@ export const SUBCOMMANDS: Record<string, () => Promise<BenchSubcommand>> = {
   kernels: () => import('./bench-kernels.js'),
   smc: () => import('../../bench/smc.js'),
   'fixed-points': () => import('../../bench/fixed-points.js'),
+  'web-fit': () => import('../../bench/web-fit.js'),
 };
 
 export const summary = 'benchmarks (JSON lines with --json): ' + Object.keys(SUBCOMMANDS).join(', ');

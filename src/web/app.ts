@@ -6,7 +6,7 @@
 import type { FitProgress } from '../inference/trainer.js';
 import { parseCsv, parseNpy, toCanonical, zscore } from '../index.js';
 import { drawNote, drawTraces, drawTrainingChart } from './charts.js';
-import { EEG_DEMO } from './demo.js';
+import { EEG_DEMO, fitSpeed } from './demo.js';
 import { LatentView, type LatentMarker, type LatentPath, type Rgba } from './latent-view.js';
 import type { AnalysisMessage, DatasetMessage, FitSettings, FromWorker, ToWorker } from './protocol.js';
 
@@ -247,13 +247,7 @@ function startFit(): void {
 
 function onProgress(p: FitProgress): void {
   state.progress.push(p);
-  if (state.progress.length > 1 && fitSettings) {
-    // Median time per iteration after the first (which compiles the kernels); a pause inflates one interval only.
-    const pr = state.progress;
-    const perIteration = pr.slice(1).map((x, i) => (x.secondsElapsed - pr[i].secondsElapsed) / Math.max(1, x.iteration - pr[i].iteration)).sort((a, b) => a - b);
-    const its = 1 / Math.max(1e-9, perIteration[perIteration.length >> 1]);
-    state.speed = { iterationsPerSecond: its, particleStepsPerSecond: its * fitSettings.batch * fitSettings.particles * fitSettings.window };
-  }
+  if (fitSettings) state.speed = fitSpeed(state.progress, fitSettings);
   const sp = state.speed ? `\n${state.speed.iterationsPerSecond.toFixed(2)} it/s, ${Math.round(state.speed.particleStepsPerSecond).toLocaleString('en')} particle-steps/s (median, after the first iteration)` : '';
   $('fit-stats').textContent = `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
   if (!paused && state.fitState !== 'stopping') setStatus(`fitting: iteration ${p.iteration} / ${p.iterations}`);
@@ -365,13 +359,15 @@ async function main(): Promise<void> {
   updateButtons();
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return noWebGpu('navigator.gpu is undefined');
+  if (!(await gpu.requestAdapter())) return noWebGpu('navigator.gpu.requestAdapter() found no adapter');
+  // The worker does not wait for the 3-D view (which probes how this browser presents canvases).
+  startWorker();
   try {
     latentView = await LatentView.create($<HTMLCanvasElement>('latent-view'));
+    if (!latentView) showError('the 3-D view found no WebGPU adapter');
   } catch (e) {
     showError(`the 3-D view could not start: ${(e as Error).message}`);
   }
-  if (!latentView) return noWebGpu('requestAdapter() returned no adapter');
-  startWorker();
 }
 
 void main();

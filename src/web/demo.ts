@@ -9,6 +9,7 @@ import type { Dataset } from '../io/dataset.js';
 import { generate } from '../analysis/generate.js';
 import type { TeacherFile } from '../analysis/fixed-points.js';
 import { DEFAULT_CONFIG, LowRankRNN, initialParams, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
+import type { FitProgress } from '../inference/trainer.js';
 import type { FitSessionOptions } from './fit-session.js';
 
 export interface OscillatorOptions {
@@ -124,3 +125,18 @@ export const SMALL_FIT = {
   model: { rank: 2, units: 16 },
   fit: { iterations: 12, particles: 8, batch: 4, window: 50, proposal: 'optimal', seed: 1, lr: 0.01, lrEnd: 0.005, logEvery: 1 } satisfies FitSessionOptions,
 } as const;
+
+/**
+ * Fit speed from progress events: iterations per second from the median interval between events
+ * after the first (which includes kernel compilation; a pause inflates one interval only), and
+ * particle steps per second (iterations × batch × particles × window).
+ */
+export function fitSpeed(progress: readonly FitProgress[], shape: { batch: number; particles: number; window: number }): { iterationsPerSecond: number; particleStepsPerSecond: number } | null {
+  if (progress.length < 2) return null;
+  const perIteration = progress
+    .slice(1)
+    .map((p, i) => (p.secondsElapsed - progress[i].secondsElapsed) / Math.max(1, p.iteration - progress[i].iteration))
+    .sort((a, b) => a - b);
+  const iterationsPerSecond = 1 / Math.max(1e-9, perIteration[perIteration.length >> 1]);
+  return { iterationsPerSecond, particleStepsPerSecond: iterationsPerSecond * shape.batch * shape.particles * shape.window };
+}

@@ -25,7 +25,8 @@ export type FitEvent =
   | { type: 'failed'; error: Error };
 
 export type FitEventType = FitEvent['type'];
-type EventOf<K extends FitEventType> = Extract<FitEvent, { type: K }>;
+/** The event of one type. */
+export type FitEventOf<K extends FitEventType> = Extract<FitEvent, { type: K }>;
 
 /** `fit`'s options without the callbacks the session owns. */
 export type FitSessionOptions = Omit<FitOptions, 'onProgress' | 'shouldStop'>;
@@ -76,9 +77,9 @@ export class FitSession implements AsyncIterable<FitEvent> {
   }
 
   /** Listen to one kind of event; returns the function that removes the listener. */
-  on<K extends FitEventType>(type: K, listener: (e: EventOf<K>) => void): () => void {
+  on<K extends FitEventType>(type: K, listener: (e: FitEventOf<K>) => void): () => void {
     const wrapped = (e: FitEvent) => {
-      if (e.type === type) listener(e as EventOf<K>);
+      if (e.type === type) listener(e as FitEventOf<K>);
     };
     this.listeners.add(wrapped);
     return () => this.listeners.delete(wrapped);

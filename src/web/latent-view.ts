@@ -21,6 +21,7 @@ struct VOut { @builtin(position) pos: vec4<f32>, @location(0) color: vec4<f32> }
 
 const FLOATS_PER_VERTEX = 7; // xyz rgba
 const SAMPLES = 4;
+const PROBE_TIMEOUT_MS = 5000;
 
 export type Rgba = [number, number, number, number];
 
@@ -286,9 +287,15 @@ async function canvasesPresent(): Promise<boolean> {
     const enc = device.createCommandEncoder();
     enc.beginRenderPass({ colorAttachments: [{ view: context.getCurrentTexture().createView(), loadOp: 'clear', storeOp: 'store' }] }).end();
     device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    // Where presenting is broken the wait may also never end: give up after a few seconds.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const presented = await Promise.race([
+      device.queue.onSubmittedWorkDone().then(() => true),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), PROBE_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
     device.destroy();
-    return true;
+    return presented;
   } catch {
     return false;
   }

@@ -1,7 +1,7 @@
 // The web app in real headless Chromium (WebGPU on SwiftShader): builds it with web/vite.config.ts,
 // serves the output on 127.0.0.1 and drives the page like a user: bad files, a short fit on the
 // bundled EEG slice with pause / resume, the model file round trip, the teacher network's fixed
-// points, a screenshot (test-results/web-app.png), and the no-WebGPU message. Skipped without
+// points, screenshots (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without
 // Chromium, failed under CI (like test/browser).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -143,9 +143,11 @@ if (!chromiumPath) {
       await page.waitForFunction(() => Number(document.querySelector('#latent-view')?.getAttribute('data-frames') ?? 0) > 0, undefined, { timeout: 10_000 });
       expect(Number(await page.getAttribute('#latent-view', 'data-vertices'))).toBeGreaterThan(2 * 299);
 
+      mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: join(RESULTS, 'web-app-fit.png'), fullPage: true });
+
       const sp = s.speed!;
       const record = { where: 'browser', adapter: s.adapter, chromium: browser!.version(), ...SMALL_FIT.model, ...SMALL_FIT.fit, iterationsPerSecond: sp.iterationsPerSecond, particleStepsPerSecond: sp.particleStepsPerSecond };
-      mkdirSync(RESULTS, { recursive: true });
       writeFileSync(join(RESULTS, 'web-fit-speed.json'), JSON.stringify(record) + '\n');
       console.log(`[web] fit speed in Chromium: ${JSON.stringify(record)}`);
     }, 600_000);

@@ -19,7 +19,10 @@ DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json
   --sampled-indices 1,2  explicit sampled neurons (overrides --sampled)
   --held-out 1,5         held-out conditions (default none)
   --trials 100           RLS training trials  --update-every 2  --alpha 1 (P0 = I/alpha; ridge λ)
-  --g 1.5 --gain-in 1 --gain-out 2 --gain-hint 1 --hint-scale 5 --hint-tail 110
+  --g 1.5 --gain-in 1 --gain-out 2 --gain-hint 1 (divided by √sampled) --hint-scale 5 --hint-tail 110
+  --chaos-tolerance 0.01  embedder convergence check (distance ratio of two copies; raise for slow τ)
+  --per-step             RLS with per-step dispatches instead of one fused dispatch per trial
+  On the simulated motor circuit, --tau 50 --g 1.2 --chaos-tolerance 0.3 --trials 300 converge (see docs/sparse-results.md).
   --seed 1  --dims 5 (SVCCA)  --backend auto  --json
 Writes DIR/model.json (options, metrics), J.npy, W.npy, Uin.npy, xinit.npy, rnn_rates.npy, rnn_outputs.npy.`;
 
@@ -57,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       trials: { type: 'string', default: '100' }, 'update-every': { type: 'string', default: '2' }, alpha: { type: 'string', default: '1' },
       g: { type: 'string', default: '1.5' }, 'gain-in': { type: 'string', default: '1' }, 'gain-out': { type: 'string', default: '2' },
       'gain-hint': { type: 'string', default: '1' }, 'hint-scale': { type: 'string', default: '5' }, 'hint-tail': { type: 'string', default: '110' },
+      'chaos-tolerance': { type: 'string', default: '0.01' }, 'per-step': { type: 'boolean' },
       seed: { type: 'string', default: '1' }, dims: { type: 'string', default: '5' }, backend: { type: 'string', default: 'auto' },
       json: { type: 'boolean' }, help: { type: 'boolean' },
     },
@@ -78,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     gainIn: num('gain-in'), gainOut: num('gain-out'), gainHint: num('gain-hint'), hintScale: num('hint-scale'), hintTail: num('hint-tail'),
     sampled: list(values['sampled-indices']) ?? num('sampled'), heldOut: list(values['held-out']) ?? [],
     trials: num('trials'), updateEvery: num('update-every'), seed: num('seed'),
+    chaosTolerance: num('chaos-tolerance'), ...(values['per-step'] ? { fused: false } : {}),
   };
   const engine = await createEngine({ backend: values.backend as Backend });
   try {

@@ -9,7 +9,7 @@
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import type { Engine } from '../gpu/engine.js';
 import { normalSampler } from './linalg.js';
-import { gemmTN, netStep, rlsStep } from './kernels.js';
+import { FUSED_TRIAL_MAX_ROWS, fusedTrialBytes, gemmTN, netStep, rlsStep, rlsTrial } from './kernels.js';
 
 /** A task as conditions × time arrays (row-major, last axis channels). */
 export interface SparseTask {
@@ -38,7 +38,10 @@ export interface FullForceOptions {
   alpha?: number;
   /** Embedder recurrent gain g: J_D ~ N(0, g²/n) (default 1.5). */
   g?: number;
-  /** Scales of the uniform(−1, 1) input, output and hint drive matrices (defaults 1, 2, 1: strong enough to suppress the embedder's chaos on the tasks tested). */
+  /**
+   * Scales of the uniform(−1, 1) input, output and hint drive matrices (defaults 1, 2, 1: strong enough
+   * to suppress the embedder's chaos on the tasks tested). The hint matrix is further divided by √k.
+   */
   gainIn?: number;
   gainOut?: number;
   gainHint?: number;
@@ -53,6 +56,8 @@ export interface FullForceOptions {
   /** RLS: training trials (default 100), update probability 1/updateEvery per step (default 2). */
   trials?: number;
   updateEvery?: number;
+  /** RLS: one fused dispatch per trial (default when the network fits one workgroup's memory) or per-step dispatches. */
+  fused?: boolean;
   /** Standard deviation of the shared initial state of every trial (default 0.5). */
   initScale?: number;
   seed?: number;
@@ -83,6 +88,8 @@ export interface SparseRnn {
   history: { trial: number; condition: number; outputMse: number; recurrentMse: number }[];
   /** Embedder convergence check: distance ratio of two copies (NaN when skipped). */
   chaosRatio: number;
+  /** Teacher-forced embedder rates, training conditions × time × n (RLS fused path and ridge). */
+  embedderRates?: Float32Array;
 }
 
 export class ChaoticEmbedderError extends Error {
@@ -162,6 +169,13 @@ function uniformMatrix(rows: number, cols: number, scale: number, rng: { uniform
   return Float32Array.from({ length: rows * cols }, () => scale * (2 * rng.uniform() - 1));
 }
 
+/** Rates from a time-major record (time × conds × stride, rates first) as conds × time × n. */
+function unpackRates(rec: Float32Array, time: number, conds: number, n: number, stride: number): Float32Array {
+  const out = new Float32Array(conds * time * n);
+  for (let t = 0; t < time; t++) for (let c = 0; c < conds; c++) out.set(rec.subarray((t * conds + c) * stride, (t * conds + c) * stride + n), (c * time + t) * n);
+  return out;
+}
+
 /** Train a learner RNN on `task` with full-FORCE (RLS or ridge) on the GPU. */
 export async function trainFullForce(engine: Engine, task: SparseTask, options: FullForceOptions = {}): Promise<SparseRnn> {
   const n = options.n ?? 300;
@@ -194,7 +208,8 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
   const JD = Float32Array.from({ length: n * n }, () => (g * rng.normal()) / Math.sqrt(n));
   const Uin = uniformMatrix(n, nin, options.gainIn ?? 1, rng);
   const Uout = uniformMatrix(n, m, options.gainOut ?? 2, rng);
-  const Uhint = uniformMatrix(n, k, options.gainHint ?? 1, rng);
+  // Divided by √k so the total hint drive keeps its size whatever the number of sampled neurons.
+  const Uhint = uniformMatrix(n, k, (options.gainHint ?? 1) / Math.sqrt(Math.max(1, k)), rng);
   const xInit = Float32Array.from({ length: n }, () => (options.initScale ?? 0.5) * rng.normal());
   const dEmb = nin + m + k;
   const driveEmb = new Float32Array(n * dEmb);
@@ -279,12 +294,16 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
     const Jw = alloc(rows * n, 'sparse.Jw');
     engine.clear(Jw, 0, rows * n * 4);
     const history: SparseRnn['history'] = [];
+    // The fused RLS kernel keeps Jw transposed (n × rows); Jw starts at 0 either way.
+    let jwTransposed = false;
+    let embedderRates: Float32Array | undefined;
     if (method === 'ridge') {
       // Teacher forcing: regress the teaching current and the outputs on the embedder's own rates.
       const recStride = 2 * n;
       const rec = alloc(T * ctr * recStride, 'emb.rec');
       resetState(emb, ctr);
       for (let t = 0; t < T; t++) embStep(t, 0, t % 2, rec, ctr);
+      embedderRates = unpackRates(await engine.readF32(rec, T * ctr * recStride), T, ctr, n, recStride);
       const samples = T * ctr;
       const G = alloc(n * n, 'ridge.G');
       const H = alloc(n * n, 'ridge.H');
@@ -311,16 +330,17 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
     } else {
       const trials = options.trials ?? 100;
       const every = options.updateEvery ?? 2;
+      if (!Number.isInteger(trials) || trials < 1) throw new Error(`fit-sparse: trials must be a positive integer (got ${trials})`);
+      if (!(every >= 1)) throw new Error(`fit-sparse: updateEvery must be ≥ 1 (got ${every})`);
       const P0 = new Float32Array(n * n);
       for (let i = 0; i < n; i++) P0[i * n + i] = 1 / alpha;
       const P = up(P0, 'rls.P');
-      const Uin1 = up(Uin, 'rnn.Uin');
-      const sigRnn = up(timeMajor([{ data: task.inputs, channels: nin, conds: trainConds }], trainConds, T), 'rnn.sig');
-      const rnn = { x: alloc(n, 'rnn.x'), r: [alloc(n, 'rnn.r0'), alloc(n, 'rnn.r1')], cur: alloc(rows, 'rnn.cur') };
-      const kBuf = alloc(n, 'rls.k');
-      const eBuf = alloc(rows, 'rls.e');
-      const coef = alloc(4, 'rls.coef');
+      const sigRnnHost = timeMajor([{ data: task.inputs, channels: nin, conds: trainConds }], trainConds, T);
+      const sigRnn = up(sigRnnHost, 'rnn.sig');
+      // Schedule (seeded): conditions in shuffled rounds, an update at each step with probability 1/every.
       const schedule = normalSampler(seed + 202);
+      const conds: number[] = [];
+      const mask = new Uint32Array(trials * T);
       let order: number[] = [];
       for (let trial = 0; trial < trials; trial++) {
         if (order.length === 0) {
@@ -330,27 +350,73 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
             [order[i], order[j]] = [order[j], order[i]];
           }
         }
-        const ci = order.pop()!;
-        engine.clear(coef, 0, 16);
-        resetState(emb, 1);
-        resetState(rnn, 1);
-        for (let t = 0; t < T; t++) {
-          const ph = t % 2;
-          embStep(t, ci, ph, null);
-          netStep(engine, { mat: Jw, drive: Uin1, sig: sigRnn, rIn: rnn.r[ph], x: rnn.x, rOut: rnn.r[1 - ph], cur: rnn.cur, rec: dummyRec }, { n, rows, d: nin, batch: 1, t, sigBatch: ctr, sigB0: ci, teachFrom: nin, record: false, dtTau });
-          if (schedule.uniform() < 1 / every) {
-            rlsStep(engine, { P, Jw, r: rnn.r[ph], cur: rnn.cur, tcur: emb.cur, sig: sigEmb, k: kBuf, e: eBuf, coef }, { n, rows, teachRows: n, t, sigBatch: ctr, sigB0: ci, d: dEmb, sigOff: nin, outFrom: n });
-          }
-        }
-        const stats = await engine.readF32(coef, 4);
-        const updates = Math.max(1, stats[3]);
-        const info = { trial, condition: trainConds[ci], outputMse: stats[2] / (updates * Math.max(1, m)), recurrentMse: stats[1] / (updates * n) };
+        conds.push(order.pop()!);
+        for (let t = 0; t < T; t++) mask[trial * T + t] = schedule.uniform() < 1 / every ? 1 : 0;
+      }
+      const report = (trial: number, sumRec: number, sumOut: number, updates: number) => {
+        const u = Math.max(1, updates);
+        const info = { trial, condition: trainConds[conds[trial]], outputMse: sumOut / (u * Math.max(1, m)), recurrentMse: sumRec / (u * n) };
         if (!Number.isFinite(info.outputMse) || !Number.isFinite(info.recurrentMse)) throw new Error(`fit-sparse: RLS diverged at trial ${trial} (non-finite error); raise --alpha`);
         history.push(info);
         options.onTrial?.(info);
+      };
+      const fused = options.fused ?? (rows <= FUSED_TRIAL_MAX_ROWS && fusedTrialBytes(n, rows) <= engine.limits.maxComputeWorkgroupStorageSize);
+      if (fused && rows > FUSED_TRIAL_MAX_ROWS) throw new Error(`fit-sparse: the fused RLS trial kernel handles at most ${FUSED_TRIAL_MAX_ROWS} rows (n + outputs = ${rows}); use fused: false`);
+      if (fused) {
+        jwTransposed = true;
+        // The embedder does not depend on learning: one teacher-forced pass over all training
+        // conditions gives every trial's targets; then one dispatch per trial.
+        const rec = alloc(T * ctr * 2 * n, 'emb.rec');
+        resetState(emb, ctr);
+        for (let t = 0; t < T; t++) embStep(t, 0, t % 2, rec, ctr);
+        embedderRates = unpackRates(await engine.readF32(rec, T * ctr * 2 * n), T, ctr, n, 2 * n);
+        const fixedHost = new Float32Array(n * nin + n);
+        fixedHost.set(Uin);
+        fixedHost.set(xInit, n * nin);
+        const fixed = up(fixedHost, 'rnn.fixed');
+        const maskBuf = engine.upload(mask, 'rls.mask');
+        owned.push(maskBuf);
+        const stats = alloc(trials * 3, 'rls.stats');
+        const chunk = options.onTrial ? 10 : trials;
+        for (let t0 = 0; t0 < trials; t0 += chunk) {
+          const t1 = Math.min(trials, t0 + chunk);
+          for (let trial = t0; trial < t1; trial++) {
+            rlsTrial(engine, { JwT: Jw, P, fixed, sigIn: sigRnn, rec, sigEmb, mask: maskBuf, stats }, { n, rows, nin, time: T, conds: ctr, cond: conds[trial], dEmb, outOff: nin, trial, maskOff: trial * T, dtTau });
+          }
+          const st = await engine.readF32(stats, t1 * 3);
+          for (let trial = t0; trial < t1; trial++) report(trial, st[trial * 3], st[trial * 3 + 1], st[trial * 3 + 2]);
+        }
+      } else {
+        // Per-step dispatches (any size): embedder and learner side by side, RLS at flagged steps.
+        const Uin1 = up(Uin, 'rnn.Uin');
+        const rnn = { x: alloc(n, 'rnn.x'), r: [alloc(n, 'rnn.r0'), alloc(n, 'rnn.r1')], cur: alloc(rows, 'rnn.cur') };
+        const kBuf = alloc(n, 'rls.k');
+        const eBuf = alloc(rows, 'rls.e');
+        const coef = alloc(4, 'rls.coef');
+        for (let trial = 0; trial < trials; trial++) {
+          const ci = conds[trial];
+          engine.clear(coef, 0, 16);
+          resetState(emb, 1);
+          resetState(rnn, 1);
+          for (let t = 0; t < T; t++) {
+            const ph = t % 2;
+            embStep(t, ci, ph, null);
+            netStep(engine, { mat: Jw, drive: Uin1, sig: sigRnn, rIn: rnn.r[ph], x: rnn.x, rOut: rnn.r[1 - ph], cur: rnn.cur, rec: dummyRec }, { n, rows, d: nin, batch: 1, t, sigBatch: ctr, sigB0: ci, teachFrom: nin, record: false, dtTau });
+            if (mask[trial * T + t]) {
+              rlsStep(engine, { P, Jw, r: rnn.r[ph], cur: rnn.cur, tcur: emb.cur, sig: sigEmb, k: kBuf, e: eBuf, coef }, { n, rows, teachRows: n, t, sigBatch: ctr, sigB0: ci, d: dEmb, sigOff: nin, outFrom: n });
+            }
+          }
+          const st = await engine.readF32(coef, 4);
+          report(trial, st[1], st[2], st[3]);
+        }
       }
     }
-    const jw = await engine.readF32(Jw, rows * n);
+    let jw = await engine.readF32(Jw, rows * n);
+    if (jwTransposed) {
+      const t = new Float32Array(rows * n);
+      for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) t[i * n + j] = jw[j * rows + i];
+      jw = t;
+    }
     return {
       n,
       tau,
@@ -366,6 +432,7 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
       heldOut,
       history,
       chaosRatio,
+      embedderRates,
     };
   } finally {
     for (const b of owned) engine.release(b);

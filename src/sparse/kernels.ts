@@ -115,3 +115,58 @@ export function gemmTN(engine: Engine, a: BufferLike, b: BufferLike, c: BufferLi
     [Math.ceil(p.ca / 16), Math.ceil(p.cb / 16)],
   );
 }
+
+export interface TrialBuffers {
+  /** Learned weights, transposed: n × rows. */
+  JwT: BufferLike;
+  P: BufferLike;
+  /** [Uin (n × nin) | x_init (n)] */
+  fixed: BufferLike;
+  /** time × conds × nin learner inputs. */
+  sigIn: BufferLike;
+  /** Teacher-forced embedder record, time × conds × 2n ([r_D | s]). */
+  rec: BufferLike;
+  /** time × conds × dEmb embedder signals (outputs at outOff). */
+  sigEmb: BufferLike;
+  /** u32 update flags, `time` per trial starting at maskOff. */
+  mask: BufferLike;
+  /** 3 floats per trial: Σ e² recurrent, Σ e² readout, updates. */
+  stats: BufferLike;
+}
+
+export interface TrialParams {
+  n: number;
+  rows: number;
+  nin: number;
+  time: number;
+  conds: number;
+  cond: number;
+  dEmb: number;
+  outOff: number;
+  trial: number;
+  maskOff: number;
+  dtTau: number;
+}
+
+/** Rows one workgroup of the fused trial kernel can own (RPT · WG in sparse_trial.wgsl). */
+export const FUSED_TRIAL_MAX_ROWS = 4 * 256;
+
+const pad64 = (v: number) => Math.ceil(v / 64) * 64;
+
+/** Workgroup memory (bytes) the fused trial kernel needs: r and k (n), e (rows), a 256-float reduction. */
+export function fusedTrialBytes(n: number, rows: number): number {
+  return 4 * (2 * pad64(n) + pad64(rows) + 256);
+}
+
+/** One whole RLS training trial of the learner in a single workgroup (shaders/sparse_trial.wgsl). */
+export function rlsTrial(engine: Engine, b: TrialBuffers, p: TrialParams): void {
+  const k = engine.kernel('sparse_trial', 'trial', { overrides: { MAXN: pad64(p.n), MAXROWS: pad64(p.rows) } });
+  engine.dispatch(
+    k,
+    {
+      jwt: b.JwT, pm: b.P, fixed: b.fixed, sig_in: b.sigIn, rec: b.rec, sig_emb: b.sigEmb, mask: b.mask, stats: b.stats,
+      p: { n: p.n, rows: p.rows, nin: p.nin, time: p.time, conds: p.conds, cond: p.cond, d_emb: p.dEmb, out_off: p.outOff, trial: p.trial, dt_tau: p.dtTau, mask_off: p.maskOff, _pad1: 0 },
+    },
+    1,
+  );
+}

@@ -3,6 +3,7 @@ import { assertClose } from '../../src/autodiff/gradcheck.js';
 import { normalSampler } from '../../src/sparse/linalg.js';
 import { netStep, rlsStep } from '../../src/sparse/kernels.js';
 import { ChaoticEmbedderError, runSparseRnn, trainFullForce, normalisedOutputError, type SparseTask } from '../../src/sparse/fullforce.js';
+import { evaluateSparse } from '../../src/sparse/evaluate.js';
 import { simulateMotor } from '../../src/sparse/circuit.js';
 import type { GpuCase } from './types.js';
 
@@ -134,5 +135,50 @@ cases.push({
     const norm = (c: number, t: number) => Math.hypot(...Array.from(a.rates.subarray((c * T + t) * n, (c * T + t + 1) * n)));
     if (!(norm(0, T - 1) < norm(0, a.prepSamples))) throw new Error(`activity did not relax: ${norm(0, a.prepSamples)} → ${norm(0, T - 1)}`);
     if (!a.outputs.every(Number.isFinite)) throw new Error('non-finite outputs');
+  },
+});
+
+// Training on the simulated circuit (small sizes for the software adapter): the learner follows its
+// embedder, and hinting all circuit neurons makes the learner's population dynamics more circuit-like.
+cases.push({
+  name: 'sparse: with all neurons sampled SVCCA exceeds the output-only baseline on the motor circuit',
+  timeoutMs: 120_000,
+  async run(engine) {
+    const nBio = 30;
+    const circuit = simulateMotor({ n: nBio, seed: 1, maxIterations: 100, conditions: 6, dt: 4, muscles: 2 });
+    const task: SparseTask = { conditions: circuit.conditions, time: circuit.time, inputs: circuit.inputs, nInputs: 2, outputs: circuit.outputs, nOutputs: circuit.muscles, rates: circuit.rates, nNeurons: nBio };
+    const result: Record<string, number> = {};
+    for (const sampled of [0, nBio]) {
+      // τ = 50 ms (the circuit's is 200 ms) and g = 1.2 keep the driven embedder contracting.
+      const model = await trainFullForce(engine, task, { n: 60, tau: 50, dt: 4, g: 1.2, trials: 60, hintTail: 30, chaosTolerance: 0.3, seed: 1, sampled });
+      const run = await runSparseRnn(engine, model, task.inputs, task.conditions, task.time);
+      const ev = evaluateSparse(task, model, run);
+      // The learner reproduces its teacher: free-running rates close to the embedder's on training conditions.
+      const emb = model.embedderRates!;
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < emb.length; i++) {
+        num += (run.rates[i] - emb[i]) ** 2;
+        den += emb[i] ** 2;
+      }
+      if (!(num / den < 0.2)) throw new Error(`sampled ${sampled}: learner rates differ from the embedder's by ${(num / den).toFixed(3)} (normalised squared error, expected < 0.2)`);
+      if (!(ev.trainOutputError < 0.3)) throw new Error(`sampled ${sampled}: normalised training output error ${ev.trainOutputError.toFixed(3)} (expected < 0.3)`);
+      result[sampled] = ev.svcca.mean;
+    }
+    if (!(result[nBio] > result[0] + 0.05)) throw new Error(`SVCCA with all ${nBio} neurons sampled ${result[nBio].toFixed(3)} does not exceed the output-only baseline ${result[0].toFixed(3)} by 0.05`);
+  },
+});
+
+cases.push({
+  name: 'sparse: fused one-dispatch RLS trial equals the per-step RLS dispatches',
+  timeoutMs: 60_000,
+  async run(engine) {
+    const task = patternTask(2, 120);
+    const opts = { n: 40, trials: 3, seed: 4, chaosCheck: false };
+    const fused = await trainFullForce(engine, task, { ...opts, fused: true });
+    const perStep = await trainFullForce(engine, task, { ...opts, fused: false });
+    assertClose(fused.J, perStep.J, { atol: 1e-4, rtol: 1e-3, what: 'J' });
+    assertClose(fused.W, perStep.W, { atol: 1e-4, rtol: 1e-3, what: 'W' });
+    assertClose(fused.history.map((h) => h.outputMse), perStep.history.map((h) => h.outputMse), { atol: 1e-6, rtol: 1e-3, what: 'a-priori output errors' });
   },
 });

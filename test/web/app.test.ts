@@ -101,6 +101,13 @@ if (!chromiumPath) {
       expect(await errorText()).toContain('table.csv: NaN at time 1, channel 1');
       await page.setInputFiles('#model-file', { name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "something else"}') });
       expect(await errorText()).toContain('other.json: not a lowrank-smc model file');
+      // Drag-and-drop goes through the same checks.
+      await page.evaluate(() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(['1,2\n3'], 'ragged.csv', { type: 'text/csv' }));
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      });
+      expect(await errorText()).toContain('ragged.csv');
       const s = await appState();
       expect(s.dataset).toBeNull();
       expect(await page.isDisabled('#start')).toBe(true);
@@ -182,6 +189,21 @@ if (!chromiumPath) {
       await page.screenshot({ path: join(RESULTS, 'web-app.png'), fullPage: true });
       expect(pageErrors).toEqual([]);
     }, 200_000);
+
+    test('simulates the oscillator in the page; stop ends a long fit early', async () => {
+      const mark = (await appState()).errors.length;
+      await page.click('#simulate');
+      await waitForApp(`(s.dataset !== null && s.dataset.source.startsWith("simulated")) || s.errors.length > ${mark}`, 120_000);
+      expect(await page.textContent('#data-info')).toContain('4 trial(s) × 200 steps × 8 channels');
+      await page.fill('#iterations', '500');
+      await page.click('#start');
+      await waitForApp(`s.progress.length >= 2 || s.errors.length > ${mark}`, 240_000);
+      await page.click('#stop');
+      const s = await waitForApp(`(s.fitState === "idle" && s.analysis?.title.includes("simulated")) || s.errors.length > ${mark}`, 240_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.progress.length).toBeLessThan(500);
+      expect(await page.textContent('#status')).toContain(`stopped after ${s.progress.length} iterations`);
+    }, 500_000);
 
     test('without WebGPU the page says so and how to enable it', async () => {
       const plain = await browser!.newPage();

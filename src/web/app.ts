@@ -284,7 +284,7 @@ function showAnalysis(m: AnalysisMessage): void {
   const summary = $('fixed-points-summary');
   const table = $('fixed-points');
   if (fp) {
-    summary.textContent = `${fp.count} fixed point${fp.count === 1 ? "" : "s"}: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable (${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
+    summary.textContent = `${fp.count} fixed point${fp.count === 1 ? '' : 's'}: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable (${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
     const dims = fp.points[0]?.z.length ?? 0;
     table.innerHTML =
       `<tr><th>#</th>${Array.from({ length: dims }, (_, i) => `<th>z${i + 1}</th>`).join('')}<th>stability</th><th>max |λ|</th></tr>` +

@@ -30,6 +30,7 @@ export const SUBCOMMANDS: Record<string, () => Promise<BenchSubcommand>> = {
   kernels: () => import('./bench-kernels.js'),
   smc: () => import('../../bench/smc.js'),
   'fixed-points': () => import('../../bench/fixed-points.js'),
+  'sparse-rls': () => import('../../bench/sparse-rls.js'),
   'web-fit': () => import('../../bench/web-fit.js'),
 };
 

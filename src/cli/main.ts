@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   svcca: () => import('./svcca.js'),
   'simulate-motor': () => import('./simulate-motor.js'),
   'fit-sparse': () => import('./fit-sparse.js'),
+  'eval-sparse': () => import('./eval-sparse.js'),
   plot: () => import('./plot.js'),
   'fixed-points': () => import('./fixed-points.js'),
   simulate: () => import('./simulate.js'),

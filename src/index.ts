@@ -15,6 +15,11 @@ export { Tensor } from './autodiff/tensor.js';
 export { Tape, record, stopGradient } from './autodiff/tape.js';
 export { gradCheck, assertClose } from './autodiff/gradcheck.js';
 export { philox4x32, rngNormal4, rngUniform4, seedToKey } from './gpu/rng.js';
+export { add, sub, mul, div, scale, addScalar, neg, exp, log, softplus, sigmoid, tanh, square } from './ops/elementwise.js';
+export { sum, mean, matmul, reshape, cholFactor, diagExp } from './ops/linalg.js';
+export { logsumexp, max } from './ops/reduce.js';
+export { lowrankProduct } from './ops/lowrank.js';
+export { Adam, RAdam, Optimizer, exponentialDecay } from './ops/optim.js';
 
 export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';

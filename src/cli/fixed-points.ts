@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
-import { findFixedPoints, isTeacherFile, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn } from '../analysis/fixed-points.js';
+import { findFixedPoints, isTeacherFile, lowRankModelToRnn, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn } from '../analysis/fixed-points.js';
+import { latentMapFromHost } from '../analysis/model-fixed-points.js';
+import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
 
 export const summary = 'all fixed points of a piecewise-linear low-rank RNN (teacher file or generic JSON), with stability';
 
@@ -59,7 +61,7 @@ function parseInputs(text: string): number[] {
   });
 }
 
-/** Read a teacher file or a generic description; fitted-model files go through fixedPointsOfModel. */
+/** Read a fitted model file, a teacher file or a generic description. */
 export function loadModel(path: string, inputs?: number[]): PiecewiseLinearRnn {
   let json: unknown;
   try {
@@ -68,6 +70,12 @@ export function loadModel(path: string, inputs?: number[]): PiecewiseLinearRnn {
     throw new Error(`--model ${path}: ${(e as Error).message}`);
   }
   if (isTeacherFile(json)) return teacherToRnn(json, inputs);
+  if (typeof json === 'object' && json !== null && (json as { format?: string }).format === MODEL_FORMAT) {
+    // a fitted model file: its latent map z ↦ a z + n φ(m z + Wu u; h), inputs held constant
+    const parsed = parseModel(JSON.stringify(json), path);
+    if (inputs && inputs.length !== parsed.config.inputDim) throw new Error(`--inputs: the model takes ${parsed.config.inputDim} inputs, got ${inputs.length}`);
+    return lowRankModelToRnn(latentMapFromHost(parsed.config, parsed.params), inputs);
+  }
   if (typeof json === 'object' && json !== null && 'U' in json && 'V' in json) {
     const g = json as Record<string, unknown>;
     const flat = (x: unknown) => (Array.isArray(x) ? (x.flat() as number[]) : x);
@@ -79,7 +87,7 @@ export function loadModel(path: string, inputs?: number[]): PiecewiseLinearRnn {
     }
     return model;
   }
-  throw new Error(`--model ${path}: not a teacher file (N, R, alpha, m, n, b_rec) nor a generic description (R, N, a, U, V, h, nonlinearity); fitted model files are read through fixedPointsOfModel once the model loader exists`);
+  throw new Error(`--model ${path}: not a lowrank-smc model file, a teacher file (N, R, alpha, m, n, b_rec) or a generic description (R, N, a, U, V, h, nonlinearity)`);
 }
 
 export function toJson(res: FixedPointResult) {

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   fit: () => import('./fit.js'),
   filter: () => import('./filter.js'),
   generate: () => import('./generate.js'),
+  eval: () => import('./eval.js'),
   bench: () => import('./bench.js'),
   svcca: () => import('./svcca.js'),
   'simulate-motor': () => import('./simulate-motor.js'),

@@ -125,7 +125,7 @@ describe('fixed points (CPU float64 vertex method)', () => {
     expect(viaFile.points).toEqual(direct.points);
     expect(Object.keys(viaFile).slice(0, 5)).toEqual(['count', 'points', 'regions', 'solves', 'ms']);
     writeFileSync(join(dir, 'x.json'), '{"weights": []}');
-    expect(() => loadModel(join(dir, 'x.json'))).toThrow(/not a teacher file .* nor a generic description/);
+    expect(() => loadModel(join(dir, 'x.json'))).toThrow(/not a lowrank-smc model file, a teacher file .* or a generic description/);
     expect(() => loadModel(join(dir, 'g.json'), [1, 2])).toThrow(/input current c \(length N = 5\)/);
   });
 

@@ -299,7 +299,12 @@ export class Engine {
     const results = await Promise.all(checks);
     const first = results.find((e) => e !== null);
     if (first) throw first;
-    if (this.fatal) throw this.fatal;
+    if (this.fatal) {
+      // An uncaptured validation error is reported once; device loss stays fatal.
+      const f = this.fatal;
+      if (!(f instanceof GpuDeviceLostError)) this.fatal = null;
+      throw f;
+    }
   }
 
   private checkAlive(): void {

@@ -151,7 +151,9 @@ async function largeKMatchesReference(engine: Engine, spec: ProblemSpec, options
     // that distance of a boundary: a fraction of at most about 2·2^-24·K (0.8 % at K = 2^16, 12.5 % at
     // 2^20; measured 0.16 % and 2.1 %), where a wrong block offset or search would flip nearly all.
     // After the first step the particle sets differ, so only the first resampling is compared.
-    const allowed = Math.max(2, 2 * 2 ** -24 * K * K);
+    // Some adapters (SwiftShader) evaluate exp/log to only ~1e-6 relative, which moves the weights, and so
+    // the near-tie flips, a little more: allow 1 % of K there too.
+    const allowed = Math.max(2, 2 * 2 ** -24 * K * K, 0.01 * K);
     for (let b = 0; b < B; b++) {
       const row = b * T * K;
       const bad = countDiffering(anc.subarray(row, row + K), ref.anc.subarray(row, row + K));
@@ -251,8 +253,10 @@ export const cases: GpuCase[] = [
         tape.dispose();
       }
       inp.theta.requiresGrad = false;
-      const big = { ...cfg, K: 1 << 22 };
-      expectThrow(() => smcFilterSteps(e, inp, big, { paths: true }), /paths of B=2, T=4, K=4194304 takes \d+ bytes, more than maxStorageBufferBindingSize/);
+      // the smallest K whose paths (B·T·K·(2R+1) floats) exceed this device's binding limit
+      const bigK = Math.floor(e.limits.maxStorageBufferBindingSize / (4 * 2 * 4 * (2 * 2 + 1))) + 1;
+      const big = { ...cfg, K: bigK };
+      expectThrow(() => smcFilterSteps(e, inp, big, { paths: true }), new RegExp(`paths of B=2, T=4, K=${bigK} takes \\d+ bytes, more than maxStorageBufferBindingSize`));
       expectThrow(() => smcFilterSteps(e, inp, { ...cfg, K: 0 }), /particles K must be a positive integer/);
       disposeAll(inp.theta, inp.y, inp.v, inp.qs);
     },

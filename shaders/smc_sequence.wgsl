@@ -53,6 +53,9 @@ var<workgroup> slse: f32;
 // parameters are then loaded once per step and reused K times (the particle-parallel loop reloads them
 // per particle), and all invocations work even when K is far below the workgroup size.
 #const KR
+// The particle count of this pipeline variant as a constant (KR = K·R), so the loops over particles
+// have constant trip counts and the private partial sums stay in registers.
+const KC: u32 = KR / R;
 var<workgroup> spart: array<f32, WG * KR>;  // per-invocation partial sums
 var<workgroup> ssum: array<f32, KR>;        // reduced sums, per particle and rank
 
@@ -70,6 +73,9 @@ fn reduce_partials(tid: u32) {
 // ssum[k·R + r] = (nᵀ φ(m ẑ_k + Wu v_t; h))_r for every particle k (ẑ in sz).
 fn transition_sums(b: u32, t: u32, tid: u32) {
   var part = array<f32, KR>();
+  // particles' states in registers: workgroup-memory reads in the hot loop are slow on some adapters
+  var zl = array<f32, KR>();
+  for (var e = 0u; e < KR; e++) { zl[e] = sz[e]; }
   for (var i = tid; i < p.N; i += WG) {
     var mrow = array<f32, R>();
     var nrow = array<f32, R>();
@@ -77,9 +83,9 @@ fn transition_sums(b: u32, t: u32, tid: u32) {
     let h = theta[p.off_h + i];
     var cur = 0.0;
     for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-    for (var k = 0u; k < p.K; k++) {
+    for (var k = 0u; k < KC; k++) {
       var x = cur;
-      for (var r = 0u; r < R; r++) { x += mrow[r] * sz[k * R + r]; }
+      for (var r = 0u; r < R; r++) { x += mrow[r] * zl[k * R + r]; }
       let f = phi(x, h);
       for (var r = 0u; r < R; r++) { part[k * R + r] += nrow[r] * f; }
     }
@@ -365,7 +371,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         var gn = array<f32, R>();
         var gh = 0.0;
         var gx = 0.0;
-        for (var k = 0u; k < K; k++) {
+        for (var k = 0u; k < KC; k++) {
           var x = cur;
           var rr = 0.0;
           for (var r = 0u; r < R; r++) {

@@ -8,7 +8,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
 import { smcFilter, splitPaths } from '../inference/smc-op.js';
-import type { LowRankRNN, HostParams, ModelConfig } from '../models/lowrank-rnn.js';
+import { hostNoiseFactor, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
 import { nonlinearityId } from '../ops/nonlin.js';
 
 export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number } };
@@ -36,19 +36,6 @@ export interface Generated {
   mean: Float32Array;
   /** Sampled observations [S,T,D] (normalised units). */
   sample: Float32Array;
-}
-
-/** Cholesky factor of a noise covariance from its raw host parameter (mirror of LowRankRNN.noiseFactor). */
-export function hostNoiseFactor(config: ModelConfig, raw: Float32Array): Float64Array {
-  const R = config.rank;
-  const L = new Float64Array(R * R);
-  for (let r = 0; r < R; r++) {
-    if (config.noise === 'full') {
-      for (let c = 0; c < r; c++) L[r * R + c] = raw[r * R + c];
-      L[r * R + r] = Math.exp(raw[r * R + r] / 2);
-    } else L[r * R + r] = Math.exp((config.noise === 'diag' ? raw[r] : raw[0]) / 2);
-  }
-  return L;
 }
 
 function priorStates(config: ModelConfig, host: HostParams, S: number, seed: number, sample: boolean): Float32Array {

@@ -115,6 +115,19 @@ export function initialParams(c: ModelConfig, seed: number): HostParams {
   return p;
 }
 
+/** Cholesky factor of a noise covariance from its raw host parameter (CPU mirror of LowRankRNN.noiseFactor). */
+export function hostNoiseFactor(config: ModelConfig, raw: ArrayLike<number>): Float64Array {
+  const R = config.rank;
+  const L = new Float64Array(R * R);
+  for (let r = 0; r < R; r++) {
+    if (config.noise === 'full') {
+      for (let c = 0; c < r; c++) L[r * R + c] = raw[r * R + c];
+      L[r * R + r] = Math.exp(raw[r * R + r] / 2);
+    } else L[r * R + r] = Math.exp((config.noise === 'diag' ? raw[r] : raw[0]) / 2);
+  }
+  return L;
+}
+
 /** Effective trainable parameter count (full noise counts R(R+1)/2 per covariance, as the reference). */
 export function parameterCount(c: ModelConfig): number {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;

@@ -7,22 +7,10 @@
 import { kalmanPackedRef } from '../ops/kalman.js';
 import { referenceFilter, type FilterSpec } from '../inference/reference-filter.js';
 import type { Proposal, Resampling } from '../inference/smc-layout.js';
-import { paramShapes, type ModelConfig, type ParamName } from './lowrank-rnn.js';
+import { hostNoiseFactor, paramShapes, type ModelConfig, type ParamName } from './lowrank-rnn.js';
 import { thetaLayout } from '../inference/smc-layout.js';
 
 export type HostParams64 = Record<ParamName, Float64Array>;
-
-export function noiseFactorRef(config: ModelConfig, raw: ArrayLike<number>): Float64Array {
-  const R = config.rank;
-  const L = new Float64Array(R * R);
-  for (let r = 0; r < R; r++) {
-    if (config.noise === 'full') {
-      for (let c = 0; c < r; c++) L[r * R + c] = raw[r * R + c];
-      L[r * R + r] = Math.exp(raw[r * R + r] / 2);
-    } else L[r * R + r] = Math.exp((config.noise === 'diag' ? raw[r] : raw[0]) / 2);
-  }
-  return L;
-}
 
 export interface ObjectiveRefSpec {
   config: ModelConfig;
@@ -52,8 +40,8 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
   th.set(p.B, o.B);
   th.set(p.b, o.b);
   if (c.obs === 'gauss') th.set(p.logVarX, o.lv);
-  const Lz = noiseFactorRef(c, p.noiseZ);
-  const Lz0 = noiseFactorRef(c, p.noiseZ0);
+  const Lz = hostNoiseFactor(c, p.noiseZ);
+  const Lz0 = hostNoiseFactor(c, p.noiseZ0);
   let qs: Float64Array | undefined;
   let constant = 0;
   if (spec.proposal === 'bootstrap') {

@@ -87,7 +87,9 @@ async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
   if (c.ratio > 1) throw new Error(`log-likelihood differs from the float64 reference: trial ${c.index} gpu ${ll[c.index]} ref ${ref.ll[c.index]}`);
   const { B, T, K, key, iter } = pr.spec;
   const violation = ancestorViolation(pr.spec.resampling, ref.w, anc, B, T, K, key, iter);
-  if (violation > 1e-5) throw new Error(`an ancestor is not the float64 resampler's choice (cumulative weight off by ${violation})`);
+  // 2e-4: WGSL lets cos/sin/exp/log be a few ulp to ~1e-3 off (SwiftShader's normals differ from the
+  // float64 ones by up to ~8e-4), which moves weights by ~1e-4; a wrong ancestor is off by ~1/K.
+  if (violation > 2e-4) throw new Error(`an ancestor is not the float64 resampler's choice (cumulative weight off by ${violation})`);
   // and without replay, the reference's own resampler agrees except after such near-ties
   const free = referenceFilter(pr.spec, f32(pr.theta), data);
   let same = 0;

@@ -10,8 +10,7 @@
 // All parameters arrive packed in one buffer `theta` (offsets in the uniform); the backward kernel
 // writes one packed gradient. Per step we store only z (pre-resampling), μ, normalised weights and
 // ancestors: training memory is O(B·T·K·R); the N-wide currents are recomputed in the backward pass.
-#include "rng"
-#include "nonlin"
+#include "smc_common"
 
 #const R
 #const WG
@@ -26,12 +25,6 @@ struct Params {
   off_y: u32, off_v: u32, off_qs: u32, P: u32,
 }
 
-// Observation nonlinearity ψ: 0 identity, 1 softplus (+1e-6), 2 exp (+1e-10), 3 relu (+1e-10).
-override OBS_NL: u32 = 0u;
-const LOG_2PI: f32 = 1.8378770664093453;
-// RNG purposes (third counter word): keep in sync with src/inference/smc-rng.ts.
-const PURPOSE_NOISE: u32 = 1u;
-const PURPOSE_RESAMPLE: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
@@ -95,23 +88,9 @@ fn transition_sums(b: u32, t: u32, tid: u32) {
 }
 #endif
 
-fn psi(eta: f32) -> f32 {
-  switch OBS_NL {
-    case 1u: { return nl_softplus(eta) + 1e-6; }
-    case 2u: { return exp(eta) + 1e-10; }
-    case 3u: { return max(eta, 0.0) + 1e-10; }
-    default: { return eta; }
-  }
-}
 
-fn dpsi(eta: f32) -> f32 {
-  switch OBS_NL {
-    case 1u: { return nl_sigmoid(eta); }
-    case 2u: { return exp(eta); }
-    case 3u: { return select(0.0, 1.0, eta > 0.0); }
-    default: { return 1.0; }
-  }
-}
+
+
 
 fn decay() -> f32 { return exp(-exp(theta[p.off_a])); }
 
@@ -119,77 +98,15 @@ fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
 fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
 fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
 
-// Standard normals for particle (b,k) at step t: counter words (t*ceil(R/4)+c, b*K+k, NOISE, iter).
-fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
-  var xi = array<f32, R>();
-  let key = vec2<u32>(p.seed_lo, p.seed_hi);
-  let chunks = (R + 3u) / 4u;
-  for (var c = 0u; c < chunks; c++) {
-    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, b * p.K + k, PURPOSE_NOISE, p.iter));
-    for (var j = 0u; j < 4u; j++) {
-      let r = c * 4u + j;
-      if (r < R) { xi[r] = n4[j]; }
-    }
-  }
-  return xi;
-}
 
-// Transition mean a z + nᵀ φ(m z + Wu v_t; h) for one particle (z read from workgroup memory).
-fn transition_mean(b: u32, t: u32, k: u32) -> array<f32, R> {
-  var z = array<f32, R>();
-  for (var r = 0u; r < R; r++) { z[r] = sz[k * R + r]; }
-  let a = decay();
-  var acc = array<f32, R>();
-  for (var i = 0u; i < p.N; i++) {
-    var x = 0.0;
-    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
-    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-    let f = phi(x, theta[p.off_h + i]);
-    for (var r = 0u; r < R; r++) { acc[r] += theta[p.off_n + i * R + r] * f; }
-  }
-  var mu = array<f32, R>();
-  for (var r = 0u; r < R; r++) { mu[r] = a * z[r] + acc[r]; }
-  return mu;
-}
 
-// Log-likelihood of observation y_t under z (bootstrap weights).
-fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
-  var l = 0.0;
-  for (var d = 0u; d < p.D; d++) {
-    var eta = theta[p.off_b + d];
-    for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
-    let lam = psi(eta);
-    let y = data[p.off_y + (b * p.T + t) * p.D + d];
-#if POISSON
-    l += y * log(lam) - lam;
-#else
-    let lv = theta[p.off_lv + d];
-    let res = y - lam;
-    l += -0.5 * res * res * exp(-lv) - 0.5 * lv - 0.5 * LOG_2PI;
-#endif
-  }
-  return l;
-}
 
-fn lower_matvec(off: u32, xi: array<f32, R>) -> array<f32, R> {
-  var out = array<f32, R>();
-  for (var r = 0u; r < R; r++) {
-    var s = 0.0;
-    for (var c = 0u; c <= r; c++) { s += theta[off + r * R + c] * xi[c]; }
-    out[r] = s;
-  }
-  return out;
-}
 
-fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
-  var out = array<f32, R>();
-  for (var r = 0u; r < R; r++) {
-    var s = 0.0;
-    for (var c = 0u; c < R; c++) { s += theta[off + r * R + c] * x[c]; }
-    out[r] = s;
-  }
-  return out;
-}
+
+
+
+
+
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -214,7 +131,9 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
         let a = decay();
         for (var r = 0u; r < R; r++) { mu[r] = a * sz[tid * R + r] + ssum[tid * R + r]; }
 #else
-        mu = transition_mean(b, t - 1u, tid);
+        var zp = array<f32, R>();
+        for (var r = 0u; r < R; r++) { zp[r] = sz[tid * R + r]; }
+        mu = transition_mean(b, t - 1u, zp);
 #endif
       }
       let xi = noise(b, t, tid);

@@ -19,8 +19,7 @@
 // State buffer of one chunk of trials (two of them, ping-pong between steps):
 //   z [B,K,R] (pre-resampling states of step t) | lcum [B,K] (per-block cumsum of the block-normalised
 //   weights) | per block (max ℓ, Σexp(ℓ − max), last lcum → share, share-offset) [B,nb,4]
-#include "rng"
-#include "nonlin"
+#include "smc_common"
 
 #const R
 #const WG
@@ -37,11 +36,6 @@ struct Params {
 
 const FLAG_PATHS: u32 = 1u;
 const FLAG_ANC: u32 = 2u;
-override OBS_NL: u32 = 0u;
-const LOG_2PI: f32 = 1.8378770664093453;
-// RNG purposes (third counter word), as in smc_sequence.wgsl.
-const PURPOSE_NOISE: u32 = 1u;
-const PURPOSE_RESAMPLE: u32 = 2u;
 const CWG: u32 = 256u;
 const CITEMS: u32 = 4u;
 
@@ -59,14 +53,7 @@ const CITEMS: u32 = 4u;
 var<workgroup> sw: array<f32, WG>;
 var<workgroup> csh: array<f32, CWG>;
 
-fn psi(eta: f32) -> f32 {
-  switch OBS_NL {
-    case 1u: { return nl_softplus(eta) + 1e-6; }
-    case 2u: { return exp(eta) + 1e-10; }
-    case 3u: { return max(eta, 0.0) + 1e-10; }
-    default: { return eta; }
-  }
-}
+
 
 // State-buffer offsets for trial b of the chunk.
 fn lcum_base(b: u32) -> u32 { return p.B * p.K * R + b * p.K; }
@@ -76,73 +63,15 @@ fn zidx(bg: u32, t: u32, k: u32) -> u32 { return ((bg * p.T + t) * p.K + k) * R;
 fn muidx(bg: u32, t: u32, k: u32) -> u32 { return p.Btot * p.T * p.K * R + zidx(bg, t, k); }
 fn widx(bg: u32, t: u32, k: u32) -> u32 { return 2u * p.Btot * p.T * p.K * R + (bg * p.T + t) * p.K + k; }
 
-fn noise(bg: u32, t: u32, k: u32) -> array<f32, R> {
-  var xi = array<f32, R>();
-  let key = vec2<u32>(p.seed_lo, p.seed_hi);
-  let chunks = (R + 3u) / 4u;
-  for (var c = 0u; c < chunks; c++) {
-    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, bg * p.K + k, PURPOSE_NOISE, p.iter));
-    for (var j = 0u; j < 4u; j++) {
-      let r = c * 4u + j;
-      if (r < R) { xi[r] = n4[j]; }
-    }
-  }
-  return xi;
-}
 
-// a z + nᵀ φ(m z + Wu v_t; h): the N-wide currents stay in registers, one unit at a time.
-fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
-  let a = exp(-exp(theta[p.off_a]));
-  var acc_r = array<f32, R>();
-  for (var i = 0u; i < p.N; i++) {
-    var x = 0.0;
-    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
-    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
-    let f = phi(x, theta[p.off_h + i]);
-    for (var r = 0u; r < R; r++) { acc_r[r] += theta[p.off_n + i * R + r] * f; }
-  }
-  var mu = array<f32, R>();
-  for (var r = 0u; r < R; r++) { mu[r] = a * z[r] + acc_r[r]; }
-  return mu;
-}
 
-fn obs_loglik(bg: u32, t: u32, z: array<f32, R>) -> f32 {
-  var l = 0.0;
-  for (var d = 0u; d < p.D; d++) {
-    var eta = theta[p.off_b + d];
-    for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
-    let lam = psi(eta);
-    let y = data[p.off_y + (bg * p.T + t) * p.D + d];
-#if POISSON
-    l += y * log(lam) - lam;
-#else
-    let lv = theta[p.off_lv + d];
-    let res = y - lam;
-    l += -0.5 * res * res * exp(-lv) - 0.5 * lv - 0.5 * LOG_2PI;
-#endif
-  }
-  return l;
-}
 
-fn lower_matvec(off: u32, xi: array<f32, R>) -> array<f32, R> {
-  var out = array<f32, R>();
-  for (var r = 0u; r < R; r++) {
-    var s = 0.0;
-    for (var c = 0u; c <= r; c++) { s += theta[off + r * R + c] * xi[c]; }
-    out[r] = s;
-  }
-  return out;
-}
 
-fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
-  var out = array<f32, R>();
-  for (var r = 0u; r < R; r++) {
-    var s = 0.0;
-    for (var c = 0u; c < R; c++) { s += theta[off + r * R + c] * x[c]; }
-    out[r] = s;
-  }
-  return out;
-}
+
+
+
+
+
 
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
 fn search_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {

@@ -1,0 +1,100 @@
+// Shared by the fused (smc_sequence) and per-step (smc_step) particle filters: observation model,
+// noise addressing and small matrix helpers. Both shaders declare `p` (with the same offset fields),
+// `theta` and `data`; the random-number addressing must stay identical for their results to agree.
+#include "rng"
+#include "nonlin"
+
+// Observation nonlinearity ψ: 0 identity, 1 softplus (+1e-6), 2 exp (+1e-10), 3 relu (+1e-10).
+override OBS_NL: u32 = 0u;
+const LOG_2PI: f32 = 1.8378770664093453;
+// RNG purposes (third counter word): keep in sync with src/inference/reference-filter.ts.
+const PURPOSE_NOISE: u32 = 1u;
+const PURPOSE_RESAMPLE: u32 = 2u;
+
+fn psi(eta: f32) -> f32 {
+  switch OBS_NL {
+    case 1u: { return nl_softplus(eta) + 1e-6; }
+    case 2u: { return exp(eta) + 1e-10; }
+    case 3u: { return max(eta, 0.0) + 1e-10; }
+    default: { return eta; }
+  }
+}
+
+fn dpsi(eta: f32) -> f32 {
+  switch OBS_NL {
+    case 1u: { return nl_sigmoid(eta); }
+    case 2u: { return exp(eta); }
+    case 3u: { return select(0.0, 1.0, eta > 0.0); }
+    default: { return 1.0; }
+  }
+}
+
+// Standard normals for particle (b,k) at step t: counter words (t*ceil(R/4)+c, b*K+k, NOISE, iter).
+fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
+  var xi = array<f32, R>();
+  let key = vec2<u32>(p.seed_lo, p.seed_hi);
+  let chunks = (R + 3u) / 4u;
+  for (var c = 0u; c < chunks; c++) {
+    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, b * p.K + k, PURPOSE_NOISE, p.iter));
+    for (var j = 0u; j < 4u; j++) {
+      let r = c * 4u + j;
+      if (r < R) { xi[r] = n4[j]; }
+    }
+  }
+  return xi;
+}
+
+// Log-likelihood of observation y_t under z (bootstrap weights).
+fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
+  var l = 0.0;
+  for (var d = 0u; d < p.D; d++) {
+    var eta = theta[p.off_b + d];
+    for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+    let lam = psi(eta);
+    let y = data[p.off_y + (b * p.T + t) * p.D + d];
+#if POISSON
+    l += y * log(lam) - lam;
+#else
+    let lv = theta[p.off_lv + d];
+    let res = y - lam;
+    l += -0.5 * res * res * exp(-lv) - 0.5 * lv - 0.5 * LOG_2PI;
+#endif
+  }
+  return l;
+}
+
+fn lower_matvec(off: u32, xi: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c <= r; c++) { s += theta[off + r * R + c] * xi[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c < R; c++) { s += theta[off + r * R + c] * x[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+// a z + nᵀ φ(m z + Wu v_t; h): the N-wide currents stay in registers, one unit at a time.
+fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
+  let a = exp(-exp(theta[p.off_a]));
+  var acc_r = array<f32, R>();
+  for (var i = 0u; i < p.N; i++) {
+    var x = 0.0;
+    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
+    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+    let f = phi(x, theta[p.off_h + i]);
+    for (var r = 0u; r < R; r++) { acc_r[r] += theta[p.off_n + i * R + r] * f; }
+  }
+  var mu = array<f32, R>();
+  for (var r = 0u; r < R; r++) { mu[r] = a * z[r] + acc_r[r]; }
+  return mu;
+}

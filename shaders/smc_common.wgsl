@@ -98,3 +98,35 @@ fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
   for (var r = 0u; r < R; r++) { mu[r] = a * z[r] + acc_r[r]; }
   return mu;
 }
+
+struct Proposed { z: array<f32, R>, lw: f32 }
+
+// One particle's draw from the proposal at step t of trial bg and its incremental log weight.
+// Bootstrap: z = μ + L ξ, weight log p(y_t | z). Optimal (linear-Gaussian observations), with
+// qs = [q (nTrials,T,R) | s (nTrials,T)]: z = μ + Σq (q_t − Gμ) + Lq ξ, weight the predictive density
+// up to a constant, −½ s_t + μ·q_t − ½ μᵀGμ + ½ rᵀΣq r with r = q_t − Gμ.
+fn propose(bg: u32, t: u32, nTrials: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
+  var out = Proposed();
+#if OPTIMAL
+  let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
+  let offLq = select(p.off_Lq, p.off_Lq0, t == 0u);
+  let qbase = p.off_qs + (bg * p.T + t) * R;
+  let sidx = p.off_qs + nTrials * p.T * R + bg * p.T + t;
+  let gmu = sym_matvec(p.off_G, mu);
+  var rr = array<f32, R>();
+  for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gmu[r]; }
+  let pr = sym_matvec(offSq, rr);
+  let lx = lower_matvec(offLq, xi);
+  var l = -0.5 * data[sidx];
+  for (var r = 0u; r < R; r++) {
+    out.z[r] = mu[r] + pr[r] + lx[r];
+    l += mu[r] * data[qbase + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
+  }
+  out.lw = l;
+#else
+  let lx = lower_matvec(select(p.off_L, p.off_L0, t == 0u), xi);
+  for (var r = 0u; r < R; r++) { out.z[r] = mu[r] + lx[r]; }
+  out.lw = obs_loglik(bg, t, out.z);
+#endif
+  return out;
+}

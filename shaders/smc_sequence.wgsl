@@ -137,27 +137,9 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 #endif
       }
       let xi = noise(b, t, tid);
-#if OPTIMAL
-      let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
-      let offLq = select(p.off_Lq, p.off_Lq0, t == 0u);
-      let qbase = p.off_qs + (b * p.T + t) * R;
-      let sidx = p.off_qs + p.B * p.T * R + b * p.T + t;
-      let gmu = sym_matvec(p.off_G, mu);
-      var rr = array<f32, R>();
-      for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gmu[r]; }
-      let pr = sym_matvec(offSq, rr);
-      let lx = lower_matvec(offLq, xi);
-      var l = -0.5 * data[sidx];
-      for (var r = 0u; r < R; r++) {
-        z[r] = mu[r] + pr[r] + lx[r];
-        l += mu[r] * data[qbase + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
-      }
-      lw = l;
-#else
-      let lx = lower_matvec(select(p.off_L, p.off_L0, t == 0u), xi);
-      for (var r = 0u; r < R; r++) { z[r] = mu[r] + lx[r]; }
-      lw = obs_loglik(b, t, z);
-#endif
+      let pz = propose(b, t, p.B, mu, xi);
+      z = pz.z;
+      lw = pz.lw;
       for (var r = 0u; r < R; r++) {
         paths[zidx(b, t, tid) + r] = z[r];
         paths[muidx(b, t, tid) + r] = mu[r];

@@ -4,25 +4,14 @@
  * ancestors held fixed, for its gradient (finite differences of this function).
  */
 import { rngNormal4, rngUniform4 } from '../gpu/rng.js';
-import { phi, type Nonlinearity } from '../ops/nonlin.js';
-import type { ObsLikelihood, ObsNonlinearity, Proposal, Resampling, ThetaLayout } from './smc-layout.js';
+import { phi } from '../ops/nonlin.js';
+import type { ObsNonlinearity, Resampling, SmcConfig } from './smc-layout.js';
 
 export const PURPOSE_NOISE = 1;
 export const PURPOSE_RESAMPLE = 2;
 
-export interface FilterSpec {
-  layout: ThetaLayout;
-  proposal: Proposal;
-  obs: ObsLikelihood;
-  obsNonlinearity: ObsNonlinearity;
-  nonlinearity: Nonlinearity;
-  resampling: Resampling;
-  B: number;
-  T: number;
-  K: number;
-  key: [number, number];
-  iter: number;
-}
+/** The reference takes the GPU filter's configuration unchanged. */
+export type FilterSpec = SmcConfig;
 
 export interface FilterData {
   /** Observations [B,T,D]. */

@@ -6,6 +6,7 @@
  *           Σq (R×R) | Lq (R×R) | Σq0 (R×R) | Lq0 (R×R) | G (R×R) | Bᵀ (D×R) | b (D) | log σ² (D) ]
  * Matrices are row-major. Blocks a configuration does not use are still present (zeros): one layout.
  */
+import type { Nonlinearity } from '../ops/nonlin.js';
 export type Proposal = 'bootstrap' | 'optimal';
 export type ObsLikelihood = 'gauss' | 'poisson';
 export type ObsNonlinearity = 'identity' | 'softplus' | 'exp' | 'relu';
@@ -13,6 +14,22 @@ export type Resampling = 'systematic' | 'stratified' | 'multinomial';
 
 export const OBS_NONLIN_IDS: Record<ObsNonlinearity, number> = { identity: 0, softplus: 1, exp: 2, relu: 3 };
 export const RESAMPLING_IDS: Record<Resampling, number> = { systematic: 0, stratified: 1, multinomial: 2 };
+
+/** One filter call: what the GPU kernels and the float64 reference filter both take. */
+export interface SmcConfig {
+  layout: ThetaLayout;
+  proposal: Proposal;
+  obs: ObsLikelihood;
+  obsNonlinearity: ObsNonlinearity;
+  nonlinearity: Nonlinearity;
+  resampling: Resampling;
+  B: number;
+  T: number;
+  K: number;
+  /** Philox key (see seedToKey) and the iteration word, so every iteration draws fresh noise. */
+  key: [number, number];
+  iter: number;
+}
 
 export interface SmcDims {
   R: number;

@@ -8,34 +8,17 @@ import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { nonlinearityId, type Nonlinearity } from '../ops/nonlin.js';
+import { nonlinearityId } from '../ops/nonlin.js';
 import {
   OBS_NONLIN_IDS,
   RESAMPLING_IDS,
   fusedWorkgroupBytes,
   fusedWorkgroupSize,
   useUnitParallel,
-  type ObsLikelihood,
-  type ObsNonlinearity,
-  type Proposal,
-  type Resampling,
-  type ThetaLayout,
+  type SmcConfig,
 } from './smc-layout.js';
 
-export interface SmcConfig {
-  layout: ThetaLayout;
-  proposal: Proposal;
-  obs: ObsLikelihood;
-  obsNonlinearity: ObsNonlinearity;
-  nonlinearity: Nonlinearity;
-  resampling: Resampling;
-  B: number;
-  T: number;
-  K: number;
-  /** Philox key (see seedToKey) and the iteration word, so every iteration draws fresh noise. */
-  key: [number, number];
-  iter: number;
-}
+export type { SmcConfig };
 
 export interface SmcInputs {
   theta: Tensor;

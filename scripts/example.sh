@@ -4,7 +4,7 @@
 # EEG recording, then filter it, generate from the model, evaluate D_stsp / D_H, find the fixed points
 # of the bundled teacher network and write plots. Outputs go to example-out/ (git-ignored).
 #
-# ITERS (default 500) sets the length of the fit; the published schedule is 1500 epochs of 50
+# ITERS (default 500) sets the length of the fit and SEED (default 1) the seed; the published schedule is 1500 epochs of 50
 # windows — see README "EEG reproduction" for what a shorter schedule reaches.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,6 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DATA=../shared/data/eeg_s001r01_smoothed.npy
 OUT=example-out
 ITERS=${ITERS:-500}
+SEED=${SEED:-1}
 mkdir -p "$OUT"
 [ -f dist/src/cli/main.js ] || npm run build
 cli() { node bin/lowrank-smc.js "$@"; }
@@ -21,13 +22,13 @@ cli info
 echo "== fit ($ITERS iterations)"
 cli fit --data "$DATA" --layout time,channel --rank 3 --units 512 --nonlinearity clipped_relu \
   --particles 10 --batch 10 --window 50 --proposal optimal --iters "$ITERS" --lr 1e-2 --lr-end 1e-3 \
-  --seed 1 --out "$OUT/eeg-model.json" --plots --checkpoint-every 100
+  --seed "$SEED" --out "$OUT/eeg-model.json" --plots --checkpoint-every 100
 echo "== filter (64 particles)"
 cli filter --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --particles 64 --out "$OUT/eeg-latents.npy"
 echo "== generate (burn-in 2400)"
 cli generate --model "$OUT/eeg-model.json" --steps 2000 --burn-in 2400 --out "$OUT/eeg-generated.npy" --latents "$OUT/eeg-generated-latents.npy"
 echo "== evaluate (EEG protocol)"
-cli eval --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --cut-off 2400 --smooth-at-eval --freq-cut-off=-1 --json | tee "$OUT/eeg-eval.json"
+cli eval --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --cut-off 2400 --smooth-at-eval --freq-cut-off=-1 --seed "$SEED" --json | tee "$OUT/eeg-eval.json"
 echo "== fixed points of the bundled teacher network (17 expected; the 512-unit EEG model is beyond the software adapter's budget)"
 cli fixed-points --model ../shared/data/teacher_reach_rank2.json --json > "$OUT/teacher-fixed-points.json" && head -c 300 "$OUT/teacher-fixed-points.json" && echo
 echo "== plots"

@@ -8,8 +8,13 @@
 // predictive log N(y_t; Bᵀμ + b, S) up to a constant (qs = [q (B,T,R) | s (B,T)]): −½s_t + μ·q_t − ½μᵀGμ + ½ rᵀΣq r, r = q_t − Gμ.
 //
 // All parameters arrive packed in one buffer `theta` (offsets in the uniform); the backward kernel
-// writes one packed gradient. Per step we store only z (pre-resampling), μ, normalised weights and
-// ancestors: training memory is O(B·T·K·R); the N-wide currents are recomputed in the backward pass.
+// writes one packed gradient. Per step we store only z (pre-resampling), μ, normalised weights, the
+// resampling decision and ancestors: training memory is O(B·T·K·R); the N-wide currents are
+// recomputed in the backward pass.
+//
+// ESS threshold (p.ess_frac < 1): a step resamples only when 1/Σw² < ess_frac·K. Otherwise every
+// particle is its own ancestor and carries log(K·w) into the next step's log weight, so the increment
+// logsumexp(carry + ℓ) − log K is log Σ_k W_k e^ℓ_k. With ess_frac = 1 the carry is always 0.
 #include "smc_common"
 
 #const R
@@ -18,7 +23,7 @@
 
 struct Params {
   B: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
-  iter: u32, seed_lo: u32, seed_hi: u32, resample: u32,
+  iter: u32, seed_lo: u32, seed_hi: u32, resample: u32, ess_frac: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32,
@@ -29,17 +34,18 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
 @group(0) @binding(2) var<storage, read> data: array<f32>;
-// paths: z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K]
+// paths: z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled after t [B,T]
 @group(0) @binding(3) var<storage, read_write> paths: array<f32>;
 @group(0) @binding(4) var<storage, read_write> anc: array<u32>;
 @group(0) @binding(5) var<storage, read_write> ll: array<f32>;
 
 var<workgroup> sz: array<f32, WG * R>;      // particle states being carried (ẑ after resampling)
-var<workgroup> sw: array<f32, WG>;          // log weights, then normalised weights
+var<workgroup> sw: array<f32, WG>;          // log weights, then normalised weights; backward: their adjoints
 var<workgroup> scum: array<f32, WG>;        // cumulative normalised weights
 var<workgroup> sred: array<f32, WG>;        // multinomial spacings; backward per-step sums
 var<workgroup> sanc: array<u32, WG>;
 var<workgroup> slse: f32;
+var<workgroup> sresample: u32;              // whether this step resamples (ESS decision)
 #if UNITPAR
 // Unit-parallel path for few particles (K·R ≤ KR): every invocation takes a slice of the units and
 // accumulates, for all K particles, into private partial sums, which one pass reduces. Each unit's
@@ -97,6 +103,7 @@ fn decay() -> f32 { return exp(-exp(theta[p.off_a])); }
 fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
 fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
 fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
+fn flagidx(b: u32, t: u32) -> u32 { return (2u * R + 1u) * p.B * p.T * p.K + b * p.T + t; }
 
 
 
@@ -116,6 +123,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   let live = tid < K;
   let key = vec2<u32>(p.seed_lo, p.seed_hi);
   var total = 0.0;
+  var carry = 0.0; // log(K·w) carried from the previous step when it did not resample
   for (var t = 0u; t < p.T; t++) {
     var lw = -3.0e38;
     var z = array<f32, R>();
@@ -139,7 +147,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       let xi = noise(b, t, tid);
       let pz = propose(b, t, p.B, mu, xi);
       z = pz.z;
-      lw = pz.lw;
+      lw = pz.lw + carry;
       for (var r = 0u; r < R; r++) {
         paths[zidx(b, t, tid) + r] = z[r];
         paths[muidx(b, t, tid) + r] = mu[r];
@@ -162,7 +170,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       for (var k = 0u; k < K; k++) { let e = exp(sw[k] - m); sw[k] = e; s += e; }
       slse = m + log(s);
       var c = 0.0;
-      for (var k = 0u; k < K; k++) { let w = sw[k] / s; sw[k] = w; c += w; scum[k] = c; }
+      var sumsq = 0.0;
+      for (var k = 0u; k < K; k++) { let w = sw[k] / s; sw[k] = w; c += w; sumsq += w * w; scum[k] = c; }
+      sresample = select(0u, 1u, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(K));
+      paths[flagidx(b, t)] = f32(sresample);
       if (p.resample == 2u) {
         var ce = 0.0;
         for (var k = 0u; k <= K; k++) { ce += sred[k]; sred[k] = ce; }
@@ -171,25 +182,30 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     workgroupBarrier();
     total += slse - log(f32(K));
     if (live) { paths[widx(b, t, tid)] = sw[tid]; }
-    // resampling positions (sorted in j, so ancestors come out sorted)
-    var pos = 0.0;
-    if (p.resample == 2u) {
-      pos = sred[tid] / sred[K];
-    } else if (p.resample == 1u) {
-      let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
-      pos = (f32(tid) + u) / f32(K);
-    } else {
-      let u = rng_uniform4(key, vec4<u32>(t, b, PURPOSE_RESAMPLE, p.iter)).x;
-      pos = (f32(tid) + u) / f32(K);
+    let resample = sresample != 0u;
+    var lo = tid; // without resampling every particle is its own ancestor
+    if (resample) {
+      // resampling positions (sorted in j, so ancestors come out sorted)
+      var pos = 0.0;
+      if (p.resample == 2u) {
+        pos = sred[tid] / sred[K];
+      } else if (p.resample == 1u) {
+        let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
+        pos = (f32(tid) + u) / f32(K);
+      } else {
+        let u = rng_uniform4(key, vec4<u32>(t, b, PURPOSE_RESAMPLE, p.iter)).x;
+        pos = (f32(tid) + u) / f32(K);
+      }
+      // ancestor: first i with cumsum_i >= pos * total (renormalised by the last entry)
+      let goal = pos * scum[K - 1u];
+      lo = 0u;
+      var hi = K - 1u;
+      while (lo < hi) {
+        let mid = (lo + hi) / 2u;
+        if (scum[mid] < goal) { lo = mid + 1u; } else { hi = mid; }
+      }
     }
-    // ancestor: first i with cumsum_i >= pos * total (renormalised by the last entry)
-    let goal = pos * scum[K - 1u];
-    var lo = 0u;
-    var hi = K - 1u;
-    while (lo < hi) {
-      let mid = (lo + hi) / 2u;
-      if (scum[mid] < goal) { lo = mid + 1u; } else { hi = mid; }
-    }
+    carry = select(lw - slse + log(f32(K)), 0.0, resample);
     if (live) {
       anc[(b * p.T + t) * K + tid] = lo;
       sanc[tid] = lo;
@@ -210,6 +226,8 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 // ------------------------------------------------------------------------------------------------
 // Backward pass. Reverse time loop per trial. Gradients flow through the resampled particles (the
 // gather's adjoint is a segmented sum over the sorted ancestors), not through the ancestor choice.
+// Weight adjoints: ∂L_t/∂ℓ_tk = w_tk at a step that resampled (and at the last step); at a step that
+// did not, the carried weights telescope and the adjoint is the next step's, kept per particle in sw.
 // Parameter gradients: unit-wise (m, n, h, Wu) and channel-wise (B, b, log σ²) entries are owned by
 // one invocation each and accumulated in this trial's slice of `gpart`; the small ones (θ_a, μ0, the
 // R×R matrices) are accumulated per invocation in registers and written out once. `reduce_rows` and
@@ -251,6 +269,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   for (var tt = 0u; tt < p.T; tt++) {
     let t = p.T - 1u - tt;
     if (live) {
+      if (t + 1u == p.T || paths[flagidx(b, t)] != 0.0) { sw[tid] = paths[widx(b, t, tid)]; }
       let ak = anc[(b * p.T + t) * K + tid];
       sanc[tid] = ak;
       for (var r = 0u; r < R; r++) { sz[tid * R + r] = paths[zidx(b, t, ak) + r]; }
@@ -385,7 +404,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       while (end < hi2) { let mid = (end + hi2) / 2u; if (sanc[mid] <= j) { end = mid + 1u; } else { hi2 = mid; } }
       var gz = array<f32, R>();
       for (var k = lo; k < end; k++) { for (var r = 0u; r < R; r++) { gz[r] += sgzh[k * R + r]; } }
-      let w = paths[widx(b, t, j)] * seed;
+      let w = sw[j] * seed;
       var z = array<f32, R>();
       var mu = array<f32, R>();
       for (var r = 0u; r < R; r++) {
@@ -469,7 +488,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       var glv = 0.0;
       let y = data[p.off_y + (b * p.T + t) * p.D + d];
       for (var k = 0u; k < K; k++) {
-        let w = paths[widx(b, t, k)] * seed;
+        let w = sw[k] * seed;
         var eta = theta[p.off_b + d];
         var z = array<f32, R>();
         for (var r = 0u; r < R; r++) {

@@ -4,21 +4,26 @@
 //
 // Per step t (all encoded, no host sync):
 //   propagate  one invocation per particle k of trial b, workgroups = blocks of WG particles:
-//              (t ≥ 1) systematic/stratified resampling of step t−1: binary search of the position
+//              (t ≥ 1) if step t−1 resamples (its ESS decision, by `combine`), systematic/stratified
+//              resampling of step t−1: binary search of the position
 //              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
-//              block's own cumsum), gather of the ancestor's state; transition mean, proposal draw and
-//              log weight; then, inside the block: max, Σexp, block-normalised weights and their
-//              running sum (the scan of step t, without the add-back of the block offsets).
+//              block's own cumsum), gather of the ancestor's state; else the particle keeps its state
+//              and carries log(K·w) into its log weight (as the fused kernel); transition mean,
+//              proposal draw and log weight; then, inside the block: max, Σexp, block-normalised
+//              weights, their running sum (the scan of step t, without the add-back of the block
+//              offsets) and squared sum.
 //   combine    one workgroup per trial: logsumexp over the block partials → ll[b] += lse − log K;
-//              each block's share of the normalised weight and the inclusive scan of the shares
-//              (block offsets). This is reduce-then-scan: no forward-progress assumption between
+//              the ESS decision; each block's share of the normalised weight and the inclusive scan
+//              of the shares (block offsets). This is reduce-then-scan: no forward-progress assumption between
 //              workgroups; the add-back is folded into the next step's search.
 //   weights    (only when paths are stored) normalised weights exp(ℓ − lse) into the paths.
 // A final propagate with t = T only resamples (writes the last ancestors).
 //
 // State buffer of one chunk of trials (two of them, ping-pong between steps):
 //   z [B,K,R] (pre-resampling states of step t) | lcum [B,K] (per-block cumsum of the block-normalised
-//   weights) | per block (max ℓ, Σexp(ℓ − max), last lcum → share, share-offset) [B,nb,4]
+//   weights) | per block (max ℓ, Σexp(ℓ − max), last lcum → share, share-offset) [B,nb,4] |
+//   ℓ [B,K] (log weights with the carry) | per block Σ of squared block-normalised weights [B,nb] |
+//   per trial (resample decision 1/0, lse) [B,2]
 #include "smc_common"
 
 #const R
@@ -27,7 +32,7 @@
 struct Params {
   B: u32, b0: u32, Btot: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
   t: u32, nb: u32, flags: u32, resample: u32,
-  iter: u32, seed_lo: u32, seed_hi: u32,
+  iter: u32, seed_lo: u32, seed_hi: u32, ess_frac: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32,
@@ -44,7 +49,7 @@ const CITEMS: u32 = 4u;
 @group(0) @binding(2) var<storage, read> data: array<f32>;
 @group(0) @binding(3) var<storage, read> prev: array<f32>;
 @group(0) @binding(4) var<storage, read_write> next: array<f32>;
-// paths (optional): z [Btot,T,K,R] | μ [Btot,T,K,R] | normalised weights [Btot,T,K]
+// paths (optional): z [Btot,T,K,R] | μ [Btot,T,K,R] | normalised weights [Btot,T,K] | resampled [Btot,T]
 @group(0) @binding(5) var<storage, read_write> paths: array<f32>;
 @group(0) @binding(6) var<storage, read_write> anc: array<u32>;
 // acc: per trial Σ_t (lse_t − log K) [Btot] | lse of the current step [Btot]
@@ -58,10 +63,14 @@ var<workgroup> csh: array<f32, CWG>;
 // State-buffer offsets for trial b of the chunk.
 fn lcum_base(b: u32) -> u32 { return p.B * p.K * R + b * p.K; }
 fn stat_base(b: u32) -> u32 { return p.B * p.K * (R + 1u) + b * p.nb * 4u; }
+fn lw_base(b: u32) -> u32 { return p.B * (p.K * (R + 1u) + p.nb * 4u) + b * p.K; }
+fn sumsq_base(b: u32) -> u32 { return p.B * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
+fn trial_base(b: u32) -> u32 { return p.B * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
 
 fn zidx(bg: u32, t: u32, k: u32) -> u32 { return ((bg * p.T + t) * p.K + k) * R; }
 fn muidx(bg: u32, t: u32, k: u32) -> u32 { return p.Btot * p.T * p.K * R + zidx(bg, t, k); }
 fn widx(bg: u32, t: u32, k: u32) -> u32 { return 2u * p.Btot * p.T * p.K * R + (bg * p.T + t) * p.K + k; }
+fn flagidx(bg: u32, t: u32) -> u32 { return (2u * R + 1u) * p.Btot * p.T * p.K + bg * p.T + t; }
 
 
 
@@ -134,8 +143,14 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   let bg = p.b0 + b;
   let t = p.t;
   var zprev = array<f32, R>();
+  var carry = 0.0;
   if (t > 0u && live) {
-    let a = ancestor(b, bg, t - 1u, k);
+    var a = k;
+    if (prev[trial_base(b)] != 0.0) {
+      a = ancestor(b, bg, t - 1u, k);
+    } else {
+      carry = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
+    }
     if ((p.flags & FLAG_ANC) != 0u) { anc[(bg * p.T + t - 1u) * K + k] = a; }
     for (var r = 0u; r < R; r++) { zprev[r] = prev[(b * K + a) * R + r]; }
   }
@@ -155,8 +170,9 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     var z = array<f32, R>();
     let pz = propose(bg, t, p.Btot, mu, xi);
     z = pz.z;
-    lw = pz.lw;
+    lw = pz.lw + carry;
     for (var r = 0u; r < R; r++) { next[(b * K + k) * R + r] = z[r]; }
+    next[lw_base(b) + k] = lw;
     if ((p.flags & FLAG_PATHS) != 0u) {
       for (var r = 0u; r < R; r++) {
         paths[zidx(bg, t, k) + r] = z[r];
@@ -177,7 +193,9 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     var s = 0.0;
     for (var j = 0u; j < n; j++) { let e = exp(sw[j] - m); sw[j] = e; s += e; }
     var c = 0.0;
-    for (var j = 0u; j < n; j++) { c += sw[j] / s; sw[j] = c; }
+    var sumsq = 0.0;
+    for (var j = 0u; j < n; j++) { let wj = sw[j] / s; c += wj; sumsq += wj * wj; sw[j] = c; }
+    next[sumsq_base(b) + g] = sumsq;
     let sb = stat_base(b) + g * 4u;
     next[sb] = m;
     next[sb + 1u] = s;
@@ -225,10 +243,21 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   var sa = 0.0;
   for (var g = tid; g < nb; g += CWG) { sa += next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - M); }
   let lse = M + log(c_sum(sa, tid));
+  // Σ of squared normalised weights: each block's squared sum rescaled by its share s_g e^{m_g − lse}
+  var sq = 0.0;
+  for (var g = tid; g < nb; g += CWG) {
+    let share = next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - lse);
+    sq += next[sumsq_base(b) + g] * share * share;
+  }
+  let sumsq = c_sum(sq, tid);
   let bg = p.b0 + b;
   if (tid == 0u) {
     acc[bg] = acc[bg] + (lse - log(f32(p.K)));
     acc[p.Btot + bg] = lse;
+    let resample = p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(p.K);
+    next[trial_base(b)] = select(0.0, 1.0, resample);
+    next[trial_base(b) + 1u] = lse;
+    if ((p.flags & FLAG_PATHS) != 0u) { paths[flagidx(bg, p.t)] = select(0.0, 1.0, resample); }
   }
   // Shares of the blocks (s_g e^{m_g − lse} times the block cumsum's last entry, ≈ Σ weights of the
   // block) and their inclusive scan, CWG·CITEMS blocks at a time with a running carry.

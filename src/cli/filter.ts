@@ -6,7 +6,8 @@ import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelF
 export const summary = 'run the particle filter of a fitted model on data: log-likelihood, ESS, filtering means';
 
 const USAGE = `lowrank-smc filter --model M.json --data X.npy [--layout L] [--inputs U.npy] [--particles K (64)]
-  [--proposal optimal|bootstrap] [--seed S] [--out latents.npy] [--paths paths.npy] [--json] [--backend B]
+  [--proposal optimal|bootstrap] [--resample-threshold F] [--seed S] [--out latents.npy] [--paths paths.npy] [--json] [--backend B]
+--resample-threshold F resamples only when ESS < F·K (default: the model's training setting, else 1 = every step).
 --json prints {ll_per_step, ll_per_trial, ess_mean}; ll_per_step is the mean over trials of (1/T) log p̂(y_1:T).
 --out writes filtering means E[z_t | y_0:t] as (trial, time, rank); --paths the particles (trial, time, particle, rank).`;
 
@@ -15,7 +16,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
-      particles: { type: 'string' }, proposal: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, paths: { type: 'string' },
+      particles: { type: 'string' }, proposal: { type: 'string' }, 'resample-threshold': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, paths: { type: 'string' },
       json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' },
     },
   });
@@ -26,16 +27,18 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: 0 });
+  const thresholdFlag = values['resample-threshold'] === undefined ? undefined : numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1 });
   if (values.out) await checkWritable(values.out, 'output');
   if (values.paths) await checkWritable(values.paths, 'output');
   const engine = await openEngine(values.backend);
-  const { model, normalisation } = await loadModelFile(engine, values.model);
+  const { model, normalisation, training } = await loadModelFile(engine, values.model);
+  const resampleThreshold = thresholdFlag ?? training?.resampleThreshold ?? 1;
   const c = model.config;
   const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
   const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const) : undefined;
-  const f = await filterDataset(model, ds, inputs, { particles, proposal, seed, keepPaths: !!values.paths });
+  const f = await filterDataset(model, ds, inputs, { particles, proposal, resampleThreshold, seed, keepPaths: !!values.paths });
   if (values.out) await saveNpy(values.out, f.means, [ds.trials, ds.time, c.rank]);
   if (values.paths && f.paths) await saveNpy(values.paths, f.paths.z, [ds.trials, ds.time, particles, c.rank]);
   const out = { ll_per_step: f.llPerStep, ll_per_trial: f.llPerTrial, ess_mean: f.essMean };

@@ -23,6 +23,7 @@ model
 inference and training
   --particles K (10)  --proposal optimal|bootstrap (optimal for gauss+identity, else bootstrap)
   --resampling systematic|stratified|multinomial (systematic)
+  --resample-threshold F  resample only when ESS < F·K (default 1: every step, as the published method)
   --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
   --lr 1e-3  --lr-end 1e-5  --optimizer radam|adam (radam)  --seed S (0)
   --log-every N (10)  --checkpoint-every N (100)  --resume model.json (continue a checkpoint)
@@ -38,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
       'no-zscore': { type: 'boolean' }, rank: { type: 'string' }, units: { type: 'string' }, nonlinearity: { type: 'string' },
       obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, particles: { type: 'string' },
-      proposal: { type: 'string' }, resampling: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' },
+      proposal: { type: 'string' }, resampling: { type: 'string' }, 'resample-threshold': { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' },
       window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' },
       seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
       out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
@@ -89,6 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? 0 });
   const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'radam') ?? 'radam');
   const resampling = choiceOption(values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (resume?.training?.resampling as 'systematic') ?? 'systematic');
+  const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 });
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
   const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
   await checkWritable(values.out, 'model file');
@@ -97,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   const model = resume ? new LowRankRNN(engine, resume.config, resume.params) : LowRankRNN.create(engine, config, seed);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
   const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-    proposal, resampling, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, history, adapter, optimizerState,
+    proposal, resampling, resampleThreshold, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, history, adapter, optimizerState,
   });
   if (!values.json) {
     console.error(`model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ${parameterCount(config)} parameters`);
@@ -106,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const progress = new Progress({ total: iterations, label: 'fit', stream: process.stderr });
   const startIter = resume?.training?.iterations ?? 0;
   const result = await fit(engine, model, ds, inputs, {
-    iterations, particles, batch, window, proposal, resampling, optimizer, lr, lrEnd, seed, logEvery, checkpointEvery,
+    iterations, particles, batch, window, proposal, resampling, resampleThreshold, optimizer, lr, lrEnd, seed, logEvery, checkpointEvery,
     resume: resume && resume.training?.optimizerState ? { iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history } : undefined,
     onProgress: (p) => progress.update(p.iteration, { loss: p.loss, 'll/step': p.llPerStep, lr: p.lr, 'ps/s': p.particleStepsPerSecond }),
     onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState)),

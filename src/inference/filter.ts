@@ -14,6 +14,8 @@ export interface FilterOptions {
   particles: number;
   proposal?: Proposal;
   resampling?: Resampling;
+  /** Resample only when ESS < this fraction of K (default 1: every step). */
+  resampleThreshold?: number;
   seed?: number;
   /** Keep the particle paths (z pre-resampling, weights, ancestors) in the result. */
   keepPaths?: boolean;
@@ -52,7 +54,7 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
   // The tape only serves as an owner of the intermediates here (nothing runs backward).
   const tape = Tape.begin(engine);
   try {
-    const { loss, out } = objective(model, batch.y, batch.v, { proposal, resampling: opts.resampling ?? 'systematic', B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 });
+    const { loss, out } = objective(model, batch.y, batch.v, { proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 });
     tape.end();
     const lossValue = await loss.item();
     const llRaw = await out.ll.readF32();

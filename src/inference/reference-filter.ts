@@ -5,7 +5,7 @@
  */
 import { rngNormal4, rngUniform4 } from '../gpu/rng.js';
 import { phi } from '../ops/nonlin.js';
-import type { ObsNonlinearity, Resampling, SmcConfig } from './smc-layout.js';
+import { resampleThreshold, shouldResample, type ObsNonlinearity, type Resampling, type SmcConfig } from './smc-layout.js';
 
 export const PURPOSE_NOISE = 1;
 export const PURPOSE_RESAMPLE = 2;
@@ -29,6 +29,8 @@ export interface FilterResult {
   mu: Float64Array;
   w: Float64Array;
   anc: Uint32Array;
+  /** Whether the filter resampled after step t [B,T] (1/0; always 1 with the default threshold). */
+  resampled: Uint8Array;
 }
 
 export function psiRef(kind: ObsNonlinearity, eta: number): number {
@@ -44,8 +46,11 @@ export function psiRef(kind: ObsNonlinearity, eta: number): number {
   }
 }
 
-/** The filter; `fixedAncestors` replays given ancestors instead of resampling (for gradient checks). */
-export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data: FilterData, fixedAncestors?: ArrayLike<number>): FilterResult {
+/**
+ * The filter; `fixedAncestors` replays given ancestors instead of resampling and `fixedResampled` given
+ * ESS decisions [B,T] (for gradient checks: both are constants of the objective).
+ */
+export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data: FilterData, fixedAncestors?: ArrayLike<number>, fixedResampled?: ArrayLike<number>): FilterResult {
   const { layout, B, T, K, key, iter } = spec;
   const { R, N, D, DU } = layout.dims;
   const o = layout.offsets;
@@ -56,6 +61,8 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
   const muAll = new Float64Array(B * T * K * R);
   const wAll = new Float64Array(B * T * K);
   const ancAll = new Uint32Array(B * T * K);
+  const resampledAll = new Uint8Array(B * T);
+  const threshold = resampleThreshold(spec);
   const lowerMatvec = (off: number, x: ArrayLike<number>) => {
     const out = new Float64Array(R);
     for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) out[r] += theta[off + r * R + c] * x[c];
@@ -68,6 +75,8 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
   };
   for (let b = 0; b < B; b++) {
     let carried = new Float64Array(K * R);
+    // log(K·W_{t−1,k}): 0 after a resampling, else the previous step's normalised log weight + log K
+    let carriedLogW = new Float64Array(K);
     let total = 0;
     for (let t = 0; t < T; t++) {
       const lw = new Float64Array(K);
@@ -130,6 +139,7 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
           muAll[base + r] = mu[r];
         }
       }
+      for (let k = 0; k < K; k++) lw[k] += carriedLogW[k];
       let m = -Infinity;
       for (const v of lw) m = Math.max(m, v);
       let s = 0;
@@ -137,9 +147,16 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
       total += m + Math.log(s) - Math.log(K);
       const w = Float64Array.from(lw, (v) => Math.exp(v - m) / s);
       wAll.set(w, (b * T + t) * K);
+      let sumSq = 0;
+      for (const v of w) sumSq += v * v;
+      const resample = fixedResampled ? fixedResampled[b * T + t] !== 0 : shouldResample(threshold, sumSq, K);
+      resampledAll[b * T + t] = resample ? 1 : 0;
+      const lse = m + Math.log(s);
+      carriedLogW = resample ? new Float64Array(K) : Float64Array.from(lw, (v) => v - lse + Math.log(K));
       // ancestors
       let anc: Uint32Array;
       if (fixedAncestors) anc = Uint32Array.from({ length: K }, (_, j) => fixedAncestors[(b * T + t) * K + j]);
+      else if (!resample) anc = Uint32Array.from({ length: K }, (_, j) => j);
       else anc = resampleRef(spec.resampling, w, b, t, K, key, iter);
       ancAll.set(anc, (b * T + t) * K);
       const next = new Float64Array(K * R);
@@ -148,7 +165,7 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
     }
     ll[b] = total;
   }
-  return { ll, z: zAll, mu: muAll, w: wAll, anc: ancAll };
+  return { ll, z: zAll, mu: muAll, w: wAll, anc: ancAll, resampled: resampledAll };
 }
 
 /** Resampling positions in [0, 1) (sorted), drawing the same uniforms as the WGSL kernel. */
@@ -193,12 +210,17 @@ export function resampleRef(kind: Resampling, w: ArrayLike<number>, b: number, t
  * Largest violation, over all steps, of the rule "ancestor j is the first particle whose cumulative
  * weight reaches position j" for given ancestors and normalised weights (0 when exact). Float32
  * cumulative sums may flip near-ties, so a GPU run is checked against this with a small tolerance.
+ * Steps that did not resample (`resampled` [B,T] is 0) must have the identity as ancestors.
  */
-export function ancestorViolation(kind: Resampling, w: ArrayLike<number>, anc: ArrayLike<number>, B: number, T: number, K: number, key: [number, number], iter: number): number {
+export function ancestorViolation(kind: Resampling, w: ArrayLike<number>, anc: ArrayLike<number>, B: number, T: number, K: number, key: [number, number], iter: number, resampled?: ArrayLike<number>): number {
   let worst = 0;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const base = (b * T + t) * K;
+      if (resampled && resampled[b * T + t] === 0) {
+        for (let j = 0; j < K; j++) if (anc[base + j] !== j) worst = Math.max(worst, 1);
+        continue;
+      }
       const cum = new Float64Array(K);
       let acc = 0;
       for (let i = 0; i < K; i++) cum[i] = acc += w[base + i];

@@ -23,12 +23,43 @@ export interface SmcConfig {
   obsNonlinearity: ObsNonlinearity;
   nonlinearity: Nonlinearity;
   resampling: Resampling;
+  /**
+   * Resample only when the effective sample size falls below this fraction of K (default 1: every
+   * step, as the published method). Between resamplings particles keep their own ancestors and their
+   * normalised weights carry into the next step's weights. See `resampleThreshold`.
+   */
+  resampleThreshold?: number;
   B: number;
   T: number;
   K: number;
   /** Philox key (see seedToKey) and the iteration word, so every iteration draws fresh noise. */
   key: [number, number];
   iter: number;
+}
+
+/**
+ * The ESS threshold of a configuration, validated: a fraction in [0, 1] (0 never resamples; 1 always
+ * does, whatever the ESS). With L_t = logsumexp_k(log W_{t−1,k} + ℓ_tk) the increments still sum to
+ * log p̂(y_{1:T}); the gradient treats each resampling decision as a constant, and the adjoint of the
+ * weights of a step that did not resample is the next step's (the carried weights telescope).
+ */
+export function resampleThreshold(cfg: Pick<SmcConfig, 'resampleThreshold'>): number {
+  const f = cfg.resampleThreshold ?? 1;
+  if (!(f >= 0 && f <= 1)) throw new Error(`resample threshold must be a fraction of the particle count in [0, 1], got ${f}`);
+  return f;
+}
+
+/** Whether a step with normalised weights of squared sum `sumSq` resamples (ESS = 1/Σw² < f·K). */
+export function shouldResample(threshold: number, sumSq: number, K: number): boolean {
+  return threshold >= 1 || 1 / sumSq < threshold * K;
+}
+
+/**
+ * Floats of a filter's paths buffer (both GPU paths and the reference share it): z (pre-resampling)
+ * [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | whether the filter resampled after step t [B,T] (1/0).
+ */
+export function pathFloats(B: number, T: number, K: number, R: number): number {
+  return B * T * K * (2 * R + 1) + B * T;
 }
 
 export interface SmcDims {
@@ -103,5 +134,5 @@ export function fusedWorkgroupBytes(R: number, wg: number, K: number, unitParall
 }
 
 function baseWorkgroupBytes(R: number, wg: number): number {
-  return 4 * wg * (3 * R + 4) + 4 * wg * (R + 1) + 4; // sz, sgmu, sgzh (R each), sw, scum, sred, sanc, sgq (R+1), slse
+  return 4 * wg * (3 * R + 4) + 4 * wg * (R + 1) + 8; // sz, sgmu, sgzh (R each), sw, scum, sred, sanc, sgq (R+1), slse, sresample
 }

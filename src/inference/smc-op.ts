@@ -14,6 +14,8 @@ import {
   RESAMPLING_IDS,
   fusedWorkgroupBytes,
   fusedWorkgroupSize,
+  pathFloats,
+  resampleThreshold,
   useUnitParallel,
   type SmcConfig,
 } from './smc-layout.js';
@@ -33,9 +35,9 @@ export interface SmcInputs {
 export interface SmcOutputs {
   /** Per-trial Σ_t (logsumexp_k ℓ_tk − log K) [B] (differentiable). */
   ll: Tensor;
-  /** z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K], packed. */
+  /** z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled [B,T], packed (see pathFloats). */
   paths: Tensor;
-  /** Ancestor indices [B,T,K] (sorted per step). */
+  /** Ancestor indices [B,T,K] (sorted per step where it resampled, else the identity). */
   anc: Tensor;
 }
 
@@ -62,7 +64,7 @@ function params(cfg: SmcConfig, offY: number, offV: number, offQs: number) {
   const d = cfg.layout.dims;
   return {
     B: cfg.B, T: cfg.T, K: cfg.K, N: d.N, D: d.D, DU: d.DU,
-    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], resample: RESAMPLING_IDS[cfg.resampling],
+    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], resample: RESAMPLING_IDS[cfg.resampling], ess_frac: resampleThreshold(cfg),
     off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
     off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
     off_B: o.B, off_b: o.b, off_lv: o.lv,
@@ -87,6 +89,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
     need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
   }
   if (!Number.isInteger(cfg.K) || cfg.K < 1) throw new Error(`smc: particles K must be a positive integer, got ${cfg.K}`);
+  resampleThreshold(cfg);
   if (T < 1 || B < 1) throw new Error(`smc: empty batch (B=${B}, T=${T})`);
 }
 
@@ -111,7 +114,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   const { B, T, K } = cfg;
   const opts = kernelOptions(engine, cfg);
   const data = packData(engine, inp);
-  const paths = Tensor.empty(engine, [B * T * K * (2 * R + 1)], 'f32', 'smc.paths');
+  const paths = Tensor.empty(engine, [pathFloats(B, T, K, R)], 'f32', 'smc.paths');
   const anc = Tensor.empty(engine, [B, T, K], 'u32', 'smc.anc');
   const ll = Tensor.empty(engine, [B], 'f32', 'smc.ll');
   const p = params(cfg, data.offY, data.offV, data.offQs);
@@ -157,5 +160,6 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
 /** Views into a paths tensor read back to the host. */
 export function splitPaths(paths: Float32Array, B: number, T: number, K: number, R: number) {
   const n = B * T * K * R;
-  return { z: paths.subarray(0, n), mu: paths.subarray(n, 2 * n), w: paths.subarray(2 * n, 2 * n + B * T * K) };
+  const nw = B * T * K;
+  return { z: paths.subarray(0, n), mu: paths.subarray(n, 2 * n), w: paths.subarray(2 * n, 2 * n + nw), resampled: paths.subarray(2 * n + nw, 2 * n + nw + B * T) };
 }

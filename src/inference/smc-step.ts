@@ -11,8 +11,11 @@
  * order, so ancestors and log-likelihood come out the same (tested to rel 1e-5 and exactly). Resampling: systematic and stratified (multinomial needs a
  * sorted set of uniforms, i.e. another device-wide scan, and is not implemented here).
  *
+ * ESS-threshold resampling (cfg.resampleThreshold) as the fused kernel: `combine` takes the decision
+ * from the block sums of squared weights, the next `propagate` either resamples or carries the weights.
+ *
  * Memory: two state buffers of O(B·K·R) (ping-pong between steps), plus the optional paths
- * (z, μ, weights, as smcFilter: O(B·T·K·R)) and ancestors (O(B·T·K)), which are off by default when
+ * (z, μ, weights, resampling decisions, as smcFilter: O(B·T·K·R)) and ancestors (O(B·T·K)), which are off by default when
  * they would exceed `AUTO_PATH_BYTES`. Trials are filtered in chunks so that no binding exceeds
  * maxStorageBufferBindingSize; every grid is folded with engine.grid.
  */
@@ -21,7 +24,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { nonlinearityId } from '../ops/nonlin.js';
-import { OBS_NONLIN_IDS } from './smc-layout.js';
+import { OBS_NONLIN_IDS, pathFloats, resampleThreshold } from './smc-layout.js';
 import type { SmcConfig, SmcInputs, SmcOutputs } from './smc-op.js';
 
 const FLAG_PATHS = 1;
@@ -54,14 +57,14 @@ export function stepBlockSize(K: number): number {
   return wg;
 }
 
-/** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats). */
+/** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */
 function stateFloats(trials: number, K: number, R: number, nb: number): number {
-  return trials * K * (R + 1) + trials * nb * 4;
+  return trials * K * (R + 2) + trials * nb * 5 + trials * 2;
 }
 
 /** Bytes the optional paths and ancestors take. */
 export function stepPathBytes(B: number, T: number, K: number, R: number): { paths: number; anc: number } {
-  return { paths: 4 * B * T * K * (2 * R + 1), anc: 4 * B * T * K };
+  return { paths: 4 * pathFloats(B, T, K, R), anc: 4 * B * T * K };
 }
 
 function validate(cfg: SmcConfig, inp: SmcInputs): void {
@@ -88,6 +91,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
   if (B * K * Math.ceil(R / 4) > 0xffffffff || (B + 1) * (K + 1) > 0xffffffff) {
     throw new Error(`smcFilterSteps: B·K = ${B * K} exceeds the 32-bit random-number stream counter`);
   }
+  resampleThreshold(cfg);
 }
 
 /** y | v | qs in one read-only buffer (the kernel keeps to few bindings). */
@@ -143,7 +147,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   const weights = engine.kernel('smc_step', 'weights', kopts);
 
   const data = packData(engine, inp);
-  const paths = storePaths ? Tensor.empty(engine, [B * T * K * (2 * R + 1)], 'f32', 'smc_step.paths') : null;
+  const paths = storePaths ? Tensor.empty(engine, [pathFloats(B, T, K, R)], 'f32', 'smc_step.paths') : null;
   const anc = storeAnc ? Tensor.empty(engine, [B, T, K], 'u32', 'smc_step.anc') : null;
   const pathsBuf = paths?.buffer ?? engine.alloc(4, 'smc_step.paths.unused');
   const ancBuf = anc?.buffer ?? engine.alloc(4, 'smc_step.anc.unused');
@@ -153,7 +157,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   const o = cfg.layout.offsets;
   const base = {
     Btot: B, T, K, N, D, DU, nb, flags, resample: cfg.resampling === 'stratified' ? 1 : 0,
-    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1],
+    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], ess_frac: resampleThreshold(cfg),
     off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
     off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
     off_B: o.B, off_b: o.b, off_lv: o.lv,
@@ -172,7 +176,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
       const next = states[t % 2];
       engine.dispatch(propagate, { p, theta: inp.theta, data: data.buf, prev, next, paths: pathsBuf, anc: ancBuf }, blocks);
       if (t === T) break;
-      engine.dispatch(combine, { p, next, acc }, trials);
+      engine.dispatch(combine, { p, next, acc, paths: pathsBuf }, trials);
       if (storePaths) engine.dispatch(weights, { p, paths: pathsBuf, acc }, engine.grid(Bc * K, 256));
     }
   }

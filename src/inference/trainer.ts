@@ -15,7 +15,7 @@ import { reshape, sum } from '../ops/linalg.js';
 import { Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
 import type { LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
-import type { Proposal, Resampling } from './smc-layout.js';
+import { resampleThreshold, type Proposal, type Resampling } from './smc-layout.js';
 import { smcFilter, type SmcConfig } from './smc-op.js';
 
 export interface FitOptions {
@@ -26,6 +26,8 @@ export interface FitOptions {
   window?: number;
   proposal: Proposal;
   resampling?: Resampling;
+  /** Resample only when ESS < this fraction of K (default 1: every step, as the published method). */
+  resampleThreshold?: number;
   optimizer?: OptimizerKind;
   lr?: number;
   lrEnd?: number;
@@ -156,6 +158,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   if (!Number.isInteger(T) || T < 1 || T > ds.time) throw new Error(`window ${T} must be an integer in [1, ${ds.time}] (time steps per trial)`);
   const B = opts.batch;
   const K = opts.particles;
+  const threshold = resampleThreshold(opts);
   const iterations = opts.iterations;
   const logEvery = Math.max(1, opts.logEvery ?? 10);
   const lr0 = opts.lr ?? 1e-3;
@@ -182,7 +185,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       const windows = sampleWindows(ds, B, T, iter, key);
       const batch = loader.batch(windows, T);
       const tape = Tape.begin(engine);
-      const { loss } = objective(model, batch.y, batch.v, { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', B, T, K, key, iter });
+      const { loss } = objective(model, batch.y, batch.v, { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter });
       tape.end();
       engine.copy(loss, lossHistory, 4, 0, 4 * (iter % logEvery));
       tape.backward(loss);

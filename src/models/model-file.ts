@@ -24,6 +24,8 @@ export interface HistoryEntry {
 export interface TrainingRecord {
   proposal: string;
   resampling: string;
+  /** ESS threshold of resampling as a fraction of K (absent in older files: 1, every step). */
+  resampleThreshold?: number;
   particles: number;
   batch: number;
   window: number;

@@ -16,6 +16,8 @@ export interface ObjectiveRefSpec {
   config: ModelConfig;
   proposal: Proposal;
   resampling: Resampling;
+  /** ESS threshold as a fraction of K (default 1: every step). */
+  resampleThreshold?: number;
   B: number;
   T: number;
   K: number;
@@ -24,7 +26,7 @@ export interface ObjectiveRefSpec {
 }
 
 /** loss = −(1/(B·T)) Σ_b (Σ_t L_t + const), y [B,T,D], v [B,T,DU]. */
-export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLike<number>, v: ArrayLike<number>, fixedAncestors?: ArrayLike<number>): number {
+export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLike<number>, v: ArrayLike<number>, fixedAncestors?: ArrayLike<number>, fixedResampled?: ArrayLike<number>): number {
   const c = spec.config;
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const { B, T } = spec;
@@ -75,8 +77,8 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
     for (const lv of p.logVarX) lvSum += lv;
     constant = -0.5 * (k0[2 * RR] + (T - 1) * k1[2 * RR]) - 0.5 * T * lvSum - 0.5 * T * D * Math.log(2 * Math.PI);
   }
-  const fspec: FilterSpec = { layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling, B, T, K: spec.K, key: spec.key, iter: spec.iter };
-  const r = referenceFilter(fspec, th, { y, v, qs }, fixedAncestors);
+  const fspec: FilterSpec = { layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling, resampleThreshold: spec.resampleThreshold, B, T, K: spec.K, key: spec.key, iter: spec.iter };
+  const r = referenceFilter(fspec, th, { y, v, qs }, fixedAncestors, fixedResampled);
   let total = 0;
   for (let b = 0; b < B; b++) total += r.ll[b] + constant;
   return -total / (B * T);

@@ -8,11 +8,12 @@ import { seedToKey } from '../../src/gpu/rng.js';
 import { generate } from '../../src/analysis/generate.js';
 import { fit, objective } from '../../src/inference/trainer.js';
 import type { Proposal } from '../../src/inference/smc-layout.js';
+import { splitPaths } from '../../src/inference/smc-op.js';
 import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { objectiveRef, toHost64 } from '../../src/models/reference-objective.js';
 import type { GpuCase } from './types.js';
 
-async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number): Promise<void> {
+async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number, resampleThreshold = 1): Promise<void> {
   const B = 2, T = 5, K = 4;
   const rand = mulberry32(seed);
   const host = initialParams(config, seed);
@@ -26,16 +27,20 @@ async function objectiveGradientMatches(engine: Engine, config: ModelConfig, pro
   const y = Tensor.fromArray(engine, yArr, [B, T, D]);
   const v = DU > 0 ? Tensor.fromArray(engine, vArr, [B, T, DU]) : null;
   const key = seedToKey(seed);
-  const cfg = { proposal, resampling: 'systematic' as const, B, T, K, key, iter: 2 };
+  const cfg = { proposal, resampling: 'systematic' as const, resampleThreshold, B, T, K, key, iter: 2 };
   const tape = Tape.begin(engine);
   const { loss, out } = objective(model, y, v, cfg);
   tape.end();
   const lossGpu = await loss.item();
   const anc = (await out.anc.read()) as Uint32Array;
+  // the ESS decisions, like the ancestors, are constants of the objective: replay them
+  const resampled = splitPaths(await out.paths.readF32(), B, T, K, config.rank).resampled;
+  const nResampled = resampled.reduce((a, f) => a + f, 0);
+  if (resampleThreshold < 1 && (nResampled === 0 || nResampled === B * T)) throw new Error(`resampled at ${nResampled} of ${B * T} steps; the case needs both kinds`);
   tape.backward(loss);
   const spec = { config, ...cfg };
   const p64 = toHost64(config, host);
-  const lossRef = objectiveRef(spec, p64, yArr, vArr, anc);
+  const lossRef = objectiveRef(spec, p64, yArr, vArr, anc, resampled);
   if (Math.abs(lossGpu - lossRef) > 1e-4 * Math.max(1, Math.abs(lossRef))) throw new Error(`loss ${lossGpu} differs from the float64 reference ${lossRef}`);
   for (const k of PARAM_NAMES) {
     const t = model.params[k];
@@ -46,9 +51,9 @@ async function objectiveGradientMatches(engine: Engine, config: ModelConfig, pro
       const x = p64[k][i];
       const h = 1e-5 * Math.max(1, Math.abs(x));
       p64[k][i] = x + h;
-      const fp = objectiveRef(spec, p64, yArr, vArr, anc);
+      const fp = objectiveRef(spec, p64, yArr, vArr, anc, resampled);
       p64[k][i] = x - h;
-      const fm = objectiveRef(spec, p64, yArr, vArr, anc);
+      const fm = objectiveRef(spec, p64, yArr, vArr, anc, resampled);
       p64[k][i] = x;
       fd[i] = (fp - fm) / (2 * h);
     }
@@ -75,6 +80,17 @@ export const cases: GpuCase[] = [
   {
     name: 'objective gradient (optimal proposal, full noise, inputs) matches finite differences of the float64 objective',
     run: (e) => objectiveGradientMatches(e, { ...tiny, inputDim: 1 }, 'optimal', 21),
+    timeoutMs: 120_000,
+  },
+  {
+    // the optimal proposal's weights are flat here: at 0.5 it would never resample
+    name: 'objective gradient with ESS-threshold resampling (0.9; optimal proposal, inputs) matches finite differences',
+    run: (e) => objectiveGradientMatches(e, { ...tiny, inputDim: 1 }, 'optimal', 21, 0.9),
+    timeoutMs: 120_000,
+  },
+  {
+    name: 'objective gradient with ESS-threshold resampling (0.5; bootstrap) matches finite differences',
+    run: (e) => objectiveGradientMatches(e, { ...tiny, noise: 'diag', nonlinearity: 'clipped_relu' }, 'bootstrap', 22, 0.5),
     timeoutMs: 120_000,
   },
   {
@@ -121,6 +137,56 @@ export const cases: GpuCase[] = [
       const pr = await resumed.hostParams();
       for (const k of PARAM_NAMES) if (pa[k].some((v, i) => v !== pr[k][i])) throw new Error(`resumed run differs from the uninterrupted one in ${k}`);
       for (const m of [a.model, b.model, resumed]) m.dispose();
+    },
+    timeoutMs: 120_000,
+  },
+  {
+    name: 'fit/filter CLI: --resample-threshold is recorded in the model file and used by filter; bad values stop before GPU work',
+    browser: false,
+    async run() {
+      const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const fitCli = await import('../../src/cli/fit.js');
+      const filterCli = await import('../../src/cli/filter.js');
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-ess-'));
+      const ds = smallData(3, 2, 30, 3);
+      const data = join(dir, 'y.npy');
+      const model = join(dir, 'model.json');
+      await saveNpy(data, ds.data, [2, 30, 3]);
+      const printed: string[] = [];
+      const log = console.log;
+      const filterJson = async (extra: string[]) => {
+        printed.length = 0;
+        console.log = (...a: unknown[]) => void printed.push(a.join(' '));
+        try {
+          await filterCli.run(['--model', model, '--data', data, '--layout', 'trial,time,channel', '--particles', '16', '--json', ...extra]);
+        } finally {
+          console.log = log;
+        }
+        return JSON.parse(printed[printed.length - 1]) as { ll_per_step: number; ess_mean: number };
+      };
+      try {
+        const fitArgs = ['--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--units', '8', '--particles', '8', '--batch', '2', '--window', '10', '--iters', '2', '--log-every', '1', '--out', model];
+        for (const [bad, pattern] of [['1.5', /--resample-threshold must be ≤ 1, got 1.5/], ['-0.1', /--resample-threshold must be ≥ 0/], ['x', /--resample-threshold must be a number/]] as const) {
+          let message = '';
+          await fitCli.run([...fitArgs, `--resample-threshold=${bad}`]).catch((e: Error) => (message = e.message));
+          if (!pattern.test(message)) throw new Error(`fit --resample-threshold ${bad}: expected ${pattern}, got "${message}"`);
+        }
+        if ((await fitCli.run([...fitArgs, '--resample-threshold', '0.5'])) !== 0) throw new Error('fit failed');
+        const file = JSON.parse(await readFile(model, 'utf8'));
+        if (file.training.resampleThreshold !== 0.5) throw new Error(`model file records resampleThreshold ${file.training.resampleThreshold}, expected 0.5`);
+        // never resampling lets the weights degenerate: a lower mean ESS than resampling every step
+        const never = await filterJson(['--resample-threshold', '0']);
+        const always = await filterJson(['--resample-threshold', '1']);
+        const recorded = await filterJson([]);
+        if (!(never.ess_mean < always.ess_mean)) throw new Error(`mean ESS without resampling ${never.ess_mean} is not below every-step resampling ${always.ess_mean}`);
+        if (!(recorded.ess_mean !== always.ess_mean && Number.isFinite(recorded.ll_per_step))) throw new Error(`filter did not use the model's threshold 0.5 (ESS ${recorded.ess_mean}, every step ${always.ess_mean})`);
+      } finally {
+        console.log = log;
+        await rm(dir, { recursive: true, force: true });
+      }
     },
     timeoutMs: 120_000,
   },

@@ -7,7 +7,7 @@ import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { referenceFilter, type FilterData } from '../../src/inference/reference-filter.js';
 import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type Resampling } from '../../src/inference/smc-layout.js';
-import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../../src/inference/smc-op.js';
+import { fusedFits, smcFilter, splitPaths, type SmcConfig, type SmcInputs } from '../../src/inference/smc-op.js';
 import { smcFilterSteps, stepBlockSize, type SmcStepOptions } from '../../src/inference/smc-step.js';
 import type { Nonlinearity } from '../../src/ops/nonlin.js';
 import type { GpuCase } from './types.js';
@@ -22,6 +22,7 @@ interface Problem {
 interface ProblemSpec {
   R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
   proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
+  resampleThreshold?: number;
 }
 
 const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
@@ -57,7 +58,7 @@ function makeProblem(s: ProblemSpec): Problem {
   // [q (B,T,R) | s (B,T)]
   for (let i = 0; i < B * T * R; i++) qs[i] = u(1);
   for (let i = 0; i < B * T; i++) qs[B * T * R + i] = 1 + rand();
-  const cfg: SmcConfig = { layout, proposal: s.proposal, obs: s.obs, obsNonlinearity: s.obsNonlinearity, nonlinearity: s.nonlinearity, resampling: s.resampling, B, T, K, key: seedToKey(s.seed * 7919), iter: 5 };
+  const cfg: SmcConfig = { layout, proposal: s.proposal, obs: s.obs, obsNonlinearity: s.obsNonlinearity, nonlinearity: s.nonlinearity, resampling: s.resampling, resampleThreshold: s.resampleThreshold, B, T, K, key: seedToKey(s.seed * 7919), iter: 5 };
   return { cfg, theta: f32(th), data: { y: f32(y), v: f32(v), qs: s.proposal === 'optimal' ? f32(qs) : undefined } };
 }
 
@@ -93,6 +94,15 @@ function assertSortedRows(anc: Uint32Array, rows: number, K: number): void {
   }
 }
 
+/** With an ESS threshold below 1 the case must contain steps that resample and steps that do not. */
+function requireMixedDecisions(pr: Problem, paths: Float32Array, where: string): Float32Array {
+  const { B, T, K } = pr.cfg;
+  const flags = splitPaths(paths, B, T, K, pr.cfg.layout.dims.R).resampled;
+  const n = flags.reduce((a, f) => a + f, 0);
+  if ((pr.cfg.resampleThreshold ?? 1) < 1 ? n === 0 || n === B * T : n !== B * T) throw new Error(`${where}: resampled at ${n} of ${B * T} steps`);
+  return flags;
+}
+
 /** Step path and fused kernel on the same problem: log-likelihood (rel 1e-5), ancestors, paths. */
 async function matchesFused(engine: Engine, spec: ProblemSpec): Promise<void> {
   const pr = makeProblem(spec);
@@ -112,6 +122,7 @@ async function matchesFused(engine: Engine, spec: ProblemSpec): Promise<void> {
   const [pF, pS] = [await fused.paths.readF32(), await step.paths!.readF32()];
   const cp = closeness(pS, pF, 1e-6, 1e-5);
   if (cp.ratio > 1) throw new Error(`${where}: paths differ at ${cp.index}: step ${pS[cp.index]} fused ${pF[cp.index]}`);
+  requireMixedDecisions(pr, pS, where);
   disposeAll(inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc);
 }
 
@@ -131,8 +142,9 @@ async function largeKMatchesReference(engine: Engine, spec: ProblemSpec, options
   assertSortedRows(anc, B * T, K);
   const where = `K=${K} B=${B} T=${T}`;
   const ref = ownResampling ? referenceFilter(pr.cfg, pr.theta, pr.data) : null;
+  const flags = out.paths ? requireMixedDecisions(pr, await out.paths.readF32(), where) : undefined;
   // With one step the estimate does not depend on the ancestors: one reference run serves both checks.
-  const replay = ref && T === 1 ? ref : referenceFilter(pr.cfg, pr.theta, pr.data, anc);
+  const replay = ref && T === 1 ? ref : referenceFilter(pr.cfg, pr.theta, pr.data, anc, flags);
   const c = closeness(ll, replay.ll, 0, 1e-4);
   if (c.ratio > 1) throw new Error(`${where}: log-likelihood of trial ${c.index} ${ll[c.index]}, float64 reference with the same ancestors ${replay.ll[c.index]}`);
   if (out.paths) {
@@ -204,6 +216,17 @@ export const cases: GpuCase[] = [
       if (bad > 0) throw new Error(`K=600: ${bad} ancestors differ from the fused kernel`);
       disposeAll(inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc);
     },
+  },
+  {
+    name: 'step path = fused filter with an ESS threshold (0.5; bootstrap K = 64, optimal with inputs K = 200)',
+    async run(e) {
+      await matchesFused(e, { ...small, R: 2, DU: 0, K: 64, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 });
+      await matchesFused(e, { ...small, R: 3, DU: 2, K: 200, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'stratified', resampleThreshold: 0.5 });
+    },
+  },
+  {
+    name: 'step path with several blocks per trial (K = 600) and an ESS threshold (0.5) matches the float64 reference',
+    run: (e) => largeKMatchesReference(e, { ...small, R: 3, DU: 1, K: 600, T: 20, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 }, { paths: true }, true),
   },
   {
     name: 'step path at K = 2^16 (bootstrap, Gaussian) agrees with the float64 reference',

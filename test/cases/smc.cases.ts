@@ -6,8 +6,8 @@ import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { ancestorViolation, referenceFilter, type FilterData, type FilterSpec } from '../../src/inference/reference-filter.js';
-import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type Resampling } from '../../src/inference/smc-layout.js';
-import { smcFilter, type SmcConfig } from '../../src/inference/smc-op.js';
+import { shouldResample, thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type Resampling } from '../../src/inference/smc-layout.js';
+import { smcFilter, splitPaths, type SmcConfig } from '../../src/inference/smc-op.js';
 import type { Nonlinearity } from '../../src/ops/nonlin.js';
 import type { GpuCase } from './types.js';
 
@@ -20,6 +20,7 @@ interface Problem {
 function makeProblem(opts: {
   R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
   proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
+  resampleThreshold?: number;
 }): Problem {
   const { R, N, D, DU, B, T, K } = opts;
   const layout = thetaLayout({ R, N, D, DU }, opts.proposal);
@@ -53,7 +54,7 @@ function makeProblem(opts: {
     for (let r = 0; r < R; r++) qs[i * R + r] = u(1);
     qs[B * T * R + i] = 1 + rand();
   }
-  const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
+  const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
   return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
 }
 
@@ -71,6 +72,28 @@ function config(pr: Problem): SmcConfig {
   return { ...pr.spec };
 }
 
+/**
+ * With an ESS threshold, the GPU's decisions [B,T] must be the float64 filter's (fed the GPU's ancestors)
+ * except within f32 rounding of the threshold, and both kinds of step must occur (else the case tests
+ * nothing about the carried weights).
+ */
+function checkDecisions(pr: Problem, flags: ArrayLike<number>, w: ArrayLike<number>): void {
+  const { B, T, K } = pr.spec;
+  const f = pr.spec.resampleThreshold ?? 1;
+  let resampled = 0;
+  for (let bt = 0; bt < B * T; bt++) {
+    let sumSq = 0;
+    for (let k = 0; k < K; k++) sumSq += w[bt * K + k] ** 2;
+    const mine = flags[bt] !== 0;
+    if (mine !== shouldResample(f, sumSq, K) && Math.abs(1 / sumSq - f * K) > 1e-3 * K) {
+      throw new Error(`step ${bt}: ESS ${1 / sumSq} against threshold ${f * K}, but the GPU ${mine ? 'resampled' : 'did not resample'}`);
+    }
+    if (mine) resampled++;
+  }
+  if (f < 1 && (resampled === 0 || resampled === B * T)) throw new Error(`the filter resampled at ${resampled} of ${B * T} steps; the case needs both kinds`);
+  if (f >= 1 && resampled !== B * T) throw new Error(`threshold 1 must resample every step, did at ${resampled} of ${B * T}`);
+}
+
 async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
   const inp = gpuInputs(engine, pr);
   // The reference sees the f32-rounded parameters and data the GPU sees.
@@ -79,14 +102,16 @@ async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
   const out = smcFilter(engine, inp, config(pr));
   const ll = await out.ll.readF32();
   const anc = (await out.anc.read()) as Uint32Array;
-  // Replay the GPU's ancestors in the float64 filter: the log-likelihoods must agree, and every
-  // ancestor must be the reference's choice up to float32 rounding of the cumulative weights (a
-  // near-tie can flip in float32; an independent float64 run would then follow another path).
-  const ref = referenceFilter(pr.spec, f32(pr.theta), data, anc);
+  const { B, T, K, key, iter } = pr.spec;
+  const flags = splitPaths(await out.paths.readF32(), B, T, K, pr.spec.layout.dims.R).resampled;
+  // Replay the GPU's ancestors (and ESS decisions) in the float64 filter: the log-likelihoods must
+  // agree, and every ancestor must be the reference's choice up to float32 rounding of the cumulative
+  // weights (a near-tie can flip in float32; an independent float64 run would then follow another path).
+  const ref = referenceFilter(pr.spec, f32(pr.theta), data, anc, flags);
+  checkDecisions(pr, flags, ref.w);
   const c = closeness(ll, ref.ll, 0, 1e-4);
   if (c.ratio > 1) throw new Error(`log-likelihood differs from the float64 reference: trial ${c.index} gpu ${ll[c.index]} ref ${ref.ll[c.index]}`);
-  const { B, T, K, key, iter } = pr.spec;
-  const violation = ancestorViolation(pr.spec.resampling, ref.w, anc, B, T, K, key, iter);
+  const violation = ancestorViolation(pr.spec.resampling, ref.w, anc, B, T, K, key, iter, flags);
   // 2e-4: WGSL lets cos/sin/exp/log be a few ulp to ~1e-3 off (SwiftShader's normals differ from the
   // float64 ones by up to ~8e-4), which moves weights by ~1e-4; a wrong ancestor is off by ~1/K.
   if (violation > 2e-4) throw new Error(`an ancestor is not the float64 resampler's choice (cumulative weight off by ${violation})`);
@@ -109,6 +134,8 @@ async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
   const out = smcFilter(engine, inp, config(pr));
   tape.end();
   const anc = (await out.anc.read()) as Uint32Array;
+  const flags = splitPaths(await out.paths.readF32(), B, pr.spec.T, pr.spec.K, pr.spec.layout.dims.R).resampled;
+  checkDecisions(pr, flags, referenceFilter(pr.spec, Float64Array.from(Float32Array.from(pr.theta)), { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs }, anc, flags).w);
   if (typeof process !== 'undefined' && process.env.SMC_DEBUG) {
     const pth = await out.paths.readF32();
     const r0 = referenceFilter(pr.spec, Float64Array.from(Float32Array.from(pr.theta)), { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs }, anc);
@@ -124,7 +151,7 @@ async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
   const theta = Float64Array.from(Float32Array.from(pr.theta));
   const data: FilterData = { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs ? Float64Array.from(Float32Array.from(pr.data.qs)) : undefined };
   const objective = () => {
-    const r = referenceFilter(pr.spec, theta, data, anc);
+    const r = referenceFilter(pr.spec, theta, data, anc, flags);
     let s = 0;
     for (let b = 0; b < B; b++) s += cot[b] * r.ll[b];
     return s;
@@ -211,5 +238,20 @@ export const cases: GpuCase[] = [
   {
     name: 'fused filter gradient (Poisson, exp link) matches finite differences',
     run: (e) => gradientMatches(e, makeProblem({ R: 3, N: 5, D: 3, DU: 0, B: 2, K: 8, T: 5, seed: 7, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', resampling: 'systematic' })),
+  },
+  {
+    name: 'fused filter with an ESS threshold (0.5: carried weights, identity ancestors) matches the float64 reference at T = 100',
+    async run(e) {
+      await forwardMatches(e, makeProblem({ ...base, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 }));
+      await forwardMatches(e, makeProblem({ ...base, R: 3, DU: 2, T: 60, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'multinomial', resampleThreshold: 0.5 }));
+    },
+  },
+  {
+    // thresholds at which these small problems resample at some steps and not at others
+    name: 'fused filter gradient with an ESS threshold (0.7, 0.9) matches finite differences (bootstrap and optimal)',
+    async run(e) {
+      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 5, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic', resampleThreshold: 0.7 }));
+      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic', resampleThreshold: 0.9 }));
+    },
   },
 ];

@@ -19,15 +19,17 @@ struct Params {
   _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> jmat: array<f32>;  // n × n
 @group(0) @binding(1) var<storage, read> wout: array<f32>;  // m × n
 #if !BACKWARD
+// Jᵀ in the forward and J in the backward: either way the lanes read contiguous memory.
+@group(0) @binding(0) var<storage, read> jmat_t: array<f32>; // n × n, Jᵀ
 @group(0) @binding(2) var<storage, read> bin: array<f32>;    // n × nin
 @group(0) @binding(3) var<storage, read> x_init: array<f32>; // n
 @group(0) @binding(4) var<storage, read> inputs: array<f32>; // trials × T × nin
 @group(0) @binding(5) var<storage, read_write> rates: array<f32>;   // trials × T × n
 @group(0) @binding(6) var<storage, read_write> outputs: array<f32>; // trials × T × m
 #else
+@group(0) @binding(0) var<storage, read> jmat: array<f32>;     // n × n
 @group(0) @binding(2) var<storage, read> rates: array<f32>;    // trials × T × n (forward's)
 @group(0) @binding(3) var<storage, read> g_rates: array<f32>;  // trials × T × n
 @group(0) @binding(4) var<storage, read> g_outs: array<f32>;   // trials × T × m
@@ -68,7 +70,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       let i = lid + q * WG;
       if (i < n) {
         var acc = 0.0;
-        for (var j = 0u; j < n; j++) { acc += jmat[i * n + j] * shared_v[j]; }
+        for (var j = 0u; j < n; j++) { acc += jmat_t[j * n + i] * shared_v[j]; }
         cur[q] = acc;
         rates[s * n + i] = shared_v[i];
       } else if (i < rows) {

@@ -168,6 +168,37 @@ export class RAdam extends Optimizer {
   }
 }
 
+/**
+ * Clip gradients by their joint L2 norm, in place on the GPU (torch.nn.utils.clip_grad_norm_ with
+ * norm type 2): every `.grad` of `params` is multiplied by min(1, maxNorm / (‖g‖ + 1e-6)). Parameters
+ * without a gradient are skipped. Returns a one-element tensor holding ‖g‖ before clipping (nothing
+ * is read back; the caller disposes it).
+ */
+export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor {
+  if (!(maxNorm > 0 && Number.isFinite(maxNorm))) throw new Error(`clipGradNorm: maxNorm must be a positive number, got ${maxNorm}`);
+  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+  if (grads.length === 0) throw new Error('clipGradNorm: no parameter has a gradient');
+  const engine = grads[0].engine;
+  const count = grads.length;
+  const sums = Tensor.empty(engine, [count + 1], 'f32', 'clip.sums');
+  grads.forEach((g, slot) => engine.dispatch(engine.kernel('grad_clip', 'sq_norm', { overrides: { WG } }), { grad: g, sums, cp: { n: g.size, slot, count, max_norm: maxNorm } }, 1));
+  for (const g of grads) engine.dispatch(engine.kernel('grad_clip', 'scale', { overrides: { WG } }), { grad: g, sums, cp: { n: g.size, slot: 0, count, max_norm: maxNorm } }, engine.grid(Math.max(1, g.size), WG));
+  const norm = Tensor.empty(engine, [1], 'f32', 'clip.norm');
+  engine.copy(sums, norm, 4, 4 * count);
+  sums.dispose();
+  return norm;
+}
+
+/** Float64 reference of `clipGradNorm` on plain arrays (in place); returns the norm before clipping. */
+export function clipGradNormRef(grads: Float64Array[], maxNorm: number): number {
+  let total = 0;
+  for (const g of grads) for (const v of g) total += v * v;
+  const norm = Math.sqrt(total);
+  const factor = Math.min(1, maxNorm / (norm + 1e-6));
+  for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= factor;
+  return norm;
+}
+
 /** Learning rate decaying exponentially from `initial` at step 0 to `final` at step `steps`. */
 export function exponentialDecay(initial: number, final: number, steps: number): (step: number) => number {
   if (!(initial > 0 && final > 0 && steps > 0)) throw new Error(`exponentialDecay: needs initial > 0, final > 0, steps > 0 (got ${initial}, ${final}, ${steps})`);

@@ -55,7 +55,11 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
   const p = { n, m, nin: d.nin, time, dt_tau: dtTau, _pad0: 0, _pad1: 0, _pad2: 0 };
   const rates = Tensor.empty(engine, [trials, time, n], 'f32', 'bptt.rates');
   const outputs = Tensor.empty(engine, [trials, time, m], 'f32', 'bptt.outputs');
-  engine.dispatch(engine.kernel('sparse_bptt', 'forward', kernelOptions(d, false)), { jmat: J, wout: W, bin: B, x_init: xInit, inputs, rates, outputs, p }, trials);
+  // Jᵀ (linalg's strided copy): the forward's lanes then read J's columns contiguously.
+  const Jt = Tensor.empty(engine, [n, n], 'f32', 'bptt.Jt');
+  engine.dispatch(engine.kernel('linalg', 'expand', { overrides: { WG: 256 } }), { src: J, dst: Jt, pe: { n: n * n, shape: [1, 1, n, n], srcStrides: [0, 0, 1, n] } }, engine.grid(n * n, 256));
+  engine.dispatch(engine.kernel('sparse_bptt', 'forward', kernelOptions(d, false)), { jmat_t: Jt, wout: W, bin: B, x_init: xInit, inputs, rates, outputs, p }, trials);
+  Jt.dispose();
   const saved = [J.retain(), W.retain(), inputs.retain(), rates.retain()];
   record(
     'rateRnnTrials',

@@ -176,20 +176,21 @@ function unpackRates(rec: Float32Array, time: number, conds: number, n: number, 
   return out;
 }
 
-/** Train a learner RNN on `task` with full-FORCE (RLS or ridge) on the GPU. */
-export async function trainFullForce(engine: Engine, task: SparseTask, options: FullForceOptions = {}): Promise<SparseRnn> {
+/** Options every sparse-neuron trainer shares. */
+export type SparseCommonOptions = Pick<FullForceOptions, 'n' | 'tau' | 'dt' | 'seed' | 'sampled' | 'trainConditions' | 'heldOut'>;
+
+/**
+ * Defaults and checks shared by the trainers: network size, time constants, the task's array sizes,
+ * training and held-out conditions, and the sampled neurons (a seeded draw when given as a count).
+ */
+export function resolveSparseSetup(task: SparseTask, options: SparseCommonOptions) {
   const n = options.n ?? 300;
   const tau = options.tau ?? 10;
   const dt = options.dt ?? 2;
-  const alpha = options.alpha ?? 1;
-  const g = options.g ?? 1.5;
   const seed = options.seed ?? 1;
-  const method = options.method ?? 'rls';
   const { conditions: C, time: T, nInputs: nin, nOutputs: m } = task;
   if (!Number.isInteger(n) || n < 2) throw new Error(`fit-sparse: network size n must be an integer ≥ 2 (got ${n})`);
   if (!(dt > 0 && tau > 0)) throw new Error(`fit-sparse: dt and tau must be positive (got dt ${dt}, tau ${tau})`);
-  if (!(alpha > 0)) throw new Error(`fit-sparse: alpha must be positive (got ${alpha})`);
-  if (method !== 'rls' && method !== 'ridge') throw new Error(`fit-sparse: unknown method "${method}" (rls or ridge)`);
   for (const [name, arr, ch] of [['inputs', task.inputs, nin], ['outputs', task.outputs, m], ['rates', task.rates, task.nNeurons]] as const) {
     if (arr.length !== C * T * ch) throw new Error(`fit-sparse: ${name} has ${arr.length} values, expected conditions × time × channels = ${C} × ${T} × ${ch}`);
   }
@@ -199,6 +200,18 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
   if (trainConds.length === 0) throw new Error('fit-sparse: no training conditions');
   const sampled = typeof options.sampled === 'number' || options.sampled === undefined ? sampleNeurons(task.nNeurons, options.sampled ?? 0, seed + 101) : [...options.sampled];
   for (const s of sampled) if (!Number.isInteger(s) || s < 0 || s >= task.nNeurons) throw new Error(`fit-sparse: sampled neuron ${s} out of range [0, ${task.nNeurons})`);
+  return { n, tau, dt, seed, heldOut, trainConds, sampled };
+}
+
+/** Train a learner RNN on `task` with full-FORCE (RLS or ridge) on the GPU. */
+export async function trainFullForce(engine: Engine, task: SparseTask, options: FullForceOptions = {}): Promise<SparseRnn> {
+  const { n, tau, dt, seed, heldOut, trainConds, sampled } = resolveSparseSetup(task, options);
+  const alpha = options.alpha ?? 1;
+  const g = options.g ?? 1.5;
+  const method = options.method ?? 'rls';
+  const { time: T, nInputs: nin, nOutputs: m } = task;
+  if (!(alpha > 0)) throw new Error(`fit-sparse: alpha must be positive (got ${alpha})`);
+  if (method !== 'rls' && method !== 'ridge') throw new Error(`fit-sparse: unknown method "${method}" (rls or ridge)`);
   const k = sampled.length;
   const tail = options.hintTail ?? 110;
   const hints = hintSignals(task, sampled, trainConds, options.hintScale ?? 5, k > 0 ? tail : 0);

@@ -4,7 +4,7 @@ import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { square, sub } from '../../src/ops/elementwise.js';
 import { sum } from '../../src/ops/linalg.js';
-import { Adam, exponentialDecay, Optimizer, optimizerStepRef, RAdam, stepFactors, type OptimizerKind, type OptimizerOptions } from '../../src/ops/optim.js';
+import { Adam, clipGradNorm, clipGradNormRef, exponentialDecay, Optimizer, optimizerStepRef, RAdam, stepFactors, type OptimizerKind, type OptimizerOptions } from '../../src/ops/optim.js';
 import type { GpuCase } from './types.js';
 
 const SHAPES = [[7], [3, 4]];
@@ -157,3 +157,30 @@ export const cases: GpuCase[] = [
     },
   },
 ];
+
+cases.push({
+  name: 'clipGradNorm matches a float64 reference (clipped and unclipped) and skips parameters without a gradient',
+  async run(engine) {
+    for (const maxNorm of [0.5, 100]) {
+      // Sizes above one workgroup's 256 lanes exercise the strided sums.
+      const grads = [Array.from({ length: 700 }, (_, i) => Math.sin(i) * 0.1), Array.from({ length: 12 }, (_, i) => i - 6)];
+      const params = grads.map((g, i) => Tensor.param(engine, new Float32Array(g.length), [g.length], `p${i}`));
+      params.forEach((p, i) => {
+        p.grad = Tensor.fromArray(engine, grads[i], [grads[i].length]);
+      });
+      const idle = Tensor.param(engine, [1, 2], [2], 'no-grad');
+      const norm = clipGradNorm([...params, idle], maxNorm);
+      const ref = grads.map((g) => Float64Array.from(g));
+      const refNorm = clipGradNormRef(ref, maxNorm);
+      assertClose([await norm.item()], [refNorm], { rtol: 1e-5, what: `norm (max ${maxNorm})` });
+      for (let i = 0; i < params.length; i++) assertClose(await params[i].grad!.readF32(), ref[i], { atol: 1e-6, rtol: 1e-5, what: `clipped gradient ${i} (max ${maxNorm})` });
+      for (const t of [...params.map((p) => p.grad!), ...params, idle, norm]) t.dispose();
+    }
+    try {
+      clipGradNorm([Tensor.param(engine, [1], [1])], 1);
+      throw new Error('expected an error for parameters without gradients');
+    } catch (e) {
+      if (!/no parameter has a gradient/.test((e as Error).message)) throw e;
+    }
+  },
+});

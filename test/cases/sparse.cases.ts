@@ -8,7 +8,7 @@ import { simulateMotor } from '../../src/sparse/circuit.js';
 import type { GpuCase } from './types.js';
 
 /** One condition: a brief input pulse, then a sine (one output) or a sine + faster cosine (two outputs). */
-function patternTask(outputs: 1 | 2, time = 200): SparseTask {
+export function patternTask(outputs: 1 | 2, time = 200): SparseTask {
   const inputs = new Float64Array(time);
   for (let t = 0; t < 10; t++) inputs[t] = 1;
   const f = new Float64Array(time * outputs);
@@ -17,6 +17,12 @@ function patternTask(outputs: 1 | 2, time = 200): SparseTask {
     if (outputs === 2) f[t * outputs + 1] = 0.5 * Math.cos((2 * Math.PI * t) / 50);
   }
   return { conditions: 1, time, inputs, nInputs: 1, outputs: f, nOutputs: outputs, rates: new Float64Array(time), nNeurons: 1 };
+}
+
+/** A small simulated motor circuit (6 conditions, 2 muscles, dt 4 ms, 150 samples) as a task. */
+export function tinyMotorTask(nBio: number): SparseTask {
+  const circuit = simulateMotor({ n: nBio, seed: 1, maxIterations: 100, conditions: 6, dt: 4, muscles: 2 });
+  return { conditions: circuit.conditions, time: circuit.time, inputs: circuit.inputs, nInputs: 2, outputs: circuit.outputs, nOutputs: circuit.muscles, rates: circuit.rates, nNeurons: nBio };
 }
 
 async function expectChaosError(f: () => Promise<unknown>): Promise<void> {
@@ -145,8 +151,7 @@ cases.push({
   timeoutMs: 120_000,
   async run(engine) {
     const nBio = 30;
-    const circuit = simulateMotor({ n: nBio, seed: 1, maxIterations: 100, conditions: 6, dt: 4, muscles: 2 });
-    const task: SparseTask = { conditions: circuit.conditions, time: circuit.time, inputs: circuit.inputs, nInputs: 2, outputs: circuit.outputs, nOutputs: circuit.muscles, rates: circuit.rates, nNeurons: nBio };
+    const task = tinyMotorTask(nBio);
     const result: Record<string, number> = {};
     for (const sampled of [0, nBio]) {
       // τ = 50 ms (the circuit's is 200 ms) and g = 1.2 keep the driven embedder contracting.

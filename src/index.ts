@@ -19,7 +19,7 @@ export { add, sub, mul, div, scale, addScalar, neg, exp, log, softplus, sigmoid,
 export { sum, mean, matmul, reshape, cholFactor, diagExp } from './ops/linalg.js';
 export { logsumexp, max } from './ops/reduce.js';
 export { lowrankProduct } from './ops/lowrank.js';
-export { Adam, RAdam, Optimizer, exponentialDecay } from './ops/optim.js';
+export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/optim.js';
 
 export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
@@ -31,6 +31,13 @@ export type { Proposal, Resampling, ObsLikelihood, ObsNonlinearity } from './inf
 export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
 export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
 export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
+
+// Sparse-neuron RNN training: ground-truth circuit, the three trainers (full-FORCE RLS / ridge, BPTT), evaluation.
+export { simulateMotor, type MotorOptions, type MotorData, type SocOptions, type Soc } from './sparse/circuit.js';
+export { trainFullForce, runSparseRnn, normalisedOutputError, ChaoticEmbedderError, type SparseTask, type SparseRnn, type FullForceOptions, type SparseCommonOptions } from './sparse/fullforce.js';
+export { trainBptt, type BpttOptions, type BpttProgress, type BpttRnn } from './sparse/bptt.js';
+export { rateRnnTrials } from './sparse/bptt-op.js';
+export { evaluateSparse, type SparseEvaluation } from './sparse/evaluate.js';
 
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';

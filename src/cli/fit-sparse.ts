@@ -5,15 +5,17 @@ import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { parseNpy } from '../io/npy.js';
 import { saveNpy, writeFileAtomic } from '../io/files.js';
-import { runSparseRnn, trainFullForce, type SparseTask } from '../sparse/fullforce.js';
+import { runSparseRnn, trainFullForce, type SparseRnn, type SparseTask } from '../sparse/fullforce.js';
+import { trainBptt } from '../sparse/bptt.js';
 import { evaluateSparse } from '../sparse/evaluate.js';
 
-export const summary = 'train an RNN on a circuit\'s outputs and a few sampled neurons (full-FORCE: RLS or ridge)';
+export const summary = 'train an RNN on a circuit\'s outputs and a few sampled neurons (full-FORCE: RLS or ridge; or BPTT)';
 
 const HELP = `lowrank-smc fit-sparse --data DIR --out DIR [options]
 
 DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json).
-  --method rls|ridge     online RLS (default) or batch ridge on teacher-forced embedder rates
+  --method rls|ridge|bptt  full-FORCE with online RLS (default) or batch ridge on teacher-forced embedder
+                         rates, or backpropagation through time (Adam on the GPU)
   --neurons 300          learner size        --tau 10 (ms)     --dt (ms, default: the data's step)
   --sampled 0            number of circuit neurons used as hints (random, seeded)
   --sampled-indices 1,2  explicit sampled neurons (overrides --sampled)
@@ -22,7 +24,13 @@ DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json
   --g 1.5 --gain-in 1 --gain-out 2 --gain-hint 1 (divided by √sampled) --hint-scale 5 --hint-tail 110
   --chaos-tolerance 0.01  embedder convergence check (distance ratio of two copies; raise for slow τ)
   --per-step             RLS with per-step dispatches instead of one fused dispatch per trial
-  On the simulated motor circuit, --tau 50 --g 1.2 --chaos-tolerance 0.3 --trials 300 converge (see docs/sparse-results.md).
+  On the simulated motor circuit, RLS with --tau 50 --g 1.2 --chaos-tolerance 0.3 --trials 300 converge (see docs/sparse-results.md).
+  BPTT: loss = output MSE + lambda · MSE of designated learner units against the sampled neurons
+  (normalised to peak |r| = 1 as the hints, times --target-scale; no tail). J starts N(0, g²/n), the
+  input weights uniform(±gain-in), the readout at 0; J, input weights, readout and initial state train.
+  --lambda 1  --iters 300  --lr 0.01  --clip 1 (joint gradient norm; 0: off)  --target-scale 0.5
+  --designated 0,1       learner units matched to the sampled neurons, in order (default 0 … k−1)
+  --log-every 10         progress line every this many iterations
   --seed 1  --dims 5 (SVCCA)  --backend auto  --json
 Writes DIR/model.json (options, metrics), J.npy, W.npy, Uin.npy, xinit.npy, rnn_rates.npy, rnn_outputs.npy.`;
 
@@ -61,6 +69,9 @@ export async function run(argv: string[]): Promise<number> {
       g: { type: 'string', default: '1.5' }, 'gain-in': { type: 'string', default: '1' }, 'gain-out': { type: 'string', default: '2' },
       'gain-hint': { type: 'string', default: '1' }, 'hint-scale': { type: 'string', default: '5' }, 'hint-tail': { type: 'string', default: '110' },
       'chaos-tolerance': { type: 'string', default: '0.01' }, 'per-step': { type: 'boolean' },
+      lambda: { type: 'string', default: '1' }, iters: { type: 'string', default: '300' }, lr: { type: 'string', default: '0.01' },
+      clip: { type: 'string', default: '1' }, 'target-scale': { type: 'string', default: '0.5' }, designated: { type: 'string' },
+      'log-every': { type: 'string', default: '10' },
       seed: { type: 'string', default: '1' }, dims: { type: 'string', default: '5' }, backend: { type: 'string', default: 'auto' },
       json: { type: 'boolean' }, help: { type: 'boolean' },
     },
@@ -75,21 +86,41 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(v)) throw new Error(`--${name} must be a number (got "${values[name]}")`);
     return v;
   };
+  const method = values.method;
+  if (method !== 'rls' && method !== 'ridge' && method !== 'bptt') throw new Error(`--method must be rls, ridge or bptt (got "${method}")`);
   const { task, dt } = await loadMotorTask(values.data);
-  const options = {
-    method: values.method as 'rls' | 'ridge',
-    n: num('neurons'), tau: num('tau'), dt: values.dt ? num('dt') : dt, alpha: num('alpha'), g: num('g'),
-    gainIn: num('gain-in'), gainOut: num('gain-out'), gainHint: num('gain-hint'), hintScale: num('hint-scale'), hintTail: num('hint-tail'),
-    sampled: list(values['sampled-indices']) ?? num('sampled'), heldOut: list(values['held-out']) ?? [],
-    trials: num('trials'), updateEvery: num('update-every'), seed: num('seed'),
-    chaosTolerance: num('chaos-tolerance'), ...(values['per-step'] ? { fused: false } : {}),
+  const common = {
+    n: num('neurons'), tau: num('tau'), dt: values.dt ? num('dt') : dt, g: num('g'), gainIn: num('gain-in'),
+    sampled: list(values['sampled-indices']) ?? num('sampled'), heldOut: list(values['held-out']) ?? [], seed: num('seed'),
   };
+  const options = method === 'bptt'
+    ? {
+      method: 'bptt' as const, ...common, lambda: num('lambda'), iterations: num('iters'), lr: num('lr'), clip: num('clip'), targetScale: num('target-scale'),
+      logEvery: num('log-every'), ...(values.designated !== undefined ? { designatedUnits: list(values.designated) } : {}),
+    }
+    : {
+      method: method as 'rls' | 'ridge', ...common, alpha: num('alpha'), gainOut: num('gain-out'), gainHint: num('gain-hint'), hintScale: num('hint-scale'), hintTail: num('hint-tail'),
+      trials: num('trials'), updateEvery: num('update-every'), chaosTolerance: num('chaos-tolerance'), ...(values['per-step'] ? { fused: false } : {}),
+    };
   const engine = await createEngine({ backend: values.backend as Backend });
   try {
-    const model = await trainFullForce(engine, task, {
-      ...options,
-      onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
-    });
+    let model: SparseRnn;
+    let training: Record<string, unknown> = {};
+    if (options.method === 'bptt') {
+      const fit = await trainBptt(engine, task, {
+        ...options,
+        onProgress: values.json ? undefined : (p) => console.log(`iteration ${p.iteration}  loss ${p.loss.toExponential(3)}  output mse ${p.outputMse.toExponential(3)}  unit mse ${Number.isNaN(p.unitMse) ? '-' : p.unitMse.toExponential(3)}  grad norm ${Number.isNaN(p.gradNorm) ? '-' : p.gradNorm.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
+      });
+      const last = fit.progress[fit.progress.length - 1];
+      training = { designatedUnits: fit.designatedUnits, finalLoss: last.loss, finalOutputMse: last.outputMse, finalUnitMse: Number.isNaN(last.unitMse) ? null : last.unitMse, seconds: last.seconds };
+      model = fit;
+    } else {
+      model = await trainFullForce(engine, task, {
+        ...options,
+        onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
+      });
+      training = { chaosRatio: model.chaosRatio };
+    }
     const result = await runSparseRnn(engine, model, task.inputs, task.conditions, task.time);
     const metrics = evaluateSparse(task, model, result, num('dims'));
     await mkdir(values.out, { recursive: true });
@@ -100,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
     await saveNpy(join(o, 'xinit.npy'), model.xInit, [model.n]);
     await saveNpy(join(o, 'rnn_rates.npy'), result.rates, [task.conditions, task.time, model.n]);
     await saveNpy(join(o, 'rnn_outputs.npy'), result.outputs, [task.conditions, task.time, model.nOutputs]);
-    const summaryJson = { options, sampled: model.sampled, trainConditions: model.trainConditions, heldOut: model.heldOut, chaosRatio: model.chaosRatio, metrics, device: engine.info.description };
+    const summaryJson = { options, sampled: model.sampled, trainConditions: model.trainConditions, heldOut: model.heldOut, ...training, metrics, device: engine.info.description };
     await writeFileAtomic(join(o, 'model.json'), JSON.stringify(summaryJson, null, 2) + '\n');
     if (values.json) console.log(JSON.stringify(metrics));
     else console.log(`SVCCA ${metrics.svcca.mean.toFixed(4)}  train output error ${metrics.trainOutputError.toExponential(3)}  held-out ${metrics.heldOutOutputError?.toExponential(3) ?? '-'}`);

@@ -1,6 +1,7 @@
 // Generation from the low-rank RNN: one workgroup per sequence, the units split over the invocations
 // and the nᵀφ(·) sums reduced in workgroup memory every step, so a single long rollout still uses the
-// whole workgroup. Records z, the observation mean ψ(Bᵀz + b) and a sampled observation.
+// whole workgroup. Records z, the observation mean ψ(Bᵀz + b) (ψ(Bᵀz + Bvᵀv_t + b) with the readout
+// from [v; z], p.readout_v) and a sampled observation.
 #include "rng"
 #include "nonlin"
 
@@ -11,7 +12,7 @@ struct Params {
   S: u32, T: u32, burn: u32, N: u32, D: u32, DU: u32,
   seed_lo: u32, seed_hi: u32, iter: u32, poisson: u32, noise_scale: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32,
-  off_L: u32, off_B: u32, off_b: u32, off_lv: u32,
+  off_L: u32, off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, readout_v: u32,
 }
 
 override OBS_NL: u32 = 0u;
@@ -71,6 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       for (var d = tid; d < p.D; d += WG) {
         var eta = theta[p.off_b + d];
         for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * zs[r]; }
+        if (p.readout_v == 1u) {
+          for (var j = 0u; j < p.DU; j++) { eta += theta[p.off_Bv + d * p.DU + j] * inputs[(s * p.T + t) * p.DU + j]; }
+        }
         let lam = psi(eta);
         let idx = (s * p.T + t) * p.D + d;
         out[meanBase + idx] = lam;

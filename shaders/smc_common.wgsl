@@ -44,11 +44,20 @@ fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
   return xi;
 }
 
+// Readout offset of channel d at step t of trial bg: b_d, plus (Bvᵀ v_t)_d when the readout is from [v; z].
+fn obs_offset(bg: u32, t: u32, d: u32) -> f32 {
+  var eta = theta[p.off_b + d];
+#if READOUT_V
+  for (var j = 0u; j < p.DU; j++) { eta += theta[p.off_Bv + d * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+#endif
+  return eta;
+}
+
 // Log-likelihood of observation y_t under z (bootstrap weights).
 fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
   var l = 0.0;
   for (var d = 0u; d < p.D; d++) {
-    var eta = theta[p.off_b + d];
+    var eta = obs_offset(b, t, d);
     for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
     let lam = psi(eta);
     let y = data[p.off_y + (b * p.T + t) * p.D + d];

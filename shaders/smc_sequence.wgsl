@@ -26,7 +26,7 @@ struct Params {
   iter: u32, seed_lo: u32, seed_hi: u32, resample: u32, ess_frac: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
-  off_B: u32, off_b: u32, off_lv: u32,
+  off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32,
   off_y: u32, off_v: u32, off_qs: u32, P: u32,
 }
 
@@ -237,6 +237,14 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 @group(0) @binding(8) var<storage, read_write> gqs: array<f32>;
 @group(0) @binding(9) var<storage, read_write> gtheta: array<f32>;
 @group(0) @binding(10) var<storage, read> smallmap: array<u32>;
+#if INPUT_GRAD
+// Gradient with respect to the inputs v (when they are themselves computed, e.g. low-pass filtered):
+// the backward kernel leaves per step the adjoints of the unit currents Σ_k ∂/∂x_i [B,T,N] and of the
+// readout offsets [B,T,D] in gxs (zeroed; steps without them stay 0), and `input_grad` contracts
+// them with Wu and Bv.
+@group(0) @binding(11) var<storage, read_write> gxs: array<f32>;
+@group(0) @binding(12) var<storage, read_write> gv: array<f32>;
+#endif
 
 var<workgroup> sgmu: array<f32, WG * R>;   // adjoint of μ_{t+1} per particle
 var<workgroup> sgzh: array<f32, WG * R>;   // adjoint of the resampled particles ẑ_t
@@ -314,6 +322,9 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         }
         gpart[gb + p.off_h + i] += gh;
         for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+#if INPUT_GRAD
+        gxs[(b * p.T + t) * p.N + i] = gx;
+#endif
       }
       for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
       reduce_partials(tid);
@@ -384,6 +395,9 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         }
         gpart[gb + p.off_h + i] += gh;
         for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+#if INPUT_GRAD
+        gxs[(b * p.T + t) * p.N + i] = gx;
+#endif
       }
 #endif
     } else if (live) {
@@ -448,7 +462,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 #else
       // observation log-likelihood gradient with respect to z
       for (var d = 0u; d < p.D; d++) {
-        var eta = theta[p.off_b + d];
+        var eta = obs_offset(b, t, d);
         for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
         let lam = psi(eta);
         let y = data[p.off_y + (b * p.T + t) * p.D + d];
@@ -489,7 +503,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       let y = data[p.off_y + (b * p.T + t) * p.D + d];
       for (var k = 0u; k < K; k++) {
         let w = sw[k] * seed;
-        var eta = theta[p.off_b + d];
+        var eta = obs_offset(b, t, d);
         var z = array<f32, R>();
         for (var r = 0u; r < R; r++) {
           z[r] = paths[zidx(b, t, k) + r];
@@ -509,6 +523,12 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       }
       for (var r = 0u; r < R; r++) { gpart[gb + p.off_B + d * R + r] += gB[r]; }
       gpart[gb + p.off_b + d] += gbias;
+#if INPUT_GRAD
+      gxs[p.B * p.T * p.N + (b * p.T + t) * p.D + d] = gbias;
+#endif
+#if READOUT_V
+      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_Bv + d * p.DU + j] += gbias * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+#endif
 #if !POISSON
       gpart[gb + p.off_lv + d] += glv;
 #endif
@@ -540,3 +560,21 @@ fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   gtheta[dst] += s;
 }
+
+#if INPUT_GRAD
+@compute @workgroup_size(64)
+fn input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= p.B * p.T * p.DU) { return; }
+  let bt = e / p.DU;
+  let j = e % p.DU;
+  var s = 0.0;
+  for (var i = 0u; i < p.N; i++) { s += theta[p.off_wu + i * p.DU + j] * gxs[bt * p.N + i]; }
+#if READOUT_V
+#if !OPTIMAL
+  for (var d = 0u; d < p.D; d++) { s += theta[p.off_Bv + d * p.DU + j] * gxs[p.B * p.T * p.N + bt * p.D + d]; }
+#endif
+#endif
+  gv[e] = s;
+}
+#endif

@@ -9,6 +9,7 @@ import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
 import { smcFilter, splitPaths } from '../inference/smc-op.js';
 import { hostNoiseFactor, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
+import { lowpassReference } from '../ops/lowpass.js';
 import { nonlinearityId } from '../ops/nonlin.js';
 
 export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number } };
@@ -19,7 +20,7 @@ export interface GenerateOptions {
   sequences?: number;
   /** Steps simulated and discarded before recording (autonomous, inputs zero). */
   burnIn?: number;
-  /** Inputs [S, steps, DU] for conditional generation. */
+  /** Inputs u [S, steps, DU] for conditional generation (low-pass filtered if the model's inputFilter says so). */
   inputs?: Float32Array;
   initial?: InitialState;
   seed?: number;
@@ -122,7 +123,10 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
     tape.end();
     const layout = model.layoutFor('bootstrap');
     const o = layout.offsets;
-    const inputs = Tensor.fromArray(engine, opts.inputs ?? new Float32Array(Math.max(1, S * T * DU)), [Math.max(1, opts.inputs?.length ?? S * T * DU)]);
+    // the same input filter as in fitting: low-pass from a zero state at the first recorded step
+    // (burn-in runs on zero inputs, so the filter state is still zero there)
+    const given = opts.inputs && c.inputFilter === 'lowpass' ? Float32Array.from(lowpassReference(opts.inputs, [S, T, DU], host.thetaA[0])) : opts.inputs;
+    const inputs = Tensor.fromArray(engine, given ?? new Float32Array(Math.max(1, S * T * DU)), [Math.max(1, given?.length ?? S * T * DU)]);
     const z0T = Tensor.fromArray(engine, z0, [S * R]);
     const out = Tensor.empty(engine, [S * T * (R + 2 * D)], 'f32', 'generate.out');
     const key = seedToKey(seed);
@@ -131,6 +135,7 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
       p: {
         S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0, noise_scale: opts.noiseScale ?? 1,
         off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_L: o.L, off_B: o.B, off_b: o.b, off_lv: o.lv,
+        off_Bv: o.Bv, readout_v: c.readoutFromInputs ? 1 : 0,
       },
       theta: th.theta, inputs, z0: z0T, out,
     }, S);

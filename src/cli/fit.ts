@@ -15,6 +15,8 @@ data
   --data FILE            observations (.npy or .csv)
   --layout L             axes of the array, e.g. time,channel | trial,channel,time (default by rank)
   --inputs FILE          optional inputs, same trials/time as the data (--inputs-layout L)
+  --readout-from-inputs  observations read Bᵀ[v; z] + b (inputs and latents; needs --inputs)
+  --input-filter raw|lowpass  inputs enter raw (default) or low-pass filtered with the trained decay a
   --no-zscore            do not z-score Gaussian data per channel (default: z-score, stored in the model)
 model
   --rank R (3)  --units N (512)  --nonlinearity clipped_relu|relu|tanh|identity
@@ -37,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
-      'no-zscore': { type: 'boolean' }, rank: { type: 'string' }, units: { type: 'string' }, nonlinearity: { type: 'string' },
+      'no-zscore': { type: 'boolean' }, 'readout-from-inputs': { type: 'boolean' }, 'input-filter': { type: 'string' }, rank: { type: 'string' }, units: { type: 'string' }, nonlinearity: { type: 'string' },
       obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, particles: { type: 'string' },
       proposal: { type: 'string' }, resampling: { type: 'string' }, 'resample-threshold': { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' },
       window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' },
@@ -57,6 +59,9 @@ export async function run(argv: string[]): Promise<number> {
   const obs = choiceOption(values.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
   let ds = await loadObservations(values.data, values.layout, obs);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
+  if (values['readout-from-inputs'] && !resume && !inputs) throw new Error('--readout-from-inputs needs --inputs (the readout is from [v; z])');
+  const inputFilter = choiceOption(values['input-filter'], 'input-filter', ['raw', 'lowpass'] as const, 'raw');
+  if (inputFilter === 'lowpass' && !resume && !inputs) throw new Error('--input-filter lowpass needs --inputs');
   let normalisation: Normalisation | null = resume?.normalisation ?? null;
   if (obs === 'gauss' && !values['no-zscore'] && !resume) {
     const z = zscore(ds);
@@ -76,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
     obs,
     obsNonlinearity: choiceOption(values['obs-link'], 'obs-link', ['identity', 'softplus', 'exp', 'relu'] as const, obs === 'gauss' ? 'identity' : 'softplus'),
     noise: choiceOption(values.noise, 'noise', ['full', 'diag', 'scalar'] as const, 'full'),
+    readoutFromInputs: !!values['readout-from-inputs'],
+    inputFilter,
   };
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const linearGauss = config.obs === 'gauss' && config.obsNonlinearity === 'identity';

@@ -122,6 +122,7 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
           let l = 0;
           for (let d = 0; d < D; d++) {
             let eta = theta[o.b + d];
+            if (spec.readoutFromInputs) for (let j = 0; j < DU; j++) eta += theta[o.Bv + d * DU + j] * data.v[(b * T + t) * DU + j];
             for (let r = 0; r < R; r++) eta += theta[o.B + d * R + r] * z[r];
             const lam = psiRef(spec.obsNonlinearity, eta);
             const y = data.y[(b * T + t) * D + d];

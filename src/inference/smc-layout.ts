@@ -3,7 +3,8 @@
  * float64 reference (reference-filter.ts) and the model (which packs its transformed parameters).
  *
  * theta = [ m (N×R) | nᵀ (N×R) | h (N) | θ_a (1) | Wu (N×DU) | μ0 (R) | L (R×R) | L0 (R×R) |
- *           Σq (R×R) | Lq (R×R) | Σq0 (R×R) | Lq0 (R×R) | G (R×R) | Bᵀ (D×R) | b (D) | log σ² (D) ]
+ *           Σq (R×R) | Lq (R×R) | Σq0 (R×R) | Lq0 (R×R) | G (R×R) | Bᵀ (D×R) | b (D) | log σ² (D) |
+ *           Bvᵀ (D×DU, the readout of the inputs when SmcConfig.readoutFromInputs) ]
  * Matrices are row-major. Blocks a configuration does not use are still present (zeros): one layout.
  */
 import type { Nonlinearity } from '../ops/nonlin.js';
@@ -29,6 +30,8 @@ export interface SmcConfig {
    * normalised weights carry into the next step's weights. See `resampleThreshold`.
    */
   resampleThreshold?: number;
+  /** Observations read Bᵀz + Bvᵀv_t + b (the model's readout from [v; z]); needs inputs. */
+  readoutFromInputs?: boolean;
   B: number;
   T: number;
   K: number;
@@ -69,7 +72,7 @@ export interface SmcDims {
   DU: number;
 }
 
-export const THETA_BLOCKS = ['m', 'n', 'h', 'a', 'wu', 'mu0', 'L', 'L0', 'Sq', 'Lq', 'Sq0', 'Lq0', 'G', 'B', 'b', 'lv'] as const;
+export const THETA_BLOCKS = ['m', 'n', 'h', 'a', 'wu', 'mu0', 'L', 'L0', 'Sq', 'Lq', 'Sq0', 'Lq0', 'G', 'B', 'b', 'lv', 'Bv'] as const;
 export type ThetaBlock = (typeof THETA_BLOCKS)[number];
 
 export interface ThetaLayout {
@@ -90,7 +93,7 @@ export function thetaLayout(dims: SmcDims, proposal: Proposal): ThetaLayout {
   const sizes: Record<ThetaBlock, number> = {
     m: N * R, n: N * R, h: N, a: 1, wu: N * DU, mu0: R,
     L: RR, L0: RR, Sq: RR, Lq: RR, Sq0: RR, Lq0: RR, G: RR,
-    B: D * R, b: D, lv: D,
+    B: D * R, b: D, lv: D, Bv: D * DU,
   };
   const offsets = {} as Record<ThetaBlock, number>;
   let off = 0;

@@ -47,15 +47,16 @@ export function fusedFits(engine: Engine, K: number, R: number): boolean {
   return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg, K, false) <= engine.limits.maxComputeWorkgroupStorageSize;
 }
 
-function kernelOptions(engine: Engine, cfg: SmcConfig) {
+function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
   const R = cfg.layout.dims.R;
   return {
     defines: {
       R, WG: fusedWorkgroupSize(cfg.K), NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
       UNITPAR: useUnitParallel(cfg.K, R, engine.limits.maxComputeWorkgroupStorageSize), KR: cfg.K * R,
+      READOUT_V: !!cfg.readoutFromInputs, INPUT_GRAD: inputGrad,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}K${cfg.K}${cfg.proposal}${cfg.obs}`,
+    variant: `R${R}K${cfg.K}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${inputGrad ? 'gv' : ''}`,
   };
 }
 
@@ -67,7 +68,7 @@ function params(cfg: SmcConfig, offY: number, offV: number, offQs: number) {
     iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], resample: RESAMPLING_IDS[cfg.resampling], ess_frac: resampleThreshold(cfg),
     off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
     off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv,
+    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv,
     off_y: offY, off_v: offV, off_qs: offQs, P: cfg.layout.P,
   };
 }
@@ -82,6 +83,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
   need(inp.theta, cfg.layout.P, 'theta');
   need(inp.y, B * T * D, 'observations [B,T,D]');
   if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
+  if (cfg.readoutFromInputs && DU === 0) throw new Error('smc: readoutFromInputs (readout from [v; z]) needs inputs (DU > 0)');
   if (cfg.proposal === 'optimal') {
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error('smc: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
@@ -112,7 +114,9 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
     throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${fusedWorkgroupSize(cfg.K)} invocations, ${fusedWorkgroupBytes(R, fusedWorkgroupSize(cfg.K), cfg.K, false)} bytes of workgroup memory)`);
   }
   const { B, T, K } = cfg;
-  const opts = kernelOptions(engine, cfg);
+  // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
+  const inputGrad = !!inp.v?.requiresGrad;
+  const opts = kernelOptions(engine, cfg, inputGrad);
   const data = packData(engine, inp);
   const paths = Tensor.empty(engine, [pathFloats(B, T, K, R)], 'f32', 'smc.paths');
   const anc = Tensor.empty(engine, [B, T, K], 'u32', 'smc.anc');
@@ -122,6 +126,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
 
   const inputs: Tensor[] = [inp.theta];
   if (inp.qs) inputs.push(inp.qs);
+  if (inputGrad) inputs.push(inp.v!);
   const savedPaths = paths.retain();
   const savedAnc = anc.retain();
   const savedTheta = inp.theta.retain();
@@ -140,16 +145,28 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc.gtheta');
       const smallmap = engine.upload(cfg.layout.smallMap, 'smc.smallmap');
       const bw = engine.kernel('smc_sequence', 'backward', opts);
-      const bind: Record<string, unknown> = { p, theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, gpart, gqs: gqsBuf };
+      const { N, D, DU } = cfg.layout.dims;
+      const gxs = inputGrad ? engine.alloc(4 * B * T * (N + D), 'smc.gxs') : null;
+      if (gxs) engine.clear(gxs);
+      const bind: Record<string, unknown> = { p, theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, gpart, gqs: gqsBuf, gxs };
       // `gqs` is only bound when the kernel variant uses it (optimal proposal).
       for (const k of Object.keys(bind)) if (!bw.reflection.bindings.some((b) => b.name === k)) delete bind[k];
       engine.dispatch(bw, bind as never, B);
       engine.dispatch(engine.kernel('smc_sequence', 'reduce_rows', opts), { p, gpart, gtheta }, Math.ceil(P / 64));
       engine.dispatch(engine.kernel('smc_sequence', 'reduce_small', opts), { p, gpart, gtheta, smallmap }, Math.ceil(cfg.layout.nSmall / 64));
+      let gv: Tensor | null = null;
+      if (gxs) {
+        gv = Tensor.empty(engine, [B, T, DU], 'f32', 'smc.gv');
+        engine.dispatch(engine.kernel('smc_sequence', 'input_grad', opts), { p, theta: savedTheta, gxs, gv }, Math.ceil((B * T * DU) / 64));
+        engine.release(gxs);
+      }
       engine.release(gpart);
       engine.release(smallmap);
       if (!gqs) engine.release(gqsBuf);
-      return inp.qs ? [gtheta, gqs] : [gtheta];
+      const grads: Tensor[] = [gtheta];
+      if (gqs) grads.push(gqs);
+      if (gv) grads.push(gv);
+      return grads;
     },
     [savedPaths, savedAnc, savedTheta, dataBuf],
     { nonDifferentiable: [1, 2] },

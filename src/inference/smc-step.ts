@@ -79,6 +79,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
   need(inp.theta, cfg.layout.P, 'theta');
   need(inp.y, B * T * D, 'observations [B,T,D]');
   if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
+  if (cfg.readoutFromInputs && DU === 0) throw new Error('smcFilterSteps: readoutFromInputs (readout from [v; z]) needs inputs (DU > 0)');
   if (cfg.proposal === 'optimal') {
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error('smcFilterSteps: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
@@ -113,7 +114,7 @@ function packData(engine: Engine, inp: SmcInputs): { buf: GPUBuffer; offY: numbe
 export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: SmcStepOptions = {}): SmcStepOutputs {
   validate(cfg, inp);
   const tape = Tape.active(engine);
-  if (tape && (inp.theta.requiresGrad || inp.qs?.requiresGrad)) {
+  if (tape && (inp.theta.requiresGrad || inp.qs?.requiresGrad || inp.v?.requiresGrad)) {
     throw new Error('smcFilterSteps is forward-only (no gradient); use smcFilter for training, or stop the tape / gradient first');
   }
   const { B, T, K } = cfg;
@@ -138,9 +139,9 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   }
 
   const kopts = {
-    defines: { R, WG: block, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson' },
+    defines: { R, WG: block, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson', READOUT_V: !!cfg.readoutFromInputs },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}WG${block}${cfg.proposal}${cfg.obs}`,
+    variant: `R${R}WG${block}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
   const combine = engine.kernel('smc_step', 'combine', kopts);
@@ -160,7 +161,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
     iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], ess_frac: resampleThreshold(cfg),
     off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
     off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv,
+    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv,
     off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
   };
 

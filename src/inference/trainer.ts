@@ -12,6 +12,7 @@ import { rngUniform4, seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
 import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
+import { lowpass } from '../ops/lowpass.js';
 import { Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
 import type { LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
@@ -137,13 +138,15 @@ export class BatchLoader {
 /**
  * Record one evaluation of the objective on the tape (or without one): the loss
  * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the fused filter; the
- * optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here.
+ * optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here. Inputs
+ * u [B,T,DU] are low-pass filtered here when the model says so (from zero at each window's start).
  */
-export function objective(model: LowRankRNN, y: Tensor, v: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity'>) {
+export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>) {
   const c = model.config;
   const { B, T } = cfg;
-  const th = model.theta(cfg.proposal, y, B, T);
-  const out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, { ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity });
+  const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
+  const th = model.theta(cfg.proposal, y, B, T, v);
+  const out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, { ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity, readoutFromInputs: c.readoutFromInputs });
   let llSum = sum(out.ll);
   if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));
   const loss = scale(llSum, -1 / (B * T));

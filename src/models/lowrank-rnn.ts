@@ -2,6 +2,9 @@
  * The stochastic low-rank RNN (lowrank-smc-model.md §1):
  *   x_t = m z_t + Wu v_t,   z_{t+1} = a z_t + n φ(x_t; h) + ε,  ε ~ N(0, Σz),  a = exp(−exp θ_a)
  *   z_0 ~ N(μ0, Σ0),   y_t | z_t ~ Gauss(ψ(Bᵀz_t + b), diag σ²)  or  Poisson(ψ(Bᵀz_t + b))
+ * With `readoutFromInputs` the readout is Bᵀ[v_t; z_t] + b, its input part stored as Bv [D,DU].
+ * Inputs v are the given u (inputFilter 'raw') or low-pass filtered with the decay a ('lowpass'):
+ * v_0 = 0, v_t = a v_{t−1} + (1 − a) u_{t−1} (src/ops/lowpass.ts).
  *
  * Trainable parameters live on the GPU as tensors. `theta()` records on the tape the transforms
  * from raw parameters to what the fused filter consumes (Cholesky factors, the optimal proposal's
@@ -41,7 +44,13 @@ export interface ModelConfig {
   initNoiseZ0: number;
   initNoiseX: number;
   initDecay: number;
+  /** Observation readout Bᵀ[v; z] + b from the inputs and the latents (needs inputDim > 0); default Bᵀz + b. */
+  readoutFromInputs?: boolean;
+  /** How inputs enter: 'raw' (v = u, default) or 'lowpass' (filtered with the trained decay a, as the reference's simulate_input). */
+  inputFilter?: InputFilter;
 }
+
+export type InputFilter = 'raw' | 'lowpass';
 
 export const DEFAULT_CONFIG: Omit<ModelConfig, 'rank' | 'units' | 'obsDim'> = {
   inputDim: 0,
@@ -53,16 +62,18 @@ export const DEFAULT_CONFIG: Omit<ModelConfig, 'rank' | 'units' | 'obsDim'> = {
   initNoiseZ0: 1,
   initNoiseX: 0.1,
   initDecay: 0.9,
+  readoutFromInputs: false,
+  inputFilter: 'raw',
 };
 
-export const PARAM_NAMES = ['m', 'n', 'h', 'thetaA', 'wu', 'mu0', 'noiseZ', 'noiseZ0', 'B', 'b', 'logVarX'] as const;
+export const PARAM_NAMES = ['m', 'n', 'h', 'thetaA', 'wu', 'mu0', 'noiseZ', 'noiseZ0', 'B', 'b', 'logVarX', 'Bv'] as const;
 export type ParamName = (typeof PARAM_NAMES)[number];
 
 /** Shapes of the raw parameters as stored on the GPU (see the storage conventions above). */
 export function paramShapes(c: ModelConfig): Record<ParamName, number[]> {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const noise = c.noise === 'full' ? [R, R] : c.noise === 'diag' ? [R] : [1];
-  return { m: [N, R], n: [N, R], h: [N], thetaA: [1], wu: [N, DU], mu0: [R], noiseZ: noise, noiseZ0: noise, B: [D, R], b: [D], logVarX: [c.obs === 'gauss' ? D : 0] };
+  return { m: [N, R], n: [N, R], h: [N], thetaA: [1], wu: [N, DU], mu0: [R], noiseZ: noise, noiseZ0: noise, B: [D, R], b: [D], logVarX: [c.obs === 'gauss' ? D : 0], Bv: [D, c.readoutFromInputs ? DU : 0] };
 }
 
 export function validateConfig(c: ModelConfig): void {
@@ -79,6 +90,9 @@ export function validateConfig(c: ModelConfig): void {
   if (!['full', 'diag', 'scalar'].includes(c.noise)) throw new Error(`model config: noise "${c.noise}" is not full, diag or scalar`);
   for (const k of ['initNoiseZ', 'initNoiseZ0', 'initNoiseX'] as const) if (!(c[k] > 0)) throw new Error(`model config: ${k} must be > 0, got ${c[k]}`);
   if (!(c.initDecay > 0 && c.initDecay < 1)) throw new Error(`model config: initDecay must be in (0, 1), got ${c.initDecay}`);
+  if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
+  if (c.inputFilter === 'lowpass' && c.inputDim === 0) throw new Error('model config: inputFilter lowpass needs a model with inputs (inputDim > 0)');
+  if (c.readoutFromInputs && c.inputDim === 0) throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
 }
 
 /** Host copy of the parameters (float32 values as numbers), e.g. for model files and CPU analysis. */
@@ -108,9 +122,12 @@ export function initialParams(c: ModelConfig, seed: number): HostParams {
   };
   fillNoise(p.noiseZ, c.initNoiseZ);
   fillNoise(p.noiseZ0, c.initNoiseZ0);
-  const bStd = Math.sqrt(2 / R);
+  // affine readout B ∈ R^{(R+dv)×D} ~ N(0, 2/(R+dv)); dv = 0 unless it reads the inputs too
+  const dv = c.readoutFromInputs ? DU : 0;
+  const bStd = Math.sqrt(2 / (R + dv));
   for (let i = 0; i < D * R; i++) p.B[i] = normal() * bStd;
   if (c.obs === 'gauss') p.logVarX.fill(2 * Math.log(c.initNoiseX));
+  for (let i = 0; i < D * dv; i++) p.Bv[i] = normal() * bStd;
   void D;
   return p;
 }
@@ -132,7 +149,7 @@ export function hostNoiseFactor(config: ModelConfig, raw: ArrayLike<number>): Fl
 export function parameterCount(c: ModelConfig): number {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const noise = c.noise === 'full' ? (R * (R + 1)) / 2 : c.noise === 'diag' ? R : 1;
-  return 2 * R * N + N + 1 + R + 2 * noise + N * DU + D * R + D + (c.obs === 'gauss' ? D : 0);
+  return 2 * R * N + N + 1 + R + 2 * noise + N * DU + D * R + D + (c.obs === 'gauss' ? D : 0) + (c.readoutFromInputs ? D * DU : 0);
 }
 
 export interface ThetaInputs {
@@ -208,9 +225,10 @@ export class LowRankRNN {
 
   /**
    * Record the parameter transforms and pack what the filter needs. For the optimal proposal `y`
-   * ([B,T,D], already normalised) is needed to form the per-step projections.
+   * ([B,T,D], already normalised) is needed to form the per-step projections, and with
+   * `readoutFromInputs` also the inputs `v` ([B,T,DU]): their readout Bvᵀv_t is a per-step offset of y.
    */
-  theta(proposal: Proposal, y?: Tensor, B = 0, T = 0): ThetaInputs {
+  theta(proposal: Proposal, y?: Tensor, B = 0, T = 0, v?: Tensor | null): ThetaInputs {
     const c = this.config;
     const R = c.rank;
     const D = c.obsDim;
@@ -229,6 +247,7 @@ export class LowRankRNN {
       { src: P.b, dstOffset: o.b },
     ];
     if (c.inputDim > 0) parts.push({ src: P.wu, dstOffset: o.wu });
+    if (c.readoutFromInputs) parts.push({ src: P.Bv, dstOffset: o.Bv });
     if (c.obs === 'gauss') parts.push({ src: P.logVarX, dstOffset: o.lv });
     let qs: Tensor | null = null;
     let constant: Tensor | null = null;
@@ -243,7 +262,13 @@ export class LowRankRNN {
       const Ct = mul(P.B, invStdCol); // [D,R]
       const G = matmul(Ct, Ct, { transA: true }); // [R,R]
       const y2 = y.view([B * T, D], false);
-      const ytil = mul(sub(y2, P.b), invStd); // [BT,D]
+      let offset = P.b; // [D], or [BT,D] with the inputs' readout Bvᵀv_t added
+      if (c.readoutFromInputs) {
+        if (!v) throw new Error('theta: the optimal proposal with a readout from the inputs needs the inputs');
+        // a tape reshape: filtered inputs carry a gradient (to the decay)
+        offset = add(matmul(reshape(v, [B * T, c.inputDim]), P.Bv, { transB: true }), P.b);
+      }
+      const ytil = mul(sub(y2, offset), invStd); // [BT,D]
       y2.dispose();
       const q = matmul(ytil, Ct); // [BT,R]
       const s = sum(square(ytil), 1); // [BT]

@@ -3,7 +3,8 @@
  * history (and, in checkpoints, the optimiser state and iteration for bit-for-bit resume). Pure data
  * functions, so the same code loads files in Node and in the browser; Node writes them atomically.
  *
- * Parameters are stored in the reference's orientation: n as [R][N], B as [R][D]; m as [N][R].
+ * Parameters are stored in the reference's orientation: n as [R][N], B as [R][D]; m as [N][R]; the
+ * readout of the inputs (readoutFromInputs) Bv as [DU][D].
  */
 import type { Normalisation } from '../io/dataset.js';
 import type { OptimizerState } from '../ops/optim.js';
@@ -71,6 +72,7 @@ export function serializeModel(config: ModelConfig, params: HostParams, normalis
   out.B = toRows(params.B, D, R, true); // [R][D]
   out.b = Array.from(params.b);
   if (config.obs === 'gauss') out.logVarX = Array.from(params.logVarX);
+  if (config.readoutFromInputs) out.Bv = toRows(params.Bv, D, DU, true); // [DU][D]
   return { format: MODEL_FORMAT, version: MODEL_VERSION, config, params: out, normalisation, training };
 }
 
@@ -116,7 +118,7 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     const s = shapes[name];
     const rows = s[0];
     const cols = s.length > 1 ? s[1] : 1;
-    params[name] = read(name, rows, cols, name === 'n' || name === 'B');
+    params[name] = read(name, rows, cols, name === 'n' || name === 'B' || name === 'Bv');
   }
   void R;
   void N;

@@ -5,6 +5,7 @@
  * function are the oracle for the gradient of `objective` (src/inference/trainer.ts).
  */
 import { kalmanPackedRef } from '../ops/kalman.js';
+import { lowpassReference } from '../ops/lowpass.js';
 import { referenceFilter, type FilterSpec } from '../inference/reference-filter.js';
 import type { Proposal, Resampling } from '../inference/smc-layout.js';
 import { hostNoiseFactor, paramShapes, type ModelConfig, type ParamName } from './lowrank-rnn.js';
@@ -25,12 +26,13 @@ export interface ObjectiveRefSpec {
   iter: number;
 }
 
-/** loss = −(1/(B·T)) Σ_b (Σ_t L_t + const), y [B,T,D], v [B,T,DU]. */
-export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLike<number>, v: ArrayLike<number>, fixedAncestors?: ArrayLike<number>, fixedResampled?: ArrayLike<number>): number {
+/** loss = −(1/(B·T)) Σ_b (Σ_t L_t + const), y [B,T,D], inputs u [B,T,DU] (filtered as the model says). */
+export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLike<number>, u: ArrayLike<number>, fixedAncestors?: ArrayLike<number>, fixedResampled?: ArrayLike<number>): number {
   const c = spec.config;
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const { B, T } = spec;
   const layout = thetaLayout({ R, N, D, DU }, spec.proposal);
+  const v = c.inputFilter === 'lowpass' ? lowpassReference(u, [B, T, DU], p.thetaA[0]) : u;
   const o = layout.offsets;
   const th = new Float64Array(layout.P);
   th.set(p.m, o.m);
@@ -42,6 +44,7 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
   th.set(p.B, o.B);
   th.set(p.b, o.b);
   if (c.obs === 'gauss') th.set(p.logVarX, o.lv);
+  if (c.readoutFromInputs) th.set(p.Bv, o.Bv);
   const Lz = hostNoiseFactor(c, p.noiseZ);
   const Lz0 = hostNoiseFactor(c, p.noiseZ0);
   let qs: Float64Array | undefined;
@@ -59,7 +62,9 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
     for (let bt = 0; bt < B * T; bt++) {
       let s = 0;
       for (let d = 0; d < D; d++) {
-        const yt = (y[bt * D + d] - p.b[d]) * invStd[d];
+        let offset = p.b[d];
+        if (c.readoutFromInputs) for (let j = 0; j < DU; j++) offset += p.Bv[d * DU + j] * v[bt * DU + j];
+        const yt = (y[bt * D + d] - offset) * invStd[d];
         s += yt * yt;
         for (let r = 0; r < R; r++) qs[bt * R + r] += yt * Ct[d * R + r];
       }
@@ -77,7 +82,7 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
     for (const lv of p.logVarX) lvSum += lv;
     constant = -0.5 * (k0[2 * RR] + (T - 1) * k1[2 * RR]) - 0.5 * T * lvSum - 0.5 * T * D * Math.log(2 * Math.PI);
   }
-  const fspec: FilterSpec = { layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling, resampleThreshold: spec.resampleThreshold, B, T, K: spec.K, key: spec.key, iter: spec.iter };
+  const fspec: FilterSpec = { layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling, resampleThreshold: spec.resampleThreshold, readoutFromInputs: c.readoutFromInputs, B, T, K: spec.K, key: spec.key, iter: spec.iter };
   const r = referenceFilter(fspec, th, { y, v, qs }, fixedAncestors, fixedResampled);
   let total = 0;
   for (let b = 0; b < B; b++) total += r.ll[b] + constant;

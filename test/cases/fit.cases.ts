@@ -9,7 +9,9 @@ import { generate } from '../../src/analysis/generate.js';
 import { fit, objective } from '../../src/inference/trainer.js';
 import type { Proposal } from '../../src/inference/smc-layout.js';
 import { splitPaths } from '../../src/inference/smc-op.js';
-import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
+import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, parameterCount, validateConfig, type ModelConfig } from '../../src/models/lowrank-rnn.js';
+import { parseModel, serializeModel } from '../../src/models/model-file.js';
+import { stepResponse } from './lowpass.cases.js';
 import { objectiveRef, toHost64 } from '../../src/models/reference-objective.js';
 import type { GpuCase } from './types.js';
 
@@ -94,6 +96,76 @@ export const cases: GpuCase[] = [
     timeoutMs: 120_000,
   },
   {
+    name: 'objective gradient with the readout from [v; z] (optimal proposal: inputs offset the projections) matches finite differences',
+    run: (e) => objectiveGradientMatches(e, { ...tiny, inputDim: 2, readoutFromInputs: true }, 'optimal', 24),
+    timeoutMs: 120_000,
+  },
+  {
+    name: 'objective gradient with the readout from [v; z] (bootstrap, Poisson softplus) matches finite differences',
+    run: (e) => objectiveGradientMatches(e, { ...tiny, inputDim: 1, readoutFromInputs: true, obs: 'poisson', obsNonlinearity: 'softplus', noise: 'diag' }, 'bootstrap', 25),
+    timeoutMs: 120_000,
+  },
+  {
+    name: 'generation with the readout from [v; z]: observation means are Bᵀz + Bvᵀu + b of the generated latents and given inputs; model file round trip',
+    async run(engine) {
+      const config: ModelConfig = { ...tiny, inputDim: 2, readoutFromInputs: true, nonlinearity: 'clipped_relu' };
+      const host = initialParams(config, 6);
+      if (host.Bv.length !== 3 * 2 || host.Bv.every((x) => x === 0)) throw new Error('Bv is not initialised');
+      const file = parseModel(JSON.stringify(serializeModel(config, host, null, null)));
+      for (const k of PARAM_NAMES) if (file.params[k].some((x, i) => x !== host[k][i])) throw new Error(`model file round trip changes ${k}`);
+      if (parameterCount(config) !== parameterCount({ ...config, readoutFromInputs: false }) + 3 * 2) throw new Error('parameter count does not include Bv');
+      const model = new LowRankRNN(engine, config, file.params);
+      const S = 2, T = 25;
+      const rand = mulberry32(4);
+      const u = Float32Array.from({ length: S * T * 2 }, () => rand() * 2 - 1);
+      const g = await generate(model, { steps: T, inputs: u, seed: 3 });
+      const { B, Bv, b } = host;
+      for (let st = 0; st < S * T; st++) {
+        for (let d = 0; d < 3; d++) {
+          let eta = b[d];
+          for (let r = 0; r < 2; r++) eta += B[d * 2 + r] * g.z[st * 2 + r];
+          for (let j = 0; j < 2; j++) eta += Bv[d * 2 + j] * u[st * 2 + j];
+          if (Math.abs(g.mean[st * 3 + d] - eta) > 1e-5 * Math.max(1, Math.abs(eta))) throw new Error(`mean [${st}, ${d}] = ${g.mean[st * 3 + d]}, expected ${eta}`);
+        }
+      }
+      model.dispose();
+      let message = '';
+      try {
+        validateConfig({ ...tiny, readoutFromInputs: true });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      if (!/readoutFromInputs .* needs a model with inputs/.test(message)) throw new Error(`expected an error for a readout from inputs without inputs, got "${message}"`);
+    },
+  },
+  {
+    name: 'objective gradient with low-pass filtered inputs (the filter shares the trained decay) matches finite differences',
+    run: (e) => objectiveGradientMatches(e, { ...tiny, inputDim: 2, inputFilter: 'lowpass', readoutFromInputs: true }, 'optimal', 26),
+    timeoutMs: 120_000,
+  },
+  {
+    name: 'generation low-pass filters given inputs as fitting does: the readout of a step input is its known step response',
+    async run(engine) {
+      const config: ModelConfig = { ...tiny, obsDim: 2, inputDim: 2, readoutFromInputs: true, inputFilter: 'lowpass' };
+      const host = initialParams(config, 7);
+      host.B.fill(0);
+      host.b.fill(0);
+      host.Bv.set([1, 0, 0, 1]); // mean_t = v_t
+      const a = Math.exp(-Math.exp(host.thetaA[0]));
+      const T = 30, t0 = [4, 11];
+      const u = Float32Array.from({ length: T * 2 }, (_, i) => (Math.floor(i / 2) >= t0[i % 2] ? 1.5 : 0));
+      const model = new LowRankRNN(engine, config, host);
+      const g = await generate(model, { steps: T, inputs: u, seed: 1, burnIn: 5 });
+      model.dispose();
+      for (let t = 0; t < T; t++) {
+        for (let c = 0; c < 2; c++) {
+          const want = stepResponse(t, t0[c], 1.5, a);
+          if (Math.abs(g.mean[t * 2 + c] - want) > 1e-5) throw new Error(`generated readout of input ${c} at step ${t}: ${g.mean[t * 2 + c]}, step response ${want}`);
+        }
+      }
+    },
+  },
+  {
     name: 'objective gradient (bootstrap, diagonal noise, clipped relu) matches finite differences',
     run: (e) => objectiveGradientMatches(e, { ...tiny, noise: 'diag', nonlinearity: 'clipped_relu' }, 'bootstrap', 22),
     timeoutMs: 120_000,
@@ -141,48 +213,60 @@ export const cases: GpuCase[] = [
     timeoutMs: 120_000,
   },
   {
-    name: 'fit/filter CLI: --resample-threshold is recorded in the model file and used by filter; bad values stop before GPU work',
+    name: 'fit/filter CLI: --resample-threshold, --readout-from-inputs and --input-filter reach the model file and filter; bad values stop before GPU work',
     browser: false,
-    async run() {
+    async run(engine) {
       const { mkdtemp, readFile, rm } = await import('node:fs/promises');
       const { tmpdir } = await import('node:os');
       const { join } = await import('node:path');
       const { saveNpy } = await import('../../src/io/files.js');
+      const { normalise } = await import('../../src/io/dataset.js');
+      const { filterDataset } = await import('../../src/inference/filter.js');
       const fitCli = await import('../../src/cli/fit.js');
       const filterCli = await import('../../src/cli/filter.js');
-      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-ess-'));
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-cli-'));
       const ds = smallData(3, 2, 30, 3);
+      const inputs = smallData(4, 2, 30, 1);
       const data = join(dir, 'y.npy');
-      const model = join(dir, 'model.json');
+      const u = join(dir, 'u.npy');
+      const modelPath = join(dir, 'model.json');
       await saveNpy(data, ds.data, [2, 30, 3]);
-      const printed: string[] = [];
+      await saveNpy(u, inputs.data, [2, 30, 1]);
       const log = console.log;
-      const filterJson = async (extra: string[]) => {
-        printed.length = 0;
-        console.log = (...a: unknown[]) => void printed.push(a.join(' '));
-        try {
-          await filterCli.run(['--model', model, '--data', data, '--layout', 'trial,time,channel', '--particles', '16', '--json', ...extra]);
-        } finally {
-          console.log = log;
-        }
-        return JSON.parse(printed[printed.length - 1]) as { ll_per_step: number; ess_mean: number };
-      };
       try {
-        const fitArgs = ['--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--units', '8', '--particles', '8', '--batch', '2', '--window', '10', '--iters', '2', '--log-every', '1', '--out', model];
-        for (const [bad, pattern] of [['1.5', /--resample-threshold must be ≤ 1, got 1.5/], ['-0.1', /--resample-threshold must be ≥ 0/], ['x', /--resample-threshold must be a number/]] as const) {
+        const common = ['--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--units', '8', '--particles', '8', '--batch', '2', '--window', '10', '--iters', '2', '--log-every', '1', '--out', modelPath];
+        const withInputs = [...common, '--inputs', u, '--inputs-layout', 'trial,time,channel'];
+        const bad: [string[], RegExp][] = [
+          [[...common, '--resample-threshold=1.5'], /--resample-threshold must be ≤ 1, got 1.5/],
+          [[...common, '--resample-threshold=-0.1'], /--resample-threshold must be ≥ 0/],
+          [[...common, '--resample-threshold=x'], /--resample-threshold must be a number/],
+          [[...common, '--readout-from-inputs'], /--readout-from-inputs needs --inputs/],
+          [[...common, '--input-filter', 'lowpass'], /--input-filter lowpass needs --inputs/],
+          [[...withInputs, '--input-filter', 'band'], /--input-filter must be one of raw, lowpass, got "band"/],
+        ];
+        for (const [args, pattern] of bad) {
           let message = '';
-          await fitCli.run([...fitArgs, `--resample-threshold=${bad}`]).catch((e: Error) => (message = e.message));
-          if (!pattern.test(message)) throw new Error(`fit --resample-threshold ${bad}: expected ${pattern}, got "${message}"`);
+          await fitCli.run(args).catch((e: Error) => (message = e.message));
+          if (!pattern.test(message)) throw new Error(`fit ${args.slice(-2).join(' ')}: expected ${pattern}, got "${message}"`);
         }
-        if ((await fitCli.run([...fitArgs, '--resample-threshold', '0.5'])) !== 0) throw new Error('fit failed');
-        const file = JSON.parse(await readFile(model, 'utf8'));
-        if (file.training.resampleThreshold !== 0.5) throw new Error(`model file records resampleThreshold ${file.training.resampleThreshold}, expected 0.5`);
+        if ((await fitCli.run([...withInputs, '--resample-threshold', '0.5', '--readout-from-inputs', '--input-filter', 'lowpass'])) !== 0) throw new Error('fit failed');
+        const file = parseModel(await readFile(modelPath, 'utf8'));
+        if (file.training?.resampleThreshold !== 0.5) throw new Error(`model file records resampleThreshold ${file.training?.resampleThreshold}, expected 0.5`);
+        if (!file.config.readoutFromInputs || file.config.inputFilter !== 'lowpass') throw new Error(`model file config ${JSON.stringify(file.config)}`);
+        // filter CLI: by default the threshold the model was fitted with
+        const printed: string[] = [];
+        console.log = (...a: unknown[]) => void printed.push(a.join(' '));
+        await filterCli.run(['--model', modelPath, '--data', data, '--layout', 'trial,time,channel', '--inputs', u, '--inputs-layout', 'trial,time,channel', '--particles', '16', '--json']);
+        console.log = log;
+        const cli = JSON.parse(printed[printed.length - 1]) as { ll_per_step: number; ess_mean: number };
+        const model = new LowRankRNN(engine, file.config, file.params);
+        const y = normalise(ds, file.normalisation!);
+        const ess = async (resampleThreshold: number) => (await filterDataset(model, y, inputs, { particles: 16, resampleThreshold, seed: 0 })).essMean;
+        const [never, half, always] = [await ess(0), await ess(0.5), await ess(1)];
+        model.dispose();
+        if (Math.abs(cli.ess_mean - half) > 1e-4 * half) throw new Error(`filter CLI mean ESS ${cli.ess_mean}, library with the recorded threshold 0.5: ${half}`);
         // never resampling lets the weights degenerate: a lower mean ESS than resampling every step
-        const never = await filterJson(['--resample-threshold', '0']);
-        const always = await filterJson(['--resample-threshold', '1']);
-        const recorded = await filterJson([]);
-        if (!(never.ess_mean < always.ess_mean)) throw new Error(`mean ESS without resampling ${never.ess_mean} is not below every-step resampling ${always.ess_mean}`);
-        if (!(recorded.ess_mean !== always.ess_mean && Number.isFinite(recorded.ll_per_step))) throw new Error(`filter did not use the model's threshold 0.5 (ESS ${recorded.ess_mean}, every step ${always.ess_mean})`);
+        if (!(never < always && half !== always)) throw new Error(`mean ESS: never ${never}, threshold 0.5 ${half}, every step ${always}`);
       } finally {
         console.log = log;
         await rm(dir, { recursive: true, force: true });

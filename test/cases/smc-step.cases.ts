@@ -23,6 +23,7 @@ interface ProblemSpec {
   R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
   proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
   resampleThreshold?: number;
+  readoutFromInputs?: boolean;
 }
 
 const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
@@ -58,7 +59,8 @@ function makeProblem(s: ProblemSpec): Problem {
   // [q (B,T,R) | s (B,T)]
   for (let i = 0; i < B * T * R; i++) qs[i] = u(1);
   for (let i = 0; i < B * T; i++) qs[B * T * R + i] = 1 + rand();
-  const cfg: SmcConfig = { layout, proposal: s.proposal, obs: s.obs, obsNonlinearity: s.obsNonlinearity, nonlinearity: s.nonlinearity, resampling: s.resampling, resampleThreshold: s.resampleThreshold, B, T, K, key: seedToKey(s.seed * 7919), iter: 5 };
+  if (s.readoutFromInputs) fill(o.Bv, D * DU, 1);
+  const cfg: SmcConfig = { layout, proposal: s.proposal, obs: s.obs, obsNonlinearity: s.obsNonlinearity, nonlinearity: s.nonlinearity, resampling: s.resampling, resampleThreshold: s.resampleThreshold, readoutFromInputs: s.readoutFromInputs, B, T, K, key: seedToKey(s.seed * 7919), iter: 5 };
   return { cfg, theta: f32(th), data: { y: f32(y), v: f32(v), qs: s.proposal === 'optimal' ? f32(qs) : undefined } };
 }
 
@@ -227,6 +229,10 @@ export const cases: GpuCase[] = [
   {
     name: 'step path with several blocks per trial (K = 600) and an ESS threshold (0.5) matches the float64 reference',
     run: (e) => largeKMatchesReference(e, { ...small, R: 3, DU: 1, K: 600, T: 20, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 }, { paths: true }, true),
+  },
+  {
+    name: 'step path = fused filter with the readout from [v; z] (bootstrap, Gaussian softplus, K = 64)',
+    run: (e) => matchesFused(e, { ...small, R: 2, DU: 2, K: 64, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic', readoutFromInputs: true }),
   },
   {
     name: 'step path at K = 2^16 (bootstrap, Gaussian) agrees with the float64 reference',

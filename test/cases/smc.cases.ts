@@ -21,6 +21,7 @@ function makeProblem(opts: {
   R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
   proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
   resampleThreshold?: number;
+  readoutFromInputs?: boolean;
 }): Problem {
   const { R, N, D, DU, B, T, K } = opts;
   const layout = thetaLayout({ R, N, D, DU }, opts.proposal);
@@ -54,7 +55,8 @@ function makeProblem(opts: {
     for (let r = 0; r < R; r++) qs[i * R + r] = u(1);
     qs[B * T * R + i] = 1 + rand();
   }
-  const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
+  if (opts.readoutFromInputs) fill(o.Bv, D * DU, 1);
+  const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, resampleThreshold: opts.resampleThreshold, readoutFromInputs: opts.readoutFromInputs, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
   return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
 }
 
@@ -123,10 +125,12 @@ async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
   for (const t of [inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc]) t?.dispose();
 }
 
-async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
+/** `inputGrad`: the inputs v carry a gradient too (as when they are computed, e.g. low-pass filtered). */
+async function gradientMatches(engine: Engine, pr: Problem, inputGrad = false): Promise<void> {
   const inp = gpuInputs(engine, pr);
   inp.theta.requiresGrad = true;
   if (inp.qs) inp.qs.requiresGrad = true;
+  if (inputGrad) inp.v!.requiresGrad = true;
   const { B } = pr.spec;
   const rand = mulberry32(99);
   const cot = Float64Array.from({ length: B }, () => 0.5 + rand());
@@ -143,11 +147,12 @@ async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
     console.log('z ref', Array.from(r0.z).map((v) => v.toFixed(4)).join(' '), 'mu ref', Array.from(r0.mu).map((v) => v.toFixed(4)).join(' '), 'w', Array.from(r0.w).join(' '));
   }
   const seed = Tensor.fromArray(engine, cot, [B]);
-  const wrt = inp.qs ? [inp.theta, inp.qs] : [inp.theta];
+  const wrt = [inp.theta, ...(inp.qs ? [inp.qs] : []), ...(inputGrad ? [inp.v!] : [])];
   const grads = tape.gradients(out.ll, wrt, { seed });
   tape.dispose();
   const gTheta = await grads[0]!.readF32();
-  const gQs = grads[1] ? await grads[1].readF32() : null;
+  const gQs = inp.qs ? await grads[1]!.readF32() : null;
+  const gV = inputGrad ? await grads[grads.length - 1]!.readF32() : null;
   const theta = Float64Array.from(Float32Array.from(pr.theta));
   const data: FilterData = { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs ? Float64Array.from(Float32Array.from(pr.data.qs)) : undefined };
   const objective = () => {
@@ -168,7 +173,7 @@ async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
   };
   // Only the blocks this configuration uses carry gradient; the others must be exactly zero.
   const L = pr.spec.layout;
-  const used = new Set(['m', 'n', 'h', 'a', 'wu', 'mu0', ...(pr.spec.proposal === 'optimal' ? ['Sq', 'Lq', 'Sq0', 'Lq0', 'G'] : ['L', 'L0', 'B', 'b', ...(pr.spec.obs === 'gauss' ? ['lv'] : [])])]);
+  const used = new Set(['m', 'n', 'h', 'a', 'wu', 'mu0', ...(pr.spec.proposal === 'optimal' ? ['Sq', 'Lq', 'Sq0', 'Lq0', 'G'] : ['L', 'L0', 'B', 'b', ...(pr.spec.obs === 'gauss' ? ['lv'] : []), ...(pr.spec.readoutFromInputs ? ['Bv'] : [])])]);
   const fdTheta = new Float64Array(theta.length);
   for (const [blk, off] of Object.entries(L.offsets)) {
     const size = L.sizes[blk as keyof typeof L.sizes];
@@ -195,6 +200,12 @@ async function gradientMatches(engine: Engine, pr: Problem): Promise<void> {
     const fdQ = Float64Array.from({ length: qs.length }, (_, i) => fd(qs, i));
     const cq = closeness(gQs, fdQ, 2e-3 * scale, 5e-3);
     if (cq.ratio > 1) throw new Error(`qs gradient differs at ${cq.index}: gpu ${gQs[cq.index]}, fd ${fdQ[cq.index]}`);
+  }
+  if (gV) {
+    const v = data.v as Float64Array;
+    const fdV = Float64Array.from({ length: v.length }, (_, i) => fd(v, i));
+    const cv = closeness(gV, fdV, 2e-3 * scale, 5e-3);
+    if (cv.ratio > 1) throw new Error(`input gradient differs at ${cv.index}: gpu ${gV[cv.index]}, fd ${fdV[cv.index]}`);
   }
   for (const t of [inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc, seed, ...grads]) t?.dispose();
 }
@@ -231,6 +242,13 @@ export const cases: GpuCase[] = [
     run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
   },
   {
+    name: 'fused filter gradient with respect to the inputs (optimal proposal unit-parallel, bootstrap particle-parallel K = 40) matches finite differences',
+    async run(e) {
+      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
+      await gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 40, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
+    },
+  },
+  {
     // K·R > 64: the particle-parallel loops instead of the unit-parallel ones
     name: 'fused filter gradient (particle-parallel path, K = 40, inputs) matches finite differences',
     run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 40, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
@@ -244,6 +262,21 @@ export const cases: GpuCase[] = [
     async run(e) {
       await forwardMatches(e, makeProblem({ ...base, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 }));
       await forwardMatches(e, makeProblem({ ...base, R: 3, DU: 2, T: 60, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'multinomial', resampleThreshold: 0.5 }));
+    },
+  },
+  {
+    name: 'fused filter with the readout from [v; z] (bootstrap Gaussian, Poisson) matches the float64 reference',
+    async run(e) {
+      await forwardMatches(e, makeProblem({ ...base, DU: 2, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', readoutFromInputs: true }));
+      await forwardMatches(e, makeProblem({ ...base, DU: 1, T: 40, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified', readoutFromInputs: true }));
+    },
+  },
+  {
+    name: 'fused filter gradient with the readout from [v; z] matches finite differences (Gaussian softplus, Poisson exp; also with respect to the inputs)',
+    async run(e) {
+      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 9, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic', readoutFromInputs: true }), true);
+      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 5, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic', readoutFromInputs: true }));
+      await gradientMatches(e, makeProblem({ R: 2, N: 5, D: 3, DU: 1, B: 2, K: 8, T: 5, seed: 7, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', resampling: 'systematic', readoutFromInputs: true }));
     },
   },
   {

@@ -7,6 +7,7 @@
 // (δx_T = 0), and stores e_t for every t and δx_0: the weight gradients are then the GEMMs
 // ∂J = Σ e_t r_tᵀ, ∂B = Σ e_t u_tᵀ, ∂W = Σ g_z[t] r_tᵀ (sparse_gemm.wgsl) and ∂x_init = Σ_trials δx_0.
 // Units are owned by lanes (i = lid + q·WG, q < RPT); r and e are shared through workgroup memory.
+// The forward reads Jᵀ and the backward J, so that in both the lanes read contiguous memory.
 
 struct Params {
   n: u32,       // units
@@ -21,7 +22,6 @@ struct Params {
 
 @group(0) @binding(1) var<storage, read> wout: array<f32>;  // m × n
 #if !BACKWARD
-// Jᵀ in the forward and J in the backward: either way the lanes read contiguous memory.
 @group(0) @binding(0) var<storage, read> jmat_t: array<f32>; // n × n, Jᵀ
 @group(0) @binding(2) var<storage, read> bin: array<f32>;    // n × nin
 @group(0) @binding(3) var<storage, read> x_init: array<f32>; // n
@@ -65,19 +65,23 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   workgroupBarrier();
   for (var t = 0u; t < p.time; t++) {
     let s = trial0 + t;
-    // Recurrent currents (rows < n) and outputs (rows n … n+m−1) from r_t.
+    // Recurrent currents of this lane's units; each r_j is read once for all of them. Lanes past
+    // the last unit compute a clamped duplicate that is never used.
+    for (var q = 0u; q < RPT; q++) { cur[q] = 0.0; }
+    for (var j = 0u; j < n; j++) {
+      let rj = shared_v[j];
+      let row = j * n;
+      for (var q = 0u; q < RPT; q++) { cur[q] += jmat_t[row + min(lid + q * WG, n - 1u)] * rj; }
+    }
     for (var q = 0u; q < RPT; q++) {
       let i = lid + q * WG;
-      if (i < n) {
-        var acc = 0.0;
-        for (var j = 0u; j < n; j++) { acc += jmat_t[j * n + i] * shared_v[j]; }
-        cur[q] = acc;
-        rates[s * n + i] = shared_v[i];
-      } else if (i < rows) {
-        var acc = 0.0;
-        for (var j = 0u; j < n; j++) { acc += wout[(i - n) * n + j] * shared_v[j]; }
-        outputs[s * m + i - n] = acc;
-      }
+      if (i < n) { rates[s * n + i] = shared_v[i]; }
+    }
+    // Outputs z_t = W r_t, one lane per readout row.
+    for (var o = lid; o < m; o += WG) {
+      var acc = 0.0;
+      for (var j = 0u; j < n; j++) { acc += wout[o * n + j] * shared_v[j]; }
+      outputs[s * m + o] = acc;
     }
     workgroupBarrier();
     for (var q = 0u; q < RPT; q++) {
@@ -114,14 +118,20 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   for (var back = 0u; back < p.time; back++) {
     let t = p.time - 1u - back;
     let s = trial0 + t;
+    // Jᵀ e_t for this lane's units; each e_i is read once for all of them.
+    var dr = array<f32, RPT>();
+    for (var i = 0u; i < n; i++) {
+      let ei = shared_v[i];
+      let row = i * n;
+      for (var q = 0u; q < RPT; q++) { dr[q] += jmat[row + min(lid + q * WG, n - 1u)] * ei; }
+    }
     for (var q = 0u; q < RPT; q++) {
       let j = lid + q * WG;
       if (j < n) {
-        var dr = g_rates[s * n + j];
-        for (var k = 0u; k < m; k++) { dr += wout[k * n + j] * g_outs[s * m + k]; }
-        for (var i = 0u; i < n; i++) { dr += jmat[i * n + j] * shared_v[i]; }
+        var d = dr[q] + g_rates[s * n + j];
+        for (var k = 0u; k < m; k++) { d += wout[k * n + j] * g_outs[s * m + k]; }
         let r = rates[s * n + j];
-        dx[q] = dr * (1.0 - r * r) + (1.0 - a) * dx[q];
+        dx[q] = d * (1.0 - r * r) + (1.0 - a) * dx[q];
       }
     }
     // Every lane has read e_{t} before it is overwritten with e_{t−1} = a δx_t.

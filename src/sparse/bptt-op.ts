@@ -11,7 +11,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import { sum } from '../ops/linalg.js';
 import { gemmTN } from './kernels.js';
 
-/** Lanes per trial's workgroup; each lane owns RPT = ⌈(n + m)/WG⌉ units or output rows. */
+/** Lanes per trial's workgroup; each lane owns RPT = ⌈n/WG⌉ units. */
 const WG = 64;
 const pad64 = (v: number) => Math.ceil(v / 64) * 64;
 
@@ -40,7 +40,7 @@ function dims(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, inputs: Tensor): R
 }
 
 function kernelOptions(d: RateRnnDims, backward: boolean) {
-  return { defines: { BACKWARD: backward, RPT: Math.ceil((d.n + d.m) / WG) }, overrides: { WG, MAXN: pad64(d.n) } };
+  return { defines: { BACKWARD: backward, RPT: Math.ceil(d.n / WG) }, overrides: { WG, MAXN: pad64(d.n) } };
 }
 
 /** Rates (trials × time × n) and outputs (trials × time × m) of the rate RNN on every trial's inputs; see the module note. */

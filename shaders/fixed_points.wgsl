@@ -51,8 +51,12 @@ const ORIGIN_BIT: u32 = 0x80000000u;
 const NONE: u32 = 0xffffffffu;
 const HEADER: u32 = 8u;
 const PIV_TOL: f32 = 1e-3;       // on unit-row matrices
-const SIGN_TOL: f32 = 1.5e-6;    // ≈ 12 ulp of f32, scaled by 1 / pivot
-const SYS_TOL: f32 = 1e-4;       // relative pivot of the region system
+// The sweep's lines and vertices only need signs (crossing order, canonical σ), whose error
+// bounds already scale with 1 / q; q above this keeps the relative error of the closed-form
+// inverse (≈ ε / q) far below 1.
+const SWEEP_PIV_TOL: f32 = 1e-4;
+const SIGN_TOL: f32 = 1.5e-6;    // ≈ 12 ulp of f32, scaled by 1 / q (see invert)
+const SYS_TOL: f32 = 1e-4;       // conditioning q of the region system
 const VALID_TOL: f32 = 1e-5;     // loose region check: only clear violations reject
 
 const CODE_NONE: u32 = 0u;
@@ -86,12 +90,37 @@ fn max4(v: vec4<f32>) -> f32 {
   return max(max(a.x, a.y), max(a.z, a.w));
 }
 
-// Gauss–Jordan inverse of the leading n×n block (row pivoting); returns the smallest |pivot|.
+// Inverse of the leading n×n block and its conditioning q (0 = singular; 1 = orthogonal rows):
+// n ≤ 3 by the closed form (columns of the inverse are cross products of rows over the
+// determinant; rows past n padded with unit vectors) with q = |det| / Π row norms, which is at most
+// the smallest Gauss–Jordan pivot of the row-normalised matrix, so tolerances scaled by 1 / q are no
+// looser than pivot-based ones. Straight-line code: lavapipe keeps it in registers, where the
+// dynamically indexed elimination spilled to memory and dominated the sweep. n = 4: Gauss–Jordan
+// with row pivoting, q = smallest pivot / largest row norm.
 fn invert(a: ptr<function, array<vec4<f32>, 4>>, inv: ptr<function, array<vec4<f32>, 4>>, n: u32) -> f32 {
+  if (n <= 3u) {
+    let r0 = (*a)[0].xyz;
+    let r1 = select(vec3<f32>(0.0, 1.0, 0.0), (*a)[1].xyz, n >= 2u);
+    let r2 = select(vec3<f32>(0.0, 0.0, 1.0), (*a)[2].xyz, n >= 3u);
+    let c0 = cross(r1, r2);
+    let c1 = cross(r2, r0);
+    let c2 = cross(r0, r1);
+    let det = dot(r0, c0);
+    let norms = length(r0) * length(r1) * length(r2);
+    if (det == 0.0 || !(norms > 0.0)) { return 0.0; }
+    let id = 1.0 / det;
+    (*inv)[0] = vec4<f32>(c0.x, c1.x, c2.x, 0.0) * id;
+    (*inv)[1] = vec4<f32>(c0.y, c1.y, c2.y, 0.0) * id;
+    (*inv)[2] = vec4<f32>(c0.z, c1.z, c2.z, 0.0) * id;
+    (*inv)[3] = vec4<f32>(0.0, 0.0, 0.0, 1.0);
+    return abs(det) / norms;
+  }
+  var scale = 0.0;
   for (var i = 0u; i < 4u; i++) {
     var e = vec4<f32>(0.0);
     e[i] = 1.0;
     (*inv)[i] = e;
+    scale = max(scale, length((*a)[i]));
   }
   var minp = 3.0e38;
   for (var col = 0u; col < n; col++) {
@@ -118,7 +147,7 @@ fn invert(a: ptr<function, array<vec4<f32>, 4>>, inv: ptr<function, array<vec4<f
       }
     }
   }
-  return minp;
+  return minp / scale;
 }
 
 // z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides the sign.
@@ -226,10 +255,8 @@ fn process(idx: u32) -> u32 {
   mx[1] = m1v;
   mx[2] = m2;
   mx[3] = m3;
-  var scale = 0.0;
-  for (var q = 0u; q < RZ; q++) { scale = max(scale, max4(mx[q])); }
   var minv: array<vec4<f32>, 4>;
-  let minpz = invert(&mx, &minv, RZ) / max(scale, 1e-30);
+  let minpz = invert(&mx, &minv, RZ);
   if (minpz < SYS_TOL) { return CODE_FLAG; }
   var z = vec4<f32>(0.0);
   for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rhs); }
@@ -299,6 +326,19 @@ fn emit(kind: u32, rank: u32) {
   }
 }
 
+// The line's parameter direction, unit and orthogonal to its planes where that is closed-form (r = 2,
+// 3), else c_1. Any direction orders the crossings; parametrising along c_1 instead would make the
+// crossing positions, hence the tie intervals, ill-conditioned on lines nearly orthogonal to c_1.
+fn line_direction(n0: vec4<f32>, n1: vec4<f32>) -> vec4<f32> {
+  if (RD == 2u) { return vec4<f32>(-n0.y, n0.x, 0.0, 0.0); }
+  if (RD == 3u) {
+    let e = cross(n0.xyz, n1.xyz);
+    let len = length(e);
+    if (len > 0.0) { return vec4<f32>(e / len, 0.0); }
+  }
+  return p.c0;
+}
+
 fn binom_at(kk: u32, n: u32) -> u32 {
   return binom[kk * (p.m + 1u) + n];
 }
@@ -341,11 +381,11 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   var bm: array<vec4<f32>, 4>;
   var hv = vec4<f32>(0.0);
   for (var a = 0u; a < RD; a++) {
-    if (a < k) { bm[a] = units[s[a]].n; hv[a] = units[s[a]].t; } else { bm[a] = p.c0; }
+    if (a < k) { bm[a] = units[s[a]].n; hv[a] = units[s[a]].t; } else { bm[a] = line_direction(bm[0], bm[1]); }
   }
   var binv: array<vec4<f32>, 4>;
   let minp = invert(&bm, &binv, RD);
-  if (minp < PIV_TOL) { emit(KIND_LINE, line); return; }
+  if (minp < SWEEP_PIV_TOL) { emit(KIND_LINE, line); return; }
   var z0 = vec4<f32>(0.0);
   var e0 = vec4<f32>(0.0);
   for (var q = 0u; q < RD; q++) {
@@ -360,6 +400,9 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   var tau: array<f32, MAXN>;
   var ord: array<u32, MAXN>;
   var cnt = 0u;
+  var par_limit = 3.0e38; // |τ| within which the planes nearly parallel to the line keep their sign
+  var far = vec4<u32>(NONE); // owned vertices with those planes: far out, re-checked on the CPU
+  var nfar = 0u;
   var m0 = p.am0;
   var m1v = p.am1;
   var m2 = p.am2;
@@ -376,8 +419,19 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
       // Parallel to a member: parallel to the line, constant sign along it.
       if (abs(v0) <= tol * (1.0 + z0s + abs(un.t))) { emit(KIND_LINE, line); return; }
       act = select(0.0, 1.0, v0 > 0.0);
+    } else if (abs(g) <= etol) {
+      // Nearly parallel to the line (even the sign of g is unsure): v0 + τ g keeps the sign of v0
+      // while |τ| · 2 etol stays below |v0|'s margin, which the sorted crossings are checked against.
+      let margin = abs(v0) - tol * (1.0 + z0s + abs(un.t));
+      if (margin <= 0.0) { emit(KIND_LINE, line); return; }
+      par_limit = min(par_limit, margin / (2.0 * etol));
+      act = select(0.0, 1.0, v0 > 0.0);
+      if (i >= first_owned) {
+        if (nfar == 4u) { emit(KIND_LINE, line); return; }
+        far[nfar] = i;
+        nfar++;
+      }
     } else {
-      if (abs(g) <= etol) { emit(KIND_LINE, line); return; }
       let tc = -v0 / g;
       tau[cnt] = tc;
       ord[cnt] = i;
@@ -391,31 +445,32 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     m3 += dv.w * un.u;
     rhs += dv * un.t;
   }
-  // Heapsort of the crossings by τ.
-  if (cnt > 1u) {
-    var start = cnt / 2u;
-    var end = cnt;
-    loop {
-      if (start > 0u) {
-        start--;
-      } else {
-        end--;
-        if (end == 0u) { break; }
-        let tt = tau[end]; tau[end] = tau[0]; tau[0] = tt;
-        let to = ord[end]; ord[end] = ord[0]; ord[0] = to;
-      }
-      var root = start;
-      loop {
-        var child = 2u * root + 1u;
-        if (child >= end) { break; }
-        if (child + 1u < end && tau[child + 1u] > tau[child]) { child++; }
-        if (tau[root] >= tau[child]) { break; }
-        let tt = tau[root]; tau[root] = tau[child]; tau[child] = tt;
-        let to = ord[root]; ord[root] = ord[child]; ord[child] = to;
-        root = child;
+  // Bitonic sort of the crossings by τ, padded to MAXN with +∞. The network is data-independent,
+  // so all invocations index the same entries in lockstep and swap branch-free; a heapsort's
+  // divergent, data-dependent indexing of these private arrays dominated the sweep on lavapipe.
+  for (var n = cnt; n < MAXN; n++) {
+    tau[n] = 3.0e38;
+    ord[n] = NONE;
+  }
+  for (var size = 2u; size <= MAXN; size <<= 1u) {
+    for (var stride = size >> 1u; stride > 0u; stride >>= 1u) {
+      for (var pair = 0u; pair < MAXN / 2u; pair++) {
+        let i = ((pair & ~(stride - 1u)) << 1u) | (pair & (stride - 1u));
+        let l = i | stride;
+        let ti = tau[i];
+        let tl = tau[l];
+        let oi = ord[i];
+        let ol = ord[l];
+        let swap = (ti > tl) == ((i & size) == 0u);
+        tau[i] = select(ti, tl, swap);
+        tau[l] = select(tl, ti, swap);
+        ord[i] = select(oi, ol, swap);
+        ord[l] = select(ol, oi, swap);
       }
     }
   }
+  if (cnt > 0u && max(abs(tau[0]), abs(tau[cnt - 1u])) * 1.001 >= par_limit) { emit(KIND_LINE, line); return; }
+  for (var a = 0u; a < nfar; a++) { emit(KIND_VERTEX, line + binom_at(RD, far[a])); }
   // Each crossing is known to ±δ; a vertex is unclear if its interval meets another one. Suffix
   // minima of τ − δ (the right side) are stored, prefix maxima of τ + δ kept while sweeping.
   var after: array<f32, MAXN>;
@@ -452,71 +507,65 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
         var bvi: array<vec4<f32>, 4>;
         let mp = invert(&bv, &bvi, RD);
         var sg = vec4<f32>(0.0);
-        var ok = mp >= PIV_TOL;
+        var ok = mp >= SWEEP_PIV_TOL;
         for (var a = 0u; a < RD; a++) {
           var y = 0.0;
           for (var q = 0u; q < RD; q++) { y += bvi[q][a] * p.c0[q]; }
           ok = ok && abs(y) >= SIGN_TOL / max(mp, 1e-30);
           sg[a] = select(0.0, 1.0, y > 0.0);
         }
-        if (!ok) {
-          emit(KIND_VERTEX, rank);
-        } else {
-          // Others as on the line just before c, c itself and T from σ.
-          var mx: array<vec4<f32>, 4>;
-          let dc = sg[k] - before;
-          mx[0] = m0 + (dc * dcv.x) * uc.u;
-          mx[1] = m1v + (dc * dcv.y) * uc.u;
-          mx[2] = m2 + (dc * dcv.z) * uc.u;
-          mx[3] = m3 + (dc * dcv.w) * uc.u;
-          var rr = rhs + (dc * uc.t) * dcv;
-          for (var a = 0u; a < k; a++) {
-            let ua = units[s[a]];
-            let dv = sg[a] * ua.v;
-            mx[0] += dv.x * ua.u;
-            mx[1] += dv.y * ua.u;
-            mx[2] += dv.z * ua.u;
-            mx[3] += dv.w * ua.u;
-            rr += dv * ua.t;
-          }
-          var scale = 0.0;
-          for (var q = 0u; q < RZ; q++) { scale = max(scale, max4(mx[q])); }
-          var minv: array<vec4<f32>, 4>;
-          let minpz = invert(&mx, &minv, RZ) / max(scale, 1e-30);
-          if (minpz < SYS_TOL) {
-            emit(KIND_VERTEX, rank);
-          } else {
-            var z = vec4<f32>(0.0);
-            for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rr); }
-            let vtol = VALID_TOL / minpz;
-            let ztol = vtol * (1.0 + max4(z));
-            // Loose region check with every plane's activity at the vertex; stop at a clear violation.
-            var valid = true;
-            var nt = sv;
-            var ns = sg;
-            for (var i = 0u; i < p.m; i++) {
-              let un = units[i];
-              var d: f32;
-              if (i == nt.x) {
-                d = ns.x;
-                nt = nt.yzwx;
-                ns = ns.yzwx;
-              } else if (i == c) {
-                d = sg[k];
-              } else {
-                let g = dot(un.n, e0);
-                let v0 = dot(un.n, z0) - un.t;
-                let par = any(cv == vec4<u32>(un.cls & ~ORIGIN_BIT));
-                // Activity at τ_c: sign of v0 + τ_c g (parallel planes: v0).
-                d = select(0.0, 1.0, select(v0 + tc * g, v0, par) > 0.0);
-              }
-              let x = dot(un.u, z) - un.t;
-              let lim = ztol + vtol * abs(un.t);
-              if ((d > 0.0 && x < -lim) || (d == 0.0 && x > lim)) { valid = false; break; }
-            }
-            if (valid) { emit(KIND_VERTEX, rank); } else { decided++; }
-          }
+        // Others as on the line just before c, c itself and T from σ.
+        var mx: array<vec4<f32>, 4>;
+        let dc = sg[k] - before;
+        mx[0] = m0 + (dc * dcv.x) * uc.u;
+        mx[1] = m1v + (dc * dcv.y) * uc.u;
+        mx[2] = m2 + (dc * dcv.z) * uc.u;
+        mx[3] = m3 + (dc * dcv.w) * uc.u;
+        var rr = rhs + (dc * uc.t) * dcv;
+        for (var a = 0u; a < k; a++) {
+          let ua = units[s[a]];
+          let dv = sg[a] * ua.v;
+          mx[0] += dv.x * ua.u;
+          mx[1] += dv.y * ua.u;
+          mx[2] += dv.z * ua.u;
+          mx[3] += dv.w * ua.u;
+          rr += dv * ua.t;
         }
+        var minv: array<vec4<f32>, 4>;
+        let minpz = invert(&mx, &minv, RZ);
+        var valid = ok && minpz >= SYS_TOL;
+        if (valid) {
+          var z = vec4<f32>(0.0);
+          for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rr); }
+          let vtol = VALID_TOL / minpz;
+          let ztol = vtol * (1.0 + max4(z));
+          // Loose region check with every plane's activity at the vertex; stop at a clear violation.
+          var nt = sv;
+          var ns = sg;
+          for (var i = 0u; i < p.m; i++) {
+            let un = units[i];
+            var d: f32;
+            if (i == nt.x) {
+              d = ns.x;
+              nt = nt.yzwx;
+              ns = ns.yzwx;
+            } else if (i == c) {
+              d = sg[k];
+            } else {
+              let g = dot(un.n, e0);
+              let v0 = dot(un.n, z0) - un.t;
+              let par = any(cv == vec4<u32>(un.cls & ~ORIGIN_BIT));
+              // Activity at τ_c: sign of v0 + τ_c g (parallel planes: v0).
+              d = select(0.0, 1.0, select(v0 + tc * g, v0, par) > 0.0);
+            }
+            let x = dot(un.u, z) - un.t;
+            let lim = ztol + vtol * abs(un.t);
+            if ((d > 0.0 && x < -lim) || (d == 0.0 && x > lim)) { valid = false; break; }
+          }
+          // Unclear conditioning or a candidate that passed: the CPU decides.
+          if (!valid) { decided++; }
+        }
+        if (!ok || minpz < SYS_TOL || valid) { emit(KIND_VERTEX, rank); }
       }
     }
     // Cross c: its activity flips.

@@ -113,6 +113,29 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: 'fixed points: a plane nearly parallel to the line of two others (crossing ~1e7 out) gives the float64 answer',
+    timeoutMs: 120_000,
+    async run(engine) {
+      // Plane 10 leans off the direction of the line of planes 0 and 1 by 1e-7: in float32 even the
+      // sign of its slope along that line is unsure. (Brute-force region counting misses regions this
+      // thin, so the reference is the float64 CPU vertex method; fixed points also by brute force.)
+      const net = randomNetwork(12, 3, 'relu', 26);
+      const U = net.U as number[];
+      const [n0, n1] = [U.slice(0, 3), U.slice(3, 6)];
+      const e = [n0[1] * n1[2] - n0[2] * n1[1], n0[2] * n1[0] - n0[0] * n1[2], n0[0] * n1[1] - n0[1] * n1[0]];
+      for (let q = 0; q < 3; q++) U[30 + q] = n0[q] - 0.5 * n1[q] + 1e-7 * e[q];
+      const gpu = await findFixedPoints(engine, net);
+      const cpu = await findFixedPoints(null, net);
+      if (gpu.backend !== 'gpu') throw new Error('expected the GPU backend');
+      if (gpu.regions !== cpu.regions || gpu.singularSubsets !== cpu.singularSubsets) {
+        throw new Error(`nearly parallel: GPU ${gpu.regions} regions / ${gpu.singularSubsets} singular, CPU ${cpu.regions} / ${cpu.singularSubsets}`);
+      }
+      assertSamePoints('nearly parallel (GPU vs CPU)', gpu.points.map((p) => p.z), cpu.points.map((p) => p.z));
+      assertSamePoints('nearly parallel (GPU vs brute force)', gpu.points.map((p) => p.z), bruteForceFixedPoints(expandToReluUnits(net)));
+      if (gpu.count === 0) throw new Error('nearly parallel: no fixed point, the comparison is vacuous');
+    },
+  },
+  {
     name: 'fixed points: tiny flag buffer and chunks (overflow, regrow, re-run) and the per-vertex kernel give the same answer',
     timeoutMs: 120_000,
     async run(engine) {

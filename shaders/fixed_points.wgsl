@@ -309,7 +309,7 @@ fn enumerate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 #if SWEEP
 // Level k = r (true vertices) by sweeping lines: one thread per (r−1)-subset T, whose planes meet
-// in the line z0 + τ e0 (c_1·z = τ). Every other plane crosses it at τ_i; sorted, consecutive
+// in the line z0 + τ e0 (e0 from line_direction). Every other plane crosses it at τ_i; sorted, consecutive
 // crossings differ by one plane's activity, so the region system is updated in O(R²) per vertex
 // instead of being rebuilt in O(N R²). The thread owns the vertices T ∪ {c} with c > max(T), so
 // each r-subset is visited once. Records are pairs (kind, rank): kind 0 = an r-subset to re-check,

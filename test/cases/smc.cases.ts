@@ -117,11 +117,14 @@ async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
   // 2e-4: WGSL lets cos/sin/exp/log be a few ulp to ~1e-3 off (SwiftShader's normals differ from the
   // float64 ones by up to ~8e-4), which moves weights by ~1e-4; a wrong ancestor is off by ~1/K.
   if (violation > 2e-4) throw new Error(`an ancestor is not the float64 resampler's choice (cumulative weight off by ${violation})`);
-  // and without replay, the reference's own resampler agrees except after such near-ties
-  const free = referenceFilter(pr.spec, f32(pr.theta), data);
-  let same = 0;
-  for (let i = 0; i < anc.length; i++) if (anc[i] === free.anc[i]) same++;
-  if (same < 0.9 * anc.length) throw new Error(`only ${same} of ${anc.length} ancestors agree with an independent float64 run`);
+  // and without replay, the reference's own resampler agrees except after such near-ties (not checked
+  // with an ESS threshold: one decision flipped by rounding changes every later step's particle set)
+  if ((pr.spec.resampleThreshold ?? 1) >= 1) {
+    const free = referenceFilter(pr.spec, f32(pr.theta), data);
+    let same = 0;
+    for (let i = 0; i < anc.length; i++) if (anc[i] === free.anc[i]) same++;
+    if (same < 0.9 * anc.length) throw new Error(`only ${same} of ${anc.length} ancestors agree with an independent float64 run`);
+  }
   for (const t of [inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc]) t?.dispose();
 }
 

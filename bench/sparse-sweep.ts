@@ -6,6 +6,7 @@
  * only) and an untrained random network (J ~ N(0, g²/n), W = 0).
  *
  *   node dist/bench/sparse-sweep.js [--out DIR] [--neurons 60] [--counts 0,5,10,20,40,60] [--seeds 1,2,3] ...
+ *   node dist/bench/sparse-sweep.js --method bptt [--iters 200] [--lr 0.02] [--lambda 1] ...   (BPTT learners)
  *
  * Writes DIR/sweep.jsonl (one line per fit), DIR/sweep.md (table) and DIR/sweep.svg/png (plot).
  */
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '../src/gpu/engine.js';
 import { simulateMotor } from '../src/sparse/circuit.js';
 import { runSparseRnn, trainFullForce, type SparseRnn, type SparseTask } from '../src/sparse/fullforce.js';
+import { trainBptt } from '../src/sparse/bptt.js';
 import { evaluateSparse } from '../src/sparse/evaluate.js';
 import { normalSampler } from '../src/sparse/linalg.js';
 import { renderSpec } from '../src/plot/render.js';
@@ -53,6 +55,10 @@ async function main(): Promise<void> {
       tau: { type: 'string', default: '50' },
       g: { type: 'string', default: '1.2' },
       'hint-tail': { type: 'string', default: '30' },
+      method: { type: 'string', default: 'rls' },
+      iters: { type: 'string', default: '200' },
+      lr: { type: 'string', default: '0.02' },
+      lambda: { type: 'string', default: '1' },
     },
   });
   const nBio = Number(values.neurons);
@@ -67,6 +73,10 @@ async function main(): Promise<void> {
   const n = Number(values.learner);
   const g = Number(values.g);
   const common = { n, tau: Number(values.tau), dt: Number(values.dt), g, trials: Number(values.trials), hintTail: Number(values['hint-tail']), chaosTolerance: 0.3, heldOut };
+  const method = values.method;
+  if (method !== 'rls' && method !== 'bptt') throw new Error(`--method must be rls or bptt (got "${method}")`);
+  const bptt = { n, tau: common.tau, dt: common.dt, g, heldOut, iterations: Number(values.iters), lr: Number(values.lr), lambda: Number(values.lambda) };
+  const train = (sampled: number, seed: number) => (method === 'bptt' ? trainBptt(engine, task, { ...bptt, sampled, seed }) : trainFullForce(engine, task, { ...common, sampled, seed }));
   await mkdir(values.out!, { recursive: true });
   const rows: Row[] = [];
   const log = async (r: Row) => {
@@ -91,7 +101,7 @@ async function main(): Promise<void> {
       await log({ kind: 'untrained', sampled: 0, seed, svcca: u.svcca.mean, trainOutputError: u.trainOutputError, heldOutOutputError: u.heldOutOutputError ?? NaN, seconds: 0 });
       for (const sampled of counts) {
         const t1 = performance.now();
-        const model = await trainFullForce(engine, task, { ...common, sampled, seed });
+        const model = await train(sampled, seed);
         const ev = evaluateSparse(task, model, await runSparseRnn(engine, model, task.inputs, task.conditions, task.time));
         await log({ kind: 'trained', sampled, seed, svcca: ev.svcca.mean, trainOutputError: ev.trainOutputError, heldOutOutputError: ev.heldOutOutputError ?? NaN, seconds: (performance.now() - t1) / 1000 });
       }
@@ -129,7 +139,7 @@ async function main(): Promise<void> {
   });
   const plot = await renderSpec({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `Sparse-neuron full-FORCE on a ${nBio}-neuron motor circuit (red: untrained, grey: output only)`,
+    title: `Sparse-neuron ${method === 'bptt' ? 'BPTT' : 'full-FORCE'} on a ${nBio}-neuron motor circuit (red: untrained, grey: output only)`,
     hconcat: [panel('svcca', 'SVCCA (mean of 5)'), panel('heldOutOutputError', 'held-out output error')],
   } as never);
   await writePlot(plot, join(values.out!, 'sweep.svg'));

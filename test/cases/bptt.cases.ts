@@ -117,9 +117,9 @@ cases.push({
     const { mkdtemp, readFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const simulateCli = await import('../../src/cli/simulate-motor.js');
-    const fitCli = await import('../../src/cli/fit-sparse.js');
-    const evalCli = await import('../../src/cli/eval-sparse.js');
+    // computed specifiers keep the CLI (Node-only) out of the browser bundle
+    const cliModule = (name: string) => import(/* @vite-ignore */ `../../src/cli/${name}.js`) as Promise<{ run(argv: string[]): Promise<number> }>;
+    const [simulateCli, fitCli, evalCli] = await Promise.all(['simulate-motor', 'fit-sparse', 'eval-sparse'].map(cliModule));
     const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-bptt-'));
     const data = join(dir, 'circuit');
     const out = join(dir, 'fit');

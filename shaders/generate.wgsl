@@ -4,6 +4,7 @@
 // from [v; z], p.readout_v) and a sampled observation.
 #include "rng"
 #include "nonlin"
+#include "obs_link"
 
 #const R
 #const WG
@@ -15,7 +16,6 @@ struct Params {
   off_L: u32, off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, readout_v: u32,
 }
 
-override OBS_NL: u32 = 0u;
 const PURPOSE_GEN_LATENT: u32 = 6u;
 const PURPOSE_GEN_OBS: u32 = 7u;
 
@@ -27,15 +27,6 @@ const PURPOSE_GEN_OBS: u32 = 7u;
 
 var<workgroup> red: array<f32, WG * R>;
 var<workgroup> zs: array<f32, R>;
-
-fn psi(eta: f32) -> f32 {
-  switch OBS_NL {
-    case 1u: { return nl_softplus(eta) + 1e-6; }
-    case 2u: { return exp(eta) + 1e-10; }
-    case 3u: { return max(eta, 0.0) + 1e-10; }
-    default: { return eta; }
-  }
-}
 
 // Poisson draw by inversion for small means, normal approximation for large ones.
 fn poisson_sample(lam: f32, u: f32, n: f32) -> f32 {

@@ -3,31 +3,12 @@
 // `theta` and `data`; the random-number addressing must stay identical for their results to agree.
 #include "rng"
 #include "nonlin"
+#include "obs_link"
 
-// Observation nonlinearity ψ: 0 identity, 1 softplus (+1e-6), 2 exp (+1e-10), 3 relu (+1e-10).
-override OBS_NL: u32 = 0u;
 const LOG_2PI: f32 = 1.8378770664093453;
 // RNG purposes (third counter word): keep in sync with src/inference/reference-filter.ts.
 const PURPOSE_NOISE: u32 = 1u;
 const PURPOSE_RESAMPLE: u32 = 2u;
-
-fn psi(eta: f32) -> f32 {
-  switch OBS_NL {
-    case 1u: { return nl_softplus(eta) + 1e-6; }
-    case 2u: { return exp(eta) + 1e-10; }
-    case 3u: { return max(eta, 0.0) + 1e-10; }
-    default: { return eta; }
-  }
-}
-
-fn dpsi(eta: f32) -> f32 {
-  switch OBS_NL {
-    case 1u: { return nl_sigmoid(eta); }
-    case 2u: { return exp(eta); }
-    case 3u: { return select(0.0, 1.0, eta > 0.0); }
-    default: { return 1.0; }
-  }
-}
 
 // Standard normals for particle (b,k) at step t: counter words (t*ceil(R/4)+c, b*K+k, NOISE, iter).
 fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {

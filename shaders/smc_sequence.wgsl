@@ -259,6 +259,20 @@ const S_M3: u32 = 1u + R + 2u * R * R; // optimal Lq
 const S_M4: u32 = 1u + R + 3u * R * R; // optimal Lq0
 const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 
+// Unit i's gradient shares at step t (m, n, h rows, input weights; input current when requested),
+// added to this workgroup's slice gb of the partial-gradient buffer. Same for both unit loops.
+fn add_unit_grads(gb: u32, b: u32, t: u32, i: u32, gm: array<f32, R>, gn: array<f32, R>, gh: f32, gx: f32) {
+  for (var r = 0u; r < R; r++) {
+    gpart[gb + p.off_m + i * R + r] += gm[r];
+    gpart[gb + p.off_n + i * R + r] += gn[r];
+  }
+  gpart[gb + p.off_h + i] += gh;
+  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+#if INPUT_GRAD
+  gxs[(b * p.T + t) * p.N + i] = gx;
+#endif
+}
+
 fn gslice(b: u32) -> u32 { return b * (p.P + WG * NSMALL); }
 
 @compute @workgroup_size(WG)
@@ -316,15 +330,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
             part[k * R + r] += mrow[r] * cx;
           }
         }
-        for (var r = 0u; r < R; r++) {
-          gpart[gb + p.off_m + i * R + r] += gm[r];
-          gpart[gb + p.off_n + i * R + r] += gn[r];
-        }
-        gpart[gb + p.off_h + i] += gh;
-        for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-#if INPUT_GRAD
-        gxs[(b * p.T + t) * p.N + i] = gx;
-#endif
+        add_unit_grads(gb, b, t, i, gm, gn, gh, gx);
       }
       for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
       reduce_partials(tid);
@@ -389,15 +395,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
             gm[r] += cx * sz[k * R + r];
           }
         }
-        for (var r = 0u; r < R; r++) {
-          gpart[gb + p.off_m + i * R + r] += gm[r];
-          gpart[gb + p.off_n + i * R + r] += gn[r];
-        }
-        gpart[gb + p.off_h + i] += gh;
-        for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-#if INPUT_GRAD
-        gxs[(b * p.T + t) * p.N + i] = gx;
-#endif
+        add_unit_grads(gb, b, t, i, gm, gn, gh, gx);
       }
 #endif
     } else if (live) {

@@ -150,6 +150,14 @@ fn invert(a: ptr<function, array<vec4<f32>, 4>>, inv: ptr<function, array<vec4<f
   return minp / scale;
 }
 
+// Loose region check of a candidate z against one plane with activity d: only a violation beyond
+// the tolerance counts (the CPU decides everything closer).
+fn clearly_outside(un: Plane, d: f32, z: vec4<f32>, ztol: f32, vtol: f32) -> bool {
+  let x = dot(un.u, z) - un.t;
+  let lim = ztol + vtol * abs(un.t);
+  return (d > 0.0 && x < -lim) || (d == 0.0 && x > lim);
+}
+
 // z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides the sign.
 fn process(idx: u32) -> u32 {
   let k = p.k;
@@ -277,9 +285,7 @@ fn process(idx: u32) -> u32 {
       let sgn = select(dot(un.n, z0) - un.t, -dot(un.n, e0), j > 0u && !parallel);
       d = select(0.0, 1.0, sgn > 0.0);
     }
-    let x = dot(un.u, z) - un.t;
-    let lim = ztol + vtol * abs(un.t);
-    if ((d > 0.0 && x < -lim) || (d == 0.0 && x > lim)) { return CODE_DECIDED; }
+    if (clearly_outside(un, d, z, ztol, vtol)) { return CODE_DECIDED; }
   }
   return CODE_FLAG;
 }
@@ -533,8 +539,10 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
         }
         var minv: array<vec4<f32>, 4>;
         let minpz = invert(&mx, &minv, RZ);
-        var valid = ok && minpz >= SYS_TOL;
-        if (valid) {
+        // Decided here only when well conditioned and the candidate clearly violates some plane; an
+        // unclear case or a candidate that passes goes to the CPU.
+        var rejected = false;
+        if (ok && minpz >= SYS_TOL) {
           var z = vec4<f32>(0.0);
           for (var q = 0u; q < RZ; q++) { z[q] = dot(minv[q], rr); }
           let vtol = VALID_TOL / minpz;
@@ -558,14 +566,10 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
               // Activity at τ_c: sign of v0 + τ_c g (parallel planes: v0).
               d = select(0.0, 1.0, select(v0 + tc * g, v0, par) > 0.0);
             }
-            let x = dot(un.u, z) - un.t;
-            let lim = ztol + vtol * abs(un.t);
-            if ((d > 0.0 && x < -lim) || (d == 0.0 && x > lim)) { valid = false; break; }
+            if (clearly_outside(un, d, z, ztol, vtol)) { rejected = true; break; }
           }
-          // Unclear conditioning or a candidate that passed: the CPU decides.
-          if (!valid) { decided++; }
         }
-        if (!ok || minpz < SYS_TOL || valid) { emit(KIND_VERTEX, rank); }
+        if (rejected) { decided++; } else { emit(KIND_VERTEX, rank); }
       }
     }
     // Cross c: its activity flips.

@@ -75,18 +75,13 @@ fn transition_sums(b: u32, t: u32, tid: u32) {
   // particles' states in registers: workgroup-memory reads in the hot loop are slow on some adapters
   var zl = array<f32, KR>();
   for (var e = 0u; e < KR; e++) { zl[e] = sz[e]; }
-  for (var i = tid; i < p.N; i += WG) {
-    var mrow = array<f32, R>();
-    var nrow = array<f32, R>();
-    for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
-    let h = theta[p.off_h + i];
-    var cur = 0.0;
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+  for (var u = 0u; u < UPT; u++) {
+    let cur = input_current(b, t, tid + u * WG);
     for (var k = 0u; k < KC; k++) {
       var x = cur;
-      for (var r = 0u; r < R; r++) { x += mrow[r] * zl[k * R + r]; }
-      let f = phi(x, h);
-      for (var r = 0u; r < R; r++) { part[k * R + r] += nrow[r] * f; }
+      for (var r = 0u; r < R; r++) { x += um[u * R + r] * zl[k * R + r]; }
+      let f = phi(x, uh[u]);
+      for (var r = 0u; r < R; r++) { part[k * R + r] += un[u * R + r] * f; }
     }
   }
   for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
@@ -94,9 +89,35 @@ fn transition_sums(b: u32, t: u32, tid: u32) {
 }
 #endif
 
+// Units i = tid + u·WG (u < UPT = ceil(N/WG)) belong to invocation tid. Their parameter rows are
+// loaded once per dispatch into private arrays (constant-indexed after unrolling: registers, not
+// per-step gathers from the parameter buffer); units past N get zero rows, so they add nothing.
+#const UPT
+var<private> um: array<f32, UPT * R>;
+var<private> un: array<f32, UPT * R>;
+var<private> uh: array<f32, UPT>;
 
+fn load_units(tid: u32) {
+  for (var u = 0u; u < UPT; u++) {
+    let i = tid + u * WG;
+    let ok = i < p.N;
+    let ic = min(i, p.N - 1u);
+    for (var r = 0u; r < R; r++) {
+      um[u * R + r] = select(0.0, theta[p.off_m + ic * R + r], ok);
+      un[u * R + r] = select(0.0, theta[p.off_n + ic * R + r], ok);
+    }
+    uh[u] = select(0.0, theta[p.off_h + ic], ok);
+  }
+}
 
-
+// Input current (Wu v_t)_i of unit i (0 without inputs or past N).
+fn input_current(b: u32, t: u32, i: u32) -> f32 {
+  var cur = 0.0;
+  if (i < p.N) {
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+  }
+  return cur;
+}
 
 fn decay() -> f32 { return exp(-exp(theta[p.off_a])); }
 
@@ -124,6 +145,9 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   let key = vec2<u32>(p.seed_lo, p.seed_hi);
   var total = 0.0;
   var carry = 0.0; // log(K·w) carried from the previous step when it did not resample
+#if UNITPAR
+  load_units(tid);
+#endif
   for (var t = 0u; t < p.T; t++) {
     var lw = -3.0e38;
     var z = array<f32, R>();
@@ -259,14 +283,10 @@ const S_M3: u32 = 1u + R + 2u * R * R; // optimal Lq
 const S_M4: u32 = 1u + R + 3u * R * R; // optimal Lq0
 const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 
-// Unit i's gradient shares at step t (m, n, h rows, input weights; input current when requested),
-// added to this workgroup's slice gb of the partial-gradient buffer. Same for both unit loops.
-fn add_unit_grads(gb: u32, b: u32, t: u32, i: u32, gm: array<f32, R>, gn: array<f32, R>, gh: f32, gx: f32) {
-  for (var r = 0u; r < R; r++) {
-    gpart[gb + p.off_m + i * R + r] += gm[r];
-    gpart[gb + p.off_n + i * R + r] += gn[r];
-  }
-  gpart[gb + p.off_h + i] += gh;
+// Unit i's input-weight gradient share at step t (and its current adjoint gx, when inputs get a
+// gradient). The m, n, h rows are accumulated in private arrays over the whole time loop instead.
+fn add_input_grads(gb: u32, b: u32, t: u32, i: u32, gx: f32) {
+  if (i >= p.N) { return; }
   for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
 #if INPUT_GRAD
   gxs[(b * p.T + t) * p.N + i] = gx;
@@ -286,6 +306,11 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   let dadtheta = -a * exp(theta[p.off_a]);
   let gb = gslice(b);
   var acc = array<f32, NSMALL>();
+  // unit-owned gradients of m, n, h summed over time and particles (rows as in load_units)
+  var gmA = array<f32, UPT * R>();
+  var gnA = array<f32, UPT * R>();
+  var ghA = array<f32, UPT>();
+  load_units(tid);
   for (var r = 0u; r < R; r++) { sgmu[tid * R + r] = 0.0; }
   workgroupBarrier();
   for (var tt = 0u; tt < p.T; tt++) {
@@ -302,35 +327,34 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       // One pass over this invocation's units for all particles: unit-owned gradients of m, n, h, Wu and
       // partial sums of mᵀ(r ⊙ φ'), reduced into the adjoint of ẑ_t (transition into t+1 used v_t).
       var part = array<f32, KR>();
-      for (var i = tid; i < p.N; i += WG) {
-        var mrow = array<f32, R>();
-        var nrow = array<f32, R>();
-        for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
-        let h = theta[p.off_h + i];
-        var cur = 0.0;
-        for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-        var gm = array<f32, R>();
-        var gn = array<f32, R>();
+      var zl = array<f32, KR>();
+      var gl = array<f32, KR>();
+      for (var e = 0u; e < KR; e++) { zl[e] = sz[e]; gl[e] = sgmu[e]; }
+      for (var u = 0u; u < UPT; u++) {
+        let i = tid + u * WG;
+        let cur = input_current(b, t, i);
+        let h = uh[u];
         var gh = 0.0;
         var gx = 0.0;
         for (var k = 0u; k < KC; k++) {
           var x = cur;
           var rr = 0.0;
           for (var r = 0u; r < R; r++) {
-            x += mrow[r] * sz[k * R + r];
-            rr += nrow[r] * sgmu[k * R + r];
+            x += um[u * R + r] * zl[k * R + r];
+            rr += un[u * R + r] * gl[k * R + r];
           }
           let f = phi(x, h);
           let cx = rr * dphi_dx(x, h);
           gh += rr * dphi_dh(x, h);
           gx += cx;
           for (var r = 0u; r < R; r++) {
-            gn[r] += f * sgmu[k * R + r];
-            gm[r] += cx * sz[k * R + r];
-            part[k * R + r] += mrow[r] * cx;
+            gnA[u * R + r] += f * gl[k * R + r];
+            gmA[u * R + r] += cx * zl[k * R + r];
+            part[k * R + r] += um[u * R + r] * cx;
           }
         }
-        add_unit_grads(gb, b, t, i, gm, gn, gh, gx);
+        ghA[u] += gh;
+        add_input_grads(gb, b, t, i, gx);
       }
       for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
       reduce_partials(tid);
@@ -371,31 +395,30 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = gz[r]; }
       }
       // (2) unit-owned gradients of m, n, h, Wu, summed over this trial's particles
-      for (var i = tid; i < p.N; i += WG) {
-        var gm = array<f32, R>();
-        var gn = array<f32, R>();
+      for (var u = 0u; u < UPT; u++) {
+        let i = tid + u * WG;
         var gh = 0.0;
         var gx = 0.0;
-        var cur = 0.0;
-        for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-        let h = theta[p.off_h + i];
+        let cur = input_current(b, t, i);
+        let h = uh[u];
         for (var k = 0u; k < K; k++) {
           var x = cur;
           var rr = 0.0;
           for (var r = 0u; r < R; r++) {
-            x += theta[p.off_m + i * R + r] * sz[k * R + r];
-            rr += theta[p.off_n + i * R + r] * sgmu[k * R + r];
+            x += um[u * R + r] * sz[k * R + r];
+            rr += un[u * R + r] * sgmu[k * R + r];
           }
           let f = phi(x, h);
           let cx = rr * dphi_dx(x, h);
           gh += rr * dphi_dh(x, h);
           gx += cx;
           for (var r = 0u; r < R; r++) {
-            gn[r] += f * sgmu[k * R + r];
-            gm[r] += cx * sz[k * R + r];
+            gnA[u * R + r] += f * sgmu[k * R + r];
+            gmA[u * R + r] += cx * sz[k * R + r];
           }
         }
-        add_unit_grads(gb, b, t, i, gm, gn, gh, gx);
+        ghA[u] += gh;
+        add_input_grads(gb, b, t, i, gx);
       }
 #endif
     } else if (live) {
@@ -535,6 +558,16 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     workgroupBarrier();
   }
   for (var e = 0u; e < NSMALL; e++) { gpart[gb + p.P + tid * NSMALL + e] = acc[e]; }
+  for (var u = 0u; u < UPT; u++) {
+    let i = tid + u * WG;
+    if (i < p.N) {
+      for (var r = 0u; r < R; r++) {
+        gpart[gb + p.off_m + i * R + r] += gmA[u * R + r];
+        gpart[gb + p.off_n + i * R + r] += gnA[u * R + r];
+      }
+      gpart[gb + p.off_h + i] += ghA[u];
+    }
+  }
 }
 
 @compute @workgroup_size(64)

@@ -53,6 +53,7 @@ function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
     defines: {
       R, WG: fusedWorkgroupSize(cfg.K), NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
       UNITPAR: useUnitParallel(cfg.K, R, engine.limits.maxComputeWorkgroupStorageSize), KR: cfg.K * R,
+      UPT: Math.ceil(cfg.layout.dims.N / fusedWorkgroupSize(cfg.K)),
       READOUT_V: !!cfg.readoutFromInputs, INPUT_GRAD: inputGrad,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },

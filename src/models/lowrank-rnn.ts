@@ -16,8 +16,9 @@
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4, rngNormal4, seedToKey } from '../gpu/rng.js';
-import { add, addScalar, exp, mul, scale, square, sub } from '../ops/elementwise.js';
+import { add, addScalar, exp, mul, scale } from '../ops/elementwise.js';
 import { kalmanPacked } from '../ops/kalman.js';
+import { optimalProjections } from '../ops/obs-projection.js';
 import { cholFactor, diagExp, matmul, reshape, sum } from '../ops/linalg.js';
 import type { Nonlinearity, NonlinearityName } from '../ops/nonlin.js';
 import { pack, type PackPart } from '../ops/pack.js';
@@ -256,11 +257,7 @@ export class LowRankRNN {
     } else {
       if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') throw new Error('the optimal proposal needs Gaussian observations with the identity link; use --proposal bootstrap');
       if (!y) throw new Error('theta: the optimal proposal needs the observations');
-      // C̃ᵀ = Bᵀ/σ ([D,R]), G = C̃C̃ᵀ, ỹ = (y − b)/σ, q = ỹ C̃ᵀ, s = |ỹ|²
-      const invStd = exp(scale(P.logVarX, -0.5)); // [D]
-      const invStdCol = reshape(invStd, [D, 1]);
-      const Ct = mul(P.B, invStdCol); // [D,R]
-      const G = matmul(Ct, Ct, { transA: true }); // [R,R]
+      // q = C̃ỹ, s = |ỹ|², G = C̃C̃ᵀ with C̃ = Bᵀ/σ, ỹ = (y − b)/σ (one op, see ops/obs-projection.ts)
       const y2 = y.view([B * T, D], false);
       let offset = P.b; // [D], or [BT,D] with the inputs' readout Bvᵀv_t added
       if (c.readoutFromInputs) {
@@ -268,11 +265,10 @@ export class LowRankRNN {
         // a tape reshape: filtered inputs carry a gradient (to the decay)
         offset = add(matmul(reshape(v, [B * T, c.inputDim]), P.Bv, { transB: true }), P.b);
       }
-      const ytil = mul(sub(y2, offset), invStd); // [BT,D]
+      const proj = optimalProjections(y2, offset, P.logVarX, P.B);
       y2.dispose();
-      const q = matmul(ytil, Ct); // [BT,R]
-      const s = sum(square(ytil), 1); // [BT]
-      qs = pack(this.engine, [{ src: q, dstOffset: 0 }, { src: s, dstOffset: B * T * R }], B * T * (R + 1), 'qs');
+      qs = proj.qs;
+      const G = proj.G;
       const k1 = kalmanPacked(Lz, G);
       const k0 = kalmanPacked(Lz0, G);
       const RR = R * R;

@@ -1,5 +1,6 @@
 import { gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
 import { kalmanPacked, kalmanPackedRef } from '../../src/ops/kalman.js';
+import { optimalProjections, optimalProjectionsRef } from '../../src/ops/obs-projection.js';
 import { pack } from '../../src/ops/pack.js';
 import type { GpuCase } from './types.js';
 
@@ -43,3 +44,43 @@ export const cases: GpuCase[] = [
     },
   },
 ];
+
+// Optimal-proposal data projections [q | s | G] against float64, with per-channel and per-row offsets;
+// BT > 256 so the backward sums over more than one chunk of rows.
+function projectionProblem(BT: number, D: number, R: number, rowOffset: boolean, seed: number) {
+  const rand = mulberry32(seed);
+  const y = Float64Array.from({ length: BT * D }, () => 2 * rand() - 1);
+  const off = Float64Array.from({ length: rowOffset ? BT * D : D }, () => 0.3 * (rand() - 0.5));
+  const lv = Float64Array.from({ length: D }, () => 0.5 * (rand() - 0.5));
+  const B = Float64Array.from({ length: D * R }, () => rand() - 0.5);
+  return { y, off, lv, B };
+}
+
+cases.push(
+  ...[
+    { BT: 300, D: 5, R: 3, rowOffset: false },
+    { BT: 7, D: 4, R: 2, rowOffset: true },
+  ].map(({ BT, D, R, rowOffset }): GpuCase => ({
+    name: `optimal-proposal projections q, s, G and their gradient (BT = ${BT}, D = ${D}, R = ${R}, ${rowOffset ? 'per-row' : 'per-channel'} offset)`,
+    async run(engine) {
+      const { y, off, lv, B } = projectionProblem(BT, D, R, rowOffset, 40 + BT);
+      await gradCheck(engine, {
+        name: `optimalProjections BT=${BT}`,
+        inputs: [
+          { data: y, shape: [BT, D], differentiable: false },
+          { data: off, shape: rowOffset ? [BT, D] : [D] },
+          { data: lv, shape: [D] },
+          { data: B, shape: [D, R] },
+        ],
+        gpu: (e, [yt, o, l, b]) => {
+          const { qs, G } = optimalProjections(yt, o, l, b);
+          return pack(e, [{ src: qs, dstOffset: 0 }, { src: G, dstOffset: BT * (R + 1) }], BT * (R + 1) + R * R);
+        },
+        reference: ([yr, o, l, b]) => optimalProjectionsRef(yr, o, l, b, BT, D, R),
+        eps: 1e-3,
+        atol: 2e-3,
+        rtol: 5e-3,
+      });
+    },
+  })),
+);

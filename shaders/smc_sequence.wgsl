@@ -52,9 +52,9 @@ var<workgroup> sresample: u32;              // whether this step resamples (ESS 
 // parameters are then loaded once per step and reused K times (the particle-parallel loop reloads them
 // per particle), and all invocations work even when K is far below the workgroup size.
 #const KR
-// The particle count of this pipeline variant as a constant (KR = K·R), so the loops over particles
-// have constant trip counts and the private partial sums stay in registers.
-const KC: u32 = KR / R;
+// The particle count of this pipeline variant as a constant (KC = K, KR = K·R): the loops over particles
+// are unrolled (#unroll), so the private partial sums and particle states stay in registers.
+#const KC
 var<workgroup> spart: array<f32, WG * KR>;  // per-invocation partial sums
 var<workgroup> ssum: array<f32, KR>;        // reduced sums, per particle and rank
 
@@ -77,12 +77,18 @@ fn transition_sums(b: u32, t: u32, tid: u32) {
   for (var e = 0u; e < KR; e++) { zl[e] = sz[e]; }
   for (var u = 0u; u < UPT; u++) {
     let cur = input_current(b, t, tid + u * WG);
-    for (var k = 0u; k < KC; k++) {
+    let h = uh[u];
+    var mrow = array<f32, R>();
+    var nrow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mrow[r] = um[u * R + r]; nrow[r] = un[u * R + r]; }
+#unroll KK KC
+    {
       var x = cur;
-      for (var r = 0u; r < R; r++) { x += um[u * R + r] * zl[k * R + r]; }
-      let f = phi(x, uh[u]);
-      for (var r = 0u; r < R; r++) { part[k * R + r] += un[u * R + r] * f; }
+      for (var r = 0u; r < R; r++) { x += mrow[r] * zl[KK * R + r]; }
+      let f = phi(x, h);
+      for (var r = 0u; r < R; r++) { part[KK * R + r] += nrow[r] * f; }
     }
+#endunroll
   }
   for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
   reduce_partials(tid);
@@ -334,25 +340,34 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         let i = tid + u * WG;
         let cur = input_current(b, t, i);
         let h = uh[u];
+        var mrow = array<f32, R>();
+        var nrow = array<f32, R>();
+        for (var r = 0u; r < R; r++) { mrow[r] = um[u * R + r]; nrow[r] = un[u * R + r]; }
+        var gm = array<f32, R>();
+        var gn = array<f32, R>();
         var gh = 0.0;
         var gx = 0.0;
-        for (var k = 0u; k < KC; k++) {
+        // particles unrolled: zl, gl and part are indexed by constants (registers)
+#unroll KK KC
+        {
           var x = cur;
           var rr = 0.0;
           for (var r = 0u; r < R; r++) {
-            x += um[u * R + r] * zl[k * R + r];
-            rr += un[u * R + r] * gl[k * R + r];
+            x += mrow[r] * zl[KK * R + r];
+            rr += nrow[r] * gl[KK * R + r];
           }
           let f = phi(x, h);
           let cx = rr * dphi_dx(x, h);
           gh += rr * dphi_dh(x, h);
           gx += cx;
           for (var r = 0u; r < R; r++) {
-            gnA[u * R + r] += f * gl[k * R + r];
-            gmA[u * R + r] += cx * zl[k * R + r];
-            part[k * R + r] += um[u * R + r] * cx;
+            gn[r] += f * gl[KK * R + r];
+            gm[r] += cx * zl[KK * R + r];
+            part[KK * R + r] += mrow[r] * cx;
           }
         }
+#endunroll
+        for (var r = 0u; r < R; r++) { gmA[u * R + r] += gm[r]; gnA[u * R + r] += gn[r]; }
         ghA[u] += gh;
         add_input_grads(gb, b, t, i, gx);
       }

@@ -9,6 +9,10 @@
  *   #if FLAG / #if !FLAG / #else / #endif    keep lines when the define FLAG is truthy (or falsy)
  *   #const NAME          emit `const NAME: u32 = <defines[NAME]>u;` (sizes of private arrays must be
  *                        const-expressions, so overrides cannot size them)
+ *   #unroll VAR COUNT / #endunroll   repeat the lines between COUNT times (a define or an integer),
+ *                        the word VAR replaced by 0u, 1u, …: WGSL cannot ask for unrolling, and software
+ *                        adapters turn dynamically indexed private arrays into slow per-lane memory
+ *                        accesses, while constant indices keep them in registers
  * Feature flags set by the engine: SUBGROUPS, F16.
  */
 import { SHADER_SOURCES } from './shaders.generated.js';
@@ -60,6 +64,28 @@ export function preprocess(
       const v = defines[name];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`WGSL preprocessor: #const ${name} needs a non-negative integer define, got ${v}`);
       out.push(`const ${name}: u32 = ${v}u;`);
+    } else if (t.startsWith('#unroll ')) {
+      // the body up to the matching #endunroll (nested unrolls are expanded by the recursive call)
+      let depth = 1;
+      let j = i + 1;
+      for (; j < lines.length; j++) {
+        const u = lines[j].trim();
+        if (u.startsWith('#unroll ')) depth++;
+        else if (u === '#endunroll' && --depth === 0) break;
+      }
+      if (depth !== 0) throw new Error(`WGSL preprocessor: #unroll at line ${i + 1} has no #endunroll`);
+      const body = lines.slice(i + 1, j).join('\n');
+      const at = i + 1;
+      i = j;
+      if (!active()) continue;
+      const m = /^#unroll\s+([A-Za-z_]\w*)\s+(\w+)$/.exec(t);
+      if (!m) throw new Error(`WGSL preprocessor: malformed #unroll at line ${at}: ${t} (expected "#unroll VAR COUNT")`);
+      const count = /^\d+$/.test(m[2]) ? Number(m[2]) : defines[m[2]];
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`WGSL preprocessor: #unroll count ${m[2]} needs a non-negative integer, got ${count}`);
+      const word = new RegExp(`\\b${m[1]}\\b`, 'g');
+      for (let k = 0; k < count; k++) out.push(preprocess(body.replace(word, `${k}u`), defines, sources, included));
+    } else if (t === '#endunroll') {
+      throw new Error(`WGSL preprocessor: #endunroll without #unroll at line ${i + 1}`);
     } else if (t.startsWith('#include')) {
       if (!active()) continue;
       const m = /^#include\s+"([\w.-]+)"$/.exec(t);

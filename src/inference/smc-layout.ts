@@ -114,9 +114,13 @@ export function thetaLayout(dims: SmcDims, proposal: Proposal): ThetaLayout {
   return { dims, offsets, sizes, P: off, nSmall, smallMap };
 }
 
-/** Workgroup size for the fused kernel: a power of two > K (multinomial draws K+1 values), ≥ 64. */
-export function fusedWorkgroupSize(K: number): number {
-  let wg = 64;
+/**
+ * Workgroup size for the fused kernel: a power of two > K (multinomial draws K+1 values), at least
+ * `minSize`. A GPU wants ≥ 64 invocations per trial; a software adapter runs a workgroup on one
+ * thread, where every extra invocation only adds barrier and reduction work (see smc-op.ts).
+ */
+export function fusedWorkgroupSize(K: number, minSize = 64): number {
+  let wg = minSize;
   while (wg <= K) wg *= 2;
   return wg;
 }
@@ -127,8 +131,8 @@ export function fusedWorkgroupSize(K: number): number {
  */
 export const UNITPAR_MAX_KR = 64;
 
-export function useUnitParallel(K: number, R: number, maxWorkgroupBytes: number): boolean {
-  return K * R <= UNITPAR_MAX_KR && fusedWorkgroupBytes(R, fusedWorkgroupSize(K), K, true) <= maxWorkgroupBytes;
+export function useUnitParallel(K: number, R: number, maxWorkgroupBytes: number, wg = fusedWorkgroupSize(K)): boolean {
+  return K * R <= UNITPAR_MAX_KR && fusedWorkgroupBytes(R, wg, K, true) <= maxWorkgroupBytes;
 }
 
 /** Bytes of workgroup memory the fused kernels use (with or without the unit-parallel buffers). */

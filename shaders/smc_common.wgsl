@@ -53,16 +53,6 @@ fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
   return l;
 }
 
-fn lower_matvec(off: u32, xi: array<f32, R>) -> array<f32, R> {
-  var out = array<f32, R>();
-  for (var r = 0u; r < R; r++) {
-    var s = 0.0;
-    for (var c = 0u; c <= r; c++) { s += theta[off + r * R + c] * xi[c]; }
-    out[r] = s;
-  }
-  return out;
-}
-
 fn sym_matvec(off: u32, x: array<f32, R>) -> array<f32, R> {
   var out = array<f32, R>();
   for (var r = 0u; r < R; r++) {
@@ -78,9 +68,10 @@ fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
   let a = exp(-exp(theta[p.off_a]));
   var acc_r = array<f32, R>();
   for (var i = 0u; i < p.N; i++) {
+    // input current first, then m z: the same order as the step path and the unit-parallel loop
     var x = 0.0;
-    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
     for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+    for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
     let f = phi(x, theta[p.off_h + i]);
     for (var r = 0u; r < R; r++) { acc_r[r] += theta[p.off_n + i * R + r] * f; }
   }
@@ -91,32 +82,76 @@ fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
 
 struct Proposed { z: array<f32, R>, lw: f32 }
 
-// One particle's draw from the proposal at step t of trial bg and its incremental log weight.
-// Bootstrap: z = μ + L ξ, weight log p(y_t | z). Optimal (linear-Gaussian observations), with
-// qs = [q (nTrials,T,R) | s (nTrials,T)]: z = μ + Σq (q_t − Gμ) + Lq ξ, weight the predictive density
-// up to a constant, −½ s_t + μ·q_t − ½ μᵀGμ + ½ rᵀΣq r with r = q_t − Gμ.
-fn propose(bg: u32, t: u32, nTrials: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
-  var out = Proposed();
+// What the proposal reads besides μ and ξ at step t of trial bg, loaded once and reused for every
+// particle an invocation carries (a software adapter gathers each parameter load per lane).
+// Optimal: G, Σq, Lq (the t = 0 ones at t = 0) and the step's projections q_t, s_t. Bootstrap: L.
+struct ProposalInputs { G: array<f32, R * R>, S: array<f32, R * R>, L: array<f32, R * R>, q: array<f32, R>, s: f32 }
+
+fn proposal_inputs(bg: u32, t: u32, nTrials: u32) -> ProposalInputs {
+  var m = ProposalInputs();
 #if OPTIMAL
   let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
   let offLq = select(p.off_Lq, p.off_Lq0, t == 0u);
-  let qbase = p.off_qs + (bg * p.T + t) * R;
-  let sidx = p.off_qs + nTrials * p.T * R + bg * p.T + t;
-  let gmu = sym_matvec(p.off_G, mu);
+  for (var e = 0u; e < R * R; e++) {
+    m.G[e] = theta[p.off_G + e];
+    m.S[e] = theta[offSq + e];
+    m.L[e] = theta[offLq + e];
+  }
+  for (var r = 0u; r < R; r++) { m.q[r] = data[p.off_qs + (bg * p.T + t) * R + r]; }
+  m.s = data[p.off_qs + nTrials * p.T * R + bg * p.T + t];
+#else
+  let offL = select(p.off_L, p.off_L0, t == 0u);
+  for (var e = 0u; e < R * R; e++) { m.L[e] = theta[offL + e]; }
+#endif
+  return m;
+}
+
+fn mat_vec(a: array<f32, R * R>, x: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c < R; c++) { s += a[r * R + c] * x[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+fn lower_vec(a: array<f32, R * R>, x: array<f32, R>) -> array<f32, R> {
+  var out = array<f32, R>();
+  for (var r = 0u; r < R; r++) {
+    var s = 0.0;
+    for (var c = 0u; c <= r; c++) { s += a[r * R + c] * x[c]; }
+    out[r] = s;
+  }
+  return out;
+}
+
+// One particle's draw from the proposal at step t of trial bg and its incremental log weight.
+// Bootstrap: z = μ + L ξ, weight log p(y_t | z). Optimal (linear-Gaussian observations): z = μ + Σq (q_t − Gμ)
+// + Lq ξ, weight the predictive density up to a constant, −½ s_t + μ·q_t − ½ μᵀGμ + ½ rᵀΣq r with r = q_t − Gμ.
+fn propose_with(m: ProposalInputs, bg: u32, t: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
+  var out = Proposed();
+#if OPTIMAL
+  let gmu = mat_vec(m.G, mu);
   var rr = array<f32, R>();
-  for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gmu[r]; }
-  let pr = sym_matvec(offSq, rr);
-  let lx = lower_matvec(offLq, xi);
-  var l = -0.5 * data[sidx];
+  for (var r = 0u; r < R; r++) { rr[r] = m.q[r] - gmu[r]; }
+  let pr = mat_vec(m.S, rr);
+  let lx = lower_vec(m.L, xi);
+  var l = -0.5 * m.s;
   for (var r = 0u; r < R; r++) {
     out.z[r] = mu[r] + pr[r] + lx[r];
-    l += mu[r] * data[qbase + r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
+    l += mu[r] * m.q[r] - 0.5 * mu[r] * gmu[r] + 0.5 * rr[r] * pr[r];
   }
   out.lw = l;
 #else
-  let lx = lower_matvec(select(p.off_L, p.off_L0, t == 0u), xi);
+  let lx = lower_vec(m.L, xi);
   for (var r = 0u; r < R; r++) { out.z[r] = mu[r] + lx[r]; }
   out.lw = obs_loglik(bg, t, out.z);
 #endif
   return out;
+}
+
+// As propose_with, loading the proposal's inputs for this one particle (qs = [q (nTrials,T,R) | s (nTrials,T)]).
+fn propose(bg: u32, t: u32, nTrials: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
+  return propose_with(proposal_inputs(bg, t, nTrials), bg, t, mu, xi);
 }

@@ -3,7 +3,8 @@
 // counters as the fused kernel (shaders/smc_sequence.wgsl); forward only.
 //
 // Per step t (all encoded, no host sync):
-//   propagate  one invocation per particle k of trial b, workgroups = blocks of WG particles:
+//   propagate  workgroups = blocks of BS particles of trial b, PB = BS/WG particles per invocation
+//              (particle g·BS + q·WG + tid for q < PB: each parameter load serves PB particles):
 //              (t ≥ 1) if step t−1 resamples (its ESS decision, by `combine`), systematic/stratified
 //              resampling of step t−1: binary search of the position
 //              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
@@ -28,6 +29,8 @@
 
 #const R
 #const WG
+#const BS
+#const PB
 
 struct Params {
   B: u32, b0: u32, Btot: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
@@ -41,7 +44,9 @@ struct Params {
 
 const FLAG_PATHS: u32 = 1u;
 const FLAG_ANC: u32 = 2u;
-const CWG: u32 = 256u;
+// CWG: the combine kernel's workgroup size (256 on GPUs; small on software adapters, where every
+// barrier of its tree reductions is a pass over all invocations)
+#const CWG
 const CITEMS: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -55,7 +60,7 @@ const CITEMS: u32 = 4u;
 // acc: per trial Σ_t (lse_t − log K) [Btot] | lse of the current step [Btot]
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
 
-var<workgroup> sw: array<f32, WG>;
+var<workgroup> sw: array<f32, BS>;
 var<workgroup> csh: array<f32, CWG>;
 
 
@@ -122,8 +127,8 @@ fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
   var excl = 0.0;
   if (g > 0u) { excl = prev[sb + (g - 1u) * 4u + 3u]; }
   let share = prev[sb + g * 4u + 2u];
-  let first = g * WG;
-  let last = min(K, first + WG) - 1u;
+  let first = g * BS;
+  let last = min(K, first + BS) - 1u;
   // A block with no weight is only reached through rounding at the very end: take its last particle.
   var lgoal = 3.0e38;
   if (share > 0.0) { lgoal = (goal - excl) / share; }
@@ -132,62 +137,83 @@ fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
 
 @compute @workgroup_size(WG)
 fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let w = wid.x + wid.y * nwg.x;
-  if (w >= p.B * p.nb) { return; }
+  // No early return before the unit loop: it runs in uniform control flow for every group and step
+  // (grid padding groups compute on trial 0, the final pass on step T−1's input; both write nothing).
+  let wraw = wid.x + wid.y * nwg.x;
+  let valid = wraw < p.B * p.nb;
+  let w = select(0u, wraw, valid);
   let b = w / p.nb;
   let g = w % p.nb;
   let tid = lid.x;
-  let k = g * WG + tid;
   let K = p.K;
-  let live = k < K;
   let bg = p.b0 + b;
   let t = p.t;
-  var zprev = array<f32, R>();
-  var carry = 0.0;
-  if (t > 0u && live) {
-    var a = k;
-    if (prev[trial_base(b)] != 0.0) {
-      a = ancestor(b, bg, t - 1u, k);
-    } else {
-      carry = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
-    }
-    if ((p.flags & FLAG_ANC) != 0u) { anc[(bg * p.T + t - 1u) * K + k] = a; }
-    for (var r = 0u; r < R; r++) { zprev[r] = prev[(b * K + a) * R + r]; }
-  }
-  if (t >= p.T) { return; } // the final pass only resamples
-
-  // The unit loop runs in uniform control flow (padding lanes compute from zeros): a software
-  // adapter then loads each parameter once per SIMD group instead of once per lane.
-  var mu = array<f32, R>();
-  if (t == 0u) {
-    for (var r = 0u; r < R; r++) { mu[r] = theta[p.off_mu0 + r]; }
-  } else {
-    mu = transition_mean(bg, t - 1u, zprev);
-  }
-  var lw = -3.0e38;
-  if (live) {
-    let xi = noise(bg, t, k);
-    var z = array<f32, R>();
-    let pz = propose(bg, t, p.Btot, mu, xi);
-    z = pz.z;
-    lw = pz.lw + carry;
-    for (var r = 0u; r < R; r++) { next[(b * K + k) * R + r] = z[r]; }
-    next[lw_base(b) + k] = lw;
-    if ((p.flags & FLAG_PATHS) != 0u) {
-      for (var r = 0u; r < R; r++) {
-        paths[zidx(bg, t, k) + r] = z[r];
-        paths[muidx(bg, t, k) + r] = mu[r];
+  // resampling of step t−1 (or the carried weight), per particle of this invocation
+  var zp = array<f32, PB * R>();
+  var carry = array<f32, PB>();
+  for (var q = 0u; q < PB; q++) {
+    let k = g * BS + q * WG + tid;
+    if (t > 0u && k < K && valid) {
+      var a = k;
+      if (prev[trial_base(b)] != 0.0) {
+        a = ancestor(b, bg, t - 1u, k);
+      } else {
+        carry[q] = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
       }
-      paths[widx(bg, t, k)] = lw; // normalised by `weights` once the trial's lse is known
+      if ((p.flags & FLAG_ANC) != 0u) { anc[(bg * p.T + t - 1u) * K + k] = a; }
+      for (var r = 0u; r < R; r++) { zp[q * R + r] = prev[(b * K + a) * R + r]; }
     }
+  }
+  // nᵀ φ(m z + Wu v_{t−1}; h) for the PB particles: one load of each unit's parameters serves all of
+  // them (loads, not arithmetic, bound this loop on software adapters)
+  let tin = min(max(t, 1u) - 1u, p.T - 1u);
+  var tsum = array<f32, PB * R>();
+  for (var i = 0u; i < p.N; i++) {
+    var mrow = array<f32, R>();
+    var nrow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+    let h = theta[p.off_h + i];
+    var cur = 0.0;
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + tin) * p.DU + j]; }
+#unroll Q PB
+    {
+      var x = cur;
+      for (var r = 0u; r < R; r++) { x += mrow[r] * zp[Q * R + r]; }
+      let f = phi(x, h);
+      for (var r = 0u; r < R; r++) { tsum[Q * R + r] += nrow[r] * f; }
+    }
+#endunroll
+  }
+  if (t >= p.T || !valid) { return; } // the final pass only resamples
+  let decay = exp(-exp(theta[p.off_a]));
+  let pin = proposal_inputs(bg, t, p.Btot);
+  // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
+  for (var q = 0u; q < PB; q++) {
+    let k = g * BS + q * WG + tid;
+    var mu = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mu[r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u); }
+    var lw = -3.0e38;
+    if (k < K) {
+      let pz = propose_with(pin, bg, t, mu, noise(bg, t, k));
+      lw = pz.lw + carry[q];
+      for (var r = 0u; r < R; r++) { next[(b * K + k) * R + r] = pz.z[r]; }
+      next[lw_base(b) + k] = lw;
+      if ((p.flags & FLAG_PATHS) != 0u) {
+        for (var r = 0u; r < R; r++) {
+          paths[zidx(bg, t, k) + r] = pz.z[r];
+          paths[muidx(bg, t, k) + r] = mu[r];
+        }
+        paths[widx(bg, t, k)] = lw; // normalised by `weights` once the trial's lse is known
+      }
+    }
+    sw[q * WG + tid] = lw;
   }
   // Block max, Σexp, normalised weights and their running sum, serially by one invocation in the
   // fused kernel's order (with one block per trial both give the same numbers): on a software adapter
   // every barrier is a pass over all invocations, so two barriers beat tree reductions.
-  sw[tid] = lw;
   workgroupBarrier();
   if (tid == 0u) {
-    let n = min(WG, K - g * WG);
+    let n = min(BS, K - g * BS);
     var m = -3.0e38;
     for (var j = 0u; j < n; j++) { m = max(m, sw[j]); }
     var s = 0.0;
@@ -203,7 +229,10 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     next[sb + 3u] = 0.0;
   }
   workgroupBarrier();
-  if (live) { next[lcum_base(b) + k] = sw[tid]; }
+  for (var q = 0u; q < PB; q++) {
+    let k = g * BS + q * WG + tid;
+    if (k < K) { next[lcum_base(b) + k] = sw[q * WG + tid]; }
+  }
 }
 
 fn c_max(v: f32, tid: u32) -> f32 {

@@ -57,6 +57,16 @@ export function stepBlockSize(K: number): number {
   return wg;
 }
 
+/**
+ * Invocations per block. A GPU runs one particle per invocation. A software adapter is bound by the
+ * unit loop's parameter loads (gathered per lane even at uniform addresses), so a block runs on 8
+ * invocations (its SIMD width) that carry block/8 particles each (up to 32), and every load serves
+ * all of them: on lavapipe ≈ 5× the forward throughput of one particle per invocation.
+ */
+export function stepLanes(engine: Engine, block: number): number {
+  return engine.info.software ? Math.min(8, block) : block;
+}
+
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */
 function stateFloats(trials: number, K: number, R: number, nb: number): number {
   return trials * K * (R + 2) + trials * nb * 5 + trials * 2;
@@ -138,10 +148,11 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
     }
   }
 
+  const lanes = stepLanes(engine, block);
   const kopts = {
-    defines: { R, WG: block, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson', READOUT_V: !!cfg.readoutFromInputs },
+    defines: { R, WG: lanes, BS: block, PB: block / lanes, CWG: engine.info.software ? 16 : 256, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson', READOUT_V: !!cfg.readoutFromInputs },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}WG${block}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}`,
+    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
   const combine = engine.kernel('smc_step', 'combine', kopts);

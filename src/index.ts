@@ -30,6 +30,7 @@ export type { Proposal, Resampling, ObsLikelihood, ObsNonlinearity } from './inf
 
 export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
 export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
+export { findCycles, bruteForceCycles, type Cycle, type CycleSearchOptions, type CycleSearchResult } from './analysis/cycles.js';
 export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
 
 // Sparse-neuron RNN training: ground-truth circuit, the three trainers (full-FORCE RLS / ridge, BPTT), evaluation.

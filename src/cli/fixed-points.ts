@@ -4,6 +4,7 @@ import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { findFixedPoints, isTeacherFile, lowRankModelToRnn, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn } from '../analysis/fixed-points.js';
 import { latentMapFromHost } from '../analysis/model-fixed-points.js';
+import { findCycles, type CycleSearchResult } from '../analysis/cycles.js';
 import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
 
 export const summary = 'all fixed points of a piecewise-linear low-rank RNN (teacher file or generic JSON), with stability';
@@ -15,7 +16,10 @@ const USAGE = `lowrank-smc fixed-points --model M.json [--inputs u1,u2,...] [--j
              (U and V as nested arrays or flat row-major lists)
   --inputs   constant inputs held fixed (teacher files: steady-state input current w_inp_scale·w_inpᵀu)
   --cpu      run the float64 CPU implementation instead of the GPU kernel
-  --json     print {count, points: [{z, stability, eigenvalues}], regions, solves, ms}`;
+  --cycles k also search cycles of orders 2 … k (SCYFI-style, float64 CPU; a search, not an
+             enumeration: --restarts R, default 200, trades time for coverage)
+  --json     print {count, points: [{z, stability, eigenvalues}], regions, solves, ms}
+             (with --cycles also cycles: [{order, points, stability, eigenvalues}])`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -25,6 +29,8 @@ export async function run(argv: string[]): Promise<number> {
       inputs: { type: 'string' },
       json: { type: 'boolean' },
       cpu: { type: 'boolean' },
+      cycles: { type: 'string' },
+      restarts: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
       help: { type: 'boolean' },
     },
@@ -38,13 +44,20 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const inputs = values.inputs === undefined ? undefined : parseInputs(values.inputs);
+  const maxOrder = values.cycles === undefined ? 1 : positiveInt(values.cycles, '--cycles');
+  const restarts = values.restarts === undefined ? undefined : positiveInt(values.restarts, '--restarts');
   const model = loadModel(values.model, inputs);
   let engine: Engine | null = null;
   try {
     if (!values.cpu) engine = await createEngine({ backend: values.backend as Backend });
     const res = await findFixedPoints(engine, model);
-    if (values.json) console.log(JSON.stringify(toJson(res)));
-    else printTable(res);
+    const cycles: CycleSearchResult[] = [];
+    for (let k = 2; k <= maxOrder; k++) cycles.push(findCycles(model, k, { restarts }));
+    if (values.json) console.log(JSON.stringify({ ...toJson(res), ...(maxOrder > 1 ? { cycles: cycles.flatMap((c) => c.cycles) } : {}) }));
+    else {
+      printTable(res);
+      for (const c of cycles) printCycles(c);
+    }
   } finally {
     engine?.destroy();
   }
@@ -104,10 +117,25 @@ export function toJson(res: FixedPointResult) {
   };
 }
 
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got "${v}"`);
+  return n;
+}
+
+const fmtEig = (e: { re: number; im: number }) => (e.im === 0 ? e.re.toFixed(4) : `${e.re.toFixed(4)}${e.im >= 0 ? '+' : ''}${e.im.toFixed(4)}i`);
+
+function printCycles(c: CycleSearchResult): void {
+  console.log(`${c.cycles.length} cycles of order ${c.order} (${c.restarts} restarts, ${c.solves} solves, ${c.ms.toFixed(0)} ms)`);
+  for (const cy of c.cycles) {
+    console.log(`  ${cy.stability.padEnd(8)} ${cy.points.map((z) => `[${z.map((x) => x.toFixed(5)).join(', ')}]`).join(' → ')}   multipliers ${cy.eigenvalues.map(fmtEig).join(', ')}`);
+  }
+}
+
 function printTable(res: FixedPointResult): void {
   console.log(`${res.count} fixed points in ${res.regions} regions (${res.solves} solves, ${res.ms.toFixed(0)} ms, ${res.backend})`);
   for (const p of res.points) {
-    const ev = p.eigenvalues.map((e) => (e.im === 0 ? e.re.toFixed(4) : `${e.re.toFixed(4)}${e.im >= 0 ? '+' : ''}${e.im.toFixed(4)}i`)).join(', ');
+    const ev = p.eigenvalues.map(fmtEig).join(', ');
     console.log(`  ${p.stability.padEnd(8)} z = [${p.z.map((x) => x.toFixed(5)).join(', ')}]   eigenvalues ${ev}`);
   }
 }

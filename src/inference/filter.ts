@@ -6,8 +6,9 @@ import { Tape } from '../autodiff/tape.js';
 import { seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
 import type { LowRankRNN } from '../models/lowrank-rnn.js';
-import type { Proposal, Resampling } from './smc-layout.js';
+import { pathFloats, type Proposal, type Resampling } from './smc-layout.js';
 import { splitPaths } from './smc-op.js';
+import { forwardPath } from './smc-step.js';
 import { BatchLoader, objective } from './trainer.js';
 
 export interface FilterOptions {
@@ -54,7 +55,15 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
   // The tape only serves as an owner of the intermediates here (nothing runs backward).
   const tape = Tape.begin(engine);
   try {
-    const { loss, out } = objective(model, batch.y, batch.v, { proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 });
+    const resampling = opts.resampling ?? 'systematic';
+    const path = forwardPath(engine, K, R, resampling);
+    // posterior means and ESS are computed from the stored particle paths: they must fit one binding
+    const pathBytes = 4 * pathFloats(B, T, K, R);
+    const maxBind = engine.limits.maxStorageBufferBindingSize;
+    if (pathBytes > maxBind) {
+      throw new Error(`${K} particles over ${B} trial(s) × ${T} steps need ${(pathBytes / 2 ** 20).toFixed(0)} MiB of particle paths, more than this device's ${(maxBind / 2 ** 20).toFixed(0)} MiB binding limit; use fewer particles or split the recording into shorter trials`);
+    }
+    const { loss, out } = objective(model, batch.y, batch.v, { proposal, resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 }, path);
     tape.end();
     const lossValue = await loss.item();
     const llRaw = await out.ll.readF32();

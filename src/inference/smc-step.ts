@@ -24,8 +24,8 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { nonlinearityId } from '../ops/nonlin.js';
-import { OBS_NONLIN_IDS, pathFloats, resampleThreshold } from './smc-layout.js';
-import type { SmcConfig, SmcInputs, SmcOutputs } from './smc-op.js';
+import { OBS_NONLIN_IDS, pathFloats, resampleThreshold, useUnitParallel } from './smc-layout.js';
+import { fusedFits, workgroupSizeFor, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 
 const FLAG_PATHS = 1;
 const FLAG_ANC = 2;
@@ -65,6 +65,19 @@ export function stepBlockSize(K: number): number {
  */
 export function stepLanes(engine: Engine, block: number): number {
   return engine.info.software ? Math.min(8, block) : block;
+}
+
+/**
+ * Which filter a forward-only run (no gradient) should use: the fused kernel when it fits and is the
+ * fast one, else the step path — always when K does not fit one workgroup; on software adapters also for
+ * the fused kernel's particle-parallel range (K·R > 64), where the step path's blocked unit loop is
+ * 3–6× faster (bench/RESULTS.md). Multinomial resampling exists only in the fused kernel.
+ */
+export function forwardPath(engine: Engine, K: number, R: number, resampling: SmcConfig['resampling']): 'fused' | 'step' {
+  if (resampling === 'multinomial') return 'fused';
+  if (!fusedFits(engine, K, R)) return 'step';
+  const unitParallel = useUnitParallel(K, R, engine.limits.maxComputeWorkgroupStorageSize, workgroupSizeFor(engine, K));
+  return engine.info.software && !unitParallel ? 'step' : 'fused';
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */

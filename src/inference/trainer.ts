@@ -5,7 +5,7 @@
  * GPU history buffer and read back every `logEvery` iterations, where NaN/Inf is detected (parameters
  * then roll back to the last good snapshot and training stops with an error).
  */
-import { Tape } from '../autodiff/tape.js';
+import { Tape, stopGradient } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4, seedToKey } from '../gpu/rng.js';
@@ -18,6 +18,7 @@ import type { LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Proposal, type Resampling } from './smc-layout.js';
 import { smcFilter, type SmcConfig } from './smc-op.js';
+import { smcFilterSteps } from './smc-step.js';
 
 export interface FitOptions {
   iterations: number;
@@ -141,12 +142,22 @@ export class BatchLoader {
  * optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here. Inputs
  * u [B,T,DU] are low-pass filtered here when the model says so (from zero at each window's start).
  */
-export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>) {
+/**
+ * The VSMC objective −(1/(B·T)) Σ log p̂ of a batch and the filter's outputs. `path` 'step' runs the
+ * forward-only large-K step path (no gradient; see forwardPath), 'fused' (default) the fused kernel.
+ */
+export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>, path: 'fused' | 'step' = 'fused') {
   const c = model.config;
   const { B, T } = cfg;
   const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
   const th = model.theta(cfg.proposal, y, B, T, v);
-  const out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, { ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity, readoutFromInputs: c.readoutFromInputs });
+  const full: SmcConfig = { ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity, readoutFromInputs: c.readoutFromInputs };
+  let out: { ll: Tensor; paths: Tensor; anc: Tensor };
+  if (path === 'step') {
+    const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);
+    const s = smcFilterSteps(model.engine, { theta: stopGradient(th.theta), y, v: nograd(v), qs: nograd(th.qs) }, full, { paths: true, ancestors: true });
+    out = { ll: s.ll, paths: s.paths!, anc: s.anc! };
+  } else out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   let llSum = sum(out.ll);
   if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));
   const loss = scale(llSum, -1 / (B * T));

@@ -177,6 +177,39 @@ export const cases: GpuCase[] = [
     timeoutMs: 120_000,
   },
   {
+    name: 'objective on the step path equals the fused one (forward only); filterDataset runs K beyond one workgroup through it',
+    browser: false,
+    timeoutMs: 120_000,
+    async run(engine) {
+      const ds = smallData(5, 2, 30, 3);
+      const model = new LowRankRNN(engine, { ...tiny, rank: 3 }, initialParams({ ...tiny, rank: 3 }, 6));
+      const { BatchLoader } = await import('../../src/inference/trainer.js');
+      const { filterDataset } = await import('../../src/inference/filter.js');
+      const loader = new BatchLoader(engine, ds, null, false);
+      const batch = loader.batch([{ trial: 0, start: 0 }, { trial: 1, start: 0 }], 30);
+      const lossOf = async (path: 'fused' | 'step') => {
+        const tape = Tape.begin(engine);
+        try {
+          const { loss } = objective(model, batch.y, null, { proposal: 'optimal', resampling: 'systematic', B: 2, T: 30, K: 64, key: seedToKey(3), iter: 0 }, path);
+          tape.end();
+          return await loss.item();
+        } finally {
+          tape.dispose();
+        }
+      };
+      const [fused, step] = [await lossOf('fused'), await lossOf('step')];
+      if (!(Math.abs(fused - step) <= 1e-5 * Math.abs(fused))) throw new Error(`objective: fused ${fused} vs step path ${step}`);
+      batch.y.dispose();
+      loader.dispose();
+      // K = 1100 does not fit one workgroup on any WebGPU device (≤ 1024 invocations): the step path runs it
+      const small = await filterDataset(model, ds, null, { particles: 64, seed: 1 });
+      const big = await filterDataset(model, ds, null, { particles: 1100, seed: 1 });
+      if (big.means.length !== 2 * 30 * 3 || !big.means.every(Number.isFinite)) throw new Error('K = 1100: posterior means missing or not finite');
+      if (!(big.essMean > small.essMean)) throw new Error(`ESS did not grow with K: ${small.essMean} (K = 64) vs ${big.essMean} (K = 1100)`);
+      if (!(Math.abs(big.llPerStep - small.llPerStep) < 0.02 * Math.abs(small.llPerStep))) throw new Error(`ll per step K = 64 ${small.llPerStep} vs K = 1100 ${big.llPerStep}`);
+    },
+  },
+  {
     name: 'fit is deterministic from a seed and resumes bit for bit from a checkpoint',
     browser: false,
     async run(engine) {

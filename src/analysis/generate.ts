@@ -7,12 +7,17 @@ import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
-import { smcFilter, splitPaths } from '../inference/smc-op.js';
+import { filterDataset } from '../inference/filter.js';
 import { hostNoiseFactor, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
 import { lowpassReference } from '../ops/lowpass.js';
 import { nonlinearityId } from '../ops/nonlin.js';
 
-export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number } };
+/**
+ * `posteriorOf`: filter one stretch of data y [steps, D] (with its inputs [steps, DU] for an input-driven
+ * model; zero inputs when omitted, as in autonomous generation) and draw the initial states from the
+ * filtering distribution at its last step.
+ */
+export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
 
 export interface GenerateOptions {
   steps: number;
@@ -60,35 +65,31 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
 }
 
 /** Filter given data (one trial) and draw S states from the final filtering distribution. */
-async function posteriorStates(model: LowRankRNN, y: Float32Array, T: number, K: number, S: number, seed: number): Promise<Float32Array> {
-  const engine = model.engine;
+async function posteriorStates(model: LowRankRNN, of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array }, S: number, seed: number): Promise<Float32Array> {
   const c = model.config;
-  const R = c.rank;
-  const proposal = c.obs === 'gauss' && c.obsNonlinearity === 'identity' ? 'optimal' : 'bootstrap';
-  const yT = Tensor.fromArray(engine, y, [1, T, c.obsDim]);
-  const tape = Tape.begin(engine);
-  try {
-    const th = model.theta(proposal, yT, 1, T);
-    const out = smcFilter(engine, { theta: th.theta, y: yT, v: null, qs: th.qs }, { layout: model.layoutFor(proposal), proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: 'systematic', B: 1, T, K, key: seedToKey(seed), iter: 0 });
-    tape.end();
-    const paths = splitPaths(await out.paths.readF32(), 1, T, K, R);
-    const key = seedToKey(seed);
-    const res = new Float32Array(S * R);
-    for (let s = 0; s < S; s++) {
-      const u = rngUniform4(key, [s, 0, 9, 0])[0];
-      let acc = 0;
-      let k = 0;
-      for (; k < K - 1; k++) {
-        acc += paths.w[(T - 1) * K + k];
-        if (u <= acc) break;
-      }
-      for (let r = 0; r < R; r++) res[s * R + r] = paths.z[((T - 1) * K + k) * R + r];
+  const { rank: R, obsDim: D, inputDim: DU } = c;
+  const T = of.steps;
+  const K = of.particles ?? 64;
+  if (of.y.length !== T * D) throw new Error(`generate: posterior data have ${of.y.length} values, expected steps × channels = ${T} × ${D}`);
+  if (of.inputs && DU === 0) throw new Error('generate: posterior inputs given, but the model takes no inputs');
+  if (of.inputs && of.inputs.length !== T * DU) throw new Error(`generate: posterior inputs have ${of.inputs.length} values, expected steps × input channels = ${T} × ${DU}`);
+  const inputs = DU > 0 ? { data: of.inputs ?? new Float32Array(T * DU), trials: 1, time: T, channels: DU } : null;
+  // filterDataset picks the proposal the model supports best and the execution path that fits K
+  const f = await filterDataset(model, { data: of.y, trials: 1, time: T, channels: D }, inputs, { particles: K, seed, keepPaths: true });
+  const { z, w } = f.paths!;
+  const key = seedToKey(seed);
+  const res = new Float32Array(S * R);
+  for (let s = 0; s < S; s++) {
+    const u = rngUniform4(key, [s, 0, 9, 0])[0];
+    let acc = 0;
+    let k = 0;
+    for (; k < K - 1; k++) {
+      acc += w[(T - 1) * K + k];
+      if (u <= acc) break;
     }
-    return res;
-  } finally {
-    tape.dispose();
-    yT.dispose();
+    for (let r = 0; r < R; r++) res[s * R + r] = z[((T - 1) * K + k) * R + r];
   }
+  return res;
 }
 
 export async function generate(model: LowRankRNN, opts: GenerateOptions): Promise<Generated> {
@@ -115,7 +116,7 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
   else if ('states' in init) {
     if (init.states.length !== S * R) throw new Error(`generate: initial states have ${init.states.length} values, expected sequences × rank = ${S * R}`);
     z0 = init.states;
-  } else z0 = await posteriorStates(model, init.posteriorOf.y, init.posteriorOf.steps, init.posteriorOf.particles ?? 64, S, seed);
+  } else z0 = await posteriorStates(model, init.posteriorOf, S, seed);
 
   const tape = Tape.begin(engine);
   try {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { generate } from '../analysis/generate.js';
 import { denormalise, toCanonical } from '../io/dataset.js';
 import { loadArray, saveNpy } from '../io/files.js';
-import { applyNormalisation, checkWritable, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
+import { applyNormalisation, checkWritable, loadInputs, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
 
 export const summary = 'generate data from a fitted model (unconditional with burn-in, or driven by inputs)';
 
@@ -11,7 +11,8 @@ const USAGE = `lowrank-smc generate --model M.json --steps T --out gen.npy [opti
   --inputs U.npy          inputs (trial, time, channel) or --inputs-layout L
   --burn-in B (0)         steps simulated and discarded first
   --init prior|mean|posterior (prior)   initial state; posterior needs --data (filters it, samples the end state)
-  --data X.npy --layout L --particles K (64)
+  --data X.npy --layout L --particles K (64)   the stretch filtered for --init posterior (its first trial)
+  --data-inputs U.npy     that stretch's inputs, for an input-driven model (default: zero inputs)
   --seed S (0)  --latents z.npy  --means m.npy (observation means)  --backend B
 Output is (trial, time, channel) in the data's original units (the model's normalisation undone).`;
 
@@ -20,7 +21,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' }, trials: { type: 'string' }, inputs: { type: 'string' },
-      'inputs-layout': { type: 'string' }, 'burn-in': { type: 'string' }, init: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' },
+      'inputs-layout': { type: 'string' }, 'data-inputs': { type: 'string' }, 'burn-in': { type: 'string' }, init: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' },
       particles: { type: 'string' }, seed: { type: 'string' }, latents: { type: 'string' }, means: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' },
     },
   });
@@ -36,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const init = values.init ?? 'prior';
   if (!['prior', 'mean', 'posterior'].includes(init)) throw new Error(`--init must be prior, mean or posterior, got "${init}"`);
   if (init === 'posterior' && !values.data) throw new Error('--init posterior needs --data');
+  if (values['data-inputs'] && init !== 'posterior') throw new Error('--data-inputs only serves --init posterior');
   for (const p of [values.out, values.latents, values.means]) if (p) await checkWritable(p, 'output');
   let inputs: Float32Array | undefined;
   if (values.inputs) {
@@ -49,7 +51,12 @@ export async function run(argv: string[]): Promise<number> {
   let initial: Parameters<typeof generate>[1]['initial'] = init === 'mean' ? 'prior-mean' : 'prior';
   if (init === 'posterior') {
     const ds = applyNormalisation(await loadObservations(values.data!, values.layout, c.obs), normalisation);
-    initial = { posteriorOf: { y: ds.data.subarray(0, ds.time * ds.channels), steps: ds.time, particles: numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 }) } };
+    if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
+    const dataInputs = await loadInputs(values['data-inputs'], values['inputs-layout'], ds, values.data!);
+    if (dataInputs && dataInputs.channels !== c.inputDim) throw new Error(`${values['data-inputs']}: ${dataInputs.channels} input channels, the model expects ${c.inputDim}`);
+    const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
+    const first = (d: { data: Float32Array; time: number; channels: number }) => d.data.subarray(0, d.time * d.channels);
+    initial = { posteriorOf: { y: first(ds), steps: ds.time, particles, inputs: dataInputs ? first(dataInputs) : undefined } };
   }
   const g = await generate(model, { steps, sequences: trials, burnIn, inputs, initial, seed });
   const toUnits = (a: Float32Array) => (normalisation ? denormalise({ data: a, trials: g.S, time: g.T, channels: c.obsDim }, normalisation).data : a);

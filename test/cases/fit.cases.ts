@@ -331,6 +331,91 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: 'generation from a posterior sample: initial states follow the Kalman filtering distribution of given data and inputs (K = 2048)',
+    async run(engine) {
+      // Linear-Gaussian model with one input: the filtering distribution at the last step is known
+      // exactly (Kalman filter, float64); posterior initial states must be draws from it.
+      const R = 2, D = 2, DU = 1, N = 4, T = 6;
+      const config: ModelConfig = { ...DEFAULT_CONFIG, rank: R, units: N, obsDim: D, inputDim: DU, nonlinearity: 'identity', noise: 'diag' };
+      const host = initialParams(config, 5);
+      host.thetaA[0] = Math.log(-Math.log(0.6));
+      host.m.set([1, 0, 0, 1, 0.5, 0.5, 0, 0]);
+      host.n.set([0.2, 0.1, -0.1, 0.3, 0, 0, 0, 0]);
+      host.h.set([-0.5, 0.25, 0, 0]);
+      host.wu.set([1.5, -2, 0.5, 0]);
+      host.mu0.set([0.3, -0.2]);
+      host.noiseZ.set([Math.log(0.05), Math.log(0.08)]);
+      host.noiseZ0.set([Math.log(0.5), Math.log(0.4)]);
+      host.B.set([1, 0.3, -0.4, 1]);
+      host.b.set([0.1, -0.1]);
+      host.logVarX.set([Math.log(0.2), Math.log(0.3)]);
+      const rand = mulberry32(12);
+      const y = Float32Array.from({ length: T * D }, () => 2 * rand() - 1);
+      const v = Float32Array.from({ length: T * DU }, (_, t) => (t % 2 ? 2 : -2));
+      const kalman = (inputs: Float32Array) => {
+        const a = 0.6;
+        const A = [0, 0, 0, 0];
+        const c = [0, 0];
+        for (let r = 0; r < R; r++) {
+          for (let q = 0; q < R; q++) {
+            let sum = r === q ? a : 0;
+            for (let i = 0; i < N; i++) sum += host.n[i * R + r] * host.m[i * R + q];
+            A[r * R + q] = sum;
+          }
+          for (let i = 0; i < N; i++) c[r] -= host.n[i * R + r] * host.h[i];
+        }
+        let mu = [host.mu0[0], host.mu0[1]];
+        let P = [Math.exp(host.noiseZ0[0]), 0, 0, Math.exp(host.noiseZ0[1])];
+        for (let t = 0; t < T; t++) {
+          if (t > 0) {
+            const drive = [0, 0];
+            for (let r = 0; r < R; r++) for (let i = 0; i < N; i++) drive[r] += host.n[i * R + r] * host.wu[i] * inputs[t - 1];
+            mu = [A[0] * mu[0] + A[1] * mu[1] + c[0] + drive[0], A[2] * mu[0] + A[3] * mu[1] + c[1] + drive[1]];
+            const AP = [A[0] * P[0] + A[1] * P[2], A[0] * P[1] + A[1] * P[3], A[2] * P[0] + A[3] * P[2], A[2] * P[1] + A[3] * P[3]];
+            P = [AP[0] * A[0] + AP[1] * A[1] + Math.exp(host.noiseZ[0]), AP[0] * A[2] + AP[1] * A[3], AP[2] * A[0] + AP[3] * A[1], AP[2] * A[2] + AP[3] * A[3] + Math.exp(host.noiseZ[1])];
+          }
+          // sequential scalar updates (diagonal observation noise)
+          for (let d = 0; d < D; d++) {
+            const Bd = [host.B[d * R], host.B[d * R + 1]];
+            const PB = [P[0] * Bd[0] + P[1] * Bd[1], P[2] * Bd[0] + P[3] * Bd[1]];
+            const sVar = Bd[0] * PB[0] + Bd[1] * PB[1] + Math.exp(host.logVarX[d]);
+            const innov = y[t * D + d] - (Bd[0] * mu[0] + Bd[1] * mu[1] + host.b[d]);
+            mu = [mu[0] + (PB[0] * innov) / sVar, mu[1] + (PB[1] * innov) / sVar];
+            P = [P[0] - (PB[0] * PB[0]) / sVar, P[1] - (PB[0] * PB[1]) / sVar, P[2] - (PB[1] * PB[0]) / sVar, P[3] - (PB[1] * PB[1]) / sVar];
+          }
+        }
+        return { mu, P };
+      };
+      const exact = kalman(v);
+      const withoutInputs = kalman(new Float32Array(T * DU));
+      const model = new LowRankRNN(engine, config, host);
+      try {
+        const S = 4000, K = 2048;
+        const g = await generate(model, { steps: 1, sequences: S, seed: 4, initial: { posteriorOf: { y, steps: T, particles: K, inputs: v } } });
+        for (let r = 0; r < R; r++) {
+          let m1 = 0, m2 = 0;
+          for (let s = 0; s < S; s++) m1 += g.z[s * R + r] / S;
+          for (let s = 0; s < S; s++) m2 += (g.z[s * R + r] - m1) ** 2 / S;
+          const sd = Math.sqrt(exact.P[r * R + r]);
+          const tol = 6 * sd / Math.sqrt(K / 4); // draws share particles: count the particles, not the draws
+          if (Math.abs(m1 - exact.mu[r]) > tol) throw new Error(`posterior z${r} mean ${m1.toFixed(4)}, Kalman ${exact.mu[r].toFixed(4)} (tolerance ${tol.toFixed(4)})`);
+          if (Math.abs(m2 / exact.P[r * R + r] - 1) > 0.15) throw new Error(`posterior z${r} variance ${m2.toFixed(5)}, Kalman ${exact.P[r * R + r].toFixed(5)}`);
+          // the inputs move the posterior far more than the tolerance, so the check above tells given inputs from zeros
+          if (!(Math.abs(withoutInputs.mu[r] - exact.mu[r]) > 4 * tol)) throw new Error(`the test inputs move the posterior of z${r} by only ${Math.abs(withoutInputs.mu[r] - exact.mu[r]).toFixed(4)} (tolerance ${tol.toFixed(4)})`);
+        }
+        let message = '';
+        try {
+          await generate(model, { steps: 1, initial: { posteriorOf: { y, steps: T, inputs: v.subarray(1) } } });
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        if (!/posterior inputs have 5 values, expected steps × input channels = 6 × 1/.test(message)) throw new Error(`wrong-length posterior inputs: got "${message}"`);
+      } finally {
+        model.dispose();
+      }
+    },
+  },
+  {
     name: 'generation reproduces the stationary mean and variance of a linear-Gaussian model',
     async run(engine) {
       const R = 2;

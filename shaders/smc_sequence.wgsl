@@ -55,16 +55,25 @@ var<workgroup> sresample: u32;              // whether this step resamples (ESS 
 // The particle count of this pipeline variant as a constant (KC = K, KR = K·R): the loops over particles
 // are unrolled (#unroll), so the private partial sums and particle states stay in registers.
 #const KC
-var<workgroup> spart: array<f32, WG * KR>;  // per-invocation partial sums
+// Partial sums are reduced KCH entries at a time (KCH = KR when WG·KR floats fit workgroup memory), so
+// larger K·R fit the same memory at the price of two barriers per chunk.
+#const KCH
+var<workgroup> spart: array<f32, WG * KCH>; // per-invocation partial sums of one chunk
 var<workgroup> ssum: array<f32, KR>;        // reduced sums, per particle and rank
 
-// Sum spart over invocations into ssum (all invocations must call).
-fn reduce_partials(tid: u32) {
-  workgroupBarrier();
-  for (var e = tid; e < KR; e += WG) {
-    var s = 0.0;
-    for (var j = 0u; j < WG; j++) { s += spart[j * KR + e]; }
-    ssum[e] = s;
+// Sum every invocation's private partial sums `part` into ssum (all invocations must call).
+fn reduce_partials(tid: u32, part: ptr<function, array<f32, KR>>) {
+  for (var c0 = 0u; c0 < KR; c0 += KCH) {
+    workgroupBarrier();
+    for (var j = 0u; j < KCH; j++) {
+      if (c0 + j < KR) { spart[tid * KCH + j] = (*part)[c0 + j]; }
+    }
+    workgroupBarrier();
+    for (var e = tid; e < KCH && c0 + e < KR; e += WG) {
+      var s = 0.0;
+      for (var j = 0u; j < WG; j++) { s += spart[j * KCH + e]; }
+      ssum[c0 + e] = s;
+    }
   }
   workgroupBarrier();
 }
@@ -90,8 +99,7 @@ fn transition_sums(b: u32, t: u32, tid: u32) {
     }
 #endunroll
   }
-  for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
-  reduce_partials(tid);
+  reduce_partials(tid, &part);
 }
 #endif
 
@@ -371,8 +379,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         ghA[u] += gh;
         add_input_grads(gb, b, t, i, gx);
       }
-      for (var e = 0u; e < KR; e++) { spart[tid * KR + e] = part[e]; }
-      reduce_partials(tid);
+      reduce_partials(tid, &part);
       if (live) {
         var gdotz = 0.0;
         for (var r = 0u; r < R; r++) {

@@ -16,6 +16,8 @@ import {
   fusedWorkgroupSize,
   pathFloats,
   resampleThreshold,
+  unitParallelChunk,
+  unitParallelMaxKR,
   useUnitParallel,
   type SmcConfig,
 } from './smc-layout.js';
@@ -53,16 +55,24 @@ export function workgroupSizeFor(engine: Engine, K: number): number {
 /** Whether the fused one-workgroup-per-trial kernel can run this K and R on this device. */
 export function fusedFits(engine: Engine, K: number, R: number): boolean {
   const wg = workgroupSizeFor(engine, K);
-  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg, K, false) <= engine.limits.maxComputeWorkgroupStorageSize;
+  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg, K) <= engine.limits.maxComputeWorkgroupStorageSize;
+}
+
+/** Whether the fused kernels run unit-parallel for this K and R here, and their reduction chunk. */
+export function unitParallelFor(engine: Engine, K: number, R: number): { use: boolean; chunk: number } {
+  const wg = workgroupSizeFor(engine, K);
+  const max = engine.limits.maxComputeWorkgroupStorageSize;
+  return { use: useUnitParallel(K, R, max, wg, unitParallelMaxKR(engine.info.software)), chunk: unitParallelChunk(K, R, max, wg) };
 }
 
 function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
   const R = cfg.layout.dims.R;
   const WG = workgroupSizeFor(engine, cfg.K);
+  const unitPar = unitParallelFor(engine, cfg.K, R);
   return {
     defines: {
       R, WG, NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
-      UNITPAR: useUnitParallel(cfg.K, R, engine.limits.maxComputeWorkgroupStorageSize, WG), KR: cfg.K * R, KC: cfg.K,
+      UNITPAR: unitPar.use, KR: cfg.K * R, KC: cfg.K, KCH: Math.max(1, unitPar.chunk),
       UPT: Math.ceil(cfg.layout.dims.N / WG),
       READOUT_V: !!cfg.readoutFromInputs, INPUT_GRAD: inputGrad,
     },
@@ -122,7 +132,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   validate(cfg, inp);
   const { R } = cfg.layout.dims;
   if (!fusedFits(engine, cfg.K, R)) {
-    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K), cfg.K, false)} bytes of workgroup memory)`);
+    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K), cfg.K)} bytes of workgroup memory)`);
   }
   const { B, T, K } = cfg;
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back

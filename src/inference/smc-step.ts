@@ -24,8 +24,8 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { nonlinearityId } from '../ops/nonlin.js';
-import { OBS_NONLIN_IDS, pathFloats, resampleThreshold, useUnitParallel } from './smc-layout.js';
-import { fusedFits, workgroupSizeFor, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { OBS_NONLIN_IDS, pathFloats, resampleThreshold } from './smc-layout.js';
+import { fusedFits, unitParallelFor, workgroupSizeFor, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 
 const FLAG_PATHS = 1;
 const FLAG_ANC = 2;
@@ -69,15 +69,15 @@ export function stepLanes(engine: Engine, block: number): number {
 
 /**
  * Which filter a forward-only run (no gradient) should use: the fused kernel when it fits and is the
- * fast one, else the step path — always when K does not fit one workgroup; on software adapters also for
- * the fused kernel's particle-parallel range (K·R > 64), where the step path's blocked unit loop is
- * 3–6× faster (bench/RESULTS.md). Multinomial resampling exists only in the fused kernel.
+ * fast one, else the step path — always when K does not fit one workgroup; on software adapters also
+ * beyond K·R = 128, where the step path's blocked unit loop beats the fused kernel (lavapipe, R = 3:
+ * fused 1.9e5 vs step 0.5e5 particle-steps/s at K = 32, but 1.5e5 vs 2.0e5 at K = 64 and 0.6e5 vs
+ * 3.5e5 at K = 128, B = 1). Multinomial resampling exists only in the fused kernel.
  */
 export function forwardPath(engine: Engine, K: number, R: number, resampling: SmcConfig['resampling']): 'fused' | 'step' {
   if (resampling === 'multinomial') return 'fused';
   if (!fusedFits(engine, K, R)) return 'step';
-  const unitParallel = useUnitParallel(K, R, engine.limits.maxComputeWorkgroupStorageSize, workgroupSizeFor(engine, K));
-  return engine.info.software && !unitParallel ? 'step' : 'fused';
+  return engine.info.software && !(K * R <= 128 && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */

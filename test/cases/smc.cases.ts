@@ -7,7 +7,7 @@ import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { ancestorViolation, referenceFilter, type FilterData, type FilterSpec } from '../../src/inference/reference-filter.js';
 import { shouldResample, thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type Resampling } from '../../src/inference/smc-layout.js';
-import { smcFilter, splitPaths, type SmcConfig } from '../../src/inference/smc-op.js';
+import { smcFilter, splitPaths, unitParallelFor, type SmcConfig } from '../../src/inference/smc-op.js';
 import type { Nonlinearity } from '../../src/ops/nonlin.js';
 import type { GpuCase } from './types.js';
 
@@ -225,8 +225,16 @@ export const cases: GpuCase[] = [
     run: (e) => forwardMatches(e, makeProblem({ ...base, R: 3, DU: 2, T: 100, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' })),
   },
   {
-    name: 'fused filter (particle-parallel path, K = 100, optimal) matches the float64 reference',
-    run: (e) => forwardMatches(e, makeProblem({ ...base, R: 2, K: 100, T: 40, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' })),
+    // K·R = 200: unit-parallel on software adapters with the partial sums reduced in several chunks
+    // (particle-parallel on GPUs); K·R = 300 is particle-parallel everywhere
+    name: 'fused filter at K = 100 (software: unit-parallel, chunked reduction) and K = 150 (particle-parallel), optimal, matches the float64 reference',
+    async run(e) {
+      const chunked = unitParallelFor(e, 100, 2);
+      if (e.info.software && !(chunked.use && chunked.chunk < 200)) throw new Error(`K = 100, R = 2 should run unit-parallel in chunks on a software adapter (chunk ${chunked.chunk})`);
+      if (unitParallelFor(e, 150, 2).use) throw new Error('K = 150, R = 2 should run particle-parallel');
+      await forwardMatches(e, makeProblem({ ...base, R: 2, K: 100, T: 40, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' }));
+      await forwardMatches(e, makeProblem({ ...base, R: 2, K: 150, T: 40, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' }));
+    },
   },
   {
     name: 'fused filter (Poisson softplus, stratified and multinomial) matches the reference',
@@ -245,16 +253,21 @@ export const cases: GpuCase[] = [
     run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
   },
   {
-    name: 'fused filter gradient with respect to the inputs (optimal proposal unit-parallel, bootstrap particle-parallel K = 40) matches finite differences',
+    name: 'fused filter gradient with respect to the inputs (optimal proposal unit-parallel, bootstrap particle-parallel K = 150) matches finite differences',
     async run(e) {
       await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
-      await gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 40, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
+      await gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 150, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
     },
   },
   {
-    // K·R > 64: the particle-parallel loops instead of the unit-parallel ones
-    name: 'fused filter gradient (particle-parallel path, K = 40, inputs) matches finite differences',
-    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 40, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
+    // K·R = 300 > 256: the particle-parallel loops everywhere
+    name: 'fused filter gradient (particle-parallel path, K = 150, inputs) matches finite differences',
+    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 150, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
+  },
+  {
+    // K·R = 192 with 128 invocations: on software adapters unit-parallel, the partial sums reduced in 5 chunks
+    name: 'fused filter gradient at K = 64, R = 3 (software: unit-parallel, chunked reduction; inputs) matches finite differences',
+    run: (e) => gradientMatches(e, makeProblem({ R: 3, N: 5, D: 2, DU: 1, B: 2, K: 64, T: 4, seed: 9, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' }), true),
   },
   {
     name: 'fused filter gradient (Poisson, exp link) matches finite differences',

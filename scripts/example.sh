@@ -5,7 +5,8 @@
 # of the bundled teacher network and write plots. Outputs go to example-out/ (git-ignored).
 #
 # ITERS (default 3000, about a minute on the 2-core software adapter) sets the length of the fit, LR and
-# LR_END (default 1e-2, 1e-4) its exponentially decaying learning rate, and SEED (default 1) the seed; the published schedule is 1500 epochs of 50
+# LR_END (default 1e-2, 1e-4) its exponentially decaying learning rate, WINDOW (default 50, as published)
+# the training window length, and SEED (default 1) the seed; the published schedule is 1500 epochs of 50
 # windows — see README "EEG reproduction" for what a shorter schedule reaches.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,6 +17,7 @@ ITERS=${ITERS:-3000}
 SEED=${SEED:-1}
 LR=${LR:-1e-2}
 LR_END=${LR_END:-1e-4}
+WINDOW=${WINDOW:-50}
 mkdir -p "$OUT"
 [ -f dist/src/cli/main.js ] || npm run build
 cli() { node bin/lowrank-smc.js "$@"; }
@@ -24,7 +26,7 @@ echo "== adapter"
 cli info
 echo "== fit ($ITERS iterations)"
 cli fit --data "$DATA" --layout time,channel --rank 3 --units 512 --nonlinearity clipped_relu \
-  --particles 10 --batch 10 --window 50 --proposal optimal --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" \
+  --particles 10 --batch 10 --window "$WINDOW" --proposal optimal --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" \
   --seed "$SEED" --out "$OUT/eeg-model.json" --plots --checkpoint-every 100
 echo "== filter (64 particles)"
 cli filter --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --particles 64 --out "$OUT/eeg-latents.npy"

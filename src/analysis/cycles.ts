@@ -17,6 +17,7 @@ import { mulberry32 } from '../autodiff/gradcheck.js';
 import { classify, eigenvalues, type Eigenvalue, type Stability } from './fp-cpu.js';
 import { expandToReluUnits, evalMap, type PiecewiseLinearRnn, type ReluUnits } from './fp-model.js';
 import { luFactor, luSolve, maxAbs } from './fp-planes.js';
+import { matmul } from '../sparse/linalg.js';
 
 export interface Cycle {
   /** Period (minimal). */
@@ -77,16 +78,6 @@ function affinePiece(u: ReluUnits, d: Pattern): { J: Float64Array; c: Float64Arr
   return { J, c };
 }
 
-function matMul(a: Float64Array, b: Float64Array, R: number): Float64Array {
-  const out = new Float64Array(R * R);
-  for (let p = 0; p < R; p++) for (let q = 0; q < R; q++) {
-    let s = 0;
-    for (let r = 0; r < R; r++) s += a[p * R + r] * b[r * R + q];
-    out[p * R + q] = s;
-  }
-  return out;
-}
-
 function apply(J: Float64Array, c: Float64Array, z: ArrayLike<number>, R: number): Float64Array {
   const out = Float64Array.from(c);
   for (let p = 0; p < R; p++) for (let q = 0; q < R; q++) out[p] += J[p * R + q] * z[q];
@@ -104,7 +95,7 @@ function solveSequence(u: ReluUnits, ds: Pattern[]): { points: Float64Array[]; P
   let off: Float64Array = new Float64Array(R);
   const pieces = ds.map((d) => affinePiece(u, d));
   for (const { J, c } of pieces) {
-    P = matMul(J, P, R);
+    P = matmul(J, P, R);
     off = apply(J, c, off, R);
   }
   const M = new Float64Array(R * R);

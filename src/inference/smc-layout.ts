@@ -131,26 +131,18 @@ export function fusedWorkgroupSize(K: number, minSize = 64): number {
  * for all particles. GPUs: bounded (K·R ≤ 64) so the private sums stay in registers. Software adapters
  * gather every parameter load per SIMD lane, and reusing each load for all particles wins well beyond
  * that: measured on lavapipe, K = 32 / R = 3 trains 3–5× faster unit-parallel than particle-parallel.
+ * The partial sums are reduced `chunk` entries at a time in the workgroup memory the base kernel leaves
+ * free (two barriers per pass); at least 16 per pass are required, a guard for devices with little
+ * workgroup memory (not tuned; with lavapipe's 32 KiB it never binds below K·R = 256).
  */
-export function unitParallelMaxKR(software: boolean): number {
-  return software ? 256 : 64;
+export function unitParallelPlan(K: number, R: number, wg: number, maxWorkgroupBytes: number, software: boolean): { use: boolean; chunk: number } {
+  const KR = K * R;
+  const free = maxWorkgroupBytes - fusedWorkgroupBytes(R, wg) - 4 * KR; // ssum takes K·R floats
+  const chunk = Math.max(0, Math.min(KR, Math.floor(free / (4 * wg))));
+  return { use: KR <= (software ? 256 : 64) && chunk >= Math.min(KR, 16), chunk };
 }
 
-/** Partial-sum entries the unit-parallel reduction handles per pass in the workgroup memory left over. */
-export function unitParallelChunk(K: number, R: number, maxWorkgroupBytes: number, wg: number): number {
-  const free = maxWorkgroupBytes - baseWorkgroupBytes(R, wg) - 4 * K * R;
-  return Math.max(0, Math.min(K * R, Math.floor(free / (4 * wg))));
-}
-
-export function useUnitParallel(K: number, R: number, maxWorkgroupBytes: number, wg: number, maxKR = 64): boolean {
-  return K * R <= maxKR && unitParallelChunk(K, R, maxWorkgroupBytes, wg) >= Math.min(K * R, 16);
-}
-
-/** Bytes of workgroup memory the fused kernels use (the unit-parallel ones with a reduction chunk). */
-export function fusedWorkgroupBytes(R: number, wg: number, K: number, unitParallelChunk = 0): number {
-  return (unitParallelChunk > 0 ? 4 * (wg * unitParallelChunk + K * R) : 0) + baseWorkgroupBytes(R, wg);
-}
-
-function baseWorkgroupBytes(R: number, wg: number): number {
+/** Bytes of workgroup memory the fused kernels use without the unit-parallel buffers. */
+export function fusedWorkgroupBytes(R: number, wg: number): number {
   return 4 * wg * (3 * R + 4) + 4 * wg * (R + 1) + 8; // sz, sgmu, sgzh (R each), sw, scum, sred, sanc, sgq (R+1), slse, sresample
 }

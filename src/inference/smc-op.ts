@@ -16,9 +16,7 @@ import {
   fusedWorkgroupSize,
   pathFloats,
   resampleThreshold,
-  unitParallelChunk,
-  unitParallelMaxKR,
-  useUnitParallel,
+  unitParallelPlan,
   type SmcConfig,
 } from './smc-layout.js';
 
@@ -55,14 +53,12 @@ export function workgroupSizeFor(engine: Engine, K: number): number {
 /** Whether the fused one-workgroup-per-trial kernel can run this K and R on this device. */
 export function fusedFits(engine: Engine, K: number, R: number): boolean {
   const wg = workgroupSizeFor(engine, K);
-  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg, K) <= engine.limits.maxComputeWorkgroupStorageSize;
+  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg) <= engine.limits.maxComputeWorkgroupStorageSize;
 }
 
 /** Whether the fused kernels run unit-parallel for this K and R here, and their reduction chunk. */
 export function unitParallelFor(engine: Engine, K: number, R: number): { use: boolean; chunk: number } {
-  const wg = workgroupSizeFor(engine, K);
-  const max = engine.limits.maxComputeWorkgroupStorageSize;
-  return { use: useUnitParallel(K, R, max, wg, unitParallelMaxKR(engine.info.software)), chunk: unitParallelChunk(K, R, max, wg) };
+  return unitParallelPlan(K, R, workgroupSizeFor(engine, K), engine.limits.maxComputeWorkgroupStorageSize, engine.info.software);
 }
 
 function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
@@ -132,7 +128,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   validate(cfg, inp);
   const { R } = cfg.layout.dims;
   if (!fusedFits(engine, cfg.K, R)) {
-    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K), cfg.K)} bytes of workgroup memory)`);
+    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K))} bytes of workgroup memory)`);
   }
   const { B, T, K } = cfg;
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back

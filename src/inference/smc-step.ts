@@ -67,6 +67,8 @@ export function stepLanes(engine: Engine, block: number): number {
   return engine.info.software ? Math.min(8, block) : block;
 }
 
+const SOFTWARE_FUSED_FORWARD_MAX_KR = 128;
+
 /**
  * Which filter a forward-only run (no gradient) should use: the fused kernel when it fits and is the
  * fast one, else the step path — always when K does not fit one workgroup; on software adapters also
@@ -77,7 +79,7 @@ export function stepLanes(engine: Engine, block: number): number {
 export function forwardPath(engine: Engine, K: number, R: number, resampling: SmcConfig['resampling']): 'fused' | 'step' {
   if (resampling === 'multinomial') return 'fused';
   if (!fusedFits(engine, K, R)) return 'step';
-  return engine.info.software && !(K * R <= 128 && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
+  return engine.info.software && !(K * R <= SOFTWARE_FUSED_FORWARD_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */

@@ -138,13 +138,11 @@ export class BatchLoader {
 
 /**
  * Record one evaluation of the objective on the tape (or without one): the loss
- * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the fused filter; the
- * optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here. Inputs
- * u [B,T,DU] are low-pass filtered here when the model says so (from zero at each window's start).
- */
-/**
- * The VSMC objective −(1/(B·T)) Σ log p̂ of a batch and the filter's outputs. `path` 'step' runs the
- * forward-only large-K step path (no gradient; see forwardPath), 'fused' (default) the fused kernel.
+ * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the filter: `path`
+ * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
+ * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
+ * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
+ * window's start).
  */
 export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>, path: 'fused' | 'step' = 'fused') {
   const c = model.config;

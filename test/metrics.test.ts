@@ -2,10 +2,14 @@
 // float64 definitions, and fixed-seed Monte-Carlo statistics.
 import { describe, expect, test } from 'vitest';
 import { mulberry32 } from '../src/autodiff/gradcheck.js';
-import { readFileSync } from 'node:fs';
-import { dH, dStsp, evaluateGenerated, gaussianSampler, gmmLogDensity, hannSmoothZscore, hellinger, meanRateError, smoothedSpectrum } from '../src/analysis/metrics.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run as deconvolveCli } from '../src/cli/deconvolve.js';
+import { encodeNpy } from '../src/io/npy.js';
+import { dH, dStsp, evaluateGenerated, gaussianSampler, gmmLogDensity, hannDeconvolveZscore, hannSmoothZscore, hellinger, meanRateError, smoothedSpectrum } from '../src/analysis/metrics.js';
 import { parseNpy } from '../src/io/npy.js';
-import { convolve1dReflect, fft, gaussianFilter1d, hannWindow, naiveDft, rfft, zscore } from '../src/analysis/spectrum.js';
+import { convolve1dReflect, deconvolve1dReflect, fft, gaussianFilter1d, hannWindow, naiveDft, rfft, zscore } from '../src/analysis/spectrum.js';
 import { compareSpikeStats, isiStats, meanRates, pairwiseCorrelations, pearson } from '../src/analysis/spikes.js';
 
 function randomSignal(n: number, seed: number): Float64Array {
@@ -136,6 +140,110 @@ describe('filters', () => {
     // even-length kernel is anchored one sample to the right of its middle.
     expect(Array.from(convolve1dReflect([0, 0, 1, 0, 0], [1, 2, 3]))).toEqual([0, 1, 2, 3, 0]);
     expect(Array.from(convolve1dReflect([0, 0, 1, 0, 0, 0], [1, 2, 3, 4]))).toEqual([1, 2, 3, 4, 0, 0]);
+  });
+});
+
+/** Sum of sinusoids below `maxCycles` cycles per sample with random amplitudes and phases (band-limited). */
+function lowPassSignal(n: number, maxCycles: number, seed: number): Float64Array {
+  const r = mulberry32(seed);
+  const parts = Array.from({ length: 12 }, () => ({ f: r() * maxCycles, a: r() + 0.2, p: r() * 2 * Math.PI }));
+  return Float64Array.from({ length: n }, (_, t) => parts.reduce((acc, q) => acc + q.a * Math.cos(2 * Math.PI * q.f * t + q.p), 0.3));
+}
+
+describe('Hann deconvolution', () => {
+  const w = hannWindow(15);
+
+  test('inverts reflect-mode Hann smoothing exactly in its pass band, boundaries included', () => {
+    // the Hann-15 gain is ≥ 0.28 of DC below 0.09 cycles/sample; frequencies are off the FFT grid
+    const x = lowPassSignal(997, 0.09, 3);
+    const y = convolve1dReflect(x, w);
+    const back = deconvolve1dReflect(y, w, 1e-9);
+    const scale = Math.max(...Array.from(x, Math.abs));
+    expect(maxAbsDiff(back, x) / scale).toBeLessThan(1e-8);
+    // a stronger regulariser shrinks the attenuated band: still close below ~0.06 cycles/sample
+    const x2 = lowPassSignal(500, 0.05, 4);
+    const back2 = deconvolve1dReflect(convolve1dReflect(x2, w), w, 1e-2);
+    expect(maxAbsDiff(back2, x2) / Math.max(...Array.from(x2, Math.abs))).toBeLessThan(2e-3);
+  });
+
+  test('regularised inverse of broadband smoothed noise re-smooths to its input; zeros of the window stay finite', () => {
+    // 1400 = 14·100 puts FFT bins exactly on the Hann-15 zeros (multiples of 1/14 cycles/sample)
+    const y = convolve1dReflect(randomSignal(1400, 8), w);
+    const resmoothError = (reg: number): number => {
+      const again = convolve1dReflect(deconvolve1dReflect(y, w, reg), w);
+      let err = 0;
+      let norm = 0;
+      for (let i = 0; i < y.length; i++) {
+        err += (again[i] - y[i]) ** 2;
+        norm += y[i] ** 2;
+      }
+      return Math.sqrt(err / norm);
+    };
+    const x = deconvolve1dReflect(y, w, 1e-2);
+    expect(x.every(Number.isFinite)).toBe(true);
+    // white noise keeps real power in the window's side lobes (gain ~0.02), which reg 1e-2 shrinks
+    expect(resmoothError(1e-2)).toBeLessThan(2e-2);
+    expect(resmoothError(1e-4)).toBeLessThan(1e-3);
+    // the recovered signal carries more high-frequency power than the smoothed one (it was white)
+    const hi = (s: Float64Array): number => {
+      const p = rfft(zscore(s));
+      let acc = 0;
+      for (let k = Math.floor(p.re.length / 2); k < p.re.length; k++) acc += p.re[k] ** 2 + p.im[k] ** 2;
+      return acc;
+    };
+    expect(hi(x)).toBeGreaterThan(5 * hi(y));
+  });
+
+  test('dataset form: each trial separately, z-scored per channel; inverts hannSmoothZscore', () => {
+    const T = 400;
+    const C = 2;
+    const data = new Float64Array(T * C);
+    for (let c = 0; c < C; c++) {
+      const col = lowPassSignal(T, 0.06, 10 + c);
+      for (let t = 0; t < T; t++) data[t * C + c] = col[t] * (c + 1) + c;
+    }
+    const smooth = hannSmoothZscore({ data, shape: [T, C] });
+    const back = hannDeconvolveZscore(smooth, 15, 1e-9);
+    expect(back.shape).toEqual([T, C]);
+    for (let c = 0; c < C; c++) {
+      const want = zscore(Array.from({ length: T }, (_, t) => data[t * C + c]));
+      const got = Array.from({ length: T }, (_, t) => back.data[t * C + c]);
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-6);
+    }
+    // two trials: the second is the same signal reversed in time; each is deconvolved on its own
+    const two = new Float64Array(2 * T * C);
+    two.set(smooth.data);
+    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) two[T * C + t * C + c] = smooth.data[(T - 1 - t) * C + c];
+    const b2 = hannDeconvolveZscore({ data: two, shape: [2, T, C] }, 15, 1e-9);
+    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) expect(b2.data[T * C + t * C + c]).toBeCloseTo(b2.data[(T - 1 - t) * C + c], 9);
+    expect(() => deconvolve1dReflect(data, [1, 2, 3, 4], 0.1)).toThrow(/odd/);
+    expect(() => deconvolve1dReflect(data, [1, 2, 3], 0.1)).toThrow(/symmetric/);
+    expect(() => deconvolve1dReflect(data, w, -1)).toThrow(/reg/);
+    expect(() => hannDeconvolveZscore({ data, shape: [T * C] }, 15)).toThrow(/shape/);
+  });
+
+  test('CLI writes the deconvolved, z-scored recording and rejects bad options before writing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deconvolve-'));
+    try {
+      const T = 300;
+      const C = 3;
+      const raw = randomSignal(T * C, 21);
+      const smooth = hannSmoothZscore({ data: raw, shape: [T, C] });
+      writeFileSync(join(dir, 'smooth.npy'), encodeNpy(Float32Array.from(smooth.data), [T, C]));
+      const out = join(dir, 'train.npy');
+      expect(await deconvolveCli(['--data', join(dir, 'smooth.npy'), '--layout', 'time,channel', '--out', out, '--reg', '0.003'])).toBe(0);
+      const got = parseNpy(readFileSync(out));
+      expect(got.shape).toEqual([T, C]);
+      const want = hannDeconvolveZscore({ data: Float32Array.from(smooth.data), shape: [T, C] }, 15, 0.003);
+      expect(maxAbsDiff(got.data as Float32Array, want.data)).toBeLessThan(1e-5);
+      const bad = join(dir, 'bad.npy');
+      await expect(deconvolveCli(['--data', join(dir, 'smooth.npy'), '--out', bad, '--hann', '14'])).rejects.toThrow(/--hann must be an odd/);
+      await expect(deconvolveCli(['--data', join(dir, 'smooth.npy'), '--out', bad, '--reg', '0'])).rejects.toThrow(/--reg must be positive/);
+      await expect(deconvolveCli(['--data', join(dir, 'missing.npy'), '--out', bad])).rejects.toThrow(/missing\.npy/);
+      expect(existsSync(bad)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -18,7 +18,7 @@
 import { mulberry32 } from '../autodiff/gradcheck.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
-import { convolve1dReflect, gaussianFilter1d, hannWindow, powerSpectrum, zscore } from './spectrum.js';
+import { convolve1dReflect, deconvolve1dReflect, gaussianFilter1d, hannWindow, powerSpectrum, zscore } from './spectrum.js';
 
 export interface NdArray {
   data: ArrayLike<number>;
@@ -380,6 +380,26 @@ export function hannSmoothZscore(a: NdArray, windowLength = 15): { data: Float64
     for (let t = 0; t < r.rows; t++) out[t * r.cols + c] = z[t];
   }
   return { data: out, shape: [r.rows, r.cols] };
+}
+
+/**
+ * Approximate inverse of hannSmoothZscore for training data that were distributed only after smoothing
+ * (the EEG recording): each trial's channels are deconvolved with the Hann window (regularised, see
+ * deconvolve1dReflect; `reg` is relative to the window's DC gain), then each channel is z-scored over all
+ * trials. Frequencies the window removed are not recovered; everything it passed (|H| ≫ reg) is.
+ * Returns the input's shape.
+ */
+export function hannDeconvolveZscore(a: NdArray, windowLength = 15, reg = 1e-2): { data: Float64Array; shape: number[] } {
+  const arr = asTrials(a, 'Hann deconvolution input');
+  const w = hannWindow(windowLength);
+  const out = new Float64Array(arr.trials * arr.time * arr.channels);
+  for (let c = 0; c < arr.channels; c++) {
+    const col = new Float64Array(arr.trials * arr.time);
+    for (let tr = 0; tr < arr.trials; tr++) col.set(deconvolve1dReflect(channelOfTrial(arr, tr, c), w, reg), tr * arr.time);
+    const z = zscore(col);
+    for (let i = 0; i < col.length; i++) out[i * arr.channels + c] = z[i];
+  }
+  return { data: out, shape: [...a.shape] };
 }
 
 /** The reference's monitoring number: mean over channels of (Σ_t y_true − Σ_t y_gen)², divided by T (of the generated series). */

@@ -2,7 +2,8 @@
  * Spectral helpers for the evaluation metrics, in float64 on the CPU (the data sizes are small:
  * 10^4 samples × 64 channels): complex FFT of any length (iterative radix-2, Bluestein's chirp-z for
  * other lengths), the real FFT, a naive O(n²) DFT (test oracle), and the scipy.ndimage filters the
- * reference protocol uses (gaussian_filter1d and convolve1d in 'reflect' mode), plus z-scoring.
+ * reference protocol uses (gaussian_filter1d and convolve1d in 'reflect' mode) and a regularised inverse of
+ * the latter, plus z-scoring.
  */
 
 export interface Complex {
@@ -270,6 +271,51 @@ export function hannWindow(length: number): Float64Array {
   }
   for (let k = 0; k < length; k++) w[k] = 0.5 - 0.5 * Math.cos((2 * Math.PI * k) / (length - 1));
   return w;
+}
+
+/**
+ * Regularised (Wiener) inverse of convolve1dReflect for a symmetric odd-length kernel: given
+ * y = convolve1dReflect(x, w), an estimate of x. Reflect-mode filtering of x equals circular filtering
+ * of its half-sample-symmetric extension [x, reversed x] (for kernels no longer than the signal), so the
+ * extension is divided by the kernel's transfer function H in the frequency domain, with the gain
+ * H / (H² + (reg·H(0))²) so that frequencies the kernel all but removes (|H| ≲ reg·H(0)) are not blown
+ * up. reg → 0 gives the exact inverse wherever H has no zero.
+ */
+export function deconvolve1dReflect(y: ArrayLike<number>, weights: ArrayLike<number>, reg: number): Float64Array {
+  const n = y.length;
+  const m = weights.length;
+  if (m % 2 !== 1) throw new Error(`deconvolve: the kernel length must be odd, got ${m}`);
+  for (let j = 0; j < m; j++) {
+    if (Math.abs(weights[j] - weights[m - 1 - j]) > 1e-12 * Math.abs(weights[j])) throw new Error('deconvolve: the kernel must be symmetric');
+  }
+  if (!(reg >= 0) || !Number.isFinite(reg)) throw new Error(`deconvolve: reg must be a non-negative number, got ${reg}`);
+  const half = (m - 1) / 2;
+  if (n <= half) throw new Error(`deconvolve: the signal (${n} samples) must be longer than the kernel's half-width ${half}`);
+  const len = 2 * n;
+  const ext = new Float64Array(len);
+  for (let i = 0; i < n; i++) ext[i] = ext[len - 1 - i] = y[i];
+  // kernel laid out circularly around index 0: its DFT is real because the kernel is symmetric
+  const k = new Float64Array(len);
+  let dc = 0;
+  for (let j = 0; j < m; j++) {
+    k[(j - half + len) % len] += weights[j];
+    dc += weights[j];
+  }
+  if (dc === 0) throw new Error('deconvolve: the kernel sums to zero');
+  const H = fft(k).re;
+  const Y = fft(ext);
+  const eps = (reg * dc) ** 2;
+  for (let f = 0; f < len; f++) {
+    const den = H[f] * H[f] + eps;
+    const g = den > 0 ? H[f] / den : 0;
+    Y.re[f] *= g;
+    // inverse transform as conj(fft(conj(·)))/len: conjugate here, take the real part below
+    Y.im[f] *= -g;
+  }
+  const back = fft(Y.re, Y.im);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = back.re[i] / len;
+  return out;
 }
 
 /** scipy.stats.zscore (ddof 0). A constant signal gives NaN, as in scipy. */

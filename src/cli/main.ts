@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   filter: () => import('./filter.js'),
   generate: () => import('./generate.js'),
   eval: () => import('./eval.js'),
+  deconvolve: () => import('./deconvolve.js'),
   bench: () => import('./bench.js'),
   svcca: () => import('./svcca.js'),
   'simulate-motor': () => import('./simulate-motor.js'),

@@ -35,8 +35,10 @@ interface RecoverySpec {
   /** Student latent-noise init (the teacher's differs, so recovery is not inherited from the init). */
   studentNoiseInit: number;
   studentObsNoiseInit: number;
-  /** Allowed |noise level error| (issue target 0.25; see the Poisson case for why it differs there). */
+  /** Allowed |noise level error| (issue target 0.25). */
   noiseTolerance: number;
+  /** A second fit from the first one's parameters with more particles (fresh optimiser state). */
+  refine?: { particles: number; iterations: number; lr: number; lrEnd: number };
 }
 
 export interface RecoveryFigures {
@@ -82,6 +84,13 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
       iterations: spec.iterations, particles: spec.particles, batch: spec.batch, window: spec.window, proposal: spec.proposal,
       optimizer: 'adam', lr: spec.lr, lrEnd: spec.lrEnd, seed: 1, logEvery: 100,
     });
+    if (spec.refine) {
+      const r = spec.refine;
+      await fit(engine, student, trainDs, null, {
+        iterations: r.iterations, particles: r.particles, batch: spec.batch, window: spec.window, proposal: spec.proposal,
+        optimizer: 'adam', lr: r.lr, lrEnd: r.lrEnd, seed: 2, logEvery: 100,
+      });
+    }
     const fitSeconds = (performance.now() - f0) / 1000;
     // (a) latents are identified only up to an invertible linear map (z → A z changes Σz but not
     // BᵀΣzB), so the noise level is compared in observation space.
@@ -266,30 +275,29 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    // NOT MET: the noise level within 25 %. Measured on lavapipe: the student's noise level is
-    // +56 % (tr BᵀΣzB 3.29 vs 1.35) after 600 iterations, +37 % after 1000. The bootstrap bound with
-    // K = 16 is itself maximised at a larger noise: scaling the teacher's own noise std by
-    // 0.5/0.7/1/1.4/2 gives held-out ll per step −26.76/−26.48/−26.37/−26.35/−26.40 (K = 64:
-    // −26.37/−26.27/−26.22/−26.23/−26.30), so only larger K (4× the CI time) moves the optimum
-    // toward the truth. Frequency and held-out ll meet their targets; the noise bound here is the
-    // measured figure plus margin, so a regression still fails. It is also an optimisation trap, not
-    // only the bound's bias: a student started at the teacher's noise level overshoots to +125 % while
-    // it learns the dynamics and is still +87 % after 1500 iterations, with a held-out ll 0.3 nats per
-    // step below the teacher's; batch 32 (+94 % at 1500) and b initialised from the mean counts do
-    // not help.
-    name: 'teacher–student: Poisson oscillator (bootstrap proposal) recovers frequency and held-out ll; noise level within 75 % (25 % not met)',
-    // Statistical, fixed-seed fits of 600 iterations: run under Node; SwiftShader's coarser float32
-    // transcendentals send the optimisation down another path and it is 6× slower.
+    // The bootstrap bound with K = 16 is maximised at a larger noise than the teacher's: scaling the
+    // teacher's own noise std by 0.5/0.7/1/1.4/2 gives held-out ll per step −26.76/−26.48/−26.37/
+    // −26.35/−26.40 (K = 64: −26.37/−26.27/−26.22/−26.23/−26.30), and students fitted at K = 16 end
+    // at +37 … +56 % (600–1000 iterations). Fitting from the start at K = 64 falls into a noise-driven
+    // optimum instead (+219 % after 1500 iterations), as do batch 32, 128 trials, b initialised from
+    // the counts, or holding the noise small for the first 300 iterations (+5 … +45 % over 4 seeds).
+    // What works is the usual particle schedule: the K = 16 fit learns the dynamics cheaply, then 500
+    // iterations at K = 64 move the noise toward the tighter bound's optimum. Measured on lavapipe:
+    // +56 % → +19.0 % (student seed 2: +47 % → +21.2 %); a larger refining lr (1e-2) diverges.
+    name: 'teacher–student: Poisson oscillator (bootstrap proposal, K = 16 then K = 64) recovers noise, frequency and held-out ll',
+    // Statistical, fixed-seed fits: run under Node; SwiftShader's coarser float32 transcendentals send
+    // the optimisation down another path and it is 6× slower.
     browser: false,
-    timeoutMs: 150_000,
+    timeoutMs: 420_000,
     async run(engine) {
       await teacherStudentRecovery(engine, {
         teacher: presetTeacher('osc-poisson'),
         trainTrials: 32, heldOutTrials: 16, steps: 100,
         proposal: 'bootstrap', particles: 16, batch: 8, window: 50,
         iterations: 600, lr: 0.01, lrEnd: 0.003,
+        refine: { particles: 64, iterations: 500, lr: 0.003, lrEnd: 0.002 },
         studentNoiseInit: 0.3, studentObsNoiseInit: 0.3,
-        noiseTolerance: 0.75,
+        noiseTolerance: 0.25,
       });
     },
   },

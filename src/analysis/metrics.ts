@@ -389,7 +389,7 @@ export function hannSmoothZscore(a: NdArray, windowLength = 15): { data: Float64
  * trials. Frequencies the window removed are not recovered; everything it passed (|H| ≫ reg) is.
  * Returns the input's shape.
  */
-export function hannDeconvolveZscore(a: NdArray, windowLength = 15, reg = 1e-2): { data: Float64Array; shape: number[] } {
+export function hannDeconvolveZscore(a: NdArray, windowLength = 15, reg = 3e-3): { data: Float64Array; shape: number[] } {
   const arr = asTrials(a, 'Hann deconvolution input');
   const w = hannWindow(windowLength);
   const out = new Float64Array(arr.trials * arr.time * arr.channels);

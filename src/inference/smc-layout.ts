@@ -125,6 +125,10 @@ export function fusedWorkgroupSize(K: number, minSize = 64): number {
   return wg;
 }
 
+const UNITPAR_MAX_KR_GPU = 64;
+const UNITPAR_MAX_KR_SOFTWARE = 256;
+const UNITPAR_MIN_CHUNK = 16;
+
 /**
  * Few particles: the fused kernels loop over units in parallel and keep per-invocation partial sums for
  * all K·R outputs (see UNITPAR in smc_sequence.wgsl), so each unit's parameters are loaded once per step
@@ -139,7 +143,8 @@ export function unitParallelPlan(K: number, R: number, wg: number, maxWorkgroupB
   const KR = K * R;
   const free = maxWorkgroupBytes - fusedWorkgroupBytes(R, wg) - 4 * KR; // ssum takes K·R floats
   const chunk = Math.max(0, Math.min(KR, Math.floor(free / (4 * wg))));
-  return { use: KR <= (software ? 256 : 64) && chunk >= Math.min(KR, 16), chunk };
+  const maxKR = software ? UNITPAR_MAX_KR_SOFTWARE : UNITPAR_MAX_KR_GPU;
+  return { use: KR <= maxKR && chunk >= Math.min(KR, UNITPAR_MIN_CHUNK), chunk };
 }
 
 /** Bytes of workgroup memory the fused kernels use without the unit-parallel buffers. */

@@ -6,7 +6,8 @@
 #
 # ITERS (default 10000, about 4–5 minutes on the 2-core software adapter) sets the length of the fit, LR
 # and LR_END (default 1e-2, 1e-5) its exponentially decaying learning rate, WINDOW (default 50, as published)
-# the training window length, and SEED (default 1) the seed; the published schedule is 1500 epochs of 50
+# the training window length, PARTICLES (default 10, as published) the particles per trial, and SEED
+# (default 1) the seed; the published schedule is 1500 epochs of 50
 # windows — see README "EEG reproduction" for what a shorter schedule reaches.
 # The bundled recording was Hann-smoothed (window 15) after recording, and the evaluation protocol smooths
 # the generated data the same way, so the fit trains on the deconvolved recording (as the published fits
@@ -22,6 +23,7 @@ SEED=${SEED:-1}
 LR=${LR:-1e-2}
 LR_END=${LR_END:-1e-5}
 WINDOW=${WINDOW:-50}
+PARTICLES=${PARTICLES:-10}
 DECONV_REG=${DECONV_REG:-3e-3}
 mkdir -p "$OUT"
 [ -f dist/src/cli/main.js ] || npm run build
@@ -37,7 +39,7 @@ if [ "$DECONV_REG" != 0 ]; then
 fi
 echo "== fit ($ITERS iterations)"
 cli fit --data "$TRAIN" --layout time,channel --rank 3 --units 512 --nonlinearity clipped_relu \
-  --particles 10 --batch 10 --window "$WINDOW" --proposal optimal --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" \
+  --particles "$PARTICLES" --batch 10 --window "$WINDOW" --proposal optimal --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" \
   --seed "$SEED" --out "$OUT/eeg-model.json" --plots --checkpoint-every 100
 echo "== filter (64 particles)"
 cli filter --model "$OUT/eeg-model.json" --data "$TRAIN" --layout time,channel --particles 64 --out "$OUT/eeg-latents.npy"

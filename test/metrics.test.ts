@@ -367,6 +367,22 @@ describe('D_stsp', () => {
     // Far samples contribute ≈ ½·30²/(1+s²)-scale log ratios; the near ones only log(½) (true mixture has half its mass there).
     expect(exact.value).toBeGreaterThan(100);
     expect(Math.abs(mimic.value - Math.log(0.5))).toBeLessThan(0.1);
+    // Both report the all-sample mean too.
+    expect(exact.valueAllSamples).toBe(exact.value);
+    expect(mimic.valueAllSamples).toBe(exact.value);
+  });
+
+  test('the evaluation protocol drops underflowing samples by default, as the published figures do', async () => {
+    const rows = 400;
+    const t = cloud(rows, 2, 0.5, 0, 21);
+    for (let i = rows / 2; i < rows; i++) t.data[i * 2] += 30;
+    const g = cloud(rows, 2, 0.5, 0, 22);
+    const exact = dStsp(t, g, { seed: 5 });
+    const protocol = await evaluateGenerated(t, g, { seed: 5 });
+    expect(protocol.dStsp).toBe(dStsp(t, g, { seed: 5, mimicFloat32Underflow: true }).value);
+    expect(protocol.dStspAllSamples).toBe(exact.value);
+    const kept = await evaluateGenerated(t, g, { seed: 5, mimicFloat32Underflow: false });
+    expect(kept.dStsp).toBe(exact.value);
   });
 
   test('gmmLogDensity is the log of the mixture density computed directly', () => {

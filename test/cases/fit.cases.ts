@@ -311,6 +311,55 @@ export const cases: GpuCase[] = [
     timeoutMs: 120_000,
   },
   {
+    name: 'eval CLI: the reference rule drops samples far from every generated point, --keep-underflow keeps them; a channel mismatch stops early',
+    browser: false,
+    async run() {
+      const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const evalCli = await (import(/* @vite-ignore */ `../../src/cli/${'eval'}.js`) as Promise<typeof import('../../src/cli/eval.js')>);
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-eval-'));
+      const log = console.log;
+      try {
+        const modelPath = join(dir, 'model.json');
+        await writeFile(modelPath, JSON.stringify(serializeModel(tiny, initialParams(tiny, 3), null, null)));
+        // 200 rows: the first half like the model's output scale, the second half 40 units away in
+        // channel 0, where no generated point comes near (float32 densities underflow there).
+        const rows = 200;
+        const ds = smallData(7, 1, rows, 3);
+        for (let t = rows / 2; t < rows; t++) ds.data[t * 3] += 40;
+        const data = join(dir, 'y.npy');
+        await saveNpy(data, ds.data, [rows, 3]);
+        const evaluate = async (extra: string[]) => {
+          const printed: string[] = [];
+          console.log = (...a: unknown[]) => void printed.push(a.join(' '));
+          await evalCli.run(['--model', modelPath, '--data', data, '--layout', 'time,channel', '--samples', '400', '--seed', '3', '--json', ...extra]);
+          console.log = log;
+          return JSON.parse(printed[printed.length - 1]) as Record<string, number>;
+        };
+        const reference = await evaluate([]);
+        const kept = await evaluate(['--keep-underflow']);
+        if (reference.steps !== rows) throw new Error(`eval used ${reference.steps} steps, expected the data's ${rows}`);
+        const far = reference.d_stsp_underflow_fraction;
+        if (!(far > 0.35 && far < 0.65)) throw new Error(`underflow fraction ${far}, expected about one half`);
+        // far samples carry log ratios of order ½·40²: keeping them dominates the estimate
+        if (!(kept.d_stsp > 100 && reference.d_stsp < 20)) throw new Error(`d_stsp ${reference.d_stsp} (reference rule), ${kept.d_stsp} (all samples)`);
+        if (kept.d_stsp !== reference.d_stsp_all_samples || kept.d_stsp_all_samples !== reference.d_stsp_all_samples) throw new Error('both runs must report the same all-sample value');
+        if (!(reference.d_h > 0 && reference.d_h === kept.d_h)) throw new Error(`d_h ${reference.d_h} / ${kept.d_h}`);
+        const wide = join(dir, 'wide.npy');
+        await saveNpy(wide, new Float32Array(rows * 4), [rows, 4]);
+        let message = '';
+        await evalCli.run(['--model', modelPath, '--data', wide, '--layout', 'time,channel']).catch((e: Error) => (message = e.message));
+        if (!/wide\.npy: 4 channels, the model expects 3/.test(message)) throw new Error(`channel mismatch: "${message}"`);
+      } finally {
+        console.log = log;
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    timeoutMs: 120_000,
+  },
+  {
     name: 'fit detects divergence, restores the last good parameters and reports it',
     browser: false,
     async run(engine) {

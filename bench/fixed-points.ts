@@ -10,6 +10,7 @@ import { findFixedPoints, type PiecewiseLinearRnn } from '../src/analysis/fixed-
 import { bruteForceFixedPoints } from '../src/analysis/fp-cpu.js';
 import { expandToReluUnits } from '../src/analysis/fp-model.js';
 import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { median } from '../src/analysis/stats.js';
 
 export const summary = 'all fixed points vs N for R = 2, 3 (GPU kernel, CPU float64, brute force)';
 
@@ -49,11 +50,6 @@ function defaultSizes(maxN: number): [number, number][] {
   const r2 = [16, 32, 64, 128, 256, 512].map((n): [number, number] => [2, n]);
   const r3 = [16, 32, 64, 96, 128, 256, 512].map((n): [number, number] => [3, n]);
   return [...r2, ...r3].filter(([, n]) => n <= maxN);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function timeRuns(ctx: BenchContext, budgetMs: number, f: () => Promise<unknown>): Promise<number[]> {

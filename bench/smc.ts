@@ -38,7 +38,7 @@ import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../src/inf
 import { smcFilterSteps } from '../src/inference/smc-step.js';
 import { BatchLoader, objective, sampleWindows } from '../src/inference/trainer.js';
 import { Optimizer } from '../src/ops/optim.js';
-import { median } from './timing.js';
+import { median } from '../src/analysis/stats.js';
 
 export interface SmcBenchLine {
   config: string;

@@ -9,7 +9,8 @@ import type { Engine } from '../src/gpu/engine.js';
 import { FUSED_TRIAL_MAX_ROWS, fusedTrialBytes, rlsStep, rlsTrial } from '../src/sparse/kernels.js';
 import { createRlsState, rlsUpdateCpu } from '../src/sparse/rls-cpu.js';
 import { normalSampler } from '../src/sparse/linalg.js';
-import { median, timeGpu } from './timing.js';
+import { median } from '../src/analysis/stats.js';
+import { timeGpu } from './timing.js';
 
 export const summary = 'RLS updates/s at N = 300 and 1000: GPU per-step, GPU fused trial, CPU float64';
 

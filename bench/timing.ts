@@ -2,6 +2,7 @@
  * Shared pieces of the kernel benchmarks: the record each one yields, its options, and GPU timing
  * (warm-up, then the median of several samples, each `repeat` dispatches in one submit + sync).
  */
+import { median } from '../src/analysis/stats.js';
 import type { Engine } from '../src/gpu/engine.js';
 
 /** One JSON line of `lowrank-smc bench kernels` (the CLI adds `adapter`). */
@@ -29,13 +30,6 @@ export interface KernelBenchOptions {
 
 /** A kernel-bench module (bench/kernels-*.ts) exports `runBench` with this signature. */
 export type KernelBench = (engine: Engine, options: KernelBenchOptions) => AsyncIterable<KernelBenchRecord>;
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) throw new Error('median of no samples');
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * Milliseconds per call of `encode` (which only encodes dispatches): each sample encodes it

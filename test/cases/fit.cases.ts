@@ -311,7 +311,7 @@ export const cases: GpuCase[] = [
     timeoutMs: 120_000,
   },
   {
-    name: 'eval CLI: the reference rule drops samples far from every generated point, --keep-underflow keeps them; a channel mismatch stops early',
+    name: 'eval CLI: the reference rule drops samples far from every generated point, --keep-underflow keeps them, --repeats reports medians; bad input stops early',
     browser: false,
     async run() {
       const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
@@ -347,6 +347,18 @@ export const cases: GpuCase[] = [
         if (!(kept.d_stsp > 100 && reference.d_stsp < 20)) throw new Error(`d_stsp ${reference.d_stsp} (reference rule), ${kept.d_stsp} (all samples)`);
         if (kept.d_stsp !== reference.d_stsp_all_samples || kept.d_stsp_all_samples !== reference.d_stsp_all_samples) throw new Error('both runs must report the same all-sample value');
         if (!(reference.d_h > 0 && reference.d_h === kept.d_h)) throw new Error(`d_h ${reference.d_h} / ${kept.d_h}`);
+        // --repeats: repeat 0 is the single evaluation (same seed), the headline figures are medians
+        const repeated = (await evaluate(['--repeats', '3'])) as unknown as { d_stsp: number; d_h: number; d_stsp_mad: number; repeats: Record<string, number>[] };
+        const runs = repeated.repeats;
+        if (runs.length !== 3 || runs.map((x) => x.seed).join() !== '3,4,5') throw new Error(`repeats ${JSON.stringify(runs)}`);
+        if (runs[0].d_stsp !== reference.d_stsp || runs[0].d_h !== reference.d_h) throw new Error('repeat 0 differs from the single evaluation');
+        const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
+        if (repeated.d_stsp !== mid(runs.map((x) => x.d_stsp)) || repeated.d_h !== mid(runs.map((x) => x.d_h))) throw new Error('headline figures are not the medians of the repeats');
+        if (new Set(runs.map((x) => x.d_h)).size !== 3) throw new Error('repeats must generate different series');
+        if (!(repeated.d_stsp_mad >= 0)) throw new Error(`d_stsp_mad ${repeated.d_stsp_mad}`);
+        let bad = '';
+        await evalCli.run(['--model', modelPath, '--data', data, '--repeats', '0']).catch((e: Error) => (bad = e.message));
+        if (!/--repeats must be ≥ 1/.test(bad)) throw new Error(`--repeats 0: "${bad}"`);
         const wide = join(dir, 'wide.npy');
         await saveNpy(wide, new Float32Array(rows * 4), [rows, 4]);
         let message = '';

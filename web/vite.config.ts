@@ -1,10 +1,12 @@
 // Builds the browser app (src/web/) into dist/web/: a static index.html with relative asset paths, so
 // any static file server (or a sub-folder of one) can serve it. The bundled EEG demo is a small slice
-// of ../shared/data/eeg_s001r01_smoothed.npy, cut at build time (and served by `vite` in dev mode).
+// of ../shared/data/eeg_s001r01_smoothed.npy with its Hann smoothing undone (as scripts/example.sh
+// trains), made at build time (and served by `vite` in dev mode).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { hannDeconvolveZscore } from '../src/analysis/metrics.js';
 import { encodeNpy, parseNpy } from '../src/io/npy.js';
 import { EEG_DEMO, sliceRows } from '../src/web/demo.js';
 
@@ -20,7 +22,9 @@ function eegDemoSlice(): Uint8Array {
   if (arr.shape.length !== 2 || channels !== EEG_DEMO.channels || time < EEG_DEMO.start + EEG_DEMO.steps) {
     throw new Error(`web app: ${EEG_SOURCE} has shape (${arr.shape.join(', ')}), expected (≥ ${EEG_DEMO.start + EEG_DEMO.steps}, ${EEG_DEMO.channels})`);
   }
-  return encodeNpy(sliceRows(arr.data, channels, EEG_DEMO.start, EEG_DEMO.steps), [EEG_DEMO.steps, channels]);
+  // deconvolve the whole recording, then cut: the slice keeps no artificial boundary
+  const training = hannDeconvolveZscore(arr);
+  return encodeNpy(sliceRows(training.data, channels, EEG_DEMO.start, EEG_DEMO.steps), [EEG_DEMO.steps, channels]);
 }
 
 function eegDemo(): Plugin {

@@ -101,6 +101,8 @@ export interface FixedPointOptions {
   chunk?: number;
   /** Initial capacity of the flagged-subset buffer (grown and re-run on overflow). */
   capacity?: number;
+  /** Largest capacity it grows to (default: what one storage binding holds); beyond, chunks are split. */
+  maxCapacity?: number;
   /** Vertices by line sweeps (default) instead of one thread per vertex subset. */
   sweep?: boolean;
   /** Seed of the generic directions. */

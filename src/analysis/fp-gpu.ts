@@ -1,8 +1,9 @@
 /**
  * GPU driver of the vertex method (shaders/fixed_points.wgsl): uploads the arrangement once, runs
  * the vertex level as line sweeps and the levels k = r − 1 … 0 one thread per subset, in chunks,
- * and re-checks in float64 every subset (or line) the kernels flag. Device memory is O(M + capacity), independent of the number of regions; the flag
- * buffer grows (and the chunk is re-run) only if it overflows.
+ * and re-checks in float64 every subset (or line) the kernels flag. Device memory is O(M + capacity),
+ * independent of the number of regions; the flag buffer grows (and the chunk is re-run) only if it
+ * overflows, and once it reaches the storage-binding limit an overflowing chunk is split instead.
  */
 import type { Engine } from '../gpu/engine.js';
 import type { Arrangement } from './fp-model.js';
@@ -43,7 +44,9 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
     units: engine.upload(planes, 'fixed_points.units'),
     binom: engine.upload(binom, 'fixed_points.binom'),
   };
-  let cap = options.capacity ?? 1 << 14;
+  // One sweep thread flags at most M + 4 records, so a cap of that always makes progress.
+  const maxCap = Math.max(M + 4, Math.min(options.maxCapacity ?? Infinity, Math.floor((engine.limits.maxStorageBufferBindingSize / 4 - HEADER) / 2)));
+  let cap = Math.min(maxCap, options.capacity ?? 1 << 14);
   let out = engine.alloc((HEADER + 2 * cap) * 4, 'fixed_points.out');
   const row = (src: Float64Array, n: number, i: number) => Array.from({ length: 4 }, (_, q) => (q < n ? src[i * n + q] : 0));
   const amI = Array.from({ length: 4 }, (_, p) => {
@@ -65,8 +68,8 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
   const runLevel = async (kernel: typeof enumerate, k: number, n: number, width: number, onRecord: (rec: Uint32Array) => void): Promise<number> => {
     let decided = 0;
     const threads = width === 2 ? Math.max(WG, chunk >> 6) : chunk; // a sweep thread does O(N) vertices
-    for (let base = 0; base < n; base += threads) {
-      const count = Math.min(threads, n - base);
+    for (let base = 0; base < n; ) {
+      let count = Math.min(threads, n - base);
       for (;;) {
         engine.clear(out, 0, HEADER * 4);
         engine.dispatch(kernel, {
@@ -76,10 +79,18 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
         const head = await engine.readU32(out, HEADER);
         const flagged = head[0];
         if (flagged > cap) {
-          // Overflow: grow the record buffer and run this chunk again.
-          engine.release(out);
-          cap = Math.max(cap * 2, flagged + (flagged >> 2));
-          out = engine.alloc((HEADER + 2 * cap) * 4, 'fixed_points.out');
+          // Overflow: grow the record buffer and run this chunk again, or run half of it when the
+          // buffer is already as large as one binding may be (degenerate arrangements, e.g. many
+          // planes through nearly one point, flag most vertices of a chunk).
+          if (cap < maxCap) {
+            engine.release(out);
+            cap = Math.min(maxCap, Math.max(cap * 2, flagged + (flagged >> 2)));
+            out = engine.alloc((HEADER + 2 * cap) * 4, 'fixed_points.out');
+          } else if (count > 1) {
+            count = Math.ceil(count / 2);
+          } else {
+            throw new Error(`fixed points: one subset flagged ${flagged} records, more than the ${cap} a storage binding holds`);
+          }
           continue;
         }
         decided += head[1];
@@ -94,6 +105,7 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
         }
         break;
       }
+      base += count;
     }
     return decided;
   };

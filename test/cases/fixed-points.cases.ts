@@ -156,6 +156,28 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    // Fitted EEG models look like this: units the fit left unused keep h ≈ 0, so hundreds of planes
+    // pass within float32 resolution of one point and the kernels flag most vertices for the CPU.
+    name: 'fixed points: planes through nearly one point (most vertices flagged); at the buffer-size limit chunks are split, same answer as the CPU',
+    timeoutMs: 120_000,
+    async run(engine) {
+      const net = randomNetwork(24, 3, 'relu', 31);
+      net.h = net.h.map((v) => 1e-7 * v);
+      const cpu = await findFixedPoints(null, net);
+      const grown = await findFixedPoints(engine, net, { chunk: 4096 });
+      // a cap of 40 records (M = 24 planes; one line flags at most M + 4) forces splits
+      const split = await findFixedPoints(engine, net, { chunk: 4096, capacity: 8, maxCapacity: 40 });
+      if (grown.rechecked < 100) throw new Error(`only ${grown.rechecked} subsets re-checked: not the degenerate case this test is about`);
+      for (const [what, r] of [['grown buffer', grown], ['split chunks', split]] as const) {
+        assertSamePoints(what, r.points.map((p) => p.z), cpu.points.map((p) => p.z));
+        if (r.regions !== cpu.regions || r.singularSubsets !== cpu.singularSubsets) {
+          throw new Error(`${what}: regions ${r.regions} vs CPU ${cpu.regions}, singular ${r.singularSubsets} vs ${cpu.singularSubsets}`);
+        }
+      }
+      if (split.rechecked !== grown.rechecked) throw new Error(`split chunks re-checked ${split.rechecked}, the grown buffer ${grown.rechecked}`);
+    },
+  },
+  {
     name: 'fixed points: teacher_reach_rank2 has 17 fixed points (8 stable, 8 saddle, 1 unstable) in 1831 regions',
     browser: false,
     async run(engine) {

@@ -47,7 +47,12 @@ echo "== generate (burn-in 2400)"
 cli generate --model "$OUT/eeg-model.json" --steps 2000 --burn-in 2400 --out "$OUT/eeg-generated.npy" --latents "$OUT/eeg-generated-latents.npy"
 echo "== evaluate (EEG protocol)"
 cli eval --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --cut-off 2400 --smooth-at-eval --freq-cut-off=-1 --seed "$SEED" --json | tee "$OUT/eeg-eval.json"
-echo "== fixed points of the bundled teacher network (17 expected; the 512-unit EEG model is beyond the software adapter's budget)"
+echo "== evaluate five generated series (medians; one series is a noisy sample)"
+cli eval --model "$OUT/eeg-model.json" --data "$DATA" --layout time,channel --cut-off 2400 --smooth-at-eval --freq-cut-off=-1 --seed "$SEED" --repeats 5 --json > "$OUT/eeg-eval-repeats.json"
+head -c 200 "$OUT/eeg-eval-repeats.json" && echo
+echo "== fixed points of the fitted model (units the fit left unused pruned: the map moves by < the printed bound)"
+cli fixed-points --model "$OUT/eeg-model.json" --prune-units 1e-6
+echo "== fixed points of the bundled teacher network (17 expected)"
 cli fixed-points --model ../shared/data/teacher_reach_rank2.json --json > "$OUT/teacher-fixed-points.json" && head -c 300 "$OUT/teacher-fixed-points.json" && echo
 echo "== plots"
 cli plot latents --in "$OUT/eeg-latents.npy" --out "$OUT/eeg-latents.png" || true

@@ -57,8 +57,8 @@ import {
   type ReluUnits,
 } from './fp-model.js';
 
-export type { PiecewiseLinearRnn, LowRankModelParams, PwlNonlinearity, TeacherFile } from './fp-model.js';
-export { teacherToRnn, isTeacherFile, lowRankModelToRnn, expandToReluUnits } from './fp-model.js';
+export type { PiecewiseLinearRnn, LowRankModelParams, PrunedRnn, PwlNonlinearity, TeacherFile } from './fp-model.js';
+export { teacherToRnn, isTeacherFile, lowRankModelToRnn, expandToReluUnits, pruneUnits } from './fp-model.js';
 export type { Stability, Eigenvalue } from './fp-cpu.js';
 
 export interface FixedPoint {

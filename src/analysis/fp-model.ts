@@ -123,6 +123,53 @@ export function expandToReluUnits(model: PiecewiseLinearRnn): ReluUnits {
   return out;
 }
 
+export interface PrunedRnn {
+  model: PiecewiseLinearRnn;
+  /** Units kept, of the original N. */
+  kept: number;
+  /**
+   * Σ of the dropped units' largest contributions ‖V_i‖·|h_i|: the pruned map differs from the
+   * original by at most this (Euclidean norm), everywhere.
+   */
+  bound: number;
+}
+
+/**
+ * Drop the clipped-relu units whose contribution to the map can never exceed `eps`: unit i adds
+ * V_i φ(x; h_i) with φ between 0 and h_i, so at most ‖V_i‖·|h_i|. Fitted models leave many units
+ * unused (V_i and h_i both near 0); their two planes nearly coincide and nearly pass through the
+ * origin, so they multiply the regions and defeat float32 without moving any fixed point by more
+ * than the bound over the map's contraction. A relu unit's contribution is unbounded: not pruned.
+ */
+export function pruneUnits(model: PiecewiseLinearRnn, eps: number): PrunedRnn {
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`fixed points: the pruning threshold must be a finite number ≥ 0, got ${eps}`);
+  if (model.nonlinearity !== 'clipped_relu') throw new Error(`fixed points: pruning needs clipped relu units (a ${model.nonlinearity} unit's contribution is unbounded)`);
+  const { R, N } = model;
+  const U = vec('U', model.U, N * R);
+  const V = vec('V', model.V, R * N);
+  const h = vec('h', model.h, N);
+  const keep: number[] = [];
+  let bound = 0;
+  for (let i = 0; i < N; i++) {
+    let norm = 0;
+    for (let p = 0; p < R; p++) norm += V[p * N + i] ** 2;
+    const reach = Math.sqrt(norm) * Math.abs(h[i]);
+    if (reach < eps) bound += reach;
+    else keep.push(i);
+  }
+  const K = keep.length;
+  const c = model.c === undefined ? undefined : vec('c', model.c, N);
+  const pruned: PiecewiseLinearRnn = {
+    ...model,
+    N: K,
+    U: keep.flatMap((i) => Array.from(U.subarray(i * R, i * R + R))),
+    V: Array.from({ length: R * K }, (_, x) => V[Math.floor(x / K) * N + keep[x % K]]),
+    h: keep.map((i) => h[i]),
+    c: c && keep.map((i) => c[i]),
+  };
+  return { model: pruned, kept: K, bound };
+}
+
 /** Evaluate the map in float64: F(z) = A z + b + Σ V_i relu(U_i z − thr_i). */
 export function evalMap(u: ReluUnits, z: ArrayLike<number>): Float64Array {
   const R = u.R;

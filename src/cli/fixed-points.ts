@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
-import { findFixedPoints, isTeacherFile, lowRankModelToRnn, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn } from '../analysis/fixed-points.js';
+import { findFixedPoints, isTeacherFile, lowRankModelToRnn, pruneUnits, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn, type PrunedRnn } from '../analysis/fixed-points.js';
 import { latentMapFromHost } from '../analysis/model-fixed-points.js';
 import { findCycles, type CycleSearchResult } from '../analysis/cycles.js';
 import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
@@ -16,6 +16,9 @@ const USAGE = `lowrank-smc fixed-points --model M.json [--inputs u1,u2,...] [--j
              (U and V as nested arrays or flat row-major lists)
   --inputs   constant inputs held fixed (teacher files: steady-state input current w_inp_scale·w_inpᵀu)
   --cpu      run the float64 CPU implementation instead of the GPU kernel
+  --prune-units EPS  (clipped relu) first drop the units whose contribution ‖V_i‖·|h_i| never reaches
+             EPS: units a fit left unused make the arrangement huge and degenerate; the pruned map is
+             within the printed bound of the original everywhere (e.g. 1e-6 for a fitted EEG model)
   --cycles k also search cycles of orders 2 … k (SCYFI-style, float64 CPU; a search, not an
              enumeration: --restarts R, default 200, trades time for coverage)
   --json     print {count, points: [{z, stability, eigenvalues}], regions, solves, ms}
@@ -31,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
       cpu: { type: 'boolean' },
       cycles: { type: 'string' },
       restarts: { type: 'string' },
+      'prune-units': { type: 'string' },
       backend: { type: 'string', default: 'auto' },
       help: { type: 'boolean' },
     },
@@ -46,15 +50,21 @@ export async function run(argv: string[]): Promise<number> {
   const inputs = values.inputs === undefined ? undefined : parseInputs(values.inputs);
   const maxOrder = values.cycles === undefined ? 1 : positiveInt(values.cycles, '--cycles');
   const restarts = values.restarts === undefined ? undefined : positiveInt(values.restarts, '--restarts');
-  const model = loadModel(values.model, inputs);
+  const eps = values['prune-units'] === undefined ? undefined : Number(values['prune-units']);
+  if (eps !== undefined && !(eps >= 0)) throw new Error(`--prune-units must be a number ≥ 0, got "${values['prune-units']}"`);
+  const loaded = loadModel(values.model, inputs);
+  const pruned: PrunedRnn | null = eps === undefined ? null : pruneUnits(loaded, eps);
+  const model = pruned ? pruned.model : loaded;
+  const pruning = pruned && { units_kept: pruned.kept, units: loaded.N, eps, map_change_bound: pruned.bound };
   let engine: Engine | null = null;
   try {
     if (!values.cpu) engine = await createEngine({ backend: values.backend as Backend });
     const res = await findFixedPoints(engine, model);
     const cycles: CycleSearchResult[] = [];
     for (let k = 2; k <= maxOrder; k++) cycles.push(findCycles(model, k, { restarts }));
-    if (values.json) console.log(JSON.stringify({ ...toJson(res), ...(maxOrder > 1 ? { cycles: cycles.flatMap((c) => c.cycles) } : {}) }));
+    if (values.json) console.log(JSON.stringify({ ...toJson(res), ...(pruning ? { pruning } : {}), ...(maxOrder > 1 ? { cycles: cycles.flatMap((c) => c.cycles) } : {}) }));
     else {
+      if (pruning) console.log(`pruned to ${pruning.units_kept} of ${pruning.units} units (the map moves by at most ${pruning.map_change_bound.toExponential(2)})`);
       printTable(res);
       for (const c of cycles) printCycles(c);
     }

@@ -6,7 +6,7 @@
 import { mulberry32 } from '../../src/autodiff/gradcheck.js';
 import { findFixedPoints, type FixedPointOptions, type FixedPointResult, type PiecewiseLinearRnn } from '../../src/analysis/fixed-points.js';
 import { bruteForceFixedPoints, bruteForceRegionCount } from '../../src/analysis/fp-cpu.js';
-import { expandToReluUnits } from '../../src/analysis/fp-model.js';
+import { expandToReluUnits, pruneUnits } from '../../src/analysis/fp-model.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import type { GpuCase } from './types.js';
 
@@ -175,6 +175,43 @@ export const cases: GpuCase[] = [
         }
       }
       if (split.rechecked !== grown.rechecked) throw new Error(`split chunks re-checked ${split.rechecked}, the grown buffer ${grown.rechecked}`);
+    },
+  },
+  {
+    name: 'fixed points: pruning unused clipped-relu units keeps every fixed point (within the bound) and its stability; ε = 0 changes nothing',
+    timeoutMs: 120_000,
+    async run() {
+      // 20 units, 8 of them left "unused" as a fit leaves them: V_i and h_i both scaled by 1e-4.
+      const net = randomNetwork(20, 2, 'clipped_relu', 41);
+      const V = Array.from(net.V);
+      const h = Array.from(net.h);
+      for (let i = 0; i < 8; i++) {
+        h[i] *= 1e-4;
+        for (let p = 0; p < net.R; p++) V[p * net.N + i] *= 1e-4;
+      }
+      const used = { ...net, V, h };
+      const exact = await findFixedPoints(null, used);
+      if (exact.count === 0) throw new Error('no fixed point: the comparison is vacuous');
+      const pruned = pruneUnits(used, 1e-6);
+      if (pruned.kept !== 12) throw new Error(`kept ${pruned.kept} units, expected the 12 used ones`);
+      if (!(pruned.bound > 0 && pruned.bound < 8e-6)) throw new Error(`bound ${pruned.bound}`);
+      const approx = await findFixedPoints(null, pruned.model);
+      assertSamePoints('pruned', approx.points.map((p) => p.z), exact.points.map((p) => Float64Array.from(p.z)), 1e-5);
+      const classes = (r: FixedPointResult) => r.points.map((p) => p.stability).sort().join();
+      if (classes(approx) !== classes(exact)) throw new Error(`stability ${classes(approx)} vs ${classes(exact)}`);
+      if (!(approx.regions < exact.regions)) throw new Error(`pruning left ${approx.regions} of ${exact.regions} regions`);
+      const none = pruneUnits(used, 0);
+      if (none.kept !== 20 || none.bound !== 0) throw new Error(`ε = 0 pruned to ${none.kept} units`);
+      assertSamePoints('ε = 0', (await findFixedPoints(null, none.model)).points.map((p) => p.z), exact.points.map((p) => Float64Array.from(p.z)), 0);
+      for (const [bad, pattern] of [[() => pruneUnits(randomNetwork(4, 2, 'relu', 1), 1e-6), /needs clipped relu/], [() => pruneUnits(used, -1), /≥ 0/]] as const) {
+        let message = '';
+        try {
+          bad();
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        if (!pattern.test(message)) throw new Error(`expected ${pattern}, got "${message}"`);
+      }
     },
   },
   {

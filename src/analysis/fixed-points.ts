@@ -107,6 +107,11 @@ export interface FixedPointOptions {
   sweep?: boolean;
   /** Seed of the generic directions. */
   seed?: number;
+  /**
+   * GPU backend: called after each chunk with work done and total work (a line sweep counts as many
+   * units as there are planes, a subset as one), float64 re-checks included.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Largest rank the kernel handles (private arrays are vec4). */

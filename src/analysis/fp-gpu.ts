@@ -64,10 +64,20 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
   const enumerate = engine.kernel('fixed_points', 'enumerate', { overrides: { RD: r, RZ: R, WG } });
   const sweep = useSweep ? engine.kernel('fixed_points', 'sweep', { defines: { SWEEP: true, MAXN: maxN }, overrides: { RD: r, RZ: R, WG }, variant: `n${maxN}` }) : null;
 
+  // Progress: a sweep thread tests every plane, a subset thread one subset.
+  const sweepWork = useSweep ? binomial(M, r - 1) * M : 0;
+  let lowerWork = 0;
+  for (let k = useSweep ? r - 1 : r; k >= 0; k--) lowerWork += binomial(M, k);
+  const totalWork = sweepWork + lowerWork;
+  let workDone = 0;
   /** Run `kernel` over `n` threads of level k in chunks; hand each flagged record to `onRecord`. */
   const runLevel = async (kernel: typeof enumerate, k: number, n: number, width: number, onRecord: (rec: Uint32Array) => void): Promise<number> => {
     let decided = 0;
-    const threads = width === 2 ? Math.max(WG, chunk >> 6) : chunk; // a sweep thread does O(N) vertices
+    // A sweep thread does O(M) vertices. Large levels run in ≥ 32 chunks so progress reports keep
+    // coming; small ones in few, since every chunk costs a submit and a readback.
+    const most = width === 2 ? chunk >> 6 : chunk;
+    const least = width === 2 ? 1 << 14 : 1 << 18;
+    const threads = Math.max(WG, Math.min(most, Math.max(least, Math.ceil(n / 32))));
     for (let base = 0; base < n; ) {
       let count = Math.min(threads, n - base);
       for (;;) {
@@ -106,10 +116,13 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
         break;
       }
       base += count;
+      workDone += width === 2 ? count * M : count;
+      options.onProgress?.(workDone, totalWork);
     }
     return decided;
   };
   let skipped = 0;
+  options.onProgress?.(0, totalWork);
   try {
     let kStart = r;
     if (sweep) {

@@ -6,6 +6,7 @@ import { findFixedPoints, isTeacherFile, lowRankModelToRnn, pruneUnits, teacherT
 import { latentMapFromHost } from '../analysis/model-fixed-points.js';
 import { findCycles, type CycleSearchResult } from '../analysis/cycles.js';
 import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
+import { Progress } from '../util/progress.js';
 
 export const summary = 'all fixed points of a piecewise-linear low-rank RNN (teacher file or generic JSON), with stability';
 
@@ -59,7 +60,14 @@ export async function run(argv: string[]): Promise<number> {
   let engine: Engine | null = null;
   try {
     if (!values.cpu) engine = await createEngine({ backend: values.backend as Backend });
-    const res = await findFixedPoints(engine, model);
+    // a bar (TTY) or a plain line every 5 s, on stderr; work is counted in plane tests
+    let progress: Progress | null = null;
+    const onProgress = (done: number, total: number) => {
+      progress ??= new Progress({ total, label: 'fixed points', unit: 'tests', stream: process.stderr });
+      progress.update(done);
+    };
+    const res = await findFixedPoints(engine, model, { onProgress });
+    (progress as Progress | null)?.done({ points: res.count });
     const cycles: CycleSearchResult[] = [];
     for (let k = 2; k <= maxOrder; k++) cycles.push(findCycles(model, k, { restarts }));
     if (values.json) console.log(JSON.stringify({ ...toJson(res), ...(pruning ? { pruning } : {}), ...(maxOrder > 1 ? { cycles: cycles.flatMap((c) => c.cycles) } : {}) }));

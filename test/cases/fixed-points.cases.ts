@@ -136,13 +136,19 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'fixed points: tiny flag buffer and chunks (overflow, regrow, re-run) and the per-vertex kernel give the same answer',
+    name: 'fixed points: tiny flag buffer and chunks (overflow, regrow, re-run) and the per-vertex kernel give the same answer; progress reaches the total',
     timeoutMs: 120_000,
     async run(engine) {
       const model = randomNetwork(16, 2, 'relu', 21);
       const ref = await findFixedPoints(engine, model);
       const want = ref.points.map((p) => Float64Array.from(p.z));
-      const small = await findFixedPoints(engine, model, { capacity: 1, chunk: 64 });
+      const calls: [number, number][] = [];
+      const small = await findFixedPoints(engine, model, { capacity: 1, chunk: 64, onProgress: (done, total) => calls.push([done, total]) });
+      // progress: one call per chunk, increasing, ending at the total work
+      const [lastDone, total] = calls[calls.length - 1] ?? [0, 0];
+      if (calls.length < 3 || lastDone !== total || calls.some(([d, t], i) => t !== total || (i > 0 && d <= calls[i - 1][0]))) {
+        throw new Error(`progress calls ${JSON.stringify(calls)}`);
+      }
       assertSamePoints('small buffers', small.points.map((p) => p.z), want);
       if (small.regions !== ref.regions || small.rechecked !== ref.rechecked) {
         throw new Error(`small buffers: regions ${small.regions} vs ${ref.regions}, rechecked ${small.rechecked} vs ${ref.rechecked}`);

@@ -397,7 +397,10 @@ export function hannSmoothZscore(a: NdArray, windowLength = 15): { data: Float64
  * trials. Frequencies the window removed are not recovered; everything it passed (|H| ≫ reg) is.
  * Returns the input's shape.
  */
-export function hannDeconvolveZscore(a: NdArray, windowLength = 15, reg = 3e-3): { data: Float64Array; shape: number[] } {
+/** Default regulariser of the Hann deconvolution (README "EEG reproduction": re-smoothing reproduces the recording to 0.03 %). */
+export const DEFAULT_DECONV_REG = 3e-3;
+
+export function hannDeconvolveZscore(a: NdArray, windowLength = 15, reg = DEFAULT_DECONV_REG): { data: Float64Array; shape: number[] } {
   const arr = asTrials(a, 'Hann deconvolution input');
   const w = hannWindow(windowLength);
   const out = new Float64Array(arr.trials * arr.time * arr.channels);
@@ -429,8 +432,6 @@ export function meanRateError(trueSeries: NdArray, genSeries: NdArray): number {
 // ------------------------------------------------------------------------------------------ protocol
 
 export interface EvaluationOptions extends DStspOptions, DHOptions {
-  /** D_stsp drops samples whose float32 density underflows, as the reference does (default true here). */
-  mimicFloat32Underflow?: boolean;
   /** EEG protocol: Hann-smooth (length 15) and re-z-score the generated data only. */
   smoothGenerated?: boolean;
   /** Evaluate the D_stsp densities on this engine (float32 GPU kernel); CPU float64 when absent. */
@@ -452,7 +453,8 @@ export interface Evaluation {
 /**
  * The reference's evaluation of generated data against held-out data (eval_kl_pse): optional Hann
  * smoothing of the generated series, D_stsp, D_H and the mean rate error. Both series are used as
- * given (the caller generates min(T, 10000) steps, as the reference does).
+ * given (the caller generates min(T, 10000) steps, as the reference does). Unlike `dStsp`, it drops
+ * the samples whose float32 density underflows unless `mimicFloat32Underflow` is false.
  */
 export async function evaluateGenerated(trueSeries: NdArray, genSeries: NdArray, opts: EvaluationOptions = {}): Promise<Evaluation> {
   const gen: NdArray = opts.smoothGenerated ? hannSmoothZscore(genSeries) : genSeries;

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { hannDeconvolveZscore } from '../analysis/metrics.js';
+import { DEFAULT_DECONV_REG, hannDeconvolveZscore } from '../analysis/metrics.js';
 import { saveNpy } from '../io/files.js';
 import { loadObservations, numberOption } from './common.js';
 
 export const summary = 'undo a known Hann smoothing of a recording (regularised deconvolution), to train on it';
 
-const USAGE = `lowrank-smc deconvolve --data X.npy|X.csv [--layout L] --out Y.npy [--hann 15] [--reg 0.003]
+const USAGE = `lowrank-smc deconvolve --data X.npy|X.csv [--layout L] --out Y.npy [--hann 15] [--reg ${DEFAULT_DECONV_REG}]
   Estimates the recording before it was convolved along time with an unnormalised Hann window of the
   given length (scipy.ndimage 'reflect' boundaries, as the EEG protocol smooths generated data), and
   z-scores each channel. Frequencies where the window's gain is below about reg × its DC gain stay
@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.data || !values.out) throw new Error('--data and --out are required\n\n' + USAGE);
   const length = numberOption(values.hann, 'hann', { int: true, min: 3, default: 15 });
   if (length % 2 !== 1) throw new Error(`--hann must be an odd window length, got ${length}`);
-  const reg = numberOption(values.reg, 'reg', { min: 0, default: 3e-3 });
+  const reg = numberOption(values.reg, 'reg', { min: 0, default: DEFAULT_DECONV_REG });
   if (!(reg > 0)) throw new Error('--reg must be positive (0 would divide by the window\'s zeros)');
   const ds = await loadObservations(values.data, values.layout, 'gauss');
   if (ds.time <= (length - 1) / 2) throw new Error(`${values.data}: ${ds.time} time steps per trial, fewer than the window's half-width ${(length - 1) / 2}`);

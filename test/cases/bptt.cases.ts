@@ -6,6 +6,7 @@ import { evaluateSparse } from '../../src/sparse/evaluate.js';
 import { normalisedOutputError, runSparseRnn } from '../../src/sparse/fullforce.js';
 import { normalSampler } from '../../src/sparse/linalg.js';
 import { patternTask, tinyMotorTask } from './sparse.cases.js';
+import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
 /** A small random rate network and trial batch: J, B, W, x_init, inputs (row-major). */
@@ -123,35 +124,22 @@ cases.push({
     const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-bptt-'));
     const data = join(dir, 'circuit');
     const out = join(dir, 'fit');
-    const printed: string[] = [];
-    const log = console.log;
-    const quiet = async (f: () => Promise<number>) => {
-      printed.length = 0;
-      console.log = (...a: unknown[]) => void printed.push(a.join(' '));
-      try {
-        if ((await f()) !== 0) throw new Error('command failed');
-      } finally {
-        console.log = log;
-      }
-      return printed;
-    };
     try {
-      await quiet(() => simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']));
+      await printedBy(() => simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']));
       const fitArgs = ['--data', data, '--out', out, '--method', 'bptt', '--neurons', '24', '--tau', '50', '--sampled', '5', '--held-out', '3', '--iters', '20', '--lr', '0.02', '--lambda', '2', '--json'];
       for (const [args, pattern] of [[['--method', 'sgd'], /--method must be rls, ridge or bptt/], [['--lambda=-1'], /lambda must be a number ≥ 0/]] as const) {
         let message = '';
         await fitCli.run([...fitArgs, ...args]).catch((e: Error) => (message = e.message));
         if (!pattern.test(message)) throw new Error(`fit-sparse ${args.join(' ')}: expected ${pattern}, got "${message}"`);
       }
-      const fitted = JSON.parse((await quiet(() => fitCli.run(fitArgs))).at(-1)!);
+      const fitted = JSON.parse((await printedBy(() => fitCli.run(fitArgs))).at(-1)!);
       const meta = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
       if (meta.options.method !== 'bptt' || meta.options.lambda !== 2 || meta.designatedUnits.join() !== '0,1,2,3,4' || meta.heldOut.join() !== '3') {
         throw new Error(`model.json does not record the BPTT fit: ${JSON.stringify({ options: meta.options, designatedUnits: meta.designatedUnits, heldOut: meta.heldOut })}`);
       }
-      const evaluated = JSON.parse((await quiet(() => evalCli.run(['--data', data, '--model', out, '--json']))).at(-1)!);
+      const evaluated = JSON.parse((await printedBy(() => evalCli.run(['--data', data, '--model', out, '--json']))).at(-1)!);
       assertClose([evaluated.svcca.mean, evaluated.trainOutputError, evaluated.heldOutOutputError], [fitted.svcca.mean, fitted.trainOutputError, fitted.heldOutOutputError], { atol: 1e-6, rtol: 1e-5, what: 'eval-sparse vs fit-sparse metrics' });
     } finally {
-      console.log = log;
       await rm(dir, { recursive: true, force: true });
     }
   },

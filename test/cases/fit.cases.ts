@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, parameterCount,
 import { parseModel, serializeModel } from '../../src/models/model-file.js';
 import { stepResponse } from './lowpass.cases.js';
 import { objectiveRef, toHost64 } from '../../src/models/reference-objective.js';
+import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
 async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number, resampleThreshold = 1): Promise<void> {
@@ -268,7 +269,6 @@ export const cases: GpuCase[] = [
       const modelPath = join(dir, 'model.json');
       await saveNpy(data, ds.data, [2, 30, 3]);
       await saveNpy(u, inputs.data, [2, 30, 1]);
-      const log = console.log;
       try {
         const common = ['--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--units', '8', '--particles', '8', '--batch', '2', '--window', '10', '--iters', '2', '--log-every', '1', '--out', modelPath];
         const withInputs = [...common, '--inputs', u, '--inputs-layout', 'trial,time,channel'];
@@ -290,10 +290,7 @@ export const cases: GpuCase[] = [
         if (file.training?.resampleThreshold !== 0.5) throw new Error(`model file records resampleThreshold ${file.training?.resampleThreshold}, expected 0.5`);
         if (!file.config.readoutFromInputs || file.config.inputFilter !== 'lowpass') throw new Error(`model file config ${JSON.stringify(file.config)}`);
         // filter CLI: by default the threshold the model was fitted with
-        const printed: string[] = [];
-        console.log = (...a: unknown[]) => void printed.push(a.join(' '));
-        await filterCli.run(['--model', modelPath, '--data', data, '--layout', 'trial,time,channel', '--inputs', u, '--inputs-layout', 'trial,time,channel', '--particles', '16', '--json']);
-        console.log = log;
+        const printed = await printedBy(() => filterCli.run(['--model', modelPath, '--data', data, '--layout', 'trial,time,channel', '--inputs', u, '--inputs-layout', 'trial,time,channel', '--particles', '16', '--json']));
         const cli = JSON.parse(printed[printed.length - 1]) as { ll_per_step: number; ess_mean: number };
         const model = new LowRankRNN(engine, file.config, file.params);
         const y = normalise(ds, file.normalisation!);
@@ -304,7 +301,6 @@ export const cases: GpuCase[] = [
         // never resampling lets the weights degenerate: a lower mean ESS than resampling every step
         if (!(never < always && half !== always)) throw new Error(`mean ESS: never ${never}, threshold 0.5 ${half}, every step ${always}`);
       } finally {
-        console.log = log;
         await rm(dir, { recursive: true, force: true });
       }
     },
@@ -320,7 +316,6 @@ export const cases: GpuCase[] = [
       const { saveNpy } = await import('../../src/io/files.js');
       const evalCli = await (import(/* @vite-ignore */ `../../src/cli/${'eval'}.js`) as Promise<typeof import('../../src/cli/eval.js')>);
       const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-eval-'));
-      const log = console.log;
       try {
         const modelPath = join(dir, 'model.json');
         await writeFile(modelPath, JSON.stringify(serializeModel(tiny, initialParams(tiny, 3), null, null)));
@@ -332,10 +327,7 @@ export const cases: GpuCase[] = [
         const data = join(dir, 'y.npy');
         await saveNpy(data, ds.data, [rows, 3]);
         const evaluate = async (extra: string[]) => {
-          const printed: string[] = [];
-          console.log = (...a: unknown[]) => void printed.push(a.join(' '));
-          await evalCli.run(['--model', modelPath, '--data', data, '--layout', 'time,channel', '--samples', '400', '--seed', '3', '--json', ...extra]);
-          console.log = log;
+          const printed = await printedBy(() => evalCli.run(['--model', modelPath, '--data', data, '--layout', 'time,channel', '--samples', '400', '--seed', '3', '--json', ...extra]));
           return JSON.parse(printed[printed.length - 1]) as Record<string, number>;
         };
         const reference = await evaluate([]);
@@ -355,7 +347,8 @@ export const cases: GpuCase[] = [
         const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
         if (repeated.d_stsp !== mid(runs.map((x) => x.d_stsp)) || repeated.d_h !== mid(runs.map((x) => x.d_h))) throw new Error('headline figures are not the medians of the repeats');
         if (new Set(runs.map((x) => x.d_h)).size !== 3) throw new Error('repeats must generate different series');
-        if (!(repeated.d_stsp_mad >= 0)) throw new Error(`d_stsp_mad ${repeated.d_stsp_mad}`);
+        const mad = mid(runs.map((x) => Math.abs(x.d_stsp - repeated.d_stsp)));
+        if (repeated.d_stsp_mad !== mad) throw new Error(`d_stsp_mad ${repeated.d_stsp_mad}, the repeats give ${mad}`);
         let bad = '';
         await evalCli.run(['--model', modelPath, '--data', data, '--repeats', '0']).catch((e: Error) => (bad = e.message));
         if (!/--repeats must be ≥ 1/.test(bad)) throw new Error(`--repeats 0: "${bad}"`);
@@ -365,7 +358,6 @@ export const cases: GpuCase[] = [
         await evalCli.run(['--model', modelPath, '--data', wide, '--layout', 'time,channel']).catch((e: Error) => (message = e.message));
         if (!/wide\.npy: 4 channels, the model expects 3/.test(message)) throw new Error(`channel mismatch: "${message}"`);
       } finally {
-        console.log = log;
         await rm(dir, { recursive: true, force: true });
       }
     },

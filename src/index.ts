@@ -3,8 +3,9 @@
  * `lowrank-smc/node`, src/node.ts).
  *
  *   const engine = await createEngine();                 // WebGPU device (Dawn in Node, navigator.gpu in browsers)
- *   const model = LowRankRNN.create(engine, { ...DEFAULT_CONFIG, rank: 3, units: 512, obsDim: 64 }, seed);
- *   await fit(engine, model, dataset, null, { iterations, particles: 10, batch: 10, window: 50, proposal: 'optimal', seed });
+ *   const config = { ...DEFAULT_CONFIG, rank: 3, units: 512, obsDim: 64 };
+ *   const model = new LowRankRNN(engine, config, initialiseFromData(config, initialParams(config, seed), dataset));
+ *   await fit(engine, model, dataset, null, { ...FIT_DEFAULTS, proposal: 'optimal', seed });
  *   const f = await filterDataset(model, dataset, null, { particles: 64 });
  *   const g = await generate(model, { steps: 1000 });
  *   const fp = await fixedPointsOfModel(engine, model);
@@ -23,7 +24,9 @@ export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/op
 
 export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
-export { fit, objective, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitKind } from './models/data-init.js';
+export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysis/fit-warnings.js';
+export { fit, objective, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
 export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
 export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
 export type { Proposal, Resampling, ObsLikelihood, ObsNonlinearity } from './inference/smc-layout.js';
@@ -42,7 +45,7 @@ export { evaluateSparse, type SparseEvaluation } from './sparse/evaluate.js';
 
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';
-export { toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, type Dataset, type Normalisation } from './io/dataset.js';
+export { toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, normalisationLogJacobian, type Dataset, type Normalisation } from './io/dataset.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './web/fit-session.js';
 

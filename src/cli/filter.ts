@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { filterDataset } from '../inference/filter.js';
+import { normalisationLogJacobian } from '../io/dataset.js';
 import { saveNpy } from '../io/files.js';
 import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
 
@@ -8,7 +9,9 @@ export const summary = 'run the particle filter of a fitted model on data: log-l
 const USAGE = `lowrank-smc filter --model M.json --data X.npy [--layout L] [--inputs U.npy] [--particles K (64)]
   [--proposal optimal|bootstrap] [--resample-threshold F] [--seed S] [--out latents.npy] [--paths paths.npy] [--json] [--backend B]
 --resample-threshold F resamples only when ESS < F·K (default: the model's training setting, else 1 = every step).
---json prints {ll_per_step, ll_per_trial, ess_mean}; ll_per_step is the mean over trials of (1/T) log p̂(y_1:T).
+--json prints {ll_per_step, ll_per_trial, ess_mean}; ll_per_step is the mean over trials of (1/T) log p̂(y_1:T),
+  in the units of the data as given (the model's normalisation is accounted for), so models fitted with and
+  without z-scoring compare directly.
 --out writes filtering means E[z_t | y_0:t] as (trial, time, rank); --paths the particles (trial, time, particle, rank).`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -41,9 +44,11 @@ export async function run(argv: string[]): Promise<number> {
   const f = await filterDataset(model, ds, inputs, { particles, proposal, resampleThreshold, seed, keepPaths: !!values.paths });
   if (values.out) await saveNpy(values.out, f.means, [ds.trials, ds.time, c.rank]);
   if (values.paths && f.paths) await saveNpy(values.paths, f.paths.z, [ds.trials, ds.time, particles, c.rank]);
-  const out = { ll_per_step: f.llPerStep, ll_per_trial: f.llPerTrial, ess_mean: f.essMean };
+  const jacobian = normalisationLogJacobian(normalisation);
+  const llPerStep = f.llPerStep + jacobian;
+  const out = { ll_per_step: llPerStep, ll_per_trial: f.llPerTrial.map((l) => l + jacobian * ds.time), ess_mean: f.essMean };
   if (values.json) console.log(JSON.stringify(out));
-  else console.log(`log-likelihood per step ${f.llPerStep.toFixed(5)} (${ds.trials} trial(s) × ${ds.time} steps, ${particles} particles); mean ESS ${f.essMean.toFixed(2)}`);
+  else console.log(`log-likelihood per step ${llPerStep.toFixed(5)} (${ds.trials} trial(s) × ${ds.time} steps, ${particles} particles); mean ESS ${f.essMean.toFixed(2)}`);
   engine.destroy();
   return 0;
 }

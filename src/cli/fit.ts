@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { zscore, type Normalisation } from '../io/dataset.js';
-import { fit } from '../inference/trainer.js';
-import { DEFAULT_CONFIG, LowRankRNN, parameterCount, type ModelConfig } from '../models/lowrank-rnn.js';
+import { normalisationLogJacobian, zscore, type Normalisation } from '../io/dataset.js';
+import { FIT_DEFAULTS, fit } from '../inference/trainer.js';
+import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
+import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
+import { DEFAULT_CONFIG, LowRankRNN, initialParams, parameterCount, type ModelConfig } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
 import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile } from './common.js';
@@ -22,16 +24,23 @@ model
   --rank R (3)  --units N (512)  --nonlinearity clipped_relu|relu|tanh|identity
   --obs gauss|poisson (gauss)  --obs-link identity|softplus|exp|relu (identity for gauss, softplus for poisson)
   --noise full|diag|scalar (full)
+  --init data|reference  start the readout and observation noise from the data's principal components
+                         and residual variance (default), or draw them as the reference does
 inference and training
   --particles K (10)  --proposal optimal|bootstrap (optimal for gauss+identity, else bootstrap)
   --resampling systematic|stratified|multinomial (systematic)
   --resample-threshold F  resample only when ESS < F·K (default 1: every step, as the published method)
   --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
-  --lr 1e-3  --lr-end 1e-5  --optimizer radam|adam (radam)  --seed S (0)
+  --lr 1e-3  --lr-end 1e-5  --optimizer adam|radam (adam)  --seed S (0)
+  --clip NORM            clip the gradient's L2 norm (default: no clipping, as the reference)
   --log-every N (10)  --checkpoint-every N (100)  --resume model.json (continue a checkpoint)
 output
   --out FILE             model file (written atomically; also the checkpoint)
-  --plots                write <out>.curves.png next to the model
+  --plots                write <out>.curves.png next to the model: log-likelihood per step (smoothed), noise
+                         levels, ESS and gradient norm over training
+The progress line shows the log-likelihood per step in the data's own units (ll/step), the latent and
+observation noise std (σz, σx), the mean ESS and the gradient norm |g|; at the end fit warns when the
+fit stays below a static model of the data or a noise level or the particle weights collapse.
   --backend auto|vulkan|opengles  --json (print a JSON summary)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -40,9 +49,9 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
       'no-zscore': { type: 'boolean' }, 'readout-from-inputs': { type: 'boolean' }, 'input-filter': { type: 'string' }, rank: { type: 'string' }, units: { type: 'string' }, nonlinearity: { type: 'string' },
-      obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, particles: { type: 'string' },
+      obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, init: { type: 'string' }, particles: { type: 'string' },
       proposal: { type: 'string' }, resampling: { type: 'string' }, 'resample-threshold': { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' },
-      window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' },
+      window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
       seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
       out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
     },
@@ -88,22 +97,26 @@ export async function run(argv: string[]): Promise<number> {
   const linearGauss = config.obs === 'gauss' && config.obsNonlinearity === 'identity';
   const proposal = choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const, (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'));
   if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
-  const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: resume?.training?.particles ?? 10 });
-  const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? 10 });
-  const window = Math.min(numberOption(values.window, 'window', { int: true, min: 1, default: resume?.training?.window ?? 50 }), ds.time);
-  const iterations = numberOption(values.iters, 'iters', { int: true, min: 1, default: resume?.training?.totalIterations ?? 1000 });
-  const lr = numberOption(values.lr, 'lr', { min: 0, default: resume?.training?.lr ?? 1e-3 });
-  const lrEnd = numberOption(values['lr-end'], 'lr-end', { min: 0, default: resume?.training?.lrEnd ?? 1e-5 });
-  const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? 0 });
-  const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'radam') ?? 'radam');
+  const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: resume?.training?.particles ?? FIT_DEFAULTS.particles });
+  const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? FIT_DEFAULTS.batch });
+  const window = Math.min(numberOption(values.window, 'window', { int: true, min: 1, default: resume?.training?.window ?? FIT_DEFAULTS.window }), ds.time);
+  const iterations = numberOption(values.iters, 'iters', { int: true, min: 1, default: resume?.training?.totalIterations ?? FIT_DEFAULTS.iterations });
+  const lr = numberOption(values.lr, 'lr', { min: 0, default: resume?.training?.lr ?? FIT_DEFAULTS.lr });
+  const lrEnd = numberOption(values['lr-end'], 'lr-end', { min: 0, default: resume?.training?.lrEnd ?? FIT_DEFAULTS.lrEnd });
+  const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? FIT_DEFAULTS.seed });
+  const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer);
   const resampling = choiceOption(values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (resume?.training?.resampling as 'systematic') ?? 'systematic');
   const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 });
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
+  const clip = values.clip === undefined ? undefined : numberOption(values.clip, 'clip', { min: Number.MIN_VALUE });
+  const init = choiceOption(values.init, 'init', INIT_KINDS, 'data');
   const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
   await checkWritable(values.out, 'model file');
 
   const engine = await openEngine(values.backend);
-  const model = resume ? new LowRankRNN(engine, resume.config, resume.params) : LowRankRNN.create(engine, config, seed);
+  const start = resume?.params ?? initialParams(config, seed);
+  if (!resume && init === 'data') initialiseFromData(config, start, ds);
+  const model = new LowRankRNN(engine, config, start);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
   const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
     proposal, resampling, resampleThreshold, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, history, adapter, optimizerState,
@@ -116,23 +129,40 @@ export async function run(argv: string[]): Promise<number> {
   const startIter = resume?.training?.iterations ?? 0;
   const result = await fit(engine, model, ds, inputs, {
     iterations, particles, batch, window, proposal, resampling, resampleThreshold, optimizer, lr, lrEnd, seed, logEvery, checkpointEvery,
+    llOffsetPerStep: normalisationLogJacobian(normalisation),
     resume: resume && resume.training?.optimizerState ? { iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history } : undefined,
-    onProgress: (p) => progress.update(p.iteration, { loss: p.loss, 'll/step': p.llPerStep, lr: p.lr, 'ps/s': p.particleStepsPerSecond }),
+    clipGradNorm: clip,
+    onProgress: (p) => progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
     onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState)),
   });
   progress.done();
   await saveModelFile(values.out, model, normalisation, record(result.history, result.iterations, result.optimizerState));
   const last = result.history[result.history.length - 1];
+  const baseline = staticBaselineLogLikelihood(config, ds);
+  const jacobian = normalisationLogJacobian(normalisation);
+  const warnings = fitWarnings({ history: result.history, particles, staticBaseline: baseline === null ? null : baseline + jacobian });
   if (values.plots && result.history.length) {
     const { trainingCurves } = await import('../plot/charts.js');
     const { writePlot } = await import('../plot/files.js');
-    const plot = await trainingCurves({ series: { loss: result.history.map((h) => h.loss), 'log-likelihood per step': result.history.map((h) => h.llPerStep) }, iteration: result.history.map((h) => h.iteration) }, { title: 'training' });
+    const h = result.history;
+    const pick = (f: (e: (typeof h)[number]) => number | undefined) => h.map((e) => f(e) ?? NaN);
+    const series: Record<string, number[]> = {
+      'log-likelihood per step': pick((e) => e.llPerStep),
+      'latent noise std': pick((e) => e.latentNoise),
+      ...(config.obs === 'gauss' ? { 'observation noise std': pick((e) => e.obsNoise) } : {}),
+      'mean ESS': pick((e) => e.ess),
+      'gradient norm': pick((e) => e.gradNorm),
+    };
+    const logY = ['latent noise std', 'observation noise std', 'gradient norm'].filter((k) => k in series);
+    const plot = await trainingCurves({ series, iteration: h.map((e) => e.iteration) }, { title: 'training', logY });
     await writePlot(plot, values.out.replace(/\.json$/, '') + '.curves.png');
   }
   const out = {
     out: values.out, iterations: result.iterations, seconds: result.seconds, ms_per_iter: (1000 * result.seconds) / Math.max(1, result.iterations - startIter),
-    ll_per_step: last?.llPerStep ?? null, loss: last?.loss ?? null, parameters: parameterCount(model.config), adapter,
+    ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null, loss: last?.loss ?? null, static_baseline_ll_per_step: baseline === null ? null : baseline + jacobian,
+    parameters: parameterCount(model.config), adapter, warnings,
   };
+  if (!values.json) for (const w of warnings) console.error(`warning: ${w}`);
   if (values.json) console.log(JSON.stringify(out));
   else console.error(`wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), log-likelihood per step ${out.ll_per_step?.toFixed(4)}`);
   engine.destroy();

@@ -13,6 +13,8 @@ const USAGE = `lowrank-smc simulate --teacher <${TEACHER_PRESETS.join('|')}|file
 
   --teacher  osc-gauss    rank-2 tanh oscillator, 20 Gaussian channels (σ = 0.1), latent noise std 0.1
              osc-poisson  the same latents, 40 Poisson channels, rates softplus(Bᵀz − 1.5)
+             osc-units    the same oscillator's 20 units are the 20 channels (their currents m z, σ = 0.1):
+                          the reference tutorial's kind of data
              file.json    a teacher RNN file (N, R, alpha, m, n, b_rec, ...; e.g. teacher_reach_rank2.json)
                           or a lowrank-smc model file
   --inputs   inputs (trials, time, channel) or (time, channel) for every trial; the reach teacher

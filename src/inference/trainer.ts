@@ -13,12 +13,18 @@ import type { Dataset } from '../io/dataset.js';
 import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
-import { Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
-import type { LowRankRNN } from '../models/lowrank-rnn.js';
+import { clipGradNorm, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
+import { hostNoiseFactor, type LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Proposal, type Resampling } from './smc-layout.js';
 import { smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
+
+/**
+ * The defaults of `lowrank-smc fit` (and of the web app): Adam, lr 1e-3 decaying to 1e-5, and the
+ * data-driven start (models/data-init.ts); README "Fit defaults" says why.
+ */
+export const FIT_DEFAULTS = { iterations: 1000, particles: 10, batch: 10, window: 50, lr: 1e-3, lrEnd: 1e-5, optimizer: 'adam', seed: 0 } as const;
 
 export interface FitOptions {
   iterations: number;
@@ -31,6 +37,8 @@ export interface FitOptions {
   /** Resample only when ESS < this fraction of K (default 1: every step, as the published method). */
   resampleThreshold?: number;
   optimizer?: OptimizerKind;
+  /** Clip the gradient to this L2 norm before each step (default: no clipping, as the reference). */
+  clipGradNorm?: number;
   lr?: number;
   lrEnd?: number;
   seed: number;
@@ -42,6 +50,11 @@ export interface FitOptions {
   /** Called every `checkpointEvery` iterations with what a checkpoint needs. */
   checkpointEvery?: number;
   onCheckpoint?: (c: { iteration: number; optimizerState: OptimizerState; history: HistoryEntry[] }) => Promise<void>;
+  /**
+   * Added to the reported log-likelihood per step: the data normalisation's log-Jacobian
+   * (io/dataset.ts normalisationLogJacobian), so progress is in the units of the data as recorded.
+   */
+  llOffsetPerStep?: number;
   /** Stop early (e.g. a UI's stop button); checked at each readback. */
   shouldStop?: () => boolean;
 }
@@ -52,6 +65,10 @@ export interface FitProgress {
   loss: number;
   llPerStep: number;
   lr: number;
+  gradNorm: number;
+  ess: number;
+  latentNoise: number;
+  obsNoise: number | null;
   particleStepsPerSecond: number;
   secondsElapsed: number;
   etaSeconds: number;
@@ -162,6 +179,32 @@ export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: O
   return { loss, out };
 }
 
+/** Mean ESS of normalised weights [B·T, K], and the model's current noise levels (small readbacks). */
+async function diagnostics(model: LowRankRNN, weights: Float32Array, K: number): Promise<{ ess: number; latentNoise: number; obsNoise: number | null }> {
+  let ess = 0;
+  const rows = weights.length / K;
+  for (let i = 0; i < rows; i++) {
+    let s2 = 0;
+    for (let k = 0; k < K; k++) s2 += weights[i * K + k] ** 2;
+    ess += s2 > 0 ? 1 / s2 : 0;
+  }
+  const c = model.config;
+  const R = c.rank;
+  const L = hostNoiseFactor(c, await model.params.noiseZ.readF32());
+  let logStd = 0;
+  for (let r = 0; r < R; r++) {
+    let v = 0;
+    for (let j = 0; j < R; j++) v += L[r * R + j] ** 2;
+    logStd += Math.log(v) / 2;
+  }
+  let obsNoise: number | null = null;
+  if (c.obs === 'gauss') {
+    const lv = await model.params.logVarX.readF32();
+    obsNoise = Math.sqrt(lv.reduce((a, v) => a + Math.exp(v), 0) / lv.length);
+  }
+  return { ess: ess / rows, latentNoise: Math.exp(logStd / R), obsNoise };
+}
+
 export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs: Dataset | null, opts: FitOptions): Promise<FitResult> {
   const c = model.config;
   if (ds.channels !== c.obsDim) throw new Error(`data has ${ds.channels} channels, the model expects ${c.obsDim}`);
@@ -173,10 +216,13 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const threshold = resampleThreshold(opts);
   const iterations = opts.iterations;
   const logEvery = Math.max(1, opts.logEvery ?? 10);
-  const lr0 = opts.lr ?? 1e-3;
-  const lrEnd = opts.lrEnd ?? 1e-5;
+  const lr0 = opts.lr ?? FIT_DEFAULTS.lr;
+  const lrEnd = opts.lrEnd ?? FIT_DEFAULTS.lrEnd;
+  const llOffset = opts.llOffsetPerStep ?? 0;
   const key = seedToKey(opts.seed);
-  const optimizer = new Optimizer(opts.optimizer ?? 'radam', model.trainable(), { lr: lr0 });
+  // RAdam without its momentum-only first steps: their size scales with the gradient, and far from a
+  // fit (large gradients) they throw parameters where the normalised steps cannot bring them back.
+  const optimizer = new Optimizer(opts.optimizer ?? FIT_DEFAULTS.optimizer, model.trainable(), { lr: lr0, unrectified: 'skip' });
   let start = 0;
   const history: HistoryEntry[] = opts.resume ? [...opts.resume.history] : [];
   if (opts.resume) {
@@ -185,6 +231,11 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   }
   const loader = new BatchLoader(engine, ds, inputs, c.obs === 'poisson');
   const lossHistory = Tensor.zeros(engine, [logEvery], 'f32', 'loss.history');
+  const gradHistory = Tensor.zeros(engine, [logEvery], 'f32', 'gradnorm.history');
+  // The normalised particle weights [B,T,K] of the last iteration before each readback (for its ESS).
+  const lastWeights = Tensor.zeros(engine, [B * T * K], 'f32', 'ess.weights');
+  const maxNorm = opts.clipGradNorm ?? Number.MAX_VALUE; // without clipping the factor is exactly 1
+  if (!(maxNorm > 0)) throw new Error(`clipGradNorm must be a positive number, got ${opts.clipGradNorm}`);
   const snapshot = model.trainable().map((p) => Tensor.empty(engine, p.shape, 'f32', 'snapshot'));
   const takeSnapshot = () => model.trainable().forEach((p, i) => engine.copy(p, snapshot[i], 4 * p.size));
   takeSnapshot();
@@ -197,10 +248,15 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       const windows = sampleWindows(ds, B, T, iter, key);
       const batch = loader.batch(windows, T);
       const tape = Tape.begin(engine);
-      const { loss } = objective(model, batch.y, batch.v, { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter });
+      const { loss, out } = objective(model, batch.y, batch.v, { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter });
       tape.end();
       engine.copy(loss, lossHistory, 4, 0, 4 * (iter % logEvery));
+      const readsBack = (iter + 1) % logEvery === 0 || iter + 1 === iterations;
+      if (readsBack) engine.copy(out.paths, lastWeights, 4 * B * T * K, 4 * 2 * B * T * K * c.rank);
       tape.backward(loss);
+      const norm = clipGradNorm(model.trainable(), maxNorm);
+      engine.copy(norm, gradHistory, 4, 0, 4 * (iter % logEvery));
+      norm.dispose();
       optimizer.lr = lrAt(iter);
       optimizer.step();
       optimizer.zeroGrad();
@@ -213,6 +269,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       if (done % logEvery === 0 || done === iterations) {
         const n = pendingConstants.length;
         const losses = await lossHistory.readF32();
+        const gradNorms = await gradHistory.readF32();
+        const diag = await diagnostics(model, await lastWeights.readF32(), K);
         const elapsed = (performance.now() - t0) / 1000;
         for (let j = 0; j < n; j++) {
           const it = done - n + j;
@@ -222,7 +280,9 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
             await engine.sync();
             throw new Error(`training diverged: loss is ${l} at iteration ${it + 1}; parameters were restored to iteration ${done - n} (try a lower --lr or more particles)`);
           }
-          history.push({ iteration: it + 1, loss: l, llPerStep: -l + pendingConstants[j], lr: pendingLr[j], seconds: elapsed });
+          const entry: HistoryEntry = { iteration: it + 1, loss: l, llPerStep: -l + pendingConstants[j] + llOffset, lr: pendingLr[j], seconds: elapsed, gradNorm: gradNorms[it % logEvery] };
+          if (j === n - 1) Object.assign(entry, { ess: diag.ess, latentNoise: diag.latentNoise }, diag.obsNoise === null ? {} : { obsNoise: diag.obsNoise });
+          history.push(entry);
         }
         pendingConstants = [];
         pendingLr = [];
@@ -236,6 +296,10 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
             loss: last.loss,
             llPerStep: last.llPerStep,
             lr: last.lr,
+            gradNorm: last.gradNorm ?? NaN,
+            ess: diag.ess,
+            latentNoise: diag.latentNoise,
+            obsNoise: diag.obsNoise,
             particleStepsPerSecond: (itersDone * B * K * T) / Math.max(elapsed, 1e-9),
             secondsElapsed: elapsed,
             etaSeconds: (elapsed / itersDone) * (iterations - done),
@@ -252,6 +316,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   } finally {
     loader.dispose();
     lossHistory.dispose();
+    gradHistory.dispose();
+    lastWeights.dispose();
     snapshot.forEach((s) => s.dispose());
     optimizer.dispose();
   }

@@ -172,6 +172,16 @@ export function denormalise(ds: Dataset, norm: Normalisation): Dataset {
   return { ...ds, data: out };
 }
 
+/**
+ * log |det| of the map from normalised back to data units, per time step: log p(y) =
+ * log p(y') − Σ_d log std_d for y' = (y − mean) / std. Added to a log-likelihood of normalised data
+ * it gives the log-likelihood of the data as recorded, comparable across normalisations and models.
+ */
+export function normalisationLogJacobian(norm: Normalisation | null): number {
+  if (!norm) return 0;
+  return -norm.std.reduce((a, s) => a + Math.log(s), 0);
+}
+
 /** z-score each channel; returns the normalised data and the mean/std to store with the model. */
 export function zscore(ds: Dataset): { data: Dataset; normalisation: Normalisation } {
   const normalisation = channelStats(ds);

@@ -20,6 +20,16 @@ export interface HistoryEntry {
   llPerStep: number;
   lr: number;
   seconds: number;
+  /** L2 norm of the gradient of the loss over all trainable parameters (before any clipping). */
+  gradNorm?: number;
+  /**
+   * Diagnostics at the iterations where training read back (every logEvery): mean effective sample
+   * size of the filter over the minibatch's steps, the latent noise std (geometric mean of √diag Σz),
+   * and the observation noise std (root mean square over channels, Gaussian models, normalised units).
+   */
+  ess?: number;
+  latentNoise?: number;
+  obsNoise?: number;
 }
 
 export interface TrainingRecord {

@@ -23,7 +23,7 @@ import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, normalStrea
 import { MODEL_FORMAT, parseModel } from './model-file.js';
 import type { Normalisation } from '../io/dataset.js';
 
-export const TEACHER_PRESETS = ['osc-gauss', 'osc-poisson'] as const;
+export const TEACHER_PRESETS = ['osc-gauss', 'osc-poisson', 'osc-units'] as const;
 export type TeacherPreset = (typeof TEACHER_PRESETS)[number];
 
 export interface Teacher {
@@ -176,8 +176,19 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
   };
 }
 
+/**
+ * The reference tutorial's kind of data: the rank-2 oscillator's 20 units are the 20 observed channels,
+ * read from their currents m z (channel stds 0.2–1.3) with Gaussian noise 0.1.
+ */
+export function unitReadoutTeacher(): Teacher {
+  const t = oscillatorTeacher('gauss', { units: 20, obsDim: 20 });
+  t.params.B = Float32Array.from(t.params.m);
+  return { ...t, name: 'osc-units', notes: [...t.notes.slice(0, 2), 'observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1 (B = m)'] };
+}
+
 export function presetTeacher(name: string): Teacher {
   if (name === 'osc-gauss') return oscillatorTeacher('gauss');
+  if (name === 'osc-units') return unitReadoutTeacher();
   if (name === 'osc-poisson') return oscillatorTeacher('poisson');
   throw new Error(`unknown teacher preset "${name}" (presets: ${TEACHER_PRESETS.join(', ')}; or give a teacher or model .json file)`);
 }

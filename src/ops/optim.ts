@@ -20,6 +20,13 @@ export interface OptimizerOptions {
   eps?: number;
   /** L2 penalty added to the gradient, as PyTorch's `weight_decay` (default 0). */
   weightDecay?: number;
+  /**
+   * RAdam's first updates, before its variance estimate is trusted (ρ_t ≤ 5: five steps with the
+   * default β2): 'momentum' takes PyTorch's plain momentum step lr·m̂, whose size scales with the
+   * gradient and so with the data; 'skip' only accumulates the moments there (the original RAdam's
+   * `degenerated_to_sgd = False`), so every parameter change is normalised. Default 'momentum'.
+   */
+  unrectified?: 'momentum' | 'skip';
 }
 
 /** Checkpointable optimiser state: per parameter, its step count and moments (plain arrays). */
@@ -30,10 +37,11 @@ export interface OptimizerState {
   v: number[][];
 }
 
-interface Hyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number }
+interface Hyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; unrectified: 'momentum' | 'skip' }
 
 function hyper(kind: OptimizerKind, o: OptimizerOptions): Hyper {
-  const h = { lr: o.lr ?? 1e-3, beta1: o.betas?.[0] ?? 0.9, beta2: o.betas?.[1] ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 };
+  const h = { lr: o.lr ?? 1e-3, beta1: o.betas?.[0] ?? 0.9, beta2: o.betas?.[1] ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0, unrectified: o.unrectified ?? 'momentum' };
+  if (h.unrectified !== 'momentum' && h.unrectified !== 'skip') throw new Error(`${kind}: unrectified must be 'momentum' or 'skip', got ${String(h.unrectified)}`);
   if (!(h.lr >= 0 && Number.isFinite(h.lr))) throw new Error(`${kind}: lr must be a finite number ≥ 0, got ${h.lr}`);
   for (const [name, b] of [['betas[0]', h.beta1], ['betas[1]', h.beta2]] as const) {
     if (!(b >= 0 && b < 1)) throw new Error(`${kind}: ${name} must be in [0, 1), got ${b}`);
@@ -102,7 +110,9 @@ export class Optimizer {
       if (g.size !== p.size) throw new Error(`${this.kind}: gradient of parameter ${i} ${p.describe()} has ${g.size} elements, expected ${p.size}`);
       const t = ++this.steps[i];
       const f = stepFactors(this.kind, t, this.h.beta1, this.h.beta2);
-      const o = { n: p.size, ...this.h, oneMinusBeta1: 1 - this.h.beta1, oneMinusBeta2: 1 - this.h.beta2, bc1: f.bc1, bc2Sqrt: f.bc2Sqrt, rect: f.rect, rectified: f.rectified ? 1 : 0 };
+      const { unrectified, ...h } = this.h;
+      const held = this.kind === 'radam' && !f.rectified && unrectified === 'skip';
+      const o = { n: p.size, ...h, lr: held ? 0 : h.lr, oneMinusBeta1: 1 - this.h.beta1, oneMinusBeta2: 1 - this.h.beta2, bc1: f.bc1, bc2Sqrt: f.bc2Sqrt, rect: f.rect, rectified: f.rectified ? 1 : 0 };
       this.engine.dispatch(k, { param: p, grad: g, m: this.m[i], v: this.v[i], o }, this.engine.grid(Math.max(1, p.size), WG));
     });
   }
@@ -221,7 +231,8 @@ export function optimizerStepRef(kind: OptimizerKind, p: Float64Array, grad: Arr
       p[i] -= (h.lr / f.bc1) * m[i] / (Math.sqrt(v[i]) / f.bc2Sqrt + h.eps);
     } else {
       const mhat = m[i] / f.bc1;
-      p[i] -= f.rectified ? h.lr * mhat * f.rect * f.bc2Sqrt / (Math.sqrt(v[i]) + h.eps) : h.lr * mhat;
+      if (f.rectified) p[i] -= h.lr * mhat * f.rect * f.bc2Sqrt / (Math.sqrt(v[i]) + h.eps);
+      else if (h.unrectified === 'momentum') p[i] -= h.lr * mhat;
     }
   }
 }

@@ -62,9 +62,16 @@ export interface CurveOptions {
   /** Series drawn on a log y axis (values ≤ 0 are dropped there). */
   logY?: string[];
   xTitle?: string;
+  /** Moving-average window in points (default: 1/50 of the series; 1 draws the raw values only). */
+  smooth?: number;
 }
 
-/** One panel per series (each its own y scale) over a shared iteration axis. */
+/**
+ * One panel per series (each its own y scale) over a shared iteration axis. Long noisy series (minibatch
+ * estimates) are drawn faint with a centred moving average on top, and a linear panel's y axis spans
+ * the smoothed curve after its first 10 % (the early transient, often thousands of nats below, is
+ * clipped), so the converged range stays readable.
+ */
 export async function trainingCurves(input: CurveInput, opts: CurveOptions = {}): Promise<Plot> {
   const names = Object.keys(input.series);
   if (names.length === 0) throw new Error('training curves: no series given');
@@ -75,25 +82,52 @@ export async function trainingCurves(input: CurveInput, opts: CurveOptions = {})
     if (input.iteration && input.iteration.length !== ys.length) {
       throw new Error(`training curves: series "${name}" has ${ys.length} values but there are ${input.iteration.length} iterations`);
     }
-    const values: Row[] = [];
+    const raw: { iteration: number; value: number }[] = [];
     for (let i = 0; i < ys.length; i++) {
       const x = input.iteration ? input.iteration[i] : i;
       const y = ys[i];
-      if (finite(x) && finite(y) && (!logY.has(name) || y > 0)) values.push({ iteration: x, value: y });
+      if (finite(x) && finite(y) && (!logY.has(name) || y > 0)) raw.push({ iteration: x, value: y });
     }
-    return {
-      width: opts.width ?? 480,
-      height: opts.height ?? 160,
-      data: { values },
-      mark: { type: 'line' as const, strokeWidth: 1.5, color: '#1f77b4' },
-      encoding: {
-        x: { field: 'iteration', type: 'quantitative' as const, title: opts.xTitle ?? 'iteration' },
-        y: { field: 'value', type: 'quantitative' as const, title: name, scale: logY.has(name) ? { type: 'log' as const } : { zero: false } },
-      },
-    };
+    const window = opts.smooth ?? Math.max(1, Math.round(raw.length / 50));
+    const smooth = movingAverage(raw.map((r) => r.value), window);
+    const values: Row[] = raw.map((r, i) => ({ ...r, smooth: smooth[i] }));
+    const x = { field: 'iteration', type: 'quantitative' as const, title: opts.xTitle ?? 'iteration' };
+    const scale: Record<string, unknown> = logY.has(name) ? { type: 'log' } : { zero: false };
+    if (!logY.has(name)) {
+      const domain = focusDomain(smooth);
+      if (domain) scale.domain = domain;
+    }
+    const y = (field: string) => ({ field, type: 'quantitative' as const, title: name, scale });
+    const layers: object[] = [];
+    if (window > 1) layers.push({ mark: { type: 'line', strokeWidth: 0.75, color: '#9ecae1', opacity: 0.35, clip: true }, encoding: { x, y: y('value') } });
+    layers.push({ mark: { type: 'line', strokeWidth: 1.5, color: '#1f77b4', clip: true }, encoding: { x, y: y(window > 1 ? 'smooth' : 'value') } });
+    return { width: opts.width ?? 480, height: opts.height ?? 160, data: { values }, layer: layers };
   });
   const spec = { title: opts.title, vconcat: panels } as TopLevelSpec;
   return renderSpec(spec);
+}
+
+/** Centred moving average over `window` points (shorter at the ends). */
+export function movingAverage(values: readonly number[], window: number): number[] {
+  const half = Math.floor(Math.max(1, window) / 2);
+  const prefix = [0];
+  for (const v of values) prefix.push(prefix[prefix.length - 1] + v);
+  return values.map((_, i) => {
+    const lo = Math.max(0, i - half);
+    const hi = Math.min(values.length, i + half + 1);
+    return (prefix[hi] - prefix[lo]) / (hi - lo);
+  });
+}
+
+/** y range of a smoothed curve after its first 10 %, padded by 5 % (null when too short or flat). */
+function focusDomain(smooth: readonly number[]): [number, number] | null {
+  if (smooth.length < 10) return null;
+  const tail = smooth.slice(Math.floor(smooth.length / 10));
+  const lo = Math.min(...tail);
+  const hi = Math.max(...tail);
+  if (!(hi > lo)) return null;
+  const pad = 0.05 * (hi - lo);
+  return [lo - pad, hi + pad];
 }
 
 // ------------------------------------------------------------------------------------------ latent trajectories

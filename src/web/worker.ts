@@ -5,7 +5,10 @@
  */
 import {
   DEFAULT_CONFIG,
+  FIT_DEFAULTS,
   LowRankRNN,
+  initialParams,
+  initialiseFromData,
   createEngine,
   filterDataset,
   findFixedPoints,
@@ -89,8 +92,9 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
 
 async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const e = engine!;
-  const model = LowRankRNN.create(e, { ...DEFAULT_CONFIG, rank: s.rank, units: s.units, obsDim: dataset.channels, nonlinearity: s.nonlinearity }, s.seed);
+  const config = { ...DEFAULT_CONFIG, rank: s.rank, units: s.units, obsDim: dataset.channels, nonlinearity: s.nonlinearity };
   const ds: Dataset = { data: dataset.data, trials: dataset.trials, time: dataset.time, channels: dataset.channels };
+  const model = new LowRankRNN(e, config, initialiseFromData(config, initialParams(config, s.seed), ds));
   const options = { iterations: s.iterations, particles: s.particles, batch: s.batch, window: s.window, proposal: s.proposal, seed: s.seed, lr: s.lr, lrEnd: s.lr / 2, logEvery: 1 };
   session = new FitSession(e, model, ds, null, options);
   session.on('progress', (ev) => post({ type: 'progress', progress: ev.progress }));
@@ -109,7 +113,7 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   post({ type: 'fit-done', iterations: result.iterations, seconds: result.seconds, stopped: result.iterations < s.iterations, history: result.history });
   const training: TrainingRecord = {
     proposal: s.proposal, resampling: 'systematic', particles: s.particles, batch: s.batch, window: s.window,
-    iterations: result.iterations, totalIterations: s.iterations, seed: s.seed, lr: s.lr, lrEnd: options.lrEnd, optimizer: 'radam',
+    iterations: result.iterations, totalIterations: s.iterations, seed: s.seed, lr: s.lr, lrEnd: options.lrEnd, optimizer: FIT_DEFAULTS.optimizer,
     history: result.history, adapter: `${e.info.vendor} ${e.info.architecture} ${e.info.description}`.trim(),
   };
   setCurrent({ model, normalisation: dataset.normalisation, training });

@@ -72,6 +72,26 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: "RAdam with unrectified 'skip' matches float64, leaves parameters untouched for the first five steps and then moves them",
+    async run(engine) {
+      await compareWithReference(engine, 'radam', { lr: 1e-2, unrectified: 'skip' }, 12);
+      const init = Float32Array.from([0.5, -1, 2]);
+      const p = Tensor.param(engine, init, [3], 'p');
+      const opt = new RAdam([p], { lr: 0.1, unrectified: 'skip' });
+      for (let t = 1; t <= 6; t++) {
+        p.grad = Tensor.fromArray(engine, [100, -50, 1e3], [3]);
+        opt.step();
+        opt.zeroGrad();
+        const now = await p.readF32();
+        const moved = now.some((v, i) => v !== init[i]);
+        if (t <= 5 && moved) throw new Error(`step ${t}: parameters moved to ${Array.from(now)} before RAdam's variance estimate is trusted`);
+        if (t === 6 && !moved) throw new Error('step 6: the first rectified step did not move the parameters');
+      }
+      opt.dispose();
+      p.dispose();
+    },
+  },
+  {
     name: 'optimiser state export/import resumes a run exactly; bad state is rejected with clear errors',
     async run(engine) {
       for (const kind of ['adam', 'radam'] as const) {

@@ -21,7 +21,7 @@ export { logsumexp, max } from './ops/reduce.js';
 export { lowrankProduct } from './ops/lowrank.js';
 export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/optim.js';
 
-export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
+export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, effectiveReadout, readoutReadsInputs, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { fit, objective, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
 export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
@@ -55,7 +55,7 @@ export type { BufferPool, PoolStats } from './gpu/pool.js';
 export type { DType } from './autodiff/tensor.js';
 export type { BackwardFn, RecordOptions, TapeNode } from './autodiff/tape.js';
 export type { GradCheckInput, GradCheckReport, GradCheckSpec } from './autodiff/gradcheck.js';
-export { PARAM_NAMES, type NoiseKind, type ParamName, type ThetaInputs } from './models/lowrank-rnn.js';
+export { PARAM_NAMES, isOneToOne, type NoiseKind, type ObservationModel, type ParamName, type ReadoutFrom, type ThetaInputs } from './models/lowrank-rnn.js';
 export type { SmcDims, ThetaBlock, ThetaLayout } from './inference/smc-layout.js';
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';

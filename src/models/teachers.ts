@@ -19,7 +19,7 @@ import { spectralPeak } from '../analysis/oscillation.js';
 import type { Engine } from '../gpu/engine.js';
 import { isTeacherFile, type TeacherFile } from '../analysis/fp-model.js';
 import { phi } from '../ops/nonlin.js';
-import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from './lowrank-rnn.js';
+import { DEFAULT_CONFIG, effectiveReadout, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from './lowrank-rnn.js';
 import { MODEL_FORMAT, parseModel } from './model-file.js';
 import type { Normalisation } from '../io/dataset.js';
 
@@ -294,16 +294,18 @@ export function transitionCovariance(config: ModelConfig, params: HostParams): F
 }
 
 /**
- * tr(Bᵀ Σz B): the transition noise seen in observation (pre-link) space, summed over channels.
+ * tr(Bᵀ Σz B): the transition noise seen in observation (pre-link) space, summed over channels (B the
+ * effective readout, diag(B_o) m for one-to-one models).
  * Latents are identified only up to an invertible map z → A z, under which Σz → A Σz Aᵀ and
  * Bᵀ → Bᵀ A⁻¹, so this product is the same for every equivalent model while Σz itself is not.
  */
 export function observedTransitionNoise(config: ModelConfig, params: HostParams): number {
   const R = config.rank;
   const S = transitionCovariance(config, params);
+  const B = effectiveReadout(config, params).B;
   let tr = 0;
   for (let d = 0; d < config.obsDim; d++) {
-    for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) tr += params.B[d * R + i] * S[i * R + j] * params.B[d * R + j];
+    for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) tr += B[d * R + i] * S[i * R + j] * B[d * R + j];
   }
   return tr;
 }

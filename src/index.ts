@@ -21,7 +21,8 @@ export { logsumexp, max } from './ops/reduce.js';
 export { lowrankProduct } from './ops/lowrank.js';
 export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/optim.js';
 
-export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, effectiveReadout, readoutReadsInputs, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
+export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
+export { effectiveReadout, readoutReadsInputs } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { fit, objective, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
 export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';

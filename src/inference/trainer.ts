@@ -149,7 +149,10 @@ export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: O
   const { B, T } = cfg;
   const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
   const th = model.theta(cfg.proposal, y, B, T, v);
-  const full: SmcConfig = { ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity, readoutFromInputs: readoutReadsInputs(c) };
+  const full: SmcConfig = {
+    ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity,
+    readoutFromInputs: readoutReadsInputs(c),
+  };
   let out: { ll: Tensor; paths: Tensor; anc: Tensor };
   if (path === 'step') {
     const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);

@@ -119,12 +119,17 @@ export function paramShapes(c: ModelConfig): Record<ParamName, number[]> {
   };
 }
 
+export interface ReadoutMatrices {
+  B: Float64Array;
+  Bv: Float64Array;
+}
+
 /**
  * The readout the kernels use, in the storage conventions (B as Bᵀ [D,R], Bv [D,DU], DU = 0 when the
  * observations do not read the inputs), float64: the affine B and Bv, or for one-to-one
  * B = diag(B_o) m and Bv = diag(B_o) Wu.
  */
-export function effectiveReadout(c: ModelConfig, p: Pick<Record<ParamName, ArrayLike<number>>, 'B' | 'Bv' | 'm' | 'wu' | 'Bo'>): { B: Float64Array; Bv: Float64Array } {
+export function effectiveReadout(c: ModelConfig, p: Pick<Record<ParamName, ArrayLike<number>>, 'B' | 'Bv' | 'm' | 'wu' | 'Bo'>): ReadoutMatrices {
   const { rank: R, obsDim: D, inputDim: DU } = c;
   const dv = readoutReadsInputs(c) ? DU : 0;
   if (!isOneToOne(c)) return { B: Float64Array.from(p.B), Bv: Float64Array.from({ length: D * dv }, (_, i) => p.Bv[i]) };
@@ -154,14 +159,26 @@ export function validateConfig(c: ModelConfig): void {
   if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
   if (c.inputFilter === 'lowpass' && c.inputDim === 0) throw new Error('model config: inputFilter lowpass needs a model with inputs (inputDim > 0)');
   if (c.readoutFromInputs && c.inputDim === 0) throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
-  if (c.observation !== undefined && !['affine', 'one-to-one'].includes(c.observation)) throw new Error(`model config: observation "${c.observation}" is not affine or one-to-one`);
-  if (c.readoutFrom !== undefined && !['currents', 'rates'].includes(c.readoutFrom)) throw new Error(`model config: readoutFrom "${c.readoutFrom}" is not currents or rates`);
+  if (c.observation !== undefined && !['affine', 'one-to-one'].includes(c.observation)) {
+    throw new Error(`model config: observation "${c.observation}" is not affine or one-to-one`);
+  }
+  if (c.readoutFrom !== undefined && !['currents', 'rates'].includes(c.readoutFrom)) {
+    throw new Error(`model config: readoutFrom "${c.readoutFrom}" is not currents or rates`);
+  }
   if (c.readoutFrom === 'rates') {
-    throw new Error('model config: readoutFrom "rates" (one-to-one readout of the rates φ(m z + Wu v; h)) is not implemented yet: the filter kernels take linear readouts only; use readoutFrom "currents"');
+    throw new Error(
+      'model config: readoutFrom "rates" (one-to-one readout of the rates φ(m z + Wu v; h)) is not implemented yet: ' +
+        'the filter kernels take linear readouts only; use readoutFrom "currents"',
+    );
   }
   if (isOneToOne(c)) {
-    if (c.obsDim !== c.units) throw new Error(`model config: the one-to-one observation model reads channel i from unit i, so obsDim must equal units, got obsDim ${c.obsDim} and units ${c.units}`);
-    if (c.readoutFromInputs) throw new Error('model config: readoutFromInputs is an affine option; the one-to-one readout of the currents m z + Wu v already includes the inputs');
+    if (c.obsDim !== c.units) {
+      const got = `got obsDim ${c.obsDim} and units ${c.units}`;
+      throw new Error(`model config: the one-to-one observation model reads channel i from unit i, so obsDim must equal units, ${got}`);
+    }
+    if (c.readoutFromInputs) {
+      throw new Error('model config: readoutFromInputs is an affine option; the one-to-one readout of the currents m z + Wu v already includes the inputs');
+    }
   }
 }
 

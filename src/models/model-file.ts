@@ -95,7 +95,8 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     throw new Error(`${source}: not a lowrank-smc model file (field "format" should be "${MODEL_FORMAT}")`);
   }
   if (!READABLE_MODEL_VERSIONS.includes(obj.version)) {
-    throw new Error(`${source}: model file version ${obj.version} is not supported by this version of lowrank-smc (reads versions ${READABLE_MODEL_VERSIONS.join(', ')}); refit or convert the model`);
+    const readable = READABLE_MODEL_VERSIONS.join(', ');
+    throw new Error(`${source}: model file version ${obj.version} is not supported (this lowrank-smc reads versions ${readable}); refit or convert the model`);
   }
   const config: ModelConfig = { ...DEFAULT_CONFIG, ...obj.config } as ModelConfig;
   try {

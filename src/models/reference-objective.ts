@@ -85,7 +85,10 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
     for (const lv of p.logVarX) lvSum += lv;
     constant = -0.5 * (k0[2 * RR] + (T - 1) * k1[2 * RR]) - 0.5 * T * lvSum - 0.5 * T * D * Math.log(2 * Math.PI);
   }
-  const fspec: FilterSpec = { layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling, resampleThreshold: spec.resampleThreshold, readoutFromInputs: readsV, B, T, K: spec.K, key: spec.key, iter: spec.iter };
+  const fspec: FilterSpec = {
+    layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling,
+    resampleThreshold: spec.resampleThreshold, readoutFromInputs: readsV, B, T, K: spec.K, key: spec.key, iter: spec.iter,
+  };
   const r = referenceFilter(fspec, th, { y, v, qs }, fixedAncestors, fixedResampled);
   let total = 0;
   for (let b = 0; b < B; b++) total += r.ll[b] + constant;

@@ -19,7 +19,8 @@ import { spectralPeak } from '../analysis/oscillation.js';
 import type { Engine } from '../gpu/engine.js';
 import { isTeacherFile, type TeacherFile } from '../analysis/fp-model.js';
 import { phi } from '../ops/nonlin.js';
-import { DEFAULT_CONFIG, effectiveReadout, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from './lowrank-rnn.js';
+import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from './lowrank-rnn.js';
+import { effectiveReadout } from './lowrank-rnn.js';
 import { MODEL_FORMAT, parseModel } from './model-file.js';
 import type { Normalisation } from '../io/dataset.js';
 

@@ -23,6 +23,7 @@ export { lowrankProduct } from './ops/lowrank.js';
 export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/optim.js';
 
 export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
+export { effectiveReadout, readoutReadsInputs } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitKind } from './models/data-init.js';
 export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysis/fit-warnings.js';
@@ -58,7 +59,7 @@ export type { BufferPool, PoolStats } from './gpu/pool.js';
 export type { DType } from './autodiff/tensor.js';
 export type { BackwardFn, RecordOptions, TapeNode } from './autodiff/tape.js';
 export type { GradCheckInput, GradCheckReport, GradCheckSpec } from './autodiff/gradcheck.js';
-export { PARAM_NAMES, type NoiseKind, type ParamName, type ThetaInputs } from './models/lowrank-rnn.js';
+export { PARAM_NAMES, isOneToOne, type NoiseKind, type ObservationModel, type ParamName, type ReadoutFrom, type ThetaInputs } from './models/lowrank-rnn.js';
 export type { SmcDims, ThetaBlock, ThetaLayout } from './inference/smc-layout.js';
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';

@@ -62,6 +62,17 @@ describe('data-driven start', () => {
     for (const k of ['m', 'n', 'h', 'thetaA', 'noiseZ', 'noiseZ0'] as const) expect(Array.from(p[k])).toEqual(Array.from(ref[k]));
   });
 
+  test('one-to-one: the loadings go into m (the readout is B_o ⊙ m z with B_o = 1), bias and noise as for affine', () => {
+    const cfg = config(W.length, { observation: 'one-to-one', units: W.length });
+    const p = initialiseFromData(cfg, initialParams(cfg, 1), ds);
+    const affine = initialiseFromData(config(W.length), initialParams(config(W.length), 1), ds);
+    expect(p.B.length).toBe(0);
+    expect(Array.from(p.Bo)).toEqual(new Array(W.length).fill(1));
+    expect(Array.from(p.m)).toEqual(Array.from(affine.B));
+    expect(Array.from(p.logVarX)).toEqual(Array.from(affine.logVarX));
+    expect(Array.from(p.b)).toEqual(Array.from(affine.b));
+  });
+
   test('Poisson: the bias inverts the link at each channel mean count', () => {
     const counts: Dataset = { data: new Float32Array(3000 * 3), trials: 1, time: 3000, channels: 3 };
     const rand = mulberry32(9);

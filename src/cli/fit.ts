@@ -4,7 +4,7 @@ import { normalisationLogJacobian, zscore, type Normalisation } from '../io/data
 import { FIT_DEFAULTS, fit } from '../inference/trainer.js';
 import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
 import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
-import { DEFAULT_CONFIG, LowRankRNN, initialParams, parameterCount, type ModelConfig } from '../models/lowrank-rnn.js';
+import { DEFAULT_CONFIG, LowRankRNN, initialParams, parameterCount, validateConfig, type ModelConfig } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
 import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile } from './common.js';
@@ -26,6 +26,9 @@ model
   --noise full|diag|scalar (full)
   --init data|reference  start the readout and observation noise from the data's principal components
                          and residual variance (default), or draw them as the reference does
+  --observation affine|one-to-one (affine)  one-to-one: channel i reads unit i's current, B_o ⊙ (m z + Wu v) + b
+                         (--units defaults to the channel count)  --readout-from currents|rates (currents; rates not yet)
+  --freeze-obs-gain  --freeze-obs-bias  keep the one-to-one gains B_o (1) / the readout bias b (0) fixed
 inference and training
   --particles K (10)  --proposal optimal|bootstrap (optimal for gauss+identity, else bootstrap)
   --resampling systematic|stratified|multinomial (systematic)
@@ -54,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
       seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
       out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      observation: { type: 'string' }, 'readout-from': { type: 'string' }, 'freeze-obs-gain': { type: 'boolean' }, 'freeze-obs-bias': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -80,10 +84,11 @@ export async function run(argv: string[]): Promise<number> {
     const { normalise } = await import('../io/dataset.js');
     ds = normalise(ds, resume.normalisation);
   }
+  const observation = choiceOption(values.observation, 'observation', ['affine', 'one-to-one'] as const, 'affine');
   const config: ModelConfig = resume?.config ?? {
     ...DEFAULT_CONFIG,
     rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: 8, default: 3 }),
-    units: numberOption(values.units, 'units', { int: true, min: 1, default: 512 }),
+    units: numberOption(values.units, 'units', { int: true, min: 1, default: observation === 'one-to-one' ? ds.channels : 512 }),
     obsDim: ds.channels,
     inputDim: inputs?.channels ?? 0,
     nonlinearity: choiceOption(values.nonlinearity, 'nonlinearity', ['clipped_relu', 'relu', 'tanh', 'identity'] as const, 'clipped_relu'),
@@ -92,7 +97,12 @@ export async function run(argv: string[]): Promise<number> {
     noise: choiceOption(values.noise, 'noise', ['full', 'diag', 'scalar'] as const, 'full'),
     readoutFromInputs: !!values['readout-from-inputs'],
     inputFilter,
+    observation,
+    readoutFrom: choiceOption(values['readout-from'], 'readout-from', ['currents', 'rates'] as const, 'currents'),
+    trainObsGain: !values['freeze-obs-gain'],
+    trainObsBias: !values['freeze-obs-bias'],
   };
+  validateConfig(config); // e.g. one-to-one with --units ≠ channels, or --readout-from rates: before any GPU work
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const linearGauss = config.obs === 'gauss' && config.obsNonlinearity === 'identity';
   const proposal = choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const, (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'));

@@ -14,7 +14,7 @@ import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { clipGradNorm, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
-import { hostNoiseFactor, type LowRankRNN } from '../models/lowrank-rnn.js';
+import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Proposal, type Resampling } from './smc-layout.js';
 import { smcFilter, type SmcConfig } from './smc-op.js';
@@ -166,7 +166,10 @@ export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: O
   const { B, T } = cfg;
   const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
   const th = model.theta(cfg.proposal, y, B, T, v);
-  const full: SmcConfig = { ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity, readoutFromInputs: c.readoutFromInputs };
+  const full: SmcConfig = {
+    ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity,
+    readoutFromInputs: readoutReadsInputs(c),
+  };
   let out: { ll: Tensor; paths: Tensor; anc: Tensor };
   if (path === 'step') {
     const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);

@@ -6,17 +6,19 @@
  * residuals, scores hundreds of nats per step below a good model, and the log-variance then needs
  * thousands of small optimiser steps to recover (README, "Why the fit starts from the data").
  *
- * Gaussian, identity link: the readout's columns are the data's top R principal directions scaled
- * by √λ (latents of unit variance, the scale of the initial-state prior), the bias the channel means,
- * and σ_x² the variance the R components leave per channel (floored at 1 % of the channel's variance).
+ * Gaussian, identity link: the readout's columns (for the one-to-one readout, m) are the data's top R
+ * principal directions scaled by √λ (latents of unit variance, the scale of the initial-state prior),
+ * the bias the channel means, and σ_x² the variance the R components leave per channel (floored at 1 %
+ * of the channel's variance).
  * Other links: the bias ψ⁻¹(channel mean), so the initial rates match the data's mean counts; the
  * readout keeps its random draw.
  *
- * The latent dynamics (m, n, h, a) and the latent noise keep the reference's initialisation.
+ * The rest of the dynamics (n, h, a; m of affine models) and the latent noise keep the reference's
+ * initialisation.
  */
 import { CholeskyDecomposition, EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { Dataset } from '../io/dataset.js';
-import type { HostParams, ModelConfig } from './lowrank-rnn.js';
+import { isOneToOne, isTrained, type HostParams, type ModelConfig } from './lowrank-rnn.js';
 
 export type InitKind = 'data' | 'reference';
 export const INIT_KINDS: readonly InitKind[] = ['data', 'reference'];
@@ -72,35 +74,60 @@ function inverseLink(link: ModelConfig['obsNonlinearity'], mu: number): number {
   return m; // identity, relu
 }
 
+/** The data's top-R principal readout: loadings [D,R] (directions × √λ), channel means, residual log-variances. */
+export interface PrincipalReadout {
+  loadings: Float64Array;
+  mean: Float64Array;
+  logVar: Float64Array;
+}
+
+/**
+ * Principal directions scaled by √λ (latents of unit variance), with the sign of each fixed (largest
+ * loading positive) so the start does not depend on the eigen-solver; columns beyond D stay zero.
+ */
+export function principalReadout(ds: Dataset, R: number): PrincipalReadout {
+  const D = ds.channels;
+  const { mean, cov } = channelMoments(ds);
+  const k = Math.min(R, D);
+  const { values, vectors } = topEigen(cov, D, k);
+  const loadings = new Float64Array(D * R);
+  for (let j = 0; j < k; j++) {
+    let big = 0;
+    for (let d = 1; d < D; d++) if (Math.abs(vectors[d * k + j]) > Math.abs(vectors[big * k + j])) big = d;
+    const s = (vectors[big * k + j] < 0 ? -1 : 1) * Math.sqrt(Math.max(values[j], 0));
+    for (let d = 0; d < D; d++) loadings[d * R + j] = vectors[d * k + j] * s;
+  }
+  const logVar = new Float64Array(D);
+  for (let d = 0; d < D; d++) {
+    let explained = 0;
+    for (let j = 0; j < k; j++) explained += loadings[d * R + j] ** 2;
+    const total = cov[d * D + d];
+    logVar[d] = Math.log(Math.max(total - explained, MIN_NOISE_FRACTION * total, 1e-8));
+  }
+  return { loadings, mean, logVar };
+}
+
 /**
  * Overwrite the observation parameters of `params` (in place, and returned) from the data, which
- * must already be in the model's normalisation. The sign of each principal direction is fixed
- * (largest loading positive) so the start does not depend on the eigen-solver's choice.
+ * must already be in the model's normalisation. The affine readout B takes the principal loadings;
+ * a one-to-one model reads the units' currents B_o ⊙ m z (B_o = 1 at the start), so there the
+ * loadings go into m, which then also carries them into the dynamics.
  */
 export function initialiseFromData(config: ModelConfig, params: HostParams, ds: Dataset): HostParams {
   const { rank: R, obsDim: D } = config;
   if (ds.channels !== D) throw new Error(`data-driven initialisation: data have ${ds.channels} channels, the model expects ${D}`);
-  const { mean, cov } = channelMoments(ds);
   if (config.obs !== 'gauss' || config.obsNonlinearity !== 'identity') {
-    for (let d = 0; d < D; d++) params.b[d] = inverseLink(config.obsNonlinearity, mean[d]);
+    const { mean } = channelMoments(ds);
+    if (isTrained(config, 'b')) for (let d = 0; d < D; d++) params.b[d] = inverseLink(config.obsNonlinearity, mean[d]);
     return params;
   }
+  const { loadings, mean, logVar } = principalReadout(ds, R);
   const k = Math.min(R, D);
-  const { values, vectors } = topEigen(cov, D, k);
-  for (let j = 0; j < k; j++) {
-    let big = 0;
-    for (let d = 1; d < D; d++) if (Math.abs(vectors[d * k + j]) > Math.abs(vectors[big * k + j])) big = d;
-    const sign = vectors[big * k + j] < 0 ? -1 : 1;
-    const s = sign * Math.sqrt(Math.max(values[j], 0));
-    for (let d = 0; d < D; d++) params.B[d * R + j] = vectors[d * k + j] * s;
-  }
+  const target = isOneToOne(config) ? params.m : params.B;
+  for (let d = 0; d < D; d++) for (let j = 0; j < k; j++) target[d * R + j] = loadings[d * R + j];
   for (let d = 0; d < D; d++) {
-    params.b[d] = mean[d];
-    let explained = 0;
-    for (let j = 0; j < k; j++) explained += params.B[d * R + j] ** 2;
-    const total = cov[d * D + d];
-    const residual = Math.max(total - explained, MIN_NOISE_FRACTION * total, 1e-8);
-    params.logVarX[d] = Math.log(residual);
+    if (isTrained(config, 'b')) params.b[d] = mean[d]; // a frozen bias keeps the value the user fixed
+    params.logVarX[d] = logVar[d];
   }
   // The inputs' readout starts at zero: the latents carry the data's principal variance.
   params.Bv.fill(0);
@@ -119,13 +146,12 @@ export function staticBaselineLogLikelihood(config: ModelConfig, ds: Dataset): n
   const D = ds.channels;
   const R = config.rank;
   const { cov } = channelMoments(ds);
-  const p = { B: new Float32Array(D * R), b: new Float32Array(D), logVarX: new Float32Array(D), Bv: new Float32Array(0) } as unknown as HostParams;
-  initialiseFromData({ ...config, obsDim: D }, p, ds);
+  const p = principalReadout(ds, R);
   const C = new Matrix(D, D);
   for (let d = 0; d < D; d++) {
     for (let e = 0; e < D; e++) {
-      let v = d === e ? Math.exp(p.logVarX[d]) : 0;
-      for (let r = 0; r < R; r++) v += p.B[d * R + r] * p.B[e * R + r];
+      let v = d === e ? Math.exp(p.logVar[d]) : 0;
+      for (let r = 0; r < R; r++) v += p.loadings[d * R + r] * p.loadings[e * R + r];
       C.set(d, e, v);
     }
   }

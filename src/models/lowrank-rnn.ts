@@ -1,8 +1,12 @@
 /**
  * The stochastic low-rank RNN (lowrank-smc-model.md §1):
  *   x_t = m z_t + Wu v_t,   z_{t+1} = a z_t + n φ(x_t; h) + ε,  ε ~ N(0, Σz),  a = exp(−exp θ_a)
- *   z_0 ~ N(μ0, Σ0),   y_t | z_t ~ Gauss(ψ(Bᵀz_t + b), diag σ²)  or  Poisson(ψ(Bᵀz_t + b))
- * With `readoutFromInputs` the readout is Bᵀ[v_t; z_t] + b, its input part stored as Bv [D,DU].
+ *   z_0 ~ N(μ0, Σ0),   y_t | z_t ~ Gauss(ψ(η_t), diag σ²)  or  Poisson(ψ(η_t))
+ * Observation models (§1.6): 'affine' η_t = Bᵀz_t + b; with `readoutFromInputs` η_t = Bᵀ[v_t; z_t] + b, its
+ * input part stored as Bv [D,DU]. 'one-to-one' (channel i is unit i, D = N) reads the currents,
+ * η_t = B_o ⊙ (m z_t + Wu v_t) + b: the affine readout with B = diag(B_o) m and Bv = diag(B_o) Wu, which is
+ * how the kernels see it (`effectiveReadout` on the host; `theta()` forms it on the tape, so gradients
+ * reach m, Wu and B_o). Unlike the reference's optimal proposal, the input term carries B_o too.
  * Inputs v are the given u (inputFilter 'raw') or low-pass filtered with the decay a ('lowpass'):
  * v_0 = 0, v_t = a v_{t−1} + (1 − a) u_{t−1} (src/ops/lowpass.ts).
  *
@@ -49,9 +53,22 @@ export interface ModelConfig {
   readoutFromInputs?: boolean;
   /** How inputs enter: 'raw' (v = u, default) or 'lowpass' (filtered with the trained decay a, as the reference's simulate_input). */
   inputFilter?: InputFilter;
+  /**
+   * Observation model: 'affine' (default; also what files without the field hold) or 'one-to-one'
+   * (channel i reads unit i, needs obsDim = units): η = B_o ⊙ (m z + Wu v) + b with gains B_o (init 1).
+   */
+  observation?: ObservationModel;
+  /** What a one-to-one readout reads: the currents m z + Wu v ('currents', default); 'rates' φ(m z + Wu v; h) is not implemented. */
+  readoutFrom?: ReadoutFrom;
+  /** Train the one-to-one gains B_o (default true; false keeps them at their values, 1 from init). */
+  trainObsGain?: boolean;
+  /** Train the readout bias b (default true; false keeps it, 0 from init). */
+  trainObsBias?: boolean;
 }
 
 export type InputFilter = 'raw' | 'lowpass';
+export type ObservationModel = 'affine' | 'one-to-one';
+export type ReadoutFrom = 'currents' | 'rates';
 
 export const DEFAULT_CONFIG: Omit<ModelConfig, 'rank' | 'units' | 'obsDim'> = {
   inputDim: 0,
@@ -65,16 +82,64 @@ export const DEFAULT_CONFIG: Omit<ModelConfig, 'rank' | 'units' | 'obsDim'> = {
   initDecay: 0.9,
   readoutFromInputs: false,
   inputFilter: 'raw',
+  observation: 'affine',
+  readoutFrom: 'currents',
+  trainObsGain: true,
+  trainObsBias: true,
 };
 
-export const PARAM_NAMES = ['m', 'n', 'h', 'thetaA', 'wu', 'mu0', 'noiseZ', 'noiseZ0', 'B', 'b', 'logVarX', 'Bv'] as const;
+/** 'Bo' (one-to-one gains) is last so that affine models keep their parameter order (optimiser state). */
+export const PARAM_NAMES = ['m', 'n', 'h', 'thetaA', 'wu', 'mu0', 'noiseZ', 'noiseZ0', 'B', 'b', 'logVarX', 'Bv', 'Bo'] as const;
 export type ParamName = (typeof PARAM_NAMES)[number];
 
-/** Shapes of the raw parameters as stored on the GPU (see the storage conventions above). */
+export function isOneToOne(c: ModelConfig): boolean {
+  return c.observation === 'one-to-one';
+}
+
+/** Whether the observations read the inputs (affine with readoutFromInputs, or one-to-one currents with inputs): SmcConfig.readoutFromInputs. */
+export function readoutReadsInputs(c: ModelConfig): boolean {
+  return c.inputDim > 0 && (isOneToOne(c) || !!c.readoutFromInputs);
+}
+
+/** Whether a parameter present in the model is trained (the one-to-one gains and the bias can be frozen). */
+export function isTrained(c: ModelConfig, k: ParamName): boolean {
+  if (k === 'Bo') return c.trainObsGain ?? true;
+  if (k === 'b') return c.trainObsBias ?? true;
+  return true;
+}
+
+/** Shapes of the raw parameters as stored on the GPU (see the storage conventions above); size 0 = not in this model. */
 export function paramShapes(c: ModelConfig): Record<ParamName, number[]> {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const noise = c.noise === 'full' ? [R, R] : c.noise === 'diag' ? [R] : [1];
-  return { m: [N, R], n: [N, R], h: [N], thetaA: [1], wu: [N, DU], mu0: [R], noiseZ: noise, noiseZ0: noise, B: [D, R], b: [D], logVarX: [c.obs === 'gauss' ? D : 0], Bv: [D, c.readoutFromInputs ? DU : 0] };
+  const o2o = isOneToOne(c);
+  return {
+    m: [N, R], n: [N, R], h: [N], thetaA: [1], wu: [N, DU], mu0: [R], noiseZ: noise, noiseZ0: noise, B: [D, o2o ? 0 : R], b: [D],
+    logVarX: [c.obs === 'gauss' ? D : 0], Bv: [D, !o2o && c.readoutFromInputs ? DU : 0], Bo: [o2o ? N : 0],
+  };
+}
+
+export interface ReadoutMatrices {
+  B: Float64Array;
+  Bv: Float64Array;
+}
+
+/**
+ * The readout the kernels use, in the storage conventions (B as Bᵀ [D,R], Bv [D,DU], DU = 0 when the
+ * observations do not read the inputs), float64: the affine B and Bv, or for one-to-one
+ * B = diag(B_o) m and Bv = diag(B_o) Wu.
+ */
+export function effectiveReadout(c: ModelConfig, p: Pick<Record<ParamName, ArrayLike<number>>, 'B' | 'Bv' | 'm' | 'wu' | 'Bo'>): ReadoutMatrices {
+  const { rank: R, obsDim: D, inputDim: DU } = c;
+  const dv = readoutReadsInputs(c) ? DU : 0;
+  if (!isOneToOne(c)) return { B: Float64Array.from(p.B), Bv: Float64Array.from({ length: D * dv }, (_, i) => p.Bv[i]) };
+  const B = new Float64Array(D * R);
+  const Bv = new Float64Array(D * dv);
+  for (let i = 0; i < D; i++) {
+    for (let r = 0; r < R; r++) B[i * R + r] = p.Bo[i] * p.m[i * R + r];
+    for (let j = 0; j < dv; j++) Bv[i * dv + j] = p.Bo[i] * p.wu[i * DU + j];
+  }
+  return { B, Bv };
 }
 
 export function validateConfig(c: ModelConfig): void {
@@ -94,6 +159,27 @@ export function validateConfig(c: ModelConfig): void {
   if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
   if (c.inputFilter === 'lowpass' && c.inputDim === 0) throw new Error('model config: inputFilter lowpass needs a model with inputs (inputDim > 0)');
   if (c.readoutFromInputs && c.inputDim === 0) throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
+  if (c.observation !== undefined && !['affine', 'one-to-one'].includes(c.observation)) {
+    throw new Error(`model config: observation "${c.observation}" is not affine or one-to-one`);
+  }
+  if (c.readoutFrom !== undefined && !['currents', 'rates'].includes(c.readoutFrom)) {
+    throw new Error(`model config: readoutFrom "${c.readoutFrom}" is not currents or rates`);
+  }
+  if (c.readoutFrom === 'rates') {
+    throw new Error(
+      'model config: readoutFrom "rates" (one-to-one readout of the rates φ(m z + Wu v; h)) is not implemented yet: ' +
+        'the filter kernels take linear readouts only; use readoutFrom "currents"',
+    );
+  }
+  if (isOneToOne(c)) {
+    if (c.obsDim !== c.units) {
+      const got = `got obsDim ${c.obsDim} and units ${c.units}`;
+      throw new Error(`model config: the one-to-one observation model reads channel i from unit i, so obsDim must equal units, ${got}`);
+    }
+    if (c.readoutFromInputs) {
+      throw new Error('model config: readoutFromInputs is an affine option; the one-to-one readout of the currents m z + Wu v already includes the inputs');
+    }
+  }
 }
 
 /** Host copy of the parameters (float32 values as numbers), e.g. for model files and CPU analysis. */
@@ -123,12 +209,13 @@ export function initialParams(c: ModelConfig, seed: number): HostParams {
   };
   fillNoise(p.noiseZ, c.initNoiseZ);
   fillNoise(p.noiseZ0, c.initNoiseZ0);
-  // affine readout B ∈ R^{(R+dv)×D} ~ N(0, 2/(R+dv)); dv = 0 unless it reads the inputs too
+  // affine readout B ∈ R^{(R+dv)×D} ~ N(0, 2/(R+dv)); dv = 0 unless it reads the inputs too (both empty for one-to-one)
   const dv = c.readoutFromInputs ? DU : 0;
   const bStd = Math.sqrt(2 / (R + dv));
-  for (let i = 0; i < D * R; i++) p.B[i] = normal() * bStd;
+  for (let i = 0; i < p.B.length; i++) p.B[i] = normal() * bStd;
   if (c.obs === 'gauss') p.logVarX.fill(2 * Math.log(c.initNoiseX));
-  for (let i = 0; i < D * dv; i++) p.Bv[i] = normal() * bStd;
+  for (let i = 0; i < p.Bv.length; i++) p.Bv[i] = normal() * bStd;
+  p.Bo.fill(1); // one-to-one gains; b stays 0
   void D;
   return p;
 }
@@ -146,11 +233,12 @@ export function hostNoiseFactor(config: ModelConfig, raw: ArrayLike<number>): Fl
   return L;
 }
 
-/** Effective trainable parameter count (full noise counts R(R+1)/2 per covariance, as the reference). */
+/** Effective trainable parameter count (full noise counts R(R+1)/2 per covariance, as the reference; frozen gains and bias do not count). */
 export function parameterCount(c: ModelConfig): number {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const noise = c.noise === 'full' ? (R * (R + 1)) / 2 : c.noise === 'diag' ? R : 1;
-  return 2 * R * N + N + 1 + R + 2 * noise + N * DU + D * R + D + (c.obs === 'gauss' ? D : 0) + (c.readoutFromInputs ? D * DU : 0);
+  const readout = isOneToOne(c) ? (isTrained(c, 'Bo') ? N : 0) : D * R + (c.readoutFromInputs ? D * DU : 0);
+  return 2 * R * N + N + 1 + R + 2 * noise + N * DU + readout + (isTrained(c, 'b') ? D : 0) + (c.obs === 'gauss' ? D : 0);
 }
 
 export interface ThetaInputs {
@@ -176,8 +264,10 @@ export class LowRankRNN {
     const shapes = paramShapes(config);
     this.params = {} as Record<ParamName, Tensor>;
     for (const k of PARAM_NAMES) {
-      const t = Tensor.fromArray(engine, host[k].length ? host[k] : [0], host[k].length ? shapes[k] : [1], 'f32', k);
-      t.requiresGrad = host[k].length > 0;
+      const size = shapes[k].reduce((a, b) => a * b, 1);
+      if (host[k].length !== size) throw new Error(`model parameters: ${k} has ${host[k].length} values, expected ${size} ([${shapes[k].join(', ')}])`);
+      const t = Tensor.fromArray(engine, size ? host[k] : [0], size ? shapes[k] : [1], 'f32', k);
+      t.requiresGrad = size > 0 && isTrained(config, k);
       this.params[k] = t;
     }
     this.layout = thetaLayout({ R: config.rank, N: config.units, D: config.obsDim, DU: config.inputDim }, 'bootstrap');
@@ -193,7 +283,7 @@ export class LowRankRNN {
     return thetaLayout({ R: c.rank, N: c.units, D: c.obsDim, DU: c.inputDim }, proposal);
   }
 
-  /** Tensors the optimiser updates. */
+  /** Tensors the optimiser updates (frozen gains and bias are not among them). */
   trainable(): Tensor[] {
     return PARAM_NAMES.map((k) => this.params[k]).filter((t) => t.requiresGrad);
   }
@@ -202,15 +292,35 @@ export class LowRankRNN {
     return this.config.nonlinearity;
   }
 
+  /** Whether a parameter is part of this model (size > 0), trained or frozen. */
+  private present(k: ParamName): boolean {
+    return paramShapes(this.config)[k].reduce((a, b) => a * b, 1) > 0;
+  }
+
   async hostParams(): Promise<HostParams> {
     const out = {} as HostParams;
-    for (const k of PARAM_NAMES) out[k] = this.params[k].requiresGrad ? await this.params[k].readF32() : new Float32Array(0);
+    for (const k of PARAM_NAMES) out[k] = this.present(k) ? await this.params[k].readF32() : new Float32Array(0);
     return out;
   }
 
   /** Overwrite parameters from host values (e.g. when rolling back after a NaN). */
   setHostParams(host: HostParams): void {
-    for (const k of PARAM_NAMES) if (this.params[k].requiresGrad) this.engine.write(this.params[k].buffer, host[k]);
+    for (const k of PARAM_NAMES) if (this.present(k)) this.engine.write(this.params[k].buffer, host[k]);
+  }
+
+  /**
+   * The effective readout as tape ops (see `effectiveReadout`): affine B and Bv, or for one-to-one
+   * diag(B_o) m and diag(B_o) Wu, so that gradients reach m, Wu and B_o. Bv is null when the
+   * observations do not read the inputs.
+   */
+  readout(): { B: Tensor; Bv: Tensor | null } {
+    const c = this.config;
+    const P = this.params;
+    if (!isOneToOne(c)) return { B: P.B, Bv: c.readoutFromInputs ? P.Bv : null };
+    const gain = reshape(P.Bo, [c.units, 1]);
+    const out = { B: mul(P.m, gain), Bv: c.inputDim > 0 ? mul(P.wu, gain) : null };
+    if (!P.Bo.requiresGrad) gain.dispose(); // a recorded reshape belongs to the tape; a frozen one is ours
+    return out;
   }
 
   /** Cholesky factor of a noise covariance from its raw parameter (tape ops). */
@@ -238,17 +348,18 @@ export class LowRankRNN {
     const o = L.offsets;
     const Lz = this.noiseFactor(P.noiseZ);
     const Lz0 = this.noiseFactor(P.noiseZ0);
+    const ro = this.readout();
     const parts: PackPart[] = [
       { src: P.m, dstOffset: o.m },
       { src: P.n, dstOffset: o.n },
       { src: P.h, dstOffset: o.h },
       { src: P.thetaA, dstOffset: o.a },
       { src: P.mu0, dstOffset: o.mu0 },
-      { src: P.B, dstOffset: o.B },
+      { src: ro.B, dstOffset: o.B },
       { src: P.b, dstOffset: o.b },
     ];
     if (c.inputDim > 0) parts.push({ src: P.wu, dstOffset: o.wu });
-    if (c.readoutFromInputs) parts.push({ src: P.Bv, dstOffset: o.Bv });
+    if (ro.Bv) parts.push({ src: ro.Bv, dstOffset: o.Bv });
     if (c.obs === 'gauss') parts.push({ src: P.logVarX, dstOffset: o.lv });
     let qs: Tensor | null = null;
     let constant: Tensor | null = null;
@@ -260,12 +371,12 @@ export class LowRankRNN {
       // q = C̃ỹ, s = |ỹ|², G = C̃C̃ᵀ with C̃ = Bᵀ/σ, ỹ = (y − b)/σ (one op, see ops/obs-projection.ts)
       const y2 = y.view([B * T, D], false);
       let offset = P.b; // [D], or [BT,D] with the inputs' readout Bvᵀv_t added
-      if (c.readoutFromInputs) {
+      if (ro.Bv) {
         if (!v) throw new Error('theta: the optimal proposal with a readout from the inputs needs the inputs');
         // a tape reshape: filtered inputs carry a gradient (to the decay)
-        offset = add(matmul(reshape(v, [B * T, c.inputDim]), P.Bv, { transB: true }), P.b);
+        offset = add(matmul(reshape(v, [B * T, c.inputDim]), ro.Bv, { transB: true }), P.b);
       }
-      const proj = optimalProjections(y2, offset, P.logVarX, P.B);
+      const proj = optimalProjections(y2, offset, P.logVarX, ro.B);
       y2.dispose();
       qs = proj.qs;
       const G = proj.G;

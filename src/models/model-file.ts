@@ -4,14 +4,20 @@
  * functions, so the same code loads files in Node and in the browser; Node writes them atomically.
  *
  * Parameters are stored in the reference's orientation: n as [R][N], B as [R][D]; m as [N][R]; the
- * readout of the inputs (readoutFromInputs) Bv as [DU][D].
+ * readout of the inputs (readoutFromInputs) Bv as [DU][D]; the one-to-one gains Bo as [N] (one-to-one
+ * models have no B or Bv: their readout is formed from m, Wu and Bo).
+ *
+ * Version 2 added config.observation / readoutFrom / trainObsGain / trainObsBias and params.Bo; version-1
+ * files (affine models, bias trained) load unchanged, the missing fields taking their defaults.
  */
 import type { Normalisation } from '../io/dataset.js';
 import type { OptimizerState } from '../ops/optim.js';
 import { DEFAULT_CONFIG, PARAM_NAMES, paramShapes, validateConfig, type HostParams, type ModelConfig, type ParamName } from './lowrank-rnn.js';
 
 export const MODEL_FORMAT = 'lowrank-smc-model';
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
+/** Versions this code reads (1: before the one-to-one observation model; read as affine). */
+export const READABLE_MODEL_VERSIONS = [1, 2];
 
 export interface HistoryEntry {
   iteration: number;
@@ -79,10 +85,11 @@ export function serializeModel(config: ModelConfig, params: HostParams, normalis
   out.mu0 = Array.from(params.mu0);
   out.noiseZ = config.noise === 'full' ? toRows(params.noiseZ, R, R, false) : Array.from(params.noiseZ);
   out.noiseZ0 = config.noise === 'full' ? toRows(params.noiseZ0, R, R, false) : Array.from(params.noiseZ0);
-  out.B = toRows(params.B, D, R, true); // [R][D]
+  if (params.B.length) out.B = toRows(params.B, D, R, true); // [R][D]
   out.b = Array.from(params.b);
   if (config.obs === 'gauss') out.logVarX = Array.from(params.logVarX);
-  if (config.readoutFromInputs) out.Bv = toRows(params.Bv, D, DU, true); // [DU][D]
+  if (params.Bv.length) out.Bv = toRows(params.Bv, D, DU, true); // [DU][D]
+  if (params.Bo.length) out.Bo = Array.from(params.Bo); // one-to-one gains [N]
   return { format: MODEL_FORMAT, version: MODEL_VERSION, config, params: out, normalisation, training };
 }
 
@@ -97,8 +104,9 @@ export function parseModel(text: string, source = 'model file'): { config: Model
   if (!obj || typeof obj !== 'object' || obj.format !== MODEL_FORMAT) {
     throw new Error(`${source}: not a lowrank-smc model file (field "format" should be "${MODEL_FORMAT}")`);
   }
-  if (obj.version !== MODEL_VERSION) {
-    throw new Error(`${source}: model file version ${obj.version} is not supported by this version of lowrank-smc (reads version ${MODEL_VERSION}); refit or convert the model`);
+  if (!READABLE_MODEL_VERSIONS.includes(obj.version)) {
+    const readable = READABLE_MODEL_VERSIONS.join(', ');
+    throw new Error(`${source}: model file version ${obj.version} is not supported (this lowrank-smc reads versions ${readable}); refit or convert the model`);
   }
   const config: ModelConfig = { ...DEFAULT_CONFIG, ...obj.config } as ModelConfig;
   try {

@@ -8,7 +8,7 @@ import { kalmanPackedRef } from '../ops/kalman.js';
 import { lowpassReference } from '../ops/lowpass.js';
 import { referenceFilter, type FilterSpec } from '../inference/reference-filter.js';
 import type { Proposal, Resampling } from '../inference/smc-layout.js';
-import { hostNoiseFactor, paramShapes, type ModelConfig, type ParamName } from './lowrank-rnn.js';
+import { effectiveReadout, hostNoiseFactor, paramShapes, readoutReadsInputs, type ModelConfig, type ParamName } from './lowrank-rnn.js';
 import { thetaLayout } from '../inference/smc-layout.js';
 
 export type HostParams64 = Record<ParamName, Float64Array>;
@@ -41,10 +41,13 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
   th[o.a] = p.thetaA[0];
   if (DU > 0) th.set(p.wu, o.wu);
   th.set(p.mu0, o.mu0);
-  th.set(p.B, o.B);
+  // the readout the kernels see (one-to-one: diag(B_o) m and diag(B_o) Wu, so differences reach m, Wu and B_o)
+  const ro = effectiveReadout(c, p);
+  const readsV = readoutReadsInputs(c);
+  th.set(ro.B, o.B);
   th.set(p.b, o.b);
   if (c.obs === 'gauss') th.set(p.logVarX, o.lv);
-  if (c.readoutFromInputs) th.set(p.Bv, o.Bv);
+  if (readsV) th.set(ro.Bv, o.Bv);
   const Lz = hostNoiseFactor(c, p.noiseZ);
   const Lz0 = hostNoiseFactor(c, p.noiseZ0);
   let qs: Float64Array | undefined;
@@ -55,7 +58,7 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
   } else {
     const invStd = Float64Array.from(p.logVarX, (lv) => Math.exp(-0.5 * lv));
     const Ct = new Float64Array(D * R);
-    for (let d = 0; d < D; d++) for (let r = 0; r < R; r++) Ct[d * R + r] = p.B[d * R + r] * invStd[d];
+    for (let d = 0; d < D; d++) for (let r = 0; r < R; r++) Ct[d * R + r] = ro.B[d * R + r] * invStd[d];
     const G = new Float64Array(R * R);
     for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) for (let d = 0; d < D; d++) G[i * R + j] += Ct[d * R + i] * Ct[d * R + j];
     qs = new Float64Array(B * T * (R + 1));
@@ -63,7 +66,7 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
       let s = 0;
       for (let d = 0; d < D; d++) {
         let offset = p.b[d];
-        if (c.readoutFromInputs) for (let j = 0; j < DU; j++) offset += p.Bv[d * DU + j] * v[bt * DU + j];
+        if (readsV) for (let j = 0; j < DU; j++) offset += ro.Bv[d * DU + j] * v[bt * DU + j];
         const yt = (y[bt * D + d] - offset) * invStd[d];
         s += yt * yt;
         for (let r = 0; r < R; r++) qs[bt * R + r] += yt * Ct[d * R + r];
@@ -82,7 +85,10 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
     for (const lv of p.logVarX) lvSum += lv;
     constant = -0.5 * (k0[2 * RR] + (T - 1) * k1[2 * RR]) - 0.5 * T * lvSum - 0.5 * T * D * Math.log(2 * Math.PI);
   }
-  const fspec: FilterSpec = { layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling, resampleThreshold: spec.resampleThreshold, readoutFromInputs: c.readoutFromInputs, B, T, K: spec.K, key: spec.key, iter: spec.iter };
+  const fspec: FilterSpec = {
+    layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling,
+    resampleThreshold: spec.resampleThreshold, readoutFromInputs: readsV, B, T, K: spec.K, key: spec.key, iter: spec.iter,
+  };
   const r = referenceFilter(fspec, th, { y, v, qs }, fixedAncestors, fixedResampled);
   let total = 0;
   for (let b = 0; b < B; b++) total += r.ll[b] + constant;

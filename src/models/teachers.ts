@@ -20,6 +20,7 @@ import type { Engine } from '../gpu/engine.js';
 import { isTeacherFile, type TeacherFile } from '../analysis/fp-model.js';
 import { phi } from '../ops/nonlin.js';
 import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from './lowrank-rnn.js';
+import { effectiveReadout } from './lowrank-rnn.js';
 import { MODEL_FORMAT, parseModel } from './model-file.js';
 import type { Normalisation } from '../io/dataset.js';
 
@@ -182,8 +183,9 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
  */
 export function unitReadoutTeacher(): Teacher {
   const t = oscillatorTeacher('gauss', { units: 20, obsDim: 20 });
-  t.params.B = Float32Array.from(t.params.m);
-  return { ...t, name: 'osc-units', notes: [...t.notes.slice(0, 2), 'observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1 (B = m)'] };
+  const config: ModelConfig = { ...t.config, observation: 'one-to-one', readoutFrom: 'currents' };
+  const params = { ...t.params, B: new Float32Array(0), Bo: new Float32Array(20).fill(1) };
+  return { ...t, name: 'osc-units', config, params, notes: [...t.notes.slice(0, 2), 'one-to-one observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1'] };
 }
 
 export function presetTeacher(name: string): Teacher {
@@ -305,16 +307,18 @@ export function transitionCovariance(config: ModelConfig, params: HostParams): F
 }
 
 /**
- * tr(Bᵀ Σz B): the transition noise seen in observation (pre-link) space, summed over channels.
+ * tr(Bᵀ Σz B): the transition noise seen in observation (pre-link) space, summed over channels (B the
+ * effective readout, diag(B_o) m for one-to-one models).
  * Latents are identified only up to an invertible map z → A z, under which Σz → A Σz Aᵀ and
  * Bᵀ → Bᵀ A⁻¹, so this product is the same for every equivalent model while Σz itself is not.
  */
 export function observedTransitionNoise(config: ModelConfig, params: HostParams): number {
   const R = config.rank;
   const S = transitionCovariance(config, params);
+  const B = effectiveReadout(config, params).B;
   let tr = 0;
   for (let d = 0; d < config.obsDim; d++) {
-    for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) tr += params.B[d * R + i] * S[i * R + j] * params.B[d * R + j];
+    for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) tr += B[d * R + i] * S[i * R + j] * B[d * R + j];
   }
   return tr;
 }

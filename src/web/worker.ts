@@ -157,7 +157,8 @@ async function loadModel(text: string, name: string, dataset: DatasetMessage | n
   const model = new LowRankRNN(e, parsed.config, parsed.params);
   setCurrent({ model, normalisation: parsed.normalisation, training: parsed.training });
   const c = parsed.config;
-  post({ type: 'model-loaded', kind: 'model', description: `${name}: rank ${c.rank}, ${c.units} units, ${c.obsDim} channels, ${c.nonlinearity}` });
+  const readout = c.observation === 'one-to-one' ? ' (one-to-one)' : '';
+  post({ type: 'model-loaded', kind: 'model', description: `${name}: rank ${c.rank}, ${c.units} units, ${c.obsDim} channels${readout}, ${c.nonlinearity}` });
   post({ type: 'state', state: 'analysing' });
   post(await analyse(model, dataset && dataset.channels === c.obsDim ? dataset : null, name));
 }

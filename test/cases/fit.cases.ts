@@ -16,7 +16,7 @@ import { objectiveRef, toHost64 } from '../../src/models/reference-objective.js'
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
-async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number, resampleThreshold = 1): Promise<void> {
+export async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number, resampleThreshold = 1): Promise<void> {
   const B = 2, T = 5, K = 4;
   const rand = mulberry32(seed);
   const host = initialParams(config, seed);

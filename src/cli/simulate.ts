@@ -4,12 +4,13 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { loadDataset, saveNpy, writeFileAtomic } from '../io/files.js';
+import { serializeModel } from '../models/model-file.js';
 import { describeTeacher, presetTeacher, simulateTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../models/teachers.js';
 
 export const summary = 'sample .npy data (trial, time, channel) from a teacher model (oscillator presets, reach teacher, model files)';
 
 const USAGE = `lowrank-smc simulate --teacher <${TEACHER_PRESETS.join('|')}|file.json> --trials K --steps T --out data.npy
-                     [--seed S] [--inputs u.npy] [--latents z.npy] [--json] [--backend auto|vulkan|opengles]
+                     [--seed S] [--inputs u.npy] [--latents z.npy] [--teacher-out t.json] [--json] [--backend auto|vulkan|opengles]
 
   --teacher  osc-gauss    rank-2 tanh oscillator, 20 Gaussian channels (σ = 0.1), latent noise std 0.1
              osc-poisson  the same latents, 40 Poisson channels, rates softplus(Bᵀz − 1.5)
@@ -22,6 +23,8 @@ const USAGE = `lowrank-smc simulate --teacher <${TEACHER_PRESETS.join('|')}|file
   --out      observations (trials, steps, channels) float32; a sidecar <out>.teacher.json describes
              the teacher (preset, true noise, frequency)
   --latents  also write the true latents (trials, steps, rank)
+  --teacher-out  also write the teacher as a lowrank-smc model file (e.g. to score it with \`filter\`
+             under the same filter as a fitted student)
   --json     print the sidecar to stdout`;
 
 function positiveInt(name: string, v: string | undefined): number {
@@ -31,8 +34,8 @@ function positiveInt(name: string, v: string | undefined): number {
   return x;
 }
 
-async function checkWritable(path: string, what: string): Promise<void> {
-  if (!path.toLowerCase().endsWith('.npy')) throw new Error(`--${what} ${path}: must end in .npy`);
+async function checkWritable(path: string, what: string, ext = '.npy'): Promise<void> {
+  if (!path.toLowerCase().endsWith(ext)) throw new Error(`--${what} ${path}: must end in ${ext}`);
   const dir = dirname(path);
   const ok = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!ok) throw new Error(`--${what} ${path}: directory ${dir} does not exist`);
@@ -66,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
       inputs: { type: 'string' },
       out: { type: 'string' },
       latents: { type: 'string' },
+      'teacher-out': { type: 'string' },
       json: { type: 'boolean' },
       backend: { type: 'string', default: 'auto' },
       help: { type: 'boolean' },
@@ -89,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     await checkWritable(values.latents, 'latents');
     if (resolve(values.latents) === resolve(values.out)) throw new Error('--latents and --out name the same file');
   }
+  if (values['teacher-out']) await checkWritable(values['teacher-out'], 'teacher-out', '.json');
   const teacher = await loadTeacher(values.teacher);
   const DU = teacher.config.inputDim;
   let inputs: Float32Array | undefined;
@@ -115,6 +120,10 @@ export async function run(argv: string[]): Promise<number> {
     };
     const text = JSON.stringify(side, null, 2);
     await writeFileAtomic(sidecarPath(values.out), text + '\n');
+    if (values['teacher-out']) {
+      const file = serializeModel(teacher.config, teacher.params, teacher.normalisation, null);
+      await writeFileAtomic(values['teacher-out'], JSON.stringify(file) + '\n');
+    }
     if (values.json) console.log(JSON.stringify(side));
     else console.log(`wrote ${values.out} (${trials} × ${steps} × ${D}) from ${teacher.name}${values.latents ? ` and latents ${values.latents}` : ''}; teacher described in ${sidecarPath(values.out)}`);
   } finally {

@@ -215,6 +215,7 @@ function readSettings(): FitSettings {
     rank: int('rank', 1, 8),
     units: int('units', 1, 4096),
     nonlinearity: $<HTMLSelectElement>('nonlinearity').value as FitSettings['nonlinearity'],
+    observation: $<HTMLSelectElement>('observation').value as FitSettings['observation'],
     particles: int('particles', 1, 4096),
     proposal: $<HTMLSelectElement>('proposal').value as FitSettings['proposal'],
     iterations: int('iterations', 1),
@@ -223,6 +224,7 @@ function readSettings(): FitSettings {
     lr,
     seed: int('seed', 0),
   };
+  if (s.observation === 'one-to-one' && dataset) s.units = dataset.channels; // channel i is unit i
   if (dataset && s.window > dataset.time) throw new Error(`window ${s.window} is longer than the data's ${dataset.time} time steps per trial`);
   return s;
 }

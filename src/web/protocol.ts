@@ -9,6 +9,8 @@ export interface FitSettings {
   rank: number;
   units: number;
   nonlinearity: ModelConfig['nonlinearity'];
+  /** 'one-to-one': channel i reads unit i's current (units is then the channel count). */
+  observation: NonNullable<ModelConfig['observation']>;
   particles: number;
   proposal: Proposal;
   iterations: number;

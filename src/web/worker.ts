@@ -92,7 +92,7 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
 
 async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const e = engine!;
-  const config = { ...DEFAULT_CONFIG, rank: s.rank, units: s.units, obsDim: dataset.channels, nonlinearity: s.nonlinearity };
+  const config = { ...DEFAULT_CONFIG, rank: s.rank, units: s.units, obsDim: dataset.channels, nonlinearity: s.nonlinearity, observation: s.observation };
   const ds: Dataset = { data: dataset.data, trials: dataset.trials, time: dataset.time, channels: dataset.channels };
   const model = new LowRankRNN(e, config, initialiseFromData(config, initialParams(config, s.seed), ds));
   const options = { iterations: s.iterations, particles: s.particles, batch: s.batch, window: s.window, proposal: s.proposal, seed: s.seed, lr: s.lr, lrEnd: s.lr / 2, logEvery: 1 };

@@ -140,7 +140,8 @@ if (!chromiumPath) {
       expect(Number(await page.getAttribute('#training-chart', 'data-points'))).toBe(fit.iterations);
       const loss = s.progress.map((p) => p.loss);
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      expect(mean(loss.slice(-3))).toBeLessThan(0.5 * mean(loss.slice(0, 3)));
+      // the data-driven start already explains the channels' principal variance; the fit must still improve on it
+      expect(mean(loss.slice(-3))).toBeLessThan(0.9 * mean(loss.slice(0, 3)));
       expect(await page.textContent('#status')).toContain(`finished after ${fit.iterations} iterations`);
 
       // Analysis of the fitted clipped-ReLU model: latent paths, traces of 3 channels, fixed points.
@@ -190,12 +191,13 @@ if (!chromiumPath) {
       expect(pageErrors).toEqual([]);
     }, 200_000);
 
-    test('simulates the oscillator in the page; stop ends a long fit early', async () => {
+    test('simulates the oscillator in the page and fits a one-to-one model (units = channels); stop ends a long fit early', async () => {
       const mark = (await appState()).errors.length;
       await page.click('#simulate');
       await waitForApp(`(s.dataset !== null && s.dataset.source.startsWith("simulated")) || s.errors.length > ${mark}`, 120_000);
       expect(await page.textContent('#data-info')).toContain('4 trial(s) × 200 steps × 8 channels');
       await page.fill('#iterations', '500');
+      await page.selectOption('#observation', 'one-to-one');
       await page.click('#start');
       await waitForApp(`s.progress.length >= 2 || s.errors.length > ${mark}`, 240_000);
       await page.click('#stop');
@@ -203,6 +205,10 @@ if (!chromiumPath) {
       expect(errorsSince(s, mark)).toEqual([]);
       expect(s.progress.length).toBeLessThan(500);
       expect(await page.textContent('#status')).toContain(`stopped after ${s.progress.length} iterations`);
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
+      const m = parseModel(readFileSync(await download.path(), 'utf8'), download.suggestedFilename());
+      expect(m.config).toMatchObject({ observation: 'one-to-one', units: 8, obsDim: 8 });
+      await page.selectOption('#observation', 'affine');
     }, 500_000);
 
     test('without WebGPU the page says so and how to enable it', async () => {

@@ -127,6 +127,8 @@ describe('fit warnings', () => {
     const w = fitWarnings({ history: healthy, particles: 10, staticBaseline: 12 });
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/ends at 9\.95 nats per step, below the 12\.00 of a static Gaussian model.*learning rate/);
+    expect(w[0]).not.toMatch(/data-driven start/);
+    expect(fitWarnings({ history: healthy, particles: 10, staticBaseline: 12, start: 'reference' })[0]).toMatch(/Try the data-driven start, more iterations/);
   });
 
   test('collapsed latent or observation noise and degenerate weights each warn', () => {

@@ -12,6 +12,8 @@ export interface FitWarningInput {
   particles: number;
   /** Log-likelihood per step of the static baseline (data-init.ts staticBaselineLogLikelihood), same units as llPerStep. */
   staticBaseline?: number | null;
+  /** How the fit started (models/data-init.ts); a reference start adds the data-driven start to the advice. */
+  start?: 'data' | 'reference';
 }
 
 /** Latent or observation noise std below this (relative to its first logged value) counts as collapsed. */
@@ -37,8 +39,9 @@ export function fitWarnings(input: FitWarningInput): string[] {
   if (input.staticBaseline != null && ll < input.staticBaseline) {
     warnings.push(
       `the fit ends at ${ll.toFixed(2)} nats per step, below the ${input.staticBaseline.toFixed(2)} of a static Gaussian model with the same ` +
-        'number of factors and no dynamics: it has not found the data\'s dynamics. Try more iterations, a higher learning rate (e.g. 1e-2), ' +
-        'or more particles.',
+        'number of factors and no dynamics: it has not found the data\'s dynamics. Try ' +
+        (input.start === 'reference' ? 'the data-driven start, ' : '') +
+        'more iterations, a higher learning rate (e.g. 1e-2), or more particles.',
     );
   }
   const logged = history.filter((h) => h.latentNoise !== undefined);

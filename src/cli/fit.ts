@@ -150,7 +150,7 @@ export async function run(argv: string[]): Promise<number> {
   const last = result.history[result.history.length - 1];
   const baseline = staticBaselineLogLikelihood(config, ds);
   const jacobian = normalisationLogJacobian(normalisation);
-  const warnings = fitWarnings({ history: result.history, particles, staticBaseline: baseline === null ? null : baseline + jacobian });
+  const warnings = fitWarnings({ history: result.history, particles, staticBaseline: baseline === null ? null : baseline + jacobian, start: resume ? undefined : init });
   if (values.plots && result.history.length) {
     const { trainingCurves } = await import('../plot/charts.js');
     const { writePlot } = await import('../plot/files.js');

@@ -22,12 +22,16 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   simulate: () => import('./simulate.js'),
 };
 
-function usage(): string {
+/** The usage text with each command's one-line summary (loads the command modules, no GPU). */
+async function usage(): Promise<string> {
+  const names = Object.keys(COMMANDS);
+  const summaries = await Promise.all(names.map(async (c) => (await COMMANDS[c]()).summary));
+  const width = Math.max(...names.map((c) => c.length));
   return [
     'usage: lowrank-smc <command> [options]   (lowrank-smc <command> --help for a command\'s options)',
     '',
     'commands:',
-    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+    ...names.map((c, i) => `  ${c.padEnd(width)}  ${summaries[i]}`),
   ].join('\n');
 }
 
@@ -35,9 +39,9 @@ export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   let code = 0;
   if (!name || name === '--help' || name === '-h') {
-    console.log(usage());
+    console.log(await usage());
   } else if (!(name in COMMANDS)) {
-    console.error(`lowrank-smc: unknown command "${name}"\n\n${usage()}`);
+    console.error(`lowrank-smc: unknown command "${name}"\n\n${await usage()}`);
     code = 2;
   } else {
     try {

@@ -1,0 +1,22 @@
+// `lowrank-smc --help` lists every command with its one-line summary (runs the built CLI).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+test('--help names each command with the summary its module exports', async () => {
+  const out = execFileSync(process.execPath, [join(root, 'bin', 'lowrank-smc.js'), '--help'], { encoding: 'utf8' });
+  const main = readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8');
+  const commands = [...main.matchAll(/^ {2}'?([\w-]+)'?: \(\) => import\('\.\/([\w-]+)\.js'\)/gm)].map((m) => ({ name: m[1], file: m[2] }));
+  expect(commands.length).toBeGreaterThan(10);
+  const lines = out.split('\n');
+  for (const { name, file } of commands) {
+    const { summary } = (await import(`../src/cli/${file}.ts`)) as { summary: string };
+    expect(summary, `${file}.ts exports a summary`).toBeTruthy();
+    const line = lines.find((l) => l.trimStart().startsWith(`${name} `));
+    expect(line?.trim().replace(/\s+/, ' ')).toBe(`${name} ${summary}`);
+  }
+}, 30_000);

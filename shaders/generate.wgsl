@@ -1,7 +1,8 @@
 // Generation from the low-rank RNN: one workgroup per sequence, the units split over the invocations
 // and the nᵀφ(·) sums reduced in workgroup memory every step, so a single long rollout still uses the
 // whole workgroup. Records z, the observation mean ψ(Bᵀz + b) (ψ(Bᵀz + Bvᵀv_t + b) with the readout
-// from [v; z], p.readout_v) and a sampled observation.
+// from [v; z], p.readout_v; B_o φ(m z + Wu v_t; h) + b for the one-to-one readout from the rates, p.rates)
+// and a sampled observation.
 #include "rng"
 #include "nonlin"
 #include "obs_link"
@@ -13,7 +14,7 @@ struct Params {
   S: u32, T: u32, burn: u32, N: u32, D: u32, DU: u32,
   seed_lo: u32, seed_hi: u32, iter: u32, poisson: u32, noise_scale: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32,
-  off_L: u32, off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, readout_v: u32,
+  off_L: u32, off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, readout_v: u32, off_Bo: u32, rates: u32,
 }
 
 const PURPOSE_GEN_LATENT: u32 = 6u;
@@ -62,7 +63,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (tid < R) { out[zBase + (s * p.T + t) * R + tid] = zs[tid]; }
       for (var d = tid; d < p.D; d += WG) {
         var eta = theta[p.off_b + d];
-        for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * zs[r]; }
+        if (p.rates == 1u) {
+          // channel d is unit d: its rate at the recorded step's input (as the filter's readout)
+          var x = 0.0;
+          for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + d * p.DU + j] * inputs[(s * p.T + t) * p.DU + j]; }
+          for (var r = 0u; r < R; r++) { x += theta[p.off_m + d * R + r] * zs[r]; }
+          eta += theta[p.off_Bo + d] * phi(x, theta[p.off_h + d]);
+        } else {
+          for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * zs[r]; }
+        }
         if (p.readout_v == 1u) {
           for (var j = 0u; j < p.DU; j++) { eta += theta[p.off_Bv + d * p.DU + j] * inputs[(s * p.T + t) * p.DU + j]; }
         }

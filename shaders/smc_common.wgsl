@@ -34,12 +34,31 @@ fn obs_offset(bg: u32, t: u32, d: u32) -> f32 {
   return eta;
 }
 
+// Current x_i = (m z + Wu v_t)_i of unit i at step t of trial bg (input current first, as transition_mean).
+fn unit_current(bg: u32, t: u32, i: u32, z: array<f32, R>) -> f32 {
+  var x = 0.0;
+  for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+  for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
+  return x;
+}
+
+// Readout η_d of channel d at step t under z: affine Bᵀz + offset, or (#if RATES, one-to-one from the rates,
+// channel d = unit d) B_o,d φ(x_d; h_d) + b_d.
+fn obs_eta(b: u32, t: u32, d: u32, z: array<f32, R>) -> f32 {
+  var eta = obs_offset(b, t, d);
+#if RATES
+  eta += theta[p.off_Bo + d] * phi(unit_current(b, t, d, z), theta[p.off_h + d]);
+#else
+  for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+#endif
+  return eta;
+}
+
 // Log-likelihood of observation y_t under z (bootstrap weights).
 fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
   var l = 0.0;
   for (var d = 0u; d < p.D; d++) {
-    var eta = obs_offset(b, t, d);
-    for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+    let eta = obs_eta(b, t, d, z);
     let lam = psi(eta);
     let y = data[p.off_y + (b * p.T + t) * p.D + d];
 #if POISSON

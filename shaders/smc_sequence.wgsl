@@ -26,7 +26,7 @@ struct Params {
   iter: u32, seed_lo: u32, seed_hi: u32, resample: u32, ess_frac: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
-  off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32,
+  off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
   off_y: u32, off_v: u32, off_qs: u32, P: u32,
 }
 
@@ -505,8 +505,15 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 #else
       // observation log-likelihood gradient with respect to z
       for (var d = 0u; d < p.D; d++) {
+#if RATES
+        // η_d = B_o,d φ(x_d; h_d) + b_d, x_d = m_d·z + (Wu v_t)_d: ∂η_d/∂z = B_o,d φ'(x_d) m_d
+        let x = unit_current(b, t, d, z);
+        let hd = theta[p.off_h + d];
+        let eta = obs_offset(b, t, d) + theta[p.off_Bo + d] * phi(x, hd);
+#else
         var eta = obs_offset(b, t, d);
         for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+#endif
         let lam = psi(eta);
         let y = data[p.off_y + (b * p.T + t) * p.D + d];
 #if POISSON
@@ -514,7 +521,12 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 #else
         let geta = (y - lam) * exp(-theta[p.off_lv + d]) * dpsi(eta);
 #endif
+#if RATES
+        let cz = w * geta * theta[p.off_Bo + d] * dphi_dx(x, hd);
+        for (var r = 0u; r < R; r++) { gz[r] += cz * theta[p.off_m + d * R + r]; }
+#else
         for (var r = 0u; r < R; r++) { gz[r] += w * geta * theta[p.off_B + d * R + r]; }
+#endif
       }
       let sl = select(S_M1, S_M2, t == 0u);
       for (var r = 0u; r < R; r++) {
@@ -538,11 +550,19 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       }
     }
 #else
-    // (4) channel-owned observation parameter gradients
+    // (4) channel-owned observation parameter gradients. With RATES channel d is unit d, owned by the
+    // same invocation as in (2) and load_units, so its m, h, Wu rows (and current adjoint) are added here too.
     for (var d = tid; d < p.D; d += WG) {
-      var gB = array<f32, R>();
+      var gB = array<f32, R>(); // RATES: the gradient of m_d
       var gbias = 0.0;
       var glv = 0.0;
+#if RATES
+      var ggain = 0.0;
+      var gh = 0.0;
+      var gx = 0.0;
+      let hd = theta[p.off_h + d];
+      let gain = theta[p.off_Bo + d];
+#endif
       let y = data[p.off_y + (b * p.T + t) * p.D + d];
       for (var k = 0u; k < K; k++) {
         let w = sw[k] * seed;
@@ -550,8 +570,15 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         var z = array<f32, R>();
         for (var r = 0u; r < R; r++) {
           z[r] = paths[zidx(b, t, k) + r];
+#if !RATES
           eta += theta[p.off_B + d * R + r] * z[r];
+#endif
         }
+#if RATES
+        let x = unit_current(b, t, d, z);
+        let f = phi(x, hd);
+        eta += gain * f;
+#endif
         let lam = psi(eta);
 #if POISSON
         let geta = (y / lam - 1.0) * dpsi(eta);
@@ -562,9 +589,27 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         glv += w * (0.5 * res * res * prec - 0.5);
 #endif
         gbias += w * geta;
+#if RATES
+        ggain += w * geta * f;
+        gh += w * geta * gain * dphi_dh(x, hd);
+        let cx = w * geta * gain * dphi_dx(x, hd);
+        gx += cx;
+        for (var r = 0u; r < R; r++) { gB[r] += cx * z[r]; }
+#else
         for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
+#endif
       }
+#if RATES
+      for (var r = 0u; r < R; r++) { gpart[gb + p.off_m + d * R + r] += gB[r]; }
+      gpart[gb + p.off_h + d] += gh;
+      gpart[gb + p.off_Bo + d] += ggain;
+      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + d * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+#if INPUT_GRAD
+      gxs[(b * p.T + t) * p.N + d] += gx; // after (2) wrote the transition's share of this step
+#endif
+#else
       for (var r = 0u; r < R; r++) { gpart[gb + p.off_B + d * R + r] += gB[r]; }
+#endif
       gpart[gb + p.off_b + d] += gbias;
 #if INPUT_GRAD
       gxs[p.B * p.T * p.N + (b * p.T + t) * p.D + d] = gbias;

@@ -73,6 +73,18 @@ describe('data-driven start', () => {
     expect(Array.from(p.b)).toEqual(Array.from(affine.b));
   });
 
+  test('one-to-one from rates: m keeps its draw, the bias takes the means and the noise all of each channel\'s variance', () => {
+    const cfg = config(W.length, { observation: 'one-to-one', readoutFrom: 'rates', units: W.length });
+    const ref = initialParams(cfg, 1);
+    const p = initialiseFromData(cfg, initialParams(cfg, 1), ds);
+    const { mean, cov } = channelMoments(ds);
+    expect(Array.from(p.m)).toEqual(Array.from(ref.m));
+    for (let d = 0; d < W.length; d++) {
+      expect(p.b[d]).toBeCloseTo(mean[d], 5);
+      expect(Math.exp(p.logVarX[d])).toBeCloseTo(cov[d * W.length + d], 3);
+    }
+  });
+
   test('Poisson: the bias inverts the link at each channel mean count', () => {
     const counts: Dataset = { data: new Float32Array(3000 * 3), trials: 1, time: 3000, channels: 3 };
     const rand = mulberry32(9);

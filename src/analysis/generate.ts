@@ -38,7 +38,10 @@ export interface Generated {
   T: number;
   /** Latents [S,T,R]. */
   z: Float32Array;
-  /** Observation means ψ(η) [S,T,D] (normalised units; η = Bᵀz + b, + Bvᵀv or the one-to-one B_o ⊙ (m z + Wu v) + b). */
+  /**
+   * Observation means ψ(η) [S,T,D] (normalised units; η = Bᵀz + b, + Bvᵀv, the one-to-one B_o ⊙ (m z + Wu v) + b,
+   * or from the rates B_o ⊙ φ(m z + Wu v; h) + b).
+   */
   mean: Float32Array;
   /** Sampled observations [S,T,D] (normalised units). */
   sample: Float32Array;
@@ -136,7 +139,7 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
       p: {
         S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0, noise_scale: opts.noiseScale ?? 1,
         off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_L: o.L, off_B: o.B, off_b: o.b, off_lv: o.lv,
-        off_Bv: o.Bv, readout_v: readoutReadsInputs(c) ? 1 : 0,
+        off_Bv: o.Bv, readout_v: readoutReadsInputs(c) ? 1 : 0, off_Bo: o.Bo, rates: layout.rates ? 1 : 0,
       },
       theta: th.theta, inputs, z0: z0T, out,
     }, S);

@@ -4,7 +4,9 @@ import { normalisationLogJacobian, zscore, type Normalisation } from '../io/data
 import { FIT_DEFAULTS, fit } from '../inference/trainer.js';
 import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
 import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
-import { DEFAULT_CONFIG, LowRankRNN, initialParams, parameterCount, validateConfig, type ModelConfig } from '../models/lowrank-rnn.js';
+import {
+  DEFAULT_CONFIG, LowRankRNN, initialParams, optimalProposalApplies, parameterCount, readsRates, validateConfig, type ModelConfig,
+} from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
 import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile } from './common.js';
@@ -27,7 +29,8 @@ model
   --init data|reference  start the readout and observation noise from the data's principal components
                          and residual variance (default), or draw them as the reference does
   --observation affine|one-to-one (affine)  one-to-one: channel i reads unit i's current, B_o ⊙ (m z + Wu v) + b
-                         (--units defaults to the channel count)  --readout-from currents|rates (currents; rates not yet)
+                         (--units defaults to the channel count)  --readout-from currents|rates (currents; rates: B_o ⊙ φ(m z + Wu v; h) + b,
+                         bootstrap proposal only)
   --freeze-obs-gain  --freeze-obs-bias  keep the one-to-one gains B_o (1) / the readout bias b (0) fixed
 inference and training
   --particles K (10)  --proposal optimal|bootstrap (optimal for gauss+identity, else bootstrap)
@@ -102,10 +105,13 @@ export async function run(argv: string[]): Promise<number> {
     trainObsGain: !values['freeze-obs-gain'],
     trainObsBias: !values['freeze-obs-bias'],
   };
-  validateConfig(config); // e.g. one-to-one with --units ≠ channels, or --readout-from rates: before any GPU work
+  validateConfig(config); // e.g. one-to-one with --units ≠ channels: before any GPU work
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
-  const linearGauss = config.obs === 'gauss' && config.obsNonlinearity === 'identity';
+  const linearGauss = optimalProposalApplies(config);
   const proposal = choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const, (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'));
+  if (proposal === 'optimal' && readsRates(config)) {
+    throw new Error('--proposal optimal needs observations linear in the latents; --readout-from rates reads φ(m z + Wu v; h): use --proposal bootstrap');
+  }
   if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: resume?.training?.particles ?? FIT_DEFAULTS.particles });
   const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? FIT_DEFAULTS.batch });

@@ -5,7 +5,7 @@
 import { Tape } from '../autodiff/tape.js';
 import { seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
-import type { LowRankRNN } from '../models/lowrank-rnn.js';
+import { optimalProposalApplies, type LowRankRNN } from '../models/lowrank-rnn.js';
 import { pathFloats, type Proposal, type Resampling } from './smc-layout.js';
 import { splitPaths } from './smc-op.js';
 import { forwardPath } from './smc-step.js';
@@ -34,10 +34,10 @@ export interface FilterOutput {
   paths?: { z: Float32Array; w: Float32Array; anc: Uint32Array };
 }
 
-/** The proposal a model supports best: optimal for linear-Gaussian observations, else bootstrap. */
+/** The proposal a model supports best: optimal for linear-Gaussian observations (not from the rates), else bootstrap. */
 export function defaultProposal(model: LowRankRNN): Proposal {
   const c = model.config;
-  return c.obs === 'gauss' && c.obsNonlinearity === 'identity' ? 'optimal' : 'bootstrap';
+  return optimalProposalApplies(c) ? 'optimal' : 'bootstrap';
 }
 
 export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Dataset | null, opts: FilterOptions): Promise<FilterOutput> {

@@ -54,6 +54,7 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
   const { layout, B, T, K, key, iter } = spec;
   const { R, N, D, DU } = layout.dims;
   const o = layout.offsets;
+  if (layout.rates && spec.proposal === 'optimal') throw new Error("referenceFilter: the readout from the rates (layout.rates) needs the bootstrap proposal");
   const a = Math.exp(-Math.exp(theta[o.a]));
   const chunks = Math.ceil(R / 4);
   const ll = new Float64Array(B);
@@ -123,7 +124,13 @@ export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data
           for (let d = 0; d < D; d++) {
             let eta = theta[o.b + d];
             if (spec.readoutFromInputs) for (let j = 0; j < DU; j++) eta += theta[o.Bv + d * DU + j] * data.v[(b * T + t) * DU + j];
-            for (let r = 0; r < R; r++) eta += theta[o.B + d * R + r] * z[r];
+            if (layout.rates) {
+              // one-to-one from the rates: B_o,d φ(x_d; h_d), x_d = (Wu v_t)_d + m_d·z
+              let x = 0;
+              for (let j = 0; j < DU; j++) x += theta[o.wu + d * DU + j] * data.v[(b * T + t) * DU + j];
+              for (let r = 0; r < R; r++) x += theta[o.m + d * R + r] * z[r];
+              eta += theta[o.Bo + d] * phi(spec.nonlinearity, x, theta[o.h + d]);
+            } else for (let r = 0; r < R; r++) eta += theta[o.B + d * R + r] * z[r];
             const lam = psiRef(spec.obsNonlinearity, eta);
             const y = data.y[(b * T + t) * D + d];
             if (spec.obs === 'poisson') l += y * Math.log(lam) - lam;

@@ -70,10 +70,10 @@ function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
       R, WG, NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
       UNITPAR: unitPar.use, KR: cfg.K * R, KC: cfg.K, KCH: Math.max(1, unitPar.chunk),
       UPT: Math.ceil(cfg.layout.dims.N / WG),
-      READOUT_V: !!cfg.readoutFromInputs, INPUT_GRAD: inputGrad,
+      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates, INPUT_GRAD: inputGrad,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}K${cfg.K}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${inputGrad ? 'gv' : ''}`,
+    variant: `R${R}K${cfg.K}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${inputGrad ? 'gv' : ''}`,
   };
 }
 
@@ -85,7 +85,7 @@ function params(cfg: SmcConfig, offY: number, offV: number, offQs: number) {
     iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], resample: RESAMPLING_IDS[cfg.resampling], ess_frac: resampleThreshold(cfg),
     off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
     off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv,
+    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
     off_y: offY, off_v: offV, off_qs: offQs, P: cfg.layout.P,
   };
 }
@@ -101,6 +101,13 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
   need(inp.y, B * T * D, 'observations [B,T,D]');
   if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
   if (cfg.readoutFromInputs && DU === 0) throw new Error('smc: readoutFromInputs (readout from [v; z]) needs inputs (DU > 0)');
+  if (cfg.layout.rates && cfg.readoutFromInputs) {
+    throw new Error('smc: the readout from the rates (layout.rates) takes no affine readout of the inputs (readoutFromInputs)');
+  }
+  if (cfg.layout.rates && cfg.proposal === 'optimal') {
+    const why = "the one-to-one readout from the rates (readoutFrom 'rates') is not";
+    throw new Error(`smc: the optimal proposal needs observations linear in z; ${why}: use the bootstrap proposal`);
+  }
   if (cfg.proposal === 'optimal') {
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error('smc: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');

@@ -105,6 +105,13 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
   need(inp.y, B * T * D, 'observations [B,T,D]');
   if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
   if (cfg.readoutFromInputs && DU === 0) throw new Error('smcFilterSteps: readoutFromInputs (readout from [v; z]) needs inputs (DU > 0)');
+  if (cfg.layout.rates && cfg.readoutFromInputs) {
+    throw new Error('smcFilterSteps: the readout from the rates (layout.rates) takes no affine readout of the inputs (readoutFromInputs)');
+  }
+  if (cfg.layout.rates && cfg.proposal === 'optimal') {
+    const why = "the one-to-one readout from the rates (readoutFrom 'rates') is not";
+    throw new Error(`smcFilterSteps: the optimal proposal needs observations linear in z; ${why}: use the bootstrap proposal`);
+  }
   if (cfg.proposal === 'optimal') {
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error('smcFilterSteps: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
@@ -165,9 +172,12 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
 
   const lanes = stepLanes(engine, block);
   const kopts = {
-    defines: { R, WG: lanes, BS: block, PB: block / lanes, CWG: engine.info.software ? 16 : 256, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson', READOUT_V: !!cfg.readoutFromInputs },
+    defines: {
+      R, WG: lanes, BS: block, PB: block / lanes, CWG: engine.info.software ? 16 : 256, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
+      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
+    },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}`,
+    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
   const combine = engine.kernel('smc_step', 'combine', kopts);
@@ -187,7 +197,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
     iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], ess_frac: resampleThreshold(cfg),
     off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
     off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv,
+    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
     off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
   };
 

@@ -121,6 +121,16 @@ export function initialiseFromData(config: ModelConfig, params: HostParams, ds: 
     if (isTrained(config, 'b')) for (let d = 0; d < D; d++) params.b[d] = inverseLink(config.obsNonlinearity, mean[d]);
     return params;
   }
+  if (isOneToOne(config) && config.readoutFrom === 'rates') {
+    // the readout B_o φ(m z; h) is nonlinear and starts near flat: the bias carries the means and the
+    // observation noise all of each channel's variance until the fit shapes the rates
+    const { mean, cov } = channelMoments(ds);
+    for (let d = 0; d < D; d++) {
+      if (isTrained(config, 'b')) params.b[d] = mean[d];
+      params.logVarX[d] = Math.log(Math.max(cov[d * D + d], 1e-8));
+    }
+    return params;
+  }
   const { loadings, mean, logVar } = principalReadout(ds, R);
   const k = Math.min(R, D);
   const target = isOneToOne(config) ? params.m : params.B;

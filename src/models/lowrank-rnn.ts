@@ -7,6 +7,9 @@
  * η_t = B_o ⊙ (m z_t + Wu v_t) + b: the affine readout with B = diag(B_o) m and Bv = diag(B_o) Wu, which is
  * how the kernels see it (`effectiveReadout` on the host; `theta()` forms it on the tape, so gradients
  * reach m, Wu and B_o). Unlike the reference's optimal proposal, the input term carries B_o too.
+ * With readoutFrom 'rates' it reads the rates, η_t = B_o ⊙ φ(m z_t + Wu v_t; h) + b (the transition's φ and h):
+ * nonlinear in z, so only the bootstrap proposal applies; the kernels' RATES variant evaluates it from the
+ * packed m, h, Wu and the gains block Bo (ThetaLayout.rates).
  * Inputs v are the given u (inputFilter 'raw') or low-pass filtered with the decay a ('lowpass'):
  * v_0 = 0, v_t = a v_{t−1} + (1 − a) u_{t−1} (src/ops/lowpass.ts).
  *
@@ -58,7 +61,7 @@ export interface ModelConfig {
    * (channel i reads unit i, needs obsDim = units): η = B_o ⊙ (m z + Wu v) + b with gains B_o (init 1).
    */
   observation?: ObservationModel;
-  /** What a one-to-one readout reads: the currents m z + Wu v ('currents', default); 'rates' φ(m z + Wu v; h) is not implemented. */
+  /** What a one-to-one readout reads: the currents m z + Wu v ('currents', default) or the rates φ(m z + Wu v; h) ('rates', bootstrap proposal only). */
   readoutFrom?: ReadoutFrom;
   /** Train the one-to-one gains B_o (default true; false keeps them at their values, 1 from init). */
   trainObsGain?: boolean;
@@ -96,9 +99,23 @@ export function isOneToOne(c: ModelConfig): boolean {
   return c.observation === 'one-to-one';
 }
 
-/** Whether the observations read the inputs (affine with readoutFromInputs, or one-to-one currents with inputs): SmcConfig.readoutFromInputs. */
+/** Whether the observations are the one-to-one readout of the rates φ(m z + Wu v; h) (ThetaLayout.rates). */
+export function readsRates(c: ModelConfig): boolean {
+  return isOneToOne(c) && c.readoutFrom === 'rates';
+}
+
+/** Whether the optimal proposal applies: Gaussian observations, identity link and a readout linear in z (not from the rates). */
+export function optimalProposalApplies(c: ModelConfig): boolean {
+  return c.obs === 'gauss' && c.obsNonlinearity === 'identity' && !readsRates(c);
+}
+
+/**
+ * Whether the observations read the inputs through an affine term Bvᵀv_t (affine with readoutFromInputs, or
+ * one-to-one currents with inputs): SmcConfig.readoutFromInputs. The readout from the rates takes its
+ * inputs inside φ instead (the kernels' RATES variant), so it is false there.
+ */
 export function readoutReadsInputs(c: ModelConfig): boolean {
-  return c.inputDim > 0 && (isOneToOne(c) || !!c.readoutFromInputs);
+  return c.inputDim > 0 && ((isOneToOne(c) && !readsRates(c)) || !!c.readoutFromInputs);
 }
 
 /** Whether a parameter present in the model is trained (the one-to-one gains and the bias can be frozen). */
@@ -127,7 +144,8 @@ export interface ReadoutMatrices {
 /**
  * The readout the kernels use, in the storage conventions (B as Bᵀ [D,R], Bv [D,DU], DU = 0 when the
  * observations do not read the inputs), float64: the affine B and Bv, or for one-to-one
- * B = diag(B_o) m and Bv = diag(B_o) Wu.
+ * B = diag(B_o) m and Bv = diag(B_o) Wu. For the readout from the rates (not linear) B = diag(B_o) m is the
+ * readout of the currents before φ (the kernels do not use it; diagnostics may) and Bv is empty.
  */
 export function effectiveReadout(c: ModelConfig, p: Pick<Record<ParamName, ArrayLike<number>>, 'B' | 'Bv' | 'm' | 'wu' | 'Bo'>): ReadoutMatrices {
   const { rank: R, obsDim: D, inputDim: DU } = c;
@@ -165,11 +183,8 @@ export function validateConfig(c: ModelConfig): void {
   if (c.readoutFrom !== undefined && !['currents', 'rates'].includes(c.readoutFrom)) {
     throw new Error(`model config: readoutFrom "${c.readoutFrom}" is not currents or rates`);
   }
-  if (c.readoutFrom === 'rates') {
-    throw new Error(
-      'model config: readoutFrom "rates" (one-to-one readout of the rates φ(m z + Wu v; h)) is not implemented yet: ' +
-        'the filter kernels take linear readouts only; use readoutFrom "currents"',
-    );
+  if (c.readoutFrom === 'rates' && !isOneToOne(c)) {
+    throw new Error('model config: readoutFrom "rates" is an option of the one-to-one observation model (observation "one-to-one")');
   }
   if (isOneToOne(c)) {
     if (c.obsDim !== c.units) {
@@ -270,7 +285,7 @@ export class LowRankRNN {
       t.requiresGrad = size > 0 && isTrained(config, k);
       this.params[k] = t;
     }
-    this.layout = thetaLayout({ R: config.rank, N: config.units, D: config.obsDim, DU: config.inputDim }, 'bootstrap');
+    this.layout = thetaLayout({ R: config.rank, N: config.units, D: config.obsDim, DU: config.inputDim }, 'bootstrap', readsRates(config));
   }
 
   static create(engine: Engine, config: ModelConfig, seed: number): LowRankRNN {
@@ -280,7 +295,7 @@ export class LowRankRNN {
   /** The packed-parameter layout for a proposal (same offsets; the backward kernel's slot map differs). */
   layoutFor(proposal: Proposal): ThetaLayout {
     const c = this.config;
-    return thetaLayout({ R: c.rank, N: c.units, D: c.obsDim, DU: c.inputDim }, proposal);
+    return thetaLayout({ R: c.rank, N: c.units, D: c.obsDim, DU: c.inputDim }, proposal, readsRates(c));
   }
 
   /** Tensors the optimiser updates (frozen gains and bias are not among them). */
@@ -317,6 +332,7 @@ export class LowRankRNN {
     const c = this.config;
     const P = this.params;
     if (!isOneToOne(c)) return { B: P.B, Bv: c.readoutFromInputs ? P.Bv : null };
+    if (readsRates(c)) throw new Error('readout: the one-to-one readout from the rates is not linear (the kernels read m, h, Wu and B_o)');
     const gain = reshape(P.Bo, [c.units, 1]);
     const out = { B: mul(P.m, gain), Bv: c.inputDim > 0 ? mul(P.wu, gain) : null };
     if (!P.Bo.requiresGrad) gain.dispose(); // a recorded reshape belongs to the tape; a frozen one is ours
@@ -348,14 +364,19 @@ export class LowRankRNN {
     const o = L.offsets;
     const Lz = this.noiseFactor(P.noiseZ);
     const Lz0 = this.noiseFactor(P.noiseZ0);
-    const ro = this.readout();
+    if (readsRates(c) && proposal !== 'bootstrap') {
+      const why = "readoutFrom 'rates' (one-to-one readout of φ(m z + Wu v; h)) is not";
+      throw new Error(`the optimal proposal needs observations linear in z; ${why}: use the bootstrap proposal`);
+    }
+    // the readout from the rates packs the gains B_o (block Bo); the kernels form B_o φ(m z + Wu v; h) + b
+    const ro = readsRates(c) ? { B: P.Bo, Bv: null } : this.readout();
     const parts: PackPart[] = [
       { src: P.m, dstOffset: o.m },
       { src: P.n, dstOffset: o.n },
       { src: P.h, dstOffset: o.h },
       { src: P.thetaA, dstOffset: o.a },
       { src: P.mu0, dstOffset: o.mu0 },
-      { src: ro.B, dstOffset: o.B },
+      { src: ro.B, dstOffset: readsRates(c) ? o.Bo : o.B },
       { src: P.b, dstOffset: o.b },
     ];
     if (c.inputDim > 0) parts.push({ src: P.wu, dstOffset: o.wu });

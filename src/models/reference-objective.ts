@@ -8,7 +8,7 @@ import { kalmanPackedRef } from '../ops/kalman.js';
 import { lowpassReference } from '../ops/lowpass.js';
 import { referenceFilter, type FilterSpec } from '../inference/reference-filter.js';
 import type { Proposal, Resampling } from '../inference/smc-layout.js';
-import { effectiveReadout, hostNoiseFactor, paramShapes, readoutReadsInputs, type ModelConfig, type ParamName } from './lowrank-rnn.js';
+import { effectiveReadout, hostNoiseFactor, paramShapes, readoutReadsInputs, readsRates, type ModelConfig, type ParamName } from './lowrank-rnn.js';
 import { thetaLayout } from '../inference/smc-layout.js';
 
 export type HostParams64 = Record<ParamName, Float64Array>;
@@ -31,7 +31,9 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
   const c = spec.config;
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const { B, T } = spec;
-  const layout = thetaLayout({ R, N, D, DU }, spec.proposal);
+  const rates = readsRates(c);
+  if (rates && spec.proposal !== 'bootstrap') throw new Error("objectiveRef: readoutFrom 'rates' needs the bootstrap proposal");
+  const layout = thetaLayout({ R, N, D, DU }, spec.proposal, rates);
   const v = c.inputFilter === 'lowpass' ? lowpassReference(u, [B, T, DU], p.thetaA[0]) : u;
   const o = layout.offsets;
   const th = new Float64Array(layout.P);
@@ -44,7 +46,9 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
   // the readout the kernels see (one-to-one: diag(B_o) m and diag(B_o) Wu, so differences reach m, Wu and B_o)
   const ro = effectiveReadout(c, p);
   const readsV = readoutReadsInputs(c);
-  th.set(ro.B, o.B);
+  // the readout from the rates packs the gains; the filter forms B_o φ(m z + Wu v; h) + b
+  if (rates) th.set(p.Bo, o.Bo);
+  else th.set(ro.B, o.B);
   th.set(p.b, o.b);
   if (c.obs === 'gauss') th.set(p.logVarX, o.lv);
   if (readsV) th.set(ro.Bv, o.Bv);

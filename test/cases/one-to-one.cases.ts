@@ -173,7 +173,7 @@ export const cases: GpuCase[] = [
     timeoutMs: 120_000,
   },
   {
-    name: 'one-to-one config: obsDim must equal units, readoutFrom rates is refused by name, parameter counts follow the reference (129 for the SW20 student)',
+    name: 'one-to-one config: obsDim must equal units, readoutFrom rates only for one-to-one, parameter counts follow the reference (129 for the SW20 student)',
     async run() {
       const expectError = (c: ModelConfig, pattern: RegExp) => {
         let message = '';
@@ -185,7 +185,8 @@ export const cases: GpuCase[] = [
         if (!pattern.test(message)) throw new Error(`expected ${pattern}, got "${message}"`);
       };
       expectError({ ...base, obsDim: N - 1 }, /one-to-one .*obsDim must equal units, got obsDim 7 and units 8/);
-      expectError({ ...base, readoutFrom: 'rates' }, /readoutFrom "rates" .*not implemented/);
+      validateConfig({ ...base, readoutFrom: 'rates' }); // implemented (test/cases/one-to-one-rates.cases.ts); affine models refuse it
+      expectError({ ...base, observation: 'affine', obsDim: 3, readoutFrom: 'rates' }, /readoutFrom "rates" is an option of the one-to-one observation model/);
       expectError({ ...base, inputDim: 1, readoutFromInputs: true }, /readoutFromInputs is an affine option/);
       // reference §1.9: N = 20, R = 2, dx = 20, B_o and b frozen, R_x trained → 129
       const sw20: ModelConfig = { ...base, units: 20, obsDim: 20, trainObsGain: false, trainObsBias: false };
@@ -304,7 +305,7 @@ export const cases: GpuCase[] = [
         ];
         const bad: [string[], RegExp][] = [
           [[...common, '--units', '7'], /obsDim must equal units, got obsDim 5 and units 7/],
-          [[...common, '--readout-from', 'rates'], /readoutFrom "rates" .*not implemented/],
+          [[...common, '--readout-from', 'rates', '--proposal', 'optimal'], /--proposal optimal .*--readout-from rates .*use --proposal bootstrap/],
           [[...common, '--observation', 'diagonal'], /--observation must be one of affine, one-to-one, got "diagonal"/],
         ];
         for (const [args, pattern] of bad) {

@@ -22,9 +22,11 @@ function makeProblem(opts: {
   proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
   resampleThreshold?: number;
   readoutFromInputs?: boolean;
+  /** One-to-one readout from the rates (needs D = N): gains block Bo, the kernels' RATES variant. */
+  rates?: boolean;
 }): Problem {
   const { R, N, D, DU, B, T, K } = opts;
-  const layout = thetaLayout({ R, N, D, DU }, opts.proposal);
+  const layout = thetaLayout({ R, N, D, DU }, opts.proposal, opts.rates);
   const rand = mulberry32(opts.seed);
   const u = (s: number) => (rand() * 2 - 1) * s;
   const th = new Float64Array(layout.P);
@@ -56,6 +58,7 @@ function makeProblem(opts: {
     qs[B * T * R + i] = 1 + rand();
   }
   if (opts.readoutFromInputs) fill(o.Bv, D * DU, 1);
+  if (opts.rates) for (let d = 0; d < D; d++) th[o.Bo + d] = 0.6 + 0.8 * rand();
   const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, resampleThreshold: opts.resampleThreshold, readoutFromInputs: opts.readoutFromInputs, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
   return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
 }
@@ -176,7 +179,8 @@ async function gradientMatches(engine: Engine, pr: Problem, inputGrad = false): 
   };
   // Only the blocks this configuration uses carry gradient; the others must be exactly zero.
   const L = pr.spec.layout;
-  const used = new Set(['m', 'n', 'h', 'a', 'wu', 'mu0', ...(pr.spec.proposal === 'optimal' ? ['Sq', 'Lq', 'Sq0', 'Lq0', 'G'] : ['L', 'L0', 'B', 'b', ...(pr.spec.obs === 'gauss' ? ['lv'] : []), ...(pr.spec.readoutFromInputs ? ['Bv'] : [])])]);
+  const obsBlocks = [L.rates ? 'Bo' : 'B', 'b', ...(pr.spec.obs === 'gauss' ? ['lv'] : []), ...(pr.spec.readoutFromInputs ? ['Bv'] : [])];
+  const used = new Set(['m', 'n', 'h', 'a', 'wu', 'mu0', ...(pr.spec.proposal === 'optimal' ? ['Sq', 'Lq', 'Sq0', 'Lq0', 'G'] : ['L', 'L0', ...obsBlocks])]);
   const fdTheta = new Float64Array(theta.length);
   for (const [blk, off] of Object.entries(L.offsets)) {
     const size = L.sizes[blk as keyof typeof L.sizes];
@@ -272,6 +276,16 @@ export const cases: GpuCase[] = [
     // K·R = 300 > 256: the particle-parallel loops everywhere
     name: 'fused filter gradient (particle-parallel path, K = 150, inputs) matches finite differences',
     run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 150, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
+  },
+  {
+    // the readout from the rates (RATES): η = B_o φ(m z + Wu v_t; h) + b, gradients to z, m, h, Wu, B_o, b, log σ² and v
+    name: 'fused filter gradient with the readout from the rates (unit-parallel Poisson K = 8; particle-parallel K = 150, inputs) matches finite differences',
+    async run(e) {
+      const common = { R: 2, N: 4, D: 4, B: 2, T: 4, resampling: 'systematic', proposal: 'bootstrap', rates: true } as const;
+      await gradientMatches(e, makeProblem({ ...common, DU: 0, K: 8, seed: 12, obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }));
+      if (unitParallelFor(e, 150, 2).use) throw new Error('K = 150, R = 2 should run particle-parallel');
+      await gradientMatches(e, makeProblem({ ...common, DU: 1, K: 150, seed: 13, obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }), true);
+    },
   },
   {
     // K·R = 192 with 128 invocations: on software adapters unit-parallel, the partial sums reduced in 5 chunks

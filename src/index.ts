@@ -46,7 +46,9 @@ export { evaluateSparse, type SparseEvaluation } from './sparse/evaluate.js';
 
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';
-export { toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, normalisationLogJacobian, type Dataset, type Normalisation } from './io/dataset.js';
+export {
+  toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, normalisationLogJacobian, type Dataset, type Normalisation,
+} from './io/dataset.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './web/fit-session.js';
 

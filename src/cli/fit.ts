@@ -148,7 +148,8 @@ export async function run(argv: string[]): Promise<number> {
     llOffsetPerStep: normalisationLogJacobian(normalisation),
     resume: resume && resume.training?.optimizerState ? { iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history } : undefined,
     clipGradNorm: clip,
-    onProgress: (p) => progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
+    onProgress: (p) =>
+      progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
     onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState)),
   });
   progress.done();
@@ -156,7 +157,8 @@ export async function run(argv: string[]): Promise<number> {
   const last = result.history[result.history.length - 1];
   const baseline = staticBaselineLogLikelihood(config, ds);
   const jacobian = normalisationLogJacobian(normalisation);
-  const warnings = fitWarnings({ history: result.history, particles, staticBaseline: baseline === null ? null : baseline + jacobian, start: resume ? undefined : init });
+  const staticBaseline = baseline === null ? null : baseline + jacobian;
+  const warnings = fitWarnings({ history: result.history, particles, staticBaseline, start: resume ? undefined : init });
   if (values.plots && result.history.length) {
     const { trainingCurves } = await import('../plot/charts.js');
     const { writePlot } = await import('../plot/files.js');
@@ -175,7 +177,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const out = {
     out: values.out, iterations: result.iterations, seconds: result.seconds, ms_per_iter: (1000 * result.seconds) / Math.max(1, result.iterations - startIter),
-    ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null, loss: last?.loss ?? null, static_baseline_ll_per_step: baseline === null ? null : baseline + jacobian,
+    ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null, loss: last?.loss ?? null,
+    static_baseline_ll_per_step: staticBaseline,
     parameters: parameterCount(model.config), adapter, warnings,
   };
   if (!values.json) for (const w of warnings) console.error(`warning: ${w}`);

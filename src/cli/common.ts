@@ -9,7 +9,7 @@ import { loadArray, writeFileAtomic } from '../io/files.js';
 import { LowRankRNN } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 
-export function numberOption(value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; default?: number } = {}): number {
+export function numberOption(value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {}): number {
   if (value === undefined) {
     if (opts.default !== undefined) return opts.default;
     throw new Error(`--${name} is required`);
@@ -17,6 +17,7 @@ export function numberOption(value: string | undefined, name: string, opts: { in
   const v = Number(value);
   if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v))) throw new Error(`--${name} must be ${opts.int ? 'an integer' : 'a number'}, got "${value}"`);
   if (opts.min !== undefined && v < opts.min) throw new Error(`--${name} must be ≥ ${opts.min}, got ${v}`);
+  if (opts.positive && !(v > 0)) throw new Error(`--${name} must be > 0, got ${v}`);
   if (opts.max !== undefined && v > opts.max) throw new Error(`--${name} must be ≤ ${opts.max}, got ${v}`);
   return v;
 }

@@ -117,14 +117,14 @@ export async function run(argv: string[]): Promise<number> {
   const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? FIT_DEFAULTS.batch });
   const window = Math.min(numberOption(values.window, 'window', { int: true, min: 1, default: resume?.training?.window ?? FIT_DEFAULTS.window }), ds.time);
   const iterations = numberOption(values.iters, 'iters', { int: true, min: 1, default: resume?.training?.totalIterations ?? FIT_DEFAULTS.iterations });
-  const lr = numberOption(values.lr, 'lr', { min: 0, default: resume?.training?.lr ?? FIT_DEFAULTS.lr });
-  const lrEnd = numberOption(values['lr-end'], 'lr-end', { min: 0, default: resume?.training?.lrEnd ?? FIT_DEFAULTS.lrEnd });
+  const lr = numberOption(values.lr, 'lr', { positive: true, default: resume?.training?.lr ?? FIT_DEFAULTS.lr });
+  const lrEnd = numberOption(values['lr-end'], 'lr-end', { positive: true, default: resume?.training?.lrEnd ?? FIT_DEFAULTS.lrEnd });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? FIT_DEFAULTS.seed });
   const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer);
   const resampling = choiceOption(values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (resume?.training?.resampling as 'systematic') ?? 'systematic');
   const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 });
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
-  const clip = values.clip === undefined ? undefined : numberOption(values.clip, 'clip', { min: Number.MIN_VALUE });
+  const clip = values.clip === undefined ? undefined : numberOption(values.clip, 'clip', { positive: true });
   const init = choiceOption(values.init, 'init', INIT_KINDS, 'data');
   const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
   await checkWritable(values.out, 'model file');

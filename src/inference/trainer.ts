@@ -13,7 +13,7 @@ import type { Dataset } from '../io/dataset.js';
 import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
-import { clipGradNorm, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
+import { clipGradNorm, exponentialDecay, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
 import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Proposal, type Resampling } from './smc-layout.js';
@@ -221,6 +221,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const logEvery = Math.max(1, opts.logEvery ?? 10);
   const lr0 = opts.lr ?? FIT_DEFAULTS.lr;
   const lrEnd = opts.lrEnd ?? FIT_DEFAULTS.lrEnd;
+  if (!(lr0 > 0 && lrEnd > 0)) throw new Error(`learning rates must be positive (an exponential decay from lr to lrEnd), got lr ${lr0} and lrEnd ${lrEnd}`);
   const llOffset = opts.llOffsetPerStep ?? 0;
   const key = seedToKey(opts.seed);
   // RAdam without its momentum-only first steps: their size scales with the gradient, and far from a
@@ -245,7 +246,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const t0 = performance.now();
   let pendingConstants: number[] = [];
   let pendingLr: number[] = [];
-  const lrAt = (i: number) => lr0 * (lrEnd / lr0) ** (i / Math.max(1, iterations));
+  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations));
   try {
     for (let iter = start; iter < iterations; iter++) {
       const windows = sampleWindows(ds, B, T, iter, key);

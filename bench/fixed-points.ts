@@ -9,7 +9,7 @@ import type { Engine } from '../src/gpu/engine.js';
 import { findFixedPoints, type PiecewiseLinearRnn } from '../src/analysis/fixed-points.js';
 import { bruteForceFixedPoints } from '../src/analysis/fp-cpu.js';
 import { expandToReluUnits } from '../src/analysis/fp-model.js';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { median } from '../src/analysis/stats.js';
 
 export const summary = 'all fixed points vs N for R = 2, 3 (GPU kernel, CPU float64, brute force)';

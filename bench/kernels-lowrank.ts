@@ -6,7 +6,7 @@
  */
 import { Tape } from '../src/autodiff/tape.js';
 import { Tensor } from '../src/autodiff/tensor.js';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { lowrankProduct, lowrankProductRef } from '../src/ops/lowrank.js';
 import type { Nonlinearity } from '../src/ops/nonlin.js';

@@ -23,7 +23,7 @@
  * names them); on a GPU the full range runs.
  */
 import { readFileSync } from 'node:fs';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { Tape } from '../src/autodiff/tape.js';
 import type { Tensor } from '../src/autodiff/tensor.js';
 import type { Engine } from '../src/gpu/engine.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { bruteForceCycles, findCycles, type Cycle } from '../src/analysis/cycles.js';
 import type { ReluUnits } from '../src/analysis/fp-model.js';
 import { run as fixedPointsCli } from '../src/cli/fixed-points.js';

@@ -6,7 +6,7 @@ import { channelMoments, initialiseFromData, staticBaselineLogLikelihood } from 
 import { DEFAULT_CONFIG, initialParams, type ModelConfig } from '../src/models/lowrank-rnn.js';
 import type { HistoryEntry } from '../src/models/model-file.js';
 import { trainingCurves } from '../src/plot/charts.js';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 
 /** y = W z + c + σ ξ with z ~ N(0, I_R), known loadings W [D,R], offsets c and noise stds σ. */
 function factorData(W: number[][], c: number[], sigma: number[], n: number, seed: number): Dataset {

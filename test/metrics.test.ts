@@ -1,7 +1,7 @@
 // CPU tests of the evaluation metrics (src/analysis/metrics.ts, spectrum.ts, spikes.ts): known answers,
 // float64 definitions, and fixed-seed Monte-Carlo statistics.
 import { describe, expect, test } from 'vitest';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

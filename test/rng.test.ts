@@ -1,7 +1,7 @@
 // CPU tests of the TypeScript Philox-4x32-10 (the GPU twin is checked against it in cases/rng.cases.ts).
 import { describe, expect, test } from 'vitest';
 import { mulhi32, philox4x32, rngNormal4, rngUniform4, seedToKey, uint32ToUniform } from '../src/gpu/rng.js';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { ksStatistic, normalCdf } from './cases/rng.cases.js';
 
 // Random123 kat_vectors, "philox4x32 10" lines: counter[4] key[2] -> output[4].

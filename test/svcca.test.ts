@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition, determinant } from 'ml-matrix';
 import { svcca, type Activity } from '../src/analysis/svcca.js';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { run as svccaCli } from '../src/cli/svcca.js';
 

@@ -1,7 +1,7 @@
 // CPU checks of the teacher presets, the reach-teacher conversion and the oscillation estimators.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { mulberry32 } from '../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../src/util/random.js';
 import { autocorrelationPeriod, spectralPeak } from '../src/analysis/oscillation.js';
 import { serializeModel } from '../src/models/model-file.js';
 import { latentStep, limitCycle, observedTransitionNoise, oscillatorTeacher, presetTeacher, reachInputs, teacherFromJson, transitionCovariance } from '../src/models/teachers.js';

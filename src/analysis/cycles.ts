@@ -13,7 +13,7 @@
  * Reported cycles have minimal period k (cycles of a divisor of k are dropped), and each is returned once
  * (rotations of the same point sequence are merged), with the eigenvalues of the k-step Jacobian.
  */
-import { mulberry32 } from '../autodiff/gradcheck.js';
+import { mulberry32 } from '../util/random.js';
 import { classify, eigenvalues, type Eigenvalue, type Stability } from './fp-cpu.js';
 import { expandToReluUnits, evalMap, type PiecewiseLinearRnn, type ReluUnits } from './fp-model.js';
 import { luFactor, luSolve, maxAbs } from './fp-planes.js';

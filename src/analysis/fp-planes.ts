@@ -15,7 +15,7 @@
  * arrangements one dimension lower, enumerated by the same method.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { mulberry32 } from '../autodiff/gradcheck.js';
+import { mulberry32 } from '../util/random.js';
 
 /** Distinct hyperplanes {Ur_i·z = thr_i} in r dimensions with unit normals. */
 export interface Planes {

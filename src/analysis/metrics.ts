@@ -18,7 +18,7 @@
  * 0.3: compare with published numbers only under the same rule. `evaluateGenerated` (the protocol)
  * drops them by default and reports the all-sample value beside it.
  */
-import { mulberry32 } from '../autodiff/gradcheck.js';
+import { mulberry32 } from '../util/random.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { convolve1dReflect, deconvolve1dReflect, gaussianFilter1d, hannWindow, powerSpectrum, zscore } from './spectrum.js';

@@ -6,6 +6,7 @@
  * differences of <c, f_ref(x)> computed in float64 on the CPU.
  */
 import type { Engine } from '../gpu/engine.js';
+import { mulberry32 } from '../util/random.js';
 import { Tape } from './tape.js';
 import { Tensor, type DType } from './tensor.js';
 
@@ -33,17 +34,6 @@ export interface GradCheckReport {
   name: string;
   forwardMaxError: number;
   gradMaxError: number[];
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Max over i of |a_i - b_i| / (atol + rtol |b_i|); ≤ 1 means close. Reports the worst index. */

@@ -4,7 +4,7 @@
  * because they run hundreds of times per stability optimisation.
  */
 import { inverse, Matrix } from 'ml-matrix';
-import { mulberry32 } from '../autodiff/gradcheck.js';
+import { mulberry32 } from '../util/random.js';
 
 /** Seeded standard normal draws (Box–Muller on mulberry32). */
 export function normalSampler(seed: number): { normal(): number; uniform(): number } {

@@ -1,4 +1,5 @@
-import { gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { gradCheck } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { add, addScalar, affine, binaryRef, div, exp, log, mul, neg, scale, sigmoid, softplus, square, sub, tanh, unaryRef, type BinaryOp } from '../../src/ops/elementwise.js';
 import type { Tensor as T } from '../../src/autodiff/tensor.js';

@@ -1,6 +1,7 @@
 // The training objective end to end (parameter transforms + fused filter + constants) against its
 // float64 reference, determinism and bit-for-bit resume of `fit`, divergence handling, and generation.
-import { closeness, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { closeness } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';

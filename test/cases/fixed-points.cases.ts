@@ -3,7 +3,7 @@
  * activity patterns; LP region splitting), the teacher's known answer, degenerate networks, and the
  * kernel's overflow/chunking paths.
  */
-import { mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { findFixedPoints, type FixedPointOptions, type FixedPointResult, type PiecewiseLinearRnn } from '../../src/analysis/fixed-points.js';
 import { bruteForceFixedPoints, bruteForceRegionCount } from '../../src/analysis/fp-cpu.js';
 import { expandToReluUnits, pruneUnits } from '../../src/analysis/fp-model.js';

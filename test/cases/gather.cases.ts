@@ -1,6 +1,7 @@
 // Gather by ancestor index and its adjoint (segmented sum over sorted indices), against float64
 // references, plus the sortedness helper and a gradient check.
-import { assertClose, gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { assertClose, gradCheck } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { assertSortedIndices, gather, gatherAdjointReference, gatherReference } from '../../src/ops/gather.js';

@@ -1,4 +1,5 @@
-import { gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { gradCheck } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { kalmanPacked, kalmanPackedRef } from '../../src/ops/kalman.js';
 import { optimalProjections, optimalProjectionsRef } from '../../src/ops/obs-projection.js';
 import { pack } from '../../src/ops/pack.js';

@@ -1,6 +1,7 @@
 // Low-pass filtered inputs (src/ops/lowpass.ts): the known step response, and the gradient with respect
 // to the inputs and the decay parameter against finite differences of the float64 reference.
-import { gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { gradCheck } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { lowpass, lowpassReference } from '../../src/ops/lowpass.js';
 import type { GpuCase } from './types.js';

@@ -1,5 +1,6 @@
 // GPU cases for the D_stsp mixture-density kernel (shaders/dstsp.wgsl) against the float64 CPU reference.
-import { assertClose, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { assertClose } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { dStsp, dStspGpu, gaussianSampler, gmmLogDensity, gmmLogDensityGpu, type Rows } from '../../src/analysis/metrics.js';
 import type { GpuCase } from './types.js';
 

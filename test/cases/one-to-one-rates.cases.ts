@@ -2,7 +2,7 @@
 // x = m z + Wu v_t, the transition's nonlinearity. The kernels' RATES variant (fused filter forward and
 // backward, step path) against the float64 reference; objective gradients w.r.t. m, h, Wu, B_o, b by
 // finite differences; generation means; the optimal proposal refused by name; the fit CLI.
-import { mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { generate } from '../../src/analysis/generate.js';

@@ -2,7 +2,7 @@
 // filter equals that of the affine model with B = diag(B_o) m, Bv = diag(B_o) Wu and the float64
 // reference; the objective's gradient reaches m, Wu, B_o and b; frozen gains and bias stay out of the
 // optimiser; model files (version 2, and version 1 read as affine); generation; the fit CLI.
-import { mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { generate } from '../../src/analysis/generate.js';

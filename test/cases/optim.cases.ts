@@ -1,4 +1,5 @@
-import { assertClose, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { assertClose } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';

@@ -7,7 +7,7 @@
 // so step 1 moved n to 16× its initial scale, the relu latents grew without bound (|z| ~ 2e31 within the
 // window) and the loss was NaN at iteration 3. fit now trains RAdam with those steps skipped and
 // defaults to Adam (normalised from step 1); both run here, from the default data-driven start.
-import { mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { Dataset } from '../../src/io/dataset.js';
 import { fit } from '../../src/inference/trainer.js';
 import { initialiseFromData } from '../../src/models/data-init.js';

@@ -1,6 +1,7 @@
 // Reductions (src/ops/reduce.ts) against float64 references, with and without subgroups, single- and
 // multi-pass, plus gradient checks.
-import { assertClose, gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { assertClose, gradCheck } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';

@@ -1,5 +1,6 @@
 // GPU Philox (shaders/rng.wgsl) against the TypeScript twin, plus fixed-seed statistics of GPU normals.
-import { assertClose, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { assertClose } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import type { Kernel } from '../../src/gpu/kernel.js';
 import { preprocess } from '../../src/gpu/preprocess.js';

@@ -1,6 +1,7 @@
 // Prefix scan (src/ops/scan.ts) against float64 references: per-row scans in one workgroup,
 // reduce-then-scan across workgroups (up to 2^20+ elements, three levels), and gradient checks.
-import { gradCheck, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { gradCheck } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { cumsum, cumsumReference, type ScanOptions } from '../../src/ops/scan.js';

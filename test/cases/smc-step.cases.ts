@@ -1,6 +1,7 @@
 // The multi-workgroup step path of the particle filter (src/inference/smc-step.ts): same numbers as
 // the fused kernel where both run, large K against the float64 reference, chunking, clear errors.
-import { closeness, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { closeness } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';

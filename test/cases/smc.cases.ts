@@ -1,6 +1,7 @@
 // The fused particle filter against its float64 reference fed the same random numbers: log-likelihood,
 // ancestors and the packed-parameter gradient (finite differences with the ancestors held fixed).
-import { closeness, mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { closeness } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';

@@ -1,0 +1,17 @@
+/**
+ * Small seeded host-side randomness for CPU code (tests, simulators, benches, random directions):
+ * deterministic and dependency-free, so CPU-only code need not load the GPU or the tape. The GPU's
+ * streams are Philox (src/gpu/rng.ts), not this.
+ */
+
+/** mulberry32: a 32-bit-state generator of uniforms in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

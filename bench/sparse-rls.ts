@@ -8,7 +8,7 @@ import type { BenchContext, BenchLine } from '../src/cli/bench.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { FUSED_TRIAL_MAX_ROWS, fusedTrialBytes, rlsStep, rlsTrial } from '../src/sparse/kernels.js';
 import { createRlsState, rlsUpdateCpu } from '../src/sparse/rls-cpu.js';
-import { normalSampler } from '../src/sparse/linalg.js';
+import { normalSampler } from '../src/util/random.js';
 import { median } from '../src/analysis/stats.js';
 import { timeGpu } from './timing.js';
 

@@ -18,7 +18,7 @@ import { simulateMotor } from '../src/sparse/circuit.js';
 import { runSparseRnn, trainFullForce, type SparseRnn, type SparseTask } from '../src/sparse/fullforce.js';
 import { trainBptt } from '../src/sparse/bptt.js';
 import { evaluateSparse } from '../src/sparse/evaluate.js';
-import { normalSampler } from '../src/sparse/linalg.js';
+import { normalSampler } from '../src/util/random.js';
 import { renderSpec } from '../src/plot/render.js';
 import { writePlot } from '../src/plot/files.js';
 

@@ -30,7 +30,8 @@ export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysi
 export { fit, objective, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
 export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
 export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
-export type { Proposal, Resampling, ObsLikelihood, ObsNonlinearity } from './inference/smc-layout.js';
+export type { Resampling } from './inference/smc-layout.js';
+export type { Proposal, ObsLikelihood, ObsNonlinearity } from './models/theta-layout.js';
 
 export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
 export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
@@ -62,7 +63,7 @@ export type { DType } from './autodiff/tensor.js';
 export type { BackwardFn, RecordOptions, TapeNode } from './autodiff/tape.js';
 export type { GradCheckInput, GradCheckReport, GradCheckSpec } from './autodiff/gradcheck.js';
 export { PARAM_NAMES, isOneToOne, type NoiseKind, type ObservationModel, type ParamName, type ReadoutFrom, type ThetaInputs } from './models/lowrank-rnn.js';
-export type { SmcDims, ThetaBlock, ThetaLayout } from './inference/smc-layout.js';
+export type { SmcDims, ThetaBlock, ThetaLayout } from './models/theta-layout.js';
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';
 export type { FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile } from './analysis/fixed-points.js';

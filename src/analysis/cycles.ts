@@ -17,7 +17,7 @@ import { mulberry32 } from '../util/random.js';
 import { classify, eigenvalues, type Eigenvalue, type Stability } from './fp-cpu.js';
 import { expandToReluUnits, evalMap, type PiecewiseLinearRnn, type ReluUnits } from './fp-model.js';
 import { luFactor, luSolve, maxAbs } from './fp-planes.js';
-import { matmul } from '../sparse/linalg.js';
+import { matmul } from '../util/dense.js';
 
 export interface Cycle {
   /** Period (minimal). */

@@ -5,7 +5,7 @@ import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { loadDataset, saveNpy, writeFileAtomic } from '../io/files.js';
 import { serializeModel } from '../models/model-file.js';
-import { describeTeacher, presetTeacher, simulateTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../models/teachers.js';
+import { describeTeacher, presetTeacher, simulateTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../analysis/teachers.js';
 
 export const summary = 'sample .npy data (trial, time, channel) from a teacher model (oscillator presets, reach teacher, model files)';
 

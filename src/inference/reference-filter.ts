@@ -5,7 +5,8 @@
  */
 import { rngNormal4, rngUniform4 } from '../gpu/rng.js';
 import { phi } from '../ops/nonlin.js';
-import { resampleThreshold, shouldResample, type ObsNonlinearity, type Resampling, type SmcConfig } from './smc-layout.js';
+import { resampleThreshold, shouldResample, type Resampling, type SmcConfig } from './smc-layout.js';
+import { type ObsNonlinearity } from '../models/theta-layout.js';
 
 export const PURPOSE_NOISE = 1;
 export const PURPOSE_RESAMPLE = 2;

@@ -16,7 +16,8 @@ import { lowpass } from '../ops/lowpass.js';
 import { clipGradNorm, exponentialDecay, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
 import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
-import { resampleThreshold, type Proposal, type Resampling } from './smc-layout.js';
+import { resampleThreshold, type Resampling } from './smc-layout.js';
+import { type Proposal } from '../models/theta-layout.js';
 import { smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
 

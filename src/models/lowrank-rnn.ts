@@ -29,7 +29,7 @@ import { optimalProjections } from '../ops/obs-projection.js';
 import { cholFactor, diagExp, matmul, reshape, sum } from '../ops/linalg.js';
 import type { Nonlinearity, NonlinearityName } from '../ops/nonlin.js';
 import { pack, type PackPart } from '../ops/pack.js';
-import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type ThetaLayout } from '../inference/smc-layout.js';
+import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type ThetaLayout } from './theta-layout.js';
 
 export type NoiseKind = 'full' | 'diag' | 'scalar';
 

@@ -17,7 +17,7 @@ import { mean, reshape } from '../ops/linalg.js';
 import { Adam, clipGradNorm } from '../ops/optim.js';
 import { rateRnnTrials } from './bptt-op.js';
 import { hintSignals, resolveSparseSetup, type SparseCommonOptions, type SparseRnn, type SparseTask } from './fullforce.js';
-import { normalSampler } from './linalg.js';
+import { normalSampler } from '../util/random.js';
 
 export interface BpttOptions extends SparseCommonOptions {
   /** Weight λ of the designated units' error (default 1; 0 trains on the outputs only). */

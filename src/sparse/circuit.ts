@@ -6,7 +6,8 @@
  * Everything is a deterministic function of the options (seeded).
  */
 import { EigenvalueDecomposition } from 'ml-matrix';
-import { normalSampler, solveLyapunovPair, toMatrix } from './linalg.js';
+import { solveLyapunovPair, toMatrix } from './linalg.js';
+import { normalSampler } from '../util/random.js';
 
 
 export interface SocOptions {

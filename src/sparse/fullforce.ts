@@ -8,7 +8,7 @@
  */
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import type { Engine } from '../gpu/engine.js';
-import { normalSampler } from './linalg.js';
+import { normalSampler } from '../util/random.js';
 import { FUSED_TRIAL_MAX_ROWS, fusedTrialBytes, gemmTN, netStep, rlsStep, rlsTrial } from './kernels.js';
 
 /** A task as conditions × time arrays (row-major, last axis channels). */

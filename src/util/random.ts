@@ -15,3 +15,23 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Seeded standard normal draws (Box–Muller on mulberry32). */
+export function normalSampler(seed: number): { normal(): number; uniform(): number } {
+  const uniform = mulberry32(seed);
+  let spare: number | null = null;
+  return {
+    uniform,
+    normal() {
+      if (spare !== null) {
+        const s = spare;
+        spare = null;
+        return s;
+      }
+      const r = Math.sqrt(-2 * Math.log(1 - uniform()));
+      const th = 2 * Math.PI * uniform();
+      spare = r * Math.sin(th);
+      return r * Math.cos(th);
+    },
+  };
+}

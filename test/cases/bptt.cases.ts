@@ -4,7 +4,7 @@ import { rateRnnTrials, rateRnnTrialsRef, type RateRnnDims } from '../../src/spa
 import { trainBptt, type BpttOptions } from '../../src/sparse/bptt.js';
 import { evaluateSparse } from '../../src/sparse/evaluate.js';
 import { normalisedOutputError, runSparseRnn } from '../../src/sparse/fullforce.js';
-import { normalSampler } from '../../src/sparse/linalg.js';
+import { normalSampler } from '../../src/util/random.js';
 import { patternTask, tinyMotorTask } from './sparse.cases.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';

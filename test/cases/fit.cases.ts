@@ -8,12 +8,12 @@ import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { generate } from '../../src/analysis/generate.js';
 import { fit, objective } from '../../src/inference/trainer.js';
-import type { Proposal } from '../../src/inference/smc-layout.js';
+import type { Proposal } from '../../src/models/theta-layout.js';
 import { splitPaths } from '../../src/inference/smc-op.js';
 import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, parameterCount, validateConfig, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { parseModel, serializeModel } from '../../src/models/model-file.js';
 import { stepResponse } from './lowpass.cases.js';
-import { objectiveRef, toHost64 } from '../../src/models/reference-objective.js';
+import { objectiveRef, toHost64 } from '../oracles/reference-objective.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 

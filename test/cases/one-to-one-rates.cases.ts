@@ -15,7 +15,7 @@ import { objective } from '../../src/inference/trainer.js';
 import { DEFAULT_CONFIG, LowRankRNN, initialParams, readoutReadsInputs, readsRates, validateConfig } from '../../src/models/lowrank-rnn.js';
 import type { HostParams, ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { parseModel } from '../../src/models/model-file.js';
-import { objectiveRef, toHost64 } from '../../src/models/reference-objective.js';
+import { objectiveRef, toHost64 } from '../oracles/reference-objective.js';
 import { phi } from '../../src/ops/nonlin.js';
 import { objectiveGradientMatches } from './fit.cases.js';
 import type { GpuCase } from './types.js';

@@ -1,6 +1,6 @@
 import { Matrix, inverse } from 'ml-matrix';
 import { assertClose } from '../../src/autodiff/gradcheck.js';
-import { normalSampler } from '../../src/sparse/linalg.js';
+import { normalSampler } from '../../src/util/random.js';
 import { netStep, rlsStep } from '../../src/sparse/kernels.js';
 import { ChaoticEmbedderError, runSparseRnn, trainFullForce, normalisedOutputError, type SparseTask } from '../../src/sparse/fullforce.js';
 import { evaluateSparse } from '../../src/sparse/evaluate.js';

@@ -12,12 +12,12 @@ import { spectralPeak } from '../../src/analysis/oscillation.js';
 import { generate } from '../../src/analysis/generate.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { filterDataset } from '../../src/inference/filter.js';
-import type { Proposal } from '../../src/inference/smc-layout.js';
+import type { Proposal } from '../../src/models/theta-layout.js';
 import { fit } from '../../src/inference/trainer.js';
 import type { Dataset } from '../../src/io/dataset.js';
 import { parseNpy } from '../../src/io/npy.js';
 import { LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
-import { latentStep, observedTransitionNoise, presetTeacher, simulateTeacher, teacherFromJson, type Teacher } from '../../src/models/teachers.js';
+import { latentStep, observedTransitionNoise, presetTeacher, simulateTeacher, teacherFromJson, type Teacher } from '../../src/analysis/teachers.js';
 import type { GpuCase } from './types.js';
 
 interface RecoverySpec {

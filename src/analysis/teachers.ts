@@ -14,14 +14,13 @@
  *
  * Pure functions (no Node APIs): the browser builds the same teachers.
  */
-import { generate, type Generated } from '../analysis/generate.js';
-import { spectralPeak } from '../analysis/oscillation.js';
+import { generate, type Generated } from './generate.js';
+import { spectralPeak } from './oscillation.js';
 import type { Engine } from '../gpu/engine.js';
-import { isTeacherFile, type TeacherFile } from '../analysis/fp-model.js';
+import { isTeacherFile, type TeacherFile } from './fp-model.js';
 import { phi } from '../ops/nonlin.js';
-import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from './lowrank-rnn.js';
-import { effectiveReadout } from './lowrank-rnn.js';
-import { MODEL_FORMAT, parseModel } from './model-file.js';
+import { DEFAULT_CONFIG, effectiveReadout, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
+import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
 import type { Normalisation } from '../io/dataset.js';
 
 export const TEACHER_PRESETS = ['osc-gauss', 'osc-poisson', 'osc-units'] as const;

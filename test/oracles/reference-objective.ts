@@ -4,12 +4,13 @@
  * the GPU run's ancestors held fixed and the same counter-based noise, finite differences of this
  * function are the oracle for the gradient of `objective` (src/inference/trainer.ts).
  */
-import { kalmanPackedRef } from '../ops/kalman.js';
-import { lowpassReference } from '../ops/lowpass.js';
-import { referenceFilter, type FilterSpec } from '../inference/reference-filter.js';
-import type { Proposal, Resampling } from '../inference/smc-layout.js';
-import { effectiveReadout, hostNoiseFactor, paramShapes, readoutReadsInputs, readsRates, type ModelConfig, type ParamName } from './lowrank-rnn.js';
-import { thetaLayout } from '../inference/smc-layout.js';
+import { kalmanPackedRef } from '../../src/ops/kalman.js';
+import { lowpassReference } from '../../src/ops/lowpass.js';
+import { referenceFilter, type FilterSpec } from '../../src/inference/reference-filter.js';
+import type { Resampling } from '../../src/inference/smc-layout.js';
+import type { Proposal } from '../../src/models/theta-layout.js';
+import { effectiveReadout, hostNoiseFactor, paramShapes, readoutReadsInputs, readsRates, type ModelConfig, type ParamName } from '../../src/models/lowrank-rnn.js';
+import { thetaLayout } from '../../src/models/theta-layout.js';
 
 export type HostParams64 = Record<ParamName, Float64Array>;
 

@@ -116,7 +116,43 @@ export const cases: GpuCase[] = [
         } catch (e) {
           message = (e as Error).message;
         }
-        const m = /training diverged: loss is \S+ at iteration (\d+); parameters were restored to iteration (\d+)/.exec(message);
+        const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(message);
+        if (!m) throw new Error(`expected a divergence error, got "${message}"`);
+        const last = readbacks[readbacks.length - 1];
+        if (!last) throw new Error(`no readback succeeded before the divergence ("${message}"): the case needs one`);
+        if (Number(m[2]) !== last.iteration) throw new Error(`error says restored to iteration ${m[2]}, the last successful readback was iteration ${last.iteration}`);
+        const after = await model.hostParams();
+        for (const k of PARAM_NAMES) {
+          const i = after[k].findIndex((v, j) => !Object.is(v, last.params[k][j]));
+          if (i >= 0) throw new Error(`after the divergence ${k}[${i}] is ${after[k][i]}, at the last good readback (iteration ${last.iteration}) it was ${last.params[k][i]}`);
+          const bad = after[k].findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) throw new Error(`restored parameter ${k}[${bad}] is ${after[k][bad]}, not finite`);
+        }
+      } finally {
+        model.dispose();
+      }
+    },
+    timeoutMs: 60_000,
+  },
+  {
+    name: 'fit divergence to non-finite parameters (lr 3e38; the loss before the step was finite): the parameters after the error equal, bit for bit, those at the last successful readback, and are finite',
+    browser: false,
+    async run(engine) {
+      const ds = smallData(2, 1, 40, 3);
+      const model = new LowRankRNN(engine, tiny, initialParams(tiny, 5));
+      try {
+        // iteration 0: the starting parameters (the first step already overflows)
+        const readbacks: { iteration: number; params: HostParams }[] = [{ iteration: 0, params: copyParams(await model.hostParams()) }];
+        let message = '';
+        try {
+          await fit(engine, model, ds, null, {
+            iterations: 6, particles: 4, batch: 1, window: 20, proposal: 'bootstrap', seed: 1, logEvery: 1, optimizer: 'adam', lr: 3e38, lrEnd: 3e38,
+            onProgress: async (p) => void readbacks.push({ iteration: p.iteration, params: copyParams(await model.hostParams()) }),
+          });
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(message);
         if (!m) throw new Error(`expected a divergence error, got "${message}"`);
         const last = readbacks[readbacks.length - 1];
         if (!last) throw new Error(`no readback succeeded before the divergence ("${message}"): the case needs one`);

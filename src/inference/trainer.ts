@@ -289,6 +289,17 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
           if (j === n - 1) Object.assign(entry, { ess: diag.ess, latentNoise: diag.latentNoise }, diag.obsNoise === null ? {} : { obsNoise: diag.obsNoise });
           history.push(entry);
         }
+        // the losses checked above were computed before each step: the last step of the window can
+        // still have produced non-finite parameters, which must not become the "last good" snapshot
+        for (const p of model.trainable()) {
+          const values = await p.readF32();
+          const bad = values.findIndex((x) => !Number.isFinite(x));
+          if (bad >= 0) {
+            model.trainable().forEach((q, i) => engine.copy(snapshot[i], q, 4 * q.size));
+            await engine.sync();
+            throw new Error(`training diverged: a parameter is ${values[bad]} after iteration ${done}; parameters were restored to iteration ${done - n} (try a lower --lr or more particles)`);
+          }
+        }
         pendingConstants = [];
         pendingLr = [];
         takeSnapshot();

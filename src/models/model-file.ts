@@ -122,10 +122,31 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     const size = rows * cols;
     if (size === 0) return new Float32Array(0);
     if (v === undefined) throw new Error(`${source}: params.${name} is missing`);
+    // matrices are stored as arrays of rows (n, B, Bv transposed), vectors as flat arrays: check the
+    // structure, not only the count (a short row and a long one, or 4 rows of 3 for 6 of 2, must not pass)
+    const matrix = shapes[name].length === 2;
+    const [sr, sc] = transposed ? [cols, rows] : [rows, cols];
+    const stored = matrix ? `[${sr}][${sc}]` : `[${size}]`;
+    if (!Array.isArray(v)) throw new Error(`${source}: params.${name} is not an array (expected ${stored})`);
+    if (matrix) {
+      if (v.length !== sr) throw new Error(`${source}: params.${name} has ${v.length} rows, expected ${stored}`);
+      const badRow = v.findIndex((row) => !Array.isArray(row) || row.length !== sc);
+      if (badRow >= 0) {
+        const row = v[badRow] as unknown;
+        throw new Error(`${source}: params.${name}[${badRow}] ${Array.isArray(row) ? `has ${row.length} values` : 'is not an array'}, expected ${sc} (${name} is ${stored})`);
+      }
+    } else if (v.length !== size) {
+      throw new Error(`${source}: params.${name} has ${v.length} values, expected ${stored}`);
+    }
     const flat = (v as (number | number[])[]).flat() as number[];
-    if (flat.length !== size) throw new Error(`${source}: params.${name} has ${flat.length} values, expected ${size} ([${shapes[name].join(', ')}])`);
-    const bad = flat.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
-    if (bad >= 0) throw new Error(`${source}: params.${name}[${bad}] is ${flat[bad]}, not a finite number`);
+    // finite as float32 too: 1e39 is a finite JSON number that becomes Infinity in a Float32Array
+    const bad = flat.findIndex((x) => typeof x !== 'number' || !Number.isFinite(Math.fround(x)));
+    if (bad >= 0) {
+      const where = matrix ? `[${Math.floor(bad / sc)}][${bad % sc}]` : `[${bad}]`;
+      const x = flat[bad];
+      const what = typeof x === 'number' ? `${x}, beyond the float32 range` : JSON.stringify(x);
+      throw new Error(`${source}: params.${name}${where} is ${what}, not a finite number`);
+    }
     if (!transposed) return Float32Array.from(flat);
     // stored [cols][rows] → [rows][cols]
     const out = new Float32Array(size);
@@ -142,8 +163,15 @@ export function parseModel(text: string, source = 'model file'): { config: Model
   void N;
   void D;
   const norm = obj.normalisation ?? null;
-  if (norm && (norm.mean?.length !== config.obsDim || norm.std?.length !== config.obsDim)) {
-    throw new Error(`${source}: normalisation must hold ${config.obsDim} means and stds`);
+  if (norm) {
+    if (typeof norm !== 'object') throw new Error(`${source}: normalisation must be an object with fields mean and std (or null)`);
+    for (const field of ['mean', 'std'] as const) {
+      const a = norm[field] as unknown;
+      if (!Array.isArray(a)) throw new Error(`${source}: normalisation.${field} must be an array of ${config.obsDim} numbers (one per channel)`);
+      if (a.length !== config.obsDim) throw new Error(`${source}: normalisation.${field} has ${a.length} values, the model has ${config.obsDim} channels; normalisation must hold ${config.obsDim} means and stds`);
+      const bad = a.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x) || (field === 'std' && !(x > 0)));
+      if (bad >= 0) throw new Error(`${source}: normalisation.${field}[${bad}] is ${JSON.stringify(a[bad])}, expected ${field === 'std' ? 'a positive' : 'a finite'} number`);
+    }
   }
   return { config, params, normalisation: norm, training: obj.training ?? null };
 }

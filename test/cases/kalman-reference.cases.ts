@@ -20,10 +20,10 @@
  *  - bootstrap proposal: the error over K = 16, 128, 1024 (several seeds each) shrinks, is negative
  *    on average (Jensen: E log p̂ ≤ log p), and at K = 1024 lies within a Monte-Carlo tolerance.
  */
-import { mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { filterDataset } from '../../src/inference/filter.js';
-import type { Proposal } from '../../src/inference/smc-layout.js';
+import type { Proposal } from '../../src/models/theta-layout.js';
 import type { Dataset } from '../../src/io/dataset.js';
 import { hostNoiseFactor, initialParams, LowRankRNN, type HostParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import type { GpuCase } from './types.js';

@@ -2,7 +2,7 @@
 // like an uninterrupted run; truncated files and model files without optimiser state are refused
 // before any GPU work and left untouched. And divergence: the parameters after the error are the
 // ones at the last successful readback, exactly.
-import { mulberry32 } from '../../src/autodiff/gradcheck.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { fit } from '../../src/inference/trainer.js';
 import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, type HostParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { parseModel } from '../../src/models/model-file.js';

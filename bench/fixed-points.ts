@@ -4,7 +4,7 @@
  * method and brute force over all 2^N activity patterns where those are feasible. Each line carries
  * the published reference timing (2-core CPU, lowrank-smc-model.md / issue 6) where there is one.
  */
-import type { BenchContext, BenchLine } from '../src/cli/bench.js';
+import type { BenchContext, BenchLine } from './context.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { findFixedPoints, type PiecewiseLinearRnn } from '../src/analysis/fixed-points.js';
 import { bruteForceFixedPoints } from '../src/analysis/fp-cpu.js';

@@ -4,7 +4,7 @@
  * (one dispatch runs T learner steps with an update at every step, network step included) and the
  * float64 CPU implementation of the same update (src/sparse/rls-cpu.ts).
  */
-import type { BenchContext, BenchLine } from '../src/cli/bench.js';
+import type { BenchContext, BenchLine } from './context.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { FUSED_TRIAL_MAX_ROWS, fusedTrialBytes, rlsStep, rlsTrial } from '../src/sparse/kernels.js';
 import { createRlsState, rlsUpdateCpu } from '../src/sparse/rls-cpu.js';

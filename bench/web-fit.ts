@@ -6,14 +6,14 @@
  * that line is printed next to this one.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { BenchContext, BenchLine } from '../src/cli/bench.js';
+import type { BenchContext, BenchLine } from './context.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { toCanonical, zscore } from '../src/io/dataset.js';
 import { loadArray } from '../src/io/files.js';
 import { DEFAULT_CONFIG, LowRankRNN } from '../src/models/lowrank-rnn.js';
 import type { FitProgress } from '../src/inference/trainer.js';
 import { EEG_DEMO, SMALL_FIT, fitSpeed, sliceRows } from '../src/web/demo.js';
-import { FitSession } from '../src/web/fit-session.js';
+import { FitSession } from '../src/inference/fit-session.js';
 
 export const summary = "the web app's small EEG fit under Node (compare with the browser figure from test/web)";
 

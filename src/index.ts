@@ -51,7 +51,7 @@ export {
   toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, normalisationLogJacobian, type Dataset, type Normalisation,
 } from './io/dataset.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
-export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './web/fit-session.js';
+export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './inference/fit-session.js';
 
 // Types that the signatures above refer to (so that they are nameable by users and in the API reference).
 export type { Backend, OptionalFeature } from './gpu/acquire.js';

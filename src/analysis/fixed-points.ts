@@ -31,6 +31,7 @@
  * reported point is re-solved in its region of the original units and checked there.
  */
 import type { Engine } from '../gpu/engine.js';
+import type { GpuEnumerationOptions } from './fp-gpu.js';
 import {
   classify,
   dedupPoints,
@@ -40,6 +41,9 @@ import {
   processOrigin,
   processSubset,
   solveRegion,
+  addOutcome,
+  newTally,
+  type Tally,
   type Eigenvalue,
   type Stability,
   type SubsetOutcome,
@@ -94,24 +98,11 @@ export interface FixedPointResult {
   ms: number;
 }
 
-export interface FixedPointOptions {
+export interface FixedPointOptions extends GpuEnumerationOptions {
   /** 'gpu' (default when an engine is given) or 'cpu' (float64 reference of the same method). */
   backend?: 'gpu' | 'cpu';
-  /** Subsets per kernel dispatch. */
-  chunk?: number;
-  /** Initial capacity of the flagged-subset buffer (grown and re-run on overflow). */
-  capacity?: number;
-  /** Largest capacity it grows to (default: what one storage binding holds); beyond, chunks are split. */
-  maxCapacity?: number;
-  /** Vertices by line sweeps (default) instead of one thread per vertex subset. */
-  sweep?: boolean;
   /** Seed of the generic directions. */
   seed?: number;
-  /**
-   * GPU backend: called after each chunk with work done and total work (a line sweep counts as many
-   * units as there are planes, a subset as one), float64 re-checks included.
-   */
-  onProgress?: (done: number, total: number) => void;
 }
 
 /** Largest rank the kernel handles (private arrays are vec4). */
@@ -150,41 +141,6 @@ export async function fixedPointsOfModel(
 }
 
 // ------------------------------------------------------------------------------------ tallies
-
-export interface Tally {
-  regions: number;
-  subsetSolves: number;
-  regionSolves: number;
-  singularSubsets: number;
-  degenerateSubsets: number;
-  singularSystems: number;
-  rechecked: number;
-  candidates: Float64Array[];
-}
-
-export function newTally(): Tally {
-  return { regions: 0, subsetSolves: 0, regionSolves: 0, singularSubsets: 0, degenerateSubsets: 0, singularSystems: 0, rechecked: 0, candidates: [] };
-}
-
-export function addOutcome(t: Tally, o: SubsetOutcome): void {
-  if (o.singular) {
-    t.singularSubsets++;
-    return;
-  }
-  t.subsetSolves++;
-  t.regions += o.regions;
-  t.regionSolves += o.regionSolves;
-  t.singularSystems += o.singularSystems;
-  if (o.degenerate) t.degenerateSubsets++;
-  t.candidates.push(...o.points);
-}
-
-/** Re-do a subset flagged by the kernel (level k, colex rank) in float64. */
-export function recheckSubset(arr: Arrangement, t: Tally, k: number, rank: number): void {
-  const S = unrankColex(rank, k, arr.M);
-  t.rechecked++;
-  addOutcome(t, processSubset(arr, S));
-}
 
 function finish(units: ReluUnits, arr: Arrangement, t: Tally, backend: 'gpu' | 'cpu', t0: number): FixedPointResult {
   let rejected = 0;

@@ -6,7 +6,7 @@
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { Arrangement, ReluUnits } from './fp-model.js';
-import { SIGN_TOL, forEachSubset, handleTie, localCones, luFactor, luSolve, maxAbs, subsetStep } from './fp-planes.js';
+import { SIGN_TOL, forEachSubset, handleTie, localCones, luFactor, luSolve, maxAbs, subsetStep, unrankColex } from './fp-planes.js';
 
 // ------------------------------------------------------------------------- region systems
 
@@ -311,4 +311,41 @@ function simplexMax(rows: number[][], rhs: number[], obj: number[]): number {
     basis[leave] = enter;
   }
   throw new Error('simplex: iteration limit');
+}
+
+// ------------------------------------------------------------------------------------ tallies
+
+export interface Tally {
+  regions: number;
+  subsetSolves: number;
+  regionSolves: number;
+  singularSubsets: number;
+  degenerateSubsets: number;
+  singularSystems: number;
+  rechecked: number;
+  candidates: Float64Array[];
+}
+
+export function newTally(): Tally {
+  return { regions: 0, subsetSolves: 0, regionSolves: 0, singularSubsets: 0, degenerateSubsets: 0, singularSystems: 0, rechecked: 0, candidates: [] };
+}
+
+export function addOutcome(t: Tally, o: SubsetOutcome): void {
+  if (o.singular) {
+    t.singularSubsets++;
+    return;
+  }
+  t.subsetSolves++;
+  t.regions += o.regions;
+  t.regionSolves += o.regionSolves;
+  t.singularSystems += o.singularSystems;
+  if (o.degenerate) t.degenerateSubsets++;
+  t.candidates.push(...o.points);
+}
+
+/** Re-do a subset flagged by the kernel (level k, colex rank) in float64. */
+export function recheckSubset(arr: Arrangement, t: Tally, k: number, rank: number): void {
+  const S = unrankColex(rank, k, arr.M);
+  t.rechecked++;
+  addOutcome(t, processSubset(arr, S));
 }

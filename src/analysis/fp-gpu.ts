@@ -8,13 +8,30 @@
 import type { Engine } from '../gpu/engine.js';
 import type { Arrangement } from './fp-model.js';
 import { binomial, unrankColex } from './fp-planes.js';
-import { recheckSubset, type FixedPointOptions, type Tally } from './fixed-points.js';
+import { recheckSubset, type Tally } from './fp-cpu.js';
 
 const HEADER = 8;
 const ORIGIN_BIT = 0x80000000;
 const WG = 64;
 
-export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: number[] | null, tally: Tally, options: FixedPointOptions): Promise<void> {
+/** The GPU enumeration's settings (part of FixedPointOptions). */
+export interface GpuEnumerationOptions {
+  /** Subsets per kernel dispatch. */
+  chunk?: number;
+  /** Initial capacity of the flagged-subset buffer (grown and re-run on overflow). */
+  capacity?: number;
+  /** Largest capacity it grows to (default: what one storage binding holds); beyond, chunks are split. */
+  maxCapacity?: number;
+  /** Vertices by line sweeps (default) instead of one thread per vertex subset. */
+  sweep?: boolean;
+  /**
+   * Called after each chunk with work done and total work (a line sweep counts as many units as there
+   * are planes, a subset as one), float64 re-checks included.
+   */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: number[] | null, tally: Tally, options: GpuEnumerationOptions): Promise<void> {
   const { M, r, R } = arr;
   if (r > 4 || R > 4) throw new Error(`fixed points: the GPU kernel handles R ≤ 4 (got R = ${R})`);
   const total = binomial(M, r);

@@ -4,7 +4,7 @@
  */
 import type { Engine } from '../gpu/engine.js';
 import type { KernelBench, KernelBenchOptions } from '../../bench/timing.js';
-import type { BenchContext, BenchLine } from './bench.js';
+import type { BenchContext, BenchLine } from '../../bench/context.js';
 
 export const summary = 'per-kernel timings: copy (bandwidth roof), low-rank product, reduction, scan';
 

@@ -7,23 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
-
-export type BenchLine = Record<string, unknown>;
-
-export interface BenchContext {
-  software: boolean;
-  runs: number;
-  warmup: number;
-  /** Parsed values of the common and the sub-command's own options. */
-  values: Record<string, unknown>;
-}
-
-export interface BenchSubcommand {
-  summary: string;
-  options?: ParseArgsConfig['options'];
-  usage?: string;
-  runBench(engine: Engine, ctx: BenchContext): AsyncIterable<BenchLine>;
-}
+import type { BenchContext, BenchLine, BenchSubcommand } from '../../bench/context.js';
 
 /** Sub-command → lazy import. Add one line per benchmark family. */
 export const SUBCOMMANDS: Record<string, () => Promise<BenchSubcommand>> = {

@@ -3,7 +3,7 @@
  * fixed points and model files. All GPU compute runs in worker.ts; this thread only parses files,
  * draws, and keeps `window.__lowrankSmcApp` (a read-only summary the browser tests read).
  */
-import type { FitProgress } from '../inference/trainer.js';
+import type { FitProgress } from '../index.js';
 import { parseCsv, parseNpy, toCanonical, zscore } from '../index.js';
 import { drawNote, drawTraces, drawTrainingChart } from './charts.js';
 import { EEG_DEMO, fitSpeed } from './demo.js';

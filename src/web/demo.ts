@@ -4,13 +4,9 @@
  * file (e.g. teacher_reach_rank2.json) as a LowRankRNN for drawing its latent flow, and the small
  * fit configuration the browser test and the browser-vs-Node benchmark share.
  */
-import type { Engine } from '../gpu/engine.js';
-import type { Dataset } from '../io/dataset.js';
-import { generate } from '../analysis/generate.js';
-import type { TeacherFile } from '../analysis/fixed-points.js';
-import { DEFAULT_CONFIG, LowRankRNN, initialParams, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
-import type { FitProgress } from '../inference/trainer.js';
-import type { FitSessionOptions } from './fit-session.js';
+import {
+  DEFAULT_CONFIG, LowRankRNN, generate, initialParams, type Dataset, type Engine, type FitProgress, type FitSessionOptions, type HostParams, type ModelConfig, type TeacherFile,
+} from '../index.js';
 
 export interface OscillatorOptions {
   units?: number;

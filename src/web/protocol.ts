@@ -1,9 +1,5 @@
 /** Messages between the page (app.ts) and the fitting worker (worker.ts). */
-import type { FitProgress } from '../inference/trainer.js';
-import type { Proposal } from '../models/theta-layout.js';
-import type { Normalisation } from '../io/dataset.js';
-import type { HistoryEntry } from '../models/model-file.js';
-import type { ModelConfig } from '../models/lowrank-rnn.js';
+import type { FitProgress, HistoryEntry, ModelConfig, Normalisation, Proposal } from '../index.js';
 
 export interface FitSettings {
   rank: number;

@@ -6,6 +6,7 @@
 import {
   DEFAULT_CONFIG,
   FIT_DEFAULTS,
+  FitSession,
   LowRankRNN,
   initialParams,
   initialiseFromData,
@@ -25,7 +26,6 @@ import {
   type TrainingRecord,
 } from '../index.js';
 import { latentFlow, oscillatorModel, simulateDataset, teacherModel } from './demo.js';
-import { FitSession } from './fit-session.js';
 import type { AnalysisMessage, DatasetMessage, FitSettings, FixedPointSummary, FromWorker, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createEngine, findFixedPoints, fixedPointsOfFitted, teacherToRnn, type Engine, type FitEvent, type TeacherFile } from '../../src/index.js';
-import { FitSession, type FitSessionOptions } from '../../src/web/fit-session.js';
+import { FitSession, type FitSessionOptions } from '../../src/inference/fit-session.js';
 import { latentFlow, oscillatorModel, simulateDataset, teacherModel } from '../../src/web/demo.js';
 import { LowRankRNN, DEFAULT_CONFIG } from '../../src/models/lowrank-rnn.js';
 import type { Dataset } from '../../src/io/dataset.js';

@@ -12,7 +12,7 @@
 import type { Engine } from '../gpu/engine.js';
 import type { Dataset } from '../io/dataset.js';
 import type { LowRankRNN } from '../models/lowrank-rnn.js';
-import { fit, type FitOptions, type FitProgress, type FitResult } from '../inference/trainer.js';
+import { fit, type FitOptions, type FitProgress, type FitResult } from './trainer.js';
 
 export type FitSessionState = 'ready' | 'running' | 'paused' | 'stopping' | 'done' | 'failed';
 

@@ -14,7 +14,7 @@ import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { clipGradNorm, exponentialDecay, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
-import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
+import { hostNoiseFactor, readoutReadsInputs, type HostParams, type LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
@@ -184,7 +184,7 @@ export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: O
 }
 
 /** Mean ESS of normalised weights [B·T, K], and the model's current noise levels (small readbacks). */
-async function diagnostics(model: LowRankRNN, weights: Float32Array, K: number): Promise<{ ess: number; latentNoise: number; obsNoise: number | null }> {
+function diagnostics(model: LowRankRNN, host: HostParams, weights: Float32Array, K: number): { ess: number; latentNoise: number; obsNoise: number | null } {
   let ess = 0;
   const rows = weights.length / K;
   for (let i = 0; i < rows; i++) {
@@ -194,7 +194,7 @@ async function diagnostics(model: LowRankRNN, weights: Float32Array, K: number):
   }
   const c = model.config;
   const R = c.rank;
-  const L = hostNoiseFactor(c, await model.params.noiseZ.readF32());
+  const L = hostNoiseFactor(c, host.noiseZ);
   let logStd = 0;
   for (let r = 0; r < R; r++) {
     let v = 0;
@@ -203,7 +203,7 @@ async function diagnostics(model: LowRankRNN, weights: Float32Array, K: number):
   }
   let obsNoise: number | null = null;
   if (c.obs === 'gauss') {
-    const lv = await model.params.logVarX.readF32();
+    const lv = host.logVarX;
     obsNoise = Math.sqrt(lv.reduce((a, v) => a + Math.exp(v), 0) / lv.length);
   }
   return { ess: ess / rows, latentNoise: Math.exp(logStd / R), obsNoise };
@@ -239,7 +239,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const gradHistory = Tensor.zeros(engine, [logEvery], 'f32', 'gradnorm.history');
   // The normalised particle weights [B,T,K] of the last iteration before each readback (for its ESS).
   const lastWeights = Tensor.zeros(engine, [B * T * K], 'f32', 'ess.weights');
-  const maxNorm = opts.clipGradNorm ?? Number.MAX_VALUE; // without clipping the factor is exactly 1
+  const maxNorm = opts.clipGradNorm ?? Infinity; // Infinity: the norm is measured, nothing is scaled
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm must be a positive number, got ${opts.clipGradNorm}`);
   const snapshot = model.trainable().map((p) => Tensor.empty(engine, p.shape, 'f32', 'snapshot'));
   const takeSnapshot = () => model.trainable().forEach((p, i) => engine.copy(p, snapshot[i], 4 * p.size));
@@ -275,31 +275,29 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
         const n = pendingConstants.length;
         const losses = await lossHistory.readF32();
         const gradNorms = await gradHistory.readF32();
-        const diag = await diagnostics(model, await lastWeights.readF32(), K);
+        // one readback of the parameters serves the finiteness check and the noise diagnostics
+        const host = await model.hostParams();
         const elapsed = (performance.now() - t0) / 1000;
+        const rollBack = async (what: string): Promise<never> => {
+          model.trainable().forEach((p, i) => engine.copy(snapshot[i], p, 4 * p.size));
+          await engine.sync();
+          throw new Error(`training diverged: ${what}; parameters were restored to iteration ${done - n} (try a lower --lr or more particles)`);
+        };
         for (let j = 0; j < n; j++) {
           const it = done - n + j;
           const l = losses[it % logEvery];
-          if (!Number.isFinite(l)) {
-            model.trainable().forEach((p, i) => engine.copy(snapshot[i], p, 4 * p.size));
-            await engine.sync();
-            throw new Error(`training diverged: loss is ${l} at iteration ${it + 1}; parameters were restored to iteration ${done - n} (try a lower --lr or more particles)`);
-          }
+          if (!Number.isFinite(l)) await rollBack(`loss is ${l} at iteration ${it + 1}`);
           const entry: HistoryEntry = { iteration: it + 1, loss: l, llPerStep: -l + pendingConstants[j] + llOffset, lr: pendingLr[j], seconds: elapsed, gradNorm: gradNorms[it % logEvery] };
-          if (j === n - 1) Object.assign(entry, { ess: diag.ess, latentNoise: diag.latentNoise }, diag.obsNoise === null ? {} : { obsNoise: diag.obsNoise });
           history.push(entry);
         }
         // the losses checked above were computed before each step: the last step of the window can
         // still have produced non-finite parameters, which must not become the "last good" snapshot
-        for (const p of model.trainable()) {
-          const values = await p.readF32();
+        for (const values of Object.values(host)) {
           const bad = values.findIndex((x) => !Number.isFinite(x));
-          if (bad >= 0) {
-            model.trainable().forEach((q, i) => engine.copy(snapshot[i], q, 4 * q.size));
-            await engine.sync();
-            throw new Error(`training diverged: a parameter is ${values[bad]} after iteration ${done}; parameters were restored to iteration ${done - n} (try a lower --lr or more particles)`);
-          }
+          if (bad >= 0) await rollBack(`a parameter is ${values[bad]} after iteration ${done}`);
         }
+        const diag = diagnostics(model, host, await lastWeights.readF32(), K);
+        Object.assign(history[history.length - 1], { ess: diag.ess, latentNoise: diag.latentNoise }, diag.obsNoise === null ? {} : { obsNoise: diag.obsNoise });
         pendingConstants = [];
         pendingLr = [];
         takeSnapshot();

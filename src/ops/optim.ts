@@ -182,17 +182,23 @@ export class RAdam extends Optimizer {
  * Clip gradients by their joint L2 norm, in place on the GPU (torch.nn.utils.clip_grad_norm_ with
  * norm type 2): every `.grad` of `params` is multiplied by min(1, maxNorm / (‖g‖ + 1e-6)). Parameters
  * without a gradient are skipped. Returns a one-element tensor holding ‖g‖ before clipping (nothing
- * is read back; the caller disposes it).
+ * is read back; the caller disposes it). `maxNorm` Infinity only measures the norm (no scaling pass).
  */
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor {
-  if (!(maxNorm > 0 && Number.isFinite(maxNorm))) throw new Error(`clipGradNorm: maxNorm must be a positive number, got ${maxNorm}`);
+  if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be a positive number, got ${maxNorm}`);
   const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
   if (grads.length === 0) throw new Error('clipGradNorm: no parameter has a gradient');
   const engine = grads[0].engine;
   const count = grads.length;
   const sums = Tensor.empty(engine, [count + 1], 'f32', 'clip.sums');
   grads.forEach((g, slot) => engine.dispatch(engine.kernel('grad_clip', 'sq_norm', { overrides: { WG } }), { grad: g, sums, cp: { n: g.size, slot, count, max_norm: maxNorm } }, 1));
-  for (const g of grads) engine.dispatch(engine.kernel('grad_clip', 'scale', { overrides: { WG } }), { grad: g, sums, cp: { n: g.size, slot: 0, count, max_norm: maxNorm } }, engine.grid(Math.max(1, g.size), WG));
+  const scaleKernel = engine.kernel('grad_clip', 'scale', { overrides: { WG } });
+  if (Number.isFinite(maxNorm)) {
+    for (const g of grads) engine.dispatch(scaleKernel, { grad: g, sums, cp: { n: g.size, slot: 0, count, max_norm: maxNorm } }, engine.grid(Math.max(1, g.size), WG));
+  } else {
+    // n = 0: invocation 0 only stores ‖g‖; no element is touched
+    engine.dispatch(scaleKernel, { grad: grads[0], sums, cp: { n: 0, slot: 0, count, max_norm: 0 } }, 1);
+  }
   const norm = Tensor.empty(engine, [1], 'f32', 'clip.norm');
   engine.copy(sums, norm, 4, 4 * count);
   sums.dispose();

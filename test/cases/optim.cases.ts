@@ -180,9 +180,9 @@ export const cases: GpuCase[] = [
 ];
 
 cases.push({
-  name: 'clipGradNorm matches a float64 reference (clipped and unclipped) and skips parameters without a gradient',
+  name: 'clipGradNorm matches a float64 reference (clipped, unclipped, and Infinity: measured only) and skips parameters without a gradient',
   async run(engine) {
-    for (const maxNorm of [0.5, 100]) {
+    for (const maxNorm of [0.5, 100, Infinity]) {
       // Sizes above one workgroup's 256 lanes exercise the strided sums.
       const grads = [Array.from({ length: 700 }, (_, i) => Math.sin(i) * 0.1), Array.from({ length: 12 }, (_, i) => i - 6)];
       const params = grads.map((g, i) => Tensor.param(engine, new Float32Array(g.length), [g.length], `p${i}`));
@@ -194,7 +194,12 @@ cases.push({
       const ref = grads.map((g) => Float64Array.from(g));
       const refNorm = clipGradNormRef(ref, maxNorm);
       assertClose([await norm.item()], [refNorm], { rtol: 1e-5, what: `norm (max ${maxNorm})` });
-      for (let i = 0; i < params.length; i++) assertClose(await params[i].grad!.readF32(), ref[i], { atol: 1e-6, rtol: 1e-5, what: `clipped gradient ${i} (max ${maxNorm})` });
+      for (let i = 0; i < params.length; i++) {
+        const got = await params[i].grad!.readF32();
+        assertClose(got, ref[i], { atol: 1e-6, rtol: 1e-5, what: `clipped gradient ${i} (max ${maxNorm})` });
+        // measuring only must leave the gradient exactly as it was
+        if (maxNorm === Infinity && got.some((v, j) => v !== Math.fround(grads[i][j]))) throw new Error(`gradient ${i} changed although maxNorm is Infinity`);
+      }
       for (const t of [...params.map((p) => p.grad!), ...params, idle, norm]) t.dispose();
     }
     try {

@@ -3,6 +3,7 @@
 // before any GPU work and left untouched. And divergence: the parameters after the error are the
 // ones at the last successful readback, exactly.
 import { mulberry32 } from '../../src/util/random.js';
+import type { Engine } from '../../src/gpu/engine.js';
 import { fit } from '../../src/inference/trainer.js';
 import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, type HostParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { parseModel } from '../../src/models/model-file.js';
@@ -20,6 +21,42 @@ function smallData(seed: number, trials: number, time: number, D: number) {
 }
 
 const copyParams = (p: HostParams): HostParams => Object.fromEntries(PARAM_NAMES.map((k) => [k, Float32Array.from(p[k])])) as HostParams;
+
+/**
+ * Train `tiny` with a huge learning rate until fit reports a divergence, and assert that the parameters
+ * afterwards equal, bit for bit, those at the last successful readback (or at the start when
+ * `fromStart`, for a first step that already overflows), and are finite.
+ */
+async function expectExactRollback(engine: Engine, lr: number, fromStart: boolean): Promise<void> {
+  const ds = smallData(2, 1, 40, 3);
+  const model = new LowRankRNN(engine, tiny, initialParams(tiny, 5));
+  try {
+    const readbacks: { iteration: number; params: HostParams }[] = fromStart ? [{ iteration: 0, params: copyParams(await model.hostParams()) }] : [];
+    let message = '';
+    try {
+      await fit(engine, model, ds, null, {
+        iterations: 6, particles: 4, batch: 1, window: 20, proposal: 'bootstrap', seed: 1, logEvery: 1, optimizer: 'adam', lr, lrEnd: lr,
+        onProgress: async (p) => void readbacks.push({ iteration: p.iteration, params: copyParams(await model.hostParams()) }),
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(message);
+    if (!m) throw new Error(`expected a divergence error, got "${message}"`);
+    const last = readbacks[readbacks.length - 1];
+    if (!last) throw new Error(`no readback succeeded before the divergence ("${message}"): the case needs one`);
+    if (Number(m[2]) !== last.iteration) throw new Error(`error says restored to iteration ${m[2]}, the last successful readback was iteration ${last.iteration}`);
+    const after = await model.hostParams();
+    for (const k of PARAM_NAMES) {
+      const i = after[k].findIndex((v, j) => !Object.is(v, last.params[k][j]));
+      if (i >= 0) throw new Error(`after the divergence ${k}[${i}] is ${after[k][i]}, at the last good readback (iteration ${last.iteration}) it was ${last.params[k][i]}`);
+      const bad = after[k].findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new Error(`restored parameter ${k}[${bad}] is ${after[k][bad]}, not finite`);
+    }
+  } finally {
+    model.dispose();
+  }
+}
 
 export const cases: GpuCase[] = [
   {
@@ -102,72 +139,13 @@ export const cases: GpuCase[] = [
   {
     name: 'fit divergence: the parameters after the error equal, bit for bit, those at the last successful readback, and are finite',
     browser: false,
-    async run(engine) {
-      const ds = smallData(2, 1, 40, 3);
-      const model = new LowRankRNN(engine, tiny, initialParams(tiny, 5));
-      try {
-        const readbacks: { iteration: number; params: HostParams }[] = [];
-        let message = '';
-        try {
-          await fit(engine, model, ds, null, {
-            iterations: 6, particles: 4, batch: 1, window: 20, proposal: 'bootstrap', seed: 1, logEvery: 1, optimizer: 'adam', lr: 1e30, lrEnd: 1e30,
-            onProgress: async (p) => void readbacks.push({ iteration: p.iteration, params: copyParams(await model.hostParams()) }),
-          });
-        } catch (e) {
-          message = (e as Error).message;
-        }
-        const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(message);
-        if (!m) throw new Error(`expected a divergence error, got "${message}"`);
-        const last = readbacks[readbacks.length - 1];
-        if (!last) throw new Error(`no readback succeeded before the divergence ("${message}"): the case needs one`);
-        if (Number(m[2]) !== last.iteration) throw new Error(`error says restored to iteration ${m[2]}, the last successful readback was iteration ${last.iteration}`);
-        const after = await model.hostParams();
-        for (const k of PARAM_NAMES) {
-          const i = after[k].findIndex((v, j) => !Object.is(v, last.params[k][j]));
-          if (i >= 0) throw new Error(`after the divergence ${k}[${i}] is ${after[k][i]}, at the last good readback (iteration ${last.iteration}) it was ${last.params[k][i]}`);
-          const bad = after[k].findIndex((v) => !Number.isFinite(v));
-          if (bad >= 0) throw new Error(`restored parameter ${k}[${bad}] is ${after[k][bad]}, not finite`);
-        }
-      } finally {
-        model.dispose();
-      }
-    },
+    run: (engine) => expectExactRollback(engine, 1e30, false),
     timeoutMs: 60_000,
   },
   {
     name: 'fit divergence to non-finite parameters (lr 3e38; the loss before the step was finite): the parameters after the error equal, bit for bit, those at the last successful readback, and are finite',
     browser: false,
-    async run(engine) {
-      const ds = smallData(2, 1, 40, 3);
-      const model = new LowRankRNN(engine, tiny, initialParams(tiny, 5));
-      try {
-        // iteration 0: the starting parameters (the first step already overflows)
-        const readbacks: { iteration: number; params: HostParams }[] = [{ iteration: 0, params: copyParams(await model.hostParams()) }];
-        let message = '';
-        try {
-          await fit(engine, model, ds, null, {
-            iterations: 6, particles: 4, batch: 1, window: 20, proposal: 'bootstrap', seed: 1, logEvery: 1, optimizer: 'adam', lr: 3e38, lrEnd: 3e38,
-            onProgress: async (p) => void readbacks.push({ iteration: p.iteration, params: copyParams(await model.hostParams()) }),
-          });
-        } catch (e) {
-          message = (e as Error).message;
-        }
-        const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(message);
-        if (!m) throw new Error(`expected a divergence error, got "${message}"`);
-        const last = readbacks[readbacks.length - 1];
-        if (!last) throw new Error(`no readback succeeded before the divergence ("${message}"): the case needs one`);
-        if (Number(m[2]) !== last.iteration) throw new Error(`error says restored to iteration ${m[2]}, the last successful readback was iteration ${last.iteration}`);
-        const after = await model.hostParams();
-        for (const k of PARAM_NAMES) {
-          const i = after[k].findIndex((v, j) => !Object.is(v, last.params[k][j]));
-          if (i >= 0) throw new Error(`after the divergence ${k}[${i}] is ${after[k][i]}, at the last good readback (iteration ${last.iteration}) it was ${last.params[k][i]}`);
-          const bad = after[k].findIndex((v) => !Number.isFinite(v));
-          if (bad >= 0) throw new Error(`restored parameter ${k}[${bad}] is ${after[k][bad]}, not finite`);
-        }
-      } finally {
-        model.dispose();
-      }
-    },
+    run: (engine) => expectExactRollback(engine, 3e38, true),
     timeoutMs: 60_000,
   },
 ];

@@ -18,7 +18,6 @@ struct Params {
   record: u32,     // 1: write [r_in | cur] into rec at time t
   rec_t0: u32,     // time offset subtracted before indexing rec
   dt_tau: f32,
-  _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> mat: array<f32>;

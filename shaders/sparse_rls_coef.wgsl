@@ -1,5 +1,5 @@
 // RLS gain coefficient c = 1 / (1 + rᵀ k) (k = P r), plus running squared-error sums for monitoring.
-struct CoefParams { n: u32, rows: u32, out_from: u32, _pad: u32 }
+struct CoefParams { n: u32, rows: u32, out_from: u32 }
 
 @group(0) @binding(0) var<storage, read> r_c: array<f32>;
 @group(0) @binding(1) var<storage, read> k_c: array<f32>;

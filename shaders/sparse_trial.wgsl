@@ -20,7 +20,6 @@ struct Params {
   trial: u32,     // row of stats to write
   dt_tau: f32,
   mask_off: u32,  // this trial's update flags start here in mask
-  _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> jwt: array<f32>;

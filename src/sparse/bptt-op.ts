@@ -52,7 +52,7 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
   const limit = engine.limits.maxComputeWorkgroupStorageSize;
   if (bytes > limit) throw new Error(`rateRnnTrials: ${d.n} units need ${bytes} bytes of workgroup memory, the device allows ${limit}`);
   const { trials, time, n, m } = d;
-  const p = { n, m, nin: d.nin, time, dt_tau: dtTau, _pad0: 0, _pad1: 0, _pad2: 0 };
+  const p = { n, m, nin: d.nin, time, dt_tau: dtTau };
   const rates = Tensor.empty(engine, [trials, time, n], 'f32', 'bptt.rates');
   const outputs = Tensor.empty(engine, [trials, time, m], 'f32', 'bptt.outputs');
   // Jᵀ (linalg's strided copy): the forward's lanes then read J's columns contiguously.

@@ -6,6 +6,7 @@
 #include "rng"
 #include "nonlin"
 #include "obs_link"
+#include "wg_reduce"
 
 #const R
 #const WG
@@ -26,7 +27,6 @@ const PURPOSE_GEN_OBS: u32 = 7u;
 @group(0) @binding(3) var<storage, read> z0: array<f32>;       // [S, R]
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // z [S,T,R] | mean [S,T,D] | sample [S,T,D]
 
-var<workgroup> red: array<f32, WG * R>;
 var<workgroup> zs: array<f32, R>;
 
 // Poisson draw by inversion for small means, normal approximation for large ones.
@@ -101,11 +101,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let f = phi(x, theta[p.off_h + i]);
       for (var r = 0u; r < R; r++) { acc[r] += theta[p.off_n + i * R + r] * f; }
     }
-    for (var r = 0u; r < R; r++) { red[tid * R + r] = acc[r]; }
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w = w / 2u) {
-      if (tid < w) { for (var r = 0u; r < R; r++) { red[tid * R + r] += red[(tid + w) * R + r]; } }
-      workgroupBarrier();
+    var sums = array<f32, R>();
+    for (var c = 0u; c < chunks; c++) {
+      var v = vec4<f32>(0.0);
+      for (var j = 0u; j < 4u; j++) { if (c * 4u + j < R) { v[j] = acc[c * 4u + j]; } }
+      let s4 = wg_sum4(v, tid);
+      for (var j = 0u; j < 4u; j++) { if (c * 4u + j < R) { sums[c * 4u + j] = s4[j]; } }
     }
     if (tid == 0u) {
       var xi = array<f32, R>();
@@ -117,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       for (var r = 0u; r < R; r++) {
         var noise = 0.0;
         for (var c = 0u; c <= r; c++) { noise += theta[p.off_L + r * R + c] * xi[c]; }
-        zn[r] = a * zs[r] + red[r] + p.noise_scale * noise;
+        zn[r] = a * zs[r] + sums[r] + p.noise_scale * noise;
       }
       for (var r = 0u; r < R; r++) { zs[r] = zn[r]; }
     }

@@ -19,6 +19,7 @@ export { philox4x32, rngNormal4, rngUniform4, seedToKey } from './gpu/rng.js';
 export { add, sub, mul, div, scale, addScalar, neg, exp, log, softplus, sigmoid, tanh, square } from './ops/elementwise.js';
 export { sum, mean, matmul, reshape, cholFactor, diagExp } from './ops/linalg.js';
 export { logsumexp, max } from './ops/reduce.js';
+export { cumsum } from './ops/scan.js';
 export { lowrankProduct } from './ops/lowrank.js';
 export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/optim.js';
 

@@ -1,6 +1,7 @@
 // Tree reductions across the invocations of a workgroup, through workgroup memory (`#include "wg_reduce"`).
-// The including shader declares WG (a const or an override, a power of two): the number of
-// invocations, identified by local_invocation_index `lid`.
+// The including shader declares WG (a const or an override, a power of two): the size of the scratch
+// arrays, normally the workgroup size; lanes are identified by local_invocation_index `lid`. A kernel
+// of another size n ≤ WG reduces with *_in(value, lid, 1, n).
 //
 // `*_in(value, lid, stride, count)` combines the values of the `count` lanes (a power of two) that are
 // `stride` apart and share lid − ((lid / stride) % count) · stride, their group's first lane:

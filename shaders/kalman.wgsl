@@ -177,13 +177,22 @@ fn sync() { storageBarrier(); }
 
 fn at(s: u32, i: u32, j: u32) -> u32 { return s * RR + i * R + j; }
 
-// dst = op(a) · op(b), op transposing where the flag is set; one output element per invocation turn.
+// dst = op(a) · op(b), op transposing where the flag is set; one output element per invocation turn,
+// walking a's row and b's column by strides.
 fn p_mm(dst: u32, a: u32, ta: bool, b: u32, tb: bool, lid: u32) {
+  let ak = select(1u, R, ta);
+  let bk = select(R, 1u, tb);
   for (var e = lid; e < RR; e += NT) {
     let i = e / R;
     let j = e % R;
+    var ia = select(at(a, i, 0u), at(a, 0u, i), ta);
+    var ib = select(at(b, 0u, j), at(b, j, 0u), tb);
     var s = 0.0;
-    for (var k = 0u; k < R; k++) { s += ws[select(at(a, i, k), at(a, k, i), ta)] * ws[select(at(b, k, j), at(b, j, k), tb)]; }
+    for (var k = 0u; k < R; k++) {
+      s += ws[ia] * ws[ib];
+      ia += ak;
+      ib += bk;
+    }
     ws[at(dst, i, j)] = s;
   }
   sync();

@@ -22,6 +22,7 @@ import { parseNpy } from '../../src/io/npy.js';
 import { LowRankRNN, type HostParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { latentStep, observedTransitionNoise, presetTeacher, simulateTeacher, teacherFromJson, type Teacher } from '../../src/analysis/teachers.js';
 import type { GpuCase } from './types.js';
+import { sharedData } from '../shared-data.js';
 
 interface RecoverySpec {
   teacher: Teacher;
@@ -282,7 +283,7 @@ export const cases: GpuCase[] = [
     browser: false,
     async run(engine) {
       const { readFile } = await import('node:fs/promises');
-      const reach = teacherFromJson(await readFile('../shared/data/teacher_reach_rank2.json', 'utf8'), 'teacher_reach_rank2.json');
+      const reach = teacherFromJson(await readFile(sharedData('teacher_reach_rank2.json'), 'utf8'), 'teacher_reach_rank2.json');
       const T = 80;
       const s = await simulateTeacher(engine, reach, { trials: 8, steps: T, seed: 6 });
       if (!s.inputs) throw new Error('the reach teacher should default to its stimuli');

@@ -16,9 +16,10 @@ import { parseModel } from '../../src/models/model-file.js';
 import type { AppState } from '../../src/web/app.js';
 import { SMALL_FIT } from '../../src/web/demo.js';
 import { CHROMIUM_ARGS, findChromium, serveStatic } from '../browser/harness.js';
+import { sharedData } from '../shared-data.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const TEACHER = resolve(repo, '../shared/data/teacher_reach_rank2.json');
+const TEACHER = sharedData('teacher_reach_rank2.json');
 const RESULTS = resolve(repo, 'test-results');
 const chromiumPath = findChromium();
 

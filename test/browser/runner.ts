@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   try {
     engine = await createEngine({ backend: 'browser' });
   } catch (e) {
-    state.fatal = `could not create the engine: ${errorText(e)}`;
-    document.getElementById('adapter')!.textContent = state.fatal;
+    state.unavailable = `could not create the engine: ${errorText(e)}`;
+    document.getElementById('adapter')!.textContent = state.unavailable;
     return;
   }
   const i = engine.info;

@@ -83,7 +83,9 @@ if (!chromiumPath) {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  describe('web app in Chromium', () => {
+  // One page session, step by step (the model saved is the one the fit step trained): the steps keep
+  // their order under --sequence.shuffle; making each independent would repeat a fit in Chromium.
+  describe('web app in Chromium', { shuffle: false }, () => {
     test('starts the GPU worker and names the adapter', async () => {
       const s = await waitForApp('s.ready || s.errors.length > 0', 90_000);
       expect(s.errors).toEqual([]);

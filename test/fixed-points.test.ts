@@ -11,8 +11,9 @@ import { loadModel, toJson } from '../src/cli/fixed-points.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sharedData } from './shared-data.js';
 
-const teacher = JSON.parse(readFileSync('../shared/data/teacher_reach_rank2.json', 'utf8'));
+const teacher = JSON.parse(readFileSync(sharedData('teacher_reach_rank2.json'), 'utf8'));
 
 describe('fixed points (CPU float64 vertex method)', () => {
   test('equal to brute force on random relu networks, N ≤ 16, R ≤ 3', async () => {
@@ -114,7 +115,7 @@ describe('fixed points (CPU float64 vertex method)', () => {
   });
 
   test('CLI model loading: teacher file, generic JSON with nested arrays, unknown files', async () => {
-    const t = loadModel('../shared/data/teacher_reach_rank2.json');
+    const t = loadModel(sharedData('teacher_reach_rank2.json'));
     expect(t.N).toBe(60);
     const dir = mkdtempSync(join(tmpdir(), 'fp-'));
     const net = randomNetwork(5, 2, 'relu', 3);

@@ -11,6 +11,7 @@ import { dH, dStsp, evaluateGenerated, gaussianSampler, gmmLogDensity, hannDecon
 import { parseNpy } from '../src/io/npy.js';
 import { convolve1dReflect, deconvolve1dReflect, fft, powerSpectrum, gaussianFilter1d, hannWindow, naiveDft, rfft, zscore } from '../src/analysis/spectrum.js';
 import { compareSpikeStats, isiStats, meanRates, pairwiseCorrelations, pearson } from '../src/analysis/spikes.js';
+import { sharedData } from './shared-data.js';
 
 function randomSignal(n: number, seed: number): Float64Array {
   const r = mulberry32(seed);
@@ -415,7 +416,7 @@ describe('D_stsp', () => {
 
 describe('evaluation protocol', () => {
   test('EEG slice: Hann-smoothed generated data, trials flattened, metrics as their parts', async () => {
-    const eeg = parseNpy(readFileSync('../shared/data/eeg_s001r01_smoothed.npy'), 'eeg');
+    const eeg = parseNpy(readFileSync(sharedData('eeg_s001r01_smoothed.npy')), 'eeg');
     const [T, C] = eeg.shape;
     expect(C).toBe(64);
     const rows = 1200;
@@ -441,7 +442,7 @@ describe('evaluation protocol', () => {
 
   test('the bundled EEG recording carries the Hann-15 notches; deconvolving and re-smoothing reproduces it', () => {
     // The evidence behind training the example on the deconvolved recording (README, "EEG reproduction").
-    const eeg = parseNpy(readFileSync('../shared/data/eeg_s001r01_smoothed.npy'), 'eeg');
+    const eeg = parseNpy(readFileSync(sharedData('eeg_s001r01_smoothed.npy')), 'eeg');
     const [T, C] = eeg.shape;
     const fs = 160;
     const power = new Float64Array(Math.floor(T / 2) + 1);

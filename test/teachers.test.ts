@@ -6,8 +6,9 @@ import { autocorrelationPeriod, spectralPeak } from '../src/analysis/oscillation
 import { serializeModel } from '../src/models/model-file.js';
 import { latentStep, limitCycle, observedTransitionNoise, oscillatorTeacher, presetTeacher, reachInputs, teacherFromJson, transitionCovariance } from '../src/analysis/teachers.js';
 import type { HostParams } from '../src/models/lowrank-rnn.js';
+import { sharedData } from './shared-data.js';
 
-const REACH = '../shared/data/teacher_reach_rank2.json';
+const REACH = sharedData('teacher_reach_rank2.json');
 
 function sine(S: number, T: number, D: number, freq: number, noise: number, seed: number) {
   const rand = mulberry32(seed);

@@ -124,7 +124,9 @@ export async function run(argv: string[]): Promise<number> {
   const resampling = choiceOption(values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (resume?.training?.resampling as 'systematic') ?? 'systematic');
   const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 });
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
-  const clip = values.clip === undefined ? undefined : numberOption(values.clip, 'clip', { positive: true });
+  // a resumed fit keeps the checkpoint's clipping unless --clip is given
+  const clip = values.clip === undefined ? resume?.training?.clip : numberOption(values.clip, 'clip', { positive: true });
+  if (clip !== undefined && !(typeof clip === 'number' && clip > 0)) throw new Error(`${values.resume}: training.clip must be a positive number, got ${JSON.stringify(clip)}`);
   const init = choiceOption(values.init, 'init', INIT_KINDS, 'data');
   const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
   await checkWritable(values.out, 'model file');
@@ -135,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
   const model = new LowRankRNN(engine, config, start);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
   const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-    proposal, resampling, resampleThreshold, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, history, adapter, optimizerState,
+    proposal, resampling, resampleThreshold, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, clip, history, adapter, optimizerState,
   });
   if (!values.json) {
     console.error(`model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ${parameterCount(config)} parameters`);

@@ -3,6 +3,8 @@
  * and exports `run(argv: string[]): Promise<number>` (the exit code) plus a one-line `summary`.
  * Commands are thin: parse arguments, call the library, print or write.
  */
+import { hideDawnLimitWarnings } from '../gpu/acquire.js';
+
 type CommandModule = { run(argv: string[]): Promise<number>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
@@ -37,6 +39,7 @@ async function usage(): Promise<string> {
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  hideDawnLimitWarnings();
   let code = 0;
   if (!name || name === '--help' || name === '-h') {
     console.log(await usage());

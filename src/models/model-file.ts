@@ -52,6 +52,8 @@ export interface TrainingRecord {
   lr: number;
   lrEnd: number;
   optimizer: string;
+  /** L2 norm the gradient was clipped to (absent: no clipping). */
+  clip?: number;
   history: HistoryEntry[];
   adapter?: string;
   /** Present in checkpoints: what resuming needs. */

@@ -40,10 +40,12 @@ export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
 
 // Sparse-neuron RNN training: ground-truth circuit, the three trainers (full-FORCE RLS / ridge, BPTT), evaluation.
 export { simulateMotor, type MotorOptions, type MotorData, type SocOptions, type Soc } from './sparse/circuit.js';
-export { trainFullForce, runSparseRnn, normalisedOutputError, ChaoticEmbedderError, type SparseTask, type SparseRnn, type FullForceOptions, type SparseCommonOptions } from './sparse/fullforce.js';
+export { trainFullForce, type FullForceOptions } from './sparse/fullforce.js';
+export { ChaoticEmbedderError } from './sparse/embedder.js';
+export type { SparseTask, SparseRnn, SparseCommonOptions } from './sparse/task.js';
 export { trainBptt, type BpttOptions, type BpttProgress, type BpttRnn } from './sparse/bptt.js';
 export { rateRnnTrials } from './sparse/bptt-op.js';
-export { evaluateSparse, type SparseEvaluation } from './sparse/evaluate.js';
+export { evaluateSparse, runSparseRnn, normalisedOutputError, type SparseEvaluation } from './sparse/evaluate.js';
 
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';

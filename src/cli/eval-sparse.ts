@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { parseNpy } from '../io/npy.js';
-import { runSparseRnn, type SparseRnn } from '../sparse/fullforce.js';
-import { evaluateSparse } from '../sparse/evaluate.js';
+import type { SparseRnn } from '../sparse/task.js';
+import { evaluateSparse, runSparseRnn } from '../sparse/evaluate.js';
 import { loadMotorTask } from './fit-sparse.js';
 
 export const summary = 'evaluate a fit-sparse model on a circuit: SVCCA vs all neurons, output error (train / held-out)';

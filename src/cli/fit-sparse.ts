@@ -5,9 +5,11 @@ import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { parseNpy } from '../io/npy.js';
 import { saveNpy, writeFileAtomic } from '../io/files.js';
-import { runSparseRnn, trainFullForce, type SparseRnn, type SparseTask } from '../sparse/fullforce.js';
+import { trainFullForce } from '../sparse/fullforce.js';
+import { ChaoticEmbedderError } from '../sparse/embedder.js';
+import type { SparseRnn, SparseTask } from '../sparse/task.js';
 import { trainBptt } from '../sparse/bptt.js';
-import { evaluateSparse } from '../sparse/evaluate.js';
+import { evaluateSparse, runSparseRnn } from '../sparse/evaluate.js';
 
 export const summary = 'train an RNN on a circuit\'s outputs and a few sampled neurons (full-FORCE: RLS or ridge; or BPTT)';
 
@@ -118,6 +120,10 @@ export async function run(argv: string[]): Promise<number> {
       model = await trainFullForce(engine, task, {
         ...options,
         onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
+      }).catch((e: unknown) => {
+        // The library names its options; point to the flags that set them.
+        if (e instanceof ChaoticEmbedderError) e.message += ' (flags --gain-out, --gain-hint, --gain-in, --g)';
+        throw e;
       });
       training = { chaosRatio: model.chaosRatio };
     }

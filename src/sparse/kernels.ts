@@ -173,3 +173,29 @@ export function rlsTrial(engine: Engine, b: TrialBuffers, p: TrialParams): void 
     1,
   );
 }
+
+/** GPU buffers a trainer or runner allocates for one call, released together at the end. */
+export class OwnedBuffers {
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Upload `a` (an empty array becomes one float, so bindings stay valid). */
+  upload(a: Float32Array | Uint32Array, label?: string): GPUBuffer {
+    return this.keep(this.engine.upload(a.length ? a : new Float32Array(1), label));
+  }
+
+  /** A buffer of `floats` 32-bit values (at least one), contents undefined. */
+  alloc(floats: number, label?: string): GPUBuffer {
+    return this.keep(this.engine.alloc(Math.max(4, floats * 4), label));
+  }
+
+  releaseAll(): void {
+    for (const b of this.owned.splice(0)) this.engine.release(b);
+  }
+
+  private keep(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
+  }
+}

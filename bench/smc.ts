@@ -23,7 +23,7 @@
  * names them); on a GPU the full range runs.
  */
 import { readFileSync } from 'node:fs';
-import { mulberry32 } from '../src/util/random.js';
+import { normalSampler } from '../src/util/random.js';
 import { Tape } from '../src/autodiff/tape.js';
 import type { Tensor } from '../src/autodiff/tensor.js';
 import type { Engine } from '../src/gpu/engine.js';
@@ -105,8 +105,8 @@ function loadData(path: string, config: ModelConfig, minTime: number): { ds: Dat
   const { rank: R, obsDim: D } = config;
   const time = Math.max(minTime, 2000);
   const data = new Float32Array(time * D);
-  const rnd = mulberry32(11);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const rnd = normalSampler(11, { pairs: false });
+  const gauss = () => rnd.normal();
   let z: ArrayLike<number> = Array.from({ length: R }, () => gauss());
   for (let t = 0; t < time; t++) {
     const zn = latentStep(config, p, z);

@@ -36,7 +36,9 @@ export type { Proposal, ObsLikelihood, ObsNonlinearity } from './models/theta-la
 export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
 export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
 export { findCycles, bruteForceCycles, type Cycle, type CycleSearchOptions, type CycleSearchResult } from './analysis/cycles.js';
-export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
+export { dStsp, dStspGpu, type DStspOptions, type DStspResult } from './analysis/state-space-divergence.js';
+export { dH, type DHOptions, type DHResult } from './analysis/spectral-distance.js';
+export { hannSmoothZscore } from './analysis/eeg-smoothing.js';
 
 // Sparse-neuron RNN training: ground-truth circuit, the three trainers (full-FORCE RLS / ridge, BPTT), evaluation.
 export { simulateMotor, type MotorOptions, type MotorData, type SocOptions, type Soc } from './sparse/circuit.js';
@@ -69,7 +71,7 @@ export type { SmcDims, ThetaBlock, ThetaLayout } from './models/theta-layout.js'
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';
 export type { FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile } from './analysis/fixed-points.js';
-export type { DHOptions, DHResult, DStspOptions, DStspResult, NdArray } from './analysis/metrics.js';
+export type { NdArray } from './analysis/series.js';
 export type { CsvDelimiter, CsvOptions, CsvTable } from './io/csv.js';
 export type { ArrayLikeND, Axis, Observation } from './io/dataset.js';
 export type { NpyArray, NpyData, NpyDType } from './io/npy.js';

@@ -15,7 +15,7 @@
  * arrangements one dimension lower, enumerated by the same method.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { mulberry32 } from '../util/random.js';
+import { normalSampler } from '../util/random.js';
 
 /** Distinct hyperplanes {Ur_i·z = thr_i} in r dimensions with unit normals. */
 export interface Planes {
@@ -133,12 +133,12 @@ export function reducePlanes(normals: Float64Array, offsets: Float64Array, m: nu
 
 /** r random unit vectors (fixed seed): generic with probability one. */
 export function genericDirections(r: number, seed: number): Float64Array {
-  const rand = mulberry32(seed);
+  const rand = normalSampler(seed, { pairs: false });
   const out = new Float64Array(r * r);
   for (let l = 0; l < r; l++) {
     let n = 0;
     for (let k = 0; k < r; k++) {
-      const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      const g = rand.normal();
       out[l * r + k] = g;
       n += g * g;
     }

@@ -7,7 +7,7 @@
  * count > 0 is one spike time (numpy's `where(trace)`), so several spikes in one bin give one ISI
  * endpoint.
  */
-import type { NdArray } from './metrics.js';
+import type { NdArray } from './series.js';
 
 interface Counts {
   trials: number;

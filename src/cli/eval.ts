@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { generate } from '../analysis/generate.js';
-import { evaluateGenerated } from '../analysis/metrics.js';
+import { evaluateGenerated } from '../analysis/evaluation.js';
 import { median, medianAbsDeviation } from '../analysis/stats.js';
 import { compareSpikeStats } from '../analysis/spikes.js';
 import { applyNormalisation, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toCanonical } from '../io/dataset.js';
 import { loadArray } from '../io/files.js';
-import type { NdArray } from '../analysis/metrics.js';
+import type { NdArray } from '../analysis/series.js';
 import { latentTrajectories, spectraPlot, tracesPlot, trainingCurves, type CurveInput } from '../plot/charts.js';
 import { writePlot } from '../plot/files.js';
 import { historyFromTable, parseHistory } from '../plot/history.js';

@@ -7,26 +7,11 @@
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { TopLevelSpec } from 'vega-lite';
-import { channelSpectra, type NdArray } from '../analysis/metrics.js';
+import { asTrials, type NdArray, type Trials } from '../analysis/series.js';
+import { channelSpectra } from '../analysis/spectral-distance.js';
 import { renderSpec, type Plot } from './render.js';
 
 type Row = Record<string, number | string>;
-
-interface Trials {
-  trials: number;
-  time: number;
-  channels: number;
-  data: ArrayLike<number>;
-}
-
-function asTrials(a: NdArray, what: string): Trials {
-  const s = a.shape;
-  if (s.length !== 2 && s.length !== 3) throw new Error(`${what}: expected shape [time, channel] or [trial, time, channel], got [${s.join(', ')}]`);
-  const [trials, time, channels] = s.length === 2 ? [1, s[0], s[1]] : [s[0], s[1], s[2]];
-  if (trials * time * channels === 0) throw new Error(`${what}: empty array of shape [${s.join(', ')}]`);
-  if (a.data.length !== trials * time * channels) throw new Error(`${what}: ${a.data.length} values do not fill shape [${s.join(', ')}]`);
-  return { trials, time, channels, data: a.data };
-}
 
 /** Indices 0, k, 2k, … (plus the last) so that at most `max` points are drawn. */
 function strideIndices(n: number, max: number): number[] {

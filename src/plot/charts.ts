@@ -5,10 +5,10 @@
  *
  * Arrays are {data, shape} in C order, shape [time, channel] or [trial, time, channel].
  */
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { TopLevelSpec } from 'vega-lite';
 import { asTrials, type NdArray, type Trials } from '../analysis/series.js';
 import { channelSpectra } from '../analysis/spectral-distance.js';
+import { rowMoments, topEigen } from '../util/dense.js';
 import { renderSpec, type Plot } from './render.js';
 
 type Row = Record<string, number | string>;
@@ -130,23 +130,8 @@ export interface LatentOptions {
 
 /** Principal axes of the rows of a (n, d) matrix, as d-vectors in decreasing variance. */
 function principalAxes(data: ArrayLike<number>, n: number, d: number): number[][] {
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) mean[k] += data[i * d + k] / n;
-  const cov = Matrix.zeros(d, d);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < d; a++) {
-      const xa = data[i * d + a] - mean[a];
-      for (let b = a; b < d; b++) cov.set(a, b, cov.get(a, b) + (xa * (data[i * d + b] - mean[b])) / n);
-    }
-  }
-  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) cov.set(a, b, cov.get(b, a));
-  const evd = new EigenvalueDecomposition(cov, { assumeSymmetric: true });
-  const vals = evd.realEigenvalues;
-  const vecs = evd.eigenvectorMatrix;
-  return vals
-    .map((v, i) => ({ v, i }))
-    .sort((p, q) => q.v - p.v)
-    .map(({ i }) => vecs.getColumn(i));
+  const { vectors } = topEigen(rowMoments(data, n, d).cov, d, d);
+  return Array.from({ length: d }, (_, j) => Array.from({ length: d }, (_, k) => vectors[k * d + j]));
 }
 
 /** Latent paths: one panel for two dimensions, three pairwise panels for three; colour per trial. */

@@ -32,7 +32,7 @@ import type { Dataset } from '../src/io/dataset.js';
 import { parseNpy } from '../src/io/npy.js';
 import { toCanonical } from '../src/io/dataset.js';
 import { DEFAULT_CONFIG, LowRankRNN, initialParams, type ModelConfig } from '../src/models/lowrank-rnn.js';
-import { latentStep } from '../src/analysis/teachers.js';
+import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { smcFilterSteps } from '../src/inference/smc-step.js';

@@ -5,7 +5,8 @@ import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { loadDataset, saveNpy, writeFileAtomic } from '../io/files.js';
 import { serializeModel } from '../models/model-file.js';
-import { describeTeacher, presetTeacher, simulateTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../analysis/teachers.js';
+import { presetTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../analysis/teachers.js';
+import { describeTeacher, simulateTeacher } from '../analysis/teacher-simulation.js';
 
 export const summary = 'sample .npy data (trial, time, channel) from a teacher model (oscillator presets, reach teacher, model files)';
 

@@ -1,6 +1,6 @@
 /**
- * lowrank-smc public API — identical in Node and in the browser (Node-only file helpers are in
- * `lowrank-smc/node`, src/node.ts).
+ * lowrank-smc public API — identical in Node and in the browser (the Node-only file helpers, src/io/files.ts
+ * and src/plot/files.ts, serve the CLI and are not part of it).
  *
  *   const engine = await createEngine();                 // WebGPU device (Dawn in Node, navigator.gpu in browsers)
  *   const config = { ...DEFAULT_CONFIG, rank: 3, units: 512, obsDim: 64 };

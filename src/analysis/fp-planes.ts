@@ -15,6 +15,7 @@
  * arrangements one dimension lower, enumerated by the same method.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { transpose } from '../util/dense.js';
 import { normalSampler } from '../util/random.js';
 
 /** Distinct hyperplanes {Ur_i·z = thr_i} in r dimensions with unit normals. */
@@ -440,12 +441,6 @@ export function luSolve(lu: Float64Array, n: number, perm: Int32Array, rhs: Arra
     x[i] = s / lu[i * n + i];
   }
   return x;
-}
-
-export function transpose(a: Float64Array, n: number): Float64Array {
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) t[k * n + i] = a[i * n + k];
-  return t;
 }
 
 export function maxAbs(a: ArrayLike<number>): number {

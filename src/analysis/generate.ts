@@ -1,7 +1,7 @@
 /**
- * Generation from a fitted model (lowrank-smc-model.md §4): unconditional with burn-in, or conditional
- * on given inputs; the initial state from the prior, the prior mean, given states, or a posterior
- * sample (the filtering distribution at the end of a stretch of given data).
+ * Generation from a fitted model (as mackelab/smc_rnns `vi_rnn/generate.py`): unconditional with
+ * burn-in, or conditional on given inputs; the initial state from the prior, the prior mean, given
+ * states, or a posterior sample (the filtering distribution at the end of a stretch of given data).
  */
 import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';

@@ -21,7 +21,6 @@ import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
 import type { Normalisation } from '../io/dataset.js';
 
 export const TEACHER_PRESETS = ['osc-gauss', 'osc-poisson', 'osc-units'] as const;
-export type TeacherPreset = (typeof TEACHER_PRESETS)[number];
 
 export interface Teacher {
   /** Preset name, or the source the teacher was read from. */

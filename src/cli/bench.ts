@@ -4,7 +4,7 @@
  * optionally `options` (extra parseArgs options) and `usage`, and `runBench(engine, ctx)` yielding
  * one object per result line (or `{note}` lines). The CLI adds `adapter` to every result line.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import type { BenchContext, BenchLine, BenchSubcommand } from '../../bench/context.js';

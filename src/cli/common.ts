@@ -46,11 +46,6 @@ export async function checkWritable(path: string, what: string): Promise<void> {
   }
 }
 
-export interface LoadedData {
-  ds: Dataset;
-  source: string;
-}
-
 /** Load observations, bring them to (trial, time, channel), validate for the likelihood. */
 export async function loadObservations(path: string, layout: string | undefined, obs: 'gauss' | 'poisson'): Promise<Dataset> {
   const arr = await loadArray(path);

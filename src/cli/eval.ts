@@ -17,7 +17,7 @@ const USAGE = `lowrank-smc eval --model M.json --data X.npy [--layout L] [--json
                         (one series' D_stsp varies by about ±0.2 on the EEG model; spike statistics: the first)
   --keep-underflow      d_stsp averages every Monte-Carlo sample (default: drop those whose float32
                         density underflows to 0, as the reference does; both values are printed)
-Metrics follow lowrank-smc-model.md §6: D_stsp is KL(true ‖ generated) between σ-smoothed empirical
+Metrics follow the reference evaluation (mackelab/smc_rnns): D_stsp is KL(true ‖ generated) between σ-smoothed empirical
 state distributions; D_H the mean over channels of the Hellinger distance between smoothed spectra.
 JSON: d_stsp (the rule above), d_stsp_all_samples, d_stsp_underflow_fraction (share the reference drops).`;
 

@@ -115,7 +115,6 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     throw new Error(`${source}: ${(e as Error).message}`);
   }
   const shapes = paramShapes(config);
-  const { rank: R, units: N, obsDim: D } = config;
   const params = {} as HostParams;
   const read = (name: ParamName, rows: number, cols: number, transposed: boolean): Float32Array => {
     const v = obj.params?.[name];
@@ -159,9 +158,6 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     const cols = s.length > 1 ? s[1] : 1;
     params[name] = read(name, rows, cols, name === 'n' || name === 'B' || name === 'Bv');
   }
-  void R;
-  void N;
-  void D;
   const norm = obj.normalisation ?? null;
   if (norm) {
     if (typeof norm !== 'object') throw new Error(`${source}: normalisation must be an object with fields mean and std (or null)`);

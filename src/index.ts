@@ -70,7 +70,9 @@ export { PARAM_NAMES, isOneToOne, type NoiseKind, type ObservationModel, type Pa
 export type { SmcDims, ThetaBlock, ThetaLayout } from './models/theta-layout.js';
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';
-export type { FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile } from './analysis/fixed-points.js';
+export type {
+  FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile,
+} from './analysis/fixed-points.js';
 export type { NdArray } from './analysis/series.js';
 export type { CsvDelimiter, CsvOptions, CsvTable } from './io/csv.js';
 export type { ArrayLikeND, Axis, Observation } from './io/dataset.js';

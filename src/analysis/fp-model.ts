@@ -143,7 +143,9 @@ export interface PrunedRnn {
  */
 export function pruneUnits(model: PiecewiseLinearRnn, eps: number): PrunedRnn {
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`fixed points: the pruning threshold must be a finite number ≥ 0, got ${eps}`);
-  if (model.nonlinearity !== 'clipped_relu') throw new Error(`fixed points: pruning needs clipped relu units (a ${model.nonlinearity} unit's contribution is unbounded)`);
+  if (model.nonlinearity !== 'clipped_relu') {
+    throw new Error(`fixed points: pruning needs clipped relu units (a ${model.nonlinearity} unit's contribution is unbounded)`);
+  }
   const { R, N } = model;
   const U = vec('U', model.U, N * R);
   const V = vec('V', model.V, R * N);

@@ -223,7 +223,9 @@ export function subsetStep(p: Planes, S: ArrayLike<number>): Step {
  * their number; `visit` sees every such region at least once (it may also see a few regions that
  * have their lowest point elsewhere). Other subsets of the same point return 0.
  */
-export function handleTie(p: Planes, S: ArrayLike<number>, step: { sign: Int8Array; ties: number[] }, visit: ((sign: Int8Array) => void) | null, depth: number): number {
+export function handleTie(
+  p: Planes, S: ArrayLike<number>, step: { sign: Int8Array; ties: number[] }, visit: ((sign: Int8Array) => void) | null, depth: number,
+): number {
   const { r } = p;
   const k = S.length;
   const j = r - k;
@@ -341,7 +343,9 @@ export function enumeratePlanes(p: Planes, visit: ((sign: Int8Array) => void) | 
 }
 
 /** Regions of the arrangement {normals_i·w = offsets_i} (m rows in d dims); visit gets ±1 per row. */
-export function enumerateRegions(normals: Float64Array, offsets: Float64Array, m: number, d: number, visit: ((sign: Int8Array) => void) | null, depth = 0): number {
+export function enumerateRegions(
+  normals: Float64Array, offsets: Float64Array, m: number, d: number, visit: ((sign: Int8Array) => void) | null, depth = 0,
+): number {
   if (depth > 8) throw new Error('fixed points: arrangement recursion too deep');
   const red = reducePlanes(normals, offsets, m, d, 0x5eed + 7919 * (depth + 1));
   const inner = visit

@@ -34,7 +34,9 @@ export async function simulateTeacher(engine: Engine, teacher: Teacher, opts: Si
   const DU = teacher.config.inputDim;
   let inputs = opts.inputs ?? (DU > 0 && teacher.defaultInputs ? teacher.defaultInputs(trials, steps) : null);
   if (inputs && DU === 0) throw new Error(`simulate: teacher ${teacher.name} takes no inputs`);
-  if (inputs && inputs.length !== trials * steps * DU) throw new Error(`simulate: inputs have ${inputs.length} values, expected trials × steps × inputs = ${trials} × ${steps} × ${DU}`);
+  if (inputs && inputs.length !== trials * steps * DU) {
+    throw new Error(`simulate: inputs have ${inputs.length} values, expected trials × steps × inputs = ${trials} × ${steps} × ${DU}`);
+  }
   const model = new LowRankRNN(engine, teacher.config, teacher.params);
   try {
     const g = await generate(model, { steps, sequences: trials, inputs: inputs ?? undefined, seed: opts.seed ?? 0, initial: 'prior' });

@@ -167,7 +167,8 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
     notes: [
       `rank-2 tanh oscillator, N = ${N}: nᵀm = ρ·Rot(ω) − a·I with ρ = ${o.rho}, ω = ${o.omega.toFixed(4)} rad/step, a = ${o.decay}`,
       `latent noise std ${o.noiseStd} per dimension; initial state N(0, I)`,
-      obs === 'gauss' ? `Gaussian observations y = Bᵀz + σ ξ, D = ${D}, σ = ${o.obsNoiseStd}` : `Poisson counts with rate softplus(Bᵀz ${POISSON_OFFSET}), D = ${D}`,
+      obs === 'gauss' ? `Gaussian observations y = Bᵀz + σ ξ, D = ${D}, σ = ${o.obsNoiseStd}` : `Poisson counts with rate softplus(Bᵀz ` +
+          `${POISSON_OFFSET}), D = ${D}`,
     ],
   };
 }
@@ -180,7 +181,10 @@ export function unitReadoutTeacher(): Teacher {
   const t = oscillatorTeacher('gauss', { units: 20, obsDim: 20 });
   const config: ModelConfig = { ...t.config, observation: 'one-to-one', readoutFrom: 'currents' };
   const params = { ...t.params, B: new Float32Array(0), Bo: new Float32Array(20).fill(1) };
-  return { ...t, name: 'osc-units', config, params, notes: [...t.notes.slice(0, 2), 'one-to-one observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1'] };
+  return {
+    ...t, name: 'osc-units', config, params,
+    notes: [...t.notes.slice(0, 2), 'one-to-one observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1'],
+  };
 }
 
 export function presetTeacher(name: string): Teacher {
@@ -191,7 +195,8 @@ export function presetTeacher(name: string): Teacher {
 }
 
 function matrix(source: string, name: string, x: unknown, rows: number, cols: number): number[][] {
-  if (!Array.isArray(x) || x.length !== rows || x.some((r) => !Array.isArray(r) || r.length !== cols || r.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+  const finiteRow = (r: unknown) => Array.isArray(r) && r.length === cols && r.every((v) => typeof v === 'number' && Number.isFinite(v));
+  if (!Array.isArray(x) || x.length !== rows || !x.every(finiteRow)) {
     throw new Error(`${source}: field "${name}" must be a ${rows}×${cols} array of finite numbers`);
   }
   return x as number[][];
@@ -223,7 +228,9 @@ export function reachTeacher(t: TeacherFile, source = 'teacher file'): Teacher {
   if (t.nonlinearity !== 'relu') throw new Error(`${source}: nonlinearity "${t.nonlinearity}" is not supported (relu only)`);
   const m = matrix(source, 'm', t.m, N, R);
   const n = matrix(source, 'n', t.n, R, N);
-  if (!Array.isArray(t.b_rec) || t.b_rec.length !== N || t.b_rec.some((v) => !Number.isFinite(v))) throw new Error(`${source}: field "b_rec" must hold ${N} finite numbers`);
+  if (!Array.isArray(t.b_rec) || t.b_rec.length !== N || t.b_rec.some((v) => !Number.isFinite(v))) {
+    throw new Error(`${source}: field "b_rec" must hold ${N} finite numbers`);
+  }
   const DU = t.w_inp ? t.w_inp.length : 0;
   const w = t.w_inp ? matrix(source, 'w_inp', t.w_inp, DU, N) : [];
   const scale = t.w_inp_scale ?? 1;
@@ -271,7 +278,8 @@ export function reachTeacher(t: TeacherFile, source = 'teacher file'): Teacher {
     notes: [
       `latent reduction of a ${N}-unit rank-${R} relu teacher: z' = ${1 - alpha} z + (${alpha}/${N}) n relu(m z + b_rec + Wu u)`,
       'observations: unit currents m z (input currents not included), R_z = R_x = 0.05, z_0 ~ N(0, 0.05² I)',
-      DU === 2 ? 'default inputs: 8 reach targets (cos θ, sin θ), trial k gets target k mod 8, on for steps [25, 50)' : `${DU} input channel(s), raw (not low-pass filtered)`,
+      DU === 2 ? 'default inputs: 8 reach targets (cos θ, sin θ), trial k gets target k mod 8, on for steps [25, 50)' : `${DU} input channel(s), raw (not ` +
+          `low-pass filtered)`,
     ],
   };
 }

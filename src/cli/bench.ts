@@ -80,7 +80,9 @@ export function adapterName(engine: Engine): string {
 
 function positiveInt(v: unknown, flag: string, allowZero = false): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`${flag}: '${String(v)}' is not a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) {
+    throw new Error(`${flag}: '${String(v)}' is not a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  }
   return n;
 }
 

@@ -55,7 +55,9 @@ function nestedShape(v: unknown, source: string): { shape: number[]; data: numbe
       data.push(x);
       return;
     }
-    if (!Array.isArray(x) || x.length !== shape[depth]) throw new Error(`${source}: ragged nested array at ${path || 'top level'} (expected ${shape[depth]} entries)`);
+    if (!Array.isArray(x) || x.length !== shape[depth]) {
+      throw new Error(`${source}: ragged nested array at ${path || 'top level'} (expected ${shape[depth]} entries)`);
+    }
     x.forEach((y, i) => walk(y, depth + 1, `${path}[${i}]`));
   };
   walk(v, 0, '');

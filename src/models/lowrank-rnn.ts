@@ -168,15 +168,23 @@ export function validateConfig(c: ModelConfig): void {
   posInt(c.units, 'units');
   posInt(c.obsDim, 'obsDim');
   if (!Number.isInteger(c.inputDim) || c.inputDim < 0) throw new Error(`model config: inputDim must be an integer ≥ 0, got ${c.inputDim}`);
-  if (!['relu', 'clipped_relu', 'tanh', 'identity'].includes(c.nonlinearity)) throw new Error(`model config: nonlinearity "${c.nonlinearity}" is not one of relu, clipped_relu, tanh, identity`);
+  if (!['relu', 'clipped_relu', 'tanh', 'identity'].includes(c.nonlinearity)) {
+    throw new Error(`model config: nonlinearity "${c.nonlinearity}" is not one of relu, clipped_relu, tanh, identity`);
+  }
   if (!['gauss', 'poisson'].includes(c.obs)) throw new Error(`model config: obs "${c.obs}" is not gauss or poisson`);
-  if (!['identity', 'softplus', 'exp', 'relu'].includes(c.obsNonlinearity)) throw new Error(`model config: obsNonlinearity "${c.obsNonlinearity}" is not identity, softplus, exp or relu`);
+  if (!['identity', 'softplus', 'exp', 'relu'].includes(c.obsNonlinearity)) {
+    throw new Error(`model config: obsNonlinearity "${c.obsNonlinearity}" is not identity, softplus, exp or relu`);
+  }
   if (!['full', 'diag', 'scalar'].includes(c.noise)) throw new Error(`model config: noise "${c.noise}" is not full, diag or scalar`);
   for (const k of ['initNoiseZ', 'initNoiseZ0', 'initNoiseX'] as const) if (!(c[k] > 0)) throw new Error(`model config: ${k} must be > 0, got ${c[k]}`);
   if (!(c.initDecay > 0 && c.initDecay < 1)) throw new Error(`model config: initDecay must be in (0, 1), got ${c.initDecay}`);
-  if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
+  if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) {
+    throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
+  }
   if (c.inputFilter === 'lowpass' && c.inputDim === 0) throw new Error('model config: inputFilter lowpass needs a model with inputs (inputDim > 0)');
-  if (c.readoutFromInputs && c.inputDim === 0) throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
+  if (c.readoutFromInputs && c.inputDim === 0) {
+    throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
+  }
   if (c.observation !== undefined && !['affine', 'one-to-one'].includes(c.observation)) {
     throw new Error(`model config: observation "${c.observation}" is not affine or one-to-one`);
   }
@@ -381,7 +389,9 @@ export class LowRankRNN {
     if (proposal === 'bootstrap') {
       parts.push({ src: Lz, dstOffset: o.L }, { src: Lz0, dstOffset: o.L0 });
     } else {
-      if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') throw new Error('the optimal proposal needs Gaussian observations with the identity link; use the bootstrap proposal');
+      if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') {
+        throw new Error('the optimal proposal needs Gaussian observations with the identity link; use the bootstrap proposal');
+      }
       if (!y) throw new Error('theta: the optimal proposal needs the observations');
       // q = C̃ỹ, s = |ỹ|², G = C̃C̃ᵀ with C̃ = Bᵀ/σ, ỹ = (y − b)/σ (one op, see ops/obs-projection.ts)
       const y2 = y.view([B * T, D], false);
@@ -406,7 +416,9 @@ export class LowRankRNN {
         { src: G, dstOffset: o.G },
       );
       // per trial: −½ [ T (Σ log σ² + D log 2π) + logdet(I+Σ0G) + (T−1) logdet(I+ΣG) ]
-      const lds = pack(this.engine, [{ src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 }, { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 }], 2, 'logdets');
+      const lds = pack(
+        this.engine, [{ src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 }, { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 }], 2, 'logdets',
+      );
       const w = Tensor.fromArray(this.engine, [-0.5, -0.5 * (T - 1)], [2]);
       const ldTerm = sum(mul(lds, w));
       const lvTerm = scale(sum(P.logVarX), -0.5 * T);

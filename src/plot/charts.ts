@@ -173,7 +173,9 @@ export async function latentTrajectories(latents: NdArray, opts: LatentOptions =
     height: size,
     mark: { type: 'line' as const, strokeWidth: 1.2, opacity: 0.85 },
     encoding: {
-      x: j === null ? { field: 't', type: 'quantitative' as const, title: 'time step' } : { field: `d${i}`, type: 'quantitative' as const, title: axisName(dims[i]), scale: { zero: false } },
+      x: j === null ? {
+        field: 't', type: 'quantitative' as const, title: 'time step',
+      } : { field: `d${i}`, type: 'quantitative' as const, title: axisName(dims[i]), scale: { zero: false } },
       y: { field: `d${j ?? i}`, type: 'quantitative' as const, title: axisName(dims[j ?? i]), scale: { zero: false } },
       order: { field: 't', type: 'quantitative' as const },
       detail: { field: 'trial', type: 'nominal' as const },
@@ -232,7 +234,9 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
   const trajs = input.trajectories ?? [];
   for (const [i, fp] of fps.entries()) {
     if (fp.z.length !== 2) throw new Error(`phase portrait: fixed point ${i} has ${fp.z.length} coordinates; phase portraits are for rank 2`);
-    if (!(fp.stability in STABILITY_COLOURS)) throw new Error(`phase portrait: fixed point ${i} has stability "${fp.stability}" (expected stable, saddle or unstable)`);
+    if (!(fp.stability in STABILITY_COLOURS)) {
+      throw new Error(`phase portrait: fixed point ${i} has stability "${fp.stability}" (expected stable, saddle or unstable)`);
+    }
   }
   const trajPoints: number[][] = [];
   trajs.forEach((path, i) => {
@@ -289,7 +293,10 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
   const x = { field: 'x', type: 'quantitative' as const, title: xt, scale: { domain: xDomain, nice: false, zero: false } };
   const y = { field: 'y', type: 'quantitative' as const, title: yt, scale: { domain: yDomain, nice: false, zero: false } };
   const layers: object[] = [
-    { data: { values: arrows }, mark: { type: 'rule', color: '#8c8c8c', strokeWidth: 1, clip: true }, encoding: { x, y, x2: { field: 'x2' }, y2: { field: 'y2' } } },
+    {
+      data: { values: arrows }, mark: { type: 'rule', color: '#8c8c8c', strokeWidth: 1, clip: true },
+      encoding: { x, y, x2: { field: 'x2' }, y2: { field: 'y2' } },
+    },
     {
       data: { values: arrows },
       mark: { type: 'point', shape: 'triangle', filled: true, color: '#8c8c8c', size: 18, clip: true },
@@ -311,8 +318,14 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
       encoding: {
         x,
         y,
-        color: { field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => STABILITY_COLOURS[s]) }, legend: { title: 'fixed points' } },
-        shape: { field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => (s === 'stable' ? 'circle' : s === 'saddle' ? 'diamond' : 'square')) } },
+        color: {
+          field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => STABILITY_COLOURS[s]) },
+          legend: { title: 'fixed points' },
+        },
+        shape: {
+          field: 'stability', type: 'nominal',
+          scale: { domain: present, range: present.map((s) => (s === 'stable' ? 'circle' : s === 'saddle' ? 'diamond' : 'square')) },
+        },
       },
     });
   }
@@ -364,7 +377,10 @@ export async function tracesPlot(real: NdArray, generated: NdArray, opts: Traces
       encoding: {
         x: { field: 't', type: 'quantitative', title: opts.fs ? 'time (s)' : 'time step', scale: { nice: false } },
         y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
-        color: { field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] }, legend: { title: null, orient: 'top' } },
+        color: {
+          field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
+          legend: { title: null, orient: 'top' },
+        },
         opacity: { value: 0.85 },
       },
     },
@@ -424,7 +440,10 @@ export async function spectraPlot(real: NdArray, generated: NdArray, opts: Spect
     encoding: {
       x: { field: 'f', type: 'quantitative', title: opts.fs ? 'frequency (Hz)' : 'frequency (cycles / sample)' },
       y: { field: 'power', type: 'quantitative', title: 'normalised power', scale: logY ? { type: 'log' } : { zero: true } },
-      color: { field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] }, legend: { title: null, orient: 'top-right' } },
+      color: {
+        field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
+        legend: { title: null, orient: 'top-right' },
+      },
     },
   } as TopLevelSpec;
   return renderSpec(spec);

@@ -46,7 +46,9 @@ function uniformMatrix(rows: number, cols: number, scale: number, rng: { uniform
 /** Rates from a time-major record (time × conds × stride, rates first) as conds × time × n. */
 function unpackRates(rec: Float32Array, time: number, conds: number, n: number, stride: number): Float32Array {
   const out = new Float32Array(conds * time * n);
-  for (let t = 0; t < time; t++) for (let c = 0; c < conds; c++) out.set(rec.subarray((t * conds + c) * stride, (t * conds + c) * stride + n), (c * time + t) * n);
+  for (let t = 0; t < time; t++) for (let c = 0; c < conds; c++) out.set(
+    rec.subarray((t * conds + c) * stride, (t * conds + c) * stride + n), (c * time + t) * n,
+  );
   return out;
 }
 
@@ -93,7 +95,10 @@ export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: Spar
   const driveEmbBuf = buffers.upload(driveEmb, 'sparse.driveEmb');
   const sigEmb = buffers.upload(sigEmbHost, 'sparse.sigEmb');
   const dummyRec = buffers.alloc(1, 'sparse.norec');
-  const net: NetState = { x: buffers.alloc(batchMax * n, 'emb.x'), r: [buffers.alloc(batchMax * n, 'emb.r0'), buffers.alloc(batchMax * n, 'emb.r1')], cur: buffers.alloc(batchMax * n, 'emb.cur') };
+  const net: NetState = {
+    x: buffers.alloc(batchMax * n, 'emb.x'), r: [buffers.alloc(batchMax * n, 'emb.r0'), buffers.alloc(batchMax * n, 'emb.r1')],
+    cur: buffers.alloc(batchMax * n, 'emb.cur'),
+  };
 
   /** Start `batch` trials of a network from the shared initial state (or the given one). */
   const resetState = (state: { x: GPUBuffer; r: GPUBuffer[] }, batch: number, source = xInitBuf, rSource = rInitBuf) => {
@@ -126,7 +131,9 @@ export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: Spar
  * its stream) is driven alongside the first over each training condition up to the hint tail; the
  * largest final distance ratio must stay within `tolerance`. Returns that ratio.
  */
-export async function checkNotChaotic(engine: Engine, buffers: OwnedBuffers, emb: Embedder, o: { window: number; tolerance: number; initScale: number; g: number }): Promise<number> {
+export async function checkNotChaotic(
+  engine: Engine, buffers: OwnedBuffers, emb: Embedder, o: { window: number; tolerance: number; initScale: number; g: number },
+): Promise<number> {
   const { n } = emb;
   const other: NetState = { x: buffers.alloc(n, 'emb2.x'), r: [buffers.alloc(n, 'emb2.r0'), buffers.alloc(n, 'emb2.r1')], cur: buffers.alloc(n, 'emb2.cur') };
   const x2 = Float32Array.from({ length: n }, () => o.initScale * 2 * emb.rng.normal());

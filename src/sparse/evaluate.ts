@@ -77,7 +77,10 @@ export interface SparseEvaluation {
   heldOutOutputError: number | null;
 }
 
-export function evaluateSparse(task: SparseTask, model: Pick<SparseRnn, 'n' | 'trainConditions' | 'heldOut'>, run: { rates: ArrayLike<number>; outputs: ArrayLike<number> }, dims = 5): SparseEvaluation {
+export function evaluateSparse(
+  task: SparseTask, model: Pick<SparseRnn, 'n' | 'trainConditions' | 'heldOut'>, run: { rates: ArrayLike<number>; outputs: ArrayLike<number> },
+  dims = 5,
+): SparseEvaluation {
   const rows = task.conditions * task.time;
   const s = svcca({ data: task.rates, rows, cols: task.nNeurons }, { data: run.rates, rows, cols: model.n }, { dims });
   return {

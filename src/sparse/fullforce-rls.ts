@@ -73,7 +73,9 @@ export async function trainRls(
   const report = (trial: number, sumRec: number, sumOut: number, updates: number) => {
     const u = Math.max(1, updates);
     const info = { trial, condition: trainConds[conds[trial]], outputMse: sumOut / (u * Math.max(1, m)), recurrentMse: sumRec / (u * n) };
-    if (!Number.isFinite(info.outputMse) || !Number.isFinite(info.recurrentMse)) throw new Error(`full-FORCE: RLS diverged at trial ${trial} (non-finite error); raise alpha`);
+    if (!Number.isFinite(info.outputMse) || !Number.isFinite(info.recurrentMse)) {
+      throw new Error(`full-FORCE: RLS diverged at trial ${trial} (non-finite error); raise alpha`);
+    }
     history.push(info);
     o.onTrial?.(info);
   };

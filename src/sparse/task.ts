@@ -79,9 +79,13 @@ export function resolveSparseSetup(task: SparseTask, options: SparseCommonOption
   }
   const heldOut = options.heldOut ?? [];
   const trainConds = options.trainConditions ?? Array.from({ length: C }, (_, c) => c).filter((c) => !heldOut.includes(c));
-  for (const c of [...heldOut, ...trainConds]) if (!Number.isInteger(c) || c < 0 || c >= C) throw new Error(`sparse training: condition ${c} out of range [0, ${C})`);
+  for (const c of [...heldOut, ...trainConds]) {
+    if (!Number.isInteger(c) || c < 0 || c >= C) throw new Error(`sparse training: condition ${c} out of range [0, ${C})`);
+  }
   if (trainConds.length === 0) throw new Error('sparse training: no training conditions');
-  const sampled = typeof options.sampled === 'number' || options.sampled === undefined ? sampleNeurons(task.nNeurons, options.sampled ?? 0, seed + 101) : [...options.sampled];
+  const sampled = typeof options.sampled === 'number' || options.sampled === undefined ? sampleNeurons(
+    task.nNeurons, options.sampled ?? 0, seed + 101,
+  ) : [...options.sampled];
   for (const s of sampled) {
     if (!Number.isInteger(s) || s < 0 || s >= task.nNeurons) throw new Error(`sparse training: sampled neuron ${s} out of range [0, ${task.nNeurons})`);
   }

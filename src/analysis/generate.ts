@@ -1,7 +1,7 @@
 /**
- * Generation from a fitted model (lowrank-smc-model.md §4): unconditional with burn-in, or conditional
- * on given inputs; the initial state from the prior, the prior mean, given states, or a posterior
- * sample (the filtering distribution at the end of a stretch of given data).
+ * Generation from a fitted model (as mackelab/smc_rnns `vi_rnn/generate.py`): unconditional with
+ * burn-in, or conditional on given inputs; the initial state from the prior, the prior mean, given
+ * states, or a posterior sample (the filtering distribution at the end of a stretch of given data).
  */
 import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
@@ -17,7 +17,11 @@ import { nonlinearityId } from '../ops/nonlin.js';
  * model; zero inputs when omitted, as in autonomous generation) and draw the initial states from the
  * filtering distribution at its last step.
  */
-export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
+export type InitialState =
+  | 'prior'
+  | 'prior-mean'
+  | { states: Float32Array }
+  | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
 
 export interface GenerateOptions {
   steps: number;
@@ -68,14 +72,18 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
 }
 
 /** Filter given data (one trial) and draw S states from the final filtering distribution. */
-async function posteriorStates(model: LowRankRNN, of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array }, S: number, seed: number): Promise<Float32Array> {
+async function posteriorStates(
+  model: LowRankRNN, of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array }, S: number, seed: number,
+): Promise<Float32Array> {
   const c = model.config;
   const { rank: R, obsDim: D, inputDim: DU } = c;
   const T = of.steps;
   const K = of.particles ?? 64;
   if (of.y.length !== T * D) throw new Error(`generate: posterior data have ${of.y.length} values, expected steps × channels = ${T} × ${D}`);
   if (of.inputs && DU === 0) throw new Error('generate: posterior inputs given, but the model takes no inputs');
-  if (of.inputs && of.inputs.length !== T * DU) throw new Error(`generate: posterior inputs have ${of.inputs.length} values, expected steps × input channels = ${T} × ${DU}`);
+  if (of.inputs && of.inputs.length !== T * DU) {
+    throw new Error(`generate: posterior inputs have ${of.inputs.length} values, expected steps × input channels = ${T} × ${DU}`);
+  }
   const inputs = DU > 0 ? { data: of.inputs ?? new Float32Array(T * DU), trials: 1, time: T, channels: DU } : null;
   // filterDataset picks the proposal the model supports best and the execution path that fits K
   const f = await filterDataset(model, { data: of.y, trials: 1, time: T, channels: D }, inputs, { particles: K, seed, keepPaths: true });
@@ -106,7 +114,9 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
   let S = opts.sequences ?? 1;
   if (opts.inputs) {
     if (DU === 0) throw new Error('generate: the model takes no inputs');
-    if (opts.inputs.length % (T * DU) !== 0) throw new Error(`generate: inputs have ${opts.inputs.length} values, not a multiple of steps × input channels = ${T * DU}`);
+    if (opts.inputs.length % (T * DU) !== 0) {
+      throw new Error(`generate: inputs have ${opts.inputs.length} values, not a multiple of steps × input channels = ${T * DU}`);
+    }
     S = opts.inputs.length / (T * DU);
   } else if (DU > 0) {
     // autonomous generation of an input-driven model: inputs are zero
@@ -134,10 +144,14 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
     const z0T = Tensor.fromArray(engine, z0, [S * R]);
     const out = Tensor.empty(engine, [S * T * (R + 2 * D)], 'f32', 'generate.out');
     const key = seedToKey(seed);
-    const kernel = engine.kernel('generate', 'main', { defines: { R, WG: 64 }, overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] }, variant: `R${R}` });
+    const kernel = engine.kernel(
+      'generate', 'main',
+      { defines: { R, WG: 64 }, overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] }, variant: `R${R}` },
+    );
     engine.dispatch(kernel, {
       p: {
-        S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0, noise_scale: opts.noiseScale ?? 1,
+        S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0,
+        noise_scale: opts.noiseScale ?? 1,
         off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_L: o.L, off_B: o.B, off_b: o.b, off_lv: o.lv,
         off_Bv: o.Bv, readout_v: readoutReadsInputs(c) ? 1 : 0, off_Bo: o.Bo, rates: layout.rates ? 1 : 0,
       },

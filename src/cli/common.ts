@@ -9,7 +9,9 @@ import { loadArray, writeFileAtomic } from '../io/files.js';
 import { LowRankRNN } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 
-export function numberOption(value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {}): number {
+export function numberOption(
+  value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {},
+): number {
   if (value === undefined) {
     if (opts.default !== undefined) return opts.default;
     throw new Error(`--${name} is required`);
@@ -44,11 +46,6 @@ export async function checkWritable(path: string, what: string): Promise<void> {
   } catch {
     throw new Error(`${what} ${path}: directory ${dir} does not exist`);
   }
-}
-
-export interface LoadedData {
-  ds: Dataset;
-  source: string;
 }
 
 /** Load observations, bring them to (trial, time, channel), validate for the likelihood. */

@@ -83,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   };
   await writeFileAtomic(join(values.out, 'circuit.json'), JSON.stringify(description, null, 2) + '\n');
-  console.log(`wrote ${values.out}: ${n} neurons, ${d.conditions} conditions × ${d.time} samples, spectral abscissa ${d.soc.abscissa.toFixed(3)} after ${d.soc.iterations} iterations`);
+  console.log(`wrote ${values.out}: ${n} neurons, ${d.conditions} conditions × ${d.time} samples, spectral abscissa ${d.soc.abscissa.toFixed(3)} after ` +
+      `${d.soc.iterations} iterations`);
   return 0;
 }

@@ -30,7 +30,6 @@ struct Params {
   off_y: u32, off_v: u32, off_qs: u32, P: u32,
 }
 
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
 @group(0) @binding(2) var<storage, read> data: array<f32>;
@@ -128,27 +127,12 @@ fn load_units(tid: u32) {
 fn input_current(b: u32, t: u32, i: u32) -> f32 {
   var cur = 0.0;
   if (i < p.N) {
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
   }
   return cur;
 }
 
 fn decay() -> f32 { return exp(-exp(theta[p.off_a])); }
-
-fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
-fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
-fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
-fn flagidx(b: u32, t: u32) -> u32 { return (2u * R + 1u) * p.B * p.T * p.K + b * p.T + t; }
-
-
-
-
-
-
-
-
-
-
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -183,7 +167,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 #endif
       }
       let xi = noise(b, t, tid);
-      let pz = propose(b, t, p.B, mu, xi);
+      let pz = propose(b, t, mu, xi);
       z = pz.z;
       lw = pz.lw + carry;
       for (var r = 0u; r < R; r++) {
@@ -195,7 +179,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     // spacings): on software adapters each workgroup barrier costs a pass over all invocations, so
     // two barriers beat the 2·log2(WG) of tree reductions, and K is small on this path.
     sw[tid] = select(-3.0e38, lw, live);
-    if (p.resample == 2u) {
+    if (p.resample == RESAMPLE_MULTINOMIAL) {
       // multinomial via sorted uniforms: normalised partial sums of K+1 exponentials (WG > K)
       let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
       sred[tid] = select(0.0, -log(u), tid <= K);
@@ -212,7 +196,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       for (var k = 0u; k < K; k++) { let w = sw[k] / s; sw[k] = w; c += w; sumsq += w * w; scum[k] = c; }
       sresample = select(0u, 1u, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(K));
       paths[flagidx(b, t)] = f32(sresample);
-      if (p.resample == 2u) {
+      if (p.resample == RESAMPLE_MULTINOMIAL) {
         var ce = 0.0;
         for (var k = 0u; k <= K; k++) { ce += sred[k]; sred[k] = ce; }
       }
@@ -225,9 +209,9 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     if (resample) {
       // resampling positions (sorted in j, so ancestors come out sorted)
       var pos = 0.0;
-      if (p.resample == 2u) {
+      if (p.resample == RESAMPLE_MULTINOMIAL) {
         pos = sred[tid] / sred[K];
-      } else if (p.resample == 1u) {
+      } else if (p.resample == RESAMPLE_STRATIFIED) {
         let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
         pos = (f32(tid) + u) / f32(K);
       } else {
@@ -245,7 +229,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     }
     carry = select(lw - slse + log(f32(K)), 0.0, resample);
     if (live) {
-      anc[(b * p.T + t) * K + tid] = lo;
+      anc[ancidx(b, t, tid)] = lo;
       sanc[tid] = lo;
     }
     workgroupBarrier();
@@ -288,7 +272,7 @@ var<workgroup> sgmu: array<f32, WG * R>;   // adjoint of μ_{t+1} per particle
 var<workgroup> sgzh: array<f32, WG * R>;   // adjoint of the resampled particles ẑ_t
 var<workgroup> sgq: array<f32, WG * (R + 1u)>; // per-particle shares of the q_t, s_t gradients
 
-// Layout of the per-invocation small accumulators (mirrored in src/inference/smc-op.ts).
+// Layout of the per-invocation small accumulators: the slots of smallMap (src/models/theta-layout.ts).
 const S_A: u32 = 0u;
 const S_MU0: u32 = 1u;
 const S_M1: u32 = 1u + R;              // bootstrap L  | optimal Σq
@@ -301,7 +285,7 @@ const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 // gradient). The m, n, h rows are accumulated in private arrays over the whole time loop instead.
 fn add_input_grads(gb: u32, b: u32, t: u32, i: u32, gx: f32) {
   if (i >= p.N) { return; }
-  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
 #if INPUT_GRAD
   gxs[(b * p.T + t) * p.N + i] = gx;
 #endif
@@ -331,7 +315,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     let t = p.T - 1u - tt;
     if (live) {
       if (t + 1u == p.T || paths[flagidx(b, t)] != 0.0) { sw[tid] = paths[widx(b, t, tid)]; }
-      let ak = anc[(b * p.T + t) * K + tid];
+      let ak = anc[ancidx(b, t, tid)];
       sanc[tid] = ak;
       for (var r = 0u; r < R; r++) { sz[tid * R + r] = paths[zidx(b, t, ak) + r]; }
     }
@@ -410,7 +394,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
             x += theta[p.off_m + i * R + r] * zh[r];
             rr += theta[p.off_n + i * R + r] * g[r];
           }
-          for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+          for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
           let c = rr * dphi_dx(x, theta[p.off_h + i]);
           for (var r = 0u; r < R; r++) { gz[r] += theta[p.off_m + i * R + r] * c; }
         }
@@ -515,7 +499,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
 #endif
         let lam = psi(eta);
-        let y = data[p.off_y + (b * p.T + t) * p.D + d];
+        let y = obs_y(b, t, d);
 #if POISSON
         let geta = (y / lam - 1.0) * dpsi(eta);
 #else
@@ -563,7 +547,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       let hd = theta[p.off_h + d];
       let gain = theta[p.off_Bo + d];
 #endif
-      let y = data[p.off_y + (b * p.T + t) * p.D + d];
+      let y = obs_y(b, t, d);
       for (var k = 0u; k < K; k++) {
         let w = sw[k] * seed;
         var eta = obs_offset(b, t, d);
@@ -603,7 +587,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       for (var r = 0u; r < R; r++) { gpart[gb + p.off_m + d * R + r] += gB[r]; }
       gpart[gb + p.off_h + d] += gh;
       gpart[gb + p.off_Bo + d] += ggain;
-      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + d * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + d * p.DU + j] += gx * input_v(b, t, j); }
 #if INPUT_GRAD
       gxs[(b * p.T + t) * p.N + d] += gx; // after (2) wrote the transition's share of this step
 #endif
@@ -615,7 +599,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       gxs[p.B * p.T * p.N + (b * p.T + t) * p.D + d] = gbias;
 #endif
 #if READOUT_V
-      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_Bv + d * p.DU + j] += gbias * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
 #endif
 #if !POISSON
       gpart[gb + p.off_lv + d] += glv;
@@ -637,7 +621,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SMC_REDUCE_WG)
 fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.P) { return; }
@@ -646,12 +630,12 @@ fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   gtheta[e] = s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SMC_REDUCE_WG)
 fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= NSMALL) { return; }
   let dst = smallmap[e];
-  if (dst == 0xffffffffu) { return; }
+  if (dst == SMALL_SLOT_UNUSED) { return; }
   var s = 0.0;
   for (var b = 0u; b < p.B; b++) {
     for (var k = 0u; k < WG; k++) { s += gpart[gslice(b) + p.P + k * NSMALL + e]; }
@@ -660,7 +644,7 @@ fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 #if INPUT_GRAD
-@compute @workgroup_size(64)
+@compute @workgroup_size(SMC_REDUCE_WG)
 fn input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.B * p.T * p.DU) { return; }

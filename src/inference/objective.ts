@@ -7,6 +7,7 @@ import { stopGradient } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4 } from '../gpu/rng.js';
+import { PURPOSE_WINDOWS } from '../gpu/shared-constants.js';
 import type { Dataset } from '../io/dataset.js';
 import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
@@ -31,7 +32,7 @@ export function lgamma(x: number): number {
 export function sampleWindows(ds: Dataset, B: number, T: number, iter: number, key: [number, number]): { trial: number; start: number }[] {
   const out: { trial: number; start: number }[] = [];
   for (let b = 0; b < B; b++) {
-    const u = rngUniform4(key, [iter, b, 5, 0]);
+    const u = rngUniform4(key, [iter, b, PURPOSE_WINDOWS, 0]);
     const trial = Math.min(ds.trials - 1, Math.floor(u[0] * ds.trials));
     const starts = ds.time - T + 1;
     out.push({ trial, start: Math.min(starts - 1, Math.floor(u[1] * starts)) });

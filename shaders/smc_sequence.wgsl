@@ -467,7 +467,8 @@ struct ParticleAdjoint { gmu: array<f32, R>, gq: array<f32, R>, gs: f32 }
 
 #if OPTIMAL
 // Optimal proposal: z = μ + Σq r + Lq ξ with r = q_t − Gμ, weight −½s_t + μ·q_t − ½μᵀGμ + ½rᵀΣq r.
-fn optimal_particle_adjoint(b: u32, t: u32, w: f32, mu: array<f32, R>, xi: array<f32, R>, gz: array<f32, R>, acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
+fn optimal_particle_adjoint(b: u32, t: u32, w: f32, mu: array<f32, R>, xi: array<f32, R>, gz: array<f32, R>,
+                            acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
   var out = ParticleAdjoint();
   let sq = select(S_M1, S_M2, t == 0u);
   let sl = select(S_M3, S_M4, t == 0u);
@@ -520,7 +521,8 @@ fn optimal_data_grads(b: u32, t: u32, tid: u32, live: bool, gq: array<f32, R>, g
 #else
 // Bootstrap proposal: z = μ + L ξ, weight log p(y_t | z), whose gradient with respect to z (through every
 // channel's readout) adds to the adjoint of z.
-fn bootstrap_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>, acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
+fn bootstrap_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>,
+                              acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
   var out = ParticleAdjoint();
   var gz = gz0;
   for (var d = 0u; d < p.D; d++) {

@@ -81,7 +81,10 @@ export function commonParams(cfg: SmcConfig, data: { offY: number; offV: number;
 /** Defines, overrides and variant-name part for the model variant (proposal, observations, readout). */
 export function modelVariant(cfg: SmcConfig) {
   return {
-    defines: { R: cfg.layout.dims.R, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson', READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates },
+    defines: {
+      R: cfg.layout.dims.R, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
+      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
+    },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
     variant: `${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}`,
   };

@@ -36,7 +36,7 @@ import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { smcFilterSteps } from '../src/inference/smc-step.js';
-import { BatchLoader, objective, sampleWindows } from '../src/inference/trainer.js';
+import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
 

@@ -28,7 +28,8 @@ export { effectiveReadout, readoutReadsInputs, readsRates } from './models/lowra
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitKind } from './models/data-init.js';
 export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysis/fit-warnings.js';
-export { fit, objective, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export { fit, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export { objective } from './inference/objective.js';
 export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
 export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
 export type { Resampling } from './inference/smc-layout.js';

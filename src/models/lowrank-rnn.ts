@@ -23,6 +23,7 @@
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4, rngNormal4, seedToKey } from '../gpu/rng.js';
+import { PURPOSE_INIT_NORMAL, PURPOSE_INIT_UNIFORM } from '../gpu/shared-constants.js';
 import { add, addScalar, mul, scale } from '../ops/elementwise.js';
 import { kalmanPacked } from '../ops/kalman.js';
 import { optimalProjections } from '../ops/obs-projection.js';
@@ -213,8 +214,8 @@ export function initialParams(c: ModelConfig, seed: number): HostParams {
   validateConfig(c);
   const key = seedToKey(seed);
   let counter = 0;
-  const uniform = () => rngUniform4(key, [counter++, 0, 3, 0])[0];
-  const normal = () => rngNormal4(key, [counter++, 0, 4, 0])[0];
+  const uniform = () => rngUniform4(key, [counter++, 0, PURPOSE_INIT_UNIFORM, 0])[0];
+  const normal = () => rngNormal4(key, [counter++, 0, PURPOSE_INIT_NORMAL, 0])[0];
   const { rank: R, units: N, inputDim: DU } = c;
   const shapes = paramShapes(c);
   const p = {} as HostParams;

@@ -26,6 +26,7 @@
 //   ℓ [B,K] (log weights with the carry) | per block Σ of squared block-normalised weights [B,nb] |
 //   per trial (resample decision 1/0, lse) [B,2]
 #include "smc_common"
+#include "wg_reduce"
 
 #const R
 #const WG
@@ -218,30 +219,6 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
 }
 
-fn c_max(v: f32, tid: u32) -> f32 {
-  csh[tid] = v;
-  workgroupBarrier();
-  for (var s = CWG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { csh[tid] = max(csh[tid], csh[tid + s]); }
-    workgroupBarrier();
-  }
-  let out = csh[0];
-  workgroupBarrier();
-  return out;
-}
-
-fn c_sum(v: f32, tid: u32) -> f32 {
-  csh[tid] = v;
-  workgroupBarrier();
-  for (var s = CWG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { csh[tid] = csh[tid] + csh[tid + s]; }
-    workgroupBarrier();
-  }
-  let out = csh[0];
-  workgroupBarrier();
-  return out;
-}
-
 @compute @workgroup_size(CWG)
 fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let b = wid.x + wid.y * nwg.x;
@@ -251,17 +228,17 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   let sb = stat_base(b);
   var mx = -3.0e38;
   for (var g = tid; g < nb; g += CWG) { mx = max(mx, next[sb + g * 4u]); }
-  let M = c_max(mx, tid);
+  let M = wg_max_in(mx, tid, 1u, CWG);
   var sa = 0.0;
   for (var g = tid; g < nb; g += CWG) { sa += next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - M); }
-  let lse = M + log(c_sum(sa, tid));
+  let lse = M + log(wg_sum_in(sa, tid, 1u, CWG));
   // Σ of squared normalised weights: each block's squared sum rescaled by its share s_g e^{m_g − lse}
   var sq = 0.0;
   for (var g = tid; g < nb; g += CWG) {
     let share = next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - lse);
     sq += next[sumsq_base(b) + g] * share * share;
   }
-  let sumsq = c_sum(sq, tid);
+  let sumsq = wg_sum_in(sq, tid, 1u, CWG);
   let bg = p.b0 + b;
   if (tid == 0u) {
     acc[bg] = acc[bg] + (lse - log(f32(p.K)));

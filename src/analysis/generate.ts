@@ -6,6 +6,7 @@
 import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
+import { PURPOSE_GEN_POSTERIOR_PICK, PURPOSE_GEN_PRIOR } from '../gpu/shared-constants.js';
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
 import { filterDataset } from '../inference/filter.js';
 import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
@@ -59,7 +60,7 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
   for (let s = 0; s < S; s++) {
     const xi = new Float64Array(R);
     for (let c = 0; c < Math.ceil(R / 4); c++) {
-      const n4 = rngNormal4(key, [c, s, 8, 0]);
+      const n4 = rngNormal4(key, [c, s, PURPOSE_GEN_PRIOR, 0]);
       for (let j = 0; j < 4 && c * 4 + j < R; j++) xi[c * 4 + j] = n4[j];
     }
     for (let r = 0; r < R; r++) {
@@ -91,7 +92,7 @@ async function posteriorStates(
   const key = seedToKey(seed);
   const res = new Float32Array(S * R);
   for (let s = 0; s < S; s++) {
-    const u = rngUniform4(key, [s, 0, 9, 0])[0];
+    const u = rngUniform4(key, [s, 0, PURPOSE_GEN_POSTERIOR_PICK, 0])[0];
     let acc = 0;
     let k = 0;
     for (; k < K - 1; k++) {

@@ -19,6 +19,7 @@ import { isTeacherFile, type TeacherFile } from './fp-model.js';
 import { DEFAULT_CONFIG, initialParams, normalStream, validateConfig, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
 import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
 import type { Normalisation } from '../io/dataset.js';
+import { PURPOSE_TEACHER } from '../gpu/shared-constants.js';
 
 export const TEACHER_PRESETS = ['osc-gauss', 'osc-poisson', 'osc-units'] as const;
 
@@ -141,7 +142,7 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
   };
   const params = initialParams(config, o.seed);
   // Loadings of std 0.5 put the limit cycle at |z| ≈ 1, where tanh(m z) saturates.
-  const normal = normalStream(o.seed, 20);
+  const normal = normalStream(o.seed, PURPOSE_TEACHER);
   const m = new Float64Array(N * R).map(() => 0.5 * normal());
   const c = Math.cos(o.omega);
   const s = Math.sin(o.omega);

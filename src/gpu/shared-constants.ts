@@ -24,6 +24,12 @@ export const PURPOSE_GEN_LATENT = 6;
 export const PURPOSE_GEN_OBS = 7;
 /** Generation: observation sampling (normals). */
 export const PURPOSE_GEN_OBS_NORMAL = 23;
+/** Generation: prior draws of the initial states (host). */
+export const PURPOSE_GEN_PRIOR = 8;
+/** Generation from the posterior: which filtered particle starts each sequence (host). */
+export const PURPOSE_GEN_POSTERIOR_PICK = 9;
+/** Teacher presets: random connectivity drawn on the host. */
+export const PURPOSE_TEACHER = 20;
 
 // Ids the kernels switch on.
 /** Resampling schemes (p.resample of the particle-filter kernels). */

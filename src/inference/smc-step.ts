@@ -136,9 +136,10 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   }
 
   const lanes = stepLanes(engine, block);
+  const cwg = engine.info.software ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
   const model = modelVariant(cfg);
   const kopts = {
-    defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: engine.info.software ? 16 : 256 },
+    defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg) },
     overrides: model.overrides,
     variant: `R${R}BS${block}PB${block / lanes}${model.variant}`,
   };

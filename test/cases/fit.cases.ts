@@ -186,7 +186,7 @@ export const cases: GpuCase[] = [
     async run(engine) {
       const ds = smallData(5, 2, 30, 3);
       const model = new LowRankRNN(engine, { ...tiny, rank: 3 }, initialParams({ ...tiny, rank: 3 }, 6));
-      const { BatchLoader } = await import('../../src/inference/trainer.js');
+      const { BatchLoader } = await import('../../src/inference/objective.js');
       const { filterDataset } = await import('../../src/inference/filter.js');
       const loader = new BatchLoader(engine, ds, null, false);
       const batch = loader.batch([{ trial: 0, start: 0 }, { trial: 1, start: 0 }], 30);

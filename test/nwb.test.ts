@@ -186,3 +186,44 @@ describe('binning', () => {
     expect(() => binSession(s, { binMs: 20, align: 'start_time', window: [0, 100], behaviour: ['eye_pos'] })).toThrow(/no behaviour series 'eye_pos'.*found: hand_pos, hand_vel/);
   });
 });
+
+describe('lowrank-smc bin', () => {
+  test('writes held-in, held-out and behaviour arrays and a description equal to binSession', async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { parseNpy } = await import('../src/io/npy.js');
+    const { run } = await import('../src/cli/bin.js');
+    const dir = mkdtempSync(join(tmpdir(), 'lowrank-smc-nwb-'));
+    try {
+      const bytes = await writeMaze(maze);
+      const file = join(dir, 'maze.nwb');
+      writeFileSync(file, bytes);
+      const args = ['--bin-ms', '20', '--align', 'move_onset_time', '--align-window=-250,450', '--held-out-neurons', 'file', '--behaviour', 'hand_vel', '--condition', 'trial_type'];
+      const log = console.log;
+      const printed: string[] = [];
+      console.log = (s: string) => printed.push(s);
+      try {
+        expect(await run([file, '--out', join(dir, 'x.npy'), '--json', ...args])).toBe(0);
+      } finally {
+        console.log = log;
+      }
+      const b = binSession(await parseNwb(bytes, file), { binMs: 20, align: 'move_onset_time', window: [-250, 450], heldOut: 'file', split: 'file', behaviour: ['hand_vel'], condition: ['trial_type'] });
+      const npy = (name: string) => parseNpy(readFileSync(join(dir, name)), name);
+      expect(npy('x.npy').shape).toEqual([b.trials, 35, 4]);
+      expect(Array.from(npy('x.npy').data)).toEqual(Array.from(b.heldInCounts.data));
+      expect(Array.from(npy('x.heldout.npy').data)).toEqual(Array.from(b.heldOutCounts!.data));
+      expect(Array.from(npy('x.hand_vel.npy').data)).toEqual(Array.from(b.behaviour[0].data.data));
+      const meta = JSON.parse(readFileSync(join(dir, 'x.json'), 'utf8'));
+      expect(meta.held_out_units).toEqual([2, 5]);
+      expect(meta.split).toEqual(b.split);
+      expect(meta.trial_rows).toEqual([0, 1, 2, 4, 5, 6]); // row 3 has no move onset, row 7 is in no split
+      expect(meta.condition).toEqual(['0', '1', '2', '1', '2', '0']);
+      expect(JSON.parse(printed[0]).split).toEqual({ train: 6, val: 0, test: 0 });
+      await expect(run([file, '--out', join(dir, 'y.npy'), '--align', 'move_onset_time'])).rejects.toThrow(/--align move_onset_time needs --align-window/);
+      await expect(run([join(dir, 'none.nwb'), '--out', join(dir, 'y.npy')])).rejects.toThrow(/none\.nwb: file not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -220,6 +220,13 @@ describe('lowrank-smc bin', () => {
       expect(meta.trial_rows).toEqual([0, 1, 2, 4, 5, 6]); // row 3 has no move onset, row 7 is in no split
       expect(meta.condition).toEqual(['0', '1', '2', '1', '2', '0']);
       expect(JSON.parse(printed[0]).split).toEqual({ train: 6, val: 0, test: 0 });
+      // fit / filter / eval read the same held-in counts, restricted to --trials
+      const { loadObservations } = await import('../src/cli/common.js');
+      const ds = await loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', 'held-out-neurons': 'file', trials: 'train' });
+      expect(ds.trials).toBe(6);
+      expect(Array.from(ds.data)).toEqual(Array.from(b.heldInCounts.data));
+      await expect(loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', trials: 'val' })).rejects.toThrow(/no val trials/);
+      await expect(loadObservations(file, undefined, 'poisson', { trials: 'training' })).rejects.toThrow(/--trials must be all or a list of train, val, test/);
       await expect(run([file, '--out', join(dir, 'y.npy'), '--align', 'move_onset_time'])).rejects.toThrow(/--align move_onset_time needs --align-window/);
       await expect(run([join(dir, 'none.nwb'), '--out', join(dir, 'y.npy')])).rejects.toThrow(/none\.nwb: file not found/);
     } finally {

@@ -55,8 +55,9 @@ export interface LoadedData {
 /** Load observations, bring them to (trial, time, channel), validate for the likelihood. An .nwb file is binned with `nwb`'s options (held-in units). */
 export async function loadObservations(path: string, layout: string | undefined, obs: 'gauss' | 'poisson', nwb?: NwbValues): Promise<Dataset> {
   if (isNwb(path)) {
+    const keep = trialsOption(nwb?.trials);
     const b = await loadBinnedNwb(path, nwb ?? {});
-    const ds = selectTrials(b.heldInCounts, b.split, trialsOption(nwb?.trials));
+    const ds = selectTrials(b.heldInCounts, b.split, keep);
     if (ds.trials === 0) throw new Error(`${path}: no ${nwb?.trials} trials in the split`);
     return ds;
   }

@@ -166,6 +166,8 @@ export interface DecoderResult {
   /** Predicted behaviour of the evaluation rows kept (rows × dims). */
   predicted: Float64Array;
   rows: number;
+  /** The decoder refitted on all training rows with the chosen penalty. */
+  model: Ridge;
 }
 
 /** Rows (trial, t) of features with behaviour at t + lag, leaving out rows whose behaviour is not finite. */
@@ -229,7 +231,7 @@ export function decoderR2(trainX: Trials3D, trainY: Trials3D, evalX: Trials3D, e
   const model = ridgeFit(tr.x, tr.y, tr.rows, F, D, best);
   const predicted = ridgePredict(model, ev.x, ev.rows);
   const perDim = r2PerColumn(ev.y, predicted, ev.rows, D);
-  return { r2: mean(perDim), r2PerDim: Array.from(perDim), alpha: best, predicted, rows: ev.rows };
+  return { r2: mean(perDim), r2PerDim: Array.from(perDim), alpha: best, predicted, rows: ev.rows, model };
 }
 
 /** Per-condition mean over trials (time × channels each), optionally Gaussian-smoothed along time first (sd in bins). */

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { generate } from '../analysis/generate.js';
-import { bitsPerSpike, conditionPsths, decoderR2, fitPoissonReadout, predictPoissonReadout, psthR2, type Trials3D } from '../analysis/nlb-scores.js';
+import { bitsPerSpike, conditionPsths, decoderR2, fitPoissonReadout, predictPoissonReadout, psthR2, ridgePredict, type Trials3D } from '../analysis/nlb-scores.js';
+import type { Plot } from '../plot/render.js';
 import { filterDataset } from '../inference/filter.js';
 import { selectTrials, type SplitName } from '../io/nwb-bin.js';
-import { choiceOption, isNwb, loadBinnedNwb, loadModelFile, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import { checkWritable, choiceOption, isNwb, loadBinnedNwb, loadModelFile, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'score a Poisson model on an NWB session: co-bps, fp-bps, velocity R², PSTH R² (Neural Latents Benchmark)';
 
@@ -13,6 +14,8 @@ const USAGE = `lowrank-smc eval-spikes --model M.json --data session.nwb [binnin
   --velocity NAME        behaviour series decoded (default hand_vel when present, else the first one)
   --decode-from rates|latents (rates)   --lag-ms L (0): behaviour at t + L decoded from bin t
   --psth-smooth-ms S (0) Gaussian smoothing (sd) of the counts before the true PSTHs are averaged (needs --condition)
+  --plots PREFIX         write PREFIX.trajectories.png (hand paths from true and decoded velocity), PREFIX.psth.png
+                         (with --condition) and PREFIX.raster.png (first evaluation trial: counts and model rates)
 Held-in rates are the model's observation means at the filtering means E[z_t | y_0:t]; held-out rates come
 from a log-linear Poisson readout of those latents fitted on the training trials (the model never sees the
 held-out units). co-bps scores the held-out rates of the evaluation trials, fp-bps (with --forward-ms) the
@@ -24,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' }, data: { type: 'string' }, 'eval-split': { type: 'string' }, particles: { type: 'string' }, seed: { type: 'string' },
-      velocity: { type: 'string' }, 'decode-from': { type: 'string' }, 'lag-ms': { type: 'string' }, 'psth-smooth-ms': { type: 'string' },
+      velocity: { type: 'string' }, 'decode-from': { type: 'string' }, 'lag-ms': { type: 'string' }, 'psth-smooth-ms': { type: 'string' }, plots: { type: 'string' },
       json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
     },
   });
@@ -39,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const decodeFrom = choiceOption(values['decode-from'], 'decode-from', ['rates', 'latents'] as const, 'rates');
   const lagMs = numberOption(values['lag-ms'], 'lag-ms', { min: 0, default: 0 });
   const smoothMs = numberOption(values['psth-smooth-ms'], 'psth-smooth-ms', { min: 0, default: 0 });
+  if (values.plots) await checkWritable(`${values.plots}.png`, 'plots');
   const b = await loadBinnedNwb(values.data, values);
   const binMs = b.binSeconds * 1000;
   const lagBins = Math.round(lagMs / binMs);
@@ -87,9 +91,22 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     out.co_bps = null;
   }
+  // charts load vega: only when asked for
+  const charts = values.plots ? await import('../plot/spike-charts.js') : null;
+  const plots: { name: string; plot: Promise<Plot> }[] = [];
+  const evalConditions = b.condition?.filter((_, k) => b.split[k] === evalSplit) ?? null;
   if (vel) {
     const x = decodeFrom === 'rates' ? allRates : latents;
     const d = decoderR2(train(x), train(vel.data), ev(x), ev(vel.data), { lagBins });
+    if (values.plots) {
+      // decoded velocity of every evaluation bin (behaviour at t + lag from features at t)
+      const ex = ev(x);
+      const all = ridgePredict(d.model, ex.data, ex.trials * ex.time);
+      const D = vel.data.channels;
+      const decoded = new Float64Array(ex.trials * ex.time * D).fill(NaN);
+      for (let k = 0; k < ex.trials; k++) for (let t = 0; t + lagBins < ex.time; t++) decoded.set(all.subarray((k * ex.time + t) * D, (k * ex.time + t + 1) * D), (k * ex.time + t + lagBins) * D);
+      plots.push({ name: 'trajectories', plot: charts!.reachTrajectories(ev(vel.data), { data: decoded, trials: ex.trials, time: ex.time, channels: D }, evalConditions, b.binSeconds) });
+    }
     out.vel_r2 = d.r2;
     out.vel_r2_per_dim = d.r2PerDim;
     out.vel_ridge_alpha = d.alpha;
@@ -98,8 +115,23 @@ export async function run(argv: string[]): Promise<number> {
   if (b.condition) {
     const counts = b.heldOutCounts ? concatUnits(b.heldInCounts, b.heldOutCounts) : b.heldInCounts;
     const psths = conditionPsths(counts, b.condition, smoothMs / binMs);
-    const evalConditions = b.condition.filter((_, k) => b.split[k] === evalSplit);
-    out.psth_r2 = psthR2(ev(allRates), evalConditions, psths);
+    out.psth_r2 = psthR2(ev(allRates), evalConditions!, psths);
+    if (values.plots) {
+      const units = Array.from({ length: Math.min(8, counts.channels) }, (_, i) => Math.floor((i * counts.channels) / Math.min(8, counts.channels)));
+      plots.push({ name: 'psth', plot: charts!.psthPlot(psths, conditionPsths(ev(allRates), evalConditions!), b.time, counts.channels, units, binMs) });
+    }
+  }
+  if (values.plots) {
+    const k = b.split.indexOf(evalSplit);
+    const counts = b.heldOutCounts ? concatUnits(b.heldInCounts, b.heldOutCounts) : b.heldInCounts;
+    plots.push({ name: 'raster', plot: charts!.rasterPlot(counts, allRates, k, binMs, { title: `trial ${b.trialRows[k]} (${evalSplit}): spikes per bin, held-in then held-out units` }) });
+    const { writePlot } = await import('../plot/files.js');
+    out.plots = [];
+    for (const p of plots) {
+      const file = `${values.plots}.${p.name}.png`;
+      await writePlot(await p.plot, file);
+      (out.plots as string[]).push(file);
+    }
   }
   out.seconds = (performance.now() - t0) / 1000;
   engine.destroy();

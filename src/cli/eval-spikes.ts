@@ -3,6 +3,7 @@ import { generate } from '../analysis/generate.js';
 import { bitsPerSpike, conditionPsths, decoderR2, fitPoissonReadout, predictPoissonReadout, psthR2, ridgePredict, type Trials3D } from '../analysis/nlb-scores.js';
 import type { Plot } from '../plot/render.js';
 import { filterDataset } from '../inference/filter.js';
+import type { Dataset } from '../io/dataset.js';
 import { selectTrials, type SplitName } from '../io/nwb-bin.js';
 import { checkWritable, choiceOption, isNwb, loadBinnedNwb, loadModelFile, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
@@ -62,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   if (c.inputDim > 0) throw new Error(`${values.model}: models with inputs are not supported by eval-spikes yet`);
   if (c.obsDim !== b.heldIn.length) throw new Error(`${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`);
   const t0 = performance.now();
-  const f = await filterDataset(model, b.heldInCounts, null, { particles, seed });
+  const f = await filterInChunks(model, b.heldInCounts, particles, seed);
   const R = c.rank;
   const latents: Trials3D = { data: f.means, trials: b.trials, time: b.time, channels: R };
   // the model's rates at the filtering means: one noise-free generated step from each state
@@ -141,6 +142,27 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`co-bps ${fmt('co_bps')}  fp-bps ${fmt('fp_bps')}  vel R² ${fmt('vel_r2')}  PSTH R² ${fmt('psth_r2')}  (${nEval} ${evalSplit} trials; readouts and decoder from ${nTrain} train trials)`);
   }
   return 0;
+}
+
+/**
+ * Filtering means of all trials, a block of trials per filter call so that the particle paths fit
+ * one storage binding however many trials a session has (block b uses seed + b).
+ */
+async function filterInChunks(model: Awaited<ReturnType<typeof loadModelFile>>['model'], ds: Dataset, particles: number, seed: number): Promise<{ means: Float32Array; llPerStep: number }> {
+  const R = model.config.rank;
+  const perTrial = ds.time * particles * (R + 2) * 4; // paths, weights and ancestors, with room to spare
+  const block = Math.max(1, Math.min(ds.trials, Math.floor(model.engine.limits.maxStorageBufferBindingSize / 2 / perTrial)));
+  const means = new Float32Array(ds.trials * ds.time * R);
+  let ll = 0;
+  for (let k0 = 0, b = 0; k0 < ds.trials; k0 += block, b++) {
+    const k1 = Math.min(ds.trials, k0 + block);
+    const stride = ds.time * ds.channels;
+    const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: ds.time, channels: ds.channels };
+    const f = await filterDataset(model, part, null, { particles, seed: seed + b });
+    means.set(f.means, k0 * ds.time * R);
+    ll += f.llPerStep * (k1 - k0);
+  }
+  return { means, llPerStep: ll / ds.trials };
 }
 
 /** The model's observation means ψ(η(z)) at each of `n` latent states (rank-wide rows of `states`). */

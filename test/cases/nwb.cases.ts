@@ -3,12 +3,7 @@
 // same latents, and hand velocity is a linear function of them. Scored with the teacher itself as the
 // model, the held-out units must be predicted (co-bps > 0), the continuation past each window too
 // (fp-bps > 0) and the velocity decoded (R² close to 1), all from the val trials.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { oscillatorTeacher, simulateTeacher } from '../../src/analysis/teachers.js';
-import { run as evalSpikes } from '../../src/cli/eval-spikes.js';
-import { writeNwb } from '../../src/io/nwb.js';
 import { serializeModel } from '../../src/models/model-file.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { printedBy } from './cli-output.js';
@@ -20,6 +15,12 @@ export const cases: GpuCase[] = [
     browser: false,
     timeoutMs: 240_000,
     async run(engine) {
+      const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { writeNwb } = await import('../../src/io/nwb.js');
+      // a computed specifier keeps the CLI (Node-only) out of the browser bundle
+      const { run: evalSpikes } = await (import(/* @vite-ignore */ `../../src/cli/${'eval-spikes'}.js`) as Promise<typeof import('../../src/cli/eval-spikes.js')>);
       const teacher = oscillatorTeacher('poisson');
       const trials = 60;
       const steps = 35; // 30 scored bins + 5 forward bins

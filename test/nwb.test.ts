@@ -220,6 +220,17 @@ describe('lowrank-smc bin', () => {
       expect(meta.trial_rows).toEqual([0, 1, 2, 4, 5, 6]); // row 3 has no move onset, row 7 is in no split
       expect(meta.condition).toEqual(['0', '1', '2', '1', '2', '0']);
       expect(JSON.parse(printed[0]).split).toEqual({ train: 6, val: 0, test: 0 });
+      // --trials: only those splits' trials are written
+      printed.length = 0;
+      console.log = (s: string) => printed.push(s);
+      try {
+        await run([file, '--out', join(dir, 'v.npy'), '--bin-ms', '50', '--align', 'start_time', '--align-window', '0,500', '--trials', 'val', '--json']);
+      } finally {
+        console.log = log;
+      }
+      expect(npy('v.npy').shape).toEqual([1, 10, 6]);
+      expect(JSON.parse(readFileSync(join(dir, 'v.json'), 'utf8')).trial_rows).toEqual([3]);
+      expect(Array.from(npy('v.npy').data.subarray(0, 6))).toEqual(maze.spikeTimes.map((st) => direct(st, maze.trialStart[3], maze.trialStart[3] + 0.05)));
       // fit / filter / eval read the same held-in counts, restricted to --trials
       const { loadObservations } = await import('../src/cli/common.js');
       const ds = await loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', 'held-out-neurons': 'file', trials: 'train' });

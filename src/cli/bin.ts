@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { saveNpy, writeFileAtomic } from '../io/files.js';
-import { checkWritable, loadBinnedNwb, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import { selectTrials } from '../io/nwb-bin.js';
+import { checkWritable, loadBinnedNwb, trialsOption, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'bin the spikes (and behaviour) of an NWB session into .npy arrays for other tools';
 
@@ -25,8 +26,25 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new Error('give exactly one NWB file\n\n' + USAGE);
   if (!values.out || !values.out.endsWith('.npy')) throw new Error('--out X.npy is required (the other files are named after it)');
   await checkWritable(values.out, 'output');
+  const keep = trialsOption(values.trials);
   const source = positionals[0];
-  const b = await loadBinnedNwb(source, values);
+  const binned = await loadBinnedNwb(source, values);
+  // --trials: only the trials of those splits are written
+  const kept = binned.split.flatMap((s, k) => (keep.includes(s) ? [k] : []));
+  if (kept.length === 0) throw new Error(`${source}: no ${values.trials} trials in the split`);
+  const sel = <T extends { data: Float32Array; trials: number; time: number; channels: number }>(ds: T) => selectTrials(ds, binned.split, keep);
+  const b = {
+    ...binned,
+    trials: kept.length,
+    heldInCounts: sel(binned.heldInCounts),
+    heldOutCounts: binned.heldOutCounts && sel(binned.heldOutCounts),
+    forward: binned.forward && { heldIn: sel(binned.forward.heldIn), heldOut: binned.forward.heldOut && sel(binned.forward.heldOut) },
+    behaviour: binned.behaviour.map((s) => ({ name: s.name, data: sel(s.data) })),
+    split: kept.map((k) => binned.split[k]),
+    trialRows: kept.map((k) => binned.trialRows[k]),
+    windowStart: Float64Array.from(kept, (k) => binned.windowStart[k]),
+    condition: binned.condition && kept.map((k) => binned.condition![k]),
+  };
   const stem = values.out.slice(0, -'.npy'.length);
   const files: string[] = [];
   const save = async (path: string, ds: { data: Float32Array; trials: number; time: number; channels: number }) => {

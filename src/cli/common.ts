@@ -130,7 +130,7 @@ export const NWB_USAGE = `NWB sessions (--data session.nwb): spikes of the units
 
 export const isNwb = (path: string): boolean => path.toLowerCase().endsWith('.nwb');
 
-function trialsOption(v: string | undefined): SplitName[] {
+export function trialsOption(v: string | undefined): SplitName[] {
   if (v === undefined || v === 'all') return ['train', 'val', 'test'];
   const names = v.split(',').map((x) => x.trim());
   const bad = names.find((x) => !['train', 'val', 'test'].includes(x));

@@ -38,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
   if (!isNwb(values.data)) throw new Error(`${values.data}: eval-spikes scores NWB sessions (.nwb)`);
+  if (values.trials !== undefined) throw new Error('eval-spikes learns on the train trials and scores --eval-split val|test; --trials does not apply');
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: 0 });
   const decodeFrom = choiceOption(values['decode-from'], 'decode-from', ['rates', 'latents'] as const, 'rates');

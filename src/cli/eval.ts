@@ -3,7 +3,7 @@ import { generate } from '../analysis/generate.js';
 import { evaluateGenerated } from '../analysis/evaluation.js';
 import { median, medianAbsDeviation } from '../analysis/stats.js';
 import { compareSpikeStats } from '../analysis/spikes.js';
-import { applyNormalisation, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
+import { applyNormalisation, loadModelFile, loadObservations, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'evaluate a fitted model against data: D_stsp, D_H (and spike statistics for count data)';
 
@@ -28,11 +28,11 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, json: { type: 'boolean' }, steps: { type: 'string' },
       'cut-off': { type: 'string' }, init: { type: 'string' }, 'smooth-at-eval': { type: 'boolean' }, smoothing: { type: 'string' },
       'freq-cut-off': { type: 'string' }, samples: { type: 'string' }, sigma: { type: 'string' }, seed: { type: 'string' }, 'gpu-dstsp': { type: 'boolean' },
-      'keep-underflow': { type: 'boolean' }, repeats: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' },
+      'keep-underflow': { type: 'boolean' }, repeats: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(`${USAGE}\n\n${NWB_USAGE}`);
     return 0;
   }
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   const engine = await openEngine(values.backend);
   const { model, normalisation } = await loadModelFile(engine, values.model);
   const c = model.config;
-  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs), normalisation);
+  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const total = ds.trials * ds.time;
   const steps = numberOption(values.steps, 'steps', { int: true, min: 2, default: Math.min(total, 10000) });

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { filterDataset } from '../inference/filter.js';
 import { normalisationLogJacobian } from '../io/dataset.js';
 import { saveNpy } from '../io/files.js';
-import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
+import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelFile, loadObservations, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'run the particle filter of a fitted model on data: log-likelihood, ESS, filtering means';
 
@@ -21,11 +21,11 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
       particles: { type: 'string' }, proposal: { type: 'string' }, 'resample-threshold': { type: 'string' }, seed: { type: 'string' },
       out: { type: 'string' }, paths: { type: 'string' },
-      json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' },
+      json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(`${USAGE}\n\n${NWB_USAGE}`);
     return 0;
   }
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const { model, normalisation, training } = await loadModelFile(engine, values.model);
   const resampleThreshold = thresholdFlag ?? training?.resampleThreshold ?? 1;
   const c = model.config;
-  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs), normalisation);
+  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
   const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const) : undefined;

@@ -9,14 +9,14 @@ import {
 } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
-import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile } from './common.js';
+import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'fit a stochastic low-rank RNN to data by variational SMC';
 
 const USAGE = `lowrank-smc fit --data X.npy|X.csv --out model.json [options]
 
 data
-  --data FILE            observations (.npy or .csv)
+  --data FILE            observations (.npy, .csv, or an NWB session: see below)
   --layout L             axes of the array, e.g. time,channel | trial,channel,time (default by rank)
   --inputs FILE          optional inputs, same trials/time as the data (--inputs-layout L)
   --readout-from-inputs  observations read Bᵀ[v; z] + b (inputs and latents; needs --inputs)
@@ -61,12 +61,12 @@ export async function run(argv: string[]): Promise<number> {
       batch: { type: 'string' },
       window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
       seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
-      out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
       observation: { type: 'string' }, 'readout-from': { type: 'string' }, 'freeze-obs-gain': { type: 'boolean' }, 'freeze-obs-bias': { type: 'boolean' },
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(`${USAGE}\n\n${NWB_USAGE}`);
     return 0;
   }
   if (!values.data) throw new Error('--data is required\n\n' + USAGE);
@@ -79,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
   }
   const obs = choiceOption(values.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
-  let ds = await loadObservations(values.data, values.layout, obs);
+  let ds = await loadObservations(values.data, values.layout, obs, values);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
   if (values['readout-from-inputs'] && !resume && !inputs) throw new Error('--readout-from-inputs needs --inputs (the readout is from [v; z])');
   const inputFilter = choiceOption(values['input-filter'], 'input-filter', ['raw', 'lowpass'] as const, 'raw');

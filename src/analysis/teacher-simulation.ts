@@ -58,7 +58,7 @@ export function describeTeacher(teacher: Teacher, sim?: Simulation): Record<stri
   const p = teacher.params;
   const R = c.rank;
   const S = transitionCovariance(c, p);
-  let cycle: LimitCycle | null = null;
+  let cycle: LimitCycle | null;
   try {
     cycle = limitCycle(c, p);
   } catch {

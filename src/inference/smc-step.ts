@@ -26,7 +26,7 @@ import { GpuLimitError } from '../gpu/errors.js';
 import { STEP_FLAG_ANC, STEP_FLAG_PATHS, STEP_WEIGHTS_WG } from '../gpu/shared-constants.js';
 import { commonParams, modelVariant, packData, validateCall, type SmcInputs } from './smc-host.js';
 import { pathFloats, type SmcConfig } from './smc-layout.js';
-import { fusedFits, unitParallelFor, workgroupSizeFor, type SmcOutputs } from './smc-op.js';
+import { fusedFits, unitParallelFor, type SmcOutputs } from './smc-op.js';
 
 /** Largest block of particles per workgroup (and the combine kernel's workgroup size). */
 const MAX_BLOCK = 256;

@@ -128,7 +128,10 @@ export class LatentView {
     const grow = (p: number[]) => p.forEach((v, i) => Number.isFinite(v) && ((lo[i] = Math.min(lo[i], v)), (hi[i] = Math.max(hi[i], v))));
     for (const p of paths) for (let t = 0; t < p.T; t++) grow(pos(p.z, t, p.T, t * rank));
     for (const m of markers) grow(pos(m.z, 0, 1, 0));
-    if (!Number.isFinite(lo[0])) lo.fill(-1), hi.fill(1);
+    if (!Number.isFinite(lo[0])) {
+      lo.fill(-1);
+      hi.fill(1);
+    }
     for (let i = 0; i < 3; i++) this.center[i] = (lo[i] + hi[i]) / 2;
     this.extent = Math.max(1e-3, ...hi.map((h, i) => (h - lo[i]) / 2));
     this.distance = 3.2 * this.extent;

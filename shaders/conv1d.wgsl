@@ -133,7 +133,7 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 #endunroll
           }
 #endunroll
-          // slide the window one tap on (the last read stays inside the strip: k < KC)
+          // slide the window one tap on (at the chunk's last tap this reads the spare element)
 #unroll J TPT1
           win[J] = win[J + 1u];
 #endunroll

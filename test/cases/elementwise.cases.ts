@@ -93,11 +93,12 @@ export const cases: GpuCase[] = [
         [1.5, 0.033894853524689274], [2.9, 4.109787809945886e-5], [3.5, 7.430983723414128e-7], [5, 1.5374597944280349e-12], [10, 2.088487583762545e-45],
       ];
       for (const [z, v] of known) if (!(Math.abs(erfc(z) - v) <= 1e-14 * v)) throw new Error(`erfc(${z}) = ${erfc(z)}, expected ${v}`);
-      // GELU(−10) = −10 Φ(−10) ≈ −7.6e-23: relative accuracy in the tail; leaky ReLU'(0) = slope (as torch)
+      // GELU(−10) = −10 Φ(−10) ≈ −7.6e-23: relative accuracy in the tail (float32 exp of an argument near −50
+      // carries ~3e-6 relative error); leaky ReLU'(0) = slope (as torch)
       const x = Tensor.fromArray(engine, [-10, -5, 0, 3], [4]);
       const g = await gelu(x).readF32();
       const want = unaryRef('gelu', [-10, -5, 0, 3]);
-      for (let i = 0; i < 4; i++) if (!(Math.abs(g[i] - want[i]) <= 1e-6 * Math.abs(want[i]))) throw new Error(`gelu(${[-10, -5, 0, 3][i]}) = ${g[i]}, expected ${want[i]}`);
+      for (let i = 0; i < 4; i++) if (!(Math.abs(g[i] - want[i]) <= 1e-5 * Math.abs(want[i]))) throw new Error(`gelu(${[-10, -5, 0, 3][i]}) = ${g[i]}, expected ${want[i]}`);
       x.dispose();
       await gradCheck(engine, {
         name: 'leakyRelu at 0',

@@ -160,58 +160,35 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }
 
 // ∂/∂x from ∂/∂xpad (g, contiguous [trials, cin, tp]): each source step sums the padded positions that
-// read it. One invocation per source element (trial, channel, step), written through x's strides.
-struct FoldParams {
-  trials: u32,
-  cin: u32,
-  tin: u32,
-  padL: u32,
-  tp: u32,
-  xOff: u32,
-  xsB: u32,
-  xsC: u32,
-  xsT: u32,
-}
-
-@group(0) @binding(0) var<uniform> pf: FoldParams;
+// read it. One invocation per source element (trial, channel, step), written through x's strides (p.xs*).
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gx: array<f32>;
 
 @compute @workgroup_size(64)
 fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= pf.trials * pf.cin * pf.tin) { return; }
-  let s = i % pf.tin;
-  let bc = i / pf.tin; // b * cin + c
-  let row = bc * pf.tp;
+  if (i >= p.trials * p.cin * p.tin) { return; }
+  let s = i % p.tin;
+  let bc = i / p.tin; // b * cin + c
+  let row = bc * p.tp;
   var sum = 0.0;
-  let q = s + pf.padL;
-  if (q < pf.tp) { sum = g[row + q]; }
+  let q = s + p.padL;
+  if (q < p.tp) { sum = g[row + q]; }
   if (MODE != 0u) {
     // padded positions outside the data: the left padding and any right padding
-    for (var r = 0u; r < pf.padL; r++) {
-      if (source_step(r, pf.tin, pf.padL) == i32(s)) { sum += g[row + r]; }
+    for (var r = 0u; r < p.padL; r++) {
+      if (source_step(r, p.tin, p.padL) == i32(s)) { sum += g[row + r]; }
     }
-    for (var r = pf.padL + pf.tin; r < pf.tp; r++) {
-      if (source_step(r, pf.tin, pf.padL) == i32(s)) { sum += g[row + r]; }
+    for (var r = p.padL + p.tin; r < p.tp; r++) {
+      if (source_step(r, p.tin, p.padL) == i32(s)) { sum += g[row + r]; }
     }
   }
-  let c = bc % pf.cin;
-  let b = bc / pf.cin;
-  gx[pf.xOff + b * pf.xsB + c * pf.xsC + s * pf.xsT] = sum;
+  let c = bc % p.cin;
+  let b = bc / p.cin;
+  gx[p.xOff + b * p.xsB + c * p.xsC + s * p.xsT] = sum;
 }
 
-// ∂bias[o] = Σ_b Σ_t gy[b, o, t] (gy through strides). One workgroup per output channel.
-struct BiasParams {
-  trials: u32,
-  cout: u32,
-  tout: u32,
-  gsB: u32,
-  gsC: u32,
-  gsT: u32,
-}
-
-@group(0) @binding(0) var<uniform> pb: BiasParams;
+// ∂bias[o] = Σ_b Σ_t gy[b, o, t], gy read through the output strides p.ys*. One workgroup per output channel.
 @group(0) @binding(1) var<storage, read> gy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gbias: array<f32>;
 
@@ -221,8 +198,8 @@ var<workgroup> red: array<f32, 64>;
 fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let o = wid.x;
   var s = 0.0;
-  for (var i = lid; i < pb.trials * pb.tout; i += 64u) {
-    s += gy[(i / pb.tout) * pb.gsB + o * pb.gsC + (i % pb.tout) * pb.gsT];
+  for (var i = lid; i < p.trials * p.tout; i += 64u) {
+    s += gy[(i / p.tout) * p.ysB + o * p.ysC + (i % p.tout) * p.ysT];
   }
   red[lid] = s;
   workgroupBarrier();

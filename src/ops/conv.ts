@@ -144,6 +144,11 @@ interface ConvCall {
   ys: readonly number[];
 }
 
+/** The kernels' ConvParams uniform (`fold` reads the input-side fields only). */
+function convParams(trials: number, cin: number, cout: number, tin: number, tout: number, klen: number, padL: number, tp: number, xOff: number, xs: readonly number[], ws: readonly number[], ys: readonly number[]) {
+  return { trials, cin, cout, tin, tout, klen, padL, tp, xOff, xsB: xs[0], xsC: xs[1], xsT: xs[2], wsO: ws[0], wsI: ws[1], wsK: ws[2], ysB: ys[0], ysC: ys[1], ysT: ys[2] };
+}
+
 function dispatchConv(engine: Engine, c: ConvCall): void {
   const defines = tiles(c.cout, c.tout, c.klen);
   const kernel = engine.kernel('conv1d', 'conv', {
@@ -151,10 +156,7 @@ function dispatchConv(engine: Engine, c: ConvCall): void {
     overrides: { MODE: c.mode, HAS_BIAS: c.bias ? 1 : 0, FLIP: c.flip ? 1 : 0 },
     variant: Object.entries(defines).map(([k, v]) => `${k}${v}`).join(','),
   });
-  const p = {
-    trials: c.trials, cin: c.cin, cout: c.cout, tin: c.tin, tout: c.tout, klen: c.klen, padL: c.padL, tp: c.tp, xOff: c.xOff,
-    xsB: c.xs[0], xsC: c.xs[1], xsT: c.xs[2], wsO: c.ws[0], wsI: c.ws[1], wsK: c.ws[2], ysB: c.ys[0], ysC: c.ys[1], ysT: c.ys[2],
-  };
+  const p = convParams(c.trials, c.cin, c.cout, c.tin, c.tout, c.klen, c.padL, c.tp, c.xOff, c.xs, c.ws, c.ys);
   const groups: [number, number, number] = [Math.ceil(c.tout / (defines.TX * defines.TPT)), Math.ceil(c.cout / (defines.TY * defines.CPT)), c.trials];
   engine.dispatch(kernel, { p, x: c.x, w: c.w, bias: c.bias ?? c.w, y: c.y }, groups);
 }
@@ -197,8 +199,8 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
         });
         const covers = Cin * T * B === x.size;
         gx = covers ? Tensor.empty(engine, x.shape, 'f32', 'conv1d.gx') : Tensor.zeros(engine, x.shape, 'f32', 'conv1d.gx');
-        const pf = { trials: B, cin: Cin, tin: T, padL, tp, xOff: 0, xsB: xStrides[0], xsC: xStrides[1], xsT: xStrides[2] };
-        engine.dispatch(engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }), { pf, g: gpad, gx }, engine.grid(B * Cin * T, 64));
+        const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
+        engine.dispatch(engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }), { p, g: gpad, gx }, engine.grid(B * Cin * T, 64));
         gpad.dispose();
       }
       let gw: Tensor | null = null;
@@ -213,8 +215,8 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
       let gb: Tensor | null = null;
       if (bias?.requiresGrad) {
         gb = Tensor.empty(engine, [Cout], 'f32', 'conv1d.gbias');
-        const pb = { trials: B, cout: Cout, tout: Tout, gsB: yStrides[0], gsC: yStrides[1], gsT: yStrides[2] };
-        engine.dispatch(engine.kernel('conv1d', 'bias_grad', { defines: tiles(1, 1, 1) }), { pb, gy, gbias: gb }, Cout);
+        const p = convParams(B, 0, Cout, 0, Tout, 0, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
+        engine.dispatch(engine.kernel('conv1d', 'bias_grad', { defines: tiles(1, 1, 1) }), { p, gy, gbias: gb }, Cout);
       }
       return bias ? [gx, gw, gb] : [gx, gw];
     },

@@ -32,6 +32,13 @@ export const PURPOSE_GEN_POSTERIOR_PICK = 9;
 export const PURPOSE_TEACHER = 20;
 
 // Ids the kernels switch on.
+/** Unit nonlinearities φ(x; h) (the NONLIN override of shaders/nonlin.wgsl; names in src/ops/nonlin.ts). */
+export const NONLIN_RELU = 0;
+export const NONLIN_CLIPPED_RELU = 1;
+export const NONLIN_TANH = 2;
+export const NONLIN_SOFTPLUS = 3;
+export const NONLIN_EXP = 4;
+export const NONLIN_IDENTITY = 5;
 /** Resampling schemes (p.resample of the particle-filter kernels). */
 export const RESAMPLE_SYSTEMATIC = 0;
 export const RESAMPLE_STRATIFIED = 1;

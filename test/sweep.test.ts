@@ -196,6 +196,30 @@ describe('with redis', () => {
     }
   }, 60_000);
 
+  test('a job whose stored data no longer matches its hash fails once with the message, not retried', async () => {
+    const other = join(work, 'other.npy');
+    await writeFile(other, encodeNpy(new Float32Array(2 * 20 * 3).map((_, i) => Math.cos(i)), [2, 20, 3]));
+    const s = await openStore(store);
+    const { sha256: h, path } = await addData(s, other);
+    const { id } = await submitSweep(JSON.stringify({ data: { sha256: h, layout: 'trial,time,channel' }, fit: { iters: 2 } }), { redis: redis.url, store }, 's.json');
+    await writeFile(path, encodeNpy(new Float32Array(2 * 20 * 3), [2, 20, 3])); // the stored file is replaced behind the store's back
+    const logged: string[] = [];
+    const w = await runWorker({ redis: redis.url, store, name: 'v', log: (l) => logged.push(l) });
+    try {
+      let st = await sweepStatus(id, { redis: redis.url });
+      while (st.jobs[0].state !== 'failed') {
+        await new Promise((r) => setTimeout(r, 100));
+        st = await sweepStatus(id, { redis: redis.url });
+      }
+      expect(st.jobs[0].error).toMatch(new RegExp(`^data .*${h}\\.npy: sha256 is [0-9a-f]{64}, the sweep expects ${h} \\(the stored file was changed or corrupted\\)$`));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(logged.filter((l) => l.includes('started'))).toHaveLength(1);
+      expect((await sweepStatus(id, { redis: redis.url })).jobs[0].state).toBe('failed');
+    } finally {
+      await w.close();
+    }
+  });
+
   test('cancel removes queued jobs', async () => {
     const { id } = await submitSweep(sweep({ grid: { seed: [5000, 5001, 5002] } }), { redis: redis.url, store }, 's.json');
     expect(await cancelSweep(id, { redis: redis.url })).toEqual({ removed: 3, running: 0 });

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { writeFileAtomic } from '../io/files.js';
 import { checkFitOptions } from './fit-job.js';
@@ -138,9 +138,11 @@ export interface SweepStatus {
   swept: string[];
 }
 
-async function jobStatus(job: Job<SweepJobData> | undefined, id: string, index: number): Promise<JobStatus> {
+/** A job's status; the state is read before the job, so a finished state always comes with its result or error. */
+async function jobStatus(queue: Queue<SweepJobData>, id: string, index: number): Promise<JobStatus> {
+  const state = await queue.getJobState(id);
+  const job = await queue.getJob(id);
   if (!job) return { index, id, state: 'removed', options: {}, progress: null, worker: null, result: null, error: null, stalled: 0 };
-  const state = await job.getState();
   const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as unknown as JobProgress) : null;
   const result = (job.returnvalue ?? null) as Record<string, unknown> | null;
   const worker = (result?.worker as string | undefined) ?? progress?.worker ?? null;
@@ -154,7 +156,7 @@ export async function sweepStatus(id: string, conn: Pick<Connection, 'redis'>): 
     const meta = await client.hgetall(metaKey(id));
     if (!meta.jobs) throw new Error(`no sweep ${id} in this Redis (submitted with \`lowrank-smc sweep submit\`?)`);
     const n = Number(meta.jobs);
-    const jobs = await Promise.all(Array.from({ length: n }, async (_, i) => jobStatus(await queue.getJob(`${id}-${i}`), `${id}-${i}`, i)));
+    const jobs = await Promise.all(Array.from({ length: n }, (_, i) => jobStatus(queue, `${id}-${i}`, i)));
     const counts: Record<string, number> = {};
     for (const j of jobs) counts[j.state] = (counts[j.state] ?? 0) + 1;
     return { id, name: meta.name || undefined, jobs, counts, cancelled: meta.cancelled === '1', swept: JSON.parse(meta.swept ?? '[]') };

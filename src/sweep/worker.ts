@@ -55,7 +55,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   const log = opts.log ?? (() => {});
   let engine: Promise<Engine> | null = null;
   const client = redisClient(opts.redis);
-  const process_ = opts.process ?? ((job: Job<SweepJobData>) => fitJob(job, store, name, (engine ??= createEngine({ backend: opts.backend ?? 'auto' })), client));
+  const getEngine = () => (engine ??= createEngine({ backend: opts.backend ?? 'auto' }));
+  const process_ = opts.process ?? ((job: Job<SweepJobData>) => fitJob(job, store, name, getEngine, client));
   const worker = new Worker<SweepJobData>(
     QUEUE_NAME,
     async (job) => {
@@ -92,7 +93,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
 }
 
 /** The default job: verify the data, fit (resuming a checkpoint), evaluate, store the result. */
-async function fitJob(job: Job<SweepJobData>, store: Store, worker: string, engine: Promise<Engine>, client: Parameters<typeof isCancelled>[0]): Promise<Record<string, unknown>> {
+async function fitJob(job: Job<SweepJobData>, store: Store, worker: string, getEngine: () => Promise<Engine>, client: Parameters<typeof isCancelled>[0]): Promise<Record<string, unknown>> {
   const d = job.data;
   if (await isCancelled(client, d.sweepId)) throw new Error('cancelled');
   const dataPath = await dataFile(store, d.data.sha256);
@@ -102,7 +103,7 @@ async function fitJob(job: Job<SweepJobData>, store: Store, worker: string, engi
   const modelPath = join(dir, 'model.json');
   let first: { iteration: number; at: number } | null = null;
   let cancelled = false;
-  const result = await runFitJob(await engine, {
+  const result = await runFitJob(await getEngine(), {
     dataPath, layout: d.data.layout, options: d.options, checkpointEvery: d.checkpointEvery, modelPath, eval: d.eval,
     onProgress: async (p) => {
       // the rate since this worker's first readback (a resumed job's earlier iterations are not counted)

@@ -48,7 +48,7 @@ async function waitFor(id: string, done: (s: SweepStatus) => boolean, what: stri
     const s = await sweepStatus(id, { redis: redis.url });
     if (done(s)) return s;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s.jobs.map((j) => [j.state, j.progress?.iteration, j.worker, j.error]))}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -64,19 +64,21 @@ test('a sweep over two worker processes survives a SIGKILLed worker; models and 
   const { sha256 } = await addData(await openStore(store), join(work, 'y.npy'));
   const fit = { rank: 2, units: 6, nonlinearity: 'relu', batch: 2, window: 10, particles: 8, lr: 0.02, 'lr-end': 0.002, 'log-every': 1 };
   // jobs 0, 1: short (each worker compiles its kernels on one); jobs 2, 3: long, one of them is killed
-  const spec = { data: { sha256, layout: 'trial,time,channel' }, fit, grid: { iters: [4, 40], seed: [0, 1] }, eval: { metrics: { steps: 80, samples: 200 } }, 'checkpoint-every': 5 };
+  const spec = { data: { sha256, layout: 'trial,time,channel' }, fit, grid: { iters: [4, 100], seed: [0, 1] }, eval: { metrics: { steps: 80, samples: 200 } }, 'checkpoint-every': 5 };
   const { id } = await submitSweep(JSON.stringify(spec), { redis: redis.url, store }, 'sweep.json');
   startWorker('A', store);
   startWorker('B', store);
 
   // kill whichever worker holds a long job once that job is past a checkpoint
-  const running = await waitFor(id, (s) => s.jobs.some((j) => j.options.iters === 60 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12), 'a long job at iteration 12', 120_000);
-  const victim = running.jobs.find((j) => j.options.iters === 60 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12)!;
+  const running = await waitFor(id, (s) => s.jobs.some((j) => j.options.iters === 100 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12), 'a long job at iteration 12', 120_000);
+  const victim = running.jobs.find((j) => j.options.iters === 100 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12)!;
   const killedAt = victim.progress!.iteration;
   workers.get(victim.progress!.worker)!.kill('SIGKILL');
+  const t0 = performance.now();
 
   const final = await waitFor(id, (s) => s.jobs.every((j) => j.state === 'completed' || j.state === 'failed'), 'all jobs', 120_000);
   expect(final.counts).toEqual({ completed: 4 });
+  console.log(`killed worker ${victim.progress!.worker} at iteration ${killedAt} of job ${victim.index}; the sweep finished ${((performance.now() - t0) / 1000).toFixed(1)} s later`);
   const resumed = final.jobs[victim.index];
   expect(resumed.worker).not.toBe(victim.progress!.worker);
   expect(resumed.stalled).toBe(1);

@@ -226,6 +226,7 @@ describe('with redis', () => {
     const s = await sweepStatus(id, { redis: redis.url });
     expect(s.cancelled).toBe(true);
     expect(s.counts).toEqual({ removed: 3 });
+    expect(resultRows(s).map((r) => [r.state, r.seed])).toEqual([['removed', 5000], ['removed', 5001], ['removed', 5002]]);
   });
 });
 

@@ -89,7 +89,7 @@ export async function submitSweep(sweep: string, conn: Connection, source = 'swe
   try {
     await mkdir(join(sweepDir(store, id), 'jobs'), { recursive: true });
     await writeFileAtomic(join(sweepDir(store, id), 'sweep.json'), JSON.stringify({ id, ...resolved }, null, 1));
-    await client.hset(metaKey(id), { jobs: String(jobs.length), submitted: new Date().toISOString(), swept: JSON.stringify(resolved.swept), name: spec.name ?? '' });
+    await client.hset(metaKey(id), { jobs: String(jobs.length), options: JSON.stringify(jobs), submitted: new Date().toISOString(), swept: JSON.stringify(resolved.swept), name: spec.name ?? '' });
     const existing = (await Promise.all(jobs.map((_, i) => queue.getJob(`${id}-${i}`)))).filter(Boolean).length;
     await queue.addBulk(
       jobs.map((options, index) => ({
@@ -139,10 +139,10 @@ export interface SweepStatus {
 }
 
 /** A job's status; the state is read before the job, so a finished state always comes with its result or error. */
-async function jobStatus(queue: Queue<SweepJobData>, id: string, index: number): Promise<JobStatus> {
+async function jobStatus(queue: Queue<SweepJobData>, id: string, index: number, options: JobOptions): Promise<JobStatus> {
   const state = await queue.getJobState(id);
   const job = await queue.getJob(id);
-  if (!job) return { index, id, state: 'removed', options: {}, progress: null, worker: null, result: null, error: null, stalled: 0 };
+  if (!job) return { index, id, state: 'removed', options, progress: null, worker: null, result: null, error: null, stalled: 0 };
   const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as unknown as JobProgress) : null;
   const result = (job.returnvalue ?? null) as Record<string, unknown> | null;
   const worker = (result?.worker as string | undefined) ?? progress?.worker ?? null;
@@ -156,7 +156,8 @@ export async function sweepStatus(id: string, conn: Pick<Connection, 'redis'>): 
     const meta = await client.hgetall(metaKey(id));
     if (!meta.jobs) throw new Error(`no sweep ${id} in this Redis (submitted with \`lowrank-smc sweep submit\`?)`);
     const n = Number(meta.jobs);
-    const jobs = await Promise.all(Array.from({ length: n }, (_, i) => jobStatus(queue, `${id}-${i}`, i)));
+    const options: JobOptions[] = JSON.parse(meta.options ?? '[]');
+    const jobs = await Promise.all(Array.from({ length: n }, (_, i) => jobStatus(queue, `${id}-${i}`, i, options[i] ?? {})));
     const counts: Record<string, number> = {};
     for (const j of jobs) counts[j.state] = (counts[j.state] ?? 0) + 1;
     return { id, name: meta.name || undefined, jobs, counts, cancelled: meta.cancelled === '1', swept: JSON.parse(meta.swept ?? '[]') };

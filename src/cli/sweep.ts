@@ -15,9 +15,10 @@ const USAGE = `lowrank-smc sweep <subcommand> [options]
   sweep submit SWEEP.json --store DIR    validate the sweep and enqueue one job per fit; prints the sweep id
   sweep status ID [--json]               per job: state, iteration, loss, ETA, worker
   sweep results ID --json|--csv          options, final log-likelihood per step, eval metrics per job
-  sweep plot ID --out FILE.png [--x OPTION] [--y COLUMN] [--group OPTION] [--log-y]
+  sweep plot ID --out FILE.png [--x OPTION] [--y COLUMN] [--group OPTION] [--stat mean|std|var] [--log-y]
                                          a metric against a swept option (default: the first swept option and
-                                         metrics.d_stsp, else ll_per_step; grouped by the second swept option)
+                                         metrics.d_stsp, else ll_per_step; grouped by the second swept option);
+                                         --stat: one point per x, e.g. the variance of ll_per_step over seeds vs K
   sweep cancel ID                        remove queued jobs; running ones stop at their next readback
 
   --redis URL   redis://[user:password@]host:port or rediss://... (TLS); default $LOWRANK_SMC_REDIS or ${DEFAULT_REDIS}
@@ -35,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       redis: { type: 'string' }, store: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' }, out: { type: 'string' },
-      x: { type: 'string' }, y: { type: 'string' }, group: { type: 'string' }, 'log-y': { type: 'boolean' }, help: { type: 'boolean' },
+      x: { type: 'string' }, y: { type: 'string' }, group: { type: 'string' }, stat: { type: 'string' }, 'log-y': { type: 'boolean' }, help: { type: 'boolean' },
     },
   });
   const [sub, arg, ...extra] = positionals;
@@ -101,8 +102,22 @@ export async function run(argv: string[]): Promise<number> {
       for (const [flag, col] of [['--x', x], ['--y', y], ['--group', group]] as const) {
         if (col && rows.length && !rows.some((r) => col in r)) throw new Error(`sweep plot: ${flag} ${col} is not a column of the results (${Object.keys(rows[0]).join(', ')})`);
       }
-      const points = rows.map((r) => ({ x: Number(r[x]), y: Number(r[y]), group: group ? `${group} ${r[group]}` : undefined }));
-      const plot = await metricByParameter(points, x, y, { title: `sweep ${s.name ?? s.id}: ${rows.length} of ${s.jobs.length} jobs done`, logY: !!values['log-y'] });
+      let points = rows.map((r) => ({ x: Number(r[x]), y: Number(r[y]), group: group ? `${group} ${r[group]}` : undefined }));
+      let yTitle = y;
+      if (values.stat) {
+        // one point per value of x: the spread over the other options (e.g. the variance over seeds against K)
+        const stat = values.stat;
+        if (!['mean', 'std', 'var'].includes(stat)) throw new Error(`sweep plot: --stat must be one of mean, std, var, got "${stat}"`);
+        const byX = new Map<number, number[]>();
+        for (const p of points) if (Number.isFinite(p.y)) byX.set(p.x, [...(byX.get(p.x) ?? []), p.y]);
+        points = [...byX.entries()].map(([px, ys]) => {
+          const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+          const v = ys.length > 1 ? ys.reduce((a, b) => a + (b - mean) ** 2, 0) / (ys.length - 1) : NaN;
+          return { x: px, y: stat === 'mean' ? mean : stat === 'var' ? v : Math.sqrt(v), group: undefined };
+        });
+        yTitle = `${stat}(${y})`;
+      }
+      const plot = await metricByParameter(points, x, yTitle, { title: `sweep ${s.name ?? s.id}: ${rows.length} of ${s.jobs.length} jobs done`, logY: !!values['log-y'] });
       await writePlot(plot, values.out);
       console.error(`wrote ${values.out}`);
       return 0;

@@ -26,9 +26,10 @@ export interface WorkerOptions {
   /** Shown in progress and results (default host:pid). */
   name?: string;
   /**
-   * How long a job's lock lasts without renewal (ms, default 30 s; renewed every half). A killed
+   * How long a job's lock lasts without renewal (ms, default 120 s; renewed every half). A killed
    * worker's job is handed on after about this long; it must exceed the longest pause of the event
-   * loop (e.g. shader compilation) or a live worker's job would be taken back.
+   * loop — kernel compilation blocks it (over 30 s seen on the 2-core software adapter under heavy
+   * load) — or a live worker's job is taken back and computed twice (to the same model).
    */
   lockDurationMs?: number;
   /** How often this worker looks for stalled jobs (ms, default 30 s). */
@@ -74,7 +75,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     {
       connection: client,
       concurrency: opts.concurrency ?? 1,
-      lockDuration: opts.lockDurationMs ?? 30_000,
+      lockDuration: opts.lockDurationMs ?? 120_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
       maxStalledCount: opts.maxStalledCount ?? 5,
       name,

@@ -4,9 +4,9 @@
 #   node bin/lowrank-smc.js sweep submit sweep.json --store STORE --redis redis://127.0.0.1:PORT
 # usage: scripts/sweep-local.sh STORE_DIR [WORKERS (1)] [PORT (6379)]
 #
-# Persistence: append-only file with fsync every second, no RDB snapshots. Redis appends each write to
-# the file before it answers, so a Redis crash or restart loses nothing it acknowledged; a power loss
-# of the machine can lose the last second (use --appendfsync always to lose nothing then too).
+# Persistence: append-only file, fsynced before Redis answers (appendfsync always), no RDB snapshots:
+# neither a Redis crash nor a power loss loses a write Redis acknowledged. (With everysec a write can
+# sit unwritten for up to 2 s while an fsync is slow, and a SIGKILLed Redis lost completed jobs so.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --dir "$store/.redis" \
-  --appendonly yes --appendfsync everysec --save '' --logfile "$store/.redis/redis.log" &
+  --appendonly yes --appendfsync always --save '' --logfile "$store/.redis/redis.log" &
 pids+=($!)
 for _ in $(seq 50); do
   redis-cli -p "$port" ping >/dev/null 2>&1 && break

@@ -1,5 +1,5 @@
 // A throwaway redis-server for tests: a free loopback port, a temp directory, the persistence the
-// setup documents (append-only file, fsync every second, no RDB snapshots); killed by stop().
+// setup documents (append-only file fsynced before each answer, no RDB snapshots); killed by stop().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -49,7 +49,7 @@ export async function startRedis(extra: string[] = [], opts: { tls?: boolean } =
   const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-redis-'));
   const port = await freePort();
   const portArgs = opts.tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)];
-  const args = [...portArgs, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', ...extra];
+  const args = [...portArgs, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', ...extra];
   let proc = await launch(args);
   const kill = async (p: ChildProcess) => {
     if (p.exitCode !== null || p.signalCode !== null) return;

@@ -1,6 +1,6 @@
 // Sweeps on BullMQ (no GPU): sweep files rejected with clear errors before anything is enqueued,
 // the store's path checks, Redis authentication and TLS, 200 jobs over 4 workers none lost or
-// duplicated, and a Redis crash during a sweep that loses nothing acknowledged. Each test starts its
+// duplicated, and a Redis crash during a sweep that loses nothing acknowledged. Tests start their
 // own redis-server on a loopback port (test/redis-server.ts).
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -197,6 +197,8 @@ describe('with redis', () => {
   }, 60_000);
 
   test('a job whose stored data no longer matches its hash fails once with the message, not retried', async () => {
+    // its own server: jobs an earlier test left behind must not reach this worker
+    const redis = await startRedis();
     const other = join(work, 'other.npy');
     await writeFile(other, encodeNpy(new Float32Array(2 * 20 * 3).map((_, i) => Math.cos(i)), [2, 20, 3]));
     const s = await openStore(store);
@@ -217,6 +219,7 @@ describe('with redis', () => {
       expect((await sweepStatus(id, { redis: redis.url })).jobs[0].state).toBe('failed');
     } finally {
       await w.close();
+      await redis.stop();
     }
   });
 

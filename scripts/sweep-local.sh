@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Try sweeps on one machine: a Redis on loopback with the documented persistence, and N workers,
-# all stopped by Ctrl-C. Submit from another shell:
+# all stopped by Ctrl-C (or SIGTERM: `kill %1` when started in the background, where bash ignores
+# Ctrl-C). Submit from another shell:
 #   node bin/lowrank-smc.js sweep submit sweep.json --store STORE --redis redis://127.0.0.1:PORT
 # usage: scripts/sweep-local.sh STORE_DIR [WORKERS (1)] [PORT (6379)]
 #

@@ -1,5 +1,6 @@
 /**
- * Reduction and prefix-scan timings (src/ops/reduce.ts, src/ops/scan.ts). size = input elements.
+ * Reduction and prefix-scan timings (sum: src/ops/linalg.ts on src/ops/reduce.ts's kernels; logsumexp:
+ * src/ops/reduce.ts; scan: src/ops/scan.ts). size = input elements.
  * gbps counts the bytes the op must move at least: reductions read 4 B per element; scans read and
  * write 4 B per element (reduce-then-scan actually reads long rows twice, so its gbps is a lower
  * bound of the traffic). gflops counts one add per element.
@@ -11,7 +12,8 @@
  */
 import { Tensor } from '../src/autodiff/tensor.js';
 import type { Engine } from '../src/gpu/engine.js';
-import { logsumexp, sum } from '../src/ops/reduce.js';
+import { sum } from '../src/ops/linalg.js';
+import { logsumexp } from '../src/ops/reduce.js';
 import { cumsum } from '../src/ops/scan.js';
 import { timeGpu, type KernelBenchOptions, type KernelBenchRecord } from './timing.js';
 

@@ -140,19 +140,9 @@ elif [ -d node_modules ] && [ ! -e "$lock_stamp" ] && npm ls --all >/dev/null 2>
   step "node_modules is consistent with package.json"
 else
   step "npm ci"
-  if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/lowrank-smc-npm.log 2>&1; then
-    # npm ci refuses a lockfile that lacks optional packages for other platforms (e.g. rollup's darwin
-    # builds), which a registry mirror may not serve, so no lockfile written against it has them.
-    # npm install with the same lockfile installs the same pinned versions.
-    if grep -q 'EUSAGE' /tmp/lowrank-smc-npm.log; then
-      step "npm ci refused the lockfile (optional packages for other platforms); npm install with it instead"
-      npm install --no-audit --no-fund --no-save --loglevel=error >/tmp/lowrank-smc-npm.log 2>&1 \
-        || { tail -n 30 /tmp/lowrank-smc-npm.log >&2; die "npm install failed (log: /tmp/lowrank-smc-npm.log)"; }
-    else
-      tail -n 30 /tmp/lowrank-smc-npm.log >&2
-      die "npm ci failed (log: /tmp/lowrank-smc-npm.log)"
-    fi
-  fi
+  # The lockfile lists the optional packages of every platform (test/lockfile.test.ts), so npm ci takes it.
+  npm ci --no-audit --no-fund --loglevel=error >/tmp/lowrank-smc-npm.log 2>&1 \
+    || { tail -n 30 /tmp/lowrank-smc-npm.log >&2; die "npm ci failed (log: /tmp/lowrank-smc-npm.log)"; }
   echo "$lock_hash" >"$lock_stamp"
 fi
 

@@ -27,13 +27,8 @@ const EMPTY: f32 = -3.0e38;
 
 var<workgroup> sample_tile: array<f32, 256>;  // [sample in tile][dim in step]
 var<workgroup> comp_tile: array<f32, 1024>;   // [component in tile][dim in step]
-var<workgroup> red_max: array<f32, 256>;
-var<workgroup> red_sum: array<f32, 256>;
-
-fn merge(m1: f32, l1: f32, m2: f32, l2: f32) -> vec2<f32> {
-  let m = max(m1, m2);
-  return vec2<f32>(m, l1 * exp(m1 - m) + l2 * exp(m2 - m));
-}
+// Workgroup scratch of WG = 256 lanes: partial_lse's 16 × 16 (WG is combine's size, not overridden here).
+#include "wg_reduce"
 
 // Workgroup (x: block of 16 samples, y: chunk of tiles_per_chunk × 64 components).
 // Thread (lx, ly) computes the distances of sample ly to components lx, lx+16, lx+32, lx+48 of
@@ -88,22 +83,11 @@ fn partial_lse(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     }
   }
   // Merge the 16 lanes of each sample row.
-  red_max[ly * TILE + lx] = run_max;
-  red_sum[ly * TILE + lx] = run_sum;
-  workgroupBarrier();
-  for (var stride = TILE / 2u; stride > 0u; stride >>= 1u) {
-    if (lx < stride) {
-      let a = ly * TILE + lx;
-      let r = merge(red_max[a], red_sum[a], red_max[a + stride], red_sum[a + stride]);
-      red_max[a] = r.x;
-      red_sum[a] = r.y;
-    }
-    workgroupBarrier();
-  }
+  let r = wg_lse_in(vec2<f32>(run_max, run_sum), ly * TILE + lx, 1u, TILE);
   if (lx == 0u && s < pp.n_samples) {
     let o = (s * pp.n_chunks + chunk) * 2u;
-    partial[o] = red_max[ly * TILE];
-    partial[o + 1u] = red_sum[ly * TILE];
+    partial[o] = r.x;
+    partial[o + 1u] = r.y;
   }
 }
 
@@ -129,7 +113,7 @@ fn combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   var l = 0.0;
   for (var c = 0u; c < cp.n_chunks; c++) {
     let o = (s * cp.n_chunks + c) * 2u;
-    let r = merge(m, l, partial_in[o], partial_in[o + 1u]);
+    let r = lse_merge(vec2<f32>(m, l), vec2<f32>(partial_in[o], partial_in[o + 1u]));
     m = r.x;
     l = r.y;
   }

@@ -158,12 +158,12 @@ fn clearly_outside(un: Plane, d: f32, z: vec4<f32>, ztol: f32, vtol: f32) -> boo
   return (d > 0.0 && x < -lim) || (d == 0.0 && x > lim);
 }
 
-// z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides the sign.
-fn process(idx: u32) -> u32 {
-  let k = p.k;
-  let j = RD - k;
-  let m1 = p.m + 1u;
-  // Colex unranking: idx = C(s_k, k) + … + C(s_1, 1).
+fn binom_at(kk: u32, n: u32) -> u32 {
+  return binom[kk * (p.m + 1u) + n];
+}
+
+// The k-subset s_1 < … < s_k of the planes with colex rank idx = C(s_k, k) + … + C(s_1, 1).
+fn unrank(idx: u32, k: u32) -> array<u32, 4> {
   var s: array<u32, 4>;
   var rem = idx;
   var hi = p.m;
@@ -172,12 +172,20 @@ fn process(idx: u32) -> u32 {
     var top = hi - 1u;
     while (lo < top) {
       let mid = (lo + top + 1u) / 2u;
-      if (binom[kk * m1 + mid] <= rem) { lo = mid; } else { top = mid - 1u; }
+      if (binom_at(kk, mid) <= rem) { lo = mid; } else { top = mid - 1u; }
     }
     s[kk - 1u] = lo;
-    rem -= binom[kk * m1 + lo];
+    rem -= binom_at(kk, lo);
     hi = lo;
   }
+  return s;
+}
+
+// z(t) = z0 + Σ t_l e_l; only e_1 matters here: the first clear coefficient decides the sign.
+fn process(idx: u32) -> u32 {
+  let k = p.k;
+  let j = RD - k;
+  var s = unrank(idx, k);
   // Members and their classes as vectors padded with NONE, consumed in order by rotation.
   var sv = vec4<u32>(NONE);
   var cv = vec4<u32>(NONE);
@@ -345,31 +353,14 @@ fn line_direction(n0: vec4<f32>, n1: vec4<f32>) -> vec4<f32> {
   return p.c0;
 }
 
-fn binom_at(kk: u32, n: u32) -> u32 {
-  return binom[kk * (p.m + 1u) + n];
-}
-
 @compute @workgroup_size(WG)
 fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = gid.x + gid.y * nwg.x * WG;
   if (t >= p.count) { return; }
   let line = p.base + t;
   let k = RD - 1u;
-  // Unrank T (colex) and note its rank contribution: rank(T ∪ {c}) = line + C(c, r) for c > max T.
-  var s: array<u32, 4>;
-  var rem = line;
-  var hi = p.m;
-  for (var kk = k; kk >= 1u; kk--) {
-    var lo = kk - 1u;
-    var top = hi - 1u;
-    while (lo < top) {
-      let mid = (lo + top + 1u) / 2u;
-      if (binom_at(kk, mid) <= rem) { lo = mid; } else { top = mid - 1u; }
-    }
-    s[kk - 1u] = lo;
-    rem -= binom_at(kk, lo);
-    hi = lo;
-  }
+  // T from its colex rank; rank(T ∪ {c}) = line + C(c, r) for c > max T.
+  var s = unrank(line, k);
   var first_owned = 0u;
   if (k > 0u) { first_owned = s[k - 1u] + 1u; }
   if (first_owned >= p.m) { return; }

@@ -3,9 +3,11 @@
 // whole workgroup. Records z, the observation mean ψ(Bᵀz + b) (ψ(Bᵀz + Bvᵀv_t + b) with the readout
 // from [v; z], p.readout_v; B_o φ(m z + Wu v_t; h) + b for the one-to-one readout from the rates, p.rates)
 // and a sampled observation.
+#include "shared_constants"
 #include "rng"
 #include "nonlin"
 #include "obs_link"
+#include "wg_reduce"
 
 #const R
 #const WG
@@ -17,16 +19,12 @@ struct Params {
   off_L: u32, off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, readout_v: u32, off_Bo: u32, rates: u32,
 }
 
-const PURPOSE_GEN_LATENT: u32 = 6u;
-const PURPOSE_GEN_OBS: u32 = 7u;
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
 @group(0) @binding(2) var<storage, read> inputs: array<f32>;   // [S, T, DU] (used after burn-in)
 @group(0) @binding(3) var<storage, read> z0: array<f32>;       // [S, R]
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // z [S,T,R] | mean [S,T,D] | sample [S,T,D]
 
-var<workgroup> red: array<f32, WG * R>;
 var<workgroup> zs: array<f32, R>;
 
 // Poisson draw by inversion for small means, normal approximation for large ones.
@@ -79,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let idx = (s * p.T + t) * p.D + d;
         out[meanBase + idx] = lam;
         let u4 = rng_uniform4(key, vec4<u32>(t * p.D + d, s, PURPOSE_GEN_OBS, p.iter));
-        let n4 = rng_normal4(key, vec4<u32>(t * p.D + d, s, PURPOSE_GEN_OBS + 16u, p.iter));
+        let n4 = rng_normal4(key, vec4<u32>(t * p.D + d, s, PURPOSE_GEN_OBS_NORMAL, p.iter));
         if (p.poisson == 1u) {
           out[sampleBase + idx] = poisson_sample(lam, u4.x, n4.x);
         } else {
@@ -101,11 +99,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let f = phi(x, theta[p.off_h + i]);
       for (var r = 0u; r < R; r++) { acc[r] += theta[p.off_n + i * R + r] * f; }
     }
-    for (var r = 0u; r < R; r++) { red[tid * R + r] = acc[r]; }
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w = w / 2u) {
-      if (tid < w) { for (var r = 0u; r < R; r++) { red[tid * R + r] += red[(tid + w) * R + r]; } }
-      workgroupBarrier();
+    var sums = array<f32, R>();
+    for (var c = 0u; c < chunks; c++) {
+      var v = vec4<f32>(0.0);
+      for (var j = 0u; j < 4u; j++) { if (c * 4u + j < R) { v[j] = acc[c * 4u + j]; } }
+      let s4 = wg_sum4(v, tid);
+      for (var j = 0u; j < 4u; j++) { if (c * 4u + j < R) { sums[c * 4u + j] = s4[j]; } }
     }
     if (tid == 0u) {
       var xi = array<f32, R>();
@@ -117,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       for (var r = 0u; r < R; r++) {
         var noise = 0.0;
         for (var c = 0u; c <= r; c++) { noise += theta[p.off_L + r * R + c] * xi[c]; }
-        zn[r] = a * zs[r] + red[r] + p.noise_scale * noise;
+        zn[r] = a * zs[r] + sums[r] + p.noise_scale * noise;
       }
       for (var r = 0u; r < R; r++) { zs[r] = zn[r]; }
     }

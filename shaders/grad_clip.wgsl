@@ -2,6 +2,8 @@
 // GPU without a readback. sq_norm: one workgroup sums g² of one tensor into sums[slot] (fixed order,
 // so the result is deterministic). scale: multiplies one tensor by min(1, max_norm / (‖g‖ + 1e-6)),
 // ‖g‖² = Σ_{s < count} sums[s]; invocation 0 also stores ‖g‖ in sums[count] for the caller.
+#include "wg_reduce"
+
 override WG: u32 = 256u;
 
 struct ClipParams {
@@ -15,19 +17,12 @@ struct ClipParams {
 @group(0) @binding(1) var<storage, read_write> sums: array<f32>;
 @group(0) @binding(2) var<uniform> cp: ClipParams;
 
-var<workgroup> partial: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn sq_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
   for (var i = lid.x; i < cp.n; i += WG) { s += grad[i] * grad[i]; }
-  partial[lid.x] = s;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { partial[lid.x] += partial[lid.x + w]; }
-    workgroupBarrier();
-  }
-  if (lid.x == 0u) { sums[cp.slot] = partial[0]; }
+  let total = wg_sum(s, lid.x);
+  if (lid.x == 0u) { sums[cp.slot] = total; }
 }
 
 @compute @workgroup_size(WG)

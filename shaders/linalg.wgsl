@@ -1,12 +1,9 @@
-// Reductions (sum over an axis or all), broadcast-expansion (their backward), 2-D matmul with
-// strided operands (so transposes cost nothing), and the covariance-factor parameterisations
+// Broadcast-expansion (the backward of sum, and strided copies), 2-D matmul with strided operands
+// (so transposes cost nothing), and the covariance-factor parameterisations
 // L = strictly_lower(P) + diag(exp(diag(P)/2)) and L = diag(exp(scale·p)).
 override WG: u32 = 256u;
 override TS: u32 = 16u;
 
-// Input viewed as [outer, L, inner], output [outer, inner]; sum_segments sums segments of `seg`
-// along L and writes partial[(o * segments + s)], o = outer index * inner + inner index.
-struct ReduceParams { outer: u32, L: u32, inner: u32, seg: u32, segments: u32 }
 // expand: out[i] = src[dot(index(i), srcStrides)] over the padded 4-D `shape`.
 struct ExpandParams { n: u32, shape: vec4<u32>, srcStrides: vec4<u32> }
 // C[M, N] = Σ_k A(m, k) B(k, n) with A(m, k) = a[m·aRow + k·aCol], B(k, n) = b[k·bRow + n·bCol].
@@ -16,7 +13,6 @@ struct FactorParams { n: u32, d: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<uniform> pr: ReduceParams;
 @group(0) @binding(3) var<uniform> pe: ExpandParams;
 @group(0) @binding(4) var<storage, read> a: array<f32>;
 @group(0) @binding(5) var<storage, read> b: array<f32>;
@@ -24,41 +20,10 @@ struct FactorParams { n: u32, d: u32, scale: f32 }
 @group(0) @binding(7) var<uniform> pf: FactorParams;
 @group(0) @binding(8) var<storage, read> gy: array<f32>;
 
-var<workgroup> scratch: array<f32, WG>;
 var<workgroup> tileA: array<f32, TS * TS>;
 var<workgroup> tileB: array<f32, TS * TS>;
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
-
-// One thread per output: short reductions (L small) or many outputs.
-@compute @workgroup_size(WG)
-fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = flat(gid, nwg);
-  if (o >= pr.outer * pr.inner) { return; }
-  let base = (o / pr.inner) * pr.L * pr.inner + o % pr.inner;
-  var s = 0.0;
-  for (var l = 0u; l < pr.L; l++) { s += src[base + l * pr.inner]; }
-  dst[o] = s;
-}
-
-// One workgroup per (segment, output) = (wid.x, wid.y): long reductions. Threads stride the
-// segment, then a tree reduction in workgroup memory (pairwise, so f32 error grows as log L).
-@compute @workgroup_size(WG)
-fn sum_segments(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let o = wid.y;
-  let base = (o / pr.inner) * pr.L * pr.inner + o % pr.inner;
-  let first = wid.x * pr.seg;
-  let last = min(first + pr.seg, pr.L);
-  var s = 0.0;
-  for (var l = first + lid; l < last; l += WG) { s += src[base + l * pr.inner]; }
-  scratch[lid] = s;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half = half / 2u) {
-    if (lid < half) { scratch[lid] += scratch[lid + half]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { dst[o * pr.segments + wid.x] = scratch[0]; }
-}
 
 @compute @workgroup_size(WG)
 fn expand(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

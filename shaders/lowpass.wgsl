@@ -1,4 +1,4 @@
-// Low-pass filtered inputs (lowrank-smc-model.md §1.3, the reference's simulate_input): with the model's
+// Low-pass filtered inputs (the reference implementation's simulate_input): with the model's
 // decay a = exp(−exp θ_a), v_0 = 0 and v_t = a v_{t−1} + (1 − a) u_{t−1}, per sequence and channel of
 // [S,T,C] arrays; one invocation per (sequence, channel). Backward: the reverse recurrence of the
 // adjoint, per-sequence partial sums of ∂/∂a, and one workgroup reducing them into ∂/∂θ_a.
@@ -14,7 +14,8 @@ struct Params { S: u32, T: u32, C: u32 }
 @group(0) @binding(6) var<storage, read_write> ga_part: array<f32>;
 @group(0) @binding(7) var<storage, read_write> gtheta: array<f32>;
 
-var<workgroup> red: array<f32, 64>;
+#include "wg_reduce"
+const WG: u32 = 64u;
 
 fn decay() -> f32 { return exp(-exp(theta_a[0])); }
 
@@ -53,12 +54,7 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(64)
 fn reduce_decay(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
-  for (var q = lid.x; q < p.S * p.C; q += 64u) { s += ga_part[q]; }
-  red[lid.x] = s;
-  workgroupBarrier();
-  for (var w = 32u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { red[lid.x] += red[lid.x + w]; }
-    workgroupBarrier();
-  }
-  if (lid.x == 0u) { gtheta[0] = red[0] * (-decay() * exp(theta_a[0])); }
+  for (var q = lid.x; q < p.S * p.C; q += WG) { s += ga_part[q]; }
+  let total = wg_sum(s, lid.x);
+  if (lid.x == 0u) { gtheta[0] = total * (-decay() * exp(theta_a[0])); }
 }

@@ -1,24 +1,27 @@
-// Reductions sum / max (with first argmax) / logsumexp of a [rows, inner] array, over the last axis
-// (`*_last`: one output per row) or over the first axis (`*_first`: one output per column), plus
-// their backward kernels. Driven by src/ops/reduce.ts.
+// Reductions sum / max (with first argmax) / logsumexp of an array viewed as [outer, len, inner], over
+// len, plus the backward kernels of max and logsumexp (sum's backward is linalg.wgsl's `expand`).
+// Driven by src/ops/reduce.ts. One entry point per layout, its kind chosen by the define MAX or LSE
+// (neither: sum): `reduce_last` (inner = 1: one workgroup per chunk of a row) and `reduce_first` (inner > 1:
+// TC columns of the outer·inner outputs x WG / TC row lanes per workgroup).
 //
 // Multi-pass: each workgroup reduces one chunk of the reduced axis and writes a partial, so the
-// partials form a [rows, num_chunks] (last) or [num_chunks, inner] (first) array that the next pass
-// reduces the same way. Partials are (value) for sum, (value, index) for max and (max m, sum of
+// partials form an [outer, num_chunks] (last) or [num_chunks, outer·inner] (first) array that the next
+// pass reduces the same way. Partials are (value) for sum, (value, index) for max and (max m, sum of
 // exp(x - m)) for logsumexp; flag PARTIAL_INPUT says the input is such partials.
 //
-// Subgroups: the last-axis kernels combine within a subgroup first and assume subgroups are made of
+// Subgroups: reduce_last combines within a subgroup first and assumes subgroups are made of
 // consecutive local_invocation_index values (true on every implementation we know of, and what other
-// WebGPU scan/reduce libraries assume too). The first-axis kernels keep one column per lane of a
-// subgroup (coalesced loads), so they reduce rows in workgroup memory only.
+// WebGPU scan/reduce libraries assume too). reduce_first keeps one column per lane of a subgroup
+// (coalesced loads), so it reduces rows in workgroup memory only.
+#include "wg_reduce"
 
 const FLAG_PARTIAL_INPUT: u32 = 1u; // input is partials of an earlier pass
 const FLAG_FINAL: u32 = 2u;         // logsumexp: write m + log(s) instead of the (m, s) partial
-const NO_INDEX: u32 = 0xffffffffu;
 
 struct Params {
-  rows: u32,       // length of the first axis
-  inner: u32,      // length of the last axis
+  outer: u32,
+  len: u32,        // length of the reduced axis
+  inner: u32,
   chunk: u32,      // elements of the reduced axis per workgroup
   num_chunks: u32, // workgroups (partials) per output
   flags: u32,
@@ -34,30 +37,60 @@ struct Params {
 @group(0) @binding(6) var<uniform> p: Params;
 
 override WG: u32 = 256;
-// First-axis kernels: TC columns x (WG / TC) row lanes per workgroup.
+// reduce_first: TC columns x (WG / TC) row lanes per workgroup.
 override TC: u32 = 64;
 
-var<workgroup> sh_a: array<f32, WG>;
-var<workgroup> sh_b: array<f32, WG>;
-var<workgroup> sh_i: array<u32, WG>;
-var<private> sg_lane: u32;
-var<private> sg_size: u32;
 var<private> NEG_INF: f32;
 
 fn neg_inf() -> f32 { return NEG_INF; }
 
-// (b, ib) beats (a, ia): larger value, ties to the smaller index; NO_INDEX never wins.
-fn max_better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
-  return ib != NO_INDEX && (ia == NO_INDEX || b > a || (b == a && ib < ia));
+// Where element i of the reduced axis of this lane's output lies: x[base + i * step].
+struct ReduceAt { base: u32, step: u32 }
+
+fn element(at: ReduceAt, i: u32) -> u32 { return at.base + i * at.step; }
+
+// Each kind folds the elements first, first + step, … < end of its lane serially, combines the lanes
+// through the wg_reduce trees (subgroup operations first where given), and stores an output: the
+// final value, or the partial with its aux / index part. Results travel as vec2<u32> bit patterns.
+#if MAX
+// (max, index); an index is the position along the axis, or for partial input the earlier pass's index.
+fn fold(first: u32, end: u32, step: u32, at: ReduceAt) -> vec2<u32> {
+  let partial = (p.flags & FLAG_PARTIAL_INPUT) != 0u;
+  var best = neg_inf();
+  var best_i = WG_NO_INDEX;
+  for (var i = first; i < end; i += step) {
+    let e = element(at, i);
+    let v = x[e];
+    var idx = i;
+    if (partial) { idx = x_idx[e]; }
+    if (wg_argmax_better(best, best_i, v, idx)) {
+      best = v;
+      best_i = idx;
+    }
+  }
+  return vec2<u32>(bitcast<u32>(best), best_i);
 }
 
-// Combine two (max, scaled sum) logsumexp partials.
-fn lse_combine(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-  let m = max(a.x, b.x);
-  if (m == neg_inf()) { return vec2<f32>(m, 0.0); }
-  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+fn combine_in(v: vec2<u32>, lid: u32, stride: u32, count: u32) -> vec2<u32> {
+  return wg_argmax_in(bitcast<f32>(v.x), v.y, lid, stride, count);
 }
 
+#if SUBGROUPS
+fn combine_subgroups(v: vec2<u32>, lid: u32, sg_lane: u32, sg_size: u32) -> vec2<u32> {
+  let val = bitcast<f32>(v.x);
+  let m = subgroupMax(select(neg_inf(), val, v.y != WG_NO_INDEX));
+  let im = subgroupMin(select(WG_NO_INDEX, v.y, v.y != WG_NO_INDEX && val == m));
+  if (sg_lane == 0u) { wg_f32[lid / sg_size] = m; wg_u32[lid / sg_size] = im; }
+  return wg_argmax_tree(lid, 1u, max(WG / sg_size, 1u));
+}
+#endif
+
+fn store(o: u32, v: vec2<u32>) {
+  out[o] = bitcast<f32>(v.x);
+  out_idx[o] = v.y;
+}
+#else
+#if LSE
 // Fold one element into a running logsumexp state without a second exp when the max moves.
 fn lse_push(s: vec2<f32>, v: f32) -> vec2<f32> {
   if (v > s.x) { return vec2<f32>(v, s.y * exp(s.x - v) + 1.0); }
@@ -65,306 +98,118 @@ fn lse_push(s: vec2<f32>, v: f32) -> vec2<f32> {
   return vec2<f32>(s.x, s.y + exp(v - s.x));
 }
 
-fn lse_final(s: vec2<f32>) -> f32 {
-  if (s.x == neg_inf()) { return s.x; }
-  return s.x + log(s.y);
-}
-
-// ---------------------------------------------------------------- workgroup-wide combines (last axis)
-// Every invocation calls these (uniform control flow); the result is valid in invocation 0.
-
-fn wg_sum(v: f32, lid: u32) -> f32 {
-#if SUBGROUPS
-  let s = subgroupAdd(v);
-  if (sg_lane == 0u) { sh_a[lid / sg_size] = s; }
-  let n = max(WG / sg_size, 1u);
-#else
-  sh_a[lid] = v;
-  let n = WG;
-#endif
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride >> 1u) {
-    if (lid < stride && lid + stride < n) { sh_a[lid] = sh_a[lid] + sh_a[lid + stride]; }
-    workgroupBarrier();
+// (max m, Σ exp(x − m)); partial input is such pairs (x, x_aux).
+fn fold(first: u32, end: u32, step: u32, at: ReduceAt) -> vec2<u32> {
+  var st = vec2<f32>(neg_inf(), 0.0);
+  // Two loops, not a branch per element: software adapters run both sides of a branch they cannot
+  // prove uniform.
+  if ((p.flags & FLAG_PARTIAL_INPUT) != 0u) {
+    for (var i = first; i < end; i += step) { st = lse_merge(st, vec2<f32>(x[element(at, i)], x_aux[element(at, i)])); }
+  } else {
+    for (var i = first; i < end; i += step) { st = lse_push(st, x[element(at, i)]); }
   }
-  return sh_a[0];
+  return bitcast<vec2<u32>>(st);
 }
 
-fn wg_max(v: f32, i: u32, lid: u32) -> vec2<u32> {
-#if SUBGROUPS
-  let m = subgroupMax(select(neg_inf(), v, i != NO_INDEX));
-  let im = subgroupMin(select(NO_INDEX, i, i != NO_INDEX && v == m));
-  if (sg_lane == 0u) { sh_a[lid / sg_size] = m; sh_i[lid / sg_size] = im; }
-  let n = max(WG / sg_size, 1u);
-#else
-  sh_a[lid] = v;
-  sh_i[lid] = i;
-  let n = WG;
-#endif
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride >> 1u) {
-    if (lid < stride && lid + stride < n && max_better(sh_a[lid], sh_i[lid], sh_a[lid + stride], sh_i[lid + stride])) {
-      sh_a[lid] = sh_a[lid + stride];
-      sh_i[lid] = sh_i[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  return vec2<u32>(bitcast<u32>(sh_a[0]), sh_i[0]);
+fn combine_in(v: vec2<u32>, lid: u32, stride: u32, count: u32) -> vec2<u32> {
+  return bitcast<vec2<u32>>(wg_lse_in(bitcast<vec2<f32>>(v), lid, stride, count));
 }
 
-fn wg_lse(st: vec2<f32>, lid: u32) -> vec2<f32> {
 #if SUBGROUPS
+fn combine_subgroups(v: vec2<u32>, lid: u32, sg_lane: u32, sg_size: u32) -> vec2<u32> {
+  let st = bitcast<vec2<f32>>(v);
   let m = subgroupMax(st.x);
   var scaled = 0.0;
   if (m != neg_inf()) { scaled = st.y * exp(st.x - m); }
   let s = subgroupAdd(scaled);
-  if (sg_lane == 0u) { sh_a[lid / sg_size] = m; sh_b[lid / sg_size] = s; }
-  let n = max(WG / sg_size, 1u);
-#else
-  sh_a[lid] = st.x;
-  sh_b[lid] = st.y;
-  let n = WG;
-#endif
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride >> 1u) {
-    if (lid < stride && lid + stride < n) {
-      let c = lse_combine(vec2<f32>(sh_a[lid], sh_b[lid]), vec2<f32>(sh_a[lid + stride], sh_b[lid + stride]));
-      sh_a[lid] = c.x;
-      sh_b[lid] = c.y;
-    }
-    workgroupBarrier();
-  }
-  return vec2<f32>(sh_a[0], sh_b[0]);
+  if (sg_lane == 0u) { wg_vec2[lid / sg_size] = vec2<f32>(m, s); }
+  return bitcast<vec2<u32>>(wg_lse_tree(lid, 1u, max(WG / sg_size, 1u)));
 }
-
-// ---------------------------------------------------------------- last axis: one workgroup per (row, chunk)
-
-struct LastTask { valid: bool, w: u32, base: u32, start: u32, end: u32 }
-
-fn last_task(wid: vec3<u32>, nwg: vec3<u32>) -> LastTask {
-  let w = wid.x + wid.y * nwg.x;
-  let row = w / p.num_chunks;
-  let start = (w % p.num_chunks) * p.chunk;
-  return LastTask(w < p.rows * p.num_chunks, w, row * p.inner, start, min(start + p.chunk, p.inner));
-}
-
-@compute @workgroup_size(WG)
-fn sum_last(
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-#if SUBGROUPS
-  @builtin(subgroup_invocation_id) lane: u32,
-  @builtin(subgroup_size) size: u32,
 #endif
-) {
-  NEG_INF = p.neg_inf;
-#if SUBGROUPS
-  sg_lane = lane;
-  sg_size = size;
-#endif
-  let t = last_task(wid, nwg);
-  if (!t.valid) { return; }
-  var acc = 0.0;
-  for (var i = t.start + lid; i < t.end; i += WG) { acc += x[t.base + i]; }
-  let total = wg_sum(acc, lid);
-  if (lid == 0u) { out[t.w] = total; }
-}
 
-@compute @workgroup_size(WG)
-fn max_last(
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-#if SUBGROUPS
-  @builtin(subgroup_invocation_id) lane: u32,
-  @builtin(subgroup_size) size: u32,
-#endif
-) {
-  NEG_INF = p.neg_inf;
-#if SUBGROUPS
-  sg_lane = lane;
-  sg_size = size;
-#endif
-  let t = last_task(wid, nwg);
-  if (!t.valid) { return; }
-  let partial = (p.flags & FLAG_PARTIAL_INPUT) != 0u;
-  var best = neg_inf();
-  var best_i = NO_INDEX;
-  for (var i = t.start + lid; i < t.end; i += WG) {
-    let v = x[t.base + i];
-    var idx = i;
-    if (partial) { idx = x_idx[t.base + i]; }
-    if (max_better(best, best_i, v, idx)) {
-      best = v;
-      best_i = idx;
-    }
-  }
-  let r = wg_max(best, best_i, lid);
-  if (lid == 0u) {
-    out[t.w] = bitcast<f32>(r.x);
-    out_idx[t.w] = r.y;
-  }
-}
-
-@compute @workgroup_size(WG)
-fn lse_last(
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-#if SUBGROUPS
-  @builtin(subgroup_invocation_id) lane: u32,
-  @builtin(subgroup_size) size: u32,
-#endif
-) {
-  NEG_INF = p.neg_inf;
-#if SUBGROUPS
-  sg_lane = lane;
-  sg_size = size;
-#endif
-  let t = last_task(wid, nwg);
-  if (!t.valid) { return; }
-  var st = vec2<f32>(neg_inf(), 0.0);
-  if ((p.flags & FLAG_PARTIAL_INPUT) != 0u) {
-    for (var i = t.start + lid; i < t.end; i += WG) { st = lse_combine(st, vec2<f32>(x[t.base + i], x_aux[t.base + i])); }
+fn store(o: u32, v: vec2<u32>) {
+  let st = bitcast<vec2<f32>>(v);
+  if ((p.flags & FLAG_FINAL) != 0u) {
+    out[o] = select(st.x + log(st.y), st.x, st.x == neg_inf());
   } else {
-    for (var i = t.start + lid; i < t.end; i += WG) { st = lse_push(st, x[t.base + i]); }
-  }
-  let r = wg_lse(st, lid);
-  if (lid == 0u) {
-    if ((p.flags & FLAG_FINAL) != 0u) {
-      out[t.w] = lse_final(r);
-    } else {
-      out[t.w] = r.x;
-      out_aux[t.w] = r.y;
-    }
+    out[o] = st.x;
+    out_aux[o] = st.y;
   }
 }
-
-// ---------------------------------------------------------------- first axis: TC columns x WG/TC row lanes
-
-struct FirstTask { col: u32, tc: u32, tr: u32, start: u32, end: u32, out_at: u32 }
-
-// Kept apart from FirstTask: a struct with any per-invocation field is non-uniform as a whole, and
-// the early return must be workgroup-uniform for the barriers after it.
-fn first_valid(wid: vec3<u32>, nwg: vec3<u32>) -> bool {
-  return wid.x + wid.y * nwg.x < ((p.inner + TC - 1u) / TC) * p.num_chunks;
-}
-
-fn first_task(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> FirstTask {
-  let w = wid.x + wid.y * nwg.x;
-  let col_tiles = (p.inner + TC - 1u) / TC;
-  let tile = w % col_tiles;
-  let slab = w / col_tiles;
-  let tc = lid % TC;
-  let col = tile * TC + tc;
-  let start = slab * p.chunk;
-  return FirstTask(col, tc, lid / TC, start, min(start + p.chunk, p.rows), slab * p.inner + col);
-}
-
-// Tree over the row lanes of each column; results land in row lane 0 (sh_*[tc]).
-fn first_tree_sum(tc: u32, tr: u32) {
-  for (var stride = (WG / TC) / 2u; stride > 0u; stride = stride >> 1u) {
-    workgroupBarrier();
-    if (tr < stride) { sh_a[tr * TC + tc] = sh_a[tr * TC + tc] + sh_a[(tr + stride) * TC + tc]; }
-  }
-  workgroupBarrier();
-}
-
-@compute @workgroup_size(WG)
-fn sum_first(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  NEG_INF = p.neg_inf;
-  if (!first_valid(wid, nwg)) { return; }
-  let t = first_task(lid, wid, nwg);
+#else
+// sum (the default kind)
+fn fold(first: u32, end: u32, step: u32, at: ReduceAt) -> vec2<u32> {
   var acc = 0.0;
-  if (t.col < p.inner) {
-    for (var r = t.start + t.tr; r < t.end; r += WG / TC) { acc += x[r * p.inner + t.col]; }
-  }
-  sh_a[lid] = acc;
-  first_tree_sum(t.tc, t.tr);
-  if (t.tr == 0u && t.col < p.inner) { out[t.out_at] = sh_a[t.tc]; }
+  for (var i = first; i < end; i += step) { acc += x[element(at, i)]; }
+  return vec2<u32>(bitcast<u32>(acc), 0u);
 }
 
-@compute @workgroup_size(WG)
-fn max_first(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  NEG_INF = p.neg_inf;
-  if (!first_valid(wid, nwg)) { return; }
-  let t = first_task(lid, wid, nwg);
-  let partial = (p.flags & FLAG_PARTIAL_INPUT) != 0u;
-  var best = neg_inf();
-  var best_i = NO_INDEX;
-  if (t.col < p.inner) {
-    for (var r = t.start + t.tr; r < t.end; r += WG / TC) {
-      let v = x[r * p.inner + t.col];
-      var idx = r;
-      if (partial) { idx = x_idx[r * p.inner + t.col]; }
-      if (max_better(best, best_i, v, idx)) {
-        best = v;
-        best_i = idx;
-      }
-    }
-  }
-  sh_a[lid] = best;
-  sh_i[lid] = best_i;
-  for (var stride = (WG / TC) / 2u; stride > 0u; stride = stride >> 1u) {
-    workgroupBarrier();
-    let a = t.tr * TC + t.tc;
-    let b = (t.tr + stride) * TC + t.tc;
-    if (t.tr < stride && max_better(sh_a[a], sh_i[a], sh_a[b], sh_i[b])) {
-      sh_a[a] = sh_a[b];
-      sh_i[a] = sh_i[b];
-    }
-  }
-  workgroupBarrier();
-  if (t.tr == 0u && t.col < p.inner) {
-    out[t.out_at] = sh_a[t.tc];
-    out_idx[t.out_at] = sh_i[t.tc];
-  }
+fn combine_in(v: vec2<u32>, lid: u32, stride: u32, count: u32) -> vec2<u32> {
+  return vec2<u32>(bitcast<u32>(wg_sum_in(bitcast<f32>(v.x), lid, stride, count)), 0u);
 }
 
+#if SUBGROUPS
+fn combine_subgroups(v: vec2<u32>, lid: u32, sg_lane: u32, sg_size: u32) -> vec2<u32> {
+  let s = subgroupAdd(bitcast<f32>(v.x));
+  if (sg_lane == 0u) { wg_f32[lid / sg_size] = s; }
+  return vec2<u32>(bitcast<u32>(wg_sum_tree(lid, 1u, max(WG / sg_size, 1u))), 0u);
+}
+#endif
+
+fn store(o: u32, v: vec2<u32>) { out[o] = bitcast<f32>(v.x); }
+#endif
+#endif
+
+// ---------------------------------------------------------------- inner = 1: one workgroup per (row, chunk)
+
 @compute @workgroup_size(WG)
-fn lse_first(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn reduce_last(
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+#if SUBGROUPS
+  @builtin(subgroup_invocation_id) sg_lane: u32,
+  @builtin(subgroup_size) sg_size: u32,
+#endif
+) {
   NEG_INF = p.neg_inf;
-  if (!first_valid(wid, nwg)) { return; }
-  let t = first_task(lid, wid, nwg);
-  var st = vec2<f32>(neg_inf(), 0.0);
-  if (t.col < p.inner) {
-    if ((p.flags & FLAG_PARTIAL_INPUT) != 0u) {
-      for (var r = t.start + t.tr; r < t.end; r += WG / TC) { st = lse_combine(st, vec2<f32>(x[r * p.inner + t.col], x_aux[r * p.inner + t.col])); }
-    } else {
-      for (var r = t.start + t.tr; r < t.end; r += WG / TC) { st = lse_push(st, x[r * p.inner + t.col]); }
-    }
-  }
-  sh_a[lid] = st.x;
-  sh_b[lid] = st.y;
-  for (var stride = (WG / TC) / 2u; stride > 0u; stride = stride >> 1u) {
-    workgroupBarrier();
-    let a = t.tr * TC + t.tc;
-    let b = (t.tr + stride) * TC + t.tc;
-    if (t.tr < stride) {
-      let c = lse_combine(vec2<f32>(sh_a[a], sh_b[a]), vec2<f32>(sh_a[b], sh_b[b]));
-      sh_a[a] = c.x;
-      sh_b[a] = c.y;
-    }
-  }
-  workgroupBarrier();
-  if (t.tr == 0u && t.col < p.inner) {
-    let r = vec2<f32>(sh_a[t.tc], sh_b[t.tc]);
-    if ((p.flags & FLAG_FINAL) != 0u) {
-      out[t.out_at] = lse_final(r);
-    } else {
-      out[t.out_at] = r.x;
-      out_aux[t.out_at] = r.y;
-    }
-  }
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.outer * p.num_chunks) { return; }
+  let start = (w % p.num_chunks) * p.chunk;
+  let v = fold(start + lid, min(start + p.chunk, p.len), WG, ReduceAt((w / p.num_chunks) * p.len, 1u));
+#if SUBGROUPS
+  let r = combine_subgroups(v, lid, sg_lane, sg_size);
+#else
+  let r = combine_in(v, lid, 1u, WG);
+#endif
+  if (lid == 0u) { store(w, r); }
+}
+
+// ---------------------------------------------------------------- inner > 1: TC columns x WG/TC row lanes
+
+@compute @workgroup_size(WG)
+fn reduce_first(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  NEG_INF = p.neg_inf;
+  let w = wid.x + wid.y * nwg.x;
+  let cols = p.outer * p.inner;
+  let col_tiles = (cols + TC - 1u) / TC;
+  if (w >= col_tiles * p.num_chunks) { return; }
+  let slab = w / col_tiles;
+  let col = (w % col_tiles) * TC + lid % TC;
+  let start = slab * p.chunk;
+  // A lane past the last column folds nothing.
+  let end = select(start, min(start + p.chunk, p.len), col < cols);
+  let at = ReduceAt((col / p.inner) * p.len * p.inner + col % p.inner, p.inner);
+  let r = combine_in(fold(start + lid / TC, end, WG / TC, at), lid, TC, WG / TC);
+  if (lid < TC && col < cols) { store(slab * cols + col, r); }
 }
 
 // ---------------------------------------------------------------- backward (elementwise over x)
 
 struct BwdParams {
   n: u32,         // elements of x
+  len: u32,       // length of the reduced axis
   inner: u32,
-  axis_last: u32, // 1: output index = row, 0: output index = column
   neg_inf: f32,
 }
 
@@ -374,20 +219,10 @@ struct BwdParams {
 @group(0) @binding(10) var<storage, read_write> gx: array<f32>;
 @group(0) @binding(11) var<uniform> bp: BwdParams;
 
-// (flat index, output index, position along the reduced axis)
+// (flat index, output index, position along the reduced axis) of x as [outer, len, inner]
 fn bwd_coords(gid: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
   let f = gid.x + gid.y * nwg.x * WG;
-  let row = f / bp.inner;
-  let col = f % bp.inner;
-  if (bp.axis_last != 0u) { return vec3<u32>(f, row, col); }
-  return vec3<u32>(f, col, row);
-}
-
-// d sum / dx: broadcast.
-@compute @workgroup_size(WG)
-fn sum_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let c = bwd_coords(gid, nwg);
-  if (c.x < bp.n) { gx[c.x] = gy[c.y]; }
+  return vec3<u32>(f, (f / (bp.len * bp.inner)) * bp.inner + f % bp.inner, (f / bp.inner) % bp.len);
 }
 
 // d logsumexp / dx: softmax weights exp(x - y).

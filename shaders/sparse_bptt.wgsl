@@ -15,9 +15,6 @@ struct Params {
   nin: u32,     // inputs
   time: u32,    // steps per trial
   dt_tau: f32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
 }
 
 @group(0) @binding(1) var<storage, read> wout: array<f32>;  // m × n

@@ -4,7 +4,7 @@
 // C[i, 4·jb … 4·jb + 3] in registers, summing the samples in order. Lanes run over i, so each
 // sample's A values are read contiguously and its four B values are shared by the lanes.
 
-struct Params { samples: u32, ca: u32, cb: u32, lda: u32, ldb: u32, aoff: u32, boff: u32, _pad: u32 }
+struct Params { samples: u32, ca: u32, cb: u32, lda: u32, ldb: u32, aoff: u32, boff: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;

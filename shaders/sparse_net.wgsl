@@ -18,7 +18,6 @@ struct Params {
   record: u32,     // 1: write [r_in | cur] into rec at time t
   rec_t0: u32,     // time offset subtracted before indexing rec
   dt_tau: f32,
-  _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> mat: array<f32>;
@@ -31,8 +30,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> rec: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 
+#include "wg_reduce"
 override WG: u32 = 64;
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -43,17 +42,11 @@ fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let rb = b * p.n;
   var s = 0.0;
   for (var j = lid.x; j < p.n; j += WG) { s += mat[row + j] * r_in[rb + j]; }
-  partial[lid.x] = s;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { partial[lid.x] += partial[lid.x + w]; }
-    workgroupBarrier();
-  }
+  let a = wg_sum(s, lid.x);
   if (lid.x != 0u) { return; }
   let rec_stride = p.n + p.rows;
   let rec_base = ((p.t - p.rec_t0) * p.batch + b) * rec_stride;
   let rec_on = p.record != 0u;
-  let a = partial[0];
   if (i >= p.n) {
     cur[b * p.rows + i] = a;
     if (rec_on) { rec[rec_base + p.n + i] = a; }

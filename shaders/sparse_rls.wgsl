@@ -24,8 +24,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> e: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
 
+#include "wg_reduce"
 override WG: u32 = 64;
-var<workgroup> partial: array<f32, WG>;
 
 // One workgroup per row i < max(n, rows): k_i = P[i, :] · r and e_i = cur_i − target_i.
 @compute @workgroup_size(WG)
@@ -36,14 +36,9 @@ fn gain(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (i < p.n) {
     for (var j = lid.x; j < p.n; j += WG) { s += pmat[i * p.n + j] * r[j]; }
   }
-  partial[lid.x] = s;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { partial[lid.x] += partial[lid.x + w]; }
-    workgroupBarrier();
-  }
+  let ki = wg_sum(s, lid.x);
   if (lid.x != 0u) { return; }
-  if (i < p.n) { k[i] = partial[0]; }
+  if (i < p.n) { k[i] = ki; }
   if (i < p.rows) {
     var want = 0.0;
     if (i < p.teach_rows) { want = tcur[i]; }

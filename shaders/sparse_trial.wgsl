@@ -20,7 +20,6 @@ struct Params {
   trial: u32,     // row of stats to write
   dt_tau: f32,
   mask_off: u32,  // this trial's update flags start here in mask
-  _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> jwt: array<f32>;
@@ -35,6 +34,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 
+#include "wg_reduce"
 override WG: u32 = 64;
 override MAXN: u32 = 1024;
 override MAXROWS: u32 = 1024;
@@ -44,19 +44,6 @@ const RPT: u32 = 16u;
 var<workgroup> r_s: array<f32, MAXN>;
 var<workgroup> k_s: array<f32, MAXN>;
 var<workgroup> e_s: array<f32, MAXROWS>;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w = w / 2u) {
-    if (lid < w) { red[lid] += red[lid + w]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
 
 @compute @workgroup_size(WG)
 fn trial(@builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -104,7 +91,7 @@ fn trial(@builtin(local_invocation_id) lid3: vec3<u32>) {
       }
     }
     storageBarrier();
-    let c = 1.0 / (1.0 + reduce_sum(lid, rk));
+    let c = 1.0 / (1.0 + wg_sum(rk, lid));
     // B: rank-1 updates over flat indices (the reduction's barriers published k and e).
     if (upd) {
       updates += 1.0;
@@ -129,8 +116,8 @@ fn trial(@builtin(local_invocation_id) lid3: vec3<u32>) {
     }
     workgroupBarrier();
   }
-  let sum_rec = reduce_sum(lid, err_rec);
-  let sum_out = reduce_sum(lid, err_out);
+  let sum_rec = wg_sum(err_rec, lid);
+  let sum_out = wg_sum(err_out, lid);
   if (lid == 0u) {
     stats[p.trial * 3u] = sum_rec;
     stats[p.trial * 3u + 1u] = sum_out;

@@ -1,7 +1,7 @@
 /**
  * Shape and linear-algebra ops on the tape: reshape (shares storage), sum and mean (all, or over one
- * axis), 2-D matmul with optional transposes, and the covariance-factor parameterisations of
- * lowrank-smc-model.md §1.5: `cholFactor` (L = strictly_lower(P) + diag(exp(diag(P)/2))) and
+ * axis), 2-D matmul with optional transposes, and the model's covariance-factor parameterisations:
+ * `cholFactor` (L = strictly_lower(P) + diag(exp(diag(P)/2))) and
  * `diagExp` (L = diag(exp(scale·p)), the factor of diag(exp(p)) for log-variances p at scale ½).
  * Each op has a float64 reference next to it.
  */
@@ -9,12 +9,10 @@ import { record } from '../autodiff/tape.js';
 import { Tensor, shapeSize } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { scale } from './elementwise.js';
+import { encodeReduction, type ReduceOptions } from './reduce.js';
 
 const WG = 256;
 const TS = 16;
-/** Reductions longer than this use one workgroup per segment instead of one thread per output. */
-const SHORT_REDUCTION = 256;
-const SEGMENT = WG * 16;
 
 function requireF32(op: string, t: Tensor): void {
   if (t.dtype !== 'f32') throw new Error(`${op}: ${t.describe()} must be f32, is ${t.dtype}`);
@@ -45,33 +43,12 @@ function normAxis(op: string, shape: readonly number[], axis: number): number {
   return a;
 }
 
-/** Sums of src viewed as [outer, L, inner] over L, as a new [outer·inner] tensor. */
-function reduceSum(engine: Engine, src: Tensor, outer: number, L: number, inner: number): Tensor {
-  const outputs = outer * inner;
-  const out = Tensor.empty(engine, [outputs], 'f32', 'sum');
-  if (L <= SHORT_REDUCTION || outputs > engine.limits.maxComputeWorkgroupsPerDimension) {
-    engine.dispatch(engine.kernel('linalg', 'sum_rows', { overrides: { WG } }), { src, dst: out, pr: { outer, L, inner, seg: L, segments: 1 } }, engine.grid(Math.max(1, outputs), WG));
-    return out;
-  }
-  const segments = Math.ceil(L / SEGMENT);
-  const k = engine.kernel('linalg', 'sum_segments', { overrides: { WG } });
-  if (segments === 1) {
-    engine.dispatch(k, { src, dst: out, pr: { outer, L, inner, seg: SEGMENT, segments } }, [1, outputs]);
-    return out;
-  }
-  out.dispose();
-  const partial = Tensor.empty(engine, [outputs * segments], 'f32', 'sum.partial');
-  engine.dispatch(k, { src, dst: partial, pr: { outer, L, inner, seg: SEGMENT, segments } }, [segments, outputs]);
-  const total = reduceSum(engine, partial, outputs, segments, 1);
-  partial.dispose();
-  return total;
-}
-
 /**
  * Sum of all elements (shape [], or all 1s with keepDims) or over one axis (negative counts from
- * the end). Long reductions are pairwise (tree) sums, so the float32 error grows like log n.
+ * the end). The one sum op: kernels in reduce.ts / reduce.wgsl (pairwise tree sums across lanes and
+ * passes, so the float32 error grows like log n); `subgroups` and `chunk` as for the other reductions.
  */
-export function sum(x: Tensor, axis?: number, options: { keepDims?: boolean } = {}): Tensor {
+export function sum(x: Tensor, axis?: number, options: { keepDims?: boolean } & ReduceOptions = {}): Tensor {
   requireF32('sum', x);
   const engine = x.engine;
   let outer = 1;
@@ -87,9 +64,9 @@ export function sum(x: Tensor, axis?: number, options: { keepDims?: boolean } = 
     inner = shapeSize(x.shape.slice(a + 1));
     outShape = options.keepDims ? x.shape.map((d, i) => (i === a ? 1 : d)) : x.shape.filter((_, i) => i !== a);
   }
-  const flat = reduceSum(engine, x, outer, L, inner);
-  const y = flat.view(outShape, false);
-  flat.dispose();
+  // An empty axis sums to 0.
+  const y = L === 0 ? Tensor.zeros(engine, outShape, 'f32', 'sum') : Tensor.empty(engine, outShape, 'f32', 'sum');
+  if (L > 0 && y.size > 0) encodeReduction('sum', engine, 'sum', x.buffer, { outer, len: L, inner }, options, y.buffer);
   record('sum', [x], [y], ([g]) => {
     if (!g) return [null];
     const gx = Tensor.empty(engine, x.shape, 'f32', 'sum.grad');

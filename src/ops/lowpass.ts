@@ -1,6 +1,6 @@
 /**
  * Low-pass filtered inputs as a tape op (kernels: shaders/lowpass.wgsl): the reference's
- * `simulate_input` (lowrank-smc-model.md §1.3). With the model's decay a = exp(−exp θ_a), shared with
+ * `simulate_input`. With the model's decay a = exp(−exp θ_a), shared with
  * the latent dynamics and trained, v_0 = 0 and v_t = a v_{t−1} + (1 − a) u_{t−1} along the time axis
  * of u [S,T,C], independently per sequence and channel. Gradients flow to u and to θ_a.
  */

@@ -1,5 +1,5 @@
 /**
- * Batched low-rank product, the core of the low-rank RNN transition (lowrank-smc-model.md §1.2):
+ * Batched low-rank product, the core of the low-rank RNN transition:
  * for P particles z_p ∈ R^R, x = M z_p + c and y_p = Nmatᵀ φ(x; h), giving y [P, R].
  * The N-wide x is never written to memory; the backward kernels recompute it.
  */

@@ -1,5 +1,5 @@
 /**
- * Unit nonlinearities φ(x; h) of the low-rank RNN (lowrank-smc-model.md §1.2): ids shared with
+ * Unit nonlinearities φ(x; h) of the low-rank RNN: ids shared with
  * shaders/nonlin.wgsl (its NONLIN override) and float64 references used as test oracles.
  * Kinks follow PyTorch: relu'(0) = 0.
  */

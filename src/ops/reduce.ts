@@ -1,11 +1,15 @@
 /**
- * Reductions as tape ops: sum, max (gradient to the first argmax) and logsumexp (gradient = softmax
- * weights), over the last axis (e.g. over particles of each trial) or the first axis (e.g. over the
- * batch). Kernels: shaders/reduce.wgsl.
+ * Reductions: the kernels of every sum (`sum` / `mean` in linalg.ts are the public ops), and the tape
+ * ops max (gradient to the first argmax) and logsumexp (gradient = softmax weights) over the last axis
+ * (e.g. over particles of each trial) or the first axis (e.g. over the batch). Kernels:
+ * shaders/reduce.wgsl.
  *
- * A tensor of shape [d0, ..., dn] is seen as [rows, inner]: axis -1 reduces the last axis
- * (rows = d0···d(n-1), inner = dn, output shape [d0, ..., d(n-1)]); axis 0 reduces the first axis
- * (rows = d0, inner = d1···dn, output shape [d1, ..., dn]). A 1-D input gives shape [1].
+ * Any reduction is one of an array viewed as [outer, len, inner] over len: inner = 1 runs
+ * `reduce_last` (one workgroup per chunk of a row, subgroup operations where available), inner > 1
+ * runs `reduce_first` (columns across the lanes of a workgroup, so loads coalesce). For max and
+ * logsumexp, axis -1 of shape [d0, ..., dn] is outer = d0···d(n-1), len = dn (output shape
+ * [d0, ..., d(n-1)]) and axis 0 is len = d0, inner = d1···dn (output [d1, ..., dn]); a 1-D input gives
+ * shape [1].
  *
  * Long reduced axes are split into chunks, one workgroup each; the partials are reduced again by the
  * same kernels (multi-pass), so any length up to the binding limit works with no cross-workgroup
@@ -14,7 +18,6 @@
 import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
-import type { Kernel } from '../gpu/kernel.js';
 
 export type ReduceAxis = 0 | -1;
 
@@ -23,12 +26,19 @@ export interface ReduceOptions {
   subgroups?: boolean;
   /**
    * Elements of the reduced axis per workgroup; a longer axis takes several passes. Default: 4096
-   * (last axis) or 16 per row lane (first axis). Small values exercise the multi-pass path in tests.
+   * (inner = 1) or 16 per row lane (inner > 1). Small values exercise the multi-pass path in tests.
    */
   chunk?: number;
 }
 
-type ReduceKind = 'sum' | 'max' | 'lse';
+export type ReduceKind = 'sum' | 'max' | 'lse';
+
+/** An array viewed as [outer, len, inner], reduced over len. */
+export interface ReduceShape {
+  outer: number;
+  len: number;
+  inner: number;
+}
 
 const FLAG_PARTIAL_INPUT = 1;
 const FLAG_FINAL = 2;
@@ -36,33 +46,18 @@ const WG = 256;
 const SMALL_WG = 64;
 /** Items per invocation before a row is split across workgroups. */
 const ITEMS_PER_THREAD = 16;
+const KIND_DEFINES: Record<ReduceKind, Record<string, boolean>> = { sum: {}, max: { MAX: true }, lse: { LSE: true } };
 
-interface Geometry {
-  rows: number;
-  inner: number;
-  outShape: number[];
-  /** Length of the reduced axis. */
-  reduced: number;
-  /** Number of outputs. */
-  outputs: number;
-}
-
-function geometry(op: string, x: Tensor, axis: ReduceAxis): Geometry {
+function geometry(op: string, x: Tensor, axis: ReduceAxis): { shape: ReduceShape; outShape: number[] } {
   if (x.dtype !== 'f32') throw new Error(`${op}: input ${x.describe()} is ${x.dtype}, expected f32`);
-  const shape = x.shape;
-  if (shape.length === 0) throw new Error(`${op}: input ${x.describe()} has no axes`);
+  const dims = x.shape;
+  if (dims.length === 0) throw new Error(`${op}: input ${x.describe()} has no axes`);
   if (axis !== -1 && axis !== 0) throw new Error(`${op}: axis ${String(axis)} is not supported (use -1 for the last axis, 0 for the first)`);
-  if (axis === -1) {
-    const inner = shape[shape.length - 1];
-    const outShape = shape.length > 1 ? shape.slice(0, -1) : [1];
-    const rows = x.size / Math.max(1, inner);
-    if (inner === 0) throw new Error(`${op}: input ${x.describe()} has an empty last axis`);
-    return { rows: shape.length > 1 ? rows : 1, inner, outShape, reduced: inner, outputs: shape.length > 1 ? rows : 1 };
-  }
-  const rows = shape[0];
-  if (rows === 0) throw new Error(`${op}: input ${x.describe()} has an empty first axis`);
-  const inner = x.size / rows;
-  return { rows, inner, outShape: shape.length > 1 ? shape.slice(1) : [1], reduced: rows, outputs: inner };
+  const len = axis === -1 ? dims[dims.length - 1] : dims[0];
+  if (len === 0) throw new Error(`${op}: input ${x.describe()} has an empty ${axis === -1 ? 'last' : 'first'} axis`);
+  const rest = x.size / len;
+  const outShape = dims.length > 1 ? (axis === -1 ? dims.slice(0, -1) : dims.slice(1)) : [1];
+  return { shape: axis === -1 ? { outer: rest, len, inner: 1 } : { outer: 1, len, inner: rest }, outShape };
 }
 
 function checkSubgroups(op: string, engine: Engine, options: ReduceOptions): { SUBGROUPS?: boolean } {
@@ -74,14 +69,9 @@ function checkChunk(op: string, chunk: number | undefined): void {
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 2)) throw new Error(`${op}: chunk ${chunk} must be an integer ≥ 2`);
 }
 
-/** Workgroups needed for `groups` groups, folded into a 2-D grid. */
-function groupGrid(engine: Engine, groups: number): [number, number] {
-  return engine.grid(groups, 1);
-}
-
-/** Column tile width of the first-axis kernels: the smallest of 1, 4, 16, 64 covering `inner`. */
-function columnTile(inner: number): number {
-  for (const tc of [1, 4, 16]) if (inner <= tc) return tc;
+/** Column tile width of reduce_first: the smallest of 1, 4, 16, 64 covering `cols`. */
+function columnTile(cols: number): number {
+  for (const tc of [1, 4, 16]) if (cols <= tc) return tc;
   return 64;
 }
 
@@ -92,56 +82,40 @@ interface PassOutputs {
 }
 
 /**
- * Encode the passes of one reduction; the last pass writes `result` (for 'lse' the final m + log s)
- * and, for 'max', `argmax`.
+ * Encode the passes of one reduction of `x` seen as `shape` (len ≥ 1); the last pass writes `result`
+ * (outer·inner values; for 'lse' the final m + log s) and, for 'max', `argmax`.
  */
-function runReduction(op: string, engine: Engine, kind: ReduceKind, x: Tensor, g: Geometry, axis: ReduceAxis, options: ReduceOptions, result: Tensor, argmax: Tensor | null = null): void {
+export function encodeReduction(op: string, engine: Engine, kind: ReduceKind, x: GPUBuffer, shape: ReduceShape, options: ReduceOptions, result: GPUBuffer, argmax: GPUBuffer | null = null): void {
   checkChunk(op, options.chunk);
-  const defines = checkSubgroups(op, engine, options);
-  let input: PassOutputs = { value: x.buffer, aux: null, idx: null };
-  let reduced = g.reduced;
+  const defines = { ...checkSubgroups(op, engine, options), ...KIND_DEFINES[kind] };
+  let input: PassOutputs = { value: x, aux: null, idx: null };
+  let { outer, len, inner } = shape;
   let flags = 0;
   const scratch: GPUBuffer[] = [];
   // Kernels declare the aux/index bindings even when a pass does not touch them; bind harmless stand-ins.
   const dummyOut = engine.alloc(4, `${op}.unused`);
   scratch.push(dummyOut);
   for (;;) {
-    let kernel: Kernel;
-    let chunk: number;
-    let groups: number;
-    let numChunks: number;
-    if (axis === -1) {
-      const wg = reduced <= 4 * SMALL_WG ? SMALL_WG : WG;
-      kernel = engine.kernel('reduce', `${kind}_last`, { defines, overrides: { WG: wg } });
-      chunk = options.chunk ?? wg * ITEMS_PER_THREAD;
-      numChunks = reduced > chunk ? Math.ceil(reduced / chunk) : 1;
-      if (numChunks === 1) chunk = reduced;
-      groups = g.rows * numChunks;
-    } else {
-      const tc = columnTile(g.inner);
-      kernel = engine.kernel('reduce', `${kind}_first`, { overrides: { WG, TC: tc } });
-      chunk = options.chunk ?? (WG / tc) * ITEMS_PER_THREAD;
-      numChunks = reduced > chunk ? Math.ceil(reduced / chunk) : 1;
-      if (numChunks === 1) chunk = reduced;
-      groups = Math.ceil(g.inner / tc) * numChunks;
-    }
-    const outputs = axis === -1 ? g.rows * numChunks : numChunks * g.inner;
+    // inner = 1: one workgroup per chunk of each row; else TC columns per workgroup.
+    const wg = inner === 1 && len <= 4 * SMALL_WG ? SMALL_WG : WG;
+    const tc = inner === 1 ? 1 : columnTile(outer * inner);
+    const kernel = inner === 1
+      ? engine.kernel('reduce', 'reduce_last', { defines, overrides: { WG: wg } })
+      : engine.kernel('reduce', 'reduce_first', { defines, overrides: { WG, TC: tc } });
+    let chunk = options.chunk ?? (wg / tc) * ITEMS_PER_THREAD;
+    const numChunks = len > chunk ? Math.ceil(len / chunk) : 1;
+    if (numChunks === 1) chunk = len;
+    const groups = Math.ceil((outer * inner) / tc) * numChunks;
+    const outputs = outer * inner * numChunks;
     const last = numChunks === 1;
     const out: PassOutputs = last
-      ? { value: result.buffer, aux: null, idx: argmax?.buffer ?? null }
+      ? { value: result, aux: null, idx: argmax }
       : {
           value: engine.alloc(outputs * 4, `${op}.partial`),
           aux: kind === 'lse' ? engine.alloc(outputs * 4, `${op}.partial.aux`) : null,
           idx: kind === 'max' ? engine.alloc(outputs * 4, `${op}.partial.idx`) : null,
         };
-    const params = {
-      rows: axis === -1 ? g.rows : reduced,
-      inner: axis === -1 ? reduced : g.inner,
-      chunk,
-      num_chunks: numChunks,
-      flags: flags | (kind === 'lse' && last ? FLAG_FINAL : 0),
-      neg_inf: -Infinity,
-    };
+    const params = { outer, len, inner, chunk, num_chunks: numChunks, flags: flags | (kind === 'lse' && last ? FLAG_FINAL : 0), neg_inf: -Infinity };
     const bindings: Record<string, GPUBuffer | Record<string, number>> = { x: input.value, out: out.value, p: params };
     if (kind === 'lse') {
       bindings.x_aux = input.aux ?? input.value;
@@ -151,8 +125,8 @@ function runReduction(op: string, engine: Engine, kind: ReduceKind, x: Tensor, g
       bindings.x_idx = input.idx ?? input.value;
       bindings.out_idx = out.idx!;
     }
-    engine.dispatch(kernel, bindings, groupGrid(engine, groups));
-    if (input.value !== x.buffer) scratch.push(input.value);
+    engine.dispatch(kernel, bindings, engine.grid(groups, 1));
+    if (input.value !== x) scratch.push(input.value);
     if (input.aux) scratch.push(input.aux);
     if (input.idx) scratch.push(input.idx);
     if (last) {
@@ -161,30 +135,18 @@ function runReduction(op: string, engine: Engine, kind: ReduceKind, x: Tensor, g
       return;
     }
     input = out;
-    reduced = numChunks;
+    // The partials of this pass: [outer, numChunks] (inner = 1) or [numChunks, outer·inner].
+    if (inner === 1) len = numChunks;
+    else [outer, len, inner] = [1, numChunks, outer * inner];
     flags = FLAG_PARTIAL_INPUT;
   }
 }
 
-function backwardKernel(engine: Engine, entry: string): Kernel {
-  return engine.kernel('reduce', entry, { overrides: { WG } });
-}
-
-function dispatchBackward(engine: Engine, entry: string, x: Tensor, g: Geometry, axis: ReduceAxis, bindings: Record<string, Tensor | GPUBuffer>): Tensor {
+function dispatchBackward(engine: Engine, entry: string, x: Tensor, shape: ReduceShape, bindings: Record<string, Tensor | GPUBuffer>): Tensor {
   const gx = Tensor.empty(engine, x.shape, 'f32', `${entry}.gx`);
-  const p = { n: x.size, inner: g.inner, axis_last: axis === -1 ? 1 : 0, neg_inf: -Infinity };
-  engine.dispatch(backwardKernel(engine, entry), { ...bindings, gx, bp: p }, engine.grid(x.size, WG));
+  const p = { n: x.size, len: shape.len, inner: shape.inner, neg_inf: -Infinity };
+  engine.dispatch(engine.kernel('reduce', entry, { overrides: { WG } }), { ...bindings, gx, bp: p }, engine.grid(x.size, WG));
   return gx;
-}
-
-/** Sum over `axis` (-1: last, 0: first). */
-export function sum(x: Tensor, axis: ReduceAxis = -1, options: ReduceOptions = {}): Tensor {
-  const engine = x.engine;
-  const g = geometry('sum', x, axis);
-  const out = Tensor.empty(engine, g.outShape, 'f32', 'sum');
-  runReduction('sum', engine, 'sum', x, g, axis, options, out);
-  record('sum', [x], [out], ([gy]) => [gy ? dispatchBackward(engine, 'sum_backward', x, g, axis, { gy }) : null]);
-  return out;
 }
 
 /** Max over `axis` and the (first) position of the max along it; indices carry no gradient. */
@@ -193,13 +155,13 @@ export function maxWithArgmax(x: Tensor, axis: ReduceAxis = -1, options: ReduceO
   const g = geometry('max', x, axis);
   const values = Tensor.empty(engine, g.outShape, 'f32', 'max');
   const indices = Tensor.empty(engine, g.outShape, 'u32', 'argmax');
-  runReduction('max', engine, 'max', x, g, axis, options, values, indices);
+  encodeReduction('max', engine, 'max', x.buffer, g.shape, options, values.buffer, indices.buffer);
   const savedIdx = indices.retain();
   record(
     'max',
     [x],
     [values, indices],
-    ([gy]) => [gy ? dispatchBackward(engine, 'max_backward', x, g, axis, { gy, arg: savedIdx }) : null],
+    ([gy]) => [gy ? dispatchBackward(engine, 'max_backward', x, g.shape, { gy, arg: savedIdx }) : null],
     [savedIdx],
     { nonDifferentiable: [1] },
   );
@@ -218,10 +180,10 @@ export function logsumexp(x: Tensor, axis: ReduceAxis = -1, options: ReduceOptio
   const engine = x.engine;
   const g = geometry('logsumexp', x, axis);
   const out = Tensor.empty(engine, g.outShape, 'f32', 'logsumexp');
-  runReduction('logsumexp', engine, 'lse', x, g, axis, options, out);
+  encodeReduction('logsumexp', engine, 'lse', x.buffer, g.shape, options, out.buffer);
   const savedX = x.retain();
   const savedY = out.retain();
-  record('logsumexp', [x], [out], ([gy]) => [gy ? dispatchBackward(engine, 'lse_backward', savedX, g, axis, { gy, x: savedX, y: savedY }) : null], [savedX, savedY]);
+  record('logsumexp', [x], [out], ([gy]) => [gy ? dispatchBackward(engine, 'lse_backward', savedX, g.shape, { gy, x: savedX, y: savedY }) : null], [savedX, savedY]);
   return out;
 }
 
@@ -239,14 +201,6 @@ function refGeometry(shape: readonly number[], axis: ReduceAxis): { rows: number
 /** Element k of output o along the reduced axis. */
 function at(x: ArrayLike<number>, g: { rows: number; inner: number }, axis: ReduceAxis, o: number, k: number): number {
   return axis === -1 ? x[o * g.inner + k] : x[k * g.inner + o];
-}
-
-export function sumReference(x: ArrayLike<number>, shape: readonly number[], axis: ReduceAxis = -1): Float64Array {
-  const g = refGeometry(shape, axis);
-  const n = axis === -1 ? g.inner : g.rows;
-  const out = new Float64Array(g.outputs);
-  for (let o = 0; o < g.outputs; o++) for (let k = 0; k < n; k++) out[o] += at(x, g, axis, o, k);
-  return out;
 }
 
 export function maxReference(x: ArrayLike<number>, shape: readonly number[], axis: ReduceAxis = -1): { values: Float64Array; indices: Uint32Array } {

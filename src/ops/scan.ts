@@ -32,7 +32,7 @@ const FLAG_SEED = 4;
 const FLAG_TOTALS = 8;
 
 /** Encode a scan of `rows` rows of `len` elements from `src` into `dst` (distinct buffers). */
-export function encodeScan(engine: Engine, src: GPUBuffer, dst: GPUBuffer, rows: number, len: number, options: ScanOptions = {}): void {
+function encodeScan(engine: Engine, src: GPUBuffer, dst: GPUBuffer, rows: number, len: number, options: ScanOptions = {}): void {
   if (options.subgroups === true && !engine.hasSubgroups) throw new Error(`cumsum: subgroups requested but the adapter has no 'subgroups' feature`);
   const wg = options.wg ?? (len <= 64 * ITEMS ? 64 : 256);
   if (wg !== 64 && wg !== 256) throw new Error(`cumsum: wg ${String(wg)} must be 64 or 256`);

@@ -48,7 +48,7 @@ export function netStep(engine: Engine, b: StepBuffers, p: StepParams): void {
       r_out: b.rOut,
       cur: b.cur,
       rec: b.rec,
-      p: { n: p.n, rows: p.rows, d: p.d, batch: p.batch, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, teach_from: p.teachFrom, record: p.record ? 1 : 0, rec_t0: p.recT0 ?? 0, dt_tau: p.dtTau, _pad: 0 },
+      p: { n: p.n, rows: p.rows, d: p.d, batch: p.batch, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, teach_from: p.teachFrom, record: p.record ? 1 : 0, rec_t0: p.recT0 ?? 0, dt_tau: p.dtTau },
     },
     [p.rows, p.batch],
   );
@@ -89,12 +89,18 @@ export function rlsStep(engine: Engine, b: RlsBuffers, p: RlsParams): void {
   const groups = Math.max(p.n, p.rows);
   engine.dispatch(
     engine.kernel('sparse_rls', 'gain'),
-    { pmat: b.P, r: b.r, cur: b.cur, tcur: b.tcur, sig: b.sig, k: b.k, e: b.e, p: { n: p.n, rows: p.rows, teach_rows: p.teachRows, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, d: p.d, sig_off: p.sigOff } },
+    {
+      pmat: b.P, r: b.r, cur: b.cur, tcur: b.tcur, sig: b.sig, k: b.k, e: b.e,
+      p: { n: p.n, rows: p.rows, teach_rows: p.teachRows, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, d: p.d, sig_off: p.sigOff },
+    },
     groups > 65535 ? [65535, Math.ceil(groups / 65535)] : [groups, 1],
   );
-  engine.dispatch(engine.kernel('sparse_rls_coef', 'coef_main'), { r_c: b.r, k_c: b.k, e_c: b.e, coef: b.coef, cp: { n: p.n, rows: p.rows, out_from: p.outFrom, _pad: 0 } }, 1);
+  engine.dispatch(engine.kernel('sparse_rls_coef', 'coef_main'), { r_c: b.r, k_c: b.k, e_c: b.e, coef: b.coef, cp: { n: p.n, rows: p.rows, out_from: p.outFrom } }, 1);
   const total = p.n * p.n + p.rows * p.n;
-  engine.dispatch(engine.kernel('sparse_rls_update', 'update'), { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } }, engine.grid(total, 256));
+  engine.dispatch(
+    engine.kernel('sparse_rls_update', 'update'), { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } },
+    engine.grid(total, 256),
+  );
 }
 
 export interface GemmParams {
@@ -114,7 +120,7 @@ export interface GemmParams {
 export function gemmTN(engine: Engine, a: BufferLike, b: BufferLike, c: BufferLike, p: GemmParams): void {
   engine.dispatch(
     engine.kernel('sparse_gemm', 'gemm_tn_cols'),
-    { a, b, c, p: { samples: p.samples, ca: p.ca, cb: p.cb, lda: p.lda, ldb: p.ldb, aoff: p.aoff ?? 0, boff: p.boff ?? 0, _pad: 0 } },
+    { a, b, c, p: { samples: p.samples, ca: p.ca, cb: p.cb, lda: p.lda, ldb: p.ldb, aoff: p.aoff ?? 0, boff: p.boff ?? 0 } },
     [Math.ceil(p.ca / 64), Math.ceil(p.cb / 4)],
   );
 }
@@ -168,8 +174,34 @@ export function rlsTrial(engine: Engine, b: TrialBuffers, p: TrialParams): void 
     k,
     {
       jwt: b.JwT, pm: b.P, fixed: b.fixed, sig_in: b.sigIn, rec: b.rec, sig_emb: b.sigEmb, mask: b.mask, stats: b.stats,
-      p: { n: p.n, rows: p.rows, nin: p.nin, time: p.time, conds: p.conds, cond: p.cond, d_emb: p.dEmb, out_off: p.outOff, trial: p.trial, dt_tau: p.dtTau, mask_off: p.maskOff, _pad1: 0 },
+      p: { n: p.n, rows: p.rows, nin: p.nin, time: p.time, conds: p.conds, cond: p.cond, d_emb: p.dEmb, out_off: p.outOff, trial: p.trial, dt_tau: p.dtTau, mask_off: p.maskOff },
     },
     1,
   );
+}
+
+/** GPU buffers a trainer or runner allocates for one call, released together at the end. */
+export class OwnedBuffers {
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Upload `a` (an empty array becomes one float, so bindings stay valid). */
+  upload(a: Float32Array | Uint32Array, label?: string): GPUBuffer {
+    return this.keep(this.engine.upload(a.length ? a : new Float32Array(1), label));
+  }
+
+  /** A buffer of `floats` 32-bit values (at least one), contents undefined. */
+  alloc(floats: number, label?: string): GPUBuffer {
+    return this.keep(this.engine.alloc(Math.max(4, floats * 4), label));
+  }
+
+  releaseAll(): void {
+    for (const b of this.owned.splice(0)) this.engine.release(b);
+  }
+
+  private keep(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
+  }
 }

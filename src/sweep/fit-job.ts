@@ -4,7 +4,7 @@
  * model file, resumed from that file after a crash, then evaluated. Library calls only.
  */
 import { readFile } from 'node:fs/promises';
-import { evaluateGenerated } from '../analysis/metrics.js';
+import { evaluateGenerated } from '../analysis/evaluation.js';
 import { finalLogLikelihood } from '../analysis/fit-warnings.js';
 import { fixedPointsOfFitted } from '../analysis/model-fixed-points.js';
 import { generate } from '../analysis/generate.js';
@@ -140,7 +140,7 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
     const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
     const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
       proposal: s.proposal, resampling: s.resampling, resampleThreshold: s.resampleThreshold, particles: s.particles, batch: s.batch, window: s.window,
-      iterations: done, totalIterations: s.iterations, seed: s.seed, lr: s.lr, lrEnd: s.lrEnd, optimizer: s.optimizer, history, adapter, optimizerState,
+      iterations: done, totalIterations: s.iterations, seed: s.seed, lr: s.lr, lrEnd: s.lrEnd, optimizer: s.optimizer, clip: s.clip, history, adapter, optimizerState,
     });
     const save = async (r: TrainingRecord) => writeFileAtomic(input.modelPath, JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r)));
     const resumedFrom = ckpt?.training?.iterations ?? 0;

@@ -1,11 +1,12 @@
-// Reductions (src/ops/reduce.ts) against float64 references, with and without subgroups, single- and
-// multi-pass, plus gradient checks.
+// Reductions (src/ops/reduce.ts; the sum op is linalg.ts's) against float64 references, with and
+// without subgroups, single- and multi-pass, plus gradient checks.
 import { assertClose, gradCheck } from '../../src/autodiff/gradcheck.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
-import { logsumexp, logsumexpReference, max, maxReference, maxWithArgmax, sum, sumReference, type ReduceAxis, type ReduceOptions } from '../../src/ops/reduce.js';
+import { sum, sumRef as sumReference } from '../../src/ops/linalg.js';
+import { logsumexp, logsumexpReference, max, maxReference, maxWithArgmax, type ReduceAxis, type ReduceOptions } from '../../src/ops/reduce.js';
 import type { GpuCase } from './types.js';
 
 const EPS32 = 2 ** -24;
@@ -26,7 +27,7 @@ function size(shape: number[]): number {
 }
 
 /** Per-output bound for an f32 sum: 64 eps Σ|x| covers the serial, tree and multi-pass stages. */
-function sumTolerance(x: Float32Array, shape: number[], axis: ReduceAxis): Float64Array {
+function sumTolerance(x: Float32Array, shape: number[], axis: number): Float64Array {
   const abs = Float64Array.from(x, Math.abs);
   return sumReference(abs, shape, axis).map((s) => 64 * EPS32 * s + 1e-30);
 }
@@ -90,6 +91,25 @@ export const cases: GpuCase[] = [
       }
       await checkAllKinds(engine, [400, 3], 0, { chunk: 7 }, 51, 'multi-pass first');
       await checkAllKinds(engine, [333, 70], 0, { chunk: 5 }, 52, 'multi-pass first wide');
+    },
+  },
+  {
+    name: 'reduce: sum over a middle axis ([outer, len, inner] with both outer, inner > 1) matches float64, single- and multi-pass',
+    async run(engine) {
+      for (const [shape, axis, chunk] of [[[3, 50, 7], 1, undefined], [[3, 50, 7], 1, 4], [[5, 2, 3, 33], 2, 2], [[2, 700, 40], 1, undefined]] as const) {
+        const data = randomData(size([...shape]), 70 + chunk!, 'uniform');
+        const x = Tensor.fromArray(engine, data, shape);
+        const s = sum(x, axis, { chunk });
+        const got = await s.readF32();
+        const want = sumReference(data, shape, axis);
+        const tol = sumTolerance(data, [...shape], axis);
+        if (got.length !== want.length) throw new Error(`sum [${shape}] axis ${axis}: ${got.length} outputs, expected ${want.length}`);
+        for (let i = 0; i < want.length; i++) {
+          if (!(Math.abs(got[i] - want[i]) <= tol[i])) throw new Error(`sum [${shape}] axis ${axis} chunk ${chunk}: output ${i} is ${got[i]}, float64 ${want[i]} (tolerance ${tol[i]})`);
+        }
+        x.dispose();
+        s.dispose();
+      }
     },
   },
   {
@@ -165,7 +185,7 @@ export const cases: GpuCase[] = [
         }
         throw new Error(`${what}: no error`);
       };
-      expect('axis 1', () => sum(x, 1 as ReduceAxis), /axis 1 is not supported/);
+      expect('axis 1', () => max(x, 1 as ReduceAxis), /axis 1 is not supported/);
       expect('u32 input', () => logsumexp(u), /is u32, expected f32/);
       expect('empty axis', () => max(empty), /empty last axis/);
       expect('bad chunk', () => sum(x, -1, { chunk: 1 }), /chunk 1 must be an integer ≥ 2/);

@@ -7,13 +7,26 @@
 import { record } from '../autodiff/tape.js';
 import { Tensor, shapeSize } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
+import {
+  BINARY_ADD, BINARY_DIV, BINARY_MUL, BINARY_SUB, UNARY_AFFINE, UNARY_EXP, UNARY_GELU, UNARY_LEAKY_RELU, UNARY_LOG, UNARY_SIGMOID, UNARY_SOFTPLUS, UNARY_SQUARE, UNARY_TANH,
+} from '../gpu/shared-constants.js';
 
 const WG = 256;
 export const MAX_RANK = 4;
 
-export const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+export const BINARY = { add: BINARY_ADD, sub: BINARY_SUB, mul: BINARY_MUL, div: BINARY_DIV } as const;
 export type BinaryOp = keyof typeof BINARY;
-export const UNARY = { affine: 0, exp: 1, log: 2, softplus: 3, sigmoid: 4, tanh: 5, square: 6, gelu: 7, leaky_relu: 8 } as const;
+export const UNARY = {
+  affine: UNARY_AFFINE,
+  exp: UNARY_EXP,
+  log: UNARY_LOG,
+  softplus: UNARY_SOFTPLUS,
+  sigmoid: UNARY_SIGMOID,
+  tanh: UNARY_TANH,
+  square: UNARY_SQUARE,
+  gelu: UNARY_GELU,
+  leaky_relu: UNARY_LEAKY_RELU,
+} as const;
 export type UnaryOp = keyof typeof UNARY;
 
 // ------------------------------------------------------------------ shapes

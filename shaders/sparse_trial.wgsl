@@ -5,7 +5,8 @@
 //   x ← x + dt/τ (−x + cur[0..n) + Uin u(t)),  r ← tanh(x)
 // (same update as sparse_rls*.wgsl; the step uses the a-priori current, as the per-step path does).
 // Jw is stored transposed (n × rows) and P is symmetric, so every loop walks memory contiguously
-// across the lanes: lanes over rows i, loops over j (no integer division in the inner loops). r, k and e are shared through workgroup memory. Targets come from a precomputed
+// across the lanes: lanes over rows i, loops over j (no integer division in the inner loops). r, k and e
+// are shared through workgroup memory. Targets come from a precomputed
 // teacher-forced embedder record (time × conditions × 2n: [r_D | s]) and the embedder signals.
 
 struct Params {

@@ -1,7 +1,8 @@
 /**
  * Fits from the default start and schedule on the reference tutorial's kind of data: a noisy rank-2
  * oscillator whose 20 observed channels are its 20 units' currents (teacher preset osc-units, a
- * one-to-one model; channel stds 0.2–1.3, observation noise 0.1), fitted by one-to-one and affine students. With the data-blind reference start (B ~ N(0, 2/R), σ_x = 0.1 on z-scored data) and
+ * one-to-one model; channel stds 0.2–1.3, observation noise 0.1), fitted by one-to-one and affine students.
+ * With the data-blind reference start (B ~ N(0, 2/R), σ_x = 0.1 on z-scored data) and
  * RAdam this problem ended hundreds of nats per step below the teacher; the defaults must reach the
  * teacher's own log-likelihood (same K = 64 filter, same data, the data's own units) within 1 nat per
  * step from every seed, so the starting point matters little.
@@ -48,7 +49,9 @@ async function defaultFits(engine: Engine, seeds: number[], observation: 'affine
       await fit(engine, student, data, null, { ...FIT_DEFAULTS, proposal: 'optimal', seed, logEvery: 100 });
       const ll = (await filterDataset(student, data, null, filterOpts)).llPerStep + jacobian;
       llStudents.push(ll);
-      console.log(`default ${observation} fit, seed ${seed}: ${ll.toFixed(2)} nats per step (teacher ${llTeacher.toFixed(2)}), ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      console.log(
+        `default ${observation} fit, seed ${seed}: ${ll.toFixed(2)} nats per step (teacher ${llTeacher.toFixed(2)}), ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
     } finally {
       student.dispose();
     }
@@ -59,12 +62,14 @@ async function defaultFits(engine: Engine, seeds: number[], observation: 'affine
 async function expectTeacherLevel(engine: Engine, seeds: number[], observation: 'affine' | 'one-to-one'): Promise<void> {
   const r = await defaultFits(engine, seeds, observation);
   for (const [i, ll] of r.llStudents.entries()) {
-    if (!(ll > r.llTeacher - TOLERANCE)) throw new Error(`${observation}, seed ${seeds[i]}: ${ll.toFixed(3)} nats per step, teacher ${r.llTeacher.toFixed(3)} (more than ${TOLERANCE} below)`);
+    if (!(ll > r.llTeacher - TOLERANCE))
+      throw new Error(`${observation}, seed ${seeds[i]}: ${ll.toFixed(3)} nats per step, teacher ${r.llTeacher.toFixed(3)} (more than ${TOLERANCE} below)`);
     // the static baseline `fit` warns against lies clearly below every fit that found the dynamics
     if (!(r.staticBaseline < ll - 2)) throw new Error(`static baseline ${r.staticBaseline.toFixed(2)} is not 2 nats below a fit's ${ll.toFixed(2)}`);
   }
   const spread = Math.max(...r.llStudents) - Math.min(...r.llStudents);
-  if (!(spread < TOLERANCE)) throw new Error(`final log-likelihoods ${r.llStudents.map((l) => l.toFixed(3)).join(', ')} spread by ${spread.toFixed(3)} nats per step`);
+  if (!(spread < TOLERANCE))
+    throw new Error(`final log-likelihoods ${r.llStudents.map((l) => l.toFixed(3)).join(', ')} spread by ${spread.toFixed(3)} nats per step`);
 }
 
 export const cases: GpuCase[] = [

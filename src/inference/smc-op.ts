@@ -120,7 +120,7 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
 }
 
 /** Concatenate the read-only per-call data (y, v, qs) into one buffer (keeps the kernel under 8 bindings). */
-function packData(engine: Engine, inp: SmcInputs): { buf: Tensor; offY: number; offV: number; offQs: number } {
+export function packData(engine: Engine, inp: SmcInputs): { buf: Tensor; offY: number; offV: number; offQs: number } {
   const ny = inp.y.size;
   const nv = inp.v?.size ?? 0;
   const nq = inp.qs?.size ?? 0;

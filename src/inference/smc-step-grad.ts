@@ -1,0 +1,122 @@
+/**
+ * The multi-workgroup step filter (smc-step.ts) as a tape op, so training runs at any particle count:
+ * the forward stores z, μ, normalised weights, resampling decisions and the sorted ancestors
+ * (O(B·T·K·R) plus ancestors, nothing N-wide); the backward (shaders/smc_step_backward.wgsl) runs per
+ * step in reverse over blocks of particles, with the fused backward's mathematics, so where both run
+ * they give the same gradient. d ll / d theta and, for the optimal proposal, d ll / d qs; inputs that
+ * carry a gradient are not supported here (the fused filter has that).
+ */
+import { record } from '../autodiff/tape.js';
+import { Tensor } from '../autodiff/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { GpuLimitError } from '../gpu/errors.js';
+import { nonlinearityId } from '../ops/nonlin.js';
+import { OBS_NONLIN_IDS } from './smc-layout.js';
+import { packData, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { runSteps, stepBlockSize, stepLanes } from './smc-step.js';
+
+/** Bytes of the backward's per-block gradient slices (rows P + the small accumulators of every lane). */
+export function stepGradBytes(engine: Engine, cfg: SmcConfig): number {
+  const block = stepBlockSize(cfg.K);
+  const nb = Math.ceil(cfg.K / block);
+  return 4 * cfg.B * nb * (cfg.layout.P + stepLanes(engine, block) * cfg.layout.nSmall);
+}
+
+export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOutputs {
+  if (inp.v?.requiresGrad) {
+    throw new Error('smcFilterStepsGrad: the step path gives no gradient with respect to the inputs v; use the fused filter (smcFilter, K that fits one workgroup) or inputs without a gradient');
+  }
+  const { B, T, K } = cfg;
+  const { R, N, D, DU } = cfg.layout.dims;
+  const P = cfg.layout.P;
+  const nSmall = cfg.layout.nSmall;
+  const maxBind = engine.limits.maxStorageBufferBindingSize;
+  const gradBytes = stepGradBytes(engine, cfg);
+  const workBytes = 4 * B * K * (2 * R + 1);
+  for (const [what, bytes] of [['per-block gradient slices', gradBytes], ['particle adjoints', workBytes]] as const) {
+    if (bytes > maxBind) {
+      throw new GpuLimitError('smc_step_backward', `the ${what} of B=${B}, K=${K} at rank ${R} take ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); train on fewer trials or particles at a time`);
+    }
+  }
+  const out = runSteps(engine, inp, cfg, { paths: true, ancestors: true, trialsPerChunk: B });
+  const paths = out.paths!;
+  const anc = out.anc!;
+  const ll = out.ll;
+
+  const block = stepBlockSize(K);
+  const nb = Math.ceil(K / block);
+  const lanes = stepLanes(engine, block);
+  const optimal = cfg.proposal === 'optimal';
+  const kopts = {
+    defines: {
+      R, WG: lanes, BS: block, PB: block / lanes, NSMALL: nSmall, OPTIMAL: optimal, POISSON: cfg.obs === 'poisson',
+      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
+    },
+    overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
+    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}`,
+  };
+  const data = packData(engine, inp);
+  const o = cfg.layout.offsets;
+  const base = {
+    B, T, K, N, D, DU, nb, iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], P,
+    off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
+    off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
+    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
+    off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
+  };
+
+  const inputs: Tensor[] = [inp.theta];
+  if (inp.qs) inputs.push(inp.qs);
+  const savedPaths = paths.retain();
+  const savedAnc = anc.retain();
+  const savedTheta = inp.theta.retain();
+  const dataBuf = data.buf;
+  record(
+    'smc_step',
+    inputs,
+    [ll, paths, anc],
+    ([gll]) => {
+      const kernel = (entry: string) => engine.kernel('smc_step_backward', entry, kopts);
+      const work = engine.alloc(workBytes, 'smc_step_bw.work');
+      engine.clear(work);
+      const gpart = engine.alloc(gradBytes, 'smc_step_bw.gpart');
+      engine.clear(gpart);
+      const gqpart = engine.alloc(optimal ? 4 * B * T * nb * (R + 1) : 4, 'smc_step_bw.gqpart');
+      const gtheta = Tensor.empty(engine, [P], 'f32', 'smc_step_bw.gtheta');
+      const gqs = optimal ? Tensor.empty(engine, [B * T * (R + 1)], 'f32', 'smc_step_bw.gqs') : null;
+      const smallmap = engine.upload(cfg.layout.smallMap, 'smc_step_bw.smallmap');
+      const all: Record<string, unknown> = {
+        theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, work, gpart, gqpart, gtheta, smallmap, gqs: gqs?.buffer,
+      };
+      // each entry point binds only what it uses
+      const run = (entry: string, p: Record<string, number>, grid: number | [number, number]) => {
+        const k = kernel(entry);
+        const bind: Record<string, unknown> = { p };
+        for (const b of k.reflection.bindings) if (b.name !== 'p') bind[b.name] = all[b.name];
+        engine.dispatch(k, bind as never, grid);
+      };
+      const blocks = engine.grid(B * nb, 1);
+      const units = engine.grid(B * nb * Math.ceil(N / 64) * 64, 64);
+      const channels = engine.grid(B * nb * Math.ceil(D / 64) * 64, 64);
+      for (let t = T - 1; t >= 0; t--) {
+        const p = { ...base, t };
+        run('particles', p, blocks);
+        if (t + 1 < T) run('units', p, units);
+        if (!optimal) run('channels', p, channels);
+        run('gather', p, blocks);
+      }
+      const p = { ...base, t: 0 };
+      run('reduce_rows', p, Math.ceil(P / 64));
+      run('reduce_small', p, Math.ceil(nSmall / 64));
+      if (gqs) run('reduce_q', p, Math.ceil((B * T * (R + 1)) / 64));
+      engine.release(work);
+      engine.release(gpart);
+      engine.release(gqpart);
+      engine.release(smallmap);
+      return gqs ? [gtheta, gqs] : [gtheta];
+    },
+    [savedPaths, savedAnc, savedTheta, dataBuf],
+    { nonDifferentiable: [1, 2] },
+  );
+  return { ll, paths, anc };
+}

@@ -18,8 +18,9 @@ import { hostNoiseFactor, readoutReadsInputs, type HostParams, type LowRankRNN }
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
-import { smcFilter, type SmcConfig } from './smc-op.js';
+import { fusedFits, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
+import { smcFilterStepsGrad } from './smc-step-grad.js';
 
 /**
  * The defaults of `lowrank-smc fit` (and of the web app): Adam, lr 1e-3 decaying to 1e-5, and the
@@ -157,8 +158,8 @@ export class BatchLoader {
 /**
  * Record one evaluation of the objective on the tape (or without one): the loss
  * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the filter: `path`
- * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
- * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
+ * 'fused' (default) the fused kernel, or the step path's gradient op where K does not fit one
+ * workgroup; 'step' the forward-only large-K step path (no gradient; see forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
  * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
  * window's start).
  */
@@ -176,6 +177,9 @@ export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: O
     const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);
     const s = smcFilterSteps(model.engine, { theta: stopGradient(th.theta), y, v: nograd(v), qs: nograd(th.qs) }, full, { paths: true, ancestors: true });
     out = { ll: s.ll, paths: s.paths!, anc: s.anc! };
+  } else if (!fusedFits(model.engine, cfg.K, full.layout.dims.R)) {
+    // K (or R) beyond one workgroup: the step path's gradient op trains at any K
+    out = smcFilterStepsGrad(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   } else out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   let llSum = sum(out.ll);
   if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));

@@ -8,6 +8,7 @@ import type { Engine } from '../../src/gpu/engine.js';
 import { fusedFits, smcFilter, type SmcOutputs } from '../../src/inference/smc-op.js';
 import { smcFilterStepsGrad } from '../../src/inference/smc-step-grad.js';
 import { stepBlockSize } from '../../src/inference/smc-step.js';
+import { objectiveGradientMatches, tiny } from './fit.cases.js';
 import { gpuInputs, gradientMatches, makeProblem, type Problem } from './smc.cases.js';
 import type { GpuCase } from './types.js';
 
@@ -112,6 +113,16 @@ export const cases: GpuCase[] = [
       // every 5th coordinate: each float64 run at K = 4096 takes about half a second here
       await gradientMatches(e, makeProblem({ ...one, DU: 0, seed: 51, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' }), false, smcFilterStepsGrad, 5);
       await gradientMatches(e, makeProblem({ ...one, DU: 1, seed: 52, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }), false, smcFilterStepsGrad, 5);
+    },
+  },
+  {
+    // K = 1100 fits one workgroup on no WebGPU device (≤ 1024 invocations): training takes the step path
+    name: 'training objective at K = 1100 (step path) matches finite differences of its float64 reference (optimal with inputs; bootstrap with an ESS threshold)',
+    timeoutMs: 240_000,
+    async run(e) {
+      if (fusedFits(e, 1100, tiny.rank)) throw new Error('K = 1100 should not fit the fused kernel');
+      await objectiveGradientMatches(e, { ...tiny, inputDim: 1 }, 'optimal', 61, 1, 1100);
+      await objectiveGradientMatches(e, { ...tiny, noise: 'diag', nonlinearity: 'clipped_relu' }, 'bootstrap', 62, 0.5, 1100);
     },
   },
   {

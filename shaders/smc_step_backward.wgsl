@@ -6,13 +6,17 @@
 //   particles  (blocks of BS particles, PB per invocation, as `propagate`): the weight adjoint of step t
 //              (w_tk·gll_b where step t resampled or is the last, else the next step's, carried per
 //              particle) and the adjoint of the resampled particle ẑ_tk through μ_{t+1} = a ẑ + nᵀφ(m ẑ + Wu v_t)
-//   units      (one invocation per unit and block): unit-owned gradients of m, n, h, Wu over the block
+//   units      (one invocation per unit and block): unit-owned gradients of m, n, h, Wu over the block;
+//              #if LANE_GRADS (software adapters) `particles` adds them instead, per lane, while it
+//              recomputes the currents: every lane owns a row slice, and each unit's parameter loads and
+//              gradient updates then serve its PB particles (the per-particle gathers of `units` dominate there)
 //   channels   (one invocation per channel and block, bootstrap): observation parameter gradients
 //   gather     (as `particles`): the adjoint of z_tj is the sum over its children (a contiguous range of
 //              the sorted ancestors, found by binary search: no atomics), then the proposal and
 //              observation terms give the adjoint of μ_tj and the small parameters' gradients
-// Every parameter gradient is accumulated over steps in slices owned by one block (unit and channel rows)
-// or one invocation (the small parameters θ_a, μ0 and the R×R matrices); `reduce_rows` / `reduce_small`
+// Every parameter gradient is accumulated over steps in slices owned by one block (or, LANE_GRADS, one
+// lane: unit and channel rows) or one invocation (the small parameters θ_a, μ0 and the R×R matrices): gpart =
+// rows [B·nb·RS, P] | small [B·nb·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small`
 // sum the slices into the packed gradient, `reduce_q` the per-block shares of the q_t, s_t gradients.
 #include "smc_common"
 
@@ -21,6 +25,7 @@
 #const BS
 #const PB
 #const NSMALL
+#const RS
 
 struct Params {
   B: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
@@ -40,7 +45,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> gll: array<f32>;
 // work: adjoint of μ_{t+1} [B,K,R] | adjoint of ẑ_t [B,K,R] | weight adjoint (× gll) [B,K]
 @group(0) @binding(6) var<storage, read_write> work: array<f32>;
-// per block w = b·nb + g: parameter rows [P] | small accumulators of its WG invocations [WG, NSMALL]
+// parameter rows per block w = b·nb + g (and lane) [B·nb·RS, P] | small accumulators per invocation [B·nb·WG, NSMALL]
 @group(0) @binding(7) var<storage, read_write> gpart: array<f32>;
 // per (b, t, block): shares of the q_t, s_t gradients [B,T,nb,R+1] (optimal proposal)
 @group(0) @binding(8) var<storage, read_write> gqpart: array<f32>;
@@ -65,8 +70,9 @@ fn ancidx(b: u32, t: u32, k: u32) -> u32 { return (b * p.T + t) * p.K + k; }
 fn gmu_base(b: u32, k: u32) -> u32 { return (b * p.K + k) * R; }
 fn gzh_base(b: u32, k: u32) -> u32 { return p.B * p.K * R + (b * p.K + k) * R; }
 fn wadj_idx(b: u32, k: u32) -> u32 { return 2u * p.B * p.K * R + b * p.K + k; }
-fn slice(w: u32) -> u32 { return w * (p.P + WG * NSMALL); }
-fn small_slot(w: u32, tid: u32) -> u32 { return slice(w) + p.P + tid * NSMALL; }
+// Row slice of block w (lane `lane` with LANE_GRADS) and small slot of invocation tid of block w.
+fn slice(w: u32, lane: u32) -> u32 { return (w * RS + lane) * p.P; }
+fn small_slot(w: u32, tid: u32) -> u32 { return p.B * p.nb * RS * p.P + (w * WG + tid) * NSMALL; }
 fn input_at(b: u32, t: u32, j: u32) -> f32 { return data[p.off_v + (b * p.T + t) * p.DU + j]; }
 
 // Block w = wid.x + wid.y·nwg.x of the grid (B·nb blocks; padding groups compute on block 0, write nothing).
@@ -122,6 +128,12 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     let h = theta[p.off_h + i];
     var cur = 0.0;
     for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_at(b, t, j); }
+#if LANE_GRADS
+    var gm = array<f32, R>();
+    var gn = array<f32, R>();
+    var gh = 0.0;
+    var gx = 0.0;
+#endif
 #unroll Q PB
     {
       var x = cur;
@@ -132,8 +144,29 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       }
       let c = rr * dphi_dx(x, h);
       for (var r = 0u; r < R; r++) { gz[Q * R + r] += mrow[r] * c; }
+#if LANE_GRADS
+      // particles past K have ẑ = g = 0: they add nothing
+      let f = phi(x, h);
+      gh += rr * dphi_dh(x, h);
+      gx += c;
+      for (var r = 0u; r < R; r++) {
+        gn[r] += f * gl[Q * R + r];
+        gm[r] += c * zh[Q * R + r];
+      }
+#endif
     }
 #endunroll
+#if LANE_GRADS
+    if (blk.valid) {
+      let s = slice(blk.w, tid);
+      for (var r = 0u; r < R; r++) {
+        gpart[s + p.off_m + i * R + r] += gm[r];
+        gpart[s + p.off_n + i * R + r] += gn[r];
+      }
+      gpart[s + p.off_h + i] += gh;
+      for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_at(b, t, j); }
+    }
+#endif
   }
   if (!blk.valid) { return; }
   for (var q = 0u; q < PB; q++) {
@@ -186,7 +219,7 @@ fn units(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
       gm[r] += cx * zh[r];
     }
   }
-  let s = slice(w);
+  let s = slice(w, 0u);
   for (var r = 0u; r < R; r++) {
     gpart[s + p.off_m + i * R + r] += gm[r];
     gpart[s + p.off_n + i * R + r] += gn[r];
@@ -256,7 +289,7 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
 #endif
   }
-  let s = slice(wb);
+  let s = slice(wb, 0u);
 #if RATES
   for (var r = 0u; r < R; r++) { gpart[s + p.off_m + d * R + r] += gB[r]; }
   gpart[s + p.off_h + d] += gh;
@@ -402,7 +435,7 @@ fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.P) { return; }
   var s = 0.0;
-  for (var w = 0u; w < p.B * p.nb; w++) { s += gpart[slice(w) + e]; }
+  for (var w = 0u; w < p.B * p.nb * RS; w++) { s += gpart[w * p.P + e]; }
   gtheta[e] = s;
 }
 

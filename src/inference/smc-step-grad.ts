@@ -15,14 +15,27 @@ import { OBS_NONLIN_IDS } from './smc-layout.js';
 import { packData, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 import { runSteps, stepBlockSize, stepLanes } from './smc-step.js';
 
-/** Bytes of the backward's per-block gradient slices (rows P + the small accumulators of every lane). */
-export function stepGradBytes(engine: Engine, cfg: SmcConfig): number {
-  const block = stepBlockSize(cfg.K);
-  const nb = Math.ceil(cfg.K / block);
-  return 4 * cfg.B * nb * (cfg.layout.P + stepLanes(engine, block) * cfg.layout.nSmall);
+export interface StepGradOptions {
+  /**
+   * Unit gradients per lane inside the `particles` kernel (default on software adapters, where the
+   * separate `units` kernel's per-particle gathers dominate) instead of the `units` kernel per block.
+   */
+  laneGrads?: boolean;
 }
 
-export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOutputs {
+function laneGradsFor(engine: Engine, options: StepGradOptions): boolean {
+  return options.laneGrads ?? engine.info.software;
+}
+
+/** Bytes of the backward's gradient slices: parameter rows per block (or lane) and the small accumulators per lane. */
+export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradOptions = {}): number {
+  const block = stepBlockSize(cfg.K);
+  const nb = Math.ceil(cfg.K / block);
+  const lanes = stepLanes(engine, block);
+  return 4 * cfg.B * nb * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
+}
+
+export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: StepGradOptions = {}): SmcOutputs {
   if (inp.v?.requiresGrad) {
     throw new Error('smcFilterStepsGrad: the step path gives no gradient with respect to the inputs v; use the fused filter (smcFilter, K that fits one workgroup) or inputs without a gradient');
   }
@@ -31,7 +44,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const P = cfg.layout.P;
   const nSmall = cfg.layout.nSmall;
   const maxBind = engine.limits.maxStorageBufferBindingSize;
-  const gradBytes = stepGradBytes(engine, cfg);
+  const gradBytes = stepGradBytes(engine, cfg, options);
+  const laneGrads = laneGradsFor(engine, options);
   const workBytes = 4 * B * K * (2 * R + 1);
   for (const [what, bytes] of [['per-block gradient slices', gradBytes], ['particle adjoints', workBytes]] as const) {
     if (bytes > maxBind) {
@@ -49,11 +63,12 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const optimal = cfg.proposal === 'optimal';
   const kopts = {
     defines: {
-      R, WG: lanes, BS: block, PB: block / lanes, NSMALL: nSmall, OPTIMAL: optimal, POISSON: cfg.obs === 'poisson',
+      R, WG: lanes, BS: block, PB: block / lanes, NSMALL: nSmall, RS: laneGrads ? lanes : 1, LANE_GRADS: laneGrads,
+      OPTIMAL: optimal, POISSON: cfg.obs === 'poisson',
       READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}`,
+    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}`,
   };
   const data = packData(engine, inp);
   const o = cfg.layout.offsets;
@@ -101,7 +116,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       for (let t = T - 1; t >= 0; t--) {
         const p = { ...base, t };
         run('particles', p, blocks);
-        if (t + 1 < T) run('units', p, units);
+        if (t + 1 < T && !laneGrads) run('units', p, units);
         if (!optimal) run('channels', p, channels);
         run('gather', p, blocks);
       }

@@ -13,6 +13,8 @@ import { gpuInputs, gradientMatches, makeProblem, type Problem } from './smc.cas
 import type { GpuCase } from './types.js';
 
 type Filter = typeof smcFilter;
+/** The other variant of the unit gradients than this adapter's default (see StepGradOptions.laneGrads). */
+const otherUnitGrads = (software: boolean): Filter => (e, inp, cfg) => smcFilterStepsGrad(e, inp, cfg, { laneGrads: !software });
 
 /** ll, ancestors and gradients (theta, then qs for the optimal proposal) of one filter op. */
 async function gradientsOf(engine: Engine, pr: Problem, filter: Filter, cot: Float32Array) {
@@ -40,14 +42,14 @@ async function gradientsOf(engine: Engine, pr: Problem, filter: Filter, cot: Flo
 }
 
 /** Both filters on one problem: same ancestors, log-likelihood (rel 1e-5) and gradients (float32 rounding). */
-async function sameAsFused(engine: Engine, pr: Problem, minBlocks = 1): Promise<void> {
+async function sameAsFused(engine: Engine, pr: Problem, minBlocks = 1, stepFilter: Filter = smcFilterStepsGrad): Promise<void> {
   const { B, K } = pr.spec;
   const where = `K=${K} ${pr.spec.proposal} ${pr.spec.obs}`;
   if (!fusedFits(engine, K, pr.spec.layout.dims.R)) throw new Error(`${where}: does not fit the fused kernel on this device`);
   if (Math.ceil(K / stepBlockSize(K)) < minBlocks) throw new Error(`${where}: the case must cover ${minBlocks} blocks of particles`);
   const cot = Float32Array.from({ length: B }, (_, b) => 0.7 + 0.3 * b);
   const fused = await gradientsOf(engine, pr, smcFilter, cot);
-  const step = await gradientsOf(engine, pr, smcFilterStepsGrad, cot);
+  const step = await gradientsOf(engine, pr, stepFilter, cot);
   let bad = 0;
   for (let i = 0; i < fused.anc.length; i++) if (fused.anc[i] !== step.anc[i]) bad++;
   if (bad > 0) throw new Error(`${where}: ${bad} ancestors differ between the paths`);
@@ -81,10 +83,11 @@ export const cases: GpuCase[] = [
   },
   {
     // several blocks per trial: children ranges cross block boundaries, gradient slices per block
-    name: 'step-path gradient = fused gradient with two blocks per trial (K = 300, bootstrap Gaussian, inputs)',
+    name: 'step-path gradient = fused gradient with two blocks per trial (K = 300, bootstrap Gaussian, inputs; unit gradients per lane and per block)',
     async run(e) {
       const pr = makeProblem({ ...small, DU: 1, K: 300, seed: 35, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu' });
       await sameAsFused(e, pr, 2);
+      await sameAsFused(e, pr, 2, otherUnitGrads(e.info.software));
     },
   },
   {
@@ -94,6 +97,8 @@ export const cases: GpuCase[] = [
       await gradientMatches(e, makeProblem({ ...small, DU: 1, K: 300, seed: 41, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }), false, smcFilterStepsGrad);
       await gradientMatches(e, makeProblem({ ...small, R: 3, DU: 0, K: 300, seed: 42, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified' }), false, smcFilterStepsGrad);
       await gradientMatches(e, makeProblem({ ...small, DU: 2, K: 300, seed: 43, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }), false, smcFilterStepsGrad);
+      // the unit-gradient variant this adapter does not take by default
+      await gradientMatches(e, makeProblem({ ...small, R: 3, DU: 1, K: 300, seed: 48, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' }), false, otherUnitGrads(e.info.software));
     },
   },
   {

@@ -13,7 +13,7 @@ import { GpuLimitError } from '../gpu/errors.js';
 import { nonlinearityId } from '../ops/nonlin.js';
 import { OBS_NONLIN_IDS } from './smc-layout.js';
 import { packData, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
-import { runSteps, stepBlockSize, stepLanes } from './smc-step.js';
+import { runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
   /**
@@ -44,6 +44,12 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const P = cfg.layout.P;
   const nSmall = cfg.layout.nSmall;
   const maxBind = engine.limits.maxStorageBufferBindingSize;
+  // the stored paths bound K: say so, with the largest K that fits, before any work
+  const pathBytes = stepPathBytes(B, T, K, R).paths;
+  if (pathBytes > maxBind) {
+    const kMax = Math.floor((maxBind / 4 - B * T) / (B * T * (2 * R + 1)));
+    throw new GpuLimitError('smc_step_backward', `training stores the paths of B=${B}, T=${T}, K=${K} at rank ${R}: ${pathBytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); at most K = ${kMax} at this batch and window`);
+  }
   const gradBytes = stepGradBytes(engine, cfg, options);
   const laneGrads = laneGradsFor(engine, options);
   const workBytes = 4 * B * K * (2 * R + 1);

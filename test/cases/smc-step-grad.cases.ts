@@ -131,19 +131,29 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'step-path gradient op: a clear error for inputs that carry a gradient',
+    name: 'step-path gradient op: clear errors for inputs that carry a gradient and for paths over the binding limit',
     async run(e) {
       const pr = makeProblem({ ...small, DU: 1, K: 300, seed: 47, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' });
       const inp = gpuInputs(e, pr);
+      const messageOf = (f: () => unknown) => {
+        try {
+          f();
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return '';
+      };
       inp.v!.requiresGrad = true;
-      let msg = '';
-      try {
-        smcFilterStepsGrad(e, inp, { ...pr.spec });
-      } catch (err) {
-        msg = (err as Error).message;
-      }
-      for (const t of [inp.theta, inp.y, inp.v, inp.qs]) t?.dispose();
+      const msg = messageOf(() => smcFilterStepsGrad(e, inp, { ...pr.spec }));
       if (!/no gradient with respect to the inputs/.test(msg)) throw new Error(`expected the inputs-gradient error, got '${msg}'`);
+      inp.v!.requiresGrad = false;
+      // the smallest K whose paths (B·T·K·(2R+1) + B·T floats) exceed the binding limit, and the largest that fits
+      const { B, T } = pr.spec;
+      const perK = 4 * B * T * (2 * small.R + 1);
+      const kMax = Math.floor((e.limits.maxStorageBufferBindingSize - 4 * B * T) / perK);
+      const big = messageOf(() => smcFilterStepsGrad(e, inp, { ...pr.spec, K: kMax + 1 }));
+      if (!new RegExp(`K=${kMax + 1} at rank 2: \\d+ bytes, more than maxStorageBufferBindingSize .*at most K = ${kMax} `).test(big)) throw new Error(`expected the paths-size error naming K = ${kMax}, got '${big}'`);
+      for (const t of [inp.theta, inp.y, inp.v, inp.qs]) t?.dispose();
     },
   },
 ];

@@ -52,6 +52,15 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> gtheta: array<f32>;
 @group(0) @binding(10) var<storage, read> smallmap: array<u32>;
 @group(0) @binding(11) var<storage, read_write> gqs: array<f32>;
+#if INPUT_GRAD
+// Gradient with respect to the inputs v (when they carry one, e.g. low-pass filtered with the trained
+// decay), DUC = DU: each invocation's share of step t's [DU] (transition by `particles`, readout by
+// `gather`) in its slot of gvpart [B·nb·WG, DU], summed by `reduce_v` into gv [B,T,DU] every step.
+#const DUC
+@group(0) @binding(12) var<storage, read_write> gvpart: array<f32>;
+@group(0) @binding(13) var<storage, read_write> gv: array<f32>;
+fn gvslot(w: u32, tid: u32) -> u32 { return (w * WG + tid) * DUC; }
+#endif
 
 // Small accumulators, in the layout of smc_sequence.wgsl (and layout.smallMap).
 const S_A: u32 = 0u;
@@ -118,8 +127,14 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       let k = blk.g * BS + q * WG + tid;
       if (blk.valid && k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(b, k) + r] = 0.0; } }
     }
+#if INPUT_GRAD
+    if (blk.valid) { for (var j = 0u; j < DUC; j++) { gvpart[gvslot(blk.w, tid) + j] = 0.0; } }
+#endif
     return;
   }
+#if INPUT_GRAD
+  var gvacc = array<f32, DUC>();
+#endif
   // adjoint of ẑ_t through the transition into step t+1 (input v_t): gz += Σ_i m_i (n_i·g) φ'(x_i)
   for (var i = 0u; i < p.N; i++) {
     var mrow = array<f32, R>();
@@ -134,6 +149,9 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     var gh = 0.0;
     var gx = 0.0;
 #endif
+#if INPUT_GRAD
+    var gxi = 0.0; // Σ over this invocation's particles of the current adjoint of unit i
+#endif
 #unroll Q PB
     {
       var x = cur;
@@ -144,6 +162,9 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       }
       let c = rr * dphi_dx(x, h);
       for (var r = 0u; r < R; r++) { gz[Q * R + r] += mrow[r] * c; }
+#if INPUT_GRAD
+      gxi += c;
+#endif
 #if LANE_GRADS
       // particles past K have ẑ = g = 0: they add nothing
       let f = phi(x, h);
@@ -156,6 +177,9 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endif
     }
 #endunroll
+#if INPUT_GRAD
+    for (var j = 0u; j < DUC; j++) { gvacc[j] += theta[p.off_wu + i * p.DU + j] * gxi; }
+#endif
 #if LANE_GRADS
     if (blk.valid) {
       let s = slice(blk.w, tid);
@@ -174,6 +198,9 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     if (k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(b, k) + r] = gz[q * R + r]; } }
   }
   gpart[small_slot(blk.w, tid) + S_A] += gaz * (-a * exp(theta[p.off_a]));
+#if INPUT_GRAD
+  for (var j = 0u; j < DUC; j++) { gvpart[gvslot(blk.w, tid) + j] = gvacc[j]; }
+#endif
 }
 
 // Unit i's gradients of m_i, n_i, h_i and Wu_i from the transition t → t+1, over block w's particles.
@@ -323,6 +350,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   var acc = array<f32, NSMALL>();
   var gqv = array<f32, R>();
   var gsv = 0.0;
+#if INPUT_GRAD
+  var gvacc = array<f32, DUC>();
+#endif
   for (var q = 0u; q < PB; q++) {
     let j = blk.g * BS + q * WG + tid;
     if (blk.valid && j < K) {
@@ -397,8 +427,16 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #if RATES
         let cz = w * geta * theta[p.off_Bo + d] * dphi_dx(x, hd);
         for (var r = 0u; r < R; r++) { gz[r] += cz * theta[p.off_m + d * R + r]; }
+#if INPUT_GRAD
+        for (var u = 0u; u < DUC; u++) { gvacc[u] += cz * theta[p.off_wu + d * p.DU + u]; }
+#endif
 #else
         for (var r = 0u; r < R; r++) { gz[r] += w * geta * theta[p.off_B + d * R + r]; }
+#endif
+#if INPUT_GRAD
+#if READOUT_V
+        for (var u = 0u; u < DUC; u++) { gvacc[u] += w * geta * theta[p.off_Bv + d * p.DU + u]; }
+#endif
 #endif
       }
       let sl = select(S_M1, S_M2, t == 0u);
@@ -414,6 +452,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   if (blk.valid) {
     let ss = small_slot(blk.w, tid);
     for (var e = 1u; e < NSMALL; e++) { gpart[ss + e] += acc[e]; }
+#if INPUT_GRAD
+    for (var u = 0u; u < DUC; u++) { gvpart[gvslot(blk.w, tid) + u] += gvacc[u]; }
+#endif
   }
 #if OPTIMAL
   // this block's share of the q_t, s_t gradients: invocations' sums to workgroup memory, summed serially
@@ -463,5 +504,21 @@ fn reduce_q(@builtin(global_invocation_id) gid: vec3<u32>) {
   var s = 0.0;
   for (var g = 0u; g < p.nb; g++) { s += gqpart[(bt * p.nb + g) * (R + 1u) + r]; }
   if (r < R) { gqs[bt * R + r] = s; } else { gqs[p.B * p.T * R + bt] = s; }
+}
+#endif
+
+#if INPUT_GRAD
+// gv[b, t, j]: the sum of every invocation's share of step t.
+@compute @workgroup_size(64)
+fn reduce_v(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= p.B * DUC) { return; }
+  let b = e / DUC;
+  let j = e % DUC;
+  var s = 0.0;
+  for (var g = 0u; g < p.nb; g++) {
+    for (var k = 0u; k < WG; k++) { s += gvpart[gvslot(b * p.nb + g, k) + j]; }
+  }
+  gv[(b * p.T + p.t) * DUC + j] = s;
 }
 #endif

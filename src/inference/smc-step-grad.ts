@@ -3,8 +3,8 @@
  * the forward stores z, μ, normalised weights, resampling decisions and the sorted ancestors
  * (O(B·T·K·R) plus ancestors, nothing N-wide); the backward (shaders/smc_step_backward.wgsl) runs per
  * step in reverse over blocks of particles, with the fused backward's mathematics, so where both run
- * they give the same gradient. d ll / d theta and, for the optimal proposal, d ll / d qs; inputs that
- * carry a gradient are not supported here (the fused filter has that).
+ * they give the same gradient. d ll / d theta, for the optimal proposal d ll / d qs, and d ll / d v
+ * when the inputs carry a gradient.
  */
 import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
@@ -36,9 +36,6 @@ export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradO
 }
 
 export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: StepGradOptions = {}): SmcOutputs {
-  if (inp.v?.requiresGrad) {
-    throw new Error('smcFilterStepsGrad: the step path gives no gradient with respect to the inputs v; use the fused filter (smcFilter, K that fits one workgroup) or inputs without a gradient');
-  }
   const { B, T, K } = cfg;
   const { R, N, D, DU } = cfg.layout.dims;
   const P = cfg.layout.P;
@@ -52,6 +49,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   }
   const gradBytes = stepGradBytes(engine, cfg, options);
   const laneGrads = laneGradsFor(engine, options);
+  // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
+  const inputGrad = !!inp.v?.requiresGrad;
   const workBytes = 4 * B * K * (2 * R + 1);
   for (const [what, bytes] of [['per-block gradient slices', gradBytes], ['particle adjoints', workBytes]] as const) {
     if (bytes > maxBind) {
@@ -69,12 +68,12 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const optimal = cfg.proposal === 'optimal';
   const kopts = {
     defines: {
-      R, WG: lanes, BS: block, PB: block / lanes, NSMALL: nSmall, RS: laneGrads ? lanes : 1, LANE_GRADS: laneGrads,
+      R, WG: lanes, BS: block, PB: block / lanes, NSMALL: nSmall, RS: laneGrads ? lanes : 1, LANE_GRADS: laneGrads, INPUT_GRAD: inputGrad, DUC: Math.max(1, DU),
       OPTIMAL: optimal, POISSON: cfg.obs === 'poisson',
       READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}`,
+    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
   };
   const data = packData(engine, inp);
   const o = cfg.layout.offsets;
@@ -88,6 +87,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
 
   const inputs: Tensor[] = [inp.theta];
   if (inp.qs) inputs.push(inp.qs);
+  if (inputGrad) inputs.push(inp.v!);
   const savedPaths = paths.retain();
   const savedAnc = anc.retain();
   const savedTheta = inp.theta.retain();
@@ -106,8 +106,10 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc_step_bw.gtheta');
       const gqs = optimal ? Tensor.empty(engine, [B * T * (R + 1)], 'f32', 'smc_step_bw.gqs') : null;
       const smallmap = engine.upload(cfg.layout.smallMap, 'smc_step_bw.smallmap');
+      const gvpart = inputGrad ? engine.alloc(4 * B * nb * lanes * DU, 'smc_step_bw.gvpart') : null;
+      const gv = inputGrad ? Tensor.empty(engine, [B, T, DU], 'f32', 'smc_step_bw.gv') : null;
       const all: Record<string, unknown> = {
-        theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, work, gpart, gqpart, gtheta, smallmap, gqs: gqs?.buffer,
+        theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, work, gpart, gqpart, gtheta, smallmap, gqs: gqs?.buffer, gvpart, gv: gv?.buffer,
       };
       // each entry point binds only what it uses
       const run = (entry: string, p: Record<string, number>, grid: number | [number, number]) => {
@@ -125,6 +127,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
         if (t + 1 < T && !laneGrads) run('units', p, units);
         if (!optimal) run('channels', p, channels);
         run('gather', p, blocks);
+        if (inputGrad) run('reduce_v', p, Math.ceil((B * DU) / 64));
       }
       const p = { ...base, t: 0 };
       run('reduce_rows', p, Math.ceil(P / 64));
@@ -134,7 +137,11 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       engine.release(gpart);
       engine.release(gqpart);
       engine.release(smallmap);
-      return gqs ? [gtheta, gqs] : [gtheta];
+      if (gvpart) engine.release(gvpart);
+      const grads: Tensor[] = [gtheta];
+      if (gqs) grads.push(gqs);
+      if (gv) grads.push(gv);
+      return grads;
     },
     [savedPaths, savedAnc, savedTheta, dataBuf],
     { nonDifferentiable: [1, 2] },

@@ -23,7 +23,7 @@
  * names them); on a GPU the full range runs.
  */
 import { readFileSync } from 'node:fs';
-import { mulberry32 } from '../src/util/random.js';
+import { normalSampler } from '../src/util/random.js';
 import { Tape } from '../src/autodiff/tape.js';
 import type { Tensor } from '../src/autodiff/tensor.js';
 import type { Engine } from '../src/gpu/engine.js';
@@ -32,12 +32,12 @@ import type { Dataset } from '../src/io/dataset.js';
 import { parseNpy } from '../src/io/npy.js';
 import { toCanonical } from '../src/io/dataset.js';
 import { DEFAULT_CONFIG, LowRankRNN, initialParams, type ModelConfig } from '../src/models/lowrank-rnn.js';
-import { latentStep } from '../src/analysis/teachers.js';
+import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { smcFilterSteps, stepPathBytes } from '../src/inference/smc-step.js';
 import { stepGradBytes } from '../src/inference/smc-step-grad.js';
-import { BatchLoader, objective, sampleWindows } from '../src/inference/trainer.js';
+import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
 
@@ -108,8 +108,8 @@ function loadData(path: string, config: ModelConfig, minTime: number): { ds: Dat
   const { rank: R, obsDim: D } = config;
   const time = Math.max(minTime, 2000);
   const data = new Float32Array(time * D);
-  const rnd = mulberry32(11);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const rnd = normalSampler(11, { pairs: false });
+  const gauss = () => rnd.normal();
   let z: ArrayLike<number> = Array.from({ length: R }, () => gauss());
   for (let t = 0; t < time; t++) {
     const zn = latentStep(config, p, z);

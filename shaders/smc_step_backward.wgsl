@@ -62,7 +62,7 @@ struct Params {
 fn gvslot(w: u32, tid: u32) -> u32 { return (w * WG + tid) * DUC; }
 #endif
 
-// Small accumulators, in the layout of smc_sequence.wgsl (and layout.smallMap).
+// Small accumulators, in the layout of smc_sequence.wgsl (and theta-layout.ts smallMap).
 const S_A: u32 = 0u;
 const S_MU0: u32 = 1u;
 const S_M1: u32 = 1u + R;              // bootstrap L  | optimal Σq
@@ -71,18 +71,12 @@ const S_M3: u32 = 1u + R + 2u * R * R; // optimal Lq
 const S_M4: u32 = 1u + R + 3u * R * R; // optimal Lq0
 const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 
-fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
-fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
-fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
-fn flagidx(b: u32, t: u32) -> u32 { return (2u * R + 1u) * p.B * p.T * p.K + b * p.T + t; }
-fn ancidx(b: u32, t: u32, k: u32) -> u32 { return (b * p.T + t) * p.K + k; }
 fn gmu_base(b: u32, k: u32) -> u32 { return (b * p.K + k) * R; }
 fn gzh_base(b: u32, k: u32) -> u32 { return p.B * p.K * R + (b * p.K + k) * R; }
 fn wadj_idx(b: u32, k: u32) -> u32 { return 2u * p.B * p.K * R + b * p.K + k; }
 // Row slice of block w (lane `lane` with LANE_GRADS) and small slot of invocation tid of block w.
 fn slice(w: u32, lane: u32) -> u32 { return (w * RS + lane) * p.P; }
 fn small_slot(w: u32, tid: u32) -> u32 { return p.B * p.nb * RS * p.P + (w * WG + tid) * NSMALL; }
-fn input_at(b: u32, t: u32, j: u32) -> f32 { return data[p.off_v + (b * p.T + t) * p.DU + j]; }
 
 // Block w = wid.x + wid.y·nwg.x of the grid (B·nb blocks; padding groups compute on block 0, write nothing).
 struct Block { b: u32, g: u32, w: u32, valid: bool }
@@ -142,7 +136,7 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
     let h = theta[p.off_h + i];
     var cur = 0.0;
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_at(b, t, j); }
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
 #if LANE_GRADS
     var gm = array<f32, R>();
     var gn = array<f32, R>();
@@ -188,7 +182,7 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         gpart[s + p.off_n + i * R + r] += gn[r];
       }
       gpart[s + p.off_h + i] += gh;
-      for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_at(b, t, j); }
+      for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
     }
 #endif
   }
@@ -219,7 +213,7 @@ fn units(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
   let h = theta[p.off_h + i];
   var cur = 0.0;
-  for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_at(b, t, j); }
+  for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
   var gm = array<f32, R>();
   var gn = array<f32, R>();
   var gh = 0.0;
@@ -252,7 +246,7 @@ fn units(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     gpart[s + p.off_n + i * R + r] += gn[r];
   }
   gpart[s + p.off_h + i] += gh;
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_at(b, t, j); }
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
 }
 
 #if !OPTIMAL
@@ -321,13 +315,13 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   for (var r = 0u; r < R; r++) { gpart[s + p.off_m + d * R + r] += gB[r]; }
   gpart[s + p.off_h + d] += gh;
   gpart[s + p.off_Bo + d] += ggain;
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + d * p.DU + j] += gx * input_at(b, t, j); }
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + d * p.DU + j] += gx * input_v(b, t, j); }
 #else
   for (var r = 0u; r < R; r++) { gpart[s + p.off_B + d * R + r] += gB[r]; }
 #endif
   gpart[s + p.off_b + d] += gbias;
 #if READOUT_V
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_Bv + d * p.DU + j] += gbias * input_at(b, t, j); }
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
 #endif
 #if !POISSON
   gpart[s + p.off_lv + d] += glv;

@@ -11,8 +11,9 @@ import { loadModel, toJson } from '../src/cli/fixed-points.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sharedData } from './shared-data.js';
 
-const teacher = JSON.parse(readFileSync('../shared/data/teacher_reach_rank2.json', 'utf8'));
+const teacher = JSON.parse(readFileSync(sharedData('teacher_reach_rank2.json'), 'utf8'));
 
 describe('fixed points (CPU float64 vertex method)', () => {
   test('equal to brute force on random relu networks, N ≤ 16, R ≤ 3', async () => {
@@ -110,11 +111,11 @@ describe('fixed points (CPU float64 vertex method)', () => {
     await expect(findFixedPoints(null, { ...net, h: [1, 2, NaN, 4] })).rejects.toThrow(/"h"\[2\] is NaN/);
     await expect(findFixedPoints(null, { ...net, nonlinearity: 'tanh' as 'relu' })).rejects.toThrow(/nonlinearity "tanh"/);
     expect(() => teacherToRnn({ ...teacher, n: teacher.m })).toThrow(/"n" must be a 2×60 array/);
-    expect(() => teacherToRnn(teacher, [1, 2, 3])).toThrow(/--inputs has 3 values, the teacher has 2 inputs/);
+    expect(() => teacherToRnn(teacher, [1, 2, 3])).toThrow(/the inputs have 3 values, the teacher has 2 inputs/);
   });
 
   test('CLI model loading: teacher file, generic JSON with nested arrays, unknown files', async () => {
-    const t = loadModel('../shared/data/teacher_reach_rank2.json');
+    const t = loadModel(sharedData('teacher_reach_rank2.json'));
     expect(t.N).toBe(60);
     const dir = mkdtempSync(join(tmpdir(), 'fp-'));
     const net = randomNetwork(5, 2, 'relu', 3);

@@ -22,6 +22,7 @@ const training: TrainingRecord = {
 };
 
 /** A valid affine file as a plain object, to break one field at a time. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests corrupt arbitrary fields of the file
 function fileObj(config: ModelConfig = affine): any {
   return JSON.parse(JSON.stringify(serializeModel(config, initialParams(config, 1), { mean: [0.5, -1, 2], std: [1, 2, 0.5] }, training)));
 }
@@ -35,7 +36,7 @@ describe('parseModel refuses malformed files with the file, field and problem', 
     expect(parse({ ...fileObj(), format: 'other-model' })).toThrow(/^models\/m\.json: not a lowrank-smc model file \(field "format" should be "lowrank-smc-model"\)/);
     const { format: _f, ...noFormat } = fileObj();
     expect(parse(noFormat)).toThrow(/models\/m\.json: not a lowrank-smc model file/);
-    expect(parse({ ...fileObj(), version: 99 })).toThrow(/^models\/m\.json: model file version 99 is not supported \(this lowrank-smc reads versions 1, 2\)/);
+    expect(parse({ ...fileObj(), version: 99 })).toThrow(/^models\/m\.json: model file version 99 is not supported \(this lowrank-smc reads versions 1, 2, 3\)/);
     expect(parse({ ...fileObj(), version: '2' })).toThrow(/models\/m\.json: model file version 2 is not supported/);
     expect(parseText('null')).toThrow(/models\/m\.json: not a lowrank-smc model file/);
   });
@@ -117,7 +118,7 @@ describe('parseModel refuses malformed files with the file, field and problem', 
     expect(withNorm({ mean: [0, 0, 0], std: [1, 1, -2] })).toThrow(/^models\/m\.json: normalisation\.std\[2\] is -2, expected a positive number/);
     expect(withNorm({ mean: [0, 0, 0], std: [null, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.std\[0\] is null, expected a positive number/);
     expect(withNorm({ mean: [0, null, 0], std: [1, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.mean\[1\] is null, expected a finite number/);
-    expect(withNorm({ mean: [0, 0, 1e400], std: [1, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.mean\[2\] is null, expected a finite number/);
+    expect(withNorm({ mean: [0, 0, Infinity], std: [1, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.mean\[2\] is null, expected a finite number/);
     // null normalisation (Poisson models, --no-zscore) is fine
     expect(parseModel(JSON.stringify({ ...fileObj(), normalisation: null }), SRC).normalisation).toBeNull();
   });
@@ -135,7 +136,7 @@ describe('serializeModel → JSON → parseModel round trip', () => {
       const text = JSON.stringify(serializeModel(config, params, normalisation, training));
       const file = JSON.parse(text);
       expect(file.format).toBe(MODEL_FORMAT);
-      expect(file.version).toBe(2);
+      expect(file.version).toBe(3);
       const back = parseModel(text, SRC);
       expect(back.config).toEqual(config);
       for (const k of PARAM_NAMES) {

@@ -3,15 +3,18 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 // @ts-expect-error plain JavaScript module without type declarations
 import { summarize } from '../scripts/test-summary.mjs';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
 test('npm test runner ends with the pass/fail/skip counts of a real vitest run and exits 1 on failure', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lowrank-smc-run-tests-'));
   try {
-    const r = spawnSync(process.execPath, ['scripts/run-tests.mjs', '--root', 'test/fixtures/run-tests'], {
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'run-tests.mjs'), '--root', 'test/fixtures/run-tests'], {
       encoding: 'utf8',
       env: { ...process.env, LOWRANK_SMC_TEST_REPORT: join(dir, 'report.json'), FORCE_COLOR: '0' },
     });

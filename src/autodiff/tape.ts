@@ -35,6 +35,8 @@ export class Tape {
   /** Outputs of recorded ops: the tape owns them and frees them on dispose (retain() to keep one). */
   private owned: Tensor[] = [];
   private disposed = false;
+  /** Why the tape can no longer be used, for the error message. */
+  private disposedBy = '';
 
   constructor(readonly engine: Engine) {}
 
@@ -55,7 +57,7 @@ export class Tape {
   }
 
   push(node: TapeNode): void {
-    if (this.disposed) throw new Error('tape has been disposed');
+    this.assertLive(`record op ${node.name}`);
     this.nodes.push(node);
     this.owned.push(...node.outputs);
   }
@@ -111,6 +113,7 @@ export class Tape {
    * requiresGrad (accumulating across calls), then frees what the ops saved.
    */
   backward(loss: Tensor, options: { seed?: Tensor; retainGraph?: boolean } = {}): void {
+    this.assertLive('backward');
     const produced = new Set<number>();
     for (const n of this.nodes) for (const o of n.outputs) produced.add(o.id);
     const leaves = new Map<number, Tensor>();
@@ -127,11 +130,15 @@ export class Tape {
         g.dispose();
       } else leaf.grad = g.size === leaf.size && !sameShape(g.shape, leaf.shape) ? reshapeOwned(g, leaf.shape) : g;
     }
-    if (!options.retainGraph) this.dispose();
+    if (!options.retainGraph) {
+      this.dispose();
+      this.disposedBy = 'backward already ran and freed it (pass retainGraph: true to call backward again)';
+    }
   }
 
   /** d loss / d x for each x in `wrt` (any recorded tensor), without touching `.grad`. */
   gradients(loss: Tensor, wrt: Tensor[], options: { seed?: Tensor } = {}): (Tensor | null)[] {
+    this.assertLive('gradients');
     const keep = new Set(wrt.map((t) => t.id));
     const grads = this.run(loss, options.seed, keep);
     const out = wrt.map((t) => grads.get(t.id) ?? null);
@@ -149,6 +156,12 @@ export class Tape {
     this.owned.length = 0;
     this.nodes.length = 0;
     this.disposed = true;
+    this.disposedBy = 'dispose() freed it';
+  }
+
+  /** A disposed tape has no nodes: backward would silently give no gradients, so refuse by name. */
+  private assertLive(what: string): void {
+    if (this.disposed) throw new Error(`tape: cannot ${what}, the tape is disposed: ${this.disposedBy}`);
   }
 }
 

@@ -3,10 +3,13 @@
  * and exports `run(argv: string[]): Promise<number>` (the exit code) plus a one-line `summary`.
  * Commands are thin: parse arguments, call the library, print or write.
  */
+import { hideDawnLimitWarnings } from '../gpu/acquire.js';
+
 type CommandModule = { run(argv: string[]): Promise<number>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./info.js'),
+  bin: () => import('./bin.js'),
   fit: () => import('./fit.js'),
   filter: () => import('./filter.js'),
   generate: () => import('./generate.js'),
@@ -17,9 +20,12 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'simulate-motor': () => import('./simulate-motor.js'),
   'fit-sparse': () => import('./fit-sparse.js'),
   'eval-sparse': () => import('./eval-sparse.js'),
+  'eval-spikes': () => import('./eval-spikes.js'),
   plot: () => import('./plot.js'),
   'fixed-points': () => import('./fixed-points.js'),
   simulate: () => import('./simulate.js'),
+  sweep: () => import('./sweep.js'),
+  worker: () => import('./worker.js'),
 };
 
 /** The usage text with each command's one-line summary (loads the command modules, no GPU). */
@@ -37,6 +43,7 @@ async function usage(): Promise<string> {
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  hideDawnLimitWarnings();
   let code = 0;
   if (!name || name === '--help' || name === '-h') {
     console.log(await usage());

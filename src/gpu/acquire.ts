@@ -58,9 +58,64 @@ async function tryAdapter(gpu: GPU, featureLevel: 'core' | 'compatibility'): Pro
   try {
     const opts: GPURequestAdapterOptions & { featureLevel?: string } = { powerPreference: 'high-performance' };
     if (featureLevel === 'compatibility') opts.featureLevel = 'compatibility';
-    return await gpu.requestAdapter(opts);
+    return await (hideLimitWarnings && isNode ? withoutDawnLimitWarnings(() => gpu.requestAdapter(opts)) : gpu.requestAdapter(opts));
   } catch {
     return null;
+  }
+}
+
+let hideLimitWarnings = false;
+
+/**
+ * Hide Dawn's "maxDynamic… artificially reduced … to fit dynamic offset allocation limit" warnings
+ * (Node). Dawn writes them straight to file descriptor 2 while it sets up an adapter that reports more
+ * dynamic buffers than it can offset (lavapipe reports 10⁶); they say nothing a user can act on. The
+ * CLI turns this on; other embedders see Dawn's output unchanged, since it briefly re-points fd 2.
+ */
+export function hideDawnLimitWarnings(on = true): void {
+  hideLimitWarnings = on;
+}
+
+const DAWN_LIMIT_WARNING = /^Warning: maxDynamic\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+/**
+ * Runs `f` with fd 2 pointing to a temporary file, then restores it and passes every line except
+ * Dawn's limit warnings on to stderr. Node has no dup2, so fd 2 is closed and the lowest free
+ * descriptor reopened in its place (the original is reached again through /proc/self/fd). Where that
+ * is not possible (not Linux, fd 0 or 1 closed, stderr a socket, as Node's own stdio pipes are) `f`
+ * runs unfiltered.
+ */
+export async function withoutDawnLimitWarnings<T>(f: () => Promise<T>): Promise<T> {
+  if (process.platform !== 'linux') return f();
+  const fs = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  let original: number;
+  try {
+    fs.fstatSync(0);
+    fs.fstatSync(1);
+    original = fs.openSync('/proc/self/fd/2', 'a');
+  } catch {
+    return f();
+  }
+  // Puts `path` at fd 2: with 0 and 1 open, 2 is the lowest free descriptor once closed.
+  const at2 = (path: string) => {
+    fs.closeSync(2);
+    const fd = fs.openSync(path, 'a');
+    if (fd !== 2) throw new Error(`reopened stderr at fd ${fd}, not 2`);
+  };
+  const tmp = join(tmpdir(), `lowrank-smc-dawn-${process.pid}-${Date.now()}.log`);
+  try {
+    at2(tmp);
+    return await f();
+  } finally {
+    at2(`/proc/self/fd/${original}`);
+    fs.closeSync(original);
+    const captured = fs.readFileSync(tmp, 'utf8').split('\n');
+    fs.rmSync(tmp, { force: true });
+    if (captured.at(-1) === '') captured.pop();
+    const kept = captured.filter((line) => !DAWN_LIMIT_WARNING.test(line));
+    if (kept.length) process.stderr.write(kept.join('\n') + '\n');
   }
 }
 
@@ -92,7 +147,7 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
   }
   const failures: string[] = [];
   for (const a of attempts) {
-    let adapter: GPUAdapter | null = null;
+    let adapter: GPUAdapter | null;
     try {
       adapter = await tryAdapter(await a.gpu(), a.featureLevel);
     } catch (e) {

@@ -12,7 +12,8 @@ import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { nonlinearityId } from '../ops/nonlin.js';
 import { OBS_NONLIN_IDS } from './smc-layout.js';
-import { packData, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { packData } from './smc-host.js';
 import { runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
@@ -75,7 +76,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
     variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
   };
-  const data = packData(engine, inp);
+  const data = packData(engine, inp, 'smc_step_grad.data');
   const o = cfg.layout.offsets;
   const base = {
     B, T, K, N, D, DU, nb, iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], P,

@@ -17,8 +17,10 @@ export interface BrowserRunState {
   /** Set once the engine exists and cases have started. */
   started: boolean;
   done: boolean;
-  /** Anything that stopped the whole run: a module that failed to load, no WebGPU adapter. */
+  /** Anything that stopped the whole run, e.g. a module that failed to load. */
   fatal: string | null;
+  /** Set instead of starting when the page has no WebGPU (no navigator.gpu, no adapter): why. */
+  unavailable: string | null;
   adapter: EngineInfo | null;
   results: BrowserCaseResult[];
 }

@@ -5,6 +5,7 @@
  * "module/name" contains the text.
  */
 import { createEngine, type Engine } from '../../src/gpu/engine.js';
+import { runCase } from '../cases/run-case.js';
 import type { CaseModule, GpuCase } from '../cases/types.js';
 import { BROWSER_SLOWDOWN, DEFAULT_CASE_TIMEOUT_MS, STATE_KEY, caseModuleName, type BrowserCaseResult, type BrowserRunState } from './protocol.js';
 
@@ -31,10 +32,10 @@ function show(r: BrowserCaseResult): void {
   document.getElementById('results')?.append(li);
 }
 
-async function runCase(engine: Engine, module: string, c: GpuCase): Promise<BrowserCaseResult> {
+async function runTimed(engine: Engine, module: string, c: GpuCase): Promise<BrowserCaseResult> {
   const t0 = performance.now();
   try {
-    await withTimeout(c.run(engine), (c.timeoutMs ?? DEFAULT_CASE_TIMEOUT_MS) * BROWSER_SLOWDOWN, `case "${c.name}"`);
+    await withTimeout(runCase(engine, c), (c.timeoutMs ?? DEFAULT_CASE_TIMEOUT_MS) * BROWSER_SLOWDOWN, `case "${c.name}"`);
     return { module, name: c.name, ok: true, ms: performance.now() - t0 };
   } catch (e) {
     return { module, name: c.name, ok: false, error: errorText(e), ms: performance.now() - t0 };
@@ -47,8 +48,8 @@ async function main(): Promise<void> {
   try {
     engine = await createEngine({ backend: 'browser' });
   } catch (e) {
-    state.fatal = `could not create the engine: ${errorText(e)}`;
-    document.getElementById('adapter')!.textContent = state.fatal;
+    state.unavailable = `could not create the engine: ${errorText(e)}`;
+    document.getElementById('adapter')!.textContent = state.unavailable;
     return;
   }
   const i = engine.info;
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     const module = caseModuleName(path);
     for (const c of mod.cases) {
       if (c.browser === false || (grep && !`${module}/${c.name}`.includes(grep))) continue;
-      const r = await runCase(engine, module, c);
+      const r = await runTimed(engine, module, c);
       state.results.push(r);
       show(r);
     }

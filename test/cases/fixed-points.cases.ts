@@ -9,6 +9,7 @@ import { bruteForceFixedPoints, bruteForceRegionCount } from '../../src/analysis
 import { expandToReluUnits, pruneUnits } from '../../src/analysis/fp-model.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import type { GpuCase } from './types.js';
+import { sharedData } from '../shared-data.js';
 
 /** A random network with a few fixed points (fixed seed). */
 export function randomNetwork(N: number, R: number, nonlinearity: 'relu' | 'clipped_relu', seed: number): PiecewiseLinearRnn {
@@ -226,7 +227,7 @@ export const cases: GpuCase[] = [
     async run(engine) {
       const { readFileSync } = await import('node:fs');
       const { teacherToRnn } = await import('../../src/analysis/fixed-points.js');
-      const teacher = JSON.parse(readFileSync('../shared/data/teacher_reach_rank2.json', 'utf8'));
+      const teacher = JSON.parse(readFileSync(sharedData('teacher_reach_rank2.json'), 'utf8'));
       const res = await findFixedPoints(engine, teacherToRnn(teacher));
       const by = (s: string) => res.points.filter((p) => p.stability === s).length;
       const got = { count: res.count, stable: by('stable'), saddle: by('saddle'), unstable: by('unstable'), regions: res.regions };

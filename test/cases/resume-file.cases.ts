@@ -1,5 +1,5 @@
 // `fit --resume FILE` through the CLI: a checkpoint file written by one run continues bit for bit
-// like an uninterrupted run; truncated files and model files without optimiser state are refused
+// like an uninterrupted run, with the gradient clipping it was written with; truncated files and model files without optimiser state are refused
 // before any GPU work and left untouched. And divergence: the parameters after the error are the
 // ones at the last successful readback, exactly.
 import { mulberry32 } from '../../src/util/random.js';
@@ -96,10 +96,14 @@ export const cases: GpuCase[] = [
         const b = JSON.parse(await readFile(straight, 'utf8'));
         if (a.training.iterations !== 2 * N || b.training.iterations !== 2 * N) throw new Error(`iterations: resumed ${a.training.iterations}, straight ${b.training.iterations}`);
         // bit for bit: the JSON text of the parameters (shortest round-trip decimal of each float32)
-        for (const k of Object.keys(b.params)) {
-          if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) throw new Error(`resumed run differs from the uninterrupted one in params.${k}:\n${JSON.stringify(a.params[k])}\n${JSON.stringify(b.params[k])}`);
-        }
-        if (JSON.stringify(Object.keys(a.params).sort()) !== JSON.stringify(Object.keys(b.params).sort())) throw new Error('resumed and uninterrupted files hold different parameters');
+        type Params = { params: Record<string, unknown> };
+        const expectSameParams = (a: Params, b: Params, what: string) => {
+          for (const k of Object.keys(b.params)) {
+            if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) throw new Error(`${what}: resumed run differs from the uninterrupted one in params.${k}:\n${JSON.stringify(a.params[k])}\n${JSON.stringify(b.params[k])}`);
+          }
+          if (JSON.stringify(Object.keys(a.params).sort()) !== JSON.stringify(Object.keys(b.params).sort())) throw new Error(`${what}: resumed and uninterrupted files hold different parameters`);
+        };
+        expectSameParams(a, b, 'no clipping');
         if (JSON.stringify(a.params) === JSON.stringify(c.params)) throw new Error('the resumed run did not move the parameters');
         if (JSON.stringify(a.training.optimizerState) !== JSON.stringify(b.training.optimizerState)) throw new Error('optimizer state differs between resumed and uninterrupted runs');
         if (JSON.stringify(a.normalisation) !== JSON.stringify(b.normalisation)) throw new Error('normalisation differs between resumed and uninterrupted runs');
@@ -130,6 +134,29 @@ export const cases: GpuCase[] = [
         await failing(noTraining, /no-training\.json: not a checkpoint \(no optimizer state\)/);
         // the parsed checkpoint is still a valid model file
         parseModel(ckptText, ckpt);
+
+        // --clip is part of the training record: resuming without the flag clips like the uninterrupted run
+        const CLIP = 0.05;
+        const clipped = [...common, '--clip', String(CLIP)];
+        const ckptClip = join(dir, 'ckpt-clip.json');
+        await fitTo([...clipped, '--iters', String(N), '--out', ckptClip]);
+        const ckptClipText = await readFile(ckptClip, 'utf8');
+        if (JSON.parse(ckptClipText).training.clip !== CLIP) throw new Error(`checkpoint of a --clip ${CLIP} fit records clip ${JSON.parse(ckptClipText).training.clip}`);
+        const resumedClip = join(dir, 'resumed-clip.json');
+        const straightClip = join(dir, 'straight-clip.json');
+        await fitTo([...common, '--iters', String(2 * N), '--resume', ckptClip, '--out', resumedClip]);
+        await fitTo([...clipped, '--iters', String(2 * N), '--out', straightClip]);
+        const ac = JSON.parse(await readFile(resumedClip, 'utf8'));
+        const bc = JSON.parse(await readFile(straightClip, 'utf8'));
+        // the clip binds at every resumed step (norms are recorded before clipping), so dropping it would change them
+        const norms = bc.training.history.slice(N).map((e: { gradNorm: number }) => e.gradNorm);
+        if (!(norms.length === N && norms.every((g: number) => g > 2 * CLIP))) throw new Error(`gradient norms after iteration ${N}: ${norms}; the case needs them well above --clip ${CLIP}`);
+        if (ac.training.clip !== CLIP) throw new Error(`the resumed file records clip ${ac.training.clip}, not ${CLIP}`);
+        expectSameParams(ac, bc, `--clip ${CLIP}`);
+        if (JSON.stringify(ac.params) === JSON.stringify(b.params)) throw new Error('clipped and unclipped runs ended at the same parameters');
+        const badClip = join(dir, 'bad-clip.json');
+        await writeFile(badClip, JSON.stringify({ ...JSON.parse(ckptClipText), training: { ...JSON.parse(ckptClipText).training, clip: -1 } }));
+        await failing(badClip, /bad-clip\.json: training\.clip must be a positive number, got -1/);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -16,9 +16,10 @@ import { parseModel } from '../../src/models/model-file.js';
 import type { AppState } from '../../src/web/app.js';
 import { SMALL_FIT } from '../../src/web/demo.js';
 import { CHROMIUM_ARGS, findChromium, serveStatic } from '../browser/harness.js';
+import { sharedData } from '../shared-data.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const TEACHER = resolve(repo, '../shared/data/teacher_reach_rank2.json');
+const TEACHER = sharedData('teacher_reach_rank2.json');
 const RESULTS = resolve(repo, 'test-results');
 const chromiumPath = findChromium();
 
@@ -82,7 +83,9 @@ if (!chromiumPath) {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  describe('web app in Chromium', () => {
+  // One page session, step by step (the model saved is the one the fit step trained): the steps keep
+  // their order under --sequence.shuffle; making each independent would repeat a fit in Chromium.
+  describe('web app in Chromium', { shuffle: false }, () => {
     test('starts the GPU worker and names the adapter', async () => {
       const s = await waitForApp('s.ready || s.errors.length > 0', 90_000);
       expect(s.errors).toEqual([]);

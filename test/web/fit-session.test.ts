@@ -7,6 +7,7 @@ import { FitSession, type FitSessionOptions } from '../../src/inference/fit-sess
 import { latentFlow, oscillatorModel, simulateDataset, teacherModel } from '../../src/web/demo.js';
 import { LowRankRNN, DEFAULT_CONFIG } from '../../src/models/lowrank-rnn.js';
 import type { Dataset } from '../../src/io/dataset.js';
+import { sharedData } from '../shared-data.js';
 
 let engine: Engine;
 let data: Dataset;
@@ -116,7 +117,7 @@ describe('web demo models', () => {
   }, 60_000);
 
   test('a teacher file as a LowRankRNN has the teacher map\'s 17 fixed points', async () => {
-    const teacher = JSON.parse(readFileSync('../shared/data/teacher_reach_rank2.json', 'utf8')) as TeacherFile;
+    const teacher = JSON.parse(readFileSync(sharedData('teacher_reach_rank2.json'), 'utf8')) as TeacherFile;
     const model = teacherModel(engine, teacher);
     const viaModel = await fixedPointsOfFitted(null, model, undefined, { backend: 'cpu' });
     const direct = await findFixedPoints(null, teacherToRnn(teacher), { backend: 'cpu' });

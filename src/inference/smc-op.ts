@@ -35,7 +35,11 @@ export function workgroupSizeFor(engine: Engine, K: number): number {
 /** Whether the fused one-workgroup-per-trial kernel can run this K and R on this device. */
 export function fusedFits(engine: Engine, K: number, R: number): boolean {
   const wg = workgroupSizeFor(engine, K);
-  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg) <= engine.limits.maxComputeWorkgroupStorageSize;
+  return (
+    wg <= engine.limits.maxComputeInvocationsPerWorkgroup &&
+    wg <= engine.limits.maxComputeWorkgroupSizeX &&
+    fusedWorkgroupBytes(R, wg) <= engine.limits.maxComputeWorkgroupStorageSize
+  );
 }
 
 /** Whether the fused kernels run unit-parallel for this K and R here, and their reduction chunk. */
@@ -50,9 +54,15 @@ function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
   const model = modelVariant(cfg);
   return {
     defines: {
-      ...model.defines, WG, NSMALL: cfg.layout.nSmall,
-      UNITPAR: unitPar.use, KR: cfg.K * R, KC: cfg.K, KCH: Math.max(1, unitPar.chunk),
-      UPT: Math.ceil(cfg.layout.dims.N / WG), INPUT_GRAD: inputGrad,
+      ...model.defines,
+      WG,
+      NSMALL: cfg.layout.nSmall,
+      UNITPAR: unitPar.use,
+      KR: cfg.K * R,
+      KC: cfg.K,
+      KCH: Math.max(1, unitPar.chunk),
+      UPT: Math.ceil(cfg.layout.dims.N / WG),
+      INPUT_GRAD: inputGrad,
     },
     overrides: model.overrides,
     variant: `R${R}K${cfg.K}${model.variant}${inputGrad ? 'gv' : ''}`,
@@ -63,7 +73,10 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   validateCall('smcFilter', cfg, inp);
   const { R } = cfg.layout.dims;
   if (!fusedFits(engine, cfg.K, R)) {
-    throw new GpuLimitError('smc_sequence.forward', `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K))} bytes of workgroup memory)`);
+    throw new GpuLimitError(
+      'smc_sequence.forward',
+      `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K))} bytes of workgroup memory)`,
+    );
   }
   const { B, T, K } = cfg;
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
@@ -130,5 +143,10 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
 export function splitPaths(paths: Float32Array, B: number, T: number, K: number, R: number) {
   const n = B * T * K * R;
   const nw = B * T * K;
-  return { z: paths.subarray(0, n), mu: paths.subarray(n, 2 * n), w: paths.subarray(2 * n, 2 * n + nw), resampled: paths.subarray(2 * n + nw, 2 * n + nw + B * T) };
+  return {
+    z: paths.subarray(0, n),
+    mu: paths.subarray(n, 2 * n),
+    w: paths.subarray(2 * n, 2 * n + nw),
+    resampled: paths.subarray(2 * n + nw, 2 * n + nw + B * T),
+  };
 }

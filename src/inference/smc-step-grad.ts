@@ -46,16 +46,25 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const pathBytes = stepPathBytes(B, T, K, R).paths;
   if (pathBytes > maxBind) {
     const kMax = Math.floor((maxBind / 4 - B * T) / (B * T * (2 * R + 1)));
-    throw new GpuLimitError('smc_step_backward', `training stores the paths of B=${B}, T=${T}, K=${K} at rank ${R}: ${pathBytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); at most K = ${kMax} at this batch and window`);
+    throw new GpuLimitError(
+      'smc_step_backward',
+      `training stores the paths of B=${B}, T=${T}, K=${K} at rank ${R}: ${pathBytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); at most K = ${kMax} at this batch and window`,
+    );
   }
   const gradBytes = stepGradBytes(engine, cfg, options);
   const laneGrads = laneGradsFor(engine, options);
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
   const inputGrad = !!inp.v?.requiresGrad;
   const workBytes = 4 * B * K * (2 * R + 1);
-  for (const [what, bytes] of [['per-block gradient slices', gradBytes], ['particle adjoints', workBytes]] as const) {
+  for (const [what, bytes] of [
+    ['per-block gradient slices', gradBytes],
+    ['particle adjoints', workBytes],
+  ] as const) {
     if (bytes > maxBind) {
-      throw new GpuLimitError('smc_step_backward', `the ${what} of B=${B}, K=${K} at rank ${R} take ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); train on fewer trials or particles at a time`);
+      throw new GpuLimitError(
+        'smc_step_backward',
+        `the ${what} of B=${B}, K=${K} at rank ${R} take ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); train on fewer trials or particles at a time`,
+      );
     }
   }
   const out = runSteps(engine, inp, cfg, { paths: true, ancestors: true, trialsPerChunk: B });
@@ -69,9 +78,19 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const optimal = cfg.proposal === 'optimal';
   const kopts = {
     defines: {
-      R, WG: lanes, BS: block, PB: block / lanes, NSMALL: nSmall, RS: laneGrads ? lanes : 1, LANE_GRADS: laneGrads, INPUT_GRAD: inputGrad, DUC: Math.max(1, DU),
-      OPTIMAL: optimal, POISSON: cfg.obs === 'poisson',
-      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
+      R,
+      WG: lanes,
+      BS: block,
+      PB: block / lanes,
+      NSMALL: nSmall,
+      RS: laneGrads ? lanes : 1,
+      LANE_GRADS: laneGrads,
+      INPUT_GRAD: inputGrad,
+      DUC: Math.max(1, DU),
+      OPTIMAL: optimal,
+      POISSON: cfg.obs === 'poisson',
+      READOUT_V: !!cfg.readoutFromInputs,
+      RATES: cfg.layout.rates,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
     variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
@@ -79,11 +98,38 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const data = packData(engine, inp, 'smc_step_grad.data');
   const o = cfg.layout.offsets;
   const base = {
-    B, T, K, N, D, DU, nb, iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], P,
-    off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
-    off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
-    off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
+    B,
+    T,
+    K,
+    N,
+    D,
+    DU,
+    nb,
+    iter: cfg.iter >>> 0,
+    seed_lo: cfg.key[0],
+    seed_hi: cfg.key[1],
+    P,
+    off_m: o.m,
+    off_n: o.n,
+    off_h: o.h,
+    off_a: o.a,
+    off_wu: o.wu,
+    off_mu0: o.mu0,
+    off_L: o.L,
+    off_L0: o.L0,
+    off_Sq: o.Sq,
+    off_Lq: o.Lq,
+    off_Sq0: o.Sq0,
+    off_Lq0: o.Lq0,
+    off_G: o.G,
+    off_B: o.B,
+    off_b: o.b,
+    off_lv: o.lv,
+    off_Bv: o.Bv,
+    off_Bo: o.Bo,
+    off_y: data.offY,
+    off_v: data.offV,
+    off_qs: data.offQs,
   };
 
   const inputs: Tensor[] = [inp.theta];
@@ -110,7 +156,19 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       const gvpart = inputGrad ? engine.alloc(4 * B * nb * lanes * DU, 'smc_step_bw.gvpart') : null;
       const gv = inputGrad ? Tensor.empty(engine, [B, T, DU], 'f32', 'smc_step_bw.gv') : null;
       const all: Record<string, unknown> = {
-        theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, work, gpart, gqpart, gtheta, smallmap, gqs: gqs?.buffer, gvpart, gv: gv?.buffer,
+        theta: savedTheta,
+        data: dataBuf,
+        paths: savedPaths,
+        anc: savedAnc,
+        gll: gll!,
+        work,
+        gpart,
+        gqpart,
+        gtheta,
+        smallmap,
+        gqs: gqs?.buffer,
+        gvpart,
+        gv: gv?.buffer,
       };
       // each entry point binds only what it uses
       const run = (entry: string, p: Record<string, number>, grid: number | [number, number]) => {

@@ -14,7 +14,10 @@ import type { GpuCase } from './types.js';
 
 type Filter = typeof smcFilter;
 /** The other variant of the unit gradients than this adapter's default (see StepGradOptions.laneGrads). */
-const otherUnitGrads = (software: boolean): Filter => (e, inp, cfg) => smcFilterStepsGrad(e, inp, cfg, { laneGrads: !software });
+const otherUnitGrads =
+  (software: boolean): Filter =>
+  (e, inp, cfg) =>
+    smcFilterStepsGrad(e, inp, cfg, { laneGrads: !software });
 
 /** ll, ancestors and gradients (theta, then qs for the optimal proposal) of one filter op. */
 async function gradientsOf(engine: Engine, pr: Problem, filter: Filter, cot: Float32Array) {
@@ -70,22 +73,78 @@ export const cases: GpuCase[] = [
   {
     name: 'step-path gradient = fused gradient (bootstrap Gaussian with inputs K = 64; Poisson softplus stratified K = 200)',
     async run(e) {
-      await sameAsFused(e, makeProblem({ ...small, DU: 2, K: 64, seed: 31, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }));
-      await sameAsFused(e, makeProblem({ ...small, R: 3, DU: 0, K: 200, seed: 32, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'stratified' }));
+      await sameAsFused(
+        e,
+        makeProblem({ ...small, DU: 2, K: 64, seed: 31, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }),
+      );
+      await sameAsFused(
+        e,
+        makeProblem({
+          ...small,
+          R: 3,
+          DU: 0,
+          K: 200,
+          seed: 32,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'clipped_relu',
+          resampling: 'stratified',
+        }),
+      );
     },
   },
   {
     name: 'step-path gradient = fused gradient (optimal proposal with inputs and an ESS threshold 0.5, K = 200; readout from the rates K = 64)',
     async run(e) {
-      await sameAsFused(e, makeProblem({ ...small, R: 3, DU: 2, K: 200, T: 8, seed: 33, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampleThreshold: 0.5 }));
-      await sameAsFused(e, makeProblem({ ...small, N: 4, D: 4, DU: 1, K: 64, seed: 34, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', rates: true }));
+      await sameAsFused(
+        e,
+        makeProblem({
+          ...small,
+          R: 3,
+          DU: 2,
+          K: 200,
+          T: 8,
+          seed: 33,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'relu',
+          resampleThreshold: 0.5,
+        }),
+      );
+      await sameAsFused(
+        e,
+        makeProblem({
+          ...small,
+          N: 4,
+          D: 4,
+          DU: 1,
+          K: 64,
+          seed: 34,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          rates: true,
+        }),
+      );
     },
   },
   {
     // several blocks per trial: children ranges cross block boundaries, gradient slices per block
     name: 'step-path gradient = fused gradient with two blocks per trial (K = 300, bootstrap Gaussian, inputs; unit gradients per lane and per block)',
     async run(e) {
-      const pr = makeProblem({ ...small, DU: 1, K: 300, seed: 35, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu' });
+      const pr = makeProblem({
+        ...small,
+        DU: 1,
+        K: 300,
+        seed: 35,
+        proposal: 'bootstrap',
+        obs: 'gauss',
+        obsNonlinearity: 'identity',
+        nonlinearity: 'clipped_relu',
+      });
       await sameAsFused(e, pr, 2);
       await sameAsFused(e, pr, 2, otherUnitGrads(e.info.software));
     },
@@ -94,30 +153,151 @@ export const cases: GpuCase[] = [
     name: 'step-path gradient matches finite differences of the float64 reference (K = 300: bootstrap Gaussian with inputs, Poisson softplus, optimal with inputs)',
     timeoutMs: 240_000,
     async run(e) {
-      await gradientMatches(e, makeProblem({ ...small, DU: 1, K: 300, seed: 41, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }), false, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, R: 3, DU: 0, K: 300, seed: 42, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified' }), false, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, DU: 2, K: 300, seed: 43, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }), false, smcFilterStepsGrad);
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, DU: 1, K: 300, seed: 41, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }),
+        false,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          ...small,
+          R: 3,
+          DU: 0,
+          K: 300,
+          seed: 42,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          resampling: 'stratified',
+        }),
+        false,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, DU: 2, K: 300, seed: 43, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }),
+        false,
+        smcFilterStepsGrad,
+      );
       // the unit-gradient variant this adapter does not take by default
-      await gradientMatches(e, makeProblem({ ...small, R: 3, DU: 1, K: 300, seed: 48, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' }), false, otherUnitGrads(e.info.software));
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, R: 3, DU: 1, K: 300, seed: 48, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' }),
+        false,
+        otherUnitGrads(e.info.software),
+      );
     },
   },
   {
     name: 'step-path gradient matches finite differences with an ESS threshold (0.7), the readout from [v; z] and from the rates (K = 300)',
     timeoutMs: 240_000,
     async run(e) {
-      await gradientMatches(e, makeProblem({ ...small, DU: 1, K: 300, T: 8, seed: 44, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh', resampleThreshold: 0.7 }), false, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, DU: 2, K: 300, seed: 45, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', readoutFromInputs: true }), false, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, N: 4, D: 4, DU: 1, K: 300, seed: 46, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', rates: true }), false, smcFilterStepsGrad);
+      await gradientMatches(
+        e,
+        makeProblem({
+          ...small,
+          DU: 1,
+          K: 300,
+          T: 8,
+          seed: 44,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'tanh',
+          resampleThreshold: 0.7,
+        }),
+        false,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          ...small,
+          DU: 2,
+          K: 300,
+          seed: 45,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'exp',
+          nonlinearity: 'tanh',
+          readoutFromInputs: true,
+        }),
+        false,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          ...small,
+          N: 4,
+          D: 4,
+          DU: 1,
+          K: 300,
+          seed: 46,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          rates: true,
+        }),
+        false,
+        smcFilterStepsGrad,
+      );
     },
   },
   {
     name: 'step-path gradient with respect to the inputs matches finite differences (K = 300: bootstrap Gaussian; readout from [v; z], Poisson; readout from the rates; optimal; per-block unit gradients)',
     timeoutMs: 240_000,
     async run(e) {
-      await gradientMatches(e, makeProblem({ ...small, DU: 2, K: 300, seed: 71, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }), true, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, DU: 2, K: 300, seed: 72, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', readoutFromInputs: true }), true, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, N: 4, D: 4, DU: 1, K: 300, seed: 73, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', rates: true }), true, smcFilterStepsGrad);
-      await gradientMatches(e, makeProblem({ ...small, DU: 2, K: 300, seed: 74, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu' }), true, otherUnitGrads(e.info.software));
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, DU: 2, K: 300, seed: 71, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }),
+        true,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          ...small,
+          DU: 2,
+          K: 300,
+          seed: 72,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'exp',
+          nonlinearity: 'tanh',
+          readoutFromInputs: true,
+        }),
+        true,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          ...small,
+          N: 4,
+          D: 4,
+          DU: 1,
+          K: 300,
+          seed: 73,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          rates: true,
+        }),
+        true,
+        smcFilterStepsGrad,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, DU: 2, K: 300, seed: 74, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu' }),
+        true,
+        otherUnitGrads(e.info.software),
+      );
     },
   },
   {
@@ -126,8 +306,20 @@ export const cases: GpuCase[] = [
     async run(e) {
       const one = { R: 3, N: 6, D: 3, B: 1, T: 3, K: 4096, resampling: 'systematic' } as const;
       // every 5th coordinate: each float64 run at K = 4096 takes about half a second here
-      await gradientMatches(e, makeProblem({ ...one, DU: 0, seed: 51, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' }), false, smcFilterStepsGrad, 5);
-      await gradientMatches(e, makeProblem({ ...one, DU: 1, seed: 52, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }), false, smcFilterStepsGrad, 5);
+      await gradientMatches(
+        e,
+        makeProblem({ ...one, DU: 0, seed: 51, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' }),
+        false,
+        smcFilterStepsGrad,
+        5,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({ ...one, DU: 1, seed: 52, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }),
+        false,
+        smcFilterStepsGrad,
+        5,
+      );
     },
   },
   {
@@ -160,7 +352,8 @@ export const cases: GpuCase[] = [
       const perK = 4 * B * T * (2 * small.R + 1);
       const kMax = Math.floor((e.limits.maxStorageBufferBindingSize - 4 * B * T) / perK);
       const big = messageOf(() => smcFilterStepsGrad(e, inp, { ...pr.spec, K: kMax + 1 }));
-      if (!new RegExp(`K=${kMax + 1} at rank 2: \\d+ bytes, more than maxStorageBufferBindingSize .*at most K = ${kMax} `).test(big)) throw new Error(`expected the paths-size error naming K = ${kMax}, got '${big}'`);
+      if (!new RegExp(`K=${kMax + 1} at rank 2: \\d+ bytes, more than maxStorageBufferBindingSize .*at most K = ${kMax} `).test(big))
+        throw new Error(`expected the paths-size error naming K = ${kMax}, got '${big}'`);
       for (const t of [inp.theta, inp.y, inp.v, inp.qs]) t?.dispose();
     },
   },

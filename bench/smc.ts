@@ -35,7 +35,8 @@ import { DEFAULT_CONFIG, LowRankRNN, initialParams, type ModelConfig } from '../
 import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { fusedFits, smcFilter, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
-import { smcFilterSteps } from '../src/inference/smc-step.js';
+import { smcFilterSteps, stepPathBytes } from '../src/inference/smc-step.js';
+import { stepGradBytes } from '../src/inference/smc-step-grad.js';
 import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
@@ -50,6 +51,8 @@ export interface SmcBenchLine {
   T: number;
   proposal: Proposal;
   fwd_path: 'fused' | 'step';
+  /** Filter the training iteration ran: fused, or the step path's gradient op beyond one workgroup (null: not run). */
+  train_path: 'fused' | 'step' | null;
   fwd_ms: number;
   fwd_cpu_ms: number;
   fwd_particle_steps_per_s: number;
@@ -210,10 +213,14 @@ export async function benchLine(engine: Engine, ds: Dataset, label: string, K: n
     warmup,
   );
 
-  // Training iteration (fused path only): as `fit` does it, RAdam on the model's parameters.
+  // Training iteration, as `fit` does it (RAdam on the model's parameters): the fused filter, or the
+  // step path's gradient op where K does not fit one workgroup and its stored paths fit a binding.
   let trainT: { ms: number; cpuMs: number } | null = null;
   let trainFwdT: { ms: number; cpuMs: number } | null = null;
-  if (fused) {
+  const maxBind = engine.limits.maxStorageBufferBindingSize;
+  const stepBytes = stepPathBytes(B, T, K, config.rank);
+  const trainPath = fused ? 'fused' : Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind ? 'step' : null;
+  if (trainPath) {
     const optimizer = new Optimizer('radam', model.trainable(), { lr: 1e-3 });
     let iter = 0;
     const forward = (withBackward: boolean) => {
@@ -265,6 +272,7 @@ export async function benchLine(engine: Engine, ds: Dataset, label: string, K: n
     T,
     proposal,
     fwd_path: fused ? 'fused' : 'step',
+    train_path: trainPath,
     fwd_ms: fwd.ms,
     fwd_cpu_ms: fwd.cpuMs,
     fwd_particle_steps_per_s: work / (fwd.ms / 1000),

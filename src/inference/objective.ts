@@ -13,8 +13,9 @@ import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
-import { smcFilter, type SmcConfig } from './smc-op.js';
+import { fusedFits, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
+import { smcFilterStepsGrad } from './smc-step-grad.js';
 
 /** log Γ(x) (Lanczos), for the Poisson likelihood's data constant Σ log y!. */
 export function lgamma(x: number): number {
@@ -123,6 +124,9 @@ export function objective(
     const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);
     const s = smcFilterSteps(model.engine, { theta: stopGradient(th.theta), y, v: nograd(v), qs: nograd(th.qs) }, full, { paths: true, ancestors: true });
     out = { ll: s.ll, paths: s.paths!, anc: s.anc! };
+  } else if (!fusedFits(model.engine, cfg.K, full.layout.dims.R)) {
+    // K (or R) beyond one workgroup: the step path's gradient op trains at any K
+    out = smcFilterStepsGrad(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   } else out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   let llSum = sum(out.ll);
   if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));

@@ -3,8 +3,8 @@
  * (shaders/smc_step.wgsl), so K is bounded only by memory, not by the workgroup size; at least 2^20
  * particles per trial work on any WebGPU device.
  *
- * FORWARD ONLY: no tape node is recorded and calling it while a tape records a parameter that requires
- * a gradient throws. Training uses the fused filter (smc-op.ts), whose K fits one workgroup.
+ * Forward only: no tape node is recorded and calling it while a tape records a parameter that requires
+ * a gradient throws. Its gradient op, for training at any K, is smcFilterStepsGrad (smc-step-grad.ts).
  *
  * Same inputs, configuration, formulas and random-number counters as `smcFilter`; with one block of
  * particles per trial (K ≤ 256) the block reductions and running sum follow the fused kernel's serial
@@ -111,11 +111,18 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
  * Σ_t (logsumexp_k ℓ_tk − log K) [B] and, when stored, the paths and ancestors in smcFilter's layout.
  */
 export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: SmcStepOptions = {}): SmcStepOutputs {
-  validate(cfg, inp);
   const tape = Tape.active(engine);
   if (tape && (inp.theta.requiresGrad || inp.qs?.requiresGrad || inp.v?.requiresGrad)) {
-    throw new Error('smcFilterSteps is forward-only (no gradient); use smcFilter for training, or stop the tape / gradient first');
+    throw new Error(
+      'smcFilterSteps is forward-only (no gradient); use smcFilterStepsGrad (smc-step-grad.ts) or smcFilter for training, or stop the tape / gradient first',
+    );
   }
+  return runSteps(engine, inp, cfg, options);
+}
+
+/** smcFilterSteps without the forward-only guard: the gradient op (smc-step-grad.ts) records its own tape node. */
+export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: SmcStepOptions = {}): SmcStepOutputs {
+  validate(cfg, inp);
   const { B, T, K } = cfg;
   const { R } = cfg.layout.dims;
   const block = stepBlockSize(K);

@@ -18,10 +18,17 @@ import { objectiveRef, toHost64 } from '../oracles/reference-objective.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
-export async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number, resampleThreshold = 1): Promise<void> {
+/** `K` beyond one workgroup (e.g. 1100) takes the step path's gradient op. */
+export async function objectiveGradientMatches(
+  engine: Engine,
+  config: ModelConfig,
+  proposal: Proposal,
+  seed: number,
+  resampleThreshold = 1,
+  K = 4,
+): Promise<void> {
   const B = 2,
-    T = 5,
-    K = 4;
+    T = 5;
   const rand = mulberry32(seed);
   const host = initialParams(config, seed);
   // move away from the symmetric initial point (zero mean, identity noise) so every term is exercised
@@ -74,7 +81,7 @@ export async function objectiveGradientMatches(engine: Engine, config: ModelConf
   model.dispose();
 }
 
-const tiny: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 6, obsDim: 3, inputDim: 0, nonlinearity: 'tanh', initNoiseX: 0.5, initNoiseZ: 0.3 };
+export const tiny: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 6, obsDim: 3, inputDim: 0, nonlinearity: 'tanh', initNoiseX: 0.5, initNoiseZ: 0.3 };
 
 function smallData(seed: number, trials: number, time: number, D: number) {
   const rand = mulberry32(seed);

@@ -1,0 +1,518 @@
+// Backward pass of the multi-workgroup step filter (src/inference/smc-step-grad.ts): the same
+// mathematics as `backward` in smc_sequence.wgsl (the specification), split into per-step kernels over
+// particle blocks so that K is not limited by one workgroup. The forward (shaders/smc_step.wgsl) stores
+// z (pre-resampling), μ, normalised weights, resampling decisions and the sorted ancestors; the N-wide
+// currents are recomputed here. Per step t, in reverse, for all trials at once:
+//   particles  (blocks of BS particles, PB per invocation, as `propagate`): the weight adjoint of step t
+//              (w_tk·gll_b where step t resampled or is the last, else the next step's, carried per
+//              particle) and the adjoint of the resampled particle ẑ_tk through μ_{t+1} = a ẑ + nᵀφ(m ẑ + Wu v_t)
+//   units      (one invocation per unit and block): unit-owned gradients of m, n, h, Wu over the block;
+//              #if LANE_GRADS (software adapters) `particles` adds them instead, per lane, while it
+//              recomputes the currents: every lane owns a row slice, and each unit's parameter loads and
+//              gradient updates then serve its PB particles (the per-particle gathers of `units` dominate there)
+//   channels   (one invocation per channel and block, bootstrap): observation parameter gradients
+//   gather     (as `particles`): the adjoint of z_tj is the sum over its children (a contiguous range of
+//              the sorted ancestors, found by binary search: no atomics), then the proposal and
+//              observation terms give the adjoint of μ_tj and the small parameters' gradients
+// Every parameter gradient is accumulated over steps in slices owned by one block (or, LANE_GRADS, one
+// lane: unit and channel rows) or one invocation (the small parameters θ_a, μ0 and the R×R matrices): gpart =
+// rows [B·nb·RS, P] | small [B·nb·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small`
+// sum the slices into the packed gradient, `reduce_q` the per-block shares of the q_t, s_t gradients.
+#include "smc_common"
+
+#const R
+#const WG
+#const BS
+#const PB
+#const NSMALL
+#const RS
+
+struct Params {
+  B: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
+  t: u32, nb: u32, iter: u32, seed_lo: u32, seed_hi: u32, P: u32,
+  off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
+  off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
+  off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
+  off_y: u32, off_v: u32, off_qs: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> theta: array<f32>;
+@group(0) @binding(2) var<storage, read> data: array<f32>;
+// paths: z [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled after t [B,T]
+@group(0) @binding(3) var<storage, read> paths: array<f32>;
+@group(0) @binding(4) var<storage, read> anc: array<u32>;
+@group(0) @binding(5) var<storage, read> gll: array<f32>;
+// work: adjoint of μ_{t+1} [B,K,R] | adjoint of ẑ_t [B,K,R] | weight adjoint (× gll) [B,K]
+@group(0) @binding(6) var<storage, read_write> work: array<f32>;
+// parameter rows per block w = b·nb + g (and lane) [B·nb·RS, P] | small accumulators per invocation [B·nb·WG, NSMALL]
+@group(0) @binding(7) var<storage, read_write> gpart: array<f32>;
+// per (b, t, block): shares of the q_t, s_t gradients [B,T,nb,R+1] (optimal proposal)
+@group(0) @binding(8) var<storage, read_write> gqpart: array<f32>;
+@group(0) @binding(9) var<storage, read_write> gtheta: array<f32>;
+@group(0) @binding(10) var<storage, read> smallmap: array<u32>;
+@group(0) @binding(11) var<storage, read_write> gqs: array<f32>;
+#if INPUT_GRAD
+// Gradient with respect to the inputs v (when they carry one, e.g. low-pass filtered with the trained
+// decay), DUC = DU: each invocation's share of step t's [DU] (transition by `particles`, readout by
+// `gather`) in its slot of gvpart [B·nb·WG, DU], summed by `reduce_v` into gv [B,T,DU] every step.
+#const DUC
+@group(0) @binding(12) var<storage, read_write> gvpart: array<f32>;
+@group(0) @binding(13) var<storage, read_write> gv: array<f32>;
+fn gvslot(w: u32, tid: u32) -> u32 { return (w * WG + tid) * DUC; }
+#endif
+
+// Small accumulators, in the layout of smc_sequence.wgsl (and theta-layout.ts smallMap).
+const S_A: u32 = 0u;
+const S_MU0: u32 = 1u;
+const S_M1: u32 = 1u + R;              // bootstrap L  | optimal Σq
+const S_M2: u32 = 1u + R + R * R;      // bootstrap L0 | optimal Σq0
+const S_M3: u32 = 1u + R + 2u * R * R; // optimal Lq
+const S_M4: u32 = 1u + R + 3u * R * R; // optimal Lq0
+const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
+
+fn gmu_base(b: u32, k: u32) -> u32 { return (b * p.K + k) * R; }
+fn gzh_base(b: u32, k: u32) -> u32 { return p.B * p.K * R + (b * p.K + k) * R; }
+fn wadj_idx(b: u32, k: u32) -> u32 { return 2u * p.B * p.K * R + b * p.K + k; }
+// Row slice of block w (lane `lane` with LANE_GRADS) and small slot of invocation tid of block w.
+fn slice(w: u32, lane: u32) -> u32 { return (w * RS + lane) * p.P; }
+fn small_slot(w: u32, tid: u32) -> u32 { return p.B * p.nb * RS * p.P + (w * WG + tid) * NSMALL; }
+
+// Block w = wid.x + wid.y·nwg.x of the grid (B·nb blocks; padding groups compute on block 0, write nothing).
+struct Block { b: u32, g: u32, w: u32, valid: bool }
+fn block_of(wid: vec3<u32>, nwg: vec3<u32>) -> Block {
+  let wraw = wid.x + wid.y * nwg.x;
+  let valid = wraw < p.B * p.nb;
+  let w = select(0u, wraw, valid);
+  return Block(w / p.nb, w % p.nb, w, valid);
+}
+
+@compute @workgroup_size(WG)
+fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let blk = block_of(wid, nwg);
+  let b = blk.b;
+  let tid = lid.x;
+  let K = p.K;
+  let t = p.t;
+  let last = t + 1u == p.T;
+  let carryOn = !last && paths[flagidx(b, t)] == 0.0;
+  var zh = array<f32, PB * R>();
+  var gl = array<f32, PB * R>();
+  var gz = array<f32, PB * R>();
+  var gaz = 0.0; // Σ g·ẑ over this invocation's particles (gradient of the decay a)
+  let a = exp(-exp(theta[p.off_a]));
+  for (var q = 0u; q < PB; q++) {
+    let k = blk.g * BS + q * WG + tid;
+    if (blk.valid && k < K) {
+      if (!carryOn) { work[wadj_idx(b, k)] = paths[widx(b, t, k)] * gll[b]; }
+      if (!last) {
+        let ak = anc[ancidx(b, t, k)];
+        for (var r = 0u; r < R; r++) {
+          zh[q * R + r] = paths[zidx(b, t, ak) + r];
+          gl[q * R + r] = work[gmu_base(b, k) + r];
+          gz[q * R + r] = a * gl[q * R + r];
+          gaz += gl[q * R + r] * zh[q * R + r];
+        }
+      }
+    }
+  }
+  if (last) {
+    for (var q = 0u; q < PB; q++) {
+      let k = blk.g * BS + q * WG + tid;
+      if (blk.valid && k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(b, k) + r] = 0.0; } }
+    }
+#if INPUT_GRAD
+    if (blk.valid) { for (var j = 0u; j < DUC; j++) { gvpart[gvslot(blk.w, tid) + j] = 0.0; } }
+#endif
+    return;
+  }
+#if INPUT_GRAD
+  var gvacc = array<f32, DUC>();
+#endif
+  // adjoint of ẑ_t through the transition into step t+1 (input v_t): gz += Σ_i m_i (n_i·g) φ'(x_i)
+  for (var i = 0u; i < p.N; i++) {
+    var mrow = array<f32, R>();
+    var nrow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+    let h = theta[p.off_h + i];
+    var cur = 0.0;
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
+#if LANE_GRADS
+    var gm = array<f32, R>();
+    var gn = array<f32, R>();
+    var gh = 0.0;
+    var gx = 0.0;
+#endif
+#if INPUT_GRAD
+    var gxi = 0.0; // Σ over this invocation's particles of the current adjoint of unit i
+#endif
+#unroll Q PB
+    {
+      var x = cur;
+      var rr = 0.0;
+      for (var r = 0u; r < R; r++) {
+        x += mrow[r] * zh[Q * R + r];
+        rr += nrow[r] * gl[Q * R + r];
+      }
+      let c = rr * dphi_dx(x, h);
+      for (var r = 0u; r < R; r++) { gz[Q * R + r] += mrow[r] * c; }
+#if INPUT_GRAD
+      gxi += c;
+#endif
+#if LANE_GRADS
+      // particles past K have ẑ = g = 0: they add nothing
+      let f = phi(x, h);
+      gh += rr * dphi_dh(x, h);
+      gx += c;
+      for (var r = 0u; r < R; r++) {
+        gn[r] += f * gl[Q * R + r];
+        gm[r] += c * zh[Q * R + r];
+      }
+#endif
+    }
+#endunroll
+#if INPUT_GRAD
+    for (var j = 0u; j < DUC; j++) { gvacc[j] += theta[p.off_wu + i * p.DU + j] * gxi; }
+#endif
+#if LANE_GRADS
+    if (blk.valid) {
+      let s = slice(blk.w, tid);
+      for (var r = 0u; r < R; r++) {
+        gpart[s + p.off_m + i * R + r] += gm[r];
+        gpart[s + p.off_n + i * R + r] += gn[r];
+      }
+      gpart[s + p.off_h + i] += gh;
+      for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
+    }
+#endif
+  }
+  if (!blk.valid) { return; }
+  for (var q = 0u; q < PB; q++) {
+    let k = blk.g * BS + q * WG + tid;
+    if (k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(b, k) + r] = gz[q * R + r]; } }
+  }
+  gpart[small_slot(blk.w, tid) + S_A] += gaz * (-a * exp(theta[p.off_a]));
+#if INPUT_GRAD
+  for (var j = 0u; j < DUC; j++) { gvpart[gvslot(blk.w, tid) + j] = gvacc[j]; }
+#endif
+}
+
+// Unit i's gradients of m_i, n_i, h_i and Wu_i from the transition t → t+1, over block w's particles.
+@compute @workgroup_size(64)
+fn units(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 64u;
+  let nu = ((p.N + 63u) / 64u) * 64u;
+  let w = e / nu;
+  let i = e % nu;
+  if (w >= p.B * p.nb || i >= p.N) { return; }
+  let b = w / p.nb;
+  let g = w % p.nb;
+  let t = p.t;
+  var mrow = array<f32, R>();
+  var nrow = array<f32, R>();
+  for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+  let h = theta[p.off_h + i];
+  var cur = 0.0;
+  for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
+  var gm = array<f32, R>();
+  var gn = array<f32, R>();
+  var gh = 0.0;
+  var gx = 0.0;
+  let end = min(p.K, (g + 1u) * BS);
+  for (var k = g * BS; k < end; k++) {
+    let ak = anc[ancidx(b, t, k)];
+    var zh = array<f32, R>();
+    var gl = array<f32, R>();
+    var x = cur;
+    var rr = 0.0;
+    for (var r = 0u; r < R; r++) {
+      zh[r] = paths[zidx(b, t, ak) + r];
+      gl[r] = work[gmu_base(b, k) + r];
+      x += mrow[r] * zh[r];
+      rr += nrow[r] * gl[r];
+    }
+    let f = phi(x, h);
+    let cx = rr * dphi_dx(x, h);
+    gh += rr * dphi_dh(x, h);
+    gx += cx;
+    for (var r = 0u; r < R; r++) {
+      gn[r] += f * gl[r];
+      gm[r] += cx * zh[r];
+    }
+  }
+  let s = slice(w, 0u);
+  for (var r = 0u; r < R; r++) {
+    gpart[s + p.off_m + i * R + r] += gm[r];
+    gpart[s + p.off_n + i * R + r] += gn[r];
+  }
+  gpart[s + p.off_h + i] += gh;
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
+}
+
+#if !OPTIMAL
+// Channel d's observation parameter gradients at step t over block w's particles (bootstrap). With
+// RATES channel d is unit d: its m, h, gain and Wu rows get the readout's share here.
+@compute @workgroup_size(64)
+fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 64u;
+  let nd = ((p.D + 63u) / 64u) * 64u;
+  let wb = e / nd;
+  let d = e % nd;
+  if (wb >= p.B * p.nb || d >= p.D) { return; }
+  let b = wb / p.nb;
+  let g = wb % p.nb;
+  let t = p.t;
+  var gB = array<f32, R>(); // RATES: the gradient of m_d
+  var gbias = 0.0;
+  var glv = 0.0;
+#if RATES
+  var ggain = 0.0;
+  var gh = 0.0;
+  var gx = 0.0;
+  let hd = theta[p.off_h + d];
+  let gain = theta[p.off_Bo + d];
+#endif
+  let y = data[p.off_y + (b * p.T + t) * p.D + d];
+  let off = obs_offset(b, t, d);
+  let end = min(p.K, (g + 1u) * BS);
+  for (var k = g * BS; k < end; k++) {
+    let w = work[wadj_idx(b, k)];
+    var eta = off;
+    var z = array<f32, R>();
+    for (var r = 0u; r < R; r++) {
+      z[r] = paths[zidx(b, t, k) + r];
+#if !RATES
+      eta += theta[p.off_B + d * R + r] * z[r];
+#endif
+    }
+#if RATES
+    let x = unit_current(b, t, d, z);
+    let f = phi(x, hd);
+    eta += gain * f;
+#endif
+    let lam = psi(eta);
+#if POISSON
+    let geta = (y / lam - 1.0) * dpsi(eta);
+#else
+    let prec = exp(-theta[p.off_lv + d]);
+    let res = y - lam;
+    let geta = res * prec * dpsi(eta);
+    glv += w * (0.5 * res * res * prec - 0.5);
+#endif
+    gbias += w * geta;
+#if RATES
+    ggain += w * geta * f;
+    gh += w * geta * gain * dphi_dh(x, hd);
+    let cx = w * geta * gain * dphi_dx(x, hd);
+    gx += cx;
+    for (var r = 0u; r < R; r++) { gB[r] += cx * z[r]; }
+#else
+    for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
+#endif
+  }
+  let s = slice(wb, 0u);
+#if RATES
+  for (var r = 0u; r < R; r++) { gpart[s + p.off_m + d * R + r] += gB[r]; }
+  gpart[s + p.off_h + d] += gh;
+  gpart[s + p.off_Bo + d] += ggain;
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + d * p.DU + j] += gx * input_v(b, t, j); }
+#else
+  for (var r = 0u; r < R; r++) { gpart[s + p.off_B + d * R + r] += gB[r]; }
+#endif
+  gpart[s + p.off_b + d] += gbias;
+#if READOUT_V
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
+#endif
+#if !POISSON
+  gpart[s + p.off_lv + d] += glv;
+#endif
+}
+#endif
+
+#if OPTIMAL
+var<workgroup> sgq: array<f32, WG * (R + 1u)>;
+#endif
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let blk = block_of(wid, nwg);
+  let b = blk.b;
+  let tid = lid.x;
+  let K = p.K;
+  let t = p.t;
+  let arow = ancidx(b, t, 0u);
+  var acc = array<f32, NSMALL>();
+  var gqv = array<f32, R>();
+  var gsv = 0.0;
+#if INPUT_GRAD
+  var gvacc = array<f32, DUC>();
+#endif
+  for (var q = 0u; q < PB; q++) {
+    let j = blk.g * BS + q * WG + tid;
+    if (blk.valid && j < K) {
+      // children of particle j: the k-range with ancestor j in the sorted ancestor row
+      var lo = 0u;
+      var hi = K;
+      while (lo < hi) { let mid = (lo + hi) / 2u; if (anc[arow + mid] < j) { lo = mid + 1u; } else { hi = mid; } }
+      var end = lo;
+      var hi2 = K;
+      while (end < hi2) { let mid = (end + hi2) / 2u; if (anc[arow + mid] <= j) { end = mid + 1u; } else { hi2 = mid; } }
+      var gz = array<f32, R>();
+      for (var k = lo; k < end; k++) { for (var r = 0u; r < R; r++) { gz[r] += work[gzh_base(b, k) + r]; } }
+      let w = work[wadj_idx(b, j)];
+      var z = array<f32, R>();
+      var mu = array<f32, R>();
+      for (var r = 0u; r < R; r++) {
+        z[r] = paths[zidx(b, t, j) + r];
+        mu[r] = paths[muidx(b, t, j) + r];
+      }
+      let xi = noise(b, t, j);
+      var gmu = array<f32, R>();
+#if OPTIMAL
+      let sq = select(S_M1, S_M2, t == 0u);
+      let sl = select(S_M3, S_M4, t == 0u);
+      let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
+      let qbase = p.off_qs + (b * p.T + t) * R;
+      let gm_ = sym_matvec(p.off_G, mu);
+      var rr = array<f32, R>();
+      for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gm_[r]; }
+      let pr = sym_matvec(offSq, rr);
+      // sgz = Σqᵀ gz
+      var sgz = array<f32, R>();
+      for (var c = 0u; c < R; c++) {
+        var s = 0.0;
+        for (var r = 0u; r < R; r++) { s += theta[offSq + r * R + c] * gz[r]; }
+        sgz[c] = s;
+      }
+      // ∂ℓ/∂μ = r − G Σq r
+      let gpr = sym_matvec(p.off_G, pr);
+      for (var c = 0u; c < R; c++) {
+        var s = 0.0;
+        for (var r = 0u; r < R; r++) { s += theta[p.off_G + r * R + c] * sgz[r]; }
+        gmu[c] = gz[c] - s + w * (rr[c] - gpr[c]);
+      }
+      for (var r = 0u; r < R; r++) {
+        for (var c = 0u; c < R; c++) {
+          acc[sq + r * R + c] += gz[r] * rr[c] + 0.5 * w * rr[r] * rr[c];
+          acc[S_M5 + r * R + c] += -sgz[r] * mu[c] - w * (0.5 * mu[r] * mu[c] + pr[r] * mu[c]);
+          if (c <= r) { acc[sl + r * R + c] += gz[r] * xi[c]; }
+        }
+        gqv[r] += sgz[r] + w * (mu[r] + pr[r]);
+      }
+      gsv += -0.5 * w;
+#else
+      // observation log-likelihood gradient with respect to z
+      for (var d = 0u; d < p.D; d++) {
+#if RATES
+        let x = unit_current(b, t, d, z);
+        let hd = theta[p.off_h + d];
+        let eta = obs_offset(b, t, d) + theta[p.off_Bo + d] * phi(x, hd);
+#else
+        var eta = obs_offset(b, t, d);
+        for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+#endif
+        let lam = psi(eta);
+        let y = data[p.off_y + (b * p.T + t) * p.D + d];
+#if POISSON
+        let geta = (y / lam - 1.0) * dpsi(eta);
+#else
+        let geta = (y - lam) * exp(-theta[p.off_lv + d]) * dpsi(eta);
+#endif
+#if RATES
+        let cz = w * geta * theta[p.off_Bo + d] * dphi_dx(x, hd);
+        for (var r = 0u; r < R; r++) { gz[r] += cz * theta[p.off_m + d * R + r]; }
+#if INPUT_GRAD
+        for (var u = 0u; u < DUC; u++) { gvacc[u] += cz * theta[p.off_wu + d * p.DU + u]; }
+#endif
+#else
+        for (var r = 0u; r < R; r++) { gz[r] += w * geta * theta[p.off_B + d * R + r]; }
+#endif
+#if INPUT_GRAD
+#if READOUT_V
+        for (var u = 0u; u < DUC; u++) { gvacc[u] += w * geta * theta[p.off_Bv + d * p.DU + u]; }
+#endif
+#endif
+      }
+      let sl = select(S_M1, S_M2, t == 0u);
+      for (var r = 0u; r < R; r++) {
+        gmu[r] = gz[r];
+        for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += gz[r] * xi[c]; }
+      }
+#endif
+      if (t == 0u) { for (var r = 0u; r < R; r++) { acc[S_MU0 + r] += gmu[r]; } }
+      for (var r = 0u; r < R; r++) { work[gmu_base(b, j) + r] = gmu[r]; }
+    }
+  }
+  if (blk.valid) {
+    let ss = small_slot(blk.w, tid);
+    for (var e = 1u; e < NSMALL; e++) { gpart[ss + e] += acc[e]; }
+#if INPUT_GRAD
+    for (var u = 0u; u < DUC; u++) { gvpart[gvslot(blk.w, tid) + u] += gvacc[u]; }
+#endif
+  }
+#if OPTIMAL
+  // this block's share of the q_t, s_t gradients: invocations' sums to workgroup memory, summed serially
+  for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = gqv[r]; }
+  sgq[tid * (R + 1u) + R] = gsv;
+  workgroupBarrier();
+  if (tid == 0u && blk.valid) {
+    for (var r = 0u; r <= R; r++) {
+      var s = 0.0;
+      for (var k = 0u; k < WG; k++) { s += sgq[k * (R + 1u) + r]; }
+      gqpart[((b * p.T + t) * p.nb + blk.g) * (R + 1u) + r] = s;
+    }
+  }
+#endif
+}
+
+@compute @workgroup_size(64)
+fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= p.P) { return; }
+  var s = 0.0;
+  for (var w = 0u; w < p.B * p.nb * RS; w++) { s += gpart[w * p.P + e]; }
+  gtheta[e] = s;
+}
+
+@compute @workgroup_size(64)
+fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= NSMALL) { return; }
+  let dst = smallmap[e];
+  if (dst == 0xffffffffu) { return; }
+  var s = 0.0;
+  for (var w = 0u; w < p.B * p.nb; w++) {
+    for (var k = 0u; k < WG; k++) { s += gpart[small_slot(w, k) + e]; }
+  }
+  gtheta[dst] += s;
+}
+
+#if OPTIMAL
+// gqs = [q (B,T,R) | s (B,T)]: the sum of the blocks' shares of every step.
+@compute @workgroup_size(64)
+fn reduce_q(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= p.B * p.T * (R + 1u)) { return; }
+  let bt = e / (R + 1u);
+  let r = e % (R + 1u);
+  var s = 0.0;
+  for (var g = 0u; g < p.nb; g++) { s += gqpart[(bt * p.nb + g) * (R + 1u) + r]; }
+  if (r < R) { gqs[bt * R + r] = s; } else { gqs[p.B * p.T * R + bt] = s; }
+}
+#endif
+
+#if INPUT_GRAD
+// gv[b, t, j]: the sum of every invocation's share of step t.
+@compute @workgroup_size(64)
+fn reduce_v(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x;
+  if (e >= p.B * DUC) { return; }
+  let b = e / DUC;
+  let j = e % DUC;
+  var s = 0.0;
+  for (var g = 0u; g < p.nb; g++) {
+    for (var k = 0u; k < WG; k++) { s += gvpart[gvslot(b * p.nb + g, k) + j]; }
+  }
+  gv[(b * p.T + p.t) * DUC + j] = s;
+}
+#endif

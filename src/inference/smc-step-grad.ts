@@ -1,0 +1,209 @@
+/**
+ * The multi-workgroup step filter (smc-step.ts) as a tape op, so training runs at any particle count:
+ * the forward stores z, μ, normalised weights, resampling decisions and the sorted ancestors
+ * (O(B·T·K·R) plus ancestors, nothing N-wide); the backward (shaders/smc_step_backward.wgsl) runs per
+ * step in reverse over blocks of particles, with the fused backward's mathematics, so where both run
+ * they give the same gradient. d ll / d theta, for the optimal proposal d ll / d qs, and d ll / d v
+ * when the inputs carry a gradient.
+ */
+import { record } from '../autodiff/tape.js';
+import { Tensor } from '../autodiff/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { GpuLimitError } from '../gpu/errors.js';
+import { nonlinearityId } from '../ops/nonlin.js';
+import { OBS_NONLIN_IDS } from './smc-layout.js';
+import { type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { packData } from './smc-host.js';
+import { runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
+
+export interface StepGradOptions {
+  /**
+   * Unit gradients per lane inside the `particles` kernel (default on software adapters, where the
+   * separate `units` kernel's per-particle gathers dominate) instead of the `units` kernel per block.
+   */
+  laneGrads?: boolean;
+}
+
+function laneGradsFor(engine: Engine, options: StepGradOptions): boolean {
+  return options.laneGrads ?? engine.info.software;
+}
+
+/** Bytes of the backward's gradient slices: parameter rows per block (or lane) and the small accumulators per lane. */
+export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradOptions = {}): number {
+  const block = stepBlockSize(cfg.K);
+  const nb = Math.ceil(cfg.K / block);
+  const lanes = stepLanes(engine, block);
+  return 4 * cfg.B * nb * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
+}
+
+export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: StepGradOptions = {}): SmcOutputs {
+  const { B, T, K } = cfg;
+  const { R, N, D, DU } = cfg.layout.dims;
+  const P = cfg.layout.P;
+  const nSmall = cfg.layout.nSmall;
+  const maxBind = engine.limits.maxStorageBufferBindingSize;
+  // the stored paths bound K: say so, with the largest K that fits, before any work
+  const pathBytes = stepPathBytes(B, T, K, R).paths;
+  if (pathBytes > maxBind) {
+    const kMax = Math.floor((maxBind / 4 - B * T) / (B * T * (2 * R + 1)));
+    throw new GpuLimitError(
+      'smc_step_backward',
+      `training stores the paths of B=${B}, T=${T}, K=${K} at rank ${R}: ${pathBytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); at most K = ${kMax} at this batch and window`,
+    );
+  }
+  const gradBytes = stepGradBytes(engine, cfg, options);
+  const laneGrads = laneGradsFor(engine, options);
+  // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
+  const inputGrad = !!inp.v?.requiresGrad;
+  const workBytes = 4 * B * K * (2 * R + 1);
+  for (const [what, bytes] of [
+    ['per-block gradient slices', gradBytes],
+    ['particle adjoints', workBytes],
+  ] as const) {
+    if (bytes > maxBind) {
+      throw new GpuLimitError(
+        'smc_step_backward',
+        `the ${what} of B=${B}, K=${K} at rank ${R} take ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); train on fewer trials or particles at a time`,
+      );
+    }
+  }
+  const out = runSteps(engine, inp, cfg, { paths: true, ancestors: true, trialsPerChunk: B });
+  const paths = out.paths!;
+  const anc = out.anc!;
+  const ll = out.ll;
+
+  const block = stepBlockSize(K);
+  const nb = Math.ceil(K / block);
+  const lanes = stepLanes(engine, block);
+  const optimal = cfg.proposal === 'optimal';
+  const kopts = {
+    defines: {
+      R,
+      WG: lanes,
+      BS: block,
+      PB: block / lanes,
+      NSMALL: nSmall,
+      RS: laneGrads ? lanes : 1,
+      LANE_GRADS: laneGrads,
+      INPUT_GRAD: inputGrad,
+      DUC: Math.max(1, DU),
+      OPTIMAL: optimal,
+      POISSON: cfg.obs === 'poisson',
+      READOUT_V: !!cfg.readoutFromInputs,
+      RATES: cfg.layout.rates,
+    },
+    overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
+    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
+  };
+  const data = packData(engine, inp, 'smc_step_grad.data');
+  const o = cfg.layout.offsets;
+  const base = {
+    B,
+    T,
+    K,
+    N,
+    D,
+    DU,
+    nb,
+    iter: cfg.iter >>> 0,
+    seed_lo: cfg.key[0],
+    seed_hi: cfg.key[1],
+    P,
+    off_m: o.m,
+    off_n: o.n,
+    off_h: o.h,
+    off_a: o.a,
+    off_wu: o.wu,
+    off_mu0: o.mu0,
+    off_L: o.L,
+    off_L0: o.L0,
+    off_Sq: o.Sq,
+    off_Lq: o.Lq,
+    off_Sq0: o.Sq0,
+    off_Lq0: o.Lq0,
+    off_G: o.G,
+    off_B: o.B,
+    off_b: o.b,
+    off_lv: o.lv,
+    off_Bv: o.Bv,
+    off_Bo: o.Bo,
+    off_y: data.offY,
+    off_v: data.offV,
+    off_qs: data.offQs,
+  };
+
+  const inputs: Tensor[] = [inp.theta];
+  if (inp.qs) inputs.push(inp.qs);
+  if (inputGrad) inputs.push(inp.v!);
+  const savedPaths = paths.retain();
+  const savedAnc = anc.retain();
+  const savedTheta = inp.theta.retain();
+  const dataBuf = data.buf;
+  record(
+    'smc_step',
+    inputs,
+    [ll, paths, anc],
+    ([gll]) => {
+      const kernel = (entry: string) => engine.kernel('smc_step_backward', entry, kopts);
+      const work = engine.alloc(workBytes, 'smc_step_bw.work');
+      engine.clear(work);
+      const gpart = engine.alloc(gradBytes, 'smc_step_bw.gpart');
+      engine.clear(gpart);
+      const gqpart = engine.alloc(optimal ? 4 * B * T * nb * (R + 1) : 4, 'smc_step_bw.gqpart');
+      const gtheta = Tensor.empty(engine, [P], 'f32', 'smc_step_bw.gtheta');
+      const gqs = optimal ? Tensor.empty(engine, [B * T * (R + 1)], 'f32', 'smc_step_bw.gqs') : null;
+      const smallmap = engine.upload(cfg.layout.smallMap, 'smc_step_bw.smallmap');
+      const gvpart = inputGrad ? engine.alloc(4 * B * nb * lanes * DU, 'smc_step_bw.gvpart') : null;
+      const gv = inputGrad ? Tensor.empty(engine, [B, T, DU], 'f32', 'smc_step_bw.gv') : null;
+      const all: Record<string, unknown> = {
+        theta: savedTheta,
+        data: dataBuf,
+        paths: savedPaths,
+        anc: savedAnc,
+        gll: gll!,
+        work,
+        gpart,
+        gqpart,
+        gtheta,
+        smallmap,
+        gqs: gqs?.buffer,
+        gvpart,
+        gv: gv?.buffer,
+      };
+      // each entry point binds only what it uses
+      const run = (entry: string, p: Record<string, number>, grid: number | [number, number]) => {
+        const k = kernel(entry);
+        const bind: Record<string, unknown> = { p };
+        for (const b of k.reflection.bindings) if (b.name !== 'p') bind[b.name] = all[b.name];
+        engine.dispatch(k, bind as never, grid);
+      };
+      const blocks = engine.grid(B * nb, 1);
+      const units = engine.grid(B * nb * Math.ceil(N / 64) * 64, 64);
+      const channels = engine.grid(B * nb * Math.ceil(D / 64) * 64, 64);
+      for (let t = T - 1; t >= 0; t--) {
+        const p = { ...base, t };
+        run('particles', p, blocks);
+        if (t + 1 < T && !laneGrads) run('units', p, units);
+        if (!optimal) run('channels', p, channels);
+        run('gather', p, blocks);
+        if (inputGrad) run('reduce_v', p, Math.ceil((B * DU) / 64));
+      }
+      const p = { ...base, t: 0 };
+      run('reduce_rows', p, Math.ceil(P / 64));
+      run('reduce_small', p, Math.ceil(nSmall / 64));
+      if (gqs) run('reduce_q', p, Math.ceil((B * T * (R + 1)) / 64));
+      engine.release(work);
+      engine.release(gpart);
+      engine.release(gqpart);
+      engine.release(smallmap);
+      if (gvpart) engine.release(gvpart);
+      const grads: Tensor[] = [gtheta];
+      if (gqs) grads.push(gqs);
+      if (gv) grads.push(gv);
+      return grads;
+    },
+    [savedPaths, savedAnc, savedTheta, dataBuf],
+    { nonDifferentiable: [1, 2] },
+  );
+  return { ll, paths, anc };
+}

@@ -64,6 +64,9 @@ export {
   type Dataset,
   type Normalisation,
 } from './io/dataset.js';
+// NWB sessions: the reader loads its HDF5 module (4 MB) on first use, so pages that never open one never fetch it.
+export { parseNwb, writeNwb, type NwbSession, type NwbUnits, type NwbTrials, type NwbTimeSeries, type NwbColumn, type NwbWriteSpec } from './io/nwb.js';
+export { binSession, selectTrials, type BinOptions, type BinnedSession, type SplitName } from './io/nwb-bin.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './inference/fit-session.js';
 

@@ -181,6 +181,25 @@ describe('binning', () => {
     expect(hb.trials).toBe(Math.floor(400 / h.rate));
   });
 
+  test('model inputs from behaviour series: side by side, over the window and on into the forward bins', async () => {
+    const s = await parseNwb(await writeMaze(maze), 'maze.nwb');
+    const b = binSession(s, { binMs: 20, align: 'move_onset_time', window: [-250, 450], forwardMs: 100, inputs: ['hand_vel', 'hand_pos'], behaviour: [] });
+    const { a, b: b0, c, d } = maze.velocity;
+    expect(b.inputs!.channels).toBe(4);
+    expect(b.behaviour).toEqual([]);
+    expect([b.inputs!.time, b.forward!.inputs!.time]).toEqual([35, 5]);
+    for (let k = 0; k < b.trials; k++) {
+      for (const i of [0, 34, 35, 39]) {
+        // linear velocity: the bin mean is the value at the bin centre; hand_pos holds the same values (in mm)
+        const t = b.windowStart[k] + (i + 0.5) * 0.02;
+        const [arr, row] = i < 35 ? [b.inputs!, k * 35 + i] : [b.forward!.inputs!, k * 5 + i - 35];
+        const got = Array.from(arr.data.subarray(row * 4, row * 4 + 4));
+        [a * t + b0, c * t + d, a * t + b0, c * t + d].forEach((want, j) => expect(got[j]).toBeCloseTo(want, 4));
+      }
+    }
+    expect(() => binSession(s, { binMs: 20, windowMs: 1000, inputs: ['cue'] })).toThrow(/no behaviour series 'cue'/);
+  });
+
   test('windows past the recording or the behaviour, and bad windows, stop with clear errors', async () => {
     const s = await parseNwb(await writeMaze(maze), 'maze.nwb');
     expect(() => binSession(s, { binMs: 20, align: 'start_time', window: [-300, 700] })).toThrow(
@@ -274,8 +293,59 @@ describe('lowrank-smc bin', () => {
         loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', trials: 'val' }),
       ).rejects.toThrow(/no val trials/);
       await expect(loadObservations(file, undefined, 'poisson', { trials: 'training' })).rejects.toThrow(/--trials must be all or a list of train, val, test/);
+      // --inputs with NWB data names behaviour series, binned like the counts, the same trials
+      const { loadInputs } = await import('../src/cli/common.js');
+      const nwbOpts = { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', 'held-out-neurons': 'file', trials: 'train' };
+      const u = await loadInputs('hand_vel', undefined, ds, file, nwbOpts);
+      expect([u!.trials, u!.time, u!.channels]).toEqual([6, 35, 2]);
+      expect(Array.from(u!.data)).toEqual(Array.from(b.behaviour[0].data.data));
+      await expect(loadInputs('hand_vel', 'trial,time,channel', ds, file, nwbOpts)).rejects.toThrow(/--inputs-layout does not apply/);
       await expect(run([file, '--out', join(dir, 'y.npy'), '--align', 'move_onset_time'])).rejects.toThrow(/--align move_onset_time needs --align-window/);
       await expect(run([join(dir, 'none.nwb'), '--out', join(dir, 'y.npy')])).rejects.toThrow(/none\.nwb: file not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lowrank-smc eval-spikes checks (before any GPU work)', () => {
+  test('a model with inputs needs --inputs naming session series of its input width; a model without refuses them', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { run } = await import('../src/cli/eval-spikes.js');
+    const { DEFAULT_CONFIG, initialParams } = await import('../src/models/lowrank-rnn.js');
+    const { serializeModel } = await import('../src/models/model-file.js');
+    const dir = mkdtempSync(join(tmpdir(), 'lowrank-smc-nwb-'));
+    try {
+      const file = join(dir, 'maze.nwb');
+      writeFileSync(file, await writeMaze(maze));
+      const model = (name: string, inputDim: number) => {
+        const config = { ...DEFAULT_CONFIG, rank: 2, units: 8, obsDim: 4, inputDim, obs: 'poisson' as const, obsNonlinearity: 'softplus' as const };
+        writeFileSync(join(dir, name), JSON.stringify(serializeModel(config, initialParams(config, 0), null, null)));
+        return join(dir, name);
+      };
+      const withInputs = model('u.json', 2);
+      const args = (m: string) => [
+        '--model',
+        m,
+        '--data',
+        file,
+        '--align',
+        'move_onset_time',
+        '--align-window=-250,450',
+        '--held-out-neurons',
+        'file',
+        '--backend',
+        'no-such-backend',
+      ];
+      await expect(run(args(withInputs))).rejects.toThrow(/u\.json: the model takes 2 input\(s\); name the session's behaviour series .*--inputs/);
+      await expect(run([...args(withInputs), '--inputs', 'x.npy'])).rejects.toThrow(/eval-spikes bins the inputs from the session/);
+      await expect(run([...args(withInputs), '--inputs', 'hand_vel,hand_pos'])).rejects.toThrow(
+        /takes 2 input\(s\) but --inputs hand_vel,hand_pos has 4 dimension\(s\)/,
+      );
+      await expect(run([...args(withInputs), '--inputs', 'cue'])).rejects.toThrow(/no behaviour series 'cue'/);
+      await expect(run([...args(model('n.json', 0)), '--inputs', 'hand_vel'])).rejects.toThrow(/n\.json: the model takes no inputs/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -29,6 +29,8 @@ export interface GenerateOptions {
   burnIn?: number;
   /** Inputs u [S, steps, DU] for conditional generation (low-pass filtered if the model's inputFilter says so). */
   inputs?: Float32Array;
+  /** The inputs are already the model's effective inputs (filtered by the caller over a longer stretch): use them as given. */
+  inputsFiltered?: boolean;
   initial?: InitialState;
   seed?: number;
   /** Scales the transition noise (1 = the model's). */
@@ -140,7 +142,10 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
     const o = layout.offsets;
     // the same input filter as in fitting: low-pass from a zero state at the first recorded step
     // (burn-in runs on zero inputs, so the filter state is still zero there)
-    const given = opts.inputs && c.inputFilter === 'lowpass' ? Float32Array.from(lowpassReference(opts.inputs, [S, T, DU], host.thetaA[0])) : opts.inputs;
+    const given =
+      opts.inputs && c.inputFilter === 'lowpass' && !opts.inputsFiltered
+        ? Float32Array.from(lowpassReference(opts.inputs, [S, T, DU], host.thetaA[0]))
+        : opts.inputs;
     const inputs = Tensor.fromArray(engine, given ?? new Float32Array(Math.max(1, S * T * DU)), [Math.max(1, given?.length ?? S * T * DU)]);
     const z0T = Tensor.fromArray(engine, z0, [S * R]);
     const out = Tensor.empty(engine, [S * T * (R + 2 * D)], 'f32', 'generate.out');

@@ -38,7 +38,12 @@ export async function run(argv: string[]): Promise<number> {
     trials: kept.length,
     heldInCounts: sel(binned.heldInCounts),
     heldOutCounts: binned.heldOutCounts && sel(binned.heldOutCounts),
-    forward: binned.forward && { heldIn: sel(binned.forward.heldIn), heldOut: binned.forward.heldOut && sel(binned.forward.heldOut) },
+    inputs: binned.inputs && sel(binned.inputs),
+    forward: binned.forward && {
+      heldIn: sel(binned.forward.heldIn),
+      heldOut: binned.forward.heldOut && sel(binned.forward.heldOut),
+      inputs: binned.forward.inputs && sel(binned.forward.inputs),
+    },
     behaviour: binned.behaviour.map((s) => ({ name: s.name, data: sel(s.data) })),
     split: kept.map((k) => binned.split[k]),
     trialRows: kept.map((k) => binned.trialRows[k]),

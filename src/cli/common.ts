@@ -71,8 +71,23 @@ export async function loadObservations(path: string, layout: string | undefined,
   return ds;
 }
 
-export async function loadInputs(path: string | undefined, layout: string | undefined, data: Dataset, dataPath: string): Promise<Dataset | null> {
+/**
+ * Inputs from a file, or, when the data are an NWB session and `path` is not an .npy/.csv file, from the
+ * session's behaviour series of those names (binned like the data, the same trials).
+ */
+export async function loadInputs(
+  path: string | undefined,
+  layout: string | undefined,
+  data: Dataset,
+  dataPath: string,
+  nwb?: NwbValues,
+): Promise<Dataset | null> {
   if (!path) return null;
+  if (isNwb(dataPath) && nwbInputSeries(path)) {
+    if (layout !== undefined) throw new Error(`--inputs-layout does not apply to inputs binned from ${dataPath}`);
+    const b = await loadBinnedNwb(dataPath, { ...nwb, inputs: path });
+    return selectTrials(b.inputs!, b.split, trialsOption(nwb?.trials));
+  }
   const arr = await loadArray(path);
   const ds = toCanonical(arr, layout, path);
   validateObservations(ds, 'gauss', path); // finite values
@@ -86,7 +101,8 @@ export interface LoadedModel {
   training: TrainingRecord | null;
 }
 
-export async function loadModelFile(engine: Engine, path: string): Promise<LoadedModel> {
+/** Read and check a model file (no GPU work). */
+export async function readModelFile(path: string): Promise<ReturnType<typeof parseModel>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -94,7 +110,11 @@ export async function loadModelFile(engine: Engine, path: string): Promise<Loade
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot read (${(e as Error).message})`);
   }
-  const parsed = parseModel(text, path);
+  return parseModel(text, path);
+}
+
+export async function loadModelFile(engine: Engine, path: string, parsed?: ReturnType<typeof parseModel>): Promise<LoadedModel> {
+  parsed ??= await readModelFile(path);
   return { model: new LowRankRNN(engine, parsed.config, parsed.params), normalisation: parsed.normalisation, training: parsed.training };
 }
 
@@ -125,7 +145,17 @@ export const NWB_OPTIONS = {
   condition: { type: 'string' },
 } as const;
 
-export type NwbValues = Partial<Record<keyof typeof NWB_OPTIONS, string>>;
+/** The binning options; `inputs` (the commands' own --inputs) names behaviour series that drive the model. */
+export type NwbValues = Partial<Record<keyof typeof NWB_OPTIONS | 'inputs', string>>;
+
+/** Behaviour series named by --inputs with NWB data (undefined when it names an .npy or .csv file). */
+export function nwbInputSeries(inputs: string | undefined): string[] | undefined {
+  if (inputs === undefined || /\.(npy|csv)$/i.test(inputs)) return undefined;
+  return inputs
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
 
 export const NWB_USAGE = `NWB sessions (--data session.nwb): spikes of the units table binned into (trial, time, unit) counts
   --bin-ms W (20)        bin width
@@ -138,7 +168,9 @@ export const NWB_USAGE = `NWB sessions (--data session.nwb): spikes of the units
                          with --split-seed in these proportions (default 0.7,0.15,0.15)
   --split-seed S (0)     --trials all|train|val|test|train,val (all): the trials used
   --behaviour NAME,…     behaviour series resampled to the bins (default: all under processing/behavior)
-  --condition COL,…      trials-table columns that name a condition (for PSTHs)  --forward-ms F  bins after each window`;
+  --condition COL,…      trials-table columns that name a condition (for PSTHs)  --forward-ms F  bins after each window
+  --inputs NAME,…        model inputs from behaviour series of the session (e.g. condition_input), binned like the
+                         behaviour; an .npy or .csv path still names a file`;
 
 export const isNwb = (path: string): boolean => path.toLowerCase().endsWith('.nwb');
 
@@ -191,12 +223,20 @@ export function nwbBinOptions(v: NwbValues, hasSplitColumn: boolean): BinOptions
     seed: numberOption(v['split-seed'], 'split-seed', { int: true, min: 0, default: 0 }),
     behaviour: v.behaviour === undefined ? 'all' : v.behaviour.split(',').map((x) => x.trim()),
     condition: v.condition?.split(',').map((x) => x.trim()),
+    inputs: nwbInputSeries(v.inputs),
   };
 }
 
 /** Read and bin an NWB session with the command line's options. */
 export async function loadBinnedNwb(path: string, v: NwbValues): Promise<BinnedSession> {
   nwbBinOptions(v, false); // bad options stop before the file is read
-  const session = await loadNwb(path);
-  return binSession(session, nwbBinOptions(v, session.trials?.columns.split !== undefined));
+  // a command reads its observations and its inputs from the same session: read and bin it once
+  const st = await stat(path).catch(() => null); // a missing file is reported by the reader
+  const key = JSON.stringify([path, st?.mtimeMs, st?.size, ...Object.keys(NWB_OPTIONS).map((k) => v[k as keyof NwbValues]), nwbInputSeries(v.inputs)]);
+  if (lastBinned?.key !== key) {
+    const session = await loadNwb(path);
+    lastBinned = { key, binned: binSession(session, nwbBinOptions(v, session.trials?.columns.split !== undefined)) };
+  }
+  return lastBinned.binned;
 }
+let lastBinned: { key: string; binned: BinnedSession } | null = null;

@@ -13,14 +13,29 @@ import {
 import type { Plot } from '../plot/render.js';
 import { filterDataset } from '../inference/filter.js';
 import type { Dataset } from '../io/dataset.js';
-import { selectTrials, type SplitName } from '../io/nwb-bin.js';
-import { checkWritable, choiceOption, isNwb, loadBinnedNwb, loadModelFile, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import { selectTrials, timeSlice, type SplitName } from '../io/nwb-bin.js';
+import { lowpassReference } from '../ops/lowpass.js';
+import {
+  checkWritable,
+  choiceOption,
+  isNwb,
+  loadBinnedNwb,
+  loadModelFile,
+  numberOption,
+  nwbInputSeries,
+  openEngine,
+  readModelFile,
+  NWB_OPTIONS,
+  NWB_USAGE,
+} from './common.js';
 
 export const summary = 'score a Poisson model on an NWB session: co-bps, fp-bps, velocity R², PSTH R² (Neural Latents Benchmark)';
 
 const USAGE = `lowrank-smc eval-spikes --model M.json --data session.nwb [binning options, as used to fit] [--json]
   --eval-split val|test  trials scored (default val, else test); the readouts and decoder learn on the train trials
   --particles K (64)  --seed S (0)
+  --inputs NAME,…        behaviour series that drive a model with inputs, as in the fit (e.g. condition_input);
+                         binned over the window and the forward bins
   --velocity NAME        behaviour series decoded (default hand_vel when present, else the first one)
   --decode-from rates|latents (rates)   --lag-ms L (0): behaviour at t + L decoded from bin t
   --psth-smooth-ms S (0) Gaussian smoothing (sd) of the counts before the true PSTHs are averaged (needs --condition)
@@ -46,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       'lag-ms': { type: 'string' },
       'psth-smooth-ms': { type: 'string' },
       plots: { type: 'string' },
+      inputs: { type: 'string' },
       json: { type: 'boolean' },
       backend: { type: 'string' },
       help: { type: 'boolean' },
@@ -65,7 +81,19 @@ export async function run(argv: string[]): Promise<number> {
   const lagMs = numberOption(values['lag-ms'], 'lag-ms', { min: 0, default: 0 });
   const smoothMs = numberOption(values['psth-smooth-ms'], 'psth-smooth-ms', { min: 0, default: 0 });
   if (values.plots) await checkWritable(`${values.plots}.png`, 'plots');
+  const parsed = await readModelFile(values.model);
+  const c = parsed.config;
+  if (c.obs !== 'poisson') throw new Error(`${values.model}: eval-spikes needs a Poisson model (this one has ${c.obs} observations)`);
+  if (values.inputs !== undefined && !nwbInputSeries(values.inputs))
+    throw new Error(`--inputs ${values.inputs}: eval-spikes bins the inputs from the session; name its behaviour series (e.g. condition_input)`);
+  if (c.inputDim > 0 && values.inputs === undefined)
+    throw new Error(
+      `${values.model}: the model takes ${c.inputDim} input(s); name the session's behaviour series that drove it, as in the fit (--inputs condition_input)`,
+    );
+  if (c.inputDim === 0 && values.inputs !== undefined) throw new Error(`${values.model}: the model takes no inputs; drop --inputs`);
   const b = await loadBinnedNwb(values.data, values);
+  if (b.inputs && b.inputs.channels !== c.inputDim)
+    throw new Error(`${values.model}: the model takes ${c.inputDim} input(s) but --inputs ${values.inputs} has ${b.inputs.channels} dimension(s)`);
   const binMs = b.binSeconds * 1000;
   const lagBins = Math.round(lagMs / binMs);
   if (Math.abs(lagBins * binMs - lagMs) > 1e-6) throw new Error(`--lag-ms ${lagMs} is not a whole number of ${binMs} ms bins`);
@@ -83,20 +111,24 @@ export async function run(argv: string[]): Promise<number> {
     throw new Error(`${values.data}: behaviour '${velocity}' was not binned (binned: ${b.behaviour.map((s) => s.name).join(', ') || 'none'})`);
 
   const engine = await openEngine(values.backend);
-  const { model } = await loadModelFile(engine, values.model);
-  const c = model.config;
-  if (c.obs !== 'poisson') throw new Error(`${values.model}: eval-spikes needs a Poisson model (this one has ${c.obs} observations)`);
-  if (c.inputDim > 0) throw new Error(`${values.model}: models with inputs are not supported by eval-spikes yet`);
+  const { model } = await loadModelFile(engine, values.model, parsed);
   if (c.obsDim !== b.heldIn.length)
     throw new Error(
       `${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`,
     );
   const t0 = performance.now();
-  const f = await filterInChunks(model, b.heldInCounts, particles, seed);
+  const f = await filterInChunks(model, b.heldInCounts, b.inputs, particles, seed);
   const R = c.rank;
+  const DU = c.inputDim;
   const latents: Trials3D = { data: f.means, trials: b.trials, time: b.time, channels: R };
-  // the model's rates at the filtering means: one noise-free generated step from each state
-  const heldInRates = await ratesAt(model, f.means, b.trials * b.time);
+  // the inputs as the model sees them: low-pass filtered from each trial's start, on into the forward bins
+  const F = b.forward?.heldIn.time ?? 0;
+  const effective = b.inputs ? await effectiveInputs(model, b.inputs, b.forward?.inputs ?? null) : null;
+  // the model's rates at the filtering means: one noise-free generated step from each state (and its bin's input)
+  const binInputs = effective && new Float32Array(b.trials * b.time * DU);
+  if (effective)
+    for (let k = 0; k < b.trials; k++) binInputs!.set(effective.subarray(k * (b.time + F) * DU, (k * (b.time + F) + b.time) * DU), k * b.time * DU);
+  const heldInRates = await ratesAt(model, f.means, b.trials * b.time, binInputs);
   const rates: Trials3D = { data: heldInRates, trials: b.trials, time: b.time, channels: c.obsDim };
   const train = (x: Trials3D) => selectTrials(asF32(x), b.split, ['train']);
   const ev = (x: Trials3D) => selectTrials(asF32(x), b.split, [evalSplit]);
@@ -116,13 +148,29 @@ export async function run(argv: string[]): Promise<number> {
     out.co_bps = bitsPerSpike(ev(heldOutRates), ev(b.heldOutCounts));
     allRates = concatUnits(rates, heldOutRates);
     if (b.forward) {
-      // forward prediction: continue each trial's last filtering mean without noise
-      const F = b.forward.heldIn.time;
+      // forward prediction: continue each trial's last filtering mean without noise (driven by the inputs
+      // of the last window bin and of the forward bins); the first generated step is that last bin again
       const last = new Float32Array(b.trials * R);
       for (let k = 0; k < b.trials; k++) last.set(f.means.subarray(((k + 1) * b.time - 1) * R, (k + 1) * b.time * R), k * R);
-      const g = await generate(model, { steps: F, sequences: b.trials, burnIn: 1, initial: { states: last }, noiseScale: 0, seed });
-      const fwdLatents: Trials3D = { data: g.z, trials: b.trials, time: F, channels: R };
-      const fwdRates = concatUnits({ data: g.mean, trials: b.trials, time: F, channels: c.obsDim }, predictPoissonReadout(readout, fwdLatents));
+      const fwdInputs = effective ? new Float32Array(b.trials * (F + 1) * DU) : undefined;
+      if (effective)
+        for (let k = 0; k < b.trials; k++)
+          fwdInputs!.set(effective.subarray((k * (b.time + F) + b.time - 1) * DU, (k + 1) * (b.time + F) * DU), k * (F + 1) * DU);
+      const g = await generate(model, {
+        steps: F + 1,
+        sequences: b.trials,
+        inputs: fwdInputs,
+        inputsFiltered: true,
+        initial: { states: last },
+        noiseScale: 0,
+        seed,
+      });
+      const dropFirst = (x: Float32Array, C: number) => timeSlice({ data: x, trials: b.trials, time: F + 1, channels: C }, 1, F).data;
+      const fwdLatents: Trials3D = { data: dropFirst(g.z, R), trials: b.trials, time: F, channels: R };
+      const fwdRates = concatUnits(
+        { data: dropFirst(g.mean, c.obsDim), trials: b.trials, time: F, channels: c.obsDim },
+        predictPoissonReadout(readout, fwdLatents),
+      );
       const fwdCounts = concatUnits(b.forward.heldIn, b.forward.heldOut!);
       out.fp_bps = bitsPerSpike(ev(fwdRates), ev(fwdCounts));
     }
@@ -196,8 +244,9 @@ export async function run(argv: string[]): Promise<number> {
  * one storage binding however many trials a session has (block b uses seed + b).
  */
 async function filterInChunks(
-  model: Awaited<ReturnType<typeof loadModelFile>>['model'],
+  model: Model,
   ds: Dataset,
+  inputs: Dataset | null,
   particles: number,
   seed: number,
 ): Promise<{ means: Float32Array; llPerStep: number }> {
@@ -210,22 +259,55 @@ async function filterInChunks(
     const k1 = Math.min(ds.trials, k0 + block);
     const stride = ds.time * ds.channels;
     const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: ds.time, channels: ds.channels };
-    const f = await filterDataset(model, part, null, { particles, seed: seed + b });
+    const uStride = ds.time * (inputs?.channels ?? 0);
+    const u = inputs && { ...inputs, data: inputs.data.subarray(k0 * uStride, k1 * uStride), trials: k1 - k0 };
+    const f = await filterDataset(model, part, u, { particles, seed: seed + b });
     means.set(f.means, k0 * ds.time * R);
     ll += f.llPerStep * (k1 - k0);
   }
   return { means, llPerStep: ll / ds.trials };
 }
 
-/** The model's observation means ψ(η(z)) at each of `n` latent states (rank-wide rows of `states`). */
-async function ratesAt(model: Awaited<ReturnType<typeof loadModelFile>>['model'], states: Float32Array, n: number): Promise<Float32Array> {
+type Model = Awaited<ReturnType<typeof loadModelFile>>['model'];
+
+/**
+ * The inputs the model sees, (trial, window + forward bins, dim): low-pass filtered from each trial's
+ * start when the model filters its inputs (as the filter does), else as binned.
+ */
+async function effectiveInputs(model: Model, window: Dataset, forward: Dataset | null): Promise<Float32Array> {
+  const { trials, time, channels: DU } = window;
+  const F = forward?.time ?? 0;
+  const all = new Float32Array(trials * (time + F) * DU);
+  for (let k = 0; k < trials; k++) {
+    all.set(window.data.subarray(k * time * DU, (k + 1) * time * DU), k * (time + F) * DU);
+    if (forward) all.set(forward.data.subarray(k * F * DU, (k + 1) * F * DU), (k * (time + F) + time) * DU);
+  }
+  if (model.config.inputFilter !== 'lowpass') return all;
+  const host = await model.hostParams();
+  return Float32Array.from(lowpassReference(all, [trials, time + F, DU], host.thetaA[0]));
+}
+
+/**
+ * The model's observation means ψ(η(z)) at each of `n` latent states (rank-wide rows of `states`), with
+ * each state's effective input (rows of `inputs`) where the readout reads them.
+ */
+async function ratesAt(model: Model, states: Float32Array, n: number, inputs: Float32Array | null): Promise<Float32Array> {
   const D = model.config.obsDim;
   const R = model.config.rank;
+  const DU = model.config.inputDim;
   const out = new Float32Array(n * D);
   const chunk = 32768; // sequences per dispatch (one workgroup each)
   for (let s = 0; s < n; s += chunk) {
     const m = Math.min(chunk, n - s);
-    const g = await generate(model, { steps: 1, sequences: m, initial: { states: states.slice(s * R, (s + m) * R) }, noiseScale: 0 });
+    const u = inputs?.slice(s * DU, (s + m) * DU);
+    const g = await generate(model, {
+      steps: 1,
+      sequences: m,
+      inputs: u,
+      inputsFiltered: true,
+      initial: { states: states.slice(s * R, (s + m) * R) },
+      noiseScale: 0,
+    });
     out.set(g.mean, s * D);
   }
   return out;

@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   const c = model.config;
   const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
-  const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
+  const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data, values);
   const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const) : undefined;
   const f = await filterDataset(model, ds, inputs, { particles, proposal, resampleThreshold, seed, keepPaths: !!values.paths });
   if (values.out) await saveNpy(values.out, f.means, [ds.trials, ds.time, c.rank]);

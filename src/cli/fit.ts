@@ -121,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const obs = choiceOption(values.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
   let ds = await loadObservations(values.data, values.layout, obs, values);
-  const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
+  const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data, values);
   if (values['readout-from-inputs'] && !resume && !inputs) throw new Error('--readout-from-inputs needs --inputs (the readout is from [v; z])');
   const inputFilter = choiceOption(values['input-filter'], 'input-filter', ['raw', 'lowpass'] as const, 'raw');
   if (inputFilter === 'lowpass' && !resume && !inputs) throw new Error('--input-filter lowpass needs --inputs');

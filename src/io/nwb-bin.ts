@@ -33,6 +33,11 @@ export interface BinOptions {
   seed?: number;
   /** Trials-table columns joined into a condition label per trial (for PSTHs), e.g. ['trial_type']. */
   condition?: string[];
+  /**
+   * Behaviour series that drive a model (e.g. 'condition_input'): resampled like behaviour, over the
+   * window and the forward bins, their dimensions side by side in the order given.
+   */
+  inputs?: string[];
 }
 
 export interface BinnedSession {
@@ -45,8 +50,10 @@ export interface BinnedSession {
   /** Unit indices (rows of the units table) in the order of the count arrays. */
   heldIn: number[];
   heldOut: number[];
-  /** Forward-prediction bins (trial, forwardTime, unit) of held-in and held-out units, if asked for. */
-  forward: { heldIn: Dataset; heldOut: Dataset | null } | null;
+  /** Model inputs (trial, time, dim) from the `inputs` series, or null. */
+  inputs: Dataset | null;
+  /** Forward-prediction bins (trial, forwardTime, unit) of held-in and held-out units (and inputs), if asked for. */
+  forward: { heldIn: Dataset; heldOut: Dataset | null; inputs: Dataset | null } | null;
   /** Window start (s) of each binned trial and its row in the trials table (-1 for continuous windows). */
   windowStart: Float64Array;
   trialRows: number[];
@@ -148,6 +155,9 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
   // ---- behaviour
   const wanted = o.behaviour === undefined || o.behaviour === 'all' ? s.behaviour : o.behaviour.map((name) => findBehaviour(s, name));
   const behaviour = wanted.map((b) => ({ name: b.name, data: resampleBehaviour(b, starts, time, w, rows, src) }));
+  // inputs continue into the forward bins (a model's forward prediction is driven by them)
+  const inputSeries = (o.inputs ?? []).map((name) => findBehaviour(s, name));
+  const allInputs = inputSeries.length ? concatChannels(inputSeries.map((b) => resampleBehaviour(b, starts, time + forwardBins, w, rows, src))) : null;
   // ---- counts
   const count = (units: number[], offset: number, steps: number): Dataset | null =>
     units.length
@@ -173,7 +183,10 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
     heldOutCounts: count(heldOut, 0, time),
     heldIn,
     heldOut,
-    forward: forwardBins ? { heldIn: count(heldIn, time, forwardBins)!, heldOut: count(heldOut, time, forwardBins) } : null,
+    inputs: allInputs && timeSlice(allInputs, 0, time),
+    forward: forwardBins
+      ? { heldIn: count(heldIn, time, forwardBins)!, heldOut: count(heldOut, time, forwardBins), inputs: allInputs && timeSlice(allInputs, time, forwardBins) }
+      : null,
     windowStart: Float64Array.from(starts),
     trialRows: rows,
     split,
@@ -181,6 +194,29 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
     condition,
     skipped,
   };
+}
+
+/** Arrays of the same trials and bins side by side along the channel axis. */
+function concatChannels(parts: Dataset[]): Dataset {
+  const { trials, time } = parts[0];
+  const C = parts.reduce((a, p) => a + p.channels, 0);
+  const data = new Float32Array(trials * time * C);
+  for (let r = 0; r < trials * time; r++) {
+    let c0 = 0;
+    for (const p of parts) {
+      data.set(p.data.subarray(r * p.channels, (r + 1) * p.channels), r * C + c0);
+      c0 += p.channels;
+    }
+  }
+  return { data, trials, time, channels: C };
+}
+
+/** Bins [t0, t0 + steps) of every trial (a copy). */
+export function timeSlice(ds: Dataset, t0: number, steps: number): Dataset {
+  const C = ds.channels;
+  const data = new Float32Array(ds.trials * steps * C);
+  for (let k = 0; k < ds.trials; k++) data.set(ds.data.subarray((k * ds.time + t0) * C, (k * ds.time + t0 + steps) * C), k * steps * C);
+  return { data, trials: ds.trials, time: steps, channels: C };
 }
 
 /** Spike counts (trial, time, unit) for windows starting at `starts`, bins [s + i·w, s + (i+1)·w). */

@@ -6,7 +6,8 @@
  * times, condition and split columns) and behaviour TimeSeries under `processing/behavior` (timestamps,
  * or rate + starting_time). Bad files stop with a message naming the file and the problem.
  */
-import h5wasm, { type Dataset as H5Dataset, type Group as H5Group } from 'h5wasm';
+import type H5Wasm from 'h5wasm';
+import type { Dataset as H5Dataset, File as H5File, Group as H5Group } from 'h5wasm';
 
 /** One value per row; ragged columns (those with an `_index` partner) give one array per row. */
 export type NwbColumn = Array<number | string | Array<number | string>>;
@@ -53,30 +54,33 @@ export interface NwbSession {
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
-type H5Module = Awaited<typeof h5wasm.ready>;
+type H5Module = Awaited<typeof H5Wasm.ready>;
+/** The library, loaded on first use: the HDF5 module is 4 MB, so a browser page fetches it only when it opens an NWB file. */
+let h5wasm: typeof H5Wasm;
 let ready: Promise<H5Module> | null = null;
 async function h5(): Promise<H5Module> {
-  ready ??= h5wasm.ready.then((m) => {
-    // HDF5 errors become exceptions carrying the error stack instead of being printed to stderr.
-    m.activate_throwing_error_handler();
-    return m;
-  });
+  ready ??= import('h5wasm')
+    .then((lib) => {
+      h5wasm = lib.default;
+      return h5wasm.ready;
+    })
+    .then((m) => {
+      // HDF5 errors become exceptions carrying the error stack instead of being printed to stderr.
+      m.activate_throwing_error_handler();
+      return m;
+    });
   return ready;
 }
 
 let fileCounter = 0;
 
 /** Open `bytes` as an HDF5 file in h5wasm's in-memory file system, run `f`, then close and remove it. */
-async function withHdf5<T>(
-  bytes: Uint8Array | null,
-  source: string,
-  f: (file: InstanceType<typeof h5wasm.File>) => T,
-): Promise<{ result: T; bytes: Uint8Array }> {
+async function withHdf5<T>(bytes: Uint8Array | null, source: string, f: (file: H5File) => T): Promise<{ result: T; bytes: Uint8Array }> {
   const m = await h5();
   const name = `/lowrank-smc-${++fileCounter}.h5`;
   const mode = bytes ? 'r' : 'w';
   if (bytes) m.FS!.writeFile(name, bytes);
-  let file: InstanceType<typeof h5wasm.File>;
+  let file: H5File;
   try {
     file = new h5wasm.File(name, mode);
   } catch (e) {

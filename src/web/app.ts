@@ -3,9 +3,9 @@
  * fixed points and model files. All GPU compute runs in worker.ts; this thread only parses files,
  * draws, and keeps `window.__lowrankSmcApp` (a read-only summary the browser tests read).
  */
-import type { FitProgress } from '../index.js';
-import { parseCsv, parseNpy, toCanonical, zscore } from '../index.js';
-import { drawNote, drawTraces, drawTrainingChart } from './charts.js';
+import type { BinOptions, FitProgress, NwbSession } from '../index.js';
+import { binSession, parseCsv, parseNpy, parseNwb, selectTrials, toCanonical, zscore } from '../index.js';
+import { drawNote, drawRaster, drawTraces, drawTrainingChart } from './charts.js';
 import { EEG_DEMO, fitSpeed } from './demo.js';
 import { LatentView, type LatentMarker, type LatentPath, type Rgba } from './latent-view.js';
 import type { AnalysisMessage, DatasetMessage, FitSettings, FromWorker, ToWorker } from './protocol.js';
@@ -14,7 +14,9 @@ export interface AppState {
   ready: boolean;
   adapter: string | null;
   fitState: string;
-  dataset: { source: string; trials: number; time: number; channels: number } | null;
+  dataset: { source: string; trials: number; time: number; channels: number; obs: 'gauss' | 'poisson' } | null;
+  /** The NWB session on show: its units and trials, and what the raster drew (binned, training trials). */
+  nwb: { source: string; units: number; trials: number; binMs: number; bins: number; spikes: number } | null;
   progress: FitProgress[];
   /** Iterations per second (median interval after the first, compiling, iteration) and particle steps per second. */
   speed: { iterationsPerSecond: number; particleStepsPerSecond: number } | null;
@@ -23,7 +25,18 @@ export interface AppState {
   savedModels: number;
 }
 
-const state: AppState = { ready: false, adapter: null, fitState: 'idle', dataset: null, progress: [], speed: null, analysis: null, errors: [], savedModels: 0 };
+const state: AppState = {
+  ready: false,
+  adapter: null,
+  fitState: 'idle',
+  dataset: null,
+  nwb: null,
+  progress: [],
+  speed: null,
+  analysis: null,
+  errors: [],
+  savedModels: 0,
+};
 (window as unknown as { __lowrankSmcApp: AppState }).__lowrankSmcApp = state;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -152,11 +165,20 @@ function onWorkerMessage(m: FromWorker): void {
 
 // ------------------------------------------------------------------------------------ data
 
-function useDataset(data: Float32Array, trials: number, time: number, channels: number, source: string): void {
-  const { data: normalised, normalisation } = zscore({ data, trials, time, channels });
-  dataset = { ...normalised, normalisation, source };
-  state.dataset = { source, trials, time, channels };
-  $('data-info').textContent = `${source}\n${trials} trial(s) × ${time} steps × ${channels} channels (z-scored per channel)`;
+/** Use a (trial, time, channel) array: z-scored per channel, or, for spike counts, as they are (Poisson observations). */
+function useDataset(data: Float32Array, trials: number, time: number, channels: number, source: string, counts = false): void {
+  if (counts) dataset = { data, trials, time, channels, normalisation: null, source, obs: 'poisson' };
+  else {
+    const { data: normalised, normalisation } = zscore({ data, trials, time, channels });
+    dataset = { ...normalised, normalisation, source, obs: 'gauss' };
+  }
+  if (!counts) state.nwb = null;
+  $('nwb-options').hidden = !counts;
+  state.dataset = { source, trials, time, channels, obs: dataset.obs };
+  $('data-info').textContent =
+    `${source}\n${trials} trial(s) × ${time} steps × ${channels} channels ` +
+    (counts ? '(spike counts: Poisson observations, bootstrap proposal)' : '(z-scored per channel)');
+  if (counts) $<HTMLSelectElement>('proposal').value = 'bootstrap';
   const win = $<HTMLInputElement>('window');
   if (Number(win.value) > time) win.value = String(time);
   clearError();
@@ -172,7 +194,7 @@ function parseDataFile(name: string, bytes: ArrayBuffer): void {
   else if (/\.(csv|tsv|txt)$/.test(lower)) {
     const table = parseCsv(new TextDecoder().decode(bytes), name);
     array = table;
-  } else throw new Error(`${name}: unsupported file type (expected .npy, .csv, .tsv or .txt data, or a .json model file)`);
+  } else throw new Error(`${name}: unsupported file type (expected .npy, .csv, .tsv or .txt data, an .nwb session, or a .json model file)`);
   const ds = toCanonical(array, layout, name);
   if (ds.time < 2) {
     throw new Error(`${name}: shape (${array.shape.join(', ')}) gives ${ds.time} time step(s) per trial; a fit needs at least 2 (check the layout)`);
@@ -180,11 +202,58 @@ function parseDataFile(name: string, bytes: ArrayBuffer): void {
   useDataset(ds.data, ds.trials, ds.time, ds.channels, `${name}, shape (${array.shape.join(', ')})`);
 }
 
+// ------------------------------------------------------------------------------------ NWB sessions
+
+let nwbSession: NwbSession | null = null;
+
+/** Read an NWB session (the HDF5 module loads now, on first use), offer its events to align to, and bin it. */
+async function openNwb(file: File): Promise<void> {
+  setStatus(`reading ${file.name}…`);
+  const session = await parseNwb(new Uint8Array(await file.arrayBuffer()), file.name);
+  nwbSession = session;
+  const align = $<HTMLSelectElement>('nwb-align');
+  const events = session.trials ? ['start_time', 'stop_time', ...Object.keys(session.trials.columns).filter((c) => /_time$/.test(c))] : [];
+  align.innerHTML = ['<option value="">none: consecutive windows</option>', ...events.map((e) => `<option>${e}</option>`)].join('');
+  align.value = events.includes('move_onset_time') ? 'move_onset_time' : '';
+  binNwb();
+  setStatus(`${file.name}: ${session.units.count} units${session.trials ? `, ${session.trials.count} trials` : ''}; binned`);
+}
+
+/** Bin the open session with the page's options; the training trials (all trials without a split column) become the data. */
+function binNwb(): void {
+  const s = nwbSession;
+  if (!s) return;
+  const numbers = (id: string) =>
+    $<HTMLInputElement>(id)
+      .value.split(',')
+      .map((x) => Number(x.trim()));
+  const [binMs] = numbers('nwb-bin');
+  const align = $<HTMLSelectElement>('nwb-align').value || undefined;
+  const window = numbers('nwb-window');
+  if (align && (window.length !== 2 || window.some((x) => !Number.isFinite(x))))
+    throw new Error(`window must be two numbers A,B (ms around ${align}), got "${$<HTMLInputElement>('nwb-window').value}"`);
+  const [windowMs] = numbers('nwb-window-ms');
+  const opts: BinOptions = align
+    ? { binMs, align, window: window as [number, number], split: s.trials?.columns.split ? 'file' : { fractions: [1, 0, 0] }, behaviour: [] }
+    : { binMs, windowMs, split: { fractions: [1, 0, 0] }, behaviour: [] };
+  const b = binSession(s, opts);
+  const train = selectTrials(b.heldInCounts, b.split, ['train']);
+  if (train.trials === 0) throw new Error(`${s.source}: no training trials in the file's split column`);
+  if (train.time < 2) throw new Error(`${s.source}: windows of ${train.time} bin(s); a fit needs at least 2 (widen the window)`);
+  const shown = Math.min(3, train.trials);
+  drawRaster($<HTMLCanvasElement>('raster'), train.data, shown, train.time, train.channels, `${s.source}: first ${shown} training trial(s), ${binMs} ms bins`);
+  const raster = $<HTMLCanvasElement>('raster').dataset;
+  state.nwb = { source: s.source, units: s.units.count, trials: train.trials, binMs, bins: Number(raster.bins), spikes: Number(raster.spikes) };
+  const where = align ? `${align} ${window.join(',')} ms` : `windows of ${windowMs} ms`;
+  useDataset(train.data, train.trials, train.time, train.channels, `${s.source} (${where}, ${binMs} ms bins)`, true);
+}
+
 async function openFile(file: File): Promise<void> {
   clearError();
   try {
     if (file.size === 0) throw new Error(`${file.name}: empty file`);
-    if (file.name.toLowerCase().endsWith('.json')) {
+    if (file.name.toLowerCase().endsWith('.nwb')) await openNwb(file);
+    else if (file.name.toLowerCase().endsWith('.json')) {
       state.fitState = 'loading';
       updateButtons();
       send({ type: 'load-model', text: await file.text(), name: file.name, dataset });
@@ -379,6 +448,14 @@ function wire(): void {
     if (f) void openFile(f);
   });
   $('eeg-demo').addEventListener('click', () => void loadEegDemo());
+  $('nwb-bin-button').addEventListener('click', () => {
+    clearError();
+    try {
+      binNwb();
+    } catch (e) {
+      showError((e as Error).message);
+    }
+  });
   $('simulate').addEventListener('click', () => {
     clearError();
     send({ type: 'simulate', trials: 4, time: 200, seed: Number($<HTMLInputElement>('seed').value) || 1 });

@@ -160,6 +160,44 @@ export function drawTraces(canvas: HTMLCanvasElement, T: number, C: number, real
   canvas.dataset.series = String(drawn);
 }
 
+/**
+ * Spike counts of one or more trials as a raster: a row per unit, a column per bin, darker for more
+ * spikes (trials side by side, separated by a line). `counts` is (trial, time, unit).
+ */
+export function drawRaster(canvas: HTMLCanvasElement, counts: Float32Array, trials: number, time: number, units: number, title: string): void {
+  const ctx = prepare(canvas);
+  const box = { x: 40, y: 18, w: canvas.clientWidth - 48, h: canvas.clientHeight - 38 };
+  let max = 0;
+  let spikes = 0;
+  for (let i = 0; i < trials * time * units; i++) {
+    max = Math.max(max, counts[i]);
+    spikes += counts[i];
+  }
+  const bw = box.w / (trials * time);
+  const bh = box.h / units;
+  for (let k = 0; k < trials; k++) {
+    for (let t = 0; t < time; t++) {
+      for (let u = 0; u < units; u++) {
+        const c = counts[(k * time + t) * units + u];
+        if (c === 0) continue;
+        ctx.fillStyle = `rgba(20, 40, 80, ${0.25 + (0.75 * c) / max})`;
+        ctx.fillRect(box.x + (k * time + t) * bw, box.y + u * bh, Math.max(bw, 1), Math.max(bh, 1));
+      }
+    }
+    if (k > 0) {
+      ctx.fillStyle = '#c0392b';
+      ctx.fillRect(box.x + k * time * bw, box.y, 1, box.h);
+    }
+  }
+  ctx.fillStyle = '#333';
+  ctx.fillText(title, box.x, 12);
+  ctx.fillText('unit', 4, box.y + 10);
+  ctx.fillText(`${trials} trial(s) × ${time} bins`, box.x, box.y + box.h + 14);
+  canvas.dataset.units = String(units);
+  canvas.dataset.bins = String(trials * time);
+  canvas.dataset.spikes = String(spikes);
+}
+
 /** A blank chart with a line of text (e.g. why there is nothing to draw). */
 export function drawNote(canvas: HTMLCanvasElement, text: string): void {
   const ctx = prepare(canvas);

@@ -24,6 +24,8 @@ export interface DatasetMessage {
   channels: number;
   normalisation: Normalisation | null;
   source: string;
+  /** Spike counts (binned from an NWB session) are fitted with Poisson observations; anything else is Gaussian. */
+  obs: 'gauss' | 'poisson';
 }
 
 export interface FixedPointView {

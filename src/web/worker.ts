@@ -97,7 +97,18 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
 
 async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const e = engine!;
-  const config = { ...DEFAULT_CONFIG, rank: s.rank, units: s.units, obsDim: dataset.channels, nonlinearity: s.nonlinearity, observation: s.observation };
+  const poisson = dataset.obs === 'poisson';
+  if (poisson && s.proposal === 'optimal') throw new Error('spike counts (Poisson observations) need the bootstrap proposal');
+  const config = {
+    ...DEFAULT_CONFIG,
+    rank: s.rank,
+    units: s.units,
+    obsDim: dataset.channels,
+    nonlinearity: s.nonlinearity,
+    observation: s.observation,
+    obs: dataset.obs,
+    obsNonlinearity: poisson ? ('softplus' as const) : ('identity' as const),
+  };
   const ds: Dataset = { data: dataset.data, trials: dataset.trials, time: dataset.time, channels: dataset.channels };
   const model = new LowRankRNN(e, config, initialiseFromData(config, initialParams(config, s.seed), ds));
   const options = {
@@ -202,7 +213,7 @@ async function simulate(trials: number, time: number, seed: number): Promise<voi
     const c = teacher.config;
     post({
       type: 'simulated',
-      dataset: { ...ds, normalisation: null, source: 'simulated oscillator' },
+      dataset: { ...ds, normalisation: null, source: 'simulated oscillator', obs: 'gauss' },
       description: `simulated rank-2 oscillator (tanh, ${c.units} units): ${trials} trials × ${time} steps × ${c.obsDim} channels`,
     });
   } finally {

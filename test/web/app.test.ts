@@ -1,7 +1,8 @@
 // The web app in real headless Chromium (WebGPU on SwiftShader): builds it with web/vite.config.ts,
 // serves the output on 127.0.0.1 and drives the page like a user: bad files, a short fit on the
 // bundled EEG slice with pause / resume, the model file round trip, the teacher network's fixed
-// points, screenshots (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without
+// points, an NWB session written here with h5wasm (binned raster, short Poisson fit; the HDF5 module only
+// fetched then), screenshots (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without
 // Chromium, failed under CI (like test/browser).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -12,6 +13,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeNpy } from '../../src/io/npy.js';
+import { writeNwb } from '../../src/io/nwb.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { parseModel } from '../../src/models/model-file.js';
 import type { AppState } from '../../src/web/app.js';
 import { SMALL_FIT } from '../../src/web/demo.js';
@@ -42,6 +45,7 @@ if (!chromiumPath) {
   let url = '';
   let page: Page;
   const pageErrors: string[] = [];
+  const requested: string[] = [];
 
   const appState = (): Promise<AppState> => page.evaluate(() => (window as unknown as { __lowrankSmcApp: AppState }).__lowrankSmcApp);
   /** Waits for a condition on the app state (evaluated in the page), with the page's errors on timeout. */
@@ -74,6 +78,7 @@ if (!chromiumPath) {
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
     page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
     page.on('pageerror', (e) => pageErrors.push(e.stack ?? e.message));
+    page.on('request', (r) => requested.push(r.url()));
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text());
     });
@@ -233,6 +238,63 @@ if (!chromiumPath) {
       expect(m.config).toMatchObject({ observation: 'one-to-one', units: 8, obsDim: 8 });
       await page.selectOption('#observation', 'affine');
     }, 500_000);
+
+    test('opens an NWB session: the HDF5 module loads only then, the binned raster shows, a short Poisson fit runs', async () => {
+      const mark = (await appState()).errors.length;
+      const hdf5 = (u: string) => /hdf5/i.test(u);
+      expect(requested.filter(hdf5)).toEqual([]);
+      // 12 units firing at 5…60 Hz, 10 trials of which 8 are training trials (the file's split column)
+      const rand = mulberry32(4);
+      const units = 12;
+      const duration = 11.5;
+      const spikeTimes = Array.from({ length: units }, (_, u) => {
+        const out: number[] = [];
+        for (let t = -Math.log(1 - rand()) / (5 + 5 * u); t < duration; t += -Math.log(1 - rand()) / (5 + 5 * u)) out.push(t);
+        return out;
+      });
+      const start = Array.from({ length: 10 }, (_, k) => 1 + k);
+      const onset = start.map((s) => s + 0.3);
+      const bytes = await writeNwb({
+        identifier: 'web',
+        description: 'web app session',
+        spikeTimes,
+        obsInterval: [0, duration],
+        trials: { start, stop: start.map((s) => s + 0.9), columns: { move_onset_time: onset, split: start.map((_, k) => (k < 8 ? 'train' : 'val')) } },
+      });
+      await page.setInputFiles('#data-file', { name: 'session.nwb', mimeType: 'application/x-hdf5', buffer: Buffer.from(bytes) });
+      let s = await waitForApp(`s.nwb !== null || s.errors.length > ${mark}`, 60_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(requested.filter(hdf5).length).toBeGreaterThan(0);
+      // aligned to move onset, -250…450 ms in 20 ms bins: 35 bins; the raster shows the first 3 training trials
+      expect(await page.inputValue('#nwb-align')).toBe('move_onset_time');
+      expect(await page.textContent('#data-info')).toContain('8 trial(s) × 35 steps × 12 channels');
+      const direct = [0, 1, 2].reduce(
+        (n, k) => n + spikeTimes.reduce((m, st) => m + st.filter((t) => t >= onset[k] - 0.25 && t < onset[k] + 0.45).length, 0),
+        0,
+      );
+      expect(s.nwb).toMatchObject({ units: 12, trials: 8, binMs: 20, bins: 3 * 35, spikes: direct });
+      expect(Number(await page.getAttribute('#raster', 'data-spikes'))).toBe(direct);
+      expect(await page.inputValue('#proposal')).toBe('bootstrap');
+      // rebinning with 50 ms bins over 0…500 ms
+      await page.fill('#nwb-bin', '50');
+      await page.fill('#nwb-window', '0,500');
+      await page.click('#nwb-bin-button');
+      s = await waitForApp('s.nwb.binMs === 50', 10_000);
+      expect(s.dataset).toMatchObject({ trials: 8, time: 10, channels: 12, obs: 'poisson' });
+      for (const [id, v] of Object.entries({ rank: 2, units: 16, particles: 8, iterations: 4, batch: 4, window: 10, lr: 0.01, seed: 1 }))
+        await page.fill(`#${id}`, String(v));
+      await page.click('#start');
+      s = await waitForApp(`(s.fitState === "idle" && s.analysis?.title.includes("session.nwb")) || s.errors.length > ${mark}`, 300_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.progress.map((p) => p.iteration)).toEqual([1, 2, 3, 4]);
+      expect(s.progress.every((p) => Number.isFinite(p.llPerStep))).toBe(true);
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
+      const m = parseModel(readFileSync(await download.path(), 'utf8'), download.suggestedFilename());
+      expect(m.config).toMatchObject({ obs: 'poisson', obsNonlinearity: 'softplus', obsDim: 12 });
+      expect(m.normalisation).toBeNull();
+      mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: join(RESULTS, 'web-app-nwb.png'), fullPage: true });
+    }, 400_000);
 
     test('without WebGPU the page says so and how to enable it', async () => {
       const plain = await browser!.newPage();

@@ -2,8 +2,20 @@
 // (diagonal noise) and the encoder's Gaussian, against the float64 reference fed the same random numbers
 // (log-likelihood with the GPU's ancestors replayed; gradient to theta and to the encoder outputs by finite
 // differences with the ancestors held fixed), and its limit: a huge encoder variance gives the bootstrap filter.
-import { smcFilter } from '../../src/inference/smc-op.js';
+// The objective with a CNN encoder on the tape: its loss against encodeRef + the reference filter, and the
+// encoder's parameter gradients against finite differences of that float64 pipeline.
+import { closeness } from '../../src/autodiff/gradcheck.js';
+import { Tape } from '../../src/autodiff/tape.js';
+import { Tensor } from '../../src/autodiff/tensor.js';
+import { seedToKey } from '../../src/gpu/rng.js';
+import { objective } from '../../src/inference/objective.js';
+import { referenceFilter, type FilterSpec } from '../../src/inference/reference-filter.js';
+import { smcFilter, splitPaths } from '../../src/inference/smc-op.js';
 import type { Engine } from '../../src/gpu/engine.js';
+import { CnnEncoder, DEFAULT_ENCODER, encodeRef } from '../../src/models/encoder.js';
+import { DEFAULT_CONFIG, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
+import type { PadPlacement } from '../../src/ops/conv.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { forwardMatches, gpuInputs, gradientMatches, makeProblem } from './smc.cases.js';
 import type { GpuCase } from './types.js';
 
@@ -30,6 +42,71 @@ async function hugeVarianceIsBootstrap(engine: Engine, logVar: number): Promise<
   let worst = 0;
   for (let b = 0; b < B; b++) worst = Math.max(worst, Math.abs(lls[0][b] - lls[1][b]) / Math.max(1, Math.abs(lls[1][b])));
   return worst;
+}
+
+const encoderModel = (placement: PadPlacement, noise: ModelConfig['noise'] = 'diag'): ModelConfig => ({
+  ...DEFAULT_CONFIG, rank: 2, units: 6, obsDim: 3, obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', noise,
+  encoder: { ...DEFAULT_ENCODER, kernels: [3, 2], channels: [4], inChannels: 3, placement, initScale: 0.4 },
+});
+
+/** The objective's loss and encoder gradients against the float64 pipeline (encodeRef → reference filter) with the GPU's ancestors. */
+async function objectiveMatches(engine: Engine, placement: PadPlacement): Promise<void> {
+  const config = encoderModel(placement);
+  const model = LowRankRNN.create(engine, config, 3);
+  const encoder = CnnEncoder.create(engine, config.encoder!, config.rank, 4);
+  const B = 2;
+  const T = 8;
+  const K = 8;
+  const D = config.obsDim;
+  const rand = mulberry32(31);
+  const y = Float64Array.from({ length: B * T * D }, () => Math.floor(rand() * 3));
+  const yT = Tensor.fromArray(engine, y, [B, T, D], 'f32', 'y');
+  const cfg = { proposal: 'encoder', resampling: 'systematic', B, T, K, key: seedToKey(17), iter: 2 } as const;
+  const tape = Tape.begin(engine);
+  const { loss, out } = objective(model, yT, null, cfg, 'fused', encoder);
+  tape.end();
+  const wrt = encoder.trainable();
+  const grads = tape.gradients(loss, wrt);
+  const lossGpu = (await loss.readF32())[0];
+  const anc = (await out.anc.read()) as Uint32Array;
+  const flags = splitPaths(await out.paths.readF32(), B, T, K, config.rank).resampled;
+  const gpuGrads = await Promise.all(grads.map((g) => g!.readF32()));
+  tape.dispose();
+  // the packed parameters as the kernel saw them
+  const th = model.theta('encoder');
+  const theta = Float64Array.from(await th.theta.readF32());
+  th.theta.dispose();
+  const host = await encoder.hostParams();
+  const params = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, Float64Array.from(v)]));
+  const spec: FilterSpec = { ...cfg, layout: model.layoutFor('encoder'), obs: config.obs, obsNonlinearity: config.obsNonlinearity, nonlinearity: config.nonlinearity };
+  const refLoss = () => {
+    const g = encodeRef(config.encoder!, params, config.rank, y, [B, T, D]);
+    const qs = new Float64Array(2 * B * T * config.rank);
+    qs.set(g.mean, 0);
+    qs.set(g.logVar, B * T * config.rank);
+    const r = referenceFilter(spec, theta, { y, v: [], qs }, anc, flags);
+    return -r.ll.reduce((a, b) => a + b, 0) / (B * T);
+  };
+  const ref = refLoss();
+  if (Math.abs(lossGpu - ref) > 1e-4 * Math.max(1, Math.abs(ref))) throw new Error(`${placement}: objective ${lossGpu}, float64 pipeline ${ref}`);
+  const names = Object.keys(encoder.params);
+  names.forEach((name, i) => {
+    const arr = params[name];
+    const fd = Float64Array.from(arr, (x, j) => {
+      const h = 1e-5 * Math.max(1, Math.abs(x));
+      arr[j] = x + h;
+      const fp = refLoss();
+      arr[j] = x - h;
+      const fm = refLoss();
+      arr[j] = x;
+      return (fp - fm) / (2 * h);
+    });
+    const scale = Math.max(1e-3, ...Array.from(fd, Math.abs));
+    const c = closeness(gpuGrads[i], fd, 2e-3 * scale, 5e-3);
+    if (c.ratio > 1) throw new Error(`${placement}: gradient of encoder ${name}[${c.index}]: gpu ${gpuGrads[i][c.index]}, fd ${fd[c.index]}`);
+  });
+  for (const t of [yT, ...encoder.trainable()]) t.dispose();
+  model.dispose();
 }
 
 export const cases: GpuCase[] = [
@@ -63,6 +140,39 @@ export const cases: GpuCase[] = [
       // and the comparison can fail: an informative encoder changes the estimate
       const informative = await hugeVarianceIsBootstrap(e, Math.log(0.05));
       if (informative < 1e-2) throw new Error(`an informative encoder (variance 0.05) left the log-likelihood within ${informative} of the bootstrap one`);
+    },
+  },
+  {
+    name: 'objective with a causal and an acausal CNN encoder: loss and encoder gradients match the float64 pipeline (fixed ancestors)',
+    timeoutMs: 180_000,
+    async run(e) {
+      await objectiveMatches(e, 'causal');
+      await objectiveMatches(e, 'acausal');
+    },
+  },
+  {
+    name: 'objective: the encoder proposal with full latent noise, or without an encoder, is a clear error',
+    async run(e) {
+      const y = Tensor.zeros(e, [2, 8, 3], 'f32', 'y');
+      const cfg = { proposal: 'encoder', resampling: 'systematic', B: 2, T: 8, K: 4, key: seedToKey(1), iter: 0 } as const;
+      const expect = (what: string, f: () => unknown, pattern: RegExp) => {
+        let msg = '';
+        try {
+          f();
+        } catch (err) {
+          msg = (err as Error).message;
+        }
+        if (!pattern.test(msg)) throw new Error(`${what}: expected ${pattern}, got "${msg}"`);
+      };
+      for (const [noise, pattern] of [['full', /needs noise 'diag' or 'scalar', not 'full'/], ['diag', /needs the model's CNN encoder/]] as const) {
+        const config = encoderModel('causal', noise);
+        const model = LowRankRNN.create(e, config, 3);
+        const encoder = noise === 'full' ? CnnEncoder.create(e, config.encoder!, config.rank, 4) : undefined;
+        expect(`noise ${noise}`, () => objective(model, y, null, cfg, 'fused', encoder), pattern);
+        for (const t of encoder?.trainable() ?? []) t.dispose();
+        model.dispose();
+      }
+      y.dispose();
     },
   },
   {

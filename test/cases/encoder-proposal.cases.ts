@@ -9,6 +9,7 @@ import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { objective } from '../../src/inference/objective.js';
+import { fit } from '../../src/inference/trainer.js';
 import { referenceFilter, type FilterSpec } from '../../src/inference/reference-filter.js';
 import { smcFilter, splitPaths } from '../../src/inference/smc-op.js';
 import type { Engine } from '../../src/gpu/engine.js';
@@ -173,6 +174,27 @@ export const cases: GpuCase[] = [
         model.dispose();
       }
       y.dispose();
+    },
+  },
+  {
+    name: 'fit with the encoder proposal trains the encoder with the model (every encoder tensor moves, losses finite)',
+    timeoutMs: 180_000,
+    async run(e) {
+      const config = encoderModel('causal');
+      const model = LowRankRNN.create(e, config, 3);
+      const encoder = CnnEncoder.create(e, config.encoder!, config.rank, 4);
+      const rand = mulberry32(41);
+      const ds = { trials: 4, time: 20, channels: 3, data: Float32Array.from({ length: 4 * 20 * 3 }, () => Math.floor(rand() * 3)) };
+      const before = await encoder.hostParams();
+      const res = await fit(e, model, ds, null, { iterations: 3, particles: 8, batch: 2, window: 10, proposal: 'encoder', encoder, lr: 1e-2, lrEnd: 1e-2, seed: 5, logEvery: 1 });
+      const after = await encoder.hostParams();
+      for (const [name, v] of Object.entries(before)) {
+        const moved = v.some((x, i) => x !== after[name][i]);
+        if (!moved) throw new Error(`encoder ${name} did not change in training`);
+      }
+      if (res.history.length !== 3 || res.history.some((h) => !Number.isFinite(h.loss))) throw new Error(`history ${JSON.stringify(res.history)}`);
+      for (const t of encoder.trainable()) t.dispose();
+      model.dispose();
     },
   },
   {

@@ -18,6 +18,7 @@ import { DEFAULT_CONFIG, LowRankRNN, type ModelConfig } from '../../src/models/l
 import type { PadPlacement } from '../../src/ops/conv.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { forwardMatches, gpuInputs, gradientMatches, makeProblem } from './smc.cases.js';
+import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
 const small = { N: 6, D: 3, B: 2, T: 6, resampling: 'systematic', proposal: 'encoder' } as const;
@@ -195,6 +196,59 @@ export const cases: GpuCase[] = [
       if (res.history.length !== 3 || res.history.some((h) => !Number.isFinite(h.loss))) throw new Error(`history ${JSON.stringify(res.history)}`);
       for (const t of encoder.trainable()) t.dispose();
       model.dispose();
+    },
+  },
+  {
+    name: 'fit CLI --proposal encoder: the encoder is saved in the model file and resumed from it; bad encoder options stop before GPU work',
+    browser: false,
+    timeoutMs: 240_000,
+    async run() {
+      const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const { parseModel } = await import('../../src/models/model-file.js');
+      // a computed specifier keeps the CLI out of the browser bundle
+      const fitCli = (await import(/* @vite-ignore */ `../../src/cli/${'fit'}.js`)) as typeof import('../../src/cli/fit.js');
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-enc-'));
+      const rand = mulberry32(51);
+      const data = join(dir, 'y.npy');
+      const modelPath = join(dir, 'model.json');
+      await saveNpy(data, Float32Array.from({ length: 2 * 30 * 3 }, () => Math.floor(rand() * 3)), [2, 30, 3]);
+      try {
+        const common = ['--data', data, '--layout', 'trial,time,channel', '--obs', 'poisson', '--rank', '2', '--units', '8', '--particles', '8', '--batch', '2', '--window', '10', '--log-every', '1', '--out', modelPath, '--proposal', 'encoder'];
+        const enc = ['--encoder-kernels', '3,2', '--encoder-channels', '4'];
+        const bad: [string[], RegExp][] = [
+          [[...common, ...enc, '--iters', '1'], /--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar/],
+          [[...common, '--noise', 'diag', '--iters', '1'], /--proposal encoder needs --encoder-kernels/],
+          [[...common, '--noise', 'diag', '--encoder-kernels', '8,4', '--encoder-channels', '4', '--iters', '1'], /receptive field \(11 steps\) is longer than the window \(10 steps\)/],
+          [[...common, ...enc, '--noise', 'diag', '--encoder-padding', 'windowed', '--iters', '1'], /gives 9 of the window's 10 steps/],
+          [[...common, ...enc, '--noise', 'diag', '--encoder-pad-mode', 'mirror', '--iters', '1'], /--encoder-pad-mode must be one of zeros, reflect, replicate, circular/],
+        ];
+        for (const [args, pattern] of bad) {
+          let message = '';
+          await fitCli.run(args).catch((e: Error) => (message = e.message));
+          if (!pattern.test(message)) throw new Error(`fit ${args.join(' ')}: expected ${pattern}, got "${message}"`);
+        }
+        const args = [...common, ...enc, '--noise', 'diag', '--encoder-pad-mode', 'replicate', '--encoder-constant-var', '--lr', '1e-3', '--lr-end', '1e-3'];
+        if ((await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']))).length === 0) throw new Error('fit printed nothing');
+        const first = parseModel(await readFile(modelPath, 'utf8'));
+        const e = first.config.encoder;
+        if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 3 || !first.encoder) {
+          throw new Error(`model file encoder ${JSON.stringify(e)}, parameters ${first.encoder ? 'present' : 'missing'}`);
+        }
+        await printedBy(() => fitCli.run(['--data', data, '--layout', 'trial,time,channel', '--resume', modelPath, '--out', modelPath, '--iters', '3', '--json']));
+        const second = parseModel(await readFile(modelPath, 'utf8'));
+        if (second.training?.proposal !== 'encoder' || second.training.iterations !== 3) throw new Error(`resumed training record ${JSON.stringify(second.training?.proposal)} at ${second.training?.iterations}`);
+        // one more Adam step at lr 1e-3 moves each encoder parameter by about 1e-3: resumed, not drawn anew
+        let moved = 0;
+        for (const [name, v] of Object.entries(first.encoder)) {
+          v.forEach((x, i) => (moved = Math.max(moved, Math.abs(second.encoder![name][i] - x))));
+        }
+        if (!(moved > 0 && moved < 5e-3)) throw new Error(`resuming moved the encoder parameters by up to ${moved}, expected one small step`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   },
   {

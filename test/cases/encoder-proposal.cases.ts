@@ -12,6 +12,7 @@ import { objective } from '../../src/inference/objective.js';
 import { fit } from '../../src/inference/trainer.js';
 import { referenceFilter, type FilterSpec } from '../../src/inference/reference-filter.js';
 import { smcFilter, splitPaths } from '../../src/inference/smc-op.js';
+import { smcFilterSteps } from '../../src/inference/smc-step.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { CnnEncoder, DEFAULT_ENCODER, encodeRef } from '../../src/models/encoder.js';
 import { DEFAULT_CONFIG, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
@@ -249,6 +250,23 @@ export const cases: GpuCase[] = [
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    },
+  },
+  {
+    // the large-K step path shares the proposal (smc_common.wgsl): forward only
+    name: 'encoder proposal on the step path (K = 64, Poisson softplus, inputs) = fused filter: same log-likelihood and ancestors',
+    async run(e) {
+      const pr = makeProblem({ R: 2, N: 12, D: 4, DU: 1, B: 2, T: 30, K: 64, seed: 21, resampling: 'systematic', proposal: 'encoder', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh' });
+      const inp = gpuInputs(e, pr);
+      const fused = smcFilter(e, inp, pr.spec);
+      const step = smcFilterSteps(e, inp, pr.spec, { paths: true });
+      const [llF, llS] = [await fused.ll.readF32(), await step.ll.readF32()];
+      const c = closeness(llS, llF, 0, 1e-5);
+      if (c.ratio > 1) throw new Error(`log-likelihood of trial ${c.index}: step ${llS[c.index]} fused ${llF[c.index]}`);
+      const [ancF, ancS] = [(await fused.anc.read()) as Uint32Array, (await step.anc!.read()) as Uint32Array];
+      const bad = ancF.reduce((n, a, i) => n + (a !== ancS[i] ? 1 : 0), 0);
+      if (bad > 0) throw new Error(`${bad} of ${ancF.length} ancestors differ from the fused kernel`);
+      for (const t of [inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc]) t?.dispose();
     },
   },
   {

@@ -113,10 +113,30 @@ fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
 
 struct Proposed { z: array<f32, R>, lw: f32 }
 
+// Encoder proposal data (packed where the optimal proposal's qs go): mean [B,T,R] | log-variance [B,T,R].
+fn enc_mean_idx(bg: u32, t: u32, r: u32) -> u32 { return p.off_qs + (bg * p.T + t) * R + r; }
+fn enc_logvar_idx(bg: u32, t: u32, r: u32) -> u32 { return p.off_qs + p.B * p.T * R + (bg * p.T + t) * R + r; }
+
+// One dimension of the encoder proposal: the precision-weighted product of the transition N(μ, v_z), v_z = L_rr²
+// (diagonal or scalar noise), and the encoder's N(m, v_e), v_e = exp(log-variance): variance v_q = 1/(1/v_z + 1/v_e)
+// and mean v_q (μ/v_z + m/v_e); α = v_q/v_e is the encoder's share.
+struct EncoderGaussian { vz: f32, ve: f32, vq: f32, mean: f32, alpha: f32 }
+
+fn encoder_gaussian(lrr: f32, mu: f32, em: f32, elv: f32) -> EncoderGaussian {
+  var g = EncoderGaussian();
+  g.vz = lrr * lrr;
+  g.ve = exp(elv);
+  g.vq = 1.0 / (1.0 / g.vz + 1.0 / g.ve);
+  g.alpha = g.vq / g.ve;
+  g.mean = (1.0 - g.alpha) * mu + g.alpha * em;
+  return g;
+}
+
 // What the proposal reads besides μ and ξ at step t of trial bg, loaded once and reused for every
 // particle an invocation carries (a software adapter gathers each parameter load per lane).
 // Optimal: G, Σq, Lq (the t = 0 ones at t = 0) and the step's projections q_t, s_t. Bootstrap: L.
-struct ProposalInputs { G: array<f32, R * R>, S: array<f32, R * R>, L: array<f32, R * R>, q: array<f32, R>, s: f32 }
+// Encoder: L (its diagonal) and the step's encoder mean (in q) and log-variance (in e).
+struct ProposalInputs { G: array<f32, R * R>, S: array<f32, R * R>, L: array<f32, R * R>, q: array<f32, R>, s: f32, e: array<f32, R> }
 
 fn proposal_inputs(bg: u32, t: u32) -> ProposalInputs {
   var m = ProposalInputs();
@@ -133,6 +153,12 @@ fn proposal_inputs(bg: u32, t: u32) -> ProposalInputs {
 #else
   let offL = select(p.off_L, p.off_L0, t == 0u);
   for (var e = 0u; e < R * R; e++) { m.L[e] = theta[offL + e]; }
+#if ENCODER
+  for (var r = 0u; r < R; r++) {
+    m.q[r] = data[enc_mean_idx(bg, t, r)];
+    m.e[r] = data[enc_logvar_idx(bg, t, r)];
+  }
+#endif
 #endif
   return m;
 }
@@ -175,9 +201,21 @@ fn propose_with(m: ProposalInputs, bg: u32, t: u32, mu: array<f32, R>, xi: array
   }
   out.lw = l;
 #else
+#if ENCODER
+  var l = 0.0;
+  for (var r = 0u; r < R; r++) {
+    let g = encoder_gaussian(m.L[r * R + r], mu[r], m.q[r], m.e[r]);
+    out.z[r] = g.mean + sqrt(g.vq) * xi[r];
+    // log N(z; μ, v_z) − log q(z), with (z − μ_q)/√v_q = ξ
+    let dz = out.z[r] - mu[r];
+    l += -0.5 * dz * dz / g.vz - 0.5 * log(g.vz) + 0.5 * xi[r] * xi[r] + 0.5 * log(g.vq);
+  }
+  out.lw = obs_loglik(bg, t, out.z) + l;
+#else
   let lx = lower_vec(m.L, xi);
   for (var r = 0u; r < R; r++) { out.z[r] = mu[r] + lx[r]; }
   out.lw = obs_loglik(bg, t, out.z);
+#endif
 #endif
   return out;
 }

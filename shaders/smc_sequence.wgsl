@@ -2,7 +2,8 @@
 // particle, the whole time loop inside one dispatch, resampling in workgroup memory.
 //
 // Model (see src/models/lowrank-rnn.ts):  x = m z + Wu v,  z' = a z + nᵀ φ(x; h) + ε,  a = exp(−exp θ_a)
-// Proposals: bootstrap (z ~ N(μ, L Lᵀ), weight p(y|z)) or the optimal one for linear-Gaussian
+// Proposals: bootstrap (z ~ N(μ, L Lᵀ), weight p(y|z)), encoder (#if ENCODER: the product of N(μ, diag L²) and the
+// encoder's per-step Gaussian, see encoder_gaussian in smc_common) or the optimal one for linear-Gaussian
 // observations (#if OPTIMAL): with G = C̃C̃ᵀ, q_t = C̃ỹ_t, s_t = |ỹ_t|² (C̃ = B/σ, ỹ = (y−b)/σ,
 // precomputed per call), the proposal is z = μ + Σq (q_t − Gμ) + Lq ξ and the incremental weight is the
 // predictive log N(y_t; Bᵀμ + b, S) up to a constant (qs = [q (B,T,R) | s (B,T)]): −½s_t + μ·q_t − ½μᵀGμ + ½ rᵀΣq r, r = q_t − Gμ.
@@ -462,8 +463,8 @@ fn readout_pullback(d: u32, ro: Readout, c: f32) -> array<f32, R> {
 
 // One particle's adjoints at step t, given the adjoint gz of its draw z and its weight's adjoint w: the
 // adjoint of μ_t, the proposal's small-parameter gradients (added to acc) and, for the optimal proposal,
-// its shares of the q_t, s_t gradients.
-struct ParticleAdjoint { gmu: array<f32, R>, gq: array<f32, R>, gs: f32 }
+// its shares of the q_t, s_t gradients (the encoder proposal: of its mean in gq and log-variance in ge).
+struct ParticleAdjoint { gmu: array<f32, R>, gq: array<f32, R>, gs: f32, ge: array<f32, R> }
 
 #if OPTIMAL
 // Optimal proposal: z = μ + Σq r + Lq ξ with r = q_t − Gμ, weight −½s_t + μ·q_t − ½μᵀGμ + ½rᵀΣq r.
@@ -519,17 +520,77 @@ fn optimal_data_grads(b: u32, t: u32, tid: u32, live: bool, gq: array<f32, R>, g
   }
 }
 #else
-// Bootstrap proposal: z = μ + L ξ, weight log p(y_t | z), whose gradient with respect to z (through every
-// channel's readout) adds to the adjoint of z.
-fn bootstrap_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>,
-                              acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
-  var out = ParticleAdjoint();
+// gz0 plus w ∂ log p(y_t | z)/∂z (through every channel's readout).
+fn add_obs_pullback(b: u32, t: u32, w: f32, z: array<f32, R>, gz0: array<f32, R>) -> array<f32, R> {
   var gz = gz0;
   for (var d = 0u; d < p.D; d++) {
     let ro = readout(b, t, d, z);
     let pb = readout_pullback(d, ro, w * obs_grad(obs_y(b, t, d), ro.eta, d).deta);
     for (var r = 0u; r < R; r++) { gz[r] += pb[r]; }
   }
+  return gz;
+}
+
+#if ENCODER
+// Encoder proposal, per dimension: z = μ_q + √v_q ξ (μ_q = (1−α)μ + α m, see encoder_gaussian), weight
+// log p(y_t | z) + log N(z; μ, v_z) + ½ξ² + ½ log v_q (−log q with ξ fixed). Chain rule with ξ fixed:
+// G = adjoint of z (future, observation and −w(z−μ)/v_z); ∂z/∂μ = 1−α, ∂z/∂m = α,
+// ∂z/∂v_z = (1−α)² c − (1−α) μ/v_z and ∂z/∂v_e = α² c − α m/v_e with c = μ/v_z + m/v_e + ξ/(2√v_q);
+// v_z = L_rr² takes the L (t = 0: L0) diagonal's gradient, v_e = exp(log-variance) the log-variance's.
+fn encoder_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, mu: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>,
+                            acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
+  var out = ParticleAdjoint();
+  let gzo = add_obs_pullback(b, t, w, z, gz0);
+  let sl = select(S_M1, S_M2, t == 0u);
+  let offL = select(p.off_L, p.off_L0, t == 0u);
+  for (var r = 0u; r < R; r++) {
+    let lrr = theta[offL + r * R + r];
+    let em = data[enc_mean_idx(b, t, r)];
+    let g = encoder_gaussian(lrr, mu[r], em, data[enc_logvar_idx(b, t, r)]);
+    let beta = 1.0 - g.alpha;
+    let dz = z[r] - mu[r];
+    let G = gzo[r] - w * dz / g.vz;
+    let c = mu[r] / g.vz + em / g.ve + 0.5 * xi[r] / sqrt(g.vq);
+    let gvz = G * (beta * beta * c - beta * mu[r] / g.vz) + w * (0.5 * dz * dz / (g.vz * g.vz) - 0.5 / g.vz + 0.5 * beta * beta / g.vq);
+    let gve = G * (g.alpha * g.alpha * c - g.alpha * em / g.ve) + w * 0.5 * g.alpha * g.alpha / g.vq;
+    out.gmu[r] = G * beta + w * dz / g.vz;
+    out.gq[r] = G * g.alpha;
+    out.ge[r] = gve * g.ve;
+    (*acc)[sl + r * R + r] += gvz * 2.0 * lrr;
+  }
+  return out;
+}
+
+// Per-step encoder-output gradients (mean, log-variance): each particle's shares summed serially, one
+// half at a time through sgq. Every invocation of the workgroup must call (barriers).
+fn encoder_data_grads(b: u32, t: u32, tid: u32, live: bool, gm: array<f32, R>, ge: array<f32, R>) {
+  for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = select(0.0, gm[r], live); }
+  workgroupBarrier();
+  if (tid == 0u) {
+    for (var r = 0u; r < R; r++) {
+      var s = 0.0;
+      for (var k = 0u; k < p.K; k++) { s += sgq[k * (R + 1u) + r]; }
+      gqs[enc_mean_idx(b, t, r) - p.off_qs] = s;
+    }
+  }
+  workgroupBarrier();
+  for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = select(0.0, ge[r], live); }
+  workgroupBarrier();
+  if (tid == 0u) {
+    for (var r = 0u; r < R; r++) {
+      var s = 0.0;
+      for (var k = 0u; k < p.K; k++) { s += sgq[k * (R + 1u) + r]; }
+      gqs[enc_logvar_idx(b, t, r) - p.off_qs] = s;
+    }
+  }
+}
+#endif
+
+// Bootstrap proposal: z = μ + L ξ, weight log p(y_t | z), whose gradient with respect to z adds to the adjoint of z.
+fn bootstrap_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>,
+                              acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
+  var out = ParticleAdjoint();
+  let gz = add_obs_pullback(b, t, w, z, gz0);
   let sl = select(S_M1, S_M2, t == 0u);
   for (var r = 0u; r < R; r++) {
     out.gmu[r] = gz[r];
@@ -631,6 +692,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     // (3) per particle j at step t: gather adjoint, proposal and observation terms, adjoint of μ_t
     var gqv = array<f32, R>();
     var gsv = 0.0;
+    var gev = array<f32, R>();
     if (live) {
       let j = tid;
       // k-range with ancestor j in the sorted ancestor list
@@ -655,7 +717,13 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       gqv = pa.gq;
       gsv = pa.gs;
 #else
+#if ENCODER
+      let pa = encoder_particle_adjoint(b, t, w, z, mu, xi, gz, &acc);
+      gqv = pa.gq;
+      gev = pa.ge;
+#else
       let pa = bootstrap_particle_adjoint(b, t, w, z, xi, gz, &acc);
+#endif
 #endif
       let gmu = pa.gmu;
       if (t == 0u) { for (var r = 0u; r < R; r++) { acc[S_MU0 + r] += gmu[r]; } }
@@ -664,6 +732,9 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 #if OPTIMAL
     optimal_data_grads(b, t, tid, live, gqv, gsv);
 #else
+#if ENCODER
+    encoder_data_grads(b, t, tid, live, gqv, gev);
+#endif
     // (4) channel-owned observation parameter gradients
     for (var d = tid; d < p.D; d += WG) { obs_channel_grads(gb, b, t, d, seed); }
 #endif

@@ -8,6 +8,7 @@ import { normalise, toCanonical, validateInputs, validateObservations, type Data
 import { loadArray, loadNwb, writeFileAtomic } from '../io/files.js';
 import { binSession, selectTrials, type BinnedSession, type BinOptions, type SplitName } from '../io/nwb-bin.js';
 import { LowRankRNN } from '../models/lowrank-rnn.js';
+import type { CnnEncoder } from '../models/encoder.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 
 export function numberOption(
@@ -119,8 +120,14 @@ export async function loadModelFile(engine: Engine, path: string, parsed?: Retur
 }
 
 /** Write a model file atomically (a crash never leaves a partial file at `path`). */
-export async function saveModelFile(path: string, model: LowRankRNN, normalisation: Normalisation | null, training: TrainingRecord | null): Promise<void> {
-  const file = serializeModel(model.config, await model.hostParams(), normalisation, training);
+export async function saveModelFile(
+  path: string,
+  model: LowRankRNN,
+  normalisation: Normalisation | null,
+  training: TrainingRecord | null,
+  encoder: CnnEncoder | null = null,
+): Promise<void> {
+  const file = serializeModel(model.config, await model.hostParams(), normalisation, training, encoder ? await encoder.hostParams() : null);
   await writeFileAtomic(path, JSON.stringify(file));
 }
 

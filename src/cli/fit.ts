@@ -15,6 +15,8 @@ import {
   type ModelConfig,
 } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
+import { CnnEncoder, DEFAULT_ENCODER, encoderOutputSteps, encoderReceptiveField } from '../models/encoder.js';
+import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
 import { Progress } from '../util/progress.js';
 import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
@@ -40,7 +42,10 @@ model
                          bootstrap proposal only)
   --freeze-obs-gain  --freeze-obs-bias  keep the one-to-one gains B_o (1) / the readout bias b (0) fixed
 inference and training
-  --particles K (10)  --proposal optimal|bootstrap (optimal for gauss+identity, else bootstrap)
+  --particles K (10)  --proposal optimal|bootstrap|encoder (optimal for gauss+identity, else bootstrap)
+  --encoder-kernels 14,4,2 --encoder-channels 128,64  the encoder proposal's CNN (kernel lengths, hidden channels;
+                         needs --noise diag|scalar)  --encoder-padding causal|acausal|windowed (causal)
+  --encoder-pad-mode zeros|reflect|replicate|circular (zeros)  --encoder-constant-var  one trained log-variance
   --resampling systematic|stratified|multinomial (systematic)
   --resample-threshold F  resample only when ESS < F·K (default 1: every step, as the published method)
   --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
@@ -95,6 +100,11 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       help: { type: 'boolean' },
       ...NWB_OPTIONS,
+      'encoder-kernels': { type: 'string' },
+      'encoder-channels': { type: 'string' },
+      'encoder-padding': { type: 'string' },
+      'encoder-pad-mode': { type: 'string' },
+      'encoder-constant-var': { type: 'boolean' },
       observation: { type: 'string' },
       'readout-from': { type: 'string' },
       'freeze-obs-gain': { type: 'boolean' },
@@ -152,19 +162,38 @@ export async function run(argv: string[]): Promise<number> {
     trainObsGain: !values['freeze-obs-gain'],
     trainObsBias: !values['freeze-obs-bias'],
   };
+  const proposalChoice = values.proposal ?? resume?.training?.proposal;
+  if (proposalChoice === 'encoder' && !resume) {
+    const ints = (v: string | undefined, name: string) => {
+      if (!v) throw new Error(`--proposal encoder needs --${name} (a comma-separated list of integers)`);
+      return v.split(',').map((x) => numberOption(x.trim(), name, { int: true, min: 1 }));
+    };
+    config.encoder = {
+      ...DEFAULT_ENCODER,
+      kernels: ints(values['encoder-kernels'], 'encoder-kernels'),
+      channels: ints(values['encoder-channels'], 'encoder-channels'),
+      inChannels: ds.channels,
+      placement: choiceOption(values['encoder-padding'], 'encoder-padding', PAD_PLACEMENTS, DEFAULT_ENCODER.placement),
+      padMode: choiceOption(values['encoder-pad-mode'], 'encoder-pad-mode', Object.keys(PAD_MODES) as (keyof typeof PAD_MODES)[], DEFAULT_ENCODER.padMode),
+      constantVar: !!values['encoder-constant-var'],
+    };
+  }
   validateConfig(config); // e.g. one-to-one with --units ≠ channels: before any GPU work
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const linearGauss = optimalProposalApplies(config);
   const proposal = choiceOption(
     values.proposal,
     'proposal',
-    ['optimal', 'bootstrap'] as const,
+    ['optimal', 'bootstrap', 'encoder'] as const,
     (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'),
   );
   if (proposal === 'optimal' && readsRates(config)) {
     throw new Error('--proposal optimal needs observations linear in the latents; --readout-from rates reads φ(m z + Wu v; h): use --proposal bootstrap');
   }
   if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
+  if (proposal === 'encoder' && !config.encoder)
+    throw new Error(`${values.resume}: the checkpoint's model has no CNN encoder; resume it with its own proposal`);
+  if (proposal === 'encoder' && config.noise === 'full') throw new Error('--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar');
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: resume?.training?.particles ?? FIT_DEFAULTS.particles });
   const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? FIT_DEFAULTS.batch });
   const window = Math.min(numberOption(values.window, 'window', { int: true, min: 1, default: resume?.training?.window ?? FIT_DEFAULTS.window }), ds.time);
@@ -184,6 +213,15 @@ export async function run(argv: string[]): Promise<number> {
     max: 1,
     default: resume?.training?.resampleThreshold ?? 1,
   });
+  if (proposal === 'encoder') {
+    const rf = encoderReceptiveField(config.encoder!);
+    if (rf > window) throw new Error(`the encoder's receptive field (${rf} steps) is longer than the window (${window} steps)`);
+    const steps = encoderOutputSteps(config.encoder!, window);
+    if (steps !== window)
+      throw new Error(
+        `--encoder-padding ${config.encoder!.placement} gives ${steps} of the window's ${window} steps (odd kernels lose one per layer); use causal or acausal`,
+      );
+  }
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
   // a resumed fit keeps the checkpoint's clipping unless --clip is given
   const clip = values.clip === undefined ? resume?.training?.clip : numberOption(values.clip, 'clip', { positive: true });
@@ -197,6 +235,12 @@ export async function run(argv: string[]): Promise<number> {
   const start = resume?.params ?? initialParams(config, seed);
   if (!resume && init === 'data') initialiseFromData(config, start, ds);
   const model = new LowRankRNN(engine, config, start);
+  // a model with an encoder keeps it (and saves it) whichever proposal this fit trains with
+  const encoder = !config.encoder
+    ? null
+    : resume?.encoder
+      ? new CnnEncoder(engine, config.encoder, config.rank, resume.encoder)
+      : CnnEncoder.create(engine, config.encoder, config.rank, seed);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
   const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
     proposal,
@@ -234,6 +278,7 @@ export async function run(argv: string[]): Promise<number> {
     batch,
     window,
     proposal,
+    encoder: proposal === 'encoder' ? encoder! : undefined,
     resampling,
     resampleThreshold,
     optimizer,
@@ -254,10 +299,10 @@ export async function run(argv: string[]): Promise<number> {
     clipGradNorm: clip,
     onProgress: (p) =>
       progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
-    onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState)),
+    onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState), encoder),
   });
   progress.done();
-  await saveModelFile(values.out, model, normalisation, record(result.history, result.iterations, result.optimizerState));
+  await saveModelFile(values.out, model, normalisation, record(result.history, result.iterations, result.optimizerState), encoder);
   const last = result.history[result.history.length - 1];
   const baseline = staticBaselineLogLikelihood(config, ds);
   const jacobian = normalisationLogJacobian(normalisation);

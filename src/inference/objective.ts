@@ -13,6 +13,8 @@ import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
+import { encoderOutputSteps, type CnnEncoder } from '../models/encoder.js';
+import { pack } from '../ops/pack.js';
 import { fusedFits, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
 import { smcFilterStepsGrad } from './smc-step-grad.js';
@@ -98,7 +100,8 @@ export class BatchLoader {
  * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
  * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
  * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
- * window's start).
+ * window's start). The encoder proposal needs the model's CNN `encoder`: it runs on the window (on the
+ * tape) and its mean and log-variance become the filter's per-step proposal data.
  */
 export function objective(
   model: LowRankRNN,
@@ -106,11 +109,35 @@ export function objective(
   u: Tensor | null,
   cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>,
   path: 'fused' | 'step' = 'fused',
+  encoder?: CnnEncoder,
 ) {
   const c = model.config;
   const { B, T } = cfg;
+  if (cfg.proposal === 'encoder') {
+    if (!encoder) throw new Error("objective: the encoder proposal needs the model's CNN encoder");
+    if (encoderOutputSteps(encoder.config, T) !== T) {
+      throw new Error(
+        `objective: the encoder gives ${encoderOutputSteps(encoder.config, T)} of the window's ${T} steps (windowed padding with odd kernels loses one per layer); use causal or acausal padding`,
+      );
+    }
+  }
   const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
   const th = model.theta(cfg.proposal, y, B, T, v);
+  if (cfg.proposal === 'encoder') {
+    // the filter's qs: mean [B,T,R] | log-variance [B,T,R]
+    const g = encoder!.forward(y);
+    const n = B * T * c.rank;
+    th.qs = pack(
+      model.engine,
+      [
+        { src: g.mean, dstOffset: 0 },
+        { src: g.logVar, dstOffset: n },
+      ],
+      2 * n,
+      'encoder.qs',
+    );
+    for (const t of [g.mean, g.logVar]) if (!t.requiresGrad) t.dispose();
+  }
   const full: SmcConfig = {
     ...cfg,
     layout: model.layoutFor(cfg.proposal),

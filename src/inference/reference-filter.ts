@@ -17,7 +17,7 @@ export interface FilterData {
   y: ArrayLike<number>;
   /** Inputs [B,T,DU] (empty when DU = 0). */
   v: ArrayLike<number>;
-  /** Optimal proposal: per-step q_t and s_t packed as [q (B,T,R) | s (B,T)]. */
+  /** Optimal proposal: per-step q_t and s_t packed as [q (B,T,R) | s (B,T)]; encoder: [mean (B,T,R) | log-variance (B,T,R)]. */
   qs?: ArrayLike<number>;
 }
 
@@ -123,9 +123,23 @@ export function referenceFilter(
           }
           lw[k] = l;
         } else {
-          const lx = lowerMatvec(t === 0 ? o.L0 : o.L, xi);
-          for (let r = 0; r < R; r++) z[r] = mu[r] + lx[r];
           let l = 0;
+          if (spec.proposal === 'encoder') {
+            // product of N(μ, v_z = L_rr²) and the encoder's N(m, v_e); l gets log N(z; μ, v_z) − log q(z)
+            const offL = t === 0 ? o.L0 : o.L;
+            for (let r = 0; r < R; r++) {
+              const vz = theta[offL + r * R + r] ** 2;
+              const em = data.qs![(b * T + t) * R + r];
+              const ve = Math.exp(data.qs![B * T * R + (b * T + t) * R + r]);
+              const vq = 1 / (1 / vz + 1 / ve);
+              z[r] = vq * (mu[r] / vz + em / ve) + Math.sqrt(vq) * xi[r];
+              const dz = z[r] - mu[r];
+              l += (-0.5 * (dz * dz)) / vz - 0.5 * Math.log(vz) + 0.5 * xi[r] * xi[r] + 0.5 * Math.log(vq);
+            }
+          } else {
+            const lx = lowerMatvec(t === 0 ? o.L0 : o.L, xi);
+            for (let r = 0; r < R; r++) z[r] = mu[r] + lx[r];
+          }
           for (let d = 0; d < D; d++) {
             let eta = theta[o.b + d];
             if (spec.readoutFromInputs) for (let j = 0; j < DU; j++) eta += theta[o.Bv + d * DU + j] * data.v[(b * T + t) * DU + j];

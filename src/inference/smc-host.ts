@@ -14,8 +14,18 @@ export interface SmcInputs {
   y: Tensor;
   /** [B,T,DU] inputs, or null when DU = 0. */
   v: Tensor | null;
-  /** optimal-proposal projections packed as [q (B,T,R) | s (B,T)], or null for the bootstrap proposal. */
+  /**
+   * Per-step proposal data: optimal, projections [q (B,T,R) | s (B,T)]; encoder, the encoder's Gaussian
+   * [mean (B,T,R) | log-variance (B,T,R)]; null for the bootstrap proposal. See qsFloats.
+   */
   qs: Tensor | null;
+}
+
+/** Floats of the per-step proposal data `qs` (0: the proposal reads none). */
+export function qsFloats(cfg: Pick<SmcConfig, 'proposal' | 'B' | 'T' | 'layout'>): number {
+  const { B, T } = cfg;
+  const R = cfg.layout.dims.R;
+  return cfg.proposal === 'optimal' ? B * T * (R + 1) : cfg.proposal === 'encoder' ? 2 * B * T * R : 0;
 }
 
 /** Throws a clear error (prefixed with `who`) for a configuration or inputs the kernels cannot take. */
@@ -43,8 +53,9 @@ export function validateCall(who: string, cfg: SmcConfig, inp: SmcInputs): void 
     if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
       throw new Error(`${who}: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal`);
     }
-    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
+    need(inp.qs, qsFloats(cfg), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
   }
+  if (cfg.proposal === 'encoder') need(inp.qs, qsFloats(cfg), 'encoder outputs qs [mean (B,T,R) | log-variance (B,T,R)]');
   resampleThreshold(cfg);
 }
 
@@ -110,6 +121,7 @@ export function modelVariant(cfg: SmcConfig) {
     defines: {
       R: cfg.layout.dims.R,
       OPTIMAL: cfg.proposal === 'optimal',
+      ENCODER: cfg.proposal === 'encoder',
       POISSON: cfg.obs === 'poisson',
       READOUT_V: !!cfg.readoutFromInputs,
       RATES: cfg.layout.rates,

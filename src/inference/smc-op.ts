@@ -2,14 +2,14 @@
  * The fused particle filter as one tape op: forward = one dispatch for the whole batch and sequence;
  * backward = one dispatch (reverse time loop per trial) plus two small reductions into the packed
  * parameter gradient. Inputs: packed parameters `theta` (layout: models/theta-layout.ts), observations, inputs and,
- * for the optimal proposal, the per-step projections `qs`.
+ * for the optimal and encoder proposals, the per-step data `qs` (smc-host.ts).
  */
 import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { SMC_REDUCE_WG } from '../gpu/shared-constants.js';
-import { commonParams, modelVariant, packData, validateCall, type SmcInputs } from './smc-host.js';
+import { commonParams, modelVariant, packData, qsFloats, validateCall, type SmcInputs } from './smc-host.js';
 import { fusedWorkgroupBytes, fusedWorkgroupSize, pathFloats, unitParallelPlan, type SmcConfig } from './smc-layout.js';
 
 export type { SmcConfig, SmcInputs };
@@ -105,7 +105,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
       const wg = workgroupSizeFor(engine, K);
       const gpart = engine.alloc(4 * B * (P + wg * cfg.layout.nSmall), 'smc.gpart');
       engine.clear(gpart);
-      const gqs = inp.qs ? Tensor.zeros(engine, [B * T * (R + 1)], 'f32', 'smc.gqs') : null;
+      const gqs = inp.qs ? Tensor.zeros(engine, [qsFloats(cfg)], 'f32', 'smc.gqs') : null;
       const gqsBuf = gqs ? gqs.buffer : engine.alloc(4, 'smc.gqs.unused');
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc.gtheta');
       const smallmap = engine.upload(cfg.layout.smallMap, 'smc.smallmap');
@@ -114,7 +114,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
       const gxs = inputGrad ? engine.alloc(4 * B * T * (N + D), 'smc.gxs') : null;
       if (gxs) engine.clear(gxs);
       const bind: Record<string, unknown> = { p, theta: savedTheta, data: dataBuf, paths: savedPaths, anc: savedAnc, gll: gll!, gpart, gqs: gqsBuf, gxs };
-      // `gqs` is only bound when the kernel variant uses it (optimal proposal).
+      // `gqs` is only bound when the kernel variant uses it (optimal and encoder proposals).
       for (const k of Object.keys(bind)) if (!bw.reflection.bindings.some((b) => b.name === k)) delete bind[k];
       engine.dispatch(bw, bind as never, B);
       engine.dispatch(engine.kernel('smc_sequence', 'reduce_rows', opts), { p, gpart, gtheta }, Math.ceil(P / SMC_REDUCE_WG));

@@ -12,6 +12,7 @@ import { seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
 import { clipGradNorm, exponentialDecay, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
 import { hostNoiseFactor, type HostParams, type LowRankRNN } from '../models/lowrank-rnn.js';
+import type { CnnEncoder } from '../models/encoder.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
@@ -30,6 +31,8 @@ export interface FitOptions {
   /** Window length T; default: whole trials. */
   window?: number;
   proposal: Proposal;
+  /** The model's CNN encoder (proposal 'encoder'): run on each window and trained with the model. */
+  encoder?: CnnEncoder;
   resampling?: Resampling;
   /** Resample only when ESS < this fraction of K (default 1: every step, as the published method). */
   resampleThreshold?: number;
@@ -122,7 +125,10 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const key = seedToKey(opts.seed);
   // RAdam without its momentum-only first steps: their size scales with the gradient, and far from a
   // fit (large gradients) they throw parameters where the normalised steps cannot bring them back.
-  const optimizer = new Optimizer(opts.optimizer ?? FIT_DEFAULTS.optimizer, model.trainable(), { lr: lr0, unrectified: 'skip' });
+  if (opts.proposal === 'encoder' && !opts.encoder) throw new Error("fit: the encoder proposal needs the model's CNN encoder (FitOptions.encoder)");
+  // the model's parameters, then the encoder's: one optimiser, one gradient norm, one snapshot
+  const trainable = () => [...model.trainable(), ...(opts.encoder?.trainable() ?? [])];
+  const optimizer = new Optimizer(opts.optimizer ?? FIT_DEFAULTS.optimizer, trainable(), { lr: lr0, unrectified: 'skip' });
   let start = 0;
   const history: HistoryEntry[] = opts.resume ? [...opts.resume.history] : [];
   if (opts.resume) {
@@ -136,8 +142,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const lastWeights = Tensor.zeros(engine, [B * T * K], 'f32', 'ess.weights');
   const maxNorm = opts.clipGradNorm ?? Infinity; // Infinity: the norm is measured, nothing is scaled
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm must be a positive number, got ${opts.clipGradNorm}`);
-  const snapshot = model.trainable().map((p) => Tensor.empty(engine, p.shape, 'f32', 'snapshot'));
-  const takeSnapshot = () => model.trainable().forEach((p, i) => engine.copy(p, snapshot[i], 4 * p.size));
+  const snapshot = trainable().map((p) => Tensor.empty(engine, p.shape, 'f32', 'snapshot'));
+  const takeSnapshot = () => trainable().forEach((p, i) => engine.copy(p, snapshot[i], 4 * p.size));
   takeSnapshot();
   const t0 = performance.now();
   let pendingConstants: number[] = [];
@@ -148,22 +154,20 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       const windows = sampleWindows(ds, B, T, iter, key);
       const batch = loader.batch(windows, T);
       const tape = Tape.begin(engine);
-      const { loss, out } = objective(model, batch.y, batch.v, {
-        proposal: opts.proposal,
-        resampling: opts.resampling ?? 'systematic',
-        resampleThreshold: threshold,
-        B,
-        T,
-        K,
-        key,
-        iter,
-      });
+      const { loss, out } = objective(
+        model,
+        batch.y,
+        batch.v,
+        { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter },
+        'fused',
+        opts.encoder,
+      );
       tape.end();
       engine.copy(loss, lossHistory, 4, 0, 4 * (iter % logEvery));
       const readsBack = (iter + 1) % logEvery === 0 || iter + 1 === iterations;
       if (readsBack) engine.copy(out.paths, lastWeights, 4 * B * T * K, 4 * 2 * B * T * K * c.rank);
       tape.backward(loss);
-      const norm = clipGradNorm(model.trainable(), maxNorm);
+      const norm = clipGradNorm(trainable(), maxNorm);
       engine.copy(norm, gradHistory, 4, 0, 4 * (iter % logEvery));
       norm.dispose();
       optimizer.lr = lrAt(iter);
@@ -183,7 +187,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
         const host = await model.hostParams();
         const elapsed = (performance.now() - t0) / 1000;
         const rollBack = async (what: string): Promise<never> => {
-          model.trainable().forEach((p, i) => engine.copy(snapshot[i], p, 4 * p.size));
+          trainable().forEach((p, i) => engine.copy(snapshot[i], p, 4 * p.size));
           await engine.sync();
           throw new Error(`training diverged: ${what}; parameters were restored to iteration ${done - n} (try a lower learning rate (lr) or more particles)`);
         };

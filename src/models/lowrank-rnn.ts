@@ -380,9 +380,12 @@ export class LowRankRNN {
     const P = this.params;
     const L = this.layout;
     const o = L.offsets;
+    if (proposal === 'encoder' && c.noise === 'full') {
+      throw new Error("the encoder proposal combines diagonal Gaussians: it needs noise 'diag' or 'scalar', not 'full'");
+    }
     const Lz = this.noiseFactor(P.noiseZ);
     const Lz0 = this.noiseFactor(P.noiseZ0);
-    if (readsRates(c) && proposal !== 'bootstrap') {
+    if (readsRates(c) && proposal === 'optimal') {
       const why = "readoutFrom 'rates' (one-to-one readout of φ(m z + Wu v; h)) is not";
       throw new Error(`the optimal proposal needs observations linear in z; ${why}: use the bootstrap proposal`);
     }
@@ -402,7 +405,8 @@ export class LowRankRNN {
     if (c.obs === 'gauss') parts.push({ src: P.logVarX, dstOffset: o.lv });
     let qs: Tensor | null = null;
     let constant: Tensor | null = null;
-    if (proposal === 'bootstrap') {
+    if (proposal !== 'optimal') {
+      // bootstrap: L, L0; encoder: their diagonals (the encoder's outputs are the filter's qs, see objective)
       parts.push({ src: Lz, dstOffset: o.L }, { src: Lz0, dstOffset: o.L0 });
     } else {
       if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') {

@@ -13,7 +13,11 @@
  */
 import { SMALL_SLOT_UNUSED } from '../gpu/shared-constants.js';
 
-export type Proposal = 'bootstrap' | 'optimal';
+/**
+ * 'encoder': per step the product of the transition Gaussian (diagonal of L) and a per-step encoder Gaussian
+ * (the filter's `qs` data: mean | log-variance); its parameter slots are the bootstrap proposal's.
+ */
+export type Proposal = 'bootstrap' | 'optimal' | 'encoder';
 export type ObsLikelihood = 'gauss' | 'poisson';
 export type ObsNonlinearity = 'identity' | 'softplus' | 'exp' | 'relu';
 

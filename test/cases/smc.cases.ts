@@ -66,6 +66,8 @@ export function makeProblem(opts: {
   };
   lower(o.L, 0.3);
   lower(o.L0, 0.6);
+  // the encoder proposal reads diagonal noise (only the diagonals of L, L0)
+  if (opts.proposal === 'encoder') for (let r = 0; r < R; r++) for (let c = 0; c < r; c++) th[o.L + r * R + c] = th[o.L0 + r * R + c] = 0;
   sym(o.Sq, 0.05);
   lower(o.Lq, 0.2);
   sym(o.Sq0, 0.1);
@@ -84,6 +86,10 @@ export function makeProblem(opts: {
   }
   if (opts.readoutFromInputs) fill(o.Bv, D * DU, 1);
   if (opts.rates) for (let d = 0; d < D; d++) th[o.Bo + d] = 0.6 + 0.8 * rand();
+  // encoder proposal: per-step means and log-variances (variances 0.05–0.55, near the transition's); drawn
+  // last so the other proposals' problems stay as they were
+  const enc =
+    opts.proposal === 'encoder' ? Float64Array.from({ length: 2 * B * T * R }, (_, i) => (i < B * T * R ? u(1) : Math.log(0.05 + 0.5 * rand()))) : undefined;
   const spec: FilterSpec = {
     layout,
     proposal: opts.proposal,
@@ -99,16 +105,16 @@ export function makeProblem(opts: {
     key: seedToKey(opts.seed * 7919),
     iter: 3,
   };
-  return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
+  return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : enc } };
 }
 
 export function gpuInputs(engine: Engine, pr: Problem) {
   const { B, T } = pr.spec;
-  const { R, D, DU } = pr.spec.layout.dims;
+  const { D, DU } = pr.spec.layout.dims;
   const theta = Tensor.fromArray(engine, pr.theta, [pr.theta.length], 'f32', 'theta');
   const y = Tensor.fromArray(engine, pr.data.y, [B, T, D], 'f32', 'y');
   const v = DU > 0 ? Tensor.fromArray(engine, pr.data.v, [B, T, DU], 'f32', 'v') : null;
-  const qs = pr.data.qs ? Tensor.fromArray(engine, pr.data.qs, [B * T * (R + 1)], 'f32', 'qs') : null;
+  const qs = pr.data.qs ? Tensor.fromArray(engine, pr.data.qs, [pr.data.qs.length], 'f32', 'qs') : null;
   return { theta, y, v, qs };
 }
 
@@ -138,7 +144,7 @@ function checkDecisions(pr: Problem, flags: ArrayLike<number>, w: ArrayLike<numb
   if (f >= 1 && resampled !== B * T) throw new Error(`threshold 1 must resample every step, did at ${resampled} of ${B * T}`);
 }
 
-async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
+export async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
   const inp = gpuInputs(engine, pr);
   // The reference sees the f32-rounded parameters and data the GPU sees.
   const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));

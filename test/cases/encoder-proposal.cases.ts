@@ -1,0 +1,417 @@
+// The encoder proposal in the fused particle filter: per step the product of the transition Gaussian
+// (diagonal noise) and the encoder's Gaussian, against the float64 reference fed the same random numbers
+// (log-likelihood with the GPU's ancestors replayed; gradient to theta and to the encoder outputs by finite
+// differences with the ancestors held fixed), and its limit: a huge encoder variance gives the bootstrap filter.
+// The objective with a CNN encoder on the tape: its loss against encodeRef + the reference filter, and the
+// encoder's parameter gradients against finite differences of that float64 pipeline.
+import { closeness } from '../../src/autodiff/gradcheck.js';
+import { Tape } from '../../src/autodiff/tape.js';
+import { Tensor } from '../../src/autodiff/tensor.js';
+import { seedToKey } from '../../src/gpu/rng.js';
+import { objective } from '../../src/inference/objective.js';
+import { fit } from '../../src/inference/trainer.js';
+import { referenceFilter, type FilterSpec } from '../../src/inference/reference-filter.js';
+import { smcFilter, splitPaths } from '../../src/inference/smc-op.js';
+import { smcFilterSteps } from '../../src/inference/smc-step.js';
+import type { Engine } from '../../src/gpu/engine.js';
+import { CnnEncoder, DEFAULT_ENCODER, encodeRef } from '../../src/models/encoder.js';
+import { DEFAULT_CONFIG, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
+import type { PadPlacement } from '../../src/ops/conv.js';
+import { mulberry32 } from '../../src/util/random.js';
+import { forwardMatches, gpuInputs, gradientMatches, makeProblem } from './smc.cases.js';
+import { printedBy } from './cli-output.js';
+import type { GpuCase } from './types.js';
+
+const small = { N: 6, D: 3, B: 2, T: 6, resampling: 'systematic', proposal: 'encoder' } as const;
+
+/** The encoder proposal with every encoder log-variance at `logVar` against the bootstrap filter on the same theta and noise. */
+async function hugeVarianceIsBootstrap(engine: Engine, logVar: number): Promise<number> {
+  const opts = {
+    R: 3,
+    N: 10,
+    D: 4,
+    DU: 1,
+    B: 3,
+    T: 40,
+    K: 16,
+    seed: 21,
+    resampling: 'systematic',
+    obs: 'poisson',
+    obsNonlinearity: 'softplus',
+    nonlinearity: 'tanh',
+  } as const;
+  const enc = makeProblem({ ...opts, proposal: 'encoder' });
+  const { B, T } = enc.spec;
+  const R = enc.spec.layout.dims.R;
+  const qs = Float64Array.from(enc.data.qs!);
+  qs.fill(logVar, B * T * R);
+  enc.data.qs = qs;
+  // the same parameters (diagonal L) under the bootstrap proposal; its slots are the encoder's
+  const boot = { ...enc, spec: { ...enc.spec, proposal: 'bootstrap' as const }, data: { ...enc.data, qs: undefined } };
+  const lls: Float32Array[] = [];
+  for (const pr of [enc, boot]) {
+    const inp = gpuInputs(engine, pr);
+    const out = smcFilter(engine, inp, pr.spec);
+    lls.push(await out.ll.readF32());
+    for (const t of [inp.theta, inp.y, inp.v, inp.qs, out.ll, out.paths, out.anc]) t?.dispose();
+  }
+  let worst = 0;
+  for (let b = 0; b < B; b++) worst = Math.max(worst, Math.abs(lls[0][b] - lls[1][b]) / Math.max(1, Math.abs(lls[1][b])));
+  return worst;
+}
+
+const encoderModel = (placement: PadPlacement, noise: ModelConfig['noise'] = 'diag'): ModelConfig => ({
+  ...DEFAULT_CONFIG,
+  rank: 2,
+  units: 6,
+  obsDim: 3,
+  obs: 'poisson',
+  obsNonlinearity: 'softplus',
+  nonlinearity: 'tanh',
+  noise,
+  encoder: { ...DEFAULT_ENCODER, kernels: [3, 2], channels: [4], inChannels: 3, placement, initScale: 0.4 },
+});
+
+/** The objective's loss and encoder gradients against the float64 pipeline (encodeRef → reference filter) with the GPU's ancestors. */
+async function objectiveMatches(engine: Engine, placement: PadPlacement): Promise<void> {
+  const config = encoderModel(placement);
+  const model = LowRankRNN.create(engine, config, 3);
+  const encoder = CnnEncoder.create(engine, config.encoder!, config.rank, 4);
+  const B = 2;
+  const T = 8;
+  const K = 8;
+  const D = config.obsDim;
+  const rand = mulberry32(31);
+  const y = Float64Array.from({ length: B * T * D }, () => Math.floor(rand() * 3));
+  const yT = Tensor.fromArray(engine, y, [B, T, D], 'f32', 'y');
+  const cfg = { proposal: 'encoder', resampling: 'systematic', B, T, K, key: seedToKey(17), iter: 2 } as const;
+  const tape = Tape.begin(engine);
+  const { loss, out } = objective(model, yT, null, cfg, 'fused', encoder);
+  tape.end();
+  const wrt = encoder.trainable();
+  const grads = tape.gradients(loss, wrt);
+  const lossGpu = (await loss.readF32())[0];
+  const anc = (await out.anc.read()) as Uint32Array;
+  const flags = splitPaths(await out.paths.readF32(), B, T, K, config.rank).resampled;
+  const gpuGrads = await Promise.all(grads.map((g) => g!.readF32()));
+  tape.dispose();
+  // the packed parameters as the kernel saw them
+  const th = model.theta('encoder');
+  const theta = Float64Array.from(await th.theta.readF32());
+  th.theta.dispose();
+  const host = await encoder.hostParams();
+  const params = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, Float64Array.from(v)]));
+  const spec: FilterSpec = {
+    ...cfg,
+    layout: model.layoutFor('encoder'),
+    obs: config.obs,
+    obsNonlinearity: config.obsNonlinearity,
+    nonlinearity: config.nonlinearity,
+  };
+  const refLoss = () => {
+    const g = encodeRef(config.encoder!, params, config.rank, y, [B, T, D]);
+    const qs = new Float64Array(2 * B * T * config.rank);
+    qs.set(g.mean, 0);
+    qs.set(g.logVar, B * T * config.rank);
+    const r = referenceFilter(spec, theta, { y, v: [], qs }, anc, flags);
+    return -r.ll.reduce((a, b) => a + b, 0) / (B * T);
+  };
+  const ref = refLoss();
+  if (Math.abs(lossGpu - ref) > 1e-4 * Math.max(1, Math.abs(ref))) throw new Error(`${placement}: objective ${lossGpu}, float64 pipeline ${ref}`);
+  const names = Object.keys(encoder.params);
+  names.forEach((name, i) => {
+    const arr = params[name];
+    const fd = Float64Array.from(arr, (x, j) => {
+      const h = 1e-5 * Math.max(1, Math.abs(x));
+      arr[j] = x + h;
+      const fp = refLoss();
+      arr[j] = x - h;
+      const fm = refLoss();
+      arr[j] = x;
+      return (fp - fm) / (2 * h);
+    });
+    const scale = Math.max(1e-3, ...Array.from(fd, Math.abs));
+    const c = closeness(gpuGrads[i], fd, 2e-3 * scale, 5e-3);
+    if (c.ratio > 1) throw new Error(`${placement}: gradient of encoder ${name}[${c.index}]: gpu ${gpuGrads[i][c.index]}, fd ${fd[c.index]}`);
+  });
+  for (const t of [yT, ...encoder.trainable()]) t.dispose();
+  model.dispose();
+}
+
+export const cases: GpuCase[] = [
+  {
+    name: 'encoder proposal (Gaussian; Poisson softplus with inputs) matches the float64 reference at T = 60',
+    async run(e) {
+      await forwardMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 12,
+          D: 4,
+          DU: 0,
+          B: 3,
+          K: 16,
+          T: 60,
+          seed: 11,
+          resampling: 'systematic',
+          proposal: 'encoder',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+        }),
+      );
+      await forwardMatches(
+        e,
+        makeProblem({
+          R: 3,
+          N: 12,
+          D: 4,
+          DU: 2,
+          B: 3,
+          K: 16,
+          T: 60,
+          seed: 12,
+          resampling: 'stratified',
+          proposal: 'encoder',
+          obs: 'poisson',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+        }),
+      );
+    },
+  },
+  {
+    name: 'encoder proposal gradient (theta, encoder outputs and inputs; Gaussian softplus) matches finite differences',
+    timeoutMs: 120_000,
+    run: (e) =>
+      gradientMatches(e, makeProblem({ ...small, R: 2, DU: 1, K: 8, seed: 5, obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }), true),
+  },
+  {
+    name: 'encoder proposal gradient (theta and encoder outputs; Poisson exp, R = 3) matches finite differences',
+    timeoutMs: 120_000,
+    run: (e) => gradientMatches(e, makeProblem({ ...small, R: 3, DU: 0, K: 8, T: 5, seed: 7, obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh' })),
+  },
+  {
+    // K·R = 300: the particle-parallel loops everywhere
+    name: 'encoder proposal gradient on the particle-parallel path (K = 150) matches finite differences',
+    run: (e) =>
+      gradientMatches(
+        e,
+        makeProblem({ ...small, R: 2, N: 5, D: 2, DU: 1, K: 150, T: 4, seed: 8, obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus' }),
+      ),
+  },
+  {
+    name: 'encoder proposal with a huge encoder variance gives the bootstrap log-likelihood on the same random numbers',
+    async run(e) {
+      const huge = await hugeVarianceIsBootstrap(e, 60);
+      if (huge > 1e-4) throw new Error(`encoder variance e^60: log-likelihood differs from the bootstrap one by ${huge} (relative)`);
+      // and the comparison can fail: an informative encoder changes the estimate
+      const informative = await hugeVarianceIsBootstrap(e, Math.log(0.05));
+      if (informative < 1e-2) throw new Error(`an informative encoder (variance 0.05) left the log-likelihood within ${informative} of the bootstrap one`);
+    },
+  },
+  {
+    name: 'objective with a causal and an acausal CNN encoder: loss and encoder gradients match the float64 pipeline (fixed ancestors)',
+    timeoutMs: 180_000,
+    async run(e) {
+      await objectiveMatches(e, 'causal');
+      await objectiveMatches(e, 'acausal');
+    },
+  },
+  {
+    name: 'objective: the encoder proposal with full latent noise, or without an encoder, is a clear error',
+    async run(e) {
+      const y = Tensor.zeros(e, [2, 8, 3], 'f32', 'y');
+      const cfg = { proposal: 'encoder', resampling: 'systematic', B: 2, T: 8, K: 4, key: seedToKey(1), iter: 0 } as const;
+      const expect = (what: string, f: () => unknown, pattern: RegExp) => {
+        let msg = '';
+        try {
+          f();
+        } catch (err) {
+          msg = (err as Error).message;
+        }
+        if (!pattern.test(msg)) throw new Error(`${what}: expected ${pattern}, got "${msg}"`);
+      };
+      for (const [noise, pattern] of [
+        ['full', /needs noise 'diag' or 'scalar', not 'full'/],
+        ['diag', /needs the model's CNN encoder/],
+      ] as const) {
+        const config = encoderModel('causal', noise);
+        const model = LowRankRNN.create(e, config, 3);
+        const encoder = noise === 'full' ? CnnEncoder.create(e, config.encoder!, config.rank, 4) : undefined;
+        expect(`noise ${noise}`, () => objective(model, y, null, cfg, 'fused', encoder), pattern);
+        for (const t of encoder?.trainable() ?? []) t.dispose();
+        model.dispose();
+      }
+      y.dispose();
+    },
+  },
+  {
+    name: 'fit with the encoder proposal trains the encoder with the model (every encoder tensor moves, losses finite)',
+    timeoutMs: 180_000,
+    async run(e) {
+      const config = encoderModel('causal');
+      const model = LowRankRNN.create(e, config, 3);
+      const encoder = CnnEncoder.create(e, config.encoder!, config.rank, 4);
+      const rand = mulberry32(41);
+      const ds = { trials: 4, time: 20, channels: 3, data: Float32Array.from({ length: 4 * 20 * 3 }, () => Math.floor(rand() * 3)) };
+      const before = await encoder.hostParams();
+      const res = await fit(e, model, ds, null, {
+        iterations: 3,
+        particles: 8,
+        batch: 2,
+        window: 10,
+        proposal: 'encoder',
+        encoder,
+        lr: 1e-2,
+        lrEnd: 1e-2,
+        seed: 5,
+        logEvery: 1,
+      });
+      const after = await encoder.hostParams();
+      for (const [name, v] of Object.entries(before)) {
+        const moved = v.some((x, i) => x !== after[name][i]);
+        if (!moved) throw new Error(`encoder ${name} did not change in training`);
+      }
+      if (res.history.length !== 3 || res.history.some((h) => !Number.isFinite(h.loss))) throw new Error(`history ${JSON.stringify(res.history)}`);
+      for (const t of encoder.trainable()) t.dispose();
+      model.dispose();
+    },
+  },
+  {
+    name: 'fit CLI --proposal encoder: the encoder is saved in the model file and resumed from it; bad encoder options stop before GPU work',
+    browser: false,
+    timeoutMs: 240_000,
+    async run() {
+      const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const { parseModel } = await import('../../src/models/model-file.js');
+      // a computed specifier keeps the CLI out of the browser bundle
+      const fitCli = (await import(/* @vite-ignore */ `../../src/cli/${'fit'}.js`)) as typeof import('../../src/cli/fit.js');
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-enc-'));
+      const rand = mulberry32(51);
+      const data = join(dir, 'y.npy');
+      const modelPath = join(dir, 'model.json');
+      await saveNpy(
+        data,
+        Float32Array.from({ length: 2 * 30 * 3 }, () => Math.floor(rand() * 3)),
+        [2, 30, 3],
+      );
+      try {
+        const common = [
+          '--data',
+          data,
+          '--layout',
+          'trial,time,channel',
+          '--obs',
+          'poisson',
+          '--rank',
+          '2',
+          '--units',
+          '8',
+          '--particles',
+          '8',
+          '--batch',
+          '2',
+          '--window',
+          '10',
+          '--log-every',
+          '1',
+          '--out',
+          modelPath,
+          '--proposal',
+          'encoder',
+        ];
+        const enc = ['--encoder-kernels', '3,2', '--encoder-channels', '4'];
+        const bad: [string[], RegExp][] = [
+          [[...common, ...enc, '--iters', '1'], /--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar/],
+          [[...common, '--noise', 'diag', '--iters', '1'], /--proposal encoder needs --encoder-kernels/],
+          [
+            [...common, '--noise', 'diag', '--encoder-kernels', '8,4', '--encoder-channels', '4', '--iters', '1'],
+            /receptive field \(11 steps\) is longer than the window \(10 steps\)/,
+          ],
+          [[...common, ...enc, '--noise', 'diag', '--encoder-padding', 'windowed', '--iters', '1'], /gives 9 of the window's 10 steps/],
+          [
+            [...common, ...enc, '--noise', 'diag', '--encoder-pad-mode', 'mirror', '--iters', '1'],
+            /--encoder-pad-mode must be one of zeros, reflect, replicate, circular/,
+          ],
+        ];
+        for (const [args, pattern] of bad) {
+          let message = '';
+          await fitCli.run(args).catch((e: Error) => (message = e.message));
+          if (!pattern.test(message)) throw new Error(`fit ${args.join(' ')}: expected ${pattern}, got "${message}"`);
+        }
+        const args = [...common, ...enc, '--noise', 'diag', '--encoder-pad-mode', 'replicate', '--encoder-constant-var', '--lr', '1e-3', '--lr-end', '1e-3'];
+        if ((await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']))).length === 0) throw new Error('fit printed nothing');
+        const first = parseModel(await readFile(modelPath, 'utf8'));
+        const e = first.config.encoder;
+        if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 3 || !first.encoder) {
+          throw new Error(`model file encoder ${JSON.stringify(e)}, parameters ${first.encoder ? 'present' : 'missing'}`);
+        }
+        await printedBy(() =>
+          fitCli.run(['--data', data, '--layout', 'trial,time,channel', '--resume', modelPath, '--out', modelPath, '--iters', '3', '--json']),
+        );
+        const second = parseModel(await readFile(modelPath, 'utf8'));
+        if (second.training?.proposal !== 'encoder' || second.training.iterations !== 3)
+          throw new Error(`resumed training record ${JSON.stringify(second.training?.proposal)} at ${second.training?.iterations}`);
+        // one more Adam step at lr 1e-3 moves each encoder parameter by about 1e-3: resumed, not drawn anew
+        let moved = 0;
+        for (const [name, v] of Object.entries(first.encoder)) {
+          v.forEach((x, i) => (moved = Math.max(moved, Math.abs(second.encoder![name][i] - x))));
+        }
+        if (!(moved > 0 && moved < 5e-3)) throw new Error(`resuming moved the encoder parameters by up to ${moved}, expected one small step`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    // the large-K step path shares the proposal (smc_common.wgsl): forward only
+    name: 'encoder proposal on the step path (K = 64, Poisson softplus, inputs) = fused filter: same log-likelihood and ancestors',
+    async run(e) {
+      const pr = makeProblem({
+        R: 2,
+        N: 12,
+        D: 4,
+        DU: 1,
+        B: 2,
+        T: 30,
+        K: 64,
+        seed: 21,
+        resampling: 'systematic',
+        proposal: 'encoder',
+        obs: 'poisson',
+        obsNonlinearity: 'softplus',
+        nonlinearity: 'tanh',
+      });
+      const inp = gpuInputs(e, pr);
+      const fused = smcFilter(e, inp, pr.spec);
+      const step = smcFilterSteps(e, inp, pr.spec, { paths: true });
+      const [llF, llS] = [await fused.ll.readF32(), await step.ll.readF32()];
+      const c = closeness(llS, llF, 0, 1e-5);
+      if (c.ratio > 1) throw new Error(`log-likelihood of trial ${c.index}: step ${llS[c.index]} fused ${llF[c.index]}`);
+      const [ancF, ancS] = [(await fused.anc.read()) as Uint32Array, (await step.anc!.read()) as Uint32Array];
+      const bad = ancF.reduce((n, a, i) => n + (a !== ancS[i] ? 1 : 0), 0);
+      if (bad > 0) throw new Error(`${bad} of ${ancF.length} ancestors differ from the fused kernel`);
+      for (const t of [inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc]) t?.dispose();
+    },
+  },
+  {
+    name: 'encoder proposal without encoder outputs is a clear error before GPU work',
+    async run(e) {
+      const pr = makeProblem({ ...small, R: 2, DU: 0, K: 8, seed: 5, obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh' });
+      const inp = gpuInputs(e, { ...pr, data: { ...pr.data, qs: undefined } });
+      let msg = '';
+      try {
+        smcFilter(e, inp, pr.spec);
+      } catch (err) {
+        msg = (err as Error).message;
+      }
+      for (const t of [inp.theta, inp.y, inp.v]) t?.dispose();
+      if (!/encoder outputs qs \[mean \(B,T,R\) \| log-variance \(B,T,R\)\] is required/.test(msg))
+        throw new Error(`expected the missing encoder outputs to be named, got "${msg}"`);
+    },
+  },
+];

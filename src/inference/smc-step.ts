@@ -64,7 +64,7 @@ export function stepBlockSize(K: number): number {
  * all of them: on lavapipe ≈ 5× the forward throughput of one particle per invocation.
  */
 export function stepLanes(engine: Engine, block: number): number {
-  return engine.info.software ? Math.min(8, block) : block;
+  return engine.softwareTuning ? Math.min(8, block) : block;
 }
 
 const SOFTWARE_FUSED_FORWARD_MAX_KR = 128;
@@ -79,7 +79,7 @@ const SOFTWARE_FUSED_FORWARD_MAX_KR = 128;
 export function forwardPath(engine: Engine, K: number, R: number, resampling: SmcConfig['resampling']): 'fused' | 'step' {
   if (resampling === 'multinomial') return 'fused';
   if (!fusedFits(engine, K, R)) return 'step';
-  return engine.info.software && !(K * R <= SOFTWARE_FUSED_FORWARD_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
+  return engine.softwareTuning && !(K * R <= SOFTWARE_FUSED_FORWARD_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */
@@ -173,7 +173,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   const lanes = stepLanes(engine, block);
   const kopts = {
     defines: {
-      R, WG: lanes, BS: block, PB: block / lanes, CWG: engine.info.software ? 16 : 256, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
+      R, WG: lanes, BS: block, PB: block / lanes, CWG: engine.softwareTuning ? 16 : 256, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
       READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },

@@ -5,7 +5,7 @@ import { FIT_DEFAULTS, fit } from '../inference/trainer.js';
 import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
 import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
 import {
-  DEFAULT_CONFIG, LowRankRNN, initialParams, optimalProposalApplies, parameterCount, readsRates, validateConfig, type ModelConfig,
+  DEFAULT_CONFIG, LowRankRNN, MAX_RANK, initialParams, optimalProposalApplies, parameterCount, readsRates, validateConfig, type ModelConfig,
 } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   const observation = choiceOption(values.observation, 'observation', ['affine', 'one-to-one'] as const, 'affine');
   const config: ModelConfig = resume?.config ?? {
     ...DEFAULT_CONFIG,
-    rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: 8, default: 3 }),
+    rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: MAX_RANK, default: 3 }),
     units: numberOption(values.units, 'units', { int: true, min: 1, default: observation === 'one-to-one' ? ds.channels : 512 }),
     obsDim: ds.channels,
     inputDim: inputs?.channels ?? 0,

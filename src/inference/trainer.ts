@@ -8,6 +8,7 @@
 import { Tape, stopGradient } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
+import { GpuLimitError } from '../gpu/errors.js';
 import { rngUniform4, seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
 import { add, scale } from '../ops/elementwise.js';
@@ -18,7 +19,7 @@ import { hostNoiseFactor, readoutReadsInputs, type HostParams, type LowRankRNN }
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
-import { smcFilter, type SmcConfig } from './smc-op.js';
+import { fusedFits, fusedLimitMessage, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
 
 /**
@@ -217,6 +218,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   if (!Number.isInteger(T) || T < 1 || T > ds.time) throw new Error(`window ${T} must be an integer in [1, ${ds.time}] (time steps per trial)`);
   const B = opts.batch;
   const K = opts.particles;
+  // Training runs the fused kernel only (one workgroup per trial): refuse sizes it cannot hold up front.
+  if (!fusedFits(engine, K, c.rank)) throw new GpuLimitError('fit', `training: ${fusedLimitMessage(engine, K, c.rank)}`);
   const threshold = resampleThreshold(opts);
   const iterations = opts.iterations;
   const logEvery = Math.max(1, opts.logEvery ?? 10);

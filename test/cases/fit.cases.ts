@@ -82,6 +82,40 @@ function smallData(seed: number, trials: number, time: number, D: number) {
 
 export const cases: GpuCase[] = [
   {
+    name: 'fit CLI at rank 16 trains and writes a rank-16 model; rank 65 and a K beyond one workgroup are refused naming the limit',
+    browser: false,
+    async run() {
+      const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const fitCli = (await import(/* @vite-ignore */ `../../src/cli/${'fit'}.js`)) as typeof import('../../src/cli/fit.js');
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-rank-'));
+      const data = join(dir, 'y.npy');
+      const modelPath = join(dir, 'model.json');
+      await saveNpy(data, smallData(6, 2, 30, 3).data, [2, 30, 3]);
+      const args = (rank: number, K: number) => ['--data', data, '--layout', 'trial,time,channel', '--rank', String(rank), '--units', '20', '--particles', String(K), '--batch', '2', '--window', '10', '--iters', '3', '--log-every', '1', '--out', modelPath];
+      try {
+        const refused = async (a: string[], pattern: RegExp) => {
+          let message = '';
+          await fitCli.run(a).catch((e: Error) => (message = e.message));
+          if (!pattern.test(message)) throw new Error(`fit ${a.join(' ')}: expected ${pattern}, got "${message}"`);
+        };
+        await refused(args(65, 8), /rank must be ≤ 64, got 65/);
+        // no WebGPU device runs more than 1024 invocations per workgroup
+        await refused(args(16, 2000), /training: K = 2000 particles at rank 16 do not fit one workgroup .*at most K = \d+ fits/);
+        if ((await fitCli.run(args(16, 8))) !== 0) throw new Error('fit at rank 16 failed');
+        const file = parseModel(await readFile(modelPath, 'utf8'));
+        if (file.config.rank !== 16 || file.params.m.length !== 20 * 16) throw new Error(`model file: rank ${file.config.rank}, m of ${file.params.m.length} values`);
+        const hist = file.training?.history ?? [];
+        if (hist.length !== 3 || !hist.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.gradNorm))) throw new Error(`history ${JSON.stringify(hist)}`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    timeoutMs: 240_000,
+  },
+  {
     name: 'objective gradient (optimal proposal, full noise, inputs) matches finite differences of the float64 objective',
     run: (e) => objectiveGradientMatches(e, { ...tiny, inputDim: 1 }, 'optimal', 21),
     timeoutMs: 120_000,

@@ -9,7 +9,7 @@ import type { Engine } from '../src/gpu/engine.js';
 import { findFixedPoints, type PiecewiseLinearRnn } from '../src/analysis/fixed-points.js';
 import { bruteForceFixedPoints } from '../src/analysis/fp-cpu.js';
 import { expandToReluUnits } from '../src/analysis/fp-model.js';
-import { mulberry32 } from '../src/util/random.js';
+import { normalSampler } from '../src/util/random.js';
 import { median } from '../src/analysis/stats.js';
 
 export const summary = 'all fixed points vs N for R = 2, 3 (GPU kernel, CPU float64, brute force)';
@@ -33,8 +33,8 @@ const GOAL_MS: Record<string, number> = { '2:128': 85, '2:256': 600, '3:64': 650
 
 /** A random ReLU network like the published benchmark's: Gaussian loadings and thresholds. */
 export function benchNetwork(N: number, R: number, seed = 1000 * R + N): PiecewiseLinearRnn {
-  const rand = mulberry32(seed);
-  const g = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const rand = normalSampler(seed, { pairs: false });
+  const g = () => rand.normal();
   return {
     R,
     N,

@@ -27,7 +27,7 @@
  * names them); on a GPU the full range runs.
  */
 import { readFileSync } from 'node:fs';
-import { mulberry32 } from '../src/util/random.js';
+import { normalSampler } from '../src/util/random.js';
 import { Tape } from '../src/autodiff/tape.js';
 import type { Tensor } from '../src/autodiff/tensor.js';
 import type { Engine } from '../src/gpu/engine.js';
@@ -36,11 +36,11 @@ import type { Dataset } from '../src/io/dataset.js';
 import { parseNpy } from '../src/io/npy.js';
 import { toCanonical } from '../src/io/dataset.js';
 import { DEFAULT_CONFIG, LowRankRNN, MAX_RANK, initialParams, type ModelConfig } from '../src/models/lowrank-rnn.js';
-import { latentStep } from '../src/analysis/teachers.js';
+import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { fusedFits, smcFilter, unitParallelFor, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { forwardPath, smcFilterSteps } from '../src/inference/smc-step.js';
-import { BatchLoader, objective, sampleWindows } from '../src/inference/trainer.js';
+import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
 
@@ -157,11 +157,11 @@ function loadData(path: string, c: BenchConfig, minTime: number): { ds: Dataset;
   const { rank: R, obsDim: D, inputDim: DU } = config;
   const time = Math.max(minTime, 2000);
   const data = new Float32Array(time * D);
-  const rnd = mulberry32(11);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const rnd = normalSampler(11, { pairs: false });
+  const gauss = () => rnd.normal();
   const poissonDraw = (rate: number) => {
     let k = 0;
-    for (let l = Math.exp(-Math.min(rate, 50)), q = rnd(); q > l; q *= rnd()) k++;
+    for (let l = Math.exp(-Math.min(rate, 50)), q = rnd.uniform(); q > l; q *= rnd.uniform()) k++;
     return k;
   };
   const inputs = DU > 0 ? Float32Array.from({ length: time * DU }, () => gauss()) : null;

@@ -3,6 +3,7 @@
 // whole workgroup. Records z, the observation mean ψ(Bᵀz + b) (ψ(Bᵀz + Bvᵀv_t + b) with the readout
 // from [v; z], p.readout_v; B_o φ(m z + Wu v_t; h) + b for the one-to-one readout from the rates, p.rates)
 // and a sampled observation.
+#include "shared_constants"
 #include "rng"
 #include "nonlin"
 #include "obs_link"
@@ -17,9 +18,6 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32,
   off_L: u32, off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, readout_v: u32, off_Bo: u32, rates: u32,
 }
-
-const PURPOSE_GEN_LATENT: u32 = 6u;
-const PURPOSE_GEN_OBS: u32 = 7u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
@@ -79,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let idx = (s * p.T + t) * p.D + d;
         out[meanBase + idx] = lam;
         let u4 = rng_uniform4(key, vec4<u32>(t * p.D + d, s, PURPOSE_GEN_OBS, p.iter));
-        let n4 = rng_normal4(key, vec4<u32>(t * p.D + d, s, PURPOSE_GEN_OBS + 16u, p.iter));
+        let n4 = rng_normal4(key, vec4<u32>(t * p.D + d, s, PURPOSE_GEN_OBS_NORMAL, p.iter));
         if (p.poisson == 1u) {
           out[sampleBase + idx] = poisson_sample(lam, u4.x, n4.x);
         } else {

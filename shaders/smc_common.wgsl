@@ -1,14 +1,26 @@
-// Shared by the fused (smc_sequence) and per-step (smc_step) particle filters: observation model,
-// noise addressing and small matrix helpers. Both shaders declare `p` (with the same offset fields),
-// `theta` and `data`; the random-number addressing must stay identical for their results to agree.
+// Shared by the fused (smc_sequence) and per-step (smc_step) particle filters: paths and data indexing,
+// observation model, noise addressing, proposals and small matrix helpers. Both shaders declare `p`
+// with the fields of src/inference/smc-host.ts commonParams (p.B: trials of the whole batch), `theta`,
+// `data` (y | v | qs, packed by the host) and `paths`; the random-number addressing must stay identical
+// for their results to agree.
+#include "shared_constants"
 #include "rng"
 #include "nonlin"
 #include "obs_link"
 
 const LOG_2PI: f32 = 1.8378770664093453;
-// RNG purposes (third counter word): keep in sync with src/inference/reference-filter.ts.
-const PURPOSE_NOISE: u32 = 1u;
-const PURPOSE_RESAMPLE: u32 = 2u;
+
+// paths: z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled after t [B,T]
+// (pathFloats in src/inference/smc-layout.ts); ancestors [B,T,K].
+fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
+fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
+fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
+fn flagidx(b: u32, t: u32) -> u32 { return (2u * R + 1u) * p.B * p.T * p.K + b * p.T + t; }
+fn ancidx(b: u32, t: u32, k: u32) -> u32 { return (b * p.T + t) * p.K + k; }
+
+// Observation d and input j of trial b at step t, from the packed data buffer.
+fn obs_y(b: u32, t: u32, d: u32) -> f32 { return data[p.off_y + (b * p.T + t) * p.D + d]; }
+fn input_v(b: u32, t: u32, j: u32) -> f32 { return data[p.off_v + (b * p.T + t) * p.DU + j]; }
 
 // Standard normals for particle (b,k) at step t: counter words (t*ceil(R/4)+c, b*K+k, NOISE, iter).
 fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
@@ -29,7 +41,7 @@ fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
 fn obs_offset(bg: u32, t: u32, d: u32) -> f32 {
   var eta = theta[p.off_b + d];
 #if READOUT_V
-  for (var j = 0u; j < p.DU; j++) { eta += theta[p.off_Bv + d * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+  for (var j = 0u; j < p.DU; j++) { eta += theta[p.off_Bv + d * p.DU + j] * input_v(bg, t, j); }
 #endif
   return eta;
 }
@@ -37,7 +49,7 @@ fn obs_offset(bg: u32, t: u32, d: u32) -> f32 {
 // Current x_i = (m z + Wu v_t)_i of unit i at step t of trial bg (input current first, as transition_mean).
 fn unit_current(bg: u32, t: u32, i: u32, z: array<f32, R>) -> f32 {
   var x = 0.0;
-  for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+  for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * input_v(bg, t, j); }
   for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
   return x;
 }
@@ -60,7 +72,7 @@ fn obs_loglik(b: u32, t: u32, z: array<f32, R>) -> f32 {
   for (var d = 0u; d < p.D; d++) {
     let eta = obs_eta(b, t, d, z);
     let lam = psi(eta);
-    let y = data[p.off_y + (b * p.T + t) * p.D + d];
+    let y = obs_y(b, t, d);
 #if POISSON
     l += y * log(lam) - lam;
 #else
@@ -89,7 +101,7 @@ fn transition_mean(bg: u32, t: u32, z: array<f32, R>) -> array<f32, R> {
   for (var i = 0u; i < p.N; i++) {
     // input current first, then m z: the same order as the step path and the unit-parallel loop
     var x = 0.0;
-    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + t) * p.DU + j]; }
+    for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * input_v(bg, t, j); }
     for (var r = 0u; r < R; r++) { x += theta[p.off_m + i * R + r] * z[r]; }
     let f = phi(x, theta[p.off_h + i]);
     for (var r = 0u; r < R; r++) { acc_r[r] += theta[p.off_n + i * R + r] * f; }
@@ -106,7 +118,7 @@ struct Proposed { z: array<f32, R>, lw: f32 }
 // Optimal: G, Σq, Lq (the t = 0 ones at t = 0) and the step's projections q_t, s_t. Bootstrap: L.
 struct ProposalInputs { G: array<f32, R * R>, S: array<f32, R * R>, L: array<f32, R * R>, q: array<f32, R>, s: f32 }
 
-fn proposal_inputs(bg: u32, t: u32, nTrials: u32) -> ProposalInputs {
+fn proposal_inputs(bg: u32, t: u32) -> ProposalInputs {
   var m = ProposalInputs();
 #if OPTIMAL
   let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
@@ -117,7 +129,7 @@ fn proposal_inputs(bg: u32, t: u32, nTrials: u32) -> ProposalInputs {
     m.L[e] = theta[offLq + e];
   }
   for (var r = 0u; r < R; r++) { m.q[r] = data[p.off_qs + (bg * p.T + t) * R + r]; }
-  m.s = data[p.off_qs + nTrials * p.T * R + bg * p.T + t];
+  m.s = data[p.off_qs + p.B * p.T * R + bg * p.T + t];
 #else
   let offL = select(p.off_L, p.off_L0, t == 0u);
   for (var e = 0u; e < R * R; e++) { m.L[e] = theta[offL + e]; }
@@ -170,7 +182,7 @@ fn propose_with(m: ProposalInputs, bg: u32, t: u32, mu: array<f32, R>, xi: array
   return out;
 }
 
-// As propose_with, loading the proposal's inputs for this one particle (qs = [q (nTrials,T,R) | s (nTrials,T)]).
-fn propose(bg: u32, t: u32, nTrials: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
-  return propose_with(proposal_inputs(bg, t, nTrials), bg, t, mu, xi);
+// As propose_with, loading the proposal's inputs for this one particle (qs = [q (B,T,R) | s (B,T)]).
+fn propose(bg: u32, t: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
+  return propose_with(proposal_inputs(bg, t), bg, t, mu, xi);
 }

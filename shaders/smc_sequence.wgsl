@@ -30,7 +30,6 @@ struct Params {
   off_y: u32, off_v: u32, off_qs: u32, P: u32,
 }
 
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
 @group(0) @binding(2) var<storage, read> data: array<f32>;
@@ -128,27 +127,12 @@ fn load_units(tid: u32) {
 fn input_current(b: u32, t: u32, i: u32) -> f32 {
   var cur = 0.0;
   if (i < p.N) {
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
   }
   return cur;
 }
 
 fn decay() -> f32 { return exp(-exp(theta[p.off_a])); }
-
-fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
-fn muidx(b: u32, t: u32, k: u32) -> u32 { return p.B * p.T * p.K * R + zidx(b, t, k); }
-fn widx(b: u32, t: u32, k: u32) -> u32 { return 2u * p.B * p.T * p.K * R + (b * p.T + t) * p.K + k; }
-fn flagidx(b: u32, t: u32) -> u32 { return (2u * R + 1u) * p.B * p.T * p.K + b * p.T + t; }
-
-
-
-
-
-
-
-
-
-
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -183,7 +167,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 #endif
       }
       let xi = noise(b, t, tid);
-      let pz = propose(b, t, p.B, mu, xi);
+      let pz = propose(b, t, mu, xi);
       z = pz.z;
       lw = pz.lw + carry;
       for (var r = 0u; r < R; r++) {
@@ -195,7 +179,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     // spacings): on software adapters each workgroup barrier costs a pass over all invocations, so
     // two barriers beat the 2·log2(WG) of tree reductions, and K is small on this path.
     sw[tid] = select(-3.0e38, lw, live);
-    if (p.resample == 2u) {
+    if (p.resample == RESAMPLE_MULTINOMIAL) {
       // multinomial via sorted uniforms: normalised partial sums of K+1 exponentials (WG > K)
       let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
       sred[tid] = select(0.0, -log(u), tid <= K);
@@ -212,7 +196,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       for (var k = 0u; k < K; k++) { let w = sw[k] / s; sw[k] = w; c += w; sumsq += w * w; scum[k] = c; }
       sresample = select(0u, 1u, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(K));
       paths[flagidx(b, t)] = f32(sresample);
-      if (p.resample == 2u) {
+      if (p.resample == RESAMPLE_MULTINOMIAL) {
         var ce = 0.0;
         for (var k = 0u; k <= K; k++) { ce += sred[k]; sred[k] = ce; }
       }
@@ -225,9 +209,9 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     if (resample) {
       // resampling positions (sorted in j, so ancestors come out sorted)
       var pos = 0.0;
-      if (p.resample == 2u) {
+      if (p.resample == RESAMPLE_MULTINOMIAL) {
         pos = sred[tid] / sred[K];
-      } else if (p.resample == 1u) {
+      } else if (p.resample == RESAMPLE_STRATIFIED) {
         let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
         pos = (f32(tid) + u) / f32(K);
       } else {
@@ -245,7 +229,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     }
     carry = select(lw - slse + log(f32(K)), 0.0, resample);
     if (live) {
-      anc[(b * p.T + t) * K + tid] = lo;
+      anc[ancidx(b, t, tid)] = lo;
       sanc[tid] = lo;
     }
     workgroupBarrier();
@@ -288,7 +272,7 @@ var<workgroup> sgmu: array<f32, WG * R>;   // adjoint of μ_{t+1} per particle
 var<workgroup> sgzh: array<f32, WG * R>;   // adjoint of the resampled particles ẑ_t
 var<workgroup> sgq: array<f32, WG * (R + 1u)>; // per-particle shares of the q_t, s_t gradients
 
-// Layout of the per-invocation small accumulators (mirrored in src/inference/smc-op.ts).
+// Layout of the per-invocation small accumulators: the slots of smallMap (src/models/theta-layout.ts).
 const S_A: u32 = 0u;
 const S_MU0: u32 = 1u;
 const S_M1: u32 = 1u + R;              // bootstrap L  | optimal Σq
@@ -301,13 +285,319 @@ const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 // gradient). The m, n, h rows are accumulated in private arrays over the whole time loop instead.
 fn add_input_grads(gb: u32, b: u32, t: u32, i: u32, gx: f32) {
   if (i >= p.N) { return; }
-  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
+  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
 #if INPUT_GRAD
   gxs[(b * p.T + t) * p.N + i] = gx;
 #endif
 }
 
 fn gslice(b: u32) -> u32 { return b * (p.P + WG * NSMALL); }
+
+// ---- Backward helpers: the transition, one per proposal and per observation model (readout; likelihood).
+
+// Unit-owned gradients of m, n, h summed over time and particles (rows as in load_units).
+var<private> gmA: array<f32, UPT * R>;
+var<private> gnA: array<f32, UPT * R>;
+var<private> ghA: array<f32, UPT>;
+
+// Through the transition into step t+1 (which used input v_t): the adjoint of the resampled particles ẑ_t
+// (into sgzh), θ_a's share (into acc) and the unit-owned gradients of m, n, h (gmA, gnA, ghA) and Wu.
+// Every invocation of the workgroup must call (barriers).
+#if UNITPAR
+fn transition_adjoint(b: u32, t: u32, tid: u32, live: bool, a: f32, dadtheta: f32, gb: u32, acc: ptr<function, array<f32, NSMALL>>) {
+  // One pass over this invocation's units for all particles: unit-owned gradients of m, n, h, Wu and
+  // partial sums of mᵀ(r ⊙ φ'), reduced into the adjoint of ẑ_t (transition into t+1 used v_t).
+  var part = array<f32, KR>();
+  var zl = array<f32, KR>();
+  var gl = array<f32, KR>();
+  for (var e = 0u; e < KR; e++) { zl[e] = sz[e]; gl[e] = sgmu[e]; }
+  for (var u = 0u; u < UPT; u++) {
+    let i = tid + u * WG;
+    let cur = input_current(b, t, i);
+    let h = uh[u];
+    var mrow = array<f32, R>();
+    var nrow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mrow[r] = um[u * R + r]; nrow[r] = un[u * R + r]; }
+    var gm = array<f32, R>();
+    var gn = array<f32, R>();
+    var gh = 0.0;
+    var gx = 0.0;
+    // particles unrolled: zl, gl and part are indexed by constants (registers)
+#unroll KK KC
+    {
+      var x = cur;
+      var rr = 0.0;
+      for (var r = 0u; r < R; r++) {
+        x += mrow[r] * zl[KK * R + r];
+        rr += nrow[r] * gl[KK * R + r];
+      }
+      let f = phi(x, h);
+      let cx = rr * dphi_dx(x, h);
+      gh += rr * dphi_dh(x, h);
+      gx += cx;
+      for (var r = 0u; r < R; r++) {
+        gn[r] += f * gl[KK * R + r];
+        gm[r] += cx * zl[KK * R + r];
+        part[KK * R + r] += mrow[r] * cx;
+      }
+    }
+#endunroll
+    for (var r = 0u; r < R; r++) { gmA[u * R + r] += gm[r]; gnA[u * R + r] += gn[r]; }
+    ghA[u] += gh;
+    add_input_grads(gb, b, t, i, gx);
+  }
+  reduce_partials(tid, &part);
+  if (live) {
+    var gdotz = 0.0;
+    for (var r = 0u; r < R; r++) {
+      let g = sgmu[tid * R + r];
+      gdotz += g * sz[tid * R + r];
+      sgzh[tid * R + r] = a * g + ssum[tid * R + r];
+    }
+    (*acc)[S_A] += gdotz * dadtheta;
+  }
+}
+#else
+fn transition_adjoint(b: u32, t: u32, tid: u32, live: bool, a: f32, dadtheta: f32, gb: u32, acc: ptr<function, array<f32, NSMALL>>) {
+  // (1) adjoint of ẑ_t through the transition into step t+1, which used input v_t
+  if (live) {
+    var zh = array<f32, R>();
+    var g = array<f32, R>();
+    var gz = array<f32, R>();
+    var gdotz = 0.0;
+    for (var r = 0u; r < R; r++) {
+      zh[r] = sz[tid * R + r];
+      g[r] = sgmu[tid * R + r];
+      gz[r] = a * g[r];
+      gdotz += g[r] * zh[r];
+    }
+    (*acc)[S_A] += gdotz * dadtheta;
+    for (var i = 0u; i < p.N; i++) {
+      var x = 0.0;
+      var rr = 0.0;
+      for (var r = 0u; r < R; r++) {
+        x += theta[p.off_m + i * R + r] * zh[r];
+        rr += theta[p.off_n + i * R + r] * g[r];
+      }
+      for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
+      let c = rr * dphi_dx(x, theta[p.off_h + i]);
+      for (var r = 0u; r < R; r++) { gz[r] += theta[p.off_m + i * R + r] * c; }
+    }
+    for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = gz[r]; }
+  }
+  // (2) unit-owned gradients of m, n, h, Wu, summed over this trial's particles
+  for (var u = 0u; u < UPT; u++) {
+    let i = tid + u * WG;
+    var gh = 0.0;
+    var gx = 0.0;
+    let cur = input_current(b, t, i);
+    let h = uh[u];
+    for (var k = 0u; k < p.K; k++) {
+      var x = cur;
+      var rr = 0.0;
+      for (var r = 0u; r < R; r++) {
+        x += um[u * R + r] * sz[k * R + r];
+        rr += un[u * R + r] * sgmu[k * R + r];
+      }
+      let f = phi(x, h);
+      let cx = rr * dphi_dx(x, h);
+      gh += rr * dphi_dh(x, h);
+      gx += cx;
+      for (var r = 0u; r < R; r++) {
+        gnA[u * R + r] += f * sgmu[k * R + r];
+        gmA[u * R + r] += cx * sz[k * R + r];
+      }
+    }
+    ghA[u] += gh;
+    add_input_grads(gb, b, t, i, gx);
+  }
+}
+#endif
+
+// Observation model: ∂ log p(y | η_d)/∂η_d through the link ψ and, Gaussian, ∂/∂ log σ²_d.
+struct ObsGrad { deta: f32, dlv: f32 }
+
+fn obs_grad(y: f32, eta: f32, d: u32) -> ObsGrad {
+  var g = ObsGrad();
+  let lam = psi(eta);
+#if POISSON
+  g.deta = (y / lam - 1.0) * dpsi(eta);
+#else
+  let prec = exp(-theta[p.off_lv + d]);
+  let res = y - lam;
+  g.deta = res * prec * dpsi(eta);
+  g.dlv = 0.5 * res * res * prec - 0.5;
+#endif
+  return g;
+}
+
+// Readout of channel d under z at step t of trial b: affine, η_d = Bᵀz + offset; or (#if RATES) one-to-one
+// from the rates, η_d = B_o,d φ(x_d; h_d) + b_d with x_d = m_d·z + (Wu v_t)_d, keeping x_d and f = φ(x_d; h_d).
+struct Readout { eta: f32, x: f32, f: f32 }
+
+fn readout(b: u32, t: u32, d: u32, z: array<f32, R>) -> Readout {
+  var ro = Readout();
+  ro.eta = obs_offset(b, t, d);
+#if RATES
+  ro.x = unit_current(b, t, d, z);
+  ro.f = phi(ro.x, theta[p.off_h + d]);
+  ro.eta += theta[p.off_Bo + d] * ro.f;
+#else
+  for (var r = 0u; r < R; r++) { ro.eta += theta[p.off_B + d * R + r] * z[r]; }
+#endif
+  return ro;
+}
+
+// c ∂η_d/∂z: affine c B_d; RATES c B_o,d φ'(x_d) m_d.
+fn readout_pullback(d: u32, ro: Readout, c: f32) -> array<f32, R> {
+  var g = array<f32, R>();
+#if RATES
+  let cz = c * theta[p.off_Bo + d] * dphi_dx(ro.x, theta[p.off_h + d]);
+  for (var r = 0u; r < R; r++) { g[r] = cz * theta[p.off_m + d * R + r]; }
+#else
+  for (var r = 0u; r < R; r++) { g[r] = c * theta[p.off_B + d * R + r]; }
+#endif
+  return g;
+}
+
+// One particle's adjoints at step t, given the adjoint gz of its draw z and its weight's adjoint w: the
+// adjoint of μ_t, the proposal's small-parameter gradients (added to acc) and, for the optimal proposal,
+// its shares of the q_t, s_t gradients.
+struct ParticleAdjoint { gmu: array<f32, R>, gq: array<f32, R>, gs: f32 }
+
+#if OPTIMAL
+// Optimal proposal: z = μ + Σq r + Lq ξ with r = q_t − Gμ, weight −½s_t + μ·q_t − ½μᵀGμ + ½rᵀΣq r.
+fn optimal_particle_adjoint(b: u32, t: u32, w: f32, mu: array<f32, R>, xi: array<f32, R>, gz: array<f32, R>,
+                            acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
+  var out = ParticleAdjoint();
+  let sq = select(S_M1, S_M2, t == 0u);
+  let sl = select(S_M3, S_M4, t == 0u);
+  let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
+  let qbase = p.off_qs + (b * p.T + t) * R;
+  let gm_ = sym_matvec(p.off_G, mu);
+  var rr = array<f32, R>();
+  for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gm_[r]; }
+  let pr = sym_matvec(offSq, rr);
+  // sgz = Σqᵀ gz
+  var sgz = array<f32, R>();
+  for (var c = 0u; c < R; c++) {
+    var s = 0.0;
+    for (var r = 0u; r < R; r++) { s += theta[offSq + r * R + c] * gz[r]; }
+    sgz[c] = s;
+  }
+  // ∂ℓ/∂μ = r − G Σq r
+  let gpr = sym_matvec(p.off_G, pr);
+  for (var c = 0u; c < R; c++) {
+    var s = 0.0;
+    for (var r = 0u; r < R; r++) { s += theta[p.off_G + r * R + c] * sgz[r]; }
+    out.gmu[c] = gz[c] - s + w * (rr[c] - gpr[c]);
+  }
+  for (var r = 0u; r < R; r++) {
+    for (var c = 0u; c < R; c++) {
+      (*acc)[sq + r * R + c] += gz[r] * rr[c] + 0.5 * w * rr[r] * rr[c];
+      (*acc)[S_M5 + r * R + c] += -sgz[r] * mu[c] - w * (0.5 * mu[r] * mu[c] + pr[r] * mu[c]);
+      if (c <= r) { (*acc)[sl + r * R + c] += gz[r] * xi[c]; }
+    }
+    out.gq[r] = sgz[r] + w * (mu[r] + pr[r]);
+  }
+  out.gs = -0.5 * w;
+  return out;
+}
+
+// Per-step data gradients (q_t, s_t): each particle's share to workgroup memory, summed serially.
+// Every invocation of the workgroup must call (barrier).
+fn optimal_data_grads(b: u32, t: u32, tid: u32, live: bool, gq: array<f32, R>, gs: f32) {
+  for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = select(0.0, gq[r], live); }
+  sgq[tid * (R + 1u) + R] = select(0.0, gs, live);
+  workgroupBarrier();
+  if (tid == 0u) {
+    for (var r = 0u; r <= R; r++) {
+      var s = 0.0;
+      for (var k = 0u; k < p.K; k++) { s += sgq[k * (R + 1u) + r]; }
+      if (r < R) { gqs[(b * p.T + t) * R + r] = s; } else { gqs[p.B * p.T * R + b * p.T + t] = s; }
+    }
+  }
+}
+#else
+// Bootstrap proposal: z = μ + L ξ, weight log p(y_t | z), whose gradient with respect to z (through every
+// channel's readout) adds to the adjoint of z.
+fn bootstrap_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>,
+                              acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
+  var out = ParticleAdjoint();
+  var gz = gz0;
+  for (var d = 0u; d < p.D; d++) {
+    let ro = readout(b, t, d, z);
+    let pb = readout_pullback(d, ro, w * obs_grad(obs_y(b, t, d), ro.eta, d).deta);
+    for (var r = 0u; r < R; r++) { gz[r] += pb[r]; }
+  }
+  let sl = select(S_M1, S_M2, t == 0u);
+  for (var r = 0u; r < R; r++) {
+    out.gmu[r] = gz[r];
+    for (var c = 0u; c <= r; c++) { (*acc)[sl + r * R + c] += gz[r] * xi[c]; }
+  }
+  return out;
+}
+
+// Channel-owned observation parameter gradients at step t, summed over this trial's particles: b, log σ²
+// (Gaussian), Bv (READOUT_V) and B; with RATES channel d is unit d, owned by the same invocation as in the
+// transition's unit loop and load_units, so instead of B its gain B_o and unit d's m, h, Wu rows (and
+// current adjoint) get the readout's share here.
+fn obs_channel_grads(gb: u32, b: u32, t: u32, d: u32, seed: f32) {
+  var gB = array<f32, R>(); // RATES: the gradient of m_d
+  var gbias = 0.0;
+  var glv = 0.0;
+#if RATES
+  var ggain = 0.0;
+  var gh = 0.0;
+  var gx = 0.0;
+  let hd = theta[p.off_h + d];
+  let gain = theta[p.off_Bo + d];
+#endif
+  let y = obs_y(b, t, d);
+  for (var k = 0u; k < p.K; k++) {
+    let w = sw[k] * seed;
+    var z = array<f32, R>();
+    for (var r = 0u; r < R; r++) { z[r] = paths[zidx(b, t, k) + r]; }
+    let ro = readout(b, t, d, z);
+    let og = obs_grad(y, ro.eta, d);
+    let geta = og.deta;
+#if !POISSON
+    glv += w * og.dlv;
+#endif
+    gbias += w * geta;
+#if RATES
+    ggain += w * geta * ro.f;
+    gh += w * geta * gain * dphi_dh(ro.x, hd);
+    let cx = w * geta * gain * dphi_dx(ro.x, hd);
+    gx += cx;
+    for (var r = 0u; r < R; r++) { gB[r] += cx * z[r]; }
+#else
+    for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
+#endif
+  }
+#if RATES
+  for (var r = 0u; r < R; r++) { gpart[gb + p.off_m + d * R + r] += gB[r]; }
+  gpart[gb + p.off_h + d] += gh;
+  gpart[gb + p.off_Bo + d] += ggain;
+  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + d * p.DU + j] += gx * input_v(b, t, j); }
+#if INPUT_GRAD
+  gxs[(b * p.T + t) * p.N + d] += gx; // after the transition's unit loop wrote this step's share
+#endif
+#else
+  for (var r = 0u; r < R; r++) { gpart[gb + p.off_B + d * R + r] += gB[r]; }
+#endif
+  gpart[gb + p.off_b + d] += gbias;
+#if INPUT_GRAD
+  gxs[p.B * p.T * p.N + (b * p.T + t) * p.D + d] = gbias;
+#endif
+#if READOUT_V
+  for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
+#endif
+#if !POISSON
+  gpart[gb + p.off_lv + d] += glv;
+#endif
+}
+#endif
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -320,10 +610,6 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   let dadtheta = -a * exp(theta[p.off_a]);
   let gb = gslice(b);
   var acc = array<f32, NSMALL>();
-  // unit-owned gradients of m, n, h summed over time and particles (rows as in load_units)
-  var gmA = array<f32, UPT * R>();
-  var gnA = array<f32, UPT * R>();
-  var ghA = array<f32, UPT>();
   load_units(tid);
   for (var r = 0u; r < R; r++) { sgmu[tid * R + r] = 0.0; }
   workgroupBarrier();
@@ -331,123 +617,18 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     let t = p.T - 1u - tt;
     if (live) {
       if (t + 1u == p.T || paths[flagidx(b, t)] != 0.0) { sw[tid] = paths[widx(b, t, tid)]; }
-      let ak = anc[(b * p.T + t) * K + tid];
+      let ak = anc[ancidx(b, t, tid)];
       sanc[tid] = ak;
       for (var r = 0u; r < R; r++) { sz[tid * R + r] = paths[zidx(b, t, ak) + r]; }
     }
     workgroupBarrier();
     if (t + 1u < p.T) {
-#if UNITPAR
-      // One pass over this invocation's units for all particles: unit-owned gradients of m, n, h, Wu and
-      // partial sums of mᵀ(r ⊙ φ'), reduced into the adjoint of ẑ_t (transition into t+1 used v_t).
-      var part = array<f32, KR>();
-      var zl = array<f32, KR>();
-      var gl = array<f32, KR>();
-      for (var e = 0u; e < KR; e++) { zl[e] = sz[e]; gl[e] = sgmu[e]; }
-      for (var u = 0u; u < UPT; u++) {
-        let i = tid + u * WG;
-        let cur = input_current(b, t, i);
-        let h = uh[u];
-        var mrow = array<f32, R>();
-        var nrow = array<f32, R>();
-        for (var r = 0u; r < R; r++) { mrow[r] = um[u * R + r]; nrow[r] = un[u * R + r]; }
-        var gm = array<f32, R>();
-        var gn = array<f32, R>();
-        var gh = 0.0;
-        var gx = 0.0;
-        // particles unrolled: zl, gl and part are indexed by constants (registers)
-#unroll KK KC
-        {
-          var x = cur;
-          var rr = 0.0;
-          for (var r = 0u; r < R; r++) {
-            x += mrow[r] * zl[KK * R + r];
-            rr += nrow[r] * gl[KK * R + r];
-          }
-          let f = phi(x, h);
-          let cx = rr * dphi_dx(x, h);
-          gh += rr * dphi_dh(x, h);
-          gx += cx;
-          for (var r = 0u; r < R; r++) {
-            gn[r] += f * gl[KK * R + r];
-            gm[r] += cx * zl[KK * R + r];
-            part[KK * R + r] += mrow[r] * cx;
-          }
-        }
-#endunroll
-        for (var r = 0u; r < R; r++) { gmA[u * R + r] += gm[r]; gnA[u * R + r] += gn[r]; }
-        ghA[u] += gh;
-        add_input_grads(gb, b, t, i, gx);
-      }
-      reduce_partials(tid, &part);
-      if (live) {
-        var gdotz = 0.0;
-        for (var r = 0u; r < R; r++) {
-          let g = sgmu[tid * R + r];
-          gdotz += g * sz[tid * R + r];
-          sgzh[tid * R + r] = a * g + ssum[tid * R + r];
-        }
-        acc[S_A] += gdotz * dadtheta;
-      }
-#else
-      // (1) adjoint of ẑ_t through the transition into step t+1, which used input v_t
-      if (live) {
-        var zh = array<f32, R>();
-        var g = array<f32, R>();
-        var gz = array<f32, R>();
-        var gdotz = 0.0;
-        for (var r = 0u; r < R; r++) {
-          zh[r] = sz[tid * R + r];
-          g[r] = sgmu[tid * R + r];
-          gz[r] = a * g[r];
-          gdotz += g[r] * zh[r];
-        }
-        acc[S_A] += gdotz * dadtheta;
-        for (var i = 0u; i < p.N; i++) {
-          var x = 0.0;
-          var rr = 0.0;
-          for (var r = 0u; r < R; r++) {
-            x += theta[p.off_m + i * R + r] * zh[r];
-            rr += theta[p.off_n + i * R + r] * g[r];
-          }
-          for (var j = 0u; j < p.DU; j++) { x += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-          let c = rr * dphi_dx(x, theta[p.off_h + i]);
-          for (var r = 0u; r < R; r++) { gz[r] += theta[p.off_m + i * R + r] * c; }
-        }
-        for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = gz[r]; }
-      }
-      // (2) unit-owned gradients of m, n, h, Wu, summed over this trial's particles
-      for (var u = 0u; u < UPT; u++) {
-        let i = tid + u * WG;
-        var gh = 0.0;
-        var gx = 0.0;
-        let cur = input_current(b, t, i);
-        let h = uh[u];
-        for (var k = 0u; k < K; k++) {
-          var x = cur;
-          var rr = 0.0;
-          for (var r = 0u; r < R; r++) {
-            x += um[u * R + r] * sz[k * R + r];
-            rr += un[u * R + r] * sgmu[k * R + r];
-          }
-          let f = phi(x, h);
-          let cx = rr * dphi_dx(x, h);
-          gh += rr * dphi_dh(x, h);
-          gx += cx;
-          for (var r = 0u; r < R; r++) {
-            gnA[u * R + r] += f * sgmu[k * R + r];
-            gmA[u * R + r] += cx * sz[k * R + r];
-          }
-        }
-        ghA[u] += gh;
-        add_input_grads(gb, b, t, i, gx);
-      }
-#endif
+      transition_adjoint(b, t, tid, live, a, dadtheta, gb, &acc);
     } else if (live) {
       for (var r = 0u; r < R; r++) { sgzh[tid * R + r] = 0.0; }
     }
     workgroupBarrier();
-    // (3) per particle j at step t: gather adjoint, observation/proposal terms, adjoint of μ_t
+    // (3) per particle j at step t: gather adjoint, proposal and observation terms, adjoint of μ_t
     var gqv = array<f32, R>();
     var gsv = 0.0;
     if (live) {
@@ -469,158 +650,22 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         mu[r] = paths[muidx(b, t, j) + r];
       }
       let xi = noise(b, t, j);
-      var gmu = array<f32, R>();
 #if OPTIMAL
-      let sq = select(S_M1, S_M2, t == 0u);
-      let sl = select(S_M3, S_M4, t == 0u);
-      let offSq = select(p.off_Sq, p.off_Sq0, t == 0u);
-      let qbase = p.off_qs + (b * p.T + t) * R;
-      let gm_ = sym_matvec(p.off_G, mu);
-      var rr = array<f32, R>();
-      for (var r = 0u; r < R; r++) { rr[r] = data[qbase + r] - gm_[r]; }
-      let pr = sym_matvec(offSq, rr);
-      // sgz = Σqᵀ gz
-      var sgz = array<f32, R>();
-      for (var c = 0u; c < R; c++) {
-        var s = 0.0;
-        for (var r = 0u; r < R; r++) { s += theta[offSq + r * R + c] * gz[r]; }
-        sgz[c] = s;
-      }
-      // ∂ℓ/∂μ = r − G Σq r
-      let gpr = sym_matvec(p.off_G, pr);
-      for (var c = 0u; c < R; c++) {
-        var s = 0.0;
-        for (var r = 0u; r < R; r++) { s += theta[p.off_G + r * R + c] * sgz[r]; }
-        gmu[c] = gz[c] - s + w * (rr[c] - gpr[c]);
-      }
-      for (var r = 0u; r < R; r++) {
-        for (var c = 0u; c < R; c++) {
-          acc[sq + r * R + c] += gz[r] * rr[c] + 0.5 * w * rr[r] * rr[c];
-          acc[S_M5 + r * R + c] += -sgz[r] * mu[c] - w * (0.5 * mu[r] * mu[c] + pr[r] * mu[c]);
-          if (c <= r) { acc[sl + r * R + c] += gz[r] * xi[c]; }
-        }
-        gqv[r] = sgz[r] + w * (mu[r] + pr[r]);
-      }
-      gsv = -0.5 * w;
+      let pa = optimal_particle_adjoint(b, t, w, mu, xi, gz, &acc);
+      gqv = pa.gq;
+      gsv = pa.gs;
 #else
-      // observation log-likelihood gradient with respect to z
-      for (var d = 0u; d < p.D; d++) {
-#if RATES
-        // η_d = B_o,d φ(x_d; h_d) + b_d, x_d = m_d·z + (Wu v_t)_d: ∂η_d/∂z = B_o,d φ'(x_d) m_d
-        let x = unit_current(b, t, d, z);
-        let hd = theta[p.off_h + d];
-        let eta = obs_offset(b, t, d) + theta[p.off_Bo + d] * phi(x, hd);
-#else
-        var eta = obs_offset(b, t, d);
-        for (var r = 0u; r < R; r++) { eta += theta[p.off_B + d * R + r] * z[r]; }
+      let pa = bootstrap_particle_adjoint(b, t, w, z, xi, gz, &acc);
 #endif
-        let lam = psi(eta);
-        let y = data[p.off_y + (b * p.T + t) * p.D + d];
-#if POISSON
-        let geta = (y / lam - 1.0) * dpsi(eta);
-#else
-        let geta = (y - lam) * exp(-theta[p.off_lv + d]) * dpsi(eta);
-#endif
-#if RATES
-        let cz = w * geta * theta[p.off_Bo + d] * dphi_dx(x, hd);
-        for (var r = 0u; r < R; r++) { gz[r] += cz * theta[p.off_m + d * R + r]; }
-#else
-        for (var r = 0u; r < R; r++) { gz[r] += w * geta * theta[p.off_B + d * R + r]; }
-#endif
-      }
-      let sl = select(S_M1, S_M2, t == 0u);
-      for (var r = 0u; r < R; r++) {
-        gmu[r] = gz[r];
-        for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += gz[r] * xi[c]; }
-      }
-#endif
+      let gmu = pa.gmu;
       if (t == 0u) { for (var r = 0u; r < R; r++) { acc[S_MU0 + r] += gmu[r]; } }
       for (var r = 0u; r < R; r++) { sgmu[j * R + r] = gmu[r]; }
     }
 #if OPTIMAL
-    // per-step data gradients (q_t, s_t): each particle's share to workgroup memory, summed serially
-    for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = select(0.0, gqv[r], live); }
-    sgq[tid * (R + 1u) + R] = select(0.0, gsv, live);
-    workgroupBarrier();
-    if (tid == 0u) {
-      for (var r = 0u; r <= R; r++) {
-        var s = 0.0;
-        for (var k = 0u; k < K; k++) { s += sgq[k * (R + 1u) + r]; }
-        if (r < R) { gqs[(b * p.T + t) * R + r] = s; } else { gqs[p.B * p.T * R + b * p.T + t] = s; }
-      }
-    }
+    optimal_data_grads(b, t, tid, live, gqv, gsv);
 #else
-    // (4) channel-owned observation parameter gradients. With RATES channel d is unit d, owned by the
-    // same invocation as in (2) and load_units, so its m, h, Wu rows (and current adjoint) are added here too.
-    for (var d = tid; d < p.D; d += WG) {
-      var gB = array<f32, R>(); // RATES: the gradient of m_d
-      var gbias = 0.0;
-      var glv = 0.0;
-#if RATES
-      var ggain = 0.0;
-      var gh = 0.0;
-      var gx = 0.0;
-      let hd = theta[p.off_h + d];
-      let gain = theta[p.off_Bo + d];
-#endif
-      let y = data[p.off_y + (b * p.T + t) * p.D + d];
-      for (var k = 0u; k < K; k++) {
-        let w = sw[k] * seed;
-        var eta = obs_offset(b, t, d);
-        var z = array<f32, R>();
-        for (var r = 0u; r < R; r++) {
-          z[r] = paths[zidx(b, t, k) + r];
-#if !RATES
-          eta += theta[p.off_B + d * R + r] * z[r];
-#endif
-        }
-#if RATES
-        let x = unit_current(b, t, d, z);
-        let f = phi(x, hd);
-        eta += gain * f;
-#endif
-        let lam = psi(eta);
-#if POISSON
-        let geta = (y / lam - 1.0) * dpsi(eta);
-#else
-        let prec = exp(-theta[p.off_lv + d]);
-        let res = y - lam;
-        let geta = res * prec * dpsi(eta);
-        glv += w * (0.5 * res * res * prec - 0.5);
-#endif
-        gbias += w * geta;
-#if RATES
-        ggain += w * geta * f;
-        gh += w * geta * gain * dphi_dh(x, hd);
-        let cx = w * geta * gain * dphi_dx(x, hd);
-        gx += cx;
-        for (var r = 0u; r < R; r++) { gB[r] += cx * z[r]; }
-#else
-        for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
-#endif
-      }
-#if RATES
-      for (var r = 0u; r < R; r++) { gpart[gb + p.off_m + d * R + r] += gB[r]; }
-      gpart[gb + p.off_h + d] += gh;
-      gpart[gb + p.off_Bo + d] += ggain;
-      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_wu + d * p.DU + j] += gx * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-#if INPUT_GRAD
-      gxs[(b * p.T + t) * p.N + d] += gx; // after (2) wrote the transition's share of this step
-#endif
-#else
-      for (var r = 0u; r < R; r++) { gpart[gb + p.off_B + d * R + r] += gB[r]; }
-#endif
-      gpart[gb + p.off_b + d] += gbias;
-#if INPUT_GRAD
-      gxs[p.B * p.T * p.N + (b * p.T + t) * p.D + d] = gbias;
-#endif
-#if READOUT_V
-      for (var j = 0u; j < p.DU; j++) { gpart[gb + p.off_Bv + d * p.DU + j] += gbias * data[p.off_v + (b * p.T + t) * p.DU + j]; }
-#endif
-#if !POISSON
-      gpart[gb + p.off_lv + d] += glv;
-#endif
-    }
+    // (4) channel-owned observation parameter gradients
+    for (var d = tid; d < p.D; d += WG) { obs_channel_grads(gb, b, t, d, seed); }
 #endif
     workgroupBarrier();
   }
@@ -637,7 +682,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SMC_REDUCE_WG)
 fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.P) { return; }
@@ -646,12 +691,12 @@ fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   gtheta[e] = s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SMC_REDUCE_WG)
 fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= NSMALL) { return; }
   let dst = smallmap[e];
-  if (dst == 0xffffffffu) { return; }
+  if (dst == SMALL_SLOT_UNUSED) { return; }
   var s = 0.0;
   for (var b = 0u; b < p.B; b++) {
     for (var k = 0u; k < WG; k++) { s += gpart[gslice(b) + p.P + k * NSMALL + e]; }
@@ -660,7 +705,7 @@ fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 #if INPUT_GRAD
-@compute @workgroup_size(64)
+@compute @workgroup_size(SMC_REDUCE_WG)
 fn input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.B * p.T * p.DU) { return; }

@@ -26,14 +26,16 @@
 //   ℓ [B,K] (log weights with the carry) | per block Σ of squared block-normalised weights [B,nb] |
 //   per trial (resample decision 1/0, lse) [B,2]
 #include "smc_common"
+#include "wg_reduce"
 
 #const R
 #const WG
 #const BS
 #const PB
 
+// B: trials of the whole batch (paths, data); Bc: trials of this chunk (state buffers), b0 its first.
 struct Params {
-  B: u32, b0: u32, Btot: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
+  B: u32, Bc: u32, b0: u32, T: u32, K: u32, N: u32, D: u32, DU: u32,
   t: u32, nb: u32, flags: u32, resample: u32,
   iter: u32, seed_lo: u32, seed_hi: u32, ess_frac: f32,
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
@@ -42,8 +44,6 @@ struct Params {
   off_y: u32, off_v: u32, off_qs: u32,
 }
 
-const FLAG_PATHS: u32 = 1u;
-const FLAG_ANC: u32 = 2u;
 // CWG: the combine kernel's workgroup size (256 on GPUs; small on software adapters, where every
 // barrier of its tree reductions is a pass over all invocations)
 #const CWG
@@ -54,37 +54,21 @@ const CITEMS: u32 = 4u;
 @group(0) @binding(2) var<storage, read> data: array<f32>;
 @group(0) @binding(3) var<storage, read> prev: array<f32>;
 @group(0) @binding(4) var<storage, read_write> next: array<f32>;
-// paths (optional): z [Btot,T,K,R] | μ [Btot,T,K,R] | normalised weights [Btot,T,K] | resampled [Btot,T]
+// paths (optional): z [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled [B,T]
 @group(0) @binding(5) var<storage, read_write> paths: array<f32>;
 @group(0) @binding(6) var<storage, read_write> anc: array<u32>;
-// acc: per trial Σ_t (lse_t − log K) [Btot] | lse of the current step [Btot]
+// acc: per trial Σ_t (lse_t − log K) [B] | lse of the current step [B]
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
 
 var<workgroup> sw: array<f32, BS>;
 var<workgroup> csh: array<f32, CWG>;
 
-
-
 // State-buffer offsets for trial b of the chunk.
-fn lcum_base(b: u32) -> u32 { return p.B * p.K * R + b * p.K; }
-fn stat_base(b: u32) -> u32 { return p.B * p.K * (R + 1u) + b * p.nb * 4u; }
-fn lw_base(b: u32) -> u32 { return p.B * (p.K * (R + 1u) + p.nb * 4u) + b * p.K; }
-fn sumsq_base(b: u32) -> u32 { return p.B * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
-fn trial_base(b: u32) -> u32 { return p.B * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
-
-fn zidx(bg: u32, t: u32, k: u32) -> u32 { return ((bg * p.T + t) * p.K + k) * R; }
-fn muidx(bg: u32, t: u32, k: u32) -> u32 { return p.Btot * p.T * p.K * R + zidx(bg, t, k); }
-fn widx(bg: u32, t: u32, k: u32) -> u32 { return 2u * p.Btot * p.T * p.K * R + (bg * p.T + t) * p.K + k; }
-fn flagidx(bg: u32, t: u32) -> u32 { return (2u * R + 1u) * p.Btot * p.T * p.K + bg * p.T + t; }
-
-
-
-
-
-
-
-
-
+fn lcum_base(b: u32) -> u32 { return p.Bc * p.K * R + b * p.K; }
+fn stat_base(b: u32) -> u32 { return p.Bc * p.K * (R + 1u) + b * p.nb * 4u; }
+fn lw_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 1u) + p.nb * 4u) + b * p.K; }
+fn sumsq_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
+fn trial_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
 
 
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
@@ -103,7 +87,7 @@ fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
   let key = vec2<u32>(p.seed_lo, p.seed_hi);
   let K = p.K;
   var u = 0.0;
-  if (p.resample == 1u) {
+  if (p.resample == RESAMPLE_STRATIFIED) {
     u = rng_uniform4(key, vec4<u32>(s, bg * (K + 1u) + k, PURPOSE_RESAMPLE, p.iter)).x;
   } else {
     u = rng_uniform4(key, vec4<u32>(s, bg, PURPOSE_RESAMPLE, p.iter)).x;
@@ -140,7 +124,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // No early return before the unit loop: it runs in uniform control flow for every group and step
   // (grid padding groups compute on trial 0, the final pass on step T−1's input; both write nothing).
   let wraw = wid.x + wid.y * nwg.x;
-  let valid = wraw < p.B * p.nb;
+  let valid = wraw < p.Bc * p.nb;
   let w = select(0u, wraw, valid);
   let b = w / p.nb;
   let g = w % p.nb;
@@ -160,7 +144,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       } else {
         carry[q] = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
       }
-      if ((p.flags & FLAG_ANC) != 0u) { anc[(bg * p.T + t - 1u) * K + k] = a; }
+      if ((p.flags & STEP_FLAG_ANC) != 0u) { anc[ancidx(bg, t - 1u, k)] = a; }
       for (var r = 0u; r < R; r++) { zp[q * R + r] = prev[(b * K + a) * R + r]; }
     }
   }
@@ -174,7 +158,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
     let h = theta[p.off_h + i];
     var cur = 0.0;
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * data[p.off_v + (bg * p.T + tin) * p.DU + j]; }
+    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(bg, tin, j); }
 #unroll Q PB
     {
       var x = cur;
@@ -186,7 +170,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   if (t >= p.T || !valid) { return; } // the final pass only resamples
   let decay = exp(-exp(theta[p.off_a]));
-  let pin = proposal_inputs(bg, t, p.Btot);
+  let pin = proposal_inputs(bg, t);
   // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
   for (var q = 0u; q < PB; q++) {
     let k = g * BS + q * WG + tid;
@@ -198,7 +182,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       lw = pz.lw + carry[q];
       for (var r = 0u; r < R; r++) { next[(b * K + k) * R + r] = pz.z[r]; }
       next[lw_base(b) + k] = lw;
-      if ((p.flags & FLAG_PATHS) != 0u) {
+      if ((p.flags & STEP_FLAG_PATHS) != 0u) {
         for (var r = 0u; r < R; r++) {
           paths[zidx(bg, t, k) + r] = pz.z[r];
           paths[muidx(bg, t, k) + r] = mu[r];
@@ -235,58 +219,34 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
 }
 
-fn c_max(v: f32, tid: u32) -> f32 {
-  csh[tid] = v;
-  workgroupBarrier();
-  for (var s = CWG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { csh[tid] = max(csh[tid], csh[tid + s]); }
-    workgroupBarrier();
-  }
-  let out = csh[0];
-  workgroupBarrier();
-  return out;
-}
-
-fn c_sum(v: f32, tid: u32) -> f32 {
-  csh[tid] = v;
-  workgroupBarrier();
-  for (var s = CWG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) { csh[tid] = csh[tid] + csh[tid + s]; }
-    workgroupBarrier();
-  }
-  let out = csh[0];
-  workgroupBarrier();
-  return out;
-}
-
 @compute @workgroup_size(CWG)
 fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let b = wid.x + wid.y * nwg.x;
-  if (b >= p.B) { return; }
+  if (b >= p.Bc) { return; }
   let tid = lid.x;
   let nb = p.nb;
   let sb = stat_base(b);
   var mx = -3.0e38;
   for (var g = tid; g < nb; g += CWG) { mx = max(mx, next[sb + g * 4u]); }
-  let M = c_max(mx, tid);
+  let M = wg_max_in(mx, tid, 1u, CWG);
   var sa = 0.0;
   for (var g = tid; g < nb; g += CWG) { sa += next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - M); }
-  let lse = M + log(c_sum(sa, tid));
+  let lse = M + log(wg_sum_in(sa, tid, 1u, CWG));
   // Σ of squared normalised weights: each block's squared sum rescaled by its share s_g e^{m_g − lse}
   var sq = 0.0;
   for (var g = tid; g < nb; g += CWG) {
     let share = next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - lse);
     sq += next[sumsq_base(b) + g] * share * share;
   }
-  let sumsq = c_sum(sq, tid);
+  let sumsq = wg_sum_in(sq, tid, 1u, CWG);
   let bg = p.b0 + b;
   if (tid == 0u) {
     acc[bg] = acc[bg] + (lse - log(f32(p.K)));
-    acc[p.Btot + bg] = lse;
+    acc[p.B + bg] = lse;
     let resample = p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(p.K);
     next[trial_base(b)] = select(0.0, 1.0, resample);
     next[trial_base(b) + 1u] = lse;
-    if ((p.flags & FLAG_PATHS) != 0u) { paths[flagidx(bg, p.t)] = select(0.0, 1.0, resample); }
+    if ((p.flags & STEP_FLAG_PATHS) != 0u) { paths[flagidx(bg, p.t)] = select(0.0, 1.0, resample); }
   }
   // Shares of the blocks (s_g e^{m_g − lse} times the block cumsum's last entry, ≈ Σ weights of the
   // block) and their inclusive scan, CWG·CITEMS blocks at a time with a running carry.
@@ -326,11 +286,11 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(STEP_WEIGHTS_WG)
 fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.B * p.K) { return; }
+  let i = gid.x + gid.y * nwg.x * STEP_WEIGHTS_WG;
+  if (i >= p.Bc * p.K) { return; }
   let bg = p.b0 + i / p.K;
   let j = widx(bg, p.t, i % p.K);
-  paths[j] = exp(paths[j] - acc[p.Btot + bg]);
+  paths[j] = exp(paths[j] - acc[p.B + bg]);
 }

@@ -13,10 +13,20 @@
 // deterministic; `wg_*_tree` reduce values that the caller has already stored in the scratch.
 // Local names avoid the short names kernels give their bindings: the reflection matches by name.
 
+// A shader whose entry points have different workgroup sizes defines WG_SCRATCH (the largest) to size
+// the scratch, and reduces with the *_in forms.
+#if WG_SCRATCH
+#const WG_SCRATCH
+var<workgroup> wg_f32: array<f32, WG_SCRATCH>;
+var<workgroup> wg_u32: array<u32, WG_SCRATCH>;
+var<workgroup> wg_vec2: array<vec2<f32>, WG_SCRATCH>;
+var<workgroup> wg_vec4: array<vec4<f32>, WG_SCRATCH>;
+#else
 var<workgroup> wg_f32: array<f32, WG>;
 var<workgroup> wg_u32: array<u32, WG>;
 var<workgroup> wg_vec2: array<vec2<f32>, WG>;
 var<workgroup> wg_vec4: array<vec4<f32>, WG>;
+#endif
 
 const WG_NO_INDEX: u32 = 0xffffffffu;
 
@@ -57,6 +67,19 @@ fn wg_sum4(value: vec4<f32>, lid: u32) -> vec4<f32> {
 }
 
 // ---------------------------------------------------------------- maxima
+
+fn wg_max_in(value: f32, lid: u32, stride: u32, count: u32) -> f32 {
+  wg_f32[lid] = value;
+  let member = wg_member(lid, stride, count);
+  for (var half = count / 2u; half > 0u; half = half >> 1u) {
+    workgroupBarrier();
+    if (member < half) { wg_f32[lid] = max(wg_f32[lid], wg_f32[lid + half * stride]); }
+  }
+  workgroupBarrier();
+  let res = wg_f32[lid - member * stride];
+  workgroupBarrier();
+  return res;
+}
 
 fn wg_max(value: f32, lid: u32) -> f32 {
   wg_f32[lid] = value;

@@ -1,6 +1,6 @@
 /**
- * lowrank-smc public API — identical in Node and in the browser (Node-only file helpers are in
- * `lowrank-smc/node`, src/node.ts).
+ * lowrank-smc public API — identical in Node and in the browser (the Node-only file helpers, src/io/files.ts
+ * and src/plot/files.ts, serve the CLI and are not part of it).
  *
  *   const engine = await createEngine();                 // WebGPU device (Dawn in Node, navigator.gpu in browsers)
  *   const config = { ...DEFAULT_CONFIG, rank: 3, units: 512, obsDim: 64 };
@@ -28,7 +28,8 @@ export { effectiveReadout, readoutReadsInputs, readsRates } from './models/lowra
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitKind } from './models/data-init.js';
 export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysis/fit-warnings.js';
-export { fit, objective, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export { fit, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export { objective } from './inference/objective.js';
 export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
 export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
 export type { Resampling } from './inference/smc-layout.js';
@@ -37,14 +38,18 @@ export type { Proposal, ObsLikelihood, ObsNonlinearity } from './models/theta-la
 export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
 export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
 export { findCycles, bruteForceCycles, type Cycle, type CycleSearchOptions, type CycleSearchResult } from './analysis/cycles.js';
-export { dStsp, dStspGpu, dH, hannSmoothZscore } from './analysis/metrics.js';
+export { dStsp, dStspGpu, type DStspOptions, type DStspResult } from './analysis/state-space-divergence.js';
+export { dH, type DHOptions, type DHResult } from './analysis/spectral-distance.js';
+export { hannSmoothZscore } from './analysis/eeg-smoothing.js';
 
 // Sparse-neuron RNN training: ground-truth circuit, the three trainers (full-FORCE RLS / ridge, BPTT), evaluation.
 export { simulateMotor, type MotorOptions, type MotorData, type SocOptions, type Soc } from './sparse/circuit.js';
-export { trainFullForce, runSparseRnn, normalisedOutputError, ChaoticEmbedderError, type SparseTask, type SparseRnn, type FullForceOptions, type SparseCommonOptions } from './sparse/fullforce.js';
+export { trainFullForce, type FullForceOptions } from './sparse/fullforce.js';
+export { ChaoticEmbedderError } from './sparse/embedder.js';
+export type { SparseTask, SparseRnn, SparseCommonOptions } from './sparse/task.js';
 export { trainBptt, type BpttOptions, type BpttProgress, type BpttRnn } from './sparse/bptt.js';
 export { rateRnnTrials } from './sparse/bptt-op.js';
-export { evaluateSparse, type SparseEvaluation } from './sparse/evaluate.js';
+export { evaluateSparse, runSparseRnn, normalisedOutputError, type SparseEvaluation } from './sparse/evaluate.js';
 
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';
@@ -67,8 +72,10 @@ export { PARAM_NAMES, isOneToOne, type NoiseKind, type ObservationModel, type Pa
 export type { SmcDims, ThetaBlock, ThetaLayout } from './models/theta-layout.js';
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';
-export type { FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile } from './analysis/fixed-points.js';
-export type { DHOptions, DHResult, DStspOptions, DStspResult, NdArray } from './analysis/metrics.js';
+export type {
+  FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile,
+} from './analysis/fixed-points.js';
+export type { NdArray } from './analysis/series.js';
 export type { CsvDelimiter, CsvOptions, CsvTable } from './io/csv.js';
 export type { ArrayLikeND, Axis, Observation } from './io/dataset.js';
 export type { NpyArray, NpyData, NpyDType } from './io/npy.js';

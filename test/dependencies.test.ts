@@ -15,7 +15,7 @@ function cruise(cwd: string, tsConfig: boolean): { status: number | null; out: s
   if (!tsConfig) args.push('--ts-config', join(cwd, 'tsconfig.json'));
   const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
   // colours are forced on under CI: compare the plain text
-  return { status: r.status, out: `${r.stdout}${r.stderr}`.replace(/\u001b\[[0-9;]*m/g, '') };
+  return { status: r.status, out: `${r.stdout}${r.stderr}`.replace(new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'), '') };
 }
 
 test('src/ follows the dependency rules', () => {

@@ -111,7 +111,7 @@ describe('fixed points (CPU float64 vertex method)', () => {
     await expect(findFixedPoints(null, { ...net, h: [1, 2, NaN, 4] })).rejects.toThrow(/"h"\[2\] is NaN/);
     await expect(findFixedPoints(null, { ...net, nonlinearity: 'tanh' as 'relu' })).rejects.toThrow(/nonlinearity "tanh"/);
     expect(() => teacherToRnn({ ...teacher, n: teacher.m })).toThrow(/"n" must be a 2×60 array/);
-    expect(() => teacherToRnn(teacher, [1, 2, 3])).toThrow(/--inputs has 3 values, the teacher has 2 inputs/);
+    expect(() => teacherToRnn(teacher, [1, 2, 3])).toThrow(/the inputs have 3 values, the teacher has 2 inputs/);
   });
 
   test('CLI model loading: teacher file, generic JSON with nested arrays, unknown files', async () => {

@@ -1,13 +1,17 @@
-// CPU tests of the evaluation metrics (src/analysis/metrics.ts, spectrum.ts, spikes.ts): known answers,
+// CPU tests of the evaluation metrics (src/analysis/state-space-divergence.ts, spectral-distance.ts,
+// eeg-smoothing.ts, evaluation.ts, spectrum.ts, spikes.ts): known answers,
 // float64 definitions, and fixed-seed Monte-Carlo statistics.
 import { describe, expect, test } from 'vitest';
-import { mulberry32 } from '../src/util/random.js';
+import { mulberry32, normalSampler } from '../src/util/random.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run as deconvolveCli } from '../src/cli/deconvolve.js';
 import { encodeNpy } from '../src/io/npy.js';
-import { dH, dStsp, evaluateGenerated, gaussianSampler, gmmLogDensity, hannDeconvolveZscore, hannSmoothZscore, hellinger, meanRateError, smoothedSpectrum } from '../src/analysis/metrics.js';
+import { dStsp, gmmLogDensity } from '../src/analysis/state-space-divergence.js';
+import { dH, hellinger, smoothedSpectrum } from '../src/analysis/spectral-distance.js';
+import { hannDeconvolveZscore, hannSmoothZscore } from '../src/analysis/eeg-smoothing.js';
+import { evaluateGenerated, meanRateError } from '../src/analysis/evaluation.js';
 import { parseNpy } from '../src/io/npy.js';
 import { convolve1dReflect, deconvolve1dReflect, fft, powerSpectrum, gaussianFilter1d, hannWindow, naiveDft, rfft, zscore } from '../src/analysis/spectrum.js';
 import { compareSpikeStats, isiStats, meanRates, pairwiseCorrelations, pearson } from '../src/analysis/spikes.js';
@@ -27,9 +31,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Gaussian cloud of `rows` points in `dims` dimensions with SD `sd`, first coordinate shifted by `shift`. */
 function cloud(rows: number, dims: number, sd: number, shift: number, seed: number): { data: Float64Array; shape: number[] } {
-  const g = gaussianSampler(seed);
+  const g = normalSampler(seed, { radius: 'direct' });
   const data = new Float64Array(rows * dims);
-  for (let i = 0; i < rows; i++) for (let k = 0; k < dims; k++) data[i * dims + k] = sd * g() + (k === 0 ? shift : 0);
+  for (let i = 0; i < rows; i++) for (let k = 0; k < dims; k++) data[i * dims + k] = sd * g.normal() + (k === 0 ? shift : 0);
   return { data, shape: [rows, dims] };
 }
 

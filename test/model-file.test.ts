@@ -24,6 +24,7 @@ const training: TrainingRecord = {
 };
 
 /** A valid affine file as a plain object, to break one field at a time. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests corrupt arbitrary fields of the file
 function fileObj(config: ModelConfig = affine): any {
   return JSON.parse(JSON.stringify(serializeModel(config, initialParams(config, 1), { mean: [0.5, -1, 2], std: [1, 2, 0.5] }, training)));
 }
@@ -119,7 +120,7 @@ describe('parseModel refuses malformed files with the file, field and problem', 
     expect(withNorm({ mean: [0, 0, 0], std: [1, 1, -2] })).toThrow(/^models\/m\.json: normalisation\.std\[2\] is -2, expected a positive number/);
     expect(withNorm({ mean: [0, 0, 0], std: [null, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.std\[0\] is null, expected a positive number/);
     expect(withNorm({ mean: [0, null, 0], std: [1, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.mean\[1\] is null, expected a finite number/);
-    expect(withNorm({ mean: [0, 0, 1e400], std: [1, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.mean\[2\] is null, expected a finite number/);
+    expect(withNorm({ mean: [0, 0, Infinity], std: [1, 1, 1] })).toThrow(/^models\/m\.json: normalisation\.mean\[2\] is null, expected a finite number/);
     // null normalisation (Poisson models, --no-zscore) is fine
     expect(parseModel(JSON.stringify({ ...fileObj(), normalisation: null }), SRC).normalisation).toBeNull();
   });

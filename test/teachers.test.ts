@@ -4,7 +4,8 @@ import { describe, expect, test } from 'vitest';
 import { mulberry32 } from '../src/util/random.js';
 import { autocorrelationPeriod, spectralPeak } from '../src/analysis/oscillation.js';
 import { serializeModel } from '../src/models/model-file.js';
-import { latentStep, limitCycle, observedTransitionNoise, oscillatorTeacher, presetTeacher, reachInputs, teacherFromJson, transitionCovariance } from '../src/analysis/teachers.js';
+import { oscillatorTeacher, presetTeacher, reachInputs, teacherFromJson } from '../src/analysis/teachers.js';
+import { latentStep, limitCycle, observedTransitionNoise, transitionCovariance } from '../src/analysis/latent-dynamics.js';
 import type { HostParams } from '../src/models/lowrank-rnn.js';
 import { sharedData } from './shared-data.js';
 

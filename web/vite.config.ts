@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
-import { hannDeconvolveZscore } from '../src/analysis/metrics.js';
+import { hannDeconvolveZscore } from '../src/analysis/eeg-smoothing.js';
 import { encodeNpy, parseNpy } from '../src/io/npy.js';
 import { EEG_DEMO, sliceRows } from '../src/web/demo.js';
 

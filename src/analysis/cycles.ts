@@ -1,5 +1,5 @@
 /**
- * Cycles of order k of a piecewise-linear low-rank RNN (issue 6, optional item), by a SCYFI-style
+ * Cycles of order k of a piecewise-linear low-rank RNN, by a SCYFI-style
  * search in float64 on the CPU. The map F(z) = A z + b + Σ_i V_i relu(U_i·z − thr_i) is affine inside
  * each activity pattern D: F_D(z) = J_D z + c_D with J_D = A + Σ_{i∈D} V_i U_iᵀ, c_D = b − Σ_{i∈D} V_i thr_i.
  * For a sequence of patterns D_1 … D_k a k-cycle solves one R×R system, (I − J_{D_k}⋯J_{D_1}) z_1 = c,

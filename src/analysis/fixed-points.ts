@@ -1,6 +1,6 @@
 /**
  * All fixed points of a piecewise-linear low-rank RNN latent map in time polynomial in N, with the
- * enumeration and per-region solves on the GPU (issue 6 item 1; lowrank-smc-model.md §5).
+ * enumeration and per-region solves on the GPU (the analytic finder of mackelab/smc_rnns `fixed_points/`).
  *
  * Regions. The ReLU units cut latent space by M hyperplanes {Ur_i z = thr_i} (after merging
  * duplicates and reducing to the r-dimensional row space, fp-model.ts). Fix generic directions
@@ -46,9 +46,8 @@ import {
   type Tally,
   type Eigenvalue,
   type Stability,
-  type SubsetOutcome,
 } from './fp-cpu.js';
-import { forEachSubset, unrankColex } from './fp-planes.js';
+import { forEachSubset } from './fp-planes.js';
 import {
   buildArrangement,
   evalMap,

@@ -79,7 +79,9 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
   // Private arrays of the sweep kernel hold one crossing per plane.
   const maxN = Math.max(64, 2 ** Math.ceil(Math.log2(M)));
   const enumerate = engine.kernel('fixed_points', 'enumerate', { overrides: { RD: r, RZ: R, WG } });
-  const sweep = useSweep ? engine.kernel('fixed_points', 'sweep', { defines: { SWEEP: true, MAXN: maxN }, overrides: { RD: r, RZ: R, WG }, variant: `n${maxN}` }) : null;
+  const sweep = useSweep ? engine.kernel(
+    'fixed_points', 'sweep', { defines: { SWEEP: true, MAXN: maxN }, overrides: { RD: r, RZ: R, WG }, variant: `n${maxN}` },
+  ) : null;
 
   // Progress: a sweep thread tests every plane, a subset thread one subset.
   const sweepWork = useSweep ? binomial(M, r - 1) * M : 0;
@@ -101,7 +103,10 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
         engine.clear(out, 0, HEADER * 4);
         engine.dispatch(kernel, {
           units: buffers.units, binom: buffers.binom, outbuf: out,
-          p: { am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap, skip_origin: g0 ? 1 : 0 },
+          p: {
+            am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap,
+            skip_origin: g0 ? 1 : 0,
+          },
         }, engine.grid(count, WG));
         const head = await engine.readU32(out, HEADER);
         const flagged = head[0];

@@ -3,9 +3,9 @@
  * conversions (teacher files, fitted-model parameters), expansion into plain ReLU units, and the
  * reduction to an arrangement of distinct, normalised hyperplanes that the vertex method runs on.
  *
- * Map (lowrank-smc-model.md §5.1, with a constant input current c held fixed):
+ * Map (the one the reference's analytic finder assumes, with a constant input current c held fixed):
  *   relu:          z ↦ a⊙z + V relu(U z + c − h) − hz
- *   clipped_relu:  z ↦ a⊙z + V φ(U z + c; h) − hz,  φ(x; h) = relu(x + h) − relu(x)   (§1.2)
+ *   clipped_relu:  z ↦ a⊙z + V φ(U z + c; h) − hz,  φ(x; h) = relu(x + h) − relu(x)
  * U is N×R (row i = unit i's loading), V is R×N. A clipped unit is written as two ReLU units.
  */
 import { reducePlanes, type Planes } from './fp-planes.js';
@@ -143,7 +143,9 @@ export interface PrunedRnn {
  */
 export function pruneUnits(model: PiecewiseLinearRnn, eps: number): PrunedRnn {
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`fixed points: the pruning threshold must be a finite number ≥ 0, got ${eps}`);
-  if (model.nonlinearity !== 'clipped_relu') throw new Error(`fixed points: pruning needs clipped relu units (a ${model.nonlinearity} unit's contribution is unbounded)`);
+  if (model.nonlinearity !== 'clipped_relu') {
+    throw new Error(`fixed points: pruning needs clipped relu units (a ${model.nonlinearity} unit's contribution is unbounded)`);
+  }
   const { R, N } = model;
   const U = vec('U', model.U, N * R);
   const V = vec('V', model.V, R * N);
@@ -239,7 +241,7 @@ export function buildArrangement(units: ReluUnits, seed = 0x5eed): Arrangement {
 
 // ------------------------------------------------------------------------------- sources
 
-/** A teacher file like ../shared/data/teacher_reach_rank2.json. */
+/** A teacher RNN file (the format of the reference's teacher_reach_rank2.json). */
 export interface TeacherFile {
   N: number;
   R: number;
@@ -264,7 +266,7 @@ function matrix(name: string, x: unknown, rows: number, cols: number): number[][
 }
 
 /**
- * Teacher latent map (§5.1): V = n·α/N, U = m, a = 1 − α, h = −b_rec. The file's `n` is R×N and
+ * Teacher latent map: V = n·α/N, U = m, a = 1 − α, h = −b_rec. The file's `n` is R×N and
  * `m` is N×R. A constant input u enters as the steady-state input current c = w_inp_scale·w_inpᵀu
  * (the teacher's x[t] low-pass filters its input with the same α, so it settles there).
  */
@@ -278,10 +280,10 @@ export function teacherToRnn(t: TeacherFile, inputs?: ArrayLike<number>): Piecew
   if (!Array.isArray(t.b_rec) || t.b_rec.length !== N) throw new Error(`teacher file: field "b_rec" must have length ${N}`);
   let c: Float64Array | undefined;
   if (inputs && inputs.length > 0) {
-    if (!t.w_inp) throw new Error('teacher file: --inputs given but the file has no "w_inp"');
+    if (!t.w_inp) throw new Error('teacher file: inputs given but the file has no "w_inp"');
     const du = t.w_inp.length;
     const w = matrix('w_inp', t.w_inp, du, N);
-    if (inputs.length !== du) throw new Error(`teacher file: --inputs has ${inputs.length} values, the teacher has ${du} inputs`);
+    if (inputs.length !== du) throw new Error(`teacher file: the inputs have ${inputs.length} values, the teacher has ${du} inputs`);
     const scale = t.w_inp_scale ?? 1;
     c = new Float64Array(N);
     for (let i = 0; i < N; i++) for (let d = 0; d < du; d++) c[i] += scale * w[d][i] * inputs[d];
@@ -316,7 +318,7 @@ export interface LowRankModelParams {
 
 /**
  * The fitted model's latent map with constant inputs u held fixed: the filtered input v settles at
- * u, so the input current is c = Wu u. φ is relu(x − h) or relu(x + h) − relu(x) (§1.2).
+ * u, so the input current is c = Wu u. φ is relu(x − h) or relu(x + h) − relu(x) (clipped).
  */
 export function lowRankModelToRnn(p: LowRankModelParams, inputs?: ArrayLike<number>): PiecewiseLinearRnn {
   let c: Float64Array | undefined;

@@ -15,7 +15,8 @@
  * arrangements one dimension lower, enumerated by the same method.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { mulberry32 } from '../util/random.js';
+import { transpose } from '../util/dense.js';
+import { normalSampler } from '../util/random.js';
 
 /** Distinct hyperplanes {Ur_i·z = thr_i} in r dimensions with unit normals. */
 export interface Planes {
@@ -133,12 +134,12 @@ export function reducePlanes(normals: Float64Array, offsets: Float64Array, m: nu
 
 /** r random unit vectors (fixed seed): generic with probability one. */
 export function genericDirections(r: number, seed: number): Float64Array {
-  const rand = mulberry32(seed);
+  const rand = normalSampler(seed, { pairs: false });
   const out = new Float64Array(r * r);
   for (let l = 0; l < r; l++) {
     let n = 0;
     for (let k = 0; k < r; k++) {
-      const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      const g = rand.normal();
       out[l * r + k] = g;
       n += g * g;
     }
@@ -222,7 +223,9 @@ export function subsetStep(p: Planes, S: ArrayLike<number>): Step {
  * their number; `visit` sees every such region at least once (it may also see a few regions that
  * have their lowest point elsewhere). Other subsets of the same point return 0.
  */
-export function handleTie(p: Planes, S: ArrayLike<number>, step: { sign: Int8Array; ties: number[] }, visit: ((sign: Int8Array) => void) | null, depth: number): number {
+export function handleTie(
+  p: Planes, S: ArrayLike<number>, step: { sign: Int8Array; ties: number[] }, visit: ((sign: Int8Array) => void) | null, depth: number,
+): number {
   const { r } = p;
   const k = S.length;
   const j = r - k;
@@ -340,7 +343,9 @@ export function enumeratePlanes(p: Planes, visit: ((sign: Int8Array) => void) | 
 }
 
 /** Regions of the arrangement {normals_i·w = offsets_i} (m rows in d dims); visit gets ±1 per row. */
-export function enumerateRegions(normals: Float64Array, offsets: Float64Array, m: number, d: number, visit: ((sign: Int8Array) => void) | null, depth = 0): number {
+export function enumerateRegions(
+  normals: Float64Array, offsets: Float64Array, m: number, d: number, visit: ((sign: Int8Array) => void) | null, depth = 0,
+): number {
   if (depth > 8) throw new Error('fixed points: arrangement recursion too deep');
   const red = reducePlanes(normals, offsets, m, d, 0x5eed + 7919 * (depth + 1));
   const inner = visit
@@ -440,12 +445,6 @@ export function luSolve(lu: Float64Array, n: number, perm: Int32Array, rhs: Arra
     x[i] = s / lu[i * n + i];
   }
   return x;
-}
-
-export function transpose(a: Float64Array, n: number): Float64Array {
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) t[k * n + i] = a[i * n + k];
-  return t;
 }
 
 export function maxAbs(a: ArrayLike<number>): number {

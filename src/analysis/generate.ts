@@ -1,11 +1,12 @@
 /**
- * Generation from a fitted model (lowrank-smc-model.md §4): unconditional with burn-in, or conditional
- * on given inputs; the initial state from the prior, the prior mean, given states, or a posterior
- * sample (the filtering distribution at the end of a stretch of given data).
+ * Generation from a fitted model (as mackelab/smc_rnns `vi_rnn/generate.py`): unconditional with
+ * burn-in, or conditional on given inputs; the initial state from the prior, the prior mean, given
+ * states, or a posterior sample (the filtering distribution at the end of a stretch of given data).
  */
 import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
+import { PURPOSE_GEN_POSTERIOR_PICK, PURPOSE_GEN_PRIOR } from '../gpu/shared-constants.js';
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
 import { filterDataset } from '../inference/filter.js';
 import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
@@ -17,7 +18,11 @@ import { nonlinearityId } from '../ops/nonlin.js';
  * model; zero inputs when omitted, as in autonomous generation) and draw the initial states from the
  * filtering distribution at its last step.
  */
-export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
+export type InitialState =
+  | 'prior'
+  | 'prior-mean'
+  | { states: Float32Array }
+  | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
 
 export interface GenerateOptions {
   steps: number;
@@ -55,7 +60,7 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
   for (let s = 0; s < S; s++) {
     const xi = new Float64Array(R);
     for (let c = 0; c < Math.ceil(R / 4); c++) {
-      const n4 = rngNormal4(key, [c, s, 8, 0]);
+      const n4 = rngNormal4(key, [c, s, PURPOSE_GEN_PRIOR, 0]);
       for (let j = 0; j < 4 && c * 4 + j < R; j++) xi[c * 4 + j] = n4[j];
     }
     for (let r = 0; r < R; r++) {
@@ -68,14 +73,18 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
 }
 
 /** Filter given data (one trial) and draw S states from the final filtering distribution. */
-async function posteriorStates(model: LowRankRNN, of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array }, S: number, seed: number): Promise<Float32Array> {
+async function posteriorStates(
+  model: LowRankRNN, of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array }, S: number, seed: number,
+): Promise<Float32Array> {
   const c = model.config;
   const { rank: R, obsDim: D, inputDim: DU } = c;
   const T = of.steps;
   const K = of.particles ?? 64;
   if (of.y.length !== T * D) throw new Error(`generate: posterior data have ${of.y.length} values, expected steps × channels = ${T} × ${D}`);
   if (of.inputs && DU === 0) throw new Error('generate: posterior inputs given, but the model takes no inputs');
-  if (of.inputs && of.inputs.length !== T * DU) throw new Error(`generate: posterior inputs have ${of.inputs.length} values, expected steps × input channels = ${T} × ${DU}`);
+  if (of.inputs && of.inputs.length !== T * DU) {
+    throw new Error(`generate: posterior inputs have ${of.inputs.length} values, expected steps × input channels = ${T} × ${DU}`);
+  }
   const inputs = DU > 0 ? { data: of.inputs ?? new Float32Array(T * DU), trials: 1, time: T, channels: DU } : null;
   // filterDataset picks the proposal the model supports best and the execution path that fits K
   const f = await filterDataset(model, { data: of.y, trials: 1, time: T, channels: D }, inputs, { particles: K, seed, keepPaths: true });
@@ -83,7 +92,7 @@ async function posteriorStates(model: LowRankRNN, of: { y: Float32Array; steps: 
   const key = seedToKey(seed);
   const res = new Float32Array(S * R);
   for (let s = 0; s < S; s++) {
-    const u = rngUniform4(key, [s, 0, 9, 0])[0];
+    const u = rngUniform4(key, [s, 0, PURPOSE_GEN_POSTERIOR_PICK, 0])[0];
     let acc = 0;
     let k = 0;
     for (; k < K - 1; k++) {
@@ -106,7 +115,9 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
   let S = opts.sequences ?? 1;
   if (opts.inputs) {
     if (DU === 0) throw new Error('generate: the model takes no inputs');
-    if (opts.inputs.length % (T * DU) !== 0) throw new Error(`generate: inputs have ${opts.inputs.length} values, not a multiple of steps × input channels = ${T * DU}`);
+    if (opts.inputs.length % (T * DU) !== 0) {
+      throw new Error(`generate: inputs have ${opts.inputs.length} values, not a multiple of steps × input channels = ${T * DU}`);
+    }
     S = opts.inputs.length / (T * DU);
   } else if (DU > 0) {
     // autonomous generation of an input-driven model: inputs are zero
@@ -134,10 +145,14 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
     const z0T = Tensor.fromArray(engine, z0, [S * R]);
     const out = Tensor.empty(engine, [S * T * (R + 2 * D)], 'f32', 'generate.out');
     const key = seedToKey(seed);
-    const kernel = engine.kernel('generate', 'main', { defines: { R, WG: 64 }, overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] }, variant: `R${R}` });
+    const kernel = engine.kernel(
+      'generate', 'main',
+      { defines: { R, WG: 64 }, overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] }, variant: `R${R}` },
+    );
     engine.dispatch(kernel, {
       p: {
-        S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0, noise_scale: opts.noiseScale ?? 1,
+        S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0,
+        noise_scale: opts.noiseScale ?? 1,
         off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_L: o.L, off_B: o.B, off_b: o.b, off_lv: o.lv,
         off_Bv: o.Bv, readout_v: readoutReadsInputs(c) ? 1 : 0, off_Bo: o.Bo, rates: layout.rates ? 1 : 0,
       },

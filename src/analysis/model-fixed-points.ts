@@ -19,6 +19,8 @@ export function latentMapFromHost(c: ModelConfig, p: HostParams): LowRankModelPa
   return { N, R, m: p.m, n, h: p.h, a: Math.exp(-Math.exp(p.thetaA[0])), nonlinearity: c.nonlinearity, Wu: c.inputDim > 0 ? p.wu : undefined };
 }
 
-export async function fixedPointsOfFitted(engine: Engine | null, model: LowRankRNN, inputs?: ArrayLike<number>, options: FixedPointOptions = {}): Promise<FixedPointResult> {
+export async function fixedPointsOfFitted(
+  engine: Engine | null, model: LowRankRNN, inputs?: ArrayLike<number>, options: FixedPointOptions = {},
+): Promise<FixedPointResult> {
   return fixedPointsOfModel(engine, await modelLatentMap(model), inputs, options);
 }

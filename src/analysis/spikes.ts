@@ -1,5 +1,5 @@
 /**
- * Spike-train statistics of the reference's evaluation (lowrank-smc-model.md §6, calc_stats): per-neuron
+ * Spike-train statistics of the reference's evaluation (mackelab/smc_rnns `calc_stats.py`): per-neuron
  * mean rates, inter-spike-interval mean / SD / CV, pairwise Pearson correlations, and the
  * model-vs-data summaries (Pearson r between the vectors of each statistic).
  *
@@ -7,7 +7,7 @@
  * count > 0 is one spike time (numpy's `where(trace)`), so several spikes in one bin give one ISI
  * endpoint.
  */
-import type { NdArray } from './metrics.js';
+import type { NdArray } from './series.js';
 
 interface Counts {
   trials: number;

@@ -39,7 +39,9 @@ export interface SvccaResult {
  */
 export function principalSubspace(x: Activity, dims: number, epsilon = 1e-10, what = 'activity'): { basis: Float64Array[]; varianceExplained: number } {
   const { rows: m, cols: n, data } = x;
-  if (!Number.isInteger(m) || !Number.isInteger(n) || m < 2 || n < 1) throw new Error(`svcca: ${what} must have at least 2 time points and 1 unit (got ${m} × ${n})`);
+  if (!Number.isInteger(m) || !Number.isInteger(n) || m < 2 || n < 1) {
+    throw new Error(`svcca: ${what} must have at least 2 time points and 1 unit (got ${m} × ${n})`);
+  }
   if (data.length !== m * n) throw new Error(`svcca: ${what} has ${data.length} values, expected ${m} × ${n} = ${m * n}`);
   if (!Number.isInteger(dims) || dims < 1) throw new Error(`svcca: dims must be a positive integer (got ${dims})`);
   // Centre each unit over time.

@@ -1,30 +1,27 @@
 /**
- * Teacher models for teacher–student tests and `lowrank-smc simulate` (lowrank-smc-model.md §7.1),
- * each expressed in our own model class (ModelConfig + HostParams), so data come from the same GPU
- * generator the students use and the teacher can be scored by the same filter:
+ * Teacher models for teacher–student tests and `lowrank-smc simulate` (as in the teacher–student
+ * experiments of mackelab/smc_rnns), each expressed in our own model class (ModelConfig + HostParams),
+ * so data come from the same GPU generator the students use (./teacher-simulation.ts) and the teacher
+ * can be scored by the same filter:
  *
  *  - `osc-gauss` / `osc-poisson`: a rank-2 tanh oscillator built analytically. With x = m z and
  *    h = 0 the latent map z' = a z + nᵀ tanh(m z) linearises at the origin to a I + nᵀm. Choosing
  *    nᵀm = ρ Rot(ω) − a I (n solved by least squares through (mᵀm)⁻¹) makes that ρ Rot(ω): for ρ > 1
  *    the origin is an unstable focus and tanh saturation stops the growth on a limit cycle, whose
  *    period is longer than 2π/ω because saturation lowers the effective gain.
- *  - a reach teacher file (../shared/data/teacher_reach_rank2.json style): the latent reduction
+ *  - a teacher RNN file (the format of the reference's teacher_reach_rank2.json): the latent reduction
  *    z' = (1−α) z + (α/N) n relu(m z + b_rec + Wu u) with currents m z observed.
  *  - any of our model files.
  *
- * Pure functions (no Node APIs): the browser builds the same teachers.
+ * Pure functions (no Node APIs), so they run in the browser too.
  */
-import { generate, type Generated } from './generate.js';
-import { spectralPeak } from './oscillation.js';
-import type { Engine } from '../gpu/engine.js';
 import { isTeacherFile, type TeacherFile } from './fp-model.js';
-import { phi } from '../ops/nonlin.js';
-import { DEFAULT_CONFIG, effectiveReadout, hostNoiseFactor, initialParams, LowRankRNN, normalStream, validateConfig, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
+import { DEFAULT_CONFIG, initialParams, normalStream, validateConfig, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
 import { MODEL_FORMAT, parseModel } from '../models/model-file.js';
 import type { Normalisation } from '../io/dataset.js';
+import { PURPOSE_TEACHER } from '../gpu/shared-constants.js';
 
 export const TEACHER_PRESETS = ['osc-gauss', 'osc-poisson', 'osc-units'] as const;
-export type TeacherPreset = (typeof TEACHER_PRESETS)[number];
 
 export interface Teacher {
   /** Preset name, or the source the teacher was read from. */
@@ -145,7 +142,7 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
   };
   const params = initialParams(config, o.seed);
   // Loadings of std 0.5 put the limit cycle at |z| ≈ 1, where tanh(m z) saturates.
-  const normal = normalStream(o.seed, 20);
+  const normal = normalStream(o.seed, PURPOSE_TEACHER);
   const m = new Float64Array(N * R).map(() => 0.5 * normal());
   const c = Math.cos(o.omega);
   const s = Math.sin(o.omega);
@@ -171,7 +168,8 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
     notes: [
       `rank-2 tanh oscillator, N = ${N}: nᵀm = ρ·Rot(ω) − a·I with ρ = ${o.rho}, ω = ${o.omega.toFixed(4)} rad/step, a = ${o.decay}`,
       `latent noise std ${o.noiseStd} per dimension; initial state N(0, I)`,
-      obs === 'gauss' ? `Gaussian observations y = Bᵀz + σ ξ, D = ${D}, σ = ${o.obsNoiseStd}` : `Poisson counts with rate softplus(Bᵀz ${POISSON_OFFSET}), D = ${D}`,
+      obs === 'gauss' ? `Gaussian observations y = Bᵀz + σ ξ, D = ${D}, σ = ${o.obsNoiseStd}` : `Poisson counts with rate softplus(Bᵀz ` +
+          `${POISSON_OFFSET}), D = ${D}`,
     ],
   };
 }
@@ -184,7 +182,10 @@ export function unitReadoutTeacher(): Teacher {
   const t = oscillatorTeacher('gauss', { units: 20, obsDim: 20 });
   const config: ModelConfig = { ...t.config, observation: 'one-to-one', readoutFrom: 'currents' };
   const params = { ...t.params, B: new Float32Array(0), Bo: new Float32Array(20).fill(1) };
-  return { ...t, name: 'osc-units', config, params, notes: [...t.notes.slice(0, 2), 'one-to-one observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1'] };
+  return {
+    ...t, name: 'osc-units', config, params,
+    notes: [...t.notes.slice(0, 2), 'one-to-one observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1'],
+  };
 }
 
 export function presetTeacher(name: string): Teacher {
@@ -195,7 +196,8 @@ export function presetTeacher(name: string): Teacher {
 }
 
 function matrix(source: string, name: string, x: unknown, rows: number, cols: number): number[][] {
-  if (!Array.isArray(x) || x.length !== rows || x.some((r) => !Array.isArray(r) || r.length !== cols || r.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+  const finiteRow = (r: unknown) => Array.isArray(r) && r.length === cols && r.every((v) => typeof v === 'number' && Number.isFinite(v));
+  if (!Array.isArray(x) || x.length !== rows || !x.every(finiteRow)) {
     throw new Error(`${source}: field "${name}" must be a ${rows}×${cols} array of finite numbers`);
   }
   return x as number[][];
@@ -218,7 +220,7 @@ export function reachInputs(trials: number, steps: number, inputDim = 2, onset =
 /**
  * A teacher RNN file (fields N, R, alpha, m, n, b_rec, nonlinearity, w_inp, w_inp_scale): its latent
  * reduction in our form a = 1 − α, nᵀ = (α/N)·nᵀ, relu with h = −b_rec, raw inputs through
- * Wu = w_inp_scale·w_inpᵀ, observations the currents m z (B = mᵀ) with R_z = R_x = 0.05 (§7.1).
+ * Wu = w_inp_scale·w_inpᵀ, observations the currents m z (B = mᵀ) with R_z = R_x = 0.05, as the reference generates its data.
  */
 export function reachTeacher(t: TeacherFile, source = 'teacher file'): Teacher {
   const { N, R, alpha } = t;
@@ -227,7 +229,9 @@ export function reachTeacher(t: TeacherFile, source = 'teacher file'): Teacher {
   if (t.nonlinearity !== 'relu') throw new Error(`${source}: nonlinearity "${t.nonlinearity}" is not supported (relu only)`);
   const m = matrix(source, 'm', t.m, N, R);
   const n = matrix(source, 'n', t.n, R, N);
-  if (!Array.isArray(t.b_rec) || t.b_rec.length !== N || t.b_rec.some((v) => !Number.isFinite(v))) throw new Error(`${source}: field "b_rec" must hold ${N} finite numbers`);
+  if (!Array.isArray(t.b_rec) || t.b_rec.length !== N || t.b_rec.some((v) => !Number.isFinite(v))) {
+    throw new Error(`${source}: field "b_rec" must hold ${N} finite numbers`);
+  }
   const DU = t.w_inp ? t.w_inp.length : 0;
   const w = t.w_inp ? matrix(source, 'w_inp', t.w_inp, DU, N) : [];
   const scale = t.w_inp_scale ?? 1;
@@ -275,7 +279,8 @@ export function reachTeacher(t: TeacherFile, source = 'teacher file'): Teacher {
     notes: [
       `latent reduction of a ${N}-unit rank-${R} relu teacher: z' = ${1 - alpha} z + (${alpha}/${N}) n relu(m z + b_rec + Wu u)`,
       'observations: unit currents m z (input currents not included), R_z = R_x = 0.05, z_0 ~ N(0, 0.05² I)',
-      DU === 2 ? 'default inputs: 8 reach targets (cos θ, sin θ), trial k gets target k mod 8, on for steps [25, 50)' : `${DU} input channel(s), raw (not low-pass filtered)`,
+      DU === 2 ? 'default inputs: 8 reach targets (cos θ, sin θ), trial k gets target k mod 8, on for steps [25, 50)' : `${DU} input channel(s), raw (not ` +
+          `low-pass filtered)`,
     ],
   };
 }
@@ -294,173 +299,4 @@ export function teacherFromJson(text: string, source: string): Teacher {
     return { name: source, kind: 'model-file', config: m.config, params: m.params, normalisation: m.normalisation, notes: ['fitted lowrank-smc model file'] };
   }
   throw new Error(`${source}: neither a teacher RNN file (fields N, R, alpha, m, n, b_rec) nor a lowrank-smc model file (field "format": "${MODEL_FORMAT}")`);
-}
-
-/** Σz = L Lᵀ of the transition noise in float64 ([R,R]). */
-export function transitionCovariance(config: ModelConfig, params: HostParams): Float64Array {
-  const R = config.rank;
-  const L = hostNoiseFactor(config, params.noiseZ);
-  const S = new Float64Array(R * R);
-  for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) for (let k = 0; k < R; k++) S[i * R + j] += L[i * R + k] * L[j * R + k];
-  return S;
-}
-
-/**
- * tr(Bᵀ Σz B): the transition noise seen in observation (pre-link) space, summed over channels (B the
- * effective readout, diag(B_o) m for one-to-one models).
- * Latents are identified only up to an invertible map z → A z, under which Σz → A Σz Aᵀ and
- * Bᵀ → Bᵀ A⁻¹, so this product is the same for every equivalent model while Σz itself is not.
- */
-export function observedTransitionNoise(config: ModelConfig, params: HostParams): number {
-  const R = config.rank;
-  const S = transitionCovariance(config, params);
-  const B = effectiveReadout(config, params).B;
-  let tr = 0;
-  for (let d = 0; d < config.obsDim; d++) {
-    for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) tr += B[d * R + i] * S[i * R + j] * B[d * R + j];
-  }
-  return tr;
-}
-
-/** One noiseless step of the latent map z' = a z + nᵀ φ(m z + Wu u; h) in float64. */
-export function latentStep(config: ModelConfig, params: HostParams, z: ArrayLike<number>, u?: ArrayLike<number>): Float64Array {
-  const { rank: R, units: N, inputDim: DU } = config;
-  const a = Math.exp(-Math.exp(params.thetaA[0]));
-  const out = new Float64Array(R);
-  for (let r = 0; r < R; r++) out[r] = a * z[r];
-  for (let i = 0; i < N; i++) {
-    let x = 0;
-    for (let r = 0; r < R; r++) x += params.m[i * R + r] * z[r];
-    if (u) for (let j = 0; j < DU; j++) x += params.wu[i * DU + j] * u[j];
-    const f = phi(config.nonlinearity, x, params.h[i]);
-    for (let r = 0; r < R; r++) out[r] += params.n[i * R + r] * f;
-  }
-  return out;
-}
-
-export interface LimitCycle {
-  /** Period in steps (mean interval between upward crossings of the first latent's mean level). */
-  period: number;
-  /** Range of |z| over the recorded cycles. */
-  radiusMin: number;
-  radiusMax: number;
-  /** |z| after a tiny kick at the origin grew (the origin is unstable). */
-  originUnstable: boolean;
-}
-
-/**
- * Run the noiseless autonomous latent map from near the origin, drop `burnIn` steps and measure the
- * attractor: a limit cycle shows a bounded, non-zero radius and regular crossings. Throws if no
- * oscillation is found (decay to a fixed point or divergence).
- */
-export function limitCycle(config: ModelConfig, params: HostParams, burnIn = 2000, steps = 2000): LimitCycle {
-  const R = config.rank;
-  let z: Float64Array = new Float64Array(R);
-  z[0] = 1e-3;
-  const kick = Math.hypot(...z);
-  let early = 0;
-  const first = new Float64Array(steps);
-  let rMin = Infinity;
-  let rMax = 0;
-  for (let t = 0; t < burnIn + steps; t++) {
-    z = latentStep(config, params, z);
-    const r = Math.hypot(...z);
-    if (!Number.isFinite(r) || r > 1e6) throw new Error('limit cycle: the latent map diverges');
-    if (t === 50) early = r;
-    if (t >= burnIn) {
-      first[t - burnIn] = z[0];
-      rMin = Math.min(rMin, r);
-      rMax = Math.max(rMax, r);
-    }
-  }
-  const mean = first.reduce((a, b) => a + b, 0) / steps;
-  const ups: number[] = [];
-  for (let t = 1; t < steps; t++) {
-    const a = first[t - 1] - mean;
-    const b = first[t] - mean;
-    if (a < 0 && b >= 0) ups.push(t - 1 + a / (a - b));
-  }
-  if (ups.length < 3 || rMax < 1e-6) throw new Error('limit cycle: no sustained oscillation (the map settles to a fixed point)');
-  return { period: (ups[ups.length - 1] - ups[0]) / (ups.length - 1), radiusMin: rMin, radiusMax: rMax, originUnstable: early > kick };
-}
-
-export interface SimulateOptions {
-  trials: number;
-  steps: number;
-  seed?: number;
-  /** Inputs [trials, steps, DU]; default: the teacher's own stimuli (reach), else none. */
-  inputs?: Float32Array;
-}
-
-export interface Simulation extends Generated {
-  /** Inputs used, [trials, steps, DU] (null for autonomous runs). */
-  inputs: Float32Array | null;
-}
-
-/**
- * Sample data from a teacher with the GPU generator: z_0 from the teacher's prior, latent noise
- * and sampled observations (Gaussian or Poisson). Data of a fitted model file are mapped back
- * through its normalisation.
- */
-export async function simulateTeacher(engine: Engine, teacher: Teacher, opts: SimulateOptions): Promise<Simulation> {
-  const { trials, steps } = opts;
-  if (!Number.isInteger(trials) || trials < 1) throw new Error(`simulate: trials must be a positive integer, got ${trials}`);
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`simulate: steps must be a positive integer, got ${steps}`);
-  const DU = teacher.config.inputDim;
-  let inputs = opts.inputs ?? (DU > 0 && teacher.defaultInputs ? teacher.defaultInputs(trials, steps) : null);
-  if (inputs && DU === 0) throw new Error(`simulate: teacher ${teacher.name} takes no inputs`);
-  if (inputs && inputs.length !== trials * steps * DU) throw new Error(`simulate: inputs have ${inputs.length} values, expected trials × steps × inputs = ${trials} × ${steps} × ${DU}`);
-  const model = new LowRankRNN(engine, teacher.config, teacher.params);
-  try {
-    const g = await generate(model, { steps, sequences: trials, inputs: inputs ?? undefined, seed: opts.seed ?? 0, initial: 'prior' });
-    const norm = teacher.normalisation;
-    if (norm) {
-      const D = teacher.config.obsDim;
-      for (const arr of [g.mean, g.sample]) for (let i = 0; i < arr.length; i++) arr[i] = arr[i] * norm.std[i % D] + norm.mean[i % D];
-    }
-    inputs ??= null;
-    return { ...g, inputs };
-  } finally {
-    model.dispose();
-  }
-}
-
-/** What a data set's sidecar says about its teacher: configuration, true noise, frequency. */
-export function describeTeacher(teacher: Teacher, sim?: Simulation): Record<string, unknown> {
-  const c = teacher.config;
-  const p = teacher.params;
-  const R = c.rank;
-  const S = transitionCovariance(c, p);
-  let cycle: LimitCycle | null = null;
-  try {
-    cycle = limitCycle(c, p);
-  } catch {
-    cycle = null; // no autonomous oscillation (fixed points, e.g. the reach teacher)
-  }
-  let dataPeak: number | null = null;
-  if (sim && !sim.inputs && sim.T >= 32) {
-    try {
-      dataPeak = spectralPeak({ data: sim.sample, sequences: sim.S, time: sim.T, channels: c.obsDim }).frequency;
-    } catch {
-      dataPeak = null;
-    }
-  }
-  return {
-    teacher: teacher.name,
-    kind: teacher.kind,
-    config: { rank: R, units: c.units, obsDim: c.obsDim, inputDim: c.inputDim, nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity },
-    decay: Math.exp(-Math.exp(p.thetaA[0])),
-    noise: {
-      latentCovariance: Array.from({ length: R }, (_, i) => Array.from(S.subarray(i * R, (i + 1) * R))),
-      latentStd: Array.from({ length: R }, (_, i) => Math.sqrt(S[i * R + i])),
-      observedTransitionNoise: observedTransitionNoise(c, p),
-      obsStd: c.obs === 'gauss' ? Array.from(p.logVarX, (v) => Math.exp(v / 2)) : null,
-    },
-    frequency: {
-      limitCycleFrequency: cycle ? 1 / cycle.period : null,
-      limitCyclePeriod: cycle?.period ?? null,
-      dataSpectralPeak: dataPeak,
-    },
-    notes: teacher.notes,
-  };
 }

@@ -4,7 +4,7 @@
  * optionally `options` (extra parseArgs options) and `usage`, and `runBench(engine, ctx)` yielding
  * one object per result line (or `{note}` lines). The CLI adds `adapter` to every result line.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import type { BenchContext, BenchLine, BenchSubcommand } from '../../bench/context.js';
@@ -80,7 +80,9 @@ export function adapterName(engine: Engine): string {
 
 function positiveInt(v: unknown, flag: string, allowZero = false): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`${flag}: '${String(v)}' is not a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) {
+    throw new Error(`${flag}: '${String(v)}' is not a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  }
   return n;
 }
 

@@ -5,11 +5,14 @@ import { stat } from 'node:fs/promises';
 import type { Backend } from '../gpu/acquire.js';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import { normalise, toCanonical, validateInputs, validateObservations, type Dataset, type Normalisation } from '../io/dataset.js';
-import { loadArray, writeFileAtomic } from '../io/files.js';
+import { loadArray, loadNwb, writeFileAtomic } from '../io/files.js';
+import { binSession, selectTrials, type BinnedSession, type BinOptions, type SplitName } from '../io/nwb-bin.js';
 import { LowRankRNN } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 
-export function numberOption(value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {}): number {
+export function numberOption(
+  value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {},
+): number {
   if (value === undefined) {
     if (opts.default !== undefined) return opts.default;
     throw new Error(`--${name} is required`);
@@ -51,8 +54,15 @@ export interface LoadedData {
   source: string;
 }
 
-/** Load observations, bring them to (trial, time, channel), validate for the likelihood. */
-export async function loadObservations(path: string, layout: string | undefined, obs: 'gauss' | 'poisson'): Promise<Dataset> {
+/** Load observations, bring them to (trial, time, channel), validate for the likelihood. An .nwb file is binned with `nwb`'s options (held-in units). */
+export async function loadObservations(path: string, layout: string | undefined, obs: 'gauss' | 'poisson', nwb?: NwbValues): Promise<Dataset> {
+  if (isNwb(path)) {
+    const keep = trialsOption(nwb?.trials);
+    const b = await loadBinnedNwb(path, nwb ?? {});
+    const ds = selectTrials(b.heldInCounts, b.split, keep);
+    if (ds.trials === 0) throw new Error(`${path}: no ${nwb?.trials} trials in the split`);
+    return ds;
+  }
   const arr = await loadArray(path);
   const ds = toCanonical(arr, layout, path);
   validateObservations(ds, obs, path);
@@ -95,4 +105,85 @@ export async function saveModelFile(path: string, model: LowRankRNN, normalisati
 /** Apply a model's stored normalisation to data in original units. */
 export function applyNormalisation(ds: Dataset, norm: Normalisation | null): Dataset {
   return norm ? normalise(ds, norm) : ds;
+}
+
+// ---- NWB sessions: the binning options fit, filter, eval, bin and eval-spikes share
+
+export const NWB_OPTIONS = {
+  'bin-ms': { type: 'string' }, align: { type: 'string' }, 'align-window': { type: 'string' }, 'window-ms': { type: 'string' }, 'forward-ms': { type: 'string' },
+  'held-out-neurons': { type: 'string' }, split: { type: 'string' }, 'split-seed': { type: 'string' }, trials: { type: 'string' },
+  behaviour: { type: 'string' }, condition: { type: 'string' },
+} as const;
+
+export type NwbValues = Partial<Record<keyof typeof NWB_OPTIONS, string>>;
+
+export const NWB_USAGE = `NWB sessions (--data session.nwb): spikes of the units table binned into (trial, time, unit) counts
+  --bin-ms W (20)        bin width
+  --align EVENT --align-window=A,B   windows [EVENT + A, EVENT + B) ms around a trials-table event (e.g. move_onset_time,
+                         start_time; write the = when A is negative); trials without the event are skipped
+  --window-ms L          without --align: the recording cut into consecutive windows of L ms (default: one window)
+  --held-out-neurons N|I,J,…|file   hold out N units drawn with --split-seed, the listed unit indices ("3," for one),
+                         or the units table's heldout column; fit, filter and eval see the held-in units only
+  --split file|TRAIN,VAL,TEST   trial split from the trials table's split column (default when there is one) or drawn
+                         with --split-seed in these proportions (default 0.7,0.15,0.15)
+  --split-seed S (0)     --trials all|train|val|test|train,val (all): the trials used
+  --behaviour NAME,…     behaviour series resampled to the bins (default: all under processing/behavior)
+  --condition COL,…      trials-table columns that name a condition (for PSTHs)  --forward-ms F  bins after each window`;
+
+export const isNwb = (path: string): boolean => path.toLowerCase().endsWith('.nwb');
+
+export function trialsOption(v: string | undefined): SplitName[] {
+  if (v === undefined || v === 'all') return ['train', 'val', 'test'];
+  const names = v.split(',').map((x) => x.trim());
+  const bad = names.find((x) => !['train', 'val', 'test'].includes(x));
+  if (bad !== undefined) throw new Error(`--trials must be all or a list of train, val, test; got "${v}"`);
+  return names as SplitName[];
+}
+
+function numberList(v: string, name: string): number[] {
+  const xs = v.split(',').filter((x) => x.trim() !== '').map((x) => Number(x));
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new Error(`--${name} must be numbers separated by commas, got "${v}"`);
+  return xs;
+}
+
+/** Binning options from the command line (checked before any file is read). */
+export function nwbBinOptions(v: NwbValues, hasSplitColumn: boolean): BinOptions {
+  const aw = v['align-window'];
+  const window = aw === undefined ? undefined : numberList(aw, 'align-window');
+  if (window && window.length !== 2) throw new Error(`--align-window must be two numbers A,B (ms), got "${aw}"`);
+  if (window && v.align === undefined) throw new Error('--align-window needs --align EVENT (or use --window-ms to cut the session into windows)');
+  if (v.align !== undefined && !window) throw new Error(`--align ${v.align} needs --align-window A,B (ms around the event, e.g. --align-window=-250,450)`);
+  let heldOut: BinOptions['heldOut'];
+  const h = v['held-out-neurons'];
+  if (h === 'file') heldOut = 'file';
+  else if (h !== undefined) {
+    const xs = numberList(h, 'held-out-neurons');
+    heldOut = h.includes(',') ? { units: xs } : { count: numberOption(h, 'held-out-neurons', { int: true, min: 0 }) };
+  }
+  let split: BinOptions['split'];
+  if (v.split === 'file' || (v.split === undefined && hasSplitColumn && v.align !== undefined)) split = 'file';
+  else {
+    const f = v.split === undefined ? [0.7, 0.15, 0.15] : numberList(v.split, 'split');
+    if (f.length !== 3) throw new Error(`--split must be file or three proportions TRAIN,VAL,TEST, got "${v.split}"`);
+    split = { fractions: f as [number, number, number] };
+  }
+  return {
+    binMs: numberOption(v['bin-ms'], 'bin-ms', { positive: true, default: 20 }),
+    align: v.align,
+    window: window as [number, number] | undefined,
+    windowMs: v['window-ms'] === undefined ? undefined : numberOption(v['window-ms'], 'window-ms', { positive: true }),
+    forwardMs: v['forward-ms'] === undefined ? undefined : numberOption(v['forward-ms'], 'forward-ms', { positive: true }),
+    heldOut,
+    split,
+    seed: numberOption(v['split-seed'], 'split-seed', { int: true, min: 0, default: 0 }),
+    behaviour: v.behaviour === undefined ? 'all' : v.behaviour.split(',').map((x) => x.trim()),
+    condition: v.condition?.split(',').map((x) => x.trim()),
+  };
+}
+
+/** Read and bin an NWB session with the command line's options. */
+export async function loadBinnedNwb(path: string, v: NwbValues): Promise<BinnedSession> {
+  nwbBinOptions(v, false); // bad options stop before the file is read
+  const session = await loadNwb(path);
+  return binSession(session, nwbBinOptions(v, session.trials?.columns.split !== undefined));
 }

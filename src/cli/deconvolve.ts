@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_DECONV_REG, hannDeconvolveZscore } from '../analysis/metrics.js';
+import { DEFAULT_DECONV_REG, hannDeconvolveZscore } from '../analysis/eeg-smoothing.js';
 import { saveNpy } from '../io/files.js';
 import { loadObservations, numberOption } from './common.js';
 

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { parseNpy } from '../io/npy.js';
-import { runSparseRnn, type SparseRnn } from '../sparse/fullforce.js';
-import { evaluateSparse } from '../sparse/evaluate.js';
+import type { SparseRnn } from '../sparse/task.js';
+import { evaluateSparse, runSparseRnn } from '../sparse/evaluate.js';
 import { loadMotorTask } from './fit-sparse.js';
 
 export const summary = 'evaluate a fit-sparse model on a circuit: SVCCA vs all neurons, output error (train / held-out)';
@@ -44,7 +44,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const tau = meta.options?.tau;
   const dt = meta.options?.dt;
-  if (!(typeof tau === 'number' && tau > 0 && typeof dt === 'number' && dt > 0)) throw new Error(`${metaPath}: options.tau and options.dt must be positive numbers`);
+  if (!(typeof tau === 'number' && tau > 0 && typeof dt === 'number' && dt > 0)) {
+    throw new Error(`${metaPath}: options.tau and options.dt must be positive numbers`);
+  }
   const load = async (name: string, shape: (s: readonly number[]) => boolean, want: string) => {
     const path = join(dir, name);
     const a = parseNpy(await readFile(path), path);
@@ -61,7 +63,9 @@ export async function run(argv: string[]): Promise<number> {
   if (values['held-out'] !== undefined) {
     heldOut = values['held-out'] === '' ? [] : values['held-out'].split(',').map(Number);
   }
-  for (const c of heldOut) if (!Number.isInteger(c) || c < 0 || c >= task.conditions) throw new Error(`--held-out: condition ${c} out of range [0, ${task.conditions})`);
+  for (const c of heldOut) {
+    if (!Number.isInteger(c) || c < 0 || c >= task.conditions) throw new Error(`--held-out: condition ${c} out of range [0, ${task.conditions})`);
+  }
   const trainConditions = (meta.trainConditions ?? all).filter((c) => c < task.conditions && !heldOut.includes(c));
   const model: SparseRnn = {
     n, tau, dt, nInputs: task.nInputs, nOutputs: task.nOutputs, J: J.data, W: W.data, Uin: Uin.data, xInit: xInit.data,
@@ -75,7 +79,8 @@ export async function run(argv: string[]): Promise<number> {
     else {
       console.log(`SVCCA (${m.svcca.dims} dims)        ${m.svcca.mean.toFixed(4)}   correlations ${m.svcca.correlations.map((c) => c.toFixed(3)).join(' ')}`);
       console.log(`train output error    ${m.trainOutputError.toExponential(3)}  (conditions ${trainConditions.join(',')})`);
-      console.log(`held-out output error ${m.heldOutOutputError === null ? '-' : m.heldOutOutputError.toExponential(3)}  (conditions ${heldOut.join(',') || 'none'})`);
+      console.log(`held-out output error ${m.heldOutOutputError === null ? '-' : m.heldOutOutputError.toExponential(3)}  (conditions ` +
+          `${heldOut.join(',') || 'none'})`);
     }
   } finally {
     engine.destroy();

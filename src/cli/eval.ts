@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { generate } from '../analysis/generate.js';
-import { evaluateGenerated } from '../analysis/metrics.js';
+import { evaluateGenerated } from '../analysis/evaluation.js';
 import { median, medianAbsDeviation } from '../analysis/stats.js';
 import { compareSpikeStats } from '../analysis/spikes.js';
-import { applyNormalisation, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
+import { applyNormalisation, loadModelFile, loadObservations, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'evaluate a fitted model against data: D_stsp, D_H (and spike statistics for count data)';
 
@@ -17,7 +17,7 @@ const USAGE = `lowrank-smc eval --model M.json --data X.npy [--layout L] [--json
                         (one series' D_stsp varies by about ±0.2 on the EEG model; spike statistics: the first)
   --keep-underflow      d_stsp averages every Monte-Carlo sample (default: drop those whose float32
                         density underflows to 0, as the reference does; both values are printed)
-Metrics follow lowrank-smc-model.md §6: D_stsp is KL(true ‖ generated) between σ-smoothed empirical
+Metrics follow the reference evaluation (mackelab/smc_rnns): D_stsp is KL(true ‖ generated) between σ-smoothed empirical
 state distributions; D_H the mean over channels of the Hellinger distance between smoothed spectra.
 JSON: d_stsp (the rule above), d_stsp_all_samples, d_stsp_underflow_fraction (share the reference drops).`;
 
@@ -28,11 +28,11 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, json: { type: 'boolean' }, steps: { type: 'string' },
       'cut-off': { type: 'string' }, init: { type: 'string' }, 'smooth-at-eval': { type: 'boolean' }, smoothing: { type: 'string' },
       'freq-cut-off': { type: 'string' }, samples: { type: 'string' }, sigma: { type: 'string' }, seed: { type: 'string' }, 'gpu-dstsp': { type: 'boolean' },
-      'keep-underflow': { type: 'boolean' }, repeats: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' },
+      'keep-underflow': { type: 'boolean' }, repeats: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(`${USAGE}\n\n${NWB_USAGE}`);
     return 0;
   }
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   const engine = await openEngine(values.backend);
   const { model, normalisation } = await loadModelFile(engine, values.model);
   const c = model.config;
-  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs), normalisation);
+  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const total = ds.trials * ds.time;
   const steps = numberOption(values.steps, 'steps', { int: true, min: 2, default: Math.min(total, 10000) });
@@ -90,7 +90,8 @@ export async function run(argv: string[]): Promise<number> {
     out.repeats = runs;
   }
   if (spikes) out.spikes = spikes;
-  const spread = repeats > 1 ? ` (median of ${repeats} generated series; MAD ${(out.d_stsp_mad as number).toFixed(3)} / ${(out.d_h_mad as number).toFixed(4)})` : '';
+  const mads = `${(out.d_stsp_mad as number).toFixed(3)} / ${(out.d_h_mad as number).toFixed(4)}`;
+  const spread = repeats > 1 ? ` (median of ${repeats} generated series; MAD ${mads})` : '';
   if (values.json) console.log(JSON.stringify(out));
   else console.log(`D_stsp ${(out.d_stsp as number).toFixed(3)}  D_H ${(out.d_h as number).toFixed(4)}  (${rows} steps, cut-off ${cutOff})${spread}`);
   engine.destroy();

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { filterDataset } from '../inference/filter.js';
 import { normalisationLogJacobian } from '../io/dataset.js';
 import { saveNpy } from '../io/files.js';
-import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelFile, loadObservations, numberOption, openEngine } from './common.js';
+import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelFile, loadObservations, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'run the particle filter of a fitted model on data: log-likelihood, ESS, filtering means';
 
@@ -19,25 +19,28 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
-      particles: { type: 'string' }, proposal: { type: 'string' }, 'resample-threshold': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, paths: { type: 'string' },
-      json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' },
+      particles: { type: 'string' }, proposal: { type: 'string' }, 'resample-threshold': { type: 'string' }, seed: { type: 'string' },
+      out: { type: 'string' }, paths: { type: 'string' },
+      json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(`${USAGE}\n\n${NWB_USAGE}`);
     return 0;
   }
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: 0 });
-  const thresholdFlag = values['resample-threshold'] === undefined ? undefined : numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1 });
+  const thresholdFlag = values['resample-threshold'] === undefined ? undefined : numberOption(
+    values['resample-threshold'], 'resample-threshold', { min: 0, max: 1 },
+  );
   if (values.out) await checkWritable(values.out, 'output');
   if (values.paths) await checkWritable(values.paths, 'output');
   const engine = await openEngine(values.backend);
   const { model, normalisation, training } = await loadModelFile(engine, values.model);
   const resampleThreshold = thresholdFlag ?? training?.resampleThreshold ?? 1;
   const c = model.config;
-  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs), normalisation);
+  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
   const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const) : undefined;
@@ -48,7 +51,8 @@ export async function run(argv: string[]): Promise<number> {
   const llPerStep = f.llPerStep + jacobian;
   const out = { ll_per_step: llPerStep, ll_per_trial: f.llPerTrial.map((l) => l + jacobian * ds.time), ess_mean: f.essMean };
   if (values.json) console.log(JSON.stringify(out));
-  else console.log(`log-likelihood per step ${llPerStep.toFixed(5)} (${ds.trials} trial(s) × ${ds.time} steps, ${particles} particles); mean ESS ${f.essMean.toFixed(2)}`);
+  else console.log(`log-likelihood per step ${llPerStep.toFixed(5)} (${ds.trials} trial(s) × ${ds.time} steps, ${particles} particles); mean ESS ` +
+      `${f.essMean.toFixed(2)}`);
   engine.destroy();
   return 0;
 }

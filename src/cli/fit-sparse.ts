@@ -5,9 +5,11 @@ import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { parseNpy } from '../io/npy.js';
 import { saveNpy, writeFileAtomic } from '../io/files.js';
-import { runSparseRnn, trainFullForce, type SparseRnn, type SparseTask } from '../sparse/fullforce.js';
+import { trainFullForce } from '../sparse/fullforce.js';
+import { ChaoticEmbedderError } from '../sparse/embedder.js';
+import type { SparseRnn, SparseTask } from '../sparse/task.js';
 import { trainBptt } from '../sparse/bptt.js';
-import { evaluateSparse } from '../sparse/evaluate.js';
+import { evaluateSparse, runSparseRnn } from '../sparse/evaluate.js';
 
 export const summary = 'train an RNN on a circuit\'s outputs and a few sampled neurons (full-FORCE: RLS or ridge; or BPTT)';
 
@@ -46,7 +48,9 @@ export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt
   const [rates, outputs, inputs] = await Promise.all([load('rates.npy'), load('outputs.npy'), load('inputs.npy')]);
   for (const [name, a] of [['rates.npy', rates], ['outputs.npy', outputs], ['inputs.npy', inputs]] as const) {
     if (a.shape.length !== 3) throw new Error(`${join(dir, name)}: expected conditions × time × channels, got shape [${a.shape.join(', ')}]`);
-    if (a.shape[0] !== rates.shape[0] || a.shape[1] !== rates.shape[1]) throw new Error(`${join(dir, name)}: shape [${a.shape.join(', ')}] does not match rates.npy [${rates.shape.join(', ')}] in conditions × time`);
+    if (a.shape[0] !== rates.shape[0] || a.shape[1] !== rates.shape[1]) {
+      throw new Error(`${join(dir, name)}: shape [${a.shape.join(', ')}] does not match rates.npy [${rates.shape.join(', ')}] in conditions × time`);
+    }
   }
   let dt = 2;
   try {
@@ -55,7 +59,13 @@ export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt
     // circuit.json is optional; dt then defaults to 2 ms
   }
   const [C, T] = rates.shape;
-  return { task: { conditions: C, time: T, inputs: inputs.data, nInputs: inputs.shape[2], outputs: outputs.data, nOutputs: outputs.shape[2], rates: rates.data, nNeurons: rates.shape[2] }, dt };
+  return {
+    task: {
+      conditions: C, time: T, inputs: inputs.data, nInputs: inputs.shape[2], outputs: outputs.data, nOutputs: outputs.shape[2], rates: rates.data,
+      nNeurons: rates.shape[2],
+    },
+    dt,
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -99,7 +109,8 @@ export async function run(argv: string[]): Promise<number> {
       logEvery: num('log-every'), ...(values.designated !== undefined ? { designatedUnits: list(values.designated) } : {}),
     }
     : {
-      method: method as 'rls' | 'ridge', ...common, alpha: num('alpha'), gainOut: num('gain-out'), gainHint: num('gain-hint'), hintScale: num('hint-scale'), hintTail: num('hint-tail'),
+      method: method as 'rls' | 'ridge', ...common, alpha: num('alpha'), gainOut: num('gain-out'), gainHint: num('gain-hint'),
+      hintScale: num('hint-scale'), hintTail: num('hint-tail'),
       trials: num('trials'), updateEvery: num('update-every'), chaosTolerance: num('chaos-tolerance'), ...(values['per-step'] ? { fused: false } : {}),
     };
   const engine = await createEngine({ backend: values.backend as Backend });
@@ -109,15 +120,25 @@ export async function run(argv: string[]): Promise<number> {
     if (options.method === 'bptt') {
       const fit = await trainBptt(engine, task, {
         ...options,
-        onProgress: values.json ? undefined : (p) => console.log(`iteration ${p.iteration}  loss ${p.loss.toExponential(3)}  output mse ${p.outputMse.toExponential(3)}  unit mse ${Number.isNaN(p.unitMse) ? '-' : p.unitMse.toExponential(3)}  grad norm ${Number.isNaN(p.gradNorm) ? '-' : p.gradNorm.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
+        onProgress: values.json ? undefined : (p) => console.log(`iteration ${p.iteration}  loss ${p.loss.toExponential(3)}  output mse ` +
+            `${p.outputMse.toExponential(3)}  unit mse ${Number.isNaN(p.unitMse) ? '-' : p.unitMse.toExponential(3)}  grad norm ` +
+                `${Number.isNaN(p.gradNorm) ? '-' : p.gradNorm.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
       });
       const last = fit.progress[fit.progress.length - 1];
-      training = { designatedUnits: fit.designatedUnits, finalLoss: last.loss, finalOutputMse: last.outputMse, finalUnitMse: Number.isNaN(last.unitMse) ? null : last.unitMse, seconds: last.seconds };
+      training = {
+        designatedUnits: fit.designatedUnits, finalLoss: last.loss, finalOutputMse: last.outputMse,
+        finalUnitMse: Number.isNaN(last.unitMse) ? null : last.unitMse, seconds: last.seconds,
+      };
       model = fit;
     } else {
       model = await trainFullForce(engine, task, {
         ...options,
-        onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
+        onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ` +
+            `${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
+      }).catch((e: unknown) => {
+        // The library names its options; point to the flags that set them.
+        if (e instanceof ChaoticEmbedderError) e.message += ' (flags --gain-out, --gain-hint, --gain-in, --g)';
+        throw e;
       });
       training = { chaosRatio: model.chaosRatio };
     }
@@ -131,10 +152,14 @@ export async function run(argv: string[]): Promise<number> {
     await saveNpy(join(o, 'xinit.npy'), model.xInit, [model.n]);
     await saveNpy(join(o, 'rnn_rates.npy'), result.rates, [task.conditions, task.time, model.n]);
     await saveNpy(join(o, 'rnn_outputs.npy'), result.outputs, [task.conditions, task.time, model.nOutputs]);
-    const summaryJson = { options, sampled: model.sampled, trainConditions: model.trainConditions, heldOut: model.heldOut, ...training, metrics, device: engine.info.description };
+    const summaryJson = {
+      options, sampled: model.sampled, trainConditions: model.trainConditions, heldOut: model.heldOut, ...training, metrics,
+      device: engine.info.description,
+    };
     await writeFileAtomic(join(o, 'model.json'), JSON.stringify(summaryJson, null, 2) + '\n');
     if (values.json) console.log(JSON.stringify(metrics));
-    else console.log(`SVCCA ${metrics.svcca.mean.toFixed(4)}  train output error ${metrics.trainOutputError.toExponential(3)}  held-out ${metrics.heldOutOutputError?.toExponential(3) ?? '-'}`);
+    else console.log(`SVCCA ${metrics.svcca.mean.toFixed(4)}  train output error ${metrics.trainOutputError.toExponential(3)}  held-out ` +
+        `${metrics.heldOutOutputError?.toExponential(3) ?? '-'}`);
   } finally {
     engine.destroy();
   }

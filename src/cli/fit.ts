@@ -9,14 +9,14 @@ import {
 } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
-import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile } from './common.js';
+import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'fit a stochastic low-rank RNN to data by variational SMC';
 
 const USAGE = `lowrank-smc fit --data X.npy|X.csv --out model.json [options]
 
 data
-  --data FILE            observations (.npy or .csv)
+  --data FILE            observations (.npy, .csv, or an NWB session: see below)
   --layout L             axes of the array, e.g. time,channel | trial,channel,time (default by rank)
   --inputs FILE          optional inputs, same trials/time as the data (--inputs-layout L)
   --readout-from-inputs  observations read Bᵀ[v; z] + b (inputs and latents; needs --inputs)
@@ -54,26 +54,32 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
-      'no-zscore': { type: 'boolean' }, 'readout-from-inputs': { type: 'boolean' }, 'input-filter': { type: 'string' }, rank: { type: 'string' }, units: { type: 'string' }, nonlinearity: { type: 'string' },
+      'no-zscore': { type: 'boolean' }, 'readout-from-inputs': { type: 'boolean' }, 'input-filter': { type: 'string' }, rank: { type: 'string' },
+      units: { type: 'string' }, nonlinearity: { type: 'string' },
       obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, init: { type: 'string' }, particles: { type: 'string' },
-      proposal: { type: 'string' }, resampling: { type: 'string' }, 'resample-threshold': { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' },
+      proposal: { type: 'string' }, resampling: { type: 'string' }, 'resample-threshold': { type: 'string' }, iters: { type: 'string' },
+      batch: { type: 'string' },
       window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
       seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
-      out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
       observation: { type: 'string' }, 'readout-from': { type: 'string' }, 'freeze-obs-gain': { type: 'boolean' }, 'freeze-obs-bias': { type: 'boolean' },
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(`${USAGE}\n\n${NWB_USAGE}`);
     return 0;
   }
   if (!values.data) throw new Error('--data is required\n\n' + USAGE);
   if (!values.out) throw new Error('--out is required (the model file to write)');
   // ---- everything is validated before any GPU work
-  const resume = values.resume ? parseModel(await readFile(values.resume, 'utf8').catch(() => { throw new Error(`${values.resume}: file not found`); }), values.resume) : null;
-  if (resume && !resume.training?.optimizerState) throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
+  const resume = values.resume ? parseModel(
+    await readFile(values.resume, 'utf8').catch(() => { throw new Error(`${values.resume}: file not found`); }), values.resume,
+  ) : null;
+  if (resume && !resume.training?.optimizerState) {
+    throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
+  }
   const obs = choiceOption(values.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
-  let ds = await loadObservations(values.data, values.layout, obs);
+  let ds = await loadObservations(values.data, values.layout, obs, values);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data);
   if (values['readout-from-inputs'] && !resume && !inputs) throw new Error('--readout-from-inputs needs --inputs (the readout is from [v; z])');
   const inputFilter = choiceOption(values['input-filter'], 'input-filter', ['raw', 'lowpass'] as const, 'raw');
@@ -108,7 +114,10 @@ export async function run(argv: string[]): Promise<number> {
   validateConfig(config); // e.g. one-to-one with --units ≠ channels: before any GPU work
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const linearGauss = optimalProposalApplies(config);
-  const proposal = choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const, (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'));
+  const proposal = choiceOption(
+    values.proposal, 'proposal', ['optimal', 'bootstrap'] as const,
+    (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'),
+  );
   if (proposal === 'optimal' && readsRates(config)) {
     throw new Error('--proposal optimal needs observations linear in the latents; --readout-from rates reads φ(m z + Wu v; h): use --proposal bootstrap');
   }
@@ -121,8 +130,13 @@ export async function run(argv: string[]): Promise<number> {
   const lrEnd = numberOption(values['lr-end'], 'lr-end', { positive: true, default: resume?.training?.lrEnd ?? FIT_DEFAULTS.lrEnd });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? FIT_DEFAULTS.seed });
   const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer);
-  const resampling = choiceOption(values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (resume?.training?.resampling as 'systematic') ?? 'systematic');
-  const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 });
+  const resampling = choiceOption(
+    values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const,
+    (resume?.training?.resampling as 'systematic') ?? 'systematic',
+  );
+  const resampleThreshold = numberOption(
+    values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 },
+  );
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
   // a resumed fit keeps the checkpoint's clipping unless --clip is given
   const clip = values.clip === undefined ? resume?.training?.clip : numberOption(values.clip, 'clip', { positive: true });
@@ -140,15 +154,19 @@ export async function run(argv: string[]): Promise<number> {
     proposal, resampling, resampleThreshold, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, clip, history, adapter, optimizerState,
   });
   if (!values.json) {
-    console.error(`model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ${parameterCount(config)} parameters`);
-    console.error(`data: ${ds.trials} trial(s) × ${ds.time} steps; windows of ${window}, batch ${batch}, ${particles} particles, ${proposal} proposal; adapter: ${adapter}`);
+    console.error(`model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ` +
+        `${parameterCount(config)} parameters`);
+    console.error(`data: ${ds.trials} trial(s) × ${ds.time} steps; windows of ${window}, batch ${batch}, ${particles} particles, ${proposal} proposal; ` +
+        `adapter: ${adapter}`);
   }
   const progress = new Progress({ total: iterations, label: 'fit', stream: process.stderr });
   const startIter = resume?.training?.iterations ?? 0;
   const result = await fit(engine, model, ds, inputs, {
     iterations, particles, batch, window, proposal, resampling, resampleThreshold, optimizer, lr, lrEnd, seed, logEvery, checkpointEvery,
     llOffsetPerStep: normalisationLogJacobian(normalisation),
-    resume: resume && resume.training?.optimizerState ? { iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history } : undefined,
+    resume: resume && resume.training?.optimizerState ? {
+      iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history,
+    } : undefined,
     clipGradNorm: clip,
     onProgress: (p) =>
       progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
@@ -185,7 +203,8 @@ export async function run(argv: string[]): Promise<number> {
   };
   if (!values.json) for (const w of warnings) console.error(`warning: ${w}`);
   if (values.json) console.log(JSON.stringify(out));
-  else console.error(`wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), log-likelihood per step ${out.ll_per_step?.toFixed(4)}`);
+  else console.error(`wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), ` +
+      `log-likelihood per step ${out.ll_per_step?.toFixed(4)}`);
   engine.destroy();
   return 0;
 }

@@ -21,8 +21,10 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' }, trials: { type: 'string' }, inputs: { type: 'string' },
-      'inputs-layout': { type: 'string' }, 'data-inputs': { type: 'string' }, 'burn-in': { type: 'string' }, init: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' },
-      particles: { type: 'string' }, seed: { type: 'string' }, latents: { type: 'string' }, means: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' },
+      'inputs-layout': { type: 'string' }, 'data-inputs': { type: 'string' }, 'burn-in': { type: 'string' }, init: { type: 'string' },
+      data: { type: 'string' }, layout: { type: 'string' },
+      particles: { type: 'string' }, seed: { type: 'string' }, latents: { type: 'string' }, means: { type: 'string' }, backend: { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -53,7 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     const ds = applyNormalisation(await loadObservations(values.data!, values.layout, c.obs), normalisation);
     if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
     const dataInputs = await loadInputs(values['data-inputs'], values['inputs-layout'], ds, values.data!);
-    if (dataInputs && dataInputs.channels !== c.inputDim) throw new Error(`${values['data-inputs']}: ${dataInputs.channels} input channels, the model expects ${c.inputDim}`);
+    if (dataInputs && dataInputs.channels !== c.inputDim) {
+      throw new Error(`${values['data-inputs']}: ${dataInputs.channels} input channels, the model expects ${c.inputDim}`);
+    }
     const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
     const first = (d: { data: Float32Array; time: number; channels: number }) => d.data.subarray(0, d.time * d.channels);
     initial = { posteriorOf: { y: first(ds), steps: ds.time, particles, inputs: dataInputs ? first(dataInputs) : undefined } };

@@ -9,6 +9,7 @@ type CommandModule = { run(argv: string[]): Promise<number>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./info.js'),
+  bin: () => import('./bin.js'),
   fit: () => import('./fit.js'),
   filter: () => import('./filter.js'),
   generate: () => import('./generate.js'),
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'simulate-motor': () => import('./simulate-motor.js'),
   'fit-sparse': () => import('./fit-sparse.js'),
   'eval-sparse': () => import('./eval-sparse.js'),
+  'eval-spikes': () => import('./eval-spikes.js'),
   plot: () => import('./plot.js'),
   'fixed-points': () => import('./fixed-points.js'),
   simulate: () => import('./simulate.js'),

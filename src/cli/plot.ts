@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toCanonical } from '../io/dataset.js';
 import { loadArray } from '../io/files.js';
-import type { NdArray } from '../analysis/metrics.js';
+import type { NdArray } from '../analysis/series.js';
 import { latentTrajectories, spectraPlot, tracesPlot, trainingCurves, type CurveInput } from '../plot/charts.js';
 import { writePlot } from '../plot/files.js';
 import { historyFromTable, parseHistory } from '../plot/history.js';
@@ -55,7 +55,9 @@ function nestedShape(v: unknown, source: string): { shape: number[]; data: numbe
       data.push(x);
       return;
     }
-    if (!Array.isArray(x) || x.length !== shape[depth]) throw new Error(`${source}: ragged nested array at ${path || 'top level'} (expected ${shape[depth]} entries)`);
+    if (!Array.isArray(x) || x.length !== shape[depth]) {
+      throw new Error(`${source}: ragged nested array at ${path || 'top level'} (expected ${shape[depth]} entries)`);
+    }
     x.forEach((y, i) => walk(y, depth + 1, `${path}[${i}]`));
   };
   walk(v, 0, '');

@@ -2,7 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { simulateMotor } from '../sparse/circuit.js';
+import { motorSpikeSession } from '../analysis/motor-spikes.js';
 import { saveNpy, writeFileAtomic } from '../io/files.js';
+import { writeNwb } from '../io/nwb.js';
 
 export const summary = 'simulate the stability-optimised E/I motor circuit (ground truth for fit-sparse)';
 
@@ -11,7 +13,13 @@ const HELP = `lowrank-smc simulate-motor --out DIR [--neurons 200] [--conditions
 
 Writes DIR/rates.npy (conditions × time × neurons, Hz above baseline), DIR/outputs.npy
 (conditions × time × muscles), DIR/inputs.npy (conditions × time × 2), DIR/weights.npy and
-DIR/circuit.json (options, spectral abscissa, shapes). Float64, deterministic from --seed.`;
+DIR/circuit.json (options, spectral abscissa, shapes). Float64, deterministic from --seed.
+
+--spikes FILE.nwb    also (or only) write a spiking session in the MC_Maze NWB layout: Poisson spike trains at
+                     1 ms from the rates + a 20 Hz baseline, trials of all conditions with a rest before each,
+                     move_onset_time, trial_type, target_angle, split; heldout units; hand_vel (outputs 0, 1
+                     × 100), hand_pos and condition_input under processing/behavior
+  [--trials-per-condition 20] [--spike-neurons all] [--held-out N/4] [--rest-ms 300]`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
       'move-ms': { type: 'string', default: '500' },
       amplitude: { type: 'string', default: '20' },
       'max-iterations': { type: 'string', default: '300' },
+      spikes: { type: 'string' }, 'trials-per-condition': { type: 'string' }, 'spike-neurons': { type: 'string' }, 'held-out': { type: 'string' }, 'rest-ms': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -35,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (!values.out) throw new Error('--out DIR is required');
+  if (!values.out && !values.spikes) throw new Error('--out DIR (or --spikes FILE.nwb) is required');
+  if (values.spikes && !values.spikes.endsWith('.nwb')) throw new Error(`--spikes ${values.spikes}: the session file must end in .nwb`);
   const num = (name: keyof typeof values): number => {
     const v = Number(values[name]);
     if (!Number.isFinite(v)) throw new Error(`--${name} must be a number (got "${values[name]}")`);
@@ -54,6 +64,14 @@ export async function run(argv: string[]): Promise<number> {
     maxIterations: num('max-iterations'),
   };
   const d = simulateMotor(options);
+  if (values.spikes) {
+    const opt = (name: 'trials-per-condition' | 'spike-neurons' | 'held-out' | 'rest-ms') => (values[name] === undefined ? undefined : num(name));
+    const spec = motorSpikeSession(d, { trialsPerCondition: opt('trials-per-condition'), neurons: opt('spike-neurons'), heldOut: opt('held-out'), restMs: opt('rest-ms'), seed: options.seed });
+    await writeFileAtomic(values.spikes, await writeNwb(spec));
+    const spikes = spec.spikeTimes.reduce((a, s) => a + s.length, 0);
+    console.log(`wrote ${values.spikes}: ${spec.spikeTimes.length} units, ${spec.trials!.start.length} trials, ${spikes} spikes`);
+  }
+  if (!values.out) return 0;
   await mkdir(values.out, { recursive: true });
   const { n, ne } = d.soc;
   await saveNpy(join(values.out, 'rates.npy'), d.rates, [d.conditions, d.time, n]);
@@ -83,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   };
   await writeFileAtomic(join(values.out, 'circuit.json'), JSON.stringify(description, null, 2) + '\n');
-  console.log(`wrote ${values.out}: ${n} neurons, ${d.conditions} conditions × ${d.time} samples, spectral abscissa ${d.soc.abscissa.toFixed(3)} after ${d.soc.iterations} iterations`);
+  console.log(`wrote ${values.out}: ${n} neurons, ${d.conditions} conditions × ${d.time} samples, spectral abscissa ${d.soc.abscissa.toFixed(3)} after ` +
+      `${d.soc.iterations} iterations`);
   return 0;
 }

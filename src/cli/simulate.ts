@@ -5,7 +5,8 @@ import { createEngine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import { loadDataset, saveNpy, writeFileAtomic } from '../io/files.js';
 import { serializeModel } from '../models/model-file.js';
-import { describeTeacher, presetTeacher, simulateTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../analysis/teachers.js';
+import { presetTeacher, teacherFromJson, TEACHER_PRESETS, type Teacher } from '../analysis/teachers.js';
+import { describeTeacher, simulateTeacher } from '../analysis/teacher-simulation.js';
 
 export const summary = 'sample .npy data (trial, time, channel) from a teacher model (oscillator presets, reach teacher, model files)';
 
@@ -102,7 +103,9 @@ export async function run(argv: string[]): Promise<number> {
     const u = await loadDataset(values.inputs);
     if (u.channels !== DU) throw new Error(`--inputs ${values.inputs}: ${u.channels} input channel(s), the teacher has ${DU}`);
     if (u.time !== steps) throw new Error(`--inputs ${values.inputs}: ${u.time} time steps, --steps is ${steps}`);
-    if (u.trials !== 1 && u.trials !== trials) throw new Error(`--inputs ${values.inputs}: ${u.trials} trials, --trials is ${trials} (give one trial to use it for all)`);
+    if (u.trials !== 1 && u.trials !== trials) {
+      throw new Error(`--inputs ${values.inputs}: ${u.trials} trials, --trials is ${trials} (give one trial to use it for all)`);
+    }
     inputs = new Float32Array(trials * steps * DU);
     for (let k = 0; k < trials; k++) inputs.set(u.trials === 1 ? u.data : u.data.subarray(k * steps * DU, (k + 1) * steps * DU), k * steps * DU);
   }
@@ -115,7 +118,10 @@ export async function run(argv: string[]): Promise<number> {
     if (values.latents) await saveNpy(values.latents, sim.z, [trials, steps, teacher.config.rank]);
     const side = {
       ...describeTeacher(teacher, sim),
-      data: { file: values.out, shape: [trials, steps, D], layout: 'trial,time,channel', seed, inputs: values.inputs ?? (sim.inputs ? 'teacher default' : null) },
+      data: {
+        file: values.out, shape: [trials, steps, D], layout: 'trial,time,channel', seed,
+        inputs: values.inputs ?? (sim.inputs ? 'teacher default' : null),
+      },
       latents: values.latents ? { file: values.latents, shape: [trials, steps, teacher.config.rank] } : null,
     };
     const text = JSON.stringify(side, null, 2);
@@ -125,7 +131,8 @@ export async function run(argv: string[]): Promise<number> {
       await writeFileAtomic(values['teacher-out'], JSON.stringify(file) + '\n');
     }
     if (values.json) console.log(JSON.stringify(side));
-    else console.log(`wrote ${values.out} (${trials} × ${steps} × ${D}) from ${teacher.name}${values.latents ? ` and latents ${values.latents}` : ''}; teacher described in ${sidecarPath(values.out)}`);
+    else console.log(`wrote ${values.out} (${trials} × ${steps} × ${D}) from ${teacher.name}${values.latents ? ` and latents ${values.latents}` : ''}; ` +
+        `teacher described in ${sidecarPath(values.out)}`);
   } finally {
     engine.destroy();
   }

@@ -147,7 +147,7 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
   }
   const failures: string[] = [];
   for (const a of attempts) {
-    let adapter: GPUAdapter | null = null;
+    let adapter: GPUAdapter | null;
     try {
       adapter = await tryAdapter(await a.gpu(), a.featureLevel);
     } catch (e) {

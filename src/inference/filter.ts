@@ -10,7 +10,7 @@ import { pathFloats, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
 import { splitPaths } from './smc-op.js';
 import { forwardPath } from './smc-step.js';
-import { BatchLoader, objective } from './trainer.js';
+import { BatchLoader, objective } from './objective.js';
 
 export interface FilterOptions {
   particles: number;

@@ -4,12 +4,10 @@
  * ancestors held fixed, for its gradient (finite differences of this function).
  */
 import { rngNormal4, rngUniform4 } from '../gpu/rng.js';
+import { PURPOSE_NOISE, PURPOSE_RESAMPLE } from '../gpu/shared-constants.js';
 import { phi } from '../ops/nonlin.js';
 import { resampleThreshold, shouldResample, type Resampling, type SmcConfig } from './smc-layout.js';
 import { type ObsNonlinearity } from '../models/theta-layout.js';
-
-export const PURPOSE_NOISE = 1;
-export const PURPOSE_RESAMPLE = 2;
 
 /** The reference takes the GPU filter's configuration unchanged. */
 export type FilterSpec = SmcConfig;

@@ -1,36 +1,18 @@
 /**
  * The fused particle filter as one tape op: forward = one dispatch for the whole batch and sequence;
  * backward = one dispatch (reverse time loop per trial) plus two small reductions into the packed
- * parameter gradient. Inputs: packed parameters `theta` (see smc-layout.ts), observations, inputs and,
+ * parameter gradient. Inputs: packed parameters `theta` (layout: models/theta-layout.ts), observations, inputs and,
  * for the optimal proposal, the per-step projections `qs`.
  */
 import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { nonlinearityId } from '../ops/nonlin.js';
-import {
-  OBS_NONLIN_IDS,
-  RESAMPLING_IDS,
-  fusedWorkgroupBytes,
-  fusedWorkgroupSize,
-  pathFloats,
-  resampleThreshold,
-  unitParallelPlan,
-  type SmcConfig,
-} from './smc-layout.js';
+import { SMC_REDUCE_WG } from '../gpu/shared-constants.js';
+import { commonParams, modelVariant, packData, validateCall, type SmcInputs } from './smc-host.js';
+import { fusedWorkgroupBytes, fusedWorkgroupSize, pathFloats, unitParallelPlan, type SmcConfig } from './smc-layout.js';
 
-export type { SmcConfig };
-
-export interface SmcInputs {
-  theta: Tensor;
-  /** [B,T,D] observations. */
-  y: Tensor;
-  /** [B,T,DU] inputs, or null when DU = 0. */
-  v: Tensor | null;
-  /** optimal-proposal projections packed as [q (B,T,R) | s (B,T)], or null for the bootstrap proposal. */
-  qs: Tensor | null;
-}
+export type { SmcConfig, SmcInputs };
 
 export interface SmcOutputs {
   /** Per-trial Σ_t (logsumexp_k ℓ_tk − log K) [B] (differentiable). */
@@ -82,74 +64,20 @@ function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
   const R = cfg.layout.dims.R;
   const WG = workgroupSizeFor(engine, cfg.K);
   const unitPar = unitParallelFor(engine, cfg.K, R);
+  const model = modelVariant(cfg);
   return {
     defines: {
-      R, WG, NSMALL: cfg.layout.nSmall, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
+      ...model.defines, WG, NSMALL: cfg.layout.nSmall,
       UNITPAR: unitPar.use, KR: cfg.K * R, KC: cfg.K, KCH: Math.max(1, unitPar.chunk),
-      UPT: Math.ceil(cfg.layout.dims.N / WG),
-      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates, INPUT_GRAD: inputGrad,
+      UPT: Math.ceil(cfg.layout.dims.N / WG), INPUT_GRAD: inputGrad,
     },
-    overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}K${cfg.K}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${inputGrad ? 'gv' : ''}`,
+    overrides: model.overrides,
+    variant: `R${R}K${cfg.K}${model.variant}${inputGrad ? 'gv' : ''}`,
   };
-}
-
-function params(cfg: SmcConfig, offY: number, offV: number, offQs: number) {
-  const o = cfg.layout.offsets;
-  const d = cfg.layout.dims;
-  return {
-    B: cfg.B, T: cfg.T, K: cfg.K, N: d.N, D: d.D, DU: d.DU,
-    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], resample: RESAMPLING_IDS[cfg.resampling], ess_frac: resampleThreshold(cfg),
-    off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
-    off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
-    off_y: offY, off_v: offV, off_qs: offQs, P: cfg.layout.P,
-  };
-}
-
-function validate(cfg: SmcConfig, inp: SmcInputs): void {
-  const { R, D, DU } = cfg.layout.dims;
-  const { B, T } = cfg;
-  const need = (t: Tensor | null, n: number, what: string) => {
-    if (!t) throw new Error(`smc: ${what} is required`);
-    if (t.size !== n) throw new Error(`smc: ${what} has ${t.size} values, expected ${n}`);
-  };
-  need(inp.theta, cfg.layout.P, 'theta');
-  need(inp.y, B * T * D, 'observations [B,T,D]');
-  if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
-  if (cfg.readoutFromInputs && DU === 0) throw new Error('smc: readoutFromInputs (readout from [v; z]) needs inputs (DU > 0)');
-  if (cfg.layout.rates && cfg.readoutFromInputs) {
-    throw new Error('smc: the readout from the rates (layout.rates) takes no affine readout of the inputs (readoutFromInputs)');
-  }
-  if (cfg.layout.rates && cfg.proposal === 'optimal') {
-    const why = "the one-to-one readout from the rates (readoutFrom 'rates') is not";
-    throw new Error(`smc: the optimal proposal needs observations linear in z; ${why}: use the bootstrap proposal`);
-  }
-  if (cfg.proposal === 'optimal') {
-    if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
-      throw new Error('smc: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
-    }
-    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
-  }
-  if (!Number.isInteger(cfg.K) || cfg.K < 1) throw new Error(`smc: particles K must be a positive integer, got ${cfg.K}`);
-  resampleThreshold(cfg);
-  if (T < 1 || B < 1) throw new Error(`smc: empty batch (B=${B}, T=${T})`);
-}
-
-/** Concatenate the read-only per-call data (y, v, qs) into one buffer (keeps the kernel under 8 bindings). */
-function packData(engine: Engine, inp: SmcInputs): { buf: Tensor; offY: number; offV: number; offQs: number } {
-  const ny = inp.y.size;
-  const nv = inp.v?.size ?? 0;
-  const nq = inp.qs?.size ?? 0;
-  const buf = Tensor.empty(engine, [Math.max(1, ny + nv + nq)], 'f32', 'smc.data');
-  engine.copy(inp.y, buf, 4 * ny, 0, 0);
-  if (inp.v && nv) engine.copy(inp.v, buf, 4 * nv, 0, 4 * ny);
-  if (inp.qs && nq) engine.copy(inp.qs, buf, 4 * nq, 0, 4 * (ny + nv));
-  return { buf, offY: 0, offV: ny, offQs: ny + nv };
 }
 
 export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOutputs {
-  validate(cfg, inp);
+  validateCall('smcFilter', cfg, inp);
   const { R } = cfg.layout.dims;
   if (!fusedFits(engine, cfg.K, R)) {
     throw new GpuLimitError('smc_sequence.forward', fusedLimitMessage(engine, cfg.K, R));
@@ -158,11 +86,11 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
   const inputGrad = !!inp.v?.requiresGrad;
   const opts = kernelOptions(engine, cfg, inputGrad);
-  const data = packData(engine, inp);
+  const data = packData(engine, inp, 'smc.data');
   const paths = Tensor.empty(engine, [pathFloats(B, T, K, R)], 'f32', 'smc.paths');
   const anc = Tensor.empty(engine, [B, T, K], 'u32', 'smc.anc');
   const ll = Tensor.empty(engine, [B], 'f32', 'smc.ll');
-  const p = params(cfg, data.offY, data.offV, data.offQs);
+  const p = { ...commonParams(cfg, data), P: cfg.layout.P };
   engine.dispatch(engine.kernel('smc_sequence', 'forward', opts), { p, theta: inp.theta, data: data.buf, paths, anc, ll }, B);
 
   const inputs: Tensor[] = [inp.theta];
@@ -193,12 +121,12 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
       // `gqs` is only bound when the kernel variant uses it (optimal proposal).
       for (const k of Object.keys(bind)) if (!bw.reflection.bindings.some((b) => b.name === k)) delete bind[k];
       engine.dispatch(bw, bind as never, B);
-      engine.dispatch(engine.kernel('smc_sequence', 'reduce_rows', opts), { p, gpart, gtheta }, Math.ceil(P / 64));
-      engine.dispatch(engine.kernel('smc_sequence', 'reduce_small', opts), { p, gpart, gtheta, smallmap }, Math.ceil(cfg.layout.nSmall / 64));
+      engine.dispatch(engine.kernel('smc_sequence', 'reduce_rows', opts), { p, gpart, gtheta }, Math.ceil(P / SMC_REDUCE_WG));
+      engine.dispatch(engine.kernel('smc_sequence', 'reduce_small', opts), { p, gpart, gtheta, smallmap }, Math.ceil(cfg.layout.nSmall / SMC_REDUCE_WG));
       let gv: Tensor | null = null;
       if (gxs) {
         gv = Tensor.empty(engine, [B, T, DU], 'f32', 'smc.gv');
-        engine.dispatch(engine.kernel('smc_sequence', 'input_grad', opts), { p, theta: savedTheta, gxs, gv }, Math.ceil((B * T * DU) / 64));
+        engine.dispatch(engine.kernel('smc_sequence', 'input_grad', opts), { p, theta: savedTheta, gxs, gv }, Math.ceil((B * T * DU) / SMC_REDUCE_WG));
         engine.release(gxs);
       }
       engine.release(gpart);

@@ -1,5 +1,5 @@
 /**
- * The particle filter for very large K (issue 3, item 3b): one set of dispatches per time step
+ * The particle filter for very large K: one set of dispatches per time step
  * (shaders/smc_step.wgsl), so K is bounded only by memory, not by the workgroup size; at least 2^20
  * particles per trial work on any WebGPU device.
  *
@@ -23,12 +23,11 @@ import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { nonlinearityId } from '../ops/nonlin.js';
-import { OBS_NONLIN_IDS, pathFloats, resampleThreshold } from './smc-layout.js';
-import { fusedFits, unitParallelFor, workgroupSizeFor, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { STEP_FLAG_ANC, STEP_FLAG_PATHS, STEP_WEIGHTS_WG } from '../gpu/shared-constants.js';
+import { commonParams, modelVariant, packData, validateCall, type SmcInputs } from './smc-host.js';
+import { pathFloats, type SmcConfig } from './smc-layout.js';
+import { fusedFits, unitParallelFor, type SmcOutputs } from './smc-op.js';
 
-const FLAG_PATHS = 1;
-const FLAG_ANC = 2;
 /** Largest block of particles per workgroup (and the combine kernel's workgroup size). */
 const MAX_BLOCK = 256;
 /** Paths and ancestors are stored by default only up to this many bytes together. */
@@ -92,51 +91,17 @@ export function stepPathBytes(B: number, T: number, K: number, R: number): { pat
   return { paths: 4 * pathFloats(B, T, K, R), anc: 4 * B * T * K };
 }
 
+/** The step path's own limits, after the checks both paths share. */
 function validate(cfg: SmcConfig, inp: SmcInputs): void {
-  const { R, D, DU } = cfg.layout.dims;
-  const { B, T, K } = cfg;
-  if (!Number.isInteger(K) || K < 1) throw new Error(`smcFilterSteps: particles K must be a positive integer, got ${K}`);
-  if (!Number.isInteger(B) || !Number.isInteger(T) || T < 1 || B < 1) throw new Error(`smcFilterSteps: empty or invalid batch (B=${B}, T=${T})`);
-  const need = (t: Tensor | null, n: number, what: string) => {
-    if (!t) throw new Error(`smcFilterSteps: ${what} is required`);
-    if (t.size !== n) throw new Error(`smcFilterSteps: ${what} has ${t.size} values, expected ${n}`);
-  };
-  need(inp.theta, cfg.layout.P, 'theta');
-  need(inp.y, B * T * D, 'observations [B,T,D]');
-  if (DU > 0) need(inp.v, B * T * DU, 'inputs [B,T,DU]');
-  if (cfg.readoutFromInputs && DU === 0) throw new Error('smcFilterSteps: readoutFromInputs (readout from [v; z]) needs inputs (DU > 0)');
-  if (cfg.layout.rates && cfg.readoutFromInputs) {
-    throw new Error('smcFilterSteps: the readout from the rates (layout.rates) takes no affine readout of the inputs (readoutFromInputs)');
-  }
-  if (cfg.layout.rates && cfg.proposal === 'optimal') {
-    const why = "the one-to-one readout from the rates (readoutFrom 'rates') is not";
-    throw new Error(`smcFilterSteps: the optimal proposal needs observations linear in z; ${why}: use the bootstrap proposal`);
-  }
-  if (cfg.proposal === 'optimal') {
-    if (cfg.obs !== 'gauss' || cfg.obsNonlinearity !== 'identity') {
-      throw new Error('smcFilterSteps: the optimal proposal needs Gaussian observations with the identity nonlinearity; use the bootstrap proposal');
-    }
-    need(inp.qs, B * T * (R + 1), 'optimal-proposal projections qs [q (B,T,R) | s (B,T)]');
-  }
+  validateCall('smcFilterSteps', cfg, inp);
+  const { R } = cfg.layout.dims;
+  const { B, K } = cfg;
   if (cfg.resampling === 'multinomial') {
     throw new Error("smcFilterSteps: multinomial resampling is not supported by the step path (use 'systematic' or 'stratified', or smcFilter for K that fits one workgroup)");
   }
   if (B * K * Math.ceil(R / 4) > 0xffffffff || (B + 1) * (K + 1) > 0xffffffff) {
     throw new Error(`smcFilterSteps: B·K = ${B * K} exceeds the 32-bit random-number stream counter`);
   }
-  resampleThreshold(cfg);
-}
-
-/** y | v | qs in one read-only buffer (the kernel keeps to few bindings). */
-function packData(engine: Engine, inp: SmcInputs): { buf: GPUBuffer; offY: number; offV: number; offQs: number } {
-  const ny = inp.y.size;
-  const nv = inp.v?.size ?? 0;
-  const nq = inp.qs?.size ?? 0;
-  const buf = engine.alloc(4 * Math.max(1, ny + nv + nq), 'smc_step.data');
-  engine.copy(inp.y, buf, 4 * ny, 0, 0);
-  if (inp.v && nv) engine.copy(inp.v, buf, 4 * nv, 0, 4 * ny);
-  if (inp.qs && nq) engine.copy(inp.qs, buf, 4 * nq, 0, 4 * (ny + nv));
-  return { buf, offY: 0, offV: ny, offQs: ny + nv };
 }
 
 /**
@@ -150,7 +115,7 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
     throw new Error('smcFilterSteps is forward-only (no gradient); use smcFilter for training, or stop the tape / gradient first');
   }
   const { B, T, K } = cfg;
-  const { R, N, D, DU } = cfg.layout.dims;
+  const { R } = cfg.layout.dims;
   const block = stepBlockSize(K);
   const nb = Math.ceil(K / block);
   const maxBind = engine.limits.maxStorageBufferBindingSize;
@@ -171,35 +136,26 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   }
 
   const lanes = stepLanes(engine, block);
+  const cwg = engine.softwareTuning ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
+  const model = modelVariant(cfg);
   const kopts = {
-    defines: {
-      R, WG: lanes, BS: block, PB: block / lanes, CWG: engine.softwareTuning ? 16 : 256, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
-      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
-    },
-    overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}`,
+    defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg) },
+    overrides: model.overrides,
+    variant: `R${R}BS${block}PB${block / lanes}${model.variant}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
   const combine = engine.kernel('smc_step', 'combine', kopts);
   const weights = engine.kernel('smc_step', 'weights', kopts);
 
-  const data = packData(engine, inp);
+  const data = packData(engine, inp, 'smc_step.data');
   const paths = storePaths ? Tensor.empty(engine, [pathFloats(B, T, K, R)], 'f32', 'smc_step.paths') : null;
   const anc = storeAnc ? Tensor.empty(engine, [B, T, K], 'u32', 'smc_step.anc') : null;
   const pathsBuf = paths?.buffer ?? engine.alloc(4, 'smc_step.paths.unused');
   const ancBuf = anc?.buffer ?? engine.alloc(4, 'smc_step.anc.unused');
   const acc = engine.alloc(4 * 2 * B, 'smc_step.acc');
   engine.clear(acc, 0, 4 * 2 * B);
-  const flags = (storePaths ? FLAG_PATHS : 0) | (storeAnc ? FLAG_ANC : 0);
-  const o = cfg.layout.offsets;
-  const base = {
-    Btot: B, T, K, N, D, DU, nb, flags, resample: cfg.resampling === 'stratified' ? 1 : 0,
-    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], ess_frac: resampleThreshold(cfg),
-    off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
-    off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
-    off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
-  };
+  const flags = (storePaths ? STEP_FLAG_PATHS : 0) | (storeAnc ? STEP_FLAG_ANC : 0);
+  const base = { ...commonParams(cfg, data), nb, flags };
 
   const states = [0, 1].map((i) => engine.alloc(4 * stateFloats(chunk, K, R, nb), `smc_step.state${i}`));
   for (let b0 = 0; b0 < B; b0 += chunk) {
@@ -208,20 +164,20 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
     const trials = engine.grid(Bc, 1);
     for (let t = 0; t <= T; t++) {
       if (t === T && !storeAnc) break;
-      const p = { ...base, B: Bc, b0, t };
+      const p = { ...base, Bc, b0, t };
       const prev = states[(t + 1) % 2];
       const next = states[t % 2];
       engine.dispatch(propagate, { p, theta: inp.theta, data: data.buf, prev, next, paths: pathsBuf, anc: ancBuf }, blocks);
       if (t === T) break;
       engine.dispatch(combine, { p, next, acc, paths: pathsBuf }, trials);
-      if (storePaths) engine.dispatch(weights, { p, paths: pathsBuf, acc }, engine.grid(Bc * K, 256));
+      if (storePaths) engine.dispatch(weights, { p, paths: pathsBuf, acc }, engine.grid(Bc * K, STEP_WEIGHTS_WG));
     }
   }
   const ll = Tensor.empty(engine, [B], 'f32', 'smc_step.ll');
   engine.copy(acc, ll, 4 * B);
   for (const s of states) engine.release(s);
   engine.release(acc);
-  engine.release(data.buf);
+  data.buf.dispose();
   if (!paths) engine.release(pathsBuf);
   if (!anc) engine.release(ancBuf);
   return { ll, paths, anc };

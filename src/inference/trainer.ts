@@ -5,22 +5,19 @@
  * GPU history buffer and read back every `logEvery` iterations, where NaN/Inf is detected (parameters
  * then roll back to the last good snapshot and training stops with an error).
  */
-import { Tape, stopGradient } from '../autodiff/tape.js';
+import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { rngUniform4, seedToKey } from '../gpu/rng.js';
+import { seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
-import { add, scale } from '../ops/elementwise.js';
-import { reshape, sum } from '../ops/linalg.js';
-import { lowpass } from '../ops/lowpass.js';
 import { clipGradNorm, exponentialDecay, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
-import { hostNoiseFactor, readoutReadsInputs, type HostParams, type LowRankRNN } from '../models/lowrank-rnn.js';
+import { hostNoiseFactor, type HostParams, type LowRankRNN } from '../models/lowrank-rnn.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
-import { fusedFits, fusedLimitMessage, smcFilter, type SmcConfig } from './smc-op.js';
-import { smcFilterSteps } from './smc-step.js';
+import { fusedFits, fusedLimitMessage } from './smc-op.js';
+import { BatchLoader, objective, sampleWindows } from './objective.js';
 
 /**
  * The defaults of `lowrank-smc fit` (and of the web app): Adam, lr 1e-3 decaying to 1e-5, and the
@@ -81,107 +78,6 @@ export interface FitResult {
   iterations: number;
   seconds: number;
   optimizerState: OptimizerState;
-}
-
-/** log Γ(x) (Lanczos), for the Poisson likelihood's data constant Σ log y!. */
-export function lgamma(x: number): number {
-  const g = 7;
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lgamma(1 - x);
-  x -= 1;
-  let a = c[0];
-  const t = x + g + 0.5;
-  for (let i = 1; i < g + 2; i++) a += c[i] / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** Deterministic minibatch: (trial, start) per batch element for iteration `iter`. */
-export function sampleWindows(ds: Dataset, B: number, T: number, iter: number, key: [number, number]): { trial: number; start: number }[] {
-  const out: { trial: number; start: number }[] = [];
-  for (let b = 0; b < B; b++) {
-    const u = rngUniform4(key, [iter, b, 5, 0]);
-    const trial = Math.min(ds.trials - 1, Math.floor(u[0] * ds.trials));
-    const starts = ds.time - T + 1;
-    out.push({ trial, start: Math.min(starts - 1, Math.floor(u[1] * starts)) });
-  }
-  return out;
-}
-
-export class BatchLoader {
-  private y: Tensor;
-  private v: Tensor | null;
-  /** Prefix sums over (trial, time) of Σ_d log y!, for Poisson reporting. */
-  private lgammaPrefix: Float64Array | null = null;
-
-  constructor(
-    private engine: Engine,
-    private ds: Dataset,
-    private inputs: Dataset | null,
-    poisson: boolean,
-  ) {
-    this.y = Tensor.fromArray(engine, ds.data, [ds.data.length], 'f32', 'dataset.y');
-    this.v = inputs ? Tensor.fromArray(engine, inputs.data, [inputs.data.length], 'f32', 'dataset.v') : null;
-    if (poisson) {
-      const n = ds.trials * ds.time;
-      this.lgammaPrefix = new Float64Array(n + 1);
-      for (let i = 0; i < n; i++) {
-        let s = 0;
-        for (let d = 0; d < ds.channels; d++) s += lgamma(ds.data[i * ds.channels + d] + 1);
-        this.lgammaPrefix[i + 1] = this.lgammaPrefix[i] + s;
-      }
-    }
-  }
-
-  /** Copy the windows into batch tensors (GPU copies only). */
-  batch(windows: { trial: number; start: number }[], T: number): { y: Tensor; v: Tensor | null; dataConstant: number } {
-    const D = this.ds.channels;
-    const B = windows.length;
-    const y = Tensor.empty(this.engine, [B, T, D], 'f32', 'batch.y');
-    const DU = this.inputs?.channels ?? 0;
-    const v = this.v ? Tensor.empty(this.engine, [B, T, DU], 'f32', 'batch.v') : null;
-    let dataConstant = 0;
-    windows.forEach((w, b) => {
-      const row = w.trial * this.ds.time + w.start;
-      this.engine.copy(this.y, y, 4 * T * D, 4 * row * D, 4 * b * T * D);
-      if (v && this.v) this.engine.copy(this.v, v, 4 * T * DU, 4 * row * DU, 4 * b * T * DU);
-      if (this.lgammaPrefix) dataConstant -= this.lgammaPrefix[row + T] - this.lgammaPrefix[row];
-    });
-    return { y, v, dataConstant };
-  }
-
-  dispose(): void {
-    this.y.dispose();
-    this.v?.dispose();
-  }
-}
-
-/**
- * Record one evaluation of the objective on the tape (or without one): the loss
- * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the filter: `path`
- * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
- * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
- * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
- * window's start).
- */
-export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>, path: 'fused' | 'step' = 'fused') {
-  const c = model.config;
-  const { B, T } = cfg;
-  const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
-  const th = model.theta(cfg.proposal, y, B, T, v);
-  const full: SmcConfig = {
-    ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity,
-    readoutFromInputs: readoutReadsInputs(c),
-  };
-  let out: { ll: Tensor; paths: Tensor; anc: Tensor };
-  if (path === 'step') {
-    const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);
-    const s = smcFilterSteps(model.engine, { theta: stopGradient(th.theta), y, v: nograd(v), qs: nograd(th.qs) }, full, { paths: true, ancestors: true });
-    out = { ll: s.ll, paths: s.paths!, anc: s.anc! };
-  } else out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
-  let llSum = sum(out.ll);
-  if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));
-  const loss = scale(llSum, -1 / (B * T));
-  return { loss, out };
 }
 
 /** Mean ESS of normalised weights [B·T, K], and the model's current noise levels (small readbacks). */
@@ -284,7 +180,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
         const rollBack = async (what: string): Promise<never> => {
           model.trainable().forEach((p, i) => engine.copy(snapshot[i], p, 4 * p.size));
           await engine.sync();
-          throw new Error(`training diverged: ${what}; parameters were restored to iteration ${done - n} (try a lower --lr or more particles)`);
+          throw new Error(`training diverged: ${what}; parameters were restored to iteration ${done - n} (try a lower learning rate (lr) or more particles)`);
         };
         for (let j = 0; j < n; j++) {
           const it = done - n + j;

@@ -8,6 +8,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parseCsv } from './csv.js';
 import { toCanonical, validateObservations, type Axis, type Dataset, type Observation } from './dataset.js';
 import { encodeNpy, parseNpy } from './npy.js';
+import type { NwbSession } from './nwb.js';
 
 export interface LoadedArray {
   shape: number[];
@@ -26,6 +27,16 @@ export async function loadArray(path: string): Promise<LoadedArray> {
   if (ext !== '.npy' && !TEXT_EXTENSIONS.includes(ext)) {
     throw new Error(`${path}: unsupported file type '${ext || '(no extension)'}' (expected .npy, .csv, .tsv or .txt)`);
   }
+  const bytes = await readBytes(path);
+  if (ext === '.npy') {
+    const a = parseNpy(bytes, path);
+    return { shape: a.shape, data: a.data, dtype: a.dtype };
+  }
+  const t = parseCsv(bytes.toString('utf8'), path);
+  return { shape: t.shape, data: t.data, dtype: 'f8', header: t.header };
+}
+
+async function readBytes(path: string): Promise<Buffer> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -36,12 +47,14 @@ export async function loadArray(path: string): Promise<LoadedArray> {
     throw new Error(`${path}: cannot read (${(e as Error).message})`);
   }
   if (bytes.length === 0) throw new Error(`${path}: empty file`);
-  if (ext === '.npy') {
-    const a = parseNpy(bytes, path);
-    return { shape: a.shape, data: a.data, dtype: a.dtype };
-  }
-  const t = parseCsv(bytes.toString('utf8'), path);
-  return { shape: t.shape, data: t.data, dtype: 'f8', header: t.header };
+  return bytes;
+}
+
+/** Read and parse an NWB file (units, trials, behaviour; see nwb.ts). */
+export async function loadNwb(path: string): Promise<NwbSession> {
+  // loaded on demand: the HDF5 WebAssembly module is large and most commands never need it
+  const { parseNwb } = await import('./nwb.js');
+  return parseNwb(await readBytes(path), path);
 }
 
 export interface LoadDatasetOptions {

@@ -16,7 +16,8 @@
  * The rest of the dynamics (n, h, a; m of affine models) and the latent noise keep the reference's
  * initialisation.
  */
-import { CholeskyDecomposition, EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { rowMoments, topEigen } from '../util/dense.js';
 import type { Dataset } from '../io/dataset.js';
 import { isOneToOne, isTrained, type HostParams, type ModelConfig } from './lowrank-rnn.js';
 
@@ -30,40 +31,7 @@ const MIN_MEAN_COUNT = 1e-3;
 
 /** Per-channel means and the covariance over every (trial, time) sample, in float64. */
 export function channelMoments(ds: Dataset): { mean: Float64Array; cov: Float64Array } {
-  const D = ds.channels;
-  const n = ds.trials * ds.time;
-  const mean = new Float64Array(D);
-  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) mean[d] += ds.data[i * D + d];
-  for (let d = 0; d < D; d++) mean[d] /= n;
-  const cov = new Float64Array(D * D);
-  const row = new Float64Array(D);
-  for (let i = 0; i < n; i++) {
-    for (let d = 0; d < D; d++) row[d] = ds.data[i * D + d] - mean[d];
-    for (let d = 0; d < D; d++) {
-      const x = row[d];
-      if (x === 0) continue;
-      for (let e = d; e < D; e++) cov[d * D + e] += x * row[e];
-    }
-  }
-  const denom = Math.max(1, n - 1);
-  for (let d = 0; d < D; d++) for (let e = d; e < D; e++) cov[e * D + d] = cov[d * D + e] /= denom;
-  return { mean, cov };
-}
-
-/** Top `k` eigenpairs of a symmetric D×D matrix, largest first (vectors as columns of `vectors` [D,k]). */
-export function topEigen(sym: Float64Array, D: number, k: number): { values: Float64Array; vectors: Float64Array } {
-  const rows = Array.from({ length: D }, (_, i) => Array.from(sym.subarray(i * D, (i + 1) * D)));
-  const eig = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true });
-  const vals = eig.realEigenvalues;
-  const V = eig.eigenvectorMatrix;
-  const order = vals.map((_, i) => i).sort((a, b) => vals[b] - vals[a]);
-  const values = new Float64Array(k);
-  const vectors = new Float64Array(D * k);
-  for (let j = 0; j < k; j++) {
-    values[j] = vals[order[j]];
-    for (let d = 0; d < D; d++) vectors[d * k + j] = V.get(d, order[j]);
-  }
-  return { values, vectors };
+  return rowMoments(ds.data, ds.trials * ds.time, ds.channels);
 }
 
 /** Inverse of the observation link at a mean count μ > 0. */

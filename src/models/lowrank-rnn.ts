@@ -1,8 +1,8 @@
 /**
- * The stochastic low-rank RNN (lowrank-smc-model.md §1):
+ * The stochastic low-rank RNN (Pals et al. 2024; reference code mackelab/smc_rnns):
  *   x_t = m z_t + Wu v_t,   z_{t+1} = a z_t + n φ(x_t; h) + ε,  ε ~ N(0, Σz),  a = exp(−exp θ_a)
  *   z_0 ~ N(μ0, Σ0),   y_t | z_t ~ Gauss(ψ(η_t), diag σ²)  or  Poisson(ψ(η_t))
- * Observation models (§1.6): 'affine' η_t = Bᵀz_t + b; with `readoutFromInputs` η_t = Bᵀ[v_t; z_t] + b, its
+ * Observation models: 'affine' η_t = Bᵀz_t + b; with `readoutFromInputs` η_t = Bᵀ[v_t; z_t] + b, its
  * input part stored as Bv [D,DU]. 'one-to-one' (channel i is unit i, D = N) reads the currents,
  * η_t = B_o ⊙ (m z_t + Wu v_t) + b: the affine readout with B = diag(B_o) m and Bv = diag(B_o) Wu, which is
  * how the kernels see it (`effectiveReadout` on the host; `theta()` forms it on the tape, so gradients
@@ -23,7 +23,8 @@
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4, rngNormal4, seedToKey } from '../gpu/rng.js';
-import { add, addScalar, exp, mul, scale } from '../ops/elementwise.js';
+import { PURPOSE_INIT_NORMAL, PURPOSE_INIT_UNIFORM } from '../gpu/shared-constants.js';
+import { add, addScalar, mul, scale } from '../ops/elementwise.js';
 import { kalmanPacked } from '../ops/kalman.js';
 import { optimalProjections } from '../ops/obs-projection.js';
 import { cholFactor, diagExp, matmul, reshape, sum } from '../ops/linalg.js';
@@ -171,15 +172,23 @@ export function validateConfig(c: ModelConfig): void {
   posInt(c.units, 'units');
   posInt(c.obsDim, 'obsDim');
   if (!Number.isInteger(c.inputDim) || c.inputDim < 0) throw new Error(`model config: inputDim must be an integer ≥ 0, got ${c.inputDim}`);
-  if (!['relu', 'clipped_relu', 'tanh', 'identity'].includes(c.nonlinearity)) throw new Error(`model config: nonlinearity "${c.nonlinearity}" is not one of relu, clipped_relu, tanh, identity`);
+  if (!['relu', 'clipped_relu', 'tanh', 'identity'].includes(c.nonlinearity)) {
+    throw new Error(`model config: nonlinearity "${c.nonlinearity}" is not one of relu, clipped_relu, tanh, identity`);
+  }
   if (!['gauss', 'poisson'].includes(c.obs)) throw new Error(`model config: obs "${c.obs}" is not gauss or poisson`);
-  if (!['identity', 'softplus', 'exp', 'relu'].includes(c.obsNonlinearity)) throw new Error(`model config: obsNonlinearity "${c.obsNonlinearity}" is not identity, softplus, exp or relu`);
+  if (!['identity', 'softplus', 'exp', 'relu'].includes(c.obsNonlinearity)) {
+    throw new Error(`model config: obsNonlinearity "${c.obsNonlinearity}" is not identity, softplus, exp or relu`);
+  }
   if (!['full', 'diag', 'scalar'].includes(c.noise)) throw new Error(`model config: noise "${c.noise}" is not full, diag or scalar`);
   for (const k of ['initNoiseZ', 'initNoiseZ0', 'initNoiseX'] as const) if (!(c[k] > 0)) throw new Error(`model config: ${k} must be > 0, got ${c[k]}`);
   if (!(c.initDecay > 0 && c.initDecay < 1)) throw new Error(`model config: initDecay must be in (0, 1), got ${c.initDecay}`);
-  if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
+  if (c.inputFilter !== undefined && !['raw', 'lowpass'].includes(c.inputFilter)) {
+    throw new Error(`model config: inputFilter "${c.inputFilter}" is not raw or lowpass`);
+  }
   if (c.inputFilter === 'lowpass' && c.inputDim === 0) throw new Error('model config: inputFilter lowpass needs a model with inputs (inputDim > 0)');
-  if (c.readoutFromInputs && c.inputDim === 0) throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
+  if (c.readoutFromInputs && c.inputDim === 0) {
+    throw new Error('model config: readoutFromInputs (readout from [v; z]) needs a model with inputs (inputDim > 0)');
+  }
   if (c.observation !== undefined && !['affine', 'one-to-one'].includes(c.observation)) {
     throw new Error(`model config: observation "${c.observation}" is not affine or one-to-one`);
   }
@@ -203,14 +212,14 @@ export function validateConfig(c: ModelConfig): void {
 /** Host copy of the parameters (float32 values as numbers), e.g. for model files and CPU analysis. */
 export type HostParams = Record<ParamName, Float32Array>;
 
-/** Reference initialisation (§1.8): uniform weights, clipped-relu thresholds, noise at the init scales. */
+/** Reference initialisation: uniform weights, clipped-relu thresholds, noise at the init scales. */
 export function initialParams(c: ModelConfig, seed: number): HostParams {
   validateConfig(c);
   const key = seedToKey(seed);
   let counter = 0;
-  const uniform = () => rngUniform4(key, [counter++, 0, 3, 0])[0];
-  const normal = () => rngNormal4(key, [counter++, 0, 4, 0])[0];
-  const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
+  const uniform = () => rngUniform4(key, [counter++, 0, PURPOSE_INIT_UNIFORM, 0])[0];
+  const normal = () => rngNormal4(key, [counter++, 0, PURPOSE_INIT_NORMAL, 0])[0];
+  const { rank: R, units: N, inputDim: DU } = c;
   const shapes = paramShapes(c);
   const p = {} as HostParams;
   for (const k of PARAM_NAMES) p[k] = new Float32Array(shapes[k].reduce((a, b) => a * b, 1));
@@ -234,7 +243,6 @@ export function initialParams(c: ModelConfig, seed: number): HostParams {
   if (c.obs === 'gauss') p.logVarX.fill(2 * Math.log(c.initNoiseX));
   for (let i = 0; i < p.Bv.length; i++) p.Bv[i] = normal() * bStd;
   p.Bo.fill(1); // one-to-one gains; b stays 0
-  void D;
   return p;
 }
 
@@ -321,11 +329,6 @@ export class LowRankRNN {
     return out;
   }
 
-  /** Overwrite parameters from host values (e.g. when rolling back after a NaN). */
-  setHostParams(host: HostParams): void {
-    for (const k of PARAM_NAMES) if (this.present(k)) this.engine.write(this.params[k].buffer, host[k]);
-  }
-
   /**
    * The effective readout as tape ops (see `effectiveReadout`): affine B and Bv, or for one-to-one
    * diag(B_o) m and diag(B_o) Wu, so that gradients reach m, Wu and B_o. Bv is null when the
@@ -390,7 +393,9 @@ export class LowRankRNN {
     if (proposal === 'bootstrap') {
       parts.push({ src: Lz, dstOffset: o.L }, { src: Lz0, dstOffset: o.L0 });
     } else {
-      if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') throw new Error('the optimal proposal needs Gaussian observations with the identity link; use --proposal bootstrap');
+      if (c.obs !== 'gauss' || c.obsNonlinearity !== 'identity') {
+        throw new Error('the optimal proposal needs Gaussian observations with the identity link; use the bootstrap proposal');
+      }
       if (!y) throw new Error('theta: the optimal proposal needs the observations');
       // q = C̃ỹ, s = |ỹ|², G = C̃C̃ᵀ with C̃ = Bᵀ/σ, ỹ = (y − b)/σ (one op, see ops/obs-projection.ts)
       const y2 = y.view([B * T, D], false);
@@ -415,7 +420,9 @@ export class LowRankRNN {
         { src: G, dstOffset: o.G },
       );
       // per trial: −½ [ T (Σ log σ² + D log 2π) + logdet(I+Σ0G) + (T−1) logdet(I+ΣG) ]
-      const lds = pack(this.engine, [{ src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 }, { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 }], 2, 'logdets');
+      const lds = pack(
+        this.engine, [{ src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 }, { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 }], 2, 'logdets',
+      );
       const w = Tensor.fromArray(this.engine, [-0.5, -0.5 * (T - 1)], [2]);
       const ldTerm = sum(mul(lds, w));
       const lvTerm = scale(sum(P.logVarX), -0.5 * T);

@@ -96,7 +96,9 @@ export function serializeModel(config: ModelConfig, params: HostParams, normalis
 }
 
 /** Parse and validate a model file; every problem names the file and field. */
-export function parseModel(text: string, source = 'model file'): { config: ModelConfig; params: HostParams; normalisation: Normalisation | null; training: TrainingRecord | null } {
+export function parseModel(
+  text: string, source = 'model file',
+): { config: ModelConfig; params: HostParams; normalisation: Normalisation | null; training: TrainingRecord | null } {
   let obj: ModelFile;
   try {
     obj = JSON.parse(text);
@@ -117,7 +119,6 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     throw new Error(`${source}: ${(e as Error).message}`);
   }
   const shapes = paramShapes(config);
-  const { rank: R, units: N, obsDim: D } = config;
   const params = {} as HostParams;
   const read = (name: ParamName, rows: number, cols: number, transposed: boolean): Float32Array => {
     const v = obj.params?.[name];
@@ -135,7 +136,8 @@ export function parseModel(text: string, source = 'model file'): { config: Model
       const badRow = v.findIndex((row) => !Array.isArray(row) || row.length !== sc);
       if (badRow >= 0) {
         const row = v[badRow] as unknown;
-        throw new Error(`${source}: params.${name}[${badRow}] ${Array.isArray(row) ? `has ${row.length} values` : 'is not an array'}, expected ${sc} (${name} is ${stored})`);
+        throw new Error(`${source}: params.${name}[${badRow}] ${Array.isArray(row) ? `has ${row.length} values` : 'is not an array'}, expected ${sc} ` +
+            `(${name} is ${stored})`);
       }
     } else if (v.length !== size) {
       throw new Error(`${source}: params.${name} has ${v.length} values, expected ${stored}`);
@@ -161,18 +163,21 @@ export function parseModel(text: string, source = 'model file'): { config: Model
     const cols = s.length > 1 ? s[1] : 1;
     params[name] = read(name, rows, cols, name === 'n' || name === 'B' || name === 'Bv');
   }
-  void R;
-  void N;
-  void D;
   const norm = obj.normalisation ?? null;
   if (norm) {
     if (typeof norm !== 'object') throw new Error(`${source}: normalisation must be an object with fields mean and std (or null)`);
     for (const field of ['mean', 'std'] as const) {
       const a = norm[field] as unknown;
       if (!Array.isArray(a)) throw new Error(`${source}: normalisation.${field} must be an array of ${config.obsDim} numbers (one per channel)`);
-      if (a.length !== config.obsDim) throw new Error(`${source}: normalisation.${field} has ${a.length} values, the model has ${config.obsDim} channels; normalisation must hold ${config.obsDim} means and stds`);
+      if (a.length !== config.obsDim) {
+        throw new Error(`${source}: normalisation.${field} has ${a.length} values, the model has ${config.obsDim} channels; normalisation must hold ` +
+            `${config.obsDim} means and stds`);
+      }
       const bad = a.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x) || (field === 'std' && !(x > 0)));
-      if (bad >= 0) throw new Error(`${source}: normalisation.${field}[${bad}] is ${JSON.stringify(a[bad])}, expected ${field === 'std' ? 'a positive' : 'a finite'} number`);
+      if (bad >= 0) {
+        throw new Error(`${source}: normalisation.${field}[${bad}] is ${JSON.stringify(a[bad])}, expected ` +
+            `${field === 'std' ? 'a positive' : 'a finite'} number`);
+      }
     }
   }
   return { config, params, normalisation: norm, training: obj.training ?? null };

@@ -11,6 +11,7 @@
  * With `rates` (one-to-one readout from the rates, D = N) the observations read η_i = B_o,i φ(x_i; h_i) + b_i,
  * x = m z + Wu v_t (the transition's currents and nonlinearity): B and Bv are unused (zeros).
  */
+import { SMALL_SLOT_UNUSED } from '../gpu/shared-constants.js';
 
 export type Proposal = 'bootstrap' | 'optimal';
 export type ObsLikelihood = 'gauss' | 'poisson';
@@ -34,7 +35,7 @@ export interface ThetaLayout {
   P: number;
   /** Small per-invocation accumulators in the backward kernel. */
   nSmall: number;
-  /** theta offset of each small accumulator (0xffffffff = unused for this proposal). */
+  /** theta offset of each small accumulator (SMALL_SLOT_UNUSED for a slot this proposal does not use). */
   smallMap: Uint32Array;
   /** One-to-one readout from the rates (block Bo holds the gains; the kernels' RATES variant). */
   rates: boolean;
@@ -58,7 +59,7 @@ export function thetaLayout(dims: SmcDims, proposal: Proposal, rates = false): T
   }
   // Accumulator slots: θ_a, μ0, then five R×R matrices whose meaning depends on the proposal.
   const nSmall = 1 + R + 5 * RR;
-  const smallMap = new Uint32Array(nSmall).fill(0xffffffff);
+  const smallMap = new Uint32Array(nSmall).fill(SMALL_SLOT_UNUSED);
   smallMap[0] = offsets.a;
   for (let r = 0; r < R; r++) smallMap[1 + r] = offsets.mu0 + r;
   const mats: (ThetaBlock | null)[] = proposal === 'optimal' ? ['Sq', 'Sq0', 'Lq', 'Lq0', 'G'] : ['L', 'L0', null, null, null];

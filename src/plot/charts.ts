@@ -5,28 +5,13 @@
  *
  * Arrays are {data, shape} in C order, shape [time, channel] or [trial, time, channel].
  */
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { TopLevelSpec } from 'vega-lite';
-import { channelSpectra, type NdArray } from '../analysis/metrics.js';
+import { asTrials, type NdArray, type Trials } from '../analysis/series.js';
+import { channelSpectra } from '../analysis/spectral-distance.js';
+import { rowMoments, topEigen } from '../util/dense.js';
 import { renderSpec, type Plot } from './render.js';
 
 type Row = Record<string, number | string>;
-
-interface Trials {
-  trials: number;
-  time: number;
-  channels: number;
-  data: ArrayLike<number>;
-}
-
-function asTrials(a: NdArray, what: string): Trials {
-  const s = a.shape;
-  if (s.length !== 2 && s.length !== 3) throw new Error(`${what}: expected shape [time, channel] or [trial, time, channel], got [${s.join(', ')}]`);
-  const [trials, time, channels] = s.length === 2 ? [1, s[0], s[1]] : [s[0], s[1], s[2]];
-  if (trials * time * channels === 0) throw new Error(`${what}: empty array of shape [${s.join(', ')}]`);
-  if (a.data.length !== trials * time * channels) throw new Error(`${what}: ${a.data.length} values do not fill shape [${s.join(', ')}]`);
-  return { trials, time, channels, data: a.data };
-}
 
 /** Indices 0, k, 2k, … (plus the last) so that at most `max` points are drawn. */
 function strideIndices(n: number, max: number): number[] {
@@ -145,23 +130,8 @@ export interface LatentOptions {
 
 /** Principal axes of the rows of a (n, d) matrix, as d-vectors in decreasing variance. */
 function principalAxes(data: ArrayLike<number>, n: number, d: number): number[][] {
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) mean[k] += data[i * d + k] / n;
-  const cov = Matrix.zeros(d, d);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < d; a++) {
-      const xa = data[i * d + a] - mean[a];
-      for (let b = a; b < d; b++) cov.set(a, b, cov.get(a, b) + (xa * (data[i * d + b] - mean[b])) / n);
-    }
-  }
-  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) cov.set(a, b, cov.get(b, a));
-  const evd = new EigenvalueDecomposition(cov, { assumeSymmetric: true });
-  const vals = evd.realEigenvalues;
-  const vecs = evd.eigenvectorMatrix;
-  return vals
-    .map((v, i) => ({ v, i }))
-    .sort((p, q) => q.v - p.v)
-    .map(({ i }) => vecs.getColumn(i));
+  const { vectors } = topEigen(rowMoments(data, n, d).cov, d, d);
+  return Array.from({ length: d }, (_, j) => Array.from({ length: d }, (_, k) => vectors[k * d + j]));
 }
 
 /** Latent paths: one panel for two dimensions, three pairwise panels for three; colour per trial. */
@@ -203,7 +173,9 @@ export async function latentTrajectories(latents: NdArray, opts: LatentOptions =
     height: size,
     mark: { type: 'line' as const, strokeWidth: 1.2, opacity: 0.85 },
     encoding: {
-      x: j === null ? { field: 't', type: 'quantitative' as const, title: 'time step' } : { field: `d${i}`, type: 'quantitative' as const, title: axisName(dims[i]), scale: { zero: false } },
+      x: j === null ? {
+        field: 't', type: 'quantitative' as const, title: 'time step',
+      } : { field: `d${i}`, type: 'quantitative' as const, title: axisName(dims[i]), scale: { zero: false } },
       y: { field: `d${j ?? i}`, type: 'quantitative' as const, title: axisName(dims[j ?? i]), scale: { zero: false } },
       order: { field: 't', type: 'quantitative' as const },
       detail: { field: 'trial', type: 'nominal' as const },
@@ -262,7 +234,9 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
   const trajs = input.trajectories ?? [];
   for (const [i, fp] of fps.entries()) {
     if (fp.z.length !== 2) throw new Error(`phase portrait: fixed point ${i} has ${fp.z.length} coordinates; phase portraits are for rank 2`);
-    if (!(fp.stability in STABILITY_COLOURS)) throw new Error(`phase portrait: fixed point ${i} has stability "${fp.stability}" (expected stable, saddle or unstable)`);
+    if (!(fp.stability in STABILITY_COLOURS)) {
+      throw new Error(`phase portrait: fixed point ${i} has stability "${fp.stability}" (expected stable, saddle or unstable)`);
+    }
   }
   const trajPoints: number[][] = [];
   trajs.forEach((path, i) => {
@@ -319,7 +293,10 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
   const x = { field: 'x', type: 'quantitative' as const, title: xt, scale: { domain: xDomain, nice: false, zero: false } };
   const y = { field: 'y', type: 'quantitative' as const, title: yt, scale: { domain: yDomain, nice: false, zero: false } };
   const layers: object[] = [
-    { data: { values: arrows }, mark: { type: 'rule', color: '#8c8c8c', strokeWidth: 1, clip: true }, encoding: { x, y, x2: { field: 'x2' }, y2: { field: 'y2' } } },
+    {
+      data: { values: arrows }, mark: { type: 'rule', color: '#8c8c8c', strokeWidth: 1, clip: true },
+      encoding: { x, y, x2: { field: 'x2' }, y2: { field: 'y2' } },
+    },
     {
       data: { values: arrows },
       mark: { type: 'point', shape: 'triangle', filled: true, color: '#8c8c8c', size: 18, clip: true },
@@ -341,8 +318,14 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
       encoding: {
         x,
         y,
-        color: { field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => STABILITY_COLOURS[s]) }, legend: { title: 'fixed points' } },
-        shape: { field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => (s === 'stable' ? 'circle' : s === 'saddle' ? 'diamond' : 'square')) } },
+        color: {
+          field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => STABILITY_COLOURS[s]) },
+          legend: { title: 'fixed points' },
+        },
+        shape: {
+          field: 'stability', type: 'nominal',
+          scale: { domain: present, range: present.map((s) => (s === 'stable' ? 'circle' : s === 'saddle' ? 'diamond' : 'square')) },
+        },
       },
     });
   }
@@ -394,7 +377,10 @@ export async function tracesPlot(real: NdArray, generated: NdArray, opts: Traces
       encoding: {
         x: { field: 't', type: 'quantitative', title: opts.fs ? 'time (s)' : 'time step', scale: { nice: false } },
         y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
-        color: { field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] }, legend: { title: null, orient: 'top' } },
+        color: {
+          field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
+          legend: { title: null, orient: 'top' },
+        },
         opacity: { value: 0.85 },
       },
     },
@@ -454,7 +440,10 @@ export async function spectraPlot(real: NdArray, generated: NdArray, opts: Spect
     encoding: {
       x: { field: 'f', type: 'quantitative', title: opts.fs ? 'frequency (Hz)' : 'frequency (cycles / sample)' },
       y: { field: 'power', type: 'quantitative', title: 'normalised power', scale: logY ? { type: 'log' } : { zero: true } },
-      color: { field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] }, legend: { title: null, orient: 'top-right' } },
+      color: {
+        field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
+        legend: { title: null, orient: 'top-right' },
+      },
     },
   } as TopLevelSpec;
   return renderSpec(spec);

@@ -34,7 +34,8 @@ function fromValue(v: unknown, source: string): CurveInput {
   if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
     if ('history' in o) return fromValue(o.history, `${source} (history)`);
-    const arrays = Object.entries(o).filter(([, a]) => Array.isArray(a) && a.every((x) => typeof x === 'number' || x === null)) as [string, (number | null)[]][];
+    const numeric = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'number' || x === null);
+    const arrays = Object.entries(o).filter(([, a]) => numeric(a)) as [string, (number | null)[]][];
     const xEntry = arrays.find(([k]) => X_KEYS.includes(k));
     const series: Record<string, number[]> = {};
     for (const [k, a] of arrays) if (k !== xEntry?.[0]) series[k] = a.map(numberOrNaN);

@@ -57,8 +57,14 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
   const outputs = Tensor.empty(engine, [trials, time, m], 'f32', 'bptt.outputs');
   // Jᵀ (linalg's strided copy): the forward's lanes then read J's columns contiguously.
   const Jt = Tensor.empty(engine, [n, n], 'f32', 'bptt.Jt');
-  engine.dispatch(engine.kernel('linalg', 'expand', { overrides: { WG: 256 } }), { src: J, dst: Jt, pe: { n: n * n, shape: [1, 1, n, n], srcStrides: [0, 0, 1, n] } }, engine.grid(n * n, 256));
-  engine.dispatch(engine.kernel('sparse_bptt', 'forward', kernelOptions(d, false)), { jmat_t: Jt, wout: W, bin: B, x_init: xInit, inputs, rates, outputs, p }, trials);
+  engine.dispatch(
+    engine.kernel('linalg', 'expand', { overrides: { WG: 256 } }),
+    { src: J, dst: Jt, pe: { n: n * n, shape: [1, 1, n, n], srcStrides: [0, 0, 1, n] } }, engine.grid(n * n, 256),
+  );
+  engine.dispatch(
+    engine.kernel('sparse_bptt', 'forward', kernelOptions(d, false)), { jmat_t: Jt, wout: W, bin: B, x_init: xInit, inputs, rates, outputs, p },
+    trials,
+  );
   Jt.dispose();
   const saved = [J.retain(), W.retain(), inputs.retain(), rates.retain()];
   record(
@@ -73,7 +79,10 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
       const gZ = gOutputs ?? zeros([trials, time, m]);
       const e = Tensor.empty(engine, [samples, n], 'f32', 'bptt.e');
       const dx0 = Tensor.empty(engine, [trials, n], 'f32', 'bptt.dx0');
-      engine.dispatch(engine.kernel('sparse_bptt', 'backward', kernelOptions(d, true)), { jmat: Js, wout: Ws, rates: rs, g_rates: gR, g_outs: gZ, e_seq: e, dx0, p }, trials);
+      engine.dispatch(
+        engine.kernel('sparse_bptt', 'backward', kernelOptions(d, true)),
+        { jmat: Js, wout: Ws, rates: rs, g_rates: gR, g_outs: gZ, e_seq: e, dx0, p }, trials,
+      );
       // c = Aᵀ B over all (trial, step) samples.
       const gemm = (a: Tensor, b: Tensor, ca: number, cb: number, label: string) => {
         const c = Tensor.empty(engine, [ca, cb], 'f32', label);
@@ -93,7 +102,10 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
 }
 
 /** Float64 reference of `rateRnnTrials` (row-major arrays as in the op). */
-export function rateRnnTrialsRef(J: ArrayLike<number>, B: ArrayLike<number>, W: ArrayLike<number>, xInit: ArrayLike<number>, inputs: ArrayLike<number>, d: RateRnnDims, dtTau: number): { rates: Float64Array; outputs: Float64Array } {
+export function rateRnnTrialsRef(
+  J: ArrayLike<number>, B: ArrayLike<number>, W: ArrayLike<number>, xInit: ArrayLike<number>, inputs: ArrayLike<number>, d: RateRnnDims,
+  dtTau: number,
+): { rates: Float64Array; outputs: Float64Array } {
   const { trials, time, n, m, nin } = d;
   const rates = new Float64Array(trials * time * n);
   const outputs = new Float64Array(trials * time * m);

@@ -16,7 +16,7 @@ import { gather } from '../ops/gather.js';
 import { mean, reshape } from '../ops/linalg.js';
 import { Adam, clipGradNorm } from '../ops/optim.js';
 import { rateRnnTrials } from './bptt-op.js';
-import { hintSignals, resolveSparseSetup, type SparseCommonOptions, type SparseRnn, type SparseTask } from './fullforce.js';
+import { hintSignals, resolveSparseSetup, type SparseCommonOptions, type SparseRnn, type SparseTask } from './task.js';
 import { normalSampler } from '../util/random.js';
 
 export interface BpttOptions extends SparseCommonOptions {
@@ -81,16 +81,16 @@ export async function trainBptt(engine: Engine, task: SparseTask, options: BpttO
   const g = options.g ?? 1.5;
   const { time: T, nInputs: nin, nOutputs: m } = task;
   const k = sampled.length;
-  if (!(lambda >= 0 && Number.isFinite(lambda))) throw new Error(`fit-sparse bptt: lambda must be a number ≥ 0 (got ${lambda})`);
-  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`fit-sparse bptt: iterations must be a positive integer (got ${iterations})`);
-  if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`fit-sparse bptt: lr must be a positive number (got ${lr})`);
-  if (!(clip >= 0 && Number.isFinite(clip))) throw new Error(`fit-sparse bptt: clip must be a number ≥ 0 (got ${clip})`);
-  if (!Number.isInteger(logEvery) || logEvery < 1) throw new Error(`fit-sparse bptt: logEvery must be a positive integer (got ${logEvery})`);
-  if (m < 1) throw new Error('fit-sparse bptt: the task has no outputs');
+  if (!(lambda >= 0 && Number.isFinite(lambda))) throw new Error(`sparse BPTT: lambda must be a number ≥ 0 (got ${lambda})`);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`sparse BPTT: iterations must be a positive integer (got ${iterations})`);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`sparse BPTT: lr must be a positive number (got ${lr})`);
+  if (!(clip >= 0 && Number.isFinite(clip))) throw new Error(`sparse BPTT: clip must be a number ≥ 0 (got ${clip})`);
+  if (!Number.isInteger(logEvery) || logEvery < 1) throw new Error(`sparse BPTT: logEvery must be a positive integer (got ${logEvery})`);
+  if (m < 1) throw new Error('sparse BPTT: the task has no outputs');
   const designated = options.designatedUnits ? [...options.designatedUnits] : Array.from({ length: k }, (_, h) => h);
-  if (designated.length !== k) throw new Error(`fit-sparse bptt: ${designated.length} designated units for ${k} sampled neurons (need one each)`);
+  if (designated.length !== k) throw new Error(`sparse BPTT: ${designated.length} designated units for ${k} sampled neurons (need one each)`);
   if (new Set(designated).size !== k || designated.some((u) => !Number.isInteger(u) || u < 0 || u >= n)) {
-    throw new Error(`fit-sparse bptt: designated units must be distinct integers in [0, ${n}) (got ${designated.join(',')})`);
+    throw new Error(`sparse BPTT: designated units must be distinct integers in [0, ${n}) (got ${designated.join(',')})`);
   }
 
   // Seeded initial weights: J as full-FORCE's networks, input weights as its drive, readout 0.
@@ -163,8 +163,10 @@ export async function trainBptt(engine: Engine, task: SparseTask, options: BpttO
         const seconds = (performance.now() - t0) / 1000;
         for (let j = done - 1 - ((done - 1) % logEvery); j < done; j++) {
           const b = 4 * (j % logEvery);
-          const p: BpttProgress = { iteration: j + 1, loss: h[b], outputMse: h[b + 1], unitMse: k > 0 ? h[b + 2] : NaN, gradNorm: clip > 0 ? h[b + 3] : NaN, seconds };
-          if (!Number.isFinite(p.loss)) throw new Error(`fit-sparse bptt: loss became ${p.loss} at iteration ${p.iteration}; lower --lr or set --clip`);
+          const p: BpttProgress = {
+            iteration: j + 1, loss: h[b], outputMse: h[b + 1], unitMse: k > 0 ? h[b + 2] : NaN, gradNorm: clip > 0 ? h[b + 3] : NaN, seconds,
+          };
+          if (!Number.isFinite(p.loss)) throw new Error(`sparse BPTT: loss became ${p.loss} at iteration ${p.iteration}; lower lr or set clip`);
           progress.push(p);
         }
         options.onProgress?.(progress[progress.length - 1]);

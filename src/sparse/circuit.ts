@@ -83,7 +83,10 @@ export function stabilityOptimisedCircuit(options: SocOptions = {}): Soc {
   while (alpha > target) {
     if (iterations >= maxIterations) {
       // The dynamics matrix W − I must at least be stable; short of the target is reported, not fatal.
-      if (alpha >= 1) throw new Error(`circuit: stability optimisation left the network unstable after ${maxIterations} iterations (spectral abscissa ${alpha.toFixed(4)} ≥ 1); raise maxIterations`);
+      if (alpha >= 1) {
+        throw new Error(`circuit: stability optimisation left the network unstable after ${maxIterations} iterations (spectral abscissa ${alpha.toFixed(4)} ` +
+            `≥ 1); raise maxIterations`);
+      }
       break;
     }
     iterations++;

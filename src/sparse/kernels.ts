@@ -89,12 +89,18 @@ export function rlsStep(engine: Engine, b: RlsBuffers, p: RlsParams): void {
   const groups = Math.max(p.n, p.rows);
   engine.dispatch(
     engine.kernel('sparse_rls', 'gain'),
-    { pmat: b.P, r: b.r, cur: b.cur, tcur: b.tcur, sig: b.sig, k: b.k, e: b.e, p: { n: p.n, rows: p.rows, teach_rows: p.teachRows, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, d: p.d, sig_off: p.sigOff } },
+    {
+      pmat: b.P, r: b.r, cur: b.cur, tcur: b.tcur, sig: b.sig, k: b.k, e: b.e,
+      p: { n: p.n, rows: p.rows, teach_rows: p.teachRows, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, d: p.d, sig_off: p.sigOff },
+    },
     groups > 65535 ? [65535, Math.ceil(groups / 65535)] : [groups, 1],
   );
   engine.dispatch(engine.kernel('sparse_rls_coef', 'coef_main'), { r_c: b.r, k_c: b.k, e_c: b.e, coef: b.coef, cp: { n: p.n, rows: p.rows, out_from: p.outFrom } }, 1);
   const total = p.n * p.n + p.rows * p.n;
-  engine.dispatch(engine.kernel('sparse_rls_update', 'update'), { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } }, engine.grid(total, 256));
+  engine.dispatch(
+    engine.kernel('sparse_rls_update', 'update'), { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } },
+    engine.grid(total, 256),
+  );
 }
 
 export interface GemmParams {
@@ -172,4 +178,30 @@ export function rlsTrial(engine: Engine, b: TrialBuffers, p: TrialParams): void 
     },
     1,
   );
+}
+
+/** GPU buffers a trainer or runner allocates for one call, released together at the end. */
+export class OwnedBuffers {
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Upload `a` (an empty array becomes one float, so bindings stay valid). */
+  upload(a: Float32Array | Uint32Array, label?: string): GPUBuffer {
+    return this.keep(this.engine.upload(a.length ? a : new Float32Array(1), label));
+  }
+
+  /** A buffer of `floats` 32-bit values (at least one), contents undefined. */
+  alloc(floats: number, label?: string): GPUBuffer {
+    return this.keep(this.engine.alloc(Math.max(4, floats * 4), label));
+  }
+
+  releaseAll(): void {
+    for (const b of this.owned.splice(0)) this.engine.release(b);
+  }
+
+  private keep(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
+  }
 }

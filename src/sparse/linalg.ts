@@ -3,7 +3,7 @@
  * n × n Float64Array); the dense products live in src/util/dense.ts.
  */
 import { inverse, Matrix } from 'ml-matrix';
-import { matmul, matmulNT, matmulTN, transpose } from '../util/dense.js';
+import { matmul, matmulNT, matmulTN } from '../util/dense.js';
 
 export function toMatrix(a: Float64Array, rows: number, cols = rows): Matrix {
   const m = new Matrix(rows, cols);

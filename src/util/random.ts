@@ -16,9 +16,25 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** Seeded standard normal draws (Box–Muller on mulberry32). */
-export function normalSampler(seed: number): { normal(): number; uniform(): number } {
+export interface NormalOptions {
+  /**
+   * Where the Box–Muller radius √(−2 log ·) takes its uniform u: 'complement' (default) uses 1 − u,
+   * never 0; 'direct' uses u and redraws an exact 0 (the stream of the D_stsp Monte-Carlo samples,
+   * kept so that metric figures stay reproducible).
+   */
+  radius?: 'complement' | 'direct';
+  /** Keep the sine of each pair for the next draw (default true); false spends a fresh pair on every draw. */
+  pairs?: boolean;
+}
+
+/**
+ * Seeded standard normal draws, Box–Muller on mulberry32: a pair of uniforms (u, v) gives r cos 2πv
+ * and, on the next draw, r sin 2πv. `uniform` draws from the same stream.
+ */
+export function normalSampler(seed: number, options: NormalOptions = {}): { normal(): number; uniform(): number } {
   const uniform = mulberry32(seed);
+  const direct = options.radius === 'direct';
+  const pairs = options.pairs ?? true;
   let spare: number | null = null;
   return {
     uniform,
@@ -28,9 +44,11 @@ export function normalSampler(seed: number): { normal(): number; uniform(): numb
         spare = null;
         return s;
       }
-      const r = Math.sqrt(-2 * Math.log(1 - uniform()));
+      let u = uniform();
+      if (direct) while (u === 0) u = uniform();
+      const r = Math.sqrt(-2 * Math.log(direct ? u : 1 - u));
       const th = 2 * Math.PI * uniform();
-      spare = r * Math.sin(th);
+      if (pairs) spare = r * Math.sin(th);
       return r * Math.cos(th);
     },
   };

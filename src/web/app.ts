@@ -29,7 +29,10 @@ const state: AppState = { ready: false, adapter: null, fitState: 'idle', dataset
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const errorBox = $('error');
 const status = $('status');
-const buttons = { start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), stop: $<HTMLButtonElement>('stop'), save: $<HTMLButtonElement>('save-model') };
+const buttons = {
+  start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), stop: $<HTMLButtonElement>('stop'),
+  save: $<HTMLButtonElement>('save-model'),
+};
 
 let dataset: DatasetMessage | null = null;
 let fitSettings: FitSettings | null = null;
@@ -169,7 +172,9 @@ function parseDataFile(name: string, bytes: ArrayBuffer): void {
     array = table;
   } else throw new Error(`${name}: unsupported file type (expected .npy, .csv, .tsv or .txt data, or a .json model file)`);
   const ds = toCanonical(array, layout, name);
-  if (ds.time < 2) throw new Error(`${name}: shape (${array.shape.join(', ')}) gives ${ds.time} time step(s) per trial; a fit needs at least 2 (check the layout)`);
+  if (ds.time < 2) {
+    throw new Error(`${name}: shape (${array.shape.join(', ')}) gives ${ds.time} time step(s) per trial; a fit needs at least 2 (check the layout)`);
+  }
   useDataset(ds.data, ds.trials, ds.time, ds.channels, `${name}, shape (${array.shape.join(', ')})`);
 }
 
@@ -250,8 +255,12 @@ function startFit(): void {
 function onProgress(p: FitProgress): void {
   state.progress.push(p);
   if (fitSettings) state.speed = fitSpeed(state.progress, fitSettings);
-  const sp = state.speed ? `\n${state.speed.iterationsPerSecond.toFixed(2)} it/s, ${Math.round(state.speed.particleStepsPerSecond).toLocaleString('en')} particle-steps/s (median, after the first iteration)` : '';
-  $('fit-stats').textContent = `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
+  const sp = state.speed
+    ? `\n${state.speed.iterationsPerSecond.toFixed(2)} it/s, ${Math.round(state.speed.particleStepsPerSecond).toLocaleString('en')} particle-steps/s` +
+      ' (median, after the first iteration)'
+    : '';
+  $('fit-stats').textContent = `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ` +
+      `${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
   if (!paused && state.fitState !== 'stopping') setStatus(`fitting: iteration ${p.iteration} / ${p.iterations}`);
   drawChart();
 }
@@ -269,15 +278,20 @@ function togglePause(): void {
 
 // ------------------------------------------------------------------------------------ analysis
 
-const COLORS: Record<AnalysisMessage['paths'][number]['kind'], Rgba> = { posterior: [0.14, 0.44, 0.64, 0.9], generated: [0.83, 0.33, 0.0, 0.9], flow: [0.25, 0.3, 0.6, 0.9] };
+const COLORS: Record<AnalysisMessage['paths'][number]['kind'], Rgba> = {
+  posterior: [0.14, 0.44, 0.64, 0.9], generated: [0.83, 0.33, 0.0, 0.9], flow: [0.25, 0.3, 0.6, 0.9],
+};
 const STABILITY_COLORS: Record<string, Rgba> = { stable: [0.12, 0.52, 0.29, 1], saddle: [0.79, 0.44, 0.12, 1], unstable: [0.75, 0.22, 0.17, 1] };
 
 function showAnalysis(m: AnalysisMessage): void {
   const fp = m.fixedPoints;
-  state.analysis = { title: m.title, paths: m.paths.length, fixedPoints: fp && { count: fp.count, stable: fp.stable, saddle: fp.saddle, unstable: fp.unstable } };
+  state.analysis = {
+    title: m.title, paths: m.paths.length, fixedPoints: fp && { count: fp.count, stable: fp.stable, saddle: fp.saddle, unstable: fp.unstable },
+  };
   $('latent-title').textContent = `— ${m.title} (rank ${m.rank})`;
   const kinds = [...new Set(m.paths.map((p) => p.kind))];
-  const legend = kinds.map((k) => `<span style="color:rgb(${COLORS[k].slice(0, 3).map((c) => c * 255).join(',')})">━ ${k === 'posterior' ? 'filtering mean (data)' : k === 'flow' ? 'latent flow' : 'generated'}</span>`);
+  const legend = kinds.map((k) => `<span style="color:rgb(${COLORS[k].slice(0, 3).map((c) => c * 255).join(',')})">━ ` +
+      `${k === 'posterior' ? 'filtering mean (data)' : k === 'flow' ? 'latent flow' : 'generated'}</span>`);
   if (fp) legend.push('<span class="stable">✚ stable</span><span class="saddle">✚ saddle</span><span class="unstable">✚ unstable</span>');
   $('latent-legend').innerHTML = legend.join('') + '<span style="color:#888">drag to orbit, wheel to zoom</span>';
   const paths: LatentPath[] = m.paths.map((p) => ({ z: p.z, T: p.T, color: COLORS[p.kind] }));
@@ -286,11 +300,17 @@ function showAnalysis(m: AnalysisMessage): void {
   const summary = $('fixed-points-summary');
   const table = $('fixed-points');
   if (fp) {
-    summary.textContent = `${fp.count} fixed point${fp.count === 1 ? '' : 's'}: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable (${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
+    summary.textContent = `${fp.count} fixed point${fp.count === 1 ? '' : 's'}: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable ` +
+        `(${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
     const dims = fp.points[0]?.z.length ?? 0;
     table.innerHTML =
       `<tr><th>#</th>${Array.from({ length: dims }, (_, i) => `<th>z${i + 1}</th>`).join('')}<th>stability</th><th>max |λ|</th></tr>` +
-      fp.points.map((p, i) => `<tr class="${p.stability}"><td>${i + 1}</td>${p.z.map((v) => `<td>${v.toFixed(3)}</td>`).join('')}<td>${p.stability}</td><td>${p.spectralRadius.toFixed(3)}</td></tr>`).join('');
+      fp.points
+        .map((p, i) => {
+          const coords = p.z.map((v) => `<td>${v.toFixed(3)}</td>`).join('');
+          return `<tr class="${p.stability}"><td>${i + 1}</td>${coords}<td>${p.stability}</td><td>${p.spectralRadius.toFixed(3)}</td></tr>`;
+        })
+        .join('');
   } else {
     summary.textContent = m.fixedPointsNote ?? 'none';
     table.innerHTML = '';

@@ -5,7 +5,8 @@
  * fit configuration the browser test and the browser-vs-Node benchmark share.
  */
 import {
-  DEFAULT_CONFIG, LowRankRNN, generate, initialParams, type Dataset, type Engine, type FitProgress, type FitSessionOptions, type HostParams, type ModelConfig, type TeacherFile,
+  DEFAULT_CONFIG, LowRankRNN, generate, initialParams, type Dataset, type Engine, type FitProgress, type FitSessionOptions, type HostParams,
+  type ModelConfig, type TeacherFile,
 } from '../index.js';
 
 export interface OscillatorOptions {
@@ -127,7 +128,9 @@ export const SMALL_FIT = {
  * after the first (which includes kernel compilation; a pause inflates one interval only), and
  * particle steps per second (iterations × batch × particles × window).
  */
-export function fitSpeed(progress: readonly FitProgress[], shape: { batch: number; particles: number; window: number }): { iterationsPerSecond: number; particleStepsPerSecond: number } | null {
+export function fitSpeed(
+  progress: readonly FitProgress[], shape: { batch: number; particles: number; window: number },
+): { iterationsPerSecond: number; particleStepsPerSecond: number } | null {
   if (progress.length < 2) return null;
   const perIteration = progress
     .slice(1)

@@ -86,9 +86,18 @@ export class LatentView {
       vertex: {
         module,
         entryPoint: 'vs',
-        buffers: [{ arrayStride: FLOATS_PER_VERTEX * 4, attributes: [{ shaderLocation: 0, offset: 0, format: 'float32x3' }, { shaderLocation: 1, offset: 12, format: 'float32x4' }] }],
+        buffers: [{
+          arrayStride: FLOATS_PER_VERTEX * 4,
+          attributes: [{ shaderLocation: 0, offset: 0, format: 'float32x3' }, { shaderLocation: 1, offset: 12, format: 'float32x4' }],
+        }],
       },
-      fragment: { module, entryPoint: 'fs', targets: [{ format: this.format, blend: { color: { srcFactor: 'src-alpha', dstFactor: 'one-minus-src-alpha' }, alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha' } } }] },
+      fragment: {
+        module, entryPoint: 'fs',
+        targets: [{
+          format: this.format,
+          blend: { color: { srcFactor: 'src-alpha', dstFactor: 'one-minus-src-alpha' }, alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha' } },
+        }],
+      },
       primitive: { topology: 'line-list' },
       multisample: { count: SAMPLES },
     });
@@ -119,7 +128,10 @@ export class LatentView {
     const grow = (p: number[]) => p.forEach((v, i) => Number.isFinite(v) && ((lo[i] = Math.min(lo[i], v)), (hi[i] = Math.max(hi[i], v))));
     for (const p of paths) for (let t = 0; t < p.T; t++) grow(pos(p.z, t, p.T, t * rank));
     for (const m of markers) grow(pos(m.z, 0, 1, 0));
-    if (!Number.isFinite(lo[0])) lo.fill(-1), hi.fill(1);
+    if (!Number.isFinite(lo[0])) {
+      lo.fill(-1);
+      hi.fill(1);
+    }
     for (let i = 0; i < 3; i++) this.center[i] = (lo[i] + hi[i]) / 2;
     this.extent = Math.max(1e-3, ...hi.map((h, i) => (h - lo[i]) / 2));
     this.distance = 3.2 * this.extent;
@@ -202,7 +214,10 @@ export class LatentView {
     this.device.queue.writeBuffer(this.uniform, 0, new Float32Array(viewProj));
     const enc = this.device.createCommandEncoder({ label: 'latent-view' });
     const pass = enc.beginRenderPass({
-      colorAttachments: [{ view: this.msaa.createView(), resolveTarget: (this.context ? this.context.getCurrentTexture() : this.resolved!).createView(), clearValue: { r: 0.98, g: 0.98, b: 0.97, a: 1 }, loadOp: 'clear', storeOp: 'discard' }],
+      colorAttachments: [{
+        view: this.msaa.createView(), resolveTarget: (this.context ? this.context.getCurrentTexture() : this.resolved!).createView(),
+        clearValue: { r: 0.98, g: 0.98, b: 0.97, a: 1 }, loadOp: 'clear', storeOp: 'discard',
+      }],
     });
     if (this.vertices && this.vertexCount > 0) {
       pass.setPipeline(this.pipeline);

@@ -58,7 +58,9 @@ function summarise(r: FixedPointResult): FixedPointSummary {
     unstable: count('unstable'),
     regions: r.regions,
     ms: r.ms,
-    points: r.points.map((p) => ({ z: p.z, stability: p.stability, spectralRadius: p.eigenvalues.length ? Math.hypot(p.eigenvalues[0].re, p.eigenvalues[0].im) : 0 })),
+    points: r.points.map((p) => ({
+      z: p.z, stability: p.stability, spectralRadius: p.eigenvalues.length ? Math.hypot(p.eigenvalues[0].re, p.eigenvalues[0].im) : 0,
+    })),
   };
 }
 
@@ -84,7 +86,8 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
   for (let t = 0; t < T; t++) for (let ch = 0; ch < channels; ch++) generated[t * channels + ch] = g.sample[t * D + ch];
   let fixedPoints: FixedPointSummary | null = null;
   let fixedPointsNote: string | null = null;
-  if (c.nonlinearity !== 'relu' && c.nonlinearity !== 'clipped_relu') fixedPointsNote = `fixed points need a relu or clipped_relu model (this one uses ${c.nonlinearity})`;
+  if (c.nonlinearity !== 'relu' && c.nonlinearity !== 'clipped_relu') fixedPointsNote = `fixed points need a relu or clipped_relu model (this one uses ` +
+      `${c.nonlinearity})`;
   else if (R > 4) fixedPointsNote = `fixed points are computed up to rank 4 (this model has rank ${R})`;
   else fixedPoints = summarise(await fixedPointsOfFitted(engine, model));
   return { type: 'analysis', title, rank: R, paths, fixedPoints, fixedPointsNote, traces: { channels, T, real, generated } };
@@ -95,7 +98,10 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const config = { ...DEFAULT_CONFIG, rank: s.rank, units: s.units, obsDim: dataset.channels, nonlinearity: s.nonlinearity, observation: s.observation };
   const ds: Dataset = { data: dataset.data, trials: dataset.trials, time: dataset.time, channels: dataset.channels };
   const model = new LowRankRNN(e, config, initialiseFromData(config, initialParams(config, s.seed), ds));
-  const options = { iterations: s.iterations, particles: s.particles, batch: s.batch, window: s.window, proposal: s.proposal, seed: s.seed, lr: s.lr, lrEnd: s.lr / 2, logEvery: 1 };
+  const options = {
+    iterations: s.iterations, particles: s.particles, batch: s.batch, window: s.window, proposal: s.proposal, seed: s.seed, lr: s.lr, lrEnd: s.lr / 2,
+    logEvery: 1,
+  };
   session = new FitSession(e, model, ds, null, options);
   session.on('progress', (ev) => post({ type: 'progress', progress: ev.progress }));
   session.on('paused', () => post({ type: 'state', state: 'paused' }));

@@ -12,7 +12,8 @@ import { FIT_DEFAULTS, fit } from '../../src/inference/trainer.js';
 import { normalisationLogJacobian, zscore, type Dataset } from '../../src/io/dataset.js';
 import { initialiseFromData, staticBaselineLogLikelihood } from '../../src/models/data-init.js';
 import { DEFAULT_CONFIG, LowRankRNN, initialParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
-import { simulateTeacher, unitReadoutTeacher } from '../../src/analysis/teachers.js';
+import { unitReadoutTeacher } from '../../src/analysis/teachers.js';
+import { simulateTeacher } from '../../src/analysis/teacher-simulation.js';
 import type { GpuCase } from './types.js';
 
 const TRIALS = 200;

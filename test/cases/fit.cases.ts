@@ -7,7 +7,8 @@ import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { generate } from '../../src/analysis/generate.js';
-import { fit, objective } from '../../src/inference/trainer.js';
+import { fit } from '../../src/inference/trainer.js';
+import { objective } from '../../src/inference/objective.js';
 import type { Proposal } from '../../src/models/theta-layout.js';
 import { splitPaths } from '../../src/inference/smc-op.js';
 import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, parameterCount, validateConfig, type ModelConfig } from '../../src/models/lowrank-rnn.js';
@@ -219,7 +220,7 @@ export const cases: GpuCase[] = [
     async run(engine) {
       const ds = smallData(5, 2, 30, 3);
       const model = new LowRankRNN(engine, { ...tiny, rank: 3 }, initialParams({ ...tiny, rank: 3 }, 6));
-      const { BatchLoader } = await import('../../src/inference/trainer.js');
+      const { BatchLoader } = await import('../../src/inference/objective.js');
       const { filterDataset } = await import('../../src/inference/filter.js');
       const loader = new BatchLoader(engine, ds, null, false);
       const batch = loader.batch([{ trial: 0, start: 0 }, { trial: 1, start: 0 }], 30);

@@ -1,12 +1,13 @@
 // GPU cases for the D_stsp mixture-density kernel (shaders/dstsp.wgsl) against the float64 CPU reference.
 import { assertClose } from '../../src/autodiff/gradcheck.js';
-import { mulberry32 } from '../../src/util/random.js';
-import { dStsp, dStspGpu, gaussianSampler, gmmLogDensity, gmmLogDensityGpu, type Rows } from '../../src/analysis/metrics.js';
+import { mulberry32, normalSampler } from '../../src/util/random.js';
+import { dStsp, dStspGpu, gmmLogDensity, gmmLogDensityGpu } from '../../src/analysis/state-space-divergence.js';
+import type { Rows } from '../../src/analysis/series.js';
 import type { GpuCase } from './types.js';
 
 function randomRows(rows: number, cols: number, scale: number, seed: number): Rows {
-  const g = gaussianSampler(seed);
-  return { data: Float64Array.from({ length: rows * cols }, () => scale * g()), rows, cols };
+  const g = normalSampler(seed, { radius: 'direct' });
+  return { data: Float64Array.from({ length: rows * cols }, () => scale * g.normal()), rows, cols };
 }
 
 export const cases: GpuCase[] = [

@@ -11,7 +11,7 @@ import { seedToKey } from '../../src/gpu/rng.js';
 import { defaultProposal } from '../../src/inference/filter.js';
 import { psiRef } from '../../src/inference/reference-filter.js';
 import { splitPaths } from '../../src/inference/smc-op.js';
-import { objective } from '../../src/inference/trainer.js';
+import { objective } from '../../src/inference/objective.js';
 import { DEFAULT_CONFIG, LowRankRNN, initialParams, readoutReadsInputs, readsRates, validateConfig } from '../../src/models/lowrank-rnn.js';
 import type { HostParams, ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { parseModel } from '../../src/models/model-file.js';

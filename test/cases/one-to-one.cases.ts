@@ -10,7 +10,7 @@ import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import type { Proposal } from '../../src/models/theta-layout.js';
 import { splitPaths } from '../../src/inference/smc-op.js';
-import { objective } from '../../src/inference/trainer.js';
+import { objective } from '../../src/inference/objective.js';
 import { DEFAULT_CONFIG, LowRankRNN, PARAM_NAMES, initialParams, parameterCount, validateConfig } from '../../src/models/lowrank-rnn.js';
 import type { HostParams, ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { MODEL_VERSION, parseModel, serializeModel } from '../../src/models/model-file.js';

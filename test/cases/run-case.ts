@@ -8,15 +8,13 @@ import type { GpuCase } from './types.js';
  * case runs next: fail the case that left it, and stop the recording either way.
  */
 export async function runCase(engine: Engine, c: GpuCase): Promise<void> {
-  let failed = false;
   try {
     await c.run(engine);
   } catch (e) {
-    failed = true;
+    Tape.active(engine)?.dispose();
     throw e;
-  } finally {
-    const tape = Tape.active(engine);
-    tape?.dispose();
-    if (tape && !failed) throw new Error('the case left a tape recording on the shared engine (Tape.begin without end)');
   }
+  const tape = Tape.active(engine);
+  tape?.dispose();
+  if (tape) throw new Error('the case left a tape recording on the shared engine (Tape.begin without end)');
 }

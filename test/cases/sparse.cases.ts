@@ -2,8 +2,10 @@ import { Matrix, inverse } from 'ml-matrix';
 import { assertClose } from '../../src/autodiff/gradcheck.js';
 import { normalSampler } from '../../src/util/random.js';
 import { netStep, rlsStep } from '../../src/sparse/kernels.js';
-import { ChaoticEmbedderError, runSparseRnn, trainFullForce, normalisedOutputError, type SparseTask } from '../../src/sparse/fullforce.js';
-import { evaluateSparse } from '../../src/sparse/evaluate.js';
+import { trainFullForce } from '../../src/sparse/fullforce.js';
+import { ChaoticEmbedderError } from '../../src/sparse/embedder.js';
+import type { SparseTask } from '../../src/sparse/task.js';
+import { evaluateSparse, normalisedOutputError, runSparseRnn } from '../../src/sparse/evaluate.js';
 import { simulateMotor } from '../../src/sparse/circuit.js';
 import type { GpuCase } from './types.js';
 

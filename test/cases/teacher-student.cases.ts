@@ -20,7 +20,9 @@ import { fit } from '../../src/inference/trainer.js';
 import type { Dataset } from '../../src/io/dataset.js';
 import { parseNpy } from '../../src/io/npy.js';
 import { LowRankRNN, type HostParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
-import { latentStep, observedTransitionNoise, presetTeacher, simulateTeacher, teacherFromJson, type Teacher } from '../../src/analysis/teachers.js';
+import { presetTeacher, teacherFromJson, type Teacher } from '../../src/analysis/teachers.js';
+import { latentStep, observedTransitionNoise } from '../../src/analysis/latent-dynamics.js';
+import { simulateTeacher } from '../../src/analysis/teacher-simulation.js';
 import type { GpuCase } from './types.js';
 import { sharedData } from '../shared-data.js';
 

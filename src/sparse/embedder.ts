@@ -1,0 +1,166 @@
+/**
+ * The embedder (target-generating network) of full-FORCE on the GPU: its fixed random parts (seeded),
+ * the drive by task inputs, outputs and hints, teacher-forced Euler steps, the record of its rates
+ * over every training condition, and the check that the driven embedder is not chaotic.
+ */
+import type { Engine } from '../gpu/engine.js';
+import { normalSampler } from '../util/random.js';
+import { netStep, type OwnedBuffers } from './kernels.js';
+import { hintSignals, timeMajor, type SparseTask } from './task.js';
+
+export class ChaoticEmbedderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChaoticEmbedderError';
+  }
+}
+
+export interface EmbedderOptions {
+  n: number;
+  seed: number;
+  dtTau: number;
+  trainConds: number[];
+  sampled: number[];
+  g: number;
+  gainIn: number;
+  gainOut: number;
+  gainHint: number;
+  initScale: number;
+  hintScale: number;
+  hintTail: number;
+}
+
+/** State buffers of one network: x, the two r buffers steps alternate between, the currents. */
+export interface NetState {
+  x: GPUBuffer;
+  r: GPUBuffer[];
+  cur: GPUBuffer;
+}
+
+export type Embedder = ReturnType<typeof createEmbedder>;
+
+function uniformMatrix(rows: number, cols: number, scale: number, rng: { uniform(): number }): Float32Array {
+  return Float32Array.from({ length: rows * cols }, () => scale * (2 * rng.uniform() - 1));
+}
+
+/** Rates from a time-major record (time × conds × stride, rates first) as conds × time × n. */
+function unpackRates(rec: Float32Array, time: number, conds: number, n: number, stride: number): Float32Array {
+  const out = new Float32Array(conds * time * n);
+  for (let t = 0; t < time; t++) for (let c = 0; c < conds; c++) out.set(
+    rec.subarray((t * conds + c) * stride, (t * conds + c) * stride + n), (c * time + t) * n,
+  );
+  return out;
+}
+
+/**
+ * Draw the embedder (J_D ~ N(0, g²/n), uniform drive matrices, the shared initial state, in that order
+ * from one seeded stream) and upload it with its drive signals: inputs, outputs and hints of every
+ * training condition.
+ */
+export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: SparseTask, o: EmbedderOptions) {
+  const { n, dtTau, trainConds, sampled } = o;
+  const { time: T, nInputs: nin, nOutputs: m } = task;
+  const k = sampled.length;
+  const hints = hintSignals(task, sampled, trainConds, o.hintScale, k > 0 ? o.hintTail : 0);
+  const rng = normalSampler(o.seed);
+  const JD = Float32Array.from({ length: n * n }, () => (o.g * rng.normal()) / Math.sqrt(n));
+  const Uin = uniformMatrix(n, nin, o.gainIn, rng);
+  const Uout = uniformMatrix(n, m, o.gainOut, rng);
+  // Divided by √k so the total hint drive keeps its size whatever the number of sampled neurons.
+  const Uhint = uniformMatrix(n, k, o.gainHint / Math.sqrt(Math.max(1, k)), rng);
+  const xInit = Float32Array.from({ length: n }, () => o.initScale * rng.normal());
+  const dEmb = nin + m + k;
+  const driveEmb = new Float32Array(n * dEmb);
+  for (let i = 0; i < n; i++) {
+    driveEmb.set(Uin.subarray(i * nin, (i + 1) * nin), i * dEmb);
+    driveEmb.set(Uout.subarray(i * m, (i + 1) * m), i * dEmb + nin);
+    driveEmb.set(Uhint.subarray(i * k, (i + 1) * k), i * dEmb + nin + m);
+  }
+  const ctr = trainConds.length;
+  const sigEmbHost = timeMajor(
+    [
+      { data: task.inputs, channels: nin, conds: trainConds },
+      { data: task.outputs, channels: m, conds: trainConds },
+      { data: hints, channels: k, conds: null },
+    ],
+    trainConds,
+    T,
+  );
+  const batchMax = Math.max(ctr, 2);
+  const xInitBatch = new Float32Array(batchMax * n);
+  for (let b = 0; b < batchMax; b++) xInitBatch.set(xInit, b * n);
+  const xInitBuf = buffers.upload(xInitBatch, 'sparse.xinit');
+  const rInitBuf = buffers.upload(xInitBatch.map(Math.tanh), 'sparse.rinit');
+  const JDBuf = buffers.upload(JD, 'sparse.JD');
+  const driveEmbBuf = buffers.upload(driveEmb, 'sparse.driveEmb');
+  const sigEmb = buffers.upload(sigEmbHost, 'sparse.sigEmb');
+  const dummyRec = buffers.alloc(1, 'sparse.norec');
+  const net: NetState = {
+    x: buffers.alloc(batchMax * n, 'emb.x'), r: [buffers.alloc(batchMax * n, 'emb.r0'), buffers.alloc(batchMax * n, 'emb.r1')],
+    cur: buffers.alloc(batchMax * n, 'emb.cur'),
+  };
+
+  /** Start `batch` trials of a network from the shared initial state (or the given one). */
+  const resetState = (state: { x: GPUBuffer; r: GPUBuffer[] }, batch: number, source = xInitBuf, rSource = rInitBuf) => {
+    engine.copy(source, state.x, batch * n * 4);
+    engine.copy(rSource, state.r[0], batch * n * 4);
+  };
+  /** One teacher-forced step of training condition `ci` (batch 1) or of conditions 0… (batch > 1); currents land in `state.cur`. */
+  const step = (t: number, ci: number, phase: number, record: GPUBuffer | null, batch = 1, state = net) =>
+    netStep(
+      engine,
+      { mat: JDBuf, drive: driveEmbBuf, sig: sigEmb, rIn: state.r[phase], x: state.x, rOut: state.r[1 - phase], cur: state.cur, rec: record ?? dummyRec },
+      { n, rows: n, d: dEmb, batch, t, sigBatch: ctr, sigB0: ci, teachFrom: nin, record: record !== null, dtTau },
+    );
+  /**
+   * Teacher-forced pass over every training condition at once: the GPU record (time × conds × [r | cur])
+   * and the rates as conds × time × n.
+   */
+  const recordTeacherForced = async (): Promise<{ rec: GPUBuffer; rates: Float32Array }> => {
+    const recStride = 2 * n;
+    const rec = buffers.alloc(T * ctr * recStride, 'emb.rec');
+    resetState(net, ctr);
+    for (let t = 0; t < T; t++) step(t, 0, t % 2, rec, ctr);
+    return { rec, rates: unpackRates(await engine.readF32(rec, T * ctr * recStride), T, ctr, n, recStride) };
+  };
+  return { n, ctr, dEmb, dtTau, nin, m, k, T, Uin, xInit, rng, sigEmb, dummyRec, net, resetState, step, recordTeacherForced };
+}
+
+/**
+ * Non-chaos check: a second embedder copy started from another state (drawn after the embedder, from
+ * its stream) is driven alongside the first over each training condition up to the hint tail; the
+ * largest final distance ratio must stay within `tolerance`. Returns that ratio.
+ */
+export async function checkNotChaotic(
+  engine: Engine, buffers: OwnedBuffers, emb: Embedder, o: { window: number; tolerance: number; initScale: number; g: number },
+): Promise<number> {
+  const { n } = emb;
+  const other: NetState = { x: buffers.alloc(n, 'emb2.x'), r: [buffers.alloc(n, 'emb2.r0'), buffers.alloc(n, 'emb2.r1')], cur: buffers.alloc(n, 'emb2.cur') };
+  const x2 = Float32Array.from({ length: n }, () => o.initScale * 2 * emb.rng.normal());
+  const x2Buf = buffers.upload(x2, 'emb2.xinit');
+  const r2Buf = buffers.upload(x2.map(Math.tanh), 'emb2.rinit');
+  let d0 = 0;
+  for (let i = 0; i < n; i++) d0 += (x2[i] - emb.xInit[i]) ** 2;
+  let chaosRatio = NaN;
+  for (let ci = 0; ci < emb.ctr; ci++) {
+    emb.resetState(emb.net, 1);
+    emb.resetState(other, 1, x2Buf, r2Buf);
+    for (let t = 0; t < o.window; t++) {
+      emb.step(t, ci, t % 2, null);
+      emb.step(t, ci, t % 2, null, 1, other);
+    }
+    const a = await engine.readF32(emb.net.x, n);
+    const b = await engine.readF32(other.x, n);
+    let d = 0;
+    for (let i = 0; i < n; i++) d += (a[i] - b[i]) ** 2;
+    const ratio = Math.sqrt(d / d0);
+    chaosRatio = Number.isNaN(chaosRatio) ? ratio : Math.max(chaosRatio, ratio);
+  }
+  if (!(chaosRatio <= o.tolerance)) {
+    throw new ChaoticEmbedderError(
+      `the driven embedder is chaotic: two copies started from different states are still ${chaosRatio.toExponential(2)} of their initial distance apart ` +
+        `after ${o.window} samples (tolerance ${o.tolerance}); raise the drive gains (gainOut, gainHint, gainIn) or lower the embedder gain g (now ${o.g})`,
+    );
+  }
+  return chaosRatio;
+}

@@ -388,7 +388,7 @@ export async function* runBench(engine: Engine, ctx: { software: boolean; runs: 
   const overrides = sizeOverrides(v);
   const config = String(v.config ?? (Object.keys(overrides).length ? 'custom' : 'all'));
   const choices = [...PRESET_NAMES, 'sweep', 'all'];
-  if (!choices.includes(config)) throw new Error(`--config: '${config}' is not one of ${choices.join(', ')}`);
+  if (config !== 'custom' && !choices.includes(config)) throw new Error(`--config: '${config}' is not one of ${choices.join(', ')}`);
   if ((config === 'sweep' || config === 'all') && Object.keys(overrides).length) {
     throw new Error(`--config ${config} takes no size flags (--rank, --particles, ...): they apply to one preset`);
   }

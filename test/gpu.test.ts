@@ -32,6 +32,6 @@ for (const [name, mod] of sorted.filter(([n]) => GPU_TUNED.includes(n))) {
     beforeAll(async () => {
       gpuTuned ??= await createEngine({ backend, tuning: 'gpu' });
     });
-    for (const c of mod.cases) test(c.name, () => runCase(gpuTuned, c), c.timeoutMs ?? 60_000);
+    for (const c of mod.cases.filter((c) => !c.onceOnly)) test(c.name, () => runCase(gpuTuned, c), c.timeoutMs ?? 60_000);
   });
 }

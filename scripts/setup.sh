@@ -2,6 +2,8 @@
 # Prepares a Debian 12 machine (no GPU needed) to build and test lowrank-smc:
 #   - Mesa 25 lavapipe (software Vulkan) from bookworm-backports: Dawn rejects Debian 12's own Mesa 22;
 #   - Mesa EGL/GLES (the engine's OpenGL ES fallback) and Chromium (real-browser tests);
+#   - redis-server (the job queue of `lowrank-smc sweep` / `worker`, and the sweep tests, which start
+#     their own server on a loopback port); its system service, if one runs, must listen on loopback only;
 #   - npm ci, npm run build, and a check that the engine finds an adapter.
 # Idempotent: packages already at the right versions and an unchanged lockfile are skipped.
 set -euo pipefail
@@ -43,7 +45,7 @@ mesa_ok() {
 
 # Mesa packages that must come from the same release as the Vulkan driver.
 MESA_PACKAGES=(mesa-vulkan-drivers libvulkan1 libegl1 libgles2 libegl-mesa0)
-OTHER_PACKAGES=(chromium)
+OTHER_PACKAGES=(chromium redis-server)
 
 missing=()
 mesa_ok || missing+=(mesa-vulkan-drivers)
@@ -103,11 +105,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq >/tmp/lowrank-smc-apt.log 2>&1 \
     || { tail -n 30 /tmp/lowrank-smc-apt.log >&2; die "apt-get update failed (log: /tmp/lowrank-smc-apt.log)"; }
   apt_install "${target_release[@]}" "${MESA_PACKAGES[@]}"
-  # Chromium comes from the normal suites; it reuses the Mesa libraries installed above.
+  # Chromium and redis-server come from the normal suites; Chromium reuses the Mesa libraries installed above.
   apt_install "${OTHER_PACKAGES[@]}"
   mesa_ok || die "mesa-vulkan-drivers is $(installed_version mesa-vulkan-drivers), need >= $MESA_MIN_VERSION (lavapipe in older Mesa is rejected by Dawn)"
 fi
-step "system: mesa-vulkan-drivers $(installed_version mesa-vulkan-drivers), libvulkan1 $(installed_version libvulkan1), chromium $(installed_version chromium)"
+step "system: mesa-vulkan-drivers $(installed_version mesa-vulkan-drivers), libvulkan1 $(installed_version libvulkan1), chromium $(installed_version chromium), redis-server $(installed_version redis-server)"
+
+# Debian's packaged Redis (a system service where systemd runs) listens on loopback with protected mode;
+# refuse to leave it otherwise: a queue server reachable from the network without TLS and a password
+# would run anyone's jobs. scripts/sweep-local.sh starts its own server on 127.0.0.1 in any case.
+REDIS_CONF=/etc/redis/redis.conf
+if [ -r "$REDIS_CONF" ]; then
+  bind_line=$(grep -E '^[[:space:]]*bind[[:space:]]' "$REDIS_CONF" | tail -n 1 || true)
+  if [ -z "$bind_line" ] || printf '%s\n' "$bind_line" | awk '{ for (i = 2; i <= NF; i++) print $i }' | grep -qvE '^-?(127\.0\.0\.1|::1|localhost)$'; then
+    die "$REDIS_CONF does not bind Redis to loopback only (${bind_line:-no bind line}); set 'bind 127.0.0.1 -::1' or secure it (TLS, requirepass/ACL) before running setup"
+  fi
+  step "system Redis listens on loopback only ($bind_line)"
+fi
 
 # --- node packages and build ---------------------------------------------------------------------
 

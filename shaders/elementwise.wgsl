@@ -1,12 +1,13 @@
 // Generic elementwise ops for parameter transforms: unary maps and numpy-broadcast binary ops
 // (rank ≤ 4, shapes padded with leading 1s), each with its backward kernel.
 #include "nonlin"
+#include "shared_constants"
 
 override WG: u32 = 256u;
-// Unary op id (src/ops/elementwise.ts UNARY): 0 affine αx+β, 1 exp, 2 log, 3 softplus, 4 sigmoid,
-// 5 tanh, 6 square.
+// Unary op id (UNARY_* in src/gpu/shared-constants.ts): 0 affine αx+β, 1 exp, 2 log, 3 softplus, 4 sigmoid,
+// 5 tanh, 6 square, 7 gelu (erf form), 8 leaky relu (slope alpha).
 override UNARY: u32 = 0u;
-// Binary op id: 0 add, 1 sub, 2 mul, 3 div.
+// Binary op id (BINARY_*): 0 add, 1 sub, 2 mul, 3 div.
 override BINARY: u32 = 0u;
 // binary_grad: 0 for the gradient of a, 1 for b.
 override WHICH: u32 = 0u;
@@ -47,26 +48,46 @@ fn unflatten(i: u32, shape: vec4<u32>) -> vec4<u32> {
   return idx;
 }
 
+// erfc(z) for z ≥ 0 with relative error below 1.2e-7 everywhere (the Chebyshev fit of Press et al.,
+// Numerical Recipes §6.2), so GELU keeps its tiny negative tail instead of rounding 1 + erf to 0.
+fn erfc_pos(z: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807
+    + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * exp(-z * z + poly);
+}
+
+// Standard normal CDF Φ(v) = erfc(−v/√2)/2.
+fn normal_cdf(v: f32) -> f32 {
+  let h = 0.5 * erfc_pos(abs(v) * 0.70710678);
+  return select(h, 1.0 - h, v > 0.0);
+}
+
 fn unary_f(v: f32) -> f32 {
   switch UNARY {
-    case 0u: { return pu.alpha * v + pu.beta; }
-    case 1u: { return exp(v); }
-    case 2u: { return log(v); }
-    case 3u: { return nl_softplus(v); }
-    case 4u: { return nl_sigmoid(v); }
-    case 5u: { return nl_tanh(v); }
+    case UNARY_AFFINE: { return pu.alpha * v + pu.beta; }
+    case UNARY_EXP: { return exp(v); }
+    case UNARY_LOG: { return log(v); }
+    case UNARY_SOFTPLUS: { return nl_softplus(v); }
+    case UNARY_SIGMOID: { return nl_sigmoid(v); }
+    case UNARY_TANH: { return nl_tanh(v); }
+    case UNARY_GELU: { return v * normal_cdf(v); }
+    case UNARY_LEAKY_RELU: { return select(pu.alpha * v, v, v > 0.0); }
     default: { return v * v; }
   }
 }
 
 fn unary_df(v: f32) -> f32 {
   switch UNARY {
-    case 0u: { return pu.alpha; }
-    case 1u: { return exp(v); }
-    case 2u: { return 1.0 / v; }
-    case 3u: { return nl_sigmoid(v); }
-    case 4u: { let s = nl_sigmoid(v); return s * (1.0 - s); }
-    case 5u: { let t = nl_tanh(v); return 1.0 - t * t; }
+    case UNARY_AFFINE: { return pu.alpha; }
+    case UNARY_EXP: { return exp(v); }
+    case UNARY_LOG: { return 1.0 / v; }
+    case UNARY_SOFTPLUS: { return nl_sigmoid(v); }
+    case UNARY_SIGMOID: { let s = nl_sigmoid(v); return s * (1.0 - s); }
+    case UNARY_TANH: { let t = nl_tanh(v); return 1.0 - t * t; }
+    // Φ(v) + v φ(v)
+    case UNARY_GELU: { return normal_cdf(v) + v * 0.39894228 * exp(-0.5 * v * v); }
+    case UNARY_LEAKY_RELU: { return select(pu.alpha, 1.0, v > 0.0); }
     default: { return 2.0 * v; }
   }
 }
@@ -86,9 +107,9 @@ fn unary_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 fn binary_f(u: f32, v: f32) -> f32 {
   switch BINARY {
-    case 0u: { return u + v; }
-    case 1u: { return u - v; }
-    case 2u: { return u * v; }
+    case BINARY_ADD: { return u + v; }
+    case BINARY_SUB: { return u - v; }
+    case BINARY_MUL: { return u * v; }
     default: { return u / v; }
   }
 }
@@ -104,9 +125,9 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // d out / d (a or b) times the output gradient g, at one output element.
 fn binary_df(g: f32, u: f32, v: f32) -> f32 {
   switch BINARY {
-    case 0u: { return g; }
-    case 1u: { return select(-g, g, WHICH == 0u); }
-    case 2u: { return g * select(u, v, WHICH == 0u); }
+    case BINARY_ADD: { return g; }
+    case BINARY_SUB: { return select(-g, g, WHICH == 0u); }
+    case BINARY_MUL: { return g * select(u, v, WHICH == 0u); }
     default: { return select(-g * u / (v * v), g / v, WHICH == 0u); }
   }
 }

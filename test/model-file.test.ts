@@ -38,7 +38,7 @@ describe('parseModel refuses malformed files with the file, field and problem', 
     expect(parse({ ...fileObj(), format: 'other-model' })).toThrow(/^models\/m\.json: not a lowrank-smc model file \(field "format" should be "lowrank-smc-model"\)/);
     const { format: _f, ...noFormat } = fileObj();
     expect(parse(noFormat)).toThrow(/models\/m\.json: not a lowrank-smc model file/);
-    expect(parse({ ...fileObj(), version: 99 })).toThrow(/^models\/m\.json: model file version 99 is not supported \(this lowrank-smc reads versions 1, 2\)/);
+    expect(parse({ ...fileObj(), version: 99 })).toThrow(/^models\/m\.json: model file version 99 is not supported \(this lowrank-smc reads versions 1, 2, 3\)/);
     expect(parse({ ...fileObj(), version: '2' })).toThrow(/models\/m\.json: model file version 2 is not supported/);
     expect(parseText('null')).toThrow(/models\/m\.json: not a lowrank-smc model file/);
   });
@@ -138,7 +138,7 @@ describe('serializeModel → JSON → parseModel round trip', () => {
       const text = JSON.stringify(serializeModel(config, params, normalisation, training));
       const file = JSON.parse(text);
       expect(file.format).toBe(MODEL_FORMAT);
-      expect(file.version).toBe(2);
+      expect(file.version).toBe(3);
       const back = parseModel(text, SRC);
       expect(back.config).toEqual(config);
       for (const k of PARAM_NAMES) {

@@ -6,7 +6,7 @@ import type { Engine } from '../gpu/engine.js';
 import type { KernelBench, KernelBenchOptions } from '../../bench/timing.js';
 import type { BenchContext, BenchLine } from '../../bench/context.js';
 
-export const summary = 'per-kernel timings: copy (bandwidth roof), low-rank product, reduction, scan, Kalman R×R algebra';
+export const summary = 'per-kernel timings: copy (bandwidth roof), low-rank product, reduction, scan, Kalman R×R algebra, 1-D convolution (encoder)';
 
 /** Name → module path (relative to this file, so it also resolves from the compiled dist/). */
 export const KERNEL_BENCHES: Record<string, string> = {
@@ -14,6 +14,7 @@ export const KERNEL_BENCHES: Record<string, string> = {
   lowrank: '../../bench/kernels-lowrank.js',
   reduce: '../../bench/kernels-reduce.js',
   kalman: '../../bench/kernels-kalman.js',
+  conv: '../../bench/kernels-conv.js',
 };
 
 export const options = {

@@ -90,8 +90,9 @@ export async function run(argv: string[]): Promise<number> {
     out.repeats = runs;
   }
   if (spikes) out.spikes = spikes;
-  const mads = `${(out.d_stsp_mad as number).toFixed(3)} / ${(out.d_h_mad as number).toFixed(4)}`;
-  const spread = repeats > 1 ? ` (median of ${repeats} generated series; MAD ${mads})` : '';
+  // MADs exist only for repeats > 1
+  const mads = () => `${(out.d_stsp_mad as number).toFixed(3)} / ${(out.d_h_mad as number).toFixed(4)}`;
+  const spread = repeats > 1 ? ` (median of ${repeats} generated series; MAD ${mads()})` : '';
   if (values.json) console.log(JSON.stringify(out));
   else console.log(`D_stsp ${(out.d_stsp as number).toFixed(3)}  D_H ${(out.d_h as number).toFixed(4)}  (${rows} steps, cut-off ${cutOff})${spread}`);
   engine.destroy();

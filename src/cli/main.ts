@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   plot: () => import('./plot.js'),
   'fixed-points': () => import('./fixed-points.js'),
   simulate: () => import('./simulate.js'),
+  sweep: () => import('./sweep.js'),
+  worker: () => import('./worker.js'),
 };
 
 /** The usage text with each command's one-line summary (loads the command modules, no GPU). */

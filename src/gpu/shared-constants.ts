@@ -32,6 +32,28 @@ export const PURPOSE_GEN_POSTERIOR_PICK = 9;
 export const PURPOSE_TEACHER = 20;
 
 // Ids the kernels switch on.
+/** Elementwise unary ops (the UNARY override of shaders/elementwise.wgsl; names in src/ops/elementwise.ts). */
+export const UNARY_AFFINE = 0;
+export const UNARY_EXP = 1;
+export const UNARY_LOG = 2;
+export const UNARY_SOFTPLUS = 3;
+export const UNARY_SIGMOID = 4;
+export const UNARY_TANH = 5;
+export const UNARY_SQUARE = 6;
+export const UNARY_GELU = 7;
+export const UNARY_LEAKY_RELU = 8;
+/** Elementwise binary ops (the BINARY override of shaders/elementwise.wgsl). */
+export const BINARY_ADD = 0;
+export const BINARY_SUB = 1;
+export const BINARY_MUL = 2;
+export const BINARY_DIV = 3;
+/** Unit nonlinearities φ(x; h) (the NONLIN override of shaders/nonlin.wgsl; names in src/ops/nonlin.ts). */
+export const NONLIN_RELU = 0;
+export const NONLIN_CLIPPED_RELU = 1;
+export const NONLIN_TANH = 2;
+export const NONLIN_SOFTPLUS = 3;
+export const NONLIN_EXP = 4;
+export const NONLIN_IDENTITY = 5;
 /** Resampling schemes (p.resample of the particle-filter kernels). */
 export const RESAMPLE_SYSTEMATIC = 0;
 export const RESAMPLE_STRATIFIED = 1;

@@ -30,6 +30,7 @@ import { optimalProjections } from '../ops/obs-projection.js';
 import { cholFactor, diagExp, matmul, reshape, sum } from '../ops/linalg.js';
 import type { Nonlinearity, NonlinearityName } from '../ops/nonlin.js';
 import { pack, type PackPart } from '../ops/pack.js';
+import { validateEncoderConfig, type EncoderConfig } from './encoder.js';
 import { thetaLayout, type ObsLikelihood, type ObsNonlinearity, type Proposal, type ThetaLayout } from './theta-layout.js';
 
 export type NoiseKind = 'full' | 'diag' | 'scalar';
@@ -68,6 +69,8 @@ export interface ModelConfig {
   trainObsGain?: boolean;
   /** Train the readout bias b (default true; false keeps it, 0 from init). */
   trainObsBias?: boolean;
+  /** CNN encoder of the encoder proposal (src/models/encoder.ts; its parameters live apart); absent if none. */
+  encoder?: EncoderConfig;
 }
 
 export type InputFilter = 'raw' | 'lowpass';
@@ -198,6 +201,7 @@ export function validateConfig(c: ModelConfig): void {
   if (c.readoutFrom === 'rates' && !isOneToOne(c)) {
     throw new Error('model config: readoutFrom "rates" is an option of the one-to-one observation model (observation "one-to-one")');
   }
+  if (c.encoder !== undefined) validateEncoderConfig(c.encoder, c.obsDim);
   if (isOneToOne(c)) {
     if (c.obsDim !== c.units) {
       const got = `got obsDim ${c.obsDim} and units ${c.units}`;

@@ -9,15 +9,18 @@
  *
  * Version 2 added config.observation / readoutFrom / trainObsGain / trainObsBias and params.Bo; version-1
  * files (affine models, bias trained) load unchanged, the missing fields taking their defaults.
+ * Version 3 added config.encoder and encoderParams (the CNN encoder of the encoder proposal: conv weights
+ * as [out][in][k], biases and the constant log-variance flat); files without them load as before.
  */
 import type { Normalisation } from '../io/dataset.js';
 import type { OptimizerState } from '../ops/optim.js';
+import { encoderParamShapes, type EncoderHostParams } from './encoder.js';
 import { DEFAULT_CONFIG, PARAM_NAMES, paramShapes, validateConfig, type HostParams, type ModelConfig, type ParamName } from './lowrank-rnn.js';
 
 export const MODEL_FORMAT = 'lowrank-smc-model';
-export const MODEL_VERSION = 2;
-/** Versions this code reads (1: before the one-to-one observation model; read as affine). */
-export const READABLE_MODEL_VERSIONS = [1, 2];
+export const MODEL_VERSION = 3;
+/** Versions this code reads (1: before the one-to-one observation model, read as affine; 2: before encoders). */
+export const READABLE_MODEL_VERSIONS = [1, 2, 3];
 
 export interface HistoryEntry {
   iteration: number;
@@ -67,6 +70,8 @@ export interface ModelFile {
   params: Record<string, number[] | number[][]>;
   normalisation: Normalisation | null;
   training: TrainingRecord | null;
+  /** Present when config.encoder is: the encoder's parameters by name (encoderParamShapes). */
+  encoderParams?: Record<string, number[] | number[][][]>;
 }
 
 function toRows(a: Float32Array, rows: number, cols: number, transpose: boolean): number[][] {
@@ -76,7 +81,51 @@ function toRows(a: Float32Array, rows: number, cols: number, transpose: boolean)
   return out;
 }
 
-export function serializeModel(config: ModelConfig, params: HostParams, normalisation: Normalisation | null, training: TrainingRecord | null): ModelFile {
+/** Parameters of an encoder model file entry: conv weights [out][in][k] nested, vectors flat. */
+function serializeEncoder(config: ModelConfig, encoder: EncoderHostParams): Record<string, number[] | number[][][]> {
+  const out: Record<string, number[] | number[][][]> = {};
+  for (const [name, shape] of encoderParamShapes(config.encoder!, config.rank)) {
+    const v = encoder[name];
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!v || v.length !== size) throw new Error(`serializeModel: encoder parameter ${name} has ${v ? v.length : 'no'} values, expected ${size} ([${shape}])`);
+    if (shape.length === 1) out[name] = Array.from(v);
+    else {
+      const [O, I, K] = shape;
+      out[name] = Array.from({ length: O }, (_, o) => Array.from({ length: I }, (_, i) => Array.from(v.subarray((o * I + i) * K, (o * I + i + 1) * K))));
+    }
+  }
+  return out;
+}
+
+/** Read the encoder's parameters of a file, checking each one's nesting and values. */
+function parseEncoder(obj: ModelFile, config: ModelConfig, source: string): EncoderHostParams {
+  const stored = obj.encoderParams as Record<string, unknown> | undefined;
+  if (!stored || typeof stored !== 'object') throw new Error(`${source}: config.encoder is set but encoderParams is missing`);
+  const out: EncoderHostParams = {};
+  for (const [name, shape] of encoderParamShapes(config.encoder!, config.rank)) {
+    const field = `encoderParams["${name}"]`;
+    const want = shape.map((d) => `[${d}]`).join('');
+    const flat: number[] = [];
+    const walk = (v: unknown, depth: number, path: string): void => {
+      if (!Array.isArray(v)) throw new Error(`${source}: ${field}${path} is not an array (${name} is ${want})`);
+      if (v.length !== shape[depth]) throw new Error(`${source}: ${field}${path} has ${v.length} entries, expected ${shape[depth]} (${name} is ${want})`);
+      v.forEach((u, i) => {
+        if (depth + 1 < shape.length) walk(u, depth + 1, `${path}[${i}]`);
+        else {
+          if (typeof u !== 'number' || !Number.isFinite(Math.fround(u))) throw new Error(`${source}: ${field}${path}[${i}] is ${JSON.stringify(u)}, not a finite float32 number`);
+          flat.push(u);
+        }
+      });
+    };
+    if (stored[name] === undefined) throw new Error(`${source}: ${field} is missing`);
+    walk(stored[name], 0, '');
+    out[name] = Float32Array.from(flat);
+  }
+  return out;
+}
+
+/** The file object of a model; `encoder` holds the encoder's parameters when config.encoder is set. */
+export function serializeModel(config: ModelConfig, params: HostParams, normalisation: Normalisation | null, training: TrainingRecord | null, encoder: EncoderHostParams | null = null): ModelFile {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = config;
   const out: Record<string, number[] | number[][]> = {};
   out.m = toRows(params.m, N, R, false);
@@ -92,13 +141,19 @@ export function serializeModel(config: ModelConfig, params: HostParams, normalis
   if (config.obs === 'gauss') out.logVarX = Array.from(params.logVarX);
   if (params.Bv.length) out.Bv = toRows(params.Bv, D, DU, true); // [DU][D]
   if (params.Bo.length) out.Bo = Array.from(params.Bo); // one-to-one gains [N]
-  return { format: MODEL_FORMAT, version: MODEL_VERSION, config, params: out, normalisation, training };
+  const file: ModelFile = { format: MODEL_FORMAT, version: MODEL_VERSION, config, params: out, normalisation, training };
+  if (config.encoder) {
+    if (!encoder) throw new Error('serializeModel: the model has an encoder (config.encoder) but no encoder parameters were given');
+    file.encoderParams = serializeEncoder(config, encoder);
+  }
+  return file;
 }
 
 /** Parse and validate a model file; every problem names the file and field. */
 export function parseModel(
-  text: string, source = 'model file',
-): { config: ModelConfig; params: HostParams; normalisation: Normalisation | null; training: TrainingRecord | null } {
+  text: string,
+  source = 'model file',
+): { config: ModelConfig; params: HostParams; normalisation: Normalisation | null; training: TrainingRecord | null; encoder: EncoderHostParams | null } {
   let obj: ModelFile;
   try {
     obj = JSON.parse(text);
@@ -180,5 +235,6 @@ export function parseModel(
       }
     }
   }
-  return { config, params, normalisation: norm, training: obj.training ?? null };
+  const encoder = config.encoder ? parseEncoder(obj, config, source) : null;
+  return { config, params, normalisation: norm, training: obj.training ?? null, encoder };
 }

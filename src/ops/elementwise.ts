@@ -1,18 +1,32 @@
 /**
  * Elementwise ops on the tape: numpy-broadcast binary ops (add, sub, mul, div; rank ≤ 4) whose
  * backward sums over the broadcast dimensions, and unary maps (affine, exp, log, softplus, sigmoid,
- * tanh, square). Each has a float64 reference (`binaryRef`, `unaryRef`) used as the test oracle.
+ * tanh, square, and the encoder's activations GELU (erf form) and leaky ReLU). Each has a float64
+ * reference (`binaryRef`, `unaryRef`) used as the test oracle.
  */
 import { record } from '../autodiff/tape.js';
 import { Tensor, shapeSize } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
+import {
+  BINARY_ADD, BINARY_DIV, BINARY_MUL, BINARY_SUB, UNARY_AFFINE, UNARY_EXP, UNARY_GELU, UNARY_LEAKY_RELU, UNARY_LOG, UNARY_SIGMOID, UNARY_SOFTPLUS, UNARY_SQUARE, UNARY_TANH,
+} from '../gpu/shared-constants.js';
 
 const WG = 256;
 export const MAX_RANK = 4;
 
-export const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+export const BINARY = { add: BINARY_ADD, sub: BINARY_SUB, mul: BINARY_MUL, div: BINARY_DIV } as const;
 export type BinaryOp = keyof typeof BINARY;
-export const UNARY = { affine: 0, exp: 1, log: 2, softplus: 3, sigmoid: 4, tanh: 5, square: 6 } as const;
+export const UNARY = {
+  affine: UNARY_AFFINE,
+  exp: UNARY_EXP,
+  log: UNARY_LOG,
+  softplus: UNARY_SOFTPLUS,
+  sigmoid: UNARY_SIGMOID,
+  tanh: UNARY_TANH,
+  square: UNARY_SQUARE,
+  gelu: UNARY_GELU,
+  leaky_relu: UNARY_LEAKY_RELU,
+} as const;
 export type UnaryOp = keyof typeof UNARY;
 
 // ------------------------------------------------------------------ shapes
@@ -147,6 +161,10 @@ export const softplus = (x: Tensor): Tensor => unary('softplus', x);
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
 export const tanh = (x: Tensor): Tensor => unary('tanh', x);
 export const square = (x: Tensor): Tensor => unary('square', x);
+/** GELU, exact (erf) form as torch.nn.GELU(): x Φ(x). */
+export const gelu = (x: Tensor): Tensor => unary('gelu', x);
+/** Leaky ReLU: x for x > 0, slope · x otherwise (derivative slope at 0, as torch). */
+export const leakyRelu = (x: Tensor, slope = 0.1): Tensor => unary('leaky_relu', x, slope, 0, 'leakyRelu');
 
 // ------------------------------------------------------------------ float64 references
 
@@ -175,7 +193,34 @@ export function binaryRef(op: BinaryOp, a: ArrayLike<number>, aShape: readonly n
   return out;
 }
 
-/** Float64 reference of a unary op (alpha, beta only for 'affine'). */
+/**
+ * erfc(z) in float64 (relative error ~1e-15): the all-positive series of erf for z < 1.5, the continued
+ * fraction of erfc beyond (no cancellation in either).
+ */
+export function erfc(z: number): number {
+  if (z < 0) return 2 - erfc(-z);
+  if (z < 1.5) {
+    // erf z = 2/√π e^{−z²} Σ_n 2^n z^{2n+1} / (1·3···(2n+1))
+    let term = z;
+    let sum = z;
+    for (let n = 1; n < 200 && term > 1e-17 * sum; n++) {
+      term *= (2 * z * z) / (2 * n + 1);
+      sum += term;
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * Math.exp(-z * z) * sum;
+  }
+  // erfc z = e^{−z²}/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …)))), evaluated from the tail
+  let f = z;
+  for (let n = 100; n >= 1; n--) f = z + n / 2 / f;
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+}
+
+/** Standard normal CDF Φ(x) = erfc(−x/√2)/2 in float64. */
+export function normalCdf(x: number): number {
+  return 0.5 * erfc(-x / Math.SQRT2);
+}
+
+/** Float64 reference of a unary op (alpha, beta only for 'affine'; alpha is the slope of 'leaky_relu'). */
 export function unaryRef(op: UnaryOp, x: ArrayLike<number>, alpha = 1, beta = 0): Float64Array {
   const f: (v: number) => number = {
     affine: (v: number) => alpha * v + beta,
@@ -185,6 +230,8 @@ export function unaryRef(op: UnaryOp, x: ArrayLike<number>, alpha = 1, beta = 0)
     sigmoid: (v: number) => 1 / (1 + Math.exp(-v)),
     tanh: Math.tanh,
     square: (v: number) => v * v,
+    gelu: (v: number) => v * normalCdf(v),
+    leaky_relu: (v: number) => (v > 0 ? v : alpha * v),
   }[op];
   return Float64Array.from(x, f);
 }

@@ -3,7 +3,16 @@
  * shaders/nonlin.wgsl (its NONLIN override) and float64 references used as test oracles.
  * Kinks follow PyTorch: relu'(0) = 0.
  */
-export const NONLINEARITIES = { relu: 0, clipped_relu: 1, tanh: 2, softplus: 3, exp: 4, identity: 5 } as const;
+import { NONLIN_CLIPPED_RELU, NONLIN_EXP, NONLIN_IDENTITY, NONLIN_RELU, NONLIN_SOFTPLUS, NONLIN_TANH } from '../gpu/shared-constants.js';
+
+export const NONLINEARITIES = {
+  relu: NONLIN_RELU,
+  clipped_relu: NONLIN_CLIPPED_RELU,
+  tanh: NONLIN_TANH,
+  softplus: NONLIN_SOFTPLUS,
+  exp: NONLIN_EXP,
+  identity: NONLIN_IDENTITY,
+} as const;
 
 export type NonlinearityName = keyof typeof NONLINEARITIES;
 export type Nonlinearity = NonlinearityName | (typeof NONLINEARITIES)[NonlinearityName];

@@ -448,3 +448,45 @@ export async function spectraPlot(real: NdArray, generated: NdArray, opts: Spect
   } as TopLevelSpec;
   return renderSpec(spec);
 }
+
+// ------------------------------------------------------------------------------------------ sweeps
+
+export interface MetricByParameterOptions {
+  title?: string;
+  /** Log x axis (default: when every x is > 0 and they span more than a factor of 20). */
+  logX?: boolean;
+  logY?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * A metric against a swept parameter: one point per job, coloured by a second parameter when given
+ * (e.g. the seed), and the mean per parameter value as a line (e.g. D_stsp per seed against particles).
+ */
+export async function metricByParameter(rows: readonly { x: number; y: number; group?: string }[], xTitle: string, yTitle: string, opts: MetricByParameterOptions = {}): Promise<Plot> {
+  const points = rows.filter((r) => finite(r.x) && finite(r.y) && (!opts.logY || r.y > 0));
+  if (points.length === 0) throw new Error(`plot of ${yTitle} against ${xTitle}: no finite values (have the jobs finished?)`);
+  const xs = points.map((p) => p.x);
+  const logX = opts.logX ?? (Math.min(...xs) > 0 && Math.max(...xs) / Math.min(...xs) > 20);
+  const byX = new Map<number, number[]>();
+  for (const p of points) byX.set(p.x, [...(byX.get(p.x) ?? []), p.y]);
+  const means = [...byX.entries()].sort((a, b) => a[0] - b[0]).map(([x, ys]) => ({ x, mean: ys.reduce((s, y) => s + y, 0) / ys.length }));
+  const x = { field: 'x', type: 'quantitative' as const, title: xTitle, scale: logX ? { type: 'log' } : { zero: false } };
+  const yScale = opts.logY ? { type: 'log' } : { zero: false };
+  const grouped = points.some((p) => p.group !== undefined);
+  const spec = {
+    title: opts.title,
+    width: opts.width ?? 480,
+    height: opts.height ?? 300,
+    layer: [
+      { data: { values: means }, mark: { type: 'line', color: '#333333', strokeWidth: 1.5 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: yScale } } },
+      {
+        data: { values: points.map((p) => ({ x: p.x, y: p.y, group: p.group ?? '' })) },
+        mark: { type: 'point', filled: true, size: 40, opacity: 0.8 },
+        encoding: { x, y: { field: 'y', type: 'quantitative', title: yTitle, scale: yScale }, ...(grouped ? { color: { field: 'group', type: 'nominal', title: null } } : {}) },
+      },
+    ],
+  } as TopLevelSpec;
+  return renderSpec(spec);
+}

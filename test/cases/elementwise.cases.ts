@@ -1,7 +1,7 @@
 import { gradCheck } from '../../src/autodiff/gradcheck.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
-import { add, addScalar, affine, binaryRef, div, exp, log, mul, neg, scale, sigmoid, softplus, square, sub, tanh, unaryRef, type BinaryOp } from '../../src/ops/elementwise.js';
+import { add, addScalar, affine, binaryRef, div, erfc, exp, gelu, leakyRelu, log, mul, neg, scale, sigmoid, softplus, square, sub, tanh, unaryRef, type BinaryOp } from '../../src/ops/elementwise.js';
 import type { Tensor as T } from '../../src/autodiff/tensor.js';
 import type { GpuCase } from './types.js';
 
@@ -53,6 +53,10 @@ const UNARY_CASES: { name: string; f: (x: T) => T; ref: (x: Float64Array) => Flo
   { name: 'sigmoid', f: sigmoid, ref: (x) => unaryRef('sigmoid', x), lo: -8, hi: 8 },
   { name: 'tanh', f: tanh, ref: (x) => unaryRef('tanh', x), lo: -4, hi: 4 },
   { name: 'square', f: square, ref: (x) => unaryRef('square', x), lo: -2, hi: 2 },
+  // wide range: the negative tail x Φ(x) is tiny but must not round to 0 or go positive
+  { name: 'gelu', f: gelu, ref: (x) => unaryRef('gelu', x), lo: -7, hi: 7 },
+  { name: 'leakyRelu', f: (x) => leakyRelu(x), ref: (x) => unaryRef('leaky_relu', x, 0.1), lo: -2, hi: 2 },
+  { name: 'leakyRelu slope 0.3', f: (x) => leakyRelu(x, 0.3), ref: (x) => unaryRef('leaky_relu', x, 0.3), lo: -2, hi: 2 },
 ];
 
 const unaryCases: GpuCase[] = UNARY_CASES.map(({ name, f, ref, lo, hi }, i) => ({
@@ -80,6 +84,31 @@ async function expectError(what: string, f: () => unknown, text: string): Promis
 export const cases: GpuCase[] = [
   ...binaryCases,
   ...unaryCases,
+  {
+    name: 'erfc (float64, behind the GELU reference) matches known values to 1e-14; GELU tail and leaky ReLU at 0 on the GPU',
+    async run(engine) {
+      // erfc at points on both sides of the series / continued-fraction switch (values from the C library)
+      const known: [number, number][] = [
+        [-1, 1.8427007929497148], [0.01, 0.9887165844441503], [0.5, 0.4795001221869535], [1, 0.15729920705028513],
+        [1.5, 0.033894853524689274], [2.9, 4.109787809945886e-5], [3.5, 7.430983723414128e-7], [5, 1.5374597944280349e-12], [10, 2.088487583762545e-45],
+      ];
+      for (const [z, v] of known) if (!(Math.abs(erfc(z) - v) <= 1e-14 * v)) throw new Error(`erfc(${z}) = ${erfc(z)}, expected ${v}`);
+      // GELU(−10) = −10 Φ(−10) ≈ −7.6e-23: relative accuracy in the tail (float32 exp of an argument near −50
+      // carries ~3e-6 relative error); leaky ReLU'(0) = slope (as torch)
+      const x = Tensor.fromArray(engine, [-10, -5, 0, 3], [4]);
+      const g = await gelu(x).readF32();
+      const want = unaryRef('gelu', [-10, -5, 0, 3]);
+      for (let i = 0; i < 4; i++) if (!(Math.abs(g[i] - want[i]) <= 1e-5 * Math.abs(want[i]))) throw new Error(`gelu(${[-10, -5, 0, 3][i]}) = ${g[i]}, expected ${want[i]}`);
+      x.dispose();
+      await gradCheck(engine, {
+        name: 'leakyRelu at 0',
+        inputs: [{ data: [0, 0.5, -0.5], shape: [3] }],
+        gpu: (_e, [v]) => leakyRelu(v),
+        // one-sided at 0: the left derivative (slope), what torch's backward gives there
+        reference: ([v]) => Float64Array.from(v, (u, i) => (i === 0 ? 0.1 * u : u > 0 ? u : 0.1 * u)),
+      });
+    },
+  },
   {
     name: 'broadcast gradient sums over many elements (scalar times a 1500-vector)',
     async run(engine) {

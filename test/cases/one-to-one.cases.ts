@@ -202,13 +202,13 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'one-to-one model files: version-2 round trip (observation, flags, B_o); version-1 files load as affine; unknown versions are refused',
+    name: 'one-to-one model files: current-version round trip (observation, flags, B_o); version-1 files load as affine; unknown versions are refused',
     async run() {
       const config: ModelConfig = { ...base, inputDim: 2, trainObsGain: false };
       const host = hostFor(config, 5);
       const text = JSON.stringify(serializeModel(config, host, null, null));
       const obj = JSON.parse(text);
-      if (obj.version !== MODEL_VERSION || MODEL_VERSION !== 2) throw new Error(`written as version ${obj.version}`);
+      if (obj.version !== MODEL_VERSION || MODEL_VERSION !== 3) throw new Error(`written as version ${obj.version}`);
       expect(!('B' in obj.params) && !('Bv' in obj.params) && obj.params.Bo.length === N, `one-to-one file params: ${Object.keys(obj.params).join(', ')}`);
       const file = parseModel(text);
       const c = file.config;
@@ -229,11 +229,11 @@ export const cases: GpuCase[] = [
       for (const k of PARAM_NAMES) expect(sameValues(old.params[k], affineHost[k]), `version-1 file: ${k} changed`);
       let message = '';
       try {
-        parseModel(JSON.stringify({ ...v1, version: 3 }), 'v3.json');
+        parseModel(JSON.stringify({ ...v1, version: 4 }), 'v4.json');
       } catch (err) {
         message = (err as Error).message;
       }
-      if (!/v3.json: model file version 3 is not supported .*reads versions 1, 2/.test(message)) throw new Error(`version 3: "${message}"`);
+      if (!/v4.json: model file version 4 is not supported .*reads versions 1, 2, 3/.test(message)) throw new Error(`version 4: "${message}"`);
       message = '';
       try {
         parseModel(JSON.stringify({ ...obj, config: { ...obj.config, obsDim: 3 } }), 'bad.json');
@@ -278,7 +278,7 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'fit CLI --observation one-to-one (units = channels) writes a version-2 model that generate and fixed-points read; bad combinations stop early',
+    name: 'fit CLI --observation one-to-one (units = channels) writes a version-3 model that generate and fixed-points read; bad combinations stop early',
     browser: false,
     timeoutMs: 120_000,
     async run() {
@@ -317,7 +317,7 @@ export const cases: GpuCase[] = [
         const text = await readFile(modelPath, 'utf8');
         const file = parseModel(text);
         const c = file.config;
-        const written = JSON.parse(text).version === 2 && c.observation === 'one-to-one' && c.units === D && !c.trainObsBias && file.params.Bo.length === D;
+        const written = JSON.parse(text).version === 3 && c.observation === 'one-to-one' && c.units === D && !c.trainObsBias && file.params.Bo.length === D;
         expect(written, `model file: ${JSON.stringify(c)}`);
         if (file.params.b.some((v) => v !== 0)) throw new Error('a frozen bias changed during fitting');
         if (file.params.Bo.every((v) => v === 1)) throw new Error('the trained gains did not move');

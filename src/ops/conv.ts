@@ -1,0 +1,268 @@
+/**
+ * Batched 1-D convolution on the tape (kernels: shaders/conv1d.wgsl), as the encoder of the reference
+ * uses it (lowrank-smc-model.md §2.4): the time axis is padded, then PyTorch's Conv1d with 'valid'
+ * padding (a cross-correlation) is applied, y[b,o,t] = bias[o] + Σ_i Σ_k w[o,i,k] xpad[b,i,t+k].
+ *
+ * Padding placements for a kernel of length k: causal (k−1, 0), acausal (0, k−1) and windowed
+ * (⌊k/2⌋, ⌊k/2⌋ − 1), which for odd k loses one step per layer (and for k = 1 crops the last step, as a
+ * negative pad does in torch). Modes: zeros, reflect (mirror without repeating the edge), replicate
+ * (repeat the edge) and circular (wrap: causal + circular lets the first steps see the window's end).
+ * Like torch, reflect needs each pad < the series length and circular ≤ it.
+ *
+ * Inputs are [trials, channels, time] ('bct', contiguous) or [trials, time, channels] ('btc', the
+ * layout of data windows), of which the first `channels` channels and `steps` steps may be read (the
+ * encoder sees the held-in channels of the steps before any forward-prediction tail). Gradients flow to
+ * the input, the weights [out, in, k] and the bias [out].
+ */
+import { record } from '../autodiff/tape.js';
+import { Tensor } from '../autodiff/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+
+export const PAD_PLACEMENTS = ['causal', 'acausal', 'windowed'] as const;
+export type PadPlacement = (typeof PAD_PLACEMENTS)[number];
+/** Ids shared with shaders/conv1d.wgsl (its MODE override). */
+export const PAD_MODES = { zeros: 0, reflect: 1, replicate: 2, circular: 3 } as const;
+export type PadMode = keyof typeof PAD_MODES;
+export type SeriesLayout = 'bct' | 'btc';
+
+export interface Conv1dOptions {
+  placement: PadPlacement;
+  mode: PadMode;
+  /** Layout of the input: 'bct' [trials, channels, time] (default) or 'btc' [trials, time, channels]. */
+  layout?: SeriesLayout;
+  /** Read only the first `channels` channels of the input (default all). */
+  channels?: number;
+  /** Read only the first `steps` time steps of the input (default all). */
+  steps?: number;
+  /** Layout of the output (default: the input's). */
+  outLayout?: SeriesLayout;
+}
+
+/** (left, right) padding of a kernel of length k; a negative right pad crops (windowed, k = 1). */
+export function padAmounts(placement: PadPlacement, k: number): [number, number] {
+  switch (placement) {
+    case 'causal': return [k - 1, 0];
+    case 'acausal': return [0, k - 1];
+    case 'windowed': return [Math.floor(k / 2), Math.floor(k / 2) - 1];
+    default: throw new Error(`conv1d: padding placement "${placement as string}" is not one of ${PAD_PLACEMENTS.join(', ')}`);
+  }
+}
+
+/** Output length of a layer of kernel length k over `steps` steps: steps − 1 for windowed odd k, else steps. */
+export function convOutputLength(steps: number, k: number, placement: PadPlacement): number {
+  const [l, r] = padAmounts(placement, k);
+  return steps + l + r - k + 1;
+}
+
+/** Element strides [trial, channel, time] of a layout. */
+function layoutStrides(layout: SeriesLayout, channels: number, steps: number): [number, number, number] {
+  return layout === 'bct' ? [channels * steps, steps, 1] : [channels * steps, 1, channels];
+}
+
+interface Geometry {
+  B: number;
+  Cin: number;
+  T: number;
+  Cout: number;
+  K: number;
+  padL: number;
+  tp: number;
+  Tout: number;
+  xStrides: [number, number, number];
+  outLayout: SeriesLayout;
+  outShape: number[];
+}
+
+function geometry(xShape: readonly number[], wShape: readonly number[], biasShape: readonly number[] | null, o: Conv1dOptions): Geometry {
+  if (!PAD_PLACEMENTS.includes(o.placement)) throw new Error(`conv1d: padding placement "${o.placement}" is not one of ${PAD_PLACEMENTS.join(', ')}`);
+  if (!Object.prototype.hasOwnProperty.call(PAD_MODES, o.mode)) throw new Error(`conv1d: padding mode "${o.mode}" is not one of ${Object.keys(PAD_MODES).join(', ')}`);
+  const layout = o.layout ?? 'bct';
+  if (layout !== 'bct' && layout !== 'btc') throw new Error(`conv1d: layout "${layout as string}" is not bct or btc`);
+  if (xShape.length !== 3) throw new Error(`conv1d: input must be [trials, ${layout === 'bct' ? 'channels, time' : 'time, channels'}], got shape [${xShape}]`);
+  if (wShape.length !== 3) throw new Error(`conv1d: weights must be [out channels, in channels, kernel length], got shape [${wShape}]`);
+  const B = xShape[0];
+  const [physC, physT] = layout === 'bct' ? [xShape[1], xShape[2]] : [xShape[2], xShape[1]];
+  const Cin = o.channels ?? physC;
+  const T = o.steps ?? physT;
+  if (!Number.isInteger(Cin) || Cin < 1 || Cin > physC) throw new Error(`conv1d: channels ${Cin} must be an integer in [1, ${physC}] (the input's channels)`);
+  if (!Number.isInteger(T) || T < 1 || T > physT) throw new Error(`conv1d: steps ${T} must be an integer in [1, ${physT}] (the input's time steps)`);
+  const [Cout, wIn, K] = wShape;
+  if (wIn !== Cin) throw new Error(`conv1d: weights [${wShape}] take ${wIn} input channels, the input has ${Cin}`);
+  if (Cout < 1 || K < 1) throw new Error(`conv1d: weights [${wShape}] need at least one output channel and one tap`);
+  if (biasShape && (biasShape.length !== 1 || biasShape[0] !== Cout)) throw new Error(`conv1d: bias must be [${Cout}] (one per output channel), got [${biasShape}]`);
+  const [padL, padR] = padAmounts(o.placement, K);
+  if (o.mode === 'reflect' && (padL >= T || padR >= T)) {
+    throw new Error(`conv1d: reflect padding of ${Math.max(padL, padR)} steps (${o.placement}, kernel ${K}) needs more than ${Math.max(padL, padR)} steps, the input has ${T}`);
+  }
+  if (o.mode === 'circular' && (padL > T || padR > T)) {
+    throw new Error(`conv1d: circular padding of ${Math.max(padL, padR)} steps (${o.placement}, kernel ${K}) wraps more than once over ${T} steps`);
+  }
+  const tp = T + padL + padR;
+  const Tout = tp - K + 1;
+  if (Tout < 1) throw new Error(`conv1d: kernel length ${K} with ${o.placement} padding leaves no output over ${T} steps`);
+  const outLayout = o.outLayout ?? layout;
+  const outShape = outLayout === 'bct' ? [B, Cout, Tout] : [B, Tout, Cout];
+  const xStrides = layoutStrides(layout, physC, physT);
+  return { B, Cin, T, Cout, K, padL, tp, Tout, xStrides, outLayout, outShape };
+}
+
+const pow2ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/**
+ * Register and workgroup tiles for an output of `cout` channels × `tout` steps with `klen` taps: up to
+ * 8 steps × 4 channels per invocation and 16 × 8 invocations, shrunk for small outputs (the heads, the
+ * weight gradient of short kernels); chunks of up to 16 taps × 64 / 16 input channels.
+ */
+function tiles(cout: number, tout: number, klen: number): Record<string, number> {
+  const TPT = tout >= 64 ? 8 : tout >= 8 ? 4 : 1;
+  const TX = Math.min(16, pow2ceil(Math.ceil(tout / TPT)));
+  const CPT = Math.min(4, pow2ceil(cout));
+  const TY = Math.min(8, pow2ceil(Math.ceil(cout / CPT)));
+  const KC = Math.min(16, klen);
+  const CI_C = Math.max(1, Math.min(8, Math.floor(64 / KC)));
+  return { TX, TY, CPT, TPT, TPT1: TPT - 1, KC, CI_C };
+}
+
+interface ConvCall {
+  x: Tensor;
+  w: Tensor;
+  bias: Tensor | null;
+  y: Tensor;
+  mode: number;
+  flip: boolean;
+  trials: number;
+  cin: number;
+  cout: number;
+  tin: number;
+  tout: number;
+  klen: number;
+  padL: number;
+  tp: number;
+  xOff: number;
+  xs: readonly number[];
+  ws: readonly number[];
+  ys: readonly number[];
+}
+
+/** The kernels' ConvParams uniform (`fold` reads the input-side fields only). */
+function convParams(trials: number, cin: number, cout: number, tin: number, tout: number, klen: number, padL: number, tp: number, xOff: number, xs: readonly number[], ws: readonly number[], ys: readonly number[]) {
+  return { trials, cin, cout, tin, tout, klen, padL, tp, xOff, xsB: xs[0], xsC: xs[1], xsT: xs[2], wsO: ws[0], wsI: ws[1], wsK: ws[2], ysB: ys[0], ysC: ys[1], ysT: ys[2] };
+}
+
+function dispatchConv(engine: Engine, c: ConvCall): void {
+  const defines = tiles(c.cout, c.tout, c.klen);
+  const kernel = engine.kernel('conv1d', 'conv', {
+    defines,
+    overrides: { MODE: c.mode, HAS_BIAS: c.bias ? 1 : 0, FLIP: c.flip ? 1 : 0 },
+    variant: Object.entries(defines).map(([k, v]) => `${k}${v}`).join(','),
+  });
+  const p = convParams(c.trials, c.cin, c.cout, c.tin, c.tout, c.klen, c.padL, c.tp, c.xOff, c.xs, c.ws, c.ys);
+  const groups: [number, number, number] = [Math.ceil(c.tout / (defines.TX * defines.TPT)), Math.ceil(c.cout / (defines.TY * defines.CPT)), c.trials];
+  engine.dispatch(kernel, { p, x: c.x, w: c.w, bias: c.bias ?? c.w, y: c.y }, groups);
+}
+
+/**
+ * y = conv1d(pad(x), w) + bias for x in `options.layout`, w [out, in, k], bias [out] (or null). The
+ * output is [trials, out, steps'] ('bct') or [trials, steps', out] ('btc'), steps' = convOutputLength.
+ */
+export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1dOptions): Tensor {
+  for (const [n, t] of [['input', x], ['weights', w], ['bias', bias]] as const) {
+    if (t && t.dtype !== 'f32') throw new Error(`conv1d: ${n} ${t.describe()} must be f32, is ${t.dtype}`);
+  }
+  const g = geometry(x.shape, w.shape, bias ? bias.shape : null, options);
+  const engine = x.engine;
+  const maxGroups = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (g.B > maxGroups || g.Cin > maxGroups) throw new Error(`conv1d: ${g.B} trials and ${g.Cin} input channels must each be at most ${maxGroups}`);
+  const { B, Cin, T, Cout, K, padL, tp, Tout, xStrides } = g;
+  const yStrides = layoutStrides(g.outLayout, Cout, Tout);
+  const wStrides = [Cin * K, K, 1];
+  const mode = PAD_MODES[options.mode];
+  const y = Tensor.empty(engine, g.outShape, 'f32', 'conv1d');
+  dispatchConv(engine, { x, w, bias, y, mode, flip: false, trials: B, cin: Cin, cout: Cout, tin: T, tout: Tout, klen: K, padL, tp, xOff: 0, xs: xStrides, ws: wStrides, ys: yStrides });
+  const saved = [x.retain(), w.retain()];
+  record(
+    'conv1d',
+    bias ? [x, w, bias] : [x, w],
+    [y],
+    ([gy]) => {
+      const none = bias ? [null, null, null] : [null, null];
+      if (!gy) return none;
+      const [sx, sw] = saved;
+      let gx: Tensor | null = null;
+      if (x.requiresGrad) {
+        // ∂/∂xpad: the output gradient zero-padded by K − 1 on both sides, convolved with the flipped,
+        // transposed weights; then folded onto the source steps through the padding map
+        const gpad = Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
+        dispatchConv(engine, {
+          x: gy, w: sw, bias: null, y: gpad, mode: PAD_MODES.zeros, flip: true, trials: B, cin: Cout, cout: Cin, tin: Tout, tout: tp, klen: K,
+          padL: K - 1, tp: Tout + 2 * (K - 1), xOff: 0, xs: yStrides, ws: [K, Cin * K, 1], ys: [Cin * tp, tp, 1],
+        });
+        const covers = Cin * T * B === x.size;
+        gx = covers ? Tensor.empty(engine, x.shape, 'f32', 'conv1d.gx') : Tensor.zeros(engine, x.shape, 'f32', 'conv1d.gx');
+        const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
+        engine.dispatch(engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }), { p, g: gpad, gx }, engine.grid(B * Cin * T, 64));
+        gpad.dispose();
+      }
+      let gw: Tensor | null = null;
+      if (w.requiresGrad) {
+        // ∂w[o,i,k] = Σ_b Σ_t gy[b,o,t] xpad[b,i,t+k]: the same kernel with trials ↔ input channels
+        gw = Tensor.empty(engine, w.shape, 'f32', 'conv1d.gw');
+        dispatchConv(engine, {
+          x: sx, w: gy, bias: null, y: gw, mode, flip: false, trials: Cin, cin: B, cout: Cout, tin: T, tout: K, klen: Tout, padL, tp, xOff: 0,
+          xs: [xStrides[1], xStrides[0], xStrides[2]], ws: [yStrides[1], yStrides[0], yStrides[2]], ys: [K, Cin * K, 1],
+        });
+      }
+      let gb: Tensor | null = null;
+      if (bias?.requiresGrad) {
+        gb = Tensor.empty(engine, [Cout], 'f32', 'conv1d.gbias');
+        const p = convParams(B, 0, Cout, 0, Tout, 0, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
+        engine.dispatch(engine.kernel('conv1d', 'bias_grad', { defines: tiles(1, 1, 1) }), { p, gy, gbias: gb }, Cout);
+      }
+      return bias ? [gx, gw, gb] : [gx, gw];
+    },
+    saved,
+  );
+  return y;
+}
+
+// ------------------------------------------------------------------ float64 reference
+
+/** The padded series of one channel, built as torch's F.pad does (a negative right pad crops). */
+export function padSeriesRef(s: ArrayLike<number>, padL: number, padR: number, mode: PadMode): Float64Array {
+  const T = s.length;
+  const at = (i: number) => s[i];
+  const left: number[] = [];
+  const right: number[] = [];
+  for (let j = padL; j >= 1; j--) {
+    // left[padL − j] is the value j steps before the start
+    left.push(mode === 'zeros' ? 0 : mode === 'reflect' ? at(j) : mode === 'replicate' ? at(0) : at(T - j));
+  }
+  for (let j = 1; j <= padR; j++) {
+    right.push(mode === 'zeros' ? 0 : mode === 'reflect' ? at(T - 1 - j) : mode === 'replicate' ? at(T - 1) : at(j - 1));
+  }
+  const body = Array.from({ length: T + Math.min(0, padR) }, (_, i) => at(i));
+  return Float64Array.from([...left, ...body, ...right]);
+}
+
+/**
+ * float64 reference of `conv1d` (same shapes, layouts and options): pads each channel with
+ * `padSeriesRef`, then applies the valid cross-correlation.
+ */
+export function conv1dRef(x: ArrayLike<number>, xShape: readonly number[], w: ArrayLike<number>, wShape: readonly number[], bias: ArrayLike<number> | null, options: Conv1dOptions): Float64Array {
+  const g = geometry(xShape, wShape, bias ? [bias.length] : null, options);
+  const { B, Cin, T, Cout, K, Tout, xStrides } = g;
+  const [padL, padR] = padAmounts(options.placement, K);
+  const ys = layoutStrides(g.outLayout, Cout, Tout);
+  const y = new Float64Array(B * Cout * Tout);
+  for (let b = 0; b < B; b++) {
+    const padded = Array.from({ length: Cin }, (_, i) => padSeriesRef(Array.from({ length: T }, (_, t) => x[b * xStrides[0] + i * xStrides[1] + t * xStrides[2]]), padL, padR, options.mode));
+    for (let o = 0; o < Cout; o++) {
+      for (let t = 0; t < Tout; t++) {
+        let s = bias ? bias[o] : 0;
+        for (let i = 0; i < Cin; i++) for (let k = 0; k < K; k++) s += w[(o * Cin + i) * K + k] * padded[i][t + k];
+        y[b * ys[0] + o * ys[1] + t * ys[2]] = s;
+      }
+    }
+  }
+  return y;
+}

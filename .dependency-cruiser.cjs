@@ -21,7 +21,13 @@ const layerRules = LAYERS.flatMap((group, i) => {
 module.exports = {
   forbidden: [
     { name: 'no-circular', comment: 'modules must not import each other in a cycle', severity: 'error', from: { path: '^src/' }, to: { circular: true } },
-    { name: 'web-uses-public-api', comment: 'the web app uses the library through src/index.ts only', severity: 'error', from: { path: '^src/web/' }, to: { path: '^src/(gpu|autodiff|ops|models|inference|analysis|sparse|io|sweep)/' } },
+    {
+      name: 'web-uses-public-api',
+      comment: 'the web app uses the library through src/index.ts only',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { path: '^src/(gpu|autodiff|ops|models|inference|analysis|sparse|io|sweep)/' },
+    },
     ...layerRules,
   ],
   options: {

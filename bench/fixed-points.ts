@@ -69,13 +69,14 @@ export async function* runBench(engine: Engine, ctx: BenchContext): AsyncIterabl
   const maxN = Number(v['max-n']);
   const cpuMaxN = Number(v['cpu-max-n']);
   const bruteMaxN = Number(v['brute-max-n']);
-  const sizes = typeof v.sizes === 'string'
-    ? v.sizes.split(',').map((s): [number, number] => {
-        const [R, N] = s.split(':').map(Number);
-        if (!(R >= 1 && R <= 4 && N >= 1)) throw new Error(`--sizes: "${s}" is not R:N with 1 ≤ R ≤ 4`);
-        return [R, N];
-      })
-    : defaultSizes(maxN);
+  const sizes =
+    typeof v.sizes === 'string'
+      ? v.sizes.split(',').map((s): [number, number] => {
+          const [R, N] = s.split(':').map(Number);
+          if (!(R >= 1 && R <= 4 && N >= 1)) throw new Error(`--sizes: "${s}" is not R:N with 1 ≤ R ≤ 4`);
+          return [R, N];
+        })
+      : defaultSizes(maxN);
   yield { note: 'timings are wall-clock per call (warm pipeline), median over runs; GPU includes the float64 re-checks and verification' };
   const compiled = new Set<number>();
   for (const [R, N] of sizes) {
@@ -92,16 +93,35 @@ export async function* runBench(engine: Engine, ctx: BenchContext): AsyncIterabl
     const gpu = await timeRuns(ctx, 20_000, async () => (last = await findFixedPoints(engine, model)));
     const ms = median(gpu);
     yield {
-      bench: 'fixed-points', impl: 'gpu', R, N, ms, runs: gpu.length,
-      count: last.count, regions: last.regions, solves: last.solves, rechecked: last.rechecked,
+      bench: 'fixed-points',
+      impl: 'gpu',
+      R,
+      N,
+      ms,
+      runs: gpu.length,
+      count: last.count,
+      regions: last.regions,
+      solves: last.solves,
+      rechecked: last.rechecked,
       published_ms: PUBLISHED_S[key] ? PUBLISHED_S[key] * 1000 : undefined,
       speedup_vs_published: PUBLISHED_S[key] ? (PUBLISHED_S[key] * 1000) / ms : undefined,
-      goal_ms: GOAL_MS[key], meets_goal: GOAL_MS[key] ? ms <= GOAL_MS[key] : undefined,
+      goal_ms: GOAL_MS[key],
+      meets_goal: GOAL_MS[key] ? ms <= GOAL_MS[key] : undefined,
     };
     if (N <= cpuMaxN) {
       let cpuRes = last;
       const cpu = await timeRuns(ctx, 20_000, async () => (cpuRes = await findFixedPoints(null, model)));
-      yield { bench: 'fixed-points', impl: 'cpu-f64', R, N, ms: median(cpu), runs: cpu.length, count: cpuRes.count, regions: cpuRes.regions, agrees: cpuRes.count === last.count && cpuRes.regions === last.regions };
+      yield {
+        bench: 'fixed-points',
+        impl: 'cpu-f64',
+        R,
+        N,
+        ms: median(cpu),
+        runs: cpu.length,
+        count: cpuRes.count,
+        regions: cpuRes.regions,
+        agrees: cpuRes.count === last.count && cpuRes.regions === last.regions,
+      };
     }
     if (N <= bruteMaxN) {
       let found = 0;

@@ -13,7 +13,10 @@ import { conv1d, conv1dRef, type Conv1dOptions } from '../src/ops/conv.js';
 import { mulberry32 } from '../src/util/random.js';
 import { timeGpu, type KernelBenchOptions, type KernelBenchRecord } from './timing.js';
 
-const CIN = 21, COUT = 64, K = 150, T = 219;
+const CIN = 21,
+  COUT = 64,
+  K = 150,
+  T = 219;
 
 export function defaultConvSizes(software: boolean): number[] {
   return software ? [8, 64] : [64, 256];
@@ -33,7 +36,9 @@ export async function benchConv(engine: Engine, B: number, runs: number, warmup:
   const flops = 2 * B * COUT * CIN * K * T;
   const forward = () => conv1d(y, w, b, options).dispose();
   const ms = await timeGpu(engine, forward, { runs, warmup });
-  const out: KernelBenchRecord[] = [{ name: 'conv.forward', size: B, ms, gflops: flops / (ms * 1e6), gbps: (4 * (y.size + w.size + B * COUT * T)) / (ms * 1e6), cin: CIN, cout: COUT, k: K, T }];
+  const out: KernelBenchRecord[] = [
+    { name: 'conv.forward', size: B, ms, gflops: flops / (ms * 1e6), gbps: (4 * (y.size + w.size + B * COUT * T)) / (ms * 1e6), cin: CIN, cout: COUT, k: K, T },
+  ];
 
   const gy = Tensor.fromArray(engine, u(B * COUT * T, 1), [B, COUT, T]);
   const both = () => {
@@ -74,13 +79,23 @@ export async function benchConv(engine: Engine, B: number, runs: number, warmup:
 }
 
 /** Figures for a kernel that computes the wrong thing are worthless: check the first trial against float64. */
-async function spotCheck(y: Tensor, w: Tensor, b: Tensor, yv: Float32Array, wv: Float32Array, bv: Float32Array, options: Conv1dOptions, B: number): Promise<void> {
+async function spotCheck(
+  y: Tensor,
+  w: Tensor,
+  b: Tensor,
+  yv: Float32Array,
+  wv: Float32Array,
+  bv: Float32Array,
+  options: Conv1dOptions,
+  B: number,
+): Promise<void> {
   const out = conv1d(y, w, b, options);
   const got = await out.readF32();
   out.dispose();
   const want = conv1dRef(yv.subarray(0, T * CIN), [1, T, CIN], wv, [COUT, CIN, K], bv, options);
   for (let i = 0; i < want.length; i += 97) {
-    if (!(Math.abs(got[i] - want[i]) <= 1e-4 + 1e-4 * Math.abs(want[i]))) throw new Error(`conv bench: output ${i} is ${got[i]}, expected ${want[i]} (${B} trials)`);
+    if (!(Math.abs(got[i] - want[i]) <= 1e-4 + 1e-4 * Math.abs(want[i])))
+      throw new Error(`conv bench: output ${i} is ${got[i]}, expected ${want[i]} (${B} trials)`);
   }
 }
 

@@ -23,7 +23,11 @@ export async function benchKalman(engine: Engine, R: number, path: KalmanPath, o
   const timing = { ...options, repeat: 8 };
   const auto = (R <= KALMAN_SINGLE_MAX_RANK ? 'single' : 'workgroup') === path;
   const ms = await timeGpu(engine, () => kalmanPacked(l, g, path).dispose(), timing);
-  const seed = Tensor.fromArray(engine, Float32Array.from({ length: 2 * R * R + 1 }, (_, i) => Math.sin(i)), [2 * R * R + 1]);
+  const seed = Tensor.fromArray(
+    engine,
+    Float32Array.from({ length: 2 * R * R + 1 }, (_, i) => Math.sin(i)),
+    [2 * R * R + 1],
+  );
   const both = () => {
     l.requiresGrad = g.requiresGrad = true;
     const tape = Tape.begin(engine);
@@ -36,7 +40,15 @@ export async function benchKalman(engine: Engine, R: number, path: KalmanPath, o
   };
   const msBoth = await timeGpu(engine, both, timing);
   for (const t of [l, g, seed]) t.dispose();
-  const rec = (name: string, t: number, flops: number): KernelBenchRecord => ({ name, size: R, ms: t, gflops: flops / (t * 1e6), gbps: (4 * 4 * R * R) / (t * 1e6), path, auto });
+  const rec = (name: string, t: number, flops: number): KernelBenchRecord => ({
+    name,
+    size: R,
+    ms: t,
+    gflops: flops / (t * 1e6),
+    gbps: (4 * 4 * R * R) / (t * 1e6),
+    path,
+    auto,
+  });
   return [rec('kalman.forward', ms, (8 / 3) * R ** 3), rec('kalman.forward+backward', msBoth, 18 * R ** 3)];
 }
 

@@ -71,7 +71,17 @@ export async function benchLowrank(engine: Engine, config: LowrankBenchConfig): 
 }
 
 /** A benchmark must not report figures for a kernel that computes the wrong thing: check 3 particles. */
-async function spotCheck(z: Tensor, M: Tensor, c: Tensor, Nmat: Tensor, h: Tensor, data: Record<string, Float32Array>, P: number, R: number, nl: Nonlinearity): Promise<void> {
+async function spotCheck(
+  z: Tensor,
+  M: Tensor,
+  c: Tensor,
+  Nmat: Tensor,
+  h: Tensor,
+  data: Record<string, Float32Array>,
+  P: number,
+  R: number,
+  nl: Nonlinearity,
+): Promise<void> {
   const y = lowrankProduct(z, M, c, Nmat, h, nl);
   const got = await y.readF32();
   y.dispose();

@@ -68,7 +68,8 @@ export async function benchReduce(engine: Engine, kind: 'sum' | 'logsumexp', siz
     for (let i = 0; i < PARTICLES; i++) want += Math.exp(data[i]);
     want = Math.log(want);
   }
-  if (!(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)) + 1e-6 * size)) throw new Error(`reduce bench ${kind}: first output ${got}, expected ${want}`);
+  if (!(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)) + 1e-6 * size))
+    throw new Error(`reduce bench ${kind}: first output ${got}, expected ${want}`);
   y.dispose();
   x.dispose();
   return { name: `reduce.${kind}`, size, ms, gbps: (4 * size) / (ms * 1e6) };
@@ -85,7 +86,8 @@ export async function benchScan(engine: Engine, kind: 'scan' | 'scan.rows', size
   const [got] = await engine.readF32(y.buffer, 1, rowLength - 1);
   let want = 0;
   for (let i = 0; i < rowLength; i++) want += data[i];
-  if (!(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)) + 1e-6 * rowLength)) throw new Error(`scan bench ${kind}: end of the first row ${got}, expected ${want}`);
+  if (!(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)) + 1e-6 * rowLength))
+    throw new Error(`scan bench ${kind}: end of the first row ${got}, expected ${want}`);
   y.dispose();
   x.dispose();
   return { name: kind, size, ms, gbps: (8 * size) / (ms * 1e6) };

@@ -128,8 +128,15 @@ const SWEEP_BATCHES = [1, 10, 64];
 function modelConfig(c: BenchConfig): ModelConfig {
   const poisson = c.obs === 'poisson';
   return {
-    ...DEFAULT_CONFIG, rank: c.R, units: c.N, obsDim: c.D, inputDim: c.DU, nonlinearity: 'clipped_relu',
-    obs: c.obs, obsNonlinearity: poisson ? 'softplus' : 'identity', noise: 'full',
+    ...DEFAULT_CONFIG,
+    rank: c.R,
+    units: c.N,
+    obsDim: c.D,
+    inputDim: c.DU,
+    nonlinearity: 'clipped_relu',
+    obs: c.obs,
+    obsNonlinearity: poisson ? 'softplus' : 'identity',
+    noise: 'full',
   };
 }
 
@@ -212,7 +219,13 @@ function disposeAll(ts: (Tensor | null | undefined)[]): void {
 }
 
 /** One bench line: configuration `c` (K particles per trial, B trials of T steps) on data `ds`. */
-export async function benchLine(engine: Engine, data: { ds: Dataset; inputs: Dataset | null }, label: string, c: BenchConfig, opts: SmcBenchOptions): Promise<SmcBenchLine> {
+export async function benchLine(
+  engine: Engine,
+  data: { ds: Dataset; inputs: Dataset | null },
+  label: string,
+  c: BenchConfig,
+  opts: SmcBenchOptions,
+): Promise<SmcBenchLine> {
   const { K, B, T, proposal } = c;
   const { ds } = data;
   const config = modelConfig(c);
@@ -224,7 +237,19 @@ export async function benchLine(engine: Engine, data: { ds: Dataset; inputs: Dat
   // Parameters packed once, outside any tape (forward-only timings).
   const th = model.theta(proposal, y, B, T, v);
   const inp: SmcInputs = { theta: th.theta, y, v, qs: th.qs };
-  const cfg = (seed: number): SmcConfig => ({ layout: model.layoutFor(proposal), proposal, obs: config.obs, obsNonlinearity: config.obsNonlinearity, nonlinearity: config.nonlinearity, resampling: 'systematic', B, T, K, key: seedToKey(seed), iter: 0 });
+  const cfg = (seed: number): SmcConfig => ({
+    layout: model.layoutFor(proposal),
+    proposal,
+    obs: config.obs,
+    obsNonlinearity: config.obsNonlinearity,
+    nonlinearity: config.nonlinearity,
+    resampling: 'systematic',
+    B,
+    T,
+    K,
+    key: seedToKey(seed),
+    iter: 0,
+  });
   const fused = fusedFits(engine, K, config.rank);
   const fwdPath = forwardPath(engine, K, config.rank, 'systematic');
   const work = B * K * T;
@@ -235,8 +260,25 @@ export async function benchLine(engine: Engine, data: { ds: Dataset; inputs: Dat
   const runFused = (seed: number) => smcFilter(engine, inp, cfg(seed));
   const runStep = (seed: number) => smcFilterSteps(engine, inp, cfg(seed), { paths: false, ancestors: false });
   let fusedT: { ms: number; cpuMs: number } | null = null;
-  if (fwdPath === 'fused') fusedT = await timeRuns(engine, () => { const o = runFused(1); disposeAll([o.ll, o.paths, o.anc]); }, runs, warmup);
-  const stepT = await timeRuns(engine, () => { const o = runStep(1); disposeAll([o.ll, o.paths, o.anc]); }, runs, warmup);
+  if (fwdPath === 'fused')
+    fusedT = await timeRuns(
+      engine,
+      () => {
+        const o = runFused(1);
+        disposeAll([o.ll, o.paths, o.anc]);
+      },
+      runs,
+      warmup,
+    );
+  const stepT = await timeRuns(
+    engine,
+    () => {
+      const o = runStep(1);
+      disposeAll([o.ll, o.paths, o.anc]);
+    },
+    runs,
+    warmup,
+  );
 
   // Training iteration (fused path only): as `fit` does it, RAdam on the model's parameters.
   let trainT: { ms: number; cpuMs: number } | null = null;
@@ -286,7 +328,15 @@ export async function benchLine(engine: Engine, data: { ds: Dataset; inputs: Dat
   const fwd = fusedT ?? stepT;
   return {
     config: label,
-    R: config.rank, N: config.units, D: config.obsDim, DU: config.inputDim, obs: c.obs, K, B, T, proposal,
+    R: config.rank,
+    N: config.units,
+    D: config.obsDim,
+    DU: config.inputDim,
+    obs: c.obs,
+    K,
+    B,
+    T,
+    proposal,
     fwd_path: fwdPath === 'fused' ? fusedVariant(engine, K, config.rank) : 'step',
     train_path: fused ? fusedVariant(engine, K, config.rank) : null,
     fwd_ms: fwd.ms,
@@ -309,9 +359,13 @@ export async function benchLine(engine: Engine, data: { ds: Dataset; inputs: Dat
 export async function* runSmcBench(engine: Engine, opts: SmcBenchOptions): AsyncIterable<SmcBenchLine | { note: string }> {
   const dataPath = opts.dataPath ?? DEFAULT_DATA;
   const presets: [string, BenchConfig][] =
-    opts.config === 'all' ? PRESET_NAMES.map((n) => [n, PRESETS[n]])
-    : opts.config === 'custom' ? [['custom', { ...EEG, ...opts.overrides }]]
-    : opts.config === 'sweep' ? [] : [[opts.config, { ...PRESETS[opts.config], ...opts.overrides }]];
+    opts.config === 'all'
+      ? PRESET_NAMES.map((n) => [n, PRESETS[n]])
+      : opts.config === 'custom'
+        ? [['custom', { ...EEG, ...opts.overrides }]]
+        : opts.config === 'sweep'
+          ? []
+          : [[opts.config, { ...PRESETS[opts.config], ...opts.overrides }]];
   for (const [name, c] of presets) {
     const data = loadData(dataPath, c, c.T);
     yield { note: `${name}: data ${data.source}` };
@@ -337,7 +391,8 @@ export async function* runSmcBench(engine: Engine, opts: SmcBenchOptions): Async
 
 // ---------------------------------------------------------------- `lowrank-smc bench smc`
 
-export const summary = 'particle filter at the published configurations and any size: path, forward particle-steps/s, training-iteration ms, pool bytes, ll variance';
+export const summary =
+  'particle filter at the published configurations and any size: path, forward particle-steps/s, training-iteration ms, pool bytes, ll variance';
 
 export const options = {
   config: { type: 'string' },
@@ -363,7 +418,7 @@ export const usage = [
   '                           model over the K × B sweep, or all of them (default: all, or the EEG preset',
   '                           when sizes are given)',
   '  --rank R --units N --obs-dim D --obs gauss|poisson --proposal bootstrap|optimal --inputs DU',
-  '  --batch B --window T --particles K   sizes replacing the preset\'s',
+  "  --batch B --window T --particles K   sizes replacing the preset's",
   `  --ks a,b,...             particles per trial for the sweep (default ${SWEEP_KS.join(',')})`,
   `  --batches a,b,...        trials per batch for the sweep (default ${SWEEP_BATCHES.join(',')})`,
   '  --steps T                time steps per trial for the sweep (default 50)',
@@ -374,7 +429,9 @@ export const usage = [
 
 function intList(v: unknown, flag: string): number[] | undefined {
   if (v === undefined) return undefined;
-  return String(v).split(',').map((s) => positive(s.trim(), flag));
+  return String(v)
+    .split(',')
+    .map((s) => positive(s.trim(), flag));
 }
 
 function positive(v: unknown, flag: string): number {
@@ -383,7 +440,10 @@ function positive(v: unknown, flag: string): number {
   return n;
 }
 
-export async function* runBench(engine: Engine, ctx: { software: boolean; runs: number; warmup: number; values: Record<string, unknown> }): AsyncIterable<Record<string, unknown>> {
+export async function* runBench(
+  engine: Engine,
+  ctx: { software: boolean; runs: number; warmup: number; values: Record<string, unknown> },
+): AsyncIterable<Record<string, unknown>> {
   const v = ctx.values;
   const overrides = sizeOverrides(v);
   const config = String(v.config ?? (Object.keys(overrides).length ? 'custom' : 'all'));

@@ -36,13 +36,23 @@ export async function* runBench(engine: Engine, ctx: BenchContext): AsyncIterabl
     const P0 = new Float32Array(n * n);
     for (let i = 0; i < n; i++) P0[i * n + i] = 1;
     const buf = {
-      P: engine.upload(P0), Jw: engine.upload(new Float32Array(rows * n)), r: engine.upload(rHost),
-      cur: engine.upload(new Float32Array(rows)), tcur: engine.upload(Float32Array.from({ length: n }, () => rng.normal())),
-      sig: engine.upload(Float32Array.from({ length: m }, () => rng.normal())), k: engine.alloc(n * 4), e: engine.alloc(rows * 4), coef: engine.upload(new Float32Array(4)),
+      P: engine.upload(P0),
+      Jw: engine.upload(new Float32Array(rows * n)),
+      r: engine.upload(rHost),
+      cur: engine.upload(new Float32Array(rows)),
+      tcur: engine.upload(Float32Array.from({ length: n }, () => rng.normal())),
+      sig: engine.upload(Float32Array.from({ length: m }, () => rng.normal())),
+      k: engine.alloc(n * 4),
+      e: engine.alloc(rows * 4),
+      coef: engine.upload(new Float32Array(4)),
     };
-    const perStep = await timeGpu(engine, () => {
-      for (let s = 0; s < steps; s++) rlsStep(engine, buf, { n, rows, teachRows: n, t: 0, sigBatch: 1, sigB0: 0, d: m, sigOff: 0, outFrom: n });
-    }, { runs: ctx.runs, warmup: ctx.warmup });
+    const perStep = await timeGpu(
+      engine,
+      () => {
+        for (let s = 0; s < steps; s++) rlsStep(engine, buf, { n, rows, teachRows: n, t: 0, sigBatch: 1, sigB0: 0, d: m, sigOff: 0, outFrom: n });
+      },
+      { runs: ctx.runs, warmup: ctx.warmup },
+    );
     yield { bench: 'sparse-rls', impl: 'gpu-per-step', n, rows, updates_per_s: (steps * 1000) / perStep, ms_per_update: perStep / steps };
     for (const b of Object.values(buf)) engine.release(b);
 
@@ -50,16 +60,31 @@ export async function* runBench(engine: Engine, ctx: BenchContext): AsyncIterabl
       const nin = 2;
       const fixedHost = Float32Array.from({ length: n * nin + n }, () => 0.5 * rng.normal());
       const fb = {
-        JwT: engine.upload(new Float32Array(rows * n)), P: engine.upload(P0), fixed: engine.upload(fixedHost),
+        JwT: engine.upload(new Float32Array(rows * n)),
+        P: engine.upload(P0),
+        fixed: engine.upload(fixedHost),
         sigIn: engine.upload(Float32Array.from({ length: steps * nin }, () => rng.normal())),
         rec: engine.upload(Float32Array.from({ length: steps * 2 * n }, () => rng.normal())),
         sigEmb: engine.upload(Float32Array.from({ length: steps * (nin + m) }, () => rng.normal())),
-        mask: engine.upload(new Uint32Array(steps).fill(1)), stats: engine.alloc(3 * 4),
+        mask: engine.upload(new Uint32Array(steps).fill(1)),
+        stats: engine.alloc(3 * 4),
       };
-      const fused = await timeGpu(engine, () => {
-        rlsTrial(engine, fb, { n, rows, nin, time: steps, conds: 1, cond: 0, dEmb: nin + m, outOff: nin, trial: 0, maskOff: 0, dtTau: 0.1 });
-      }, { runs: ctx.runs, warmup: ctx.warmup });
-      yield { bench: 'sparse-rls', impl: 'gpu-fused-trial', n, rows, updates_per_s: (steps * 1000) / fused, ms_per_update: fused / steps, includes: 'learner step' };
+      const fused = await timeGpu(
+        engine,
+        () => {
+          rlsTrial(engine, fb, { n, rows, nin, time: steps, conds: 1, cond: 0, dEmb: nin + m, outOff: nin, trial: 0, maskOff: 0, dtTau: 0.1 });
+        },
+        { runs: ctx.runs, warmup: ctx.warmup },
+      );
+      yield {
+        bench: 'sparse-rls',
+        impl: 'gpu-fused-trial',
+        n,
+        rows,
+        updates_per_s: (steps * 1000) / fused,
+        ms_per_update: fused / steps,
+        includes: 'learner step',
+      };
       for (const b of Object.values(fb)) engine.release(b);
     } else yield { note: `n = ${n}: the fused trial kernel does not fit one workgroup (rows ${rows} > ${FUSED_TRIAL_MAX_ROWS} or workgroup memory)` };
 

@@ -68,16 +68,44 @@ async function main(): Promise<void> {
   const heldOut = ints(values['held-out']!, '--held-out');
   for (const k of counts) if (k > nBio) throw new Error(`--counts: ${k} sampled neurons exceed the circuit's ${nBio}`);
   const t0 = performance.now();
-  const circuit = simulateMotor({ n: nBio, seed: 1, maxIterations: Number(values['max-iterations']), conditions: Number(values.conditions), dt: Number(values.dt), muscles: 2 });
-  console.log(`circuit: ${nBio} neurons, abscissa ${circuit.soc.abscissa.toFixed(3)}, ${circuit.conditions} conditions × ${circuit.time} samples (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  const task: SparseTask = { conditions: circuit.conditions, time: circuit.time, inputs: circuit.inputs, nInputs: 2, outputs: circuit.outputs, nOutputs: circuit.muscles, rates: circuit.rates, nNeurons: nBio };
+  const circuit = simulateMotor({
+    n: nBio,
+    seed: 1,
+    maxIterations: Number(values['max-iterations']),
+    conditions: Number(values.conditions),
+    dt: Number(values.dt),
+    muscles: 2,
+  });
+  console.log(
+    `circuit: ${nBio} neurons, abscissa ${circuit.soc.abscissa.toFixed(3)}, ${circuit.conditions} conditions × ${circuit.time} samples (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  const task: SparseTask = {
+    conditions: circuit.conditions,
+    time: circuit.time,
+    inputs: circuit.inputs,
+    nInputs: 2,
+    outputs: circuit.outputs,
+    nOutputs: circuit.muscles,
+    rates: circuit.rates,
+    nNeurons: nBio,
+  };
   const n = Number(values.learner);
   const g = Number(values.g);
-  const common = { n, tau: Number(values.tau), dt: Number(values.dt), g, trials: Number(values.trials), hintTail: Number(values['hint-tail']), chaosTolerance: 0.3, heldOut };
+  const common = {
+    n,
+    tau: Number(values.tau),
+    dt: Number(values.dt),
+    g,
+    trials: Number(values.trials),
+    hintTail: Number(values['hint-tail']),
+    chaosTolerance: 0.3,
+    heldOut,
+  };
   const method = values.method;
   if (method !== 'rls' && method !== 'bptt') throw new Error(`--method must be rls or bptt (got "${method}")`);
   const bptt = { n, tau: common.tau, dt: common.dt, g, heldOut, iterations: Number(values.iters), lr: Number(values.lr), lambda: Number(values.lambda) };
-  const train = (sampled: number, seed: number) => (method === 'bptt' ? trainBptt(engine, task, { ...bptt, sampled, seed }) : trainFullForce(engine, task, { ...common, sampled, seed }));
+  const train = (sampled: number, seed: number) =>
+    method === 'bptt' ? trainBptt(engine, task, { ...bptt, sampled, seed }) : trainFullForce(engine, task, { ...common, sampled, seed });
   await mkdir(values.out!, { recursive: true });
   const rows: Row[] = [];
   const log = async (r: Row) => {
@@ -91,20 +119,44 @@ async function main(): Promise<void> {
       // Untrained baseline: a random network with the learner's input weights and no readout.
       const rng = normalSampler(seed + 999);
       const untrained: SparseRnn = {
-        n, tau: common.tau, dt: common.dt, nInputs: 2, nOutputs: task.nOutputs,
+        n,
+        tau: common.tau,
+        dt: common.dt,
+        nInputs: 2,
+        nOutputs: task.nOutputs,
         J: Float32Array.from({ length: n * n }, () => (g * rng.normal()) / Math.sqrt(n)),
         W: new Float32Array(task.nOutputs * n),
         Uin: Float32Array.from({ length: n * 2 }, () => 2 * rng.uniform() - 1),
         xInit: Float32Array.from({ length: n }, () => 0.5 * rng.normal()),
-        sampled: [], trainConditions: [...Array(task.conditions).keys()].filter((c) => !heldOut.includes(c)), heldOut, history: [], chaosRatio: NaN,
+        sampled: [],
+        trainConditions: [...Array(task.conditions).keys()].filter((c) => !heldOut.includes(c)),
+        heldOut,
+        history: [],
+        chaosRatio: NaN,
       };
       const u = evaluateSparse(task, untrained, await runSparseRnn(engine, untrained, task.inputs, task.conditions, task.time));
-      await log({ kind: 'untrained', sampled: 0, seed, svcca: u.svcca.mean, trainOutputError: u.trainOutputError, heldOutOutputError: u.heldOutOutputError ?? NaN, seconds: 0 });
+      await log({
+        kind: 'untrained',
+        sampled: 0,
+        seed,
+        svcca: u.svcca.mean,
+        trainOutputError: u.trainOutputError,
+        heldOutOutputError: u.heldOutOutputError ?? NaN,
+        seconds: 0,
+      });
       for (const sampled of counts) {
         const t1 = performance.now();
         const model = await train(sampled, seed);
         const ev = evaluateSparse(task, model, await runSparseRnn(engine, model, task.inputs, task.conditions, task.time));
-        await log({ kind: 'trained', sampled, seed, svcca: ev.svcca.mean, trainOutputError: ev.trainOutputError, heldOutOutputError: ev.heldOutOutputError ?? NaN, seconds: (performance.now() - t1) / 1000 });
+        await log({
+          kind: 'trained',
+          sampled,
+          seed,
+          svcca: ev.svcca.mean,
+          trainOutputError: ev.trainOutputError,
+          heldOutOutputError: ev.heldOutOutputError ?? NaN,
+          seconds: (performance.now() - t1) / 1000,
+        });
       }
     }
   } finally {
@@ -116,11 +168,17 @@ async function main(): Promise<void> {
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
     return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
   };
-  const groups: [string, Row[]][] = [['untrained', rows.filter((r) => r.kind === 'untrained')], ...counts.map((k): [string, Row[]] => [String(k), rows.filter((r) => r.kind === 'trained' && r.sampled === k)])];
+  const groups: [string, Row[]][] = [
+    ['untrained', rows.filter((r) => r.kind === 'untrained')],
+    ...counts.map((k): [string, Row[]] => [String(k), rows.filter((r) => r.kind === 'trained' && r.sampled === k)]),
+  ];
   const table = [
     '| sampled neurons | SVCCA (all circuit neurons) | train output error | held-out output error |',
     '|---|---|---|---|',
-    ...groups.map(([label, rs]) => `| ${label} | ${stat(rs.map((r) => r.svcca))} | ${stat(rs.map((r) => r.trainOutputError))} | ${stat(rs.map((r) => r.heldOutOutputError))} |`),
+    ...groups.map(
+      ([label, rs]) =>
+        `| ${label} | ${stat(rs.map((r) => r.svcca))} | ${stat(rs.map((r) => r.trainOutputError))} | ${stat(rs.map((r) => r.heldOutOutputError))} |`,
+    ),
   ].join('\n');
   await writeFile(join(values.out!, 'sweep.md'), table + '\n');
   console.log(table);
@@ -132,10 +190,26 @@ async function main(): Promise<void> {
     width: 300,
     height: 220,
     layer: [
-      { data: { values: trained }, mark: { type: 'point', opacity: 0.5 }, encoding: { x: { field: 'sampled', type: 'quantitative', title: 'sampled neurons' }, y: { field, type: 'quantitative', title } } },
-      { data: { values: trained }, mark: 'line', encoding: { x: { field: 'sampled', type: 'quantitative' }, y: { aggregate: 'mean', field, type: 'quantitative' } } },
-      { data: { values: [{ v: meanOf(base.map((r) => r[field])) }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#b2182b' }, encoding: { y: { field: 'v', type: 'quantitative' } } },
-      { data: { values: [{ v: meanOf(trained.filter((r) => r.sampled === 0).map((r) => r[field])) }] }, mark: { type: 'rule', strokeDash: [2, 2], color: '#666' }, encoding: { y: { field: 'v', type: 'quantitative' } } },
+      {
+        data: { values: trained },
+        mark: { type: 'point', opacity: 0.5 },
+        encoding: { x: { field: 'sampled', type: 'quantitative', title: 'sampled neurons' }, y: { field, type: 'quantitative', title } },
+      },
+      {
+        data: { values: trained },
+        mark: 'line',
+        encoding: { x: { field: 'sampled', type: 'quantitative' }, y: { aggregate: 'mean', field, type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ v: meanOf(base.map((r) => r[field])) }] },
+        mark: { type: 'rule', strokeDash: [4, 4], color: '#b2182b' },
+        encoding: { y: { field: 'v', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ v: meanOf(trained.filter((r) => r.sampled === 0).map((r) => r[field])) }] },
+        mark: { type: 'rule', strokeDash: [2, 2], color: '#666' },
+        encoding: { y: { field: 'v', type: 'quantitative' } },
+      },
     ],
   });
   const plot = await renderSpec({

@@ -47,7 +47,14 @@ export async function* runBench(engine: Engine, ctx: BenchContext): AsyncIterabl
   }
   rates.sort((a, b) => a - b);
   const its = rates[rates.length >> 1];
-  yield { name: 'web-fit', where: 'node', ...SMALL_FIT.model, ...fit, iterationsPerSecond: its, particleStepsPerSecond: its * fit.batch * fit.particles * fit.window };
+  yield {
+    name: 'web-fit',
+    where: 'node',
+    ...SMALL_FIT.model,
+    ...fit,
+    iterationsPerSecond: its,
+    particleStepsPerSecond: its * fit.batch * fit.particles * fit.window,
+  };
   if (existsSync(BROWSER_RESULT)) {
     const b = JSON.parse(readFileSync(BROWSER_RESULT, 'utf8')) as BenchLine;
     yield { note: `browser (from ${BROWSER_RESULT}): ${JSON.stringify(b)}` };

@@ -25,7 +25,10 @@ async function sharedConstants() {
 }
 
 const sources = {};
-for (const f of readdirSync(dir).filter((f) => f.endsWith('.wgsl')).sort()) sources[f.replace(/\.wgsl$/, '')] = readFileSync(join(dir, f), 'utf8');
+for (const f of readdirSync(dir)
+  .filter((f) => f.endsWith('.wgsl'))
+  .sort())
+  sources[f.replace(/\.wgsl$/, '')] = readFileSync(join(dir, f), 'utf8');
 if (sources.shared_constants !== undefined) throw new Error('shaders/shared_constants.wgsl would shadow the generated shader of that name');
 sources.shared_constants = await sharedConstants();
 

@@ -54,7 +54,15 @@ export { evaluateSparse, runSparseRnn, normalisedOutputError, type SparseEvaluat
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseCsv } from './io/csv.js';
 export {
-  toCanonical, validateObservations, validateInputs, zscore, normalise, denormalise, normalisationLogJacobian, type Dataset, type Normalisation,
+  toCanonical,
+  validateObservations,
+  validateInputs,
+  zscore,
+  normalise,
+  denormalise,
+  normalisationLogJacobian,
+  type Dataset,
+  type Normalisation,
 } from './io/dataset.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './inference/fit-session.js';
@@ -73,7 +81,13 @@ export type { SmcDims, ThetaBlock, ThetaLayout } from './models/theta-layout.js'
 export { NONLINEARITIES, type Nonlinearity, type NonlinearityName } from './ops/nonlin.js';
 export type { OptimizerKind, OptimizerState } from './ops/optim.js';
 export type {
-  FixedPointOptions, Eigenvalue, Stability, LowRankModelParams, PiecewiseLinearRnn, PwlNonlinearity, TeacherFile,
+  FixedPointOptions,
+  Eigenvalue,
+  Stability,
+  LowRankModelParams,
+  PiecewiseLinearRnn,
+  PwlNonlinearity,
+  TeacherFile,
 } from './analysis/fixed-points.js';
 export type { NdArray } from './analysis/series.js';
 export type { CsvDelimiter, CsvOptions, CsvTable } from './io/csv.js';

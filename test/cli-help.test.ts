@@ -24,10 +24,18 @@ test('--help names each command with the summary its module exports', async () =
 
 test('fit refuses a learning rate or clip norm that is not positive, naming the flag, before any GPU work', () => {
   const data = join(root, 'test', 'fixtures', 'npy', 'f4_c_2x3.npy');
-  for (const [flag, value] of [['--lr', '0'], ['--lr-end', '-1e-5'], ['--clip', '0']]) {
+  for (const [flag, value] of [
+    ['--lr', '0'],
+    ['--lr-end', '-1e-5'],
+    ['--clip', '0'],
+  ]) {
     let stderr = '';
     try {
-      execFileSync(process.execPath, [join(root, 'bin', 'lowrank-smc.js'), 'fit', '--data', data, '--out', join(tmpdir(), 'never-written.json'), `${flag}=${value}`], { encoding: 'utf8', stdio: 'pipe' });
+      execFileSync(
+        process.execPath,
+        [join(root, 'bin', 'lowrank-smc.js'), 'fit', '--data', data, '--out', join(tmpdir(), 'never-written.json'), `${flag}=${value}`],
+        { encoding: 'utf8', stdio: 'pipe' },
+      );
     } catch (e) {
       stderr = String((e as { stderr: string }).stderr);
     }

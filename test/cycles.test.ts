@@ -10,9 +10,13 @@ import { run as fixedPointsCli } from '../src/cli/fixed-points.js';
 
 /** Tent map F(z) = 1 − 2|z| = 1 − 2 relu(z) − 2 relu(−z). */
 const tent: ReluUnits = {
-  R: 1, M: 2,
-  U: Float64Array.from([1, -1]), V: Float64Array.from([-2, -2]), thr: Float64Array.from([0, 0]),
-  A: Float64Array.from([0]), b: Float64Array.from([1]),
+  R: 1,
+  M: 2,
+  U: Float64Array.from([1, -1]),
+  V: Float64Array.from([-2, -2]),
+  thr: Float64Array.from([0, 0]),
+  A: Float64Array.from([0]),
+  b: Float64Array.from([1]),
 };
 
 /** A damped rotation by `angle` plus M random ReLU units (R = 2). */
@@ -21,7 +25,8 @@ function rotatingNet(seed: number, M: number, angle: number): ReluUnits {
   const g = () => 2 * rand() - 1;
   const rho = 1.1;
   return {
-    R: 2, M,
+    R: 2,
+    M,
     A: Float64Array.from([rho * Math.cos(angle), -rho * Math.sin(angle), rho * Math.sin(angle), rho * Math.cos(angle)]),
     b: Float64Array.from([0.1 * g(), 0.1 * g()]),
     U: Float64Array.from({ length: 2 * M }, g),
@@ -48,7 +53,13 @@ describe('k-cycles (SCYFI-style search)', () => {
 
   it('finds every cycle the brute-force oracle finds on random rotating networks (k = 2, 3)', () => {
     let total = 0;
-    for (const [seed, M, k] of [[1, 5, 2], [2, 5, 3], [3, 4, 3], [4, 6, 2], [5, 5, 3]] as const) {
+    for (const [seed, M, k] of [
+      [1, 5, 2],
+      [2, 5, 3],
+      [3, 4, 3],
+      [4, 6, 2],
+      [5, 5, 3],
+    ] as const) {
       const net = rotatingNet(seed, M, (2 * Math.PI) / k + 0.05);
       const oracle = bruteForceCycles(net, k).map(key).sort();
       const found = findCycles(net, k, { restarts: 400, seed }).cycles;
@@ -58,7 +69,7 @@ describe('k-cycles (SCYFI-style search)', () => {
       }
       expect(found.map(key).sort()).toEqual(oracle);
       total += oracle.length;
-      console.log(`seed ${seed} M ${M} k ${k}: ${oracle.length} cycles (${found.map((c) => c.stability).join(", ")})`);
+      console.log(`seed ${seed} M ${M} k ${k}: ${oracle.length} cycles (${found.map((c) => c.stability).join(', ')})`);
     }
     expect(total).toBeGreaterThan(2); // the cases do have cycles to find
   });

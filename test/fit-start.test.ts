@@ -22,7 +22,14 @@ function factorData(W: number[][], c: number[], sigma: number[], n: number, seed
   return { data, trials: 1, time: n, channels: D };
 }
 
-const W = [[2, 0], [1.5, 1], [0, 1.2], [-1, 0.5], [0.5, -1], [0, 0]];
+const W = [
+  [2, 0],
+  [1.5, 1],
+  [0, 1.2],
+  [-1, 0.5],
+  [0.5, -1],
+  [0, 0],
+];
 const C = [1, -2, 0.5, 0, 3, -1];
 const SIGMA = [0.3, 0.2, 0.4, 0.1, 0.3, 0.5];
 const config = (D: number, extra: Partial<ModelConfig> = {}): ModelConfig => ({ ...DEFAULT_CONFIG, rank: 2, units: 16, obsDim: D, ...extra });
@@ -73,7 +80,7 @@ describe('data-driven start', () => {
     expect(Array.from(p.b)).toEqual(Array.from(affine.b));
   });
 
-  test('one-to-one from rates: m keeps its draw, the bias takes the means and the noise all of each channel\'s variance', () => {
+  test("one-to-one from rates: m keeps its draw, the bias takes the means and the noise all of each channel's variance", () => {
     const cfg = config(W.length, { observation: 'one-to-one', readoutFrom: 'rates', units: W.length });
     const ref = initialParams(cfg, 1);
     const p = initialiseFromData(cfg, initialParams(cfg, 1), ds);
@@ -106,12 +113,15 @@ describe('data-driven start', () => {
     const { mean } = channelMoments(small);
     // direct evaluation of the average log-density with an explicit 3×3 inverse
     const S = [0, 1, 2].map((d) => [0, 1, 2].map((e) => (d === e ? Math.exp(p.logVarX[d]) : 0) + p.B[d * 2] * p.B[e * 2] + p.B[d * 2 + 1] * p.B[e * 2 + 1]));
-    const det = S[0][0] * (S[1][1] * S[2][2] - S[1][2] * S[2][1]) - S[0][1] * (S[1][0] * S[2][2] - S[1][2] * S[2][0]) + S[0][2] * (S[1][0] * S[2][1] - S[1][1] * S[2][0]);
-    const inv = [0, 1, 2].map((i) => [0, 1, 2].map((j) => {
-      const r = [0, 1, 2].filter((k) => k !== j);
-      const c = [0, 1, 2].filter((k) => k !== i);
-      return ((-1) ** (i + j) * (S[r[0]][c[0]] * S[r[1]][c[1]] - S[r[0]][c[1]] * S[r[1]][c[0]])) / det;
-    }));
+    const det =
+      S[0][0] * (S[1][1] * S[2][2] - S[1][2] * S[2][1]) - S[0][1] * (S[1][0] * S[2][2] - S[1][2] * S[2][0]) + S[0][2] * (S[1][0] * S[2][1] - S[1][1] * S[2][0]);
+    const inv = [0, 1, 2].map((i) =>
+      [0, 1, 2].map((j) => {
+        const r = [0, 1, 2].filter((k) => k !== j);
+        const c = [0, 1, 2].filter((k) => k !== i);
+        return ((-1) ** (i + j) * (S[r[0]][c[0]] * S[r[1]][c[1]] - S[r[0]][c[1]] * S[r[1]][c[0]])) / det;
+      }),
+    );
     let total = 0;
     for (let t = 0; t < 500; t++) {
       const x = [0, 1, 2].map((d) => small.data[t * 3 + d] - mean[d]);
@@ -125,7 +135,14 @@ describe('data-driven start', () => {
   });
 });
 
-const entry = (iteration: number, llPerStep: number, extra: Partial<HistoryEntry> = {}): HistoryEntry => ({ iteration, loss: -llPerStep, llPerStep, lr: 1e-3, seconds: 0, ...extra });
+const entry = (iteration: number, llPerStep: number, extra: Partial<HistoryEntry> = {}): HistoryEntry => ({
+  iteration,
+  loss: -llPerStep,
+  llPerStep,
+  lr: 1e-3,
+  seconds: 0,
+  ...extra,
+});
 
 describe('fit warnings', () => {
   const healthy = Array.from({ length: 100 }, (_, i) => entry(i + 1, 10 - 5 / (i + 1), i % 10 === 9 ? { latentNoise: 0.1, obsNoise: 0.3, ess: 8 } : {}));
@@ -144,7 +161,9 @@ describe('fit warnings', () => {
   });
 
   test('collapsed latent or observation noise and degenerate weights each warn', () => {
-    const collapsing = healthy.map((e, i) => (e.latentNoise === undefined ? e : { ...e, latentNoise: i > 50 ? 1e-4 : 0.1, obsNoise: i > 50 ? 1e-3 : 0.3, ess: i > 50 ? 1.1 : 8 }));
+    const collapsing = healthy.map((e, i) =>
+      e.latentNoise === undefined ? e : { ...e, latentNoise: i > 50 ? 1e-4 : 0.1, obsNoise: i > 50 ? 1e-3 : 0.3, ess: i > 50 ? 1.1 : 8 },
+    );
     const w = fitWarnings({ history: collapsing, particles: 64, staticBaseline: null });
     expect(w.some((s) => /latent noise collapsed \(std 0\.100 → 0\.000100\)/.test(s))).toBe(true);
     expect(w.some((s) => /observation noise collapsed/.test(s))).toBe(true);

@@ -18,14 +18,25 @@ const teacher = JSON.parse(readFileSync(sharedData('teacher_reach_rank2.json'), 
 describe('fixed points (CPU float64 vertex method)', () => {
   test('equal to brute force on random relu networks, N ≤ 16, R ≤ 3', async () => {
     let points = 0;
-    for (const [N, R, seed] of [[16, 1, 1], [16, 2, 2], [14, 2, 3], [12, 3, 4], [16, 3, 5], [9, 3, 6]] as const) {
+    for (const [N, R, seed] of [
+      [16, 1, 1],
+      [16, 2, 2],
+      [14, 2, 3],
+      [12, 3, 4],
+      [16, 3, 5],
+      [9, 3, 6],
+    ] as const) {
       points += (await checkAgainstBruteForce(null, `relu N=${N} R=${R}`, randomNetwork(N, R, 'relu', seed))).count;
     }
     expect(points).toBeGreaterThan(3);
   });
 
   test('equal to brute force on clipped relu networks (two relu units each), with and without input', async () => {
-    for (const [N, R, seed] of [[8, 2, 11], [7, 3, 12], [8, 1, 14]] as const) {
+    for (const [N, R, seed] of [
+      [8, 2, 11],
+      [7, 3, 12],
+      [8, 1, 14],
+    ] as const) {
       await checkAgainstBruteForce(null, `clipped N=${N} R=${R}`, randomNetwork(N, R, 'clipped_relu', seed));
       const c = Array.from({ length: N }, (_, i) => 0.7 * Math.cos(3 * i + seed));
       await checkAgainstBruteForce(null, `clipped+input N=${N} R=${R}`, { ...randomNetwork(N, R, 'clipped_relu', seed), c });
@@ -51,7 +62,7 @@ describe('fixed points (CPU float64 vertex method)', () => {
 
   test('region enumerator: general-position counts and non-simple points', () => {
     // 6 generic lines: 1 + 6 + 15 regions; 4 lines through one point plus one more: 8 + 4 = 12... checked by LP.
-    const rand = (i: number) => Math.sin(12.9898 * i) * 43758.5453 % 1;
+    const rand = (i: number) => (Math.sin(12.9898 * i) * 43758.5453) % 1;
     const n = Float64Array.from({ length: 12 }, (_, i) => rand(i + 1));
     const t = Float64Array.from({ length: 6 }, (_, i) => rand(i + 50));
     expect(enumerateRegions(n, t, 6, 2, null)).toBe(22);
@@ -119,7 +130,11 @@ describe('fixed points (CPU float64 vertex method)', () => {
     expect(t.N).toBe(60);
     const dir = mkdtempSync(join(tmpdir(), 'fp-'));
     const net = randomNetwork(5, 2, 'relu', 3);
-    const nested = { ...net, U: Array.from({ length: 5 }, (_, i) => [net.U[2 * i], net.U[2 * i + 1]]), V: [Array.from(net.V).slice(0, 5), Array.from(net.V).slice(5)] };
+    const nested = {
+      ...net,
+      U: Array.from({ length: 5 }, (_, i) => [net.U[2 * i], net.U[2 * i + 1]]),
+      V: [Array.from(net.V).slice(0, 5), Array.from(net.V).slice(5)],
+    };
     writeFileSync(join(dir, 'g.json'), JSON.stringify(nested));
     const viaFile = toJson(await findFixedPoints(null, loadModel(join(dir, 'g.json'))));
     const direct = toJson(await findFixedPoints(null, net));
@@ -131,8 +146,23 @@ describe('fixed points (CPU float64 vertex method)', () => {
   });
 
   test('classification by eigenvalue moduli', () => {
-    expect(classify([{ re: 0.5, im: 0.5 }, { re: -0.9, im: 0 }])).toBe('stable');
-    expect(classify([{ re: 1.2, im: 0 }, { re: 0.1, im: 1.1 }])).toBe('unstable');
-    expect(classify([{ re: 1.2, im: 0 }, { re: 0.3, im: 0 }])).toBe('saddle');
+    expect(
+      classify([
+        { re: 0.5, im: 0.5 },
+        { re: -0.9, im: 0 },
+      ]),
+    ).toBe('stable');
+    expect(
+      classify([
+        { re: 1.2, im: 0 },
+        { re: 0.1, im: 1.1 },
+      ]),
+    ).toBe('unstable');
+    expect(
+      classify([
+        { re: 1.2, im: 0 },
+        { re: 0.3, im: 0 },
+      ]),
+    ).toBe('saddle');
   });
 });

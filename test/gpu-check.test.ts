@@ -14,7 +14,10 @@ const check = (args: string[], env: Record<string, string> = {}) =>
 test('dry run: the adapter line, then each step with its time limit and a command that exists', () => {
   const r = check(['--dry-run']);
   expect(r.status, r.stderr).toBe(0);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(lines.map((l) => l.step)).toEqual(['adapter', 'tests', 'bench-smc']);
   expect(lines[0].ok).toBe(true);
   expect(typeof lines[0].info.software).toBe('boolean');

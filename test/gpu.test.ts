@@ -21,7 +21,9 @@ afterAll(() => {
   gpuTuned?.destroy();
 });
 
-const sorted = Object.entries(modules).sort(([a], [b]) => a.localeCompare(b)).map(([path, mod]) => [path.replace(/^.*\//, '').replace('.cases.ts', ''), mod] as const);
+const sorted = Object.entries(modules)
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(([path, mod]) => [path.replace(/^.*\//, '').replace('.cases.ts', ''), mod] as const);
 for (const [name, mod] of sorted) {
   describe(name, () => {
     for (const c of mod.cases) test(c.name, () => runCase(engine, c), c.timeoutMs ?? 60_000);

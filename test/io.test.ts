@@ -191,8 +191,7 @@ function arrayIn(layout: string[], dims: Record<string, number>): { shape: numbe
 function expectCanonical(ds: Dataset, trials: number, time: number, channels: number): void {
   expect([ds.trials, ds.time, ds.channels]).toEqual([trials, time, channels]);
   for (let k = 0; k < trials; k++)
-    for (let t = 0; t < time; t++)
-      for (let c = 0; c < channels; c++) expect(ds.data[(k * time + t) * channels + c]).toBe(value(k, t, c));
+    for (let t = 0; t < time; t++) for (let c = 0; c < channels; c++) expect(ds.data[(k * time + t) * channels + c]).toBe(value(k, t, c));
 }
 
 describe('layouts', () => {
@@ -242,7 +241,9 @@ describe('validation', () => {
   test('Poisson counts: negative or non-integer, first offender', () => {
     const counts = toCanonical({ shape: [2, 3, 2], data: [0, 1, 2, 3, 4, 5, 6, 7, 8, 2.5, 10, -1] }, 'trial,time,channel');
     expect(() => validateObservations(counts, 'gauss', 'c.npy')).not.toThrow();
-    expect(() => validateObservations(counts, 'poisson', 'c.npy')).toThrow('c.npy: Poisson observations need non-negative integer counts; non-integer count 2.5 at trial 1, time 1, channel 1');
+    expect(() => validateObservations(counts, 'poisson', 'c.npy')).toThrow(
+      'c.npy: Poisson observations need non-negative integer counts; non-integer count 2.5 at trial 1, time 1, channel 1',
+    );
     counts.data[9] = 2;
     expect(() => validateObservations(counts, 'poisson', 'c.npy')).toThrow('negative count -1 at trial 1, time 2, channel 1');
     counts.data[11] = 0;
@@ -262,11 +263,12 @@ describe('validation', () => {
 describe('z-scoring', () => {
   test('per channel over trials and time, ddof 0, invertible', () => {
     // channel c of trial k at time t: (c + 1) * (t + 3k) + 10c; channel 2 constant.
-    const trials = 2, time = 4, channels = 3;
+    const trials = 2,
+      time = 4,
+      channels = 3;
     const raw = new Float64Array(trials * time * channels);
     for (let k = 0; k < trials; k++)
-      for (let t = 0; t < time; t++)
-        for (let c = 0; c < channels; c++) raw[(k * time + t) * channels + c] = c === 2 ? 7 : (c + 1) * (t + 3 * k) + 10 * c;
+      for (let t = 0; t < time; t++) for (let c = 0; c < channels; c++) raw[(k * time + t) * channels + c] = c === 2 ? 7 : (c + 1) * (t + 3 * k) + 10 * c;
     const ds = toCanonical({ shape: [trials, time, channels], data: raw }, undefined);
     const { data: z, normalisation } = zscore(ds);
     // float64 reference of mean and population std per channel
@@ -299,7 +301,11 @@ describe('files', () => {
     const csv = join(scratch, 'b.csv');
     writeFileSync(csv, 'x;y\n1;2\n3;4\n');
     const b = await loadArray(csv);
-    expect([b.shape, b.header, Array.from(b.data)]).toEqual([[2, 2], ['x', 'y'], [1, 2, 3, 4]]);
+    expect([b.shape, b.header, Array.from(b.data)]).toEqual([
+      [2, 2],
+      ['x', 'y'],
+      [1, 2, 3, 4],
+    ]);
     await expect(loadArray(join(scratch, 'c.mat'))).rejects.toThrow(/c\.mat: unsupported file type '\.mat' \(expected \.npy, \.csv/);
     await expect(loadArray(join(scratch, 'missing.npy'))).rejects.toThrow(/missing\.npy: file not found/);
     writeFileSync(join(scratch, 'empty.csv'), '');

@@ -118,7 +118,13 @@ describe('filters', () => {
   });
 
   test('gaussianFilter1d equals the reflect-mode definition for long, short and length-1 signals', () => {
-    for (const [n, sigma] of [[500, 20], [37, 20], [120, 2.5], [3, 1.3], [1, 5]] as const) {
+    for (const [n, sigma] of [
+      [500, 20],
+      [37, 20],
+      [120, 2.5],
+      [3, 1.3],
+      [1, 5],
+    ] as const) {
       const x = randomSignal(n, n * 31);
       expect(maxAbsDiff(gaussianFilter1d(x, sigma), directGaussian(x, sigma)), `n=${n} σ=${sigma}`).toBeLessThan(1e-12);
     }
@@ -266,7 +272,11 @@ describe('D_H', () => {
   test('pure tones Δ bins apart give the Hellinger distance of the two smoothing kernels', () => {
     const T = 4000; // 2001 bins
     const tone = (f: number) => Float64Array.from({ length: T }, (_, t) => Math.cos((2 * Math.PI * f * t) / T));
-    for (const [f1, f2, sigma] of [[500, 540, 20], [700, 760, 20], [300, 310, 8]]) {
+    for (const [f1, f2, sigma] of [
+      [500, 540, 20],
+      [700, 760, 20],
+      [300, 310, 8],
+    ]) {
       // Each spectrum is the normalised Gaussian kernel (truncated at 4σ) centred on its tone, so
       // D_H = √(1 − BC) with BC = Σ_k √(g(k − f1) g(k − f2)); untruncated, BC = exp(−Δ²/8σ²).
       const radius = Math.floor(4 * sigma + 0.5);
@@ -301,7 +311,13 @@ describe('D_H', () => {
       const qc = q.slice(0, 500);
       const sp = pc.reduce((s, v) => s + v, 0);
       const sq = qc.reduce((s, v) => s + v, 0);
-      expect(res.perChannel[c]).toBeCloseTo(hellinger(qc.map((v) => v / sq), pc.map((v) => v / sp)), 14);
+      expect(res.perChannel[c]).toBeCloseTo(
+        hellinger(
+          qc.map((v) => v / sq),
+          pc.map((v) => v / sp),
+        ),
+        14,
+      );
     }
     expect(res.value).toBeCloseTo((res.perChannel[0] + res.perChannel[1]) / 2, 15);
     // Keeping everything differs from dropping Nyquist, but only slightly.
@@ -332,7 +348,11 @@ describe('D_stsp', () => {
   test('two clouds shifted by δ give the analytic KL δ²/(2(s²+σ²)) of the smoothed Gaussians', () => {
     // A cloud from N(μ, s²I) smoothed by the σ-kernel is ≈ N(μ, (s²+σ²)I); the KL of two such Gaussians
     // with means δ apart is δ²/(2(s²+σ²)). MC SD ≈ δ/√((s²+σ²)n) ≈ 0.045 for these settings.
-    for (const [delta, s, seed] of [[2, 1, 1], [1.5, 0.8, 2], [3, 1.5, 3]] as const) {
+    for (const [delta, s, seed] of [
+      [2, 1, 1],
+      [1.5, 0.8, 2],
+      [3, 1.5, 3],
+    ] as const) {
       const want = delta ** 2 / (2 * (s * s + 1));
       const a = cloud(3000, 2, s, 0, 100 + seed);
       const b = cloud(3000, 2, s, delta, 200 + seed);

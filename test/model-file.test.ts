@@ -12,13 +12,41 @@ import { MODEL_FORMAT, parseModel, serializeModel, type TrainingRecord } from '.
 
 const SRC = 'models/m.json';
 const affine: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 5, obsDim: 3, inputDim: 2, nonlinearity: 'tanh', readoutFromInputs: true } as ModelConfig;
-const oneToOne: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 4, obsDim: 4, inputDim: 1, nonlinearity: 'clipped_relu', observation: 'one-to-one' } as ModelConfig;
+const oneToOne: ModelConfig = {
+  ...DEFAULT_CONFIG,
+  rank: 2,
+  units: 4,
+  obsDim: 4,
+  inputDim: 1,
+  nonlinearity: 'clipped_relu',
+  observation: 'one-to-one',
+} as ModelConfig;
 /** Rank 36 (the NLB configuration's): R×R noise factors and N×R loadings far beyond the old limit of 8. */
-const rank36: ModelConfig = { ...DEFAULT_CONFIG, rank: 36, units: 40, obsDim: 3, inputDim: 0, nonlinearity: 'clipped_relu', obs: 'poisson', obsNonlinearity: 'softplus' } as ModelConfig;
+const rank36: ModelConfig = {
+  ...DEFAULT_CONFIG,
+  rank: 36,
+  units: 40,
+  obsDim: 3,
+  inputDim: 0,
+  nonlinearity: 'clipped_relu',
+  obs: 'poisson',
+  obsNonlinearity: 'softplus',
+} as ModelConfig;
 
 const training: TrainingRecord = {
-  proposal: 'optimal', resampling: 'systematic', resampleThreshold: 0.5, particles: 16, batch: 2, window: 20, iterations: 4, totalIterations: 8,
-  seed: 3, lr: 0.01, lrEnd: 0.001, optimizer: 'radam', adapter: 'test',
+  proposal: 'optimal',
+  resampling: 'systematic',
+  resampleThreshold: 0.5,
+  particles: 16,
+  batch: 2,
+  window: 20,
+  iterations: 4,
+  totalIterations: 8,
+  seed: 3,
+  lr: 0.01,
+  lrEnd: 0.001,
+  optimizer: 'radam',
+  adapter: 'test',
   history: [{ iteration: 2, loss: 1.25, llPerStep: -1.5, lr: 0.01, seconds: 0.5, gradNorm: 3.5, ess: 7.25, latentNoise: 0.125, obsNoise: 0.75 }],
   optimizerState: { kind: 'radam', steps: [4, 4], m: [[0.5, -0.25], [1e-8]], v: [[0.125, 2], [3e-12]] },
 };
@@ -35,10 +63,14 @@ const parseText = (text: string) => () => parseModel(text, SRC);
 describe('parseModel refuses malformed files with the file, field and problem', () => {
   test('not JSON, wrong format string, unknown version', () => {
     expect(parseText('{"format": "lowrank-smc-model", "version": 2, "con')).toThrow(/^models\/m\.json: not valid JSON/);
-    expect(parse({ ...fileObj(), format: 'other-model' })).toThrow(/^models\/m\.json: not a lowrank-smc model file \(field "format" should be "lowrank-smc-model"\)/);
+    expect(parse({ ...fileObj(), format: 'other-model' })).toThrow(
+      /^models\/m\.json: not a lowrank-smc model file \(field "format" should be "lowrank-smc-model"\)/,
+    );
     const { format: _f, ...noFormat } = fileObj();
     expect(parse(noFormat)).toThrow(/models\/m\.json: not a lowrank-smc model file/);
-    expect(parse({ ...fileObj(), version: 99 })).toThrow(/^models\/m\.json: model file version 99 is not supported \(this lowrank-smc reads versions 1, 2, 3\)/);
+    expect(parse({ ...fileObj(), version: 99 })).toThrow(
+      /^models\/m\.json: model file version 99 is not supported \(this lowrank-smc reads versions 1, 2, 3\)/,
+    );
     expect(parse({ ...fileObj(), version: '2' })).toThrow(/models\/m\.json: model file version 2 is not supported/);
     expect(parseText('null')).toThrow(/models\/m\.json: not a lowrank-smc model file/);
   });
@@ -77,7 +109,11 @@ describe('parseModel refuses malformed files with the file, field and problem', 
     expect(parse(obj)).toThrow(/params\.m has 10 rows, expected \[5\]\[2\]/);
     // B stored [R=2][D=3]: given as [D][R] (the untransposed orientation) it must not pass
     obj = fileObj();
-    obj.params.B = [[1, 2], [3, 4], [5, 6]];
+    obj.params.B = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ];
     expect(parse(obj)).toThrow(/params\.B has 3 rows, expected \[2\]\[3\]/);
     // vectors
     obj = fileObj();
@@ -127,14 +163,21 @@ describe('parseModel refuses malformed files with the file, field and problem', 
 });
 
 describe('serializeModel → JSON → parseModel round trip', () => {
-  for (const [label, config] of [['affine (inputs, readout from [v; z])', affine], ['one-to-one', oneToOne], ['rank 36', rank36]] as const) {
+  for (const [label, config] of [
+    ['affine (inputs, readout from [v; z])', affine],
+    ['one-to-one', oneToOne],
+    ['rank 36', rank36],
+  ] as const) {
     test(label, () => {
       const params = initialParams(config, 7);
       // awkward float32 values survive the trip exactly
       params.h[0] = Math.fround(1 / 3);
       params.b[1] = Math.fround(-1e-30);
       params.m[1] = Math.fround(3.4e38);
-      const normalisation = { mean: Array.from({ length: config.obsDim }, (_, i) => 0.1 * i - 1 / 7), std: Array.from({ length: config.obsDim }, (_, i) => 1 + i / 3) };
+      const normalisation = {
+        mean: Array.from({ length: config.obsDim }, (_, i) => 0.1 * i - 1 / 7),
+        std: Array.from({ length: config.obsDim }, (_, i) => 1 + i / 3),
+      };
       const text = JSON.stringify(serializeModel(config, params, normalisation, training));
       const file = JSON.parse(text);
       expect(file.format).toBe(MODEL_FORMAT);

@@ -1,10 +1,25 @@
 // Neural Latents Benchmark scores (src/analysis/nlb-scores.ts) on hand-computed cases and fixed-seed
 // simulations: bits per spike, the ridge velocity decoder, PSTH R², the Poisson readout.
 import { describe, expect, test } from 'vitest';
-import { bitsPerSpike, conditionPsths, decoderR2, fitPoissonReadout, poissonNll, predictPoissonReadout, psthR2, r2PerColumn, ridgeFit } from '../src/analysis/nlb-scores.js';
+import {
+  bitsPerSpike,
+  conditionPsths,
+  decoderR2,
+  fitPoissonReadout,
+  poissonNll,
+  predictPoissonReadout,
+  psthR2,
+  r2PerColumn,
+  ridgeFit,
+} from '../src/analysis/nlb-scores.js';
 import { mulberry32, normalSampler } from '../src/util/random.js';
 
-const arr = (data: number[] | Float64Array | Float32Array, trials: number, time: number, channels: number) => ({ data: Float64Array.from(data), trials, time, channels });
+const arr = (data: number[] | Float64Array | Float32Array, trials: number, time: number, channels: number) => ({
+  data: Float64Array.from(data),
+  trials,
+  time,
+  channels,
+});
 
 /** Knuth's Poisson sampler (small rates). */
 function poisson(rate: number, u: () => number): number {
@@ -50,7 +65,12 @@ describe('bits per spike', () => {
     const { counts } = p;
     const means = new Float64Array(8);
     for (let i = 0; i < counts.data.length; i++) means[i % 8] += counts.data[i] / (40 * 50);
-    const meanModel = arr(Float64Array.from({ length: counts.data.length }, (_, i) => means[i % 8]), 40, 50, 8);
+    const meanModel = arr(
+      Float64Array.from({ length: counts.data.length }, (_, i) => means[i % 8]),
+      40,
+      50,
+      8,
+    );
     expect(Math.abs(bitsPerSpike(meanModel, counts))).toBeLessThan(1e-12);
     const truth = bitsPerSpike(p.rates, counts);
     expect(truth).toBeGreaterThan(0.1);
@@ -80,20 +100,27 @@ describe('ridge decoder', () => {
     const g = normalSampler(5);
     const trials = 30;
     const time = 20;
-    const x = arr(Float64Array.from({ length: trials * time * 4 }, () => g.normal()), trials, time, 4);
+    const x = arr(
+      Float64Array.from({ length: trials * time * 4 }, () => g.normal()),
+      trials,
+      time,
+      4,
+    );
     const y = new Float64Array(trials * time * 2);
     for (let r = 0; r < trials * time; r++) {
       y[2 * r] = 3 * x.data[4 * r] - x.data[4 * r + 2] + 0.5;
       y[2 * r + 1] = x.data[4 * r + 1] + 2 * x.data[4 * r + 3] - 1;
     }
     const yb = arr(y, trials, time, 2);
-    const split = (a: ReturnType<typeof arr>, from: number, to: number) => arr(a.data.slice(from * time * a.channels, to * time * a.channels), to - from, time, a.channels);
+    const split = (a: ReturnType<typeof arr>, from: number, to: number) =>
+      arr(a.data.slice(from * time * a.channels, to * time * a.channels), to - from, time, a.channels);
     const res = decoderR2(split(x, 0, 20), split(yb, 0, 20), split(x, 20, 30), split(yb, 20, 30));
     expect(res.r2).toBeGreaterThan(1 - 1e-6);
     expect(res.alpha).toBeCloseTo(1e-4, 12);
     // behaviour lagging the features by 2 bins: decoded only with lagBins 2
     const lagged = new Float64Array(y.length).fill(NaN);
-    for (let k = 0; k < trials; k++) for (let t = 0; t + 2 < time; t++) lagged.set(y.subarray((k * time + t) * 2, (k * time + t) * 2 + 2), (k * time + t + 2) * 2);
+    for (let k = 0; k < trials; k++)
+      for (let t = 0; t + 2 < time; t++) lagged.set(y.subarray((k * time + t) * 2, (k * time + t) * 2 + 2), (k * time + t + 2) * 2);
     const yl = arr(lagged, trials, time, 2);
     expect(decoderR2(split(x, 0, 20), split(yl, 0, 20), split(x, 20, 30), split(yl, 20, 30), { lagBins: 2 }).r2).toBeGreaterThan(1 - 1e-6);
     expect(decoderR2(split(x, 0, 20), split(yl, 0, 20), split(x, 20, 30), split(yl, 20, 30)).r2).toBeLessThan(0.1);
@@ -101,8 +128,18 @@ describe('ridge decoder', () => {
 
   test('on noise features the cross-validation picks the strongest penalty and R² is near or below 0', () => {
     const g = normalSampler(9);
-    const x = arr(Float64Array.from({ length: 20 * 10 * 6 }, () => g.normal()), 20, 10, 6);
-    const y = arr(Float64Array.from({ length: 20 * 10 }, () => g.normal()), 20, 10, 1);
+    const x = arr(
+      Float64Array.from({ length: 20 * 10 * 6 }, () => g.normal()),
+      20,
+      10,
+      6,
+    );
+    const y = arr(
+      Float64Array.from({ length: 20 * 10 }, () => g.normal()),
+      20,
+      10,
+      1,
+    );
     const half = (a: ReturnType<typeof arr>, k: number) => arr(a.data.slice(k * 100 * a.channels, (k + 1) * 100 * a.channels), 10, 10, a.channels);
     const res = decoderR2(half(x, 0), half(y, 0), half(x, 1), half(y, 1));
     expect(res.r2).toBeLessThan(0.05);
@@ -119,7 +156,10 @@ describe('ridge decoder', () => {
 describe('PSTH R²', () => {
   test('known PSTHs: exact prediction 1, grand mean 0, hand-computed partial fit', () => {
     // 2 conditions, 2 bins, 1 unit: PSTH a = [1, 3], b = [5, 7]; trials a, b, a
-    const psths = new Map([['a', Float64Array.of(1, 3)], ['b', Float64Array.of(5, 7)]]);
+    const psths = new Map([
+      ['a', Float64Array.of(1, 3)],
+      ['b', Float64Array.of(5, 7)],
+    ]);
     const conds = ['a', 'b', 'a'];
     expect(psthR2(arr([1, 3, 5, 7, 1, 3], 3, 2, 1), conds, psths)).toBe(1);
     const m = (1 + 3 + 5 + 7 + 1 + 3) / 6;

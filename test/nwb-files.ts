@@ -131,7 +131,9 @@ export async function writeMaze(s: MazeSpec, opts: { omitTrials?: boolean; omitU
 }
 
 /** A hippocampal-like session: units with obs_intervals and a quality column, no trials, Position/position at 39.0625 Hz (rate + starting_time). */
-export async function writeHippocampal(seed = 2): Promise<{ bytes: Uint8Array; spikeTimes: Float64Array[]; rate: number; start: number; position: Float64Array }> {
+export async function writeHippocampal(
+  seed = 2,
+): Promise<{ bytes: Uint8Array; spikeTimes: Float64Array[]; rate: number; start: number; position: Float64Array }> {
   const r = mulberry32(seed);
   const rate = 39.0625;
   const start = 0.5;
@@ -143,7 +145,11 @@ export async function writeHippocampal(seed = 2): Promise<{ bytes: Uint8Array; s
     const u = f.create_group('units');
     table(u, 'Units', 4);
     ragged(u, 'spike_times', spikeTimes);
-    u.create_dataset({ name: 'obs_intervals', data: Float64Array.from([start, start + samples / rate, start, start + samples / rate, start, start + samples / rate, start, start + samples / rate]), shape: [4, 2] });
+    u.create_dataset({
+      name: 'obs_intervals',
+      data: Float64Array.from([start, start + samples / rate, start, start + samples / rate, start, start + samples / rate, start, start + samples / rate]),
+      shape: [4, 2],
+    });
     u.create_dataset({ name: 'obs_intervals_index', data: Uint32Array.from([1, 2, 3, 4]) });
     u.create_dataset({ name: 'quality', data: ['good', 'good', 'mua', 'good'] });
     const pos = f.create_group('processing').create_group('behavior').create_group('Position');

@@ -50,8 +50,12 @@ describe('NWB reader', () => {
 
   test('the library writer round-trips through the reader', async () => {
     const bytes = await writeNwb({
-      identifier: 'rt', description: 'round trip', spikeTimes: maze.spikeTimes, obsInterval: [0, maze.duration],
-      unitColumns: { heldout: maze.heldout }, trials: { start: maze.trialStart, stop: maze.trialStop, columns: { move_onset_time: maze.moveOnset, split: maze.split } },
+      identifier: 'rt',
+      description: 'round trip',
+      spikeTimes: maze.spikeTimes,
+      obsInterval: [0, maze.duration],
+      unitColumns: { heldout: maze.heldout },
+      trials: { start: maze.trialStart, stop: maze.trialStop, columns: { move_onset_time: maze.moveOnset, split: maze.split } },
       behaviour: [{ name: 'hand_vel', data: [1, 2, 3, 4], dim: 2, timestamps: [0, maze.duration] }],
     });
     const s = await parseNwb(bytes, 'rt.nwb');
@@ -179,11 +183,15 @@ describe('binning', () => {
 
   test('windows past the recording or the behaviour, and bad windows, stop with clear errors', async () => {
     const s = await parseNwb(await writeMaze(maze), 'maze.nwb');
-    expect(() => binSession(s, { binMs: 20, align: 'start_time', window: [-300, 700] })).toThrow(/maze\.nwb: trial 0's window \[-0\.0500, 0\.9500\) s lies outside the recording \[0, 8\.5\] s/);
+    expect(() => binSession(s, { binMs: 20, align: 'start_time', window: [-300, 700] })).toThrow(
+      /maze\.nwb: trial 0's window \[-0\.0500, 0\.9500\) s lies outside the recording \[0, 8\.5\] s/,
+    );
     expect(() => binSession(s, { binMs: 30, align: 'start_time', window: [0, 100] })).toThrow(/not a whole number of 30 ms bins/);
     expect(() => binSession(s, { binMs: 20, align: 'go_cue_time', window: [0, 100] })).toThrow(/no column 'go_cue_time'/);
     expect(() => binSession(s, { binMs: 20, align: 'start_time' })).toThrow(/needs a window/);
-    expect(() => binSession(s, { binMs: 20, align: 'start_time', window: [0, 100], behaviour: ['eye_pos'] })).toThrow(/no behaviour series 'eye_pos'.*found: hand_pos, hand_vel/);
+    expect(() => binSession(s, { binMs: 20, align: 'start_time', window: [0, 100], behaviour: ['eye_pos'] })).toThrow(
+      /no behaviour series 'eye_pos'.*found: hand_pos, hand_vel/,
+    );
   });
 });
 
@@ -199,7 +207,19 @@ describe('lowrank-smc bin', () => {
       const bytes = await writeMaze(maze);
       const file = join(dir, 'maze.nwb');
       writeFileSync(file, bytes);
-      const args = ['--bin-ms', '20', '--align', 'move_onset_time', '--align-window=-250,450', '--held-out-neurons', 'file', '--behaviour', 'hand_vel', '--condition', 'trial_type'];
+      const args = [
+        '--bin-ms',
+        '20',
+        '--align',
+        'move_onset_time',
+        '--align-window=-250,450',
+        '--held-out-neurons',
+        'file',
+        '--behaviour',
+        'hand_vel',
+        '--condition',
+        'trial_type',
+      ];
       const log = console.log;
       const printed: string[] = [];
       console.log = (s: string) => printed.push(s);
@@ -208,7 +228,15 @@ describe('lowrank-smc bin', () => {
       } finally {
         console.log = log;
       }
-      const b = binSession(await parseNwb(bytes, file), { binMs: 20, align: 'move_onset_time', window: [-250, 450], heldOut: 'file', split: 'file', behaviour: ['hand_vel'], condition: ['trial_type'] });
+      const b = binSession(await parseNwb(bytes, file), {
+        binMs: 20,
+        align: 'move_onset_time',
+        window: [-250, 450],
+        heldOut: 'file',
+        split: 'file',
+        behaviour: ['hand_vel'],
+        condition: ['trial_type'],
+      });
       const npy = (name: string) => parseNpy(readFileSync(join(dir, name)), name);
       expect(npy('x.npy').shape).toEqual([b.trials, 35, 4]);
       expect(Array.from(npy('x.npy').data)).toEqual(Array.from(b.heldInCounts.data));
@@ -233,10 +261,18 @@ describe('lowrank-smc bin', () => {
       expect(Array.from(npy('v.npy').data.subarray(0, 6))).toEqual(maze.spikeTimes.map((st) => direct(st, maze.trialStart[3], maze.trialStart[3] + 0.05)));
       // fit / filter / eval read the same held-in counts, restricted to --trials
       const { loadObservations } = await import('../src/cli/common.js');
-      const ds = await loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', 'held-out-neurons': 'file', trials: 'train' });
+      const ds = await loadObservations(file, undefined, 'poisson', {
+        'bin-ms': '20',
+        align: 'move_onset_time',
+        'align-window': '-250,450',
+        'held-out-neurons': 'file',
+        trials: 'train',
+      });
       expect(ds.trials).toBe(6);
       expect(Array.from(ds.data)).toEqual(Array.from(b.heldInCounts.data));
-      await expect(loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', trials: 'val' })).rejects.toThrow(/no val trials/);
+      await expect(
+        loadObservations(file, undefined, 'poisson', { 'bin-ms': '20', align: 'move_onset_time', 'align-window': '-250,450', trials: 'val' }),
+      ).rejects.toThrow(/no val trials/);
       await expect(loadObservations(file, undefined, 'poisson', { trials: 'training' })).rejects.toThrow(/--trials must be all or a list of train, val, test/);
       await expect(run([file, '--out', join(dir, 'y.npy'), '--align', 'move_onset_time'])).rejects.toThrow(/--align move_onset_time needs --align-window/);
       await expect(run([join(dir, 'none.nwb'), '--out', join(dir, 'y.npy')])).rejects.toThrow(/none\.nwb: file not found/);

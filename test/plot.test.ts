@@ -85,8 +85,15 @@ describe('charts', () => {
           { z: [1, 1], stability: 'saddle' },
         ],
         trajectories: [
-          [[0.5, 0], [0, 0.5], [-0.5, 0]],
-          [[1, 0], [0, 1]],
+          [
+            [0.5, 0],
+            [0, 0.5],
+            [-0.5, 0],
+          ],
+          [
+            [1, 0],
+            [0, 1],
+          ],
         ],
       },
       { xDomain: [-2, 2], yDomain: [-2, 2], grid },
@@ -110,7 +117,9 @@ describe('charts', () => {
     const up = await phasePortrait({ field: () => [0, 1] }, { xDomain: [0, 1], yDomain: [0, 1], grid: 3 });
     for (const [, , y2] of up.svg.matchAll(/aria-roledescription="rule mark"[^>]*x2="([-\d.e]+)" y2="([-\d.e]+)"/g)) expect(Number(y2)).toBeLessThan(0);
 
-    await expect(phasePortrait({ field: () => [0, 0], fixedPoints: [{ z: [0, 0, 0], stability: 'stable' }] })).rejects.toThrow(/3 coordinates; phase portraits are for rank 2/);
+    await expect(phasePortrait({ field: () => [0, 0], fixedPoints: [{ z: [0, 0, 0], stability: 'stable' }] })).rejects.toThrow(
+      /3 coordinates; phase portraits are for rank 2/,
+    );
     await expect(phasePortrait({ field: () => [0, 0] })).rejects.toThrow(/xDomain/);
     await expect(phasePortrait({ field: () => [NaN, 0] }, { xDomain: [0, 1], yDomain: [0, 1] })).rejects.toThrow(/not finite/);
   });
@@ -184,7 +193,14 @@ describe('plot CLI', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
       const hist = join(dir, 'history.json');
-      await writeFile(hist, JSON.stringify([{ iteration: 0, loss: 3 }, { iteration: 1, loss: 2 }, { iteration: 2, loss: 1.5 }]));
+      await writeFile(
+        hist,
+        JSON.stringify([
+          { iteration: 0, loss: 3 },
+          { iteration: 1, loss: 2 },
+          { iteration: 2, loss: 1.5 },
+        ]),
+      );
       const curve = join(dir, 'curve.svg');
       expect(await plotCli(['curve', '--in', hist, '--out', curve])).toBe(0);
       expect(count(await readFile(curve, 'utf8'), 'line mark')).toBe(1);

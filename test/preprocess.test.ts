@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { preprocess } from '../src/gpu/preprocess.js';
 
-const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 
 describe('WGSL preprocessor', () => {
   it('keeps #if / #else branches by the defines and emits #const', () => {

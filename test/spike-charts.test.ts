@@ -16,7 +16,10 @@ describe('spike-score plots', () => {
   });
 
   test('PSTH and raster plots render and check their inputs', async () => {
-    const psth = new Map([['x', Float64Array.of(1, 2, 3, 4)], ['y', Float64Array.of(0, 1, 0, 1)]]);
+    const psth = new Map([
+      ['x', Float64Array.of(1, 2, 3, 4)],
+      ['y', Float64Array.of(0, 1, 0, 1)],
+    ]);
     const p = await psthPlot(psth, psth, 2, 2, [0, 1], 20);
     expect(p.svg).toContain('unit 1');
     await expect(psthPlot(psth, psth, 2, 2, [2], 20)).rejects.toThrow(/unit 2 out of range/);

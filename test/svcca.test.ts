@@ -55,7 +55,9 @@ function ccaReference(a: Matrix, b: Matrix): number[] {
     const d = Matrix.diag(e.realEigenvalues.map((v) => 1 / Math.sqrt(v)));
     return e.eigenvectorMatrix.mmul(d).mmul(e.eigenvectorMatrix.transpose());
   };
-  const t = invSqrt(ac.transpose().mmul(ac)).mmul(ac.transpose().mmul(bc)).mmul(invSqrt(bc.transpose().mmul(bc)));
+  const t = invSqrt(ac.transpose().mmul(ac))
+    .mmul(ac.transpose().mmul(bc))
+    .mmul(invSqrt(bc.transpose().mmul(bc)));
   return new SingularValueDecomposition(t, { autoTranspose: true }).diagonal.sort((x, y) => y - x);
 }
 

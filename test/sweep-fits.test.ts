@@ -32,7 +32,11 @@ afterAll(async () => {
 });
 
 function startWorker(name: string, store: string): ChildProcess {
-  const w = spawn(process.execPath, [join(root, 'bin', 'lowrank-smc.js'), 'worker', '--redis', redis.url, '--store', store, '--name', name, '--lock-ms', '30000', '--stalled-check-ms', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const w = spawn(
+    process.execPath,
+    [join(root, 'bin', 'lowrank-smc.js'), 'worker', '--redis', redis.url, '--store', store, '--name', name, '--lock-ms', '30000', '--stalled-check-ms', '1000'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   w.stderr!.on('data', (b: Buffer) => (log += b.toString()));
   w.on('exit', (code, sig) => {
@@ -47,7 +51,8 @@ async function waitFor(id: string, done: (s: SweepStatus) => boolean, what: stri
   for (;;) {
     const s = await sweepStatus(id, { redis: redis.url });
     if (done(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s.jobs.map((j) => [j.state, j.progress?.iteration, j.worker, j.error]))}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s.jobs.map((j) => [j.state, j.progress?.iteration, j.worker, j.error]))}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -64,13 +69,24 @@ test('a sweep over two worker processes survives a SIGKILLed worker; models and 
   const { sha256 } = await addData(await openStore(store), join(work, 'y.npy'));
   const fit = { rank: 2, units: 6, nonlinearity: 'relu', batch: 2, window: 10, particles: 8, lr: 0.02, 'lr-end': 0.002, 'log-every': 1 };
   // jobs 0, 1: short (each worker compiles its kernels on one); jobs 2, 3: long, one of them is killed
-  const spec = { data: { sha256, layout: 'trial,time,channel' }, fit, grid: { iters: [4, 100], seed: [0, 1] }, eval: { metrics: { steps: 80, samples: 200 } }, 'checkpoint-every': 5 };
+  const spec = {
+    data: { sha256, layout: 'trial,time,channel' },
+    fit,
+    grid: { iters: [4, 100], seed: [0, 1] },
+    eval: { metrics: { steps: 80, samples: 200 } },
+    'checkpoint-every': 5,
+  };
   const { id } = await submitSweep(JSON.stringify(spec), { redis: redis.url, store }, 'sweep.json');
   startWorker('A', store);
   startWorker('B', store);
 
   // kill whichever worker holds a long job once that job is past a checkpoint
-  const running = await waitFor(id, (s) => s.jobs.some((j) => j.options.iters === 100 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12), 'a long job at iteration 12', 120_000);
+  const running = await waitFor(
+    id,
+    (s) => s.jobs.some((j) => j.options.iters === 100 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12),
+    'a long job at iteration 12',
+    120_000,
+  );
   const victim = running.jobs.find((j) => j.options.iters === 100 && j.state === 'active' && (j.progress?.iteration ?? 0) >= 12)!;
   const killedAt = victim.progress!.iteration;
   workers.get(victim.progress!.worker)!.kill('SIGKILL');
@@ -78,7 +94,9 @@ test('a sweep over two worker processes survives a SIGKILLed worker; models and 
 
   const final = await waitFor(id, (s) => s.jobs.every((j) => j.state === 'completed' || j.state === 'failed'), 'all jobs', 120_000);
   expect(final.counts).toEqual({ completed: 4 });
-  console.log(`killed worker ${victim.progress!.worker} at iteration ${killedAt} of job ${victim.index}; the sweep finished ${((performance.now() - t0) / 1000).toFixed(1)} s later`);
+  console.log(
+    `killed worker ${victim.progress!.worker} at iteration ${killedAt} of job ${victim.index}; the sweep finished ${((performance.now() - t0) / 1000).toFixed(1)} s later`,
+  );
   const resumed = final.jobs[victim.index];
   expect(resumed.worker).not.toBe(victim.progress!.worker);
   expect(resumed.stalled).toBe(1);
@@ -95,10 +113,29 @@ test('a sweep over two worker processes survives a SIGKILLed worker; models and 
   const flags = Object.entries(fit).flatMap(([k, v]) => [`--${k}`, String(v)]);
   for (const j of final.jobs) {
     const out = join(work, `direct-${j.index}.json`);
-    await printedBy(() => fitCli.run(['--data', join(work, 'y.npy'), '--layout', 'trial,time,channel', ...flags, '--iters', String(j.options.iters), '--seed', String(j.options.seed), '--checkpoint-every', '5', '--out', out, '--json']));
+    await printedBy(() =>
+      fitCli.run([
+        '--data',
+        join(work, 'y.npy'),
+        '--layout',
+        'trial,time,channel',
+        ...flags,
+        '--iters',
+        String(j.options.iters),
+        '--seed',
+        String(j.options.seed),
+        '--checkpoint-every',
+        '5',
+        '--out',
+        out,
+        '--json',
+      ]),
+    );
     const swept = await readFile(join(store, j.result!.model as string), 'utf8');
     expect(comparable(swept), `job ${j.index} (${JSON.stringify(j.options)})`).toBe(comparable(await readFile(out, 'utf8')));
-    const printed = await printedBy(() => evalCli.run(['--model', out, '--data', join(work, 'y.npy'), '--layout', 'trial,time,channel', '--steps', '80', '--samples', '200', '--json']));
+    const printed = await printedBy(() =>
+      evalCli.run(['--model', out, '--data', join(work, 'y.npy'), '--layout', 'trial,time,channel', '--steps', '80', '--samples', '200', '--json']),
+    );
     const direct = JSON.parse(printed[printed.length - 1]);
     expect(j.result!.metrics).toMatchObject({ d_stsp: direct.d_stsp, d_h: direct.d_h, mean_rate_error: direct.mean_rate_error });
   }

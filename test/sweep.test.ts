@@ -37,7 +37,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const sweep = (over: Record<string, unknown> = {}) => JSON.stringify({ data: { sha256, layout: 'trial,time,channel' }, fit: { iters: 2, units: 4, rank: 2 }, ...over });
+const sweep = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({ data: { sha256, layout: 'trial,time,channel' }, fit: { iters: 2, units: 4, rank: 2 }, ...over });
 
 /** The problems a sweep file is rejected with. */
 function problems(text: string): string[] {
@@ -57,11 +58,17 @@ describe('sweep files', () => {
     expect(problems(sweep({ fit: { rank: 2.5 } }))).toEqual(['fit.rank: must be an integer, got 2.5']);
     expect(problems(sweep({ grid: { proposal: ['optimal', 'smart'] } }))).toEqual(['grid.proposal[1]: must be one of optimal, bootstrap, got "smart"']);
     expect(problems(sweep({ grid: { seed: [] } }))).toEqual(['grid.seed: must be a non-empty list of values, got an array']);
-    expect(problems(sweep({ random: { count: 3, space: { batch: { uniform: [1, 4] } } } }))).toEqual(['random.space.batch: an integer option needs "int-uniform" or "choice", not "uniform"']);
-    expect(problems(sweep({ random: { count: 3, space: { lr: { 'log-uniform': [0, 1] } } } }))).toEqual(['random.space.lr: log-uniform: bounds must be > 0, got [0,1]']);
+    expect(problems(sweep({ random: { count: 3, space: { batch: { uniform: [1, 4] } } } }))).toEqual([
+      'random.space.batch: an integer option needs "int-uniform" or "choice", not "uniform"',
+    ]);
+    expect(problems(sweep({ random: { count: 3, space: { lr: { 'log-uniform': [0, 1] } } } }))).toEqual([
+      'random.space.lr: log-uniform: bounds must be > 0, got [0,1]',
+    ]);
     expect(problems(sweep({ evaluation: {} }))).toEqual([expect.stringMatching(/^sweep: unknown option "evaluation"/)]);
     expect(problems(JSON.stringify({ fit: {} }))).toEqual(['data: required object { "sha256": ..., "layout": ... }, got undefined']);
-    expect(problems(JSON.stringify({ data: { layout: 'time,channel' } }))).toEqual(['data: missing data hash ("sha256", or a "path" inside the store to hash)']);
+    expect(problems(JSON.stringify({ data: { layout: 'time,channel' } }))).toEqual([
+      'data: missing data hash ("sha256", or a "path" inside the store to hash)',
+    ]);
     expect(problems(JSON.stringify({ data: { sha256: 'abc' } }))).toEqual(['data.sha256: must be 64 lower-case hex digits, got "abc"']);
     expect(problems(JSON.stringify({ data: { path: '../../etc/passwd' } }))).toEqual(['data.path: "../../etc/passwd" leaves the store root (..)']);
     expect(problems(JSON.stringify({ data: { path: '/etc/passwd' } }))).toEqual(['data.path: "/etc/passwd" is absolute; paths are relative to the store root']);
@@ -71,10 +78,19 @@ describe('sweep files', () => {
   });
 
   test('expands grid × random draws deterministically over the fixed options', () => {
-    const spec = parseSweepSpec(sweep({ grid: { particles: [1, 10], seed: [0, 1, 2] }, random: { count: 2, seed: 7, space: { lr: { 'log-uniform': [1e-4, 1e-2] }, batch: { 'int-uniform': [1, 3] } } } }));
+    const spec = parseSweepSpec(
+      sweep({
+        grid: { particles: [1, 10], seed: [0, 1, 2] },
+        random: { count: 2, seed: 7, space: { lr: { 'log-uniform': [1e-4, 1e-2] }, batch: { 'int-uniform': [1, 3] } } },
+      }),
+    );
     const jobs = expandJobs(spec);
     expect(jobs).toHaveLength(12);
-    expect(jobs.slice(0, 3).map((j) => [j.particles, j.seed])).toEqual([[1, 0], [1, 1], [1, 2]]);
+    expect(jobs.slice(0, 3).map((j) => [j.particles, j.seed])).toEqual([
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ]);
     for (const j of jobs) {
       expect(j.iters).toBe(2);
       expect(j.lr as number).toBeGreaterThanOrEqual(1e-4);
@@ -120,11 +136,17 @@ describe('with redis', () => {
   test('bad sweeps are rejected before anything reaches Redis', async () => {
     const conn = { redis: redis.url, store };
     await expect(submitSweep(sweep({ fit: { particles: 0 } }), conn, 's.json')).rejects.toThrow('fit.particles: must be ≥ 1, got 0');
-    await expect(submitSweep(JSON.stringify({ data: { sha256: HASH } }), conn, 's.json')).rejects.toThrow(`s.json: missing data hash: the store ${await openStore(store).then((s) => s.root)} holds no data ${HASH}`);
+    await expect(submitSweep(JSON.stringify({ data: { sha256: HASH } }), conn, 's.json')).rejects.toThrow(
+      `s.json: missing data hash: the store ${await openStore(store).then((s) => s.root)} holds no data ${HASH}`,
+    );
     await expect(submitSweep(JSON.stringify({ data: { path: 'escape.npy' } }), conn, 's.json')).rejects.toThrow(/s\.json: data\.path: path outside the store/);
     // valid JSON and types, but a combination `fit` refuses (the optimal proposal needs Gaussian identity observations)
-    await expect(submitSweep(sweep({ fit: { 'obs-link': 'softplus', proposal: 'optimal' } }), conn, 's.json')).rejects.toThrow(/job 0 .*proposal optimal needs obs gauss with obs-link identity/);
-    await expect(submitSweep(sweep({ fit: { obs: 'poisson' } }), conn, 's.json')).rejects.toThrow(/job 0 .*Poisson observations need non-negative integer counts/);
+    await expect(submitSweep(sweep({ fit: { 'obs-link': 'softplus', proposal: 'optimal' } }), conn, 's.json')).rejects.toThrow(
+      /job 0 .*proposal optimal needs obs gauss with obs-link identity/,
+    );
+    await expect(submitSweep(sweep({ fit: { obs: 'poisson' } }), conn, 's.json')).rejects.toThrow(
+      /job 0 .*Poisson observations need non-negative integer counts/,
+    );
     expect(await keys()).toEqual([]);
   });
 
@@ -135,7 +157,9 @@ describe('with redis', () => {
     const ran: string[] = [];
     const t0 = performance.now();
     const workers: WorkerHandle[] = await Promise.all(
-      [0, 1, 2, 3].map((w) => runWorker({ redis: redis.url, store, name: `w${w}`, process: async (job) => (ran.push(job.id!), { seed: job.data.options.seed }) })),
+      [0, 1, 2, 3].map((w) =>
+        runWorker({ redis: redis.url, store, name: `w${w}`, process: async (job) => (ran.push(job.id!), { seed: job.data.options.seed }) }),
+      ),
     );
     try {
       while (ran.length < 200) await new Promise((r) => setTimeout(r, 10));
@@ -168,7 +192,9 @@ describe('with redis', () => {
     const workers = await Promise.all(
       [0, 1].map((w) =>
         runWorker({
-          redis: redis.url, store, name: `r${w}`,
+          redis: redis.url,
+          store,
+          name: `r${w}`,
           process: async (job) => {
             await new Promise((r) => setTimeout(r, 20));
             return { seed: job.data.options.seed };
@@ -200,10 +226,20 @@ describe('with redis', () => {
     // its own server: jobs an earlier test left behind must not reach this worker
     const redis = await startRedis();
     const other = join(work, 'other.npy');
-    await writeFile(other, encodeNpy(new Float32Array(2 * 20 * 3).map((_, i) => Math.cos(i)), [2, 20, 3]));
+    await writeFile(
+      other,
+      encodeNpy(
+        new Float32Array(2 * 20 * 3).map((_, i) => Math.cos(i)),
+        [2, 20, 3],
+      ),
+    );
     const s = await openStore(store);
     const { sha256: h, path } = await addData(s, other);
-    const { id } = await submitSweep(JSON.stringify({ data: { sha256: h, layout: 'trial,time,channel' }, fit: { iters: 2 } }), { redis: redis.url, store }, 's.json');
+    const { id } = await submitSweep(
+      JSON.stringify({ data: { sha256: h, layout: 'trial,time,channel' }, fit: { iters: 2 } }),
+      { redis: redis.url, store },
+      's.json',
+    );
     await writeFile(path, encodeNpy(new Float32Array(2 * 20 * 3), [2, 20, 3])); // the stored file is replaced behind the store's back
     const logged: string[] = [];
     const w = await runWorker({ redis: redis.url, store, name: 'v', log: (l) => logged.push(l) });
@@ -213,7 +249,9 @@ describe('with redis', () => {
         await new Promise((r) => setTimeout(r, 100));
         st = await sweepStatus(id, { redis: redis.url });
       }
-      expect(st.jobs[0].error).toMatch(new RegExp(`^data .*${h}\\.npy: sha256 is [0-9a-f]{64}, the sweep expects ${h} \\(the stored file was changed or corrupted\\)$`));
+      expect(st.jobs[0].error).toMatch(
+        new RegExp(`^data .*${h}\\.npy: sha256 is [0-9a-f]{64}, the sweep expects ${h} \\(the stored file was changed or corrupted\\)$`),
+      );
       await new Promise((r) => setTimeout(r, 500));
       expect(logged.filter((l) => l.includes('started'))).toHaveLength(1);
       expect((await sweepStatus(id, { redis: redis.url })).jobs[0].state).toBe('failed');
@@ -229,7 +267,11 @@ describe('with redis', () => {
     const s = await sweepStatus(id, { redis: redis.url });
     expect(s.cancelled).toBe(true);
     expect(s.counts).toEqual({ removed: 3 });
-    expect(resultRows(s).map((r) => [r.state, r.seed])).toEqual([['removed', 5000], ['removed', 5001], ['removed', 5002]]);
+    expect(resultRows(s).map((r) => [r.state, r.seed])).toEqual([
+      ['removed', 5000],
+      ['removed', 5001],
+      ['removed', 5002],
+    ]);
   });
 });
 
@@ -257,12 +299,30 @@ describe('redis connections', () => {
   test('rediss:// (TLS): connects when the server certificate is trusted, a clear error when not', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-tls-'));
     const run = promisify(execFile);
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const r = await startRedis(['--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no'], { tls: true });
     try {
       // the CLI in a process whose trust store has the test CA (Node reads NODE_EXTRA_CA_CERTS at start)
       const cli = (env: Record<string, string>) =>
-        run(process.execPath, [join(root, 'bin', 'lowrank-smc.js'), 'sweep', 'status', 'nosuchsweep', '--redis', r.url], { env: { ...process.env, ...env } }).then(
+        run(process.execPath, [join(root, 'bin', 'lowrank-smc.js'), 'sweep', 'status', 'nosuchsweep', '--redis', r.url], {
+          env: { ...process.env, ...env },
+        }).then(
           () => '',
           (e: { stderr: string }) => e.stderr,
         );

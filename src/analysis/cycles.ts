@@ -127,7 +127,10 @@ function verify(u: ReluUnits, points: Float64Array[], P: Float64Array): Cycle | 
   for (let j = 1; j < k; j++) {
     for (let q = 0; q < u.R; q++) {
       const d = points[j][q] - points[start][q];
-      if (Math.abs(d) > tol) { if (d < 0) start = j; break; }
+      if (Math.abs(d) > tol) {
+        if (d < 0) start = j;
+        break;
+      }
     }
   }
   const ordered = Array.from({ length: k }, (_, j) => Array.from(points[(start + j) % k]));

@@ -52,9 +52,13 @@ export interface Evaluation {
  */
 export async function evaluateGenerated(trueSeries: NdArray, genSeries: NdArray, opts: EvaluationOptions = {}): Promise<Evaluation> {
   const gen: NdArray = opts.smoothGenerated ? hannSmoothZscore(genSeries) : genSeries;
-  const trueFlat: NdArray = trueSeries.shape.length === 3 ? {
-    data: trueSeries.data, shape: [trueSeries.shape[0] * trueSeries.shape[1], trueSeries.shape[2]],
-  } : trueSeries;
+  const trueFlat: NdArray =
+    trueSeries.shape.length === 3
+      ? {
+          data: trueSeries.data,
+          shape: [trueSeries.shape[0] * trueSeries.shape[1], trueSeries.shape[2]],
+        }
+      : trueSeries;
   const genFlat: NdArray = gen.shape.length === 3 ? { data: gen.data, shape: [gen.shape[0] * gen.shape[1], gen.shape[2]] } : gen;
   const klOpts = { ...opts, mimicFloat32Underflow: opts.mimicFloat32Underflow ?? true };
   const kl = opts.engine ? await dStspGpu(opts.engine, trueFlat, genFlat, klOpts) : dStsp(trueFlat, genFlat, klOpts);

@@ -39,7 +39,7 @@ export function fitWarnings(input: FitWarningInput): string[] {
   if (input.staticBaseline != null && ll < input.staticBaseline) {
     warnings.push(
       `the fit ends at ${ll.toFixed(2)} nats per step, below the ${input.staticBaseline.toFixed(2)} of a static Gaussian model with the same ` +
-        'number of factors and no dynamics: it has not found the data\'s dynamics. Try ' +
+        "number of factors and no dynamics: it has not found the data's dynamics. Try " +
         (input.start === 'reference' ? 'the data-driven start, ' : '') +
         'more iterations, a higher learning rate (e.g. 1e-2), or more particles.',
     );

@@ -134,7 +134,10 @@ export async function findFixedPoints(engine: Engine | null, model: PiecewiseLin
  * inputs held at `inputs` (default none). The model-file loader passes its parameters here.
  */
 export async function fixedPointsOfModel(
-  engine: Engine | null, params: LowRankModelParams, inputs?: ArrayLike<number>, options: FixedPointOptions = {},
+  engine: Engine | null,
+  params: LowRankModelParams,
+  inputs?: ArrayLike<number>,
+  options: FixedPointOptions = {},
 ): Promise<FixedPointResult> {
   return findFixedPoints(engine, lowRankModelToRnn(params, inputs), options);
 }

@@ -15,7 +15,14 @@ import { SIGN_TOL, forEachSubset, handleTie, localCones, luFactor, luSolve, maxA
  * (A − I + Σ d_i V_i U_iᵀ) z = Σ d_i V_i thr_i − b. Returns null when the system is singular.
  */
 export function solveRegion(
-  R: number, M: number, A: Float64Array, b: Float64Array, U: Float64Array, V: Float64Array, thr: Float64Array, active: (i: number) => boolean,
+  R: number,
+  M: number,
+  A: Float64Array,
+  b: Float64Array,
+  U: Float64Array,
+  V: Float64Array,
+  thr: Float64Array,
+  active: (i: number) => boolean,
 ): Float64Array | null {
   const P = Float64Array.from(A);
   for (let p = 0; p < R; p++) P[p * R + p] -= 1;
@@ -149,9 +156,7 @@ export function eigenvalues(J: Float64Array, R: number): Eigenvalue[] {
   const m = new Matrix(R, R);
   for (let p = 0; p < R; p++) for (let q = 0; q < R; q++) m.set(p, q, J[p * R + q]);
   const evd = new EigenvalueDecomposition(m, { assumeSymmetric: false });
-  return evd.realEigenvalues
-    .map((re, i) => ({ re, im: evd.imaginaryEigenvalues[i] }))
-    .sort((x, y) => Math.hypot(y.re, y.im) - Math.hypot(x.re, x.im));
+  return evd.realEigenvalues.map((re, i) => ({ re, im: evd.imaginaryEigenvalues[i] })).sort((x, y) => Math.hypot(y.re, y.im) - Math.hypot(x.re, x.im));
 }
 
 /** All |λ| < 1 stable, all > 1 unstable, otherwise (mixed or marginal) saddle. */
@@ -202,7 +207,12 @@ export function bruteForceRegionCount(u: ReluUnits): number {
       for (let a = 0; a < k; a++) for (let c = 0; c < k; c++) for (let q = 0; q < R; q++) G[a * k + c] += u.U[S[a] * R + q] * u.U[S[c] * R + q];
       const perm = new Int32Array(k);
       if (luFactor(G, k, perm) < 1e-12 * Math.max(1, maxAbs(G))) return;
-      const w = luSolve(G, k, perm, Array.from(S, (i) => u.thr[i]));
+      const w = luSolve(
+        G,
+        k,
+        perm,
+        Array.from(S, (i) => u.thr[i]),
+      );
       for (let q = 0; q < R; q++) {
         let z = 0;
         for (let a = 0; a < k; a++) z += u.U[S[a] * R + q] * w[a];
@@ -283,7 +293,11 @@ function simplexMax(rows: number[][], rhs: number[], obj: number[]): number {
   const basis = Array.from({ length: m }, (_, i) => n + i);
   for (let iter = 0; iter < 10_000; iter++) {
     let enter = -1;
-    for (let c = 0; c < n + m; c++) if (z[c] < -1e-12) { enter = c; break; }
+    for (let c = 0; c < n + m; c++)
+      if (z[c] < -1e-12) {
+        enter = c;
+        break;
+      }
     if (enter < 0) return z[width - 1];
     let leave = -1;
     let bestRatio = Infinity;

@@ -79,9 +79,9 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
   // Private arrays of the sweep kernel hold one crossing per plane.
   const maxN = Math.max(64, 2 ** Math.ceil(Math.log2(M)));
   const enumerate = engine.kernel('fixed_points', 'enumerate', { overrides: { RD: r, RZ: R, WG } });
-  const sweep = useSweep ? engine.kernel(
-    'fixed_points', 'sweep', { defines: { SWEEP: true, MAXN: maxN }, overrides: { RD: r, RZ: R, WG }, variant: `n${maxN}` },
-  ) : null;
+  const sweep = useSweep
+    ? engine.kernel('fixed_points', 'sweep', { defines: { SWEEP: true, MAXN: maxN }, overrides: { RD: r, RZ: R, WG }, variant: `n${maxN}` })
+    : null;
 
   // Progress: a sweep thread tests every plane, a subset thread one subset.
   const sweepWork = useSweep ? binomial(M, r - 1) * M : 0;
@@ -97,17 +97,36 @@ export async function runGpuEnumeration(engine: Engine, arr: Arrangement, g0: nu
     const most = width === 2 ? chunk >> 6 : chunk;
     const least = width === 2 ? 1 << 14 : 1 << 18;
     const threads = Math.max(WG, Math.min(most, Math.max(least, Math.ceil(n / 32))));
-    for (let base = 0; base < n; ) {
+    for (let base = 0; base < n;) {
       let count = Math.min(threads, n - base);
       for (;;) {
         engine.clear(out, 0, HEADER * 4);
-        engine.dispatch(kernel, {
-          units: buffers.units, binom: buffers.binom, outbuf: out,
-          p: {
-            am0: amI[0], am1: amI[1], am2: amI[2], am3: amI[3], nb, c0: dirs[0], c1: dirs[1], c2: dirs[2], c3: dirs[3], m: M, k, base, count, cap,
-            skip_origin: g0 ? 1 : 0,
+        engine.dispatch(
+          kernel,
+          {
+            units: buffers.units,
+            binom: buffers.binom,
+            outbuf: out,
+            p: {
+              am0: amI[0],
+              am1: amI[1],
+              am2: amI[2],
+              am3: amI[3],
+              nb,
+              c0: dirs[0],
+              c1: dirs[1],
+              c2: dirs[2],
+              c3: dirs[3],
+              m: M,
+              k,
+              base,
+              count,
+              cap,
+              skip_origin: g0 ? 1 : 0,
+            },
           },
-        }, engine.grid(count, WG));
+          engine.grid(count, WG),
+        );
         const head = await engine.readU32(out, HEADER);
         const flagged = head[0];
         if (flagged > cap) {

@@ -78,7 +78,11 @@ export function reducePlanes(normals: Float64Array, offsets: Float64Array, m: nu
     r = s.filter((x) => x > 1e-10 * smax).length;
     if (r < d) {
       const W = svd.rightSingularVectors;
-      const order = s.map((x, k) => [x, k] as const).sort((p, q) => q[0] - p[0]).slice(0, r).map((e) => e[1]);
+      const order = s
+        .map((x, k) => [x, k] as const)
+        .sort((p, q) => q[0] - p[0])
+        .slice(0, r)
+        .map((e) => e[1]);
       Q = new Float64Array(d * r);
       for (let q = 0; q < d; q++) for (let k = 0; k < r; k++) Q[q * r + k] = W.get(q, order[k]);
     }
@@ -224,7 +228,11 @@ export function subsetStep(p: Planes, S: ArrayLike<number>): Step {
  * have their lowest point elsewhere). Other subsets of the same point return 0.
  */
 export function handleTie(
-  p: Planes, S: ArrayLike<number>, step: { sign: Int8Array; ties: number[] }, visit: ((sign: Int8Array) => void) | null, depth: number,
+  p: Planes,
+  S: ArrayLike<number>,
+  step: { sign: Int8Array; ties: number[] },
+  visit: ((sign: Int8Array) => void) | null,
+  depth: number,
 ): number {
   const { r } = p;
   const k = S.length;
@@ -254,7 +262,13 @@ export function handleTie(
  * vectors), that lie in {c·x > 0}: r(slice c·x = 1) − r(slice c·x = 0).
  */
 export function localCones(
-  p: Planes, L: Float64Array[], c: ArrayLike<number>, all: number[], fixedSign: Int8Array, visit: ((sign: Int8Array) => void) | null, depth: number,
+  p: Planes,
+  L: Float64Array[],
+  c: ArrayLike<number>,
+  all: number[],
+  fixedSign: Int8Array,
+  visit: ((sign: Int8Array) => void) | null,
+  depth: number,
 ): number {
   const { r } = p;
   const k = L.length;
@@ -344,14 +358,19 @@ export function enumeratePlanes(p: Planes, visit: ((sign: Int8Array) => void) | 
 
 /** Regions of the arrangement {normals_i·w = offsets_i} (m rows in d dims); visit gets ±1 per row. */
 export function enumerateRegions(
-  normals: Float64Array, offsets: Float64Array, m: number, d: number, visit: ((sign: Int8Array) => void) | null, depth = 0,
+  normals: Float64Array,
+  offsets: Float64Array,
+  m: number,
+  d: number,
+  visit: ((sign: Int8Array) => void) | null,
+  depth = 0,
 ): number {
   if (depth > 8) throw new Error('fixed points: arrangement recursion too deep');
   const red = reducePlanes(normals, offsets, m, d, 0x5eed + 7919 * (depth + 1));
   const inner = visit
     ? (s: Int8Array) => {
         const raw = new Int8Array(m);
-        for (let i = 0; i < m; i++) raw[i] = red.rep[i] < 0 ? red.constSign[i] : (red.orient[i] * s[red.rep[i]]) as -1 | 1;
+        for (let i = 0; i < m; i++) raw[i] = red.rep[i] < 0 ? red.constSign[i] : ((red.orient[i] * s[red.rep[i]]) as -1 | 1);
         visit(raw);
       }
     : null;

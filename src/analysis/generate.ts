@@ -19,10 +19,7 @@ import { nonlinearityId } from '../ops/nonlin.js';
  * filtering distribution at its last step.
  */
 export type InitialState =
-  | 'prior'
-  | 'prior-mean'
-  | { states: Float32Array }
-  | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
+  'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
 
 export interface GenerateOptions {
   steps: number;
@@ -74,7 +71,10 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
 
 /** Filter given data (one trial) and draw S states from the final filtering distribution. */
 async function posteriorStates(
-  model: LowRankRNN, of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array }, S: number, seed: number,
+  model: LowRankRNN,
+  of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array },
+  S: number,
+  seed: number,
 ): Promise<Float32Array> {
   const c = model.config;
   const { rank: R, obsDim: D, inputDim: DU } = c;
@@ -145,19 +145,47 @@ export async function generate(model: LowRankRNN, opts: GenerateOptions): Promis
     const z0T = Tensor.fromArray(engine, z0, [S * R]);
     const out = Tensor.empty(engine, [S * T * (R + 2 * D)], 'f32', 'generate.out');
     const key = seedToKey(seed);
-    const kernel = engine.kernel(
-      'generate', 'main',
-      { defines: { R, WG: 64 }, overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] }, variant: `R${R}` },
-    );
-    engine.dispatch(kernel, {
-      p: {
-        S, T, burn: opts.burnIn ?? 0, N: c.units, D, DU, seed_lo: key[0], seed_hi: key[1], iter: 0, poisson: c.obs === 'poisson' ? 1 : 0,
-        noise_scale: opts.noiseScale ?? 1,
-        off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_L: o.L, off_B: o.B, off_b: o.b, off_lv: o.lv,
-        off_Bv: o.Bv, readout_v: readoutReadsInputs(c) ? 1 : 0, off_Bo: o.Bo, rates: layout.rates ? 1 : 0,
+    const kernel = engine.kernel('generate', 'main', {
+      defines: { R, WG: 64 },
+      overrides: { NONLIN: nonlinearityId(c.nonlinearity), OBS_NL: OBS_NONLIN_IDS[c.obsNonlinearity] },
+      variant: `R${R}`,
+    });
+    engine.dispatch(
+      kernel,
+      {
+        p: {
+          S,
+          T,
+          burn: opts.burnIn ?? 0,
+          N: c.units,
+          D,
+          DU,
+          seed_lo: key[0],
+          seed_hi: key[1],
+          iter: 0,
+          poisson: c.obs === 'poisson' ? 1 : 0,
+          noise_scale: opts.noiseScale ?? 1,
+          off_m: o.m,
+          off_n: o.n,
+          off_h: o.h,
+          off_a: o.a,
+          off_wu: o.wu,
+          off_L: o.L,
+          off_B: o.B,
+          off_b: o.b,
+          off_lv: o.lv,
+          off_Bv: o.Bv,
+          readout_v: readoutReadsInputs(c) ? 1 : 0,
+          off_Bo: o.Bo,
+          rates: layout.rates ? 1 : 0,
+        },
+        theta: th.theta,
+        inputs,
+        z0: z0T,
+        out,
       },
-      theta: th.theta, inputs, z0: z0T, out,
-    }, S);
+      S,
+    );
     const all = await out.readF32();
     inputs.dispose();
     z0T.dispose();

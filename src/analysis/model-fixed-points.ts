@@ -20,7 +20,10 @@ export function latentMapFromHost(c: ModelConfig, p: HostParams): LowRankModelPa
 }
 
 export async function fixedPointsOfFitted(
-  engine: Engine | null, model: LowRankRNN, inputs?: ArrayLike<number>, options: FixedPointOptions = {},
+  engine: Engine | null,
+  model: LowRankRNN,
+  inputs?: ArrayLike<number>,
+  options: FixedPointOptions = {},
 ): Promise<FixedPointResult> {
   return fixedPointsOfModel(engine, await modelLatentMap(model), inputs, options);
 }

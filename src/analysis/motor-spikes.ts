@@ -48,9 +48,12 @@ export function motorSpikeSession(d: MotorRates, o: MotorSpikeOptions = {}): Nwb
   const heldOutCount = o.heldOut ?? Math.round(neurons / 4);
   const scale = o.velocityScale ?? 100;
   const seed = o.seed ?? 1;
-  if (!Number.isInteger(neurons) || neurons < 2 || neurons > n) throw new Error(`simulate-motor --spikes: neurons must be an integer in 2…${n}, got ${neurons}`);
-  if (!Number.isInteger(perCondition) || perCondition < 1) throw new Error(`simulate-motor --spikes: trials per condition must be a positive integer, got ${perCondition}`);
-  if (!Number.isInteger(heldOutCount) || heldOutCount < 0 || heldOutCount >= neurons) throw new Error(`simulate-motor --spikes: held-out units must be in 0…${neurons - 1}, got ${heldOutCount}`);
+  if (!Number.isInteger(neurons) || neurons < 2 || neurons > n)
+    throw new Error(`simulate-motor --spikes: neurons must be an integer in 2…${n}, got ${neurons}`);
+  if (!Number.isInteger(perCondition) || perCondition < 1)
+    throw new Error(`simulate-motor --spikes: trials per condition must be a positive integer, got ${perCondition}`);
+  if (!Number.isInteger(heldOutCount) || heldOutCount < 0 || heldOutCount >= neurons)
+    throw new Error(`simulate-motor --spikes: held-out units must be in 0…${neurons - 1}, got ${heldOutCount}`);
   if (!Number.isInteger(d.dt) || d.dt < 1) throw new Error(`simulate-motor --spikes: the sample step must be a whole number of ms, got ${d.dt}`);
   if (d.muscles < 2) throw new Error('simulate-motor --spikes: hand velocity needs at least 2 output channels');
   const rand = mulberry32(seed);

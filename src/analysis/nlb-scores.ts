@@ -172,7 +172,8 @@ export interface DecoderResult {
 
 /** Rows (trial, t) of features with behaviour at t + lag, leaving out rows whose behaviour is not finite. */
 function pairRows(x: Trials3D, y: Trials3D, lag: number): { x: Float64Array; y: Float64Array; rows: number } {
-  if (x.trials !== y.trials || x.time !== y.time) throw new Error(`decoder: features (${x.trials} trials × ${x.time} bins) and behaviour (${y.trials} × ${y.time}) do not match`);
+  if (x.trials !== y.trials || x.time !== y.time)
+    throw new Error(`decoder: features (${x.trials} trials × ${x.time} bins) and behaviour (${y.trials} × ${y.time}) do not match`);
   const xs: number[] = [];
   const ys: number[] = [];
   for (let k = 0; k < x.trials; k++) {
@@ -342,10 +343,11 @@ export function fitPoissonReadout(x: Trials3D, counts: Trials3D, l2 = 1e-3, iter
         h[f * P + f] += l2;
       }
       const hess = new Matrix(P, P);
-      for (let i = 0; i < P; i++) for (let j = 0; j <= i; j++) {
-        hess.set(i, j, h[i * P + j] + (i === j ? 1e-9 : 0));
-        hess.set(j, i, h[i * P + j] + (i === j ? 1e-9 : 0));
-      }
+      for (let i = 0; i < P; i++)
+        for (let j = 0; j <= i; j++) {
+          hess.set(i, j, h[i * P + j] + (i === j ? 1e-9 : 0));
+          hess.set(j, i, h[i * P + j] + (i === j ? 1e-9 : 0));
+        }
       if (Math.abs(objective - obj) <= 1e-10 * Math.max(1, Math.abs(obj))) break;
       objective = obj;
       const chol = new CholeskyDecomposition(hess);

@@ -171,7 +171,11 @@ export async function gmmLogDensityGpu(engine: Engine, samples: Rows, comps: Row
         comps: compT,
         partial,
         pp: {
-          n_samples: samples.rows, n_comps: comps.rows, dims: d, tiles_per_chunk: DSTSP_TILES_PER_CHUNK, n_chunks: nChunks,
+          n_samples: samples.rows,
+          n_comps: comps.rows,
+          dims: d,
+          tiles_per_chunk: DSTSP_TILES_PER_CHUNK,
+          n_chunks: nChunks,
           neg_half_inv_var: -0.5 / (sigma * sigma),
         },
       },

@@ -70,11 +70,12 @@ function designN(m: Float64Array, N: number, R: number, target: Float64Array): F
   const ti = new Float64Array(R * R);
   for (let r = 0; r < R; r++) for (let c = 0; c < R; c++) for (let k = 0; k < R; k++) ti[r * R + c] += target[r * R + k] * inv[k * R + c];
   const nT = new Float64Array(N * R);
-  for (let i = 0; i < N; i++) for (let r = 0; r < R; r++) {
-    let s = 0;
-    for (let k = 0; k < R; k++) s += ti[r * R + k] * m[i * R + k];
-    nT[i * R + r] = s;
-  }
+  for (let i = 0; i < N; i++)
+    for (let r = 0; r < R; r++) {
+      let s = 0;
+      for (let k = 0; k < R; k++) s += ti[r * R + k] * m[i * R + k];
+      nT[i * R + r] = s;
+    }
   return nT;
 }
 
@@ -168,8 +169,9 @@ export function oscillatorTeacher(obs: 'gauss' | 'poisson', options: OscillatorO
     notes: [
       `rank-2 tanh oscillator, N = ${N}: nᵀm = ρ·Rot(ω) − a·I with ρ = ${o.rho}, ω = ${o.omega.toFixed(4)} rad/step, a = ${o.decay}`,
       `latent noise std ${o.noiseStd} per dimension; initial state N(0, I)`,
-      obs === 'gauss' ? `Gaussian observations y = Bᵀz + σ ξ, D = ${D}, σ = ${o.obsNoiseStd}` : `Poisson counts with rate softplus(Bᵀz ` +
-          `${POISSON_OFFSET}), D = ${D}`,
+      obs === 'gauss'
+        ? `Gaussian observations y = Bᵀz + σ ξ, D = ${D}, σ = ${o.obsNoiseStd}`
+        : `Poisson counts with rate softplus(Bᵀz ` + `${POISSON_OFFSET}), D = ${D}`,
     ],
   };
 }
@@ -183,8 +185,11 @@ export function unitReadoutTeacher(): Teacher {
   const config: ModelConfig = { ...t.config, observation: 'one-to-one', readoutFrom: 'currents' };
   const params = { ...t.params, B: new Float32Array(0), Bo: new Float32Array(20).fill(1) };
   return {
-    ...t, name: 'osc-units', config, params,
-    notes: [...t.notes.slice(0, 2), 'one-to-one observations: the 20 units\' currents m z plus Gaussian noise σ = 0.1'],
+    ...t,
+    name: 'osc-units',
+    config,
+    params,
+    notes: [...t.notes.slice(0, 2), "one-to-one observations: the 20 units' currents m z plus Gaussian noise σ = 0.1"],
   };
 }
 
@@ -279,8 +284,9 @@ export function reachTeacher(t: TeacherFile, source = 'teacher file'): Teacher {
     notes: [
       `latent reduction of a ${N}-unit rank-${R} relu teacher: z' = ${1 - alpha} z + (${alpha}/${N}) n relu(m z + b_rec + Wu u)`,
       'observations: unit currents m z (input currents not included), R_z = R_x = 0.05, z_0 ~ N(0, 0.05² I)',
-      DU === 2 ? 'default inputs: 8 reach targets (cos θ, sin θ), trial k gets target k mod 8, on for steps [25, 50)' : `${DU} input channel(s), raw (not ` +
-          `low-pass filtered)`,
+      DU === 2
+        ? 'default inputs: 8 reach targets (cos θ, sin θ), trial k gets target k mod 8, on for steps [25, 50)'
+        : `${DU} input channel(s), raw (not ` + `low-pass filtered)`,
     ],
   };
 }

@@ -37,7 +37,12 @@ export interface GradCheckReport {
 }
 
 /** Max over i of |a_i - b_i| / (atol + rtol |b_i|); ≤ 1 means close. Reports the worst index. */
-export function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): { ratio: number; index: number; maxAbs: number } {
+export function closeness(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): { ratio: number; index: number; maxAbs: number } {
   if (actual.length !== expected.length) throw new Error(`length mismatch: ${actual.length} vs ${expected.length}`);
   let ratio = 0;
   let index = -1;
@@ -98,7 +103,11 @@ export async function gradCheck(engine: Engine, spec: GradCheckSpec): Promise<Gr
   }
   const seed = Tensor.fromArray(engine, cot, out.shape, 'f32', 'cotangent');
   const diffIdx = tensors.map((t, k) => (t.requiresGrad ? k : -1)).filter((k) => k >= 0);
-  const grads = tape.gradients(out, diffIdx.map((k) => tensors[k]), { seed });
+  const grads = tape.gradients(
+    out,
+    diffIdx.map((k) => tensors[k]),
+    { seed },
+  );
   tape.dispose();
   const gradErrors: number[] = [];
   const objective = (xs: Float64Array[]) => {
@@ -125,7 +134,9 @@ export async function gradCheck(engine: Engine, spec: GradCheckSpec): Promise<Gr
     const c = closeness(gpuGrad, fd, atol, rtol);
     gradErrors.push(c.maxAbs);
     if (c.ratio > 1) {
-      throw new Error(`${spec.name}: gradient of input ${k} differs from finite differences at ${c.index}: gpu ${gpuGrad[c.index]}, fd ${fd[c.index]} (max abs err ${c.maxAbs.toExponential(3)})`);
+      throw new Error(
+        `${spec.name}: gradient of input ${k} differs from finite differences at ${c.index}: gpu ${gpuGrad[c.index]}, fd ${fd[c.index]} (max abs err ${c.maxAbs.toExponential(3)})`,
+      );
     }
     g?.dispose();
   }

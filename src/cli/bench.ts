@@ -88,8 +88,10 @@ function positiveInt(v: unknown, flag: string, allowZero = false): number {
 
 function formatLine(line: BenchLine): string {
   if ('note' in line) return `# ${String(line.note)}`;
-  return Object.entries(line)
-    .filter(([k]) => k !== 'adapter')
-    .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}`)
-    .join('  ') + `  (${String(line.adapter)})`;
+  return (
+    Object.entries(line)
+      .filter(([k]) => k !== 'adapter')
+      .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}`)
+      .join('  ') + `  (${String(line.adapter)})`
+  );
 }

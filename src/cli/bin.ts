@@ -64,17 +64,31 @@ export async function run(argv: string[]): Promise<number> {
     behaviour.push({ name: s.name, file: basename(file), dim: s.data.channels });
   }
   const meta = {
-    source: basename(source), bin_ms: b.binSeconds * 1000, trials: b.trials, time: b.time,
-    held_in_units: b.heldIn, held_out_units: b.heldOut, split: b.split, trial_rows: b.trialRows,
-    window_start_s: Array.from(b.windowStart), condition: b.condition, behaviour, skipped: b.skipped,
+    source: basename(source),
+    bin_ms: b.binSeconds * 1000,
+    trials: b.trials,
+    time: b.time,
+    held_in_units: b.heldIn,
+    held_out_units: b.heldOut,
+    split: b.split,
+    trial_rows: b.trialRows,
+    window_start_s: Array.from(b.windowStart),
+    condition: b.condition,
+    behaviour,
+    skipped: b.skipped,
   };
   await writeFileAtomic(`${stem}.json`, JSON.stringify(meta, null, 1));
   files.push(`${stem}.json`);
   const counts = { train: 0, val: 0, test: 0 };
   for (const s of b.split) counts[s]++;
-  if (values.json) console.log(JSON.stringify({ files, trials: b.trials, time: b.time, held_in: b.heldIn.length, held_out: b.heldOut.length, split: counts, skipped: b.skipped.length }));
+  if (values.json)
+    console.log(
+      JSON.stringify({ files, trials: b.trials, time: b.time, held_in: b.heldIn.length, held_out: b.heldOut.length, split: counts, skipped: b.skipped.length }),
+    );
   else {
-    console.log(`${source}: ${b.trials} trial(s) × ${b.time} bins of ${b.binSeconds * 1000} ms; ${b.heldIn.length} held-in, ${b.heldOut.length} held-out units; split ${counts.train}/${counts.val}/${counts.test} (train/val/test)${b.skipped.length ? `; ${b.skipped.length} trial(s) skipped` : ''}`);
+    console.log(
+      `${source}: ${b.trials} trial(s) × ${b.time} bins of ${b.binSeconds * 1000} ms; ${b.heldIn.length} held-in, ${b.heldOut.length} held-out units; split ${counts.train}/${counts.val}/${counts.test} (train/val/test)${b.skipped.length ? `; ${b.skipped.length} trial(s) skipped` : ''}`,
+    );
     console.log(`wrote ${files.join(', ')}`);
   }
   return 0;

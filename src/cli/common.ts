@@ -11,7 +11,9 @@ import { LowRankRNN } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 
 export function numberOption(
-  value: string | undefined, name: string, opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {},
+  value: string | undefined,
+  name: string,
+  opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {},
 ): number {
   if (value === undefined) {
     if (opts.default !== undefined) return opts.default;
@@ -110,9 +112,17 @@ export function applyNormalisation(ds: Dataset, norm: Normalisation | null): Dat
 // ---- NWB sessions: the binning options fit, filter, eval, bin and eval-spikes share
 
 export const NWB_OPTIONS = {
-  'bin-ms': { type: 'string' }, align: { type: 'string' }, 'align-window': { type: 'string' }, 'window-ms': { type: 'string' }, 'forward-ms': { type: 'string' },
-  'held-out-neurons': { type: 'string' }, split: { type: 'string' }, 'split-seed': { type: 'string' }, trials: { type: 'string' },
-  behaviour: { type: 'string' }, condition: { type: 'string' },
+  'bin-ms': { type: 'string' },
+  align: { type: 'string' },
+  'align-window': { type: 'string' },
+  'window-ms': { type: 'string' },
+  'forward-ms': { type: 'string' },
+  'held-out-neurons': { type: 'string' },
+  split: { type: 'string' },
+  'split-seed': { type: 'string' },
+  trials: { type: 'string' },
+  behaviour: { type: 'string' },
+  condition: { type: 'string' },
 } as const;
 
 export type NwbValues = Partial<Record<keyof typeof NWB_OPTIONS, string>>;
@@ -141,7 +151,10 @@ export function trialsOption(v: string | undefined): SplitName[] {
 }
 
 function numberList(v: string, name: string): number[] {
-  const xs = v.split(',').filter((x) => x.trim() !== '').map((x) => Number(x));
+  const xs = v
+    .split(',')
+    .filter((x) => x.trim() !== '')
+    .map((x) => Number(x));
   if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new Error(`--${name} must be numbers separated by commas, got "${v}"`);
   return xs;
 }

@@ -18,7 +18,11 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      data: { type: 'string' }, layout: { type: 'string' }, out: { type: 'string' }, hann: { type: 'string' }, reg: { type: 'string' },
+      data: { type: 'string' },
+      layout: { type: 'string' },
+      out: { type: 'string' },
+      hann: { type: 'string' },
+      reg: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -30,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   const length = numberOption(values.hann, 'hann', { int: true, min: 3, default: 15 });
   if (length % 2 !== 1) throw new Error(`--hann must be an odd window length, got ${length}`);
   const reg = numberOption(values.reg, 'reg', { min: 0, default: DEFAULT_DECONV_REG });
-  if (!(reg > 0)) throw new Error('--reg must be positive (0 would divide by the window\'s zeros)');
+  if (!(reg > 0)) throw new Error("--reg must be positive (0 would divide by the window's zeros)");
   const ds = await loadObservations(values.data, values.layout, 'gauss');
   if (ds.time <= (length - 1) / 2) throw new Error(`${values.data}: ${ds.time} time steps per trial, fewer than the window's half-width ${(length - 1) / 2}`);
   const shape = ds.trials === 1 ? [ds.time, ds.channels] : [ds.trials, ds.time, ds.channels];

@@ -22,8 +22,13 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      data: { type: 'string' }, model: { type: 'string' }, 'held-out': { type: 'string' }, dims: { type: 'string', default: '5' },
-      backend: { type: 'string', default: 'auto' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      data: { type: 'string' },
+      model: { type: 'string' },
+      'held-out': { type: 'string' },
+      dims: { type: 'string', default: '5' },
+      backend: { type: 'string', default: 'auto' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -68,8 +73,20 @@ export async function run(argv: string[]): Promise<number> {
   }
   const trainConditions = (meta.trainConditions ?? all).filter((c) => c < task.conditions && !heldOut.includes(c));
   const model: SparseRnn = {
-    n, tau, dt, nInputs: task.nInputs, nOutputs: task.nOutputs, J: J.data, W: W.data, Uin: Uin.data, xInit: xInit.data,
-    sampled: meta.sampled ?? [], trainConditions, heldOut, history: [], chaosRatio: NaN,
+    n,
+    tau,
+    dt,
+    nInputs: task.nInputs,
+    nOutputs: task.nOutputs,
+    J: J.data,
+    W: W.data,
+    Uin: Uin.data,
+    xInit: xInit.data,
+    sampled: meta.sampled ?? [],
+    trainConditions,
+    heldOut,
+    history: [],
+    chaosRatio: NaN,
   };
   const engine = await createEngine({ backend: values.backend as Backend });
   try {
@@ -79,8 +96,10 @@ export async function run(argv: string[]): Promise<number> {
     else {
       console.log(`SVCCA (${m.svcca.dims} dims)        ${m.svcca.mean.toFixed(4)}   correlations ${m.svcca.correlations.map((c) => c.toFixed(3)).join(' ')}`);
       console.log(`train output error    ${m.trainOutputError.toExponential(3)}  (conditions ${trainConditions.join(',')})`);
-      console.log(`held-out output error ${m.heldOutOutputError === null ? '-' : m.heldOutOutputError.toExponential(3)}  (conditions ` +
-          `${heldOut.join(',') || 'none'})`);
+      console.log(
+        `held-out output error ${m.heldOutOutputError === null ? '-' : m.heldOutOutputError.toExponential(3)}  (conditions ` +
+          `${heldOut.join(',') || 'none'})`,
+      );
     }
   } finally {
     engine.destroy();

@@ -1,6 +1,15 @@
 import { parseArgs } from 'node:util';
 import { generate } from '../analysis/generate.js';
-import { bitsPerSpike, conditionPsths, decoderR2, fitPoissonReadout, predictPoissonReadout, psthR2, ridgePredict, type Trials3D } from '../analysis/nlb-scores.js';
+import {
+  bitsPerSpike,
+  conditionPsths,
+  decoderR2,
+  fitPoissonReadout,
+  predictPoissonReadout,
+  psthR2,
+  ridgePredict,
+  type Trials3D,
+} from '../analysis/nlb-scores.js';
 import type { Plot } from '../plot/render.js';
 import { filterDataset } from '../inference/filter.js';
 import type { Dataset } from '../io/dataset.js';
@@ -27,9 +36,20 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' }, data: { type: 'string' }, 'eval-split': { type: 'string' }, particles: { type: 'string' }, seed: { type: 'string' },
-      velocity: { type: 'string' }, 'decode-from': { type: 'string' }, 'lag-ms': { type: 'string' }, 'psth-smooth-ms': { type: 'string' }, plots: { type: 'string' },
-      json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
+      model: { type: 'string' },
+      data: { type: 'string' },
+      'eval-split': { type: 'string' },
+      particles: { type: 'string' },
+      seed: { type: 'string' },
+      velocity: { type: 'string' },
+      'decode-from': { type: 'string' },
+      'lag-ms': { type: 'string' },
+      'psth-smooth-ms': { type: 'string' },
+      plots: { type: 'string' },
+      json: { type: 'boolean' },
+      backend: { type: 'string' },
+      help: { type: 'boolean' },
+      ...NWB_OPTIONS,
     },
   });
   if (values.help) {
@@ -49,20 +69,28 @@ export async function run(argv: string[]): Promise<number> {
   const binMs = b.binSeconds * 1000;
   const lagBins = Math.round(lagMs / binMs);
   if (Math.abs(lagBins * binMs - lagMs) > 1e-6) throw new Error(`--lag-ms ${lagMs} is not a whole number of ${binMs} ms bins`);
-  const evalSplit: SplitName = values['eval-split'] ? choiceOption(values['eval-split'], 'eval-split', ['val', 'test'] as const) : b.split.includes('val') ? 'val' : 'test';
+  const evalSplit: SplitName = values['eval-split']
+    ? choiceOption(values['eval-split'], 'eval-split', ['val', 'test'] as const)
+    : b.split.includes('val')
+      ? 'val'
+      : 'test';
   const nTrain = b.split.filter((s) => s === 'train').length;
   const nEval = b.split.filter((s) => s === evalSplit).length;
   if (nTrain === 0 || nEval === 0) throw new Error(`${values.data}: need train and ${evalSplit} trials (have ${nTrain} and ${nEval}); see --split`);
   const velocity = values.velocity ?? (b.behaviour.some((s) => s.name === 'hand_vel') ? 'hand_vel' : b.behaviour[0]?.name);
   const vel = velocity === undefined ? undefined : b.behaviour.find((s) => s.name === velocity || s.name.split('/').pop() === velocity);
-  if (velocity !== undefined && !vel) throw new Error(`${values.data}: behaviour '${velocity}' was not binned (binned: ${b.behaviour.map((s) => s.name).join(', ') || 'none'})`);
+  if (velocity !== undefined && !vel)
+    throw new Error(`${values.data}: behaviour '${velocity}' was not binned (binned: ${b.behaviour.map((s) => s.name).join(', ') || 'none'})`);
 
   const engine = await openEngine(values.backend);
   const { model } = await loadModelFile(engine, values.model);
   const c = model.config;
   if (c.obs !== 'poisson') throw new Error(`${values.model}: eval-spikes needs a Poisson model (this one has ${c.obs} observations)`);
   if (c.inputDim > 0) throw new Error(`${values.model}: models with inputs are not supported by eval-spikes yet`);
-  if (c.obsDim !== b.heldIn.length) throw new Error(`${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`);
+  if (c.obsDim !== b.heldIn.length)
+    throw new Error(
+      `${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`,
+    );
   const t0 = performance.now();
   const f = await filterInChunks(model, b.heldInCounts, particles, seed);
   const R = c.rank;
@@ -72,7 +100,15 @@ export async function run(argv: string[]): Promise<number> {
   const rates: Trials3D = { data: heldInRates, trials: b.trials, time: b.time, channels: c.obsDim };
   const train = (x: Trials3D) => selectTrials(asF32(x), b.split, ['train']);
   const ev = (x: Trials3D) => selectTrials(asF32(x), b.split, [evalSplit]);
-  const out: Record<string, unknown> = { eval_split: evalSplit, trials_train: nTrain, trials_eval: nEval, held_in: b.heldIn.length, held_out: b.heldOut.length, bin_ms: binMs, ll_per_step: f.llPerStep };
+  const out: Record<string, unknown> = {
+    eval_split: evalSplit,
+    trials_train: nTrain,
+    trials_eval: nEval,
+    held_in: b.heldIn.length,
+    held_out: b.heldOut.length,
+    bin_ms: binMs,
+    ll_per_step: f.llPerStep,
+  };
   let allRates: Trials3D = rates;
   if (b.heldOutCounts) {
     const readout = fitPoissonReadout(train(latents), train(b.heldOutCounts));
@@ -106,8 +142,13 @@ export async function run(argv: string[]): Promise<number> {
       const all = ridgePredict(d.model, ex.data, ex.trials * ex.time);
       const D = vel.data.channels;
       const decoded = new Float64Array(ex.trials * ex.time * D).fill(NaN);
-      for (let k = 0; k < ex.trials; k++) for (let t = 0; t + lagBins < ex.time; t++) decoded.set(all.subarray((k * ex.time + t) * D, (k * ex.time + t + 1) * D), (k * ex.time + t + lagBins) * D);
-      plots.push({ name: 'trajectories', plot: charts!.reachTrajectories(ev(vel.data), { data: decoded, trials: ex.trials, time: ex.time, channels: D }, evalConditions, b.binSeconds) });
+      for (let k = 0; k < ex.trials; k++)
+        for (let t = 0; t + lagBins < ex.time; t++)
+          decoded.set(all.subarray((k * ex.time + t) * D, (k * ex.time + t + 1) * D), (k * ex.time + t + lagBins) * D);
+      plots.push({
+        name: 'trajectories',
+        plot: charts!.reachTrajectories(ev(vel.data), { data: decoded, trials: ex.trials, time: ex.time, channels: D }, evalConditions, b.binSeconds),
+      });
     }
     out.vel_r2 = d.r2;
     out.vel_r2_per_dim = d.r2PerDim;
@@ -126,7 +167,10 @@ export async function run(argv: string[]): Promise<number> {
   if (values.plots) {
     const k = b.split.indexOf(evalSplit);
     const counts = b.heldOutCounts ? concatUnits(b.heldInCounts, b.heldOutCounts) : b.heldInCounts;
-    plots.push({ name: 'raster', plot: charts!.rasterPlot(counts, allRates, k, binMs, { title: `trial ${b.trialRows[k]} (${evalSplit}): spikes per bin, held-in then held-out units` }) });
+    plots.push({
+      name: 'raster',
+      plot: charts!.rasterPlot(counts, allRates, k, binMs, { title: `trial ${b.trialRows[k]} (${evalSplit}): spikes per bin, held-in then held-out units` }),
+    });
     const { writePlot } = await import('../plot/files.js');
     out.plots = [];
     for (const p of plots) {
@@ -140,7 +184,9 @@ export async function run(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify(out));
   else {
     const fmt = (k: string) => (typeof out[k] === 'number' ? (out[k] as number).toFixed(4) : 'n/a');
-    console.log(`co-bps ${fmt('co_bps')}  fp-bps ${fmt('fp_bps')}  vel R² ${fmt('vel_r2')}  PSTH R² ${fmt('psth_r2')}  (${nEval} ${evalSplit} trials; readouts and decoder from ${nTrain} train trials)`);
+    console.log(
+      `co-bps ${fmt('co_bps')}  fp-bps ${fmt('fp_bps')}  vel R² ${fmt('vel_r2')}  PSTH R² ${fmt('psth_r2')}  (${nEval} ${evalSplit} trials; readouts and decoder from ${nTrain} train trials)`,
+    );
   }
   return 0;
 }
@@ -149,7 +195,12 @@ export async function run(argv: string[]): Promise<number> {
  * Filtering means of all trials, a block of trials per filter call so that the particle paths fit
  * one storage binding however many trials a session has (block b uses seed + b).
  */
-async function filterInChunks(model: Awaited<ReturnType<typeof loadModelFile>>['model'], ds: Dataset, particles: number, seed: number): Promise<{ means: Float32Array; llPerStep: number }> {
+async function filterInChunks(
+  model: Awaited<ReturnType<typeof loadModelFile>>['model'],
+  ds: Dataset,
+  particles: number,
+  seed: number,
+): Promise<{ means: Float32Array; llPerStep: number }> {
   const R = model.config.rank;
   const perTrial = ds.time * particles * (R + 2) * 4; // paths, weights and ancestors, with room to spare
   const block = Math.max(1, Math.min(ds.trials, Math.floor(model.engine.limits.maxStorageBufferBindingSize / 2 / perTrial)));

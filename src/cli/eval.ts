@@ -25,10 +25,25 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, json: { type: 'boolean' }, steps: { type: 'string' },
-      'cut-off': { type: 'string' }, init: { type: 'string' }, 'smooth-at-eval': { type: 'boolean' }, smoothing: { type: 'string' },
-      'freq-cut-off': { type: 'string' }, samples: { type: 'string' }, sigma: { type: 'string' }, seed: { type: 'string' }, 'gpu-dstsp': { type: 'boolean' },
-      'keep-underflow': { type: 'boolean' }, repeats: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
+      model: { type: 'string' },
+      data: { type: 'string' },
+      layout: { type: 'string' },
+      json: { type: 'boolean' },
+      steps: { type: 'string' },
+      'cut-off': { type: 'string' },
+      init: { type: 'string' },
+      'smooth-at-eval': { type: 'boolean' },
+      smoothing: { type: 'string' },
+      'freq-cut-off': { type: 'string' },
+      samples: { type: 'string' },
+      sigma: { type: 'string' },
+      seed: { type: 'string' },
+      'gpu-dstsp': { type: 'boolean' },
+      'keep-underflow': { type: 'boolean' },
+      repeats: { type: 'string' },
+      backend: { type: 'string' },
+      help: { type: 'boolean' },
+      ...NWB_OPTIONS,
     },
   });
   if (values.help) {
@@ -74,15 +89,25 @@ export async function run(argv: string[]): Promise<number> {
     const genSeries = { data: g.sample.subarray(0, rows * c.obsDim), shape: [rows, c.obsDim] };
     const ev = await evaluateGenerated(trueSeries, genSeries, { ...metricOptions, seed: seed + r, engine: values['gpu-dstsp'] ? engine : undefined });
     runs.push({
-      seed: seed + r, d_stsp: ev.dStsp, d_stsp_all_samples: ev.dStspAllSamples, d_h: ev.dH, mean_rate_error: ev.meanRateError,
+      seed: seed + r,
+      d_stsp: ev.dStsp,
+      d_stsp_all_samples: ev.dStspAllSamples,
+      d_h: ev.dH,
+      mean_rate_error: ev.meanRateError,
       d_stsp_underflow_fraction: ev.dStspUnderflowFraction,
     });
     if (r === 0 && c.obs === 'poisson') spikes = compareSpikeStats(genSeries, trueSeries);
   }
   const mid = (key: string) => median(runs.map((x) => x[key]));
   const out: Record<string, unknown> = {
-    d_stsp: mid('d_stsp'), d_stsp_all_samples: mid('d_stsp_all_samples'), d_h: mid('d_h'), mean_rate_error: mid('mean_rate_error'),
-    d_stsp_underflow_fraction: mid('d_stsp_underflow_fraction'), steps: rows, cut_off: cutOff, seconds: (performance.now() - t0) / 1000,
+    d_stsp: mid('d_stsp'),
+    d_stsp_all_samples: mid('d_stsp_all_samples'),
+    d_h: mid('d_h'),
+    mean_rate_error: mid('mean_rate_error'),
+    d_stsp_underflow_fraction: mid('d_stsp_underflow_fraction'),
+    steps: rows,
+    cut_off: cutOff,
+    seconds: (performance.now() - t0) / 1000,
   };
   if (repeats > 1) {
     out.d_stsp_mad = medianAbsDeviation(runs.map((x) => x.d_stsp));

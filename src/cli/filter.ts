@@ -2,7 +2,18 @@ import { parseArgs } from 'node:util';
 import { filterDataset } from '../inference/filter.js';
 import { normalisationLogJacobian } from '../io/dataset.js';
 import { saveNpy } from '../io/files.js';
-import { applyNormalisation, checkWritable, choiceOption, loadInputs, loadModelFile, loadObservations, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import {
+  applyNormalisation,
+  checkWritable,
+  choiceOption,
+  loadInputs,
+  loadModelFile,
+  loadObservations,
+  numberOption,
+  openEngine,
+  NWB_OPTIONS,
+  NWB_USAGE,
+} from './common.js';
 
 export const summary = 'run the particle filter of a fitted model on data: log-likelihood, ESS, filtering means';
 
@@ -18,10 +29,21 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' }, data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
-      particles: { type: 'string' }, proposal: { type: 'string' }, 'resample-threshold': { type: 'string' }, seed: { type: 'string' },
-      out: { type: 'string' }, paths: { type: 'string' },
-      json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
+      model: { type: 'string' },
+      data: { type: 'string' },
+      layout: { type: 'string' },
+      inputs: { type: 'string' },
+      'inputs-layout': { type: 'string' },
+      particles: { type: 'string' },
+      proposal: { type: 'string' },
+      'resample-threshold': { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      paths: { type: 'string' },
+      json: { type: 'boolean' },
+      backend: { type: 'string' },
+      help: { type: 'boolean' },
+      ...NWB_OPTIONS,
     },
   });
   if (values.help) {
@@ -31,9 +53,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: 0 });
-  const thresholdFlag = values['resample-threshold'] === undefined ? undefined : numberOption(
-    values['resample-threshold'], 'resample-threshold', { min: 0, max: 1 },
-  );
+  const thresholdFlag =
+    values['resample-threshold'] === undefined ? undefined : numberOption(values['resample-threshold'], 'resample-threshold', { min: 0, max: 1 });
   if (values.out) await checkWritable(values.out, 'output');
   if (values.paths) await checkWritable(values.paths, 'output');
   const engine = await openEngine(values.backend);
@@ -51,8 +72,11 @@ export async function run(argv: string[]): Promise<number> {
   const llPerStep = f.llPerStep + jacobian;
   const out = { ll_per_step: llPerStep, ll_per_trial: f.llPerTrial.map((l) => l + jacobian * ds.time), ess_mean: f.essMean };
   if (values.json) console.log(JSON.stringify(out));
-  else console.log(`log-likelihood per step ${llPerStep.toFixed(5)} (${ds.trials} trial(s) × ${ds.time} steps, ${particles} particles); mean ESS ` +
-      `${f.essMean.toFixed(2)}`);
+  else
+    console.log(
+      `log-likelihood per step ${llPerStep.toFixed(5)} (${ds.trials} trial(s) × ${ds.time} steps, ${particles} particles); mean ESS ` +
+        `${f.essMean.toFixed(2)}`,
+    );
   engine.destroy();
   return 0;
 }

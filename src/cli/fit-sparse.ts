@@ -11,7 +11,7 @@ import type { SparseRnn, SparseTask } from '../sparse/task.js';
 import { trainBptt } from '../sparse/bptt.js';
 import { evaluateSparse, runSparseRnn } from '../sparse/evaluate.js';
 
-export const summary = 'train an RNN on a circuit\'s outputs and a few sampled neurons (full-FORCE: RLS or ridge; or BPTT)';
+export const summary = "train an RNN on a circuit's outputs and a few sampled neurons (full-FORCE: RLS or ridge; or BPTT)";
 
 const HELP = `lowrank-smc fit-sparse --data DIR --out DIR [options]
 
@@ -37,16 +37,22 @@ DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json
 Writes DIR/model.json (options, metrics), J.npy, W.npy, Uin.npy, xinit.npy, rnn_rates.npy, rnn_outputs.npy.`;
 
 const list = (s: string | undefined): number[] | undefined =>
-  s === undefined || s === '' ? undefined : s.split(',').map((v) => {
-    const x = Number(v);
-    if (!Number.isInteger(x)) throw new Error(`expected a comma-separated list of integers, got "${s}"`);
-    return x;
-  });
+  s === undefined || s === ''
+    ? undefined
+    : s.split(',').map((v) => {
+        const x = Number(v);
+        if (!Number.isInteger(x)) throw new Error(`expected a comma-separated list of integers, got "${s}"`);
+        return x;
+      });
 
 export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt: number }> {
   const load = async (name: string) => parseNpy(await readFile(join(dir, name)), join(dir, name));
   const [rates, outputs, inputs] = await Promise.all([load('rates.npy'), load('outputs.npy'), load('inputs.npy')]);
-  for (const [name, a] of [['rates.npy', rates], ['outputs.npy', outputs], ['inputs.npy', inputs]] as const) {
+  for (const [name, a] of [
+    ['rates.npy', rates],
+    ['outputs.npy', outputs],
+    ['inputs.npy', inputs],
+  ] as const) {
     if (a.shape.length !== 3) throw new Error(`${join(dir, name)}: expected conditions × time × channels, got shape [${a.shape.join(', ')}]`);
     if (a.shape[0] !== rates.shape[0] || a.shape[1] !== rates.shape[1]) {
       throw new Error(`${join(dir, name)}: shape [${a.shape.join(', ')}] does not match rates.npy [${rates.shape.join(', ')}] in conditions × time`);
@@ -61,7 +67,13 @@ export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt
   const [C, T] = rates.shape;
   return {
     task: {
-      conditions: C, time: T, inputs: inputs.data, nInputs: inputs.shape[2], outputs: outputs.data, nOutputs: outputs.shape[2], rates: rates.data,
+      conditions: C,
+      time: T,
+      inputs: inputs.data,
+      nInputs: inputs.shape[2],
+      outputs: outputs.data,
+      nOutputs: outputs.shape[2],
+      rates: rates.data,
       nNeurons: rates.shape[2],
     },
     dt,
@@ -72,18 +84,38 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      data: { type: 'string' }, out: { type: 'string' }, method: { type: 'string', default: 'rls' },
-      neurons: { type: 'string', default: '300' }, tau: { type: 'string', default: '10' }, dt: { type: 'string' },
-      sampled: { type: 'string', default: '0' }, 'sampled-indices': { type: 'string' }, 'held-out': { type: 'string' },
-      trials: { type: 'string', default: '100' }, 'update-every': { type: 'string', default: '2' }, alpha: { type: 'string', default: '1' },
-      g: { type: 'string', default: '1.5' }, 'gain-in': { type: 'string', default: '1' }, 'gain-out': { type: 'string', default: '2' },
-      'gain-hint': { type: 'string', default: '1' }, 'hint-scale': { type: 'string', default: '5' }, 'hint-tail': { type: 'string', default: '110' },
-      'chaos-tolerance': { type: 'string', default: '0.01' }, 'per-step': { type: 'boolean' },
-      lambda: { type: 'string', default: '1' }, iters: { type: 'string', default: '300' }, lr: { type: 'string', default: '0.01' },
-      clip: { type: 'string', default: '1' }, 'target-scale': { type: 'string', default: '0.5' }, designated: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      method: { type: 'string', default: 'rls' },
+      neurons: { type: 'string', default: '300' },
+      tau: { type: 'string', default: '10' },
+      dt: { type: 'string' },
+      sampled: { type: 'string', default: '0' },
+      'sampled-indices': { type: 'string' },
+      'held-out': { type: 'string' },
+      trials: { type: 'string', default: '100' },
+      'update-every': { type: 'string', default: '2' },
+      alpha: { type: 'string', default: '1' },
+      g: { type: 'string', default: '1.5' },
+      'gain-in': { type: 'string', default: '1' },
+      'gain-out': { type: 'string', default: '2' },
+      'gain-hint': { type: 'string', default: '1' },
+      'hint-scale': { type: 'string', default: '5' },
+      'hint-tail': { type: 'string', default: '110' },
+      'chaos-tolerance': { type: 'string', default: '0.01' },
+      'per-step': { type: 'boolean' },
+      lambda: { type: 'string', default: '1' },
+      iters: { type: 'string', default: '300' },
+      lr: { type: 'string', default: '0.01' },
+      clip: { type: 'string', default: '1' },
+      'target-scale': { type: 'string', default: '0.5' },
+      designated: { type: 'string' },
       'log-every': { type: 'string', default: '10' },
-      seed: { type: 'string', default: '1' }, dims: { type: 'string', default: '5' }, backend: { type: 'string', default: 'auto' },
-      json: { type: 'boolean' }, help: { type: 'boolean' },
+      seed: { type: 'string', default: '1' },
+      dims: { type: 'string', default: '5' },
+      backend: { type: 'string', default: 'auto' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -100,19 +132,41 @@ export async function run(argv: string[]): Promise<number> {
   if (method !== 'rls' && method !== 'ridge' && method !== 'bptt') throw new Error(`--method must be rls, ridge or bptt (got "${method}")`);
   const { task, dt } = await loadMotorTask(values.data);
   const common = {
-    n: num('neurons'), tau: num('tau'), dt: values.dt ? num('dt') : dt, g: num('g'), gainIn: num('gain-in'),
-    sampled: list(values['sampled-indices']) ?? num('sampled'), heldOut: list(values['held-out']) ?? [], seed: num('seed'),
+    n: num('neurons'),
+    tau: num('tau'),
+    dt: values.dt ? num('dt') : dt,
+    g: num('g'),
+    gainIn: num('gain-in'),
+    sampled: list(values['sampled-indices']) ?? num('sampled'),
+    heldOut: list(values['held-out']) ?? [],
+    seed: num('seed'),
   };
-  const options = method === 'bptt'
-    ? {
-      method: 'bptt' as const, ...common, lambda: num('lambda'), iterations: num('iters'), lr: num('lr'), clip: num('clip'), targetScale: num('target-scale'),
-      logEvery: num('log-every'), ...(values.designated !== undefined ? { designatedUnits: list(values.designated) } : {}),
-    }
-    : {
-      method: method as 'rls' | 'ridge', ...common, alpha: num('alpha'), gainOut: num('gain-out'), gainHint: num('gain-hint'),
-      hintScale: num('hint-scale'), hintTail: num('hint-tail'),
-      trials: num('trials'), updateEvery: num('update-every'), chaosTolerance: num('chaos-tolerance'), ...(values['per-step'] ? { fused: false } : {}),
-    };
+  const options =
+    method === 'bptt'
+      ? {
+          method: 'bptt' as const,
+          ...common,
+          lambda: num('lambda'),
+          iterations: num('iters'),
+          lr: num('lr'),
+          clip: num('clip'),
+          targetScale: num('target-scale'),
+          logEvery: num('log-every'),
+          ...(values.designated !== undefined ? { designatedUnits: list(values.designated) } : {}),
+        }
+      : {
+          method: method as 'rls' | 'ridge',
+          ...common,
+          alpha: num('alpha'),
+          gainOut: num('gain-out'),
+          gainHint: num('gain-hint'),
+          hintScale: num('hint-scale'),
+          hintTail: num('hint-tail'),
+          trials: num('trials'),
+          updateEvery: num('update-every'),
+          chaosTolerance: num('chaos-tolerance'),
+          ...(values['per-step'] ? { fused: false } : {}),
+        };
   const engine = await createEngine({ backend: values.backend as Backend });
   try {
     let model: SparseRnn;
@@ -120,21 +174,36 @@ export async function run(argv: string[]): Promise<number> {
     if (options.method === 'bptt') {
       const fit = await trainBptt(engine, task, {
         ...options,
-        onProgress: values.json ? undefined : (p) => console.log(`iteration ${p.iteration}  loss ${p.loss.toExponential(3)}  output mse ` +
-            `${p.outputMse.toExponential(3)}  unit mse ${Number.isNaN(p.unitMse) ? '-' : p.unitMse.toExponential(3)}  grad norm ` +
-                `${Number.isNaN(p.gradNorm) ? '-' : p.gradNorm.toExponential(2)}  ${p.seconds.toFixed(1)} s`),
+        onProgress: values.json
+          ? undefined
+          : (p) =>
+              console.log(
+                `iteration ${p.iteration}  loss ${p.loss.toExponential(3)}  output mse ` +
+                  `${p.outputMse.toExponential(3)}  unit mse ${Number.isNaN(p.unitMse) ? '-' : p.unitMse.toExponential(3)}  grad norm ` +
+                  `${Number.isNaN(p.gradNorm) ? '-' : p.gradNorm.toExponential(2)}  ${p.seconds.toFixed(1)} s`,
+              ),
       });
       const last = fit.progress[fit.progress.length - 1];
       training = {
-        designatedUnits: fit.designatedUnits, finalLoss: last.loss, finalOutputMse: last.outputMse,
-        finalUnitMse: Number.isNaN(last.unitMse) ? null : last.unitMse, seconds: last.seconds,
+        designatedUnits: fit.designatedUnits,
+        finalLoss: last.loss,
+        finalOutputMse: last.outputMse,
+        finalUnitMse: Number.isNaN(last.unitMse) ? null : last.unitMse,
+        seconds: last.seconds,
       };
       model = fit;
     } else {
       model = await trainFullForce(engine, task, {
         ...options,
-        onTrial: values.json ? undefined : (i) => { if (i.trial % 10 === 0) console.log(`trial ${i.trial}  condition ${i.condition}  output mse ` +
-            `${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`); },
+        onTrial: values.json
+          ? undefined
+          : (i) => {
+              if (i.trial % 10 === 0)
+                console.log(
+                  `trial ${i.trial}  condition ${i.condition}  output mse ` +
+                    `${i.outputMse.toExponential(3)}  recurrent mse ${i.recurrentMse.toExponential(3)}`,
+                );
+            },
       }).catch((e: unknown) => {
         // The library names its options; point to the flags that set them.
         if (e instanceof ChaoticEmbedderError) e.message += ' (flags --gain-out, --gain-hint, --gain-in, --g)';
@@ -153,13 +222,21 @@ export async function run(argv: string[]): Promise<number> {
     await saveNpy(join(o, 'rnn_rates.npy'), result.rates, [task.conditions, task.time, model.n]);
     await saveNpy(join(o, 'rnn_outputs.npy'), result.outputs, [task.conditions, task.time, model.nOutputs]);
     const summaryJson = {
-      options, sampled: model.sampled, trainConditions: model.trainConditions, heldOut: model.heldOut, ...training, metrics,
+      options,
+      sampled: model.sampled,
+      trainConditions: model.trainConditions,
+      heldOut: model.heldOut,
+      ...training,
+      metrics,
       device: engine.info.description,
     };
     await writeFileAtomic(join(o, 'model.json'), JSON.stringify(summaryJson, null, 2) + '\n');
     if (values.json) console.log(JSON.stringify(metrics));
-    else console.log(`SVCCA ${metrics.svcca.mean.toFixed(4)}  train output error ${metrics.trainOutputError.toExponential(3)}  held-out ` +
-        `${metrics.heldOutOutputError?.toExponential(3) ?? '-'}`);
+    else
+      console.log(
+        `SVCCA ${metrics.svcca.mean.toFixed(4)}  train output error ${metrics.trainOutputError.toExponential(3)}  held-out ` +
+          `${metrics.heldOutOutputError?.toExponential(3) ?? '-'}`,
+      );
   } finally {
     engine.destroy();
   }

@@ -5,7 +5,15 @@ import { FIT_DEFAULTS, fit } from '../inference/trainer.js';
 import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
 import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
 import {
-  DEFAULT_CONFIG, LowRankRNN, MAX_RANK, initialParams, optimalProposalApplies, parameterCount, readsRates, validateConfig, type ModelConfig,
+  DEFAULT_CONFIG,
+  LowRankRNN,
+  MAX_RANK,
+  initialParams,
+  optimalProposalApplies,
+  parameterCount,
+  readsRates,
+  validateConfig,
+  type ModelConfig,
 } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { Progress } from '../util/progress.js';
@@ -53,16 +61,45 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      data: { type: 'string' }, layout: { type: 'string' }, inputs: { type: 'string' }, 'inputs-layout': { type: 'string' },
-      'no-zscore': { type: 'boolean' }, 'readout-from-inputs': { type: 'boolean' }, 'input-filter': { type: 'string' }, rank: { type: 'string' },
-      units: { type: 'string' }, nonlinearity: { type: 'string' },
-      obs: { type: 'string' }, 'obs-link': { type: 'string' }, noise: { type: 'string' }, init: { type: 'string' }, particles: { type: 'string' },
-      proposal: { type: 'string' }, resampling: { type: 'string' }, 'resample-threshold': { type: 'string' }, iters: { type: 'string' },
+      data: { type: 'string' },
+      layout: { type: 'string' },
+      inputs: { type: 'string' },
+      'inputs-layout': { type: 'string' },
+      'no-zscore': { type: 'boolean' },
+      'readout-from-inputs': { type: 'boolean' },
+      'input-filter': { type: 'string' },
+      rank: { type: 'string' },
+      units: { type: 'string' },
+      nonlinearity: { type: 'string' },
+      obs: { type: 'string' },
+      'obs-link': { type: 'string' },
+      noise: { type: 'string' },
+      init: { type: 'string' },
+      particles: { type: 'string' },
+      proposal: { type: 'string' },
+      resampling: { type: 'string' },
+      'resample-threshold': { type: 'string' },
+      iters: { type: 'string' },
       batch: { type: 'string' },
-      window: { type: 'string' }, lr: { type: 'string' }, 'lr-end': { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
-      seed: { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
-      out: { type: 'string' }, plots: { type: 'boolean' }, backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' }, ...NWB_OPTIONS,
-      observation: { type: 'string' }, 'readout-from': { type: 'string' }, 'freeze-obs-gain': { type: 'boolean' }, 'freeze-obs-bias': { type: 'boolean' },
+      window: { type: 'string' },
+      lr: { type: 'string' },
+      'lr-end': { type: 'string' },
+      optimizer: { type: 'string' },
+      clip: { type: 'string' },
+      seed: { type: 'string' },
+      'log-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'string' },
+      out: { type: 'string' },
+      plots: { type: 'boolean' },
+      backend: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+      ...NWB_OPTIONS,
+      observation: { type: 'string' },
+      'readout-from': { type: 'string' },
+      'freeze-obs-gain': { type: 'boolean' },
+      'freeze-obs-bias': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -72,9 +109,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.data) throw new Error('--data is required\n\n' + USAGE);
   if (!values.out) throw new Error('--out is required (the model file to write)');
   // ---- everything is validated before any GPU work
-  const resume = values.resume ? parseModel(
-    await readFile(values.resume, 'utf8').catch(() => { throw new Error(`${values.resume}: file not found`); }), values.resume,
-  ) : null;
+  const resume = values.resume
+    ? parseModel(
+        await readFile(values.resume, 'utf8').catch(() => {
+          throw new Error(`${values.resume}: file not found`);
+        }),
+        values.resume,
+      )
+    : null;
   if (resume && !resume.training?.optimizerState) {
     throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
   }
@@ -115,7 +157,9 @@ export async function run(argv: string[]): Promise<number> {
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const linearGauss = optimalProposalApplies(config);
   const proposal = choiceOption(
-    values.proposal, 'proposal', ['optimal', 'bootstrap'] as const,
+    values.proposal,
+    'proposal',
+    ['optimal', 'bootstrap'] as const,
     (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'),
   );
   if (proposal === 'optimal' && readsRates(config)) {
@@ -131,16 +175,21 @@ export async function run(argv: string[]): Promise<number> {
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? FIT_DEFAULTS.seed });
   const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer);
   const resampling = choiceOption(
-    values.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const,
+    values.resampling,
+    'resampling',
+    ['systematic', 'stratified', 'multinomial'] as const,
     (resume?.training?.resampling as 'systematic') ?? 'systematic',
   );
-  const resampleThreshold = numberOption(
-    values['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: resume?.training?.resampleThreshold ?? 1 },
-  );
+  const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', {
+    min: 0,
+    max: 1,
+    default: resume?.training?.resampleThreshold ?? 1,
+  });
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
   // a resumed fit keeps the checkpoint's clipping unless --clip is given
   const clip = values.clip === undefined ? resume?.training?.clip : numberOption(values.clip, 'clip', { positive: true });
-  if (clip !== undefined && !(typeof clip === 'number' && clip > 0)) throw new Error(`${values.resume}: training.clip must be a positive number, got ${JSON.stringify(clip)}`);
+  if (clip !== undefined && !(typeof clip === 'number' && clip > 0))
+    throw new Error(`${values.resume}: training.clip must be a positive number, got ${JSON.stringify(clip)}`);
   const init = choiceOption(values.init, 'init', INIT_KINDS, 'data');
   const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
   await checkWritable(values.out, 'model file');
@@ -151,22 +200,58 @@ export async function run(argv: string[]): Promise<number> {
   const model = new LowRankRNN(engine, config, start);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
   const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-    proposal, resampling, resampleThreshold, particles, batch, window, iterations: done, totalIterations: iterations, seed, lr, lrEnd, optimizer, clip, history, adapter, optimizerState,
+    proposal,
+    resampling,
+    resampleThreshold,
+    particles,
+    batch,
+    window,
+    iterations: done,
+    totalIterations: iterations,
+    seed,
+    lr,
+    lrEnd,
+    optimizer,
+    clip,
+    history,
+    adapter,
+    optimizerState,
   });
   if (!values.json) {
-    console.error(`model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ` +
-        `${parameterCount(config)} parameters`);
-    console.error(`data: ${ds.trials} trial(s) × ${ds.time} steps; windows of ${window}, batch ${batch}, ${particles} particles, ${proposal} proposal; ` +
-        `adapter: ${adapter}`);
+    console.error(
+      `model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ` +
+        `${parameterCount(config)} parameters`,
+    );
+    console.error(
+      `data: ${ds.trials} trial(s) × ${ds.time} steps; windows of ${window}, batch ${batch}, ${particles} particles, ${proposal} proposal; ` +
+        `adapter: ${adapter}`,
+    );
   }
   const progress = new Progress({ total: iterations, label: 'fit', stream: process.stderr });
   const startIter = resume?.training?.iterations ?? 0;
   const result = await fit(engine, model, ds, inputs, {
-    iterations, particles, batch, window, proposal, resampling, resampleThreshold, optimizer, lr, lrEnd, seed, logEvery, checkpointEvery,
+    iterations,
+    particles,
+    batch,
+    window,
+    proposal,
+    resampling,
+    resampleThreshold,
+    optimizer,
+    lr,
+    lrEnd,
+    seed,
+    logEvery,
+    checkpointEvery,
     llOffsetPerStep: normalisationLogJacobian(normalisation),
-    resume: resume && resume.training?.optimizerState ? {
-      iteration: startIter, optimizerState: resume.training.optimizerState, history: resume.training.history,
-    } : undefined,
+    resume:
+      resume && resume.training?.optimizerState
+        ? {
+            iteration: startIter,
+            optimizerState: resume.training.optimizerState,
+            history: resume.training.history,
+          }
+        : undefined,
     clipGradNorm: clip,
     onProgress: (p) =>
       progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
@@ -196,15 +281,24 @@ export async function run(argv: string[]): Promise<number> {
     await writePlot(plot, values.out.replace(/\.json$/, '') + '.curves.png');
   }
   const out = {
-    out: values.out, iterations: result.iterations, seconds: result.seconds, ms_per_iter: (1000 * result.seconds) / Math.max(1, result.iterations - startIter),
-    ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null, loss: last?.loss ?? null,
+    out: values.out,
+    iterations: result.iterations,
+    seconds: result.seconds,
+    ms_per_iter: (1000 * result.seconds) / Math.max(1, result.iterations - startIter),
+    ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null,
+    loss: last?.loss ?? null,
     static_baseline_ll_per_step: staticBaseline,
-    parameters: parameterCount(model.config), adapter, warnings,
+    parameters: parameterCount(model.config),
+    adapter,
+    warnings,
   };
   if (!values.json) for (const w of warnings) console.error(`warning: ${w}`);
   if (values.json) console.log(JSON.stringify(out));
-  else console.error(`wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), ` +
-      `log-likelihood per step ${out.ll_per_step?.toFixed(4)}`);
+  else
+    console.error(
+      `wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), ` +
+        `log-likelihood per step ${out.ll_per_step?.toFixed(4)}`,
+    );
   engine.destroy();
   return 0;
 }

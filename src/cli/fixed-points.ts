@@ -3,7 +3,14 @@ import { parseArgs } from 'node:util';
 import { createEngine, type Engine } from '../gpu/engine.js';
 import type { Backend } from '../gpu/acquire.js';
 import {
-  findFixedPoints, isTeacherFile, lowRankModelToRnn, pruneUnits, teacherToRnn, type FixedPointResult, type PiecewiseLinearRnn, type PrunedRnn,
+  findFixedPoints,
+  isTeacherFile,
+  lowRankModelToRnn,
+  pruneUnits,
+  teacherToRnn,
+  type FixedPointResult,
+  type PiecewiseLinearRnn,
+  type PrunedRnn,
 } from '../analysis/fixed-points.js';
 import { latentMapFromHost } from '../analysis/model-fixed-points.js';
 import { findCycles, type CycleSearchResult } from '../analysis/cycles.js';
@@ -72,12 +79,17 @@ export async function run(argv: string[]): Promise<number> {
     (progress as Progress | null)?.done({ points: res.count });
     const cycles: CycleSearchResult[] = [];
     for (let k = 2; k <= maxOrder; k++) cycles.push(findCycles(model, k, { restarts }));
-    if (values.json) console.log(JSON.stringify({
-      ...toJson(res), ...(pruning ? { pruning } : {}), ...(maxOrder > 1 ? { cycles: cycles.flatMap((c) => c.cycles) } : {}),
-    }));
+    if (values.json)
+      console.log(
+        JSON.stringify({
+          ...toJson(res),
+          ...(pruning ? { pruning } : {}),
+          ...(maxOrder > 1 ? { cycles: cycles.flatMap((c) => c.cycles) } : {}),
+        }),
+      );
     else {
-      if (pruning) console.log(`pruned to ${pruning.units_kept} of ${pruning.units} units (the map moves by at most ` +
-          `${pruning.map_change_bound.toExponential(2)})`);
+      if (pruning)
+        console.log(`pruned to ${pruning.units_kept} of ${pruning.units} units (the map moves by at most ` + `${pruning.map_change_bound.toExponential(2)})`);
       printTable(res);
       for (const c of cycles) printCycles(c);
     }
@@ -125,8 +137,9 @@ export function loadModel(path: string, inputs?: number[]): PiecewiseLinearRnn {
     }
     return model;
   }
-  throw new Error(`--model ${path}: not a lowrank-smc model file, a teacher file (N, R, alpha, m, n, b_rec) or a generic description (R, N, a, U, V, h, ` +
-      `nonlinearity)`);
+  throw new Error(
+    `--model ${path}: not a lowrank-smc model file, a teacher file (N, R, alpha, m, n, b_rec) or a generic description (R, N, a, U, V, h, ` + `nonlinearity)`,
+  );
 }
 
 export function toJson(res: FixedPointResult) {
@@ -154,8 +167,10 @@ const fmtEig = (e: { re: number; im: number }) => (e.im === 0 ? e.re.toFixed(4) 
 function printCycles(c: CycleSearchResult): void {
   console.log(`${c.cycles.length} cycles of order ${c.order} (${c.restarts} restarts, ${c.solves} solves, ${c.ms.toFixed(0)} ms)`);
   for (const cy of c.cycles) {
-    console.log(`  ${cy.stability.padEnd(8)} ${cy.points.map((z) => `[${z.map((x) => x.toFixed(5)).join(', ')}]`).join(' → ')}   multipliers ` +
-        `${cy.eigenvalues.map(fmtEig).join(', ')}`);
+    console.log(
+      `  ${cy.stability.padEnd(8)} ${cy.points.map((z) => `[${z.map((x) => x.toFixed(5)).join(', ')}]`).join(' → ')}   multipliers ` +
+        `${cy.eigenvalues.map(fmtEig).join(', ')}`,
+    );
   }
 }
 

@@ -34,7 +34,7 @@ async function usage(): Promise<string> {
   const summaries = await Promise.all(names.map(async (c) => (await COMMANDS[c]()).summary));
   const width = Math.max(...names.map((c) => c.length));
   return [
-    'usage: lowrank-smc <command> [options]   (lowrank-smc <command> --help for a command\'s options)',
+    "usage: lowrank-smc <command> [options]   (lowrank-smc <command> --help for a command's options)",
     '',
     'commands:',
     ...names.map((c, i) => `  ${c.padEnd(width)}  ${summaries[i]}`),

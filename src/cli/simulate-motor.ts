@@ -36,7 +36,11 @@ export async function run(argv: string[]): Promise<number> {
       'move-ms': { type: 'string', default: '500' },
       amplitude: { type: 'string', default: '20' },
       'max-iterations': { type: 'string', default: '300' },
-      spikes: { type: 'string' }, 'trials-per-condition': { type: 'string' }, 'spike-neurons': { type: 'string' }, 'held-out': { type: 'string' }, 'rest-ms': { type: 'string' },
+      spikes: { type: 'string' },
+      'trials-per-condition': { type: 'string' },
+      'spike-neurons': { type: 'string' },
+      'held-out': { type: 'string' },
+      'rest-ms': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -66,7 +70,13 @@ export async function run(argv: string[]): Promise<number> {
   const d = simulateMotor(options);
   if (values.spikes) {
     const opt = (name: 'trials-per-condition' | 'spike-neurons' | 'held-out' | 'rest-ms') => (values[name] === undefined ? undefined : num(name));
-    const spec = motorSpikeSession(d, { trialsPerCondition: opt('trials-per-condition'), neurons: opt('spike-neurons'), heldOut: opt('held-out'), restMs: opt('rest-ms'), seed: options.seed });
+    const spec = motorSpikeSession(d, {
+      trialsPerCondition: opt('trials-per-condition'),
+      neurons: opt('spike-neurons'),
+      heldOut: opt('held-out'),
+      restMs: opt('rest-ms'),
+      seed: options.seed,
+    });
     await writeFileAtomic(values.spikes, await writeNwb(spec));
     const spikes = spec.spikeTimes.reduce((a, s) => a + s.length, 0);
     console.log(`wrote ${values.spikes}: ${spec.spikeTimes.length} units, ${spec.trials!.start.length} trials, ${spikes} spikes`);
@@ -101,7 +111,9 @@ export async function run(argv: string[]): Promise<number> {
     },
   };
   await writeFileAtomic(join(values.out, 'circuit.json'), JSON.stringify(description, null, 2) + '\n');
-  console.log(`wrote ${values.out}: ${n} neurons, ${d.conditions} conditions × ${d.time} samples, spectral abscissa ${d.soc.abscissa.toFixed(3)} after ` +
-      `${d.soc.iterations} iterations`);
+  console.log(
+    `wrote ${values.out}: ${n} neurons, ${d.conditions} conditions × ${d.time} samples, spectral abscissa ${d.soc.abscissa.toFixed(3)} after ` +
+      `${d.soc.iterations} iterations`,
+  );
   return 0;
 }

@@ -38,7 +38,10 @@ function positiveInt(name: string, v: string | undefined): number {
 async function checkWritable(path: string, what: string, ext = '.npy'): Promise<void> {
   if (!path.toLowerCase().endsWith(ext)) throw new Error(`--${what} ${path}: must end in ${ext}`);
   const dir = dirname(path);
-  const ok = await stat(dir).then((s) => s.isDirectory(), () => false);
+  const ok = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!ok) throw new Error(`--${what} ${path}: directory ${dir} does not exist`);
 }
 
@@ -119,7 +122,10 @@ export async function run(argv: string[]): Promise<number> {
     const side = {
       ...describeTeacher(teacher, sim),
       data: {
-        file: values.out, shape: [trials, steps, D], layout: 'trial,time,channel', seed,
+        file: values.out,
+        shape: [trials, steps, D],
+        layout: 'trial,time,channel',
+        seed,
         inputs: values.inputs ?? (sim.inputs ? 'teacher default' : null),
       },
       latents: values.latents ? { file: values.latents, shape: [trials, steps, teacher.config.rank] } : null,
@@ -131,8 +137,11 @@ export async function run(argv: string[]): Promise<number> {
       await writeFileAtomic(values['teacher-out'], JSON.stringify(file) + '\n');
     }
     if (values.json) console.log(JSON.stringify(side));
-    else console.log(`wrote ${values.out} (${trials} × ${steps} × ${D}) from ${teacher.name}${values.latents ? ` and latents ${values.latents}` : ''}; ` +
-        `teacher described in ${sidecarPath(values.out)}`);
+    else
+      console.log(
+        `wrote ${values.out} (${trials} × ${steps} × ${D}) from ${teacher.name}${values.latents ? ` and latents ${values.latents}` : ''}; ` +
+          `teacher described in ${sidecarPath(values.out)}`,
+      );
   } finally {
     engine.destroy();
   }

@@ -35,8 +35,17 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      redis: { type: 'string' }, store: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' }, out: { type: 'string' },
-      x: { type: 'string' }, y: { type: 'string' }, group: { type: 'string' }, stat: { type: 'string' }, 'log-y': { type: 'boolean' }, help: { type: 'boolean' },
+      redis: { type: 'string' },
+      store: { type: 'string' },
+      json: { type: 'boolean' },
+      csv: { type: 'boolean' },
+      out: { type: 'string' },
+      x: { type: 'string' },
+      y: { type: 'string' },
+      group: { type: 'string' },
+      stat: { type: 'string' },
+      'log-y': { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
   const [sub, arg, ...extra] = positionals;
@@ -69,7 +78,9 @@ export async function run(argv: string[]): Promise<number> {
       const r = await submitSweep(text, { redis, store: store() }, file);
       if (values.json) console.log(JSON.stringify(r));
       else {
-        console.error(`sweep ${r.id}: ${r.jobs} jobs${r.existing ? ` (${r.existing} already queued by an earlier submission)` : ''}, data ${r.dataSha256.slice(0, 12)}…`);
+        console.error(
+          `sweep ${r.id}: ${r.jobs} jobs${r.existing ? ` (${r.existing} already queued by an earlier submission)` : ''}, data ${r.dataSha256.slice(0, 12)}…`,
+        );
         console.log(r.id);
       }
       return 0;
@@ -80,7 +91,9 @@ export async function run(argv: string[]): Promise<number> {
         console.log(JSON.stringify(s));
         return 0;
       }
-      const counts = Object.entries(s.counts).map(([k, v]) => `${v} ${k}`).join(', ');
+      const counts = Object.entries(s.counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ');
       console.log(`sweep ${s.id}${s.name ? ` (${s.name})` : ''}: ${s.jobs.length} jobs: ${counts}${s.cancelled ? ' — cancelled' : ''}`);
       for (const j of s.jobs) console.log(statusLine(j, s.swept));
       return 0;
@@ -99,8 +112,13 @@ export async function run(argv: string[]): Promise<number> {
       if (!x) throw new Error('sweep plot: the sweep varies no option; pass --x OPTION');
       const y = values.y ?? (rows.some((r) => 'metrics.d_stsp' in r) ? 'metrics.d_stsp' : 'll_per_step');
       const group = values.group ?? s.swept.find((k) => k !== x);
-      for (const [flag, col] of [['--x', x], ['--y', y], ['--group', group]] as const) {
-        if (col && rows.length && !rows.some((r) => col in r)) throw new Error(`sweep plot: ${flag} ${col} is not a column of the results (${Object.keys(rows[0]).join(', ')})`);
+      for (const [flag, col] of [
+        ['--x', x],
+        ['--y', y],
+        ['--group', group],
+      ] as const) {
+        if (col && rows.length && !rows.some((r) => col in r))
+          throw new Error(`sweep plot: ${flag} ${col} is not a column of the results (${Object.keys(rows[0]).join(', ')})`);
       }
       let points = rows.map((r) => ({ x: Number(r[x]), y: Number(r[y]), group: group ? `${group} ${r[group]}` : undefined }));
       let yTitle = y;
@@ -117,7 +135,10 @@ export async function run(argv: string[]): Promise<number> {
         });
         yTitle = `${stat}(${y})`;
       }
-      const plot = await metricByParameter(points, x, yTitle, { title: `sweep ${s.name ?? s.id}: ${rows.length} of ${s.jobs.length} jobs done`, logY: !!values['log-y'] });
+      const plot = await metricByParameter(points, x, yTitle, {
+        title: `sweep ${s.name ?? s.id}: ${rows.length} of ${s.jobs.length} jobs done`,
+        logY: !!values['log-y'],
+      });
       await writePlot(plot, values.out);
       console.error(`wrote ${values.out}`);
       return 0;
@@ -136,7 +157,8 @@ function statusLine(j: JobStatus, swept: string[]): string {
   const opts = swept.map((k) => `${k}=${j.options[k]}`).join(' ');
   const p = j.progress;
   const parts = [`  ${String(j.index).padStart(4)}  ${j.state.padEnd(9)}  ${opts}`];
-  if (j.state === 'active' && p) parts.push(`iter ${p.iteration}/${p.iterations}  loss ${p.loss.toFixed(3)}  ETA ${p.eta_s === null ? '?' : formatDuration(p.eta_s)}`);
+  if (j.state === 'active' && p)
+    parts.push(`iter ${p.iteration}/${p.iterations}  loss ${p.loss.toFixed(3)}  ETA ${p.eta_s === null ? '?' : formatDuration(p.eta_s)}`);
   if (j.state === 'completed' && j.result) parts.push(`ll/step ${Number(j.result.ll_per_step).toFixed(4)}`);
   if (j.worker) parts.push(`on ${j.worker}`);
   if (j.stalled) parts.push(`(taken back from a dead worker ${j.stalled}×)`);

@@ -20,8 +20,14 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      redis: { type: 'string' }, store: { type: 'string' }, concurrency: { type: 'string' }, backend: { type: 'string' }, name: { type: 'string' },
-      'lock-ms': { type: 'string' }, 'stalled-check-ms': { type: 'string' }, help: { type: 'boolean' },
+      redis: { type: 'string' },
+      store: { type: 'string' },
+      concurrency: { type: 'string' },
+      backend: { type: 'string' },
+      name: { type: 'string' },
+      'lock-ms': { type: 'string' },
+      'stalled-check-ms': { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {

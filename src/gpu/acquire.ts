@@ -127,7 +127,9 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
   if (backend === 'browser' || (!isNode && backend === 'auto')) {
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
     if (!nav?.gpu) {
-      throw new Error('WebGPU is not available in this browser (navigator.gpu is undefined). Use a recent Chrome/Edge, or enable WebGPU (chrome://flags/#enable-unsafe-webgpu).');
+      throw new Error(
+        'WebGPU is not available in this browser (navigator.gpu is undefined). Use a recent Chrome/Edge, or enable WebGPU (chrome://flags/#enable-unsafe-webgpu).',
+      );
     }
     attempts.push({ gpu: async () => nav.gpu!, backend: 'browser', featureLevel: 'core' });
     attempts.push({ gpu: async () => nav.gpu!, backend: 'browser', featureLevel: 'compatibility' });

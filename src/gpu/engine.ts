@@ -85,7 +85,9 @@ export class Engine {
       device: ai.device ?? '',
       description: desc,
       featureLevel,
-      software: /software|swiftshader|llvmpipe|lavapipe/i.test(`${arch} ${desc} ${ai.device ?? ''}`) || (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+      software:
+        /software|swiftshader|llvmpipe|lavapipe/i.test(`${arch} ${desc} ${ai.device ?? ''}`) ||
+        (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
       features,
       limits,
     };
@@ -131,8 +133,16 @@ export class Engine {
     const reflection = reflectKernel(label, code, entry, overrides);
     const [x, y, z] = reflection.workgroupSize;
     const lim = this.device.limits;
-    if (x * y * z > lim.maxComputeInvocationsPerWorkgroup || x > lim.maxComputeWorkgroupSizeX || y > lim.maxComputeWorkgroupSizeY || z > lim.maxComputeWorkgroupSizeZ) {
-      throw new GpuLimitError(label, `workgroup size ${x}x${y}x${z} exceeds the device limits (max ${lim.maxComputeInvocationsPerWorkgroup} invocations, ${lim.maxComputeWorkgroupSizeX}x${lim.maxComputeWorkgroupSizeY}x${lim.maxComputeWorkgroupSizeZ})`);
+    if (
+      x * y * z > lim.maxComputeInvocationsPerWorkgroup ||
+      x > lim.maxComputeWorkgroupSizeX ||
+      y > lim.maxComputeWorkgroupSizeY ||
+      z > lim.maxComputeWorkgroupSizeZ
+    ) {
+      throw new GpuLimitError(
+        label,
+        `workgroup size ${x}x${y}x${z} exceeds the device limits (max ${lim.maxComputeInvocationsPerWorkgroup} invocations, ${lim.maxComputeWorkgroupSizeX}x${lim.maxComputeWorkgroupSizeY}x${lim.maxComputeWorkgroupSizeZ})`,
+      );
     }
     const storageCount = reflection.bindings.filter((b) => b.kind !== 'uniform').length;
     if (storageCount > lim.maxStorageBuffersPerShaderStage) {

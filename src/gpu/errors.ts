@@ -9,7 +9,10 @@ export class GpuError extends Error {
 
 /** WGSL failed to parse, compile or validate. `kernel` is the label, e.g. "lowrank.forward". */
 export class ShaderCompileError extends GpuError {
-  constructor(readonly kernel: string, detail: string) {
+  constructor(
+    readonly kernel: string,
+    detail: string,
+  ) {
     super(`kernel "${kernel}": shader compilation failed: ${detail}`);
     this.name = 'ShaderCompileError';
   }
@@ -17,7 +20,10 @@ export class ShaderCompileError extends GpuError {
 
 /** A request exceeds a device limit (workgroup size, dispatch size, buffer size, bindings). */
 export class GpuLimitError extends GpuError {
-  constructor(readonly kernel: string, detail: string) {
+  constructor(
+    readonly kernel: string,
+    detail: string,
+  ) {
     super(`kernel "${kernel}": ${detail}`);
     this.name = 'GpuLimitError';
   }

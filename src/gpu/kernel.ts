@@ -89,7 +89,10 @@ export function reflectKernel(label: string, code: string, entry: string, overri
   let wg: [number, number, number] = [ep.workgroupSize?.[0] ?? 1, ep.workgroupSize?.[1] ?? 1, ep.workgroupSize?.[2] ?? 1];
   for (const m of code.matchAll(wgAttr)) {
     if (m[2] !== entry) continue;
-    const parts = m[1].split(',').map((s) => s.trim()).filter(Boolean);
+    const parts = m[1]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const dims = parts.map((p, i) => {
       if (/^\d+u?$/.test(p)) return parseInt(p, 10);
       if (p in overrides) return overrides[p];

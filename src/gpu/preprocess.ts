@@ -28,12 +28,7 @@ export function shaderSource(name: string, sources: Record<string, string> = SHA
   return src;
 }
 
-export function preprocess(
-  source: string,
-  defines: Defines = {},
-  sources: Record<string, string> = SHADER_SOURCES,
-  included: Set<string> = new Set(),
-): string {
+export function preprocess(source: string, defines: Defines = {}, sources: Record<string, string> = SHADER_SOURCES, included: Set<string> = new Set()): string {
   const out: string[] = [];
   // Stack of "is this block active" flags; a line is kept when every enclosing block is active.
   const stack: { active: boolean; parentActive: boolean }[] = [];
@@ -62,7 +57,8 @@ export function preprocess(
       if (!active()) continue;
       const name = t.slice(7).trim();
       const v = defines[name];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`WGSL preprocessor: #const ${name} needs a non-negative integer define, got ${v}`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+        throw new Error(`WGSL preprocessor: #const ${name} needs a non-negative integer define, got ${v}`);
       out.push(`const ${name}: u32 = ${v}u;`);
     } else if (t.startsWith('#unroll ')) {
       // the body up to the matching #endunroll (nested unrolls are expanded by the recursive call)
@@ -81,7 +77,8 @@ export function preprocess(
       const m = /^#unroll\s+([A-Za-z_]\w*)\s+(\w+)$/.exec(t);
       if (!m) throw new Error(`WGSL preprocessor: malformed #unroll at line ${at}: ${t} (expected "#unroll VAR COUNT")`);
       const count = /^\d+$/.test(m[2]) ? Number(m[2]) : defines[m[2]];
-      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new Error(`WGSL preprocessor: #unroll count ${m[2]} needs a non-negative integer, got ${count}`);
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+        throw new Error(`WGSL preprocessor: #unroll count ${m[2]} needs a non-negative integer, got ${count}`);
       const word = new RegExp(`\\b${m[1]}\\b`, 'g');
       for (let k = 0; k < count; k++) out.push(preprocess(body.replace(word, `${k}u`), defines, sources, included));
     } else if (t === '#endunroll') {

@@ -62,9 +62,17 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
     const pathBytes = 4 * pathFloats(B, T, K, R);
     const maxBind = engine.limits.maxStorageBufferBindingSize;
     if (pathBytes > maxBind) {
-      throw new Error(`${K} particles over ${B} trial(s) × ${T} steps need ${(pathBytes / 2 ** 20).toFixed(0)} MiB of particle paths, more than this device's ${(maxBind / 2 ** 20).toFixed(0)} MiB binding limit; use fewer particles or split the recording into shorter trials`);
+      throw new Error(
+        `${K} particles over ${B} trial(s) × ${T} steps need ${(pathBytes / 2 ** 20).toFixed(0)} MiB of particle paths, more than this device's ${(maxBind / 2 ** 20).toFixed(0)} MiB binding limit; use fewer particles or split the recording into shorter trials`,
+      );
     }
-    const { loss, out } = objective(model, batch.y, batch.v, { proposal, resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 }, path);
+    const { loss, out } = objective(
+      model,
+      batch.y,
+      batch.v,
+      { proposal, resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 },
+      path,
+    );
     tape.end();
     const lossValue = await loss.item();
     const llRaw = await out.ll.readF32();
@@ -101,4 +109,3 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
     loader.dispose();
   }
 }
-

@@ -19,7 +19,10 @@ import { smcFilterSteps } from './smc-step.js';
 /** log Γ(x) (Lanczos), for the Poisson likelihood's data constant Σ log y!. */
 export function lgamma(x: number): number {
   const g = 7;
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lgamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -96,13 +99,23 @@ export class BatchLoader {
  * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
  * window's start).
  */
-export function objective(model: LowRankRNN, y: Tensor, u: Tensor | null, cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>, path: 'fused' | 'step' = 'fused') {
+export function objective(
+  model: LowRankRNN,
+  y: Tensor,
+  u: Tensor | null,
+  cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>,
+  path: 'fused' | 'step' = 'fused',
+) {
   const c = model.config;
   const { B, T } = cfg;
   const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
   const th = model.theta(cfg.proposal, y, B, T, v);
   const full: SmcConfig = {
-    ...cfg, layout: model.layoutFor(cfg.proposal), nonlinearity: c.nonlinearity, obs: c.obs, obsNonlinearity: c.obsNonlinearity,
+    ...cfg,
+    layout: model.layoutFor(cfg.proposal),
+    nonlinearity: c.nonlinearity,
+    obs: c.obs,
+    obsNonlinearity: c.obsNonlinearity,
     readoutFromInputs: readoutReadsInputs(c),
   };
   let out: { ll: Tensor; paths: Tensor; anc: Tensor };

@@ -49,11 +49,17 @@ export function psiRef(kind: ObsNonlinearity, eta: number): number {
  * The filter; `fixedAncestors` replays given ancestors instead of resampling and `fixedResampled` given
  * ESS decisions [B,T] (for gradient checks: both are constants of the objective).
  */
-export function referenceFilter(spec: FilterSpec, theta: ArrayLike<number>, data: FilterData, fixedAncestors?: ArrayLike<number>, fixedResampled?: ArrayLike<number>): FilterResult {
+export function referenceFilter(
+  spec: FilterSpec,
+  theta: ArrayLike<number>,
+  data: FilterData,
+  fixedAncestors?: ArrayLike<number>,
+  fixedResampled?: ArrayLike<number>,
+): FilterResult {
   const { layout, B, T, K, key, iter } = spec;
   const { R, N, D, DU } = layout.dims;
   const o = layout.offsets;
-  if (layout.rates && spec.proposal === 'optimal') throw new Error("referenceFilter: the readout from the rates (layout.rates) needs the bootstrap proposal");
+  if (layout.rates && spec.proposal === 'optimal') throw new Error('referenceFilter: the readout from the rates (layout.rates) needs the bootstrap proposal');
   const a = Math.exp(-Math.exp(theta[o.a]));
   const chunks = Math.ceil(R / 4);
   const ll = new Float64Array(B);
@@ -219,7 +225,17 @@ export function resampleRef(kind: Resampling, w: ArrayLike<number>, b: number, t
  * cumulative sums may flip near-ties, so a GPU run is checked against this with a small tolerance.
  * Steps that did not resample (`resampled` [B,T] is 0) must have the identity as ancestors.
  */
-export function ancestorViolation(kind: Resampling, w: ArrayLike<number>, anc: ArrayLike<number>, B: number, T: number, K: number, key: [number, number], iter: number, resampled?: ArrayLike<number>): number {
+export function ancestorViolation(
+  kind: Resampling,
+  w: ArrayLike<number>,
+  anc: ArrayLike<number>,
+  B: number,
+  T: number,
+  K: number,
+  key: [number, number],
+  iter: number,
+  resampled?: ArrayLike<number>,
+): number {
   let worst = 0;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {

@@ -69,12 +69,38 @@ export function commonParams(cfg: SmcConfig, data: { offY: number; offV: number;
   const o = cfg.layout.offsets;
   const d = cfg.layout.dims;
   return {
-    B: cfg.B, T: cfg.T, K: cfg.K, N: d.N, D: d.D, DU: d.DU,
-    iter: cfg.iter >>> 0, seed_lo: cfg.key[0], seed_hi: cfg.key[1], resample: RESAMPLING_IDS[cfg.resampling], ess_frac: resampleThreshold(cfg),
-    off_m: o.m, off_n: o.n, off_h: o.h, off_a: o.a, off_wu: o.wu, off_mu0: o.mu0,
-    off_L: o.L, off_L0: o.L0, off_Sq: o.Sq, off_Lq: o.Lq, off_Sq0: o.Sq0, off_Lq0: o.Lq0, off_G: o.G,
-    off_B: o.B, off_b: o.b, off_lv: o.lv, off_Bv: o.Bv, off_Bo: o.Bo,
-    off_y: data.offY, off_v: data.offV, off_qs: data.offQs,
+    B: cfg.B,
+    T: cfg.T,
+    K: cfg.K,
+    N: d.N,
+    D: d.D,
+    DU: d.DU,
+    iter: cfg.iter >>> 0,
+    seed_lo: cfg.key[0],
+    seed_hi: cfg.key[1],
+    resample: RESAMPLING_IDS[cfg.resampling],
+    ess_frac: resampleThreshold(cfg),
+    off_m: o.m,
+    off_n: o.n,
+    off_h: o.h,
+    off_a: o.a,
+    off_wu: o.wu,
+    off_mu0: o.mu0,
+    off_L: o.L,
+    off_L0: o.L0,
+    off_Sq: o.Sq,
+    off_Lq: o.Lq,
+    off_Sq0: o.Sq0,
+    off_Lq0: o.Lq0,
+    off_G: o.G,
+    off_B: o.B,
+    off_b: o.b,
+    off_lv: o.lv,
+    off_Bv: o.Bv,
+    off_Bo: o.Bo,
+    off_y: data.offY,
+    off_v: data.offV,
+    off_qs: data.offQs,
   };
 }
 
@@ -82,8 +108,11 @@ export function commonParams(cfg: SmcConfig, data: { offY: number; offV: number;
 export function modelVariant(cfg: SmcConfig) {
   return {
     defines: {
-      R: cfg.layout.dims.R, OPTIMAL: cfg.proposal === 'optimal', POISSON: cfg.obs === 'poisson',
-      READOUT_V: !!cfg.readoutFromInputs, RATES: cfg.layout.rates,
+      R: cfg.layout.dims.R,
+      OPTIMAL: cfg.proposal === 'optimal',
+      POISSON: cfg.obs === 'poisson',
+      READOUT_V: !!cfg.readoutFromInputs,
+      RATES: cfg.layout.rates,
     },
     overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
     variant: `${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}`,

@@ -4,13 +4,25 @@
  * paths buffer, resampling decisions, workgroup sizes and the unit-parallel plan. The packed parameter
  * layout the kernels read is the model's (src/models/theta-layout.ts).
  */
-import { OBS_NL_EXP, OBS_NL_IDENTITY, OBS_NL_RELU, OBS_NL_SOFTPLUS, RESAMPLE_MULTINOMIAL, RESAMPLE_STRATIFIED, RESAMPLE_SYSTEMATIC } from '../gpu/shared-constants.js';
+import {
+  OBS_NL_EXP,
+  OBS_NL_IDENTITY,
+  OBS_NL_RELU,
+  OBS_NL_SOFTPLUS,
+  RESAMPLE_MULTINOMIAL,
+  RESAMPLE_STRATIFIED,
+  RESAMPLE_SYSTEMATIC,
+} from '../gpu/shared-constants.js';
 import type { Nonlinearity } from '../ops/nonlin.js';
 import type { ObsLikelihood, ObsNonlinearity, Proposal, ThetaLayout } from '../models/theta-layout.js';
 export type Resampling = 'systematic' | 'stratified' | 'multinomial';
 
 export const OBS_NONLIN_IDS: Record<ObsNonlinearity, number> = { identity: OBS_NL_IDENTITY, softplus: OBS_NL_SOFTPLUS, exp: OBS_NL_EXP, relu: OBS_NL_RELU };
-export const RESAMPLING_IDS: Record<Resampling, number> = { systematic: RESAMPLE_SYSTEMATIC, stratified: RESAMPLE_STRATIFIED, multinomial: RESAMPLE_MULTINOMIAL };
+export const RESAMPLING_IDS: Record<Resampling, number> = {
+  systematic: RESAMPLE_SYSTEMATIC,
+  stratified: RESAMPLE_STRATIFIED,
+  multinomial: RESAMPLE_MULTINOMIAL,
+};
 
 /** One filter call: what the GPU kernels and the float64 reference filter both take. */
 export interface SmcConfig {

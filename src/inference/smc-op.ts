@@ -35,7 +35,11 @@ export function workgroupSizeFor(engine: Engine, K: number): number {
 /** Whether the fused one-workgroup-per-trial kernel can run this K and R on this device. */
 export function fusedFits(engine: Engine, K: number, R: number): boolean {
   const wg = workgroupSizeFor(engine, K);
-  return wg <= engine.limits.maxComputeInvocationsPerWorkgroup && wg <= engine.limits.maxComputeWorkgroupSizeX && fusedWorkgroupBytes(R, wg) <= engine.limits.maxComputeWorkgroupStorageSize;
+  return (
+    wg <= engine.limits.maxComputeInvocationsPerWorkgroup &&
+    wg <= engine.limits.maxComputeWorkgroupSizeX &&
+    fusedWorkgroupBytes(R, wg) <= engine.limits.maxComputeWorkgroupStorageSize
+  );
 }
 
 /** The largest K the fused kernel runs at rank R on this device (0: none; the workgroup is a power of two > K). */
@@ -50,9 +54,11 @@ export function fusedLimitMessage(engine: Engine, K: number, R: number): string 
   const wg = workgroupSizeFor(engine, K);
   const lim = engine.limits;
   const most = largestFusedK(engine, R);
-  return `K = ${K} particles at rank ${R} do not fit one workgroup on this device (needs ${wg} invocations and ${fusedWorkgroupBytes(R, wg)} bytes of workgroup memory; `
-    + `the device allows ${lim.maxComputeInvocationsPerWorkgroup} and ${lim.maxComputeWorkgroupStorageSize}): `
-    + (most > 0 ? `at rank ${R} at most K = ${most} fits` : `no K fits at rank ${R}`);
+  return (
+    `K = ${K} particles at rank ${R} do not fit one workgroup on this device (needs ${wg} invocations and ${fusedWorkgroupBytes(R, wg)} bytes of workgroup memory; ` +
+    `the device allows ${lim.maxComputeInvocationsPerWorkgroup} and ${lim.maxComputeWorkgroupStorageSize}): ` +
+    (most > 0 ? `at rank ${R} at most K = ${most} fits` : `no K fits at rank ${R}`)
+  );
 }
 
 /** Whether the fused kernels run unit-parallel for this K and R here, and their reduction chunk. */
@@ -67,9 +73,15 @@ function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
   const model = modelVariant(cfg);
   return {
     defines: {
-      ...model.defines, WG, NSMALL: cfg.layout.nSmall,
-      UNITPAR: unitPar.use, KR: cfg.K * R, KC: cfg.K, KCH: Math.max(1, unitPar.chunk),
-      UPT: Math.ceil(cfg.layout.dims.N / WG), INPUT_GRAD: inputGrad,
+      ...model.defines,
+      WG,
+      NSMALL: cfg.layout.nSmall,
+      UNITPAR: unitPar.use,
+      KR: cfg.K * R,
+      KC: cfg.K,
+      KCH: Math.max(1, unitPar.chunk),
+      UPT: Math.ceil(cfg.layout.dims.N / WG),
+      INPUT_GRAD: inputGrad,
     },
     overrides: model.overrides,
     variant: `R${R}K${cfg.K}${model.variant}${inputGrad ? 'gv' : ''}`,
@@ -147,5 +159,10 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
 export function splitPaths(paths: Float32Array, B: number, T: number, K: number, R: number) {
   const n = B * T * K * R;
   const nw = B * T * K;
-  return { z: paths.subarray(0, n), mu: paths.subarray(n, 2 * n), w: paths.subarray(2 * n, 2 * n + nw), resampled: paths.subarray(2 * n + nw, 2 * n + nw + B * T) };
+  return {
+    z: paths.subarray(0, n),
+    mu: paths.subarray(n, 2 * n),
+    w: paths.subarray(2 * n, 2 * n + nw),
+    resampled: paths.subarray(2 * n + nw, 2 * n + nw + B * T),
+  };
 }

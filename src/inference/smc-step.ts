@@ -97,7 +97,9 @@ function validate(cfg: SmcConfig, inp: SmcInputs): void {
   const { R } = cfg.layout.dims;
   const { B, K } = cfg;
   if (cfg.resampling === 'multinomial') {
-    throw new Error("smcFilterSteps: multinomial resampling is not supported by the step path (use 'systematic' or 'stratified', or smcFilter for K that fits one workgroup)");
+    throw new Error(
+      "smcFilterSteps: multinomial resampling is not supported by the step path (use 'systematic' or 'stratified', or smcFilter for K that fits one workgroup)",
+    );
   }
   if (B * K * Math.ceil(R / 4) > 0xffffffff || (B + 1) * (K + 1) > 0xffffffff) {
     throw new Error(`smcFilterSteps: B·K = ${B * K} exceeds the 32-bit random-number stream counter`);
@@ -124,14 +126,23 @@ export function smcFilterSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, o
   if (!Number.isInteger(tpc) || tpc < 1) throw new Error(`smcFilterSteps: trialsPerChunk must be a positive integer, got ${tpc}`);
   const chunk = Math.min(B, tpc, Math.floor(maxBind / perTrialBytes));
   if (chunk < 1) {
-    throw new GpuLimitError('smc_step.propagate', `K = ${K} particles at rank ${R} need ${perTrialBytes} bytes of state per trial, more than maxStorageBufferBindingSize (${maxBind})`);
+    throw new GpuLimitError(
+      'smc_step.propagate',
+      `K = ${K} particles at rank ${R} need ${perTrialBytes} bytes of state per trial, more than maxStorageBufferBindingSize (${maxBind})`,
+    );
   }
   const sizes = stepPathBytes(B, T, K, R);
   const storePaths = options.paths ?? sizes.paths + sizes.anc <= AUTO_PATH_BYTES;
   const storeAnc = options.ancestors ?? storePaths;
-  for (const [what, on, bytes] of [['paths', storePaths, sizes.paths], ['ancestors', storeAnc, sizes.anc]] as const) {
+  for (const [what, on, bytes] of [
+    ['paths', storePaths, sizes.paths],
+    ['ancestors', storeAnc, sizes.anc],
+  ] as const) {
     if (on && bytes > maxBind) {
-      throw new GpuLimitError('smc_step.propagate', `storing the ${what} of B=${B}, T=${T}, K=${K} takes ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); pass { ${what}: false } or filter fewer trials at a time`);
+      throw new GpuLimitError(
+        'smc_step.propagate',
+        `storing the ${what} of B=${B}, T=${T}, K=${K} takes ${bytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); pass { ${what}: false } or filter fewer trials at a time`,
+      );
     }
   }
 

@@ -152,7 +152,16 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       const windows = sampleWindows(ds, B, T, iter, key);
       const batch = loader.batch(windows, T);
       const tape = Tape.begin(engine);
-      const { loss, out } = objective(model, batch.y, batch.v, { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter });
+      const { loss, out } = objective(model, batch.y, batch.v, {
+        proposal: opts.proposal,
+        resampling: opts.resampling ?? 'systematic',
+        resampleThreshold: threshold,
+        B,
+        T,
+        K,
+        key,
+        iter,
+      });
       tape.end();
       engine.copy(loss, lossHistory, 4, 0, 4 * (iter % logEvery));
       const readsBack = (iter + 1) % logEvery === 0 || iter + 1 === iterations;
@@ -186,7 +195,14 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
           const it = done - n + j;
           const l = losses[it % logEvery];
           if (!Number.isFinite(l)) await rollBack(`loss is ${l} at iteration ${it + 1}`);
-          const entry: HistoryEntry = { iteration: it + 1, loss: l, llPerStep: -l + pendingConstants[j] + llOffset, lr: pendingLr[j], seconds: elapsed, gradNorm: gradNorms[it % logEvery] };
+          const entry: HistoryEntry = {
+            iteration: it + 1,
+            loss: l,
+            llPerStep: -l + pendingConstants[j] + llOffset,
+            lr: pendingLr[j],
+            seconds: elapsed,
+            gradNorm: gradNorms[it % logEvery],
+          };
           history.push(entry);
         }
         // the losses checked above were computed before each step: the last step of the window can
@@ -225,7 +241,12 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       }
     }
     await engine.sync();
-    return { history, iterations: history.length ? history[history.length - 1].iteration : start, seconds: (performance.now() - t0) / 1000, optimizerState: await optimizer.exportState() };
+    return {
+      history,
+      iterations: history.length ? history[history.length - 1].iteration : start,
+      seconds: (performance.now() - t0) / 1000,
+      optimizerState: await optimizer.exportState(),
+    };
   } finally {
     loader.dispose();
     lossHistory.dispose();

@@ -64,9 +64,8 @@ export function toCanonical(array: ArrayLikeND, layout: string | readonly Axis[]
   const shape = array.shape;
   const rank = shape.length;
   if (rank === 0) throw new Error(`${source}: expected an array of time series, got a scalar`);
-  const axes = layout === undefined ? defaultLayout(rank) : typeof layout === 'string' ? parseLayout(layout, rank, source) : parseLayout(
-    layout.join(','), rank, source,
-  );
+  const axes =
+    layout === undefined ? defaultLayout(rank) : typeof layout === 'string' ? parseLayout(layout, rank, source) : parseLayout(layout.join(','), rank, source);
   const size = shape.reduce((a, b) => a * b, 1);
   if (size === 0) throw new Error(`${source}: empty array of shape ${describeShape(shape)}`);
   if (array.data.length !== size) throw new Error(`${source}: ${array.data.length} values do not fill shape ${describeShape(shape)}`);

@@ -84,7 +84,8 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
     if (!(b > a)) throw new Error(`window ${a},${b} ms must end after it starts`);
     time = binsIn(b - a, 'the window');
     const event = o.align === 'start_time' ? Array.from(trials.start) : o.align === 'stop_time' ? Array.from(trials.stop) : trials.columns[o.align];
-    if (!event) throw new Error(`${src}: the trials table has no column '${o.align}' (columns: start_time, stop_time, ${Object.keys(trials.columns).join(', ')})`);
+    if (!event)
+      throw new Error(`${src}: the trials table has no column '${o.align}' (columns: start_time, stop_time, ${Object.keys(trials.columns).join(', ')})`);
     for (let r = 0; r < trials.count; r++) {
       const t = event[r];
       if (typeof t !== 'number') throw new Error(`${src}: trials column '${o.align}' holds ${typeof t === 'string' ? 'text' : 'lists'}, not event times`);
@@ -124,7 +125,8 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
   } else {
     split = drawSplit(starts.length, o.split?.fractions ?? [0.7, 0.15, 0.15], seed);
   }
-  if (starts.length === 0) throw new Error(`${src}: no trials left to bin (${skipped.length} skipped: ${[...new Set(skipped.map((x) => x.reason))].join(', ')})`);
+  if (starts.length === 0)
+    throw new Error(`${src}: no trials left to bin (${skipped.length} skipped: ${[...new Set(skipped.map((x) => x.reason))].join(', ')})`);
   // ---- every window must lie inside the recording
   const [lo, hi] = s.extent;
   const slack = 1e-9 + (s.extentFrom === 'behavior' ? maxStep(s.behaviour) : 0);
@@ -148,7 +150,20 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
   const behaviour = wanted.map((b) => ({ name: b.name, data: resampleBehaviour(b, starts, time, w, rows, src) }));
   // ---- counts
   const count = (units: number[], offset: number, steps: number): Dataset | null =>
-    units.length ? { data: binCounts(s.units.spikeTimes, units, starts.map((t) => t + offset * w), steps, w), trials: starts.length, time: steps, channels: units.length } : null;
+    units.length
+      ? {
+          data: binCounts(
+            s.units.spikeTimes,
+            units,
+            starts.map((t) => t + offset * w),
+            steps,
+            w,
+          ),
+          trials: starts.length,
+          time: steps,
+          channels: units.length,
+        }
+      : null;
   const condition = o.condition?.length && o.align !== undefined ? conditionLabels(s, o.condition, rows) : null;
   return {
     binSeconds: w,
@@ -228,7 +243,9 @@ export function resampleBehaviour(b: NwbTimeSeries, starts: readonly number[], s
   starts.forEach((s, k) => {
     if (s < ts[0] - step - 1e-9 || s + steps * w > ts[n - 1] + step + 1e-9) {
       const what = rows[k] >= 0 ? `trial ${rows[k]}` : `window ${k}`;
-      throw new Error(`${source}: behaviour '${b.name}' covers [${ts[0]}, ${ts[n - 1]}] s but ${what} needs [${s.toFixed(4)}, ${(s + steps * w).toFixed(4)}) s`);
+      throw new Error(
+        `${source}: behaviour '${b.name}' covers [${ts[0]}, ${ts[n - 1]}] s but ${what} needs [${s.toFixed(4)}, ${(s + steps * w).toFixed(4)}) s`,
+      );
     }
     for (let i = 0; i < steps; i++) {
       const a = s + i * w;
@@ -295,8 +312,11 @@ function chooseHeldOut(s: NwbSession, spec: BinOptions['heldOut'], seed: number)
     if (new Set(spec.units).size !== spec.units.length) throw new Error(`held-out units list a unit twice (${spec.units.join(',')})`);
     return [...spec.units].sort((a, b) => a - b);
   }
-  if (!Number.isInteger(spec.count) || spec.count < 0 || spec.count >= n) throw new Error(`cannot hold out ${spec.count} of ${n} units (need 0 ≤ count < ${n})`);
-  return shuffled(n, seed).slice(0, spec.count).sort((a, b) => a - b);
+  if (!Number.isInteger(spec.count) || spec.count < 0 || spec.count >= n)
+    throw new Error(`cannot hold out ${spec.count} of ${n} units (need 0 ≤ count < ${n})`);
+  return shuffled(n, seed)
+    .slice(0, spec.count)
+    .sort((a, b) => a - b);
 }
 
 /** A seeded permutation of 0…n-1 (Fisher–Yates on mulberry32). */

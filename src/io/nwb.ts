@@ -67,7 +67,11 @@ async function h5(): Promise<H5Module> {
 let fileCounter = 0;
 
 /** Open `bytes` as an HDF5 file in h5wasm's in-memory file system, run `f`, then close and remove it. */
-async function withHdf5<T>(bytes: Uint8Array | null, source: string, f: (file: InstanceType<typeof h5wasm.File>) => T): Promise<{ result: T; bytes: Uint8Array }> {
+async function withHdf5<T>(
+  bytes: Uint8Array | null,
+  source: string,
+  f: (file: InstanceType<typeof h5wasm.File>) => T,
+): Promise<{ result: T; bytes: Uint8Array }> {
   const m = await h5();
   const name = `/lowrank-smc-${++fileCounter}.h5`;
   const mode = bytes ? 'r' : 'w';
@@ -352,13 +356,16 @@ function recordingExtent(units: NwbUnits, behaviour: NwbTimeSeries[], source: st
     return { extent: [lo, hi], extentFrom: 'behavior' };
   }
   for (const st of units.spikeTimes) st.forEach(take);
-  if (!Number.isFinite(lo)) throw new Error(`${source}: units table has no spikes at all, no obs_intervals and no behaviour: the recording's extent is unknown`);
+  if (!Number.isFinite(lo))
+    throw new Error(`${source}: units table has no spikes at all, no obs_intervals and no behaviour: the recording's extent is unknown`);
   return { extent: [lo, hi], extentFrom: 'spikes' };
 }
 
 /** Median sample spacing of the behaviour (the slack allowed at the recording's edges), else 0. */
 function behaviourStep(behaviour: NwbTimeSeries[]): number {
-  const steps = behaviour.filter((b) => b.timestamps.length > 1).map((b) => (b.timestamps[b.timestamps.length - 1] - b.timestamps[0]) / (b.timestamps.length - 1));
+  const steps = behaviour
+    .filter((b) => b.timestamps.length > 1)
+    .map((b) => (b.timestamps[b.timestamps.length - 1] - b.timestamps[0]) / (b.timestamps.length - 1));
   return steps.length ? Math.max(...steps) : 0;
 }
 
@@ -366,7 +373,9 @@ function checkTrialsInside(trials: NwbTrials, extent: [number, number], from: st
   const slack = (from === 'behavior' ? behaviourStep(behaviour) : 0) + 1e-9;
   for (let i = 0; i < trials.count; i++) {
     if (trials.start[i] < extent[0] - slack || trials.stop[i] > extent[1] + slack) {
-      throw new Error(`${source}: trial ${i} [${trials.start[i]}, ${trials.stop[i]}] s lies outside the recording [${extent[0]}, ${extent[1]}] s (from ${from})`);
+      throw new Error(
+        `${source}: trial ${i} [${trials.start[i]}, ${trials.stop[i]}] s lies outside the recording [${extent[0]}, ${extent[1]}] s (from ${from})`,
+      );
     }
   }
 }

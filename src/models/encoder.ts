@@ -66,9 +66,11 @@ export function validateEncoderConfig(e: EncoderConfig, obsDim?: number): void {
     throw new Error(`${where}: ${e.kernels.length} kernels need ${e.kernels.length - 1} hidden channel counts (one per hidden layer), got [${e.channels}]`);
   }
   if (!Number.isInteger(e.inChannels) || e.inChannels < 1) throw new Error(`${where}.inChannels must be a positive integer, got ${e.inChannels}`);
-  if (obsDim !== undefined && e.inChannels > obsDim) throw new Error(`${where}.inChannels (${e.inChannels}) is larger than the model's ${obsDim} observed channels`);
+  if (obsDim !== undefined && e.inChannels > obsDim)
+    throw new Error(`${where}.inChannels (${e.inChannels}) is larger than the model's ${obsDim} observed channels`);
   if (!PAD_PLACEMENTS.includes(e.placement)) throw new Error(`${where}.placement "${e.placement}" is not one of ${PAD_PLACEMENTS.join(', ')}`);
-  if (!Object.prototype.hasOwnProperty.call(PAD_MODES, e.padMode)) throw new Error(`${where}.padMode "${e.padMode}" is not one of ${Object.keys(PAD_MODES).join(', ')}`);
+  if (!Object.prototype.hasOwnProperty.call(PAD_MODES, e.padMode))
+    throw new Error(`${where}.padMode "${e.padMode}" is not one of ${Object.keys(PAD_MODES).join(', ')}`);
   if (!ENCODER_ACTIVATIONS.includes(e.activation)) throw new Error(`${where}.activation "${e.activation}" is not one of ${ENCODER_ACTIVATIONS.join(', ')}`);
   if (typeof e.constantVar !== 'boolean') throw new Error(`${where}.constantVar must be true or false, got ${JSON.stringify(e.constantVar)}`);
   if (!(e.initScale > 0 && Number.isFinite(e.initScale))) throw new Error(`${where}.initScale must be a positive number, got ${e.initScale}`);
@@ -161,7 +163,12 @@ export function encode(e: EncoderConfig, params: Record<string, Tensor>, y: Tens
   let h = y;
   for (let i = 0; i < L - 1; i++) {
     const first = i === 0;
-    const z = conv1d(h, params[`hidden${i}.weight`], params[`hidden${i}.bias`], first ? { ...conv, layout: 'btc', channels: e.inChannels, steps: options.steps, outLayout: 'bct' } : conv);
+    const z = conv1d(
+      h,
+      params[`hidden${i}.weight`],
+      params[`hidden${i}.bias`],
+      first ? { ...conv, layout: 'btc', channels: e.inChannels, steps: options.steps, outLayout: 'bct' } : conv,
+    );
     if (!first) done(h);
     h = act(z);
     done(z);
@@ -178,7 +185,14 @@ export function encode(e: EncoderConfig, params: Record<string, Tensor>, y: Tens
 }
 
 /** float64 reference of `encode` on host values: y [trials, T, D] flat. */
-export function encodeRef(e: EncoderConfig, params: Record<string, ArrayLike<number>>, rank: number, y: ArrayLike<number>, yShape: readonly number[], options: EncodeOptions = {}): { mean: Float64Array; logVar: Float64Array } {
+export function encodeRef(
+  e: EncoderConfig,
+  params: Record<string, ArrayLike<number>>,
+  rank: number,
+  y: ArrayLike<number>,
+  yShape: readonly number[],
+  options: EncodeOptions = {},
+): { mean: Float64Array; logVar: Float64Array } {
   const shapes = encoderParamShapes(e, rank);
   const conv = { placement: e.placement, mode: e.padMode };
   const act = (v: Float64Array) => (e.activation === 'gelu' ? unaryRef('gelu', v) : unaryRef('leaky_relu', v, LEAKY_SLOPE));

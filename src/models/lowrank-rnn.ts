@@ -138,8 +138,19 @@ export function paramShapes(c: ModelConfig): Record<ParamName, number[]> {
   const noise = c.noise === 'full' ? [R, R] : c.noise === 'diag' ? [R] : [1];
   const o2o = isOneToOne(c);
   return {
-    m: [N, R], n: [N, R], h: [N], thetaA: [1], wu: [N, DU], mu0: [R], noiseZ: noise, noiseZ0: noise, B: [D, o2o ? 0 : R], b: [D],
-    logVarX: [c.obs === 'gauss' ? D : 0], Bv: [D, !o2o && c.readoutFromInputs ? DU : 0], Bo: [o2o ? N : 0],
+    m: [N, R],
+    n: [N, R],
+    h: [N],
+    thetaA: [1],
+    wu: [N, DU],
+    mu0: [R],
+    noiseZ: noise,
+    noiseZ0: noise,
+    B: [D, o2o ? 0 : R],
+    b: [D],
+    logVarX: [c.obs === 'gauss' ? D : 0],
+    Bv: [D, !o2o && c.readoutFromInputs ? DU : 0],
+    Bo: [o2o ? N : 0],
   };
 }
 
@@ -425,7 +436,13 @@ export class LowRankRNN {
       );
       // per trial: −½ [ T (Σ log σ² + D log 2π) + logdet(I+Σ0G) + (T−1) logdet(I+ΣG) ]
       const lds = pack(
-        this.engine, [{ src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 }, { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 }], 2, 'logdets',
+        this.engine,
+        [
+          { src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 },
+          { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 },
+        ],
+        2,
+        'logdets',
       );
       const w = Tensor.fromArray(this.engine, [-0.5, -0.5 * (T - 1)], [2]);
       const ldTerm = sum(mul(lds, w));

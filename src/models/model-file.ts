@@ -112,7 +112,8 @@ function parseEncoder(obj: ModelFile, config: ModelConfig, source: string): Enco
       v.forEach((u, i) => {
         if (depth + 1 < shape.length) walk(u, depth + 1, `${path}[${i}]`);
         else {
-          if (typeof u !== 'number' || !Number.isFinite(Math.fround(u))) throw new Error(`${source}: ${field}${path}[${i}] is ${JSON.stringify(u)}, not a finite float32 number`);
+          if (typeof u !== 'number' || !Number.isFinite(Math.fround(u)))
+            throw new Error(`${source}: ${field}${path}[${i}] is ${JSON.stringify(u)}, not a finite float32 number`);
           flat.push(u);
         }
       });
@@ -125,7 +126,13 @@ function parseEncoder(obj: ModelFile, config: ModelConfig, source: string): Enco
 }
 
 /** The file object of a model; `encoder` holds the encoder's parameters when config.encoder is set. */
-export function serializeModel(config: ModelConfig, params: HostParams, normalisation: Normalisation | null, training: TrainingRecord | null, encoder: EncoderHostParams | null = null): ModelFile {
+export function serializeModel(
+  config: ModelConfig,
+  params: HostParams,
+  normalisation: Normalisation | null,
+  training: TrainingRecord | null,
+  encoder: EncoderHostParams | null = null,
+): ModelFile {
   const { rank: R, units: N, obsDim: D, inputDim: DU } = config;
   const out: Record<string, number[] | number[][]> = {};
   out.m = toRows(params.m, N, R, false);
@@ -191,8 +198,10 @@ export function parseModel(
       const badRow = v.findIndex((row) => !Array.isArray(row) || row.length !== sc);
       if (badRow >= 0) {
         const row = v[badRow] as unknown;
-        throw new Error(`${source}: params.${name}[${badRow}] ${Array.isArray(row) ? `has ${row.length} values` : 'is not an array'}, expected ${sc} ` +
-            `(${name} is ${stored})`);
+        throw new Error(
+          `${source}: params.${name}[${badRow}] ${Array.isArray(row) ? `has ${row.length} values` : 'is not an array'}, expected ${sc} ` +
+            `(${name} is ${stored})`,
+        );
       }
     } else if (v.length !== size) {
       throw new Error(`${source}: params.${name} has ${v.length} values, expected ${stored}`);
@@ -225,13 +234,16 @@ export function parseModel(
       const a = norm[field] as unknown;
       if (!Array.isArray(a)) throw new Error(`${source}: normalisation.${field} must be an array of ${config.obsDim} numbers (one per channel)`);
       if (a.length !== config.obsDim) {
-        throw new Error(`${source}: normalisation.${field} has ${a.length} values, the model has ${config.obsDim} channels; normalisation must hold ` +
-            `${config.obsDim} means and stds`);
+        throw new Error(
+          `${source}: normalisation.${field} has ${a.length} values, the model has ${config.obsDim} channels; normalisation must hold ` +
+            `${config.obsDim} means and stds`,
+        );
       }
       const bad = a.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x) || (field === 'std' && !(x > 0)));
       if (bad >= 0) {
-        throw new Error(`${source}: normalisation.${field}[${bad}] is ${JSON.stringify(a[bad])}, expected ` +
-            `${field === 'std' ? 'a positive' : 'a finite'} number`);
+        throw new Error(
+          `${source}: normalisation.${field}[${bad}] is ${JSON.stringify(a[bad])}, expected ` + `${field === 'std' ? 'a positive' : 'a finite'} number`,
+        );
       }
     }
   }

@@ -47,9 +47,24 @@ export function thetaLayout(dims: SmcDims, proposal: Proposal, rates = false): T
   if (rates && D !== N) throw new Error(`thetaLayout: the readout from the rates reads channel i from unit i, so D must equal N, got D = ${D}, N = ${N}`);
   const RR = R * R;
   const sizes: Record<ThetaBlock, number> = {
-    m: N * R, n: N * R, h: N, a: 1, wu: N * DU, mu0: R,
-    L: RR, L0: RR, Sq: RR, Lq: RR, Sq0: RR, Lq0: RR, G: RR,
-    B: D * R, b: D, lv: D, Bv: D * DU, Bo: rates ? D : 0,
+    m: N * R,
+    n: N * R,
+    h: N,
+    a: 1,
+    wu: N * DU,
+    mu0: R,
+    L: RR,
+    L0: RR,
+    Sq: RR,
+    Lq: RR,
+    Sq0: RR,
+    Lq0: RR,
+    G: RR,
+    B: D * R,
+    b: D,
+    lv: D,
+    Bv: D * DU,
+    Bo: rates ? D : 0,
   };
   const offsets = {} as Record<ThetaBlock, number>;
   let off = 0;

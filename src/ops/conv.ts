@@ -41,10 +41,14 @@ export interface Conv1dOptions {
 /** (left, right) padding of a kernel of length k; a negative right pad crops (windowed, k = 1). */
 export function padAmounts(placement: PadPlacement, k: number): [number, number] {
   switch (placement) {
-    case 'causal': return [k - 1, 0];
-    case 'acausal': return [0, k - 1];
-    case 'windowed': return [Math.floor(k / 2), Math.floor(k / 2) - 1];
-    default: throw new Error(`conv1d: padding placement "${placement as string}" is not one of ${PAD_PLACEMENTS.join(', ')}`);
+    case 'causal':
+      return [k - 1, 0];
+    case 'acausal':
+      return [0, k - 1];
+    case 'windowed':
+      return [Math.floor(k / 2), Math.floor(k / 2) - 1];
+    default:
+      throw new Error(`conv1d: padding placement "${placement as string}" is not one of ${PAD_PLACEMENTS.join(', ')}`);
   }
 }
 
@@ -75,7 +79,8 @@ interface Geometry {
 
 function geometry(xShape: readonly number[], wShape: readonly number[], biasShape: readonly number[] | null, o: Conv1dOptions): Geometry {
   if (!PAD_PLACEMENTS.includes(o.placement)) throw new Error(`conv1d: padding placement "${o.placement}" is not one of ${PAD_PLACEMENTS.join(', ')}`);
-  if (!Object.prototype.hasOwnProperty.call(PAD_MODES, o.mode)) throw new Error(`conv1d: padding mode "${o.mode}" is not one of ${Object.keys(PAD_MODES).join(', ')}`);
+  if (!Object.prototype.hasOwnProperty.call(PAD_MODES, o.mode))
+    throw new Error(`conv1d: padding mode "${o.mode}" is not one of ${Object.keys(PAD_MODES).join(', ')}`);
   const layout = o.layout ?? 'bct';
   if (layout !== 'bct' && layout !== 'btc') throw new Error(`conv1d: layout "${layout as string}" is not bct or btc`);
   if (xShape.length !== 3) throw new Error(`conv1d: input must be [trials, ${layout === 'bct' ? 'channels, time' : 'time, channels'}], got shape [${xShape}]`);
@@ -89,10 +94,13 @@ function geometry(xShape: readonly number[], wShape: readonly number[], biasShap
   const [Cout, wIn, K] = wShape;
   if (wIn !== Cin) throw new Error(`conv1d: weights [${wShape}] take ${wIn} input channels, the input has ${Cin}`);
   if (Cout < 1 || K < 1) throw new Error(`conv1d: weights [${wShape}] need at least one output channel and one tap`);
-  if (biasShape && (biasShape.length !== 1 || biasShape[0] !== Cout)) throw new Error(`conv1d: bias must be [${Cout}] (one per output channel), got [${biasShape}]`);
+  if (biasShape && (biasShape.length !== 1 || biasShape[0] !== Cout))
+    throw new Error(`conv1d: bias must be [${Cout}] (one per output channel), got [${biasShape}]`);
   const [padL, padR] = padAmounts(o.placement, K);
   if (o.mode === 'reflect' && (padL >= T || padR >= T)) {
-    throw new Error(`conv1d: reflect padding of ${Math.max(padL, padR)} steps (${o.placement}, kernel ${K}) needs more than ${Math.max(padL, padR)} steps, the input has ${T}`);
+    throw new Error(
+      `conv1d: reflect padding of ${Math.max(padL, padR)} steps (${o.placement}, kernel ${K}) needs more than ${Math.max(padL, padR)} steps, the input has ${T}`,
+    );
   }
   if (o.mode === 'circular' && (padL > T || padR > T)) {
     throw new Error(`conv1d: circular padding of ${Math.max(padL, padR)} steps (${o.placement}, kernel ${K}) wraps more than once over ${T} steps`);
@@ -145,8 +153,40 @@ interface ConvCall {
 }
 
 /** The kernels' ConvParams uniform (`fold` reads the input-side fields only). */
-function convParams(trials: number, cin: number, cout: number, tin: number, tout: number, klen: number, padL: number, tp: number, xOff: number, xs: readonly number[], ws: readonly number[], ys: readonly number[]) {
-  return { trials, cin, cout, tin, tout, klen, padL, tp, xOff, xsB: xs[0], xsC: xs[1], xsT: xs[2], wsO: ws[0], wsI: ws[1], wsK: ws[2], ysB: ys[0], ysC: ys[1], ysT: ys[2] };
+function convParams(
+  trials: number,
+  cin: number,
+  cout: number,
+  tin: number,
+  tout: number,
+  klen: number,
+  padL: number,
+  tp: number,
+  xOff: number,
+  xs: readonly number[],
+  ws: readonly number[],
+  ys: readonly number[],
+) {
+  return {
+    trials,
+    cin,
+    cout,
+    tin,
+    tout,
+    klen,
+    padL,
+    tp,
+    xOff,
+    xsB: xs[0],
+    xsC: xs[1],
+    xsT: xs[2],
+    wsO: ws[0],
+    wsI: ws[1],
+    wsK: ws[2],
+    ysB: ys[0],
+    ysC: ys[1],
+    ysT: ys[2],
+  };
 }
 
 function dispatchConv(engine: Engine, c: ConvCall): void {
@@ -154,7 +194,9 @@ function dispatchConv(engine: Engine, c: ConvCall): void {
   const kernel = engine.kernel('conv1d', 'conv', {
     defines,
     overrides: { MODE: c.mode, HAS_BIAS: c.bias ? 1 : 0, FLIP: c.flip ? 1 : 0 },
-    variant: Object.entries(defines).map(([k, v]) => `${k}${v}`).join(','),
+    variant: Object.entries(defines)
+      .map(([k, v]) => `${k}${v}`)
+      .join(','),
   });
   const p = convParams(c.trials, c.cin, c.cout, c.tin, c.tout, c.klen, c.padL, c.tp, c.xOff, c.xs, c.ws, c.ys);
   const groups: [number, number, number] = [Math.ceil(c.tout / (defines.TX * defines.TPT)), Math.ceil(c.cout / (defines.TY * defines.CPT)), c.trials];
@@ -166,7 +208,11 @@ function dispatchConv(engine: Engine, c: ConvCall): void {
  * output is [trials, out, steps'] ('bct') or [trials, steps', out] ('btc'), steps' = convOutputLength.
  */
 export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1dOptions): Tensor {
-  for (const [n, t] of [['input', x], ['weights', w], ['bias', bias]] as const) {
+  for (const [n, t] of [
+    ['input', x],
+    ['weights', w],
+    ['bias', bias],
+  ] as const) {
     if (t && t.dtype !== 'f32') throw new Error(`conv1d: ${n} ${t.describe()} must be f32, is ${t.dtype}`);
   }
   const g = geometry(x.shape, w.shape, bias ? bias.shape : null, options);
@@ -178,7 +224,26 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
   const wStrides = [Cin * K, K, 1];
   const mode = PAD_MODES[options.mode];
   const y = Tensor.empty(engine, g.outShape, 'f32', 'conv1d');
-  dispatchConv(engine, { x, w, bias, y, mode, flip: false, trials: B, cin: Cin, cout: Cout, tin: T, tout: Tout, klen: K, padL, tp, xOff: 0, xs: xStrides, ws: wStrides, ys: yStrides });
+  dispatchConv(engine, {
+    x,
+    w,
+    bias,
+    y,
+    mode,
+    flip: false,
+    trials: B,
+    cin: Cin,
+    cout: Cout,
+    tin: T,
+    tout: Tout,
+    klen: K,
+    padL,
+    tp,
+    xOff: 0,
+    xs: xStrides,
+    ws: wStrides,
+    ys: yStrides,
+  });
   const saved = [x.retain(), w.retain()];
   record(
     'conv1d',
@@ -194,13 +259,33 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
         // transposed weights; then folded onto the source steps through the padding map
         const gpad = Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
         dispatchConv(engine, {
-          x: gy, w: sw, bias: null, y: gpad, mode: PAD_MODES.zeros, flip: true, trials: B, cin: Cout, cout: Cin, tin: Tout, tout: tp, klen: K,
-          padL: K - 1, tp: Tout + 2 * (K - 1), xOff: 0, xs: yStrides, ws: [K, Cin * K, 1], ys: [Cin * tp, tp, 1],
+          x: gy,
+          w: sw,
+          bias: null,
+          y: gpad,
+          mode: PAD_MODES.zeros,
+          flip: true,
+          trials: B,
+          cin: Cout,
+          cout: Cin,
+          tin: Tout,
+          tout: tp,
+          klen: K,
+          padL: K - 1,
+          tp: Tout + 2 * (K - 1),
+          xOff: 0,
+          xs: yStrides,
+          ws: [K, Cin * K, 1],
+          ys: [Cin * tp, tp, 1],
         });
         const covers = Cin * T * B === x.size;
         gx = covers ? Tensor.empty(engine, x.shape, 'f32', 'conv1d.gx') : Tensor.zeros(engine, x.shape, 'f32', 'conv1d.gx');
         const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
-        engine.dispatch(engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }), { p, g: gpad, gx }, engine.grid(B * Cin * T, 64));
+        engine.dispatch(
+          engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }),
+          { p, g: gpad, gx },
+          engine.grid(B * Cin * T, 64),
+        );
         gpad.dispose();
       }
       let gw: Tensor | null = null;
@@ -208,8 +293,24 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
         // ∂w[o,i,k] = Σ_b Σ_t gy[b,o,t] xpad[b,i,t+k]: the same kernel with trials ↔ input channels
         gw = Tensor.empty(engine, w.shape, 'f32', 'conv1d.gw');
         dispatchConv(engine, {
-          x: sx, w: gy, bias: null, y: gw, mode, flip: false, trials: Cin, cin: B, cout: Cout, tin: T, tout: K, klen: Tout, padL, tp, xOff: 0,
-          xs: [xStrides[1], xStrides[0], xStrides[2]], ws: [yStrides[1], yStrides[0], yStrides[2]], ys: [K, Cin * K, 1],
+          x: sx,
+          w: gy,
+          bias: null,
+          y: gw,
+          mode,
+          flip: false,
+          trials: Cin,
+          cin: B,
+          cout: Cout,
+          tin: T,
+          tout: K,
+          klen: Tout,
+          padL,
+          tp,
+          xOff: 0,
+          xs: [xStrides[1], xStrides[0], xStrides[2]],
+          ws: [yStrides[1], yStrides[0], yStrides[2]],
+          ys: [K, Cin * K, 1],
         });
       }
       let gb: Tensor | null = null;
@@ -248,14 +349,28 @@ export function padSeriesRef(s: ArrayLike<number>, padL: number, padR: number, m
  * float64 reference of `conv1d` (same shapes, layouts and options): pads each channel with
  * `padSeriesRef`, then applies the valid cross-correlation.
  */
-export function conv1dRef(x: ArrayLike<number>, xShape: readonly number[], w: ArrayLike<number>, wShape: readonly number[], bias: ArrayLike<number> | null, options: Conv1dOptions): Float64Array {
+export function conv1dRef(
+  x: ArrayLike<number>,
+  xShape: readonly number[],
+  w: ArrayLike<number>,
+  wShape: readonly number[],
+  bias: ArrayLike<number> | null,
+  options: Conv1dOptions,
+): Float64Array {
   const g = geometry(xShape, wShape, bias ? [bias.length] : null, options);
   const { B, Cin, T, Cout, K, Tout, xStrides } = g;
   const [padL, padR] = padAmounts(options.placement, K);
   const ys = layoutStrides(g.outLayout, Cout, Tout);
   const y = new Float64Array(B * Cout * Tout);
   for (let b = 0; b < B; b++) {
-    const padded = Array.from({ length: Cin }, (_, i) => padSeriesRef(Array.from({ length: T }, (_, t) => x[b * xStrides[0] + i * xStrides[1] + t * xStrides[2]]), padL, padR, options.mode));
+    const padded = Array.from({ length: Cin }, (_, i) =>
+      padSeriesRef(
+        Array.from({ length: T }, (_, t) => x[b * xStrides[0] + i * xStrides[1] + t * xStrides[2]]),
+        padL,
+        padR,
+        options.mode,
+      ),
+    );
     for (let o = 0; o < Cout; o++) {
       for (let t = 0; t < Tout; t++) {
         let s = bias ? bias[o] : 0;

@@ -8,7 +8,19 @@ import { record } from '../autodiff/tape.js';
 import { Tensor, shapeSize } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import {
-  BINARY_ADD, BINARY_DIV, BINARY_MUL, BINARY_SUB, UNARY_AFFINE, UNARY_EXP, UNARY_GELU, UNARY_LEAKY_RELU, UNARY_LOG, UNARY_SIGMOID, UNARY_SOFTPLUS, UNARY_SQUARE, UNARY_TANH,
+  BINARY_ADD,
+  BINARY_DIV,
+  BINARY_MUL,
+  BINARY_SUB,
+  UNARY_AFFINE,
+  UNARY_EXP,
+  UNARY_GELU,
+  UNARY_LEAKY_RELU,
+  UNARY_LOG,
+  UNARY_SIGMOID,
+  UNARY_SOFTPLUS,
+  UNARY_SQUARE,
+  UNARY_TANH,
 } from '../gpu/shared-constants.js';
 
 const WG = 256;
@@ -79,18 +91,34 @@ function binaryGrad(engine: Engine, op: number, which: 0 | 1, gout: Tensor, a: T
   const rshape = o4.map((d, i) => (t4[i] === 1 ? d : 1));
   const g = Tensor.empty(engine, target.shape, 'f32', `${Object.keys(BINARY)[op]}.grad${which ? 'b' : 'a'}`);
   const k = engine.kernel('elementwise', 'binary_grad', { overrides: { BINARY: op, WHICH: which, WG } });
-  engine.dispatch(k, {
-    gy: gout, a, b, y: g,
-    pb: {
-      n: target.size, count: shapeSize(rshape), shape: o4, aStrides: broadcastStrides(a.shape, outShape),
-      bStrides: broadcastStrides(b.shape, outShape), outStrides: strides4(o4), tshape: t4, rshape,
+  engine.dispatch(
+    k,
+    {
+      gy: gout,
+      a,
+      b,
+      y: g,
+      pb: {
+        n: target.size,
+        count: shapeSize(rshape),
+        shape: o4,
+        aStrides: broadcastStrides(a.shape, outShape),
+        bStrides: broadcastStrides(b.shape, outShape),
+        outStrides: strides4(o4),
+        tshape: t4,
+        rshape,
+      },
     },
-  }, engine.grid(Math.max(1, target.size), WG));
+    engine.grid(Math.max(1, target.size), WG),
+  );
   return g;
 }
 
 function binary(name: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  for (const [n, t] of [['a', a], ['b', b]] as const) {
+  for (const [n, t] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
     if (t.dtype !== 'f32') throw new Error(`${name}: ${n} ${t.describe()} must be f32, is ${t.dtype}`);
   }
   if (a.engine !== b.engine) throw new Error(`${name}: ${a.describe()} and ${b.describe()} live on different engines`);
@@ -100,19 +128,37 @@ function binary(name: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty(engine, outShape, 'f32', name);
   const o4 = pad4(outShape);
   const zero4 = [0, 0, 0, 0];
-  engine.dispatch(engine.kernel('elementwise', 'binary', { overrides: { BINARY: op, WG } }), {
-    a, b, y: out,
-    pb: {
-      n: out.size, count: 0, shape: o4, aStrides: broadcastStrides(a.shape, outShape), bStrides: broadcastStrides(b.shape, outShape),
-      outStrides: strides4(o4), tshape: zero4, rshape: zero4,
+  engine.dispatch(
+    engine.kernel('elementwise', 'binary', { overrides: { BINARY: op, WG } }),
+    {
+      a,
+      b,
+      y: out,
+      pb: {
+        n: out.size,
+        count: 0,
+        shape: o4,
+        aStrides: broadcastStrides(a.shape, outShape),
+        bStrides: broadcastStrides(b.shape, outShape),
+        outStrides: strides4(o4),
+        tshape: zero4,
+        rshape: zero4,
+      },
     },
-  }, engine.grid(Math.max(1, out.size), WG));
+    engine.grid(Math.max(1, out.size), WG),
+  );
   const saved = [a.retain(), b.retain()];
-  record(name, [a, b], [out], ([g]) => {
-    if (!g) return [null, null];
-    const [as, bs] = saved;
-    return [a.requiresGrad ? binaryGrad(engine, op, 0, g, as, bs, outShape) : null, b.requiresGrad ? binaryGrad(engine, op, 1, g, as, bs, outShape) : null];
-  }, saved);
+  record(
+    name,
+    [a, b],
+    [out],
+    ([g]) => {
+      if (!g) return [null, null];
+      const [as, bs] = saved;
+      return [a.requiresGrad ? binaryGrad(engine, op, 0, g, as, bs, outShape) : null, b.requiresGrad ? binaryGrad(engine, op, 1, g, as, bs, outShape) : null];
+    },
+    saved,
+  );
   return out;
 }
 
@@ -136,12 +182,18 @@ function unary(name: UnaryOp, x: Tensor, alpha = 0, beta = 0, label: string = na
   const grid = engine.grid(Math.max(1, x.size), WG);
   engine.dispatch(engine.kernel('elementwise', 'unary', { overrides }), { x, y, pu }, grid);
   const saved = [x.retain()];
-  record(label, [x], [y], ([g]) => {
-    if (!g) return [null];
-    const gx = Tensor.empty(engine, x.shape, 'f32', `${label}.grad`);
-    engine.dispatch(engine.kernel('elementwise', 'unary_grad', { overrides }), { x: saved[0], gy: g, y: gx, pu }, grid);
-    return [gx];
-  }, saved);
+  record(
+    label,
+    [x],
+    [y],
+    ([g]) => {
+      if (!g) return [null];
+      const gx = Tensor.empty(engine, x.shape, 'f32', `${label}.grad`);
+      engine.dispatch(engine.kernel('elementwise', 'unary_grad', { overrides }), { x: saved[0], gy: g, y: gx, pu }, grid);
+      return [gx];
+    },
+    saved,
+  );
   return y;
 }
 

@@ -48,7 +48,8 @@ export function gather(x: Tensor, idx: Tensor): Tensor {
     ([gy]) => {
       if (!gy) return [null, null];
       const gx = Tensor.empty(engine, x.shape, 'f32', 'gather.gx');
-      if (gx.size > 0) engine.dispatch(engine.kernel('gather', 'gather_adjoint', { overrides: { WG } }), { idx: savedIdx, gy, gx, p: params }, engine.grid(gx.size, WG));
+      if (gx.size > 0)
+        engine.dispatch(engine.kernel('gather', 'gather_adjoint', { overrides: { WG } }), { idx: savedIdx, gy, gx, p: params }, engine.grid(gx.size, WG));
       return [gx, null];
     },
     [savedIdx],
@@ -69,7 +70,9 @@ export async function assertSortedIndices(idx: Tensor, numSources: number): Prom
       const j = v[b * k + i];
       if (j >= numSources) throw new Error(`gather indices ${idx.describe()}: idx[${b}, ${i}] = ${j} is outside [0, ${numSources})`);
       if (i > 0 && j < v[b * k + i - 1]) {
-        throw new Error(`gather indices ${idx.describe()}: row ${b} is not sorted (idx[${b}, ${i - 1}] = ${v[b * k + i - 1]} > idx[${b}, ${i}] = ${j}); the gather adjoint needs non-decreasing rows`);
+        throw new Error(
+          `gather indices ${idx.describe()}: row ${b} is not sorted (idx[${b}, ${i - 1}] = ${v[b * k + i - 1]} > idx[${b}, ${i}] = ${j}); the gather adjoint needs non-decreasing rows`,
+        );
       }
     }
   }

@@ -31,7 +31,8 @@ export function kalmanPacked(L: Tensor, G: Tensor, path?: KalmanPath): Tensor {
   if (R > KALMAN_MAX_RANK) throw new Error(`kalman: rank ${R} exceeds the largest supported rank ${KALMAN_MAX_RANK}`);
   const engine = L.engine;
   const chosen = path ?? (R <= KALMAN_SINGLE_MAX_RANK ? 'single' : 'workgroup');
-  if (chosen === 'single' && R > KALMAN_SINGLE_MAX_RANK) throw new Error(`kalman: the one-invocation variant takes R ≤ ${KALMAN_SINGLE_MAX_RANK}, got R = ${R}`);
+  if (chosen === 'single' && R > KALMAN_SINGLE_MAX_RANK)
+    throw new Error(`kalman: the one-invocation variant takes R ≤ ${KALMAN_SINGLE_MAX_RANK}, got R = ${R}`);
   const shared = SLOTS * R * R * 4 <= engine.limits.maxComputeWorkgroupStorageSize;
   const opts =
     chosen === 'single'

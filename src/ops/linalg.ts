@@ -71,9 +71,15 @@ export function sum(x: Tensor, axis?: number, options: { keepDims?: boolean } & 
     if (!g) return [null];
     const gx = Tensor.empty(engine, x.shape, 'f32', 'sum.grad');
     // x as [1, outer, L, inner]: the gradient of each sum is copied along L.
-    engine.dispatch(engine.kernel('linalg', 'expand', { overrides: { WG } }), {
-      src: g, dst: gx, pe: { n: x.size, shape: [1, outer, L, inner], srcStrides: [0, inner, 0, 1] },
-    }, engine.grid(Math.max(1, x.size), WG));
+    engine.dispatch(
+      engine.kernel('linalg', 'expand', { overrides: { WG } }),
+      {
+        src: g,
+        dst: gx,
+        pe: { n: x.size, shape: [1, outer, L, inner], srcStrides: [0, inner, 0, 1] },
+      },
+      engine.grid(Math.max(1, x.size), WG),
+    );
     return [gx];
   });
   return y;
@@ -91,14 +97,25 @@ export function mean(x: Tensor, axis?: number, options: { keepDims?: boolean } =
 
 // ------------------------------------------------------------------ matmul
 
-interface Strided { t: Tensor; row: number; col: number }
+interface Strided {
+  t: Tensor;
+  row: number;
+  col: number;
+}
 
 /** C[M, N] = Σ_k A(m, k) B(k, n) for strided operands. */
 function matmulStrided(engine: Engine, A: Strided, B: Strided, M: number, N: number, K: number, label: string): Tensor {
   const c = Tensor.empty(engine, [M, N], 'f32', label);
-  engine.dispatch(engine.kernel('linalg', 'matmul', { overrides: { TS } }), {
-    a: A.t, b: B.t, dst: c, pm: { M, N, K, aRow: A.row, aCol: A.col, bRow: B.row, bCol: B.col },
-  }, [Math.ceil(N / TS), Math.ceil(M / TS)]);
+  engine.dispatch(
+    engine.kernel('linalg', 'matmul', { overrides: { TS } }),
+    {
+      a: A.t,
+      b: B.t,
+      dst: c,
+      pm: { M, N, K, aRow: A.row, aCol: A.col, bRow: B.row, bCol: B.col },
+    },
+    [Math.ceil(N / TS), Math.ceil(M / TS)],
+  );
   return c;
 }
 
@@ -111,7 +128,10 @@ export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB
   const tb = options.transB ?? false;
   const [M, K] = ta ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [Kb, N] = tb ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
-  if (K !== Kb) throw new Error(`matmul: inner dimensions differ: op(a) is [${M}, ${K}], op(b) is [${Kb}, ${N}] (a [${a.shape}]${ta ? 'ᵀ' : ''}, b [${b.shape}]${tb ? 'ᵀ' : ''})`);
+  if (K !== Kb)
+    throw new Error(
+      `matmul: inner dimensions differ: op(a) is [${M}, ${K}], op(b) is [${Kb}, ${N}] (a [${a.shape}]${ta ? 'ᵀ' : ''}, b [${b.shape}]${tb ? 'ᵀ' : ''})`,
+    );
   if (M * N * K === 0) throw new Error(`matmul: empty operand (a [${a.shape}], b [${b.shape}])`);
   const engine = a.engine;
   // op(a)(m, k) and op(b)(k, n) as strided reads of the stored row-major matrices.
@@ -119,27 +139,33 @@ export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB
   const opB = (t: Tensor): Strided => (tb ? { t, row: 1, col: b.shape[1] } : { t, row: b.shape[1], col: 1 });
   const c = matmulStrided(engine, opA(a), opB(b), M, N, K, 'matmul');
   const saved = [a.retain(), b.retain()];
-  record('matmul', [a, b], [c], ([g]) => {
-    if (!g) return [null, null];
-    const [as, bs] = saved;
-    let ga: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (a.requiresGrad) {
-      const B = opB(bs);
-      // d op(a) = g · op(b)ᵀ; stored transposed when transA.
-      ga = ta
-        ? matmulStrided(engine, { t: bs, row: B.row, col: B.col }, { t: g, row: 1, col: N }, K, M, N, 'matmul.ga')
-        : matmulStrided(engine, { t: g, row: N, col: 1 }, { t: bs, row: B.col, col: B.row }, M, K, N, 'matmul.ga');
-    }
-    if (b.requiresGrad) {
-      const A = opA(as);
-      // d op(b) = op(a)ᵀ · g; stored transposed when transB.
-      gb = tb
-        ? matmulStrided(engine, { t: g, row: 1, col: N }, { t: as, row: A.row, col: A.col }, N, K, M, 'matmul.gb')
-        : matmulStrided(engine, { t: as, row: A.col, col: A.row }, { t: g, row: N, col: 1 }, K, N, M, 'matmul.gb');
-    }
-    return [ga, gb];
-  }, saved);
+  record(
+    'matmul',
+    [a, b],
+    [c],
+    ([g]) => {
+      if (!g) return [null, null];
+      const [as, bs] = saved;
+      let ga: Tensor | null = null;
+      let gb: Tensor | null = null;
+      if (a.requiresGrad) {
+        const B = opB(bs);
+        // d op(a) = g · op(b)ᵀ; stored transposed when transA.
+        ga = ta
+          ? matmulStrided(engine, { t: bs, row: B.row, col: B.col }, { t: g, row: 1, col: N }, K, M, N, 'matmul.ga')
+          : matmulStrided(engine, { t: g, row: N, col: 1 }, { t: bs, row: B.col, col: B.row }, M, K, N, 'matmul.ga');
+      }
+      if (b.requiresGrad) {
+        const A = opA(as);
+        // d op(b) = op(a)ᵀ · g; stored transposed when transB.
+        gb = tb
+          ? matmulStrided(engine, { t: g, row: 1, col: N }, { t: as, row: A.row, col: A.col }, N, K, M, 'matmul.gb')
+          : matmulStrided(engine, { t: as, row: A.col, col: A.row }, { t: g, row: N, col: 1 }, K, N, M, 'matmul.gb');
+      }
+      return [ga, gb];
+    },
+    saved,
+  );
   return c;
 }
 
@@ -164,12 +190,18 @@ export function cholFactor(P: Tensor): Tensor {
   const grid = engine.grid(Math.max(1, P.size), WG);
   engine.dispatch(engine.kernel('linalg', 'chol_param', { overrides: { WG } }), { src: P, dst: L, pf }, grid);
   const saved = [P.retain()];
-  record('cholFactor', [P], [L], ([g]) => {
-    if (!g) return [null];
-    const gP = Tensor.empty(engine, P.shape, 'f32', 'cholFactor.grad');
-    engine.dispatch(engine.kernel('linalg', 'chol_param_grad', { overrides: { WG } }), { src: saved[0], gy: g, dst: gP, pf }, grid);
-    return [gP];
-  }, saved);
+  record(
+    'cholFactor',
+    [P],
+    [L],
+    ([g]) => {
+      if (!g) return [null];
+      const gP = Tensor.empty(engine, P.shape, 'f32', 'cholFactor.grad');
+      engine.dispatch(engine.kernel('linalg', 'chol_param_grad', { overrides: { WG } }), { src: saved[0], gy: g, dst: gP, pf }, grid);
+      return [gP];
+    },
+    saved,
+  );
   return L;
 }
 
@@ -183,14 +215,28 @@ export function diagExp(p: Tensor, scaleFactor = 0.5): Tensor {
   const d = p.shape[p.shape.length - 1];
   const engine = p.engine;
   const out = Tensor.empty(engine, [...p.shape, d], 'f32', 'diagExp');
-  engine.dispatch(engine.kernel('linalg', 'diag_exp', { overrides: { WG } }), { src: p, dst: out, pf: { n: out.size, d, scale: scaleFactor } }, engine.grid(Math.max(1, out.size), WG));
+  engine.dispatch(
+    engine.kernel('linalg', 'diag_exp', { overrides: { WG } }),
+    { src: p, dst: out, pf: { n: out.size, d, scale: scaleFactor } },
+    engine.grid(Math.max(1, out.size), WG),
+  );
   const saved = [p.retain()];
-  record('diagExp', [p], [out], ([g]) => {
-    if (!g) return [null];
-    const gp = Tensor.empty(engine, p.shape, 'f32', 'diagExp.grad');
-    engine.dispatch(engine.kernel('linalg', 'diag_exp_grad', { overrides: { WG } }), { src: saved[0], gy: g, dst: gp, pf: { n: p.size, d, scale: scaleFactor } }, engine.grid(Math.max(1, p.size), WG));
-    return [gp];
-  }, saved);
+  record(
+    'diagExp',
+    [p],
+    [out],
+    ([g]) => {
+      if (!g) return [null];
+      const gp = Tensor.empty(engine, p.shape, 'f32', 'diagExp.grad');
+      engine.dispatch(
+        engine.kernel('linalg', 'diag_exp_grad', { overrides: { WG } }),
+        { src: saved[0], gy: g, dst: gp, pf: { n: p.size, d, scale: scaleFactor } },
+        engine.grid(Math.max(1, p.size), WG),
+      );
+      return [gp];
+    },
+    saved,
+  );
   return out;
 }
 
@@ -212,17 +258,25 @@ export function sumRef(x: ArrayLike<number>, shape: readonly number[], axis?: nu
   return out;
 }
 
-export function matmulRef(a: ArrayLike<number>, aShape: readonly number[], b: ArrayLike<number>, bShape: readonly number[], transA = false, transB = false): Float64Array {
+export function matmulRef(
+  a: ArrayLike<number>,
+  aShape: readonly number[],
+  b: ArrayLike<number>,
+  bShape: readonly number[],
+  transA = false,
+  transB = false,
+): Float64Array {
   const [M, K] = transA ? [aShape[1], aShape[0]] : [aShape[0], aShape[1]];
   const N = transB ? bShape[0] : bShape[1];
   const A = (m: number, k: number) => (transA ? a[k * aShape[1] + m] : a[m * aShape[1] + k]);
   const B = (k: number, n: number) => (transB ? b[n * bShape[1] + k] : b[k * bShape[1] + n]);
   const c = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += A(m, k) * B(k, n);
-    c[m * N + n] = s;
-  }
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A(m, k) * B(k, n);
+      c[m * N + n] = s;
+    }
   return c;
 }
 

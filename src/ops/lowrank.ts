@@ -22,7 +22,13 @@ export interface LowrankOptions {
 }
 
 function checkShapes(z: Tensor, M: Tensor, c: Tensor, Nmat: Tensor, h: Tensor): { P: number; N: number; R: number } {
-  for (const [name, t] of [['z', z], ['M', M], ['c', c], ['Nmat', Nmat], ['h', h]] as const) {
+  for (const [name, t] of [
+    ['z', z],
+    ['M', M],
+    ['c', c],
+    ['Nmat', Nmat],
+    ['h', h],
+  ] as const) {
     if (t.dtype !== 'f32') throw new Error(`lowrankProduct: ${name} ${t.describe()} must be f32, is ${t.dtype}`);
   }
   if (z.shape.length !== 2) throw new Error(`lowrankProduct: z must be [P, R], got [${z.shape}]`);
@@ -79,7 +85,10 @@ export function lowrankProduct(z: Tensor, M: Tensor, c: Tensor, Nmat: Tensor, h:
       const S = N * (2 * R + 2);
       const partial = Tensor.empty(engine, [chunks, S], 'f32', 'lowrank.partial');
       const pd = { P, N, chunk, chunks };
-      engine.dispatch(engine.kernel('lowrank', 'param_partials', ko), { z: zs, gy, M: Ms, c: cs, Nmat: Ns, h: hs, partial, p: pd }, [Math.ceil(N / wg), chunks]);
+      engine.dispatch(engine.kernel('lowrank', 'param_partials', ko), { z: zs, gy, M: Ms, c: cs, Nmat: Ns, h: hs, partial, p: pd }, [
+        Math.ceil(N / wg),
+        chunks,
+      ]);
       const gM = Tensor.empty(engine, [N, R], 'f32', 'lowrank.gM');
       const gNmat = Tensor.empty(engine, [N, R], 'f32', 'lowrank.gNmat');
       const gc = Tensor.empty(engine, [N], 'f32', 'lowrank.gc');
@@ -94,7 +103,15 @@ export function lowrankProduct(z: Tensor, M: Tensor, c: Tensor, Nmat: Tensor, h:
 }
 
 /** Float64 reference of lowrankProduct: y [P, R] from z [P, R], M [N, R], c [N], Nmat [N, R], h [N]. */
-export function lowrankProductRef(z: ArrayLike<number>, M: ArrayLike<number>, c: ArrayLike<number>, Nmat: ArrayLike<number>, h: ArrayLike<number>, R: number, nonlinearity: Nonlinearity): Float64Array {
+export function lowrankProductRef(
+  z: ArrayLike<number>,
+  M: ArrayLike<number>,
+  c: ArrayLike<number>,
+  Nmat: ArrayLike<number>,
+  h: ArrayLike<number>,
+  R: number,
+  nonlinearity: Nonlinearity,
+): Float64Array {
   const N = c.length;
   const P = z.length / R;
   const y = new Float64Array(P * R);
@@ -110,7 +127,16 @@ export function lowrankProductRef(z: ArrayLike<number>, M: ArrayLike<number>, c:
 }
 
 /** Float64 reference of the backward pass: gradients of <gy, y> for all five inputs. */
-export function lowrankProductBackwardRef(z: ArrayLike<number>, M: ArrayLike<number>, c: ArrayLike<number>, Nmat: ArrayLike<number>, h: ArrayLike<number>, gy: ArrayLike<number>, R: number, nonlinearity: Nonlinearity) {
+export function lowrankProductBackwardRef(
+  z: ArrayLike<number>,
+  M: ArrayLike<number>,
+  c: ArrayLike<number>,
+  Nmat: ArrayLike<number>,
+  h: ArrayLike<number>,
+  gy: ArrayLike<number>,
+  R: number,
+  nonlinearity: Nonlinearity,
+) {
   const N = c.length;
   const P = z.length / R;
   const gz = new Float64Array(P * R);

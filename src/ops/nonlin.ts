@@ -39,42 +39,63 @@ const gt = (x: number, t: number): number => (x > t ? 1 : 0);
 
 export function phi(nl: Nonlinearity, x: number, h: number): number {
   switch (nonlinearityId(nl)) {
-    case 0: return Math.max(x - h, 0);
-    case 1: return Math.max(x + h, 0) - Math.max(x, 0);
-    case 2: return Math.tanh(x - h);
-    case 3: return softplus(x - h);
-    case 4: return Math.exp(x - h);
-    default: return x - h;
+    case 0:
+      return Math.max(x - h, 0);
+    case 1:
+      return Math.max(x + h, 0) - Math.max(x, 0);
+    case 2:
+      return Math.tanh(x - h);
+    case 3:
+      return softplus(x - h);
+    case 4:
+      return Math.exp(x - h);
+    default:
+      return x - h;
   }
 }
 
 export function dphiDx(nl: Nonlinearity, x: number, h: number): number {
   switch (nonlinearityId(nl)) {
-    case 0: return gt(x, h);
-    case 1: return gt(x, -h) - gt(x, 0);
-    case 2: return 1 - Math.tanh(x - h) ** 2;
-    case 3: return sigmoid(x - h);
-    case 4: return Math.exp(x - h);
-    default: return 1;
+    case 0:
+      return gt(x, h);
+    case 1:
+      return gt(x, -h) - gt(x, 0);
+    case 2:
+      return 1 - Math.tanh(x - h) ** 2;
+    case 3:
+      return sigmoid(x - h);
+    case 4:
+      return Math.exp(x - h);
+    default:
+      return 1;
   }
 }
 
 export function dphiDh(nl: Nonlinearity, x: number, h: number): number {
   switch (nonlinearityId(nl)) {
-    case 0: return -gt(x, h);
-    case 1: return gt(x, -h);
-    case 2: return Math.tanh(x - h) ** 2 - 1;
-    case 3: return -sigmoid(x - h);
-    case 4: return -Math.exp(x - h);
-    default: return -1;
+    case 0:
+      return -gt(x, h);
+    case 1:
+      return gt(x, -h);
+    case 2:
+      return Math.tanh(x - h) ** 2 - 1;
+    case 3:
+      return -sigmoid(x - h);
+    case 4:
+      return -Math.exp(x - h);
+    default:
+      return -1;
   }
 }
 
 /** Points where φ is not differentiable in x (for choosing gradient-check inputs away from them). */
 export function kinks(nl: Nonlinearity, h: number): number[] {
   switch (nonlinearityId(nl)) {
-    case 0: return [h];
-    case 1: return [-h, 0];
-    default: return [];
+    case 0:
+      return [h];
+    case 1:
+      return [-h, 0];
+    default:
+      return [];
   }
 }

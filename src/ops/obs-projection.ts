@@ -42,7 +42,8 @@ export function optimalProjections(y: Tensor, offset: Tensor, logVar: Tensor, B:
       const [sy, so, slv, sB] = saved;
       const bw = engine.kernel('obs_projection', 'backward_rows', opts);
       const red = engine.kernel('obs_projection', 'reduce', opts);
-      const only = (k: typeof bw, b: Record<string, unknown>) => Object.fromEntries(Object.entries(b).filter(([n]) => k.reflection.bindings.some((x) => x.name === n)));
+      const only = (k: typeof bw, b: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(b).filter(([n]) => k.reflection.bindings.some((x) => x.name === n)));
       const all = { p, y: sy, off: so, lv: slv, Bm: sB, gqs, gG, part, goff, gB, glv };
       engine.dispatch(bw, only(bw, all) as never, [Math.ceil(D / 64), chunks]);
       engine.dispatch(red, only(red, all) as never, Math.ceil(D / 64));
@@ -57,7 +58,15 @@ export function optimalProjections(y: Tensor, offset: Tensor, logVar: Tensor, B:
 }
 
 /** Float64 reference: [qs | G] flattened (the oracle for optimalProjections). */
-export function optimalProjectionsRef(y: ArrayLike<number>, offset: ArrayLike<number>, logVar: ArrayLike<number>, B: ArrayLike<number>, BT: number, D: number, R: number): Float64Array {
+export function optimalProjectionsRef(
+  y: ArrayLike<number>,
+  offset: ArrayLike<number>,
+  logVar: ArrayLike<number>,
+  B: ArrayLike<number>,
+  BT: number,
+  D: number,
+  R: number,
+): Float64Array {
   const out = new Float64Array(BT * (R + 1) + R * R);
   const rowOffset = offset.length === BT * D && BT > 1;
   for (let t = 0; t < BT; t++) {
@@ -68,6 +77,7 @@ export function optimalProjectionsRef(y: ArrayLike<number>, offset: ArrayLike<nu
       for (let r = 0; r < R; r++) out[t * R + r] += e * lam * B[d * R + r];
     }
   }
-  for (let r = 0; r < R; r++) for (let c = 0; c < R; c++) for (let d = 0; d < D; d++) out[BT * (R + 1) + r * R + c] += B[d * R + r] * Math.exp(-logVar[d]) * B[d * R + c];
+  for (let r = 0; r < R; r++)
+    for (let c = 0; c < R; c++) for (let d = 0; d < D; d++) out[BT * (R + 1) + r * R + c] += B[d * R + r] * Math.exp(-logVar[d]) * B[d * R + c];
   return out;
 }

@@ -37,13 +37,31 @@ export interface OptimizerState {
   v: number[][];
 }
 
-interface Hyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; unrectified: 'momentum' | 'skip' }
+interface Hyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  unrectified: 'momentum' | 'skip';
+}
 
 function hyper(kind: OptimizerKind, o: OptimizerOptions): Hyper {
-  const h = { lr: o.lr ?? 1e-3, beta1: o.betas?.[0] ?? 0.9, beta2: o.betas?.[1] ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0, unrectified: o.unrectified ?? 'momentum' };
-  if (h.unrectified !== 'momentum' && h.unrectified !== 'skip') throw new Error(`${kind}: unrectified must be 'momentum' or 'skip', got ${String(h.unrectified)}`);
+  const h = {
+    lr: o.lr ?? 1e-3,
+    beta1: o.betas?.[0] ?? 0.9,
+    beta2: o.betas?.[1] ?? 0.999,
+    eps: o.eps ?? 1e-8,
+    weightDecay: o.weightDecay ?? 0,
+    unrectified: o.unrectified ?? 'momentum',
+  };
+  if (h.unrectified !== 'momentum' && h.unrectified !== 'skip')
+    throw new Error(`${kind}: unrectified must be 'momentum' or 'skip', got ${String(h.unrectified)}`);
   if (!(h.lr >= 0 && Number.isFinite(h.lr))) throw new Error(`${kind}: lr must be a finite number ≥ 0, got ${h.lr}`);
-  for (const [name, b] of [['betas[0]', h.beta1], ['betas[1]', h.beta2]] as const) {
+  for (const [name, b] of [
+    ['betas[0]', h.beta1],
+    ['betas[1]', h.beta2],
+  ] as const) {
     if (!(b >= 0 && b < 1)) throw new Error(`${kind}: ${name} must be in [0, 1), got ${b}`);
   }
   if (!(h.eps >= 0)) throw new Error(`${kind}: eps must be ≥ 0, got ${h.eps}`);
@@ -73,7 +91,11 @@ export class Optimizer {
   private steps: number[];
   private readonly engine: Engine;
 
-  constructor(readonly kind: OptimizerKind, readonly params: readonly Tensor[], options: OptimizerOptions = {}) {
+  constructor(
+    readonly kind: OptimizerKind,
+    readonly params: readonly Tensor[],
+    options: OptimizerOptions = {},
+  ) {
     this.h = hyper(kind, options);
     if (params.length === 0) throw new Error(`${kind}: no parameters to optimise`);
     params.forEach((p, i) => {
@@ -112,7 +134,17 @@ export class Optimizer {
       const f = stepFactors(this.kind, t, this.h.beta1, this.h.beta2);
       const { unrectified, ...h } = this.h;
       const held = this.kind === 'radam' && !f.rectified && unrectified === 'skip';
-      const o = { n: p.size, ...h, lr: held ? 0 : h.lr, oneMinusBeta1: 1 - this.h.beta1, oneMinusBeta2: 1 - this.h.beta2, bc1: f.bc1, bc2Sqrt: f.bc2Sqrt, rect: f.rect, rectified: f.rectified ? 1 : 0 };
+      const o = {
+        n: p.size,
+        ...h,
+        lr: held ? 0 : h.lr,
+        oneMinusBeta1: 1 - this.h.beta1,
+        oneMinusBeta2: 1 - this.h.beta2,
+        bc1: f.bc1,
+        bc2Sqrt: f.bc2Sqrt,
+        rect: f.rect,
+        rectified: f.rectified ? 1 : 0,
+      };
       this.engine.dispatch(k, { param: p, grad: g, m: this.m[i], v: this.v[i], o }, this.engine.grid(Math.max(1, p.size), WG));
     });
   }
@@ -143,14 +175,16 @@ export class Optimizer {
     if (state.kind !== this.kind) throw new Error(`${this.kind}: cannot import ${state.kind} state`);
     const n = this.params.length;
     for (const key of ['steps', 'm', 'v'] as const) {
-      if (!Array.isArray(state[key]) || state[key].length !== n) throw new Error(`${this.kind} state: "${key}" must list ${n} parameters, has ${Array.isArray(state[key]) ? state[key].length : typeof state[key]}`);
+      if (!Array.isArray(state[key]) || state[key].length !== n)
+        throw new Error(`${this.kind} state: "${key}" must list ${n} parameters, has ${Array.isArray(state[key]) ? state[key].length : typeof state[key]}`);
     }
     state.steps.forEach((s, i) => {
       if (!Number.isInteger(s) || s < 0) throw new Error(`${this.kind} state: steps[${i}] = ${s} is not a step count`);
     });
     for (const key of ['m', 'v'] as const) {
       state[key].forEach((arr, i) => {
-        if (arr.length !== this.params[i].size) throw new Error(`${this.kind} state: ${key}[${i}] has ${arr.length} values, parameter ${this.params[i].describe()} has ${this.params[i].size}`);
+        if (arr.length !== this.params[i].size)
+          throw new Error(`${this.kind} state: ${key}[${i}] has ${arr.length} values, parameter ${this.params[i].describe()} has ${this.params[i].size}`);
       });
     }
     for (let i = 0; i < n; i++) {
@@ -191,10 +225,13 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
   const engine = grads[0].engine;
   const count = grads.length;
   const sums = Tensor.empty(engine, [count + 1], 'f32', 'clip.sums');
-  grads.forEach((g, slot) => engine.dispatch(engine.kernel('grad_clip', 'sq_norm', { overrides: { WG } }), { grad: g, sums, cp: { n: g.size, slot, count, max_norm: maxNorm } }, 1));
+  grads.forEach((g, slot) =>
+    engine.dispatch(engine.kernel('grad_clip', 'sq_norm', { overrides: { WG } }), { grad: g, sums, cp: { n: g.size, slot, count, max_norm: maxNorm } }, 1),
+  );
   const scaleKernel = engine.kernel('grad_clip', 'scale', { overrides: { WG } });
   if (Number.isFinite(maxNorm)) {
-    for (const g of grads) engine.dispatch(scaleKernel, { grad: g, sums, cp: { n: g.size, slot: 0, count, max_norm: maxNorm } }, engine.grid(Math.max(1, g.size), WG));
+    for (const g of grads)
+      engine.dispatch(scaleKernel, { grad: g, sums, cp: { n: g.size, slot: 0, count, max_norm: maxNorm } }, engine.grid(Math.max(1, g.size), WG));
   } else {
     // n = 0: invocation 0 only stores ‖g‖; no element is touched
     engine.dispatch(scaleKernel, { grad: grads[0], sums, cp: { n: 0, slot: 0, count, max_norm: 0 } }, 1);
@@ -217,7 +254,8 @@ export function clipGradNormRef(grads: Float64Array[], maxNorm: number): number 
 
 /** Learning rate decaying exponentially from `initial` at step 0 to `final` at step `steps`. */
 export function exponentialDecay(initial: number, final: number, steps: number): (step: number) => number {
-  if (!(initial > 0 && final > 0 && steps > 0)) throw new Error(`exponentialDecay: needs initial > 0, final > 0, steps > 0 (got ${initial}, ${final}, ${steps})`);
+  if (!(initial > 0 && final > 0 && steps > 0))
+    throw new Error(`exponentialDecay: needs initial > 0, final > 0, steps > 0 (got ${initial}, ${final}, ${steps})`);
   const gamma = (final / initial) ** (1 / steps);
   return (step: number) => initial * gamma ** step;
 }
@@ -226,7 +264,15 @@ export function exponentialDecay(initial: number, final: number, steps: number):
  * Float64 reference of one update (t is the 1-based step of this update), in place on p, m, v:
  * the oracle for the GPU kernels.
  */
-export function optimizerStepRef(kind: OptimizerKind, p: Float64Array, grad: ArrayLike<number>, m: Float64Array, v: Float64Array, t: number, options: OptimizerOptions = {}): void {
+export function optimizerStepRef(
+  kind: OptimizerKind,
+  p: Float64Array,
+  grad: ArrayLike<number>,
+  m: Float64Array,
+  v: Float64Array,
+  t: number,
+  options: OptimizerOptions = {},
+): void {
   const h = hyper(kind, options);
   const f = stepFactors(kind, t, h.beta1, h.beta2);
   for (let i = 0; i < p.length; i++) {
@@ -234,10 +280,10 @@ export function optimizerStepRef(kind: OptimizerKind, p: Float64Array, grad: Arr
     m[i] = h.beta1 * m[i] + (1 - h.beta1) * g;
     v[i] = h.beta2 * v[i] + (1 - h.beta2) * g * g;
     if (kind === 'adam') {
-      p[i] -= (h.lr / f.bc1) * m[i] / (Math.sqrt(v[i]) / f.bc2Sqrt + h.eps);
+      p[i] -= ((h.lr / f.bc1) * m[i]) / (Math.sqrt(v[i]) / f.bc2Sqrt + h.eps);
     } else {
       const mhat = m[i] / f.bc1;
-      if (f.rectified) p[i] -= h.lr * mhat * f.rect * f.bc2Sqrt / (Math.sqrt(v[i]) + h.eps);
+      if (f.rectified) p[i] -= (h.lr * mhat * f.rect * f.bc2Sqrt) / (Math.sqrt(v[i]) + h.eps);
       else if (h.unrectified === 'momentum') p[i] -= h.lr * mhat;
     }
   }

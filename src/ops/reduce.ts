@@ -85,7 +85,16 @@ interface PassOutputs {
  * Encode the passes of one reduction of `x` seen as `shape` (len ≥ 1); the last pass writes `result`
  * (outer·inner values; for 'lse' the final m + log s) and, for 'max', `argmax`.
  */
-export function encodeReduction(op: string, engine: Engine, kind: ReduceKind, x: GPUBuffer, shape: ReduceShape, options: ReduceOptions, result: GPUBuffer, argmax: GPUBuffer | null = null): void {
+export function encodeReduction(
+  op: string,
+  engine: Engine,
+  kind: ReduceKind,
+  x: GPUBuffer,
+  shape: ReduceShape,
+  options: ReduceOptions,
+  result: GPUBuffer,
+  argmax: GPUBuffer | null = null,
+): void {
   checkChunk(op, options.chunk);
   const defines = { ...checkSubgroups(op, engine, options), ...KIND_DEFINES[kind] };
   let input: PassOutputs = { value: x, aux: null, idx: null };
@@ -99,9 +108,10 @@ export function encodeReduction(op: string, engine: Engine, kind: ReduceKind, x:
     // inner = 1: one workgroup per chunk of each row; else TC columns per workgroup.
     const wg = inner === 1 && len <= 4 * SMALL_WG ? SMALL_WG : WG;
     const tc = inner === 1 ? 1 : columnTile(outer * inner);
-    const kernel = inner === 1
-      ? engine.kernel('reduce', 'reduce_last', { defines, overrides: { WG: wg } })
-      : engine.kernel('reduce', 'reduce_first', { defines, overrides: { WG, TC: tc } });
+    const kernel =
+      inner === 1
+        ? engine.kernel('reduce', 'reduce_last', { defines, overrides: { WG: wg } })
+        : engine.kernel('reduce', 'reduce_first', { defines, overrides: { WG, TC: tc } });
     let chunk = options.chunk ?? (wg / tc) * ITEMS_PER_THREAD;
     const numChunks = len > chunk ? Math.ceil(len / chunk) : 1;
     if (numChunks === 1) chunk = len;
@@ -157,14 +167,9 @@ export function maxWithArgmax(x: Tensor, axis: ReduceAxis = -1, options: ReduceO
   const indices = Tensor.empty(engine, g.outShape, 'u32', 'argmax');
   encodeReduction('max', engine, 'max', x.buffer, g.shape, options, values.buffer, indices.buffer);
   const savedIdx = indices.retain();
-  record(
-    'max',
-    [x],
-    [values, indices],
-    ([gy]) => [gy ? dispatchBackward(engine, 'max_backward', x, g.shape, { gy, arg: savedIdx }) : null],
-    [savedIdx],
-    { nonDifferentiable: [1] },
-  );
+  record('max', [x], [values, indices], ([gy]) => [gy ? dispatchBackward(engine, 'max_backward', x, g.shape, { gy, arg: savedIdx }) : null], [savedIdx], {
+    nonDifferentiable: [1],
+  });
   return { values, indices };
 }
 
@@ -183,7 +188,10 @@ export function logsumexp(x: Tensor, axis: ReduceAxis = -1, options: ReduceOptio
   encodeReduction('logsumexp', engine, 'lse', x.buffer, g.shape, options, out.buffer);
   const savedX = x.retain();
   const savedY = out.retain();
-  record('logsumexp', [x], [out], ([gy]) => [gy ? dispatchBackward(engine, 'lse_backward', savedX, g.shape, { gy, x: savedX, y: savedY }) : null], [savedX, savedY]);
+  record('logsumexp', [x], [out], ([gy]) => [gy ? dispatchBackward(engine, 'lse_backward', savedX, g.shape, { gy, x: savedX, y: savedY }) : null], [
+    savedX,
+    savedY,
+  ]);
   return out;
 }
 

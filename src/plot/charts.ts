@@ -74,7 +74,10 @@ export async function trainingCurves(input: CurveInput, opts: CurveOptions = {})
       if (finite(x) && finite(y) && (!logY.has(name) || y > 0)) raw.push({ iteration: x, value: y });
     }
     const window = opts.smooth ?? Math.max(1, Math.round(raw.length / 50));
-    const smooth = movingAverage(raw.map((r) => r.value), window);
+    const smooth = movingAverage(
+      raw.map((r) => r.value),
+      window,
+    );
     const values: Row[] = raw.map((r, i) => ({ ...r, smooth: smooth[i] }));
     const x = { field: 'iteration', type: 'quantitative' as const, title: opts.xTitle ?? 'iteration' };
     const scale: Record<string, unknown> = logY.has(name) ? { type: 'log' } : { zero: false };
@@ -173,9 +176,14 @@ export async function latentTrajectories(latents: NdArray, opts: LatentOptions =
     height: size,
     mark: { type: 'line' as const, strokeWidth: 1.2, opacity: 0.85 },
     encoding: {
-      x: j === null ? {
-        field: 't', type: 'quantitative' as const, title: 'time step',
-      } : { field: `d${i}`, type: 'quantitative' as const, title: axisName(dims[i]), scale: { zero: false } },
+      x:
+        j === null
+          ? {
+              field: 't',
+              type: 'quantitative' as const,
+              title: 'time step',
+            }
+          : { field: `d${i}`, type: 'quantitative' as const, title: axisName(dims[i]), scale: { zero: false } },
       y: { field: `d${j ?? i}`, type: 'quantitative' as const, title: axisName(dims[j ?? i]), scale: { zero: false } },
       order: { field: 't', type: 'quantitative' as const },
       detail: { field: 'trial', type: 'nominal' as const },
@@ -294,7 +302,8 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
   const y = { field: 'y', type: 'quantitative' as const, title: yt, scale: { domain: yDomain, nice: false, zero: false } };
   const layers: object[] = [
     {
-      data: { values: arrows }, mark: { type: 'rule', color: '#8c8c8c', strokeWidth: 1, clip: true },
+      data: { values: arrows },
+      mark: { type: 'rule', color: '#8c8c8c', strokeWidth: 1, clip: true },
       encoding: { x, y, x2: { field: 'x2' }, y2: { field: 'y2' } },
     },
     {
@@ -319,11 +328,14 @@ export async function phasePortrait(input: PhasePortraitInput, opts: PhasePortra
         x,
         y,
         color: {
-          field: 'stability', type: 'nominal', scale: { domain: present, range: present.map((s) => STABILITY_COLOURS[s]) },
+          field: 'stability',
+          type: 'nominal',
+          scale: { domain: present, range: present.map((s) => STABILITY_COLOURS[s]) },
           legend: { title: 'fixed points' },
         },
         shape: {
-          field: 'stability', type: 'nominal',
+          field: 'stability',
+          type: 'nominal',
           scale: { domain: present, range: present.map((s) => (s === 'stable' ? 'circle' : s === 'saddle' ? 'diamond' : 'square')) },
         },
       },
@@ -378,7 +390,9 @@ export async function tracesPlot(real: NdArray, generated: NdArray, opts: Traces
         x: { field: 't', type: 'quantitative', title: opts.fs ? 'time (s)' : 'time step', scale: { nice: false } },
         y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
         color: {
-          field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
+          field: 'source',
+          type: 'nominal',
+          scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
           legend: { title: null, orient: 'top' },
         },
         opacity: { value: 0.85 },
@@ -441,7 +455,9 @@ export async function spectraPlot(real: NdArray, generated: NdArray, opts: Spect
       x: { field: 'f', type: 'quantitative', title: opts.fs ? 'frequency (Hz)' : 'frequency (cycles / sample)' },
       y: { field: 'power', type: 'quantitative', title: 'normalised power', scale: logY ? { type: 'log' } : { zero: true } },
       color: {
-        field: 'source', type: 'nominal', scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
+        field: 'source',
+        type: 'nominal',
+        scale: { domain: [realName, genName], range: ['#333333', '#d62728'] },
         legend: { title: null, orient: 'top-right' },
       },
     },
@@ -464,7 +480,12 @@ export interface MetricByParameterOptions {
  * A metric against a swept parameter: one point per job, coloured by a second parameter when given
  * (e.g. the seed), and the mean per parameter value as a line (e.g. D_stsp per seed against particles).
  */
-export async function metricByParameter(rows: readonly { x: number; y: number; group?: string }[], xTitle: string, yTitle: string, opts: MetricByParameterOptions = {}): Promise<Plot> {
+export async function metricByParameter(
+  rows: readonly { x: number; y: number; group?: string }[],
+  xTitle: string,
+  yTitle: string,
+  opts: MetricByParameterOptions = {},
+): Promise<Plot> {
   const points = rows.filter((r) => finite(r.x) && finite(r.y) && (!opts.logY || r.y > 0));
   if (points.length === 0) throw new Error(`plot of ${yTitle} against ${xTitle}: no finite values (have the jobs finished?)`);
   const xs = points.map((p) => p.x);
@@ -480,11 +501,19 @@ export async function metricByParameter(rows: readonly { x: number; y: number; g
     width: opts.width ?? 480,
     height: opts.height ?? 300,
     layer: [
-      { data: { values: means }, mark: { type: 'line', color: '#333333', strokeWidth: 1.5 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: yScale } } },
+      {
+        data: { values: means },
+        mark: { type: 'line', color: '#333333', strokeWidth: 1.5 },
+        encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: yScale } },
+      },
       {
         data: { values: points.map((p) => ({ x: p.x, y: p.y, group: p.group ?? '' })) },
         mark: { type: 'point', filled: true, size: 40, opacity: 0.8 },
-        encoding: { x, y: { field: 'y', type: 'quantitative', title: yTitle, scale: yScale }, ...(grouped ? { color: { field: 'group', type: 'nominal', title: null } } : {}) },
+        encoding: {
+          x,
+          y: { field: 'y', type: 'quantitative', title: yTitle, scale: yScale },
+          ...(grouped ? { color: { field: 'group', type: 'nominal', title: null } } : {}),
+        },
       },
     ],
   } as TopLevelSpec;

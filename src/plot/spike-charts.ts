@@ -26,15 +26,26 @@ function integrate(v: Trials3D, k: number, dt: number): [number, number][] {
 }
 
 /** True and decoded reach trajectories side by side, one line per trial, coloured by condition. */
-export async function reachTrajectories(truth: Trials3D, decoded: Trials3D, conditions: readonly string[] | null, binSeconds: number, opts: { title?: string; maxTrials?: number } = {}): Promise<Plot> {
+export async function reachTrajectories(
+  truth: Trials3D,
+  decoded: Trials3D,
+  conditions: readonly string[] | null,
+  binSeconds: number,
+  opts: { title?: string; maxTrials?: number } = {},
+): Promise<Plot> {
   if (truth.trials !== decoded.trials || truth.time !== decoded.time || truth.channels < 2 || decoded.channels !== truth.channels) {
-    throw new Error(`reach trajectories: true (${truth.trials}, ${truth.time}, ${truth.channels}) and decoded (${decoded.trials}, ${decoded.time}, ${decoded.channels}) velocities must match and have 2 or more dimensions`);
+    throw new Error(
+      `reach trajectories: true (${truth.trials}, ${truth.time}, ${truth.channels}) and decoded (${decoded.trials}, ${decoded.time}, ${decoded.channels}) velocities must match and have 2 or more dimensions`,
+    );
   }
   if (conditions && conditions.length !== truth.trials) throw new Error(`reach trajectories: ${conditions.length} condition labels for ${truth.trials} trials`);
   const values: Row[] = [];
   const n = Math.min(truth.trials, opts.maxTrials ?? 200);
   for (let k = 0; k < n; k++) {
-    for (const [source, v] of [['true', truth], ['decoded', decoded]] as const) {
+    for (const [source, v] of [
+      ['true', truth],
+      ['decoded', decoded],
+    ] as const) {
       integrate(v, k, binSeconds).forEach(([x, y], t) => values.push({ source, trial: k, t, x, y, condition: conditions?.[k] ?? 'all' }));
     }
   }
@@ -58,10 +69,21 @@ export async function reachTrajectories(truth: Trials3D, decoded: Trials3D, cond
 }
 
 /** Per-unit PSTHs: true (solid) and predicted (dashed) per condition, for the given units. */
-export async function psthPlot(truth: Map<string, Float64Array>, predicted: Map<string, Float64Array>, time: number, channels: number, units: number[], binMs: number, opts: { title?: string } = {}): Promise<Plot> {
+export async function psthPlot(
+  truth: Map<string, Float64Array>,
+  predicted: Map<string, Float64Array>,
+  time: number,
+  channels: number,
+  units: number[],
+  binMs: number,
+  opts: { title?: string } = {},
+): Promise<Plot> {
   const values: Row[] = [];
   for (const u of units) if (!(u >= 0 && u < channels)) throw new Error(`PSTH plot: unit ${u} out of range (${channels} units)`);
-  for (const [source, m] of [['true', truth], ['predicted', predicted]] as const) {
+  for (const [source, m] of [
+    ['true', truth],
+    ['predicted', predicted],
+  ] as const) {
     for (const [condition, p] of m) {
       if (p.length !== time * channels) throw new Error(`PSTH plot: the ${source} PSTH of '${condition}' has ${p.length} values, expected ${time * channels}`);
       for (const u of units) for (let t = 0; t < time; t++) values.push({ unit: `unit ${u}`, source, condition, ms: t * binMs, rate: p[t * channels + u] });
@@ -80,7 +102,18 @@ export async function psthPlot(truth: Map<string, Float64Array>, predicted: Map<
         x: { field: 'ms', type: 'quantitative', title: 'time in window (ms)' },
         y: { field: 'rate', type: 'quantitative', title: null },
         color: { field: 'condition', type: 'nominal' },
-        strokeDash: { field: 'source', type: 'nominal', scale: { domain: ['true', 'predicted'], range: [[1, 0], [4, 3]] }, legend: { title: null } },
+        strokeDash: {
+          field: 'source',
+          type: 'nominal',
+          scale: {
+            domain: ['true', 'predicted'],
+            range: [
+              [1, 0],
+              [4, 3],
+            ],
+          },
+          legend: { title: null },
+        },
         detail: { field: 'source', type: 'nominal' },
       },
     },
@@ -90,11 +123,16 @@ export async function psthPlot(truth: Map<string, Float64Array>, predicted: Map<
 
 /** Binned raster of one trial: recorded counts next to the model's rates (units × bins). */
 export async function rasterPlot(counts: Trials3D, rates: Trials3D, trial: number, binMs: number, opts: { title?: string } = {}): Promise<Plot> {
-  if (counts.trials !== rates.trials || counts.time !== rates.time || counts.channels !== rates.channels) throw new Error('raster: counts and rates must have the same shape');
+  if (counts.trials !== rates.trials || counts.time !== rates.time || counts.channels !== rates.channels)
+    throw new Error('raster: counts and rates must have the same shape');
   if (!(trial >= 0 && trial < counts.trials)) throw new Error(`raster: trial ${trial} out of range (${counts.trials} trials)`);
   const values: Row[] = [];
-  for (const [source, a] of [['recorded counts', counts], ['model rates', rates]] as const) {
-    for (let t = 0; t < a.time; t++) for (let c = 0; c < a.channels; c++) values.push({ source, ms: t * binMs, unit: c, value: a.data[(trial * a.time + t) * a.channels + c] });
+  for (const [source, a] of [
+    ['recorded counts', counts],
+    ['model rates', rates],
+  ] as const) {
+    for (let t = 0; t < a.time; t++)
+      for (let c = 0; c < a.channels; c++) values.push({ source, ms: t * binMs, unit: c, value: a.data[(trial * a.time + t) * a.channels + c] });
   }
   return renderSpec({
     title: opts.title ?? `trial ${trial}: spikes per bin`,

@@ -25,7 +25,13 @@ export interface RateRnnDims {
 
 function dims(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, inputs: Tensor): RateRnnDims {
   const what = 'rateRnnTrials';
-  for (const [name, t] of [['J', J], ['B', B], ['W', W], ['xInit', xInit], ['inputs', inputs]] as const) {
+  for (const [name, t] of [
+    ['J', J],
+    ['B', B],
+    ['W', W],
+    ['xInit', xInit],
+    ['inputs', inputs],
+  ] as const) {
     if (t.dtype !== 'f32') throw new Error(`${what}: ${name} ${t.describe()} must be f32, is ${t.dtype}`);
   }
   if (J.shape.length !== 2 || J.shape[0] !== J.shape[1] || J.shape[0] < 1) throw new Error(`${what}: J ${J.describe()} must be square n × n`);
@@ -59,10 +65,12 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
   const Jt = Tensor.empty(engine, [n, n], 'f32', 'bptt.Jt');
   engine.dispatch(
     engine.kernel('linalg', 'expand', { overrides: { WG: 256 } }),
-    { src: J, dst: Jt, pe: { n: n * n, shape: [1, 1, n, n], srcStrides: [0, 0, 1, n] } }, engine.grid(n * n, 256),
+    { src: J, dst: Jt, pe: { n: n * n, shape: [1, 1, n, n], srcStrides: [0, 0, 1, n] } },
+    engine.grid(n * n, 256),
   );
   engine.dispatch(
-    engine.kernel('sparse_bptt', 'forward', kernelOptions(d, false)), { jmat_t: Jt, wout: W, bin: B, x_init: xInit, inputs, rates, outputs, p },
+    engine.kernel('sparse_bptt', 'forward', kernelOptions(d, false)),
+    { jmat_t: Jt, wout: W, bin: B, x_init: xInit, inputs, rates, outputs, p },
     trials,
   );
   Jt.dispose();
@@ -81,7 +89,8 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
       const dx0 = Tensor.empty(engine, [trials, n], 'f32', 'bptt.dx0');
       engine.dispatch(
         engine.kernel('sparse_bptt', 'backward', kernelOptions(d, true)),
-        { jmat: Js, wout: Ws, rates: rs, g_rates: gR, g_outs: gZ, e_seq: e, dx0, p }, trials,
+        { jmat: Js, wout: Ws, rates: rs, g_rates: gR, g_outs: gZ, e_seq: e, dx0, p },
+        trials,
       );
       // c = Aᵀ B over all (trial, step) samples.
       const gemm = (a: Tensor, b: Tensor, ca: number, cb: number, label: string) => {
@@ -103,7 +112,12 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
 
 /** Float64 reference of `rateRnnTrials` (row-major arrays as in the op). */
 export function rateRnnTrialsRef(
-  J: ArrayLike<number>, B: ArrayLike<number>, W: ArrayLike<number>, xInit: ArrayLike<number>, inputs: ArrayLike<number>, d: RateRnnDims,
+  J: ArrayLike<number>,
+  B: ArrayLike<number>,
+  W: ArrayLike<number>,
+  xInit: ArrayLike<number>,
+  inputs: ArrayLike<number>,
+  d: RateRnnDims,
   dtTau: number,
 ): { rates: Float64Array; outputs: Float64Array } {
   const { trials, time, n, m, nin } = d;

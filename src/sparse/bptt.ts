@@ -164,7 +164,12 @@ export async function trainBptt(engine: Engine, task: SparseTask, options: BpttO
         for (let j = done - 1 - ((done - 1) % logEvery); j < done; j++) {
           const b = 4 * (j % logEvery);
           const p: BpttProgress = {
-            iteration: j + 1, loss: h[b], outputMse: h[b + 1], unitMse: k > 0 ? h[b + 2] : NaN, gradNorm: clip > 0 ? h[b + 3] : NaN, seconds,
+            iteration: j + 1,
+            loss: h[b],
+            outputMse: h[b + 1],
+            unitMse: k > 0 ? h[b + 2] : NaN,
+            gradNorm: clip > 0 ? h[b + 3] : NaN,
+            seconds,
           };
           if (!Number.isFinite(p.loss)) throw new Error(`sparse BPTT: loss became ${p.loss} at iteration ${p.iteration}; lower lr or set clip`);
           progress.push(p);

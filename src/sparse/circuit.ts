@@ -9,7 +9,6 @@ import { EigenvalueDecomposition } from 'ml-matrix';
 import { solveLyapunovPair, toMatrix } from './linalg.js';
 import { normalSampler } from '../util/random.js';
 
-
 export interface SocOptions {
   /** Neurons (default 200); the first `excitatoryFraction` of them are excitatory. */
   n?: number;
@@ -84,8 +83,10 @@ export function stabilityOptimisedCircuit(options: SocOptions = {}): Soc {
     if (iterations >= maxIterations) {
       // The dynamics matrix W − I must at least be stable; short of the target is reported, not fatal.
       if (alpha >= 1) {
-        throw new Error(`circuit: stability optimisation left the network unstable after ${maxIterations} iterations (spectral abscissa ${alpha.toFixed(4)} ` +
-            `≥ 1); raise maxIterations`);
+        throw new Error(
+          `circuit: stability optimisation left the network unstable after ${maxIterations} iterations (spectral abscissa ${alpha.toFixed(4)} ` +
+            `≥ 1); raise maxIterations`,
+        );
       }
       break;
     }

@@ -46,9 +46,8 @@ function uniformMatrix(rows: number, cols: number, scale: number, rng: { uniform
 /** Rates from a time-major record (time × conds × stride, rates first) as conds × time × n. */
 function unpackRates(rec: Float32Array, time: number, conds: number, n: number, stride: number): Float32Array {
   const out = new Float32Array(conds * time * n);
-  for (let t = 0; t < time; t++) for (let c = 0; c < conds; c++) out.set(
-    rec.subarray((t * conds + c) * stride, (t * conds + c) * stride + n), (c * time + t) * n,
-  );
+  for (let t = 0; t < time; t++)
+    for (let c = 0; c < conds; c++) out.set(rec.subarray((t * conds + c) * stride, (t * conds + c) * stride + n), (c * time + t) * n);
   return out;
 }
 
@@ -96,7 +95,8 @@ export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: Spar
   const sigEmb = buffers.upload(sigEmbHost, 'sparse.sigEmb');
   const dummyRec = buffers.alloc(1, 'sparse.norec');
   const net: NetState = {
-    x: buffers.alloc(batchMax * n, 'emb.x'), r: [buffers.alloc(batchMax * n, 'emb.r0'), buffers.alloc(batchMax * n, 'emb.r1')],
+    x: buffers.alloc(batchMax * n, 'emb.x'),
+    r: [buffers.alloc(batchMax * n, 'emb.r0'), buffers.alloc(batchMax * n, 'emb.r1')],
     cur: buffers.alloc(batchMax * n, 'emb.cur'),
   };
 
@@ -132,7 +132,10 @@ export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: Spar
  * largest final distance ratio must stay within `tolerance`. Returns that ratio.
  */
 export async function checkNotChaotic(
-  engine: Engine, buffers: OwnedBuffers, emb: Embedder, o: { window: number; tolerance: number; initScale: number; g: number },
+  engine: Engine,
+  buffers: OwnedBuffers,
+  emb: Embedder,
+  o: { window: number; tolerance: number; initScale: number; g: number },
 ): Promise<number> {
   const { n } = emb;
   const other: NetState = { x: buffers.alloc(n, 'emb2.x'), r: [buffers.alloc(n, 'emb2.r0'), buffers.alloc(n, 'emb2.r1')], cur: buffers.alloc(n, 'emb2.cur') };

@@ -78,7 +78,9 @@ export interface SparseEvaluation {
 }
 
 export function evaluateSparse(
-  task: SparseTask, model: Pick<SparseRnn, 'n' | 'trainConditions' | 'heldOut'>, run: { rates: ArrayLike<number>; outputs: ArrayLike<number> },
+  task: SparseTask,
+  model: Pick<SparseRnn, 'n' | 'trainConditions' | 'heldOut'>,
+  run: { rates: ArrayLike<number>; outputs: ArrayLike<number> },
   dims = 5,
 ): SparseEvaluation {
   const rows = task.conditions * task.time;

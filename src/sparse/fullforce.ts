@@ -108,9 +108,12 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
     });
     const chaosRatio =
       (options.chaosCheck ?? true)
-        ? await checkNotChaotic(
-          engine, buffers, emb, { window: emb.k > 0 ? task.time - hintTail : task.time, tolerance: options.chaosTolerance ?? 0.01, initScale, g },
-        )
+        ? await checkNotChaotic(engine, buffers, emb, {
+            window: emb.k > 0 ? task.time - hintTail : task.time,
+            tolerance: options.chaosTolerance ?? 0.01,
+            initScale,
+            g,
+          })
         : NaN;
     const rows = n + emb.m;
     const Jw = buffers.alloc(rows * n, 'sparse.Jw');

@@ -48,7 +48,19 @@ export function netStep(engine: Engine, b: StepBuffers, p: StepParams): void {
       r_out: b.rOut,
       cur: b.cur,
       rec: b.rec,
-      p: { n: p.n, rows: p.rows, d: p.d, batch: p.batch, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, teach_from: p.teachFrom, record: p.record ? 1 : 0, rec_t0: p.recT0 ?? 0, dt_tau: p.dtTau },
+      p: {
+        n: p.n,
+        rows: p.rows,
+        d: p.d,
+        batch: p.batch,
+        t: p.t,
+        sig_batch: p.sigBatch,
+        sig_b0: p.sigB0,
+        teach_from: p.teachFrom,
+        record: p.record ? 1 : 0,
+        rec_t0: p.recT0 ?? 0,
+        dt_tau: p.dtTau,
+      },
     },
     [p.rows, p.batch],
   );
@@ -90,15 +102,26 @@ export function rlsStep(engine: Engine, b: RlsBuffers, p: RlsParams): void {
   engine.dispatch(
     engine.kernel('sparse_rls', 'gain'),
     {
-      pmat: b.P, r: b.r, cur: b.cur, tcur: b.tcur, sig: b.sig, k: b.k, e: b.e,
+      pmat: b.P,
+      r: b.r,
+      cur: b.cur,
+      tcur: b.tcur,
+      sig: b.sig,
+      k: b.k,
+      e: b.e,
       p: { n: p.n, rows: p.rows, teach_rows: p.teachRows, t: p.t, sig_batch: p.sigBatch, sig_b0: p.sigB0, d: p.d, sig_off: p.sigOff },
     },
     groups > 65535 ? [65535, Math.ceil(groups / 65535)] : [groups, 1],
   );
-  engine.dispatch(engine.kernel('sparse_rls_coef', 'coef_main'), { r_c: b.r, k_c: b.k, e_c: b.e, coef: b.coef, cp: { n: p.n, rows: p.rows, out_from: p.outFrom } }, 1);
+  engine.dispatch(
+    engine.kernel('sparse_rls_coef', 'coef_main'),
+    { r_c: b.r, k_c: b.k, e_c: b.e, coef: b.coef, cp: { n: p.n, rows: p.rows, out_from: p.outFrom } },
+    1,
+  );
   const total = p.n * p.n + p.rows * p.n;
   engine.dispatch(
-    engine.kernel('sparse_rls_update', 'update'), { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } },
+    engine.kernel('sparse_rls_update', 'update'),
+    { pm_u: b.P, jw: b.Jw, k_u: b.k, e_u: b.e, coef_u: b.coef, up: { n: p.n, rows: p.rows } },
     engine.grid(total, 256),
   );
 }
@@ -173,8 +196,27 @@ export function rlsTrial(engine: Engine, b: TrialBuffers, p: TrialParams): void 
   engine.dispatch(
     k,
     {
-      jwt: b.JwT, pm: b.P, fixed: b.fixed, sig_in: b.sigIn, rec: b.rec, sig_emb: b.sigEmb, mask: b.mask, stats: b.stats,
-      p: { n: p.n, rows: p.rows, nin: p.nin, time: p.time, conds: p.conds, cond: p.cond, d_emb: p.dEmb, out_off: p.outOff, trial: p.trial, dt_tau: p.dtTau, mask_off: p.maskOff },
+      jwt: b.JwT,
+      pm: b.P,
+      fixed: b.fixed,
+      sig_in: b.sigIn,
+      rec: b.rec,
+      sig_emb: b.sigEmb,
+      mask: b.mask,
+      stats: b.stats,
+      p: {
+        n: p.n,
+        rows: p.rows,
+        nin: p.nin,
+        time: p.time,
+        conds: p.conds,
+        cond: p.cond,
+        d_emb: p.dEmb,
+        out_off: p.outOff,
+        trial: p.trial,
+        dt_tau: p.dtTau,
+        mask_off: p.maskOff,
+      },
     },
     1,
   );

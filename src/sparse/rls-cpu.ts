@@ -21,7 +21,10 @@ export function createRlsState(n: number, rows: number, alpha: number): RlsState
 
 /** One RLS update in place; returns Σ e² of the a-priori errors. */
 export function rlsUpdateCpu(
-  s: RlsState, r: ArrayLike<number>, target: ArrayLike<number>, scratch = { k: new Float64Array(s.n), e: new Float64Array(s.rows) },
+  s: RlsState,
+  r: ArrayLike<number>,
+  target: ArrayLike<number>,
+  scratch = { k: new Float64Array(s.n), e: new Float64Array(s.rows) },
 ): number {
   const { n, rows, P, Jw } = s;
   const { k, e } = scratch;

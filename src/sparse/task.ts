@@ -72,7 +72,11 @@ export function resolveSparseSetup(task: SparseTask, options: SparseCommonOption
   const { conditions: C, time: T, nInputs: nin, nOutputs: m } = task;
   if (!Number.isInteger(n) || n < 2) throw new Error(`sparse training: network size n must be an integer ≥ 2 (got ${n})`);
   if (!(dt > 0 && tau > 0)) throw new Error(`sparse training: dt and tau must be positive (got dt ${dt}, tau ${tau})`);
-  for (const [name, arr, ch] of [['inputs', task.inputs, nin], ['outputs', task.outputs, m], ['rates', task.rates, task.nNeurons]] as const) {
+  for (const [name, arr, ch] of [
+    ['inputs', task.inputs, nin],
+    ['outputs', task.outputs, m],
+    ['rates', task.rates, task.nNeurons],
+  ] as const) {
     if (arr.length !== C * T * ch) {
       throw new Error(`sparse training: task ${name} has ${arr.length} values, expected conditions × time × channels = ${C} × ${T} × ${ch}`);
     }
@@ -83,9 +87,10 @@ export function resolveSparseSetup(task: SparseTask, options: SparseCommonOption
     if (!Number.isInteger(c) || c < 0 || c >= C) throw new Error(`sparse training: condition ${c} out of range [0, ${C})`);
   }
   if (trainConds.length === 0) throw new Error('sparse training: no training conditions');
-  const sampled = typeof options.sampled === 'number' || options.sampled === undefined ? sampleNeurons(
-    task.nNeurons, options.sampled ?? 0, seed + 101,
-  ) : [...options.sampled];
+  const sampled =
+    typeof options.sampled === 'number' || options.sampled === undefined
+      ? sampleNeurons(task.nNeurons, options.sampled ?? 0, seed + 101)
+      : [...options.sampled];
   for (const s of sampled) {
     if (!Number.isInteger(s) || s < 0 || s >= task.nNeurons) throw new Error(`sparse training: sampled neuron ${s} out of range [0, ${task.nNeurons})`);
   }

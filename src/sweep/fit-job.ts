@@ -139,19 +139,46 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
   try {
     const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
     const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-      proposal: s.proposal, resampling: s.resampling, resampleThreshold: s.resampleThreshold, particles: s.particles, batch: s.batch, window: s.window,
-      iterations: done, totalIterations: s.iterations, seed: s.seed, lr: s.lr, lrEnd: s.lrEnd, optimizer: s.optimizer, clip: s.clip, history, adapter, optimizerState,
+      proposal: s.proposal,
+      resampling: s.resampling,
+      resampleThreshold: s.resampleThreshold,
+      particles: s.particles,
+      batch: s.batch,
+      window: s.window,
+      iterations: done,
+      totalIterations: s.iterations,
+      seed: s.seed,
+      lr: s.lr,
+      lrEnd: s.lrEnd,
+      optimizer: s.optimizer,
+      clip: s.clip,
+      history,
+      adapter,
+      optimizerState,
     });
-    const save = async (r: TrainingRecord) => writeFileAtomic(input.modelPath, JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r)));
+    const save = async (r: TrainingRecord) =>
+      writeFileAtomic(input.modelPath, JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r)));
     const resumedFrom = ckpt?.training?.iterations ?? 0;
     let history = ckpt?.training?.history ?? [];
     let seconds = 0;
     if (resumedFrom < s.iterations) {
       let stopped = false;
       const result = await fit(engine, model, ds, null, {
-        iterations: s.iterations, particles: s.particles, batch: s.batch, window: s.window, proposal: s.proposal, resampling: s.resampling,
-        resampleThreshold: s.resampleThreshold, optimizer: s.optimizer, lr: s.lr, lrEnd: s.lrEnd, seed: s.seed, logEvery: s.logEvery,
-        checkpointEvery: input.checkpointEvery, clipGradNorm: s.clip, llOffsetPerStep: normalisationLogJacobian(normalisation),
+        iterations: s.iterations,
+        particles: s.particles,
+        batch: s.batch,
+        window: s.window,
+        proposal: s.proposal,
+        resampling: s.resampling,
+        resampleThreshold: s.resampleThreshold,
+        optimizer: s.optimizer,
+        lr: s.lr,
+        lrEnd: s.lrEnd,
+        seed: s.seed,
+        logEvery: s.logEvery,
+        checkpointEvery: input.checkpointEvery,
+        clipGradNorm: s.clip,
+        llOffsetPerStep: normalisationLogJacobian(normalisation),
         resume: ckpt ? { iteration: resumedFrom, optimizerState: ckpt.training!.optimizerState!, history: ckpt.training!.history } : undefined,
         onProgress: input.onProgress,
         onCheckpoint: async (c) => save(record(c.history, c.iteration, c.optimizerState)),
@@ -163,7 +190,13 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
       seconds = result.seconds;
     }
     const last = history[history.length - 1];
-    const out: FitJobResult = { iterations: s.iterations, resumedFrom, ll_per_step: history.length ? finalLogLikelihood(history) : null, loss: last?.loss ?? null, seconds };
+    const out: FitJobResult = {
+      iterations: s.iterations,
+      resumedFrom,
+      ll_per_step: history.length ? finalLogLikelihood(history) : null,
+      loss: last?.loss ?? null,
+      seconds,
+    };
     if (input.eval.metrics) out.metrics = await evaluate(model, ds, input.eval.metrics);
     if (input.eval.fixedPoints) {
       const fp = await fixedPointsOfFitted(engine, model);
@@ -182,11 +215,24 @@ async function evaluate(model: LowRankRNN, ds: Dataset, m: NonNullable<EvalSpec[
   const total = ds.trials * ds.time;
   const rows = Math.min(total, m.steps ?? Math.min(total, 10000));
   const seed = m.seed ?? 0;
-  const g = await generate(model, { steps: m.steps ?? rows, burnIn: m['cut-off'] ?? 0, seed, initial: { posteriorOf: { y: ds.data.subarray(0, c.obsDim), steps: 1, particles: 64 } } });
+  const g = await generate(model, {
+    steps: m.steps ?? rows,
+    burnIn: m['cut-off'] ?? 0,
+    seed,
+    initial: { posteriorOf: { y: ds.data.subarray(0, c.obsDim), steps: 1, particles: 64 } },
+  });
   const ev = await evaluateGenerated(
     { data: ds.data.subarray(0, rows * c.obsDim), shape: [rows, c.obsDim] },
     { data: g.sample.subarray(0, rows * c.obsDim), shape: [rows, c.obsDim] },
-    { smoothGenerated: !!m['smooth-at-eval'], smoothing: m.smoothing ?? 20, freqCutOff: 10000, samples: m.samples ?? 1000, sigma: m.sigma ?? 1, mimicFloat32Underflow: true, seed },
+    {
+      smoothGenerated: !!m['smooth-at-eval'],
+      smoothing: m.smoothing ?? 20,
+      freqCutOff: 10000,
+      samples: m.samples ?? 1000,
+      sigma: m.sigma ?? 1,
+      mimicFloat32Underflow: true,
+      seed,
+    },
   );
   return { d_stsp: ev.dStsp, d_stsp_all_samples: ev.dStspAllSamples, d_h: ev.dH, mean_rate_error: ev.meanRateError, steps: rows };
 }

@@ -6,7 +6,19 @@
  *   const worker = await runWorker({ redis, store, concurrency: 1 });   // one per GPU, on any machine
  *   const status = await sweepStatus(id, { redis });                    // per job: state, progress, result
  */
-export { submitSweep, sweepStatus, cancelSweep, resultRows, QUEUE_NAME, type Connection, type JobProgress, type JobStatus, type SubmitResult, type SweepJobData, type SweepStatus } from './queue.js';
+export {
+  submitSweep,
+  sweepStatus,
+  cancelSweep,
+  resultRows,
+  QUEUE_NAME,
+  type Connection,
+  type JobProgress,
+  type JobStatus,
+  type SubmitResult,
+  type SweepJobData,
+  type SweepStatus,
+} from './queue.js';
 export { runWorker, type WorkerHandle, type WorkerOptions } from './worker.js';
 export { parseSweepSpec, expandJobs, sweptOptions, SweepSpecError, FIT_OPTION_TYPES, type SweepSpec, type JobOptions, type EvalSpec } from './spec.js';
 export { openStore, addData, dataFile, verifyData, type Store } from './store.js';

@@ -64,7 +64,8 @@ async function resolveData(store: Store, spec: SweepSpec, source: string): Promi
       throw new Error(`${source}: data.path: ${e.message}`);
     });
     const added = await addData(store, abs);
-    if (spec.data.sha256 && spec.data.sha256 !== added.sha256) throw new Error(`${source}: data.path ${spec.data.path} has sha256 ${added.sha256}, data.sha256 says ${spec.data.sha256}`);
+    if (spec.data.sha256 && spec.data.sha256 !== added.sha256)
+      throw new Error(`${source}: data.path ${spec.data.path} has sha256 ${added.sha256}, data.sha256 says ${spec.data.sha256}`);
     return added;
   }
   const path = await dataFile(store, spec.data.sha256!).catch((e: Error) => {
@@ -83,13 +84,26 @@ export async function submitSweep(sweep: string, conn: Connection, source = 'swe
   const data = await resolveData(store, spec, source);
   const jobs = expandJobs(spec);
   await checkFitOptions(data.path, spec.data.layout, jobs, source);
-  const resolved = { name: spec.name, data: { sha256: data.sha256, layout: spec.data.layout }, jobs, eval: spec.eval, checkpointEvery: spec.checkpointEvery, swept: sweptOptions(spec) };
+  const resolved = {
+    name: spec.name,
+    data: { sha256: data.sha256, layout: spec.data.layout },
+    jobs,
+    eval: spec.eval,
+    checkpointEvery: spec.checkpointEvery,
+    swept: sweptOptions(spec),
+  };
   const id = createHash('sha256').update(JSON.stringify(resolved)).digest('hex').slice(0, 16);
   const { queue, client, close } = await openQueue(conn.redis);
   try {
     await mkdir(join(sweepDir(store, id), 'jobs'), { recursive: true });
     await writeFileAtomic(join(sweepDir(store, id), 'sweep.json'), JSON.stringify({ id, ...resolved }, null, 1));
-    await client.hset(metaKey(id), { jobs: String(jobs.length), options: JSON.stringify(jobs), submitted: new Date().toISOString(), swept: JSON.stringify(resolved.swept), name: spec.name ?? '' });
+    await client.hset(metaKey(id), {
+      jobs: String(jobs.length),
+      options: JSON.stringify(jobs),
+      submitted: new Date().toISOString(),
+      swept: JSON.stringify(resolved.swept),
+      name: spec.name ?? '',
+    });
     const existing = (await Promise.all(jobs.map((_, i) => queue.getJob(`${id}-${i}`)))).filter(Boolean).length;
     await queue.addBulk(
       jobs.map((options, index) => ({
@@ -146,7 +160,17 @@ async function jobStatus(queue: Queue<SweepJobData>, id: string, index: number, 
   const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as unknown as JobProgress) : null;
   const result = (job.returnvalue ?? null) as Record<string, unknown> | null;
   const worker = (result?.worker as string | undefined) ?? progress?.worker ?? null;
-  return { index, id, state, options: job.data.options, progress, worker, result, error: job.failedReason || null, stalled: (job as unknown as { stalledCounter?: number }).stalledCounter ?? 0 };
+  return {
+    index,
+    id,
+    state,
+    options: job.data.options,
+    progress,
+    worker,
+    result,
+    error: job.failedReason || null,
+    stalled: (job as unknown as { stalledCounter?: number }).stalledCounter ?? 0,
+  };
 }
 
 /** Every job of a sweep with its state, latest progress, result or failure. */
@@ -179,7 +203,10 @@ export async function cancelSweep(id: string, conn: Pick<Connection, 'redis'>): 
       const job = await queue.getJob(`${id}-${i}`);
       const state = job ? await job.getState() : 'removed';
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
-        await job!.remove().then(() => removed++, () => running++); // taken by a worker meanwhile
+        await job!.remove().then(
+          () => removed++,
+          () => running++,
+        ); // taken by a worker meanwhile
       } else if (state === 'active') running++;
     }
     return { removed, running };

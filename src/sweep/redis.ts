@@ -38,7 +38,13 @@ export function redisClient(url: string, extra: RedisOptions = {}): Redis {
 export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
   const u = parseRedisUrl(url);
   const where = redactUrl(url);
-  const probe = redisClient(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const probe = redisClient(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
   let lastError: Error | null = null;
   probe.on('error', (e: Error) => (lastError = e));
   try {

@@ -77,7 +77,8 @@ export interface EvalSpec {
   fixedPoints?: boolean;
 }
 
-export type RandomDistribution = { uniform: [number, number] } | { 'log-uniform': [number, number] } | { 'int-uniform': [number, number] } | { choice: FitOptionValue[] };
+export type RandomDistribution =
+  { uniform: [number, number] } | { 'log-uniform': [number, number] } | { 'int-uniform': [number, number] } | { choice: FitOptionValue[] };
 
 export interface SweepSpec {
   name?: string;
@@ -91,14 +92,18 @@ export interface SweepSpec {
 
 /** A sweep file that fails validation: every problem found, one per line. */
 export class SweepSpecError extends Error {
-  constructor(readonly problems: string[], source: string) {
+  constructor(
+    readonly problems: string[],
+    source: string,
+  ) {
     super(`${source}: invalid sweep file:\n  ${problems.join('\n  ')}`);
     this.name = 'SweepSpecError';
   }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: unknown) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v));
+const describe = (v: unknown) =>
+  Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v);
 
 /** Why `value` is not a valid value of an option of type `t`, or null. */
 function checkValue(t: OptionType, value: unknown): string | null {
@@ -207,7 +212,8 @@ export function parseSweepSpec(text: string, source = 'sweep file'): SweepSpec {
       const seedWhy = checkValue({ kind: 'int', min: 0 }, seed);
       if (seedWhy) problems.push(`random.seed: ${seedWhy}`);
       const space: Record<string, RandomDistribution> = {};
-      if (!isObject(raw.random.space) || Object.keys(raw.random.space).length === 0) problems.push(`random.space: must be a non-empty object of fit option → distribution, got ${describe(raw.random.space)}`);
+      if (!isObject(raw.random.space) || Object.keys(raw.random.space).length === 0)
+        problems.push(`random.space: must be a non-empty object of fit option → distribution, got ${describe(raw.random.space)}`);
       for (const [k, d] of Object.entries(isObject(raw.random.space) ? raw.random.space : {})) {
         const t = fitOption(k, 'random.space', problems);
         if (!t) continue;
@@ -260,7 +266,8 @@ export function parseSweepSpec(text: string, source = 'sweep file'): SweepSpec {
 }
 
 function distributionProblem(t: OptionType, d: unknown): string | null {
-  if (!isObject(d) || Object.keys(d).length !== 1) return `must be one of { "uniform": [lo, hi] }, { "log-uniform": [lo, hi] }, { "int-uniform": [lo, hi] }, { "choice": [...] }, got ${describe(d)}`;
+  if (!isObject(d) || Object.keys(d).length !== 1)
+    return `must be one of { "uniform": [lo, hi] }, { "log-uniform": [lo, hi] }, { "int-uniform": [lo, hi] }, { "choice": [...] }, got ${describe(d)}`;
   const [kind, arg] = Object.entries(d)[0];
   if (kind === 'choice') {
     if (!Array.isArray(arg) || arg.length === 0) return `choice: must be a non-empty list, got ${describe(arg)}`;
@@ -272,7 +279,8 @@ function distributionProblem(t: OptionType, d: unknown): string | null {
   }
   if (!['uniform', 'log-uniform', 'int-uniform'].includes(kind)) return `unknown distribution "${kind}" (uniform, log-uniform, int-uniform, choice)`;
   if (t.kind !== 'int' && t.kind !== 'number') return `${kind} needs a numeric option; use { "choice": [...] }`;
-  if (!Array.isArray(arg) || arg.length !== 2 || !arg.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(arg[0] <= arg[1])) return `${kind}: must be [lo, hi] with lo ≤ hi, got ${JSON.stringify(arg)}`;
+  if (!Array.isArray(arg) || arg.length !== 2 || !arg.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(arg[0] <= arg[1]))
+    return `${kind}: must be [lo, hi] with lo ≤ hi, got ${JSON.stringify(arg)}`;
   if (kind === 'log-uniform' && !(arg[0] > 0)) return `log-uniform: bounds must be > 0, got ${JSON.stringify(arg)}`;
   if (t.kind === 'int' && kind !== 'int-uniform') return `an integer option needs "int-uniform" or "choice", not "${kind}"`;
   for (const x of arg) {

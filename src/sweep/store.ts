@@ -44,7 +44,8 @@ export async function insideStore(store: Store, rel: string): Promise<string> {
     throw new Error(`${rel}: not found in the store ${store.root}`);
   }
   const r = relative(store.root, real);
-  if (r === '' || r.startsWith('..' + sep) || r === '..' || resolve(store.root, r) !== real) throw new Error(`path outside the store: ${rel} resolves to ${real}, outside ${store.root}`);
+  if (r === '' || r.startsWith('..' + sep) || r === '..' || resolve(store.root, r) !== real)
+    throw new Error(`path outside the store: ${rel} resolves to ${real}, outside ${store.root}`);
   return real;
 }
 
@@ -75,7 +76,8 @@ export async function addData(store: Store, file: string): Promise<{ sha256: str
 export async function dataFile(store: Store, sha256: string): Promise<string> {
   const names = await readdir(join(store.root, 'data'));
   const name = names.find((n) => n.startsWith(sha256) && DATA_EXTENSIONS.includes(n.slice(64)));
-  if (!name) throw new Error(`missing data hash: the store ${store.root} holds no data ${sha256} (add it with \`lowrank-smc sweep add-data FILE --store DIR\`)`);
+  if (!name)
+    throw new Error(`missing data hash: the store ${store.root} holds no data ${sha256} (add it with \`lowrank-smc sweep add-data FILE --store DIR\`)`);
   return join(store.root, 'data', name);
 }
 

@@ -94,7 +94,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
 }
 
 /** The default job: verify the data, fit (resuming a checkpoint), evaluate, store the result. */
-async function fitJob(job: Job<SweepJobData>, store: Store, worker: string, getEngine: () => Promise<Engine>, client: Parameters<typeof isCancelled>[0]): Promise<Record<string, unknown>> {
+async function fitJob(
+  job: Job<SweepJobData>,
+  store: Store,
+  worker: string,
+  getEngine: () => Promise<Engine>,
+  client: Parameters<typeof isCancelled>[0],
+): Promise<Record<string, unknown>> {
   const d = job.data;
   if (await isCancelled(client, d.sweepId)) throw new Error('cancelled');
   const dataPath = await dataFile(store, d.data.sha256);
@@ -105,12 +111,24 @@ async function fitJob(job: Job<SweepJobData>, store: Store, worker: string, getE
   let first: { iteration: number; at: number } | null = null;
   let cancelled = false;
   const result = await runFitJob(await getEngine(), {
-    dataPath, layout: d.data.layout, options: d.options, checkpointEvery: d.checkpointEvery, modelPath, eval: d.eval,
+    dataPath,
+    layout: d.data.layout,
+    options: d.options,
+    checkpointEvery: d.checkpointEvery,
+    modelPath,
+    eval: d.eval,
     onProgress: async (p) => {
       // the rate since this worker's first readback (a resumed job's earlier iterations are not counted)
       first ??= { iteration: p.iteration, at: Date.now() };
       const rate = (p.iteration - first.iteration) / Math.max(1e-3, (Date.now() - first.at) / 1000);
-      const progress: JobProgress = { iteration: p.iteration, iterations: p.iterations, loss: p.loss, ll_per_step: p.llPerStep, eta_s: rate > 0 ? (p.iterations - p.iteration) / rate : null, worker };
+      const progress: JobProgress = {
+        iteration: p.iteration,
+        iterations: p.iterations,
+        loss: p.loss,
+        ll_per_step: p.llPerStep,
+        eta_s: rate > 0 ? (p.iterations - p.iteration) / rate : null,
+        worker,
+      };
       await job.updateProgress(progress as unknown as Record<string, unknown>);
       cancelled = await isCancelled(client, d.sweepId);
     },

@@ -30,7 +30,9 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const errorBox = $('error');
 const status = $('status');
 const buttons = {
-  start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), stop: $<HTMLButtonElement>('stop'),
+  start: $<HTMLButtonElement>('start'),
+  pause: $<HTMLButtonElement>('pause'),
+  stop: $<HTMLButtonElement>('stop'),
   save: $<HTMLButtonElement>('save-model'),
 };
 
@@ -259,15 +261,21 @@ function onProgress(p: FitProgress): void {
     ? `\n${state.speed.iterationsPerSecond.toFixed(2)} it/s, ${Math.round(state.speed.particleStepsPerSecond).toLocaleString('en')} particle-steps/s` +
       ' (median, after the first iteration)'
     : '';
-  $('fit-stats').textContent = `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ` +
-      `${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
+  $('fit-stats').textContent =
+    `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ` +
+    `${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
   if (!paused && state.fitState !== 'stopping') setStatus(`fitting: iteration ${p.iteration} / ${p.iterations}`);
   drawChart();
 }
 
 function drawChart(): void {
   const p = state.progress;
-  drawTrainingChart($<HTMLCanvasElement>('training-chart'), p.map((x) => x.iteration), p.map((x) => x.loss), p.map((x) => x.llPerStep));
+  drawTrainingChart(
+    $<HTMLCanvasElement>('training-chart'),
+    p.map((x) => x.iteration),
+    p.map((x) => x.loss),
+    p.map((x) => x.llPerStep),
+  );
 }
 
 function togglePause(): void {
@@ -279,19 +287,28 @@ function togglePause(): void {
 // ------------------------------------------------------------------------------------ analysis
 
 const COLORS: Record<AnalysisMessage['paths'][number]['kind'], Rgba> = {
-  posterior: [0.14, 0.44, 0.64, 0.9], generated: [0.83, 0.33, 0.0, 0.9], flow: [0.25, 0.3, 0.6, 0.9],
+  posterior: [0.14, 0.44, 0.64, 0.9],
+  generated: [0.83, 0.33, 0.0, 0.9],
+  flow: [0.25, 0.3, 0.6, 0.9],
 };
 const STABILITY_COLORS: Record<string, Rgba> = { stable: [0.12, 0.52, 0.29, 1], saddle: [0.79, 0.44, 0.12, 1], unstable: [0.75, 0.22, 0.17, 1] };
 
 function showAnalysis(m: AnalysisMessage): void {
   const fp = m.fixedPoints;
   state.analysis = {
-    title: m.title, paths: m.paths.length, fixedPoints: fp && { count: fp.count, stable: fp.stable, saddle: fp.saddle, unstable: fp.unstable },
+    title: m.title,
+    paths: m.paths.length,
+    fixedPoints: fp && { count: fp.count, stable: fp.stable, saddle: fp.saddle, unstable: fp.unstable },
   };
   $('latent-title').textContent = `— ${m.title} (rank ${m.rank})`;
   const kinds = [...new Set(m.paths.map((p) => p.kind))];
-  const legend = kinds.map((k) => `<span style="color:rgb(${COLORS[k].slice(0, 3).map((c) => c * 255).join(',')})">━ ` +
-      `${k === 'posterior' ? 'filtering mean (data)' : k === 'flow' ? 'latent flow' : 'generated'}</span>`);
+  const legend = kinds.map(
+    (k) =>
+      `<span style="color:rgb(${COLORS[k]
+        .slice(0, 3)
+        .map((c) => c * 255)
+        .join(',')})">━ ` + `${k === 'posterior' ? 'filtering mean (data)' : k === 'flow' ? 'latent flow' : 'generated'}</span>`,
+  );
   if (fp) legend.push('<span class="stable">✚ stable</span><span class="saddle">✚ saddle</span><span class="unstable">✚ unstable</span>');
   $('latent-legend').innerHTML = legend.join('') + '<span style="color:#888">drag to orbit, wheel to zoom</span>';
   const paths: LatentPath[] = m.paths.map((p) => ({ z: p.z, T: p.T, color: COLORS[p.kind] }));
@@ -300,8 +317,9 @@ function showAnalysis(m: AnalysisMessage): void {
   const summary = $('fixed-points-summary');
   const table = $('fixed-points');
   if (fp) {
-    summary.textContent = `${fp.count} fixed point${fp.count === 1 ? '' : 's'}: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable ` +
-        `(${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
+    summary.textContent =
+      `${fp.count} fixed point${fp.count === 1 ? '' : 's'}: ${fp.stable} stable, ${fp.saddle} saddle, ${fp.unstable} unstable ` +
+      `(${fp.regions} linear regions, ${fp.ms.toFixed(0)} ms)`;
     const dims = fp.points[0]?.z.length ?? 0;
     table.innerHTML =
       `<tr><th>#</th>${Array.from({ length: dims }, (_, i) => `<th>z${i + 1}</th>`).join('')}<th>stability</th><th>max |λ|</th></tr>` +

@@ -55,7 +55,10 @@ function panel(ctx: CanvasRenderingContext2D, box: Box, title: string, series: S
   const right = box.x + box.w - 8;
   const top = box.y + 18;
   const bottom = box.y + box.h - 20;
-  let xlo = Infinity, xhi = -Infinity, ylo = Infinity, yhi = -Infinity;
+  let xlo = Infinity,
+    xhi = -Infinity,
+    ylo = Infinity,
+    yhi = -Infinity;
   let points = 0;
   for (const s of series) {
     for (let i = 0; i < s.x.length; i++) {

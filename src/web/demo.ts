@@ -5,8 +5,17 @@
  * fit configuration the browser test and the browser-vs-Node benchmark share.
  */
 import {
-  DEFAULT_CONFIG, LowRankRNN, generate, initialParams, type Dataset, type Engine, type FitProgress, type FitSessionOptions, type HostParams,
-  type ModelConfig, type TeacherFile,
+  DEFAULT_CONFIG,
+  LowRankRNN,
+  generate,
+  initialParams,
+  type Dataset,
+  type Engine,
+  type FitProgress,
+  type FitSessionOptions,
+  type HostParams,
+  type ModelConfig,
+  type TeacherFile,
 } from '../index.js';
 
 export interface OscillatorOptions {
@@ -39,9 +48,12 @@ export function oscillatorModel(engine: Engine, opts: OscillatorOptions = {}): L
   const th = (2 * Math.PI) / period;
   const K = [growth * Math.cos(th) - a, -growth * Math.sin(th), growth * Math.sin(th), growth * Math.cos(th) - a];
   // M = p.m [N,2] (uniform init); G = MᵀM, P = G⁻¹Kᵀ, nᵀ = M P.
-  let g00 = 0, g01 = 0, g11 = 0;
+  let g00 = 0,
+    g01 = 0,
+    g11 = 0;
   for (let i = 0; i < N; i++) {
-    const m0 = p.m[2 * i], m1 = p.m[2 * i + 1];
+    const m0 = p.m[2 * i],
+      m1 = p.m[2 * i + 1];
     g00 += m0 * m0;
     g01 += m0 * m1;
     g11 += m1 * m1;
@@ -51,7 +63,8 @@ export function oscillatorModel(engine: Engine, opts: OscillatorOptions = {}): L
   const Kt = [K[0], K[2], K[1], K[3]];
   const P = [gi[0] * Kt[0] + gi[1] * Kt[2], gi[0] * Kt[1] + gi[1] * Kt[3], gi[2] * Kt[0] + gi[3] * Kt[2], gi[2] * Kt[1] + gi[3] * Kt[3]];
   for (let i = 0; i < N; i++) {
-    const m0 = p.m[2 * i], m1 = p.m[2 * i + 1];
+    const m0 = p.m[2 * i],
+      m1 = p.m[2 * i + 1];
     p.n[2 * i] = m0 * P[0] + m1 * P[2];
     p.n[2 * i + 1] = m0 * P[1] + m1 * P[3];
   }
@@ -129,7 +142,8 @@ export const SMALL_FIT = {
  * particle steps per second (iterations × batch × particles × window).
  */
 export function fitSpeed(
-  progress: readonly FitProgress[], shape: { batch: number; particles: number; window: number },
+  progress: readonly FitProgress[],
+  shape: { batch: number; particles: number; window: number },
 ): { iterationsPerSecond: number; particleStepsPerSecond: number } | null {
   if (progress.length < 2) return null;
   const perIteration = progress

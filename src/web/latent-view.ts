@@ -86,17 +86,25 @@ export class LatentView {
       vertex: {
         module,
         entryPoint: 'vs',
-        buffers: [{
-          arrayStride: FLOATS_PER_VERTEX * 4,
-          attributes: [{ shaderLocation: 0, offset: 0, format: 'float32x3' }, { shaderLocation: 1, offset: 12, format: 'float32x4' }],
-        }],
+        buffers: [
+          {
+            arrayStride: FLOATS_PER_VERTEX * 4,
+            attributes: [
+              { shaderLocation: 0, offset: 0, format: 'float32x3' },
+              { shaderLocation: 1, offset: 12, format: 'float32x4' },
+            ],
+          },
+        ],
       },
       fragment: {
-        module, entryPoint: 'fs',
-        targets: [{
-          format: this.format,
-          blend: { color: { srcFactor: 'src-alpha', dstFactor: 'one-minus-src-alpha' }, alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha' } },
-        }],
+        module,
+        entryPoint: 'fs',
+        targets: [
+          {
+            format: this.format,
+            blend: { color: { srcFactor: 'src-alpha', dstFactor: 'one-minus-src-alpha' }, alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha' } },
+          },
+        ],
       },
       primitive: { topology: 'line-list' },
       multisample: { count: SAMPLES },
@@ -140,14 +148,16 @@ export class LatentView {
     const push = (a: number[], b: number[], c: Rgba, c2: Rgba = c) => v.push(...a, ...c, ...b, ...c2);
     const axisColor: Rgba = [0.6, 0.6, 0.6, 0.8];
     for (let i = 0; i < Math.min(3, Math.max(2, rank)); i++) {
-      const a = [...this.center], b = [...this.center];
+      const a = [...this.center],
+        b = [...this.center];
       a[i] -= 1.1 * this.extent;
       b[i] += 1.1 * this.extent;
       push(a, b, axisColor);
     }
     for (const p of paths) {
       for (let t = 1; t < p.T; t++) {
-        const a = pos(p.z, t - 1, p.T, (t - 1) * rank), b = pos(p.z, t, p.T, t * rank);
+        const a = pos(p.z, t - 1, p.T, (t - 1) * rank),
+          b = pos(p.z, t, p.T, t * rank);
         if ([...a, ...b].every(Number.isFinite)) {
           // Fade in along the path so direction shows.
           const f = 0.25 + 0.75 * (t / p.T);
@@ -159,7 +169,8 @@ export class LatentView {
     for (const m of markers) {
       const c = pos(m.z, 0, 1, 0);
       for (let i = 0; i < 3; i++) {
-        const a = [...c], b = [...c];
+        const a = [...c],
+          b = [...c];
         a[i] -= s;
         b[i] += s;
         push(a, b, m.color);
@@ -214,10 +225,15 @@ export class LatentView {
     this.device.queue.writeBuffer(this.uniform, 0, new Float32Array(viewProj));
     const enc = this.device.createCommandEncoder({ label: 'latent-view' });
     const pass = enc.beginRenderPass({
-      colorAttachments: [{
-        view: this.msaa.createView(), resolveTarget: (this.context ? this.context.getCurrentTexture() : this.resolved!).createView(),
-        clearValue: { r: 0.98, g: 0.98, b: 0.97, a: 1 }, loadOp: 'clear', storeOp: 'discard',
-      }],
+      colorAttachments: [
+        {
+          view: this.msaa.createView(),
+          resolveTarget: (this.context ? this.context.getCurrentTexture() : this.resolved!).createView(),
+          clearValue: { r: 0.98, g: 0.98, b: 0.97, a: 1 },
+          loadOp: 'clear',
+          storeOp: 'discard',
+        },
+      ],
     });
     if (this.vertices && this.vertexCount > 0) {
       pass.setPipeline(this.pipeline);
@@ -274,11 +290,15 @@ export class LatentView {
     const end = () => (last = null);
     this.canvas.addEventListener('pointerup', end);
     this.canvas.addEventListener('pointercancel', end);
-    this.canvas.addEventListener('wheel', (e) => {
-      e.preventDefault();
-      this.distance = Math.max(0.2 * this.extent, Math.min(50 * this.extent, this.distance * Math.exp(e.deltaY * 0.001)));
-      this.requestDraw();
-    }, { passive: false });
+    this.canvas.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        this.distance = Math.max(0.2 * this.extent, Math.min(50 * this.extent, this.distance * Math.exp(e.deltaY * 0.001)));
+        this.requestDraw();
+      },
+      { passive: false },
+    );
   }
 }
 

@@ -59,7 +59,9 @@ function summarise(r: FixedPointResult): FixedPointSummary {
     regions: r.regions,
     ms: r.ms,
     points: r.points.map((p) => ({
-      z: p.z, stability: p.stability, spectralRadius: p.eigenvalues.length ? Math.hypot(p.eigenvalues[0].re, p.eigenvalues[0].im) : 0,
+      z: p.z,
+      stability: p.stability,
+      spectralRadius: p.eigenvalues.length ? Math.hypot(p.eigenvalues[0].re, p.eigenvalues[0].im) : 0,
     })),
   };
 }
@@ -86,8 +88,8 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
   for (let t = 0; t < T; t++) for (let ch = 0; ch < channels; ch++) generated[t * channels + ch] = g.sample[t * D + ch];
   let fixedPoints: FixedPointSummary | null = null;
   let fixedPointsNote: string | null = null;
-  if (c.nonlinearity !== 'relu' && c.nonlinearity !== 'clipped_relu') fixedPointsNote = `fixed points need a relu or clipped_relu model (this one uses ` +
-      `${c.nonlinearity})`;
+  if (c.nonlinearity !== 'relu' && c.nonlinearity !== 'clipped_relu')
+    fixedPointsNote = `fixed points need a relu or clipped_relu model (this one uses ` + `${c.nonlinearity})`;
   else if (R > 4) fixedPointsNote = `fixed points are computed up to rank 4 (this model has rank ${R})`;
   else fixedPoints = summarise(await fixedPointsOfFitted(engine, model));
   return { type: 'analysis', title, rank: R, paths, fixedPoints, fixedPointsNote, traces: { channels, T, real, generated } };
@@ -99,7 +101,14 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const ds: Dataset = { data: dataset.data, trials: dataset.trials, time: dataset.time, channels: dataset.channels };
   const model = new LowRankRNN(e, config, initialiseFromData(config, initialParams(config, s.seed), ds));
   const options = {
-    iterations: s.iterations, particles: s.particles, batch: s.batch, window: s.window, proposal: s.proposal, seed: s.seed, lr: s.lr, lrEnd: s.lr / 2,
+    iterations: s.iterations,
+    particles: s.particles,
+    batch: s.batch,
+    window: s.window,
+    proposal: s.proposal,
+    seed: s.seed,
+    lr: s.lr,
+    lrEnd: s.lr / 2,
     logEvery: 1,
   };
   session = new FitSession(e, model, ds, null, options);
@@ -118,9 +127,19 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   }
   post({ type: 'fit-done', iterations: result.iterations, seconds: result.seconds, stopped: result.iterations < s.iterations, history: result.history });
   const training: TrainingRecord = {
-    proposal: s.proposal, resampling: 'systematic', particles: s.particles, batch: s.batch, window: s.window,
-    iterations: result.iterations, totalIterations: s.iterations, seed: s.seed, lr: s.lr, lrEnd: options.lrEnd, optimizer: FIT_DEFAULTS.optimizer,
-    history: result.history, adapter: `${e.info.vendor} ${e.info.architecture} ${e.info.description}`.trim(),
+    proposal: s.proposal,
+    resampling: 'systematic',
+    particles: s.particles,
+    batch: s.batch,
+    window: s.window,
+    iterations: result.iterations,
+    totalIterations: s.iterations,
+    seed: s.seed,
+    lr: s.lr,
+    lrEnd: options.lrEnd,
+    optimizer: FIT_DEFAULTS.optimizer,
+    history: result.history,
+    adapter: `${e.info.vendor} ${e.info.architecture} ${e.info.description}`.trim(),
   };
   setCurrent({ model, normalisation: dataset.normalisation, training });
   post({ type: 'state', state: 'analysing' });

@@ -21,7 +21,10 @@ const grep = process.env.LOWRANK_SMC_BROWSER_GREP ?? '';
 
 const entries = Object.entries(modules)
   .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  .map(([path, mod]) => ({ module: caseModuleName(path), cases: mod.cases.filter((c) => c.browser !== false && (!grep || `${caseModuleName(path)}/${c.name}`.includes(grep))) }))
+  .map(([path, mod]) => ({
+    module: caseModuleName(path),
+    cases: mod.cases.filter((c) => c.browser !== false && (!grep || `${caseModuleName(path)}/${c.name}`.includes(grep))),
+  }))
   .filter((e) => e.cases.length > 0);
 
 const chromiumPath = findChromium();
@@ -69,15 +72,21 @@ if (!chromiumPath) {
       if (m.type() === 'error') pageErrors.push(m.text());
     });
     await page.goto(served.url + (grep ? `?grep=${encodeURIComponent(grep)}` : ''));
-    await page.waitForFunction((key) => {
-      const s = (window as unknown as Record<string, BrowserRunState>)[key];
-      return s.started || s.fatal !== null || s.unavailable !== null;
-    }, STATE_KEY, { timeout: 60_000, polling: 100 });
+    await page.waitForFunction(
+      (key) => {
+        const s = (window as unknown as Record<string, BrowserRunState>)[key];
+        return s.started || s.fatal !== null || s.unavailable !== null;
+      },
+      STATE_KEY,
+      { timeout: 60_000, polling: 100 },
+    );
     const state = await readState();
     if (state.unavailable) return cannotRun(`no WebGPU in Chromium ${browser.version()}: ${state.unavailable}`);
     if (state.fatal) throw new Error(`browser test page failed: ${state.fatal}`);
     const a = state.adapter!;
-    console.log(`[browser] Chromium ${browser.version()}, adapter ${a.vendor} ${a.architecture} ${a.description} (${a.featureLevel}; ${a.features.join(', ')})`);
+    console.log(
+      `[browser] Chromium ${browser.version()}, adapter ${a.vendor} ${a.architecture} ${a.description} (${a.featureLevel}; ${a.features.join(', ')})`,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -115,11 +124,15 @@ if (chromiumPath || !process.env.CI) {
       for (const c of cases) {
         // The page enforces its own per-case timeout; this one only guards against a hung page.
         const timeoutMs = (c.timeoutMs ?? DEFAULT_CASE_TIMEOUT_MS) * BROWSER_SLOWDOWN + 15_000;
-        test(c.name, async (ctx) => {
-          if (unavailable) ctx.skip(unavailable);
-          const r = await resultOf(module, c.name, timeoutMs);
-          if (!r.ok) throw new Error(`failed in Chromium after ${r.ms.toFixed(0)} ms: ${r.error}`);
-        }, timeoutMs + 5_000);
+        test(
+          c.name,
+          async (ctx) => {
+            if (unavailable) ctx.skip(unavailable);
+            const r = await resultOf(module, c.name, timeoutMs);
+            if (!r.ok) throw new Error(`failed in Chromium after ${r.ms.toFixed(0)} ms: ${r.error}`);
+          },
+          timeoutMs + 5_000,
+        );
       }
     });
   }

@@ -20,7 +20,10 @@ export const cases: GpuCase[] = [
     name: 'bptt: fused rate-RNN op (rates and outputs) matches float64 and finite differences for J, B, W, x_init',
     async run(engine) {
       // N = 8, T = 20; and N = 70 (two units per lane: the lane-ownership loop) over a few steps.
-      const sizes: RateRnnDims[] = [{ trials: 3, time: 20, n: 8, m: 2, nin: 2 }, { trials: 2, time: 5, n: 70, m: 1, nin: 1 }];
+      const sizes: RateRnnDims[] = [
+        { trials: 3, time: 20, n: 8, m: 2, nin: 2 },
+        { trials: 2, time: 5, n: 70, m: 1, nin: 1 },
+      ];
       const dtTau = 0.2;
       for (const d of sizes) {
         const data = smallNetwork(d, 7);
@@ -51,10 +54,17 @@ cases.push({
       if (!(err < 0.02)) throw new Error(`${outputs} output(s): normalised output error ${err} (expected < 0.02)`);
       const p = model.progress;
       const last = p[p.length - 1];
-      if (p.length !== 300 || !(last.loss < p[0].loss / 10)) throw new Error(`${p.length} iterations recorded, loss ${p[0].loss} → ${last.loss} (expected 300, a tenfold fall)`);
+      if (p.length !== 300 || !(last.loss < p[0].loss / 10))
+        throw new Error(`${p.length} iterations recorded, loss ${p[0].loss} → ${last.loss} (expected 300, a tenfold fall)`);
       // eval-sparse's forward (runSparseRnn) of the saved weights equals the trainer's op.
       const t = (data: Float32Array, shape: number[]) => Tensor.fromArray(engine, data, shape);
-      const args = [t(model.J, [50, 50]), t(model.Uin, [50, 1]), t(model.W, [outputs, 50]), t(model.xInit, [50]), t(Float32Array.from(task.inputs), [1, task.time, 1])];
+      const args = [
+        t(model.J, [50, 50]),
+        t(model.Uin, [50, 1]),
+        t(model.W, [outputs, 50]),
+        t(model.xInit, [50]),
+        t(Float32Array.from(task.inputs), [1, task.time, 1]),
+      ];
       const op = rateRnnTrials(args[0], args[1], args[2], args[3], args[4], model.dt / model.tau);
       assertClose(run.outputs, await op.outputs.readF32(), { atol: 1e-4, rtol: 1e-3, what: 'replayed outputs' });
       assertClose(run.rates, await op.rates.readF32(), { atol: 1e-4, rtol: 1e-3, what: 'replayed rates' });
@@ -105,7 +115,8 @@ cases.push({
       if (!(ev.trainOutputError < 0.3)) throw new Error(`λ = ${lambda}: normalised training output error ${ev.trainOutputError.toFixed(3)} (expected < 0.3)`);
       result[lambda] = ev.svcca.mean;
     }
-    if (!(result[1] > result[0] + 0.1)) throw new Error(`SVCCA with λ = 1 (${result[1].toFixed(3)}) does not exceed output-only training (${result[0].toFixed(3)}) by 0.1`);
+    if (!(result[1] > result[0] + 0.1))
+      throw new Error(`SVCCA with λ = 1 (${result[1].toFixed(3)}) does not exceed output-only training (${result[0].toFixed(3)}) by 0.1`);
   },
 });
 
@@ -124,9 +135,36 @@ cases.push({
     const data = join(dir, 'circuit');
     const out = join(dir, 'fit');
     try {
-      await printedBy(() => simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']));
-      const fitArgs = ['--data', data, '--out', out, '--method', 'bptt', '--neurons', '24', '--tau', '50', '--sampled', '5', '--held-out', '3', '--iters', '20', '--lr', '0.02', '--lambda', '2', '--json'];
-      for (const [args, pattern] of [[['--method', 'sgd'], /--method must be rls, ridge or bptt/], [['--lambda=-1'], /lambda must be a number ≥ 0/]] as const) {
+      await printedBy(() =>
+        simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']),
+      );
+      const fitArgs = [
+        '--data',
+        data,
+        '--out',
+        out,
+        '--method',
+        'bptt',
+        '--neurons',
+        '24',
+        '--tau',
+        '50',
+        '--sampled',
+        '5',
+        '--held-out',
+        '3',
+        '--iters',
+        '20',
+        '--lr',
+        '0.02',
+        '--lambda',
+        '2',
+        '--json',
+      ];
+      for (const [args, pattern] of [
+        [['--method', 'sgd'], /--method must be rls, ridge or bptt/],
+        [['--lambda=-1'], /lambda must be a number ≥ 0/],
+      ] as const) {
         let message = '';
         await fitCli.run([...fitArgs, ...args]).catch((e: Error) => (message = e.message));
         if (!pattern.test(message)) throw new Error(`fit-sparse ${args.join(' ')}: expected ${pattern}, got "${message}"`);
@@ -134,10 +172,16 @@ cases.push({
       const fitted = JSON.parse((await printedBy(() => fitCli.run(fitArgs))).at(-1)!);
       const meta = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
       if (meta.options.method !== 'bptt' || meta.options.lambda !== 2 || meta.designatedUnits.join() !== '0,1,2,3,4' || meta.heldOut.join() !== '3') {
-        throw new Error(`model.json does not record the BPTT fit: ${JSON.stringify({ options: meta.options, designatedUnits: meta.designatedUnits, heldOut: meta.heldOut })}`);
+        throw new Error(
+          `model.json does not record the BPTT fit: ${JSON.stringify({ options: meta.options, designatedUnits: meta.designatedUnits, heldOut: meta.heldOut })}`,
+        );
       }
       const evaluated = JSON.parse((await printedBy(() => evalCli.run(['--data', data, '--model', out, '--json']))).at(-1)!);
-      assertClose([evaluated.svcca.mean, evaluated.trainOutputError, evaluated.heldOutOutputError], [fitted.svcca.mean, fitted.trainOutputError, fitted.heldOutOutputError], { atol: 1e-6, rtol: 1e-5, what: 'eval-sparse vs fit-sparse metrics' });
+      assertClose(
+        [evaluated.svcca.mean, evaluated.trainOutputError, evaluated.heldOutOutputError],
+        [fitted.svcca.mean, fitted.trainOutputError, fitted.heldOutOutputError],
+        { atol: 1e-6, rtol: 1e-5, what: 'eval-sparse vs fit-sparse metrics' },
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

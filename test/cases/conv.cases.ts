@@ -38,7 +38,10 @@ const gradCases: GpuCase[] = PAD_PLACEMENTS.flatMap((placement, pi) =>
     // alternate layouts, odd and even kernels, and strided views (unread channels and steps)
     const btc = i % 2 === 1;
     const K = [5, 4, 3][i % 3];
-    const B = 2, C = 3, Cout = 4, T = 9;
+    const B = 2,
+      C = 3,
+      Cout = 4,
+      T = 9;
     const options: Conv1dOptions = btc
       ? { placement, mode, layout: 'btc', channels: C, steps: T, outLayout: i % 4 === 1 ? 'bct' : 'btc' }
       : { placement, mode, ...(i % 4 === 2 ? { steps: T, outLayout: 'btc' as const } : {}) };
@@ -49,7 +52,11 @@ const gradCases: GpuCase[] = PAD_PLACEMENTS.flatMap((placement, pi) =>
         const wShape = [Cout, C, K];
         await gradCheck(engine, {
           name: `conv1d ${placement} ${mode}`,
-          inputs: [{ data: uniform(10 + i, size(xShape)), shape: xShape }, { data: uniform(40 + i, size(wShape)), shape: wShape }, { data: uniform(70 + i, Cout), shape: [Cout] }],
+          inputs: [
+            { data: uniform(10 + i, size(xShape)), shape: xShape },
+            { data: uniform(40 + i, size(wShape)), shape: wShape },
+            { data: uniform(70 + i, Cout), shape: [Cout] },
+          ],
           gpu: (_e, [x, w, b]) => conv1d(x, w, b, options),
           reference: ([x, w, b]) => conv1dRef(x, xShape, w, wShape, b, options),
           atol: 1e-3,
@@ -87,8 +94,15 @@ export const cases: GpuCase[] = [
         if (got.join() !== v.join()) throw new Error(`${mode} (${l}, ${r}): [${got}], expected [${v}]`);
       }
       // windowed (⌊k/2⌋, ⌊k/2⌋ − 1): odd kernels lose a step, even ones keep the length; causal / acausal keep it
-      for (const [k, T, out] of [[1, 10, 9], [3, 10, 9], [21, 100, 99], [4, 10, 10], [150, 219, 219]]) {
-        if (convOutputLength(T, k, 'windowed') !== out) throw new Error(`windowed k = ${k} over ${T}: ${convOutputLength(T, k, 'windowed')} steps, expected ${out}`);
+      for (const [k, T, out] of [
+        [1, 10, 9],
+        [3, 10, 9],
+        [21, 100, 99],
+        [4, 10, 10],
+        [150, 219, 219],
+      ]) {
+        if (convOutputLength(T, k, 'windowed') !== out)
+          throw new Error(`windowed k = ${k} over ${T}: ${convOutputLength(T, k, 'windowed')} steps, expected ${out}`);
         for (const p of ['causal', 'acausal'] as const) if (convOutputLength(T, k, p) !== T) throw new Error(`${p} k = ${k} changes the length`);
       }
     },
@@ -97,15 +111,24 @@ export const cases: GpuCase[] = [
     name: 'causal output at t sees inputs up to t only, acausal from t on; causal circular sees the end of the window at its start',
     async run(engine) {
       // a unit impulse at step 6 of 10, kernel of ones (length 3): which outputs it reaches tells the placement
-      const T = 10, K = 3;
-      const x = Tensor.fromArray(engine, Array.from({ length: T }, (_, t) => (t === 6 ? 1 : 0)), [1, 1, T]);
+      const T = 10,
+        K = 3;
+      const x = Tensor.fromArray(
+        engine,
+        Array.from({ length: T }, (_, t) => (t === 6 ? 1 : 0)),
+        [1, 1, T],
+      );
       const w = Tensor.fromArray(engine, [1, 1, 1], [1, 1, K]);
       const reach = async (o: Conv1dOptions) => Array.from(await conv1d(x, w, null, o).readF32()).flatMap((v, t) => (v !== 0 ? [t] : []));
       const causal = await reach({ placement: 'causal', mode: 'zeros' });
       const acausal = await reach({ placement: 'acausal', mode: 'zeros' });
       if (causal.join() !== '6,7,8' || acausal.join() !== '4,5,6') throw new Error(`impulse reaches causal [${causal}], acausal [${acausal}]`);
       x.dispose();
-      const late = Tensor.fromArray(engine, Array.from({ length: T }, (_, t) => (t === T - 1 ? 1 : 0)), [1, 1, T]);
+      const late = Tensor.fromArray(
+        engine,
+        Array.from({ length: T }, (_, t) => (t === T - 1 ? 1 : 0)),
+        [1, 1, T],
+      );
       const wrap = Array.from(await conv1d(late, w, null, { placement: 'causal', mode: 'circular' }).readF32()).flatMap((v, t) => (v !== 0 ? [t] : []));
       if (wrap.join() !== `0,1,${T - 1}`) throw new Error(`causal circular: the last step reaches [${wrap}]`);
       late.dispose();
@@ -116,13 +139,20 @@ export const cases: GpuCase[] = [
   {
     name: 'windowed kernel of length 1 (crops the last step) and 2: gradients match finite differences',
     async run(engine) {
-      for (const [K, mode] of [[1, 'reflect'], [2, 'circular']] as const) {
+      for (const [K, mode] of [
+        [1, 'reflect'],
+        [2, 'circular'],
+      ] as const) {
         const xShape = [2, 3, 6];
         const wShape = [2, 3, K];
         const options: Conv1dOptions = { placement: 'windowed', mode };
         await gradCheck(engine, {
           name: `conv1d windowed k=${K}`,
-          inputs: [{ data: uniform(K, size(xShape)), shape: xShape }, { data: uniform(K + 5, size(wShape)), shape: wShape }, { data: [0.5, -0.25], shape: [2] }],
+          inputs: [
+            { data: uniform(K, size(xShape)), shape: xShape },
+            { data: uniform(K + 5, size(wShape)), shape: wShape },
+            { data: [0.5, -0.25], shape: [2] },
+          ],
           gpu: (_e, [x, w, b]) => conv1d(x, w, b, options),
           reference: ([x, w, b]) => conv1dRef(x, xShape, w, wShape, b, options),
           atol: 1e-3,
@@ -135,7 +165,11 @@ export const cases: GpuCase[] = [
     name: 'a shape across every tile and chunk edge (21 → 37 channels, kernel 40, 150 steps, 3 trials, reflect): forward matches float64, gradients match directional finite differences',
     timeoutMs: 180_000,
     async run(engine) {
-      const B = 3, C = 21, Cout = 37, T = 150, K = 40;
+      const B = 3,
+        C = 21,
+        Cout = 37,
+        T = 150,
+        K = 40;
       for (const options of [
         { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct' },
         { placement: 'windowed', mode: 'replicate' },
@@ -165,7 +199,8 @@ export const cases: GpuCase[] = [
           const fd = dot(cot, conv1dRef(plus[0], xShape, plus[1], wShape, plus[2], options)) - dot(cot, ref);
           const g = await grads[a]!.readF32();
           const got = dot(g, d);
-          if (!(Math.abs(got - fd) <= 1e-3 * Math.abs(fd) + 1e-3)) throw new Error(`${options.placement} ${options.mode}: directional derivative of argument ${a}: ${got}, finite difference ${fd}`);
+          if (!(Math.abs(got - fd) <= 1e-3 * Math.abs(fd) + 1e-3))
+            throw new Error(`${options.placement} ${options.mode}: directional derivative of argument ${a}: ${got}, finite difference ${fd}`);
           // the held-in view: the channel that is not read gets a zero gradient
           if (a === 0 && options.layout === 'btc') {
             for (let i = C; i < g.length; i += C + 1) if (g[i] !== 0) throw new Error(`unread channel: gradient ${g[i]} at element ${i}`);
@@ -186,12 +221,32 @@ export const cases: GpuCase[] = [
       await expectError('rank', () => conv1d(Tensor.zeros(engine, [3, 8]), w, null, o), /conv1d: input must be \[trials, channels, time\], got shape \[3,8\]/);
       await expectError('in channels', () => conv1d(x, Tensor.zeros(engine, [4, 2, 5]), null, o), /weights \[4,2,5\] take 2 input channels, the input has 3/);
       await expectError('bias', () => conv1d(x, w, Tensor.zeros(engine, [3]), o), /bias must be \[4\]/);
-      await expectError('placement', () => conv1d(x, w, null, { ...o, placement: 'centred' as never }), /placement "centred" is not one of causal, acausal, windowed/);
-      await expectError('mode', () => conv1d(x, w, null, { ...o, mode: 'mirror' as never }), /padding mode "mirror" is not one of zeros, reflect, replicate, circular/);
-      await expectError('reflect', () => conv1d(Tensor.zeros(engine, [2, 3, 4]), w, null, { ...o, mode: 'reflect' }), /reflect padding of 4 steps \(causal, kernel 5\) needs more than 4 steps, the input has 4/);
-      await expectError('circular', () => conv1d(Tensor.zeros(engine, [2, 3, 3]), w, null, { ...o, mode: 'circular' }), /circular padding of 4 steps .* wraps more than once over 3 steps/);
+      await expectError(
+        'placement',
+        () => conv1d(x, w, null, { ...o, placement: 'centred' as never }),
+        /placement "centred" is not one of causal, acausal, windowed/,
+      );
+      await expectError(
+        'mode',
+        () => conv1d(x, w, null, { ...o, mode: 'mirror' as never }),
+        /padding mode "mirror" is not one of zeros, reflect, replicate, circular/,
+      );
+      await expectError(
+        'reflect',
+        () => conv1d(Tensor.zeros(engine, [2, 3, 4]), w, null, { ...o, mode: 'reflect' }),
+        /reflect padding of 4 steps \(causal, kernel 5\) needs more than 4 steps, the input has 4/,
+      );
+      await expectError(
+        'circular',
+        () => conv1d(Tensor.zeros(engine, [2, 3, 3]), w, null, { ...o, mode: 'circular' }),
+        /circular padding of 4 steps .* wraps more than once over 3 steps/,
+      );
       await expectError('channels', () => conv1d(x, w, null, { ...o, layout: 'btc', channels: 9 }), /channels 9 must be an integer in \[1, 8\]/);
-      await expectError('no output', () => conv1d(Tensor.zeros(engine, [2, 3, 1]), Tensor.zeros(engine, [4, 3, 3]), null, { placement: 'windowed', mode: 'zeros' }), /kernel length 3 with windowed padding leaves no output over 1 steps/);
+      await expectError(
+        'no output',
+        () => conv1d(Tensor.zeros(engine, [2, 3, 1]), Tensor.zeros(engine, [4, 3, 3]), null, { placement: 'windowed', mode: 'zeros' }),
+        /kernel length 3 with windowed padding leaves no output over 1 steps/,
+      );
     },
   },
 ];

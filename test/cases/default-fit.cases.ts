@@ -48,7 +48,9 @@ async function defaultFits(engine: Engine, seeds: number[], observation: 'affine
       await fit(engine, student, data, null, { ...FIT_DEFAULTS, proposal: 'optimal', seed, logEvery: 100 });
       const ll = (await filterDataset(student, data, null, filterOpts)).llPerStep + jacobian;
       llStudents.push(ll);
-      console.log(`default ${observation} fit, seed ${seed}: ${ll.toFixed(2)} nats per step (teacher ${llTeacher.toFixed(2)}), ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      console.log(
+        `default ${observation} fit, seed ${seed}: ${ll.toFixed(2)} nats per step (teacher ${llTeacher.toFixed(2)}), ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
     } finally {
       student.dispose();
     }
@@ -59,12 +61,14 @@ async function defaultFits(engine: Engine, seeds: number[], observation: 'affine
 async function expectTeacherLevel(engine: Engine, seeds: number[], observation: 'affine' | 'one-to-one'): Promise<void> {
   const r = await defaultFits(engine, seeds, observation);
   for (const [i, ll] of r.llStudents.entries()) {
-    if (!(ll > r.llTeacher - TOLERANCE)) throw new Error(`${observation}, seed ${seeds[i]}: ${ll.toFixed(3)} nats per step, teacher ${r.llTeacher.toFixed(3)} (more than ${TOLERANCE} below)`);
+    if (!(ll > r.llTeacher - TOLERANCE))
+      throw new Error(`${observation}, seed ${seeds[i]}: ${ll.toFixed(3)} nats per step, teacher ${r.llTeacher.toFixed(3)} (more than ${TOLERANCE} below)`);
     // the static baseline `fit` warns against lies clearly below every fit that found the dynamics
     if (!(r.staticBaseline < ll - 2)) throw new Error(`static baseline ${r.staticBaseline.toFixed(2)} is not 2 nats below a fit's ${ll.toFixed(2)}`);
   }
   const spread = Math.max(...r.llStudents) - Math.min(...r.llStudents);
-  if (!(spread < TOLERANCE)) throw new Error(`final log-likelihoods ${r.llStudents.map((l) => l.toFixed(3)).join(', ')} spread by ${spread.toFixed(3)} nats per step`);
+  if (!(spread < TOLERANCE))
+    throw new Error(`final log-likelihoods ${r.llStudents.map((l) => l.toFixed(3)).join(', ')} spread by ${spread.toFixed(3)} nats per step`);
 }
 
 export const cases: GpuCase[] = [

@@ -1,7 +1,28 @@
 import { gradCheck } from '../../src/autodiff/gradcheck.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
-import { add, addScalar, affine, binaryRef, div, erfc, exp, gelu, leakyRelu, log, mul, neg, scale, sigmoid, softplus, square, sub, tanh, unaryRef, type BinaryOp } from '../../src/ops/elementwise.js';
+import {
+  add,
+  addScalar,
+  affine,
+  binaryRef,
+  div,
+  erfc,
+  exp,
+  gelu,
+  leakyRelu,
+  log,
+  mul,
+  neg,
+  scale,
+  sigmoid,
+  softplus,
+  square,
+  sub,
+  tanh,
+  unaryRef,
+  type BinaryOp,
+} from '../../src/ops/elementwise.js';
 import type { Tensor as T } from '../../src/autodiff/tensor.js';
 import type { GpuCase } from './types.js';
 
@@ -89,8 +110,15 @@ export const cases: GpuCase[] = [
     async run(engine) {
       // erfc at points on both sides of the series / continued-fraction switch (values from the C library)
       const known: [number, number][] = [
-        [-1, 1.8427007929497148], [0.01, 0.9887165844441503], [0.5, 0.4795001221869535], [1, 0.15729920705028513],
-        [1.5, 0.033894853524689274], [2.9, 4.109787809945886e-5], [3.5, 7.430983723414128e-7], [5, 1.5374597944280349e-12], [10, 2.088487583762545e-45],
+        [-1, 1.8427007929497148],
+        [0.01, 0.9887165844441503],
+        [0.5, 0.4795001221869535],
+        [1, 0.15729920705028513],
+        [1.5, 0.033894853524689274],
+        [2.9, 4.109787809945886e-5],
+        [3.5, 7.430983723414128e-7],
+        [5, 1.5374597944280349e-12],
+        [10, 2.088487583762545e-45],
       ];
       for (const [z, v] of known) if (!(Math.abs(erfc(z) - v) <= 1e-14 * v)) throw new Error(`erfc(${z}) = ${erfc(z)}, expected ${v}`);
       // GELU(−10) = −10 Φ(−10) ≈ −7.6e-23: relative accuracy in the tail (float32 exp of an argument near −50
@@ -98,7 +126,8 @@ export const cases: GpuCase[] = [
       const x = Tensor.fromArray(engine, [-10, -5, 0, 3], [4]);
       const g = await gelu(x).readF32();
       const want = unaryRef('gelu', [-10, -5, 0, 3]);
-      for (let i = 0; i < 4; i++) if (!(Math.abs(g[i] - want[i]) <= 1e-5 * Math.abs(want[i]))) throw new Error(`gelu(${[-10, -5, 0, 3][i]}) = ${g[i]}, expected ${want[i]}`);
+      for (let i = 0; i < 4; i++)
+        if (!(Math.abs(g[i] - want[i]) <= 1e-5 * Math.abs(want[i]))) throw new Error(`gelu(${[-10, -5, 0, 3][i]}) = ${g[i]}, expected ${want[i]}`);
       x.dispose();
       await gradCheck(engine, {
         name: 'leakyRelu at 0',
@@ -115,7 +144,10 @@ export const cases: GpuCase[] = [
       const n = 1500;
       await gradCheck(engine, {
         name: 'mul[1][1500]',
-        inputs: [{ data: [0.7], shape: [1] }, { data: uniform(3, n, -1, 1), shape: [n] }],
+        inputs: [
+          { data: [0.7], shape: [1] },
+          { data: uniform(3, n, -1, 1), shape: [n] },
+        ],
         gpu: (_e, [x, y]) => mul(x, y),
         reference: ([x, y]) => binaryRef('mul', x, [1], y, [n]),
         atol: 1e-3,
@@ -134,4 +166,3 @@ export const cases: GpuCase[] = [
     },
   },
 ];
-

@@ -7,7 +7,15 @@ import { gradCheck } from '../../src/autodiff/gradcheck.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { DEFAULT_CONFIG, initialParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import {
-  CnnEncoder, DEFAULT_ENCODER, encode, encodeRef, encoderOutputSteps, encoderParamShapes, encoderParameterCount, encoderReceptiveField, initialEncoderParams,
+  CnnEncoder,
+  DEFAULT_ENCODER,
+  encode,
+  encodeRef,
+  encoderOutputSteps,
+  encoderParamShapes,
+  encoderParameterCount,
+  encoderReceptiveField,
+  initialEncoderParams,
   type EncoderConfig,
 } from '../../src/models/encoder.js';
 import { MODEL_VERSION, parseModel, serializeModel } from '../../src/models/model-file.js';
@@ -35,7 +43,11 @@ const VARIANTS: { label: string; e: EncoderConfig; T: number; steps?: number }[]
     T: 10,
     steps: 8,
   },
-  { label: 'windowed reflect GELU (odd kernels lose a step each)', e: enc({ kernels: [5, 3], channels: [4], inChannels: 2, placement: 'windowed', padMode: 'reflect' }), T: 11 },
+  {
+    label: 'windowed reflect GELU (odd kernels lose a step each)',
+    e: enc({ kernels: [5, 3], channels: [4], inChannels: 2, placement: 'windowed', padMode: 'reflect' }),
+    T: 11,
+  },
 ];
 
 const R = 2;
@@ -92,7 +104,16 @@ export const cases: GpuCase[] = [
       expectThrows('channels', () => initialEncoderParams({ ...ok, channels: [3, 3] }, 2, 1), /2 kernels need 1 hidden channel counts/);
       expectThrows('activation', () => initialEncoderParams({ ...ok, activation: 'relu' as never }, 2, 1), /activation "relu" is not one of gelu, leaky_relu/);
       expectThrows('init scale', () => initialEncoderParams({ ...ok, initScale: 0 }, 2, 1), /initScale must be a positive number/);
-      const model: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 8, obsDim: 3, obs: 'poisson', obsNonlinearity: 'softplus', noise: 'diag', encoder: { ...ok, inChannels: 4 } } as ModelConfig;
+      const model: ModelConfig = {
+        ...DEFAULT_CONFIG,
+        rank: 2,
+        units: 8,
+        obsDim: 3,
+        obs: 'poisson',
+        obsNonlinearity: 'softplus',
+        noise: 'diag',
+        encoder: { ...ok, inChannels: 4 },
+      } as ModelConfig;
       expectThrows('in channels', () => initialParams(model, 1), /encoder.inChannels \(4\) is larger than the model's 3 observed channels/);
     },
   },
@@ -112,8 +133,8 @@ export const cases: GpuCase[] = [
           const n = v.length;
           const mean = v.reduce((a, b) => a + b, 0) / n;
           const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-          if (Math.abs(mean) > 4 * bound / Math.sqrt(3 * n)) throw new Error(`${name}: mean ${mean}`);
-          if (Math.abs(variance / (bound * bound / 3) - 1) > 0.1) throw new Error(`${name}: variance ${variance}, expected ${bound * bound / 3}`);
+          if (Math.abs(mean) > (4 * bound) / Math.sqrt(3 * n)) throw new Error(`${name}: mean ${mean}`);
+          if (Math.abs(variance / ((bound * bound) / 3) - 1) > 0.1) throw new Error(`${name}: variance ${variance}, expected ${(bound * bound) / 3}`);
         }
       }
       const cv = initialEncoderParams({ ...e, constantVar: true }, 3, 11);
@@ -144,8 +165,12 @@ export const cases: GpuCase[] = [
       const after = engine.pool.stats().buffersInUse;
       if (after !== before) throw new Error(`forward left ${after - before} buffers behind`);
       const ref = encodeRef(e, await model.hostParams(), R, y, [B, T, D]);
-      for (const [name, got, want] of [['mean', mean, ref.mean], ['logVar', logVar, ref.logVar]] as const) {
-        for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i] - want[i]) <= 1e-4 + 1e-4 * Math.abs(want[i]))) throw new Error(`${name}[${i}] = ${got[i]}, expected ${want[i]}`);
+      for (const [name, got, want] of [
+        ['mean', mean, ref.mean],
+        ['logVar', logVar, ref.logVar],
+      ] as const) {
+        for (let i = 0; i < want.length; i++)
+          if (!(Math.abs(got[i] - want[i]) <= 1e-4 + 1e-4 * Math.abs(want[i]))) throw new Error(`${name}[${i}] = ${got[i]}, expected ${want[i]}`);
       }
       yt.dispose();
       model.dispose();
@@ -154,15 +179,36 @@ export const cases: GpuCase[] = [
   {
     name: 'encoder model files: version-3 round trip of config and parameters; version-2 files load without an encoder; malformed encoder parameters are refused',
     async run() {
-      const e = enc({ kernels: [5, 3, 2], channels: [4, 3], inChannels: 3, placement: 'acausal', padMode: 'reflect', activation: 'leaky_relu', initScale: 0.2 });
-      const config: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 6, obsDim: 4, obs: 'poisson', obsNonlinearity: 'softplus', noise: 'diag', encoder: e } as ModelConfig;
+      const e = enc({
+        kernels: [5, 3, 2],
+        channels: [4, 3],
+        inChannels: 3,
+        placement: 'acausal',
+        padMode: 'reflect',
+        activation: 'leaky_relu',
+        initScale: 0.2,
+      });
+      const config: ModelConfig = {
+        ...DEFAULT_CONFIG,
+        rank: 2,
+        units: 6,
+        obsDim: 4,
+        obs: 'poisson',
+        obsNonlinearity: 'softplus',
+        noise: 'diag',
+        encoder: e,
+      } as ModelConfig;
       const params = initialParams(config, 2);
       const encoder = initialEncoderParams(e, 2, 3);
       encoder['mean.bias'][0] = Math.fround(1 / 3);
       const text = JSON.stringify(serializeModel(config, params, null, null, encoder));
       const obj = JSON.parse(text);
       if (obj.version !== MODEL_VERSION || MODEL_VERSION !== 3) throw new Error(`written as version ${obj.version}`);
-      if (obj.encoderParams['hidden0.weight'].length !== 4 || obj.encoderParams['hidden0.weight'][0].length !== 3 || obj.encoderParams['hidden0.weight'][0][0].length !== 5) {
+      if (
+        obj.encoderParams['hidden0.weight'].length !== 4 ||
+        obj.encoderParams['hidden0.weight'][0].length !== 3 ||
+        obj.encoderParams['hidden0.weight'][0][0].length !== 5
+      ) {
         throw new Error('conv weights are not stored as [out][in][k]');
       }
       const back = parseModel(text, 'enc.json');
@@ -171,7 +217,11 @@ export const cases: GpuCase[] = [
         const got = back.encoder?.[name];
         if (!got || got.length !== v.length || got.some((x, i) => x !== v[i])) throw new Error(`encoder parameter ${name} changed in the round trip`);
       }
-      expectThrows('no encoder parameters given', () => serializeModel(config, params, null, null), /has an encoder \(config.encoder\) but no encoder parameters/);
+      expectThrows(
+        'no encoder parameters given',
+        () => serializeModel(config, params, null, null),
+        /has an encoder \(config.encoder\) but no encoder parameters/,
+      );
       // a version-2 file (what the previous release wrote): no encoder
       const plain: ModelConfig = { ...config };
       delete plain.encoder;
@@ -184,9 +234,21 @@ export const cases: GpuCase[] = [
         f(o.encoderParams);
         return () => parseModel(JSON.stringify(o), 'enc.json');
       };
-      expectThrows('missing', broken((p) => delete p['logVar.bias']), /enc.json: encoderParams\["logVar.bias"\] is missing/);
-      expectThrows('short row', broken((p) => p['hidden1.weight'][2][1].pop()), /enc.json: encoderParams\["hidden1.weight"\]\[2\]\[1\] has 2 entries, expected 3 \(hidden1.weight is \[3\]\[4\]\[3\]\)/);
-      expectThrows('not a number', broken((p) => (p['mean.weight'][1][0][1] = 'x')), /encoderParams\["mean.weight"\]\[1\]\[0\]\[1\] is "x", not a finite float32 number/);
+      expectThrows(
+        'missing',
+        broken((p) => delete p['logVar.bias']),
+        /enc.json: encoderParams\["logVar.bias"\] is missing/,
+      );
+      expectThrows(
+        'short row',
+        broken((p) => p['hidden1.weight'][2][1].pop()),
+        /enc.json: encoderParams\["hidden1.weight"\]\[2\]\[1\] has 2 entries, expected 3 \(hidden1.weight is \[3\]\[4\]\[3\]\)/,
+      );
+      expectThrows(
+        'not a number',
+        broken((p) => (p['mean.weight'][1][0][1] = 'x')),
+        /encoderParams\["mean.weight"\]\[1\]\[0\]\[1\] is "x", not a finite float32 number/,
+      );
       const noParams = JSON.parse(text);
       delete noParams.encoderParams;
       expectThrows('no encoderParams', () => parseModel(JSON.stringify(noParams), 'enc.json'), /enc.json: config.encoder is set but encoderParams is missing/);

@@ -19,7 +19,9 @@ import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
 export async function objectiveGradientMatches(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number, resampleThreshold = 1): Promise<void> {
-  const B = 2, T = 5, K = 4;
+  const B = 2,
+    T = 5,
+    K = 4;
   const rand = mulberry32(seed);
   const host = initialParams(config, seed);
   // move away from the symmetric initial point (zero mean, identity noise) so every term is exercised
@@ -41,7 +43,8 @@ export async function objectiveGradientMatches(engine: Engine, config: ModelConf
   // the ESS decisions, like the ancestors, are constants of the objective: replay them
   const resampled = splitPaths(await out.paths.readF32(), B, T, K, config.rank).resampled;
   const nResampled = resampled.reduce((a, f) => a + f, 0);
-  if (resampleThreshold < 1 && (nResampled === 0 || nResampled === B * T)) throw new Error(`resampled at ${nResampled} of ${B * T} steps; the case needs both kinds`);
+  if (resampleThreshold < 1 && (nResampled === 0 || nResampled === B * T))
+    throw new Error(`resampled at ${nResampled} of ${B * T} steps; the case needs both kinds`);
   tape.backward(loss);
   const spec = { config, ...cfg };
   const p64 = toHost64(config, host);
@@ -95,7 +98,30 @@ export const cases: GpuCase[] = [
       const data = join(dir, 'y.npy');
       const modelPath = join(dir, 'model.json');
       await saveNpy(data, smallData(6, 2, 30, 3).data, [2, 30, 3]);
-      const args = (rank: number, K: number) => ['--data', data, '--layout', 'trial,time,channel', '--rank', String(rank), '--units', '20', '--particles', String(K), '--proposal', 'bootstrap', '--batch', '2', '--window', '10', '--iters', '3', '--log-every', '1', '--out', modelPath];
+      const args = (rank: number, K: number) => [
+        '--data',
+        data,
+        '--layout',
+        'trial,time,channel',
+        '--rank',
+        String(rank),
+        '--units',
+        '20',
+        '--particles',
+        String(K),
+        '--proposal',
+        'bootstrap',
+        '--batch',
+        '2',
+        '--window',
+        '10',
+        '--iters',
+        '3',
+        '--log-every',
+        '1',
+        '--out',
+        modelPath,
+      ];
       try {
         const refused = async (a: string[], pattern: RegExp) => {
           let message = '';
@@ -150,7 +176,8 @@ export const cases: GpuCase[] = [
       for (const k of PARAM_NAMES) if (file.params[k].some((x, i) => x !== host[k][i])) throw new Error(`model file round trip changes ${k}`);
       if (parameterCount(config) !== parameterCount({ ...config, readoutFromInputs: false }) + 3 * 2) throw new Error('parameter count does not include Bv');
       const model = new LowRankRNN(engine, config, file.params);
-      const S = 2, T = 25;
+      const S = 2,
+        T = 25;
       const rand = mulberry32(4);
       const u = Float32Array.from({ length: S * T * 2 }, () => rand() * 2 - 1);
       const g = await generate(model, { steps: T, inputs: u, seed: 3 });
@@ -160,7 +187,8 @@ export const cases: GpuCase[] = [
           let eta = b[d];
           for (let r = 0; r < 2; r++) eta += B[d * 2 + r] * g.z[st * 2 + r];
           for (let j = 0; j < 2; j++) eta += Bv[d * 2 + j] * u[st * 2 + j];
-          if (Math.abs(g.mean[st * 3 + d] - eta) > 1e-5 * Math.max(1, Math.abs(eta))) throw new Error(`mean [${st}, ${d}] = ${g.mean[st * 3 + d]}, expected ${eta}`);
+          if (Math.abs(g.mean[st * 3 + d] - eta) > 1e-5 * Math.max(1, Math.abs(eta)))
+            throw new Error(`mean [${st}, ${d}] = ${g.mean[st * 3 + d]}, expected ${eta}`);
         }
       }
       model.dispose();
@@ -170,7 +198,8 @@ export const cases: GpuCase[] = [
       } catch (e) {
         message = (e as Error).message;
       }
-      if (!/readoutFromInputs .* needs a model with inputs/.test(message)) throw new Error(`expected an error for a readout from inputs without inputs, got "${message}"`);
+      if (!/readoutFromInputs .* needs a model with inputs/.test(message))
+        throw new Error(`expected an error for a readout from inputs without inputs, got "${message}"`);
     },
   },
   {
@@ -187,7 +216,8 @@ export const cases: GpuCase[] = [
       host.b.fill(0);
       host.Bv.set([1, 0, 0, 1]); // mean_t = v_t
       const a = Math.exp(-Math.exp(host.thetaA[0]));
-      const T = 30, t0 = [4, 11];
+      const T = 30,
+        t0 = [4, 11];
       const u = Float32Array.from({ length: T * 2 }, (_, i) => (Math.floor(i / 2) >= t0[i % 2] ? 1.5 : 0));
       const model = new LowRankRNN(engine, config, host);
       const g = await generate(model, { steps: T, inputs: u, seed: 1, burnIn: 5 });
@@ -195,7 +225,8 @@ export const cases: GpuCase[] = [
       for (let t = 0; t < T; t++) {
         for (let c = 0; c < 2; c++) {
           const want = stepResponse(t, t0[c], 1.5, a);
-          if (Math.abs(g.mean[t * 2 + c] - want) > 1e-5) throw new Error(`generated readout of input ${c} at step ${t}: ${g.mean[t * 2 + c]}, step response ${want}`);
+          if (Math.abs(g.mean[t * 2 + c] - want) > 1e-5)
+            throw new Error(`generated readout of input ${c} at step ${t}: ${g.mean[t * 2 + c]}, step response ${want}`);
         }
       }
     },
@@ -220,11 +251,23 @@ export const cases: GpuCase[] = [
       const { BatchLoader } = await import('../../src/inference/objective.js');
       const { filterDataset } = await import('../../src/inference/filter.js');
       const loader = new BatchLoader(engine, ds, null, false);
-      const batch = loader.batch([{ trial: 0, start: 0 }, { trial: 1, start: 0 }], 30);
+      const batch = loader.batch(
+        [
+          { trial: 0, start: 0 },
+          { trial: 1, start: 0 },
+        ],
+        30,
+      );
       const lossOf = async (path: 'fused' | 'step') => {
         const tape = Tape.begin(engine);
         try {
-          const { loss } = objective(model, batch.y, null, { proposal: 'optimal', resampling: 'systematic', B: 2, T: 30, K: 64, key: seedToKey(3), iter: 0 }, path);
+          const { loss } = objective(
+            model,
+            batch.y,
+            null,
+            { proposal: 'optimal', resampling: 'systematic', B: 2, T: 30, K: 64, key: seedToKey(3), iter: 0 },
+            path,
+          );
           tape.end();
           return await loss.item();
         } finally {
@@ -240,7 +283,8 @@ export const cases: GpuCase[] = [
       const big = await filterDataset(model, ds, null, { particles: 1100, seed: 1 });
       if (big.means.length !== 2 * 30 * 3 || !big.means.every(Number.isFinite)) throw new Error('K = 1100: posterior means missing or not finite');
       if (!(big.essMean > small.essMean)) throw new Error(`ESS did not grow with K: ${small.essMean} (K = 64) vs ${big.essMean} (K = 1100)`);
-      if (!(Math.abs(big.llPerStep - small.llPerStep) < 0.02 * Math.abs(small.llPerStep))) throw new Error(`ll per step K = 64 ${small.llPerStep} vs K = 1100 ${big.llPerStep}`);
+      if (!(Math.abs(big.llPerStep - small.llPerStep) < 0.02 * Math.abs(small.llPerStep)))
+        throw new Error(`ll per step K = 64 ${small.llPerStep} vs K = 1100 ${big.llPerStep}`);
     },
   },
   {
@@ -303,7 +347,28 @@ export const cases: GpuCase[] = [
       await saveNpy(data, ds.data, [2, 30, 3]);
       await saveNpy(u, inputs.data, [2, 30, 1]);
       try {
-        const common = ['--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--units', '8', '--particles', '8', '--batch', '2', '--window', '10', '--iters', '2', '--log-every', '1', '--out', modelPath];
+        const common = [
+          '--data',
+          data,
+          '--layout',
+          'trial,time,channel',
+          '--rank',
+          '2',
+          '--units',
+          '8',
+          '--particles',
+          '8',
+          '--batch',
+          '2',
+          '--window',
+          '10',
+          '--iters',
+          '2',
+          '--log-every',
+          '1',
+          '--out',
+          modelPath,
+        ];
         const withInputs = [...common, '--inputs', u, '--inputs-layout', 'trial,time,channel'];
         const bad: [string[], RegExp][] = [
           [[...common, '--resample-threshold=1.5'], /--resample-threshold must be ≤ 1, got 1.5/],
@@ -318,19 +383,37 @@ export const cases: GpuCase[] = [
           await fitCli.run(args).catch((e: Error) => (message = e.message));
           if (!pattern.test(message)) throw new Error(`fit ${args.slice(-2).join(' ')}: expected ${pattern}, got "${message}"`);
         }
-        if ((await fitCli.run([...withInputs, '--resample-threshold', '0.5', '--readout-from-inputs', '--input-filter', 'lowpass'])) !== 0) throw new Error('fit failed');
+        if ((await fitCli.run([...withInputs, '--resample-threshold', '0.5', '--readout-from-inputs', '--input-filter', 'lowpass'])) !== 0)
+          throw new Error('fit failed');
         const file = parseModel(await readFile(modelPath, 'utf8'));
         if (file.training?.resampleThreshold !== 0.5) throw new Error(`model file records resampleThreshold ${file.training?.resampleThreshold}, expected 0.5`);
         if (!file.config.readoutFromInputs || file.config.inputFilter !== 'lowpass') throw new Error(`model file config ${JSON.stringify(file.config)}`);
         // filter CLI: by default the threshold the model was fitted with
-        const printed = await printedBy(() => filterCli.run(['--model', modelPath, '--data', data, '--layout', 'trial,time,channel', '--inputs', u, '--inputs-layout', 'trial,time,channel', '--particles', '16', '--json']));
+        const printed = await printedBy(() =>
+          filterCli.run([
+            '--model',
+            modelPath,
+            '--data',
+            data,
+            '--layout',
+            'trial,time,channel',
+            '--inputs',
+            u,
+            '--inputs-layout',
+            'trial,time,channel',
+            '--particles',
+            '16',
+            '--json',
+          ]),
+        );
         const cli = JSON.parse(printed[printed.length - 1]) as { ll_per_step: number; ess_mean: number };
         const model = new LowRankRNN(engine, file.config, file.params);
         const y = normalise(ds, file.normalisation!);
         const ess = async (resampleThreshold: number) => (await filterDataset(model, y, inputs, { particles: 16, resampleThreshold, seed: 0 })).essMean;
         const [never, half, always] = [await ess(0), await ess(0.5), await ess(1)];
         model.dispose();
-        if (Math.abs(cli.ess_mean - half) > 1e-4 * half) throw new Error(`filter CLI mean ESS ${cli.ess_mean}, library with the recorded threshold 0.5: ${half}`);
+        if (Math.abs(cli.ess_mean - half) > 1e-4 * half)
+          throw new Error(`filter CLI mean ESS ${cli.ess_mean}, library with the recorded threshold 0.5: ${half}`);
         // never resampling lets the weights degenerate: a lower mean ESS than resampling every step
         if (!(never < always && half !== always)) throw new Error(`mean ESS: never ${never}, threshold 0.5 ${half}, every step ${always}`);
       } finally {
@@ -360,7 +443,9 @@ export const cases: GpuCase[] = [
         const data = join(dir, 'y.npy');
         await saveNpy(data, ds.data, [rows, 3]);
         const evaluate = async (extra: string[]) => {
-          const printed = await printedBy(() => evalCli.run(['--model', modelPath, '--data', data, '--layout', 'time,channel', '--samples', '400', '--seed', '3', '--json', ...extra]));
+          const printed = await printedBy(() =>
+            evalCli.run(['--model', modelPath, '--data', data, '--layout', 'time,channel', '--samples', '400', '--seed', '3', '--json', ...extra]),
+          );
           return JSON.parse(printed[printed.length - 1]) as Record<string, number>;
         };
         const reference = await evaluate([]);
@@ -370,15 +455,22 @@ export const cases: GpuCase[] = [
         if (!(far > 0.35 && far < 0.65)) throw new Error(`underflow fraction ${far}, expected about one half`);
         // far samples carry log ratios of order ½·40²: keeping them dominates the estimate
         if (!(kept.d_stsp > 100 && reference.d_stsp < 20)) throw new Error(`d_stsp ${reference.d_stsp} (reference rule), ${kept.d_stsp} (all samples)`);
-        if (kept.d_stsp !== reference.d_stsp_all_samples || kept.d_stsp_all_samples !== reference.d_stsp_all_samples) throw new Error('both runs must report the same all-sample value');
+        if (kept.d_stsp !== reference.d_stsp_all_samples || kept.d_stsp_all_samples !== reference.d_stsp_all_samples)
+          throw new Error('both runs must report the same all-sample value');
         if (!(reference.d_h > 0 && reference.d_h === kept.d_h)) throw new Error(`d_h ${reference.d_h} / ${kept.d_h}`);
         // --repeats: repeat 0 is the single evaluation (same seed), the headline figures are medians
-        const repeated = (await evaluate(['--repeats', '3'])) as unknown as { d_stsp: number; d_h: number; d_stsp_mad: number; repeats: Record<string, number>[] };
+        const repeated = (await evaluate(['--repeats', '3'])) as unknown as {
+          d_stsp: number;
+          d_h: number;
+          d_stsp_mad: number;
+          repeats: Record<string, number>[];
+        };
         const runs = repeated.repeats;
         if (runs.length !== 3 || runs.map((x) => x.seed).join() !== '3,4,5') throw new Error(`repeats ${JSON.stringify(runs)}`);
         if (runs[0].d_stsp !== reference.d_stsp || runs[0].d_h !== reference.d_h) throw new Error('repeat 0 differs from the single evaluation');
         const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
-        if (repeated.d_stsp !== mid(runs.map((x) => x.d_stsp)) || repeated.d_h !== mid(runs.map((x) => x.d_h))) throw new Error('headline figures are not the medians of the repeats');
+        if (repeated.d_stsp !== mid(runs.map((x) => x.d_stsp)) || repeated.d_h !== mid(runs.map((x) => x.d_h)))
+          throw new Error('headline figures are not the medians of the repeats');
         if (new Set(runs.map((x) => x.d_h)).size !== 3) throw new Error('repeats must generate different series');
         const mad = mid(runs.map((x) => Math.abs(x.d_stsp - repeated.d_stsp)));
         if (repeated.d_stsp_mad !== mad) throw new Error(`d_stsp_mad ${repeated.d_stsp_mad}, the repeats give ${mad}`);
@@ -405,7 +497,18 @@ export const cases: GpuCase[] = [
       const before = await model.hostParams();
       let message = '';
       try {
-        await fit(engine, model, ds, null, { iterations: 4, particles: 4, batch: 1, window: 20, proposal: 'bootstrap', seed: 1, logEvery: 2, optimizer: 'adam', lr: 1e30, lrEnd: 1e30 });
+        await fit(engine, model, ds, null, {
+          iterations: 4,
+          particles: 4,
+          batch: 1,
+          window: 20,
+          proposal: 'bootstrap',
+          seed: 1,
+          logEvery: 2,
+          optimizer: 'adam',
+          lr: 1e30,
+          lrEnd: 1e30,
+        });
       } catch (e) {
         message = (e as Error).message;
       }
@@ -421,7 +524,11 @@ export const cases: GpuCase[] = [
     async run(engine) {
       // Linear-Gaussian model with one input: the filtering distribution at the last step is known
       // exactly (Kalman filter, float64); posterior initial states must be draws from it.
-      const R = 2, D = 2, DU = 1, N = 4, T = 6;
+      const R = 2,
+        D = 2,
+        DU = 1,
+        N = 4,
+        T = 6;
       const config: ModelConfig = { ...DEFAULT_CONFIG, rank: R, units: N, obsDim: D, inputDim: DU, nonlinearity: 'identity', noise: 'diag' };
       const host = initialParams(config, 5);
       host.thetaA[0] = Math.log(-Math.log(0.6));
@@ -458,7 +565,12 @@ export const cases: GpuCase[] = [
             for (let r = 0; r < R; r++) for (let i = 0; i < N; i++) drive[r] += host.n[i * R + r] * host.wu[i] * inputs[t - 1];
             mu = [A[0] * mu[0] + A[1] * mu[1] + c[0] + drive[0], A[2] * mu[0] + A[3] * mu[1] + c[1] + drive[1]];
             const AP = [A[0] * P[0] + A[1] * P[2], A[0] * P[1] + A[1] * P[3], A[2] * P[0] + A[3] * P[2], A[2] * P[1] + A[3] * P[3]];
-            P = [AP[0] * A[0] + AP[1] * A[1] + Math.exp(host.noiseZ[0]), AP[0] * A[2] + AP[1] * A[3], AP[2] * A[0] + AP[3] * A[1], AP[2] * A[2] + AP[3] * A[3] + Math.exp(host.noiseZ[1])];
+            P = [
+              AP[0] * A[0] + AP[1] * A[1] + Math.exp(host.noiseZ[0]),
+              AP[0] * A[2] + AP[1] * A[3],
+              AP[2] * A[0] + AP[3] * A[1],
+              AP[2] * A[2] + AP[3] * A[3] + Math.exp(host.noiseZ[1]),
+            ];
           }
           // sequential scalar updates (diagonal observation noise)
           for (let d = 0; d < D; d++) {
@@ -476,18 +588,25 @@ export const cases: GpuCase[] = [
       const withoutInputs = kalman(new Float32Array(T * DU));
       const model = new LowRankRNN(engine, config, host);
       try {
-        const S = 4000, K = 2048;
+        const S = 4000,
+          K = 2048;
         const g = await generate(model, { steps: 1, sequences: S, seed: 4, initial: { posteriorOf: { y, steps: T, particles: K, inputs: v } } });
         for (let r = 0; r < R; r++) {
-          let m1 = 0, m2 = 0;
+          let m1 = 0,
+            m2 = 0;
           for (let s = 0; s < S; s++) m1 += g.z[s * R + r] / S;
           for (let s = 0; s < S; s++) m2 += (g.z[s * R + r] - m1) ** 2 / S;
           const sd = Math.sqrt(exact.P[r * R + r]);
-          const tol = 6 * sd / Math.sqrt(K / 4); // draws share particles: count the particles, not the draws
-          if (Math.abs(m1 - exact.mu[r]) > tol) throw new Error(`posterior z${r} mean ${m1.toFixed(4)}, Kalman ${exact.mu[r].toFixed(4)} (tolerance ${tol.toFixed(4)})`);
-          if (Math.abs(m2 / exact.P[r * R + r] - 1) > 0.15) throw new Error(`posterior z${r} variance ${m2.toFixed(5)}, Kalman ${exact.P[r * R + r].toFixed(5)}`);
+          const tol = (6 * sd) / Math.sqrt(K / 4); // draws share particles: count the particles, not the draws
+          if (Math.abs(m1 - exact.mu[r]) > tol)
+            throw new Error(`posterior z${r} mean ${m1.toFixed(4)}, Kalman ${exact.mu[r].toFixed(4)} (tolerance ${tol.toFixed(4)})`);
+          if (Math.abs(m2 / exact.P[r * R + r] - 1) > 0.15)
+            throw new Error(`posterior z${r} variance ${m2.toFixed(5)}, Kalman ${exact.P[r * R + r].toFixed(5)}`);
           // the inputs move the posterior far more than the tolerance, so the check above tells given inputs from zeros
-          if (!(Math.abs(withoutInputs.mu[r] - exact.mu[r]) > 4 * tol)) throw new Error(`the test inputs move the posterior of z${r} by only ${Math.abs(withoutInputs.mu[r] - exact.mu[r]).toFixed(4)} (tolerance ${tol.toFixed(4)})`);
+          if (!(Math.abs(withoutInputs.mu[r] - exact.mu[r]) > 4 * tol))
+            throw new Error(
+              `the test inputs move the posterior of z${r} by only ${Math.abs(withoutInputs.mu[r] - exact.mu[r]).toFixed(4)} (tolerance ${tol.toFixed(4)})`,
+            );
         }
         let message = '';
         try {
@@ -495,7 +614,8 @@ export const cases: GpuCase[] = [
         } catch (e) {
           message = (e as Error).message;
         }
-        if (!/posterior inputs have 5 values, expected steps × input channels = 6 × 1/.test(message)) throw new Error(`wrong-length posterior inputs: got "${message}"`);
+        if (!/posterior inputs have 5 values, expected steps × input channels = 6 × 1/.test(message))
+          throw new Error(`wrong-length posterior inputs: got "${message}"`);
       } finally {
         model.dispose();
       }
@@ -513,11 +633,16 @@ export const cases: GpuCase[] = [
       host.n.set([0.2, 0.1, -0.1, 0.3, 0, 0, 0, 0]); // nᵀ rows per unit
       host.h.set([-0.5, 0.25, 0, 0]);
       host.noiseZ.set([Math.log(0.04), Math.log(0.09)]);
-      const A = [0.5 + 0.2 * 1 + (-0.1) * 0, 0.2 * 0 + -0.1 * 1, 0.1 * 1 + 0.3 * 0, 0.5 + 0.1 * 0 + 0.3 * 1];
+      const A = [0.5 + 0.2 * 1 + -0.1 * 0, 0.2 * 0 + -0.1 * 1, 0.1 * 1 + 0.3 * 0, 0.5 + 0.1 * 0 + 0.3 * 1];
       // A[r][c] = a δ + Σ_i n_i[r] m_i[c]
       const nT = host.n;
       const m = host.m;
-      for (let r = 0; r < R; r++) for (let c = 0; c < R; c++) { let s = r === c ? 0.5 : 0; for (let i = 0; i < 4; i++) s += nT[i * R + r] * m[i * R + c]; A[r * R + c] = s; }
+      for (let r = 0; r < R; r++)
+        for (let c = 0; c < R; c++) {
+          let s = r === c ? 0.5 : 0;
+          for (let i = 0; i < 4; i++) s += nT[i * R + r] * m[i * R + c];
+          A[r * R + c] = s;
+        }
       const cvec = [0, 0];
       for (let r = 0; r < R; r++) for (let i = 0; i < 4; i++) cvec[r] -= nT[i * R + r] * host.h[i];
       // μ = (I − A)⁻¹ c

@@ -33,10 +33,15 @@ export function randomNetwork(N: number, R: number, nonlinearity: 'relu' | 'clip
  */
 export function degenerateNetwork(): PiecewiseLinearRnn {
   const rows: [number, number, number][] = [
-    [1, 0, 0.5], [1, 0, -0.7], [2, 0, 1.0], // parallel (x = 0.5, x = −0.7) and a scaled duplicate of x = 0.5
+    [1, 0, 0.5],
+    [1, 0, -0.7],
+    [2, 0, 1.0], // parallel (x = 0.5, x = −0.7) and a scaled duplicate of x = 0.5
     [-1, 0, -0.5], // opposite duplicate of x = 0.5
-    [0, 0, 0.3], [0, 0, -0.4], // zero rows: never / always active
-    [0, 1, 0.2], [1, 1, 0.7], [1, -1, 0.3], // three lines through (0.5, 0.2)
+    [0, 0, 0.3],
+    [0, 0, -0.4], // zero rows: never / always active
+    [0, 1, 0.2],
+    [1, 1, 0.7],
+    [1, -1, 0.3], // three lines through (0.5, 0.2)
     [0.6, -0.8, -0.9],
   ];
   const N = rows.length;
@@ -55,7 +60,9 @@ export function degenerateNetwork(): PiecewiseLinearRnn {
 /** Same point sets (any order) within a relative tolerance. */
 export function assertSamePoints(what: string, got: number[][], want: ArrayLike<number>[], rtol = 1e-7): void {
   if (got.length !== want.length) {
-    throw new Error(`${what}: ${got.length} fixed points, brute force finds ${want.length}\n got ${JSON.stringify(got)}\n want ${JSON.stringify(want.map((w) => Array.from(w)))}`);
+    throw new Error(
+      `${what}: ${got.length} fixed points, brute force finds ${want.length}\n got ${JSON.stringify(got)}\n want ${JSON.stringify(want.map((w) => Array.from(w)))}`,
+    );
   }
   for (const w of want) {
     const scale = 1 + Math.max(...Array.from(w, Math.abs));
@@ -66,10 +73,19 @@ export function assertSamePoints(what: string, got: number[][], want: ArrayLike<
 }
 
 /** Compare against both oracles; returns the result. */
-export async function checkAgainstBruteForce(engine: Engine | null, what: string, model: PiecewiseLinearRnn, options: FixedPointOptions = {}): Promise<FixedPointResult> {
+export async function checkAgainstBruteForce(
+  engine: Engine | null,
+  what: string,
+  model: PiecewiseLinearRnn,
+  options: FixedPointOptions = {},
+): Promise<FixedPointResult> {
   const res = await findFixedPoints(engine, model, options);
   const units = expandToReluUnits(model);
-  assertSamePoints(what, res.points.map((p) => p.z), bruteForceFixedPoints(units));
+  assertSamePoints(
+    what,
+    res.points.map((p) => p.z),
+    bruteForceFixedPoints(units),
+  );
   const regions = bruteForceRegionCount(units);
   if (res.regions !== regions) throw new Error(`${what}: ${res.regions} regions, brute force counts ${regions}`);
   return res;
@@ -81,7 +97,13 @@ export const cases: GpuCase[] = [
     timeoutMs: 180_000,
     async run(engine) {
       let total = 0;
-      for (const [N, R, seed] of [[10, 1, 1], [16, 2, 2], [13, 2, 3], [12, 3, 4], [16, 3, 5]] as const) {
+      for (const [N, R, seed] of [
+        [10, 1, 1],
+        [16, 2, 2],
+        [13, 2, 3],
+        [12, 3, 4],
+        [16, 3, 5],
+      ] as const) {
         const res = await checkAgainstBruteForce(engine, `relu N=${N} R=${R}`, randomNetwork(N, R, 'relu', seed));
         if (res.backend !== 'gpu') throw new Error('expected the GPU backend');
         total += res.count;
@@ -93,7 +115,10 @@ export const cases: GpuCase[] = [
     name: 'fixed points: GPU vertex method equals brute force on clipped relu networks (origin is non-simple)',
     timeoutMs: 180_000,
     async run(engine) {
-      for (const [N, R, seed] of [[8, 2, 11], [6, 3, 12]] as const) {
+      for (const [N, R, seed] of [
+        [8, 2, 11],
+        [6, 3, 12],
+      ] as const) {
         const res = await checkAgainstBruteForce(engine, `clipped N=${N} R=${R}`, randomNetwork(N, R, 'clipped_relu', seed));
         if (res.degenerateSubsets === 0) throw new Error('clipped relu without input should meet a non-simple vertex at the origin');
       }
@@ -106,9 +131,18 @@ export const cases: GpuCase[] = [
     name: 'fixed points: degenerate network (parallel, duplicate, zero rows, concurrent lines) matches brute force',
     async run(engine) {
       const res = await checkAgainstBruteForce(engine, 'degenerate', degenerateNetwork());
-      if (res.singularSubsets === 0 || res.degenerateSubsets === 0) throw new Error(`degenerate network: expected singular and non-simple subsets, got ${JSON.stringify(res)}`);
+      if (res.singularSubsets === 0 || res.degenerateSubsets === 0)
+        throw new Error(`degenerate network: expected singular and non-simple subsets, got ${JSON.stringify(res)}`);
       // Rank-deficient U (all rows parallel): regions are slabs, counted in one dimension.
-      const flat: PiecewiseLinearRnn = { R: 2, N: 4, a: [0.5, 0.9], U: [1, 2, -2, -4, 0.5, 1, 3, 6], V: [0.3, -1, 2, 0.4, 0.1, 0.2, -0.5, 1], h: [0.1, 0.3, -0.2, 0.9], nonlinearity: 'relu' };
+      const flat: PiecewiseLinearRnn = {
+        R: 2,
+        N: 4,
+        a: [0.5, 0.9],
+        U: [1, 2, -2, -4, 0.5, 1, 3, 6],
+        V: [0.3, -1, 2, 0.4, 0.1, 0.2, -0.5, 1],
+        h: [0.1, 0.3, -0.2, 0.9],
+        nonlinearity: 'relu',
+      };
       const r2 = await checkAgainstBruteForce(engine, 'rank-deficient', flat);
       if (r2.dimension !== 1 || r2.regions !== 5) throw new Error(`rank-deficient: dimension ${r2.dimension}, ${r2.regions} regions (want 1, 5)`);
     },
@@ -131,8 +165,16 @@ export const cases: GpuCase[] = [
       if (gpu.regions !== cpu.regions || gpu.singularSubsets !== cpu.singularSubsets) {
         throw new Error(`nearly parallel: GPU ${gpu.regions} regions / ${gpu.singularSubsets} singular, CPU ${cpu.regions} / ${cpu.singularSubsets}`);
       }
-      assertSamePoints('nearly parallel (GPU vs CPU)', gpu.points.map((p) => p.z), cpu.points.map((p) => p.z));
-      assertSamePoints('nearly parallel (GPU vs brute force)', gpu.points.map((p) => p.z), bruteForceFixedPoints(expandToReluUnits(net)));
+      assertSamePoints(
+        'nearly parallel (GPU vs CPU)',
+        gpu.points.map((p) => p.z),
+        cpu.points.map((p) => p.z),
+      );
+      assertSamePoints(
+        'nearly parallel (GPU vs brute force)',
+        gpu.points.map((p) => p.z),
+        bruteForceFixedPoints(expandToReluUnits(net)),
+      );
       if (gpu.count === 0) throw new Error('nearly parallel: no fixed point, the comparison is vacuous');
     },
   },
@@ -150,13 +192,21 @@ export const cases: GpuCase[] = [
       if (calls.length < 3 || lastDone !== total || calls.some(([d, t], i) => t !== total || (i > 0 && d <= calls[i - 1][0]))) {
         throw new Error(`progress calls ${JSON.stringify(calls)}`);
       }
-      assertSamePoints('small buffers', small.points.map((p) => p.z), want);
+      assertSamePoints(
+        'small buffers',
+        small.points.map((p) => p.z),
+        want,
+      );
       if (small.regions !== ref.regions || small.rechecked !== ref.rechecked) {
         throw new Error(`small buffers: regions ${small.regions} vs ${ref.regions}, rechecked ${small.rechecked} vs ${ref.rechecked}`);
       }
       // Vertices one thread per subset instead of by line sweeps.
       const perVertex = await findFixedPoints(engine, model, { sweep: false });
-      assertSamePoints('per-vertex kernel', perVertex.points.map((p) => p.z), want);
+      assertSamePoints(
+        'per-vertex kernel',
+        perVertex.points.map((p) => p.z),
+        want,
+      );
       if (perVertex.regions !== ref.regions || perVertex.singularSubsets !== ref.singularSubsets) {
         throw new Error(`per-vertex kernel: regions ${perVertex.regions} vs ${ref.regions}, singular ${perVertex.singularSubsets} vs ${ref.singularSubsets}`);
       }
@@ -175,8 +225,15 @@ export const cases: GpuCase[] = [
       // a cap of 40 records (M = 24 planes; one line flags at most M + 4) forces splits
       const split = await findFixedPoints(engine, net, { chunk: 4096, capacity: 8, maxCapacity: 40 });
       if (grown.rechecked < 100) throw new Error(`only ${grown.rechecked} subsets re-checked: not the degenerate case this test is about`);
-      for (const [what, r] of [['grown buffer', grown], ['split chunks', split]] as const) {
-        assertSamePoints(what, r.points.map((p) => p.z), cpu.points.map((p) => p.z));
+      for (const [what, r] of [
+        ['grown buffer', grown],
+        ['split chunks', split],
+      ] as const) {
+        assertSamePoints(
+          what,
+          r.points.map((p) => p.z),
+          cpu.points.map((p) => p.z),
+        );
         if (r.regions !== cpu.regions || r.singularSubsets !== cpu.singularSubsets) {
           throw new Error(`${what}: regions ${r.regions} vs CPU ${cpu.regions}, singular ${r.singularSubsets} vs ${cpu.singularSubsets}`);
         }
@@ -203,14 +260,31 @@ export const cases: GpuCase[] = [
       if (pruned.kept !== 12) throw new Error(`kept ${pruned.kept} units, expected the 12 used ones`);
       if (!(pruned.bound > 0 && pruned.bound < 8e-6)) throw new Error(`bound ${pruned.bound}`);
       const approx = await findFixedPoints(null, pruned.model);
-      assertSamePoints('pruned', approx.points.map((p) => p.z), exact.points.map((p) => Float64Array.from(p.z)), 1e-5);
-      const classes = (r: FixedPointResult) => r.points.map((p) => p.stability).sort().join();
+      assertSamePoints(
+        'pruned',
+        approx.points.map((p) => p.z),
+        exact.points.map((p) => Float64Array.from(p.z)),
+        1e-5,
+      );
+      const classes = (r: FixedPointResult) =>
+        r.points
+          .map((p) => p.stability)
+          .sort()
+          .join();
       if (classes(approx) !== classes(exact)) throw new Error(`stability ${classes(approx)} vs ${classes(exact)}`);
       if (!(approx.regions < exact.regions)) throw new Error(`pruning left ${approx.regions} of ${exact.regions} regions`);
       const none = pruneUnits(used, 0);
       if (none.kept !== 20 || none.bound !== 0) throw new Error(`ε = 0 pruned to ${none.kept} units`);
-      assertSamePoints('ε = 0', (await findFixedPoints(null, none.model)).points.map((p) => p.z), exact.points.map((p) => Float64Array.from(p.z)), 0);
-      for (const [bad, pattern] of [[() => pruneUnits(randomNetwork(4, 2, 'relu', 1), 1e-6), /needs clipped relu/], [() => pruneUnits(used, -1), /≥ 0/]] as const) {
+      assertSamePoints(
+        'ε = 0',
+        (await findFixedPoints(null, none.model)).points.map((p) => p.z),
+        exact.points.map((p) => Float64Array.from(p.z)),
+        0,
+      );
+      for (const [bad, pattern] of [
+        [() => pruneUnits(randomNetwork(4, 2, 'relu', 1), 1e-6), /needs clipped relu/],
+        [() => pruneUnits(used, -1), /≥ 0/],
+      ] as const) {
         let message = '';
         try {
           bad();
@@ -236,7 +310,12 @@ export const cases: GpuCase[] = [
       // Stability must agree with the eigenvalues reported.
       for (const p of res.points) {
         const mods = p.eigenvalues.map((e) => Math.hypot(e.re, e.im));
-        const ok = p.stability === 'stable' ? mods.every((x) => x < 1) : p.stability === 'unstable' ? mods.every((x) => x > 1) : mods.some((x) => x < 1) && mods.some((x) => x >= 1);
+        const ok =
+          p.stability === 'stable'
+            ? mods.every((x) => x < 1)
+            : p.stability === 'unstable'
+              ? mods.every((x) => x > 1)
+              : mods.some((x) => x < 1) && mods.some((x) => x >= 1);
         if (!ok || p.eigenvalues.length !== 2) throw new Error(`teacher: ${p.stability} point with eigenvalue moduli ${mods}`);
       }
     },

@@ -66,7 +66,11 @@ export const cases: GpuCase[] = [
         const seed = Tensor.fromArray(engine, gyData, out.shape);
         const [gx] = tape.gradients(out, [x], { seed });
         // Sums of up to K terms in f32 (sequential over the segment).
-        assertClose(await gx!.readF32(), gatherAdjointReference(gyData, idxData, g.batch, g.jSrc, g.kOut, width), { atol: 1e-5 * g.kOut, rtol: 1e-5, what: `gather adjoint ${g.label}` });
+        assertClose(await gx!.readF32(), gatherAdjointReference(gyData, idxData, g.batch, g.jSrc, g.kOut, width), {
+          atol: 1e-5 * g.kOut,
+          rtol: 1e-5,
+          what: `gather adjoint ${g.label}`,
+        });
         tape.dispose();
         for (const t of [x, idx, out, seed, gx!]) t.dispose();
       }

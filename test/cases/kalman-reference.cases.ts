@@ -35,8 +35,18 @@ const T = 40;
 const TRIALS = 4;
 
 const CONFIG: ModelConfig = {
-  rank: R, units: N, obsDim: D, inputDim: 0, nonlinearity: 'identity', obs: 'gauss', obsNonlinearity: 'identity',
-  noise: 'full', initNoiseZ: 0.2, initNoiseZ0: 0.5, initNoiseX: 0.3, initDecay: 0.8,
+  rank: R,
+  units: N,
+  obsDim: D,
+  inputDim: 0,
+  nonlinearity: 'identity',
+  obs: 'gauss',
+  obsNonlinearity: 'identity',
+  noise: 'full',
+  initNoiseZ: 0.2,
+  initNoiseZ0: 0.5,
+  initNoiseX: 0.3,
+  initDecay: 0.8,
 };
 
 type Mat = Float64Array; // row-major
@@ -121,7 +131,13 @@ function lgss(p: HostParams): Lgss {
     return matmul(L, transpose(L, R, R), R, R, R);
   };
   return {
-    A, c, Q: cov(p.noiseZ), mu0: Float64Array.from(p.mu0), P0: cov(p.noiseZ0), C: Float64Array.from(p.B), b: Float64Array.from(p.b),
+    A,
+    c,
+    Q: cov(p.noiseZ),
+    mu0: Float64Array.from(p.mu0),
+    P0: cov(p.noiseZ0),
+    C: Float64Array.from(p.B),
+    b: Float64Array.from(p.b),
     varX: Float64Array.from(p.logVarX, Math.exp),
   };
 }
@@ -129,7 +145,7 @@ function lgss(p: HostParams): Lgss {
 function spectralRadius2(A: Mat): number {
   const tr = A[0] + A[3];
   const det = A[0] * A[3] - A[1] * A[2];
-  const disc = tr * tr / 4 - det;
+  const disc = (tr * tr) / 4 - det;
   if (disc >= 0) return Math.max(Math.abs(tr / 2 + Math.sqrt(disc)), Math.abs(tr / 2 - Math.sqrt(disc)));
   return Math.sqrt(det); // complex pair: |λ|² = det
 }
@@ -277,7 +293,8 @@ function cpuOptimalPf(s: Lgss, y: ArrayLike<number>, K: number, seed: number): n
   let ll = 0;
   for (let t = 0; t < T; t++) {
     const P = t === 0 ? s.P0 : s.Q;
-    const means = t === 0 ? Array.from({ length: K }, () => Float64Array.from(s.mu0)) : z.map((zk) => Float64Array.from(matmul(s.A, zk, R, R, 1), (v, r) => v + s.c[r]));
+    const means =
+      t === 0 ? Array.from({ length: K }, () => Float64Array.from(s.mu0)) : z.map((zk) => Float64Array.from(matmul(s.A, zk, R, R, 1), (v, r) => v + s.c[r]));
     const PCt = matmul(P, Ct, R, R, D);
     const S = matmul(s.C, PCt, D, R, D);
     for (let d = 0; d < D; d++) S[d * D + d] += s.varX[d];
@@ -285,7 +302,11 @@ function cpuOptimalPf(s: Lgss, y: ArrayLike<number>, K: number, seed: number): n
     // posterior covariance P − P Cᵀ S⁻¹ C P
     const Pp = Float64Array.from(P);
     for (let j = 0; j < R; j++) {
-      const sol = gaussLogDensity(Float64Array.from({ length: D }, (_, d) => PCt[j * D + d]), LS, D).sinvx;
+      const sol = gaussLogDensity(
+        Float64Array.from({ length: D }, (_, d) => PCt[j * D + d]),
+        LS,
+        D,
+      ).sinvx;
       for (let i = 0; i < R; i++) for (let d = 0; d < D; d++) Pp[i * R + j] -= PCt[i * D + d] * sol[d];
     }
     const Lp = cholesky(Pp, R);
@@ -338,7 +359,9 @@ export const cases: GpuCase[] = [
       for (const K of [1, 4]) {
         const out = await smcPerStep(engine, params, ds, 'optimal', K, 3);
         const trialErr = out.llPerTrial.map((v, k) => v - exact[k]);
-        console.log(`kalman optimal A=0 K=${K}: per-step err ${(out.llPerStep - exactPerStep).toExponential(3)}, per-trial ${trialErr.map((e) => e.toExponential(2)).join(' ')}`);
+        console.log(
+          `kalman optimal A=0 K=${K}: per-step err ${(out.llPerStep - exactPerStep).toExponential(3)}, per-trial ${trialErr.map((e) => e.toExponential(2)).join(' ')}`,
+        );
         // measured ≈ 3e-5 per trial (|log p| ≈ 60, 40 steps summed in float32: a few ulps of 60 per step)
         if (!trialErr.every((e) => Math.abs(e) < 2e-4)) throw new Error(`A = 0, K = ${K}: per-trial errors ${trialErr} exceed 2e-4`);
         if (!(Math.abs(out.llPerStep - exactPerStep) < 5e-6)) throw new Error(`A = 0, K = ${K}: per-step error ${out.llPerStep - exactPerStep} exceeds 5e-6`);
@@ -359,12 +382,16 @@ export const cases: GpuCase[] = [
       }
       const boot: number[] = [];
       for (let seed = 1; seed <= 4; seed++) boot.push((await smcPerStep(engine, params, ds, 'bootstrap', 32, seed)).llPerStep - exactPerStep);
-      console.log(`kalman optimal K=32: GPU err ${mean(gpu).toExponential(3)} ± ${sd(gpu).toExponential(2)} [${gpu.map((e) => e.toExponential(2)).join(' ')}]; CPU float64 ${mean(cpu).toExponential(3)} ± ${sd(cpu).toExponential(2)}; bootstrap K=32 ${mean(boot).toExponential(3)} ± ${sd(boot).toExponential(2)}`);
+      console.log(
+        `kalman optimal K=32: GPU err ${mean(gpu).toExponential(3)} ± ${sd(gpu).toExponential(2)} [${gpu.map((e) => e.toExponential(2)).join(' ')}]; CPU float64 ${mean(cpu).toExponential(3)} ± ${sd(cpu).toExponential(2)}; bootstrap K=32 ${mean(boot).toExponential(3)} ± ${sd(boot).toExponential(2)}`,
+      );
       // measured: GPU −1.7e-2 ± 2.2e-2, CPU −1.3e-2 ± 1.4e-2, bootstrap −8.9e-2 ± 5.1e-2 (per step)
       const se = Math.sqrt(sd(gpu) ** 2 / gpu.length + sd(cpu) ** 2 / cpu.length);
-      if (!(Math.abs(mean(gpu) - mean(cpu)) < 4 * se)) throw new Error(`optimal K = 32: GPU mean error ${mean(gpu)} vs float64 fully adapted filter ${mean(cpu)} (4 SE = ${4 * se})`);
+      if (!(Math.abs(mean(gpu) - mean(cpu)) < 4 * se))
+        throw new Error(`optimal K = 32: GPU mean error ${mean(gpu)} vs float64 fully adapted filter ${mean(cpu)} (4 SE = ${4 * se})`);
       if (!(Math.abs(mean(gpu)) < 0.05)) throw new Error(`optimal K = 32: mean per-step error ${mean(gpu)} exceeds 0.05`);
-      if (!(Math.abs(mean(gpu)) < 0.5 * Math.abs(mean(boot)))) throw new Error(`optimal K = 32 error ${mean(gpu)} not below half the bootstrap's ${mean(boot)}`);
+      if (!(Math.abs(mean(gpu)) < 0.5 * Math.abs(mean(boot))))
+        throw new Error(`optimal K = 32 error ${mean(gpu)} not below half the bootstrap's ${mean(boot)}`);
     },
   },
   {
@@ -376,15 +403,19 @@ export const cases: GpuCase[] = [
       for (const K of [16, 128, 1024]) {
         const errs: number[] = [];
         for (const seed of [1, 2, 3, 4]) errs.push((await smcPerStep(engine, params, ds, 'bootstrap', K, seed)).llPerStep - exactPerStep);
-        console.log(`kalman bootstrap K=${K}: mean err ${mean(errs).toExponential(3)} sd ${sd(errs).toExponential(3)} [${errs.map((e) => e.toExponential(2)).join(' ')}]`);
+        console.log(
+          `kalman bootstrap K=${K}: mean err ${mean(errs).toExponential(3)} sd ${sd(errs).toExponential(3)} [${errs.map((e) => e.toExponential(2)).join(' ')}]`,
+        );
         stats.push({ K, m: mean(errs), se: sd(errs) / Math.sqrt(errs.length) });
       }
       // measured mean ± sd over 4 seeds: K=16 −0.249 ± 0.077, K=128 −0.0135 ± 0.0071, K=1024 −0.0014 ± 0.0049
       for (let i = 1; i < stats.length; i++) {
-        if (!(Math.abs(stats[i].m) < Math.abs(stats[i - 1].m))) throw new Error(`bootstrap: |error| did not shrink from K = ${stats[i - 1].K} (${stats[i - 1].m}) to K = ${stats[i].K} (${stats[i].m})`);
+        if (!(Math.abs(stats[i].m) < Math.abs(stats[i - 1].m)))
+          throw new Error(`bootstrap: |error| did not shrink from K = ${stats[i - 1].K} (${stats[i - 1].m}) to K = ${stats[i].K} (${stats[i].m})`);
       }
       // Jensen: E log p̂ < log p; significant (2 SE) where the bias dominates the spread
-      for (const st of stats.slice(0, 2)) if (!(st.m + 2 * st.se < 0)) throw new Error(`bootstrap K = ${st.K}: mean error ${st.m} (SE ${st.se}) not significantly below 0`);
+      for (const st of stats.slice(0, 2))
+        if (!(st.m + 2 * st.se < 0)) throw new Error(`bootstrap K = ${st.K}: mean error ${st.m} (SE ${st.se}) not significantly below 0`);
       const last = stats[stats.length - 1];
       const tol = Math.max(3 * last.se, 2e-3);
       if (!(Math.abs(last.m) < tol)) throw new Error(`bootstrap K = ${last.K}: mean error ${last.m} exceeds 3 SE = ${tol}`);

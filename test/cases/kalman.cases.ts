@@ -42,7 +42,10 @@ function assertBlock(what: string, a: ArrayLike<number>, b: ArrayLike<number>, t
     const d = Math.abs(a[i] - b[i]);
     if (!(d <= err)) [err, at] = [d, i];
   }
-  if (!(err <= tol * scale)) throw new Error(`${what}: max error ${err.toExponential(3)} at ${at} (got ${a[at]}, expected ${b[at]}) exceeds ${tol.toExponential(2)} × ${scale.toExponential(3)}`);
+  if (!(err <= tol * scale))
+    throw new Error(
+      `${what}: max error ${err.toExponential(3)} at ${at} (got ${a[at]}, expected ${b[at]}) exceeds ${tol.toExponential(2)} × ${scale.toExponential(3)}`,
+    );
 }
 
 /**
@@ -139,8 +142,20 @@ export const cases: GpuCase[] = [
     async run(engine) {
       await gradCheck(engine, {
         name: 'pack',
-        inputs: [{ data: [1, 2, 3, 4], shape: [4] }, { data: [5, 6, 7], shape: [3] }],
-        gpu: (e, [a, b]) => pack(e, [{ src: a, dstOffset: 6, srcOffset: 1, length: 2 }, { src: b, dstOffset: 0 }, { src: a, dstOffset: 3, length: 1 }], 9),
+        inputs: [
+          { data: [1, 2, 3, 4], shape: [4] },
+          { data: [5, 6, 7], shape: [3] },
+        ],
+        gpu: (e, [a, b]) =>
+          pack(
+            e,
+            [
+              { src: a, dstOffset: 6, srcOffset: 1, length: 2 },
+              { src: b, dstOffset: 0 },
+              { src: a, dstOffset: 3, length: 1 },
+            ],
+            9,
+          ),
         reference: ([a, b]) => Float64Array.from([b[0], b[1], b[2], a[0], 0, 0, a[1], a[2], 0]),
       });
     },
@@ -176,7 +191,14 @@ cases.push(
         ],
         gpu: (e, [yt, o, l, b]) => {
           const { qs, G } = optimalProjections(yt, o, l, b);
-          return pack(e, [{ src: qs, dstOffset: 0 }, { src: G, dstOffset: BT * (R + 1) }], BT * (R + 1) + R * R);
+          return pack(
+            e,
+            [
+              { src: qs, dstOffset: 0 },
+              { src: G, dstOffset: BT * (R + 1) },
+            ],
+            BT * (R + 1) + R * R,
+          );
         },
         reference: ([yr, o, l, b]) => optimalProjectionsRef(yr, o, l, b, BT, D, R),
         eps: 1e-3,

@@ -27,7 +27,10 @@ const matmulCases: GpuCase[] = MATMUL_SIZES.map(({ M, K, N, transA, transB }, i)
     async run(engine) {
       await gradCheck(engine, {
         name: `matmul${i}`,
-        inputs: [{ data: uniform(20 + i, M * K), shape: aShape }, { data: uniform(40 + i, K * N), shape: bShape }],
+        inputs: [
+          { data: uniform(20 + i, M * K), shape: aShape },
+          { data: uniform(40 + i, K * N), shape: bShape },
+        ],
         gpu: (_e, [a, b]) => matmul(a, b, { transA, transB }),
         reference: ([a, b]) => matmulRef(a, aShape, b, bShape, transA, transB),
       });

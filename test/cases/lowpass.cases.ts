@@ -15,7 +15,9 @@ export const cases: GpuCase[] = [
   {
     name: 'lowpass: the response to a step input is h (1 − a^(t − t0)) from the step on, per sequence and channel',
     async run(engine) {
-      const S = 2, T = 40, C = 3;
+      const S = 2,
+        T = 40,
+        C = 3;
       const decays = [0.9, 0.5];
       const u = new Float32Array(S * T * C);
       const t0 = (s: number, c: number) => 3 + 5 * c + s;
@@ -31,7 +33,8 @@ export const cases: GpuCase[] = [
             for (let c = 0; c < C; c++) {
               const want = stepResponse(t, t0(s, c), h(s, c), aF);
               const got = v[(s * T + t) * C + c];
-              if (Math.abs(got - want) > 1e-5 * Math.max(1, Math.abs(want))) throw new Error(`a = ${a}, sequence ${s}, channel ${c}, step ${t}: ${got}, expected ${want}`);
+              if (Math.abs(got - want) > 1e-5 * Math.max(1, Math.abs(want)))
+                throw new Error(`a = ${a}, sequence ${s}, channel ${c}, step ${t}: ${got}, expected ${want}`);
             }
           }
         }
@@ -48,7 +51,10 @@ export const cases: GpuCase[] = [
       const u = Float64Array.from({ length: 3 * 17 * 2 }, () => rand() * 2 - 1);
       await gradCheck(engine, {
         name: 'lowpass',
-        inputs: [{ data: u, shape }, { data: [Math.log(-Math.log(0.8))], shape: [1] }],
+        inputs: [
+          { data: u, shape },
+          { data: [Math.log(-Math.log(0.8))], shape: [1] },
+        ],
         gpu: (_e, [x, th]) => lowpass(x, th),
         reference: ([x, th]) => lowpassReference(x, shape, th[0]),
         atol: 1e-3,

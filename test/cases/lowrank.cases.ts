@@ -7,7 +7,13 @@ import { dphiDh, dphiDx, kinks, NONLINEARITIES, phi, type NonlinearityName } fro
 import { preprocess } from '../../src/gpu/preprocess.js';
 import type { GpuCase } from './types.js';
 
-interface Inputs { z: number[]; M: number[]; c: number[]; Nmat: number[]; h: number[] }
+interface Inputs {
+  z: number[];
+  M: number[];
+  c: number[];
+  Nmat: number[];
+  h: number[];
+}
 
 /**
  * Random inputs whose currents x stay at least `margin` away from φ's kinks, so that finite
@@ -80,7 +86,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 export const cases: GpuCase[] = [
   {
-    name: 'WGSL nonlinearities match the float64 mirror, at kinks (relu\'(0) = 0) and at extreme arguments',
+    name: "WGSL nonlinearities match the float64 mirror, at kinks (relu'(0) = 0) and at extreme arguments",
     async run(engine) {
       const pairs: [number, number][] = [];
       for (const x of [-90, -30, -2.5, -0.75, -0.3, 0, 0.3, 0.75, 2.5, 30, 80]) for (const hv of [-0.75, 0, 0.3]) pairs.push([x, hv]);
@@ -108,14 +114,19 @@ export const cases: GpuCase[] = [
   {
     name: 'lowrankProduct forward and backward at moderate size match float64 (default chunking)',
     async run(engine) {
-      const P = 600, N = 150, R = 5;
+      const P = 600,
+        N = 150,
+        R = 5;
       for (const nl of ['clipped_relu', 'softplus'] as const) {
         const inp = makeInputs(99, P, N, R, nl, 0);
         const rand = mulberry32(5);
         const gyData = Array.from({ length: P * R }, () => rand() * 2 - 1);
         const t = {
-          z: Tensor.param(engine, inp.z, [P, R]), M: Tensor.param(engine, inp.M, [N, R]), c: Tensor.param(engine, inp.c, [N]),
-          Nmat: Tensor.param(engine, inp.Nmat, [N, R]), h: Tensor.param(engine, inp.h, [N]),
+          z: Tensor.param(engine, inp.z, [P, R]),
+          M: Tensor.param(engine, inp.M, [N, R]),
+          c: Tensor.param(engine, inp.c, [N]),
+          Nmat: Tensor.param(engine, inp.Nmat, [N, R]),
+          h: Tensor.param(engine, inp.h, [N]),
         };
         const tape = Tape.begin(engine);
         const y = lowrankProduct(t.z, t.M, t.c, t.Nmat, t.h, nl);
@@ -137,15 +148,27 @@ export const cases: GpuCase[] = [
   {
     name: 'lowrankProduct with 2^18 particles (small N, capped chunk count) matches float64, gradients summed over all particles',
     async run(engine) {
-      const P = 1 << 18, N = 8, R = 2;
+      const P = 1 << 18,
+        N = 8,
+        R = 2;
       const inp = makeInputs(3, P, N, R, 'softplus', 0);
       const gyData = Float32Array.from({ length: P * R }, (_, i) => ((i * 7919) % 2001) / 1000 - 1);
-      const t = [Tensor.param(engine, inp.z, [P, R]), Tensor.param(engine, inp.M, [N, R]), Tensor.param(engine, inp.c, [N]), Tensor.param(engine, inp.Nmat, [N, R]), Tensor.param(engine, inp.h, [N])];
+      const t = [
+        Tensor.param(engine, inp.z, [P, R]),
+        Tensor.param(engine, inp.M, [N, R]),
+        Tensor.param(engine, inp.c, [N]),
+        Tensor.param(engine, inp.Nmat, [N, R]),
+        Tensor.param(engine, inp.h, [N]),
+      ];
       const tape = Tape.begin(engine);
       const y = lowrankProduct(t[0], t[1], t[2], t[3], t[4], 'softplus');
       tape.end();
       const zf = Float32Array.from(inp.z);
-      assertClose(await y.readF32(), lowrankProductRef(zf, inp.M, inp.c, inp.Nmat, inp.h, R, 'softplus'), { atol: 1e-5, rtol: 1e-4, what: 'forward, 2^18 particles' });
+      assertClose(await y.readF32(), lowrankProductRef(zf, inp.M, inp.c, inp.Nmat, inp.h, R, 'softplus'), {
+        atol: 1e-5,
+        rtol: 1e-4,
+        what: 'forward, 2^18 particles',
+      });
       const gy = Tensor.fromArray(engine, gyData, [P, R]);
       const grads = tape.gradients(y, t, { seed: gy });
       tape.dispose();

@@ -14,7 +14,13 @@ export const cases: GpuCase[] = [
   {
     name: 'dstsp kernel: log mixture densities match float64 for ragged tiles (dims, samples, components not multiples of 16)',
     async run(engine) {
-      for (const [n, T, d, sigma] of [[37, 300, 5, 1], [16, 257, 16, 1], [50, 600, 37, 0.8], [1, 1, 1, 1], [20, 4100, 3, 1]] as const) {
+      for (const [n, T, d, sigma] of [
+        [37, 300, 5, 1],
+        [16, 257, 16, 1],
+        [50, 600, 37, 0.8],
+        [1, 1, 1, 1],
+        [20, 4100, 3, 1],
+      ] as const) {
         const samples = randomRows(n, d, 1.2, n * 7 + d);
         const comps = randomRows(T, d, 1, T + d);
         const want = gmmLogDensity(samples, comps, sigma);

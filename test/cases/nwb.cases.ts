@@ -20,7 +20,9 @@ export const cases: GpuCase[] = [
       const { join } = await import('node:path');
       const { writeNwb } = await import('../../src/io/nwb.js');
       // a computed specifier keeps the CLI (Node-only) out of the browser bundle
-      const { run: evalSpikes } = await (import(/* @vite-ignore */ `../../src/cli/${'eval-spikes'}.js`) as Promise<typeof import('../../src/cli/eval-spikes.js')>);
+      const { run: evalSpikes } = await (import(/* @vite-ignore */ `../../src/cli/${'eval-spikes'}.js`) as Promise<
+        typeof import('../../src/cli/eval-spikes.js')
+      >);
       const teacher = oscillatorTeacher('poisson');
       const trials = 60;
       const steps = 35; // 30 scored bins + 5 forward bins
@@ -58,7 +60,10 @@ export const cases: GpuCase[] = [
       }
       const starts = Array.from({ length: trials }, (_, k) => start(k));
       const bytes = await writeNwb({
-        identifier: 'osc', description: 'oscillator teacher', spikeTimes: spikeTimes.map((s) => s.sort((a, b) => a - b)), obsInterval: [0, trials + 2],
+        identifier: 'osc',
+        description: 'oscillator teacher',
+        spikeTimes: spikeTimes.map((s) => s.sort((a, b) => a - b)),
+        obsInterval: [0, trials + 2],
         unitColumns: { heldout: spikeTimes.map((_, u) => (u >= D ? 1 : 0)) },
         trials: { start: starts, stop: starts.map((s) => s + steps * w) },
         behaviour: [{ name: 'hand_vel', data: vel, dim: 2, timestamps: velT }],
@@ -69,8 +74,25 @@ export const cases: GpuCase[] = [
         writeFileSync(join(dir, 'm.json'), JSON.stringify(serializeModel(teacher.config, teacher.params, null, null)));
         const lines = await printedBy(() =>
           evalSpikes([
-            '--model', join(dir, 'm.json'), '--data', join(dir, 's.nwb'), '--bin-ms', '20', '--align', 'start_time', '--align-window', '0,600',
-            '--forward-ms', '100', '--held-out-neurons', 'file', '--split', '0.6,0.4,0', '--particles', '64', '--json',
+            '--model',
+            join(dir, 'm.json'),
+            '--data',
+            join(dir, 's.nwb'),
+            '--bin-ms',
+            '20',
+            '--align',
+            'start_time',
+            '--align-window',
+            '0,600',
+            '--forward-ms',
+            '100',
+            '--held-out-neurons',
+            'file',
+            '--split',
+            '0.6,0.4,0',
+            '--particles',
+            '64',
+            '--json',
           ]),
         );
         const out = JSON.parse(lines[lines.length - 1]);

@@ -22,8 +22,16 @@ import type { GpuCase } from './types.js';
 
 const N = 6;
 const base: ModelConfig = {
-  ...DEFAULT_CONFIG, rank: 2, units: N, obsDim: N, inputDim: 0, nonlinearity: 'tanh', observation: 'one-to-one', readoutFrom: 'rates',
-  initNoiseX: 0.4, initNoiseZ: 0.3,
+  ...DEFAULT_CONFIG,
+  rank: 2,
+  units: N,
+  obsDim: N,
+  inputDim: 0,
+  nonlinearity: 'tanh',
+  observation: 'one-to-one',
+  readoutFrom: 'rates',
+  initNoiseX: 0.4,
+  initNoiseZ: 0.3,
 };
 
 function expect(ok: boolean, what: string): void {
@@ -61,7 +69,9 @@ function hostFor(config: ModelConfig, seed: number): HostParams {
  */
 async function matchesReference(engine: Engine, config: ModelConfig, path: 'fused' | 'step', seed: number): Promise<Float32Array> {
   validateConfig(config);
-  const B = 2, T = 25, K = 16;
+  const B = 2,
+    T = 25,
+    K = 16;
   const host = hostFor(config, seed);
   const rand = mulberry32(seed);
   const y = Float32Array.from({ length: B * T * N }, () => (config.obs === 'poisson' ? Math.floor(3 * rand()) : 2 * rand() - 1));
@@ -102,7 +112,12 @@ export const cases: GpuCase[] = [
     name: 'rates readout: fused and step-path filters match the float64 reference (Gaussian identity, Poisson softplus; with and without inputs)',
     timeoutMs: 180_000,
     async run(e) {
-      const configs = [[gauss, 51], [{ ...gauss, inputDim: 2 }, 52], [poisson, 53], [{ ...poisson, inputDim: 1, nonlinearity: 'relu' }, 54]] as const;
+      const configs = [
+        [gauss, 51],
+        [{ ...gauss, inputDim: 2 }, 52],
+        [poisson, 53],
+        [{ ...poisson, inputDim: 1, nonlinearity: 'relu' }, 54],
+      ] as const;
       for (const [config, seed] of configs) {
         const fused = await matchesReference(e, config, 'fused', seed);
         const step = await matchesReference(e, config, 'step', seed);
@@ -136,7 +151,10 @@ export const cases: GpuCase[] = [
     async run(engine) {
       for (const config of [{ ...gauss, inputDim: 2 }, poisson]) {
         const host = hostFor(config, 9);
-        const S = 2, T = 30, R = config.rank, DU = config.inputDim;
+        const S = 2,
+          T = 30,
+          R = config.rank,
+          DU = config.inputDim;
         const rand = mulberry32(10);
         const u = DU > 0 ? Float32Array.from({ length: S * T * DU }, () => 2 * rand() - 1) : undefined;
         const model = new LowRankRNN(engine, config, host);
@@ -165,7 +183,8 @@ export const cases: GpuCase[] = [
       try {
         expect(defaultProposal(model) === 'bootstrap', `default proposal ${defaultProposal(model)}`);
         expect(model.layout.rates && model.layout.sizes.Bo === N, 'layout: Bo block');
-        const B = 1, T = 4;
+        const B = 1,
+          T = 4;
         const y = Tensor.fromArray(engine, new Float32Array(B * T * N), [B, T, N]);
         const cfg = { proposal: 'optimal' as const, resampling: 'systematic' as const, B, T, K: 4, key: seedToKey(1), iter: 0 };
         await expectThrows(() => objective(model, y, null, cfg), /optimal proposal .*readoutFrom 'rates'.*bootstrap/, 'objective with the optimal proposal');
@@ -190,7 +209,8 @@ export const cases: GpuCase[] = [
       const cliModule = (name: string) => import(/* @vite-ignore */ `../../src/cli/${name}.js`) as Promise<typeof import('../../src/cli/fit.js')>;
       const [fitCli, generateCli] = [await cliModule('fit'), await cliModule('generate')];
       const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-rates-'));
-      const D = 4, T = 20;
+      const D = 4,
+        T = 20;
       const rand = mulberry32(12);
       const y = Float32Array.from({ length: 2 * T * D }, (_, i) => Math.sin(0.3 * Math.floor(i / D) + (i % D)) + 0.2 * (rand() - 0.5));
       const data = join(dir, 'y.npy');
@@ -198,8 +218,31 @@ export const cases: GpuCase[] = [
       await saveNpy(data, y, [2, T, D]);
       try {
         const common = [
-          '--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--particles', '8', '--batch', '2', '--window', '10', '--iters', '3',
-          '--log-every', '1', '--nonlinearity', 'tanh', '--observation', 'one-to-one', '--readout-from', 'rates', '--out', modelPath, '--json',
+          '--data',
+          data,
+          '--layout',
+          'trial,time,channel',
+          '--rank',
+          '2',
+          '--particles',
+          '8',
+          '--batch',
+          '2',
+          '--window',
+          '10',
+          '--iters',
+          '3',
+          '--log-every',
+          '1',
+          '--nonlinearity',
+          'tanh',
+          '--observation',
+          'one-to-one',
+          '--readout-from',
+          'rates',
+          '--out',
+          modelPath,
+          '--json',
         ];
         let message = '';
         await fitCli.run([...common, '--proposal', 'optimal']).catch((err: Error) => (message = err.message));
@@ -210,7 +253,10 @@ export const cases: GpuCase[] = [
         const c = file.config;
         expect(c.observation === 'one-to-one' && c.readoutFrom === 'rates' && file.params.Bo.length === D, `model file: ${JSON.stringify(c)}`);
         expect((JSON.parse(text).training?.proposal ?? 'bootstrap') === 'bootstrap', `trained with ${JSON.parse(text).training?.proposal}`);
-        expect(file.params.Bo.some((v) => v !== 1), 'the trained gains did not move');
+        expect(
+          file.params.Bo.some((v) => v !== 1),
+          'the trained gains did not move',
+        );
         const gen = join(dir, 'gen.npy');
         await generateCli.run(['--model', modelPath, '--steps', '15', '--trials', '2', '--out', gen]);
         const g = await loadArray(gen);

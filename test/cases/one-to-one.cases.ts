@@ -21,7 +21,15 @@ import type { GpuCase } from './types.js';
 
 const N = 8;
 const base: ModelConfig = {
-  ...DEFAULT_CONFIG, rank: 2, units: N, obsDim: N, inputDim: 0, nonlinearity: 'clipped_relu', observation: 'one-to-one', initNoiseX: 0.4, initNoiseZ: 0.2,
+  ...DEFAULT_CONFIG,
+  rank: 2,
+  units: N,
+  obsDim: N,
+  inputDim: 0,
+  nonlinearity: 'clipped_relu',
+  observation: 'one-to-one',
+  initNoiseX: 0.4,
+  initNoiseZ: 0.2,
 };
 
 /** |a − b| ≤ rtol·max(1, |b|) (NaN fails), else throw naming `what`. */
@@ -98,7 +106,9 @@ async function runObjective(engine: Engine, config: ModelConfig, host: HostParam
 
 async function matchesAffine(engine: Engine, config: ModelConfig, proposal: Proposal, seed: number): Promise<void> {
   validateConfig(config);
-  const B = 2, T = 30, K = 16;
+  const B = 2,
+    T = 30,
+    K = 16;
   const host = hostFor(config, seed);
   const { y, u } = problem(config, seed, B, T);
   const cfg = { proposal, B, T, K, seed };
@@ -249,7 +259,10 @@ export const cases: GpuCase[] = [
       for (const inputFilter of ['raw', 'lowpass'] as const) {
         const config: ModelConfig = { ...base, inputDim: 2, inputFilter };
         const host = hostFor(config, 9);
-        const S = 2, T = 40, R = 2, DU = 2;
+        const S = 2,
+          T = 40,
+          R = 2,
+          DU = 2;
         const rand = mulberry32(10);
         const u = Float32Array.from({ length: S * T * DU }, () => 2 * rand() - 1);
         const model = new LowRankRNN(engine, config, host);
@@ -289,7 +302,8 @@ export const cases: GpuCase[] = [
       const cliModule = (name: string) => import(/* @vite-ignore */ `../../src/cli/${name}.js`) as Promise<typeof import('../../src/cli/fit.js')>;
       const [fitCli, generateCli, fpCli] = [await cliModule('fit'), await cliModule('generate'), await cliModule('fixed-points')];
       const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-o2o-'));
-      const D = 5, T = 30;
+      const D = 5,
+        T = 30;
       const rand = mulberry32(12);
       const y = Float32Array.from({ length: 2 * T * D }, (_, i) => Math.sin(0.3 * Math.floor(i / D) + (i % D)) + 0.2 * (rand() - 0.5));
       const u = Float32Array.from({ length: 2 * T }, () => rand() - 0.5);
@@ -300,8 +314,32 @@ export const cases: GpuCase[] = [
       await saveNpy(inputs, u, [2, T, 1]);
       try {
         const common = [
-          '--data', data, '--layout', 'trial,time,channel', '--inputs', inputs, '--inputs-layout', 'trial,time,channel', '--rank', '2', '--particles', '8',
-          '--batch', '2', '--window', '10', '--iters', '3', '--log-every', '1', '--nonlinearity', 'relu', '--observation', 'one-to-one', '--out', modelPath,
+          '--data',
+          data,
+          '--layout',
+          'trial,time,channel',
+          '--inputs',
+          inputs,
+          '--inputs-layout',
+          'trial,time,channel',
+          '--rank',
+          '2',
+          '--particles',
+          '8',
+          '--batch',
+          '2',
+          '--window',
+          '10',
+          '--iters',
+          '3',
+          '--log-every',
+          '1',
+          '--nonlinearity',
+          'relu',
+          '--observation',
+          'one-to-one',
+          '--out',
+          modelPath,
         ];
         const bad: [string[], RegExp][] = [
           [[...common, '--units', '7'], /obsDim must equal units, got obsDim 5 and units 7/],

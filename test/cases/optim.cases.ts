@@ -5,7 +5,18 @@ import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { square, sub } from '../../src/ops/elementwise.js';
 import { sum } from '../../src/ops/linalg.js';
-import { Adam, clipGradNorm, clipGradNormRef, exponentialDecay, Optimizer, optimizerStepRef, RAdam, stepFactors, type OptimizerKind, type OptimizerOptions } from '../../src/ops/optim.js';
+import {
+  Adam,
+  clipGradNorm,
+  clipGradNormRef,
+  exponentialDecay,
+  Optimizer,
+  optimizerStepRef,
+  RAdam,
+  stepFactors,
+  type OptimizerKind,
+  type OptimizerOptions,
+} from '../../src/ops/optim.js';
 import type { GpuCase } from './types.js';
 
 const SHAPES = [[7], [3, 4]];
@@ -168,7 +179,15 @@ export const cases: GpuCase[] = [
         opt.step();
         opt.zeroGrad();
         if (x.grad !== null) throw new Error('zeroGrad left a gradient');
-        optimizerStepRef('adam', ref.p, Array.from(ref.p, (v, i) => 2 * (v - tgt[i])), ref.m, ref.v, t, { lr: 0.1 });
+        optimizerStepRef(
+          'adam',
+          ref.p,
+          Array.from(ref.p, (v, i) => 2 * (v - tgt[i])),
+          ref.m,
+          ref.v,
+          t,
+          { lr: 0.1 },
+        );
       }
       assertClose(await x.readF32(), ref.p, { atol: 1e-5, rtol: 1e-4, what: 'tape-driven Adam vs float64' });
       if (!(last < first / 10)) throw new Error(`loss did not fall: ${first} → ${last}`);

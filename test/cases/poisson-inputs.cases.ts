@@ -55,17 +55,38 @@ export const cases: GpuCase[] = [
       const { counts, inputs } = reachCounts(1, 16, T, 182);
       const mean = counts.data.reduce((a, v) => a + v, 0) / counts.data.length;
       if (!(mean > 0.2 && mean < 0.45)) throw new Error(`test data: mean count ${mean}, expected about 0.3`);
-      const config: ModelConfig = { ...DEFAULT_CONFIG, rank: 5, units: 64, obsDim: 182, inputDim: 2, nonlinearity: 'relu', obs: 'poisson', obsNonlinearity: 'softplus' };
+      const config: ModelConfig = {
+        ...DEFAULT_CONFIG,
+        rank: 5,
+        units: 64,
+        obsDim: 182,
+        inputDim: 2,
+        nonlinearity: 'relu',
+        obs: 'poisson',
+        obsNonlinearity: 'softplus',
+      };
       for (const optimizer of ['adam', 'radam'] as const) {
         const model = new LowRankRNN(engine, config, initialiseFromData(config, initialParams(config, 0), counts));
         try {
           const iterations = 200;
-          const result = await fit(engine, model, counts, inputs, { iterations, particles: 64, batch: 1, window: T, proposal: 'bootstrap', optimizer, lr: 1e-3, lrEnd: 1e-5, seed: 0, logEvery: 20 });
+          const result = await fit(engine, model, counts, inputs, {
+            iterations,
+            particles: 64,
+            batch: 1,
+            window: T,
+            proposal: 'bootstrap',
+            optimizer,
+            lr: 1e-3,
+            lrEnd: 1e-5,
+            seed: 0,
+            logEvery: 20,
+          });
           if (result.history.length !== iterations) throw new Error(`${optimizer}: ${result.history.length} of ${iterations} iterations logged`);
           const bad = result.history.find((h) => !Number.isFinite(h.loss) || !Number.isFinite(h.llPerStep));
           if (bad) throw new Error(`${optimizer}: loss ${bad.loss} at iteration ${bad.iteration}`);
           const params = await model.hostParams();
-          for (const [k, v] of Object.entries(params)) if (!v.every(Number.isFinite)) throw new Error(`${optimizer}: parameter ${k} is not finite after training`);
+          for (const [k, v] of Object.entries(params))
+            if (!v.every(Number.isFinite)) throw new Error(`${optimizer}: parameter ${k} is not finite after training`);
         } finally {
           model.dispose();
         }

@@ -13,7 +13,11 @@ export const cases: GpuCase[] = [
       tape.end();
       tape.backward(y);
       const g = await x.grad!.readF32();
-      assertClose(g, [0.5, -1, 2].map((v) => (1 + v) * Math.exp(v)), { rtol: 1e-5, what: 'x.grad' });
+      assertClose(
+        g,
+        [0.5, -1, 2].map((v) => (1 + v) * Math.exp(v)),
+        { rtol: 1e-5, what: 'x.grad' },
+      );
     },
   },
 ];

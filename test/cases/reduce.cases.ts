@@ -15,8 +15,10 @@ function randomData(n: number, seed: number, kind: 'uniform' | 'ties' | 'wide'):
   const rand = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    if (kind === 'ties') out[i] = Math.floor(rand() * 7) - 3; // many equal maxima: tests the first-argmax rule
-    else if (kind === 'wide') out[i] = (rand() - 0.5) * 60; // logsumexp needs the max shift
+    if (kind === 'ties')
+      out[i] = Math.floor(rand() * 7) - 3; // many equal maxima: tests the first-argmax rule
+    else if (kind === 'wide')
+      out[i] = (rand() - 0.5) * 60; // logsumexp needs the max shift
     else out[i] = rand() * 2 - 1;
   }
   return out;
@@ -44,7 +46,8 @@ async function checkAllKinds(engine: Engine, shape: number[], axis: ReduceAxis, 
     const wantSum = sumReference(data, shape, axis);
     const tol = sumTolerance(data, shape, axis);
     for (let i = 0; i < wantSum.length; i++) {
-      if (!(Math.abs(gotSum[i] - wantSum[i]) <= tol[i])) throw new Error(`sum ${what}: output ${i} is ${gotSum[i]}, float64 ${wantSum[i]} (tolerance ${tol[i]})`);
+      if (!(Math.abs(gotSum[i] - wantSum[i]) <= tol[i]))
+        throw new Error(`sum ${what}: output ${i} is ${gotSum[i]}, float64 ${wantSum[i]} (tolerance ${tol[i]})`);
     }
 
     const { values, indices } = maxWithArgmax(x, axis, options);
@@ -62,7 +65,15 @@ async function checkAllKinds(engine: Engine, shape: number[], axis: ReduceAxis, 
 }
 
 const SHAPES_LAST: number[][] = [[1], [257], [7, 1], [5, 64], [3, 300], [2, 1000], [2, 10_000]];
-const SHAPES_FIRST: number[][] = [[1, 5], [9, 1], [1000, 3], [64, 100], [300, 17], [5000, 1], [2, 3, 4]];
+const SHAPES_FIRST: number[][] = [
+  [1, 5],
+  [9, 1],
+  [1000, 3],
+  [64, 100],
+  [300, 17],
+  [5000, 1],
+  [2, 3, 4],
+];
 
 export const cases: GpuCase[] = [
   {
@@ -96,7 +107,12 @@ export const cases: GpuCase[] = [
   {
     name: 'reduce: sum over a middle axis ([outer, len, inner] with both outer, inner > 1) matches float64, single- and multi-pass',
     async run(engine) {
-      for (const [shape, axis, chunk] of [[[3, 50, 7], 1, undefined], [[3, 50, 7], 1, 4], [[5, 2, 3, 33], 2, 2], [[2, 700, 40], 1, undefined]] as const) {
+      for (const [shape, axis, chunk] of [
+        [[3, 50, 7], 1, undefined],
+        [[3, 50, 7], 1, 4],
+        [[5, 2, 3, 33], 2, 2],
+        [[2, 700, 40], 1, undefined],
+      ] as const) {
         const data = randomData(size([...shape]), 70 + chunk!, 'uniform');
         const x = Tensor.fromArray(engine, data, shape);
         const s = sum(x, axis, { chunk });
@@ -105,7 +121,8 @@ export const cases: GpuCase[] = [
         const tol = sumTolerance(data, [...shape], axis);
         if (got.length !== want.length) throw new Error(`sum [${shape}] axis ${axis}: ${got.length} outputs, expected ${want.length}`);
         for (let i = 0; i < want.length; i++) {
-          if (!(Math.abs(got[i] - want[i]) <= tol[i])) throw new Error(`sum [${shape}] axis ${axis} chunk ${chunk}: output ${i} is ${got[i]}, float64 ${want[i]} (tolerance ${tol[i]})`);
+          if (!(Math.abs(got[i] - want[i]) <= tol[i]))
+            throw new Error(`sum [${shape}] axis ${axis} chunk ${chunk}: output ${i} is ${got[i]}, float64 ${want[i]} (tolerance ${tol[i]})`);
         }
         x.dispose();
         s.dispose();
@@ -156,15 +173,33 @@ export const cases: GpuCase[] = [
     async run(engine) {
       const rand = mulberry32(77);
       for (const axis of [-1, 0] as const) {
-        for (const shape of [[3, 5], [4, 130]]) {
+        for (const shape of [
+          [3, 5],
+          [4, 130],
+        ]) {
           const n = size(shape);
           const data = Array.from({ length: n }, () => rand() * 4 - 2);
           // Multi-pass forward too: the backward kernels only see the final outputs.
           for (const options of [{}, { chunk: 3 }]) {
             const tag = `shape [${shape}] axis ${axis} chunk ${options.chunk ?? 'default'}`;
-            await gradCheck(engine, { name: `sum ${tag}`, inputs: [{ data, shape }], gpu: (_e, [x]) => sum(x, axis, options), reference: ([x]) => sumReference(x, shape, axis) });
-            await gradCheck(engine, { name: `logsumexp ${tag}`, inputs: [{ data, shape }], gpu: (_e, [x]) => logsumexp(x, axis, options), reference: ([x]) => logsumexpReference(x, shape, axis) });
-            await gradCheck(engine, { name: `max ${tag}`, inputs: [{ data, shape }], gpu: (_e, [x]) => max(x, axis, options), reference: ([x]) => maxReference(x, shape, axis).values });
+            await gradCheck(engine, {
+              name: `sum ${tag}`,
+              inputs: [{ data, shape }],
+              gpu: (_e, [x]) => sum(x, axis, options),
+              reference: ([x]) => sumReference(x, shape, axis),
+            });
+            await gradCheck(engine, {
+              name: `logsumexp ${tag}`,
+              inputs: [{ data, shape }],
+              gpu: (_e, [x]) => logsumexp(x, axis, options),
+              reference: ([x]) => logsumexpReference(x, shape, axis),
+            });
+            await gradCheck(engine, {
+              name: `max ${tag}`,
+              inputs: [{ data, shape }],
+              gpu: (_e, [x]) => max(x, axis, options),
+              reference: ([x]) => maxReference(x, shape, axis).values,
+            });
           }
         }
       }

@@ -10,7 +10,16 @@ import { parseModel } from '../../src/models/model-file.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
-const tiny: ModelConfig = { ...DEFAULT_CONFIG, rank: 2, units: 6, obsDim: 3, inputDim: 0, nonlinearity: 'tanh', initNoiseX: 0.5, initNoiseZ: 0.3 } as ModelConfig;
+const tiny: ModelConfig = {
+  ...DEFAULT_CONFIG,
+  rank: 2,
+  units: 6,
+  obsDim: 3,
+  inputDim: 0,
+  nonlinearity: 'tanh',
+  initNoiseX: 0.5,
+  initNoiseZ: 0.3,
+} as ModelConfig;
 
 function smallData(seed: number, trials: number, time: number, D: number) {
   const rand = mulberry32(seed);
@@ -35,21 +44,36 @@ async function expectExactRollback(engine: Engine, lr: number, fromStart: boolea
     let message = '';
     try {
       await fit(engine, model, ds, null, {
-        iterations: 6, particles: 4, batch: 1, window: 20, proposal: 'bootstrap', seed: 1, logEvery: 1, optimizer: 'adam', lr, lrEnd: lr,
+        iterations: 6,
+        particles: 4,
+        batch: 1,
+        window: 20,
+        proposal: 'bootstrap',
+        seed: 1,
+        logEvery: 1,
+        optimizer: 'adam',
+        lr,
+        lrEnd: lr,
         onProgress: async (p) => void readbacks.push({ iteration: p.iteration, params: copyParams(await model.hostParams()) }),
       });
     } catch (e) {
       message = (e as Error).message;
     }
-    const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(message);
+    const m = /training diverged: (?:loss is \S+ at iteration|a parameter is \S+ after iteration) (\d+); parameters were restored to iteration (\d+)/.exec(
+      message,
+    );
     if (!m) throw new Error(`expected a divergence error, got "${message}"`);
     const last = readbacks[readbacks.length - 1];
     if (!last) throw new Error(`no readback succeeded before the divergence ("${message}"): the case needs one`);
-    if (Number(m[2]) !== last.iteration) throw new Error(`error says restored to iteration ${m[2]}, the last successful readback was iteration ${last.iteration}`);
+    if (Number(m[2]) !== last.iteration)
+      throw new Error(`error says restored to iteration ${m[2]}, the last successful readback was iteration ${last.iteration}`);
     const after = await model.hostParams();
     for (const k of PARAM_NAMES) {
       const i = after[k].findIndex((v, j) => !Object.is(v, last.params[k][j]));
-      if (i >= 0) throw new Error(`after the divergence ${k}[${i}] is ${after[k][i]}, at the last good readback (iteration ${last.iteration}) it was ${last.params[k][i]}`);
+      if (i >= 0)
+        throw new Error(
+          `after the divergence ${k}[${i}] is ${after[k][i]}, at the last good readback (iteration ${last.iteration}) it was ${last.params[k][i]}`,
+        );
       const bad = after[k].findIndex((v) => !Number.isFinite(v));
       if (bad >= 0) throw new Error(`restored parameter ${k}[${bad}] is ${after[k][bad]}, not finite`);
     }
@@ -76,8 +100,33 @@ export const cases: GpuCase[] = [
         await saveNpy(data, ds.data, [2, 30, 3]);
         const N = 3;
         // constant learning rate: the decay schedule spans --iters, so a run of N then 2N would differ from 2N otherwise
-        const common = ['--data', data, '--layout', 'trial,time,channel', '--rank', '2', '--units', '6', '--particles', '8', '--batch', '2', '--window', '10',
-          '--lr', '0.02', '--lr-end', '0.02', '--seed', '11', '--log-every', '1', '--checkpoint-every', '1', '--json'];
+        const common = [
+          '--data',
+          data,
+          '--layout',
+          'trial,time,channel',
+          '--rank',
+          '2',
+          '--units',
+          '6',
+          '--particles',
+          '8',
+          '--batch',
+          '2',
+          '--window',
+          '10',
+          '--lr',
+          '0.02',
+          '--lr-end',
+          '0.02',
+          '--seed',
+          '11',
+          '--log-every',
+          '1',
+          '--checkpoint-every',
+          '1',
+          '--json',
+        ];
         const fitTo = async (args: string[]) => {
           const code = await printedBy(() => fitCli.run(args));
           return code;
@@ -88,25 +137,33 @@ export const cases: GpuCase[] = [
         await fitTo([...common, '--iters', String(N), '--out', ckpt]);
         const ckptText = await readFile(ckpt, 'utf8');
         const c = JSON.parse(ckptText);
-        if (c.training?.iterations !== N || !c.training.optimizerState) throw new Error(`checkpoint after ${N} iterations records ${c.training?.iterations} iterations, optimizer state ${!!c.training?.optimizerState}`);
+        if (c.training?.iterations !== N || !c.training.optimizerState)
+          throw new Error(`checkpoint after ${N} iterations records ${c.training?.iterations} iterations, optimizer state ${!!c.training?.optimizerState}`);
         await fitTo([...common, '--iters', String(2 * N), '--resume', ckpt, '--out', resumed]);
         await fitTo([...common, '--iters', String(2 * N), '--out', straight]);
         if ((await readFile(ckpt, 'utf8')) !== ckptText) throw new Error('resuming changed the checkpoint file (--out was another file)');
         const a = JSON.parse(await readFile(resumed, 'utf8'));
         const b = JSON.parse(await readFile(straight, 'utf8'));
-        if (a.training.iterations !== 2 * N || b.training.iterations !== 2 * N) throw new Error(`iterations: resumed ${a.training.iterations}, straight ${b.training.iterations}`);
+        if (a.training.iterations !== 2 * N || b.training.iterations !== 2 * N)
+          throw new Error(`iterations: resumed ${a.training.iterations}, straight ${b.training.iterations}`);
         // bit for bit: the JSON text of the parameters (shortest round-trip decimal of each float32)
         type Params = { params: Record<string, unknown> };
         const expectSameParams = (a: Params, b: Params, what: string) => {
           for (const k of Object.keys(b.params)) {
-            if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) throw new Error(`${what}: resumed run differs from the uninterrupted one in params.${k}:\n${JSON.stringify(a.params[k])}\n${JSON.stringify(b.params[k])}`);
+            if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k]))
+              throw new Error(
+                `${what}: resumed run differs from the uninterrupted one in params.${k}:\n${JSON.stringify(a.params[k])}\n${JSON.stringify(b.params[k])}`,
+              );
           }
-          if (JSON.stringify(Object.keys(a.params).sort()) !== JSON.stringify(Object.keys(b.params).sort())) throw new Error(`${what}: resumed and uninterrupted files hold different parameters`);
+          if (JSON.stringify(Object.keys(a.params).sort()) !== JSON.stringify(Object.keys(b.params).sort()))
+            throw new Error(`${what}: resumed and uninterrupted files hold different parameters`);
         };
         expectSameParams(a, b, 'no clipping');
         if (JSON.stringify(a.params) === JSON.stringify(c.params)) throw new Error('the resumed run did not move the parameters');
-        if (JSON.stringify(a.training.optimizerState) !== JSON.stringify(b.training.optimizerState)) throw new Error('optimizer state differs between resumed and uninterrupted runs');
-        if (JSON.stringify(a.normalisation) !== JSON.stringify(b.normalisation)) throw new Error('normalisation differs between resumed and uninterrupted runs');
+        if (JSON.stringify(a.training.optimizerState) !== JSON.stringify(b.training.optimizerState))
+          throw new Error('optimizer state differs between resumed and uninterrupted runs');
+        if (JSON.stringify(a.normalisation) !== JSON.stringify(b.normalisation))
+          throw new Error('normalisation differs between resumed and uninterrupted runs');
         const hist = (f: { training: { history: { iteration: number; loss: number; llPerStep: number; gradNorm: number }[] } }) =>
           JSON.stringify(f.training.history.map((e) => [e.iteration, e.loss, e.llPerStep, e.gradNorm]));
         if (hist(a) !== hist(b)) throw new Error(`training history differs:\n${hist(a)}\n${hist(b)}`);
@@ -117,7 +174,9 @@ export const cases: GpuCase[] = [
         const failing = async (file: string, pattern: RegExp) => {
           const before = await readFile(file, 'utf8');
           let message = '';
-          await fitCli.run([...common, '--iters', String(2 * N), '--resume', file, '--out', file, '--backend', 'no-such-backend']).catch((e: Error) => (message = e.message));
+          await fitCli
+            .run([...common, '--iters', String(2 * N), '--resume', file, '--out', file, '--backend', 'no-such-backend'])
+            .catch((e: Error) => (message = e.message));
           if (!pattern.test(message)) throw new Error(`resume from ${file}: expected ${pattern}, got "${message}"`);
           if ((await readFile(file, 'utf8')) !== before) throw new Error(`the failed resume changed ${file}`);
         };
@@ -141,7 +200,8 @@ export const cases: GpuCase[] = [
         const ckptClip = join(dir, 'ckpt-clip.json');
         await fitTo([...clipped, '--iters', String(N), '--out', ckptClip]);
         const ckptClipText = await readFile(ckptClip, 'utf8');
-        if (JSON.parse(ckptClipText).training.clip !== CLIP) throw new Error(`checkpoint of a --clip ${CLIP} fit records clip ${JSON.parse(ckptClipText).training.clip}`);
+        if (JSON.parse(ckptClipText).training.clip !== CLIP)
+          throw new Error(`checkpoint of a --clip ${CLIP} fit records clip ${JSON.parse(ckptClipText).training.clip}`);
         const resumedClip = join(dir, 'resumed-clip.json');
         const straightClip = join(dir, 'straight-clip.json');
         await fitTo([...common, '--iters', String(2 * N), '--resume', ckptClip, '--out', resumedClip]);
@@ -150,7 +210,8 @@ export const cases: GpuCase[] = [
         const bc = JSON.parse(await readFile(straightClip, 'utf8'));
         // the clip binds at every resumed step (norms are recorded before clipping), so dropping it would change them
         const norms = bc.training.history.slice(N).map((e: { gradNorm: number }) => e.gradNorm);
-        if (!(norms.length === N && norms.every((g: number) => g > 2 * CLIP))) throw new Error(`gradient norms after iteration ${N}: ${norms}; the case needs them well above --clip ${CLIP}`);
+        if (!(norms.length === N && norms.every((g: number) => g > 2 * CLIP)))
+          throw new Error(`gradient norms after iteration ${N}: ${norms}; the case needs them well above --clip ${CLIP}`);
         if (ac.training.clip !== CLIP) throw new Error(`the resumed file records clip ${ac.training.clip}, not ${CLIP}`);
         expectSameParams(ac, bc, `--clip ${CLIP}`);
         if (JSON.stringify(ac.params) === JSON.stringify(b.params)) throw new Error('clipped and unclipped runs ended at the same parameters');

@@ -85,8 +85,16 @@ export const cases: GpuCase[] = [
     async run(engine) {
       const rand = mulberry32(42);
       const u32 = () => Math.floor(rand() * 2 ** 32);
-      const ctrs: number[][] = [[0, 0, 0, 0], [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344]];
-      const keys: number[][] = [[0, 0], [0xffffffff, 0xffffffff], [0xa4093822, 0x299f31d0]];
+      const ctrs: number[][] = [
+        [0, 0, 0, 0],
+        [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+        [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+      ];
+      const keys: number[][] = [
+        [0, 0],
+        [0xffffffff, 0xffffffff],
+        [0xa4093822, 0x299f31d0],
+      ];
       for (let i = 0; i < 4096; i++) {
         // Mix small structured counters (the common case) with arbitrary words.
         ctrs.push(i % 2 ? [u32(), u32(), u32(), u32()] : [i, i % 7, 3, 0]);
@@ -113,7 +121,9 @@ export const cases: GpuCase[] = [
       for (let i = 0; i < n * 4; i++) {
         if (gotBits[i] !== wantBits[i]) {
           const b = i >> 2;
-          throw new Error(`philox mismatch at block ${b} word ${i & 3} (ctr ${ctrs[b]}, key ${keys[b]}): gpu ${gotBits[i].toString(16)}, ts ${wantBits[i].toString(16)}`);
+          throw new Error(
+            `philox mismatch at block ${b} word ${i & 3} (ctr ${ctrs[b]}, key ${keys[b]}): gpu ${gotBits[i].toString(16)}, ts ${wantBits[i].toString(16)}`,
+          );
         }
       }
       // Uniforms: the GPU rounds (k + 0.5) 2^-24 to float32, i.e. at most 2^-25 away.

@@ -37,14 +37,22 @@ export const cases: GpuCase[] = [
   {
     name: 'invalid WGSL throws an error naming the kernel',
     async run(engine) {
-      await expectThrows('parse error', () => engine.kernelFromSource('broken.parse', 'fn main( {', 'main'), (e) => e instanceof ShaderCompileError && e.message.includes('broken.parse'));
+      await expectThrows(
+        'parse error',
+        () => engine.kernelFromSource('broken.parse', 'fn main( {', 'main'),
+        (e) => e instanceof ShaderCompileError && e.message.includes('broken.parse'),
+      );
       // Parses but does not type-check: caught by Dawn's compiler, reported at the next sync.
       const bad = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
         @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { x[g.x] = undefined_thing; }`;
-      await expectThrows('type error', async () => {
-        engine.kernelFromSource('broken.types', bad, 'main');
-        await engine.sync();
-      }, (e) => e instanceof ShaderCompileError && e.message.includes('broken.types'));
+      await expectThrows(
+        'type error',
+        async () => {
+          engine.kernelFromSource('broken.types', bad, 'main');
+          await engine.sync();
+        },
+        (e) => e instanceof ShaderCompileError && e.message.includes('broken.types'),
+      );
     },
   },
   {
@@ -53,14 +61,34 @@ export const cases: GpuCase[] = [
       const big = engine.limits.maxComputeInvocationsPerWorkgroup * 2;
       const src = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
         @compute @workgroup_size(${big}) fn main(@builtin(global_invocation_id) g: vec3<u32>) { x[g.x] = 1.0; }`;
-      await expectThrows('workgroup size', () => engine.kernelFromSource('too.wide', src, 'main'), (e) => e instanceof GpuLimitError && e.message.includes('too.wide'));
+      await expectThrows(
+        'workgroup size',
+        () => engine.kernelFromSource('too.wide', src, 'main'),
+        (e) => e instanceof GpuLimitError && e.message.includes('too.wide'),
+      );
       const k = engine.kernel('copy', 'main');
       const a = Tensor.zeros(engine, [4]);
       const b = Tensor.zeros(engine, [4]);
-      await expectThrows('dispatch size', () => engine.dispatch(k, { src: a, dst: b, p: { n: 4 } }, engine.limits.maxComputeWorkgroupsPerDimension + 1), (e) => e instanceof GpuLimitError && e.message.includes('copy.main'));
-      await expectThrows('missing binding', () => engine.dispatch(k, { src: a, p: { n: 4 } }, 1), (e) => e.message.includes('copy.main') && e.message.includes('dst'));
-      await expectThrows('bad uniform field', () => engine.dispatch(k, { src: a, dst: b, p: { n: 4, m: 1 } }, 1), (e) => e.message.includes('copy.main') && e.message.includes('"m"'));
-      await expectThrows('buffer size', () => engine.alloc(engine.limits.maxBufferSize + 4), (e) => e instanceof GpuLimitError);
+      await expectThrows(
+        'dispatch size',
+        () => engine.dispatch(k, { src: a, dst: b, p: { n: 4 } }, engine.limits.maxComputeWorkgroupsPerDimension + 1),
+        (e) => e instanceof GpuLimitError && e.message.includes('copy.main'),
+      );
+      await expectThrows(
+        'missing binding',
+        () => engine.dispatch(k, { src: a, p: { n: 4 } }, 1),
+        (e) => e.message.includes('copy.main') && e.message.includes('dst'),
+      );
+      await expectThrows(
+        'bad uniform field',
+        () => engine.dispatch(k, { src: a, dst: b, p: { n: 4, m: 1 } }, 1),
+        (e) => e.message.includes('copy.main') && e.message.includes('"m"'),
+      );
+      await expectThrows(
+        'buffer size',
+        () => engine.alloc(engine.limits.maxBufferSize + 4),
+        (e) => e instanceof GpuLimitError,
+      );
       a.dispose();
       b.dispose();
     },

@@ -83,7 +83,10 @@ export const cases: GpuCase[] = [
     name: 'scan: gradients (reverse cumulative sums) match finite differences',
     async run(engine) {
       const rand = mulberry32(5);
-      for (const [shape, wg] of [[[3, 10], undefined], [[2, 600], 64]] as const) {
+      for (const [shape, wg] of [
+        [[3, 10], undefined],
+        [[2, 600], 64],
+      ] as const) {
         const n = shape[0] * shape[1];
         const xs = Array.from({ length: n }, () => rand() * 2 - 1);
         for (const v of VARIANTS) {

@@ -22,8 +22,19 @@ interface Problem {
 }
 
 interface ProblemSpec {
-  R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
-  proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
+  R: number;
+  N: number;
+  D: number;
+  DU: number;
+  B: number;
+  T: number;
+  K: number;
+  proposal: Proposal;
+  obs: ObsLikelihood;
+  obsNonlinearity: ObsNonlinearity;
+  nonlinearity: Nonlinearity;
+  resampling: Resampling;
+  seed: number;
   resampleThreshold?: number;
   readoutFromInputs?: boolean;
 }
@@ -37,7 +48,9 @@ function makeProblem(s: ProblemSpec): Problem {
   const u = (scale: number) => (rand() * 2 - 1) * scale;
   const th = new Float64Array(layout.P);
   const o = layout.offsets;
-  const fill = (off: number, n: number, scale: number) => { for (let i = 0; i < n; i++) th[off + i] = u(scale); };
+  const fill = (off: number, n: number, scale: number) => {
+    for (let i = 0; i < n; i++) th[off + i] = u(scale);
+  };
   fill(o.m, N * R, 1);
   fill(o.n, N * R, 1 / Math.sqrt(N));
   fill(o.h, N, 0.5);
@@ -48,10 +61,20 @@ function makeProblem(s: ProblemSpec): Problem {
     for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) th[off + r * R + c] = r === c ? diag * (1 + 0.2 * rand()) : u(0.05);
   };
   const sym = (off: number, diag: number) => {
-    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) { const v = r === c ? diag * (1 + 0.2 * rand()) : u(0.05); th[off + r * R + c] = v; th[off + c * R + r] = v; }
+    for (let r = 0; r < R; r++)
+      for (let c = 0; c <= r; c++) {
+        const v = r === c ? diag * (1 + 0.2 * rand()) : u(0.05);
+        th[off + r * R + c] = v;
+        th[off + c * R + r] = v;
+      }
   };
-  lower(o.L, 0.3); lower(o.L0, 0.6);
-  sym(o.Sq, 0.05); lower(o.Lq, 0.2); sym(o.Sq0, 0.1); lower(o.Lq0, 0.3); sym(o.G, 2);
+  lower(o.L, 0.3);
+  lower(o.L0, 0.6);
+  sym(o.Sq, 0.05);
+  lower(o.Lq, 0.2);
+  sym(o.Sq0, 0.1);
+  lower(o.Lq0, 0.3);
+  sym(o.G, 2);
   fill(o.B, D * R, 1);
   fill(o.b, D, s.obs === 'poisson' ? 0.5 : 0.2);
   for (let d = 0; d < D; d++) th[o.lv + d] = Math.log(0.3 + 0.2 * rand());
@@ -62,7 +85,21 @@ function makeProblem(s: ProblemSpec): Problem {
   for (let i = 0; i < B * T * R; i++) qs[i] = u(1);
   for (let i = 0; i < B * T; i++) qs[B * T * R + i] = 1 + rand();
   if (s.readoutFromInputs) fill(o.Bv, D * DU, 1);
-  const cfg: SmcConfig = { layout, proposal: s.proposal, obs: s.obs, obsNonlinearity: s.obsNonlinearity, nonlinearity: s.nonlinearity, resampling: s.resampling, resampleThreshold: s.resampleThreshold, readoutFromInputs: s.readoutFromInputs, B, T, K, key: seedToKey(s.seed * 7919), iter: 5 };
+  const cfg: SmcConfig = {
+    layout,
+    proposal: s.proposal,
+    obs: s.obs,
+    obsNonlinearity: s.obsNonlinearity,
+    nonlinearity: s.nonlinearity,
+    resampling: s.resampling,
+    resampleThreshold: s.resampleThreshold,
+    readoutFromInputs: s.readoutFromInputs,
+    B,
+    T,
+    K,
+    key: seedToKey(s.seed * 7919),
+    iter: 5,
+  };
   return { cfg, theta: f32(th), data: { y: f32(y), v: f32(v), qs: s.proposal === 'optimal' ? f32(qs) : undefined } };
 }
 
@@ -150,7 +187,8 @@ async function largeKMatchesReference(engine: Engine, spec: ProblemSpec, options
   // With one step the estimate does not depend on the ancestors: one reference run serves both checks.
   const replay = ref && T === 1 ? ref : referenceFilter(pr.cfg, pr.theta, pr.data, anc, flags);
   const c = closeness(ll, replay.ll, 0, 1e-4);
-  if (c.ratio > 1) throw new Error(`${where}: log-likelihood of trial ${c.index} ${ll[c.index]}, float64 reference with the same ancestors ${replay.ll[c.index]}`);
+  if (c.ratio > 1)
+    throw new Error(`${where}: log-likelihood of trial ${c.index} ${ll[c.index]}, float64 reference with the same ancestors ${replay.ll[c.index]}`);
   if (out.paths) {
     // normalised weights of every step sum to one
     const w = (await out.paths.readF32()).subarray(2 * B * T * K * spec.R);
@@ -186,7 +224,17 @@ export const cases: GpuCase[] = [
     name: 'step path = fused filter (bootstrap, Gaussian, R = 2, K = 64 and 200): same log-likelihood, ancestors, paths',
     async run(e) {
       for (const K of [64, 200]) {
-        await matchesFused(e, { ...small, R: 2, DU: 0, K, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' });
+        await matchesFused(e, {
+          ...small,
+          R: 2,
+          DU: 0,
+          K,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+        });
       }
     },
   },
@@ -194,18 +242,50 @@ export const cases: GpuCase[] = [
     name: 'step path = fused filter (optimal proposal, inputs, R = 3, K = 64 and 200)',
     async run(e) {
       for (const K of [64, 200]) {
-        await matchesFused(e, { ...small, R: 3, DU: 2, K, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' });
+        await matchesFused(e, {
+          ...small,
+          R: 3,
+          DU: 2,
+          K,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'relu',
+          resampling: 'systematic',
+        });
       }
     },
   },
   {
     name: 'step path = fused filter (Poisson softplus, stratified, R = 3, K = 200)',
-    run: (e) => matchesFused(e, { ...small, R: 3, DU: 0, K: 200, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified' }),
+    run: (e) =>
+      matchesFused(e, {
+        ...small,
+        R: 3,
+        DU: 0,
+        K: 200,
+        proposal: 'bootstrap',
+        obs: 'poisson',
+        obsNonlinearity: 'softplus',
+        nonlinearity: 'tanh',
+        resampling: 'stratified',
+      }),
   },
   {
     name: 'step path with several blocks per trial (K = 600): same log-likelihood as the fused filter, float64 reference with its ancestors',
     async run(e) {
-      const spec: ProblemSpec = { ...small, R: 3, DU: 1, K: 600, T: 20, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic' };
+      const spec: ProblemSpec = {
+        ...small,
+        R: 3,
+        DU: 1,
+        K: 600,
+        T: 20,
+        proposal: 'bootstrap',
+        obs: 'gauss',
+        obsNonlinearity: 'softplus',
+        nonlinearity: 'clipped_relu',
+        resampling: 'systematic',
+      };
       if (stepBlockSize(spec.K) >= spec.K) throw new Error(`K = ${spec.K} is one block; the case must cover several`);
       await largeKMatchesReference(e, spec, { paths: true }, true);
       if (!fusedFits(e, spec.K, spec.R)) return; // e.g. a browser with 256 invocations per workgroup
@@ -224,31 +304,135 @@ export const cases: GpuCase[] = [
   {
     name: 'step path = fused filter with an ESS threshold (0.5; bootstrap K = 64, optimal with inputs K = 200)',
     async run(e) {
-      await matchesFused(e, { ...small, R: 2, DU: 0, K: 64, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 });
-      await matchesFused(e, { ...small, R: 3, DU: 2, K: 200, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'stratified', resampleThreshold: 0.5 });
+      await matchesFused(e, {
+        ...small,
+        R: 2,
+        DU: 0,
+        K: 64,
+        proposal: 'bootstrap',
+        obs: 'gauss',
+        obsNonlinearity: 'identity',
+        nonlinearity: 'clipped_relu',
+        resampling: 'systematic',
+        resampleThreshold: 0.5,
+      });
+      await matchesFused(e, {
+        ...small,
+        R: 3,
+        DU: 2,
+        K: 200,
+        proposal: 'optimal',
+        obs: 'gauss',
+        obsNonlinearity: 'identity',
+        nonlinearity: 'relu',
+        resampling: 'stratified',
+        resampleThreshold: 0.5,
+      });
     },
   },
   {
     name: 'step path with several blocks per trial (K = 600) and an ESS threshold (0.5) matches the float64 reference',
-    run: (e) => largeKMatchesReference(e, { ...small, R: 3, DU: 1, K: 600, T: 20, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 }, { paths: true }, true),
+    run: (e) =>
+      largeKMatchesReference(
+        e,
+        {
+          ...small,
+          R: 3,
+          DU: 1,
+          K: 600,
+          T: 20,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+          resampleThreshold: 0.5,
+        },
+        { paths: true },
+        true,
+      ),
   },
   {
     name: 'step path = fused filter with the readout from [v; z] (bootstrap, Gaussian softplus, K = 64)',
-    run: (e) => matchesFused(e, { ...small, R: 2, DU: 2, K: 64, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'clipped_relu', resampling: 'systematic', readoutFromInputs: true }),
+    run: (e) =>
+      matchesFused(e, {
+        ...small,
+        R: 2,
+        DU: 2,
+        K: 64,
+        proposal: 'bootstrap',
+        obs: 'gauss',
+        obsNonlinearity: 'softplus',
+        nonlinearity: 'clipped_relu',
+        resampling: 'systematic',
+        readoutFromInputs: true,
+      }),
   },
   {
     name: 'step path at K = 2^16 (bootstrap, Gaussian) agrees with the float64 reference',
-    run: (e) => largeKMatchesReference(e, { R: 2, N: 8, D: 3, DU: 0, B: 1, T: 3, K: 1 << 16, seed: 31, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' }, { paths: true }, true),
+    run: (e) =>
+      largeKMatchesReference(
+        e,
+        {
+          R: 2,
+          N: 8,
+          D: 3,
+          DU: 0,
+          B: 1,
+          T: 3,
+          K: 1 << 16,
+          seed: 31,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+        },
+        { paths: true },
+        true,
+      ),
   },
   {
     name: 'step path runs 2^20 particles per trial (stratified, ancestors only) and matches the float64 reference',
     timeoutMs: 120_000,
-    run: (e) => largeKMatchesReference(e, { R: 2, N: 4, D: 2, DU: 0, B: 1, T: 1, K: 1 << 20, seed: 41, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh', resampling: 'stratified' }, { paths: false, ancestors: true }, true),
+    run: (e) =>
+      largeKMatchesReference(
+        e,
+        {
+          R: 2,
+          N: 4,
+          D: 2,
+          DU: 0,
+          B: 1,
+          T: 1,
+          K: 1 << 20,
+          seed: 41,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'tanh',
+          resampling: 'stratified',
+        },
+        { paths: false, ancestors: true },
+        true,
+      ),
   },
   {
     name: 'step path: chunks of trials give the same numbers as one pass',
     async run(e) {
-      const pr = makeProblem({ ...small, B: 3, T: 10, R: 2, DU: 0, K: 300, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'relu', resampling: 'systematic' });
+      const pr = makeProblem({
+        ...small,
+        B: 3,
+        T: 10,
+        R: 2,
+        DU: 0,
+        K: 300,
+        proposal: 'bootstrap',
+        obs: 'poisson',
+        obsNonlinearity: 'exp',
+        nonlinearity: 'relu',
+        resampling: 'systematic',
+      });
       const inp = upload(e, pr);
       const whole = smcFilterSteps(e, inp, pr.cfg, { ancestors: true });
       const chunked = smcFilterSteps(e, inp, pr.cfg, { ancestors: true, trialsPerChunk: 2 });
@@ -262,7 +446,18 @@ export const cases: GpuCase[] = [
   {
     name: 'step path: clear errors (multinomial, gradient requested, paths over the binding limit)',
     async run(e) {
-      const spec: ProblemSpec = { ...small, R: 2, DU: 0, K: 64, T: 4, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'multinomial' };
+      const spec: ProblemSpec = {
+        ...small,
+        R: 2,
+        DU: 0,
+        K: 64,
+        T: 4,
+        proposal: 'bootstrap',
+        obs: 'gauss',
+        obsNonlinearity: 'identity',
+        nonlinearity: 'relu',
+        resampling: 'multinomial',
+      };
       const pr = makeProblem(spec);
       const inp = upload(e, pr);
       const expectThrow = (f: () => unknown, pattern: RegExp) => {
@@ -287,7 +482,10 @@ export const cases: GpuCase[] = [
       // the smallest K whose paths (B·T·K·(2R+1) floats) exceed this device's binding limit
       const bigK = Math.floor(e.limits.maxStorageBufferBindingSize / (4 * 2 * 4 * (2 * 2 + 1))) + 1;
       const big = { ...cfg, K: bigK };
-      expectThrow(() => smcFilterSteps(e, inp, big, { paths: true }), new RegExp(`paths of B=2, T=4, K=${bigK} takes \\d+ bytes, more than maxStorageBufferBindingSize`));
+      expectThrow(
+        () => smcFilterSteps(e, inp, big, { paths: true }),
+        new RegExp(`paths of B=2, T=4, K=${bigK} takes \\d+ bytes, more than maxStorageBufferBindingSize`),
+      );
       expectThrow(() => smcFilterSteps(e, inp, { ...cfg, K: 0 }), /particles K must be a positive integer/);
       disposeAll(inp.theta, inp.y, inp.v, inp.qs);
     },

@@ -20,8 +20,19 @@ interface Problem {
 }
 
 function makeProblem(opts: {
-  R: number; N: number; D: number; DU: number; B: number; T: number; K: number;
-  proposal: Proposal; obs: ObsLikelihood; obsNonlinearity: ObsNonlinearity; nonlinearity: Nonlinearity; resampling: Resampling; seed: number;
+  R: number;
+  N: number;
+  D: number;
+  DU: number;
+  B: number;
+  T: number;
+  K: number;
+  proposal: Proposal;
+  obs: ObsLikelihood;
+  obsNonlinearity: ObsNonlinearity;
+  nonlinearity: Nonlinearity;
+  resampling: Resampling;
+  seed: number;
   resampleThreshold?: number;
   readoutFromInputs?: boolean;
   /** One-to-one readout from the rates (needs D = N): gains block Bo, the kernels' RATES variant. */
@@ -33,7 +44,9 @@ function makeProblem(opts: {
   const u = (s: number) => (rand() * 2 - 1) * s;
   const th = new Float64Array(layout.P);
   const o = layout.offsets;
-  const fill = (off: number, n: number, s: number) => { for (let i = 0; i < n; i++) th[off + i] = u(s); };
+  const fill = (off: number, n: number, s: number) => {
+    for (let i = 0; i < n; i++) th[off + i] = u(s);
+  };
   fill(o.m, N * R, 1);
   fill(o.n, N * R, 1 / Math.sqrt(N));
   fill(o.h, N, 0.5);
@@ -44,10 +57,20 @@ function makeProblem(opts: {
     for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) th[off + r * R + c] = r === c ? diag * (1 + 0.2 * rand()) : u(0.05);
   };
   const sym = (off: number, diag: number) => {
-    for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) { const v = r === c ? diag * (1 + 0.2 * rand()) : u(0.05); th[off + r * R + c] = v; th[off + c * R + r] = v; }
+    for (let r = 0; r < R; r++)
+      for (let c = 0; c <= r; c++) {
+        const v = r === c ? diag * (1 + 0.2 * rand()) : u(0.05);
+        th[off + r * R + c] = v;
+        th[off + c * R + r] = v;
+      }
   };
-  lower(o.L, 0.3); lower(o.L0, 0.6);
-  sym(o.Sq, 0.05); lower(o.Lq, 0.2); sym(o.Sq0, 0.1); lower(o.Lq0, 0.3); sym(o.G, 2);
+  lower(o.L, 0.3);
+  lower(o.L0, 0.6);
+  sym(o.Sq, 0.05);
+  lower(o.Lq, 0.2);
+  sym(o.Sq0, 0.1);
+  lower(o.Lq0, 0.3);
+  sym(o.G, 2);
   fill(o.B, D * R, 1);
   fill(o.b, D, opts.obs === 'poisson' ? 0.5 : 0.2);
   for (let d = 0; d < D; d++) th[o.lv + d] = Math.log(0.3 + 0.2 * rand());
@@ -61,7 +84,21 @@ function makeProblem(opts: {
   }
   if (opts.readoutFromInputs) fill(o.Bv, D * DU, 1);
   if (opts.rates) for (let d = 0; d < D; d++) th[o.Bo + d] = 0.6 + 0.8 * rand();
-  const spec: FilterSpec = { layout, proposal: opts.proposal, obs: opts.obs, obsNonlinearity: opts.obsNonlinearity, nonlinearity: opts.nonlinearity, resampling: opts.resampling, resampleThreshold: opts.resampleThreshold, readoutFromInputs: opts.readoutFromInputs, B, T, K, key: seedToKey(opts.seed * 7919), iter: 3 };
+  const spec: FilterSpec = {
+    layout,
+    proposal: opts.proposal,
+    obs: opts.obs,
+    obsNonlinearity: opts.obsNonlinearity,
+    nonlinearity: opts.nonlinearity,
+    resampling: opts.resampling,
+    resampleThreshold: opts.resampleThreshold,
+    readoutFromInputs: opts.readoutFromInputs,
+    B,
+    T,
+    K,
+    key: seedToKey(opts.seed * 7919),
+    iter: 3,
+  };
   return { spec, theta: th, data: { y, v, qs: opts.proposal === 'optimal' ? qs : undefined } };
 }
 
@@ -147,12 +184,43 @@ async function gradientMatches(engine: Engine, pr: Problem, inputGrad = false): 
   tape.end();
   const anc = (await out.anc.read()) as Uint32Array;
   const flags = splitPaths(await out.paths.readF32(), B, pr.spec.T, pr.spec.K, pr.spec.layout.dims.R).resampled;
-  checkDecisions(pr, flags, referenceFilter(pr.spec, Float64Array.from(Float32Array.from(pr.theta)), { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs }, anc, flags).w);
+  checkDecisions(
+    pr,
+    flags,
+    referenceFilter(
+      pr.spec,
+      Float64Array.from(Float32Array.from(pr.theta)),
+      { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs },
+      anc,
+      flags,
+    ).w,
+  );
   if (typeof process !== 'undefined' && process.env.SMC_DEBUG) {
     const pth = await out.paths.readF32();
-    const r0 = referenceFilter(pr.spec, Float64Array.from(Float32Array.from(pr.theta)), { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs }, anc);
-    console.log('paths gpu', Array.from(pth).map((v) => v.toFixed(4)).join(' '));
-    console.log('z ref', Array.from(r0.z).map((v) => v.toFixed(4)).join(' '), 'mu ref', Array.from(r0.mu).map((v) => v.toFixed(4)).join(' '), 'w', Array.from(r0.w).join(' '));
+    const r0 = referenceFilter(
+      pr.spec,
+      Float64Array.from(Float32Array.from(pr.theta)),
+      { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs },
+      anc,
+    );
+    console.log(
+      'paths gpu',
+      Array.from(pth)
+        .map((v) => v.toFixed(4))
+        .join(' '),
+    );
+    console.log(
+      'z ref',
+      Array.from(r0.z)
+        .map((v) => v.toFixed(4))
+        .join(' '),
+      'mu ref',
+      Array.from(r0.mu)
+        .map((v) => v.toFixed(4))
+        .join(' '),
+      'w',
+      Array.from(r0.w).join(' '),
+    );
   }
   const seed = Tensor.fromArray(engine, cot, [B]);
   const wrt = [inp.theta, ...(inp.qs ? [inp.qs] : []), ...(inputGrad ? [inp.v!] : [])];
@@ -162,7 +230,11 @@ async function gradientMatches(engine: Engine, pr: Problem, inputGrad = false): 
   const gQs = inp.qs ? await grads[1]!.readF32() : null;
   const gV = inputGrad ? await grads[grads.length - 1]!.readF32() : null;
   const theta = Float64Array.from(Float32Array.from(pr.theta));
-  const data: FilterData = { y: Float64Array.from(Float32Array.from(pr.data.y)), v: Float64Array.from(Float32Array.from(pr.data.v)), qs: pr.data.qs ? Float64Array.from(Float32Array.from(pr.data.qs)) : undefined };
+  const data: FilterData = {
+    y: Float64Array.from(Float32Array.from(pr.data.y)),
+    v: Float64Array.from(Float32Array.from(pr.data.v)),
+    qs: pr.data.qs ? Float64Array.from(Float32Array.from(pr.data.qs)) : undefined,
+  };
   const objective = () => {
     const r = referenceFilter(pr.spec, theta, data, anc, flags);
     let s = 0;
@@ -195,11 +267,23 @@ async function gradientMatches(engine: Engine, pr: Problem, inputGrad = false): 
   const scale = Math.max(...Array.from(fdTheta, Math.abs));
   const c = closeness(gTheta, fdTheta, 2e-3 * scale, 5e-3);
   if (c.ratio > 1) {
-    const blk = Object.entries(L.offsets).filter(([, o]) => o <= c.index).sort((a, b) => b[1] - a[1])[0][0];
+    const blk = Object.entries(L.offsets)
+      .filter(([, o]) => o <= c.index)
+      .sort((a, b) => b[1] - a[1])[0][0];
     if (typeof process !== 'undefined' && process.env.SMC_DEBUG) {
       for (const [name, off] of Object.entries(L.offsets)) {
         const n = L.sizes[name as keyof typeof L.sizes];
-        if (n) console.log(name, Array.from(gTheta.subarray(off, off + n)).map((v) => v.toFixed(4)).join(' '), '|', Array.from(fdTheta.subarray(off, off + n)).map((v) => v.toFixed(4)).join(' '));
+        if (n)
+          console.log(
+            name,
+            Array.from(gTheta.subarray(off, off + n))
+              .map((v) => v.toFixed(4))
+              .join(' '),
+            '|',
+            Array.from(fdTheta.subarray(off, off + n))
+              .map((v) => v.toFixed(4))
+              .join(' '),
+          );
       }
     }
     throw new Error(`theta gradient differs from finite differences at ${c.index} (${blk}): gpu ${gTheta[c.index]}, fd ${fdTheta[c.index]}`);
@@ -229,7 +313,18 @@ export const cases: GpuCase[] = [
     timeoutMs: 300_000,
     onceOnly: R > 16,
     async run(e) {
-      const common = { R, N: 6, D: 3, DU: 0, B: 2, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'tanh', resampling: 'systematic' } as const;
+      const common = {
+        R,
+        N: 6,
+        D: 3,
+        DU: 0,
+        B: 2,
+        proposal: 'bootstrap',
+        obs: 'gauss',
+        obsNonlinearity: 'identity',
+        nonlinearity: 'tanh',
+        resampling: 'systematic',
+      } as const;
       await forwardMatches(e, makeProblem({ ...common, K: 16, T: 20, seed: 20 + R }));
       await gradientMatches(e, makeProblem({ ...common, K: 4, T: 3, seed: 40 + R }));
     },
@@ -242,18 +337,55 @@ export const cases: GpuCase[] = [
     timeoutMs: 900_000,
     onceOnly: true,
     async run(e) {
-      const common = { R, N: 6, D: 3, DU: 1, B: 2, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' } as const;
+      const common = {
+        R,
+        N: 6,
+        D: 3,
+        DU: 1,
+        B: 2,
+        proposal: 'optimal',
+        obs: 'gauss',
+        obsNonlinearity: 'identity',
+        nonlinearity: 'relu',
+        resampling: 'systematic',
+      } as const;
       await forwardMatches(e, makeProblem({ ...common, K: 16, T: 20, seed: 60 + R }));
       if (R <= 16) await gradientMatches(e, makeProblem({ ...common, K: 4, T: 3, seed: 80 + R }));
     },
   })),
   {
     name: 'fused filter (bootstrap, Gaussian, clipped relu) matches the float64 reference at T = 100',
-    run: (e) => forwardMatches(e, makeProblem({ ...base, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' })),
+    run: (e) =>
+      forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          T: 100,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+        }),
+      ),
   },
   {
     name: 'fused filter (optimal proposal, inputs, R = 3) matches the float64 reference at T = 100',
-    run: (e) => forwardMatches(e, makeProblem({ ...base, R: 3, DU: 2, T: 100, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' })),
+    run: (e) =>
+      forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          R: 3,
+          DU: 2,
+          T: 100,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'relu',
+          resampling: 'systematic',
+        }),
+      ),
   },
   {
     // K·R = 200: unit-parallel on software adapters with the partial sums reduced in several chunks
@@ -261,8 +393,22 @@ export const cases: GpuCase[] = [
     name: 'fused filter at K = 100 (software: unit-parallel, chunked reduction), optimal, matches the float64 reference',
     async run(e) {
       const chunked = unitParallelFor(e, 100, 2);
-      if (e.softwareTuning && !(chunked.use && chunked.chunk < 200)) throw new Error(`K = 100, R = 2 should run unit-parallel in chunks on a software adapter (chunk ${chunked.chunk})`);
-      await forwardMatches(e, makeProblem({ ...base, R: 2, K: 100, T: 40, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' }));
+      if (e.softwareTuning && !(chunked.use && chunked.chunk < 200))
+        throw new Error(`K = 100, R = 2 should run unit-parallel in chunks on a software adapter (chunk ${chunked.chunk})`);
+      await forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          R: 2,
+          K: 100,
+          T: 40,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+        }),
+      );
     },
   },
   {
@@ -273,36 +419,142 @@ export const cases: GpuCase[] = [
     browser: false,
     async run(e) {
       if (unitParallelFor(e, 150, 2).use) throw new Error('K = 150, R = 2 should run particle-parallel');
-      await forwardMatches(e, makeProblem({ ...base, R: 2, K: 150, T: 40, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' }));
+      await forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          R: 2,
+          K: 150,
+          T: 40,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+        }),
+      );
     },
   },
   {
     name: 'fused filter (Poisson softplus, stratified and multinomial) matches the reference',
     async run(e) {
       for (const resampling of ['stratified', 'multinomial'] as const) {
-        await forwardMatches(e, makeProblem({ ...base, T: 60, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling }));
+        await forwardMatches(
+          e,
+          makeProblem({ ...base, T: 60, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling }),
+        );
       }
     },
   },
   {
     name: 'fused filter gradient (bootstrap, Gaussian, inputs) matches finite differences',
-    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 5, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic' })),
+    run: (e) =>
+      gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 1,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 5,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          resampling: 'systematic',
+        }),
+      ),
   },
   {
     name: 'fused filter gradient (optimal proposal) matches finite differences',
-    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
+    run: (e) =>
+      gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 1,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 6,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          resampling: 'systematic',
+        }),
+      ),
   },
   {
     name: 'fused filter gradient with respect to the inputs (optimal proposal unit-parallel, bootstrap particle-parallel K = 150) matches finite differences',
     async run(e) {
-      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
-      await gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 150, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' }), true);
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 2,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 6,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          resampling: 'systematic',
+        }),
+        true,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 5,
+          D: 2,
+          DU: 1,
+          B: 2,
+          K: 150,
+          T: 4,
+          seed: 8,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          resampling: 'systematic',
+        }),
+        true,
+      );
     },
   },
   {
     // K·R = 300 > 256: the particle-parallel loops everywhere
     name: 'fused filter gradient (particle-parallel path, K = 150, inputs) matches finite differences',
-    run: (e) => gradientMatches(e, makeProblem({ R: 2, N: 5, D: 2, DU: 1, B: 2, K: 150, T: 4, seed: 8, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic' })),
+    run: (e) =>
+      gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 5,
+          D: 2,
+          DU: 1,
+          B: 2,
+          K: 150,
+          T: 4,
+          seed: 8,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          resampling: 'systematic',
+        }),
+      ),
   },
   {
     // the readout from the rates (RATES): η = B_o φ(m z + Wu v_t; h) + b, gradients to z, m, h, Wu, B_o, b, log σ² and v
@@ -317,40 +569,220 @@ export const cases: GpuCase[] = [
   {
     // K·R = 192 with 128 invocations: on software adapters unit-parallel, the partial sums reduced in 5 chunks
     name: 'fused filter gradient at K = 64, R = 3 (software: unit-parallel, chunked reduction; inputs) matches finite differences',
-    run: (e) => gradientMatches(e, makeProblem({ R: 3, N: 5, D: 2, DU: 1, B: 2, K: 64, T: 4, seed: 9, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'systematic' }), true),
+    run: (e) =>
+      gradientMatches(
+        e,
+        makeProblem({
+          R: 3,
+          N: 5,
+          D: 2,
+          DU: 1,
+          B: 2,
+          K: 64,
+          T: 4,
+          seed: 9,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'relu',
+          resampling: 'systematic',
+        }),
+        true,
+      ),
   },
   {
     name: 'fused filter gradient (Poisson, exp link) matches finite differences',
-    run: (e) => gradientMatches(e, makeProblem({ R: 3, N: 5, D: 3, DU: 0, B: 2, K: 8, T: 5, seed: 7, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', resampling: 'systematic' })),
+    run: (e) =>
+      gradientMatches(
+        e,
+        makeProblem({
+          R: 3,
+          N: 5,
+          D: 3,
+          DU: 0,
+          B: 2,
+          K: 8,
+          T: 5,
+          seed: 7,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'exp',
+          nonlinearity: 'tanh',
+          resampling: 'systematic',
+        }),
+      ),
   },
   {
     name: 'fused filter with an ESS threshold (0.5: carried weights, identity ancestors) matches the float64 reference at T = 100',
     async run(e) {
-      await forwardMatches(e, makeProblem({ ...base, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', resampleThreshold: 0.5 }));
-      await forwardMatches(e, makeProblem({ ...base, R: 3, DU: 2, T: 60, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu', resampling: 'multinomial', resampleThreshold: 0.5 }));
+      await forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          T: 100,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+          resampleThreshold: 0.5,
+        }),
+      );
+      await forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          R: 3,
+          DU: 2,
+          T: 60,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'relu',
+          resampling: 'multinomial',
+          resampleThreshold: 0.5,
+        }),
+      );
     },
   },
   {
     name: 'fused filter with the readout from [v; z] (bootstrap Gaussian, Poisson) matches the float64 reference',
     async run(e) {
-      await forwardMatches(e, makeProblem({ ...base, DU: 2, T: 100, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic', readoutFromInputs: true }));
-      await forwardMatches(e, makeProblem({ ...base, DU: 1, T: 40, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'stratified', readoutFromInputs: true }));
+      await forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          DU: 2,
+          T: 100,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'clipped_relu',
+          resampling: 'systematic',
+          readoutFromInputs: true,
+        }),
+      );
+      await forwardMatches(
+        e,
+        makeProblem({
+          ...base,
+          DU: 1,
+          T: 40,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          resampling: 'stratified',
+          readoutFromInputs: true,
+        }),
+      );
     },
   },
   {
     name: 'fused filter gradient with the readout from [v; z] matches finite differences (Gaussian softplus, Poisson exp; also with respect to the inputs)',
     async run(e) {
-      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 9, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic', readoutFromInputs: true }), true);
-      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 2, B: 2, K: 8, T: 6, seed: 5, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic', readoutFromInputs: true }));
-      await gradientMatches(e, makeProblem({ R: 2, N: 5, D: 3, DU: 1, B: 2, K: 8, T: 5, seed: 7, proposal: 'bootstrap', obs: 'poisson', obsNonlinearity: 'exp', nonlinearity: 'tanh', resampling: 'systematic', readoutFromInputs: true }));
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 2,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 9,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          resampling: 'systematic',
+          readoutFromInputs: true,
+        }),
+        true,
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 2,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 5,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          resampling: 'systematic',
+          readoutFromInputs: true,
+        }),
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 5,
+          D: 3,
+          DU: 1,
+          B: 2,
+          K: 8,
+          T: 5,
+          seed: 7,
+          proposal: 'bootstrap',
+          obs: 'poisson',
+          obsNonlinearity: 'exp',
+          nonlinearity: 'tanh',
+          resampling: 'systematic',
+          readoutFromInputs: true,
+        }),
+      );
     },
   },
   {
     // thresholds at which these small problems resample at some steps and not at others
     name: 'fused filter gradient with an ESS threshold (0.7, 0.9) matches finite differences (bootstrap and optimal)',
     async run(e) {
-      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 5, proposal: 'bootstrap', obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh', resampling: 'systematic', resampleThreshold: 0.7 }));
-      await gradientMatches(e, makeProblem({ R: 2, N: 6, D: 3, DU: 1, B: 2, K: 8, T: 6, seed: 6, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'softplus', resampling: 'systematic', resampleThreshold: 0.9 }));
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 1,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 5,
+          proposal: 'bootstrap',
+          obs: 'gauss',
+          obsNonlinearity: 'softplus',
+          nonlinearity: 'tanh',
+          resampling: 'systematic',
+          resampleThreshold: 0.7,
+        }),
+      );
+      await gradientMatches(
+        e,
+        makeProblem({
+          R: 2,
+          N: 6,
+          D: 3,
+          DU: 1,
+          B: 2,
+          K: 8,
+          T: 6,
+          seed: 6,
+          proposal: 'optimal',
+          obs: 'gauss',
+          obsNonlinearity: 'identity',
+          nonlinearity: 'softplus',
+          resampling: 'systematic',
+          resampleThreshold: 0.9,
+        }),
+      );
     },
   },
 ];

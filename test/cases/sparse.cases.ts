@@ -24,7 +24,16 @@ export function patternTask(outputs: 1 | 2, time = 200): SparseTask {
 /** A small simulated motor circuit (6 conditions, 2 muscles, dt 4 ms, 150 samples) as a task. */
 export function tinyMotorTask(nBio: number): SparseTask {
   const circuit = simulateMotor({ n: nBio, seed: 1, maxIterations: 100, conditions: 6, dt: 4, muscles: 2 });
-  return { conditions: circuit.conditions, time: circuit.time, inputs: circuit.inputs, nInputs: 2, outputs: circuit.outputs, nOutputs: circuit.muscles, rates: circuit.rates, nNeurons: nBio };
+  return {
+    conditions: circuit.conditions,
+    time: circuit.time,
+    inputs: circuit.inputs,
+    nInputs: 2,
+    outputs: circuit.outputs,
+    nOutputs: circuit.muscles,
+    rates: circuit.rates,
+    nNeurons: nBio,
+  };
 }
 
 async function expectChaosError(f: () => Promise<unknown>): Promise<void> {
@@ -76,7 +85,11 @@ export const cases: GpuCase[] = [
         engine.copy(R, rIn, n * 4, t * n * 4);
         engine.copy(tgt, tcur, n * 4, t * n * 4);
         // The step kernel gives the a-priori outputs Jw r (no drive: d = 0).
-        netStep(engine, { mat: Jw, drive: dummy, sig: dummy, rIn, x, rOut, cur, rec: dummyRec }, { n, rows, d: 0, batch: 1, t: 0, sigBatch: 1, sigB0: 0, teachFrom: 0, record: false, dtTau: 0.1 });
+        netStep(
+          engine,
+          { mat: Jw, drive: dummy, sig: dummy, rIn, x, rOut, cur, rec: dummyRec },
+          { n, rows, d: 0, batch: 1, t: 0, sigBatch: 1, sigB0: 0, teachFrom: 0, record: false, dtTau: 0.1 },
+        );
         rlsStep(engine, { P, Jw, r: rIn, cur, tcur, sig, k, e, coef }, { n, rows, teachRows: n, t, sigBatch: 1, sigB0: 0, d: outs, sigOff: 0, outFrom: n });
       }
       const gotJ = await engine.readF32(Jw, rows * n);
@@ -109,7 +122,8 @@ export const cases: GpuCase[] = [
           if (!(model.chaosRatio < 0.01)) throw new Error(`chaos ratio ${model.chaosRatio}`);
           if (method === 'rls') {
             const h = model.history;
-            if (!(h[h.length - 1].outputMse < h[0].outputMse)) throw new Error(`RLS a-priori output error did not fall: ${h[0].outputMse} → ${h[h.length - 1].outputMse}`);
+            if (!(h[h.length - 1].outputMse < h[0].outputMse))
+              throw new Error(`RLS a-priori output error did not fall: ${h[0].outputMse} → ${h[h.length - 1].outputMse}`);
           }
         }
       }
@@ -134,10 +148,11 @@ cases.push({
     if (a.rates.some((v, i) => v !== b.rates[i])) throw new Error('same seed gave different rates');
     if (!(a.soc.abscissa < a.soc.initialAbscissa && a.soc.abscissa < 1)) throw new Error(`abscissa ${a.soc.initialAbscissa} → ${a.soc.abscissa}`);
     const { n, ne, w } = a.soc;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      const v = w[i * n + j];
-      if ((j < ne && v < 0) || (j >= ne && v > 0) || (i === j && v !== 0)) throw new Error(`Dale/self-loop violated at W[${i}][${j}] = ${v}`);
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        const v = w[i * n + j];
+        if ((j < ne && v < 0) || (j >= ne && v > 0) || (i === j && v !== 0)) throw new Error(`Dale/self-loop violated at W[${i}][${j}] = ${v}`);
+      }
     // Rates leave the preparatory state and decay back towards baseline by the end of the movement.
     const T = a.time;
     const norm = (c: number, t: number) => Math.hypot(...Array.from(a.rates.subarray((c * T + t) * n, (c * T + t + 1) * n)));
@@ -168,11 +183,16 @@ cases.push({
         num += (run.rates[i] - emb[i]) ** 2;
         den += emb[i] ** 2;
       }
-      if (!(num / den < 0.2)) throw new Error(`sampled ${sampled}: learner rates differ from the embedder's by ${(num / den).toFixed(3)} (normalised squared error, expected < 0.2)`);
-      if (!(ev.trainOutputError < 0.3)) throw new Error(`sampled ${sampled}: normalised training output error ${ev.trainOutputError.toFixed(3)} (expected < 0.3)`);
+      if (!(num / den < 0.2))
+        throw new Error(`sampled ${sampled}: learner rates differ from the embedder's by ${(num / den).toFixed(3)} (normalised squared error, expected < 0.2)`);
+      if (!(ev.trainOutputError < 0.3))
+        throw new Error(`sampled ${sampled}: normalised training output error ${ev.trainOutputError.toFixed(3)} (expected < 0.3)`);
       result[sampled] = ev.svcca.mean;
     }
-    if (!(result[nBio] > result[0] + 0.05)) throw new Error(`SVCCA with all ${nBio} neurons sampled ${result[nBio].toFixed(3)} does not exceed the output-only baseline ${result[0].toFixed(3)} by 0.05`);
+    if (!(result[nBio] > result[0] + 0.05))
+      throw new Error(
+        `SVCCA with all ${nBio} neurons sampled ${result[nBio].toFixed(3)} does not exceed the output-only baseline ${result[0].toFixed(3)} by 0.05`,
+      );
   },
 });
 
@@ -186,6 +206,10 @@ cases.push({
     const perStep = await trainFullForce(engine, task, { ...opts, fused: false });
     assertClose(fused.J, perStep.J, { atol: 1e-4, rtol: 1e-3, what: 'J' });
     assertClose(fused.W, perStep.W, { atol: 1e-4, rtol: 1e-3, what: 'W' });
-    assertClose(fused.history.map((h) => h.outputMse), perStep.history.map((h) => h.outputMse), { atol: 1e-6, rtol: 1e-3, what: 'a-priori output errors' });
+    assertClose(
+      fused.history.map((h) => h.outputMse),
+      perStep.history.map((h) => h.outputMse),
+      { atol: 1e-6, rtol: 1e-3, what: 'a-priori output errors' },
+    );
   },
 });

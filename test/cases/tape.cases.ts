@@ -33,13 +33,25 @@ export const cases: GpuCase[] = [
       const loss = sum(mul(x, x));
       tape.end();
       tape.backward(loss, { retainGraph: true });
-      assertClose(await x.grad!.readF32(), map(X, (v) => 2 * v), { rtol: 1e-6, what: 'first backward: d Σx² / dx' });
+      assertClose(
+        await x.grad!.readF32(),
+        map(X, (v) => 2 * v),
+        { rtol: 1e-6, what: 'first backward: d Σx² / dx' },
+      );
       tape.backward(loss);
-      assertClose(await x.grad!.readF32(), map(X, (v) => 4 * v), { rtol: 1e-6, what: 'second backward accumulates into x.grad' });
+      assertClose(
+        await x.grad!.readF32(),
+        map(X, (v) => 4 * v),
+        { rtol: 1e-6, what: 'second backward accumulates into x.grad' },
+      );
       expectThrows(() => tape.backward(loss), /cannot backward, the tape is disposed: backward already ran .*retainGraph/, 'third backward');
       expectThrows(() => tape.gradients(loss, [x]), /cannot gradients, the tape is disposed/, 'gradients after backward');
       // the refused call left x.grad alone
-      assertClose(await x.grad!.readF32(), map(X, (v) => 4 * v), { rtol: 1e-6, what: 'x.grad after the refused call' });
+      assertClose(
+        await x.grad!.readF32(),
+        map(X, (v) => 4 * v),
+        { rtol: 1e-6, what: 'x.grad after the refused call' },
+      );
       x.dispose();
     },
   },
@@ -60,7 +72,11 @@ export const cases: GpuCase[] = [
       if (x.grad) throw new Error('x.grad was set by a refused backward');
       if (!e.isDisposed || !prod.isDisposed || !loss.isDisposed) throw new Error('the tape did not free the outputs it recorded');
       if (kept.isDisposed) throw new Error('a retained output was freed with the tape');
-      assertClose(await kept.readF32(), map(X, (v) => v * Math.exp(v)), { rtol: 1e-5, what: 'retained x·exp(x)' });
+      assertClose(
+        await kept.readF32(),
+        map(X, (v) => v * Math.exp(v)),
+        { rtol: 1e-5, what: 'retained x·exp(x)' },
+      );
       // a fresh tape works after the disposed one (the engine's active tape was cleared)
       const tape2 = Tape.begin(engine);
       const loss2 = sum(exp(x));
@@ -89,7 +105,11 @@ export const cases: GpuCase[] = [
       loss = add(sum(mul(x, y)), sum(x));
       tape.end();
       tape.backward(loss);
-      assertClose(await x.grad!.readF32(), map(Y, (v) => v + 1), { rtol: 1e-6, what: 'd(Σ x·y + Σ x)/dx' });
+      assertClose(
+        await x.grad!.readF32(),
+        map(Y, (v) => v + 1),
+        { rtol: 1e-6, what: 'd(Σ x·y + Σ x)/dx' },
+      );
       assertClose(await y.grad!.readF32(), X, { rtol: 1e-6, what: 'd(Σ x·y + Σ x)/dy' });
       x.grad!.dispose();
       x.grad = null;
@@ -99,13 +119,25 @@ export const cases: GpuCase[] = [
       loss = add(sum(mul(e, e)), sum(e));
       tape.end();
       const [ge, gx] = tape.gradients(loss, [e, x]);
-      assertClose(await ge!.readF32(), map(X, (v) => 2 * Math.exp(v) + 1), { rtol: 1e-5, what: 'gradients(): dL/de' });
-      assertClose(await gx!.readF32(), map(X, (v) => 2 * Math.exp(2 * v) + Math.exp(v)), { rtol: 1e-5, what: 'gradients(): dL/dx' });
+      assertClose(
+        await ge!.readF32(),
+        map(X, (v) => 2 * Math.exp(v) + 1),
+        { rtol: 1e-5, what: 'gradients(): dL/de' },
+      );
+      assertClose(
+        await gx!.readF32(),
+        map(X, (v) => 2 * Math.exp(2 * v) + Math.exp(v)),
+        { rtol: 1e-5, what: 'gradients(): dL/dx' },
+      );
       if (x.grad) throw new Error('gradients() must not touch x.grad');
       ge!.dispose();
       gx!.dispose();
       tape.backward(loss);
-      assertClose(await x.grad!.readF32(), map(X, (v) => 2 * Math.exp(2 * v) + Math.exp(v)), { rtol: 1e-5, what: 'backward: dL/dx' });
+      assertClose(
+        await x.grad!.readF32(),
+        map(X, (v) => 2 * Math.exp(2 * v) + Math.exp(v)),
+        { rtol: 1e-5, what: 'backward: dL/dx' },
+      );
       x.dispose();
       y.dispose();
     },

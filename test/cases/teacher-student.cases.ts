@@ -99,8 +99,16 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
     const phases: FitPhase[] = [spec, ...(spec.refine ? [spec.refine] : [])];
     for (const [i, ph] of phases.entries()) {
       await fit(engine, student, trainDs, null, {
-        iterations: ph.iterations, particles: ph.particles, batch: spec.batch, window: spec.window, proposal: spec.proposal,
-        optimizer: 'adam', lr: ph.lr, lrEnd: ph.lrEnd, seed: i + 1, logEvery: 100,
+        iterations: ph.iterations,
+        particles: ph.particles,
+        batch: spec.batch,
+        window: spec.window,
+        proposal: spec.proposal,
+        optimizer: 'adam',
+        lr: ph.lr,
+        lrEnd: ph.lrEnd,
+        seed: i + 1,
+        logEvery: 100,
       });
       const err = Math.sqrt(observedTransitionNoise(studentConfig, await student.hostParams()) / observedTransitionNoise(t.config, t.params)) - 1;
       console.log(`teacher-student ${t.name} phase ${i + 1} (K = ${ph.particles}, ${ph.iterations} iterations): noise level ${(100 * err).toFixed(1)} %`);
@@ -137,9 +145,12 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         totalSeconds: (performance.now() - t0) / 1000,
       };
       const problems: string[] = [];
-      if (!(Math.abs(fig.noiseLevelError) <= NOISE_TOLERANCE)) problems.push(`noise level off by ${(100 * fig.noiseLevelError).toFixed(1)} % (tr BᵀΣzB ${noiseStudent.toFixed(4)} vs ${noiseTeacher.toFixed(4)})`);
-      if (!(Math.abs(fig.freqError) <= 0.1)) problems.push(`frequency off by ${(100 * fig.freqError).toFixed(1)} % (${freqStudent.toFixed(4)} vs ${freqTeacher.toFixed(4)} cycles/step)`);
-      if (!(Math.abs(fig.llError) <= 0.03)) problems.push(`held-out ll per step off by ${(100 * fig.llError).toFixed(2)} % (${llStudent.toFixed(3)} vs ${llTeacher.toFixed(3)})`);
+      if (!(Math.abs(fig.noiseLevelError) <= NOISE_TOLERANCE))
+        problems.push(`noise level off by ${(100 * fig.noiseLevelError).toFixed(1)} % (tr BᵀΣzB ${noiseStudent.toFixed(4)} vs ${noiseTeacher.toFixed(4)})`);
+      if (!(Math.abs(fig.freqError) <= 0.1))
+        problems.push(`frequency off by ${(100 * fig.freqError).toFixed(1)} % (${freqStudent.toFixed(4)} vs ${freqTeacher.toFixed(4)} cycles/step)`);
+      if (!(Math.abs(fig.llError) <= 0.03))
+        problems.push(`held-out ll per step off by ${(100 * fig.llError).toFixed(2)} % (${llStudent.toFixed(3)} vs ${llTeacher.toFixed(3)})`);
       return { fig, problems };
     };
     const { fig, problems } = await score(student);
@@ -151,7 +162,9 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
       const bad = await score(perturbed);
       console.log(`teacher-student perturbed (latent noise std × ${PERTURBED_NOISE}) ${JSON.stringify(bad.fig)}: ${bad.problems.join('; ') || 'accepted'}`);
       if (!bad.problems.some((p) => p.startsWith('noise level'))) {
-        throw new Error(`${t.name}: a student with its latent noise std × ${PERTURBED_NOISE} passed the noise check (${(100 * bad.fig.noiseLevelError).toFixed(1)} %)`);
+        throw new Error(
+          `${t.name}: a student with its latent noise std × ${PERTURBED_NOISE} passed the noise check (${(100 * bad.fig.noiseLevelError).toFixed(1)} %)`,
+        );
       }
     } finally {
       perturbed.dispose();
@@ -242,7 +255,8 @@ export const cases: GpuCase[] = [
         if (side.teacher !== 'osc-gauss' || side.data.shape.join() !== '4,128,20') throw new Error(`sidecar: ${JSON.stringify(side).slice(0, 200)}`);
         const t = presetTeacher('osc-gauss');
         expectNear(side.noise.observedTransitionNoise, observedTransitionNoise(t.config, t.params), 1e-9, 'sidecar noise');
-        if (!(side.frequency.limitCyclePeriod > 20 && side.frequency.limitCyclePeriod < 30)) throw new Error(`sidecar period ${side.frequency.limitCyclePeriod}`);
+        if (!(side.frequency.limitCyclePeriod > 20 && side.frequency.limitCyclePeriod < 30))
+          throw new Error(`sidecar period ${side.frequency.limitCyclePeriod}`);
         const r = residuals(t, z.data as Float32Array, y.data as Float32Array, 4, 128);
         expectNear(r.obsStd, 0.1, 0.05, 'observation residual std');
         expectNear(r.latentStd, 0.1, 0.1, 'latent transition residual std');
@@ -302,7 +316,8 @@ export const cases: GpuCase[] = [
       };
       const [before, during, after] = [spread(24), spread(49), spread(79)];
       console.log(`reach teacher: latent spread across targets ${before.toFixed(3)} (t = 24), ${during.toFixed(3)} (t = 49), ${after.toFixed(3)} (t = 79)`);
-      if (!(during > 1.8 * before)) throw new Error(`reach latents: spread across the 8 targets is ${before.toFixed(3)} before and ${during.toFixed(3)} at the end of the stimulus`);
+      if (!(during > 1.8 * before))
+        throw new Error(`reach latents: spread across the 8 targets is ${before.toFixed(3)} before and ${during.toFixed(3)} at the end of the stimulus`);
     },
   },
   {
@@ -314,10 +329,18 @@ export const cases: GpuCase[] = [
     async run(engine) {
       await teacherStudentRecovery(engine, {
         teacher: presetTeacher('osc-gauss'),
-        trainTrials: 32, heldOutTrials: 16, steps: 100,
-        proposal: 'optimal', particles: 16, batch: 8, window: 50,
-        iterations: 600, lr: 0.05, lrEnd: 0.02,
-        studentNoiseInit: 0.3, studentObsNoiseInit: 0.3,
+        trainTrials: 32,
+        heldOutTrials: 16,
+        steps: 100,
+        proposal: 'optimal',
+        particles: 16,
+        batch: 8,
+        window: 50,
+        iterations: 600,
+        lr: 0.05,
+        lrEnd: 0.02,
+        studentNoiseInit: 0.3,
+        studentObsNoiseInit: 0.3,
       });
     },
   },
@@ -339,11 +362,19 @@ export const cases: GpuCase[] = [
     async run(engine) {
       await teacherStudentRecovery(engine, {
         teacher: presetTeacher('osc-poisson'),
-        trainTrials: 32, heldOutTrials: 16, steps: 100,
-        proposal: 'bootstrap', particles: 16, batch: 8, window: 50,
-        iterations: 600, lr: 0.01, lrEnd: 0.003,
+        trainTrials: 32,
+        heldOutTrials: 16,
+        steps: 100,
+        proposal: 'bootstrap',
+        particles: 16,
+        batch: 8,
+        window: 50,
+        iterations: 600,
+        lr: 0.01,
+        lrEnd: 0.003,
         refine: { particles: 64, iterations: 500, lr: 0.003, lrEnd: 0.002 },
-        studentNoiseInit: 0.3, studentObsNoiseInit: 0.3,
+        studentNoiseInit: 0.3,
+        studentObsNoiseInit: 0.3,
       });
     },
   },

@@ -9,7 +9,15 @@ import { lowpassReference } from '../../src/ops/lowpass.js';
 import { referenceFilter, type FilterSpec } from '../../src/inference/reference-filter.js';
 import type { Resampling } from '../../src/inference/smc-layout.js';
 import type { Proposal } from '../../src/models/theta-layout.js';
-import { effectiveReadout, hostNoiseFactor, paramShapes, readoutReadsInputs, readsRates, type ModelConfig, type ParamName } from '../../src/models/lowrank-rnn.js';
+import {
+  effectiveReadout,
+  hostNoiseFactor,
+  paramShapes,
+  readoutReadsInputs,
+  readsRates,
+  type ModelConfig,
+  type ParamName,
+} from '../../src/models/lowrank-rnn.js';
 import { thetaLayout } from '../../src/models/theta-layout.js';
 
 export type HostParams64 = Record<ParamName, Float64Array>;
@@ -28,7 +36,14 @@ export interface ObjectiveRefSpec {
 }
 
 /** loss = −(1/(B·T)) Σ_b (Σ_t L_t + const), y [B,T,D], inputs u [B,T,DU] (filtered as the model says). */
-export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLike<number>, u: ArrayLike<number>, fixedAncestors?: ArrayLike<number>, fixedResampled?: ArrayLike<number>): number {
+export function objectiveRef(
+  spec: ObjectiveRefSpec,
+  p: HostParams64,
+  y: ArrayLike<number>,
+  u: ArrayLike<number>,
+  fixedAncestors?: ArrayLike<number>,
+  fixedResampled?: ArrayLike<number>,
+): number {
   const c = spec.config;
   const { rank: R, units: N, obsDim: D, inputDim: DU } = c;
   const { B, T } = spec;
@@ -91,8 +106,19 @@ export function objectiveRef(spec: ObjectiveRefSpec, p: HostParams64, y: ArrayLi
     constant = -0.5 * (k0[2 * RR] + (T - 1) * k1[2 * RR]) - 0.5 * T * lvSum - 0.5 * T * D * Math.log(2 * Math.PI);
   }
   const fspec: FilterSpec = {
-    layout, proposal: spec.proposal, obs: c.obs, obsNonlinearity: c.obsNonlinearity, nonlinearity: c.nonlinearity, resampling: spec.resampling,
-    resampleThreshold: spec.resampleThreshold, readoutFromInputs: readsV, B, T, K: spec.K, key: spec.key, iter: spec.iter,
+    layout,
+    proposal: spec.proposal,
+    obs: c.obs,
+    obsNonlinearity: c.obsNonlinearity,
+    nonlinearity: c.nonlinearity,
+    resampling: spec.resampling,
+    resampleThreshold: spec.resampleThreshold,
+    readoutFromInputs: readsV,
+    B,
+    T,
+    K: spec.K,
+    key: spec.key,
+    iter: spec.iter,
   };
   const r = referenceFilter(fspec, th, { y, v, qs }, fixedAncestors, fixedResampled);
   let total = 0;

@@ -50,7 +50,10 @@ if (!chromiumPath) {
       await page.waitForFunction(`(() => { const s = window.__lowrankSmcApp; return ${predicate}; })()`, undefined, { timeout, polling: 200 });
     } catch (e) {
       const s = await appState();
-      throw new Error(`timed out waiting for ${predicate}: status "${await page.textContent('#status')}", app errors ${JSON.stringify(s.errors)}, page errors ${JSON.stringify(pageErrors.slice(-5))}`, { cause: e });
+      throw new Error(
+        `timed out waiting for ${predicate}: status "${await page.textContent('#status')}", app errors ${JSON.stringify(s.errors)}, page errors ${JSON.stringify(pageErrors.slice(-5))}`,
+        { cause: e },
+      );
     }
     return appState();
   }
@@ -122,12 +125,21 @@ if (!chromiumPath) {
       await waitForApp('s.dataset !== null', 30_000);
       expect(await page.textContent('#data-info')).toContain('1 trial(s) × 800 steps × 64 channels');
       const { model, fit } = SMALL_FIT;
-      const fields: Record<string, number> = { rank: model.rank, units: model.units, particles: fit.particles, iterations: fit.iterations, batch: fit.batch, window: fit.window, lr: fit.lr, seed: fit.seed };
+      const fields: Record<string, number> = {
+        rank: model.rank,
+        units: model.units,
+        particles: fit.particles,
+        iterations: fit.iterations,
+        batch: fit.batch,
+        window: fit.window,
+        lr: fit.lr,
+        seed: fit.seed,
+      };
       for (const [id, v] of Object.entries(fields)) await page.fill(`#${id}`, String(v));
       await page.selectOption('#proposal', fit.proposal);
       await page.click('#start');
 
-      await waitForApp("s.progress.length >= 2", 240_000);
+      await waitForApp('s.progress.length >= 2', 240_000);
       await page.click('#pause');
       const paused = await waitForApp('s.fitState === "paused"', 60_000);
       const heldAt = paused.progress.length;
@@ -158,7 +170,15 @@ if (!chromiumPath) {
       await page.screenshot({ path: join(RESULTS, 'web-app-fit.png'), fullPage: true });
 
       const sp = s.speed!;
-      const record = { where: 'browser', adapter: s.adapter, chromium: browser!.version(), ...SMALL_FIT.model, ...SMALL_FIT.fit, iterationsPerSecond: sp.iterationsPerSecond, particleStepsPerSecond: sp.particleStepsPerSecond };
+      const record = {
+        where: 'browser',
+        adapter: s.adapter,
+        chromium: browser!.version(),
+        ...SMALL_FIT.model,
+        ...SMALL_FIT.fit,
+        iterationsPerSecond: sp.iterationsPerSecond,
+        particleStepsPerSecond: sp.particleStepsPerSecond,
+      };
       writeFileSync(join(RESULTS, 'web-fit-speed.json'), JSON.stringify(record) + '\n');
       console.log(`[web] fit speed in Chromium: ${JSON.stringify(record)}`);
     }, 600_000);

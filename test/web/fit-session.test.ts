@@ -116,7 +116,7 @@ describe('web demo models', () => {
     model.dispose();
   }, 60_000);
 
-  test('a teacher file as a LowRankRNN has the teacher map\'s 17 fixed points', async () => {
+  test("a teacher file as a LowRankRNN has the teacher map's 17 fixed points", async () => {
     const teacher = JSON.parse(readFileSync(sharedData('teacher_reach_rank2.json'), 'utf8')) as TeacherFile;
     const model = teacherModel(engine, teacher);
     const viaModel = await fixedPointsOfFitted(null, model, undefined, { backend: 'cpu' });
@@ -127,7 +127,9 @@ describe('web demo models', () => {
     viaModel.points.forEach((x, i) => x.z.forEach((v, r) => expect(v).toBeCloseTo(direct.points[i].z[r], 4)));
     // The noise-free flow from a stable fixed point stays there.
     const stable = viaModel.points.find((x) => x.stability === 'stable')!;
-    const g = await import('../../src/analysis/generate.js').then((m) => m.generate(model, { steps: 50, sequences: 1, initial: { states: Float32Array.from(stable.z) }, noiseScale: 0 }));
+    const g = await import('../../src/analysis/generate.js').then((m) =>
+      m.generate(model, { steps: 50, sequences: 1, initial: { states: Float32Array.from(stable.z) }, noiseScale: 0 }),
+    );
     expect(Math.hypot(g.z[98] - stable.z[0], g.z[99] - stable.z[1])).toBeLessThan(1e-4);
     model.dispose();
   }, 60_000);

@@ -23,7 +23,7 @@ export { cumsum } from './ops/scan.js';
 export { lowrankProduct } from './ops/lowrank.js';
 export { Adam, RAdam, Optimizer, exponentialDecay, clipGradNorm } from './ops/optim.js';
 
-export { LowRankRNN, DEFAULT_CONFIG, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
+export { LowRankRNN, DEFAULT_CONFIG, MAX_RANK, parameterCount, initialParams, type ModelConfig, type HostParams } from './models/lowrank-rnn.js';
 export { effectiveReadout, readoutReadsInputs, readsRates } from './models/lowrank-rnn.js';
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitKind } from './models/data-init.js';

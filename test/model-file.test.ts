@@ -21,6 +21,17 @@ const oneToOne: ModelConfig = {
   nonlinearity: 'clipped_relu',
   observation: 'one-to-one',
 } as ModelConfig;
+/** Rank 36 (the NLB configuration's): R×R noise factors and N×R loadings far beyond the old limit of 8. */
+const rank36: ModelConfig = {
+  ...DEFAULT_CONFIG,
+  rank: 36,
+  units: 40,
+  obsDim: 3,
+  inputDim: 0,
+  nonlinearity: 'clipped_relu',
+  obs: 'poisson',
+  obsNonlinearity: 'softplus',
+} as ModelConfig;
 
 const training: TrainingRecord = {
   proposal: 'optimal',
@@ -155,6 +166,7 @@ describe('serializeModel → JSON → parseModel round trip', () => {
   for (const [label, config] of [
     ['affine (inputs, readout from [v; z])', affine],
     ['one-to-one', oneToOne],
+    ['rank 36', rank36],
   ] as const) {
     test(label, () => {
       const params = initialParams(config, 7);
@@ -182,6 +194,13 @@ describe('serializeModel → JSON → parseModel round trip', () => {
       expect(JSON.stringify(serializeModel(back.config, back.params, back.normalisation, back.training))).toBe(text);
     });
   }
+
+  test('rank: any of 1 … 64; above 64 refused naming the limit', () => {
+    expect(parseModel(JSON.stringify(fileObj({ ...rank36, rank: 64 })), SRC).config.rank).toBe(64);
+    const obj = fileObj({ ...rank36, rank: 64 });
+    obj.config.rank = 65;
+    expect(parse(obj)).toThrow(/rank must be an integer in \[1, 64\], got 65/);
+  });
 
   test('one-to-one files hold Bo and no B / Bv', () => {
     const file = fileObj(oneToOne);

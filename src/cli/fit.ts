@@ -7,6 +7,7 @@ import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../
 import {
   DEFAULT_CONFIG,
   LowRankRNN,
+  MAX_RANK,
   initialParams,
   optimalProposalApplies,
   parameterCount,
@@ -147,7 +148,7 @@ export async function run(argv: string[]): Promise<number> {
   const observation = choiceOption(values.observation, 'observation', ['affine', 'one-to-one'] as const, 'affine');
   const config: ModelConfig = resume?.config ?? {
     ...DEFAULT_CONFIG,
-    rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: 8, default: 3 }),
+    rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: MAX_RANK, default: 3 }),
     units: numberOption(values.units, 'units', { int: true, min: 1, default: observation === 'one-to-one' ? ds.channels : 512 }),
     obsDim: ds.channels,
     inputDim: inputs?.channels ?? 0,

@@ -40,6 +40,12 @@ export class Engine {
   readonly hasSubgroups: boolean;
   readonly hasF16: boolean;
   readonly hasTimestamps: boolean;
+  /**
+   * Whether tuning decisions (workgroup sizes, path thresholds) take the software adapter's values:
+   * `info.software` unless the engine was created with `tuning: 'gpu'` (or LOWRANK_SMC_TUNING=gpu),
+   * which runs the hardware adapter's choices on a software adapter so that tests cover them.
+   */
+  readonly softwareTuning: boolean;
   private kernels = new Map<string, Kernel>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -57,6 +63,7 @@ export class Engine {
     adapter: GPUAdapter,
     backend: Backend,
     featureLevel: 'core' | 'compatibility',
+    tuning: Tuning = 'auto',
   ) {
     const ai = adapter.info;
     const limits: Record<string, number> = {};
@@ -84,6 +91,7 @@ export class Engine {
       features,
       limits,
     };
+    this.softwareTuning = this.info.software && tuning !== 'gpu';
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
@@ -405,7 +413,20 @@ function padTo4(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/** 'auto': tune for the adapter found; 'gpu': take the hardware adapter's tuning even on a software one. */
+export type Tuning = 'auto' | 'gpu';
+
+/** The tuning asked for: the option, else LOWRANK_SMC_TUNING (Node), else 'auto'. */
+export function tuningFrom(option?: Tuning): Tuning {
+  const env = typeof process !== 'undefined' ? process.env?.LOWRANK_SMC_TUNING : undefined;
+  const t = option ?? (env || 'auto');
+  if (t !== 'auto' && t !== 'gpu') throw new Error(`engine tuning must be auto or gpu, got "${t}" (LOWRANK_SMC_TUNING or the tuning option)`);
+  return t;
+}
+
 export interface EngineOptions extends AcquireOptions {
+  /** Tuning of workgroup sizes and path choices (default: LOWRANK_SMC_TUNING, else 'auto'). */
+  tuning?: Tuning;
   /** Use an existing device (e.g. one the embedding application owns). */
   device?: GPUDevice;
   adapterForDevice?: GPUAdapter;
@@ -415,8 +436,9 @@ export interface EngineOptions extends AcquireOptions {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   if (options.device) {
     if (!options.adapterForDevice) throw new Error('createEngine: `adapterForDevice` is required with `device`');
-    return new Engine(options.device, options.adapterForDevice, 'browser', 'core');
+    return new Engine(options.device, options.adapterForDevice, 'browser', 'core', tuningFrom(options.tuning));
   }
+  const tuning = tuningFrom(options.tuning);
   const { adapter, device, backend, featureLevel } = await acquireDevice(options);
-  return new Engine(device, adapter, backend, featureLevel);
+  return new Engine(device, adapter, backend, featureLevel, tuning);
 }

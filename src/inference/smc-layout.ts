@@ -87,6 +87,10 @@ export function fusedWorkgroupSize(K: number, minSize = 64): number {
 const UNITPAR_MAX_KR_GPU = 64;
 const UNITPAR_MAX_KR_SOFTWARE = 256;
 const UNITPAR_MIN_CHUNK = 16;
+// Software adapters: beyond rank 8 the unrolled per-particle rank loops of the unit-parallel kernel
+// outgrow what lavapipe compiles into fast code (R = 16, K = 16, N = 128, Poisson: ~150 s per
+// training iteration unit-parallel), so larger ranks run particle-parallel.
+const UNITPAR_MAX_R_SOFTWARE = 8;
 
 /**
  * Few particles: the fused kernels loop over units in parallel and keep per-invocation partial sums for
@@ -103,7 +107,8 @@ export function unitParallelPlan(K: number, R: number, wg: number, maxWorkgroupB
   const free = maxWorkgroupBytes - fusedWorkgroupBytes(R, wg) - 4 * KR; // ssum takes K·R floats
   const chunk = Math.max(0, Math.min(KR, Math.floor(free / (4 * wg))));
   const maxKR = software ? UNITPAR_MAX_KR_SOFTWARE : UNITPAR_MAX_KR_GPU;
-  return { use: KR <= maxKR && chunk >= Math.min(KR, UNITPAR_MIN_CHUNK), chunk };
+  const rankFits = !software || R <= UNITPAR_MAX_R_SOFTWARE;
+  return { use: KR <= maxKR && rankFits && chunk >= Math.min(KR, UNITPAR_MIN_CHUNK), chunk };
 }
 
 /** Bytes of workgroup memory the fused kernels use without the unit-parallel buffers. */

@@ -29,7 +29,7 @@ export interface SmcOutputs {
  * 16 than at 64 on lavapipe; GPUs keep ≥ 64 for parallelism inside a trial.
  */
 export function workgroupSizeFor(engine: Engine, K: number): number {
-  return fusedWorkgroupSize(K, engine.info.software ? 16 : 64);
+  return fusedWorkgroupSize(K, engine.softwareTuning ? 16 : 64);
 }
 
 /** Whether the fused one-workgroup-per-trial kernel can run this K and R on this device. */
@@ -42,9 +42,28 @@ export function fusedFits(engine: Engine, K: number, R: number): boolean {
   );
 }
 
+/** The largest K the fused kernel runs at rank R on this device (0: none; the workgroup is a power of two > K). */
+export function largestFusedK(engine: Engine, R: number): number {
+  let K = 0;
+  for (let wg = workgroupSizeFor(engine, 1); fusedFits(engine, wg - 1, R); wg *= 2) K = wg - 1;
+  return K;
+}
+
+/** Why K particles at rank R do not fit the fused kernel here, naming the limits and the largest K that does. */
+export function fusedLimitMessage(engine: Engine, K: number, R: number): string {
+  const wg = workgroupSizeFor(engine, K);
+  const lim = engine.limits;
+  const most = largestFusedK(engine, R);
+  return (
+    `K = ${K} particles at rank ${R} do not fit one workgroup on this device (needs ${wg} invocations and ${fusedWorkgroupBytes(R, wg)} bytes of workgroup memory; ` +
+    `the device allows ${lim.maxComputeInvocationsPerWorkgroup} and ${lim.maxComputeWorkgroupStorageSize}): ` +
+    (most > 0 ? `at rank ${R} at most K = ${most} fits` : `no K fits at rank ${R}`)
+  );
+}
+
 /** Whether the fused kernels run unit-parallel for this K and R here, and their reduction chunk. */
 export function unitParallelFor(engine: Engine, K: number, R: number): { use: boolean; chunk: number } {
-  return unitParallelPlan(K, R, workgroupSizeFor(engine, K), engine.limits.maxComputeWorkgroupStorageSize, engine.info.software);
+  return unitParallelPlan(K, R, workgroupSizeFor(engine, K), engine.limits.maxComputeWorkgroupStorageSize, engine.softwareTuning);
 }
 
 function kernelOptions(engine: Engine, cfg: SmcConfig, inputGrad: boolean) {
@@ -73,10 +92,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
   validateCall('smcFilter', cfg, inp);
   const { R } = cfg.layout.dims;
   if (!fusedFits(engine, cfg.K, R)) {
-    throw new GpuLimitError(
-      'smc_sequence.forward',
-      `K = ${cfg.K} particles at rank ${R} do not fit one workgroup on this device (needs ${workgroupSizeFor(engine, cfg.K)} invocations, ${fusedWorkgroupBytes(R, workgroupSizeFor(engine, cfg.K))} bytes of workgroup memory)`,
-    );
+    throw new GpuLimitError('smc_sequence.forward', fusedLimitMessage(engine, cfg.K, R));
   }
   const { B, T, K } = cfg;
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back

@@ -63,7 +63,7 @@ export function stepBlockSize(K: number): number {
  * all of them: on lavapipe ≈ 5× the forward throughput of one particle per invocation.
  */
 export function stepLanes(engine: Engine, block: number): number {
-  return engine.info.software ? Math.min(8, block) : block;
+  return engine.softwareTuning ? Math.min(8, block) : block;
 }
 
 const SOFTWARE_FUSED_FORWARD_MAX_KR = 128;
@@ -78,7 +78,7 @@ const SOFTWARE_FUSED_FORWARD_MAX_KR = 128;
 export function forwardPath(engine: Engine, K: number, R: number, resampling: SmcConfig['resampling']): 'fused' | 'step' {
   if (resampling === 'multinomial') return 'fused';
   if (!fusedFits(engine, K, R)) return 'step';
-  return engine.info.software && !(K * R <= SOFTWARE_FUSED_FORWARD_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
+  return engine.softwareTuning && !(K * R <= SOFTWARE_FUSED_FORWARD_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */
@@ -154,7 +154,7 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   }
 
   const lanes = stepLanes(engine, block);
-  const cwg = engine.info.software ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
+  const cwg = engine.softwareTuning ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
   const model = modelVariant(cfg);
   const kopts = {
     defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg) },

@@ -77,6 +77,9 @@ export type InputFilter = 'raw' | 'lowpass';
 export type ObservationModel = 'affine' | 'one-to-one';
 export type ReadoutFrom = 'currents' | 'rates';
 
+/** Largest latent rank the filters support (the optimal proposal's R×R algebra runs in one workgroup up to 64). */
+export const MAX_RANK = 64;
+
 export const DEFAULT_CONFIG: Omit<ModelConfig, 'rank' | 'units' | 'obsDim'> = {
   inputDim: 0,
   nonlinearity: 'clipped_relu',
@@ -179,7 +182,7 @@ export function validateConfig(c: ModelConfig): void {
   const posInt = (v: number, name: string, max = Infinity) => {
     if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`model config: ${name} must be an integer in [1, ${max}], got ${v}`);
   };
-  posInt(c.rank, 'rank', 8);
+  posInt(c.rank, 'rank', MAX_RANK);
   posInt(c.units, 'units');
   posInt(c.obsDim, 'obsDim');
   if (!Number.isInteger(c.inputDim) || c.inputDim < 0) throw new Error(`model config: inputDim must be an integer ≥ 0, got ${c.inputDim}`);

@@ -4,7 +4,7 @@
  * draws, and keeps `window.__lowrankSmcApp` (a read-only summary the browser tests read).
  */
 import type { BinOptions, FitProgress, NwbSession } from '../index.js';
-import { binSession, parseCsv, parseNpy, parseNwb, selectTrials, toCanonical, zscore } from '../index.js';
+import { MAX_RANK, binSession, parseCsv, parseNpy, parseNwb, selectTrials, toCanonical, zscore } from '../index.js';
 import { drawNote, drawRaster, drawTraces, drawTrainingChart } from './charts.js';
 import { EEG_DEMO, fitSpeed } from './demo.js';
 import { LatentView, type LatentMarker, type LatentPath, type Rgba } from './latent-view.js';
@@ -288,7 +288,7 @@ function readSettings(): FitSettings {
   const lr = Number($<HTMLInputElement>('lr').value);
   if (!(lr > 0 && lr < 1)) throw new Error(`learning rate must be in (0, 1), got "${$<HTMLInputElement>('lr').value}"`);
   const s: FitSettings = {
-    rank: int('rank', 1, 8),
+    rank: int('rank', 1, MAX_RANK),
     units: int('units', 1, 4096),
     nonlinearity: $<HTMLSelectElement>('nonlinearity').value as FitSettings['nonlinearity'],
     observation: $<HTMLSelectElement>('observation').value as FitSettings['observation'],

@@ -12,6 +12,8 @@ export interface GpuCase {
   browser?: boolean;
   /** Per-case timeout in ms on the software adapter (default 60 s). */
   timeoutMs?: number;
+  /** Not repeated on the GPU-tuned engine of test/gpu.test.ts (too slow on a software adapter to run twice). */
+  onceOnly?: boolean;
 }
 
 export type CaseModule = { cases: GpuCase[] };

@@ -30,7 +30,7 @@ export function qsFloats(cfg: Pick<SmcConfig, 'proposal' | 'B' | 'T' | 'layout'>
 
 /** Throws a clear error (prefixed with `who`) for a configuration or inputs the kernels cannot take. */
 export function validateCall(who: string, cfg: SmcConfig, inp: SmcInputs): void {
-  const { R, D, DU } = cfg.layout.dims;
+  const { D, DU } = cfg.layout.dims;
   const { B, T, K } = cfg;
   if (!Number.isInteger(K) || K < 1) throw new Error(`${who}: particles K must be a positive integer, got ${K}`);
   if (!Number.isInteger(B) || !Number.isInteger(T) || T < 1 || B < 1) throw new Error(`${who}: empty or invalid batch (B=${B}, T=${T})`);

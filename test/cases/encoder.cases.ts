@@ -229,6 +229,7 @@ export const cases: GpuCase[] = [
       const old = parseModel(JSON.stringify(v2), 'v2.json');
       if (old.encoder !== null || old.config.encoder !== undefined) throw new Error('version-2 file read with an encoder');
       // malformed encoder parameters name the field
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cases corrupt arbitrary fields of the file
       const broken = (f: (p: Record<string, any>) => void) => {
         const o = JSON.parse(text);
         f(o.encoderParams);

@@ -7,7 +7,7 @@ import { assertClose } from '../../src/autodiff/gradcheck.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import { add, exp, mul } from '../../src/ops/elementwise.js';
-import { sum } from '../../src/ops/reduce.js';
+import { sum } from '../../src/ops/linalg.js';
 import type { GpuCase } from './types.js';
 
 const X = [0.5, -1, 2];

@@ -10,10 +10,8 @@ import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { nonlinearityId } from '../ops/nonlin.js';
-import { OBS_NONLIN_IDS } from './smc-layout.js';
 import { type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
-import { packData } from './smc-host.js';
+import { modelVariant, packData } from './smc-host.js';
 import { runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
@@ -76,9 +74,10 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const nb = Math.ceil(K / block);
   const lanes = stepLanes(engine, block);
   const optimal = cfg.proposal === 'optimal';
+  const model = modelVariant(cfg);
   const kopts = {
     defines: {
-      R,
+      ...model.defines,
       WG: lanes,
       BS: block,
       PB: block / lanes,
@@ -87,13 +86,9 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       LANE_GRADS: laneGrads,
       INPUT_GRAD: inputGrad,
       DUC: Math.max(1, DU),
-      OPTIMAL: optimal,
-      POISSON: cfg.obs === 'poisson',
-      READOUT_V: !!cfg.readoutFromInputs,
-      RATES: cfg.layout.rates,
     },
-    overrides: { NONLIN: nonlinearityId(cfg.nonlinearity), OBS_NL: OBS_NONLIN_IDS[cfg.obsNonlinearity] },
-    variant: `R${R}BS${block}PB${block / lanes}${cfg.proposal}${cfg.obs}${cfg.readoutFromInputs ? 'rv' : ''}${cfg.layout.rates ? 'rates' : ''}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
+    overrides: model.overrides,
+    variant: `R${R}BS${block}PB${block / lanes}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
   };
   const data = packData(engine, inp, 'smc_step_grad.data');
   const o = cfg.layout.offsets;

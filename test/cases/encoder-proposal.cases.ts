@@ -141,8 +141,6 @@ async function objectiveMatches(engine: Engine, placement: PadPlacement): Promis
 export const cases: GpuCase[] = [
   {
     name: 'encoder proposal (Gaussian; Poisson softplus with inputs) matches the float64 reference at T = 60',
-    // fails in Chromium (SwiftShader), not yet diagnosed; runs in Node on lavapipe
-    browser: false,
     async run(e) {
       await forwardMatches(
         e,

@@ -133,9 +133,7 @@ export const cases: GpuCase[] = [
   },
   {
     // several blocks per trial: children ranges cross block boundaries, gradient slices per block
-    name: 'step-path gradient = fused gradient with two blocks per trial (K = 300, bootstrap Gaussian, inputs; unit gradients per lane and per block)',
-    // fails in Chromium (SwiftShader), not yet diagnosed; runs in Node on lavapipe
-    browser: false,
+    name: 'step-path gradient with two blocks per trial (K = 300, bootstrap Gaussian, inputs; unit gradients per lane and per block) = fused gradient, or float64 differences where K = 300 cannot run fused',
     async run(e) {
       const pr = makeProblem({
         ...small,
@@ -147,8 +145,12 @@ export const cases: GpuCase[] = [
         obsNonlinearity: 'identity',
         nonlinearity: 'clipped_relu',
       });
-      await sameAsFused(e, pr, 2);
-      await sameAsFused(e, pr, 2, otherUnitGrads(e.info.software));
+      // Two blocks need K > 256, which a device allowing 256 invocations per workgroup (Chromium's
+      // SwiftShader) cannot run fused: there the float64 finite differences are the comparison.
+      for (const filter of [smcFilterStepsGrad, otherUnitGrads(e.info.software)]) {
+        if (fusedFits(e, pr.spec.K, pr.spec.layout.dims.R)) await sameAsFused(e, pr, 2, filter);
+        else await gradientMatches(e, pr, false, filter, 5);
+      }
     },
   },
   {

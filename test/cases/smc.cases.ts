@@ -323,8 +323,6 @@ export const cases: GpuCase[] = [
     name: `fused filter at R = ${R} (bootstrap, Gaussian) matches the float64 reference and finite differences`,
     timeoutMs: 300_000,
     onceOnly: R > 16,
-    // fails in Chromium (SwiftShader) at R ≥ 16, not yet diagnosed; runs in Node on lavapipe
-    browser: R < 16,
     async run(e) {
       const common = {
         R,
@@ -349,8 +347,6 @@ export const cases: GpuCase[] = [
     // lavapipe compiles the optimal proposal's R×R algebra slowly: ~4 min at R = 8 on a loaded machine
     timeoutMs: 900_000,
     onceOnly: true,
-    // fails in Chromium (SwiftShader), not yet diagnosed; runs in Node on lavapipe
-    browser: false,
     async run(e) {
       const common = {
         R,

@@ -332,7 +332,7 @@ describe('lowrank-smc bin', () => {
   });
 });
 
-describe('lowrank-smc eval-spikes checks (before any GPU work)', () => {
+describe('lowrank-smc eval-spikes, eval and generate checks (before any GPU work)', () => {
   test('a model with inputs needs --inputs naming session series of its input width; a model without refuses them', async () => {
     const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -370,6 +370,30 @@ describe('lowrank-smc eval-spikes checks (before any GPU work)', () => {
       );
       await expect(run([...args(withInputs), '--inputs', 'cue'])).rejects.toThrow(/no behaviour series 'cue'/);
       await expect(run([...args(model('n.json', 0)), '--inputs', 'hand_vel'])).rejects.toThrow(/n\.json: the model takes no inputs/);
+      // eval and generate read inputs from the session the same way, and check them before any GPU work
+      const evalCli = (await import('../src/cli/eval.js')).run;
+      const generateCli = (await import('../src/cli/generate.js')).run;
+      const binning = ['--align', 'move_onset_time', '--align-window=-250,450', '--held-out-neurons', 'file', '--backend', 'no-such-backend'];
+      await expect(evalCli(['--model', withInputs, '--data', file, ...binning])).rejects.toThrow(/takes 2 input\(s\); give the data's --inputs/);
+      await expect(evalCli(['--model', withInputs, '--data', file, '--inputs', 'hand_vel', '--init', 'posterior', ...binning])).rejects.toThrow(
+        /with --inputs each trial starts from the prior/,
+      );
+      await expect(evalCli(['--model', withInputs, '--data', file, '--inputs', 'hand_vel,hand_pos', ...binning])).rejects.toThrow(
+        /--inputs hand_vel,hand_pos: 4 input channel\(s\), the model takes 2/,
+      );
+      await expect(evalCli(['--model', model('n.json', 0), '--data', file, '--inputs', 'hand_vel', ...binning])).rejects.toThrow(
+        /takes no inputs; drop --inputs/,
+      );
+      const out = join(dir, 'g.npy');
+      await expect(generateCli(['--model', withInputs, '--steps', '35', '--out', out, '--inputs', 'hand_vel', '--backend', 'no-such-backend'])).rejects.toThrow(
+        /series names need --data session\.nwb/,
+      );
+      await expect(generateCli(['--model', withInputs, '--steps', '20', '--out', out, '--data', file, '--inputs', 'hand_vel', ...binning])).rejects.toThrow(
+        /the session's windows have 35 bins, --steps is 20/,
+      );
+      await expect(
+        generateCli(['--model', withInputs, '--steps', '35', '--out', out, '--data', file, '--inputs', 'hand_vel,hand_pos', ...binning]),
+      ).rejects.toThrow(/4 input channel\(s\), the model takes 2/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

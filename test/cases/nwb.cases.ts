@@ -72,6 +72,34 @@ async function teacherSession(engine: Engine, teacher: Teacher, series: { name: 
   });
 }
 
+/** The oscillator driven by 2-d condition pulses (cos θ, sin θ) through Wu = m G, read out also from them (Bv). */
+function inputTeacher(): Teacher {
+  const base = oscillatorTeacher('poisson');
+  const { units: N, obsDim: D } = base.config;
+  const R = 2;
+  const rand = mulberry32(5);
+  const wu = new Float32Array(N * 2);
+  for (let i = 0; i < N; i++) for (let j = 0; j < 2; j++) wu[i * 2 + j] = 2 * base.params.m[i * R + j];
+  return {
+    ...base,
+    name: 'osc-poisson-inputs',
+    config: { ...base.config, inputDim: 2, readoutFromInputs: true },
+    params: { ...base.params, wu, Bv: Float32Array.from({ length: D * 2 }, () => rand() - 0.5) },
+  };
+}
+
+/** Condition k mod 4 at angle θ = kπ/2 (shifted by `shift` conditions), on in bins [3, 10) and again in [28, 33) (across the window's end). */
+function pulses(shift: number): Float32Array {
+  const u = new Float32Array(TRIALS * STEPS * 2);
+  for (let k = 0; k < TRIALS; k++) {
+    const th = (((k + shift) % 4) * Math.PI) / 2;
+    for (let t = 0; t < STEPS; t++) {
+      if ((t >= 3 && t < 10) || (t >= 28 && t < 33)) u.set([Math.cos(th), Math.sin(th)], (k * STEPS + t) * 2);
+    }
+  }
+  return u;
+}
+
 /** Write the session and the teacher's model file, run eval-spikes on them, return its JSON. */
 async function evalTeacher(
   teacher: Teacher,
@@ -312,30 +340,7 @@ export const cases: GpuCase[] = [
     browser: false,
     timeoutMs: 300_000,
     async run(engine) {
-      // the oscillator driven by 2-d condition pulses (cos θ, sin θ) through Wu = m G, read out also from them (Bv)
-      const base = oscillatorTeacher('poisson');
-      const { units: N, obsDim: D } = base.config;
-      const R = 2;
-      const rand = mulberry32(5);
-      const wu = new Float32Array(N * 2);
-      for (let i = 0; i < N; i++) for (let j = 0; j < 2; j++) wu[i * 2 + j] = 2 * base.params.m[i * R + j];
-      const teacher: Teacher = {
-        ...base,
-        name: 'osc-poisson-inputs',
-        config: { ...base.config, inputDim: 2, readoutFromInputs: true },
-        params: { ...base.params, wu, Bv: Float32Array.from({ length: D * 2 }, () => rand() - 0.5) },
-      };
-      // condition k mod 4 at angle θ = kπ/2, on in bins [3, 10) and again in [28, 33) (across the window's end)
-      const pulses = (shift: number) => {
-        const u = new Float32Array(TRIALS * STEPS * 2);
-        for (let k = 0; k < TRIALS; k++) {
-          const th = (((k + shift) % 4) * Math.PI) / 2;
-          for (let t = 0; t < STEPS; t++) {
-            if ((t >= 3 && t < 10) || (t >= 28 && t < 33)) u.set([Math.cos(th), Math.sin(th)], (k * STEPS + t) * 2);
-          }
-        }
-        return u;
-      };
+      const teacher = inputTeacher();
       const bytes = await teacherSession(engine, teacher, [
         { name: 'condition_input', inputs: pulses(0) },
         { name: 'other_input', inputs: pulses(2) },
@@ -351,6 +356,76 @@ export const cases: GpuCase[] = [
         throw new Error(`log-likelihood per step with the true inputs ${right.ll_per_step} should beat the wrong inputs' ${wrong.ll_per_step}`);
       if (!(right.fp_bps > 0 && right.fp_bps > wrong.fp_bps + 0.02))
         throw new Error(`fp-bps with the true inputs ${right.fp_bps} should be > 0 and beat the wrong inputs' ${wrong.fp_bps}`);
+    },
+  },
+  {
+    name: 'generate and eval take inputs from an NWB session: the same as the binned series given as .npy files',
+    browser: false,
+    timeoutMs: 240_000,
+    async run(engine) {
+      const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const { parseNpy } = await import('../../src/io/npy.js');
+      const { parseNwb } = await import('../../src/io/nwb.js');
+      const { binSession, selectTrials } = await import('../../src/io/nwb-bin.js');
+      const cli = async (name: string) => (await import(/* @vite-ignore */ `../../src/cli/${name}.js`)) as { run(argv: string[]): Promise<number> };
+      const teacher = inputTeacher();
+      const bytes = await teacherSession(engine, teacher, [{ name: 'condition_input', inputs: pulses(0) }]);
+      const dir = mkdtempSync(join(tmpdir(), 'lowrank-smc-nwb-inputs-'));
+      try {
+        const nwb = join(dir, 's.nwb');
+        const model = join(dir, 'm.json');
+        writeFileSync(nwb, bytes);
+        writeFileSync(model, JSON.stringify(serializeModel(teacher.config, teacher.params, null, null)));
+        const binning = [
+          '--bin-ms',
+          '20',
+          '--align',
+          'start_time',
+          '--align-window',
+          '0,600',
+          '--held-out-neurons',
+          'file',
+          '--split',
+          '0.6,0.4,0',
+          '--trials',
+          'val',
+        ];
+        // the val trials' inputs and counts, binned here and written as arrays
+        const b = binSession(await parseNwb(bytes, nwb), {
+          binMs: 20,
+          align: 'start_time',
+          window: [0, 600],
+          heldOut: 'file',
+          split: { fractions: [0.6, 0.4, 0] },
+          inputs: ['condition_input'],
+        });
+        const u = selectTrials(b.inputs!, b.split, ['val']);
+        const y = selectTrials(b.heldInCounts, b.split, ['val']);
+        await saveNpy(join(dir, 'u.npy'), u.data, [u.trials, u.time, u.channels]);
+        await saveNpy(join(dir, 'y.npy'), y.data, [y.trials, y.time, y.channels]);
+        const gen = (out: string, extra: string[]) =>
+          printedBy(() => cli('generate').then((g) => g.run(['--model', model, '--steps', '30', '--seed', '2', '--out', join(dir, out), ...extra])));
+        await gen('a.npy', ['--data', nwb, '--inputs', 'condition_input', ...binning]);
+        await gen('b.npy', ['--inputs', join(dir, 'u.npy')]);
+        const a = parseNpy(readFileSync(join(dir, 'a.npy')), 'a.npy');
+        if (a.shape.join() !== `${u.trials},30,${teacher.config.obsDim}`) throw new Error(`generate wrote ${a.shape}, expected one sequence per val trial`);
+        const same = Array.from(a.data).every((v, i) => v === parseNpy(readFileSync(join(dir, 'b.npy')), 'b.npy').data[i]);
+        if (!same) throw new Error('generate: the session-binned inputs gave other sequences than the same inputs from an .npy file');
+        const evaluate = async (extra: string[]) => {
+          const lines = await printedBy(() => cli('eval').then((e) => e.run(['--model', model, '--samples', '200', '--json', ...extra])));
+          return JSON.parse(lines[lines.length - 1]) as Record<string, number>;
+        };
+        const fromSession = await evaluate(['--data', nwb, '--inputs', 'condition_input', ...binning]);
+        const fromFiles = await evaluate(['--data', join(dir, 'y.npy'), '--inputs', join(dir, 'u.npy')]);
+        if (fromSession.steps !== u.trials * 30) throw new Error(`eval compared ${fromSession.steps} steps, expected every val trial (${u.trials} × 30)`);
+        for (const k of ['d_stsp', 'd_h', 'mean_rate_error'])
+          if (fromSession[k] !== fromFiles[k]) throw new Error(`eval ${k}: ${fromSession[k]} from the session, ${fromFiles[k]} from the same arrays as files`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   },
 ];

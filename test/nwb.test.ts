@@ -370,6 +370,7 @@ describe('lowrank-smc eval-spikes, eval and generate checks (before any GPU work
       );
       await expect(run([...args(withInputs), '--inputs', 'cue'])).rejects.toThrow(/no behaviour series 'cue'/);
       await expect(run([...args(model('n.json', 0)), '--inputs', 'hand_vel'])).rejects.toThrow(/n\.json: the model takes no inputs/);
+      await expect(run([...args(withInputs), '--forward-samples', '0'])).rejects.toThrow(/--forward-samples must be ≥ 1/);
       // eval and generate read inputs from the session the same way, and check them before any GPU work
       const evalCli = (await import('../src/cli/eval.js')).run;
       const generateCli = (await import('../src/cli/generate.js')).run;

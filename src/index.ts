@@ -30,12 +30,20 @@ export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitK
 export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysis/fit-warnings.js';
 export { fit, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
 export { objective } from './inference/objective.js';
-export { filterDataset, defaultProposal, type FilterOptions, type FilterOutput } from './inference/filter.js';
+export { filterDataset, filterInBlocks, defaultProposal, type FilterOptions, type FilterOutput, type WeightedParticles } from './inference/filter.js';
 export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
 export type { Resampling } from './inference/smc-layout.js';
 export type { Proposal, ObsLikelihood, ObsNonlinearity } from './models/theta-layout.js';
 
-export { generate, type GenerateOptions, type Generated, type InitialState } from './analysis/generate.js';
+export {
+  generate,
+  forwardRates,
+  type GenerateOptions,
+  type Generated,
+  type InitialState,
+  type ForwardOptions,
+  type ForwardRates,
+} from './analysis/generate.js';
 export { findFixedPoints, fixedPointsOfModel, teacherToRnn, isTeacherFile, type FixedPointResult, type FixedPoint } from './analysis/fixed-points.js';
 export { findCycles, bruteForceCycles, type Cycle, type CycleSearchOptions, type CycleSearchResult } from './analysis/cycles.js';
 export { dStsp, dStspGpu, type DStspOptions, type DStspResult } from './analysis/state-space-divergence.js';
@@ -65,7 +73,18 @@ export {
   type Normalisation,
 } from './io/dataset.js';
 // NWB sessions: the reader loads its HDF5 module (4 MB) on first use, so pages that never open one never fetch it.
-export { parseNwb, writeNwb, type NwbSession, type NwbUnits, type NwbTrials, type NwbTimeSeries, type NwbColumn, type NwbWriteSpec } from './io/nwb.js';
+export {
+  parseNwb,
+  writeNwb,
+  unitElectrodes,
+  type NwbElectrodes,
+  type NwbSession,
+  type NwbUnits,
+  type NwbTrials,
+  type NwbTimeSeries,
+  type NwbColumn,
+  type NwbWriteSpec,
+} from './io/nwb.js';
 export { binSession, selectTrials, type BinOptions, type BinnedSession, type SplitName } from './io/nwb-bin.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './inference/fit-session.js';

@@ -29,6 +29,8 @@ describe('simulated spiking maze session', () => {
     expect(s.trials!.count).toBe(200);
     expect(s.units.count).toBe(3);
     expect(s.units.columns.heldout.reduce((a: number, v) => a + (v as number), 0)).toBe(1);
+    expect(s.electrodes!.count).toBe(3);
+    expect(s.units.columns.electrodes).toEqual([[0], [1], [2]]);
     // each block of two trials holds both conditions; trials last 200 ms after a 100 ms rest
     const type = s.trials!.columns.trial_type as number[];
     for (let b = 0; b < 100; b++) expect([type[2 * b], type[2 * b + 1]].sort()).toEqual([0, 1]);

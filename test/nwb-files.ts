@@ -82,6 +82,29 @@ export function mazeSession(seed = 1, units = 6, trials = 8): MazeSpec {
   };
 }
 
+/** The electrodes table as pynwb writes it: two arrays (ElectrodeGroups), a reference column to them, group names, positions. */
+function electrodesTable(f: File, rows: number): void {
+  const ephys = f.create_group('general').create_group('extracellular_ephys');
+  const names = ['M1 array', 'PMd array'];
+  for (const name of names) {
+    const g = ephys.create_group(name);
+    g.create_attribute('neurodata_type', 'ElectrodeGroup');
+    g.create_attribute('location', name.split(' ')[0]);
+  }
+  const e = ephys.create_group('electrodes');
+  table(e, 'DynamicTable', rows);
+  const group = Array.from({ length: rows }, (_, i) => names[i < rows / 2 ? 0 : 1]);
+  e.create_attribute('colnames', ['x', 'y', 'z', 'imp', 'location', 'filtering', 'group', 'group_name']);
+  e.create_dataset({ name: 'x', data: Float64Array.from({ length: rows }, (_, i) => i * 0.4) });
+  e.create_dataset({ name: 'y', data: Float64Array.from({ length: rows }, () => NaN) });
+  e.create_dataset({ name: 'z', data: Float64Array.from({ length: rows }, () => NaN) });
+  e.create_dataset({ name: 'imp', data: Float64Array.from({ length: rows }, () => NaN) });
+  e.create_dataset({ name: 'location', data: group.map((g) => g.split(' ')[0]) });
+  e.create_dataset({ name: 'filtering', data: group.map(() => 'unknown') });
+  e.create_dataset({ name: 'group', data: group.map((g) => (ephys.get(g) as Group).create_reference()) });
+  e.create_dataset({ name: 'group_name', data: group });
+}
+
 export async function writeMaze(s: MazeSpec, opts: { omitTrials?: boolean; omitUnits?: boolean; emptyUnits?: boolean } = {}): Promise<Uint8Array> {
   return build((f) => {
     nwbRoot(f);
@@ -96,6 +119,7 @@ export async function writeMaze(s: MazeSpec, opts: { omitTrials?: boolean; omitU
       u.create_dataset({ name: 'obs_intervals_index', data: Uint32Array.from(iv.map((_, i) => i + 1)) });
       u.create_dataset({ name: 'electrodes', data: BigInt64Array.from(spikes.map((_, i) => BigInt(i))) });
       u.create_dataset({ name: 'heldout', data: Int8Array.from(s.heldout.slice(0, spikes.length)) });
+      electrodesTable(f, spikes.length);
     }
     if (!opts.omitTrials) {
       const t = f.create_group('intervals').create_group('trials');

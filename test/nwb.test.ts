@@ -3,7 +3,7 @@
 // alignment windows and the behaviour resampling, reproducible splits, and clear errors.
 import { describe, expect, test } from 'vitest';
 import { binSession, drawSplit, selectTrials } from '../src/io/nwb-bin.js';
-import { parseNwb, writeNwb } from '../src/io/nwb.js';
+import { parseNwb, unitElectrodes, writeNwb } from '../src/io/nwb.js';
 import { mazeSession, writeHippocampal, writeMaze } from './nwb-files.js';
 
 const maze = mazeSession();
@@ -19,6 +19,12 @@ describe('NWB reader', () => {
     expect(Array.from(s.units.obsIntervals![2])).toEqual([0, maze.duration]);
     expect(s.units.columns.heldout).toEqual(maze.heldout);
     expect(s.units.columns.electrodes).toEqual([0, 1, 2, 3, 4, 5]);
+    // the electrodes table: every column but the object references to the groups
+    expect(s.electrodes!.count).toBe(6);
+    expect(Object.keys(s.electrodes!.columns).sort()).toEqual(['filtering', 'group_name', 'imp', 'location', 'x', 'y', 'z']);
+    expect(s.electrodes!.columns.location).toEqual(['M1', 'M1', 'M1', 'PMd', 'PMd', 'PMd']);
+    expect(s.electrodes!.columns.x[4]).toBeCloseTo(1.6, 12);
+    expect(unitElectrodes(s)![4]).toEqual({ rows: [4], location: ['PMd'], group: ['PMd array'] });
     expect(s.trials!.count).toBe(8);
     expect(Array.from(s.trials!.start)).toEqual(maze.trialStart);
     expect(s.trials!.columns.move_onset_time.map((v) => (Number.isNaN(v) ? null : v))).toEqual(maze.moveOnset.map((v) => (Number.isNaN(v) ? null : v)));
@@ -55,6 +61,8 @@ describe('NWB reader', () => {
       spikeTimes: maze.spikeTimes,
       obsInterval: [0, maze.duration],
       unitColumns: { heldout: maze.heldout },
+      // a unit on two electrodes, the rest on one each
+      electrodes: { location: ['M1', 'M1', 'PMd'], group: ['A', 'A', 'B'], columns: { x: [0, 0.4, 0.8] }, ofUnit: [[0], [0, 1], [2], [1], [2], [2]] },
       trials: { start: maze.trialStart, stop: maze.trialStop, columns: { move_onset_time: maze.moveOnset, split: maze.split } },
       behaviour: [{ name: 'hand_vel', data: [1, 2, 3, 4], dim: 2, timestamps: [0, maze.duration] }],
     });
@@ -63,6 +71,19 @@ describe('NWB reader', () => {
     expect(s.units.columns.heldout).toEqual(maze.heldout);
     expect(s.trials!.columns.split).toEqual(maze.split);
     expect(Array.from(s.behaviour[0].data)).toEqual([1, 2, 3, 4]);
+    expect(s.electrodes!.columns).toEqual({ location: ['M1', 'M1', 'PMd'], group_name: ['A', 'A', 'B'], x: [0, 0.4, 0.8] });
+    expect(unitElectrodes(s)!.map((e) => e.rows)).toEqual([[0], [0, 1], [2], [1], [2], [2]]);
+    expect(unitElectrodes(s)![1]).toEqual({ rows: [0, 1], location: ['M1', 'M1'], group: ['A', 'A'] });
+    // a unit on an electrode row the table does not have
+    const bad = await writeNwb({
+      identifier: 'bad',
+      description: 'bad electrode',
+      spikeTimes: [[0.1], [0.2]],
+      electrodes: { location: ['M1'], group: ['A'], ofUnit: [[0], [3]] },
+    });
+    await expect(parseNwb(bad, 'bad.nwb')).rejects.toThrow(/bad\.nwb: units table: unit 1 refers to electrode row 3, but the electrodes table has 1 rows/);
+    // no electrodes table: nothing to name
+    expect(unitElectrodes(await parseNwb((await writeHippocampal()).bytes, 'hc.nwb'))).toBeNull();
   });
 
   test('errors: not HDF5, truncated, corrupt, not NWB, missing units, empty units, trials outside the recording', async () => {
@@ -266,6 +287,9 @@ describe('lowrank-smc bin', () => {
       expect(meta.split).toEqual(b.split);
       expect(meta.trial_rows).toEqual([0, 1, 2, 4, 5, 6]); // row 3 has no move onset, row 7 is in no split
       expect(meta.condition).toEqual(['0', '1', '2', '1', '2', '0']);
+      // held-in units, then held-out ones, with where they were recorded
+      expect(meta.unit_electrodes.map((e: { unit: number }) => e.unit)).toEqual([0, 1, 3, 4, 2, 5]);
+      expect(meta.unit_electrodes[3]).toEqual({ unit: 4, rows: [4], location: ['PMd'], group: ['PMd array'] });
       expect(JSON.parse(printed[0]).split).toEqual({ train: 6, val: 0, test: 0 });
       // --trials: only those splits' trials are written
       printed.length = 0;
@@ -308,7 +332,7 @@ describe('lowrank-smc bin', () => {
   });
 });
 
-describe('lowrank-smc eval-spikes checks (before any GPU work)', () => {
+describe('lowrank-smc eval-spikes, eval and generate checks (before any GPU work)', () => {
   test('a model with inputs needs --inputs naming session series of its input width; a model without refuses them', async () => {
     const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -346,6 +370,31 @@ describe('lowrank-smc eval-spikes checks (before any GPU work)', () => {
       );
       await expect(run([...args(withInputs), '--inputs', 'cue'])).rejects.toThrow(/no behaviour series 'cue'/);
       await expect(run([...args(model('n.json', 0)), '--inputs', 'hand_vel'])).rejects.toThrow(/n\.json: the model takes no inputs/);
+      await expect(run([...args(withInputs), '--forward-samples', '0'])).rejects.toThrow(/--forward-samples must be ≥ 1/);
+      // eval and generate read inputs from the session the same way, and check them before any GPU work
+      const evalCli = (await import('../src/cli/eval.js')).run;
+      const generateCli = (await import('../src/cli/generate.js')).run;
+      const binning = ['--align', 'move_onset_time', '--align-window=-250,450', '--held-out-neurons', 'file', '--backend', 'no-such-backend'];
+      await expect(evalCli(['--model', withInputs, '--data', file, ...binning])).rejects.toThrow(/takes 2 input\(s\); give the data's --inputs/);
+      await expect(evalCli(['--model', withInputs, '--data', file, '--inputs', 'hand_vel', '--init', 'posterior', ...binning])).rejects.toThrow(
+        /with --inputs each trial starts from the prior/,
+      );
+      await expect(evalCli(['--model', withInputs, '--data', file, '--inputs', 'hand_vel,hand_pos', ...binning])).rejects.toThrow(
+        /--inputs hand_vel,hand_pos: 4 input channel\(s\), the model takes 2/,
+      );
+      await expect(evalCli(['--model', model('n.json', 0), '--data', file, '--inputs', 'hand_vel', ...binning])).rejects.toThrow(
+        /takes no inputs; drop --inputs/,
+      );
+      const out = join(dir, 'g.npy');
+      await expect(generateCli(['--model', withInputs, '--steps', '35', '--out', out, '--inputs', 'hand_vel', '--backend', 'no-such-backend'])).rejects.toThrow(
+        /series names need --data session\.nwb/,
+      );
+      await expect(generateCli(['--model', withInputs, '--steps', '20', '--out', out, '--data', file, '--inputs', 'hand_vel', ...binning])).rejects.toThrow(
+        /the session's windows have 35 bins, --steps is 20/,
+      );
+      await expect(
+        generateCli(['--model', withInputs, '--steps', '35', '--out', out, '--data', file, '--inputs', 'hand_vel,hand_pos', ...binning]),
+      ).rejects.toThrow(/4 input channel\(s\), the model takes 2/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 // The host-side normal sampler (src/util/random.ts): its three streams, written out by hand from
 // mulberry32 here, and fixed-seed moments.
 import { describe, expect, test } from 'vitest';
-import { mulberry32, normalSampler } from '../src/util/random.js';
+import { mulberry32, normalSampler, poissonDraw } from '../src/util/random.js';
 
 describe('normalSampler', () => {
   test('default stream: r from 1 − u, the sine of each pair on the next draw; uniform() shares the stream', () => {
@@ -54,5 +54,24 @@ describe('normalSampler', () => {
     expect(Math.abs(m1 / n)).toBeLessThan(4 / Math.sqrt(n));
     expect(Math.abs(m2 / n - 1)).toBeLessThan(4 * Math.sqrt(2 / n));
     expect(Math.abs(m4 / n - 3)).toBeLessThan(4 * Math.sqrt(96 / n));
+  });
+});
+
+describe('poissonDraw', () => {
+  test('fixed-seed moments match the Poisson law at small, medium and split (> 30) means; bad means are refused', () => {
+    for (const rate of [0.3, 4, 75]) {
+      const u = mulberry32(7);
+      const n = 20000;
+      const xs = Array.from({ length: n }, () => poissonDraw(rate, u));
+      const mean = xs.reduce((a, b) => a + b, 0) / n;
+      const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+      expect(xs.every((x) => Number.isInteger(x) && x >= 0)).toBe(true);
+      expect(Math.abs(mean - rate)).toBeLessThan(4 * Math.sqrt(rate / n));
+      expect(Math.abs(variance / rate - 1)).toBeLessThan(0.05);
+      if (rate < 1) expect(Math.abs(xs.filter((x) => x === 0).length / n - Math.exp(-rate))).toBeLessThan(0.015);
+    }
+    expect(poissonDraw(0, mulberry32(1))).toBe(0);
+    expect(() => poissonDraw(-1, mulberry32(1))).toThrow(/non-negative/);
+    expect(() => poissonDraw(NaN, mulberry32(1))).toThrow(/finite/);
   });
 });

@@ -8,7 +8,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import { rngNormal4, rngUniform4, seedToKey } from '../gpu/rng.js';
 import { PURPOSE_GEN_POSTERIOR_PICK, PURPOSE_GEN_PRIOR } from '../gpu/shared-constants.js';
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
-import { filterDataset } from '../inference/filter.js';
+import { filterDataset, type WeightedParticles } from '../inference/filter.js';
 import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
 import { lowpassReference } from '../ops/lowpass.js';
 import { nonlinearityId } from '../ops/nonlin.js';
@@ -91,20 +91,115 @@ async function posteriorStates(
   // filterDataset picks the proposal the model supports best and the execution path that fits K
   const f = await filterDataset(model, { data: of.y, trials: 1, time: T, channels: D }, inputs, { particles: K, seed, keepPaths: true });
   const { z, w } = f.paths!;
+  const last = (T - 1) * K;
+  return drawParticles({ z: z.subarray(last * R, (last + K) * R), w: w.subarray(last, last + K), trials: 1, particles: K }, R, S, seed);
+}
+
+/**
+ * `count` states per trial drawn from its weighted particles (multinomial, seeded; trial b, draw s uses
+ * counter [s, b]), as [trials, count, R].
+ */
+export function drawParticles(p: WeightedParticles, R: number, count: number, seed: number, firstTrial = 0): Float32Array {
+  const K = p.particles;
+  if (p.z.length !== p.trials * K * R || p.w.length !== p.trials * K)
+    throw new Error(`particles: ${p.z.length} state and ${p.w.length} weight values for ${p.trials} trial(s) × ${K} particles of rank ${R}`);
   const key = seedToKey(seed);
-  const res = new Float32Array(S * R);
-  for (let s = 0; s < S; s++) {
-    const u = rngUniform4(key, [s, 0, PURPOSE_GEN_POSTERIOR_PICK, 0])[0];
-    let acc = 0;
-    let k = 0;
-    for (; k < K - 1; k++) {
-      acc += w[(T - 1) * K + k];
-      if (u <= acc) break;
+  const res = new Float32Array(p.trials * count * R);
+  for (let b = 0; b < p.trials; b++) {
+    for (let s = 0; s < count; s++) {
+      const u = rngUniform4(key, [s, firstTrial + b, PURPOSE_GEN_POSTERIOR_PICK, 0])[0];
+      let acc = 0;
+      let k = 0;
+      for (; k < K - 1; k++) {
+        acc += p.w[b * K + k];
+        if (u <= acc) break;
+      }
+      res.set(p.z.subarray((b * K + k) * R, (b * K + k + 1) * R), (b * count + s) * R);
     }
-    for (let r = 0; r < R; r++) res[s * R + r] = z[((T - 1) * K + k) * R + r];
   }
   return res;
 }
+
+export interface ForwardOptions {
+  /** Bins predicted past the filtered stretch. */
+  steps: number;
+  /** Sampled latent paths per trial. */
+  samples: number;
+  /** The model's effective inputs [trials, steps + 1, DU] from the particles' bin on (used as given, not filtered again). */
+  inputs?: Float32Array;
+  seed?: number;
+  /** Further rates read from the latents (e.g. a Poisson readout of held-out units), averaged over the same paths. */
+  readout?: { channels: number; rates(z: Float32Array, rows: number): ArrayLike<number> };
+}
+
+export interface ForwardRates {
+  /** Observation means averaged over the sampled paths, [trials, steps, D]. */
+  rates: Float64Array;
+  /** The readout's rates averaged over the same paths, [trials, steps, readout channels], or null. */
+  extra: Float64Array | null;
+}
+
+/**
+ * Forward prediction: the expected rates E[ψ(η(z_{T+f}))], f = 1 … steps, under the model's predictive
+ * distribution given each trial's filtering distribution at its last bin, estimated by the mean over
+ * `samples` paths that start from states drawn from the particles and run with the transition noise.
+ * (A noise-free continuation of the filtering mean is biased wherever ψ is not linear.)
+ */
+export async function forwardRates(model: LowRankRNN, particles: WeightedParticles, opts: ForwardOptions): Promise<ForwardRates> {
+  const c = model.config;
+  const { rank: R, obsDim: D, inputDim: DU } = c;
+  const F = opts.steps;
+  const S = opts.samples;
+  const B = particles.trials;
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(F) || F < 1) throw new Error(`forward prediction: steps must be a positive integer, got ${F}`);
+  if (!Number.isInteger(S) || S < 1 || S > MAX_SEQUENCES) throw new Error(`forward prediction: samples must be an integer in 1…${MAX_SEQUENCES}, got ${S}`);
+  if (opts.inputs && opts.inputs.length !== B * (F + 1) * DU)
+    throw new Error(`forward prediction: inputs have ${opts.inputs.length} values, expected trials × (steps + 1) × DU = ${B} × ${F + 1} × ${DU}`);
+  const E = opts.readout?.channels ?? 0;
+  const rates = new Float64Array(B * F * D);
+  const extra = opts.readout ? new Float64Array(B * F * E) : null;
+  // trials per generate call: the output (z, mean, sample per step) must fit one binding
+  const perSequence = 4 * (F + 1) * (R + 2 * D);
+  const fit = Math.floor(Math.min(MAX_SEQUENCES, model.engine.limits.maxStorageBufferBindingSize / perSequence) / S);
+  const block = Math.max(1, Math.min(B, fit));
+  for (let b0 = 0, chunk = 0; b0 < B; b0 += block, chunk++) {
+    const b1 = Math.min(B, b0 + block);
+    const n = b1 - b0;
+    const part = {
+      z: particles.z.subarray(b0 * particles.particles * R, b1 * particles.particles * R),
+      w: particles.w.subarray(b0 * particles.particles, b1 * particles.particles),
+      trials: n,
+      particles: particles.particles,
+    };
+    const states = drawParticles(part, R, S, seed, b0);
+    let inputs: Float32Array | undefined;
+    if (opts.inputs) {
+      // every path of a trial is driven by that trial's inputs
+      const stride = (F + 1) * DU;
+      inputs = new Float32Array(n * S * stride);
+      for (let b = 0; b < n; b++) for (let s = 0; s < S; s++) inputs.set(opts.inputs.subarray((b0 + b) * stride, (b0 + b + 1) * stride), (b * S + s) * stride);
+    }
+    // a chunk's paths take seed + chunk so that no two chunks share noise
+    const g = await generate(model, { steps: F + 1, sequences: n * S, inputs, inputsFiltered: true, initial: { states }, seed: seed + chunk });
+    // step 0 is the drawn state itself; steps 1 … F are the predicted bins
+    const zs = new Float32Array(n * S * F * R);
+    for (let q = 0; q < n * S; q++) zs.set(g.z.subarray((q * (F + 1) + 1) * R, (q + 1) * (F + 1) * R), q * F * R);
+    const ex = opts.readout?.rates(zs, n * S * F);
+    for (let b = 0; b < n; b++)
+      for (let s = 0; s < S; s++)
+        for (let f = 0; f < F; f++) {
+          const q = b * S + s;
+          const o = ((b0 + b) * F + f) * D;
+          for (let d = 0; d < D; d++) rates[o + d] += g.mean[(q * (F + 1) + f + 1) * D + d] / S;
+          if (ex) for (let e = 0; e < E; e++) extra![((b0 + b) * F + f) * E + e] += ex[(q * F + f) * E + e] / S;
+        }
+  }
+  return { rates, extra };
+}
+
+/** Sequences per generate dispatch at most (one workgroup each). */
+const MAX_SEQUENCES = 32768;
 
 export async function generate(model: LowRankRNN, opts: GenerateOptions): Promise<Generated> {
   const engine = model.engine;

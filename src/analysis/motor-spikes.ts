@@ -117,6 +117,12 @@ export function motorSpikeSession(d: MotorRates, o: MotorSpikeOptions = {}): Nwb
     spikeTimes: spikes,
     obsInterval: [0, (totalSteps * d.dt) / 1000],
     unitColumns: { heldout: held },
+    // one electrode per unit, as a sorted recording would have (the simulation has no array geometry)
+    electrodes: {
+      location: held.map(() => 'simulated motor circuit'),
+      group: held.map(() => 'simulated'),
+      ofUnit: held.map((_, i) => [i]),
+    },
     trials: {
       start,
       stop: start.map((s) => s + trialMs / 1000),

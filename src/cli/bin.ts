@@ -11,7 +11,8 @@ writes X.npy             held-in spike counts (trial, time, unit), float32
        X.heldout.npy     held-out counts (with --held-out-neurons)
        X.forward.npy / X.forward-heldout.npy   forward-prediction bins (with --forward-ms)
        X.<series>.npy    each behaviour series resampled to the bins (trial, time, dim); '/' in names becomes '_'
-       X.json            what the arrays hold: units, split and source row of each trial, window starts, conditions`;
+       X.json            what the arrays hold: units (and their electrodes' rows, locations and groups when the file
+                         has an electrodes table), split and source row of each trial, window starts, conditions`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -79,6 +80,8 @@ export async function run(argv: string[]): Promise<number> {
     trial_rows: b.trialRows,
     window_start_s: Array.from(b.windowStart),
     condition: b.condition,
+    // where each unit was recorded (held-in units, then held-out), from the electrodes table
+    unit_electrodes: b.electrodes && [...b.heldIn, ...b.heldOut].map((u) => ({ unit: u, ...b.electrodes![u] })),
     behaviour,
     skipped: b.skipped,
   };
@@ -94,6 +97,11 @@ export async function run(argv: string[]): Promise<number> {
     console.log(
       `${source}: ${b.trials} trial(s) × ${b.time} bins of ${b.binSeconds * 1000} ms; ${b.heldIn.length} held-in, ${b.heldOut.length} held-out units; split ${counts.train}/${counts.val}/${counts.test} (train/val/test)${b.skipped.length ? `; ${b.skipped.length} trial(s) skipped` : ''}`,
     );
+    if (b.electrodes) {
+      const groups = new Map<string, number>();
+      for (const u of [...b.heldIn, ...b.heldOut]) for (const g of new Set(b.electrodes[u].group)) groups.set(g, (groups.get(g) ?? 0) + 1);
+      console.log(`units by electrode group: ${[...groups].map(([g, n]) => `${g || '(unnamed)'} ${n}`).join(', ')}`);
+    }
     console.log(`wrote ${files.join(', ')}`);
   }
   return 0;

@@ -86,14 +86,19 @@ export async function loadInputs(
   if (!path) return null;
   if (isNwb(dataPath) && nwbInputSeries(path)) {
     if (layout !== undefined) throw new Error(`--inputs-layout does not apply to inputs binned from ${dataPath}`);
-    const b = await loadBinnedNwb(dataPath, { ...nwb, inputs: path });
-    return selectTrials(b.inputs!, b.split, trialsOption(nwb?.trials));
+    return sessionInputs(dataPath, path, nwb);
   }
   const arr = await loadArray(path);
   const ds = toCanonical(arr, layout, path);
   validateObservations(ds, 'gauss', path); // finite values
   validateInputs(ds, data, path, dataPath);
   return ds;
+}
+
+/** Behaviour series `names` (comma-separated) of an NWB session binned as inputs, the trials of --trials. */
+export async function sessionInputs(dataPath: string, names: string, nwb?: NwbValues): Promise<Dataset> {
+  const b = await loadBinnedNwb(dataPath, { ...nwb, inputs: names });
+  return selectTrials(b.inputs!, b.split, trialsOption(nwb?.trials));
 }
 
 export interface LoadedModel {

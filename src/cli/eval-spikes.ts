@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { generate } from '../analysis/generate.js';
+import { forwardRates, generate } from '../analysis/generate.js';
 import {
   bitsPerSpike,
   conditionPsths,
@@ -8,13 +8,15 @@ import {
   predictPoissonReadout,
   psthR2,
   ridgePredict,
+  type PoissonReadout,
   type Trials3D,
 } from '../analysis/nlb-scores.js';
 import type { Plot } from '../plot/render.js';
-import { filterDataset } from '../inference/filter.js';
+import { filterInBlocks } from '../inference/filter.js';
 import type { Dataset } from '../io/dataset.js';
-import { selectTrials, timeSlice, type SplitName } from '../io/nwb-bin.js';
+import { selectTrials, type SplitName } from '../io/nwb-bin.js';
 import { lowpassReference } from '../ops/lowpass.js';
+import { mulberry32, poissonDraw } from '../util/random.js';
 import {
   checkWritable,
   choiceOption,
@@ -34,17 +36,20 @@ export const summary = 'score a Poisson model on an NWB session: co-bps, fp-bps,
 const USAGE = `lowrank-smc eval-spikes --model M.json --data session.nwb [binning options, as used to fit] [--json]
   --eval-split val|test  trials scored (default val, else test); the readouts and decoder learn on the train trials
   --particles K (64)  --seed S (0)
+  --forward-samples S (64)  latent paths per trial whose rates are averaged for fp-bps (with --forward-ms)
   --inputs NAME,…        behaviour series that drive a model with inputs, as in the fit (e.g. condition_input);
                          binned over the window and the forward bins
   --velocity NAME        behaviour series decoded (default hand_vel when present, else the first one)
   --decode-from rates|latents (rates)   --lag-ms L (0): behaviour at t + L decoded from bin t
   --psth-smooth-ms S (0) Gaussian smoothing (sd) of the counts before the true PSTHs are averaged (needs --condition)
   --plots PREFIX         write PREFIX.trajectories.png (hand paths from true and decoded velocity), PREFIX.psth.png
-                         (with --condition) and PREFIX.raster.png (first evaluation trial: counts and model rates)
+                         (with --condition) and PREFIX.raster.png (first evaluation trial: recorded counts, counts the
+                         model generates with the trial's inputs, and the model's filtered rates)
 Held-in rates are the model's observation means at the filtering means E[z_t | y_0:t]; held-out rates come
 from a log-linear Poisson readout of those latents fitted on the training trials (the model never sees the
 held-out units). co-bps scores the held-out rates of the evaluation trials, fp-bps (with --forward-ms) the
-noise-free continuation of the latents past each window, vel R² a ridge decoder, PSTH R² the rates of
+rates expected past each window (the mean over sampled latent paths from the filtering distribution
+at the window's last bin), vel R² a ridge decoder, PSTH R² the rates of
 all units against each condition's PSTH; definitions in src/analysis/nlb-scores.ts.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -55,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       data: { type: 'string' },
       'eval-split': { type: 'string' },
       particles: { type: 'string' },
+      'forward-samples': { type: 'string' },
       seed: { type: 'string' },
       velocity: { type: 'string' },
       'decode-from': { type: 'string' },
@@ -76,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!isNwb(values.data)) throw new Error(`${values.data}: eval-spikes scores NWB sessions (.nwb)`);
   if (values.trials !== undefined) throw new Error('eval-spikes learns on the train trials and scores --eval-split val|test; --trials does not apply');
   const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
+  const forwardSamples = numberOption(values['forward-samples'], 'forward-samples', { int: true, min: 1, max: 32768, default: 64 });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: 0 });
   const decodeFrom = choiceOption(values['decode-from'], 'decode-from', ['rates', 'latents'] as const, 'rates');
   const lagMs = numberOption(values['lag-ms'], 'lag-ms', { min: 0, default: 0 });
@@ -117,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
       `${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`,
     );
   const t0 = performance.now();
-  const f = await filterInChunks(model, b.heldInCounts, b.inputs, particles, seed);
+  const f = await filterInBlocks(model, b.heldInCounts, b.inputs, { particles, seed });
   const R = c.rank;
   const DU = c.inputDim;
   const latents: Trials3D = { data: f.means, trials: b.trials, time: b.time, channels: R };
@@ -142,34 +149,31 @@ export async function run(argv: string[]): Promise<number> {
     ll_per_step: f.llPerStep,
   };
   let allRates: Trials3D = rates;
+  let heldOutReadout: PoissonReadout | null = null;
   if (b.heldOutCounts) {
     const readout = fitPoissonReadout(train(latents), train(b.heldOutCounts));
+    heldOutReadout = readout;
     const heldOutRates = predictPoissonReadout(readout, latents);
     out.co_bps = bitsPerSpike(ev(heldOutRates), ev(b.heldOutCounts));
     allRates = concatUnits(rates, heldOutRates);
     if (b.forward) {
-      // forward prediction: continue each trial's last filtering mean without noise (driven by the inputs
-      // of the last window bin and of the forward bins); the first generated step is that last bin again
-      const last = new Float32Array(b.trials * R);
-      for (let k = 0; k < b.trials; k++) last.set(f.means.subarray(((k + 1) * b.time - 1) * R, (k + 1) * b.time * R), k * R);
+      // forward prediction: the rates expected under the model's predictive distribution past each window,
+      // the mean over sampled paths from the last bin's particles (driven by the inputs of that bin and the forward bins)
       const fwdInputs = effective ? new Float32Array(b.trials * (F + 1) * DU) : undefined;
       if (effective)
         for (let k = 0; k < b.trials; k++)
           fwdInputs!.set(effective.subarray((k * (b.time + F) + b.time - 1) * DU, (k + 1) * (b.time + F) * DU), k * (F + 1) * DU);
-      const g = await generate(model, {
-        steps: F + 1,
-        sequences: b.trials,
+      const heldOutUnits = b.heldOut.length;
+      const fwd = await forwardRates(model, f.last, {
+        steps: F,
+        samples: forwardSamples,
         inputs: fwdInputs,
-        inputsFiltered: true,
-        initial: { states: last },
-        noiseScale: 0,
         seed,
+        readout: { channels: heldOutUnits, rates: (z, rows) => predictPoissonReadout(readout, { data: z, trials: rows, time: 1, channels: R }).data },
       });
-      const dropFirst = (x: Float32Array, C: number) => timeSlice({ data: x, trials: b.trials, time: F + 1, channels: C }, 1, F).data;
-      const fwdLatents: Trials3D = { data: dropFirst(g.z, R), trials: b.trials, time: F, channels: R };
       const fwdRates = concatUnits(
-        { data: dropFirst(g.mean, c.obsDim), trials: b.trials, time: F, channels: c.obsDim },
-        predictPoissonReadout(readout, fwdLatents),
+        { data: fwd.rates, trials: b.trials, time: F, channels: c.obsDim },
+        { data: fwd.extra!, trials: b.trials, time: F, channels: heldOutUnits },
       );
       const fwdCounts = concatUnits(b.forward.heldIn, b.forward.heldOut!);
       out.fp_bps = bitsPerSpike(ev(fwdRates), ev(fwdCounts));
@@ -215,9 +219,20 @@ export async function run(argv: string[]): Promise<number> {
   if (values.plots) {
     const k = b.split.indexOf(evalSplit);
     const counts = b.heldOutCounts ? concatUnits(b.heldInCounts, b.heldOutCounts) : b.heldInCounts;
+    const generated = await generatedTrial(model, b.time, binInputs?.subarray(k * b.time * DU, (k + 1) * b.time * DU), heldOutReadout, seed);
+    const one = (x: Trials3D) => ({ ...x, trials: 1, data: Float64Array.from({ length: x.time * x.channels }, (_, i) => x.data[k * x.time * x.channels + i]) });
     plots.push({
       name: 'raster',
-      plot: charts!.rasterPlot(counts, allRates, k, binMs, { title: `trial ${b.trialRows[k]} (${evalSplit}): spikes per bin, held-in then held-out units` }),
+      plot: charts!.rasterPlot(
+        [
+          { name: 'recorded', data: one(counts) },
+          { name: 'generated by the model', data: generated },
+          { name: 'model rates (filtered)', data: one(allRates) },
+        ],
+        0,
+        binMs,
+        { title: `trial ${b.trialRows[k]} (${evalSplit}): spikes per bin, held-in then held-out units` },
+      ),
     });
     const { writePlot } = await import('../plot/files.js');
     out.plots = [];
@@ -240,32 +255,19 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /**
- * Filtering means of all trials, a block of trials per filter call so that the particle paths fit
- * one storage binding however many trials a session has (block b uses seed + b).
+ * One trial generated by the model (trial, time, unit with trials = 1): a free run from the prior driven
+ * by the trial's effective inputs, its held-in counts the model's Poisson samples and its held-out
+ * counts Poisson draws from the readout's rates at the generated latents.
  */
-async function filterInChunks(
-  model: Model,
-  ds: Dataset,
-  inputs: Dataset | null,
-  particles: number,
-  seed: number,
-): Promise<{ means: Float32Array; llPerStep: number }> {
+async function generatedTrial(model: Model, steps: number, inputs: Float32Array | undefined, readout: PoissonReadout | null, seed: number): Promise<Trials3D> {
   const R = model.config.rank;
-  const perTrial = ds.time * particles * (R + 2) * 4; // paths, weights and ancestors, with room to spare
-  const block = Math.max(1, Math.min(ds.trials, Math.floor(model.engine.limits.maxStorageBufferBindingSize / 2 / perTrial)));
-  const means = new Float32Array(ds.trials * ds.time * R);
-  let ll = 0;
-  for (let k0 = 0, b = 0; k0 < ds.trials; k0 += block, b++) {
-    const k1 = Math.min(ds.trials, k0 + block);
-    const stride = ds.time * ds.channels;
-    const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: ds.time, channels: ds.channels };
-    const uStride = ds.time * (inputs?.channels ?? 0);
-    const u = inputs && { ...inputs, data: inputs.data.subarray(k0 * uStride, k1 * uStride), trials: k1 - k0 };
-    const f = await filterDataset(model, part, u, { particles, seed: seed + b });
-    means.set(f.means, k0 * ds.time * R);
-    ll += f.llPerStep * (k1 - k0);
-  }
-  return { means, llPerStep: ll / ds.trials };
+  const D = model.config.obsDim;
+  const g = await generate(model, { steps, sequences: 1, inputs, inputsFiltered: true, initial: 'prior', seed });
+  const heldIn: Trials3D = { data: g.sample, trials: 1, time: steps, channels: D };
+  if (!readout) return heldIn;
+  const rates = predictPoissonReadout(readout, { data: g.z, trials: 1, time: steps, channels: R });
+  const uniform = mulberry32(seed);
+  return concatUnits(heldIn, { ...rates, data: rates.data.map((r) => poissonDraw(r, uniform)) });
 }
 
 type Model = Awaited<ReturnType<typeof loadModelFile>>['model'];

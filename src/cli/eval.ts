@@ -3,14 +3,18 @@ import { generate } from '../analysis/generate.js';
 import { evaluateGenerated } from '../analysis/evaluation.js';
 import { median, medianAbsDeviation } from '../analysis/stats.js';
 import { compareSpikeStats } from '../analysis/spikes.js';
-import { applyNormalisation, loadModelFile, loadObservations, numberOption, openEngine, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import { applyNormalisation, loadInputs, loadModelFile, loadObservations, numberOption, openEngine, readModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'evaluate a fitted model against data: D_stsp, D_H (and spike statistics for count data)';
 
 const USAGE = `lowrank-smc eval --model M.json --data X.npy [--layout L] [--json]
   --steps T             generated steps (default min(data length, 10000), as the reference)
   --cut-off C (0)       burn-in steps discarded before recording (the EEG protocol uses 2400)
-  --init posterior|prior (posterior: the t = 0 proposal given the data's first observation)
+  --init posterior|prior (posterior: the t = 0 proposal given the data's first observation; prior with --inputs)
+  --inputs U.npy|NAME,…  the data's inputs (with --data session.nwb: names of its behaviour series, e.g. condition_input)
+                        for a model with inputs: one sequence per data trial, driven by that trial's inputs, from the
+                        prior; the trials concatenated are the generated series (--steps: at most all their steps)
+  --inputs-layout L
   --smooth-at-eval      Hann-smooth (15) and re-z-score the generated data (EEG protocol)
   --smoothing 20  --freq-cut-off=-1|10000 (10000)  --samples 1000  --sigma 1  --seed S (0)  --gpu-dstsp
   --repeats R (1)       evaluate R generated series (seeds S … S+R−1): medians, MADs and each repeat
@@ -28,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string' },
       data: { type: 'string' },
       layout: { type: 'string' },
+      inputs: { type: 'string' },
+      'inputs-layout': { type: 'string' },
       json: { type: 'boolean' },
       steps: { type: 'string' },
       'cut-off': { type: 'string' },
@@ -51,8 +57,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.model || !values.data) throw new Error('--model and --data are required\n\n' + USAGE);
-  const init = values.init ?? 'posterior';
+  const init = values.init ?? (values.inputs ? 'prior' : 'posterior');
   if (!['posterior', 'prior'].includes(init)) throw new Error(`--init must be posterior or prior, got "${init}"`);
+  if (values.inputs && init === 'posterior')
+    throw new Error('--init posterior filters the first observation only; with --inputs each trial starts from the prior');
   // options first, so a bad value stops before the GPU is opened
   const cutOff = numberOption(values['cut-off'], 'cut-off', { int: true, min: 0, default: 0 });
   const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: 0 });
@@ -65,11 +73,22 @@ export async function run(argv: string[]): Promise<number> {
     sigma: numberOption(values.sigma, 'sigma', { min: 0, default: 1 }),
     mimicFloat32Underflow: !values['keep-underflow'],
   };
+  const parsed = await readModelFile(values.model);
+  const raw = await loadObservations(values.data, values.layout, parsed.config.obs, values);
+  if (raw.channels !== parsed.config.obsDim) throw new Error(`${values.data}: ${raw.channels} channels, the model expects ${parsed.config.obsDim}`);
+  // an input-driven model is evaluated on the data's inputs, never on zeros it was not trained on
+  if (parsed.config.inputDim > 0 && !values.inputs)
+    throw new Error(
+      `${values.model}: the model takes ${parsed.config.inputDim} input(s); give the data's --inputs (a file, or series names for an NWB session)`,
+    );
+  if (parsed.config.inputDim === 0 && values.inputs) throw new Error(`${values.model}: the model takes no inputs; drop --inputs`);
+  const inputs = await loadInputs(values.inputs, values['inputs-layout'], raw, values.data, values);
+  if (inputs && inputs.channels !== parsed.config.inputDim)
+    throw new Error(`--inputs ${values.inputs}: ${inputs.channels} input channel(s), the model takes ${parsed.config.inputDim}`);
   const engine = await openEngine(values.backend);
-  const { model, normalisation } = await loadModelFile(engine, values.model);
+  const { model, normalisation } = await loadModelFile(engine, values.model, parsed);
   const c = model.config;
-  const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
-  if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
+  const ds = applyNormalisation(raw, normalisation);
   const total = ds.trials * ds.time;
   const steps = numberOption(values.steps, 'steps', { int: true, min: 2, default: Math.min(total, 10000) });
   const t0 = performance.now();
@@ -80,8 +99,10 @@ export async function run(argv: string[]): Promise<number> {
   let spikes: unknown;
   for (let r = 0; r < repeats; r++) {
     // repeat r generates and samples with seed + r, so repeat 0 is the single evaluation
+    // with inputs: every data trial once, driven by its inputs (the series is their concatenation)
     const g = await generate(model, {
-      steps,
+      steps: inputs ? ds.time : steps,
+      inputs: inputs?.data,
       burnIn: cutOff,
       seed: seed + r,
       initial: init === 'posterior' ? { posteriorOf: { y: ds.data.subarray(0, c.obsDim), steps: 1, particles: 64 } } : 'prior',

@@ -109,3 +109,50 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
     loader.dispose();
   }
 }
+
+/** Weighted particles of one filtering distribution per trial: states z [trials, K, R] and normalised weights w [trials, K]. */
+export interface WeightedParticles {
+  z: Float32Array;
+  w: Float32Array;
+  trials: number;
+  particles: number;
+}
+
+/**
+ * Filtering means of all trials and the weighted particles at each trial's last step, a block of trials
+ * per filter call so that the particle paths fit one storage binding however many trials there are
+ * (block b uses seed + b; `maxBlock` caps the trials per block).
+ */
+export async function filterInBlocks(
+  model: LowRankRNN,
+  ds: Dataset,
+  inputs: Dataset | null,
+  opts: { particles: number; seed?: number; maxBlock?: number },
+): Promise<{ means: Float32Array; llPerStep: number; last: WeightedParticles; blocks: number }> {
+  const R = model.config.rank;
+  const K = opts.particles;
+  const T = ds.time;
+  const seed = opts.seed ?? 0;
+  const perTrial = T * K * (R + 2) * 4; // paths, weights and ancestors, with room to spare
+  const block = Math.max(1, Math.min(ds.trials, opts.maxBlock ?? Infinity, Math.floor(model.engine.limits.maxStorageBufferBindingSize / 2 / perTrial)));
+  const means = new Float32Array(ds.trials * T * R);
+  const last: WeightedParticles = { z: new Float32Array(ds.trials * K * R), w: new Float32Array(ds.trials * K), trials: ds.trials, particles: K };
+  let ll = 0;
+  let b = 0;
+  for (let k0 = 0; k0 < ds.trials; k0 += block, b++) {
+    const k1 = Math.min(ds.trials, k0 + block);
+    const stride = T * ds.channels;
+    const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: T, channels: ds.channels };
+    const uStride = T * (inputs?.channels ?? 0);
+    const u = inputs && { ...inputs, data: inputs.data.subarray(k0 * uStride, k1 * uStride), trials: k1 - k0 };
+    const f = await filterDataset(model, part, u, { particles: K, seed: seed + b, keepPaths: true });
+    means.set(f.means, k0 * T * R);
+    for (let k = k0; k < k1; k++) {
+      const at = ((k - k0) * T + T - 1) * K;
+      last.z.set(f.paths!.z.subarray(at * R, (at + K) * R), k * K * R);
+      last.w.set(f.paths!.w.subarray(at, at + K), k * K);
+    }
+    ll += f.llPerStep * (k1 - k0);
+  }
+  return { means, llPerStep: ll / ds.trials, last, blocks: b };
+}

@@ -10,7 +10,7 @@
  */
 import { mulberry32 } from '../util/random.js';
 import type { Dataset } from './dataset.js';
-import type { NwbColumn, NwbSession, NwbTimeSeries } from './nwb.js';
+import { unitElectrodes, type NwbColumn, type NwbSession, type NwbTimeSeries } from './nwb.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 
@@ -61,6 +61,8 @@ export interface BinnedSession {
   /** Behaviour resampled to the bins, (trial, time, dim), by series name. */
   behaviour: { name: string; data: Dataset }[];
   condition: string[] | null;
+  /** Electrode rows, locations and groups of every unit of the file (by row of the units table), or null without an electrodes table. */
+  electrodes: ReturnType<typeof unitElectrodes>;
   /** Trials left out and why (no event time, split 'none', …). */
   skipped: { row: number; reason: string }[];
 }
@@ -192,6 +194,7 @@ export function binSession(s: NwbSession, o: BinOptions): BinnedSession {
     split,
     behaviour,
     condition,
+    electrodes: unitElectrodes(s),
     skipped,
   };
 }

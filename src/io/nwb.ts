@@ -2,9 +2,10 @@
  * NWB (Neurodata Without Borders) reader and writer on plain bytes, through h5wasm (HDF5 compiled to
  * WebAssembly), so the browser app and the CLI run the same code. Reads what spike-data work needs:
  * the `units` table (ragged spike_times with spike_times_index, optional obs_intervals, per-unit
- * columns such as electrodes, quality or heldout), the `intervals/trials` table (start/stop, event
- * times, condition and split columns) and behaviour TimeSeries under `processing/behavior` (timestamps,
- * or rate + starting_time). Bad files stop with a message naming the file and the problem.
+ * columns such as electrodes, quality or heldout), the electrodes table
+ * (`general/extracellular_ephys/electrodes`: location, group_name, position, …), the `intervals/trials`
+ * table (start/stop, event times, condition and split columns) and behaviour TimeSeries under
+ * `processing/behavior` (timestamps, or rate + starting_time). Bad files stop with a message naming the file and the problem.
  */
 import type H5Wasm from 'h5wasm';
 import type { Dataset as H5Dataset, File as H5File, Group as H5Group } from 'h5wasm';
@@ -20,6 +21,14 @@ export interface NwbUnits {
   /** Observation intervals per unit as flat [start0, stop0, start1, stop1, …] seconds; null if the file has none. */
   obsIntervals: Float64Array[] | null;
   /** Every other column of the table (electrodes, quality, heldout, …), by name. */
+  columns: Record<string, NwbColumn>;
+}
+
+/** The electrodes table: one row per recording channel; object-reference columns (group) are left out, group_name names the group. */
+export interface NwbElectrodes {
+  count: number;
+  ids: number[];
+  /** location, group_name, x, y, z, imp, filtering, … by name. */
   columns: Record<string, NwbColumn>;
 }
 
@@ -46,6 +55,7 @@ export interface NwbSession {
   nwbVersion: string;
   units: NwbUnits;
   trials: NwbTrials | null;
+  electrodes: NwbElectrodes | null;
   behaviour: NwbTimeSeries[];
   /** [first, last] second of the recording: obs_intervals if present, else behaviour, else spikes. */
   extent: [number, number];
@@ -143,13 +153,16 @@ function readSession(file: H5Group, source: string): NwbSession {
   const unitsGroup = getGroup(file, 'units');
   if (!unitsGroup) throw new Error(`${source}: no units table (/units): the file holds no sorted spikes`);
   const units = readUnits(unitsGroup, source);
+  const electrodesGroup = getGroup(file, 'general/extracellular_ephys/electrodes');
+  const electrodes = electrodesGroup ? readElectrodes(electrodesGroup, source) : null;
+  if (electrodes) checkUnitElectrodes(units, electrodes, source);
   const trialsGroup = getGroup(file, 'intervals/trials');
   const trials = trialsGroup ? readTrials(trialsGroup, source) : null;
   const behaviourGroup = getGroup(file, 'processing/behavior');
   const behaviour = behaviourGroup ? readBehaviour(behaviourGroup, '', source) : [];
   const { extent, extentFrom } = recordingExtent(units, behaviour, source);
   if (trials && extentFrom !== 'spikes') checkTrialsInside(trials, extent, extentFrom, behaviour, source);
-  return { source, nwbVersion: String(version ?? 'unknown'), units, trials, behaviour, extent, extentFrom };
+  return { source, nwbVersion: String(version ?? 'unknown'), units, trials, electrodes, behaviour, extent, extentFrom };
 }
 
 function getGroup(parent: H5Group, path: string): H5Group | null {
@@ -232,7 +245,8 @@ function otherColumns(g: H5Group, rows: number, skip: string[], what: string): R
   for (const k of keys) {
     if (skip.includes(k) || k.endsWith('_index') || k === 'id') continue;
     const d = getDataset(g, k);
-    if (!d) continue;
+    // object references (e.g. the electrodes' group) point into the file; tables name them in other columns
+    if (!d || d.metadata.type === H5T_REFERENCE) continue;
     const vals = values(d, `${what} column '${k}'`);
     if (keys.includes(`${k}_index`)) {
       const ends = raggedEnds(g, k, vals.length, rows, what);
@@ -272,6 +286,45 @@ function readUnits(g: H5Group, source: string): NwbUnits {
   }
   const ids = Array.from(numbers(getDataset(g, 'id')!, `${what} id`));
   return { count, ids, spikeTimes, obsIntervals, columns: otherColumns(g, count, ['spike_times', 'obs_intervals'], what) };
+}
+
+/** HDF5's datatype class of references. */
+const H5T_REFERENCE = 7;
+
+function readElectrodes(g: H5Group, source: string): NwbElectrodes {
+  const what = `${source}: electrodes table (/general/extracellular_ephys/electrodes)`;
+  const count = rowCount(g, what);
+  const ids = Array.from(numbers(getDataset(g, 'id')!, `${what} id`));
+  return { count, ids, columns: otherColumns(g, count, [], what) };
+}
+
+/** The units table's electrodes column (a region of the electrodes table) must name rows that exist. */
+function checkUnitElectrodes(units: NwbUnits, electrodes: NwbElectrodes, source: string): void {
+  const col = units.columns.electrodes;
+  if (!col) return;
+  col.forEach((v, u) => {
+    for (const e of Array.isArray(v) ? v : [v]) {
+      if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e >= electrodes.count)
+        throw new Error(`${source}: units table: unit ${u} refers to electrode row ${e}, but the electrodes table has ${electrodes.count} rows`);
+    }
+  });
+}
+
+/**
+ * The electrodes of each unit (rows of the electrodes table, from the units' electrodes column) with
+ * their location and group; null when the file has no electrodes table or the units do not refer to it.
+ */
+export function unitElectrodes(s: NwbSession): { rows: number[]; location: string[]; group: string[] }[] | null {
+  const col = s.units.columns.electrodes;
+  if (!s.electrodes || !col) return null;
+  const text = (name: string, row: number) => {
+    const c = s.electrodes!.columns[name];
+    return c === undefined ? '' : String(c[row]);
+  };
+  return col.map((v) => {
+    const rows = (Array.isArray(v) ? v : [v]) as number[];
+    return { rows, location: rows.map((r) => text('location', r)), group: rows.map((r) => text('group_name', r)) };
+  });
 }
 
 function readTrials(g: H5Group, source: string): NwbTrials {
@@ -396,6 +449,11 @@ export interface NwbWriteSpec {
   obsInterval?: [number, number];
   /** Extra per-unit columns (e.g. heldout as 0/1). */
   unitColumns?: Record<string, number[] | string[]>;
+  /**
+   * The electrodes table (one row per channel, in electrode groups created under
+   * general/extracellular_ephys) and each unit's electrode rows (the units' electrodes column).
+   */
+  electrodes?: { location: string[]; group: string[]; columns?: Record<string, number[] | string[]>; ofUnit: number[][] };
   trials?: { start: ArrayLike<number>; stop: ArrayLike<number>; columns?: Record<string, number[] | string[]> };
   /** Behaviour TimeSeries under processing/behavior: (time, dim) data with timestamps. */
   behaviour?: { name: string; data: ArrayLike<number>; dim: number; timestamps: ArrayLike<number>; unit?: string }[];
@@ -433,6 +491,31 @@ export async function writeNwb(spec: NwbWriteSpec): Promise<Uint8Array> {
     for (const [k, v] of Object.entries(spec.unitColumns ?? {})) {
       units.create_dataset({ name: k, data: typeof v[0] === 'string' ? (v as string[]) : Float64Array.from(v as number[]) });
       unitCols.push(k);
+    }
+    if (spec.electrodes) {
+      const e = spec.electrodes;
+      if (e.ofUnit.length !== n) throw new Error(`NWB writer: electrodes given for ${e.ofUnit.length} units, the file has ${n}`);
+      const ephys = file.create_group('general').create_group('extracellular_ephys');
+      for (const name of new Set(e.group)) {
+        const g = ephys.create_group(name);
+        g.create_attribute('namespace', 'core');
+        g.create_attribute('neurodata_type', 'ElectrodeGroup');
+        g.create_attribute('description', name);
+        g.create_attribute('location', e.location[e.group.indexOf(name)]);
+      }
+      const table = ephys.create_group('electrodes');
+      tableAttrs(table, 'DynamicTable', 'electrodes');
+      table.create_dataset({ name: 'id', data: BigInt64Array.from(e.location, (_, i) => BigInt(i)) });
+      table.create_dataset({ name: 'location', data: e.location });
+      table.create_dataset({ name: 'group', data: e.group.map((name) => (ephys.get(name) as H5Group).create_reference()) });
+      table.create_dataset({ name: 'group_name', data: e.group });
+      for (const [k, v] of Object.entries(e.columns ?? {}))
+        table.create_dataset({ name: k, data: typeof v[0] === 'string' ? (v as string[]) : Float64Array.from(v as number[]) });
+      table.create_attribute('colnames', ['location', 'group', 'group_name', ...Object.keys(e.columns ?? {})]);
+      let total = 0;
+      units.create_dataset({ name: 'electrodes', data: BigInt64Array.from(e.ofUnit.flat(), BigInt) });
+      units.create_dataset({ name: 'electrodes_index', data: BigInt64Array.from(e.ofUnit, (rows) => BigInt((total += rows.length))) });
+      unitCols.push('electrodes');
     }
     units.create_attribute('colnames', unitCols);
     if (spec.trials) {

@@ -1,7 +1,7 @@
 /**
  * Plots of spike-data scores (eval-spikes --plots): reach trajectories integrated from true and decoded
  * hand velocity, coloured by condition; PSTHs of true counts and predicted rates per condition; and
- * binned rasters of the recorded counts next to the model's rates. Arrays are (trial, time, channel).
+ * binned rasters of the recorded counts next to counts the model generated and its rates. Arrays are (trial, time, channel).
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Trials3D } from '../analysis/nlb-scores.js';
@@ -121,26 +121,32 @@ export async function psthPlot(
   } as TopLevelSpec);
 }
 
-/** Binned raster of one trial: recorded counts next to the model's rates (units × bins). */
-export async function rasterPlot(counts: Trials3D, rates: Trials3D, trial: number, binMs: number, opts: { title?: string } = {}): Promise<Plot> {
-  if (counts.trials !== rates.trials || counts.time !== rates.time || counts.channels !== rates.channels)
-    throw new Error('raster: counts and rates must have the same shape');
-  if (!(trial >= 0 && trial < counts.trials)) throw new Error(`raster: trial ${trial} out of range (${counts.trials} trials)`);
+/**
+ * Binned rasters of one trial side by side, one panel per array (units × bins): e.g. the recorded
+ * counts, counts the model generated and the model's rates.
+ */
+export async function rasterPlot(panels: { name: string; data: Trials3D }[], trial: number, binMs: number, opts: { title?: string } = {}): Promise<Plot> {
+  if (panels.length === 0) throw new Error('raster: no panels to draw');
+  const first = panels[0].data;
+  for (const p of panels)
+    if (p.data.trials !== first.trials || p.data.time !== first.time || p.data.channels !== first.channels)
+      throw new Error(
+        `raster: '${p.name}' is (${p.data.trials}, ${p.data.time}, ${p.data.channels}), '${panels[0].name}' (${first.trials}, ${first.time}, ${first.channels}); the panels must have the same shape`,
+      );
+  if (new Set(panels.map((p) => p.name)).size !== panels.length) throw new Error('raster: panel names must differ');
+  if (!(trial >= 0 && trial < first.trials)) throw new Error(`raster: trial ${trial} out of range (${first.trials} trials)`);
   const values: Row[] = [];
-  for (const [source, a] of [
-    ['recorded counts', counts],
-    ['model rates', rates],
-  ] as const) {
+  for (const { name: source, data: a } of panels) {
     for (let t = 0; t < a.time; t++)
       for (let c = 0; c < a.channels; c++) values.push({ source, ms: t * binMs, unit: c, value: a.data[(trial * a.time + t) * a.channels + c] });
   }
   return renderSpec({
     title: opts.title ?? `trial ${trial}: spikes per bin`,
     data: { values },
-    facet: { column: { field: 'source', type: 'nominal', title: null, sort: ['recorded counts', 'model rates'] } },
+    facet: { column: { field: 'source', type: 'nominal', title: null, sort: panels.map((p) => p.name) } },
     spec: {
       width: 320,
-      height: Math.min(480, Math.max(120, 3 * counts.channels)),
+      height: Math.min(480, Math.max(120, 3 * first.channels)),
       mark: { type: 'rect' },
       encoding: {
         x: { field: 'ms', type: 'ordinal', title: 'time in window (ms)', axis: { labelOverlap: true } },

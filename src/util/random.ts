@@ -53,3 +53,17 @@ export function normalSampler(seed: number, options: NormalOptions = {}): { norm
     },
   };
 }
+
+/**
+ * A Poisson draw with mean `rate` (Knuth's product of uniforms; a large mean is split into parts of at
+ * most 30, whose draws sum to a draw of the whole, so the product never underflows).
+ */
+export function poissonDraw(rate: number, uniform: () => number): number {
+  if (!(rate >= 0) || !Number.isFinite(rate)) throw new Error(`Poisson draw: the mean must be finite and non-negative, got ${rate}`);
+  let k = 0;
+  for (let left = rate; left > 0; left -= 30) {
+    const limit = Math.exp(-Math.min(left, 30));
+    for (let p = uniform(); p > limit; p *= uniform()) k++;
+  }
+  return k;
+}

@@ -5,9 +5,12 @@
 // (fp-bps > 0) and the velocity decoded (R² close to 1), all from the val trials. The input-driven
 // variant is scored with its true condition inputs and with another condition's: the true ones must
 // explain the spikes better, in the window and in the forward bins.
+import { forwardRates } from '../../src/analysis/generate.js';
+import { filterDataset, filterInBlocks } from '../../src/inference/filter.js';
 import { simulateTeacher } from '../../src/analysis/teacher-simulation.js';
 import { oscillatorTeacher, type Teacher } from '../../src/analysis/teachers.js';
 import type { Engine } from '../../src/gpu/engine.js';
+import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { serializeModel } from '../../src/models/model-file.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { printedBy } from './cli-output.js';
@@ -69,8 +72,41 @@ async function teacherSession(engine: Engine, teacher: Teacher, series: { name: 
   });
 }
 
+/** The oscillator driven by 2-d condition pulses (cos θ, sin θ) through Wu = m G, read out also from them (Bv). */
+function inputTeacher(): Teacher {
+  const base = oscillatorTeacher('poisson');
+  const { units: N, obsDim: D } = base.config;
+  const R = 2;
+  const rand = mulberry32(5);
+  const wu = new Float32Array(N * 2);
+  for (let i = 0; i < N; i++) for (let j = 0; j < 2; j++) wu[i * 2 + j] = 2 * base.params.m[i * R + j];
+  return {
+    ...base,
+    name: 'osc-poisson-inputs',
+    config: { ...base.config, inputDim: 2, readoutFromInputs: true },
+    params: { ...base.params, wu, Bv: Float32Array.from({ length: D * 2 }, () => rand() - 0.5) },
+  };
+}
+
+/** Condition k mod 4 at angle θ = kπ/2 (shifted by `shift` conditions), on in bins [3, 10) and again in [28, 33) (across the window's end). */
+function pulses(shift: number): Float32Array {
+  const u = new Float32Array(TRIALS * STEPS * 2);
+  for (let k = 0; k < TRIALS; k++) {
+    const th = (((k + shift) % 4) * Math.PI) / 2;
+    for (let t = 0; t < STEPS; t++) {
+      if ((t >= 3 && t < 10) || (t >= 28 && t < 33)) u.set([Math.cos(th), Math.sin(th)], (k * STEPS + t) * 2);
+    }
+  }
+  return u;
+}
+
 /** Write the session and the teacher's model file, run eval-spikes on them, return its JSON. */
-async function evalTeacher(teacher: Teacher, bytes: Uint8Array, extraArgs: string[][]): Promise<Record<string, number>[]> {
+async function evalTeacher(
+  teacher: Teacher,
+  bytes: Uint8Array,
+  extraArgs: string[][],
+  inspect?: (dir: string) => Promise<void>,
+): Promise<Record<string, number>[]> {
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -81,7 +117,7 @@ async function evalTeacher(teacher: Teacher, bytes: Uint8Array, extraArgs: strin
     writeFileSync(join(dir, 's.nwb'), bytes);
     writeFileSync(join(dir, 'm.json'), JSON.stringify(serializeModel(teacher.config, teacher.params, null, null)));
     const outs = [];
-    for (const extra of extraArgs) {
+    for (const extra of extraArgs.map((a) => a.map((x) => x.replace('{dir}', dir)))) {
       const lines = await printedBy(() =>
         evalSpikes([
           '--model',
@@ -108,21 +144,191 @@ async function evalTeacher(teacher: Teacher, bytes: Uint8Array, extraArgs: strin
       );
       outs.push(JSON.parse(lines[lines.length - 1]));
     }
+    await inspect?.(dir);
     return outs;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/**
+ * Float64 expectation of exp(b + B z_{T+f}) (rows of B and b: one per output) under a linear-Gaussian
+ * latent z' = M z + ξ, ξ ~ N(0, Q), started from each trial's weighted particles: per particle,
+ * z_{T+f} ~ N(Mᶠ z_k, Σ_f) with Σ_f = Σ_{j<f} Mʲ Q Mʲᵀ, and E exp(η) = exp(b + B·Mᶠz_k + ½ BᵀΣ_f B).
+ * With `noiseFree` the continuation of each particle without noise (no ½ BᵀΣB term).
+ */
+function linearExpRates(
+  M: Float64Array,
+  Q: Float64Array,
+  B: ArrayLike<number>,
+  b: ArrayLike<number>,
+  z: ArrayLike<number>,
+  w: ArrayLike<number>,
+  trials: number,
+  K: number,
+  F: number,
+  noiseFree = false,
+): Float64Array {
+  const R = Math.round(Math.sqrt(M.length));
+  const C = b.length;
+  const mul = (x: Float64Array, y: Float64Array) => {
+    const o = new Float64Array(R * R);
+    for (let i = 0; i < R; i++) for (let j = 0; j < R; j++) for (let l = 0; l < R; l++) o[i * R + j] += x[i * R + l] * y[l * R + j];
+    return o;
+  };
+  const transpose = (x: Float64Array) => Float64Array.from(x, (_, i) => x[(i % R) * R + Math.floor(i / R)]);
+  const out = new Float64Array(trials * F * C);
+  let Mf = Float64Array.from({ length: R * R }, (_, i) => (i % (R + 1) === 0 ? 1 : 0)); // M⁰
+  let S = new Float64Array(R * R);
+  for (let f = 1; f <= F; f++) {
+    S = S.map((v, i) => v + mul(mul(Mf, Q), transpose(Mf))[i]); // Σ_f = Σ_{f−1} + M^{f−1} Q M^{f−1}ᵀ
+    Mf = mul(M, Mf);
+    for (let k = 0; k < trials; k++)
+      for (let j = 0; j < K; j++) {
+        const zj = Array.from({ length: R }, (_, r) => z[(k * K + j) * R + r]);
+        const mean = Array.from({ length: R }, (_, r) => zj.reduce((a, v, c) => a + Mf[r * R + c] * v, 0));
+        for (let c = 0; c < C; c++) {
+          let eta = b[c];
+          let quad = 0;
+          for (let r = 0; r < R; r++) {
+            eta += B[c * R + r] * mean[r];
+            for (let l = 0; l < R; l++) quad += B[c * R + r] * S[r * R + l] * B[c * R + l];
+          }
+          out[(k * F + f - 1) * C + c] += w[k * K + j] * Math.exp(eta + (noiseFree ? 0 : 0.5 * quad));
+        }
+      }
+  }
+  return out;
+}
+
 export const cases: GpuCase[] = [
+  {
+    name: 'filtering in blocks of trials: each block is the filter of those trials with seed + block, stitched in trial order',
+    async run(engine) {
+      const teacher = oscillatorTeacher('poisson');
+      const T = 6;
+      const sim = await simulateTeacher(engine, teacher, { trials: 5, steps: T, seed: 2 });
+      const D = teacher.config.obsDim;
+      const R = teacher.config.rank;
+      const K = 16;
+      const ds = { data: sim.sample, trials: 5, time: T, channels: D };
+      const model = new LowRankRNN(engine, teacher.config, teacher.params);
+      try {
+        const got = await filterInBlocks(model, ds, null, { particles: K, seed: 7, maxBlock: 2 });
+        if (got.blocks !== 3) throw new Error(`5 trials in blocks of 2 should take 3 filter calls, took ${got.blocks}`);
+        let ll = 0;
+        for (const [b, k0, k1] of [
+          [0, 0, 2],
+          [1, 2, 4],
+          [2, 4, 5],
+        ]) {
+          const part = { ...ds, data: ds.data.subarray(k0 * T * D, k1 * T * D), trials: k1 - k0 };
+          const f = await filterDataset(model, part, null, { particles: K, seed: 7 + b, keepPaths: true });
+          ll += f.llPerStep * (k1 - k0);
+          const same = (x: Float32Array, y: Float32Array, what: string) => {
+            if (x.length !== y.length || x.some((v, i) => v !== y[i])) throw new Error(`block ${b}: ${what} differ from the block's own filter`);
+          };
+          same(got.means.subarray(k0 * T * R, k1 * T * R), f.means, 'filtering means');
+          for (let k = k0; k < k1; k++) {
+            const at = ((k - k0) * T + T - 1) * K;
+            same(got.last.z.subarray(k * K * R, (k + 1) * K * R), f.paths!.z.subarray(at * R, (at + K) * R), `trial ${k}'s last particles`);
+            same(got.last.w.subarray(k * K, (k + 1) * K), f.paths!.w.subarray(at, at + K), `trial ${k}'s last weights`);
+          }
+        }
+        if (Math.abs(got.llPerStep - ll / 5) > 1e-9 * Math.abs(ll)) throw new Error(`log-likelihood per step ${got.llPerStep}, blocks give ${ll / 5}`);
+      } finally {
+        model.dispose();
+      }
+    },
+  },
+  {
+    name: 'forward rates averaged over sampled paths equal the float64 expectation (linear latents, exp link)',
+    async run(engine) {
+      // identity nonlinearity: z' = (a I + nᵀm) z + ξ, so the predictive distribution is a Gaussian mixture
+      const R = 2;
+      const N = 6;
+      const D = 3;
+      const config: ModelConfig = { ...DEFAULT_CONFIG, rank: R, units: N, obsDim: D, nonlinearity: 'identity', obs: 'poisson', obsNonlinearity: 'exp' };
+      const params = initialParams(config, 1);
+      const rand = mulberry32(11);
+      params.m = Float32Array.from({ length: N * R }, () => rand() - 0.5);
+      params.n = Float32Array.from({ length: N * R }, () => 0.4 * (rand() - 0.5));
+      params.h.fill(0);
+      params.thetaA[0] = Math.log(-Math.log(0.85));
+      params.noiseZ = Float32Array.of(2 * Math.log(0.35), 0, 0.1, 2 * Math.log(0.3));
+      params.B = Float32Array.of(1, -0.6, 0.4, 0.9, -0.8, -0.5);
+      params.b = Float32Array.of(Math.log(0.3), Math.log(0.1), Math.log(0.5));
+      const a = Math.exp(-Math.exp(params.thetaA[0]));
+      const M = new Float64Array(R * R);
+      for (let r = 0; r < R; r++)
+        for (let c = 0; c < R; c++) {
+          M[r * R + c] = r === c ? a : 0;
+          for (let i = 0; i < N; i++) M[r * R + c] += params.n[i * R + r] * params.m[i * R + c];
+        }
+      const L = hostNoiseFactor(config, params.noiseZ);
+      const Q = new Float64Array(R * R);
+      for (let r = 0; r < R; r++) for (let c = 0; c < R; c++) for (let l = 0; l < R; l++) Q[r * R + c] += L[r * R + l] * L[c * R + l];
+      // two trials of three weighted particles; a readout of two more units from the latents
+      const particles = {
+        z: Float32Array.from({ length: 2 * 3 * R }, () => 2 * rand() - 1),
+        w: Float32Array.of(0.2, 0.5, 0.3, 0.6, 0.1, 0.3),
+        trials: 2,
+        particles: 3,
+      };
+      const G = [0.7, 0.7, -1, 0.3];
+      const g0 = [Math.log(0.2), Math.log(0.4)];
+      const readout = (z: Float32Array, rows: number) =>
+        Float64Array.from({ length: rows * 2 }, (_, i) => {
+          const r = Math.floor(i / 2);
+          const u = i % 2;
+          return Math.exp(g0[u] + G[u * R] * z[r * R] + G[u * R + 1] * z[r * R + 1]);
+        });
+      const F = 3;
+      const model = new LowRankRNN(engine, config, params);
+      try {
+        const got = await forwardRates(model, particles, { steps: F, samples: 16384, seed: 4, readout: { channels: 2, rates: readout } });
+        const checks = [
+          { what: 'observation means', got: got.rates, B: params.B, b: params.b },
+          { what: 'readout rates', got: got.extra!, B: G, b: g0 },
+        ];
+        let largestBias = 0;
+        let largestError = 0;
+        for (const c of checks) {
+          const want = linearExpRates(M, Q, c.B, c.b, particles.z, particles.w, 2, 3, F);
+          const noiseFree = linearExpRates(M, Q, c.B, c.b, particles.z, particles.w, 2, 3, F, true);
+          want.forEach((v, i) => {
+            // 16384 paths: the Monte-Carlo standard error is below 1 % here
+            if (!(Math.abs(c.got[i] - v) <= 0.04 * v)) throw new Error(`${c.what}[${i}]: ${c.got[i]} vs the float64 expectation ${v}`);
+            largestError = Math.max(largestError, Math.abs(c.got[i] / v - 1));
+            largestBias = Math.max(largestBias, Math.abs(noiseFree[i] / v - 1));
+          });
+        }
+        console.log(`forward rates: largest relative error ${largestError.toFixed(4)}; a noise-free continuation would be off by ${largestBias.toFixed(3)}`);
+        // the case tells the average over paths from a noise-free continuation (well beyond the tolerance)
+        if (!(largestBias > 0.1)) throw new Error(`the noise-free continuation differs by only ${largestBias}: the case cannot tell them apart`);
+      } finally {
+        model.dispose();
+      }
+    },
+  },
   {
     name: 'eval-spikes on a session simulated from the Poisson oscillator teacher: co-bps > 0, fp-bps > 0, velocity R² > 0.9',
     browser: false,
     timeoutMs: 240_000,
     async run(engine) {
       const teacher = oscillatorTeacher('poisson');
-      const [out] = await evalTeacher(teacher, await teacherSession(engine, teacher), [[]]);
+      const { readFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const [out] = await evalTeacher(teacher, await teacherSession(engine, teacher), [['--plots', '{dir}/p']], async (dir) => {
+        // the raster: recorded, generated and rates panels of 48 units, a PNG whose size is the plot's
+        const png = readFileSync(join(dir, 'p.raster.png'));
+        if (png.toString('latin1', 1, 4) !== 'PNG' || png.toString('latin1', 12, 16) !== 'IHDR') throw new Error('p.raster.png is not a PNG file');
+        const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+        if (!(w > 2 * 3 * 320 && h > 2 * 3 * 48)) throw new Error(`p.raster.png is ${w} × ${h} pixels, too small for three panels of 48 units`);
+        readFileSync(join(dir, 'p.trajectories.png'));
+      });
       console.log(`eval-spikes on the teacher's session: ${JSON.stringify(out)}`);
+      if (!Array.isArray(out.plots) || out.plots.length !== 2) throw new Error(`expected the trajectories and raster plots, got ${JSON.stringify(out.plots)}`);
       if (out.trials_eval !== 24 || out.held_out !== 8 || out.held_in !== teacher.config.obsDim) throw new Error(`unexpected split: ${JSON.stringify(out)}`);
       if (!(out.co_bps > 0.02)) throw new Error(`co-bps ${out.co_bps} should be clearly above the mean-rate model`);
       if (!(out.fp_bps > 0)) throw new Error(`fp-bps ${out.fp_bps} should be above the mean-rate model`);
@@ -134,30 +340,7 @@ export const cases: GpuCase[] = [
     browser: false,
     timeoutMs: 300_000,
     async run(engine) {
-      // the oscillator driven by 2-d condition pulses (cos θ, sin θ) through Wu = m G, read out also from them (Bv)
-      const base = oscillatorTeacher('poisson');
-      const { units: N, obsDim: D } = base.config;
-      const R = 2;
-      const rand = mulberry32(5);
-      const wu = new Float32Array(N * 2);
-      for (let i = 0; i < N; i++) for (let j = 0; j < 2; j++) wu[i * 2 + j] = 2 * base.params.m[i * R + j];
-      const teacher: Teacher = {
-        ...base,
-        name: 'osc-poisson-inputs',
-        config: { ...base.config, inputDim: 2, readoutFromInputs: true },
-        params: { ...base.params, wu, Bv: Float32Array.from({ length: D * 2 }, () => rand() - 0.5) },
-      };
-      // condition k mod 4 at angle θ = kπ/2, on in bins [3, 10) and again in [28, 33) (across the window's end)
-      const pulses = (shift: number) => {
-        const u = new Float32Array(TRIALS * STEPS * 2);
-        for (let k = 0; k < TRIALS; k++) {
-          const th = (((k + shift) % 4) * Math.PI) / 2;
-          for (let t = 0; t < STEPS; t++) {
-            if ((t >= 3 && t < 10) || (t >= 28 && t < 33)) u.set([Math.cos(th), Math.sin(th)], (k * STEPS + t) * 2);
-          }
-        }
-        return u;
-      };
+      const teacher = inputTeacher();
       const bytes = await teacherSession(engine, teacher, [
         { name: 'condition_input', inputs: pulses(0) },
         { name: 'other_input', inputs: pulses(2) },
@@ -173,6 +356,76 @@ export const cases: GpuCase[] = [
         throw new Error(`log-likelihood per step with the true inputs ${right.ll_per_step} should beat the wrong inputs' ${wrong.ll_per_step}`);
       if (!(right.fp_bps > 0 && right.fp_bps > wrong.fp_bps + 0.02))
         throw new Error(`fp-bps with the true inputs ${right.fp_bps} should be > 0 and beat the wrong inputs' ${wrong.fp_bps}`);
+    },
+  },
+  {
+    name: 'generate and eval take inputs from an NWB session: the same as the binned series given as .npy files',
+    browser: false,
+    timeoutMs: 240_000,
+    async run(engine) {
+      const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy } = await import('../../src/io/files.js');
+      const { parseNpy } = await import('../../src/io/npy.js');
+      const { parseNwb } = await import('../../src/io/nwb.js');
+      const { binSession, selectTrials } = await import('../../src/io/nwb-bin.js');
+      const cli = async (name: string) => (await import(/* @vite-ignore */ `../../src/cli/${name}.js`)) as { run(argv: string[]): Promise<number> };
+      const teacher = inputTeacher();
+      const bytes = await teacherSession(engine, teacher, [{ name: 'condition_input', inputs: pulses(0) }]);
+      const dir = mkdtempSync(join(tmpdir(), 'lowrank-smc-nwb-inputs-'));
+      try {
+        const nwb = join(dir, 's.nwb');
+        const model = join(dir, 'm.json');
+        writeFileSync(nwb, bytes);
+        writeFileSync(model, JSON.stringify(serializeModel(teacher.config, teacher.params, null, null)));
+        const binning = [
+          '--bin-ms',
+          '20',
+          '--align',
+          'start_time',
+          '--align-window',
+          '0,600',
+          '--held-out-neurons',
+          'file',
+          '--split',
+          '0.6,0.4,0',
+          '--trials',
+          'val',
+        ];
+        // the val trials' inputs and counts, binned here and written as arrays
+        const b = binSession(await parseNwb(bytes, nwb), {
+          binMs: 20,
+          align: 'start_time',
+          window: [0, 600],
+          heldOut: 'file',
+          split: { fractions: [0.6, 0.4, 0] },
+          inputs: ['condition_input'],
+        });
+        const u = selectTrials(b.inputs!, b.split, ['val']);
+        const y = selectTrials(b.heldInCounts, b.split, ['val']);
+        await saveNpy(join(dir, 'u.npy'), u.data, [u.trials, u.time, u.channels]);
+        await saveNpy(join(dir, 'y.npy'), y.data, [y.trials, y.time, y.channels]);
+        const gen = (out: string, extra: string[]) =>
+          printedBy(() => cli('generate').then((g) => g.run(['--model', model, '--steps', '30', '--seed', '2', '--out', join(dir, out), ...extra])));
+        await gen('a.npy', ['--data', nwb, '--inputs', 'condition_input', ...binning]);
+        await gen('b.npy', ['--inputs', join(dir, 'u.npy')]);
+        const a = parseNpy(readFileSync(join(dir, 'a.npy')), 'a.npy');
+        if (a.shape.join() !== `${u.trials},30,${teacher.config.obsDim}`) throw new Error(`generate wrote ${a.shape}, expected one sequence per val trial`);
+        const same = Array.from(a.data).every((v, i) => v === parseNpy(readFileSync(join(dir, 'b.npy')), 'b.npy').data[i]);
+        if (!same) throw new Error('generate: the session-binned inputs gave other sequences than the same inputs from an .npy file');
+        const evaluate = async (extra: string[]) => {
+          const lines = await printedBy(() => cli('eval').then((e) => e.run(['--model', model, '--samples', '200', '--json', ...extra])));
+          return JSON.parse(lines[lines.length - 1]) as Record<string, number>;
+        };
+        const fromSession = await evaluate(['--data', nwb, '--inputs', 'condition_input', ...binning]);
+        const fromFiles = await evaluate(['--data', join(dir, 'y.npy'), '--inputs', join(dir, 'u.npy')]);
+        if (fromSession.steps !== u.trials * 30) throw new Error(`eval compared ${fromSession.steps} steps, expected every val trial (${u.trials} × 30)`);
+        for (const k of ['d_stsp', 'd_h', 'mean_rate_error'])
+          if (fromSession[k] !== fromFiles[k]) throw new Error(`eval ${k}: ${fromSession[k]} from the session, ${fromFiles[k]} from the same arrays as files`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   },
 ];

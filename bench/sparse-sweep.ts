@@ -16,7 +16,7 @@
  * optimised circuit is cached per seed and options in --circuit-cache (default .cache/circuits).
  * Writes DIR/sweep.jsonl (one line per fit), DIR/sweep.md (tables) and DIR/sweep.svg/png (plot).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../src/gpu/engine.js';
@@ -25,6 +25,7 @@ import { cachedCircuit } from '../src/sparse/circuit-cache.js';
 import { trainCurbd } from '../src/sparse/curbd.js';
 import { bootstrapInterval, wilcoxonSignedRank } from '../src/analysis/stats.js';
 import { trainFullForce } from '../src/sparse/fullforce.js';
+import { ChaoticEmbedderError } from '../src/sparse/embedder.js';
 import type { SparseRnn, SparseTask } from '../src/sparse/task.js';
 import { trainBptt } from '../src/sparse/bptt.js';
 import { evaluateSparse, runSparseRnn } from '../src/sparse/evaluate.js';
@@ -63,6 +64,8 @@ interface Row {
   trainOutputError: number;
   heldOutOutputError: number;
   seconds: number;
+  /** Why the fit failed (its metrics are NaN and it is left out of the statistics). */
+  failed?: string;
 }
 
 async function main(): Promise<void> {
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
       seeds: { type: 'string' },
       learner: { type: 'string' },
       'hint-lead': { type: 'string' },
+      resume: { type: 'boolean' },
       trials: { type: 'string', default: '60' },
       dt: { type: 'string', default: '4' },
       tau: { type: 'string', default: '50' },
@@ -147,7 +151,14 @@ async function main(): Promise<void> {
   const train = (sampled: number, seed: number) =>
     method === 'bptt' ? trainBptt(engine, task, { ...bptt, sampled, seed }) : trainFullForce(engine, task, { ...common, sampled, seed });
   await mkdir(values.out, { recursive: true });
-  const rows: Row[] = [];
+  // --resume keeps the fits already in DIR/sweep.jsonl (same options assumed) and runs the rest.
+  const rows: Row[] = given.resume
+    ? (await readFile(join(values.out, 'sweep.jsonl'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Row)
+    : [];
+  const done = (kind: Row['kind'], sampled: number, seed: number) => rows.some((r) => r.kind === kind && r.sampled === sampled && r.seed === seed);
   const log = async (r: Row) => {
     rows.push(r);
     console.log(JSON.stringify(r));
@@ -188,15 +199,25 @@ async function main(): Promise<void> {
         history: [],
         chaosRatio: NaN,
       };
-      await logFit('untrained', untrained, 0, seed, 0);
+      if (!done('untrained', 0, seed)) await logFit('untrained', untrained, 0, seed, 0);
       // Upper bound: one unit per circuit neuron, all neurons, the circuit's own time constant.
-      const t1 = performance.now();
-      const curbd = trainCurbd(task, { sampled: nBio, seed, heldOut, tau: circuit.tau, dt: circuit.dt });
-      await logFit('curbd', curbd, nBio, seed, (performance.now() - t1) / 1000);
+      if (!done('curbd', nBio, seed)) {
+        const t1 = performance.now();
+        const curbd = trainCurbd(task, { sampled: nBio, seed, heldOut, tau: circuit.tau, dt: circuit.dt });
+        await logFit('curbd', curbd, nBio, seed, (performance.now() - t1) / 1000);
+      }
       for (const sampled of counts) {
+        if (done('trained', sampled, seed)) continue;
         const t2 = performance.now();
-        const model = await train(sampled, seed);
-        await logFit('trained', model, sampled, seed, (performance.now() - t2) / 1000);
+        try {
+          const model = await train(sampled, seed);
+          await logFit('trained', model, sampled, seed, (performance.now() - t2) / 1000);
+        } catch (e) {
+          // A chaotic embedder at one seed is a result to report, not a reason to lose the sweep.
+          if (!(e instanceof ChaoticEmbedderError)) throw e;
+          const nan = { svcca: NaN, svccaTrain: NaN, svccaHeldOut: NaN, trainOutputError: NaN, heldOutOutputError: NaN };
+          await log({ kind: 'trained', sampled, seed, ...nan, seconds: (performance.now() - t2) / 1000, failed: e.message });
+        }
       }
     }
   } finally {
@@ -214,7 +235,8 @@ async function report(rows: Row[], counts: number[], out: string, title: string)
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
     return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
   };
-  const trained = rows.filter((r) => r.kind === 'trained');
+  const failed = rows.filter((r) => r.failed);
+  const trained = rows.filter((r) => r.kind === 'trained' && !r.failed);
   const groups: [string, Row[]][] = [
     ['untrained', rows.filter((r) => r.kind === 'untrained')],
     ['CURBD, all neurons', rows.filter((r) => r.kind === 'curbd')],
@@ -257,7 +279,8 @@ async function report(rows: Row[], counts: number[], out: string, title: string)
       );
     }
   }
-  await writeFile(join(out, 'sweep.md'), `${table}\n\n${stats.join('\n')}\n`);
+  const failures = failed.map((r) => `- K = ${r.sampled}, seed ${r.seed}: ${r.failed}`).join('\n');
+  await writeFile(join(out, 'sweep.md'), `${table}\n\n${stats.join('\n')}\n${failures ? `\nFailed fits (left out):\n${failures}\n` : ''}`);
   await writeFile(join(out, 'comparisons.json'), JSON.stringify(comparisons, null, 1) + '\n');
   console.log(table + '\n\n' + stats.join('\n'));
   // Per K: mean and 95 % bootstrap interval of the mean over seeds (the band).

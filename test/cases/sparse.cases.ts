@@ -8,6 +8,7 @@ import type { SparseTask } from '../../src/sparse/task.js';
 import { evaluateSparse, normalisedOutputError, runSparseRnn } from '../../src/sparse/evaluate.js';
 import { simulateMotor } from '../../src/sparse/circuit.js';
 import { curbdTargets, trainCurbd } from '../../src/sparse/curbd.js';
+import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
 /** One condition: a brief input pulse, then a sine (one output) or a sine + faster cosine (two outputs). */
@@ -292,6 +293,43 @@ cases.push({
         message = (e as Error).message;
       }
       if (!pattern.test(message)) throw new Error(`options ${JSON.stringify(opts)}: expected an error matching ${pattern}, got "${message}"`);
+    }
+  },
+});
+
+cases.push({
+  name: 'sparse CLI: fit-sparse --method curbd writes a model that eval-sparse evaluates exactly as the fit did',
+  browser: false,
+  timeoutMs: 60_000,
+  async run() {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    // computed specifiers keep the CLI (Node-only) out of the browser bundle
+    const cliModule = (name: string) => import(/* @vite-ignore */ `../../src/cli/${name}.js`) as Promise<{ run(argv: string[]): Promise<number> }>;
+    const [simulateCli, fitCli, evalCli] = await Promise.all(['simulate-motor', 'fit-sparse', 'eval-sparse'].map(cliModule));
+    const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-curbd-'));
+    const data = join(dir, 'circuit');
+    const out = join(dir, 'fit');
+    try {
+      await printedBy(() =>
+        simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']),
+      );
+      const args = ['--data', data, '--out', out, '--method', 'curbd', '--tau', '200', '--sampled', '20', '--held-out', '1,3', '--json'];
+      const fitted = JSON.parse((await printedBy(() => fitCli.run(args))).at(-1)!);
+      const meta = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+      if (meta.options.method !== 'curbd' || meta.sampled.length !== 20 || meta.heldOut.join() !== '1,3') {
+        throw new Error(`model.json does not record the CURBD fit: ${JSON.stringify({ options: meta.options, heldOut: meta.heldOut })}`);
+      }
+      const evaluated = JSON.parse((await printedBy(() => evalCli.run(['--data', data, '--model', out, '--json']))).at(-1)!);
+      assertClose(
+        [evaluated.svcca.mean, evaluated.trainOutputError, evaluated.heldOutOutputError],
+        [fitted.svcca.mean, fitted.trainOutputError, fitted.heldOutOutputError],
+        { atol: 1e-6, rtol: 1e-5, what: 'eval-sparse vs fit-sparse metrics' },
+      );
+      if (!(fitted.svccaTrain > 0.8)) throw new Error(`CURBD fit through the CLI: SVCCA on the training conditions ${fitted.svccaTrain} (expected > 0.8)`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   },
 });

@@ -1,21 +1,31 @@
 /**
- * Sparse-neuron sweep (issue 5, Salatiello & Giese 2020 reconstructed): on one simulated motor circuit,
- * train full-FORCE learners that see the outputs plus K randomly sampled circuit neurons, for several
- * K and seeds (sampled subset and network seed both vary with the seed), and report SVCCA against all
- * circuit neurons and the normalised output error on held-out conditions. Baselines: K = 0 (output
- * only) and an untrained random network (J ~ N(0, g²/n), W = 0).
+ * Sparse-neuron sweep (Salatiello & Giese 2020 reconstructed): on one simulated motor circuit, train
+ * learners that see the outputs plus K randomly sampled circuit neurons, for several K and seeds (the
+ * sampled subset and the network seed both vary with the seed), and report SVCCA against all circuit
+ * neurons (training and held-out conditions separately) and the normalised output error on held-out
+ * reach directions. Baselines: K = 0 (outputs only), an untrained random network (J ~ N(0, g²/n),
+ * W = 0) and a CURBD-style learner given all neurons at the circuit's own time constant (the upper
+ * bound). Held-out errors and SVCCA at each K are compared with K = 0 over seeds by the paired Wilcoxon
+ * signed-rank test, with bootstrap intervals of the mean paired difference.
  *
- *   node dist/bench/sparse-sweep.js [--out DIR] [--neurons 60] [--counts 0,5,10,20,40,60] [--seeds 1,2,3] ...
+ *   node dist/bench/sparse-sweep.js --paper [--out DIR]   (200 neurons, 300 units, 24 directions, 10 seeds)
+ *   node dist/bench/sparse-sweep.js [--out DIR] [--neurons 60] [--counts 0,5,10,20,40,60] [--seeds 1-3] ...
  *   node dist/bench/sparse-sweep.js --method bptt [--iters 200] [--lr 0.02] [--lambda 1] ...   (BPTT learners)
  *
- * Writes DIR/sweep.jsonl (one line per fit), DIR/sweep.md (table) and DIR/sweep.svg/png (plot).
+ * --held-out odd trains on every other reach direction and tests on the interleaved ones. The
+ * optimised circuit is cached per seed and options in --circuit-cache (default .cache/circuits).
+ * Writes DIR/sweep.jsonl (one line per fit), DIR/sweep.md (tables) and DIR/sweep.svg/png (plot).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../src/gpu/engine.js';
 import { simulateMotor } from '../src/sparse/circuit.js';
+import { cachedCircuit } from '../src/sparse/circuit-cache.js';
+import { trainCurbd } from '../src/sparse/curbd.js';
+import { bootstrapInterval, wilcoxonSignedRank } from '../src/analysis/stats.js';
 import { trainFullForce } from '../src/sparse/fullforce.js';
+import { ChaoticEmbedderError } from '../src/sparse/embedder.js';
 import type { SparseRnn, SparseTask } from '../src/sparse/task.js';
 import { trainBptt } from '../src/sparse/bptt.js';
 import { evaluateSparse, runSparseRnn } from '../src/sparse/evaluate.js';
@@ -23,34 +33,56 @@ import { normalSampler } from '../src/util/random.js';
 import { renderSpec } from '../src/plot/render.js';
 import { writePlot } from '../src/plot/files.js';
 
+/** Comma-separated non-negative integers and ranges (1-10). */
 const ints = (s: string, what: string): number[] =>
-  s.split(',').map((v) => {
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < 0) throw new Error(`${what}: expected non-negative integers, got "${s}"`);
-    return x;
+  s.split(',').flatMap((v) => {
+    const [a, b] = v.split('-').map(Number);
+    const hi = b ?? a;
+    if (!Number.isInteger(a) || !Number.isInteger(hi) || a < 0 || hi < a) throw new Error(`${what}: expected non-negative integers or ranges a-b, got "${s}"`);
+    return Array.from({ length: hi - a + 1 }, (_, i) => a + i);
   });
 
+/** The paper-size protocol of --paper (each still overridable). */
+const PAPER: Record<string, string> = {
+  neurons: '200',
+  'max-iterations': '500',
+  learner: '300',
+  conditions: '24',
+  'held-out': 'odd',
+  seeds: '1-10',
+  counts: '0,5,10,20,50,100,200',
+  'hint-lead': 'true',
+};
+
 interface Row {
-  kind: 'trained' | 'untrained';
+  kind: 'trained' | 'untrained' | 'curbd';
   sampled: number;
   seed: number;
   svcca: number;
+  svccaTrain: number;
+  svccaHeldOut: number;
   trainOutputError: number;
   heldOutOutputError: number;
   seconds: number;
+  /** Why the fit failed (its metrics are NaN and it is left out of the statistics). */
+  failed?: string;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values: given } = parseArgs({
     options: {
+      paper: { type: 'boolean' },
       out: { type: 'string', default: 'sparse-sweep' },
-      neurons: { type: 'string', default: '60' },
-      'max-iterations': { type: 'string', default: '150' },
-      conditions: { type: 'string', default: '8' },
-      'held-out': { type: 'string', default: '1,5' },
+      'circuit-cache': { type: 'string', default: join('.cache', 'circuits') },
+      neurons: { type: 'string' },
+      'max-iterations': { type: 'string' },
+      conditions: { type: 'string' },
+      'held-out': { type: 'string' },
       counts: { type: 'string' },
-      seeds: { type: 'string', default: '1,2,3' },
-      learner: { type: 'string', default: '60' },
+      seeds: { type: 'string' },
+      learner: { type: 'string' },
+      'hint-lead': { type: 'string' },
+      resume: { type: 'boolean' },
       trials: { type: 'string', default: '60' },
       dt: { type: 'string', default: '4' },
       tau: { type: 'string', default: '50' },
@@ -62,22 +94,33 @@ async function main(): Promise<void> {
       lambda: { type: 'string', default: '1' },
     },
   });
+  const small: Record<string, string> = {
+    neurons: '60',
+    'max-iterations': '150',
+    learner: '60',
+    conditions: '8',
+    'held-out': '1,5',
+    seeds: '1-3',
+    'hint-lead': 'false',
+  };
+  const values = { ...(given.paper ? PAPER : small), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as Record<
+    string,
+    string
+  >;
+  if (values['hint-lead'] !== 'true' && values['hint-lead'] !== 'false') throw new Error(`--hint-lead must be true or false (got "${values['hint-lead']}")`);
   const nBio = Number(values.neurons);
   const counts = values.counts ? ints(values.counts, '--counts') : [0, 5, 10, 20, 50, 100, 200].filter((k) => k <= nBio);
-  const seeds = ints(values.seeds!, '--seeds');
-  const heldOut = ints(values['held-out']!, '--held-out');
+  const seeds = ints(values.seeds, '--seeds');
+  const nConditions = Number(values.conditions);
+  const heldOut = values['held-out'] === 'odd' ? Array.from({ length: nConditions >> 1 }, (_, i) => 2 * i + 1) : ints(values['held-out'], '--held-out');
   for (const k of counts) if (k > nBio) throw new Error(`--counts: ${k} sampled neurons exceed the circuit's ${nBio}`);
   const t0 = performance.now();
-  const circuit = simulateMotor({
-    n: nBio,
-    seed: 1,
-    maxIterations: Number(values['max-iterations']),
-    conditions: Number(values.conditions),
-    dt: Number(values.dt),
-    muscles: 2,
-  });
+  const socOptions = { n: nBio, seed: 1, maxIterations: Number(values['max-iterations']) };
+  const { soc, cached } = await cachedCircuit(socOptions, values['circuit-cache']);
+  const circuit = simulateMotor({ ...socOptions, soc, conditions: nConditions, dt: Number(values.dt), muscles: 2 });
   console.log(
-    `circuit: ${nBio} neurons, abscissa ${circuit.soc.abscissa.toFixed(3)}, ${circuit.conditions} conditions × ${circuit.time} samples (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    `circuit: ${nBio} neurons, abscissa ${circuit.soc.abscissa.toFixed(3)} after ${soc.iterations} iterations${cached ? ' (cached)' : ''}, ` +
+      `${circuit.conditions} conditions × ${circuit.time} samples (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
   const task: SparseTask = {
     conditions: circuit.conditions,
@@ -98,6 +141,7 @@ async function main(): Promise<void> {
     g,
     trials: Number(values.trials),
     hintTail: Number(values['hint-tail']),
+    hintLead: values['hint-lead'] === 'true',
     chaosTolerance: 0.3,
     heldOut,
   };
@@ -106,12 +150,33 @@ async function main(): Promise<void> {
   const bptt = { n, tau: common.tau, dt: common.dt, g, heldOut, iterations: Number(values.iters), lr: Number(values.lr), lambda: Number(values.lambda) };
   const train = (sampled: number, seed: number) =>
     method === 'bptt' ? trainBptt(engine, task, { ...bptt, sampled, seed }) : trainFullForce(engine, task, { ...common, sampled, seed });
-  await mkdir(values.out!, { recursive: true });
-  const rows: Row[] = [];
+  await mkdir(values.out, { recursive: true });
+  // --resume keeps the fits already in DIR/sweep.jsonl (same options assumed) and runs the rest.
+  const rows: Row[] = given.resume
+    ? (await readFile(join(values.out, 'sweep.jsonl'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Row)
+    : [];
+  const done = (kind: Row['kind'], sampled: number, seed: number) => rows.some((r) => r.kind === kind && r.sampled === sampled && r.seed === seed);
   const log = async (r: Row) => {
     rows.push(r);
     console.log(JSON.stringify(r));
-    await writeFile(join(values.out!, 'sweep.jsonl'), rows.map((x) => JSON.stringify(x)).join('\n') + '\n');
+    await writeFile(join(values.out, 'sweep.jsonl'), rows.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  };
+  const logFit = async (kind: Row['kind'], model: SparseRnn, sampled: number, seed: number, seconds: number) => {
+    const ev = evaluateSparse(task, model, await runSparseRnn(engine, model, task.inputs, task.conditions, task.time));
+    await log({
+      kind,
+      sampled,
+      seed,
+      svcca: ev.svcca.mean,
+      svccaTrain: ev.svccaTrain,
+      svccaHeldOut: ev.svccaHeldOut ?? NaN,
+      trainOutputError: ev.trainOutputError,
+      heldOutOutputError: ev.heldOutOutputError ?? NaN,
+      seconds,
+    });
   };
   const engine = await createEngine();
   try {
@@ -134,91 +199,141 @@ async function main(): Promise<void> {
         history: [],
         chaosRatio: NaN,
       };
-      const u = evaluateSparse(task, untrained, await runSparseRnn(engine, untrained, task.inputs, task.conditions, task.time));
-      await log({
-        kind: 'untrained',
-        sampled: 0,
-        seed,
-        svcca: u.svcca.mean,
-        trainOutputError: u.trainOutputError,
-        heldOutOutputError: u.heldOutOutputError ?? NaN,
-        seconds: 0,
-      });
-      for (const sampled of counts) {
+      if (!done('untrained', 0, seed)) await logFit('untrained', untrained, 0, seed, 0);
+      // Upper bound: one unit per circuit neuron, all neurons, the circuit's own time constant.
+      if (!done('curbd', nBio, seed)) {
         const t1 = performance.now();
-        const model = await train(sampled, seed);
-        const ev = evaluateSparse(task, model, await runSparseRnn(engine, model, task.inputs, task.conditions, task.time));
-        await log({
-          kind: 'trained',
-          sampled,
-          seed,
-          svcca: ev.svcca.mean,
-          trainOutputError: ev.trainOutputError,
-          heldOutOutputError: ev.heldOutOutputError ?? NaN,
-          seconds: (performance.now() - t1) / 1000,
-        });
+        const curbd = trainCurbd(task, { sampled: nBio, seed, heldOut, tau: circuit.tau, dt: circuit.dt });
+        await logFit('curbd', curbd, nBio, seed, (performance.now() - t1) / 1000);
+      }
+      for (const sampled of counts) {
+        if (done('trained', sampled, seed)) continue;
+        const t2 = performance.now();
+        try {
+          const model = await train(sampled, seed);
+          await logFit('trained', model, sampled, seed, (performance.now() - t2) / 1000);
+        } catch (e) {
+          // A chaotic embedder at one seed is a result to report, not a reason to lose the sweep.
+          if (!(e instanceof ChaoticEmbedderError)) throw e;
+          const nan = { svcca: NaN, svccaTrain: NaN, svccaHeldOut: NaN, trainOutputError: NaN, heldOutOutputError: NaN };
+          await log({ kind: 'trained', sampled, seed, ...nan, seconds: (performance.now() - t2) / 1000, failed: e.message });
+        }
       }
     }
   } finally {
     engine.destroy();
   }
-  // Table: mean ± sd over seeds per count.
+  await report(rows, counts, values.out, `Sparse-neuron ${method === 'bptt' ? 'BPTT' : 'full-FORCE'} on a ${nBio}-neuron motor circuit`);
+}
+
+const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Mean ± sd over seeds, per group and metric; paired comparisons of each K with K = 0; the plot. */
+async function report(rows: Row[], counts: number[], out: string, title: string): Promise<void> {
   const stat = (xs: number[]) => {
-    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const m = meanOf(xs);
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
     return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
   };
+  const failed = rows.filter((r) => r.failed);
+  const trained = rows.filter((r) => r.kind === 'trained' && !r.failed);
   const groups: [string, Row[]][] = [
     ['untrained', rows.filter((r) => r.kind === 'untrained')],
-    ...counts.map((k): [string, Row[]] => [String(k), rows.filter((r) => r.kind === 'trained' && r.sampled === k)]),
+    ['CURBD, all neurons', rows.filter((r) => r.kind === 'curbd')],
+    ...counts.map((k): [string, Row[]] => [String(k), trained.filter((r) => r.sampled === k)]),
   ];
+  const metrics = ['svccaTrain', 'svccaHeldOut', 'trainOutputError', 'heldOutOutputError'] as const;
   const table = [
-    '| sampled neurons | SVCCA (all circuit neurons) | train output error | held-out output error |',
-    '|---|---|---|---|',
-    ...groups.map(
-      ([label, rs]) =>
-        `| ${label} | ${stat(rs.map((r) => r.svcca))} | ${stat(rs.map((r) => r.trainOutputError))} | ${stat(rs.map((r) => r.heldOutOutputError))} |`,
-    ),
+    '| sampled neurons | seeds | SVCCA, training conditions | SVCCA, held-out conditions | train output error | held-out output error |',
+    '|---|---|---|---|---|---|',
+    ...groups.map(([label, rs]) => `| ${label} | ${rs.length} | ${metrics.map((f) => stat(rs.map((r) => r[f]))).join(' | ')} |`),
   ].join('\n');
-  await writeFile(join(values.out!, 'sweep.md'), table + '\n');
-  console.log(table);
-  const trained = rows.filter((r) => r.kind === 'trained');
-  const base = rows.filter((r) => r.kind === 'untrained');
-  const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const panel = (field: 'svcca' | 'heldOutOutputError', title: string) => ({
-    title,
+  // Paired by seed against outputs only (K = 0): Wilcoxon signed-rank, rank-biserial r, 95 % bootstrap
+  // interval of the mean difference.
+  const base = new Map(trained.filter((r) => r.sampled === 0).map((r) => [r.seed, r]));
+  const compare = ['heldOutOutputError', 'svccaTrain', 'svccaHeldOut'] as const;
+  const stats: string[] = [
+    '| sampled neurons | metric | pairs | mean difference vs K = 0 [95 % CI] | Wilcoxon p | rank-biserial r |',
+    '|---|---|---|---|---|---|',
+  ];
+  const comparisons: Record<string, unknown>[] = [];
+  const curbdRows = rows.filter((r) => r.kind === 'curbd');
+  const sets: [string, Row[]][] = [
+    ...counts.filter((k) => k > 0).map((k): [string, Row[]] => [String(k), trained.filter((r) => r.sampled === k)]),
+    ['CURBD', curbdRows],
+  ];
+  for (const [label, rs] of sets) {
+    const paired = rs.filter((r) => base.has(r.seed));
+    if (paired.length === 0) continue;
+    for (const f of compare) {
+      const x = paired.map((r) => r[f]);
+      const y = paired.map((r) => base.get(r.seed)![f]);
+      const w = wilcoxonSignedRank(x, y);
+      const ci = bootstrapInterval(
+        x.map((v, i) => v - y[i]),
+        { seed: 1 },
+      );
+      comparisons.push({ sampled: label, metric: f, pairs: paired.length, ...ci, p: w.p, exact: w.exact, rankBiserial: w.rankBiserial });
+      stats.push(
+        `| ${label} | ${f} | ${paired.length} | ${ci.estimate.toFixed(3)} [${ci.lower.toFixed(3)}, ${ci.upper.toFixed(3)}] | ${w.p.toPrecision(2)}${w.exact ? '' : ' (normal approx.)'} | ${w.rankBiserial.toFixed(2)} |`,
+      );
+    }
+  }
+  const failures = failed.map((r) => `- K = ${r.sampled}, seed ${r.seed}: ${r.failed}`).join('\n');
+  await writeFile(join(out, 'sweep.md'), `${table}\n\n${stats.join('\n')}\n${failures ? `\nFailed fits (left out):\n${failures}\n` : ''}`);
+  await writeFile(join(out, 'comparisons.json'), JSON.stringify(comparisons, null, 1) + '\n');
+  console.log(table + '\n\n' + stats.join('\n'));
+  // Per K: mean and 95 % bootstrap interval of the mean over seeds (the band).
+  const bands = (field: (typeof metrics)[number]) =>
+    counts.map((k) => {
+      const xs = trained.filter((r) => r.sampled === k).map((r) => r[field]);
+      const ci = bootstrapInterval(xs, { seed: 2 });
+      return { sampled: k, mean: ci.estimate, lower: ci.lower, upper: ci.upper };
+    });
+  const rule = (v: number, color: string, dash: number[]) => ({
+    data: { values: [{ v }] },
+    mark: { type: 'rule', strokeDash: dash, color },
+    encoding: { y: { field: 'v', type: 'quantitative' } },
+  });
+  const panel = (field: (typeof metrics)[number], label: string) => ({
+    title: label,
     width: 300,
     height: 220,
     layer: [
       {
-        data: { values: trained },
-        mark: { type: 'point', opacity: 0.5 },
-        encoding: { x: { field: 'sampled', type: 'quantitative', title: 'sampled neurons' }, y: { field, type: 'quantitative', title } },
+        data: { values: bands(field) },
+        mark: { type: 'area', opacity: 0.25, color: '#2166ac' },
+        encoding: {
+          x: { field: 'sampled', type: 'quantitative', title: 'sampled neurons' },
+          y: { field: 'lower', type: 'quantitative', title: label },
+          y2: { field: 'upper' },
+        },
+      },
+      {
+        data: { values: bands(field) },
+        mark: { type: 'line', point: true, color: '#2166ac' },
+        encoding: { x: { field: 'sampled', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative' } },
       },
       {
         data: { values: trained },
-        mark: 'line',
-        encoding: { x: { field: 'sampled', type: 'quantitative' }, y: { aggregate: 'mean', field, type: 'quantitative' } },
+        mark: { type: 'point', opacity: 0.3, size: 12, color: '#2166ac' },
+        encoding: { x: { field: 'sampled', type: 'quantitative' }, y: { field, type: 'quantitative' } },
       },
-      {
-        data: { values: [{ v: meanOf(base.map((r) => r[field])) }] },
-        mark: { type: 'rule', strokeDash: [4, 4], color: '#b2182b' },
-        encoding: { y: { field: 'v', type: 'quantitative' } },
-      },
-      {
-        data: { values: [{ v: meanOf(trained.filter((r) => r.sampled === 0).map((r) => r[field])) }] },
-        mark: { type: 'rule', strokeDash: [2, 2], color: '#666' },
-        encoding: { y: { field: 'v', type: 'quantitative' } },
-      },
+      rule(meanOf(rows.filter((r) => r.kind === 'untrained').map((r) => r[field])), '#b2182b', [4, 4]),
+      ...(curbdRows.length ? [rule(meanOf(curbdRows.map((r) => r[field])), '#1b7837', [1, 0])] : []),
     ],
   });
   const plot = await renderSpec({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `Sparse-neuron ${method === 'bptt' ? 'BPTT' : 'full-FORCE'} on a ${nBio}-neuron motor circuit (red: untrained, grey: output only)`,
-    hconcat: [panel('svcca', 'SVCCA (mean of 5)'), panel('heldOutOutputError', 'held-out output error')],
+    title: { text: title, subtitle: 'band: 95 % bootstrap interval of the mean over seeds; red dashed: untrained; green: CURBD-style learner, all neurons' },
+    hconcat: [
+      panel('svccaTrain', 'SVCCA, training conditions'),
+      panel('svccaHeldOut', 'SVCCA, held-out conditions'),
+      panel('heldOutOutputError', 'held-out output error'),
+    ],
   } as never);
-  await writePlot(plot, join(values.out!, 'sweep.svg'));
-  await writePlot(plot, join(values.out!, 'sweep.png'));
+  await writePlot(plot, join(out, 'sweep.svg'));
+  await writePlot(plot, join(out, 'sweep.png'));
 }
 
 main().then(

@@ -9,6 +9,7 @@ import { trainFullForce } from '../sparse/fullforce.js';
 import { ChaoticEmbedderError } from '../sparse/embedder.js';
 import type { SparseRnn, SparseTask } from '../sparse/task.js';
 import { trainBptt } from '../sparse/bptt.js';
+import { trainCurbd } from '../sparse/curbd.js';
 import { evaluateSparse, runSparseRnn } from '../sparse/evaluate.js';
 
 export const summary = "train an RNN on a circuit's outputs and a few sampled neurons (full-FORCE: RLS or ridge; or BPTT)";
@@ -16,14 +17,17 @@ export const summary = "train an RNN on a circuit's outputs and a few sampled ne
 const HELP = `lowrank-smc fit-sparse --data DIR --out DIR [options]
 
 DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json).
-  --method rls|ridge|bptt  full-FORCE with online RLS (default) or batch ridge on teacher-forced embedder
-                         rates, or backpropagation through time (Adam on the GPU)
+  --method rls|ridge|bptt|curbd  full-FORCE with online RLS (default) or batch ridge on teacher-forced embedder
+                         rates, backpropagation through time (Adam on the GPU), or a CURBD-style learner with
+                         one unit per sampled neuron (ridge on the neurons' rates; --neurons ignored; use the
+                         circuit's --tau 200; --alpha is its per-sample ridge penalty, default 1e-4)
   --neurons 300          learner size        --tau 10 (ms)     --dt (ms, default: the data's step)
   --sampled 0            number of circuit neurons used as hints (random, seeded)
   --sampled-indices 1,2  explicit sampled neurons (overrides --sampled)
   --held-out 1,5         held-out conditions (default none)
   --trials 100           RLS training trials  --update-every 2  --alpha 1 (P0 = I/alpha; ridge λ)
   --g 1.5 --gain-in 1 --gain-out 2 --gain-hint 1 (divided by √sampled) --hint-scale 5 --hint-tail 110
+  --hint-lead            drive the embedder with h + τ dh/dt, so it follows the hints rather than lagging them
   --chaos-tolerance 0.01  embedder convergence check (distance ratio of two copies; raise for slow τ)
   --per-step             RLS with per-step dispatches instead of one fused dispatch per trial
   On the simulated motor circuit, RLS with --tau 50 --g 1.2 --chaos-tolerance 0.3 --trials 300 converge (see docs/sparse-results.md).
@@ -95,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
       'held-out': { type: 'string' },
       trials: { type: 'string', default: '100' },
       'update-every': { type: 'string', default: '2' },
-      alpha: { type: 'string', default: '1' },
+      alpha: { type: 'string' },
       g: { type: 'string', default: '1.5' },
       'gain-in': { type: 'string', default: '1' },
       'gain-out': { type: 'string', default: '2' },
@@ -104,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       'hint-tail': { type: 'string', default: '110' },
       'chaos-tolerance': { type: 'string', default: '0.01' },
       'per-step': { type: 'boolean' },
+      'hint-lead': { type: 'boolean' },
       lambda: { type: 'string', default: '1' },
       iters: { type: 'string', default: '300' },
       lr: { type: 'string', default: '0.01' },
@@ -129,7 +134,9 @@ export async function run(argv: string[]): Promise<number> {
     return v;
   };
   const method = values.method;
-  if (method !== 'rls' && method !== 'ridge' && method !== 'bptt') throw new Error(`--method must be rls, ridge or bptt (got "${method}")`);
+  if (method !== 'rls' && method !== 'ridge' && method !== 'bptt' && method !== 'curbd') {
+    throw new Error(`--method must be rls, ridge, bptt or curbd (got "${method}")`);
+  }
   const { task, dt } = await loadMotorTask(values.data);
   const common = {
     n: num('neurons'),
@@ -142,36 +149,41 @@ export async function run(argv: string[]): Promise<number> {
     seed: num('seed'),
   };
   const options =
-    method === 'bptt'
-      ? {
-          method: 'bptt' as const,
-          ...common,
-          lambda: num('lambda'),
-          iterations: num('iters'),
-          lr: num('lr'),
-          clip: num('clip'),
-          targetScale: num('target-scale'),
-          logEvery: num('log-every'),
-          ...(values.designated !== undefined ? { designatedUnits: list(values.designated) } : {}),
-        }
-      : {
-          method: method as 'rls' | 'ridge',
-          ...common,
-          alpha: num('alpha'),
-          gainOut: num('gain-out'),
-          gainHint: num('gain-hint'),
-          hintScale: num('hint-scale'),
-          hintTail: num('hint-tail'),
-          trials: num('trials'),
-          updateEvery: num('update-every'),
-          chaosTolerance: num('chaos-tolerance'),
-          ...(values['per-step'] ? { fused: false } : {}),
-        };
+    method === 'curbd'
+      ? { method: 'curbd' as const, ...common, lambda: values.alpha === undefined ? undefined : num('alpha'), targetScale: num('target-scale') }
+      : method === 'bptt'
+        ? {
+            method: 'bptt' as const,
+            ...common,
+            lambda: num('lambda'),
+            iterations: num('iters'),
+            lr: num('lr'),
+            clip: num('clip'),
+            targetScale: num('target-scale'),
+            logEvery: num('log-every'),
+            ...(values.designated !== undefined ? { designatedUnits: list(values.designated) } : {}),
+          }
+        : {
+            method: method as 'rls' | 'ridge',
+            ...common,
+            alpha: values.alpha === undefined ? 1 : num('alpha'),
+            gainOut: num('gain-out'),
+            gainHint: num('gain-hint'),
+            hintScale: num('hint-scale'),
+            hintTail: num('hint-tail'),
+            trials: num('trials'),
+            updateEvery: num('update-every'),
+            chaosTolerance: num('chaos-tolerance'),
+            hintLead: values['hint-lead'] ?? false,
+            ...(values['per-step'] ? { fused: false } : {}),
+          };
   const engine = await createEngine({ backend: values.backend as Backend });
   try {
     let model: SparseRnn;
     let training: Record<string, unknown> = {};
-    if (options.method === 'bptt') {
+    if (options.method === 'curbd') {
+      model = trainCurbd(task, options);
+    } else if (options.method === 'bptt') {
       const fit = await trainBptt(engine, task, {
         ...options,
         onProgress: values.json

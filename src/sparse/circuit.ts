@@ -162,6 +162,8 @@ export interface MotorOptions extends SocOptions {
   /** Rate function baseline and maximum, Hz (defaults 20 and 100). */
   r0?: number;
   rmax?: number;
+  /** An already optimised circuit to use (e.g. from ./circuit-cache.ts) instead of optimising one from the options. */
+  soc?: Soc;
 }
 
 export interface MotorData {
@@ -210,7 +212,7 @@ export function simulateMotor(options: MotorOptions = {}): MotorData {
   if (!Number.isInteger(muscles) || muscles < 1) throw new Error(`simulate-motor: muscles must be a positive integer (got ${muscles})`);
   if (!(dt > 0 && dt < tau)) throw new Error(`simulate-motor: dt must be positive and below tau (got dt ${dt}, tau ${tau})`);
   if (moveSamples < 2) throw new Error(`simulate-motor: the movement epoch must span at least 2 samples (moveMs ${options.moveMs}, dt ${dt})`);
-  const soc = stabilityOptimisedCircuit(options);
+  const soc = options.soc ?? stabilityOptimisedCircuit(options);
   const { n, ne, w } = soc;
   // Observability Gramian of the linearised dynamics W − I: its top eigenvectors are the initial
   // states that the transient amplification grows most.

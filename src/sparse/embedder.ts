@@ -28,6 +28,24 @@ export interface EmbedderOptions {
   initScale: number;
   hintScale: number;
   hintTail: number;
+  /** Drive with h + τ dh/dt instead of h, so the embedder's low-pass (its Euler step) returns h itself. */
+  hintLead: boolean;
+}
+
+/**
+ * Lead compensation of conds × time × k signals in place: h̃(t) = h(t) + (τ/dt)(h(t+1) − h(t)). A state
+ * driven by h̃ through x(t+1) = x(t) + dt/τ (−x(t) + h̃(t)) follows h exactly instead of lagging it.
+ */
+export function leadCompensate(h: Float64Array, conds: number, time: number, k: number, dtTau: number): void {
+  for (let c = 0; c < conds; c++) {
+    for (let t = 0; t < time; t++) {
+      for (let q = 0; q < k; q++) {
+        const i = (c * time + t) * k + q;
+        const next = t + 1 < time ? h[i + k] : h[i];
+        h[i] += (next - h[i]) / dtTau;
+      }
+    }
+  }
 }
 
 /** State buffers of one network: x, the two r buffers steps alternate between, the currents. */
@@ -61,6 +79,7 @@ export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: Spar
   const { time: T, nInputs: nin, nOutputs: m } = task;
   const k = sampled.length;
   const hints = hintSignals(task, sampled, trainConds, o.hintScale, k > 0 ? o.hintTail : 0);
+  if (o.hintLead) leadCompensate(hints, trainConds.length, T, k, dtTau);
   const rng = normalSampler(o.seed);
   const JD = Float32Array.from({ length: n * n }, () => (o.g * rng.normal()) / Math.sqrt(n));
   const Uin = uniformMatrix(n, nin, o.gainIn, rng);

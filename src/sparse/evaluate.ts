@@ -72,9 +72,21 @@ export function normalisedOutputError(z: ArrayLike<number>, f: ArrayLike<number>
 }
 
 export interface SparseEvaluation {
+  /** SVCCA over every condition, the training conditions only and the held-out ones only (null when none). */
   svcca: { mean: number; correlations: number[]; dims: number };
+  svccaTrain: number;
+  svccaHeldOut: number | null;
   trainOutputError: number;
   heldOutOutputError: number | null;
+}
+
+/** Rows (time points) of the given conditions from conditions × time × cols activity. */
+function conditionRows(data: ArrayLike<number>, conds: number[], time: number, cols: number): Float64Array {
+  const out = new Float64Array(conds.length * time * cols);
+  conds.forEach((c, ci) => {
+    for (let i = 0; i < time * cols; i++) out[ci * time * cols + i] = data[c * time * cols + i];
+  });
+  return out;
 }
 
 export function evaluateSparse(
@@ -83,10 +95,19 @@ export function evaluateSparse(
   run: { rates: ArrayLike<number>; outputs: ArrayLike<number> },
   dims = 5,
 ): SparseEvaluation {
-  const rows = task.conditions * task.time;
-  const s = svcca({ data: task.rates, rows, cols: task.nNeurons }, { data: run.rates, rows, cols: model.n }, { dims });
+  const svccaOn = (conds: number[]) => {
+    const rows = conds.length * task.time;
+    return svcca(
+      { data: conditionRows(task.rates, conds, task.time, task.nNeurons), rows, cols: task.nNeurons },
+      { data: conditionRows(run.rates, conds, task.time, model.n), rows, cols: model.n },
+      { dims },
+    );
+  };
+  const s = svccaOn(Array.from({ length: task.conditions }, (_, c) => c));
   return {
     svcca: { mean: s.mean, correlations: s.correlations, dims: s.dims },
+    svccaTrain: svccaOn(model.trainConditions).mean,
+    svccaHeldOut: model.heldOut.length ? svccaOn(model.heldOut).mean : null,
     trainOutputError: normalisedOutputError(run.outputs, task.outputs, model.trainConditions, task.time, task.nOutputs),
     heldOutOutputError: model.heldOut.length ? normalisedOutputError(run.outputs, task.outputs, model.heldOut, task.time, task.nOutputs) : null,
   };

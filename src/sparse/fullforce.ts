@@ -31,6 +31,11 @@ export interface FullForceOptions extends SparseCommonOptions {
   /** Hint scale (default 5) and length of the smooth decay to 0 at the end of each trial (default 110 samples). */
   hintScale?: number;
   hintTail?: number;
+  /**
+   * Drive the embedder with h + τ dh/dt (default false), so that its state follows the hints instead of
+   * a low-pass of them at the learner's τ (which lags and smooths the circuit's transients).
+   */
+  hintLead?: boolean;
   /** RLS: training trials (default 100), update probability 1/updateEvery per step (default 2). */
   trials?: number;
   updateEvery?: number;
@@ -105,6 +110,7 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
       initScale,
       hintScale: options.hintScale ?? 5,
       hintTail,
+      hintLead: options.hintLead ?? false,
     });
     const chaosRatio =
       (options.chaosCheck ?? true)

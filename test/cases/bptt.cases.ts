@@ -162,7 +162,7 @@ cases.push({
         '--json',
       ];
       for (const [args, pattern] of [
-        [['--method', 'sgd'], /--method must be rls, ridge or bptt/],
+        [['--method', 'sgd'], /--method must be rls, ridge, bptt or curbd/],
         [['--lambda=-1'], /lambda must be a number ≥ 0/],
       ] as const) {
         let message = '';

@@ -125,6 +125,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
     off_y: data.offY,
     off_v: data.offV,
     off_qs: data.offQs,
+    trial0: cfg.trial0 ?? 0,
   };
 
   const inputs: Tensor[] = [inp.theta];

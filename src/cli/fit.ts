@@ -120,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
   if (resume && !resume.training?.optimizerState) {
     throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
   }
-  const fitResume = resume && { config: resume.config, training: resume.training };
+  const fitResume = resume && { config: resume.config, training: resume.training, source: values.resume };
   const options = { ...values, zscore: !values['no-zscore'] };
   const obs = fitObservation(options, fitResume);
   let ds = await loadObservations(values.data, values.layout, obs, values);

@@ -19,6 +19,8 @@ export type FitOptionValues = Record<string, OptionValue>;
 export interface FitResume {
   config: ModelConfig;
   training?: TrainingRecord | null;
+  /** The checkpoint's file, named in errors about its contents. */
+  source?: string;
 }
 
 export interface FitSettings {
@@ -107,7 +109,8 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
     throw new Error('--proposal optimal needs observations linear in the latents; --readout-from rates reads φ(m z + Wu v; h): use --proposal bootstrap');
   }
   if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
-  if (proposal === 'encoder' && !config.encoder) throw new Error("the checkpoint's model has no CNN encoder; resume it with its own proposal");
+  const from = resume?.source ? `${resume.source}: ` : '';
+  if (proposal === 'encoder' && !config.encoder) throw new Error(`${from}the checkpoint's model has no CNN encoder; resume it with its own proposal`);
   if (proposal === 'encoder' && config.noise === 'full') throw new Error('--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar');
   const window = Math.min(numberOption(v.window, 'window', { int: true, min: 1, default: t?.window ?? FIT_DEFAULTS.window }), data.time);
   if (proposal === 'encoder') {
@@ -121,7 +124,8 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
   }
   // a resumed fit keeps the checkpoint's clipping unless clip is given
   const clip = v.clip === undefined ? t?.clip : numberOption(v.clip, 'clip', { positive: true });
-  if (clip !== undefined && !(typeof clip === 'number' && clip > 0)) throw new Error(`training.clip must be a positive number, got ${JSON.stringify(clip)}`);
+  if (clip !== undefined && !(typeof clip === 'number' && clip > 0))
+    throw new Error(`${from}training.clip must be a positive number, got ${JSON.stringify(clip)}`);
   return {
     config,
     proposal,

@@ -19,5 +19,7 @@ export interface BenchSubcommand {
   summary: string;
   options?: ParseArgsConfig['options'];
   usage?: string;
+  /** Throws a clear error for bad flag values; called before the engine is created. */
+  validate?(values: Record<string, unknown>): void;
   runBench(engine: Engine, ctx: BenchContext): AsyncIterable<BenchLine>;
 }

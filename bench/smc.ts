@@ -446,11 +446,8 @@ function positive(v: unknown, flag: string): number {
   return n;
 }
 
-export async function* runBench(
-  engine: Engine,
-  ctx: { software: boolean; runs: number; warmup: number; values: Record<string, unknown> },
-): AsyncIterable<Record<string, unknown>> {
-  const v = ctx.values;
+/** The bench's options from its flags; throws a clear error for a bad value (no GPU needed). */
+export function parseSmcFlags(v: Record<string, unknown>): Omit<SmcBenchOptions, 'software' | 'runs' | 'warmup'> {
   const overrides = sizeOverrides(v);
   const config = String(v.config ?? (Object.keys(overrides).length ? 'custom' : 'all'));
   const choices = [...PRESET_NAMES, 'sweep', 'all'];
@@ -458,10 +455,11 @@ export async function* runBench(
   if ((config === 'sweep' || config === 'all') && Object.keys(overrides).length) {
     throw new Error(`--config ${config} takes no size flags (--rank, --particles, ...): they apply to one preset`);
   }
-  yield* runSmcBench(engine, {
-    software: ctx.software,
-    runs: ctx.runs,
-    warmup: ctx.warmup,
+  const base = config === 'custom' || config === 'sweep' || config === 'all' ? EEG : PRESETS[config as PresetName];
+  const c = { ...base, ...overrides };
+  if (c.proposal === 'optimal' && c.obs !== 'gauss')
+    throw new Error('--proposal optimal needs --obs gauss (linear-Gaussian observations); use --proposal bootstrap');
+  return {
     config: config as SmcBenchOptions['config'],
     overrides,
     ks: intList(v.ks, '--ks'),
@@ -470,7 +468,20 @@ export async function* runBench(
     seeds: positive(v.seeds ?? 8, '--seeds'),
     maxWork: v['max-work'] === undefined ? undefined : positive(v['max-work'], '--max-work'),
     dataPath: typeof v.data === 'string' ? v.data : undefined,
-  }) as AsyncIterable<Record<string, unknown>>;
+  };
+}
+
+export function validate(v: Record<string, unknown>): void {
+  parseSmcFlags(v);
+}
+
+export async function* runBench(
+  engine: Engine,
+  ctx: { software: boolean; runs: number; warmup: number; values: Record<string, unknown> },
+): AsyncIterable<Record<string, unknown>> {
+  yield* runSmcBench(engine, { software: ctx.software, runs: ctx.runs, warmup: ctx.warmup, ...parseSmcFlags(ctx.values) }) as AsyncIterable<
+    Record<string, unknown>
+  >;
 }
 
 /** The size flags given, checked before any GPU work. */

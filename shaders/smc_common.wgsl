@@ -22,13 +22,17 @@ fn ancidx(b: u32, t: u32, k: u32) -> u32 { return (b * p.T + t) * p.K + k; }
 fn obs_y(b: u32, t: u32, d: u32) -> f32 { return data[p.off_y + (b * p.T + t) * p.D + d]; }
 fn input_v(b: u32, t: u32, j: u32) -> f32 { return data[p.off_v + (b * p.T + t) * p.DU + j]; }
 
+// Trial b's index in the random-number streams: p.trial0 offsets it, so a batch filtered in chunks of
+// trials draws the same numbers as in one call.
+fn rng_trial(b: u32) -> u32 { return p.trial0 + b; }
+
 // Standard normals for particle (b,k) at step t: counter words (t*ceil(R/4)+c, b*K+k, NOISE, iter).
 fn noise(b: u32, t: u32, k: u32) -> array<f32, R> {
   var xi = array<f32, R>();
   let key = vec2<u32>(p.seed_lo, p.seed_hi);
   let chunks = (R + 3u) / 4u;
   for (var c = 0u; c < chunks; c++) {
-    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, b * p.K + k, PURPOSE_NOISE, p.iter));
+    let n4 = rng_normal4(key, vec4<u32>(t * chunks + c, rng_trial(b) * p.K + k, PURPOSE_NOISE, p.iter));
     for (var j = 0u; j < 4u; j++) {
       let r = c * 4u + j;
       if (r < R) { xi[r] = n4[j]; }

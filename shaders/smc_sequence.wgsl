@@ -28,7 +28,7 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
-  off_y: u32, off_v: u32, off_qs: u32, P: u32,
+  off_y: u32, off_v: u32, off_qs: u32, P: u32, trial0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -182,7 +182,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     sw[tid] = select(-3.0e38, lw, live);
     if (p.resample == RESAMPLE_MULTINOMIAL) {
       // multinomial via sorted uniforms: normalised partial sums of K+1 exponentials (WG > K)
-      let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
+      let u = rng_uniform4(key, vec4<u32>(t, rng_trial(b) * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
       sred[tid] = select(0.0, -log(u), tid <= K);
     }
     workgroupBarrier();
@@ -213,10 +213,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       if (p.resample == RESAMPLE_MULTINOMIAL) {
         pos = sred[tid] / sred[K];
       } else if (p.resample == RESAMPLE_STRATIFIED) {
-        let u = rng_uniform4(key, vec4<u32>(t, b * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
+        let u = rng_uniform4(key, vec4<u32>(t, rng_trial(b) * (K + 1u) + tid, PURPOSE_RESAMPLE, p.iter)).x;
         pos = (f32(tid) + u) / f32(K);
       } else {
-        let u = rng_uniform4(key, vec4<u32>(t, b, PURPOSE_RESAMPLE, p.iter)).x;
+        let u = rng_uniform4(key, vec4<u32>(t, rng_trial(b), PURPOSE_RESAMPLE, p.iter)).x;
         pos = (f32(tid) + u) / f32(K);
       }
       // ancestor: first i with cumsum_i >= pos * total (renormalised by the last entry)

@@ -41,7 +41,7 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
-  off_y: u32, off_v: u32, off_qs: u32,
+  off_y: u32, off_v: u32, off_qs: u32, trial0: u32,
 }
 
 // CWG: the combine kernel's workgroup size (256 on GPUs; small on software adapters, where every
@@ -88,9 +88,9 @@ fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
   let K = p.K;
   var u = 0.0;
   if (p.resample == RESAMPLE_STRATIFIED) {
-    u = rng_uniform4(key, vec4<u32>(s, bg * (K + 1u) + k, PURPOSE_RESAMPLE, p.iter)).x;
+    u = rng_uniform4(key, vec4<u32>(s, rng_trial(bg) * (K + 1u) + k, PURPOSE_RESAMPLE, p.iter)).x;
   } else {
-    u = rng_uniform4(key, vec4<u32>(s, bg, PURPOSE_RESAMPLE, p.iter)).x;
+    u = rng_uniform4(key, vec4<u32>(s, rng_trial(bg), PURPOSE_RESAMPLE, p.iter)).x;
   }
   let pos = (f32(k) + u) / f32(K);
   let lc = lcum_base(b);

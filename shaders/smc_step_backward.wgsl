@@ -33,7 +33,7 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
-  off_y: u32, off_v: u32, off_qs: u32,
+  off_y: u32, off_v: u32, off_qs: u32, trial0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

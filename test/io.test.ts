@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { formatCsv, parseCsv } from '../src/io/csv.js';
 import { channelStats, denormalise, normalise, toCanonical, validateInputs, validateObservations, zscore, type Dataset } from '../src/io/dataset.js';
-import { loadArray, loadDataset, saveNpy, writeFileAtomic } from '../src/io/files.js';
-import { encodeNpy, halfToFloat, parseNpy } from '../src/io/npy.js';
+import { createAtomicFile, loadArray, loadDataset, saveNpy, writeFileAtomic } from '../src/io/files.js';
+import { encodeNpy, halfToFloat, npyBody, npyHeader, parseNpy } from '../src/io/npy.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'npy');
 const EEG = join(import.meta.dirname, '..', '..', 'shared', 'data', 'eeg_s001r01_smoothed.npy');
@@ -339,5 +339,23 @@ describe('files', () => {
     expect(existsSync(join(dirTarget, 'inner'))).toBe(true);
     expect(readdirSync(scratch).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     await expect(writeFileAtomic(join(scratch, 'no-such-dir', 'f.json'), 'x')).rejects.toThrow(/directory .*no-such-dir does not exist/);
+  });
+  test('an .npy written in pieces (header, then chunks) equals encodeNpy and appears only on commit', async () => {
+    const p = join(scratch, 'paths.npy');
+    writeFileSync(p, 'old');
+    const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i * 0.25 - 3);
+    const file = await createAtomicFile(p);
+    await file.write(npyHeader(new Float32Array(0), [2, 3, 4]));
+    await file.write(npyBody(data.subarray(0, 12)));
+    expect(readFileSync(p, 'utf8')).toBe('old');
+    await file.write(npyBody(data.subarray(12)));
+    await file.commit();
+    expect(new Uint8Array(readFileSync(p))).toEqual(encodeNpy(data, [2, 3, 4]));
+    await expect(file.write(npyBody(data))).rejects.toThrow(/after the file was committed/);
+    const aborted = await createAtomicFile(p);
+    await aborted.write('partial');
+    await aborted.abort();
+    expect(new Uint8Array(readFileSync(p))).toEqual(encodeNpy(data, [2, 3, 4]));
+    expect(readdirSync(scratch).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -142,7 +142,7 @@ describe('with redis', () => {
     await expect(submitSweep(JSON.stringify({ data: { path: 'escape.npy' } }), conn, 's.json')).rejects.toThrow(/s\.json: data\.path: path outside the store/);
     // valid JSON and types, but a combination `fit` refuses (the optimal proposal needs Gaussian identity observations)
     await expect(submitSweep(sweep({ fit: { 'obs-link': 'softplus', proposal: 'optimal' } }), conn, 's.json')).rejects.toThrow(
-      /job 0 .*proposal optimal needs obs gauss with obs-link identity/,
+      /job 0 .*--proposal optimal needs --obs gauss with --obs-link identity/,
     );
     await expect(submitSweep(sweep({ fit: { obs: 'poisson' } }), conn, 's.json')).rejects.toThrow(
       /job 0 .*Poisson observations need non-negative integer counts/,

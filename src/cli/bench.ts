@@ -56,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const runs = positiveInt(values.runs, '--runs');
   const warmup = positiveInt(values.warmup, '--warmup', true);
+  mod.validate?.(values);
   const engine = await createEngine({ backend: values.backend as Backend });
   try {
     const info = engine.info;

@@ -10,32 +10,9 @@ import { binSession, selectTrials, type BinnedSession, type BinOptions, type Spl
 import { LowRankRNN } from '../models/lowrank-rnn.js';
 import type { CnnEncoder } from '../models/encoder.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
+import { choiceOption, numberOption } from '../util/options.js';
 
-export function numberOption(
-  value: string | undefined,
-  name: string,
-  opts: { int?: boolean; min?: number; max?: number; positive?: boolean; default?: number } = {},
-): number {
-  if (value === undefined) {
-    if (opts.default !== undefined) return opts.default;
-    throw new Error(`--${name} is required`);
-  }
-  const v = Number(value);
-  if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v))) throw new Error(`--${name} must be ${opts.int ? 'an integer' : 'a number'}, got "${value}"`);
-  if (opts.min !== undefined && v < opts.min) throw new Error(`--${name} must be ≥ ${opts.min}, got ${v}`);
-  if (opts.positive && !(v > 0)) throw new Error(`--${name} must be > 0, got ${v}`);
-  if (opts.max !== undefined && v > opts.max) throw new Error(`--${name} must be ≤ ${opts.max}, got ${v}`);
-  return v;
-}
-
-export function choiceOption<T extends string>(value: string | undefined, name: string, choices: readonly T[], fallback?: T): T {
-  if (value === undefined) {
-    if (fallback !== undefined) return fallback;
-    throw new Error(`--${name} is required (one of ${choices.join(', ')})`);
-  }
-  if (!choices.includes(value as T)) throw new Error(`--${name} must be one of ${choices.join(', ')}, got "${value}"`);
-  return value as T;
-}
+export { choiceOption, numberOption };
 
 export async function openEngine(backend: string | undefined): Promise<Engine> {
   return createEngine({ backend: (backend ?? 'auto') as Backend });

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { filterDataset } from '../inference/filter.js';
+import { filterChunkTrials, filterDataset } from '../inference/filter.js';
 import { normalisationLogJacobian } from '../io/dataset.js';
-import { saveNpy } from '../io/files.js';
+import { createAtomicFile, saveNpy } from '../io/files.js';
+import { npyBody, npyHeader } from '../io/npy.js';
 import {
   applyNormalisation,
   checkWritable,
@@ -23,7 +24,9 @@ const USAGE = `lowrank-smc filter --model M.json --data X.npy [--layout L] [--in
 --json prints {ll_per_step, ll_per_trial, ess_mean}; ll_per_step is the mean over trials of (1/T) log p̂(y_1:T),
   in the units of the data as given (the model's normalisation is accounted for), so models fitted with and
   without z-scoring compare directly.
---out writes filtering means E[z_t | y_0:t] as (trial, time, rank); --paths the particles (trial, time, particle, rank).`;
+--out writes filtering means E[z_t | y_0:t] as (trial, time, rank); --paths the particles (trial, time, particle, rank).
+Trials are filtered in chunks whose particle paths fit the device, so any number of trials works; the
+paths are streamed to the --paths file, and each output appears whole or not at all.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -65,9 +68,26 @@ export async function run(argv: string[]): Promise<number> {
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data, values);
   const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const) : undefined;
-  const f = await filterDataset(model, ds, inputs, { particles, proposal, resampleThreshold, seed, keepPaths: !!values.paths });
-  if (values.out) await saveNpy(values.out, f.means, [ds.trials, ds.time, c.rank]);
-  if (values.paths && f.paths) await saveNpy(values.paths, f.paths.z, [ds.trials, ds.time, particles, c.rank]);
+  // sizes beyond the device: a clear error before any GPU work
+  filterChunkTrials(engine, ds.trials, ds.time, particles, c.rank);
+  const pathsFile = values.paths ? await createAtomicFile(values.paths) : null;
+  let f;
+  try {
+    if (pathsFile) await pathsFile.write(npyHeader(new Float32Array(0), [ds.trials, ds.time, particles, c.rank]));
+    f = await filterDataset(model, ds, inputs, {
+      particles,
+      proposal,
+      resampleThreshold,
+      seed,
+      means: !!values.out,
+      onPaths: pathsFile ? (chunk) => pathsFile.write(npyBody(chunk.z)) : undefined,
+    });
+    if (values.out) await saveNpy(values.out, f.means, [ds.trials, ds.time, c.rank]);
+    await pathsFile?.commit();
+  } catch (e) {
+    await pathsFile?.abort();
+    throw e;
+  }
   const jacobian = normalisationLogJacobian(normalisation);
   const llPerStep = f.llPerStep + jacobian;
   const out = { ll_per_step: llPerStep, ll_per_trial: f.llPerTrial.map((l) => l + jacobian * ds.time), ess_mean: f.essMean };

@@ -1,25 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { normalisationLogJacobian, zscore, type Normalisation } from '../io/dataset.js';
-import { FIT_DEFAULTS, fit } from '../inference/trainer.js';
+import { fit } from '../inference/trainer.js';
+import { fitObservation, fitSettings, fitZscore } from '../inference/fit-options.js';
 import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
-import { INIT_KINDS, initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
-import {
-  DEFAULT_CONFIG,
-  LowRankRNN,
-  MAX_RANK,
-  initialParams,
-  optimalProposalApplies,
-  parameterCount,
-  readsRates,
-  validateConfig,
-  type ModelConfig,
-} from '../models/lowrank-rnn.js';
+import { initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
+import { LowRankRNN, initialParams, parameterCount } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
-import { CnnEncoder, DEFAULT_ENCODER, encoderOutputSteps, encoderReceptiveField } from '../models/encoder.js';
-import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
+import { CnnEncoder } from '../models/encoder.js';
 import { Progress } from '../util/progress.js';
-import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import { checkWritable, loadInputs, loadObservations, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'fit a stochastic low-rank RNN to data by variational SMC';
 
@@ -130,14 +120,13 @@ export async function run(argv: string[]): Promise<number> {
   if (resume && !resume.training?.optimizerState) {
     throw new Error(`${values.resume}: not a checkpoint (no optimizer state); refit from scratch or pass a model written by fit`);
   }
-  const obs = choiceOption(values.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
+  const fitResume = resume && { config: resume.config, training: resume.training, source: values.resume };
+  const options = { ...values, zscore: !values['no-zscore'] };
+  const obs = fitObservation(options, fitResume);
   let ds = await loadObservations(values.data, values.layout, obs, values);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data, values);
-  if (values['readout-from-inputs'] && !resume && !inputs) throw new Error('--readout-from-inputs needs --inputs (the readout is from [v; z])');
-  const inputFilter = choiceOption(values['input-filter'], 'input-filter', ['raw', 'lowpass'] as const, 'raw');
-  if (inputFilter === 'lowpass' && !resume && !inputs) throw new Error('--input-filter lowpass needs --inputs');
   let normalisation: Normalisation | null = resume?.normalisation ?? null;
-  if (obs === 'gauss' && !values['no-zscore'] && !resume) {
+  if (fitZscore(options, fitResume)) {
     const z = zscore(ds);
     ds = z.data;
     normalisation = z.normalisation;
@@ -145,91 +134,10 @@ export async function run(argv: string[]): Promise<number> {
     const { normalise } = await import('../io/dataset.js');
     ds = normalise(ds, resume.normalisation);
   }
-  const observation = choiceOption(values.observation, 'observation', ['affine', 'one-to-one'] as const, 'affine');
-  const config: ModelConfig = resume?.config ?? {
-    ...DEFAULT_CONFIG,
-    rank: numberOption(values.rank, 'rank', { int: true, min: 1, max: MAX_RANK, default: 3 }),
-    units: numberOption(values.units, 'units', { int: true, min: 1, default: observation === 'one-to-one' ? ds.channels : 512 }),
-    obsDim: ds.channels,
-    inputDim: inputs?.channels ?? 0,
-    nonlinearity: choiceOption(values.nonlinearity, 'nonlinearity', ['clipped_relu', 'relu', 'tanh', 'identity'] as const, 'clipped_relu'),
-    obs,
-    obsNonlinearity: choiceOption(values['obs-link'], 'obs-link', ['identity', 'softplus', 'exp', 'relu'] as const, obs === 'gauss' ? 'identity' : 'softplus'),
-    noise: choiceOption(values.noise, 'noise', ['full', 'diag', 'scalar'] as const, 'full'),
-    readoutFromInputs: !!values['readout-from-inputs'],
-    inputFilter,
-    observation,
-    readoutFrom: choiceOption(values['readout-from'], 'readout-from', ['currents', 'rates'] as const, 'currents'),
-    trainObsGain: !values['freeze-obs-gain'],
-    trainObsBias: !values['freeze-obs-bias'],
-  };
-  const proposalChoice = values.proposal ?? resume?.training?.proposal;
-  if (proposalChoice === 'encoder' && !resume) {
-    const ints = (v: string | undefined, name: string) => {
-      if (!v) throw new Error(`--proposal encoder needs --${name} (a comma-separated list of integers)`);
-      return v.split(',').map((x) => numberOption(x.trim(), name, { int: true, min: 1 }));
-    };
-    config.encoder = {
-      ...DEFAULT_ENCODER,
-      kernels: ints(values['encoder-kernels'], 'encoder-kernels'),
-      channels: ints(values['encoder-channels'], 'encoder-channels'),
-      inChannels: ds.channels,
-      placement: choiceOption(values['encoder-padding'], 'encoder-padding', PAD_PLACEMENTS, DEFAULT_ENCODER.placement),
-      padMode: choiceOption(values['encoder-pad-mode'], 'encoder-pad-mode', Object.keys(PAD_MODES) as (keyof typeof PAD_MODES)[], DEFAULT_ENCODER.padMode),
-      constantVar: !!values['encoder-constant-var'],
-    };
-  }
-  validateConfig(config); // e.g. one-to-one with --units ≠ channels: before any GPU work
+  const s = fitSettings(options, ds, inputs?.channels ?? 0, fitResume);
+  const { config, proposal, particles, batch, window, iterations, lr, lrEnd, seed, optimizer, resampling, resampleThreshold, logEvery, clip, init } = s;
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
-  const linearGauss = optimalProposalApplies(config);
-  const proposal = choiceOption(
-    values.proposal,
-    'proposal',
-    ['optimal', 'bootstrap', 'encoder'] as const,
-    (resume?.training?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'),
-  );
-  if (proposal === 'optimal' && readsRates(config)) {
-    throw new Error('--proposal optimal needs observations linear in the latents; --readout-from rates reads φ(m z + Wu v; h): use --proposal bootstrap');
-  }
-  if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
-  if (proposal === 'encoder' && !config.encoder)
-    throw new Error(`${values.resume}: the checkpoint's model has no CNN encoder; resume it with its own proposal`);
-  if (proposal === 'encoder' && config.noise === 'full') throw new Error('--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar');
-  const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: resume?.training?.particles ?? FIT_DEFAULTS.particles });
-  const batch = numberOption(values.batch, 'batch', { int: true, min: 1, default: resume?.training?.batch ?? FIT_DEFAULTS.batch });
-  const window = Math.min(numberOption(values.window, 'window', { int: true, min: 1, default: resume?.training?.window ?? FIT_DEFAULTS.window }), ds.time);
-  const iterations = numberOption(values.iters, 'iters', { int: true, min: 1, default: resume?.training?.totalIterations ?? FIT_DEFAULTS.iterations });
-  const lr = numberOption(values.lr, 'lr', { positive: true, default: resume?.training?.lr ?? FIT_DEFAULTS.lr });
-  const lrEnd = numberOption(values['lr-end'], 'lr-end', { positive: true, default: resume?.training?.lrEnd ?? FIT_DEFAULTS.lrEnd });
-  const seed = numberOption(values.seed, 'seed', { int: true, min: 0, default: resume?.training?.seed ?? FIT_DEFAULTS.seed });
-  const optimizer = choiceOption(values.optimizer, 'optimizer', ['radam', 'adam'] as const, (resume?.training?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer);
-  const resampling = choiceOption(
-    values.resampling,
-    'resampling',
-    ['systematic', 'stratified', 'multinomial'] as const,
-    (resume?.training?.resampling as 'systematic') ?? 'systematic',
-  );
-  const resampleThreshold = numberOption(values['resample-threshold'], 'resample-threshold', {
-    min: 0,
-    max: 1,
-    default: resume?.training?.resampleThreshold ?? 1,
-  });
-  if (proposal === 'encoder') {
-    const rf = encoderReceptiveField(config.encoder!);
-    if (rf > window) throw new Error(`the encoder's receptive field (${rf} steps) is longer than the window (${window} steps)`);
-    const steps = encoderOutputSteps(config.encoder!, window);
-    if (steps !== window)
-      throw new Error(
-        `--encoder-padding ${config.encoder!.placement} gives ${steps} of the window's ${window} steps (odd kernels lose one per layer); use causal or acausal`,
-      );
-  }
-  const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
-  // a resumed fit keeps the checkpoint's clipping unless --clip is given
-  const clip = values.clip === undefined ? resume?.training?.clip : numberOption(values.clip, 'clip', { positive: true });
-  if (clip !== undefined && !(typeof clip === 'number' && clip > 0))
-    throw new Error(`${values.resume}: training.clip must be a positive number, got ${JSON.stringify(clip)}`);
-  const init = choiceOption(values.init, 'init', INIT_KINDS, 'data');
-  const checkpointEvery = numberOption(values['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 });
+  const checkpointEvery = s.checkpointEvery;
   await checkWritable(values.out, 'model file');
 
   const engine = await openEngine(values.backend);

@@ -11,9 +11,9 @@ const USAGE = `lowrank-smc worker --redis URL --store DIR [options]
   --concurrency N (1)  jobs at once in this process (one GPU: keep 1; start one worker per GPU instead)
   --backend auto|vulkan|opengles
   --name NAME          shown in sweep status (default host:pid)
-  --lock-ms MS (120000) a job whose worker stops renewing its lock for this long (crash, SIGKILL) is
-                       handed to another worker, which resumes it from its last checkpoint; must exceed the
-                       longest pause of kernel compilation (seconds; more on a loaded software adapter)
+  --lock-ms MS (30000) a job whose worker stops renewing its lock for this long (crash, SIGKILL) is
+                       handed to another worker, which resumes it from its last checkpoint (fits run in a
+                       child process, so kernel compilation does not delay the renewals)
   --stalled-check-ms MS (30000)  how often this worker looks for such jobs`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     concurrency: numberOption(values.concurrency, 'concurrency', { int: true, min: 1, default: 1 }),
     backend: choiceOption(values.backend, 'backend', ['auto', 'vulkan', 'opengles'] as const, 'auto') as Backend,
     name: values.name,
-    lockDurationMs: numberOption(values['lock-ms'], 'lock-ms', { int: true, min: 1000, default: 120_000 }),
+    lockDurationMs: numberOption(values['lock-ms'], 'lock-ms', { int: true, min: 1000, default: 30_000 }),
     stalledIntervalMs: numberOption(values['stalled-check-ms'], 'stalled-check-ms', { int: true, min: 500, default: 30_000 }),
     log: (line) => console.error(`[${new Date().toISOString()}] ${line}`),
   });

@@ -1,16 +1,24 @@
 /**
  * Filtering a dataset with a fitted model (no training): the log marginal-likelihood estimate per
  * trial and per step, the effective sample size, and filtering means E[z_t | y_{0:t}].
+ *
+ * Trials are filtered in chunks whose particle paths fit one storage binding (and a memory budget),
+ * so any number of trials works; trial b draws the random numbers of trial b in every chunking
+ * (SmcConfig.trial0), so the results do not depend on it. Paths are read back one chunk at a time
+ * and kept only when asked for (keepPaths, or streamed out through onPaths).
  */
 import { Tape } from '../autodiff/tape.js';
+import type { Engine } from '../gpu/engine.js';
 import { seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
 import { optimalProposalApplies, type LowRankRNN } from '../models/lowrank-rnn.js';
 import { pathFloats, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
-import { splitPaths } from './smc-op.js';
 import { forwardPath } from './smc-step.js';
 import { BatchLoader, objective } from './objective.js';
+
+/** Default device memory for one chunk's particle paths and ancestors (also capped by the binding limit). */
+export const FILTER_CHUNK_BYTES = 256 << 20;
 
 export interface FilterOptions {
   particles: number;
@@ -19,8 +27,29 @@ export interface FilterOptions {
   /** Resample only when ESS < this fraction of K (default 1: every step). */
   resampleThreshold?: number;
   seed?: number;
-  /** Keep the particle paths (z pre-resampling, weights, ancestors) in the result. */
+  /** Keep the particle paths (z pre-resampling, weights, ancestors) of every trial in the result. */
   keepPaths?: boolean;
+  /** Compute the filtering means (default true). */
+  means?: boolean;
+  /** Receives each chunk's paths in trial order (to stream them out without keeping them all). */
+  onPaths?: (chunk: FilterPathsChunk) => void | Promise<void>;
+  /**
+   * Device bytes one chunk's paths and ancestors may take (default FILTER_CHUNK_BYTES, at most the
+   * storage binding limit); at least one trial runs per chunk.
+   */
+  chunkBytes?: number;
+}
+
+/** The paths of trials trial0 … trial0 + trials − 1. */
+export interface FilterPathsChunk {
+  trial0: number;
+  trials: number;
+  /** z (pre-resampling) [trials, T, K, R]. */
+  z: Float32Array;
+  /** Normalised weights [trials, T, K]. */
+  w: Float32Array;
+  /** Ancestors [trials, T, K]. */
+  anc: Uint32Array;
 }
 
 export interface FilterOutput {
@@ -30,15 +59,39 @@ export interface FilterOutput {
   llPerTrial: number[];
   /** Effective sample size (before resampling), averaged over steps and trials. */
   essMean: number;
-  /** Filtering means [trials, T, R]. */
+  /** Filtering means [trials, T, R] (empty when options.means is false). */
   means: Float32Array;
   paths?: { z: Float32Array; w: Float32Array; anc: Uint32Array };
+  /** Trials per chunk the filter ran. */
+  trialsPerChunk: number;
 }
 
 /** The proposal a model supports best: optimal for linear-Gaussian observations (not from the rates), else bootstrap. */
 export function defaultProposal(model: LowRankRNN): Proposal {
   const c = model.config;
   return optimalProposalApplies(c) ? 'optimal' : 'bootstrap';
+}
+
+/**
+ * Trials per chunk for filtering T steps with K particles at rank R: as many as fit `chunkBytes` of paths
+ * and ancestors (at least one). Throws, before any GPU work, when one trial's paths exceed the device's
+ * storage binding limit, naming the limit and the largest K that fits at this T.
+ */
+export function filterChunkTrials(engine: Engine, B: number, T: number, K: number, R: number, chunkBytes = FILTER_CHUNK_BYTES): number {
+  if (!(chunkBytes > 0)) throw new Error(`filter: chunkBytes must be positive, got ${chunkBytes}`);
+  const maxBind = engine.limits.maxStorageBufferBindingSize;
+  const pathBytes = 4 * pathFloats(1, T, K, R);
+  if (pathBytes > maxBind) {
+    const kMax = Math.floor((maxBind / 4 - T) / (T * (2 * R + 1)));
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    throw new Error(
+      `filter: the particle paths of one trial (K = ${K} particles × ${T} steps at rank ${R}) take ${mib(pathBytes)}, more than this device's ` +
+        `${mib(maxBind)} storage binding limit; ` +
+        (kMax >= 1 ? `at most K = ${kMax} particles at ${T} steps, or split the recording into shorter trials` : 'split the recording into shorter trials'),
+    );
+  }
+  const perTrial = pathBytes + 4 * T * K;
+  return Math.max(1, Math.min(B, Math.floor(Math.min(chunkBytes, maxBind) / perTrial)));
 }
 
 export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Dataset | null, opts: FilterOptions): Promise<FilterOutput> {
@@ -49,65 +102,79 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
   const T = ds.time;
   const K = opts.particles;
   const R = c.rank;
+  if (!Number.isInteger(K) || K < 1) throw new Error(`filter: particles must be a positive integer, got ${K}`);
   const proposal = opts.proposal ?? defaultProposal(model);
+  const resampling = opts.resampling ?? 'systematic';
+  const path = forwardPath(engine, K, R, resampling);
+  const chunk = filterChunkTrials(engine, B, T, K, R, opts.chunkBytes);
+  const wantMeans = opts.means ?? true;
+  const wantZ = wantMeans || !!opts.keepPaths || !!opts.onPaths;
+  const wantAnc = !!opts.keepPaths || !!opts.onPaths;
+  const key = seedToKey(opts.seed ?? 0);
+
+  const llPerTrial: number[] = [];
+  let ess = 0;
+  const means = new Float32Array(wantMeans ? B * T * R : 0);
+  const kept = opts.keepPaths ? { z: new Float32Array(B * T * K * R), w: new Float32Array(B * T * K), anc: new Uint32Array(B * T * K) } : undefined;
   const loader = new BatchLoader(engine, ds, inputs, c.obs === 'poisson');
-  const windows = Array.from({ length: B }, (_, trial) => ({ trial, start: 0 }));
-  const batch = loader.batch(windows, T);
-  // The tape only serves as an owner of the intermediates here (nothing runs backward).
-  const tape = Tape.begin(engine);
   try {
-    const resampling = opts.resampling ?? 'systematic';
-    const path = forwardPath(engine, K, R, resampling);
-    // posterior means and ESS are computed from the stored particle paths: they must fit one binding
-    const pathBytes = 4 * pathFloats(B, T, K, R);
-    const maxBind = engine.limits.maxStorageBufferBindingSize;
-    if (pathBytes > maxBind) {
-      throw new Error(
-        `${K} particles over ${B} trial(s) × ${T} steps need ${(pathBytes / 2 ** 20).toFixed(0)} MiB of particle paths, more than this device's ${(maxBind / 2 ** 20).toFixed(0)} MiB binding limit; use fewer particles or split the recording into shorter trials`,
-      );
-    }
-    const { loss, out } = objective(
-      model,
-      batch.y,
-      batch.v,
-      { proposal, resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 },
-      path,
-    );
-    tape.end();
-    const lossValue = await loss.item();
-    const llRaw = await out.ll.readF32();
-    const all = await out.paths.readF32();
-    const anc = (await out.anc.read()) as Uint32Array;
-    const { z, w } = splitPaths(all, B, T, K, R);
-    // Per-trial constants: the total is −loss·B·T; the filter's raw sums differ by a shared constant.
-    const total = -lossValue * B * T + batch.dataConstant;
-    const rawTotal = llRaw.reduce((a, b) => a + b, 0);
-    const shift = (total - rawTotal) / B;
-    const llPerTrial = Array.from(llRaw, (v) => v + shift);
-    let ess = 0;
-    const means = new Float32Array(B * T * R);
-    for (let bt = 0; bt < B * T; bt++) {
-      let s2 = 0;
-      for (let k = 0; k < K; k++) {
-        const wk = w[bt * K + k];
-        s2 += wk * wk;
-        for (let r = 0; r < R; r++) means[bt * R + r] += wk * z[(bt * K + k) * R + r];
+    for (let b0 = 0; b0 < B; b0 += chunk) {
+      const Bc = Math.min(chunk, B - b0);
+      const windows = Array.from({ length: Bc }, (_, i) => ({ trial: b0 + i, start: 0 }));
+      const batch = loader.batch(windows, T);
+      // The tape only serves as an owner of the intermediates here (nothing runs backward).
+      const tape = Tape.begin(engine);
+      try {
+        const cfg = { proposal, resampling, resampleThreshold: opts.resampleThreshold, B: Bc, T, K, key, iter: 0, trial0: b0 };
+        const { out, constant } = objective(model, batch.y, batch.v, cfg, path);
+        tape.end();
+        const perTrialConstant = constant ? await constant.item() : 0;
+        const llRaw = await out.ll.readF32();
+        const n = Bc * T * K * R;
+        const nw = Bc * T * K;
+        // paths layout (pathFloats): z | μ | w | resampled; only z and w are read back
+        const w = await engine.readF32(out.paths.buffer, nw, 2 * n);
+        const z = wantZ ? await engine.readF32(out.paths.buffer, n, 0) : null;
+        const anc = wantAnc ? ((await out.anc.read()) as Uint32Array) : null;
+        // log p̂ per trial: the filter's sum, the model's per-trial constant and the data's own term (Poisson: −Σ log y!)
+        for (let i = 0; i < Bc; i++) llPerTrial.push(llRaw[i] + perTrialConstant + loader.windowConstant(windows[i], T));
+        for (let bt = 0; bt < Bc * T; bt++) {
+          let s2 = 0;
+          for (let k = 0; k < K; k++) s2 += w[bt * K + k] * w[bt * K + k];
+          ess += 1 / s2;
+        }
+        if (wantMeans) {
+          const m = means.subarray(b0 * T * R, (b0 + Bc) * T * R);
+          for (let bt = 0; bt < Bc * T; bt++) {
+            for (let k = 0; k < K; k++) {
+              const wk = w[bt * K + k];
+              for (let r = 0; r < R; r++) m[bt * R + r] += wk * z![(bt * K + k) * R + r];
+            }
+          }
+        }
+        if (kept) {
+          kept.z.set(z!, b0 * T * K * R);
+          kept.w.set(w, b0 * T * K);
+          kept.anc.set(anc!, b0 * T * K);
+        }
+        if (opts.onPaths) await opts.onPaths({ trial0: b0, trials: Bc, z: z!, w, anc: anc! });
+      } finally {
+        tape.dispose();
+        batch.y.dispose();
+        batch.v?.dispose();
       }
-      ess += 1 / s2;
     }
-    return {
-      llPerStep: llPerTrial.reduce((a, b) => a + b, 0) / (B * T),
-      llPerTrial,
-      essMean: ess / (B * T),
-      means,
-      paths: opts.keepPaths ? { z: Float32Array.from(z), w: Float32Array.from(w), anc } : undefined,
-    };
   } finally {
-    tape.dispose();
-    batch.y.dispose();
-    batch.v?.dispose();
     loader.dispose();
   }
+  return {
+    llPerStep: llPerTrial.reduce((a, b) => a + b, 0) / (B * T),
+    llPerTrial,
+    essMean: ess / (B * T),
+    means,
+    paths: kept,
+    trialsPerChunk: chunk,
+  };
 }
 
 /** Weighted particles of one filtering distribution per trial: states z [trials, K, R] and normalised weights w [trials, K]. */

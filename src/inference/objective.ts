@@ -83,9 +83,16 @@ export class BatchLoader {
       const row = w.trial * this.ds.time + w.start;
       this.engine.copy(this.y, y, 4 * T * D, 4 * row * D, 4 * b * T * D);
       if (v && this.v) this.engine.copy(this.v, v, 4 * T * DU, 4 * row * DU, 4 * b * T * DU);
-      if (this.lgammaPrefix) dataConstant -= this.lgammaPrefix[row + T] - this.lgammaPrefix[row];
+      dataConstant += this.windowConstant(w, T);
     });
     return { y, v, dataConstant };
+  }
+
+  /** The data's own term of one window's log-likelihood: −Σ log y! for Poisson counts, else 0. */
+  windowConstant(w: { trial: number; start: number }, T: number): number {
+    if (!this.lgammaPrefix) return 0;
+    const row = w.trial * this.ds.time + w.start;
+    return -(this.lgammaPrefix[row + T] - this.lgammaPrefix[row]);
   }
 
   dispose(): void {
@@ -96,7 +103,7 @@ export class BatchLoader {
 
 /**
  * Record one evaluation of the objective on the tape (or without one): the loss
- * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the filter: `path`
+ * −(1/(B·T)) Σ_b (Σ_t L_t + const), the filter outputs and the per-trial constant (null: none). Σ_t L_t comes from the filter: `path`
  * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
  * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
  * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
@@ -158,5 +165,5 @@ export function objective(
   let llSum = sum(out.ll);
   if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));
   const loss = scale(llSum, -1 / (B * T));
-  return { loss, out };
+  return { loss, out, constant: th.constant };
 }

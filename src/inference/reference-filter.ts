@@ -57,6 +57,7 @@ export function referenceFilter(
   fixedResampled?: ArrayLike<number>,
 ): FilterResult {
   const { layout, B, T, K, key, iter } = spec;
+  const trial0 = spec.trial0 ?? 0;
   const { R, N, D, DU } = layout.dims;
   const o = layout.offsets;
   if (layout.rates && spec.proposal === 'optimal') throw new Error('referenceFilter: the readout from the rates (layout.rates) needs the bootstrap proposal');
@@ -103,7 +104,7 @@ export function referenceFilter(
         }
         const xi = new Float64Array(R);
         for (let c = 0; c < chunks; c++) {
-          const n4 = rngNormal4(key, [t * chunks + c, b * K + k, PURPOSE_NOISE, iter]);
+          const n4 = rngNormal4(key, [t * chunks + c, (trial0 + b) * K + k, PURPOSE_NOISE, iter]);
           for (let j = 0; j < 4 && c * 4 + j < R; j++) xi[c * 4 + j] = n4[j];
         }
         const z = zt.subarray(k * R, k * R + R);
@@ -184,7 +185,7 @@ export function referenceFilter(
       let anc: Uint32Array;
       if (fixedAncestors) anc = Uint32Array.from({ length: K }, (_, j) => fixedAncestors[(b * T + t) * K + j]);
       else if (!resample) anc = Uint32Array.from({ length: K }, (_, j) => j);
-      else anc = resampleRef(spec.resampling, w, b, t, K, key, iter);
+      else anc = resampleRef(spec.resampling, w, trial0 + b, t, K, key, iter);
       ancAll.set(anc, (b * T + t) * K);
       const next = new Float64Array(K * R);
       for (let j = 0; j < K; j++) for (let r = 0; r < R; r++) next[j * R + r] = zt[anc[j] * R + r];

@@ -34,6 +34,10 @@ export function validateCall(who: string, cfg: SmcConfig, inp: SmcInputs): void 
   const { B, T, K } = cfg;
   if (!Number.isInteger(K) || K < 1) throw new Error(`${who}: particles K must be a positive integer, got ${K}`);
   if (!Number.isInteger(B) || !Number.isInteger(T) || T < 1 || B < 1) throw new Error(`${who}: empty or invalid batch (B=${B}, T=${T})`);
+  const trial0 = cfg.trial0 ?? 0;
+  if (!Number.isInteger(trial0) || trial0 < 0) throw new Error(`${who}: trial0 must be a non-negative integer, got ${trial0}`);
+  // the random-number counters hold (trial0 + b)·(K + 1) + k in 32 bits
+  if ((trial0 + B) * (K + 1) > 0xffffffff) throw new Error(`${who}: (trial0 + B)·(K + 1) = ${(trial0 + B) * (K + 1)} exceeds the 32-bit random-number counter`);
   const need = (t: Tensor | null, n: number, what: string) => {
     if (!t) throw new Error(`${who}: ${what} is required`);
     if (t.size !== n) throw new Error(`${who}: ${what} has ${t.size} values, expected ${n}`);
@@ -112,6 +116,7 @@ export function commonParams(cfg: SmcConfig, data: { offY: number; offV: number;
     off_y: data.offY,
     off_v: data.offV,
     off_qs: data.offQs,
+    trial0: cfg.trial0 ?? 0,
   };
 }
 

@@ -43,6 +43,11 @@ export interface SmcConfig {
   B: number;
   T: number;
   K: number;
+  /**
+   * Index of the batch's first trial in the random-number streams (default 0): trial b draws trial0 + b's
+   * numbers, so a dataset filtered in chunks of trials gets the particles of one call over all of them.
+   */
+  trial0?: number;
   /** Philox key (see seedToKey) and the iteration word, so every iteration draws fresh noise. */
   key: [number, number];
   iter: number;

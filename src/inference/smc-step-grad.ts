@@ -34,13 +34,9 @@ export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradO
   return 4 * cfg.B * nb * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
 }
 
-export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: StepGradOptions = {}): SmcOutputs {
-  const { B, T, K } = cfg;
-  const { R, N, D, DU } = cfg.layout.dims;
-  const P = cfg.layout.P;
-  const nSmall = cfg.layout.nSmall;
+/** Throws, naming the largest K that fits, when training's stored paths of B trials × T steps × K particles exceed one binding. */
+export function checkStepTrainingPaths(engine: Engine, B: number, T: number, K: number, R: number): void {
   const maxBind = engine.limits.maxStorageBufferBindingSize;
-  // the stored paths bound K: say so, with the largest K that fits, before any work
   const pathBytes = stepPathBytes(B, T, K, R).paths;
   if (pathBytes > maxBind) {
     const kMax = Math.floor((maxBind / 4 - B * T) / (B * T * (2 * R + 1)));
@@ -49,6 +45,16 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       `training stores the paths of B=${B}, T=${T}, K=${K} at rank ${R}: ${pathBytes} bytes, more than maxStorageBufferBindingSize (${maxBind}); at most K = ${kMax} at this batch and window`,
     );
   }
+}
+
+export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options: StepGradOptions = {}): SmcOutputs {
+  const { B, T, K } = cfg;
+  const { R, N, D, DU } = cfg.layout.dims;
+  const P = cfg.layout.P;
+  const nSmall = cfg.layout.nSmall;
+  const maxBind = engine.limits.maxStorageBufferBindingSize;
+  // the stored paths bound K: say so, with the largest K that fits, before any work
+  checkStepTrainingPaths(engine, B, T, K, R);
   const gradBytes = stepGradBytes(engine, cfg, options);
   const laneGrads = laneGradsFor(engine, options);
   // inputs that carry a gradient (e.g. low-pass filtered with the trained decay) get one back
@@ -125,6 +131,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
     off_y: data.offY,
     off_v: data.offV,
     off_qs: data.offQs,
+    trial0: cfg.trial0 ?? 0,
   };
 
   const inputs: Tensor[] = [inp.theta];

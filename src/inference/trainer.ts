@@ -17,6 +17,8 @@ import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
 import { BatchLoader, objective, sampleWindows } from './objective.js';
+import { fusedFits } from './smc-op.js';
+import { checkStepTrainingPaths } from './smc-step-grad.js';
 
 /**
  * The defaults of `lowrank-smc fit` (and of the web app): Adam, lr 1e-3 decaying to 1e-5, and the
@@ -122,6 +124,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const lrEnd = opts.lrEnd ?? FIT_DEFAULTS.lrEnd;
   if (!(lr0 > 0 && lrEnd > 0)) throw new Error(`learning rates must be positive (an exponential decay from lr to lrEnd), got lr ${lr0} and lrEnd ${lrEnd}`);
   const llOffset = opts.llOffsetPerStep ?? 0;
+  // beyond one workgroup the step path stores every particle's path: too many is an error before any work
+  if (!fusedFits(engine, K, c.rank)) checkStepTrainingPaths(engine, B, T, K, c.rank);
   const key = seedToKey(opts.seed);
   // RAdam without its momentum-only first steps: their size scales with the gradient, and far from a
   // fit (large gradients) they throw parameters where the normalised steps cannot bring them back.

@@ -84,6 +84,27 @@ export type AtomicData = string | Uint8Array | Iterable<Uint8Array | string> | A
  * removed and an existing file at `path` is left as it was.
  */
 export async function writeFileAtomic(path: string, data: AtomicData): Promise<void> {
+  const file = await createAtomicFile(path);
+  try {
+    const chunks = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+    for await (const chunk of chunks) await file.write(chunk);
+  } catch (e) {
+    await file.abort();
+    throw e;
+  }
+  await file.commit();
+}
+
+export interface AtomicFile {
+  write(chunk: Uint8Array | string): Promise<void>;
+  /** fsync, rename over the destination (after this the file is there whole). */
+  commit(): Promise<void>;
+  /** Remove the temp file; the destination keeps what it had. */
+  abort(): Promise<void>;
+}
+
+/** A file written piece by piece to a temp file and published whole by commit(), as writeFileAtomic. */
+export async function createAtomicFile(path: string): Promise<AtomicFile> {
   const dir = dirname(path);
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
@@ -92,21 +113,38 @@ export async function writeFileAtomic(path: string, data: AtomicData): Promise<v
   }
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   const handle = await open(tmp, 'wx', 0o644);
-  let ok = false;
-  try {
-    const chunks = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
-    for await (const chunk of chunks) await handle.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-    await handle.sync();
-    await handle.close();
-    await rename(tmp, path);
-    ok = true;
-  } finally {
-    if (!ok) {
-      await handle.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
-    }
-  }
-  await syncDirectory(dir);
+  let closed = false;
+  const abort = async () => {
+    if (closed) return;
+    closed = true;
+    await handle.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+  };
+  return {
+    async write(chunk) {
+      if (closed) throw new Error(`${path}: write after the file was committed or aborted`);
+      try {
+        await handle.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      } catch (e) {
+        await abort();
+        throw e;
+      }
+    },
+    async commit() {
+      if (closed) throw new Error(`${path}: commit after the file was committed or aborted`);
+      try {
+        await handle.sync();
+        await handle.close();
+        await rename(tmp, path);
+      } catch (e) {
+        await abort();
+        throw e;
+      }
+      closed = true;
+      await syncDirectory(dir);
+    },
+    abort,
+  };
 }
 
 /** fsync the directory so the rename itself survives a crash (not supported everywhere; best effort). */

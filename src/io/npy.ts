@@ -164,14 +164,28 @@ function fortranToC<T extends NpyData>(src: T, shape: number[]): T {
   return out;
 }
 
+type NpyWritable = Float32Array | Float64Array | Int32Array;
+
 /** Encode a C-order float32, float64 or int32 array as .npy (format 1.0, little-endian). */
-export function encodeNpy(data: Float32Array | Float64Array | Int32Array, shape: readonly number[]): Uint8Array {
+export function encodeNpy(data: NpyWritable, shape: readonly number[]): Uint8Array {
   const size = shape.reduce((a, b) => a * b, 1);
+  const header = npyHeader(data, shape);
+  if (size !== data.length) throw new Error(`encodeNpy: ${data.length} values do not fill shape [${shape.join(', ')}] (${size} values)`);
+  const out = new Uint8Array(header.length + data.byteLength);
+  out.set(header, 0);
+  out.set(npyBody(data), header.length);
+  return out;
+}
+
+/**
+ * The .npy header for an array of `shape` with the element type of `like` (its values are not read),
+ * so a large array can be written in pieces: the header, then npyBody of each piece in C order.
+ */
+export function npyHeader(like: NpyWritable, shape: readonly number[]): Uint8Array {
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) throw new Error(`encodeNpy: invalid dimension ${d} in shape [${shape.join(', ')}]`);
   }
-  if (size !== data.length) throw new Error(`encodeNpy: ${data.length} values do not fill shape [${shape.join(', ')}] (${size} values)`);
-  const descr = data instanceof Float32Array ? '<f4' : data instanceof Float64Array ? '<f8' : data instanceof Int32Array ? '<i4' : null;
+  const descr = like instanceof Float32Array ? '<f4' : like instanceof Float64Array ? '<f8' : like instanceof Int32Array ? '<i4' : null;
   if (!descr) throw new Error('encodeNpy: data must be a Float32Array, Float64Array or Int32Array');
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
@@ -184,7 +198,7 @@ export function encodeNpy(data: Float32Array | Float64Array | Int32Array, shape:
     prefix = 12;
     headerLen = Math.ceil((prefix + dict.length + 1) / 64) * 64 - prefix;
   }
-  const out = new Uint8Array(prefix + headerLen + data.byteLength);
+  const out = new Uint8Array(prefix + headerLen);
   out.set(MAGIC, 0);
   out[6] = version;
   out[7] = 0;
@@ -193,15 +207,19 @@ export function encodeNpy(data: Float32Array | Float64Array | Int32Array, shape:
   else view.setUint32(8, headerLen, true);
   const header = dict.padEnd(headerLen - 1, ' ') + '\n';
   for (let i = 0; i < header.length; i++) out[prefix + i] = header.charCodeAt(i);
+  return out;
+}
+
+/** The little-endian bytes of `data` (a view of it on little-endian hosts). */
+export function npyBody(data: NpyWritable): Uint8Array {
   const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (HOST_LITTLE_ENDIAN) out.set(body, prefix + headerLen);
-  else {
-    const dv = new DataView(out.buffer, prefix + headerLen);
-    for (let i = 0; i < data.length; i++) {
-      if (data instanceof Float32Array) dv.setFloat32(4 * i, data[i], true);
-      else if (data instanceof Float64Array) dv.setFloat64(8 * i, data[i], true);
-      else dv.setInt32(4 * i, data[i], true);
-    }
+  if (HOST_LITTLE_ENDIAN) return body;
+  const out = new Uint8Array(data.byteLength);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) {
+    if (data instanceof Float32Array) dv.setFloat32(4 * i, data[i], true);
+    else if (data instanceof Float64Array) dv.setFloat64(8 * i, data[i], true);
+    else dv.setInt32(4 * i, data[i], true);
   }
   return out;
 }

@@ -9,11 +9,12 @@ import { finalLogLikelihood } from '../analysis/fit-warnings.js';
 import { fixedPointsOfFitted } from '../analysis/model-fixed-points.js';
 import { generate } from '../analysis/generate.js';
 import type { Engine } from '../gpu/engine.js';
-import { FIT_DEFAULTS, fit, type FitProgress } from '../inference/trainer.js';
+import { fitObservation, fitSettings, fitZscore } from '../inference/fit-options.js';
+import { fit, type FitProgress } from '../inference/trainer.js';
 import { normalisationLogJacobian, normalise, toCanonical, validateObservations, zscore, type Dataset, type Normalisation } from '../io/dataset.js';
 import { loadArray, writeFileAtomic } from '../io/files.js';
 import { initialiseFromData } from '../models/data-init.js';
-import { DEFAULT_CONFIG, LowRankRNN, initialParams, optimalProposalApplies, validateConfig, type ModelConfig } from '../models/lowrank-rnn.js';
+import { LowRankRNN, initialParams } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 import type { EvalSpec, JobOptions } from './spec.js';
 
@@ -42,57 +43,15 @@ export interface FitJobResult {
   fixed_points?: { count: number; stable: number; saddle: number; unstable: number };
 }
 
-const opt = <T extends number | string | boolean>(o: JobOptions, k: string, fallback: T): T => (o[k] ?? fallback) as T;
-
-/** The fit's settings from the job options, with `lowrank-smc fit`'s defaults; throws on a bad combination. */
+/** The fit's settings from the job options: `lowrank-smc fit`'s (inference/fit-options.ts); throws on a bad combination. */
 function settings(o: JobOptions, ds: Dataset) {
-  const obs = opt(o, 'obs', 'gauss' as string) as 'gauss' | 'poisson';
-  const config: ModelConfig = {
-    ...DEFAULT_CONFIG,
-    rank: opt(o, 'rank', 3),
-    units: opt(o, 'units', 512),
-    obsDim: ds.channels,
-    inputDim: 0,
-    nonlinearity: opt(o, 'nonlinearity', 'clipped_relu') as ModelConfig['nonlinearity'],
-    obs,
-    obsNonlinearity: opt(o, 'obs-link', obs === 'gauss' ? 'identity' : 'softplus') as ModelConfig['obsNonlinearity'],
-    noise: opt(o, 'noise', 'full') as ModelConfig['noise'],
-    readoutFromInputs: false,
-    inputFilter: 'raw',
-    observation: 'affine',
-    readoutFrom: 'currents',
-    trainObsGain: true,
-    trainObsBias: true,
-  };
-  validateConfig(config);
-  const linearGauss = optimalProposalApplies(config);
-  const proposal = opt(o, 'proposal', linearGauss ? 'optimal' : 'bootstrap') as 'optimal' | 'bootstrap';
-  if (proposal === 'optimal' && !linearGauss) throw new Error('proposal optimal needs obs gauss with obs-link identity; use proposal bootstrap');
-  return {
-    config,
-    proposal,
-    particles: opt(o, 'particles', FIT_DEFAULTS.particles as number),
-    batch: opt(o, 'batch', FIT_DEFAULTS.batch as number),
-    window: Math.min(opt(o, 'window', FIT_DEFAULTS.window as number), ds.time),
-    iterations: opt(o, 'iters', FIT_DEFAULTS.iterations as number),
-    lr: opt(o, 'lr', FIT_DEFAULTS.lr as number),
-    lrEnd: opt(o, 'lr-end', FIT_DEFAULTS.lrEnd as number),
-    seed: opt(o, 'seed', FIT_DEFAULTS.seed as number),
-    optimizer: opt(o, 'optimizer', FIT_DEFAULTS.optimizer as string) as 'adam' | 'radam',
-    resampling: opt(o, 'resampling', 'systematic') as 'systematic' | 'stratified' | 'multinomial',
-    resampleThreshold: opt(o, 'resample-threshold', 1),
-    logEvery: opt(o, 'log-every', 10),
-    clip: o.clip as number | undefined,
-    init: opt(o, 'init', 'data') as 'data' | 'reference',
-    zscore: obs === 'gauss' && opt(o, 'zscore', true),
-  };
+  return { ...fitSettings(o, ds, 0), zscore: fitZscore(o) };
 }
 
 /** Load the job's data and check its options without touching the GPU (a bad job fails before fitting). */
 export async function prepareFitJob(input: Pick<FitJobInput, 'dataPath' | 'layout' | 'options'>) {
-  const obs = opt(input.options, 'obs', 'gauss' as string) as 'gauss' | 'poisson';
   const raw = toCanonical(await loadArray(input.dataPath), input.layout, input.dataPath);
-  validateObservations(raw, obs, input.dataPath);
+  validateObservations(raw, fitObservation(input.options), input.dataPath);
   return { raw, s: settings(input.options, raw) };
 }
 
@@ -100,8 +59,8 @@ export async function prepareFitJob(input: Pick<FitJobInput, 'dataPath' | 'layou
 export async function checkFitOptions(dataPath: string, layout: string | undefined, jobs: JobOptions[], source: string): Promise<void> {
   const loaded = new Map<string, Dataset>();
   for (const [i, options] of jobs.entries()) {
-    const obs = opt(options, 'obs', 'gauss' as string);
     try {
+      const obs = fitObservation(options);
       let raw = loaded.get(obs);
       if (!raw) {
         raw = (await prepareFitJob({ dataPath, layout, options })).raw;

@@ -14,6 +14,7 @@
  *     "checkpoint-every": 20
  *   }
  */
+import { MAX_RANK } from '../models/lowrank-rnn.js';
 import { mulberry32 } from '../util/random.js';
 
 type OptionType =
@@ -24,7 +25,7 @@ type OptionType =
 
 /** The fit options a sweep may set or search, with `lowrank-smc fit`'s flag names, types and ranges. */
 export const FIT_OPTION_TYPES: Record<string, OptionType> = {
-  rank: { kind: 'int', min: 1, max: 8 },
+  rank: { kind: 'int', min: 1, max: MAX_RANK },
   units: { kind: 'int', min: 1 },
   nonlinearity: { kind: 'enum', values: ['clipped_relu', 'relu', 'tanh', 'identity'] },
   obs: { kind: 'enum', values: ['gauss', 'poisson'] },

@@ -1,5 +1,6 @@
 /**
- * A sweep worker: takes fit jobs from the BullMQ queue, one GPU engine per worker process. Crash
+ * A sweep worker: takes fit jobs from the BullMQ queue and runs each fit in a child process
+ * (fit-process.ts), so kernel compilation never pauses the renewal of its job locks. Crash
  * safety comes from BullMQ: a worker holds a lock on its job, renewed while it runs; when a worker
  * dies (SIGKILL, machine loss) the lock expires, the stalled-job check moves the job back to the
  * queue, and the next worker resumes it from the job's last checkpoint in the store. A job that
@@ -10,9 +11,11 @@ import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Backend } from '../gpu/acquire.js';
-import { createEngine, type Engine } from '../gpu/engine.js';
+import type { FitProgress } from '../inference/trainer.js';
 import { writeFileAtomic } from '../io/files.js';
-import { runFitJob } from './fit-job.js';
+import type { FitChildRequest } from './fit-child.js';
+import type { FitJobResult } from './fit-job.js';
+import { FitProcesses } from './fit-process.js';
 import { QUEUE_NAME, isCancelled, type JobProgress, type SweepJobData } from './queue.js';
 import { checkRedis, redisClient } from './redis.js';
 import { dataFile, jobDir, openStore, verifyData, type Store } from './store.js';
@@ -26,10 +29,9 @@ export interface WorkerOptions {
   /** Shown in progress and results (default host:pid). */
   name?: string;
   /**
-   * How long a job's lock lasts without renewal (ms, default 120 s; renewed every half). A killed
-   * worker's job is handed on after about this long; it must exceed the longest pause of the event
-   * loop — kernel compilation blocks it (over 30 s seen on the 2-core software adapter under heavy
-   * load) — or a live worker's job is taken back and computed twice (to the same model).
+   * How long a job's lock lasts without renewal (ms, default 30 s; renewed every half). A killed
+   * worker's job is handed on after about this long. Fits run in child processes, so this process's
+   * event loop (which renews the lock) is never blocked by kernel compilation or GPU work.
    */
   lockDurationMs?: number;
   /** How often this worker looks for stalled jobs (ms, default 30 s). */
@@ -54,10 +56,10 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   const store = await openStore(opts.store);
   const name = opts.name ?? `${hostname()}:${process.pid}`;
   const log = opts.log ?? (() => {});
-  let engine: Promise<Engine> | null = null;
   const client = redisClient(opts.redis);
-  const getEngine = () => (engine ??= createEngine({ backend: opts.backend ?? 'auto' }));
-  const process_ = opts.process ?? ((job: Job<SweepJobData>) => fitJob(job, store, name, getEngine, client));
+  const fits = new FitProcesses();
+  const backend = opts.backend ?? 'auto';
+  const process_ = opts.process ?? ((job: Job<SweepJobData>) => fitJob(job, store, name, (r, p) => fits.run({ backend, input: r }, p), client));
   const worker = new Worker<SweepJobData>(
     QUEUE_NAME,
     async (job) => {
@@ -75,7 +77,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     {
       connection: client,
       concurrency: opts.concurrency ?? 1,
-      lockDuration: opts.lockDurationMs ?? 120_000,
+      lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
       maxStalledCount: opts.maxStalledCount ?? 5,
       name,
@@ -88,7 +90,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     async close() {
       await worker.close();
       client.disconnect();
-      if (engine) (await engine).destroy();
+      fits.close();
     },
   };
 }
@@ -98,7 +100,7 @@ async function fitJob(
   job: Job<SweepJobData>,
   store: Store,
   worker: string,
-  getEngine: () => Promise<Engine>,
+  runFit: (input: FitChildRequest['input'], onProgress: (p: FitProgress) => Promise<boolean>) => Promise<FitJobResult>,
   client: Parameters<typeof isCancelled>[0],
 ): Promise<Record<string, unknown>> {
   const d = job.data;
@@ -109,30 +111,21 @@ async function fitJob(
   await mkdir(dir, { recursive: true });
   const modelPath = join(dir, 'model.json');
   let first: { iteration: number; at: number } | null = null;
-  let cancelled = false;
-  const result = await runFitJob(await getEngine(), {
-    dataPath,
-    layout: d.data.layout,
-    options: d.options,
-    checkpointEvery: d.checkpointEvery,
-    modelPath,
-    eval: d.eval,
-    onProgress: async (p) => {
-      // the rate since this worker's first readback (a resumed job's earlier iterations are not counted)
-      first ??= { iteration: p.iteration, at: Date.now() };
-      const rate = (p.iteration - first.iteration) / Math.max(1e-3, (Date.now() - first.at) / 1000);
-      const progress: JobProgress = {
-        iteration: p.iteration,
-        iterations: p.iterations,
-        loss: p.loss,
-        ll_per_step: p.llPerStep,
-        eta_s: rate > 0 ? (p.iterations - p.iteration) / rate : null,
-        worker,
-      };
-      await job.updateProgress(progress as unknown as Record<string, unknown>);
-      cancelled = await isCancelled(client, d.sweepId);
-    },
-    shouldStop: () => cancelled,
+  const request = { dataPath, layout: d.data.layout, options: d.options, checkpointEvery: d.checkpointEvery, modelPath, eval: d.eval };
+  const result = await runFit(request, async (p) => {
+    // the rate since this worker's first readback (a resumed job's earlier iterations are not counted)
+    first ??= { iteration: p.iteration, at: Date.now() };
+    const rate = (p.iteration - first.iteration) / Math.max(1e-3, (Date.now() - first.at) / 1000);
+    const progress: JobProgress = {
+      iteration: p.iteration,
+      iterations: p.iterations,
+      loss: p.loss,
+      ll_per_step: p.llPerStep,
+      eta_s: rate > 0 ? (p.iterations - p.iteration) / rate : null,
+      worker,
+    };
+    await job.updateProgress(progress as unknown as Record<string, unknown>);
+    return isCancelled(client, d.sweepId);
   });
   const out = { ...result, model: relative(store.root, modelPath), worker };
   await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(out));

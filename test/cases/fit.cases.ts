@@ -93,7 +93,7 @@ function smallData(seed: number, trials: number, time: number, D: number) {
 
 export const cases: GpuCase[] = [
   {
-    name: 'fit CLI: rank 65 is refused naming the limit',
+    name: 'fit CLI: rank 65 and particles beyond the binding limit are refused naming the limits',
     browser: false,
     async run() {
       const { mkdtemp, rm } = await import('node:fs/promises');
@@ -136,6 +136,8 @@ export const cases: GpuCase[] = [
           if (!pattern.test(message)) throw new Error(`fit ${a.join(' ')}: expected ${pattern}, got "${message}"`);
         };
         await refused(args(65, 8), /rank must be ≤ 64, got 65/);
+        // particles whose stored paths exceed a binding: refused before training, naming the largest K
+        await refused(args(2, 20_000_000), /more than maxStorageBufferBindingSize \(\d+\); at most K = \d+ at this batch and window/);
         // A fit at rank 16 (3 iterations, N = 20, K = 8) ran past 4 minutes on lavapipe while the rank-16
         // filter case takes seconds: to be added once the slow part of training at rank 16 is found.
       } finally {

@@ -1,0 +1,147 @@
+/**
+ * `fit`'s options — the CLI's flags and a sweep job's options, under the same names — turned into the
+ * model configuration and the training settings, with one set of defaults and checks, before any GPU
+ * work. A resumed checkpoint's model and training record supply the defaults where given.
+ */
+import type { InitKind } from '../models/data-init.js';
+import { INIT_KINDS } from '../models/data-init.js';
+import { DEFAULT_ENCODER, encoderOutputSteps, encoderReceptiveField } from '../models/encoder.js';
+import { DEFAULT_CONFIG, MAX_RANK, optimalProposalApplies, readsRates, validateConfig, type ModelConfig } from '../models/lowrank-rnn.js';
+import type { TrainingRecord } from '../models/model-file.js';
+import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
+import { choiceOption, numberOption, type OptionValue } from '../util/options.js';
+import type { Resampling } from './smc-layout.js';
+import { FIT_DEFAULTS } from './trainer.js';
+
+export type FitOptionValues = Record<string, OptionValue>;
+
+/** A checkpoint being resumed: its model and training record are the defaults. */
+export interface FitResume {
+  config: ModelConfig;
+  training?: TrainingRecord | null;
+  /** The checkpoint's file, named in errors about its contents. */
+  source?: string;
+}
+
+export interface FitSettings {
+  config: ModelConfig;
+  proposal: 'optimal' | 'bootstrap' | 'encoder';
+  particles: number;
+  batch: number;
+  /** Window length, at most the data's trial length. */
+  window: number;
+  iterations: number;
+  lr: number;
+  lrEnd: number;
+  seed: number;
+  optimizer: 'adam' | 'radam';
+  resampling: Resampling;
+  resampleThreshold: number;
+  logEvery: number;
+  clip: number | undefined;
+  init: InitKind;
+  checkpointEvery: number;
+}
+
+/** The observation model (needed to load the data, before the rest): `obs`, else the checkpoint's, else gauss. */
+export function fitObservation(v: FitOptionValues, resume?: FitResume | null): 'gauss' | 'poisson' {
+  return choiceOption(v.obs, 'obs', ['gauss', 'poisson'] as const, resume?.config.obs ?? 'gauss');
+}
+
+/** Whether Gaussian data are z-scored (`zscore`, default true; never when resuming: the checkpoint's normalisation applies). */
+export function fitZscore(v: FitOptionValues, resume?: FitResume | null): boolean {
+  if (v.zscore !== undefined && typeof v.zscore !== 'boolean') throw new Error(`--zscore must be true or false, got "${v.zscore}"`);
+  return fitObservation(v, resume) === 'gauss' && v.zscore !== false && !resume;
+}
+
+/** Model configuration and training settings for data of `channels` channels and trials of `time` steps, with `inputChannels` inputs. */
+export function fitSettings(v: FitOptionValues, data: { channels: number; time: number }, inputChannels: number, resume?: FitResume | null): FitSettings {
+  const obs = fitObservation(v, resume);
+  const flag = (k: string) => v[k] === true;
+  if (flag('readout-from-inputs') && !resume && !inputChannels) throw new Error('--readout-from-inputs needs --inputs (the readout is from [v; z])');
+  const inputFilter = choiceOption(v['input-filter'], 'input-filter', ['raw', 'lowpass'] as const, 'raw');
+  if (inputFilter === 'lowpass' && !resume && !inputChannels) throw new Error('--input-filter lowpass needs --inputs');
+  const observation = choiceOption(v.observation, 'observation', ['affine', 'one-to-one'] as const, 'affine');
+  const config: ModelConfig = resume?.config ?? {
+    ...DEFAULT_CONFIG,
+    rank: numberOption(v.rank, 'rank', { int: true, min: 1, max: MAX_RANK, default: 3 }),
+    units: numberOption(v.units, 'units', { int: true, min: 1, default: observation === 'one-to-one' ? data.channels : 512 }),
+    obsDim: data.channels,
+    inputDim: inputChannels,
+    nonlinearity: choiceOption(v.nonlinearity, 'nonlinearity', ['clipped_relu', 'relu', 'tanh', 'identity'] as const, 'clipped_relu'),
+    obs,
+    obsNonlinearity: choiceOption(v['obs-link'], 'obs-link', ['identity', 'softplus', 'exp', 'relu'] as const, obs === 'gauss' ? 'identity' : 'softplus'),
+    noise: choiceOption(v.noise, 'noise', ['full', 'diag', 'scalar'] as const, 'full'),
+    readoutFromInputs: flag('readout-from-inputs'),
+    inputFilter,
+    observation,
+    readoutFrom: choiceOption(v['readout-from'], 'readout-from', ['currents', 'rates'] as const, 'currents'),
+    trainObsGain: !flag('freeze-obs-gain'),
+    trainObsBias: !flag('freeze-obs-bias'),
+  };
+  const t = resume?.training;
+  if ((v.proposal ?? t?.proposal) === 'encoder' && !resume) {
+    const ints = (x: OptionValue, name: string) => {
+      if (x === undefined || x === '') throw new Error(`--proposal encoder needs --${name} (a comma-separated list of integers)`);
+      return String(x)
+        .split(',')
+        .map((s) => numberOption(s.trim(), name, { int: true, min: 1 }));
+    };
+    config.encoder = {
+      ...DEFAULT_ENCODER,
+      kernels: ints(v['encoder-kernels'], 'encoder-kernels'),
+      channels: ints(v['encoder-channels'], 'encoder-channels'),
+      inChannels: data.channels,
+      placement: choiceOption(v['encoder-padding'], 'encoder-padding', PAD_PLACEMENTS, DEFAULT_ENCODER.placement),
+      padMode: choiceOption(v['encoder-pad-mode'], 'encoder-pad-mode', Object.keys(PAD_MODES) as (keyof typeof PAD_MODES)[], DEFAULT_ENCODER.padMode),
+      constantVar: flag('encoder-constant-var'),
+    };
+  }
+  validateConfig(config); // e.g. one-to-one with --units ≠ channels
+  const linearGauss = optimalProposalApplies(config);
+  const proposal = choiceOption(
+    v.proposal,
+    'proposal',
+    ['optimal', 'bootstrap', 'encoder'] as const,
+    (t?.proposal as 'optimal') ?? (linearGauss ? 'optimal' : 'bootstrap'),
+  );
+  if (proposal === 'optimal' && readsRates(config)) {
+    throw new Error('--proposal optimal needs observations linear in the latents; --readout-from rates reads φ(m z + Wu v; h): use --proposal bootstrap');
+  }
+  if (proposal === 'optimal' && !linearGauss) throw new Error('--proposal optimal needs --obs gauss with --obs-link identity; use --proposal bootstrap');
+  const from = resume?.source ? `${resume.source}: ` : '';
+  if (proposal === 'encoder' && !config.encoder) throw new Error(`${from}the checkpoint's model has no CNN encoder; resume it with its own proposal`);
+  if (proposal === 'encoder' && config.noise === 'full') throw new Error('--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar');
+  const window = Math.min(numberOption(v.window, 'window', { int: true, min: 1, default: t?.window ?? FIT_DEFAULTS.window }), data.time);
+  if (proposal === 'encoder') {
+    const rf = encoderReceptiveField(config.encoder!);
+    if (rf > window) throw new Error(`the encoder's receptive field (${rf} steps) is longer than the window (${window} steps)`);
+    const steps = encoderOutputSteps(config.encoder!, window);
+    if (steps !== window)
+      throw new Error(
+        `--encoder-padding ${config.encoder!.placement} gives ${steps} of the window's ${window} steps (odd kernels lose one per layer); use causal or acausal`,
+      );
+  }
+  // a resumed fit keeps the checkpoint's clipping unless clip is given
+  const clip = v.clip === undefined ? t?.clip : numberOption(v.clip, 'clip', { positive: true });
+  if (clip !== undefined && !(typeof clip === 'number' && clip > 0))
+    throw new Error(`${from}training.clip must be a positive number, got ${JSON.stringify(clip)}`);
+  return {
+    config,
+    proposal,
+    particles: numberOption(v.particles, 'particles', { int: true, min: 1, default: t?.particles ?? FIT_DEFAULTS.particles }),
+    batch: numberOption(v.batch, 'batch', { int: true, min: 1, default: t?.batch ?? FIT_DEFAULTS.batch }),
+    window,
+    iterations: numberOption(v.iters, 'iters', { int: true, min: 1, default: t?.totalIterations ?? FIT_DEFAULTS.iterations }),
+    lr: numberOption(v.lr, 'lr', { positive: true, default: t?.lr ?? FIT_DEFAULTS.lr }),
+    lrEnd: numberOption(v['lr-end'], 'lr-end', { positive: true, default: t?.lrEnd ?? FIT_DEFAULTS.lrEnd }),
+    seed: numberOption(v.seed, 'seed', { int: true, min: 0, default: t?.seed ?? FIT_DEFAULTS.seed }),
+    optimizer: choiceOption(v.optimizer, 'optimizer', ['radam', 'adam'] as const, (t?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer),
+    resampling: choiceOption(v.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (t?.resampling as 'systematic') ?? 'systematic'),
+    resampleThreshold: numberOption(v['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: t?.resampleThreshold ?? 1 }),
+    logEvery: numberOption(v['log-every'], 'log-every', { int: true, min: 1, default: 10 }),
+    clip,
+    init: choiceOption(v.init, 'init', INIT_KINDS, 'data'),
+    checkpointEvery: numberOption(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 }),
+  };
+}

@@ -1,0 +1,63 @@
+// One reading of `fit`'s options for the CLI (flag strings) and sweep jobs (JSON values): same settings,
+// same defaults, same errors.
+import { expect, test } from 'vitest';
+import { fitSettings, fitZscore } from '../src/inference/fit-options.js';
+import { FIT_DEFAULTS } from '../src/inference/trainer.js';
+import { FIT_OPTION_TYPES } from '../src/sweep/spec.js';
+
+const data = { channels: 4, time: 30 };
+
+test('flag strings and JSON values give the same settings; defaults are fit’s', () => {
+  const json = {
+    rank: 2,
+    units: 16,
+    particles: 8,
+    batch: 3,
+    window: 100,
+    iters: 7,
+    lr: 0.01,
+    'lr-end': 0.001,
+    seed: 4,
+    'resample-threshold': 0.5,
+    noise: 'diag',
+  };
+  const flags = Object.fromEntries(Object.entries(json).map(([k, v]) => [k, String(v)]));
+  const s = fitSettings(json, data, 0);
+  expect(fitSettings(flags, data, 0)).toEqual(s);
+  expect(s).toMatchObject({ proposal: 'optimal', window: 30, iterations: 7, resampleThreshold: 0.5, optimizer: FIT_DEFAULTS.optimizer, logEvery: 10 });
+  expect(s.config).toMatchObject({ rank: 2, units: 16, obsDim: 4, noise: 'diag', obs: 'gauss', obsNonlinearity: 'identity' });
+  const d = fitSettings({}, data, 0);
+  expect(d).toMatchObject({ particles: FIT_DEFAULTS.particles, batch: FIT_DEFAULTS.batch, iterations: FIT_DEFAULTS.iterations, lr: FIT_DEFAULTS.lr });
+  expect(d.config).toMatchObject({ rank: 3, units: 512 });
+  expect(fitSettings({ obs: 'poisson' }, data, 0).proposal).toBe('bootstrap');
+  expect([fitZscore({}), fitZscore({ zscore: false }), fitZscore({ obs: 'poisson' })]).toEqual([true, false, false]);
+});
+
+test('bad values are refused by the option’s name, for flags and JSON alike', () => {
+  for (const [v, message] of [
+    [{ rank: 65 }, /--rank must be ≤ 64, got 65/],
+    [{ rank: '2.5' }, /--rank must be an integer, got "2.5"/],
+    [{ particles: true }, /--particles must be an integer, got "true"/],
+    [{ obs: 'poisson', proposal: 'optimal' }, /--proposal optimal needs --obs gauss with --obs-link identity/],
+    [{ 'readout-from-inputs': true }, /--readout-from-inputs needs --inputs/],
+    [{ zscore: 'no' }, /--zscore must be true or false/],
+  ] as const) {
+    expect(() => (fitZscore(v as never), fitSettings(v as never, data, 0)), JSON.stringify(v)).toThrow(message);
+  }
+});
+
+test('every option a sweep may set is one fit reads (its type check is the sweep schema’s, its meaning fit’s)', () => {
+  // a sweep value outside fit's range would pass the schema only to fail on a worker: the ranges agree
+  expect(FIT_OPTION_TYPES.rank).toMatchObject({ max: 64 });
+  for (const name of Object.keys(FIT_OPTION_TYPES)) {
+    const t = FIT_OPTION_TYPES[name];
+    if (t.kind !== 'enum') continue;
+    for (const value of t.values) {
+      const v = {
+        [name]: value,
+        ...(name === 'proposal' || name === 'obs-link' ? { obs: value === 'optimal' || value === 'identity' ? 'gauss' : 'poisson' } : {}),
+      };
+      expect(() => fitSettings(v, data, 0), `${name} = ${value}`).not.toThrow();
+    }
+  }
+});

@@ -111,13 +111,13 @@ export async function run(argv: string[]): Promise<number> {
     throw new Error(`${values.data}: behaviour '${velocity}' was not binned (binned: ${b.behaviour.map((s) => s.name).join(', ') || 'none'})`);
 
   const engine = await openEngine(values.backend);
-  const { model } = await loadModelFile(engine, values.model, parsed);
+  const { model, encoder } = await loadModelFile(engine, values.model, parsed);
   if (c.obsDim !== b.heldIn.length)
     throw new Error(
       `${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`,
     );
   const t0 = performance.now();
-  const f = await filterInChunks(model, b.heldInCounts, b.inputs, particles, seed);
+  const f = await filterInChunks(model, b.heldInCounts, b.inputs, particles, seed, encoder);
   const R = c.rank;
   const DU = c.inputDim;
   const latents: Trials3D = { data: f.means, trials: b.trials, time: b.time, channels: R };
@@ -249,6 +249,7 @@ async function filterInChunks(
   inputs: Dataset | null,
   particles: number,
   seed: number,
+  encoder: Awaited<ReturnType<typeof loadModelFile>>['encoder'],
 ): Promise<{ means: Float32Array; llPerStep: number }> {
   const R = model.config.rank;
   const perTrial = ds.time * particles * (R + 2) * 4; // paths, weights and ancestors, with room to spare
@@ -261,7 +262,7 @@ async function filterInChunks(
     const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: ds.time, channels: ds.channels };
     const uStride = ds.time * (inputs?.channels ?? 0);
     const u = inputs && { ...inputs, data: inputs.data.subarray(k0 * uStride, k1 * uStride), trials: k1 - k0 };
-    const f = await filterDataset(model, part, u, { particles, seed: seed + b });
+    const f = await filterDataset(model, part, u, { particles, seed: seed + b, encoder: encoder ?? undefined });
     means.set(f.means, k0 * ds.time * R);
     ll += f.llPerStep * (k1 - k0);
   }

@@ -16,7 +16,7 @@ import {
   type ModelConfig,
 } from '../models/lowrank-rnn.js';
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
-import { CnnEncoder, DEFAULT_ENCODER, encoderOutputSteps, encoderReceptiveField } from '../models/encoder.js';
+import { checkEncoderWindow, CnnEncoder, DEFAULT_ENCODER } from '../models/encoder.js';
 import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
 import { Progress } from '../util/progress.js';
 import { checkWritable, choiceOption, loadInputs, loadObservations, numberOption, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
@@ -47,6 +47,9 @@ inference and training
   --encoder-kernels 14,4,2 --encoder-channels 128,64  the encoder proposal's CNN (kernel lengths, hidden channels;
                          needs --noise diag|scalar)  --encoder-padding causal|acausal|windowed (causal)
   --encoder-pad-mode zeros|reflect|replicate|circular (zeros)  --encoder-constant-var  one trained log-variance
+  --held-in-channels N   the encoder reads only the first N channels; the likelihood covers all (co-smoothing)
+  --t-forward N (0)      encoder proposal: the last N steps of each window are forward prediction (transition
+                         only, no resampling; the encoder reads the steps before them)
   --resampling systematic|stratified|multinomial (systematic)
   --resample-threshold F  resample only when ESS < F·K (default 1: every step, as the published method)
   --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
@@ -106,6 +109,8 @@ export async function run(argv: string[]): Promise<number> {
       'encoder-padding': { type: 'string' },
       'encoder-pad-mode': { type: 'string' },
       'encoder-constant-var': { type: 'boolean' },
+      'held-in-channels': { type: 'string' },
+      't-forward': { type: 'string' },
       observation: { type: 'string' },
       'readout-from': { type: 'string' },
       'freeze-obs-gain': { type: 'boolean' },
@@ -173,12 +178,17 @@ export async function run(argv: string[]): Promise<number> {
       ...DEFAULT_ENCODER,
       kernels: ints(values['encoder-kernels'], 'encoder-kernels'),
       channels: ints(values['encoder-channels'], 'encoder-channels'),
-      inChannels: ds.channels,
+      inChannels: numberOption(values['held-in-channels'], 'held-in-channels', { int: true, min: 1, default: ds.channels }),
       placement: choiceOption(values['encoder-padding'], 'encoder-padding', PAD_PLACEMENTS, DEFAULT_ENCODER.placement),
       padMode: choiceOption(values['encoder-pad-mode'], 'encoder-pad-mode', Object.keys(PAD_MODES) as (keyof typeof PAD_MODES)[], DEFAULT_ENCODER.padMode),
       constantVar: !!values['encoder-constant-var'],
     };
   }
+  if (config.encoder && config.encoder.inChannels > ds.channels) {
+    throw new Error(`--held-in-channels ${config.encoder.inChannels} is more than the data's ${ds.channels} channels`);
+  }
+  if (values['held-in-channels'] !== undefined && !config.encoder)
+    throw new Error('--held-in-channels needs --proposal encoder (it is what the encoder reads)');
   validateConfig(config); // e.g. one-to-one with --units ≠ channels: before any GPU work
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const linearGauss = optimalProposalApplies(config);
@@ -214,15 +224,10 @@ export async function run(argv: string[]): Promise<number> {
     max: 1,
     default: resume?.training?.resampleThreshold ?? 1,
   });
-  if (proposal === 'encoder') {
-    const rf = encoderReceptiveField(config.encoder!);
-    if (rf > window) throw new Error(`the encoder's receptive field (${rf} steps) is longer than the window (${window} steps)`);
-    const steps = encoderOutputSteps(config.encoder!, window);
-    if (steps !== window)
-      throw new Error(
-        `--encoder-padding ${config.encoder!.placement} gives ${steps} of the window's ${window} steps (odd kernels lose one per layer); use causal or acausal`,
-      );
-  }
+  const tForward = numberOption(values['t-forward'], 't-forward', { int: true, min: 0, default: resume?.training?.tForward ?? 0 });
+  if (tForward >= window) throw new Error(`--t-forward ${tForward} must be shorter than the window (${window} steps)`);
+  if (tForward > 0 && proposal !== 'encoder') throw new Error(`--t-forward needs --proposal encoder (forward prediction follows the encoder's steps)`);
+  if (proposal === 'encoder') checkEncoderWindow(config.encoder!, window, tForward, `--encoder-kernels ${config.encoder!.kernels}`);
   const logEvery = numberOption(values['log-every'], 'log-every', { int: true, min: 1, default: 10 });
   // a resumed fit keeps the checkpoint's clipping unless --clip is given
   const clip = values.clip === undefined ? resume?.training?.clip : numberOption(values.clip, 'clip', { positive: true });
@@ -247,6 +252,7 @@ export async function run(argv: string[]): Promise<number> {
     proposal,
     resampling,
     resampleThreshold,
+    ...(tForward > 0 ? { tForward } : {}),
     particles,
     batch,
     window,
@@ -280,6 +286,7 @@ export async function run(argv: string[]): Promise<number> {
     window,
     proposal,
     encoder: proposal === 'encoder' ? encoder! : undefined,
+    tForward,
     resampling,
     resampleThreshold,
     optimizer,
@@ -299,7 +306,15 @@ export async function run(argv: string[]): Promise<number> {
         : undefined,
     clipGradNorm: clip,
     onProgress: (p) =>
-      progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
+      progress.update(p.iteration, {
+        'll/step': p.llPerStep,
+        σz: p.latentNoise,
+        σx: p.obsNoise ?? undefined,
+        ess: p.ess,
+        α: p.alpha,
+        '|g|': p.gradNorm,
+        lr: p.lr,
+      }),
     onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState), encoder),
   });
   progress.done();

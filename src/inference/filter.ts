@@ -11,10 +11,14 @@ import { type Proposal } from '../models/theta-layout.js';
 import { splitPaths } from './smc-op.js';
 import { forwardPath } from './smc-step.js';
 import { BatchLoader, objective } from './objective.js';
+import { checkEncoderWindow, type CnnEncoder } from '../models/encoder.js';
 
 export interface FilterOptions {
   particles: number;
+  /** Default: the encoder proposal when `encoder` is given, else defaultProposal. */
   proposal?: Proposal;
+  /** The model's CNN encoder, for the encoder proposal (its Gaussian from each whole trial). */
+  encoder?: CnnEncoder;
   resampling?: Resampling;
   /** Resample only when ESS < this fraction of K (default 1: every step). */
   resampleThreshold?: number;
@@ -49,7 +53,11 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
   const T = ds.time;
   const K = opts.particles;
   const R = c.rank;
-  const proposal = opts.proposal ?? defaultProposal(model);
+  const proposal = opts.proposal ?? (opts.encoder ? 'encoder' : defaultProposal(model));
+  if (proposal === 'encoder') {
+    if (!opts.encoder) throw new Error("filter: the encoder proposal needs the model's CNN encoder (a model file with one)");
+    checkEncoderWindow(opts.encoder.config, T, 0, 'filter');
+  }
   const loader = new BatchLoader(engine, ds, inputs, c.obs === 'poisson');
   const windows = Array.from({ length: B }, (_, trial) => ({ trial, start: 0 }));
   const batch = loader.batch(windows, T);
@@ -72,6 +80,7 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
       batch.v,
       { proposal, resampling, resampleThreshold: opts.resampleThreshold, B, T, K, key: seedToKey(opts.seed ?? 0), iter: 0 },
       path,
+      opts.encoder,
     );
     tape.end();
     const lossValue = await loss.item();

@@ -13,7 +13,7 @@ import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
-import { checkEncoderWindow, type CnnEncoder } from '../models/encoder.js';
+import { checkEncoderWindow, type CnnEncoder, type EncoderGaussian } from '../models/encoder.js';
 import { pack } from '../ops/pack.js';
 import { fusedFits, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
@@ -96,6 +96,26 @@ export class BatchLoader {
 }
 
 /**
+ * The filter's per-step encoder data [mean (B,T,R) | log-variance (B,T,R)] from the encoder's Gaussian over the
+ * first tIn steps of each window ([B, tIn, R] each; tIn < T with forward prediction, whose steps stay zero).
+ */
+export function encoderData(engine: Engine, g: EncoderGaussian, B: number, T: number): Tensor {
+  const [, tIn, R] = g.mean.shape;
+  const n = B * T * R;
+  const parts =
+    tIn === T
+      ? [
+          { src: g.mean, dstOffset: 0 },
+          { src: g.logVar, dstOffset: n },
+        ]
+      : Array.from({ length: B }, (_, b) => [
+          { src: g.mean, srcOffset: b * tIn * R, length: tIn * R, dstOffset: b * T * R },
+          { src: g.logVar, srcOffset: b * tIn * R, length: tIn * R, dstOffset: n + b * T * R },
+        ]).flat();
+  return pack(engine, parts, 2 * n, 'encoder.qs');
+}
+
+/**
  * Record one evaluation of the objective on the tape (or without one): the loss
  * −(1/(B·T)) Σ_b (Σ_t L_t + const) and the filter outputs. Σ_t L_t comes from the filter: `path`
  * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
@@ -127,20 +147,7 @@ export function objective(
   if (cfg.proposal === 'encoder') {
     // the filter's qs: mean [B,T,R] | log-variance [B,T,R]
     const g = encoder!.forward(y, { steps: tIn });
-    const R = c.rank;
-    const n = B * T * R;
-    // [B, tIn, R] each into [B, T, R]: the forward-prediction steps stay zero
-    const parts =
-      tIn === T
-        ? [
-            { src: g.mean, dstOffset: 0 },
-            { src: g.logVar, dstOffset: n },
-          ]
-        : Array.from({ length: B }, (_, b) => [
-            { src: g.mean, srcOffset: b * tIn * R, length: tIn * R, dstOffset: b * T * R },
-            { src: g.logVar, srcOffset: b * tIn * R, length: tIn * R, dstOffset: n + b * T * R },
-          ]).flat();
-    th.qs = pack(model.engine, parts, 2 * n, 'encoder.qs');
+    th.qs = encoderData(model.engine, g, B, T);
     for (const t of [g.mean, g.logVar]) if (!t.requiresGrad) t.dispose();
     if (g.logVar.requiresGrad) encoderLogVar = g.logVar; // the tape owns it
   }

@@ -38,10 +38,11 @@ import { toCanonical } from '../src/io/dataset.js';
 import { DEFAULT_CONFIG, LowRankRNN, MAX_RANK, initialParams, type ModelConfig } from '../src/models/lowrank-rnn.js';
 import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
+import { CnnEncoder, DEFAULT_ENCODER, type EncoderConfig } from '../src/models/encoder.js';
 import { fusedFits, smcFilter, unitParallelFor, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { forwardPath, smcFilterSteps, stepPathBytes } from '../src/inference/smc-step.js';
 import { stepGradBytes } from '../src/inference/smc-step-grad.js';
-import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
+import { BatchLoader, encoderData, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
 
@@ -89,7 +90,14 @@ export interface BenchConfig {
   K: number;
   B: number;
   T: number;
+  /** The published CNN encoder of the configuration, used with the encoder proposal (default: the maze one). */
+  encoder?: Pick<EncoderConfig, 'kernels' | 'channels' | 'padMode'>;
 }
+
+// The reference's encoders (lowrank-smc-model.md, training table): hc2 causal with zero padding, maze causal reflect.
+type BenchEncoder = Pick<EncoderConfig, 'kernels' | 'channels' | 'padMode'>;
+const HC2_ENCODER: BenchEncoder = { kernels: [150, 11, 1], channels: [64, 64], padMode: 'zeros' };
+const MAZE_ENCODER: BenchEncoder = { kernels: [14, 4, 2], channels: [128, 64], padMode: 'reflect' };
 
 /**
  * The published training configurations (issue 16's table; ../shared/reference/lowrank-smc-model.md):
@@ -98,9 +106,9 @@ export interface BenchConfig {
 export const PRESETS: Record<'eeg' | 'k64' | 'hc2' | 'maze' | 'nlb', BenchConfig> = {
   eeg: { R: 3, N: 512, D: 64, DU: 0, obs: 'gauss', proposal: 'optimal', K: 10, B: 10, T: 50 },
   k64: { R: 3, N: 512, D: 64, DU: 0, obs: 'gauss', proposal: 'optimal', K: 64, B: 10, T: 50 },
-  hc2: { R: 3, N: 512, D: 21, DU: 0, obs: 'poisson', proposal: 'bootstrap', K: 64, B: 64, T: 100 },
-  maze: { R: 5, N: 512, D: 182, DU: 2, obs: 'poisson', proposal: 'bootstrap', K: 128, B: 16, T: 35 },
-  nlb: { R: 36, N: 512, D: 182, DU: 0, obs: 'poisson', proposal: 'bootstrap', K: 64, B: 16, T: 45 },
+  hc2: { R: 3, N: 512, D: 21, DU: 0, obs: 'poisson', proposal: 'bootstrap', K: 64, B: 64, T: 100, encoder: HC2_ENCODER },
+  maze: { R: 5, N: 512, D: 182, DU: 2, obs: 'poisson', proposal: 'bootstrap', K: 128, B: 16, T: 35, encoder: MAZE_ENCODER },
+  nlb: { R: 36, N: 512, D: 182, DU: 0, obs: 'poisson', proposal: 'bootstrap', K: 64, B: 16, T: 45, encoder: MAZE_ENCODER },
 };
 export type PresetName = keyof typeof PRESETS;
 const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
@@ -138,7 +146,9 @@ function modelConfig(c: BenchConfig): ModelConfig {
     nonlinearity: 'clipped_relu',
     obs: c.obs,
     obsNonlinearity: poisson ? 'softplus' : 'identity',
-    noise: 'full',
+    // the encoder proposal combines diagonal Gaussians
+    noise: c.proposal === 'encoder' ? 'diag' : 'full',
+    ...(c.proposal === 'encoder' ? { encoder: { ...DEFAULT_ENCODER, ...(c.encoder ?? MAZE_ENCODER), inChannels: c.D } } : {}),
   };
 }
 
@@ -233,12 +243,13 @@ export async function benchLine(
   const config = modelConfig(c);
   engine.pool.trim();
   const model = LowRankRNN.create(engine, config, 1);
+  const encoder = config.encoder ? CnnEncoder.create(engine, config.encoder, config.rank, 1) : undefined;
   const loader = new BatchLoader(engine, ds, data.inputs, c.obs === 'poisson');
   const benchKey = seedToKey(2024);
   const { y, v } = loader.batch(sampleWindows(ds, B, T, 0, benchKey), T);
-  // Parameters packed once, outside any tape (forward-only timings).
+  // Parameters packed once, outside any tape (forward-only timings); the encoder's outputs likewise.
   const th = model.theta(proposal, y, B, T, v);
-  const inp: SmcInputs = { theta: th.theta, y, v, qs: th.qs };
+  const inp: SmcInputs = { theta: th.theta, y, v, qs: encoder ? encoderData(engine, encoder.forward(y), B, T) : th.qs };
   const cfg = (seed: number): SmcConfig => ({
     layout: model.layoutFor(proposal),
     proposal,
@@ -290,12 +301,12 @@ export async function benchLine(
   const stepBytes = stepPathBytes(B, T, K, config.rank);
   const trainPath = fused ? 'fused' : Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind ? 'step' : null;
   if (trainPath) {
-    const optimizer = new Optimizer('radam', model.trainable(), { lr: 1e-3 });
+    const optimizer = new Optimizer('radam', [...model.trainable(), ...(encoder?.trainable() ?? [])], { lr: 1e-3 });
     let iter = 0;
     const forward = (withBackward: boolean) => {
       const batch = loader.batch(sampleWindows(ds, B, T, iter, benchKey), T);
       const tape = Tape.begin(engine);
-      const { loss } = objective(model, batch.y, batch.v, { proposal, resampling: 'systematic', B, T, K, key: benchKey, iter: iter++ });
+      const { loss } = objective(model, batch.y, batch.v, { proposal, resampling: 'systematic', B, T, K, key: benchKey, iter: iter++ }, 'fused', encoder);
       tape.end();
       if (withBackward) {
         tape.backward(loss);
@@ -328,7 +339,8 @@ export async function benchLine(
   }
   await engine.sync();
   const poolBytes = engine.poolStats().bytesAllocated;
-  disposeAll([th.theta, th.qs, th.constant, y, v]);
+  disposeAll([th.theta, th.qs, th.constant, y, v, encoder ? inp.qs : null]);
+  encoder?.dispose();
   loader.dispose();
   model.dispose();
   const fwd = fusedT ?? stepT;
@@ -423,7 +435,7 @@ export const usage = [
   `  --config ${PRESET_NAMES.join('|')}|sweep|all   a published configuration (see PRESETS in bench/smc.ts), the EEG`,
   '                           model over the K × B sweep, or all of them (default: all, or the EEG preset',
   '                           when sizes are given)',
-  '  --rank R --units N --obs-dim D --obs gauss|poisson --proposal bootstrap|optimal --inputs DU',
+  '  --rank R --units N --obs-dim D --obs gauss|poisson --proposal bootstrap|optimal|encoder --inputs DU',
   "  --batch B --window T --particles K   sizes replacing the preset's",
   `  --ks a,b,...             particles per trial for the sweep (default ${SWEEP_KS.join(',')})`,
   `  --batches a,b,...        trials per batch for the sweep (default ${SWEEP_BATCHES.join(',')})`,
@@ -507,7 +519,9 @@ function sizeOverrides(v: Record<string, unknown>): Partial<BenchConfig> {
     o.obs = v.obs;
   }
   if (v.proposal !== undefined) {
-    if (v.proposal !== 'bootstrap' && v.proposal !== 'optimal') throw new Error(`--proposal: '${String(v.proposal)}' is not bootstrap or optimal`);
+    if (v.proposal !== 'bootstrap' && v.proposal !== 'optimal' && v.proposal !== 'encoder') {
+      throw new Error(`--proposal: '${String(v.proposal)}' is not bootstrap, optimal or encoder`);
+    }
     o.proposal = v.proposal;
   }
   return o;

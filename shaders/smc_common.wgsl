@@ -10,6 +10,18 @@
 
 const LOG_2PI: f32 = 1.8378770664093453;
 
+// Forward prediction (t_forward): steps t ≥ p.t_in (= T − t_forward; T without it) draw from the transition
+// alone (the encoder proposal with the encoder's share α = 0), weigh by the likelihood, never resample and
+// carry no weights (each starts from equally weighted particles); the step before them always resamples.
+fn prior_step(t: u32) -> bool { return t >= p.t_in; }
+
+// Whether step t resamples, given the ESS rule's answer (the step before forward prediction always does).
+fn resample_decision(t: u32, ess_says: bool) -> bool { return !prior_step(t) && (ess_says || (t + 1u == p.t_in && p.t_in < p.T)); }
+
+// Whether the log-weights' adjoint restarts at step t (its own normalised weights): the last step, a step that
+// resampled, or one whose weights are not carried into the next (forward prediction); else it is the next step's.
+fn weights_restart(b: u32, t: u32) -> bool { return t + 1u >= p.t_in || paths[flagidx(b, t)] != 0.0; }
+
 // paths: z (pre-resampling) [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled after t [B,T]
 // (pathFloats in src/inference/smc-layout.ts); ancestors [B,T,K].
 fn zidx(b: u32, t: u32, k: u32) -> u32 { return ((b * p.T + t) * p.K + k) * R; }
@@ -123,17 +135,49 @@ fn enc_logvar_idx(bg: u32, t: u32, r: u32) -> u32 { return p.off_qs + p.B * p.T 
 
 // One dimension of the encoder proposal: the precision-weighted product of the transition N(μ, v_z), v_z = L_rr²
 // (diagonal or scalar noise), and the encoder's N(m, v_e), v_e = exp(log-variance): variance v_q = 1/(1/v_z + 1/v_e)
-// and mean v_q (μ/v_z + m/v_e); α = v_q/v_e is the encoder's share.
+// and mean v_q (μ/v_z + m/v_e); α = v_q/v_e is the encoder's share. A forward-prediction step (`prior`) ignores the
+// encoder: α = 0, v_q = v_z.
 struct EncoderGaussian { vz: f32, ve: f32, vq: f32, mean: f32, alpha: f32 }
 
-fn encoder_gaussian(lrr: f32, mu: f32, em: f32, elv: f32) -> EncoderGaussian {
+fn encoder_gaussian(lrr: f32, mu: f32, em: f32, elv: f32, prior: bool) -> EncoderGaussian {
   var g = EncoderGaussian();
   g.vz = lrr * lrr;
+  if (prior) {
+    g.ve = 1.0;
+    g.vq = g.vz;
+    g.mean = mu;
+    return g;
+  }
   g.ve = exp(elv);
   g.vq = 1.0 / (1.0 / g.vz + 1.0 / g.ve);
   g.alpha = g.vq / g.ve;
   g.mean = (1.0 - g.alpha) * mu + g.alpha * em;
   return g;
+}
+
+// Adjoints of one dimension r of the encoder proposal at one particle (both filters' backward passes). z = μ_q + √v_q ξ
+// (μ_q = (1−α)μ + α m) and the weight's share log N(z; μ, v_z) + ½ξ² + ½ log v_q (−log q with ξ fixed); `gz` is the
+// adjoint of z from the future and the observation, `w` the weight's adjoint. Chain rule with ξ fixed: G = gz − w(z−μ)/v_z;
+// ∂z/∂μ = 1−α, ∂z/∂m = α, ∂z/∂v_z = (1−α)² c − (1−α) μ/v_z and ∂z/∂v_e = α² c − α m/v_e with c = μ/v_z + m/v_e + ξ/(2√v_q).
+// Returns the adjoints of μ_r, the encoder's mean and log-variance (v_e = exp) and L_rr (v_z = L_rr²).
+struct EncoderAdjoint { gmu: f32, gm: f32, glv: f32, gl: f32 }
+
+fn encoder_dim_adjoint(lrr: f32, mu: f32, em: f32, elv: f32, z: f32, xi: f32, gz: f32, w: f32, prior: bool) -> EncoderAdjoint {
+  var out = EncoderAdjoint();
+  let g = encoder_gaussian(lrr, mu, em, elv, prior);
+  let beta = 1.0 - g.alpha;
+  let dz = z - mu;
+  let G = gz - w * dz / g.vz;
+  var c = mu / g.vz + 0.5 * xi / sqrt(g.vq);
+  if (!prior) { c += em / g.ve; }
+  let gvz = G * (beta * beta * c - beta * mu / g.vz) + w * (0.5 * dz * dz / (g.vz * g.vz) - 0.5 / g.vz + 0.5 * beta * beta / g.vq);
+  out.gmu = G * beta + w * dz / g.vz;
+  out.gl = gvz * 2.0 * lrr;
+  if (!prior) {
+    out.gm = G * g.alpha;
+    out.glv = (G * (g.alpha * g.alpha * c - g.alpha * em / g.ve) + w * 0.5 * g.alpha * g.alpha / g.vq) * g.ve;
+  }
+  return out;
 }
 
 // What the proposal reads besides μ and ξ at step t of trial bg, loaded once and reused for every
@@ -208,7 +252,7 @@ fn propose_with(m: ProposalInputs, bg: u32, t: u32, mu: array<f32, R>, xi: array
 #if ENCODER
   var l = 0.0;
   for (var r = 0u; r < R; r++) {
-    let g = encoder_gaussian(m.L[r * R + r], mu[r], m.q[r], m.e[r]);
+    let g = encoder_gaussian(m.L[r * R + r], mu[r], m.q[r], m.e[r], prior_step(t));
     out.z[r] = g.mean + sqrt(g.vq) * xi[r];
     // log N(z; μ, v_z) − log q(z), with (z − μ_q)/√v_q = ξ
     let dz = out.z[r] - mu[r];

@@ -28,7 +28,7 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
-  off_y: u32, off_v: u32, off_qs: u32, P: u32, trial0: u32,
+  off_y: u32, off_v: u32, off_qs: u32, t_in: u32, P: u32, trial0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -195,7 +195,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       var c = 0.0;
       var sumsq = 0.0;
       for (var k = 0u; k < K; k++) { let w = sw[k] / s; sw[k] = w; c += w; sumsq += w * w; scum[k] = c; }
-      sresample = select(0u, 1u, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(K));
+      sresample = select(0u, 1u, resample_decision(t, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(K)));
       paths[flagidx(b, t)] = f32(sresample);
       if (p.resample == RESAMPLE_MULTINOMIAL) {
         var ce = 0.0;
@@ -228,7 +228,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
         if (scum[mid] < goal) { lo = mid + 1u; } else { hi = mid; }
       }
     }
-    carry = select(lw - slse + log(f32(K)), 0.0, resample);
+    carry = select(lw - slse + log(f32(K)), 0.0, resample || prior_step(t));
     if (live) {
       anc[ancidx(b, t, tid)] = lo;
       sanc[tid] = lo;
@@ -532,11 +532,7 @@ fn add_obs_pullback(b: u32, t: u32, w: f32, z: array<f32, R>, gz0: array<f32, R>
 }
 
 #if ENCODER
-// Encoder proposal, per dimension: z = μ_q + √v_q ξ (μ_q = (1−α)μ + α m, see encoder_gaussian), weight
-// log p(y_t | z) + log N(z; μ, v_z) + ½ξ² + ½ log v_q (−log q with ξ fixed). Chain rule with ξ fixed:
-// G = adjoint of z (future, observation and −w(z−μ)/v_z); ∂z/∂μ = 1−α, ∂z/∂m = α,
-// ∂z/∂v_z = (1−α)² c − (1−α) μ/v_z and ∂z/∂v_e = α² c − α m/v_e with c = μ/v_z + m/v_e + ξ/(2√v_q);
-// v_z = L_rr² takes the L (t = 0: L0) diagonal's gradient, v_e = exp(log-variance) the log-variance's.
+// Encoder proposal: the observation's pullback into the adjoint of z, then per dimension encoder_dim_adjoint (smc_common).
 fn encoder_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, mu: array<f32, R>, xi: array<f32, R>, gz0: array<f32, R>,
                             acc: ptr<function, array<f32, NSMALL>>) -> ParticleAdjoint {
   var out = ParticleAdjoint();
@@ -544,19 +540,12 @@ fn encoder_particle_adjoint(b: u32, t: u32, w: f32, z: array<f32, R>, mu: array<
   let sl = select(S_M1, S_M2, t == 0u);
   let offL = select(p.off_L, p.off_L0, t == 0u);
   for (var r = 0u; r < R; r++) {
-    let lrr = theta[offL + r * R + r];
-    let em = data[enc_mean_idx(b, t, r)];
-    let g = encoder_gaussian(lrr, mu[r], em, data[enc_logvar_idx(b, t, r)]);
-    let beta = 1.0 - g.alpha;
-    let dz = z[r] - mu[r];
-    let G = gzo[r] - w * dz / g.vz;
-    let c = mu[r] / g.vz + em / g.ve + 0.5 * xi[r] / sqrt(g.vq);
-    let gvz = G * (beta * beta * c - beta * mu[r] / g.vz) + w * (0.5 * dz * dz / (g.vz * g.vz) - 0.5 / g.vz + 0.5 * beta * beta / g.vq);
-    let gve = G * (g.alpha * g.alpha * c - g.alpha * em / g.ve) + w * 0.5 * g.alpha * g.alpha / g.vq;
-    out.gmu[r] = G * beta + w * dz / g.vz;
-    out.gq[r] = G * g.alpha;
-    out.ge[r] = gve * g.ve;
-    (*acc)[sl + r * R + r] += gvz * 2.0 * lrr;
+    let ea = encoder_dim_adjoint(theta[offL + r * R + r], mu[r], data[enc_mean_idx(b, t, r)], data[enc_logvar_idx(b, t, r)], z[r], xi[r], gzo[r], w,
+                                 prior_step(t));
+    out.gmu[r] = ea.gmu;
+    out.gq[r] = ea.gm;
+    out.ge[r] = ea.glv;
+    (*acc)[sl + r * R + r] += ea.gl;
   }
   return out;
 }
@@ -677,7 +666,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   for (var tt = 0u; tt < p.T; tt++) {
     let t = p.T - 1u - tt;
     if (live) {
-      if (t + 1u == p.T || paths[flagidx(b, t)] != 0.0) { sw[tid] = paths[widx(b, t, tid)]; }
+      if (weights_restart(b, t)) { sw[tid] = paths[widx(b, t, tid)]; }
       let ak = anc[ancidx(b, t, tid)];
       sanc[tid] = ak;
       for (var r = 0u; r < R; r++) { sz[tid * R + r] = paths[zidx(b, t, ak) + r]; }

@@ -41,7 +41,7 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
-  off_y: u32, off_v: u32, off_qs: u32, trial0: u32,
+  off_y: u32, off_v: u32, off_qs: u32, trial0: u32, t_in: u32,
 }
 
 // CWG: the combine kernel's workgroup size (256 on GPUs; small on software adapters, where every
@@ -141,7 +141,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       var a = k;
       if (prev[trial_base(b)] != 0.0) {
         a = ancestor(b, bg, t - 1u, k);
-      } else {
+      } else if (!prior_step(t - 1u)) {
         carry[q] = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
       }
       if ((p.flags & STEP_FLAG_ANC) != 0u) { anc[ancidx(bg, t - 1u, k)] = a; }
@@ -243,7 +243,7 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   if (tid == 0u) {
     acc[bg] = acc[bg] + (lse - log(f32(p.K)));
     acc[p.B + bg] = lse;
-    let resample = p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(p.K);
+    let resample = resample_decision(p.t, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(p.K));
     next[trial_base(b)] = select(0.0, 1.0, resample);
     next[trial_base(b) + 1u] = lse;
     if ((p.flags & STEP_FLAG_PATHS) != 0u) { paths[flagidx(bg, p.t)] = select(0.0, 1.0, resample); }

@@ -17,7 +17,8 @@
 // Every parameter gradient is accumulated over steps in slices owned by one block (or, LANE_GRADS, one
 // lane: unit and channel rows) or one invocation (the small parameters θ_a, μ0 and the R×R matrices): gpart =
 // rows [B·nb·RS, P] | small [B·nb·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small`
-// sum the slices into the packed gradient, `reduce_q` the per-block shares of the q_t, s_t gradients.
+// sum the slices into the packed gradient, `reduce_q` the per-block shares of the per-step data gradients (optimal
+// proposal: q_t, s_t; encoder proposal: the encoder's mean and log-variance).
 #include "smc_common"
 
 #const R
@@ -33,7 +34,7 @@ struct Params {
   off_m: u32, off_n: u32, off_h: u32, off_a: u32, off_wu: u32, off_mu0: u32,
   off_L: u32, off_L0: u32, off_Sq: u32, off_Lq: u32, off_Sq0: u32, off_Lq0: u32, off_G: u32,
   off_B: u32, off_b: u32, off_lv: u32, off_Bv: u32, off_Bo: u32,
-  off_y: u32, off_v: u32, off_qs: u32, trial0: u32,
+  off_y: u32, off_v: u32, off_qs: u32, trial0: u32, t_in: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,7 +48,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> work: array<f32>;
 // parameter rows per block w = b·nb + g (and lane) [B·nb·RS, P] | small accumulators per invocation [B·nb·WG, NSMALL]
 @group(0) @binding(7) var<storage, read_write> gpart: array<f32>;
-// per (b, t, block): shares of the q_t, s_t gradients [B,T,nb,R+1] (optimal proposal)
+// per (b, t, block): shares of the per-step data gradients [B,T,nb,QW] (optimal: q_t, s_t, QW = R+1; encoder: mean,
+// log-variance, QW = 2R)
 @group(0) @binding(8) var<storage, read_write> gqpart: array<f32>;
 @group(0) @binding(9) var<storage, read_write> gtheta: array<f32>;
 @group(0) @binding(10) var<storage, read> smallmap: array<u32>;
@@ -95,7 +97,7 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   let K = p.K;
   let t = p.t;
   let last = t + 1u == p.T;
-  let carryOn = !last && paths[flagidx(b, t)] == 0.0;
+  let carryOn = !weights_restart(b, t);
   var zh = array<f32, PB * R>();
   var gl = array<f32, PB * R>();
   var gz = array<f32, PB * R>();
@@ -329,8 +331,9 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 #endif
 
-#if OPTIMAL
-var<workgroup> sgq: array<f32, WG * (R + 1u)>;
+#if QDATA
+#const QW
+var<workgroup> sgq: array<f32, WG * QW>;
 #endif
 
 @compute @workgroup_size(WG)
@@ -344,6 +347,7 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   var acc = array<f32, NSMALL>();
   var gqv = array<f32, R>();
   var gsv = 0.0;
+  var gev = array<f32, R>();
 #if INPUT_GRAD
   var gvacc = array<f32, DUC>();
 #endif
@@ -434,10 +438,22 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #endif
       }
       let sl = select(S_M1, S_M2, t == 0u);
+#if ENCODER
+      let offL = select(p.off_L, p.off_L0, t == 0u);
+      for (var r = 0u; r < R; r++) {
+        let ea = encoder_dim_adjoint(theta[offL + r * R + r], mu[r], data[enc_mean_idx(b, t, r)], data[enc_logvar_idx(b, t, r)], z[r], xi[r], gz[r], w,
+                                     prior_step(t));
+        gmu[r] = ea.gmu;
+        gqv[r] += ea.gm;
+        gev[r] += ea.glv;
+        acc[sl + r * R + r] += ea.gl;
+      }
+#else
       for (var r = 0u; r < R; r++) {
         gmu[r] = gz[r];
         for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += gz[r] * xi[c]; }
       }
+#endif
 #endif
       if (t == 0u) { for (var r = 0u; r < R; r++) { acc[S_MU0 + r] += gmu[r]; } }
       for (var r = 0u; r < R; r++) { work[gmu_base(b, j) + r] = gmu[r]; }
@@ -450,16 +466,20 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     for (var u = 0u; u < DUC; u++) { gvpart[gvslot(blk.w, tid) + u] += gvacc[u]; }
 #endif
   }
+#if QDATA
+  // this block's share of the per-step data gradients: invocations' sums to workgroup memory, summed serially
+  for (var r = 0u; r < R; r++) { sgq[tid * QW + r] = gqv[r]; }
 #if OPTIMAL
-  // this block's share of the q_t, s_t gradients: invocations' sums to workgroup memory, summed serially
-  for (var r = 0u; r < R; r++) { sgq[tid * (R + 1u) + r] = gqv[r]; }
-  sgq[tid * (R + 1u) + R] = gsv;
+  sgq[tid * QW + R] = gsv;
+#else
+  for (var r = 0u; r < R; r++) { sgq[tid * QW + R + r] = gev[r]; }
+#endif
   workgroupBarrier();
   if (tid == 0u && blk.valid) {
-    for (var r = 0u; r <= R; r++) {
+    for (var r = 0u; r < QW; r++) {
       var s = 0.0;
-      for (var k = 0u; k < WG; k++) { s += sgq[k * (R + 1u) + r]; }
-      gqpart[((b * p.T + t) * p.nb + blk.g) * (R + 1u) + r] = s;
+      for (var k = 0u; k < WG; k++) { s += sgq[k * QW + r]; }
+      gqpart[((b * p.T + t) * p.nb + blk.g) * QW + r] = s;
     }
   }
 #endif
@@ -487,17 +507,17 @@ fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
   gtheta[dst] += s;
 }
 
-#if OPTIMAL
-// gqs = [q (B,T,R) | s (B,T)]: the sum of the blocks' shares of every step.
+#if QDATA
+// gqs, optimal [q (B,T,R) | s (B,T)], encoder [mean (B,T,R) | log-variance (B,T,R)]: the sum of the blocks' shares of every step.
 @compute @workgroup_size(64)
 fn reduce_q(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
-  if (e >= p.B * p.T * (R + 1u)) { return; }
-  let bt = e / (R + 1u);
-  let r = e % (R + 1u);
+  if (e >= p.B * p.T * QW) { return; }
+  let bt = e / QW;
+  let r = e % QW;
   var s = 0.0;
-  for (var g = 0u; g < p.nb; g++) { s += gqpart[(bt * p.nb + g) * (R + 1u) + r]; }
-  if (r < R) { gqs[bt * R + r] = s; } else { gqs[p.B * p.T * R + bt] = s; }
+  for (var g = 0u; g < p.nb; g++) { s += gqpart[(bt * p.nb + g) * QW + r]; }
+  if (r < R) { gqs[bt * R + r] = s; } else { gqs[p.B * p.T * R + bt * (QW - R) + r - R] = s; }
 }
 #endif
 

@@ -10,6 +10,7 @@ import { PURPOSE_GEN_POSTERIOR_PICK, PURPOSE_GEN_PRIOR } from '../gpu/shared-con
 import { OBS_NONLIN_IDS } from '../inference/smc-layout.js';
 import { filterDataset, type WeightedParticles } from '../inference/filter.js';
 import { hostNoiseFactor, readoutReadsInputs, type LowRankRNN, type HostParams, type ModelConfig } from '../models/lowrank-rnn.js';
+import type { CnnEncoder } from '../models/encoder.js';
 import { lowpassReference } from '../ops/lowpass.js';
 import { nonlinearityId } from '../ops/nonlin.js';
 
@@ -18,8 +19,16 @@ import { nonlinearityId } from '../ops/nonlin.js';
  * model; zero inputs when omitted, as in autonomous generation) and draw the initial states from the
  * filtering distribution at its last step.
  */
-export type InitialState =
-  'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array } };
+/** Data to filter for a posterior initial state; `encoder`: the model's CNN encoder, for the encoder proposal. */
+export interface PosteriorData {
+  y: Float32Array;
+  steps: number;
+  particles?: number;
+  inputs?: Float32Array;
+  encoder?: CnnEncoder;
+}
+
+export type InitialState = 'prior' | 'prior-mean' | { states: Float32Array } | { posteriorOf: PosteriorData };
 
 export interface GenerateOptions {
   steps: number;
@@ -72,12 +81,7 @@ function priorStates(config: ModelConfig, host: HostParams, S: number, seed: num
 }
 
 /** Filter given data (one trial) and draw S states from the final filtering distribution. */
-async function posteriorStates(
-  model: LowRankRNN,
-  of: { y: Float32Array; steps: number; particles?: number; inputs?: Float32Array },
-  S: number,
-  seed: number,
-): Promise<Float32Array> {
+async function posteriorStates(model: LowRankRNN, of: PosteriorData, S: number, seed: number): Promise<Float32Array> {
   const c = model.config;
   const { rank: R, obsDim: D, inputDim: DU } = c;
   const T = of.steps;
@@ -88,8 +92,8 @@ async function posteriorStates(
     throw new Error(`generate: posterior inputs have ${of.inputs.length} values, expected steps × input channels = ${T} × ${DU}`);
   }
   const inputs = DU > 0 ? { data: of.inputs ?? new Float32Array(T * DU), trials: 1, time: T, channels: DU } : null;
-  // filterDataset picks the proposal the model supports best and the execution path that fits K
-  const f = await filterDataset(model, { data: of.y, trials: 1, time: T, channels: D }, inputs, { particles: K, seed, keepPaths: true });
+  // filterDataset picks the proposal the model supports best (the encoder one when given the encoder) and the execution path that fits K
+  const f = await filterDataset(model, { data: of.y, trials: 1, time: T, channels: D }, inputs, { particles: K, seed, keepPaths: true, encoder: of.encoder });
   const { z, w } = f.paths!;
   const last = (T - 1) * K;
   return drawParticles({ z: z.subarray(last * R, (last + K) * R), w: w.subarray(last, last + K), trials: 1, particles: K }, R, S, seed);

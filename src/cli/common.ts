@@ -8,7 +8,7 @@ import { normalise, toCanonical, validateInputs, validateObservations, type Data
 import { loadArray, loadNwb, writeFileAtomic } from '../io/files.js';
 import { binSession, selectTrials, type BinnedSession, type BinOptions, type SplitName } from '../io/nwb-bin.js';
 import { LowRankRNN } from '../models/lowrank-rnn.js';
-import type { CnnEncoder } from '../models/encoder.js';
+import { CnnEncoder } from '../models/encoder.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 import { choiceOption, numberOption } from '../util/options.js';
 
@@ -82,6 +82,8 @@ export interface LoadedModel {
   model: LowRankRNN;
   normalisation: Normalisation | null;
   training: TrainingRecord | null;
+  /** The model's CNN encoder (model files with config.encoder), for the encoder proposal. */
+  encoder: CnnEncoder | null;
 }
 
 /** Read and check a model file (no GPU work). */
@@ -98,7 +100,8 @@ export async function readModelFile(path: string): Promise<ReturnType<typeof par
 
 export async function loadModelFile(engine: Engine, path: string, parsed?: ReturnType<typeof parseModel>): Promise<LoadedModel> {
   parsed ??= await readModelFile(path);
-  return { model: new LowRankRNN(engine, parsed.config, parsed.params), normalisation: parsed.normalisation, training: parsed.training };
+  const encoder = parsed.config.encoder && parsed.encoder ? new CnnEncoder(engine, parsed.config.encoder, parsed.config.rank, parsed.encoder) : null;
+  return { model: new LowRankRNN(engine, parsed.config, parsed.params), normalisation: parsed.normalisation, training: parsed.training, encoder };
 }
 
 /** Write a model file atomically (a crash never leaves a partial file at `path`). */

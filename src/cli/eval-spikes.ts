@@ -118,13 +118,13 @@ export async function run(argv: string[]): Promise<number> {
     throw new Error(`${values.data}: behaviour '${velocity}' was not binned (binned: ${b.behaviour.map((s) => s.name).join(', ') || 'none'})`);
 
   const engine = await openEngine(values.backend);
-  const { model } = await loadModelFile(engine, values.model, parsed);
+  const { model, encoder } = await loadModelFile(engine, values.model, parsed);
   if (c.obsDim !== b.heldIn.length)
     throw new Error(
       `${values.model}: the model reads ${c.obsDim} units but the session has ${b.heldIn.length} held-in units with these options (use the binning options of the fit)`,
     );
   const t0 = performance.now();
-  const f = await filterInBlocks(model, b.heldInCounts, b.inputs, { particles, seed });
+  const f = await filterInBlocks(model, b.heldInCounts, b.inputs, { particles, seed, encoder: encoder ?? undefined });
   const R = c.rank;
   const DU = c.inputDim;
   const latents: Trials3D = { data: f.means, trials: b.trials, time: b.time, channels: R };

@@ -19,7 +19,9 @@ import {
 export const summary = 'run the particle filter of a fitted model on data: log-likelihood, ESS, filtering means';
 
 const USAGE = `lowrank-smc filter --model M.json --data X.npy [--layout L] [--inputs U.npy] [--particles K (64)]
-  [--proposal optimal|bootstrap] [--resample-threshold F] [--seed S] [--out latents.npy] [--paths paths.npy] [--json] [--backend B]
+  [--proposal optimal|bootstrap|encoder] [--resample-threshold F] [--seed S] [--out latents.npy] [--paths paths.npy] [--json] [--backend B]
+--proposal: default the encoder proposal for a model with a CNN encoder (it reads each whole trial), else optimal for
+  linear-Gaussian observations, else bootstrap.
 --resample-threshold F resamples only when ESS < F·K (default: the model's training setting, else 1 = every step).
 --json prints {ll_per_step, ll_per_trial, ess_mean}; ll_per_step is the mean over trials of (1/T) log p̂(y_1:T),
   in the units of the data as given (the model's normalisation is accounted for), so models fitted with and
@@ -61,13 +63,15 @@ export async function run(argv: string[]): Promise<number> {
   if (values.out) await checkWritable(values.out, 'output');
   if (values.paths) await checkWritable(values.paths, 'output');
   const engine = await openEngine(values.backend);
-  const { model, normalisation, training } = await loadModelFile(engine, values.model);
+  const { model, normalisation, training, encoder } = await loadModelFile(engine, values.model);
   const resampleThreshold = thresholdFlag ?? training?.resampleThreshold ?? 1;
   const c = model.config;
   const ds = applyNormalisation(await loadObservations(values.data, values.layout, c.obs, values), normalisation);
   if (ds.channels !== c.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the model expects ${c.obsDim}`);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data, values);
-  const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap'] as const) : undefined;
+  const proposal = values.proposal ? choiceOption(values.proposal, 'proposal', ['optimal', 'bootstrap', 'encoder'] as const) : undefined;
+  if (proposal === 'encoder' && !encoder)
+    throw new Error(`${values.model}: --proposal encoder needs a model with a CNN encoder (fitted with --proposal encoder)`);
   // sizes beyond the device: a clear error before any GPU work
   filterChunkTrials(engine, ds.trials, ds.time, particles, c.rank);
   const pathsFile = values.paths ? await createAtomicFile(values.paths) : null;
@@ -77,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     f = await filterDataset(model, ds, inputs, {
       particles,
       proposal,
+      encoder: encoder ?? undefined,
       resampleThreshold,
       seed,
       means: !!values.out,

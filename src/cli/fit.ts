@@ -37,6 +37,9 @@ inference and training
   --encoder-kernels 14,4,2 --encoder-channels 128,64  the encoder proposal's CNN (kernel lengths, hidden channels;
                          needs --noise diag|scalar)  --encoder-padding causal|acausal|windowed (causal)
   --encoder-pad-mode zeros|reflect|replicate|circular (zeros)  --encoder-constant-var  one trained log-variance
+  --held-in-channels N   the encoder reads only the first N channels; the likelihood covers all (co-smoothing)
+  --t-forward N (0)      encoder proposal: the last N steps of each window are forward prediction (transition
+                         only, no resampling; the encoder reads the steps before them)
   --resampling systematic|stratified|multinomial (systematic)
   --resample-threshold F  resample only when ESS < F·K (default 1: every step, as the published method)
   --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
@@ -96,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
       'encoder-padding': { type: 'string' },
       'encoder-pad-mode': { type: 'string' },
       'encoder-constant-var': { type: 'boolean' },
+      'held-in-channels': { type: 'string' },
+      't-forward': { type: 'string' },
       observation: { type: 'string' },
       'readout-from': { type: 'string' },
       'freeze-obs-gain': { type: 'boolean' },
@@ -135,7 +140,8 @@ export async function run(argv: string[]): Promise<number> {
     ds = normalise(ds, resume.normalisation);
   }
   const s = fitSettings(options, ds, inputs?.channels ?? 0, fitResume);
-  const { config, proposal, particles, batch, window, iterations, lr, lrEnd, seed, optimizer, resampling, resampleThreshold, logEvery, clip, init } = s;
+  const { config, proposal, particles, batch, window, iterations, lr, lrEnd, seed, optimizer, resampling, resampleThreshold, tForward, logEvery, clip, init } =
+    s;
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const checkpointEvery = s.checkpointEvery;
   await checkWritable(values.out, 'model file');
@@ -155,6 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     proposal,
     resampling,
     resampleThreshold,
+    ...(tForward > 0 ? { tForward } : {}),
     particles,
     batch,
     window,
@@ -188,6 +195,7 @@ export async function run(argv: string[]): Promise<number> {
     window,
     proposal,
     encoder: proposal === 'encoder' ? encoder! : undefined,
+    tForward,
     resampling,
     resampleThreshold,
     optimizer,
@@ -207,7 +215,15 @@ export async function run(argv: string[]): Promise<number> {
         : undefined,
     clipGradNorm: clip,
     onProgress: (p) =>
-      progress.update(p.iteration, { 'll/step': p.llPerStep, σz: p.latentNoise, σx: p.obsNoise ?? undefined, ess: p.ess, '|g|': p.gradNorm, lr: p.lr }),
+      progress.update(p.iteration, {
+        'll/step': p.llPerStep,
+        σz: p.latentNoise,
+        σx: p.obsNoise ?? undefined,
+        ess: p.ess,
+        α: p.alpha,
+        '|g|': p.gradNorm,
+        lr: p.lr,
+      }),
     onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState), encoder),
   });
   progress.done();

@@ -93,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   if (inputs && inputChannels !== parsed.config.inputDim)
     throw new Error(`--inputs ${values.inputs}: ${inputChannels} input channel(s), the model takes ${parsed.config.inputDim}`);
   const engine = await openEngine(values.backend);
-  const { model, normalisation } = await loadModelFile(engine, values.model, parsed);
+  const { model, normalisation, encoder } = await loadModelFile(engine, values.model, parsed);
   const c = model.config;
   let initial: Parameters<typeof generate>[1]['initial'] = init === 'mean' ? 'prior-mean' : 'prior';
   if (init === 'posterior') {
@@ -105,7 +105,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     const particles = numberOption(values.particles, 'particles', { int: true, min: 1, default: 64 });
     const first = (d: { data: Float32Array; time: number; channels: number }) => d.data.subarray(0, d.time * d.channels);
-    initial = { posteriorOf: { y: first(ds), steps: ds.time, particles, inputs: dataInputs ? first(dataInputs) : undefined } };
+    // a model with a CNN encoder filters with the encoder proposal
+    initial = { posteriorOf: { y: first(ds), steps: ds.time, particles, inputs: dataInputs ? first(dataInputs) : undefined, encoder: encoder ?? undefined } };
   }
   const g = await generate(model, { steps, sequences: trials, burnIn, inputs, initial, seed });
   const toUnits = (a: Float32Array) => (normalisation ? denormalise({ data: a, trials: g.S, time: g.T, channels: c.obsDim }, normalisation).data : a);

@@ -16,13 +16,17 @@ import { pathFloats, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
 import { forwardPath } from './smc-step.js';
 import { BatchLoader, objective } from './objective.js';
+import { checkEncoderWindow, type CnnEncoder } from '../models/encoder.js';
 
 /** Default device memory for one chunk's particle paths and ancestors (also capped by the binding limit). */
 export const FILTER_CHUNK_BYTES = 256 << 20;
 
 export interface FilterOptions {
   particles: number;
+  /** Default: the encoder proposal when `encoder` is given, else defaultProposal. */
   proposal?: Proposal;
+  /** The model's CNN encoder, for the encoder proposal (its Gaussian from each whole trial). */
+  encoder?: CnnEncoder;
   resampling?: Resampling;
   /** Resample only when ESS < this fraction of K (default 1: every step). */
   resampleThreshold?: number;
@@ -103,7 +107,11 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
   const K = opts.particles;
   const R = c.rank;
   if (!Number.isInteger(K) || K < 1) throw new Error(`filter: particles must be a positive integer, got ${K}`);
-  const proposal = opts.proposal ?? defaultProposal(model);
+  const proposal = opts.proposal ?? (opts.encoder ? 'encoder' : defaultProposal(model));
+  if (proposal === 'encoder') {
+    if (!opts.encoder) throw new Error("filter: the encoder proposal needs the model's CNN encoder (a model file with one)");
+    checkEncoderWindow(opts.encoder.config, T, 0, 'filter');
+  }
   const resampling = opts.resampling ?? 'systematic';
   const path = forwardPath(engine, K, R, resampling);
   const chunk = filterChunkTrials(engine, B, T, K, R, opts.chunkBytes);
@@ -126,7 +134,7 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
       const tape = Tape.begin(engine);
       try {
         const cfg = { proposal, resampling, resampleThreshold: opts.resampleThreshold, B: Bc, T, K, key, iter: 0, trial0: b0 };
-        const { out, constant } = objective(model, batch.y, batch.v, cfg, path);
+        const { out, constant } = objective(model, batch.y, batch.v, cfg, path, opts.encoder);
         tape.end();
         const perTrialConstant = constant ? await constant.item() : 0;
         const llRaw = await out.ll.readF32();
@@ -194,7 +202,7 @@ export async function filterInBlocks(
   model: LowRankRNN,
   ds: Dataset,
   inputs: Dataset | null,
-  opts: { particles: number; seed?: number; maxBlock?: number },
+  opts: { particles: number; seed?: number; maxBlock?: number; encoder?: FilterOptions['encoder'] },
 ): Promise<{ means: Float32Array; llPerStep: number; last: WeightedParticles; blocks: number }> {
   const R = model.config.rank;
   const K = opts.particles;
@@ -212,7 +220,7 @@ export async function filterInBlocks(
     const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: T, channels: ds.channels };
     const uStride = T * (inputs?.channels ?? 0);
     const u = inputs && { ...inputs, data: inputs.data.subarray(k0 * uStride, k1 * uStride), trials: k1 - k0 };
-    const f = await filterDataset(model, part, u, { particles: K, seed: seed + b, keepPaths: true });
+    const f = await filterDataset(model, part, u, { particles: K, seed: seed + b, keepPaths: true, encoder: opts.encoder });
     means.set(f.means, k0 * T * R);
     for (let k = k0; k < k1; k++) {
       const at = ((k - k0) * T + T - 1) * K;

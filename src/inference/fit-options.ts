@@ -5,7 +5,7 @@
  */
 import type { InitKind } from '../models/data-init.js';
 import { INIT_KINDS } from '../models/data-init.js';
-import { DEFAULT_ENCODER, encoderOutputSteps, encoderReceptiveField } from '../models/encoder.js';
+import { checkEncoderWindow, DEFAULT_ENCODER } from '../models/encoder.js';
 import { DEFAULT_CONFIG, MAX_RANK, optimalProposalApplies, readsRates, validateConfig, type ModelConfig } from '../models/lowrank-rnn.js';
 import type { TrainingRecord } from '../models/model-file.js';
 import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
@@ -37,6 +37,8 @@ export interface FitSettings {
   optimizer: 'adam' | 'radam';
   resampling: Resampling;
   resampleThreshold: number;
+  /** Steps at the end of each window predicted from the transition only (encoder proposal). */
+  tForward: number;
   logEvery: number;
   clip: number | undefined;
   init: InitKind;
@@ -91,12 +93,16 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
       ...DEFAULT_ENCODER,
       kernels: ints(v['encoder-kernels'], 'encoder-kernels'),
       channels: ints(v['encoder-channels'], 'encoder-channels'),
-      inChannels: data.channels,
+      inChannels: numberOption(v['held-in-channels'], 'held-in-channels', { int: true, min: 1, default: data.channels }),
       placement: choiceOption(v['encoder-padding'], 'encoder-padding', PAD_PLACEMENTS, DEFAULT_ENCODER.placement),
       padMode: choiceOption(v['encoder-pad-mode'], 'encoder-pad-mode', Object.keys(PAD_MODES) as (keyof typeof PAD_MODES)[], DEFAULT_ENCODER.padMode),
       constantVar: flag('encoder-constant-var'),
     };
   }
+  if (config.encoder && config.encoder.inChannels > data.channels) {
+    throw new Error(`--held-in-channels ${config.encoder.inChannels} is more than the data's ${data.channels} channels`);
+  }
+  if (v['held-in-channels'] !== undefined && !config.encoder) throw new Error('--held-in-channels needs --proposal encoder (it is what the encoder reads)');
   validateConfig(config); // e.g. one-to-one with --units ≠ channels
   const linearGauss = optimalProposalApplies(config);
   const proposal = choiceOption(
@@ -113,15 +119,10 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
   if (proposal === 'encoder' && !config.encoder) throw new Error(`${from}the checkpoint's model has no CNN encoder; resume it with its own proposal`);
   if (proposal === 'encoder' && config.noise === 'full') throw new Error('--proposal encoder combines diagonal Gaussians: it needs --noise diag or scalar');
   const window = Math.min(numberOption(v.window, 'window', { int: true, min: 1, default: t?.window ?? FIT_DEFAULTS.window }), data.time);
-  if (proposal === 'encoder') {
-    const rf = encoderReceptiveField(config.encoder!);
-    if (rf > window) throw new Error(`the encoder's receptive field (${rf} steps) is longer than the window (${window} steps)`);
-    const steps = encoderOutputSteps(config.encoder!, window);
-    if (steps !== window)
-      throw new Error(
-        `--encoder-padding ${config.encoder!.placement} gives ${steps} of the window's ${window} steps (odd kernels lose one per layer); use causal or acausal`,
-      );
-  }
+  const tForward = numberOption(v['t-forward'], 't-forward', { int: true, min: 0, default: t?.tForward ?? 0 });
+  if (tForward >= window) throw new Error(`--t-forward ${tForward} must be shorter than the window (${window} steps)`);
+  if (tForward > 0 && proposal !== 'encoder') throw new Error(`--t-forward needs --proposal encoder (forward prediction follows the encoder's steps)`);
+  if (proposal === 'encoder') checkEncoderWindow(config.encoder!, window, tForward, `--encoder-kernels ${config.encoder!.kernels}`);
   // a resumed fit keeps the checkpoint's clipping unless clip is given
   const clip = v.clip === undefined ? t?.clip : numberOption(v.clip, 'clip', { positive: true });
   if (clip !== undefined && !(typeof clip === 'number' && clip > 0))
@@ -139,6 +140,7 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
     optimizer: choiceOption(v.optimizer, 'optimizer', ['radam', 'adam'] as const, (t?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer),
     resampling: choiceOption(v.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (t?.resampling as 'systematic') ?? 'systematic'),
     resampleThreshold: numberOption(v['resample-threshold'], 'resample-threshold', { min: 0, max: 1, default: t?.resampleThreshold ?? 1 }),
+    tForward,
     logEvery: numberOption(v['log-every'], 'log-every', { int: true, min: 1, default: 10 }),
     clip,
     init: choiceOption(v.init, 'init', INIT_KINDS, 'data'),

@@ -13,11 +13,12 @@ import { add, scale } from '../ops/elementwise.js';
 import { reshape, sum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
-import { encoderOutputSteps, type CnnEncoder } from '../models/encoder.js';
+import { checkEncoderWindow, type CnnEncoder, type EncoderGaussian } from '../models/encoder.js';
 import { pack } from '../ops/pack.js';
 import { fusedFits, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
 import { smcFilterStepsGrad } from './smc-step-grad.js';
+import { priorStart } from './smc-host.js';
 
 /** log Γ(x) (Lanczos), for the Poisson likelihood's data constant Σ log y!. */
 export function lgamma(x: number): number {
@@ -102,13 +103,35 @@ export class BatchLoader {
 }
 
 /**
+ * The filter's per-step encoder data [mean (B,T,R) | log-variance (B,T,R)] from the encoder's Gaussian over the
+ * first tIn steps of each window ([B, tIn, R] each; tIn < T with forward prediction, whose steps stay zero).
+ */
+export function encoderData(engine: Engine, g: EncoderGaussian, B: number, T: number): Tensor {
+  const [, tIn, R] = g.mean.shape;
+  const n = B * T * R;
+  const parts =
+    tIn === T
+      ? [
+          { src: g.mean, dstOffset: 0 },
+          { src: g.logVar, dstOffset: n },
+        ]
+      : Array.from({ length: B }, (_, b) => [
+          { src: g.mean, srcOffset: b * tIn * R, length: tIn * R, dstOffset: b * T * R },
+          { src: g.logVar, srcOffset: b * tIn * R, length: tIn * R, dstOffset: n + b * T * R },
+        ]).flat();
+  return pack(engine, parts, 2 * n, 'encoder.qs');
+}
+
+/**
  * Record one evaluation of the objective on the tape (or without one): the loss
  * −(1/(B·T)) Σ_b (Σ_t L_t + const), the filter outputs and the per-trial constant (null: none). Σ_t L_t comes from the filter: `path`
  * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
  * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
  * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
  * window's start). The encoder proposal needs the model's CNN `encoder`: it runs on the window (on the
- * tape) and its mean and log-variance become the filter's per-step proposal data.
+ * tape; with forward prediction, cfg.tForward, on its first T − tForward steps) and its mean and
+ * log-variance become the filter's per-step proposal data (zeros for the forward-prediction steps,
+ * which do not read them).
  */
 export function objective(
   model: LowRankRNN,
@@ -120,30 +143,20 @@ export function objective(
 ) {
   const c = model.config;
   const { B, T } = cfg;
+  const tIn = priorStart(cfg, 'objective');
   if (cfg.proposal === 'encoder') {
     if (!encoder) throw new Error("objective: the encoder proposal needs the model's CNN encoder");
-    if (encoderOutputSteps(encoder.config, T) !== T) {
-      throw new Error(
-        `objective: the encoder gives ${encoderOutputSteps(encoder.config, T)} of the window's ${T} steps (windowed padding with odd kernels loses one per layer); use causal or acausal padding`,
-      );
-    }
+    checkEncoderWindow(encoder.config, T, cfg.tForward ?? 0, 'objective');
   }
   const v = u && c.inputFilter === 'lowpass' ? lowpass(u, model.params.thetaA) : u;
   const th = model.theta(cfg.proposal, y, B, T, v);
+  let encoderLogVar: Tensor | undefined;
   if (cfg.proposal === 'encoder') {
     // the filter's qs: mean [B,T,R] | log-variance [B,T,R]
-    const g = encoder!.forward(y);
-    const n = B * T * c.rank;
-    th.qs = pack(
-      model.engine,
-      [
-        { src: g.mean, dstOffset: 0 },
-        { src: g.logVar, dstOffset: n },
-      ],
-      2 * n,
-      'encoder.qs',
-    );
+    const g = encoder!.forward(y, { steps: tIn });
+    th.qs = encoderData(model.engine, g, B, T);
     for (const t of [g.mean, g.logVar]) if (!t.requiresGrad) t.dispose();
+    if (g.logVar.requiresGrad) encoderLogVar = g.logVar; // the tape owns it
   }
   const full: SmcConfig = {
     ...cfg,
@@ -165,5 +178,6 @@ export function objective(
   let llSum = sum(out.ll);
   if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));
   const loss = scale(llSum, -1 / (B * T));
-  return { loss, out, constant: th.constant };
+  // encoderLogVar (encoder proposal, on a tape): the encoder's log-variances [B, T − tForward, R], for the logged α
+  return { loss, out, constant: th.constant, encoderLogVar };
 }

@@ -7,6 +7,7 @@ import { rngNormal4, rngUniform4 } from '../gpu/rng.js';
 import { PURPOSE_NOISE, PURPOSE_RESAMPLE } from '../gpu/shared-constants.js';
 import { phi } from '../ops/nonlin.js';
 import { resampleThreshold, shouldResample, type Resampling, type SmcConfig } from './smc-layout.js';
+import { priorStart } from './smc-host.js';
 import { type ObsNonlinearity } from '../models/theta-layout.js';
 
 /** The reference takes the GPU filter's configuration unchanged. */
@@ -70,6 +71,8 @@ export function referenceFilter(
   const ancAll = new Uint32Array(B * T * K);
   const resampledAll = new Uint8Array(B * T);
   const threshold = resampleThreshold(spec);
+  // forward prediction from step tIn on: the transition alone, no resampling, no carried weights
+  const tIn = priorStart(spec, 'referenceFilter');
   const lowerMatvec = (off: number, x: ArrayLike<number>) => {
     const out = new Float64Array(R);
     for (let r = 0; r < R; r++) for (let c = 0; c <= r; c++) out[r] += theta[off + r * R + c] * x[c];
@@ -125,7 +128,11 @@ export function referenceFilter(
           lw[k] = l;
         } else {
           let l = 0;
-          if (spec.proposal === 'encoder') {
+          if (spec.proposal === 'encoder' && t >= tIn) {
+            // forward prediction: the transition N(μ, v_z) alone, so log N(z; μ, v_z) − log q(z) = 0
+            const offL = t === 0 ? o.L0 : o.L;
+            for (let r = 0; r < R; r++) z[r] = mu[r] + Math.abs(theta[offL + r * R + r]) * xi[r];
+          } else if (spec.proposal === 'encoder') {
             // product of N(μ, v_z = L_rr²) and the encoder's N(m, v_e); l gets log N(z; μ, v_z) − log q(z)
             const offL = t === 0 ? o.L0 : o.L;
             for (let r = 0; r < R; r++) {
@@ -177,10 +184,10 @@ export function referenceFilter(
       wAll.set(w, (b * T + t) * K);
       let sumSq = 0;
       for (const v of w) sumSq += v * v;
-      const resample = fixedResampled ? fixedResampled[b * T + t] !== 0 : shouldResample(threshold, sumSq, K);
+      const resample = fixedResampled ? fixedResampled[b * T + t] !== 0 : t < tIn && (shouldResample(threshold, sumSq, K) || (t + 1 === tIn && tIn < T));
       resampledAll[b * T + t] = resample ? 1 : 0;
       const lse = m + Math.log(s);
-      carriedLogW = resample ? new Float64Array(K) : Float64Array.from(lw, (v) => v - lse + Math.log(K));
+      carriedLogW = resample || t >= tIn ? new Float64Array(K) : Float64Array.from(lw, (v) => v - lse + Math.log(K));
       // ancestors
       let anc: Uint32Array;
       if (fixedAncestors) anc = Uint32Array.from({ length: K }, (_, j) => fixedAncestors[(b * T + t) * K + j]);

@@ -61,6 +61,20 @@ export function validateCall(who: string, cfg: SmcConfig, inp: SmcInputs): void 
   }
   if (cfg.proposal === 'encoder') need(inp.qs, qsFloats(cfg), 'encoder outputs qs [mean (B,T,R) | log-variance (B,T,R)]');
   resampleThreshold(cfg);
+  priorStart(cfg, who);
+}
+
+/**
+ * The first forward-prediction step, T − tForward (T without forward prediction), validated: tForward is an
+ * integer in [0, T) and needs the encoder proposal (as the reference, whose bootstrap ignores it).
+ */
+export function priorStart(cfg: Pick<SmcConfig, 'tForward' | 'T' | 'proposal'>, who = 'particle filter'): number {
+  const f = cfg.tForward ?? 0;
+  if (!Number.isInteger(f) || f < 0 || f >= cfg.T)
+    throw new Error(`${who}: tForward (forward-prediction steps) must be an integer in [0, ${cfg.T}) (the window's steps), got ${f}`);
+  if (f > 0 && cfg.proposal !== 'encoder')
+    throw new Error(`${who}: forward prediction (tForward ${f}) needs the encoder proposal, not the ${cfg.proposal} one`);
+  return cfg.T - f;
 }
 
 /** y | v | qs in one read-only buffer (keeps the kernels under 8 storage bindings), with their offsets in floats. */
@@ -117,6 +131,7 @@ export function commonParams(cfg: SmcConfig, data: { offY: number; offV: number;
     off_v: data.offV,
     off_qs: data.offQs,
     trial0: cfg.trial0 ?? 0,
+    t_in: priorStart(cfg),
   };
 }
 

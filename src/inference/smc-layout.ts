@@ -38,6 +38,12 @@ export interface SmcConfig {
    * normalised weights carry into the next step's weights. See `resampleThreshold`.
    */
   resampleThreshold?: number;
+  /**
+   * Forward prediction (the reference's t_forward; encoder proposal only): the last tForward steps draw from
+   * the transition alone, are weighted by the likelihood of all channels, never resample and carry no
+   * weights; the step before them always resamples (default 0).
+   */
+  tForward?: number;
   /** Observations read Bᵀz + Bvᵀv_t + b (the model's readout from [v; z]); needs inputs. */
   readoutFromInputs?: boolean;
   B: number;

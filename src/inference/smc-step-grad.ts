@@ -3,7 +3,7 @@
  * the forward stores z, μ, normalised weights, resampling decisions and the sorted ancestors
  * (O(B·T·K·R) plus ancestors, nothing N-wide); the backward (shaders/smc_step_backward.wgsl) runs per
  * step in reverse over blocks of particles, with the fused backward's mathematics, so where both run
- * they give the same gradient. d ll / d theta, for the optimal proposal d ll / d qs, and d ll / d v
+ * they give the same gradient. d ll / d theta, for the optimal and encoder proposals d ll / d qs, and d ll / d v
  * when the inputs carry a gradient.
  */
 import { record } from '../autodiff/tape.js';
@@ -11,7 +11,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
-import { modelVariant, packData } from './smc-host.js';
+import { modelVariant, packData, priorStart, qsFloats } from './smc-host.js';
 import { runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
@@ -79,7 +79,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const block = stepBlockSize(K);
   const nb = Math.ceil(K / block);
   const lanes = stepLanes(engine, block);
-  const optimal = cfg.proposal === 'optimal';
+  // floats of per-step proposal data per step (optimal: q_t, s_t; encoder: mean, log-variance), 0 for none
+  const qw = qsFloats(cfg) / (B * T);
   const model = modelVariant(cfg);
   const kopts = {
     defines: {
@@ -92,6 +93,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       LANE_GRADS: laneGrads,
       INPUT_GRAD: inputGrad,
       DUC: Math.max(1, DU),
+      QDATA: qw > 0,
+      QW: Math.max(1, qw),
     },
     overrides: model.overrides,
     variant: `R${R}BS${block}PB${block / lanes}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
@@ -132,6 +135,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
     off_v: data.offV,
     off_qs: data.offQs,
     trial0: cfg.trial0 ?? 0,
+    t_in: priorStart(cfg),
   };
 
   const inputs: Tensor[] = [inp.theta];
@@ -151,9 +155,9 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       engine.clear(work);
       const gpart = engine.alloc(gradBytes, 'smc_step_bw.gpart');
       engine.clear(gpart);
-      const gqpart = engine.alloc(optimal ? 4 * B * T * nb * (R + 1) : 4, 'smc_step_bw.gqpart');
+      const gqpart = engine.alloc(qw > 0 ? 4 * B * T * nb * qw : 4, 'smc_step_bw.gqpart');
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc_step_bw.gtheta');
-      const gqs = optimal ? Tensor.empty(engine, [B * T * (R + 1)], 'f32', 'smc_step_bw.gqs') : null;
+      const gqs = qw > 0 ? Tensor.empty(engine, [B * T * qw], 'f32', 'smc_step_bw.gqs') : null;
       const smallmap = engine.upload(cfg.layout.smallMap, 'smc_step_bw.smallmap');
       const gvpart = inputGrad ? engine.alloc(4 * B * nb * lanes * DU, 'smc_step_bw.gvpart') : null;
       const gv = inputGrad ? Tensor.empty(engine, [B, T, DU], 'f32', 'smc_step_bw.gv') : null;
@@ -186,14 +190,14 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
         const p = { ...base, t };
         run('particles', p, blocks);
         if (t + 1 < T && !laneGrads) run('units', p, units);
-        if (!optimal) run('channels', p, channels);
+        if (cfg.proposal !== 'optimal') run('channels', p, channels);
         run('gather', p, blocks);
         if (inputGrad) run('reduce_v', p, Math.ceil((B * DU) / 64));
       }
       const p = { ...base, t: 0 };
       run('reduce_rows', p, Math.ceil(P / 64));
       run('reduce_small', p, Math.ceil(nSmall / 64));
-      if (gqs) run('reduce_q', p, Math.ceil((B * T * (R + 1)) / 64));
+      if (gqs) run('reduce_q', p, Math.ceil((B * T * qw) / 64));
       engine.release(work);
       engine.release(gpart);
       engine.release(gqpart);

@@ -11,8 +11,9 @@ import type { Engine } from '../gpu/engine.js';
 import { seedToKey } from '../gpu/rng.js';
 import type { Dataset } from '../io/dataset.js';
 import { clipGradNorm, exponentialDecay, Optimizer, type OptimizerKind, type OptimizerState } from '../ops/optim.js';
-import { hostNoiseFactor, type HostParams, type LowRankRNN } from '../models/lowrank-rnn.js';
-import type { CnnEncoder } from '../models/encoder.js';
+import { hostNoiseFactor, type HostParams, type LowRankRNN, type ModelConfig } from '../models/lowrank-rnn.js';
+import { checkEncoderWindow, encoderAlpha, type CnnEncoder } from '../models/encoder.js';
+import { priorStart } from './smc-host.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { resampleThreshold, type Resampling } from './smc-layout.js';
 import { type Proposal } from '../models/theta-layout.js';
@@ -35,6 +36,11 @@ export interface FitOptions {
   proposal: Proposal;
   /** The model's CNN encoder (proposal 'encoder'): run on each window and trained with the model. */
   encoder?: CnnEncoder;
+  /**
+   * Forward prediction (encoder proposal): the last tForward steps of each window draw from the transition
+   * alone, without resampling, and the encoder reads only the steps before them (default 0; see SmcConfig).
+   */
+  tForward?: number;
   resampling?: Resampling;
   /** Resample only when ESS < this fraction of K (default 1: every step, as the published method). */
   resampleThreshold?: number;
@@ -71,6 +77,8 @@ export interface FitProgress {
   ess: number;
   latentNoise: number;
   obsNoise: number | null;
+  /** Encoder proposal: the mean mixing weight α of the last iteration (see encoderAlpha). */
+  alpha?: number;
   particleStepsPerSecond: number;
   secondsElapsed: number;
   etaSeconds: number;
@@ -84,6 +92,17 @@ export interface FitResult {
 }
 
 /** Mean ESS of normalised weights [B·T, K], and the model's current noise levels (small readbacks). */
+/** Per-latent variances diag(L Lᵀ) of a noise parameter. */
+function noiseVariances(c: ModelConfig, raw: ArrayLike<number>): Float64Array {
+  const R = c.rank;
+  const L = hostNoiseFactor(c, raw);
+  return Float64Array.from({ length: R }, (_, r) => {
+    let v = 0;
+    for (let j = 0; j < R; j++) v += L[r * R + j] ** 2;
+    return v;
+  });
+}
+
 function diagnostics(model: LowRankRNN, host: HostParams, weights: Float32Array, K: number): { ess: number; latentNoise: number; obsNoise: number | null } {
   let ess = 0;
   const rows = weights.length / K;
@@ -94,13 +113,7 @@ function diagnostics(model: LowRankRNN, host: HostParams, weights: Float32Array,
   }
   const c = model.config;
   const R = c.rank;
-  const L = hostNoiseFactor(c, host.noiseZ);
-  let logStd = 0;
-  for (let r = 0; r < R; r++) {
-    let v = 0;
-    for (let j = 0; j < R; j++) v += L[r * R + j] ** 2;
-    logStd += Math.log(v) / 2;
-  }
+  const logStd = noiseVariances(c, host.noiseZ).reduce((a, v) => a + Math.log(v) / 2, 0);
   let obsNoise: number | null = null;
   if (c.obs === 'gauss') {
     const lv = host.logVarX;
@@ -130,6 +143,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   // RAdam without its momentum-only first steps: their size scales with the gradient, and far from a
   // fit (large gradients) they throw parameters where the normalised steps cannot bring them back.
   if (opts.proposal === 'encoder' && !opts.encoder) throw new Error("fit: the encoder proposal needs the model's CNN encoder (FitOptions.encoder)");
+  priorStart({ tForward: opts.tForward, T, proposal: opts.proposal }, 'fit');
+  if (opts.proposal === 'encoder' && opts.encoder) checkEncoderWindow(opts.encoder.config, T, opts.tForward ?? 0, 'fit');
   // the model's parameters, then the encoder's: one optimiser, one gradient norm, one snapshot
   const trainable = () => [...model.trainable(), ...(opts.encoder?.trainable() ?? [])];
   const optimizer = new Optimizer(opts.optimizer ?? FIT_DEFAULTS.optimizer, trainable(), { lr: lr0, unrectified: 'skip' });
@@ -144,6 +159,9 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const gradHistory = Tensor.zeros(engine, [logEvery], 'f32', 'gradnorm.history');
   // The normalised particle weights [B,T,K] of the last iteration before each readback (for its ESS).
   const lastWeights = Tensor.zeros(engine, [B * T * K], 'f32', 'ess.weights');
+  // encoder proposal: the encoder's log-variances of that iteration [B, T − tForward, R] (for the logged α)
+  const tIn = T - (opts.tForward ?? 0);
+  const lastLogVar = opts.proposal === 'encoder' ? Tensor.zeros(engine, [B * tIn * c.rank], 'f32', 'alpha.logvar') : null;
   const maxNorm = opts.clipGradNorm ?? Infinity; // Infinity: the norm is measured, nothing is scaled
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm must be a positive number, got ${opts.clipGradNorm}`);
   const snapshot = trainable().map((p) => Tensor.empty(engine, p.shape, 'f32', 'snapshot'));
@@ -158,11 +176,11 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       const windows = sampleWindows(ds, B, T, iter, key);
       const batch = loader.batch(windows, T);
       const tape = Tape.begin(engine);
-      const { loss, out } = objective(
+      const { loss, out, encoderLogVar } = objective(
         model,
         batch.y,
         batch.v,
-        { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter },
+        { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, tForward: opts.tForward, B, T, K, key, iter },
         'fused',
         opts.encoder,
       );
@@ -170,6 +188,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
       engine.copy(loss, lossHistory, 4, 0, 4 * (iter % logEvery));
       const readsBack = (iter + 1) % logEvery === 0 || iter + 1 === iterations;
       if (readsBack) engine.copy(out.paths, lastWeights, 4 * B * T * K, 4 * 2 * B * T * K * c.rank);
+      if (readsBack && lastLogVar && encoderLogVar) engine.copy(encoderLogVar, lastLogVar, 4 * lastLogVar.size);
       tape.backward(loss);
       const norm = clipGradNorm(trainable(), maxNorm);
       engine.copy(norm, gradHistory, 4, 0, 4 * (iter % logEvery));
@@ -216,7 +235,13 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
           if (bad >= 0) await rollBack(`a parameter is ${values[bad]} after iteration ${done}`);
         }
         const diag = diagnostics(model, host, await lastWeights.readF32(), K);
-        Object.assign(history[history.length - 1], { ess: diag.ess, latentNoise: diag.latentNoise }, diag.obsNoise === null ? {} : { obsNoise: diag.obsNoise });
+        const alpha = lastLogVar ? encoderAlpha(await lastLogVar.readF32(), tIn, noiseVariances(c, host.noiseZ0), noiseVariances(c, host.noiseZ)) : undefined;
+        Object.assign(
+          history[history.length - 1],
+          { ess: diag.ess, latentNoise: diag.latentNoise },
+          diag.obsNoise === null ? {} : { obsNoise: diag.obsNoise },
+          alpha === undefined ? {} : { alpha },
+        );
         pendingConstants = [];
         pendingLr = [];
         takeSnapshot();
@@ -233,6 +258,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
             ess: diag.ess,
             latentNoise: diag.latentNoise,
             obsNoise: diag.obsNoise,
+            alpha,
             particleStepsPerSecond: (itersDone * B * K * T) / Math.max(elapsed, 1e-9),
             secondsElapsed: elapsed,
             etaSeconds: (elapsed / itersDone) * (iterations - done),
@@ -256,6 +282,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
     lossHistory.dispose();
     gradHistory.dispose();
     lastWeights.dispose();
+    lastLogVar?.dispose();
     snapshot.forEach((s) => s.dispose());
     optimizer.dispose();
   }

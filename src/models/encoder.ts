@@ -86,6 +86,41 @@ export function encoderOutputSteps(e: Pick<EncoderConfig, 'kernels' | 'placement
   return e.kernels.reduce((t, k) => convOutputLength(t, k, e.placement), steps);
 }
 
+/**
+ * Throws a clear error when the encoder cannot serve windows of `window` steps whose last `tForward` are
+ * forward prediction (the encoder reads the first window − tForward): a receptive field longer than that,
+ * or windowed padding with odd kernels, which gives fewer outputs than steps.
+ */
+export function checkEncoderWindow(e: Pick<EncoderConfig, 'kernels' | 'placement'>, window: number, tForward: number, who: string): void {
+  const steps = window - tForward;
+  const what = tForward > 0 ? `the window's first ${steps} steps (${window} less ${tForward} of forward prediction)` : `the window (${window} steps)`;
+  const rf = encoderReceptiveField(e);
+  if (rf > steps) throw new Error(`${who}: the encoder's receptive field (${rf} steps) is longer than ${what}`);
+  const out = encoderOutputSteps(e, steps);
+  if (out !== steps) {
+    throw new Error(
+      `${who}: ${e.placement} padding gives ${out} encoder outputs for ${what} (odd kernels lose one step per layer); use causal or acausal padding, or even kernels`,
+    );
+  }
+}
+
+/**
+ * The encoder proposal's mean mixing weight α = v_z/(v_z + v_e) (the encoder's share of the proposal mean), over
+ * trials, steps and latents of encoder log-variances `logVar` [B, steps, R], as the reference logs it: step 0
+ * against the initial-state variances `vz0`, later steps against the transition's `vz` (per latent). With diagonal
+ * noise α does not depend on the particle, so this is also the mean over particles.
+ */
+export function encoderAlpha(logVar: ArrayLike<number>, steps: number, vz0: ArrayLike<number>, vz: ArrayLike<number>): number {
+  const R = vz.length;
+  let s = 0;
+  for (let i = 0; i < logVar.length; i++) {
+    const r = i % R;
+    const v = Math.floor(i / R) % steps === 0 ? vz0[r] : vz[r];
+    s += v / (v + Math.exp(logVar[i]));
+  }
+  return s / logVar.length;
+}
+
 /** Parameter names in order: per hidden layer its weight [out,in,k] and bias, then the heads. */
 export function encoderParamShapes(e: EncoderConfig, rank: number): Map<string, number[]> {
   const L = e.kernels.length;

@@ -39,6 +39,8 @@ export interface HistoryEntry {
   ess?: number;
   latentNoise?: number;
   obsNoise?: number;
+  /** Encoder proposal: the mean mixing weight α (the encoder's share of the proposal mean), as the reference logs it. */
+  alpha?: number;
 }
 
 export interface TrainingRecord {
@@ -46,6 +48,8 @@ export interface TrainingRecord {
   resampling: string;
   /** ESS threshold of resampling as a fraction of K (absent in older files: 1, every step). */
   resampleThreshold?: number;
+  /** Forward-prediction steps at the end of each window (encoder proposal; absent: 0). */
+  tForward?: number;
   particles: number;
   batch: number;
   window: number;

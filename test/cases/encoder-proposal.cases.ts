@@ -14,7 +14,7 @@ import { referenceFilter, type FilterSpec } from '../../src/inference/reference-
 import { smcFilter, splitPaths } from '../../src/inference/smc-op.js';
 import { smcFilterSteps } from '../../src/inference/smc-step.js';
 import type { Engine } from '../../src/gpu/engine.js';
-import { CnnEncoder, DEFAULT_ENCODER, encodeRef } from '../../src/models/encoder.js';
+import { CnnEncoder, DEFAULT_ENCODER, encodeRef, encoderAlpha } from '../../src/models/encoder.js';
 import { DEFAULT_CONFIG, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import type { PadPlacement } from '../../src/ops/conv.js';
 import { mulberry32 } from '../../src/util/random.js';
@@ -60,21 +60,25 @@ async function hugeVarianceIsBootstrap(engine: Engine, logVar: number): Promise<
   return worst;
 }
 
-const encoderModel = (placement: PadPlacement, noise: ModelConfig['noise'] = 'diag'): ModelConfig => ({
+const encoderModel = (placement: PadPlacement, noise: ModelConfig['noise'] = 'diag', inChannels = 3, obsDim = 3): ModelConfig => ({
   ...DEFAULT_CONFIG,
   rank: 2,
   units: 6,
-  obsDim: 3,
+  obsDim,
   obs: 'poisson',
   obsNonlinearity: 'softplus',
   nonlinearity: 'tanh',
   noise,
-  encoder: { ...DEFAULT_ENCODER, kernels: [3, 2], channels: [4], inChannels: 3, placement, initScale: 0.4 },
+  encoder: { ...DEFAULT_ENCODER, kernels: [3, 2], channels: [4], inChannels, placement, initScale: 0.4 },
 });
 
-/** The objective's loss and encoder gradients against the float64 pipeline (encodeRef → reference filter) with the GPU's ancestors. */
-async function objectiveMatches(engine: Engine, placement: PadPlacement): Promise<void> {
-  const config = encoderModel(placement);
+/**
+ * The objective's loss and encoder gradients against the float64 pipeline (encodeRef → reference filter) with the
+ * GPU's ancestors. `heldIn` < 4 of the 4 channels: the encoder reads only those (co-smoothing); `tForward`: the last
+ * steps are forward prediction (the encoder reads the steps before them).
+ */
+async function objectiveMatches(engine: Engine, placement: PadPlacement, heldIn = 3, tForward = 0): Promise<void> {
+  const config = encoderModel(placement, 'diag', heldIn, heldIn < 3 ? 4 : 3);
   const model = LowRankRNN.create(engine, config, 3);
   const encoder = CnnEncoder.create(engine, config.encoder!, config.rank, 4);
   const B = 2;
@@ -84,7 +88,8 @@ async function objectiveMatches(engine: Engine, placement: PadPlacement): Promis
   const rand = mulberry32(31);
   const y = Float64Array.from({ length: B * T * D }, () => Math.floor(rand() * 3));
   const yT = Tensor.fromArray(engine, y, [B, T, D], 'f32', 'y');
-  const cfg = { proposal: 'encoder', resampling: 'systematic', B, T, K, key: seedToKey(17), iter: 2 } as const;
+  const cfg = { proposal: 'encoder', resampling: 'systematic', B, T, K, key: seedToKey(17), iter: 2, tForward } as const;
+  const where = `${placement}, ${heldIn} of ${D} channels held in, t_forward ${tForward}`;
   const tape = Tape.begin(engine);
   const { loss, out } = objective(model, yT, null, cfg, 'fused', encoder);
   tape.end();
@@ -108,16 +113,28 @@ async function objectiveMatches(engine: Engine, placement: PadPlacement): Promis
     obsNonlinearity: config.obsNonlinearity,
     nonlinearity: config.nonlinearity,
   };
+  const R = config.rank;
+  const tIn = T - tForward;
   const refLoss = () => {
-    const g = encodeRef(config.encoder!, params, config.rank, y, [B, T, D]);
-    const qs = new Float64Array(2 * B * T * config.rank);
-    qs.set(g.mean, 0);
-    qs.set(g.logVar, B * T * config.rank);
+    const g = encodeRef(config.encoder!, params, R, y, [B, T, D], { steps: tIn });
+    // [B, tIn, R] into the filter's [B, T, R] (forward-prediction steps do not read it)
+    const qs = new Float64Array(2 * B * T * R);
+    for (let b = 0; b < B; b++) {
+      qs.set(g.mean.subarray(b * tIn * R, (b + 1) * tIn * R), b * T * R);
+      qs.set(g.logVar.subarray(b * tIn * R, (b + 1) * tIn * R), B * T * R + b * T * R);
+    }
     const r = referenceFilter(spec, theta, { y, v: [], qs }, anc, flags);
     return -r.ll.reduce((a, b) => a + b, 0) / (B * T);
   };
   const ref = refLoss();
-  if (Math.abs(lossGpu - ref) > 1e-4 * Math.max(1, Math.abs(ref))) throw new Error(`${placement}: objective ${lossGpu}, float64 pipeline ${ref}`);
+  if (Math.abs(lossGpu - ref) > 1e-4 * Math.max(1, Math.abs(ref))) throw new Error(`${where}: objective ${lossGpu}, float64 pipeline ${ref}`);
+  if (tForward > 0) {
+    for (let b = 0; b < B; b++) {
+      for (let t = tIn - 1; t < T; t++) {
+        if (flags[b * T + t] !== (t === tIn - 1 ? 1 : 0)) throw new Error(`${where}: resampling flag ${flags[b * T + t]} at step ${t}`);
+      }
+    }
+  }
   const names = Object.keys(encoder.params);
   names.forEach((name, i) => {
     const arr = params[name];
@@ -132,7 +149,7 @@ async function objectiveMatches(engine: Engine, placement: PadPlacement): Promis
     });
     const scale = Math.max(1e-3, ...Array.from(fd, Math.abs));
     const c = closeness(gpuGrads[i], fd, 2e-3 * scale, 5e-3);
-    if (c.ratio > 1) throw new Error(`${placement}: gradient of encoder ${name}[${c.index}]: gpu ${gpuGrads[i][c.index]}, fd ${fd[c.index]}`);
+    if (c.ratio > 1) throw new Error(`${where}: gradient of encoder ${name}[${c.index}]: gpu ${gpuGrads[i][c.index]}, fd ${fd[c.index]}`);
   });
   for (const t of [yT, ...encoder.trainable()]) t.dispose();
   model.dispose();
@@ -219,6 +236,42 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: 'forward prediction (t_forward) in the encoder proposal matches the float64 reference: fused filter and step path, log-likelihood and gradients',
+    browser: false,
+    timeoutMs: 180_000,
+    async run(e) {
+      const pr = makeProblem({ ...small, R: 2, DU: 1, K: 16, T: 12, tForward: 4, seed: 61, obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh' });
+      await forwardMatches(e, pr);
+      // the step path's forward (same counters) gives the fused one's log-likelihood and ancestors
+      const inp = gpuInputs(e, pr);
+      const fused = smcFilter(e, inp, pr.spec);
+      const step = smcFilterSteps(e, inp, pr.spec, { paths: true });
+      const [llF, llS] = [await fused.ll.readF32(), await step.ll.readF32()];
+      const c = closeness(llS, llF, 0, 1e-5);
+      if (c.ratio > 1) throw new Error(`t_forward: log-likelihood of trial ${c.index}: step ${llS[c.index]} fused ${llF[c.index]}`);
+      const [ancF, ancS] = [(await fused.anc.read()) as Uint32Array, (await step.anc!.read()) as Uint32Array];
+      if (ancF.some((a, i) => a !== ancS[i])) throw new Error('t_forward: the step path chose other ancestors than the fused filter');
+      for (const t of [inp.theta, inp.y, inp.v, inp.qs, fused.ll, fused.paths, fused.anc, step.ll, step.paths, step.anc]) t?.dispose();
+      // and the forward-prediction steps change the estimate (the case can fail)
+      const none = referenceFilter({ ...pr.spec, tForward: 0 }, pr.theta, pr.data);
+      const withF = referenceFilter(pr.spec, pr.theta, pr.data);
+      if (Math.abs(none.ll[0] - withF.ll[0]) < 1e-3) throw new Error(`t_forward 4 left the float64 log-likelihood at ${withF.ll[0]} (without: ${none.ll[0]})`);
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, R: 2, DU: 1, K: 8, T: 6, tForward: 2, seed: 62, obs: 'gauss', obsNonlinearity: 'softplus', nonlinearity: 'tanh' }),
+        true,
+      );
+    },
+  },
+  {
+    name: 'objective with held-out channels (2 of 4 held in) and t_forward 3: the encoder reads the held-in channels of the first steps; loss and encoder gradients match the float64 pipeline',
+    timeoutMs: 180_000,
+    async run(e) {
+      await objectiveMatches(e, 'causal', 2, 3);
+      await objectiveMatches(e, 'acausal', 3, 2);
+    },
+  },
+  {
     name: 'objective: the encoder proposal with full latent noise, or without an encoder, is a clear error',
     async run(e) {
       const y = Tensor.zeros(e, [2, 8, 3], 'f32', 'y');
@@ -274,6 +327,11 @@ export const cases: GpuCase[] = [
         if (!moved) throw new Error(`encoder ${name} did not change in training`);
       }
       if (res.history.length !== 3 || res.history.some((h) => !Number.isFinite(h.loss))) throw new Error(`history ${JSON.stringify(res.history)}`);
+      // the logged mixing weight α: the encoder starts with std 0.4 against the latent noise 0.1 (and 1 at t = 0)
+      if (res.history.some((h) => !(h.alpha! > 0.01 && h.alpha! < 0.99))) throw new Error(`logged α ${res.history.map((h) => h.alpha)}`);
+      // step 0 against the initial-state variance, later steps against the transition's
+      const alpha = encoderAlpha(Float32Array.of(Math.log(0.25), Math.log(0.75)), 2, [9], [0.25]);
+      if (Math.abs(alpha - (9 / 9.25 + 0.25) / 2) > 1e-7) throw new Error(`encoderAlpha ${alpha}`);
       for (const t of encoder.trainable()) t.dispose();
       model.dispose();
     },
@@ -332,7 +390,17 @@ export const cases: GpuCase[] = [
             [...common, '--noise', 'diag', '--encoder-kernels', '8,4', '--encoder-channels', '4', '--iters', '1'],
             /receptive field \(11 steps\) is longer than the window \(10 steps\)/,
           ],
-          [[...common, ...enc, '--noise', 'diag', '--encoder-padding', 'windowed', '--iters', '1'], /gives 9 of the window's 10 steps/],
+          [
+            [...common, ...enc, '--noise', 'diag', '--encoder-padding', 'windowed', '--iters', '1'],
+            /windowed padding gives 9 encoder outputs for the window \(10 steps\)/,
+          ],
+          [[...common, ...enc, '--noise', 'diag', '--t-forward', '10', '--iters', '1'], /--t-forward 10 must be shorter than the window \(10 steps\)/],
+          [
+            [...common, '--noise', 'diag', '--encoder-kernels', '6,3', '--encoder-channels', '4', '--t-forward', '3', '--iters', '1'],
+            /receptive field \(8 steps\) is longer than the window's first 7 steps \(10 less 3 of forward prediction\)/,
+          ],
+          [[...common, ...enc, '--noise', 'diag', '--held-in-channels', '4', '--iters', '1'], /--held-in-channels 4 is more than the data's 3 channels/],
+          [[...common.slice(0, -2), '--proposal', 'bootstrap', '--noise', 'diag', '--t-forward', '2', '--iters', '1'], /--t-forward needs --proposal encoder/],
           [
             [...common, ...enc, '--noise', 'diag', '--encoder-pad-mode', 'mirror', '--iters', '1'],
             /--encoder-pad-mode must be one of zeros, reflect, replicate, circular/,
@@ -343,25 +411,97 @@ export const cases: GpuCase[] = [
           await fitCli.run(args).catch((e: Error) => (message = e.message));
           if (!pattern.test(message)) throw new Error(`fit ${args.join(' ')}: expected ${pattern}, got "${message}"`);
         }
-        const args = [...common, ...enc, '--noise', 'diag', '--encoder-pad-mode', 'replicate', '--encoder-constant-var', '--lr', '1e-3', '--lr-end', '1e-3'];
+        // co-smoothing training: the encoder reads 2 of the 3 channels, the last 2 steps are forward prediction
+        const args = [
+          ...common,
+          ...enc,
+          '--noise',
+          'diag',
+          '--encoder-pad-mode',
+          'replicate',
+          '--encoder-constant-var',
+          '--held-in-channels',
+          '2',
+          '--t-forward',
+          '2',
+          '--lr',
+          '1e-3',
+          '--lr-end',
+          '1e-3',
+        ];
         if ((await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']))).length === 0) throw new Error('fit printed nothing');
         const first = parseModel(await readFile(modelPath, 'utf8'));
         const e = first.config.encoder;
-        if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 3 || !first.encoder) {
+        if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 2 || !first.encoder) {
           throw new Error(`model file encoder ${JSON.stringify(e)}, parameters ${first.encoder ? 'present' : 'missing'}`);
         }
         await printedBy(() =>
           fitCli.run(['--data', data, '--layout', 'trial,time,channel', '--resume', modelPath, '--out', modelPath, '--iters', '3', '--json']),
         );
         const second = parseModel(await readFile(modelPath, 'utf8'));
-        if (second.training?.proposal !== 'encoder' || second.training.iterations !== 3)
-          throw new Error(`resumed training record ${JSON.stringify(second.training?.proposal)} at ${second.training?.iterations}`);
+        if (second.training?.proposal !== 'encoder' || second.training.iterations !== 3 || second.training.tForward !== 2)
+          throw new Error(`resumed training record ${second.training?.proposal} at ${second.training?.iterations}, t_forward ${second.training?.tForward}`);
         // one more Adam step at lr 1e-3 moves each encoder parameter by about 1e-3: resumed, not drawn anew
         let moved = 0;
         for (const [name, v] of Object.entries(first.encoder)) {
           v.forEach((x, i) => (moved = Math.max(moved, Math.abs(second.encoder![name][i] - x))));
         }
         if (!(moved > 0 && moved < 5e-3)) throw new Error(`resuming moved the encoder parameters by up to ${moved}, expected one small step`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: 'filter, generate and eval CLIs load an encoder model file (v3): filter and generate --init posterior use the encoder proposal',
+    browser: false,
+    timeoutMs: 240_000,
+    async run() {
+      const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { saveNpy, loadArray } = await import('../../src/io/files.js');
+      const { serializeModel } = await import('../../src/models/model-file.js');
+      const { initialParams } = await import('../../src/models/lowrank-rnn.js');
+      const { initialEncoderParams } = await import('../../src/models/encoder.js');
+      // computed specifiers keep the CLIs out of the browser bundle
+      const cli = async (name: string) => (await import(/* @vite-ignore */ `../../src/cli/${name}.js`)) as { run(argv: string[]): Promise<number> };
+      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-encload-'));
+      try {
+        const config = encoderModel('causal');
+        const modelPath = join(dir, 'model.json');
+        await writeFile(
+          modelPath,
+          JSON.stringify(serializeModel(config, initialParams(config, 2), null, null, initialEncoderParams(config.encoder!, config.rank, 3))),
+        );
+        const rand = mulberry32(71);
+        const data = join(dir, 'y.npy');
+        await saveNpy(
+          data,
+          Float32Array.from({ length: 2 * 12 * 3 }, () => Math.floor(rand() * 3)),
+          [2, 12, 3],
+        );
+        const filter = await cli('filter');
+        const common = ['--model', modelPath, '--data', data, '--layout', 'trial,time,channel', '--particles', '8', '--json'];
+        const llOf = async (extra: string[]) => JSON.parse((await printedBy(() => filter.run([...common, ...extra]))).join('')).ll_per_step as number;
+        const encLl = await llOf([]);
+        const bootLl = await llOf(['--proposal', 'bootstrap']);
+        if (!Number.isFinite(encLl) || !Number.isFinite(bootLl) || encLl === bootLl) {
+          throw new Error(`filter: encoder-proposal ll ${encLl}, bootstrap ${bootLl} (the default must be the encoder proposal)`);
+        }
+        const gen = join(dir, 'gen.npy');
+        const latents = join(dir, 'z.npy');
+        await (await cli('generate')).run(['--model', modelPath, '--steps', '20', '--out', gen, '--latents', latents, '--init', 'posterior', '--data', data]);
+        const g = await loadArray(gen);
+        if (g.shape.join() !== '1,20,3' || !Array.from(g.data).every(Number.isFinite)) throw new Error(`generate wrote shape [${g.shape}]`);
+        const ev = JSON.parse(
+          (
+            await printedBy(async () =>
+              (await cli('eval')).run(['--model', modelPath, '--data', data, '--layout', 'trial,time,channel', '--samples', '50', '--json']),
+            )
+          ).join(''),
+        );
+        if (!Number.isFinite(ev.d_h)) throw new Error(`eval: ${JSON.stringify(ev)}`);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -71,6 +71,18 @@ const small = { R: 2, N: 6, D: 3, B: 2, T: 5, resampling: 'systematic' } as cons
 
 export const cases: GpuCase[] = [
   {
+    // the encoder proposal's backward on the step path: the L diagonal, μ and the encoder outputs (qs) through
+    // encoder_dim_adjoint, the per-block shares of the qs gradient summed by reduce_q
+    name: 'step-path gradient with the encoder proposal = fused gradient (K = 300, two blocks) and matches finite differences (K = 300, Poisson, inputs, forward prediction)',
+    browser: false,
+    timeoutMs: 240_000,
+    async run(e) {
+      const enc = { ...small, proposal: 'encoder', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh' } as const;
+      await sameAsFused(e, makeProblem({ ...enc, DU: 0, K: 300, seed: 82, obs: 'gauss', obsNonlinearity: 'identity' }), 2);
+      await gradientMatches(e, makeProblem({ ...enc, DU: 1, K: 300, T: 6, tForward: 2, seed: 83 }), true, smcFilterStepsGrad);
+    },
+  },
+  {
     name: 'step-path gradient = fused gradient (bootstrap Gaussian with inputs K = 64; Poisson softplus stratified K = 200)',
     async run(e) {
       await sameAsFused(

@@ -34,6 +34,8 @@ export function makeProblem(opts: {
   resampling: Resampling;
   seed: number;
   resampleThreshold?: number;
+  /** Forward-prediction steps at the end (encoder proposal). */
+  tForward?: number;
   readoutFromInputs?: boolean;
   /** One-to-one readout from the rates (needs D = N): gains block Bo, the kernels' RATES variant. */
   rates?: boolean;
@@ -98,6 +100,7 @@ export function makeProblem(opts: {
     nonlinearity: opts.nonlinearity,
     resampling: opts.resampling,
     resampleThreshold: opts.resampleThreshold,
+    tForward: opts.tForward,
     readoutFromInputs: opts.readoutFromInputs,
     B,
     T,
@@ -125,23 +128,31 @@ function config(pr: Problem): SmcConfig {
 /**
  * With an ESS threshold, the GPU's decisions [B,T] must be the float64 filter's (fed the GPU's ancestors)
  * except within f32 rounding of the threshold, and both kinds of step must occur (else the case tests
- * nothing about the carried weights).
+ * nothing about the carried weights). With forward prediction (tForward) the step before it must
+ * resample and the forward-prediction steps must not.
  */
 function checkDecisions(pr: Problem, flags: ArrayLike<number>, w: ArrayLike<number>): void {
   const { B, T, K } = pr.spec;
   const f = pr.spec.resampleThreshold ?? 1;
+  const tIn = T - (pr.spec.tForward ?? 0);
   let resampled = 0;
   for (let bt = 0; bt < B * T; bt++) {
     let sumSq = 0;
     for (let k = 0; k < K; k++) sumSq += w[bt * K + k] ** 2;
     const mine = flags[bt] !== 0;
+    const t = bt % T;
+    if (tIn < T && t >= tIn - 1) {
+      if (mine !== (t === tIn - 1)) throw new Error(`step ${t} of ${T} (forward prediction from ${tIn}): the GPU ${mine ? 'resampled' : 'did not resample'}`);
+      continue;
+    }
     if (mine !== shouldResample(f, sumSq, K) && Math.abs(1 / sumSq - f * K) > 1e-3 * K) {
       throw new Error(`step ${bt}: ESS ${1 / sumSq} against threshold ${f * K}, but the GPU ${mine ? 'resampled' : 'did not resample'}`);
     }
     if (mine) resampled++;
   }
-  if (f < 1 && (resampled === 0 || resampled === B * T)) throw new Error(`the filter resampled at ${resampled} of ${B * T} steps; the case needs both kinds`);
-  if (f >= 1 && resampled !== B * T) throw new Error(`threshold 1 must resample every step, did at ${resampled} of ${B * T}`);
+  const steps = tIn < T ? B * (tIn - 1) : B * T;
+  if (f < 1 && (resampled === 0 || resampled === steps)) throw new Error(`the filter resampled at ${resampled} of ${steps} steps; the case needs both kinds`);
+  if (f >= 1 && resampled !== steps) throw new Error(`threshold 1 must resample every step, did at ${resampled} of ${steps}`);
 }
 
 export async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {

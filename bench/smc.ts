@@ -11,8 +11,9 @@
  *   fwd_particle_steps_per_s  B·K·T / forward time of the path a forward-only run takes (`fwd_path`:
  *                             'fused', 'fused unit-parallel' or 'step', as forwardPath chooses)
  *   step_particle_steps_per_s the multi-workgroup step path (src/inference/smc-step.ts), every line
- *   train_path                the fused kernel variant training runs ('fused' or 'fused unit-parallel';
- *                             null where the fused kernel does not fit one workgroup)
+ *   train_path                the filter training runs (trainingPath, or --train-path): the fused kernel
+ *                             ('fused' or 'fused unit-parallel') or the step path's gradient op ('step');
+ *                             null where the chosen one does not fit
  *   train_iter_ms             one training iteration as `fit` runs it: batch copy, parameter transforms,
  *                             fused filter forward + backward, RAdam step (null where the fused path
  *                             does not fit); train_fwd_ms is the forward part alone (recorded on a tape)
@@ -40,7 +41,7 @@ import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { fusedFits, smcFilter, unitParallelFor, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { forwardPath, smcFilterSteps, stepPathBytes } from '../src/inference/smc-step.js';
-import { stepGradBytes } from '../src/inference/smc-step-grad.js';
+import { stepGradBytes, trainingPath } from '../src/inference/smc-step-grad.js';
 import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
@@ -117,6 +118,8 @@ export interface SmcBenchOptions {
   batches?: number[];
   T?: number;
   seeds?: number;
+  /** Training filter to time instead of the automatic choice (trainingPath). */
+  trainPath?: 'fused' | 'step';
   /** Largest forward (B·K·T particle-steps) run on a software adapter. */
   maxWork?: number;
   dataPath?: string;
@@ -288,14 +291,22 @@ export async function benchLine(
   let trainFwdT: { ms: number; cpuMs: number } | null = null;
   const maxBind = engine.limits.maxStorageBufferBindingSize;
   const stepBytes = stepPathBytes(B, T, K, config.rank);
-  const trainPath = fused ? 'fused' : Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind ? 'step' : null;
+  const stepFits = Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind;
+  const chosen = opts.trainPath ?? trainingPath(engine, K, config.rank, { resampling: 'systematic', proposal });
+  const trainPath = chosen === 'fused' ? (fused ? 'fused' : null) : stepFits ? 'step' : null;
   if (trainPath) {
     const optimizer = new Optimizer('radam', model.trainable(), { lr: 1e-3 });
     let iter = 0;
     const forward = (withBackward: boolean) => {
       const batch = loader.batch(sampleWindows(ds, B, T, iter, benchKey), T);
       const tape = Tape.begin(engine);
-      const { loss } = objective(model, batch.y, batch.v, { proposal, resampling: 'systematic', B, T, K, key: benchKey, iter: iter++ });
+      const { loss } = objective(
+        model,
+        batch.y,
+        batch.v,
+        { proposal, resampling: 'systematic', B, T, K, key: benchKey, iter: iter++ },
+        trainPath === 'fused' ? 'fused' : 'step-grad',
+      );
       tape.end();
       if (withBackward) {
         tape.backward(loss);
@@ -416,6 +427,7 @@ export const options = {
   steps: { type: 'string' },
   seeds: { type: 'string', default: '8' },
   'max-work': { type: 'string' },
+  'train-path': { type: 'string' },
   data: { type: 'string' },
 } as const;
 
@@ -429,6 +441,7 @@ export const usage = [
   `  --batches a,b,...        trials per batch for the sweep (default ${SWEEP_BATCHES.join(',')})`,
   '  --steps T                time steps per trial for the sweep (default 50)',
   '  --seeds N                seeds for ll_var (default 8)',
+  '  --train-path fused|step  time this training filter instead of the automatic choice',
   '  --max-work N             software adapter: skip lines whose forward exceeds N particle-steps (default 2^20)',
   `  --data file.npy          (time, 64) recording (default ${DEFAULT_DATA})`,
 ].join('\n');
@@ -470,7 +483,14 @@ export async function* runBench(
     seeds: positive(v.seeds ?? 8, '--seeds'),
     maxWork: v['max-work'] === undefined ? undefined : positive(v['max-work'], '--max-work'),
     dataPath: typeof v.data === 'string' ? v.data : undefined,
+    trainPath: trainPathFlag(v['train-path']),
   }) as AsyncIterable<Record<string, unknown>>;
+}
+
+function trainPathFlag(v: unknown): 'fused' | 'step' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'fused' && v !== 'step') throw new Error(`--train-path: '${String(v)}' is not fused or step`);
+  return v;
 }
 
 /** The size flags given, checked before any GPU work. */

@@ -159,7 +159,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
         batch.y,
         batch.v,
         { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, B, T, K, key, iter },
-        'fused',
+        'train',
         opts.encoder,
       );
       tape.end();

@@ -45,6 +45,7 @@ import { stepGradBytes, trainingPath } from '../src/inference/smc-step-grad.js';
 import { BatchLoader, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
+import { profileDispatches } from './timing.js';
 
 type Path = 'fused' | 'fused unit-parallel' | 'step';
 
@@ -73,6 +74,8 @@ export interface SmcBenchLine {
   train_fwd_ms: number | null;
   train_fwd_cpu_ms: number | null;
   pool_bytes: number;
+  /** With --profile: ms per kernel of one training iteration, each dispatch replayed alone (profileDispatches). */
+  train_profile?: { kernel: string; dispatches: number; ms: number }[];
   ll_var: number;
   ll_mean: number;
   ll_seeds: number;
@@ -118,6 +121,8 @@ export interface SmcBenchOptions {
   batches?: number[];
   T?: number;
   seeds?: number;
+  /** Add a per-kernel profile of one training iteration to each line. */
+  profile?: boolean;
   /** Training filter to time instead of the automatic choice (trainingPath). */
   trainPath?: 'fused' | 'step';
   /** Largest forward (B·K·T particle-steps) run on a software adapter. */
@@ -289,6 +294,7 @@ export async function benchLine(
   // step path's gradient op where K does not fit one workgroup and its stored paths fit a binding.
   let trainT: { ms: number; cpuMs: number } | null = null;
   let trainFwdT: { ms: number; cpuMs: number } | null = null;
+  let trainProfile: SmcBenchLine['train_profile'];
   const maxBind = engine.limits.maxStorageBufferBindingSize;
   const stepBytes = stepPathBytes(B, T, K, config.rank);
   const stepFits = Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind;
@@ -318,6 +324,7 @@ export async function benchLine(
     };
     trainFwdT = await timeRuns(engine, () => forward(false), runs, warmup);
     trainT = await timeRuns(engine, () => forward(true), runs, warmup);
+    if (opts.profile) trainProfile = await profileDispatches(engine, () => forward(true));
     optimizer.dispose();
   }
 
@@ -367,6 +374,7 @@ export async function benchLine(
     train_fwd_ms: trainFwdT?.ms ?? null,
     train_fwd_cpu_ms: trainFwdT?.cpuMs ?? null,
     pool_bytes: poolBytes,
+    ...(trainProfile ? { train_profile: trainProfile } : {}),
     ll_var: varSum / B,
     ll_mean: meanSum / B,
     ll_seeds: seeds,
@@ -428,6 +436,7 @@ export const options = {
   seeds: { type: 'string', default: '8' },
   'max-work': { type: 'string' },
   'train-path': { type: 'string' },
+  profile: { type: 'boolean' },
   data: { type: 'string' },
 } as const;
 
@@ -442,6 +451,7 @@ export const usage = [
   '  --steps T                time steps per trial for the sweep (default 50)',
   '  --seeds N                seeds for ll_var (default 8)',
   '  --train-path fused|step  time this training filter instead of the automatic choice',
+  '  --profile                add train_profile: ms per kernel of one training iteration (each dispatch replayed alone)',
   '  --max-work N             software adapter: skip lines whose forward exceeds N particle-steps (default 2^20)',
   `  --data file.npy          (time, 64) recording (default ${DEFAULT_DATA})`,
 ].join('\n');
@@ -484,6 +494,7 @@ export async function* runBench(
     maxWork: v['max-work'] === undefined ? undefined : positive(v['max-work'], '--max-work'),
     dataPath: typeof v.data === 'string' ? v.data : undefined,
     trainPath: trainPathFlag(v['train-path']),
+    profile: v.profile === true,
   }) as AsyncIterable<Record<string, unknown>>;
 }
 

@@ -100,9 +100,10 @@ export class BatchLoader {
  * 'train' (default) the faster of the fused kernel and the step path's gradient op here (trainingPath),
  * 'fused' the fused kernel (the step path's gradient op where K does not fit one workgroup), 'step-grad'
  * the step path's gradient op, 'step' the forward-only large-K step path (no gradient; see forwardPath).
- * The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
- * window's start). The encoder proposal needs the model's CNN `encoder`: it runs on the window (on the
- * tape) and its mean and log-variance become the filter's per-step proposal data.
+ * The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here. Inputs
+ * u [B,T,DU] are low-pass filtered here when the model says so (from zero at each window's start). The
+ * encoder proposal needs the model's CNN `encoder`: it runs on the window (on the tape) and its mean and
+ * log-variance become the filter's per-step proposal data.
  */
 export function objective(
   model: LowRankRNN,

@@ -11,8 +11,9 @@
  *   fwd_particle_steps_per_s  B·K·T / forward time of the path a forward-only run takes (`fwd_path`:
  *                             'fused', 'fused unit-parallel' or 'step', as forwardPath chooses)
  *   step_particle_steps_per_s the multi-workgroup step path (src/inference/smc-step.ts), every line
- *   train_path                the fused kernel variant training runs ('fused' or 'fused unit-parallel';
- *                             null where the fused kernel does not fit one workgroup)
+ *   train_path                the filter training runs (trainingPath, or --train-path): the fused kernel
+ *                             ('fused' or 'fused unit-parallel') or the step path's gradient op ('step');
+ *                             null where the chosen one does not fit
  *   train_iter_ms             one training iteration as `fit` runs it: batch copy, parameter transforms,
  *                             fused filter forward + backward, RAdam step (null where the fused path
  *                             does not fit); train_fwd_ms is the forward part alone (recorded on a tape)
@@ -41,10 +42,11 @@ import type { Proposal } from '../src/models/theta-layout.js';
 import { CnnEncoder, DEFAULT_ENCODER, type EncoderConfig } from '../src/models/encoder.js';
 import { fusedFits, smcFilter, unitParallelFor, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
 import { forwardPath, smcFilterSteps, stepPathBytes } from '../src/inference/smc-step.js';
-import { stepGradBytes } from '../src/inference/smc-step-grad.js';
+import { stepGradBytes, trainingPath } from '../src/inference/smc-step-grad.js';
 import { BatchLoader, encoderData, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
+import { profileDispatches } from './timing.js';
 
 type Path = 'fused' | 'fused unit-parallel' | 'step';
 
@@ -73,6 +75,8 @@ export interface SmcBenchLine {
   train_fwd_ms: number | null;
   train_fwd_cpu_ms: number | null;
   pool_bytes: number;
+  /** With --profile: ms per kernel of one training iteration, each dispatch replayed alone (profileDispatches). */
+  train_profile?: { kernel: string; dispatches: number; ms: number }[];
   ll_var: number;
   ll_mean: number;
   ll_seeds: number;
@@ -125,6 +129,10 @@ export interface SmcBenchOptions {
   batches?: number[];
   T?: number;
   seeds?: number;
+  /** Add a per-kernel profile of one training iteration to each line. */
+  profile?: boolean;
+  /** Training filter to time instead of the automatic choice (trainingPath). */
+  trainPath?: 'fused' | 'step';
   /** Largest forward (B·K·T particle-steps) run on a software adapter. */
   maxWork?: number;
   dataPath?: string;
@@ -297,16 +305,26 @@ export async function benchLine(
   // step path's gradient op where K does not fit one workgroup and its stored paths fit a binding.
   let trainT: { ms: number; cpuMs: number } | null = null;
   let trainFwdT: { ms: number; cpuMs: number } | null = null;
+  let trainProfile: SmcBenchLine['train_profile'];
   const maxBind = engine.limits.maxStorageBufferBindingSize;
   const stepBytes = stepPathBytes(B, T, K, config.rank);
-  const trainPath = fused ? 'fused' : Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind ? 'step' : null;
+  const stepFits = Math.max(stepBytes.paths, stepBytes.anc, stepGradBytes(engine, cfg(1))) <= maxBind;
+  const chosen = opts.trainPath ?? trainingPath(engine, K, config.rank, { resampling: 'systematic' });
+  const trainPath = chosen === 'fused' ? (fused ? 'fused' : null) : stepFits ? 'step' : null;
   if (trainPath) {
     const optimizer = new Optimizer('radam', [...model.trainable(), ...(encoder?.trainable() ?? [])], { lr: 1e-3 });
     let iter = 0;
     const forward = (withBackward: boolean) => {
       const batch = loader.batch(sampleWindows(ds, B, T, iter, benchKey), T);
       const tape = Tape.begin(engine);
-      const { loss } = objective(model, batch.y, batch.v, { proposal, resampling: 'systematic', B, T, K, key: benchKey, iter: iter++ }, 'fused', encoder);
+      const { loss } = objective(
+        model,
+        batch.y,
+        batch.v,
+        { proposal, resampling: 'systematic', B, T, K, key: benchKey, iter: iter++ },
+        trainPath === 'fused' ? 'fused' : 'step-grad',
+        encoder,
+      );
       tape.end();
       if (withBackward) {
         tape.backward(loss);
@@ -318,6 +336,7 @@ export async function benchLine(
     };
     trainFwdT = await timeRuns(engine, () => forward(false), runs, warmup);
     trainT = await timeRuns(engine, () => forward(true), runs, warmup);
+    if (opts.profile) trainProfile = await profileDispatches(engine, () => forward(true));
     optimizer.dispose();
   }
 
@@ -368,6 +387,7 @@ export async function benchLine(
     train_fwd_ms: trainFwdT?.ms ?? null,
     train_fwd_cpu_ms: trainFwdT?.cpuMs ?? null,
     pool_bytes: poolBytes,
+    ...(trainProfile ? { train_profile: trainProfile } : {}),
     ll_var: varSum / B,
     ll_mean: meanSum / B,
     ll_seeds: seeds,
@@ -428,6 +448,8 @@ export const options = {
   steps: { type: 'string' },
   seeds: { type: 'string', default: '8' },
   'max-work': { type: 'string' },
+  'train-path': { type: 'string' },
+  profile: { type: 'boolean' },
   data: { type: 'string' },
 } as const;
 
@@ -441,6 +463,8 @@ export const usage = [
   `  --batches a,b,...        trials per batch for the sweep (default ${SWEEP_BATCHES.join(',')})`,
   '  --steps T                time steps per trial for the sweep (default 50)',
   '  --seeds N                seeds for ll_var (default 8)',
+  '  --train-path fused|step  time this training filter instead of the automatic choice',
+  '  --profile                add train_profile: ms per kernel of one training iteration (each dispatch replayed alone)',
   '  --max-work N             software adapter: skip lines whose forward exceeds N particle-steps (default 2^20)',
   `  --data file.npy          (time, 64) recording (default ${DEFAULT_DATA})`,
 ].join('\n');
@@ -480,6 +504,8 @@ export function parseSmcFlags(v: Record<string, unknown>): Omit<SmcBenchOptions,
     seeds: positive(v.seeds ?? 8, '--seeds'),
     maxWork: v['max-work'] === undefined ? undefined : positive(v['max-work'], '--max-work'),
     dataPath: typeof v.data === 'string' ? v.data : undefined,
+    trainPath: trainPathFlag(v['train-path']),
+    profile: v.profile === true,
   };
 }
 
@@ -494,6 +520,12 @@ export async function* runBench(
   yield* runSmcBench(engine, { software: ctx.software, runs: ctx.runs, warmup: ctx.warmup, ...parseSmcFlags(ctx.values) }) as AsyncIterable<
     Record<string, unknown>
   >;
+}
+
+function trainPathFlag(v: unknown): 'fused' | 'step' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'fused' && v !== 'step') throw new Error(`--train-path: '${String(v)}' is not fused or step`);
+  return v;
 }
 
 /** The size flags given, checked before any GPU work. */

@@ -51,3 +51,42 @@ export async function timeGpu(engine: Engine, encode: () => void, options: { run
   }
   return median(samples);
 }
+
+/**
+ * Per-kernel profile of what `encode` dispatches: it runs once with every dispatch recorded (its
+ * buffers resolved, so released tensors' buffers are replayed as they were), then each recorded
+ * dispatch is replayed `repeat` times in one submit and timed to completion. Returns milliseconds per
+ * kernel label (summed over its dispatches, per replay) with dispatch counts, largest first. The
+ * replays see whatever the buffers hold by then: a profile of costs, not of results.
+ */
+export async function profileDispatches(engine: Engine, encode: () => void, repeat = 3): Promise<{ kernel: string; dispatches: number; ms: number }[]> {
+  type Dispatch = Parameters<Engine['dispatch']>;
+  const recorded: Dispatch[] = [];
+  const dispatch = engine.dispatch;
+  engine.dispatch = (kernel, bindings, grid) => {
+    dispatch.call(engine, kernel, bindings, grid);
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(bindings)) {
+      const buf = v && typeof v === 'object' && 'buffer' in v ? (v as { buffer: unknown }).buffer : null;
+      resolved[k] = buf && typeof (buf as { size?: unknown }).size === 'number' ? buf : v;
+    }
+    recorded.push([kernel, resolved as Dispatch[1], grid]);
+  };
+  try {
+    encode();
+  } finally {
+    engine.dispatch = dispatch;
+  }
+  await engine.sync();
+  const by = new Map<string, { dispatches: number; ms: number }>();
+  for (const [kernel, bindings, grid] of recorded) {
+    const t0 = performance.now();
+    for (let r = 0; r < repeat; r++) engine.dispatch(kernel, bindings, grid);
+    await engine.sync();
+    const e = by.get(kernel.label) ?? { dispatches: 0, ms: 0 };
+    e.dispatches++;
+    e.ms += (performance.now() - t0) / repeat;
+    by.set(kernel.label, e);
+  }
+  return [...by.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
+}

@@ -171,6 +171,40 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   if (t >= p.T || !valid) { return; } // the final pass only resamples
   let decay = exp(-exp(theta[p.off_a]));
   let pin = proposal_inputs(bg, t);
+#if BLOCKED_OBS
+  // Bootstrap with the affine readout: draw the PB particles first, then one pass over the channels
+  // whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
+  var zn = array<f32, PB * R>();
+  for (var q = 0u; q < PB; q++) {
+    let k = g * BS + q * WG + tid;
+    let lx = lower_vec(pin.L, noise(bg, t, min(k, K - 1u)));
+    for (var r = 0u; r < R; r++) { zn[q * R + r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u) + lx[r]; }
+  }
+  var lobs = array<f32, PB>();
+  for (var d = 0u; d < p.D; d++) {
+    let off = obs_offset(bg, t, d);
+    var brow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
+    let y = obs_y(bg, t, d);
+#if !POISSON
+    let lv = theta[p.off_lv + d];
+    let prec = exp(-lv);
+#endif
+#unroll Q PB
+    {
+      var eta = off;
+      for (var r = 0u; r < R; r++) { eta += brow[r] * zn[Q * R + r]; }
+      let lam = psi(eta);
+#if POISSON
+      lobs[Q] += y * log(lam) - lam;
+#else
+      let res = y - lam;
+      lobs[Q] += -0.5 * res * res * prec - 0.5 * lv - 0.5 * LOG_2PI;
+#endif
+    }
+#endunroll
+  }
+#endif
   // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
   for (var q = 0u; q < PB; q++) {
     let k = g * BS + q * WG + tid;
@@ -178,7 +212,13 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     for (var r = 0u; r < R; r++) { mu[r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u); }
     var lw = -3.0e38;
     if (k < K) {
+#if BLOCKED_OBS
+      var pz = Proposed();
+      for (var r = 0u; r < R; r++) { pz.z[r] = zn[q * R + r]; }
+      pz.lw = lobs[q];
+#else
       let pz = propose_with(pin, bg, t, mu, noise(bg, t, k));
+#endif
       lw = pz.lw + carry[q];
       for (var r = 0u; r < R; r++) { next[(b * K + k) * R + r] = pz.z[r]; }
       next[lw_base(b) + k] = lw;

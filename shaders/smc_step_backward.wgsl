@@ -11,6 +11,7 @@
 //              recomputes the currents: every lane owns a row slice, and each unit's parameter loads and
 //              gradient updates then serve its PB particles (the per-particle gathers of `units` dominate there)
 //   channels   (one invocation per channel and block, bootstrap): observation parameter gradients
+//              (#if BLOCKED_OBS, with LANE_GRADS and the affine readout, `gather` adds them per lane instead)
 //   gather     (as `particles`): the adjoint of z_tj is the sum over its children (a contiguous range of
 //              the sorted ancestors, found by binary search: no atomics), then the proposal and
 //              observation terms give the adjoint of μ_tj and the small parameters' gradients
@@ -252,6 +253,18 @@ fn units(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 }
 
 #if !OPTIMAL
+// Channel d's gradients of the bias, of Bv (readout from [v; z]) and of the log-variance (Gaussian) at
+// step t of trial b, added to the row slice at s.
+fn add_channel_grads(s: u32, b: u32, t: u32, d: u32, gbias: f32, glv: f32) {
+  gpart[s + p.off_b + d] += gbias;
+#if READOUT_V
+  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
+#endif
+#if !POISSON
+  gpart[s + p.off_lv + d] += glv;
+#endif
+}
+
 // Channel d's observation parameter gradients at step t over block w's particles (bootstrap). With
 // RATES channel d is unit d: its m, h, gain and Wu rows get the readout's share here.
 @compute @workgroup_size(64)
@@ -321,13 +334,7 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 #else
   for (var r = 0u; r < R; r++) { gpart[s + p.off_B + d * R + r] += gB[r]; }
 #endif
-  gpart[s + p.off_b + d] += gbias;
-#if READOUT_V
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
-#endif
-#if !POISSON
-  gpart[s + p.off_lv + d] += glv;
-#endif
+  add_channel_grads(s, b, t, d, gbias, glv);
 }
 #endif
 
@@ -335,6 +342,18 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 #const QW
 var<workgroup> sgq: array<f32, WG * QW>;
 #endif
+
+// Children of particle j at the step of ancestor row `arow`: the range [x, y) of k with ancestor j in the
+// sorted row (binary searches: no atomics).
+fn children(arow: u32, j: u32) -> vec2<u32> {
+  var lo = 0u;
+  var hi = p.K;
+  while (lo < hi) { let mid = (lo + hi) / 2u; if (anc[arow + mid] < j) { lo = mid + 1u; } else { hi = mid; } }
+  var end = lo;
+  var hi2 = p.K;
+  while (end < hi2) { let mid = (end + hi2) / 2u; if (anc[arow + mid] <= j) { end = mid + 1u; } else { hi2 = mid; } }
+  return vec2<u32>(lo, end);
+}
 
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -351,18 +370,85 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #if INPUT_GRAD
   var gvacc = array<f32, DUC>();
 #endif
+#if BLOCKED_OBS
+  // Bootstrap, affine readout, gradients per lane: the adjoints of this invocation's PB particles
+  // first, then one pass over the channels (each channel's parameter loads and gradient slice serve
+  // all PB particles; this replaces the `channels` kernel), then the noise terms per particle.
+  var gzb = array<f32, PB * R>();
+  var zb = array<f32, PB * R>();
+  var wb = array<f32, PB>(); // particles past K keep w = z = 0: they add nothing
+  for (var q = 0u; q < PB; q++) {
+    let j = blk.g * BS + q * WG + tid;
+    if (blk.valid && j < K) {
+      let cr = children(arow, j);
+      for (var k = cr.x; k < cr.y; k++) { for (var r = 0u; r < R; r++) { gzb[q * R + r] += work[gzh_base(b, k) + r]; } }
+      wb[q] = work[wadj_idx(b, j)];
+      for (var r = 0u; r < R; r++) { zb[q * R + r] = paths[zidx(b, t, j) + r]; }
+    }
+  }
+  let s = slice(blk.w, tid);
+  for (var d = 0u; d < p.D; d++) {
+    let off = obs_offset(b, t, d);
+    var brow = array<f32, R>();
+    for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
+    let y = data[p.off_y + (b * p.T + t) * p.D + d];
+#if !POISSON
+    let prec = exp(-theta[p.off_lv + d]);
+#endif
+    var glv = 0.0;
+    var gB = array<f32, R>();
+    var gbias = 0.0;
+#unroll Q PB
+    {
+      var eta = off;
+      for (var r = 0u; r < R; r++) { eta += brow[r] * zb[Q * R + r]; }
+      let lam = psi(eta);
+#if POISSON
+      let geta = (y / lam - 1.0) * dpsi(eta);
+#else
+      let res = y - lam;
+      let geta = res * prec * dpsi(eta);
+      glv += wb[Q] * (0.5 * res * res * prec - 0.5);
+#endif
+      let wg = wb[Q] * geta;
+      gbias += wg;
+      for (var r = 0u; r < R; r++) {
+        gzb[Q * R + r] += wg * brow[r];
+        gB[r] += wg * zb[Q * R + r];
+      }
+    }
+#endunroll
+    if (blk.valid) {
+      for (var r = 0u; r < R; r++) { gpart[s + p.off_B + d * R + r] += gB[r]; }
+      add_channel_grads(s, b, t, d, gbias, glv);
+    }
+#if INPUT_GRAD
+#if READOUT_V
+    for (var u = 0u; u < DUC; u++) { gvacc[u] += gbias * theta[p.off_Bv + d * p.DU + u]; }
+#endif
+#endif
+  }
+  for (var q = 0u; q < PB; q++) {
+    let j = blk.g * BS + q * WG + tid;
+    if (blk.valid && j < K) {
+      let xi = noise(b, t, j);
+      let sl = select(S_M1, S_M2, t == 0u);
+      for (var r = 0u; r < R; r++) {
+        let g = gzb[q * R + r];
+        for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += g * xi[c]; }
+        if (t == 0u) { acc[S_MU0 + r] += g; }
+        work[gmu_base(b, j) + r] = g;
+      }
+    }
+  }
+#else
   for (var q = 0u; q < PB; q++) {
     let j = blk.g * BS + q * WG + tid;
     if (blk.valid && j < K) {
       // children of particle j: the k-range with ancestor j in the sorted ancestor row
-      var lo = 0u;
-      var hi = K;
-      while (lo < hi) { let mid = (lo + hi) / 2u; if (anc[arow + mid] < j) { lo = mid + 1u; } else { hi = mid; } }
-      var end = lo;
-      var hi2 = K;
-      while (end < hi2) { let mid = (end + hi2) / 2u; if (anc[arow + mid] <= j) { end = mid + 1u; } else { hi2 = mid; } }
+      let cr = children(arow, j);
       var gz = array<f32, R>();
-      for (var k = lo; k < end; k++) { for (var r = 0u; r < R; r++) { gz[r] += work[gzh_base(b, k) + r]; } }
+      for (var k = cr.x; k < cr.y; k++) { for (var r = 0u; r < R; r++) { gz[r] += work[gzh_base(b, k) + r]; } }
       let w = work[wadj_idx(b, j)];
       var z = array<f32, R>();
       var mu = array<f32, R>();
@@ -459,6 +545,7 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
       for (var r = 0u; r < R; r++) { work[gmu_base(b, j) + r] = gmu[r]; }
     }
   }
+#endif
   if (blk.valid) {
     let ss = small_slot(blk.w, tid);
     for (var e = 1u; e < NSMALL; e++) { gpart[ss + e] += acc[e]; }

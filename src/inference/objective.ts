@@ -17,7 +17,7 @@ import { checkEncoderWindow, type CnnEncoder, type EncoderGaussian } from '../mo
 import { pack } from '../ops/pack.js';
 import { fusedFits, smcFilter, type SmcConfig } from './smc-op.js';
 import { smcFilterSteps } from './smc-step.js';
-import { smcFilterStepsGrad } from './smc-step-grad.js';
+import { smcFilterStepsGrad, trainingPath } from './smc-step-grad.js';
 import { priorStart } from './smc-host.js';
 
 /** log Γ(x) (Lanczos), for the Poisson likelihood's data constant Σ log y!. */
@@ -125,20 +125,21 @@ export function encoderData(engine: Engine, g: EncoderGaussian, B: number, T: nu
 /**
  * Record one evaluation of the objective on the tape (or without one): the loss
  * −(1/(B·T)) Σ_b (Σ_t L_t + const), the filter outputs and the per-trial constant (null: none). Σ_t L_t comes from the filter: `path`
- * 'fused' (default) the fused kernel, 'step' the forward-only large-K step path (no gradient; see
- * forwardPath). The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added
- * here. Inputs u [B,T,DU] are low-pass filtered here when the model says so (from zero at each
- * window's start). The encoder proposal needs the model's CNN `encoder`: it runs on the window (on the
- * tape; with forward prediction, cfg.tForward, on its first T − tForward steps) and its mean and
- * log-variance become the filter's per-step proposal data (zeros for the forward-prediction steps,
- * which do not read them).
+ * 'train' (default) the faster of the fused kernel and the step path's gradient op here (trainingPath),
+ * 'fused' the fused kernel (the step path's gradient op where K does not fit one workgroup), 'step-grad'
+ * the step path's gradient op, 'step' the forward-only large-K step path (no gradient; see forwardPath).
+ * The optimal proposal's parameter-dependent constant (log-determinants, log σ²) is added here. Inputs
+ * u [B,T,DU] are low-pass filtered here when the model says so (from zero at each window's start). The
+ * encoder proposal needs the model's CNN `encoder`: it runs on the window (on the tape; with forward
+ * prediction, cfg.tForward, on its first T − tForward steps) and its mean and log-variance become the
+ * filter's per-step proposal data (zeros for the forward-prediction steps, which do not read them).
  */
 export function objective(
   model: LowRankRNN,
   y: Tensor,
   u: Tensor | null,
   cfg: Omit<SmcConfig, 'layout' | 'nonlinearity' | 'obs' | 'obsNonlinearity' | 'readoutFromInputs'>,
-  path: 'fused' | 'step' = 'fused',
+  path: 'train' | 'fused' | 'step-grad' | 'step' = 'train',
   encoder?: CnnEncoder,
 ) {
   const c = model.config;
@@ -171,8 +172,11 @@ export function objective(
     const nograd = (t: Tensor | null) => (t ? stopGradient(t) : null);
     const s = smcFilterSteps(model.engine, { theta: stopGradient(th.theta), y, v: nograd(v), qs: nograd(th.qs) }, full, { paths: true, ancestors: true });
     out = { ll: s.ll, paths: s.paths!, anc: s.anc! };
-  } else if (!fusedFits(model.engine, cfg.K, full.layout.dims.R)) {
-    // K (or R) beyond one workgroup: the step path's gradient op trains at any K
+  } else if (
+    path === 'step-grad' ||
+    (path === 'train' ? trainingPath(model.engine, cfg.K, full.layout.dims.R, cfg) === 'step' : !fusedFits(model.engine, cfg.K, full.layout.dims.R))
+  ) {
+    // K (or R) beyond one workgroup, or where it is the faster: the step path's gradient op trains at any K
     out = smcFilterStepsGrad(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   } else out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   let llSum = sum(out.ll);

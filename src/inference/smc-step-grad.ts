@@ -10,9 +10,9 @@ import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
+import { fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 import { modelVariant, packData, priorStart, qsFloats } from './smc-host.js';
-import { runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
+import { blockedObservations, forwardPath, runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
   /**
@@ -32,6 +32,16 @@ export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradO
   const nb = Math.ceil(cfg.K / block);
   const lanes = stepLanes(engine, block);
   return 4 * cfg.B * nb * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
+}
+
+/**
+ * Which filter training runs: as forwardPath (the fused kernel where it fits and is the faster, else
+ * the step path's gradient op), except that K beyond one workgroup always takes the step path, whose
+ * error then names what it does not support (multinomial resampling).
+ */
+export function trainingPath(engine: Engine, K: number, R: number, cfg: Pick<SmcConfig, 'resampling'>): 'fused' | 'step' {
+  if (!fusedFits(engine, K, R)) return 'step';
+  return forwardPath(engine, K, R, cfg.resampling);
 }
 
 /** Throws, naming the largest K that fits, when training's stored paths of B trials × T steps × K particles exceed one binding. */
@@ -81,6 +91,9 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const lanes = stepLanes(engine, block);
   // floats of per-step proposal data per step (optimal: q_t, s_t; encoder: mean, log-variance), 0 for none
   const qw = qsFloats(cfg) / (B * T);
+  const optimal = cfg.proposal === 'optimal';
+  // observation gradients per lane in `gather` (no `channels` kernel): needs the per-lane row slices
+  const blockedObs = laneGrads && blockedObservations(cfg);
   const model = modelVariant(cfg);
   const kopts = {
     defines: {
@@ -91,6 +104,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       NSMALL: nSmall,
       RS: laneGrads ? lanes : 1,
       LANE_GRADS: laneGrads,
+      BLOCKED_OBS: blockedObs,
       INPUT_GRAD: inputGrad,
       DUC: Math.max(1, DU),
       QDATA: qw > 0,
@@ -190,7 +204,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
         const p = { ...base, t };
         run('particles', p, blocks);
         if (t + 1 < T && !laneGrads) run('units', p, units);
-        if (cfg.proposal !== 'optimal') run('channels', p, channels);
+        if (!optimal && !blockedObs) run('channels', p, channels);
         run('gather', p, blocks);
         if (inputGrad) run('reduce_v', p, Math.ceil((B * DU) / 64));
       }

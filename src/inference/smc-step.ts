@@ -66,19 +66,31 @@ export function stepLanes(engine: Engine, block: number): number {
   return engine.softwareTuning ? Math.min(8, block) : block;
 }
 
-const SOFTWARE_FUSED_FORWARD_MAX_KR = 128;
+const SOFTWARE_FUSED_MAX_KR = 128;
 
 /**
- * Which filter a forward-only run (no gradient) should use: the fused kernel when it fits and is the
- * fast one, else the step path — always when K does not fit one workgroup; on software adapters also
- * beyond K·R = 128, where the step path's blocked unit loop beats the fused kernel (lavapipe, R = 3:
+ * Which filter a run should use, forward-only or training (the step path with its gradient op,
+ * smc-step-grad.ts): the fused kernel when it fits and is the fast one, else the step path — always
+ * when K does not fit one workgroup; on software adapters also beyond K·R = 128 or where the fused
+ * kernel runs particle-parallel, where the step path's blocked loops beat it. Lavapipe, R = 3, forward:
  * fused 1.9e5 vs step 0.5e5 particle-steps/s at K = 32, but 1.5e5 vs 2.0e5 at K = 64 and 0.6e5 vs
- * 3.5e5 at K = 128, B = 1). Multinomial resampling exists only in the fused kernel.
+ * 3.5e5 at K = 128, B = 1; training (loaded machine, CPU time per iteration): K = 64 EEG 0.50 s fused
+ * vs 0.17 s step, hc2 5.1 vs 1.8 s, maze (R = 5, K = 128) 5.7 vs 1.1 s. Multinomial resampling exists
+ * only in the fused kernel.
  */
 export function forwardPath(engine: Engine, K: number, R: number, resampling: SmcConfig['resampling']): 'fused' | 'step' {
   if (resampling === 'multinomial') return 'fused';
   if (!fusedFits(engine, K, R)) return 'step';
-  return engine.softwareTuning && !(K * R <= SOFTWARE_FUSED_FORWARD_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
+  return engine.softwareTuning && !(K * R <= SOFTWARE_FUSED_MAX_KR && unitParallelFor(engine, K, R).use) ? 'step' : 'fused';
+}
+
+/**
+ * Whether the step kernels evaluate the observation model for all of an invocation's particles in one
+ * pass over the channels (bootstrap proposal, affine readout: see BLOCKED_OBS in smc_step.wgsl), so
+ * each channel's parameter loads serve PB particles instead of one.
+ */
+export function blockedObservations(cfg: SmcConfig): boolean {
+  return cfg.proposal === 'bootstrap' && !cfg.layout.rates;
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */
@@ -157,7 +169,7 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   const cwg = engine.softwareTuning ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
   const model = modelVariant(cfg);
   const kopts = {
-    defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg) },
+    defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg), BLOCKED_OBS: blockedObservations(cfg) },
     overrides: model.overrides,
     variant: `R${R}BS${block}PB${block / lanes}${model.variant}`,
   };

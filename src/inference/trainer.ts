@@ -181,7 +181,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
         batch.y,
         batch.v,
         { proposal: opts.proposal, resampling: opts.resampling ?? 'systematic', resampleThreshold: threshold, tForward: opts.tForward, B, T, K, key, iter },
-        'fused',
+        'train',
         opts.encoder,
       );
       tape.end();

@@ -1,7 +1,8 @@
 // Training a relu model with raw inputs on Poisson counts (the issue "rank-5 relu model with 2 raw inputs
 // on Poisson counts stops with NaN at iteration 3"): the maze-like configuration (R 5, 182 channels of
 // counts with mean ≈ 0.3 per bin, T 35, 2 reach-like inputs, softplus link, lr 1e-3), shrunk to 64 units,
-// 64 particles (K·R = 320 still takes the particle-parallel kernels, as K 128 does) and one trial per
+// 64 particles (K·R = 320: on software adapters the step path's gradient op, as K 128; on GPUs the
+// particle-parallel fused kernels) and one trial per
 // batch to run on a software adapter. RAdam's first five updates used to be plain momentum steps lr·m̂
 // (PyTorch's): at the start the gradient on n has norm ~7e3 (the input-driven relu units fire strongly),
 // so step 1 moved n to 16× its initial scale, the relu latents grew without bound (|z| ~ 2e31 within the

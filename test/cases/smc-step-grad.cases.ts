@@ -5,8 +5,8 @@ import { closeness } from '../../src/autodiff/gradcheck.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
-import { fusedFits, smcFilter, type SmcOutputs } from '../../src/inference/smc-op.js';
-import { smcFilterStepsGrad } from '../../src/inference/smc-step-grad.js';
+import { fusedFits, largestFusedK, smcFilter, type SmcOutputs } from '../../src/inference/smc-op.js';
+import { smcFilterStepsGrad, trainingPath } from '../../src/inference/smc-step-grad.js';
 import { stepBlockSize } from '../../src/inference/smc-step.js';
 import { objectiveGradientMatches, tiny } from './fit.cases.js';
 import { gpuInputs, gradientMatches, makeProblem, type Problem } from './smc.cases.js';
@@ -371,6 +371,25 @@ export const cases: GpuCase[] = [
       if (!new RegExp(`K=${kMax + 1} at rank 2: \\d+ bytes, more than maxStorageBufferBindingSize .*at most K = ${kMax} `).test(big))
         throw new Error(`expected the paths-size error naming K = ${kMax}, got '${big}'`);
       for (const t of [inp.theta, inp.y, inp.v, inp.qs]) t?.dispose();
+    },
+  },
+  {
+    name: 'training path choice: the step path beyond one workgroup, and on software adapters beyond K·R = 128 (every proposal)',
+    async run(e) {
+      const big = largestFusedK(e, 3) + 1;
+      const cases: [number, number, Parameters<typeof trainingPath>[3] & { proposal: string }, 'fused' | 'step'][] = [
+        [10, 3, { resampling: 'systematic', proposal: 'optimal' }, 'fused'], // the EEG configuration
+        [64, 3, { resampling: 'systematic', proposal: 'optimal' }, e.softwareTuning ? 'step' : 'fused'],
+        [128, 5, { resampling: 'stratified', proposal: 'bootstrap' }, e.softwareTuning ? 'step' : 'fused'],
+        [64, 3, { resampling: 'multinomial', proposal: 'bootstrap' }, 'fused'], // only the fused kernel resamples multinomially
+        [64, 3, { resampling: 'systematic', proposal: 'encoder' }, e.softwareTuning ? 'step' : 'fused'], // the step path's backward has the encoder terms
+        [big, 3, { resampling: 'systematic', proposal: 'encoder' }, 'step'],
+        [big, 3, { resampling: 'multinomial', proposal: 'bootstrap' }, 'step'], // whose error names multinomial
+      ];
+      for (const [K, R, cfg, want] of cases) {
+        const got = trainingPath(e, K, R, cfg);
+        if (got !== want) throw new Error(`K = ${K}, R = ${R}, ${cfg.proposal}, ${cfg.resampling}: training path ${got}, expected ${want}`);
+      }
     },
   },
 ];

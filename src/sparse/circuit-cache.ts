@@ -1,6 +1,6 @@
 /**
  * The stability-optimised circuit cached on disk per set of options (seed included): the float64
- * optimisation of a 200-neuron circuit takes minutes, its result is a deterministic function of the
+ * optimisation of a 200-neuron circuit takes about a minute of CPU, its result is a deterministic function of the
  * options, so sweeps and repeated runs load it instead. Files are written atomically and carry the
  * options they were made with; a file whose options or sizes do not match is recomputed.
  */

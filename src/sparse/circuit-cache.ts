@@ -1,6 +1,6 @@
 /**
  * The stability-optimised circuit cached on disk per set of options (seed included): the float64
- * optimisation of a 200-neuron circuit takes minutes, its result is a deterministic function of the
+ * optimisation of a 200-neuron circuit takes about a minute of CPU, its result is a deterministic function of the
  * options, so sweeps and repeated runs load it instead. Files are written atomically and carry the
  * options they were made with; a file whose options or sizes do not match is recomputed.
  */
@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/files.js';
 import { stabilityOptimisedCircuit, type Soc, type SocOptions } from './circuit.js';
 
-/** Bump when the optimisation changes what it returns for the same options. */
-const FORMAT = 1;
+/** Bump when the optimisation changes what it returns for the same options (2: Schur-based solves, equal up to rounding). */
+const FORMAT = 2;
 
 const SOC_KEYS = [
   'n',

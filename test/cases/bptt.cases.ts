@@ -4,7 +4,7 @@ import { rateRnnTrials, rateRnnTrialsRef, type RateRnnDims } from '../../src/spa
 import { trainBptt, type BpttOptions } from '../../src/sparse/bptt.js';
 import { evaluateSparse, normalisedOutputError, runSparseRnn } from '../../src/sparse/evaluate.js';
 import { normalSampler } from '../../src/util/random.js';
-import { patternTask, tinyMotorTask } from './sparse.cases.js';
+import { patternTask, tinyMotorTask, withSimulatedCircuit } from './sparse.cases.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
@@ -125,19 +125,7 @@ cases.push({
   browser: false,
   timeoutMs: 90_000,
   async run() {
-    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    // computed specifiers keep the CLI (Node-only) out of the browser bundle
-    const cliModule = (name: string) => import(/* @vite-ignore */ `../../src/cli/${name}.js`) as Promise<{ run(argv: string[]): Promise<number> }>;
-    const [simulateCli, fitCli, evalCli] = await Promise.all(['simulate-motor', 'fit-sparse', 'eval-sparse'].map(cliModule));
-    const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-bptt-'));
-    const data = join(dir, 'circuit');
-    const out = join(dir, 'fit');
-    try {
-      await printedBy(() =>
-        simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']),
-      );
+    await withSimulatedCircuit('bptt', async ({ data, out, fitCli, evalCli, readFile, join }) => {
       const fitArgs = [
         '--data',
         data,
@@ -182,8 +170,6 @@ cases.push({
         [fitted.svcca.mean, fitted.trainOutputError, fitted.heldOutOutputError],
         { atol: 1e-6, rtol: 1e-5, what: 'eval-sparse vs fit-sparse metrics' },
       );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   },
 });

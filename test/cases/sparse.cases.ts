@@ -297,24 +297,48 @@ cases.push({
   },
 });
 
+type Cli = { run(argv: string[]): Promise<number> };
+
+/**
+ * Node only: simulates a small motor circuit into a temporary folder (data at `data`, fits to go to `out`),
+ * runs `body` with the fit-sparse and eval-sparse CLIs, then removes the folder.
+ */
+export async function withSimulatedCircuit(
+  name: string,
+  body: (t: {
+    data: string;
+    out: string;
+    fitCli: Cli;
+    evalCli: Cli;
+    readFile: typeof import('node:fs/promises').readFile;
+    join: typeof import('node:path').join;
+  }) => Promise<void>,
+): Promise<void> {
+  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  // computed specifiers keep the CLI (Node-only) out of the browser bundle
+  const cliModule = (m: string) => import(/* @vite-ignore */ `../../src/cli/${m}.js`) as Promise<Cli>;
+  const [simulateCli, fitCli, evalCli] = await Promise.all(['simulate-motor', 'fit-sparse', 'eval-sparse'].map(cliModule));
+  const dir = await mkdtemp(join(tmpdir(), `lowrank-smc-${name}-`));
+  const data = join(dir, 'circuit');
+  const out = join(dir, 'fit');
+  try {
+    await printedBy(() =>
+      simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']),
+    );
+    await body({ data, out, fitCli, evalCli, readFile, join });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 cases.push({
   name: 'sparse CLI: fit-sparse --method curbd writes a model that eval-sparse evaluates exactly as the fit did',
   browser: false,
   timeoutMs: 60_000,
   async run() {
-    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    // computed specifiers keep the CLI (Node-only) out of the browser bundle
-    const cliModule = (name: string) => import(/* @vite-ignore */ `../../src/cli/${name}.js`) as Promise<{ run(argv: string[]): Promise<number> }>;
-    const [simulateCli, fitCli, evalCli] = await Promise.all(['simulate-motor', 'fit-sparse', 'eval-sparse'].map(cliModule));
-    const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-curbd-'));
-    const data = join(dir, 'circuit');
-    const out = join(dir, 'fit');
-    try {
-      await printedBy(() =>
-        simulateCli.run(['--out', data, '--neurons', '20', '--conditions', '4', '--muscles', '2', '--dt', '4', '--move-ms', '300', '--max-iterations', '50']),
-      );
+    await withSimulatedCircuit('curbd', async ({ data, out, fitCli, evalCli, readFile, join }) => {
       const args = ['--data', data, '--out', out, '--method', 'curbd', '--tau', '200', '--sampled', '20', '--held-out', '1,3', '--json'];
       const fitted = JSON.parse((await printedBy(() => fitCli.run(args))).at(-1)!);
       const meta = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
@@ -328,8 +352,6 @@ cases.push({
         { atol: 1e-6, rtol: 1e-5, what: 'eval-sparse vs fit-sparse metrics' },
       );
       if (!(fitted.svccaTrain > 0.8)) throw new Error(`CURBD fit through the CLI: SVCCA on the training conditions ${fitted.svccaTrain} (expected > 0.8)`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   },
 });

@@ -194,9 +194,10 @@ export interface WeightedParticles {
 }
 
 /**
- * Filtering means of all trials and the weighted particles at each trial's last step, a block of trials
- * per filter call so that the particle paths fit one storage binding however many trials there are
- * (block b uses seed + b; `maxBlock` caps the trials per block).
+ * Filtering means of all trials and the weighted particles at each trial's last step, without keeping
+ * every trial's paths on the host: the filter's own chunks of trials (each drawing its trials' random
+ * numbers, so the result does not depend on the chunking) stream their last steps out. `maxBlock` caps
+ * the trials per chunk (to save device memory); `blocks` is the number of chunks run.
  */
 export async function filterInBlocks(
   model: LowRankRNN,
@@ -207,27 +208,23 @@ export async function filterInBlocks(
   const R = model.config.rank;
   const K = opts.particles;
   const T = ds.time;
-  const seed = opts.seed ?? 0;
-  const perTrial = T * K * (R + 2) * 4; // paths, weights and ancestors, with room to spare
-  const block = Math.max(1, Math.min(ds.trials, opts.maxBlock ?? Infinity, Math.floor(model.engine.limits.maxStorageBufferBindingSize / 2 / perTrial)));
-  const means = new Float32Array(ds.trials * T * R);
+  if (opts.maxBlock !== undefined && !(Number.isInteger(opts.maxBlock) && opts.maxBlock >= 1))
+    throw new Error(`filter: maxBlock must be a positive integer, got ${opts.maxBlock}`);
+  // a chunk of maxBlock trials takes exactly their paths and ancestors (filterChunkTrials)
+  const chunkBytes = opts.maxBlock === undefined ? undefined : opts.maxBlock * 4 * (pathFloats(1, T, K, R) + T * K);
   const last: WeightedParticles = { z: new Float32Array(ds.trials * K * R), w: new Float32Array(ds.trials * K), trials: ds.trials, particles: K };
-  let ll = 0;
-  let b = 0;
-  for (let k0 = 0; k0 < ds.trials; k0 += block, b++) {
-    const k1 = Math.min(ds.trials, k0 + block);
-    const stride = T * ds.channels;
-    const part = { data: ds.data.subarray(k0 * stride, k1 * stride), trials: k1 - k0, time: T, channels: ds.channels };
-    const uStride = T * (inputs?.channels ?? 0);
-    const u = inputs && { ...inputs, data: inputs.data.subarray(k0 * uStride, k1 * uStride), trials: k1 - k0 };
-    const f = await filterDataset(model, part, u, { particles: K, seed: seed + b, keepPaths: true, encoder: opts.encoder });
-    means.set(f.means, k0 * T * R);
-    for (let k = k0; k < k1; k++) {
-      const at = ((k - k0) * T + T - 1) * K;
-      last.z.set(f.paths!.z.subarray(at * R, (at + K) * R), k * K * R);
-      last.w.set(f.paths!.w.subarray(at, at + K), k * K);
-    }
-    ll += f.llPerStep * (k1 - k0);
-  }
-  return { means, llPerStep: ll / ds.trials, last, blocks: b };
+  const f = await filterDataset(model, ds, inputs, {
+    particles: K,
+    seed: opts.seed ?? 0,
+    encoder: opts.encoder,
+    chunkBytes,
+    onPaths: (c) => {
+      for (let i = 0; i < c.trials; i++) {
+        const at = (i * T + T - 1) * K;
+        last.z.set(c.z.subarray(at * R, (at + K) * R), (c.trial0 + i) * K * R);
+        last.w.set(c.w.subarray(at, at + K), (c.trial0 + i) * K);
+      }
+    },
+  });
+  return { means: f.means, llPerStep: f.llPerStep, last, blocks: Math.ceil(ds.trials / f.trialsPerChunk) };
 }

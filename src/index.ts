@@ -88,6 +88,9 @@ export {
 export { binSession, selectTrials, type BinOptions, type BinnedSession, type SplitName } from './io/nwb-bin.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './inference/fit-session.js';
+export { fitSettings, type FitOptionValues, type FitSettings } from './inference/fit-options.js';
+export { CnnEncoder, DEFAULT_ENCODER, type EncoderConfig, type EncoderHostParams } from './models/encoder.js';
+export { evaluateSpikes, checkSpikeEval, type SpikeEvalOptions, type SpikeEvaluation } from './analysis/spike-eval.js';
 
 // Types that the signatures above refer to (so that they are nameable by users and in the API reference).
 export type { Backend, OptionalFeature } from './gpu/acquire.js';

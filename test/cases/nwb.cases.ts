@@ -13,6 +13,7 @@ import type { Engine } from '../../src/gpu/engine.js';
 import { DEFAULT_CONFIG, hostNoiseFactor, initialParams, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import { serializeModel } from '../../src/models/model-file.js';
 import { mulberry32 } from '../../src/util/random.js';
+import { DEFAULT_ENCODER, initialEncoderParams } from '../../src/models/encoder.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
@@ -100,12 +101,41 @@ function pulses(shift: number): Float32Array {
   return u;
 }
 
+/**
+ * The teacher with channels for the 8 held-out units of teacherSession (softplus(B z + b) near their
+ * 0.4 exp(g·z)) and an encoder on its held-in units whose variance is so large that its proposal is the
+ * bootstrap one: a model trained with held-out channels, as fit --held-in-channels makes them.
+ */
+function heldOutChannelsModel(teacher: Teacher): string {
+  const { obsDim: D, rank: R } = teacher.config;
+  const rand = mulberry32(17); // teacherSession's first draws are the held-out units' gains g
+  const g = Array.from({ length: 8 }, () => [2 * rand() - 1, 2 * rand() - 1]);
+  const offset = Math.log(Math.expm1(0.4)); // softplus(offset) = 0.4
+  const slope = 0.4 * (1 + Math.exp(-offset)); // 0.4 / softplus'(offset)
+  const p = teacher.params;
+  const diag = (raw: Float32Array) => {
+    if (raw.some((v, i) => i % (R + 1) !== 0 && v !== 0)) throw new Error("the teacher's noise is not diagonal");
+    return Float32Array.from({ length: R }, (_, r) => raw[r * R + r]);
+  };
+  const encoder = { ...DEFAULT_ENCODER, kernels: [2, 1], channels: [4], inChannels: D, constantVar: true, initScale: 1e4 };
+  const config: ModelConfig = { ...teacher.config, obsDim: D + 8, noise: 'diag', encoder };
+  const params = {
+    ...p,
+    noiseZ: diag(p.noiseZ),
+    noiseZ0: diag(p.noiseZ0),
+    B: Float32Array.from([...p.B, ...g.flatMap((row) => row.map((x) => x * slope))]),
+    b: Float32Array.from([...p.b, ...g.map(() => offset)]),
+  };
+  return JSON.stringify(serializeModel(config, params, null, null, initialEncoderParams(encoder, R, 1)));
+}
+
 /** Write the session and the teacher's model file, run eval-spikes on them, return its JSON. */
 async function evalTeacher(
   teacher: Teacher,
   bytes: Uint8Array,
   extraArgs: string[][],
   inspect?: (dir: string) => Promise<void>,
+  files: Record<string, string> = {},
 ): Promise<Record<string, number>[]> {
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -116,6 +146,7 @@ async function evalTeacher(
   try {
     writeFileSync(join(dir, 's.nwb'), bytes);
     writeFileSync(join(dir, 'm.json'), JSON.stringify(serializeModel(teacher.config, teacher.params, null, null)));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     const outs = [];
     for (const extra of extraArgs.map((a) => a.map((x) => x.replace('{dir}', dir)))) {
       const lines = await printedBy(() =>
@@ -203,7 +234,7 @@ function linearExpRates(
 
 export const cases: GpuCase[] = [
   {
-    name: 'filtering in blocks of trials: each block is the filter of those trials with seed + block, stitched in trial order',
+    name: 'filtering in blocks of trials: the same means, last particles and log-likelihood as one filter call over all trials',
     async run(engine) {
       const teacher = oscillatorTeacher('poisson');
       const T = 6;
@@ -216,26 +247,19 @@ export const cases: GpuCase[] = [
       try {
         const got = await filterInBlocks(model, ds, null, { particles: K, seed: 7, maxBlock: 2 });
         if (got.blocks !== 3) throw new Error(`5 trials in blocks of 2 should take 3 filter calls, took ${got.blocks}`);
-        let ll = 0;
-        for (const [b, k0, k1] of [
-          [0, 0, 2],
-          [1, 2, 4],
-          [2, 4, 5],
-        ]) {
-          const part = { ...ds, data: ds.data.subarray(k0 * T * D, k1 * T * D), trials: k1 - k0 };
-          const f = await filterDataset(model, part, null, { particles: K, seed: 7 + b, keepPaths: true });
-          ll += f.llPerStep * (k1 - k0);
-          const same = (x: Float32Array, y: Float32Array, what: string) => {
-            if (x.length !== y.length || x.some((v, i) => v !== y[i])) throw new Error(`block ${b}: ${what} differ from the block's own filter`);
-          };
-          same(got.means.subarray(k0 * T * R, k1 * T * R), f.means, 'filtering means');
-          for (let k = k0; k < k1; k++) {
-            const at = ((k - k0) * T + T - 1) * K;
-            same(got.last.z.subarray(k * K * R, (k + 1) * K * R), f.paths!.z.subarray(at * R, (at + K) * R), `trial ${k}'s last particles`);
-            same(got.last.w.subarray(k * K, (k + 1) * K), f.paths!.w.subarray(at, at + K), `trial ${k}'s last weights`);
-          }
+        const whole = await filterDataset(model, ds, null, { particles: K, seed: 7, keepPaths: true });
+        if (whole.trialsPerChunk !== 5) throw new Error(`the reference call should filter all 5 trials at once, took chunks of ${whole.trialsPerChunk}`);
+        const same = (x: Float32Array, y: Float32Array, what: string) => {
+          if (x.length !== y.length || x.some((v, i) => v !== y[i])) throw new Error(`${what} differ from the one-call filter's`);
+        };
+        same(got.means, whole.means, 'filtering means');
+        for (let k = 0; k < 5; k++) {
+          const at = (k * T + T - 1) * K;
+          same(got.last.z.subarray(k * K * R, (k + 1) * K * R), whole.paths!.z.subarray(at * R, (at + K) * R), `trial ${k}'s last particles`);
+          same(got.last.w.subarray(k * K, (k + 1) * K), whole.paths!.w.subarray(at, at + K), `trial ${k}'s last weights`);
         }
-        if (Math.abs(got.llPerStep - ll / 5) > 1e-9 * Math.abs(ll)) throw new Error(`log-likelihood per step ${got.llPerStep}, blocks give ${ll / 5}`);
+        const ll = whole.llPerStep;
+        if (Math.abs(got.llPerStep - ll) > 1e-12 * Math.abs(ll)) throw new Error(`log-likelihood per step ${got.llPerStep}, one call gives ${ll}`);
       } finally {
         model.dispose();
       }
@@ -312,27 +336,54 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'eval-spikes on a session simulated from the Poisson oscillator teacher: co-bps > 0, fp-bps > 0, velocity R² > 0.9',
+    name:
+      'eval-spikes on a session simulated from the Poisson oscillator teacher: co-bps > 0, fp-bps > 0, velocity R² > 0.9; the same scores ' +
+      'in blocks of 7 trials; a model with held-out channels filtered on the held-in units, co-bps from its own channels',
     browser: false,
-    timeoutMs: 240_000,
+    timeoutMs: 360_000,
     async run(engine) {
       const teacher = oscillatorTeacher('poisson');
       const { readFileSync } = await import('node:fs');
       const { join } = await import('node:path');
-      const [out] = await evalTeacher(teacher, await teacherSession(engine, teacher), [['--plots', '{dir}/p']], async (dir) => {
-        // the raster: recorded, generated and rates panels of 48 units, a PNG whose size is the plot's
-        const png = readFileSync(join(dir, 'p.raster.png'));
-        if (png.toString('latin1', 1, 4) !== 'PNG' || png.toString('latin1', 12, 16) !== 'IHDR') throw new Error('p.raster.png is not a PNG file');
-        const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
-        if (!(w > 2 * 3 * 320 && h > 2 * 3 * 48)) throw new Error(`p.raster.png is ${w} × ${h} pixels, too small for three panels of 48 units`);
-        readFileSync(join(dir, 'p.trajectories.png'));
-      });
+      const [out, blocked, own] = await evalTeacher(
+        teacher,
+        await teacherSession(engine, teacher),
+        [
+          ['--plots', '{dir}/p'],
+          ['--max-block-trials', '7'],
+          ['--model', '{dir}/c.json'],
+        ],
+        async (dir) => {
+          // the raster: recorded, generated and rates panels of 48 units, a PNG whose size is the plot's
+          const png = readFileSync(join(dir, 'p.raster.png'));
+          if (png.toString('latin1', 1, 4) !== 'PNG' || png.toString('latin1', 12, 16) !== 'IHDR') throw new Error('p.raster.png is not a PNG file');
+          const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+          if (!(w > 2 * 3 * 320 && h > 2 * 3 * 48)) throw new Error(`p.raster.png is ${w} × ${h} pixels, too small for three panels of 48 units`);
+          readFileSync(join(dir, 'p.trajectories.png'));
+        },
+        { 'c.json': heldOutChannelsModel(teacher) },
+      );
       console.log(`eval-spikes on the teacher's session: ${JSON.stringify(out)}`);
       if (!Array.isArray(out.plots) || out.plots.length !== 2) throw new Error(`expected the trajectories and raster plots, got ${JSON.stringify(out.plots)}`);
       if (out.trials_eval !== 24 || out.held_out !== 8 || out.held_in !== teacher.config.obsDim) throw new Error(`unexpected split: ${JSON.stringify(out)}`);
       if (!(out.co_bps > 0.02)) throw new Error(`co-bps ${out.co_bps} should be clearly above the mean-rate model`);
       if (!(out.fp_bps > 0)) throw new Error(`fp-bps ${out.fp_bps} should be above the mean-rate model`);
       if (!(out.vel_r2 > 0.9)) throw new Error(`velocity R² ${out.vel_r2} should be close to 1 for velocity linear in the latents`);
+      // 60 trials filtered 7 at a time: each trial draws its own random numbers, so every score is the one-pass score
+      if (out.filter_blocks !== 1 || blocked.filter_blocks !== 9)
+        throw new Error(`filter passes ${out.filter_blocks} and ${blocked.filter_blocks}, expected 1 and 9`);
+      for (const k of ['ll_per_step', 'co_bps', 'fp_bps', 'vel_r2', 'vel_ridge_alpha']) {
+        if (!(Math.abs(blocked[k] - out[k]) <= 1e-9 * Math.abs(out[k]))) throw new Error(`${k} in blocks of 7 trials ${blocked[k]}, in one pass ${out[k]}`);
+      }
+      // the model with held-out channels: filtered on the held-in units alone it has the teacher's log-likelihood
+      // (bootstrap proposal, same random numbers); its own channels predict the held-out units
+      console.log(`eval-spikes on the model with held-out channels: ${JSON.stringify(own)}`);
+      if ((own.held_out_rates as unknown) !== 'model channels' || (out.held_out_rates as unknown) !== 'fitted readout')
+        throw new Error(`held-out rates from ${own.held_out_rates} and ${out.held_out_rates}`);
+      if (!(Math.abs(own.ll_per_step - out.ll_per_step) < 1e-6 * Math.abs(out.ll_per_step)))
+        throw new Error(`log-likelihood per step ${own.ll_per_step}, the teacher's on the held-in units ${out.ll_per_step}`);
+      if (!(own.co_bps > 0.2)) throw new Error(`co-bps ${own.co_bps} from the model's held-out channels (the teacher's readout gives ${out.co_bps})`);
+      if (!(own.fp_bps > 0 && own.vel_r2 > 0.9)) throw new Error(`fp-bps ${own.fp_bps}, velocity R² ${own.vel_r2}`);
     },
   },
   {

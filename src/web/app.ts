@@ -3,8 +3,8 @@
  * fixed points and model files. All GPU compute runs in worker.ts; this thread only parses files,
  * draws, and keeps `window.__lowrankSmcApp` (a read-only summary the browser tests read).
  */
-import type { BinOptions, FitProgress, NwbSession } from '../index.js';
-import { MAX_RANK, binSession, parseCsv, parseNpy, parseNwb, selectTrials, toCanonical, zscore } from '../index.js';
+import type { BinOptions, BinnedSession, FitOptionValues, FitProgress, NwbSession, SpikeEvaluation } from '../index.js';
+import { binSession, fitSettings, parseCsv, parseNpy, parseNwb, selectTrials, toCanonical, zscore } from '../index.js';
 import { drawNote, drawRaster, drawTraces, drawTrainingChart } from './charts.js';
 import { EEG_DEMO, fitSpeed } from './demo.js';
 import { LatentView, type LatentMarker, type LatentPath, type Rgba } from './latent-view.js';
@@ -16,7 +16,9 @@ export interface AppState {
   fitState: string;
   dataset: { source: string; trials: number; time: number; channels: number; obs: 'gauss' | 'poisson' } | null;
   /** The NWB session on show: its units and trials, and what the raster drew (binned, training trials). */
-  nwb: { source: string; units: number; trials: number; binMs: number; bins: number; spikes: number } | null;
+  nwb: { source: string; units: number; trials: number; binMs: number; bins: number; spikes: number; heldOut: number } | null;
+  /** The last scores of the model on show on the NWB session (eval-spikes' JSON). */
+  scores: SpikeEvaluation['scores'] | null;
   progress: FitProgress[];
   /** Iterations per second (median interval after the first, compiling, iteration) and particle steps per second. */
   speed: { iterationsPerSecond: number; particleStepsPerSecond: number } | null;
@@ -31,6 +33,7 @@ const state: AppState = {
   fitState: 'idle',
   dataset: null,
   nwb: null,
+  scores: null,
   progress: [],
   speed: null,
   analysis: null,
@@ -47,10 +50,11 @@ const buttons = {
   pause: $<HTMLButtonElement>('pause'),
   stop: $<HTMLButtonElement>('stop'),
   save: $<HTMLButtonElement>('save-model'),
+  score: $<HTMLButtonElement>('score'),
 };
 
 let dataset: DatasetMessage | null = null;
-let fitSettings: FitSettings | null = null;
+let settings: FitSettings | null = null;
 let latentView: LatentView | null = null;
 let paused = false;
 /** What the status line says once the analysis that follows a fit or a model load is shown. */
@@ -79,6 +83,7 @@ function updateButtons(): void {
   buttons.pause.textContent = state.fitState === 'paused' ? 'resume' : 'pause';
   buttons.stop.disabled = !fitting || state.fitState === 'stopping';
   buttons.save.disabled = !state.ready || working;
+  buttons.score.disabled = !state.ready || working || state.fitState === 'scoring' || !binned;
 }
 
 // ------------------------------------------------------------------------------------ WebGPU check
@@ -137,6 +142,7 @@ function onWorkerMessage(m: FromWorker): void {
       if (m.state === 'paused') setStatus(`paused at iteration ${state.progress.at(-1)?.iteration ?? 0}`);
       if (m.state === 'stopping') setStatus('stopping at the next iteration…');
       if (m.state === 'analysing') setStatus('computing latents, generated traces and fixed points…');
+      if (m.state === 'scoring') setStatus('scoring the model on the session…');
       if (m.state === 'idle' && status.textContent?.startsWith('computing')) setStatus(headline ? `${headline}; analysis shown` : 'done');
       break;
     case 'progress':
@@ -159,6 +165,9 @@ function onWorkerMessage(m: FromWorker): void {
     case 'analysis':
       showAnalysis(m);
       break;
+    case 'scores':
+      showScores(m.scores, m.source, m.seconds);
+      break;
   }
   updateButtons();
 }
@@ -172,13 +181,17 @@ function useDataset(data: Float32Array, trials: number, time: number, channels: 
     const { data: normalised, normalisation } = zscore({ data, trials, time, channels });
     dataset = { ...normalised, normalisation, source, obs: 'gauss' };
   }
-  if (!counts) state.nwb = null;
+  if (!counts) {
+    state.nwb = null;
+    binned = null;
+  }
   $('nwb-options').hidden = !counts;
   state.dataset = { source, trials, time, channels, obs: dataset.obs };
   $('data-info').textContent =
     `${source}\n${trials} trial(s) × ${time} steps × ${channels} channels ` +
-    (counts ? '(spike counts: Poisson observations, bootstrap proposal)' : '(z-scored per channel)');
-  if (counts) $<HTMLSelectElement>('proposal').value = 'bootstrap';
+    (counts ? '(spike counts: Poisson observations, bootstrap or encoder proposal)' : '(z-scored per channel)');
+  if (counts && $<HTMLSelectElement>('proposal').value === 'optimal') $<HTMLSelectElement>('proposal').value = 'bootstrap';
+  showProposalOptions();
   const win = $<HTMLInputElement>('window');
   if (Number(win.value) > time) win.value = String(time);
   clearError();
@@ -219,13 +232,20 @@ async function openNwb(file: File): Promise<void> {
   setStatus(`${file.name}: ${session.units.count} units${session.trials ? `, ${session.trials.count} trials` : ''}; binned`);
 }
 
-/** Bin the open session with the page's options; the training trials (all trials without a split column) become the data. */
+/** The open session binned with the page's options, all trials (what scoring reads). */
+let binned: BinnedSession | null = null;
+
+/**
+ * Bin the open session with the page's options; the training trials (all trials without a split column,
+ * unless a split is given) of the held-in units become the data.
+ */
 function binNwb(): void {
   const s = nwbSession;
   if (!s) return;
   const numbers = (id: string) =>
     $<HTMLInputElement>(id)
       .value.split(',')
+      .filter((x) => x.trim() !== '')
       .map((x) => Number(x.trim()));
   const [binMs] = numbers('nwb-bin');
   const align = $<HTMLSelectElement>('nwb-align').value || undefined;
@@ -233,19 +253,66 @@ function binNwb(): void {
   if (align && (window.length !== 2 || window.some((x) => !Number.isFinite(x))))
     throw new Error(`window must be two numbers A,B (ms around ${align}), got "${$<HTMLInputElement>('nwb-window').value}"`);
   const [windowMs] = numbers('nwb-window-ms');
-  const opts: BinOptions = align
-    ? { binMs, align, window: window as [number, number], split: s.trials?.columns.split ? 'file' : { fractions: [1, 0, 0] }, behaviour: [] }
-    : { binMs, windowMs, split: { fractions: [1, 0, 0] }, behaviour: [] };
-  const b = binSession(s, opts);
+  const heldOut = Number($<HTMLInputElement>('nwb-held-out').value || 0);
+  if (!Number.isInteger(heldOut) || heldOut < 0 || heldOut >= s.units.count)
+    throw new Error(`held-out units must be an integer in [0, ${s.units.count - 1}], got "${$<HTMLInputElement>('nwb-held-out').value}"`);
+  const forwardMs = Number($<HTMLInputElement>('nwb-forward').value || 0);
+  const fractions = numbers('nwb-split');
+  if (fractions.length !== 0 && fractions.length !== 3)
+    throw new Error(`split must be three proportions TRAIN,VAL,TEST, got "${$<HTMLInputElement>('nwb-split').value}"`);
+  const condition = $<HTMLInputElement>('nwb-condition')
+    .value.split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  const split: BinOptions['split'] =
+    fractions.length === 3 ? { fractions: fractions as [number, number, number] } : align && s.trials?.columns.split ? 'file' : { fractions: [1, 0, 0] };
+  const common = {
+    binMs,
+    split,
+    seed: 0,
+    behaviour: 'all' as const,
+    heldOut: heldOut > 0 ? { count: heldOut } : undefined,
+    forwardMs: forwardMs > 0 ? forwardMs : undefined,
+    condition: condition.length ? condition : undefined,
+  };
+  const b = binSession(s, align ? { ...common, align, window: window as [number, number] } : { ...common, windowMs });
   const train = selectTrials(b.heldInCounts, b.split, ['train']);
-  if (train.trials === 0) throw new Error(`${s.source}: no training trials in the file's split column`);
+  if (train.trials === 0) throw new Error(`${s.source}: no training trials in the split`);
   if (train.time < 2) throw new Error(`${s.source}: windows of ${train.time} bin(s); a fit needs at least 2 (widen the window)`);
   const shown = Math.min(3, train.trials);
   drawRaster($<HTMLCanvasElement>('raster'), train.data, shown, train.time, train.channels, `${s.source}: first ${shown} training trial(s), ${binMs} ms bins`);
   const raster = $<HTMLCanvasElement>('raster').dataset;
-  state.nwb = { source: s.source, units: s.units.count, trials: train.trials, binMs, bins: Number(raster.bins), spikes: Number(raster.spikes) };
+  state.nwb = { source: s.source, units: s.units.count, trials: train.trials, binMs, bins: Number(raster.bins), spikes: Number(raster.spikes), heldOut };
+  binned = { ...b, electrodes: null, skipped: [] }; // what scoring needs (the worker gets a copy)
   const where = align ? `${align} ${window.join(',')} ms` : `windows of ${windowMs} ms`;
-  useDataset(train.data, train.trials, train.time, train.channels, `${s.source} (${where}, ${binMs} ms bins)`, true);
+  const out = heldOut > 0 ? `, ${heldOut} units held out` : '';
+  useDataset(train.data, train.trials, train.time, train.channels, `${s.source} (${where}, ${binMs} ms bins${out})`, true);
+}
+
+/** Score the model on show on the binned session (co-bps on the held-out units, velocity R², PSTH R², fp-bps). */
+function score(): void {
+  clearError();
+  if (!binned || !state.nwb) return showError('open an NWB session first');
+  state.scores = null;
+  send({ type: 'score', binned, source: state.nwb.source });
+}
+
+function showScores(scores: SpikeEvaluation['scores'], source: string, seconds: number): void {
+  state.scores = scores;
+  const fmt = (x: number | null | undefined) => (typeof x === 'number' ? x.toFixed(4) : 'n/a');
+  const rows: [string, string][] = [
+    ['co-bps (held-out units)', fmt(scores.co_bps)],
+    ['fp-bps (forward bins)', fmt(scores.fp_bps)],
+    [`velocity R²${scores.velocity ? ` (${scores.velocity})` : ''}`, fmt(scores.vel_r2)],
+    ['PSTH R²', fmt(scores.psth_r2)],
+    ['log-likelihood per step', fmt(scores.ll_per_step)],
+  ];
+  $('scores').innerHTML = rows.map(([k, v]) => `<tr><th style="text-align:left">${k}</th><td>${v}</td></tr>`).join('');
+  const from = scores.held_out_rates ? `; held-out rates from the ${scores.held_out_rates}` : '';
+  $('scores-info').textContent =
+    `${source}: ${scores.trials_eval} ${scores.eval_split} trials scored, readouts and decoder from ${scores.trials_train} train trials; ` +
+    `${scores.held_in} held-in, ${scores.held_out} held-out units${from} (${seconds.toFixed(1)} s)`;
+  setStatus(`scored: co-bps ${fmt(scores.co_bps)}`);
 }
 
 async function openFile(file: File): Promise<void> {
@@ -278,38 +345,52 @@ async function loadEegDemo(): Promise<void> {
 
 // ------------------------------------------------------------------------------------ fit
 
+/**
+ * The fit's settings from the form, through the CLI's option reader (fitSettings): the fields carry the
+ * CLI's flag names, so the defaults, the checks and their messages are fit's.
+ */
 function readSettings(): FitSettings {
-  const int = (id: string, min: number, max = Infinity) => {
-    const raw = $<HTMLInputElement>(id).value;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${id} must be an integer in [${min}, ${max === Infinity ? '∞' : max}], got "${raw}"`);
-    return v;
+  if (!dataset) throw new Error('load data first (a file, the EEG demo, or the simulated oscillator)');
+  const field = (id: string) => $<HTMLInputElement>(id).value.trim();
+  const lr = Number(field('lr'));
+  const encoder = field('proposal') === 'encoder';
+  const values: FitOptionValues = {
+    obs: dataset.obs,
+    rank: field('rank'),
+    // one-to-one: channel i is unit i (units = channels)
+    units: field('observation') === 'one-to-one' ? undefined : field('units'),
+    nonlinearity: field('nonlinearity'),
+    observation: field('observation'),
+    noise: field('noise'),
+    particles: field('particles'),
+    proposal: field('proposal'),
+    iters: field('iterations'),
+    batch: field('batch'),
+    window: field('window'),
+    lr: field('lr'),
+    'lr-end': lr > 0 ? lr / 2 : undefined,
+    seed: field('seed'),
+    'log-every': 1,
+    ...(encoder
+      ? {
+          'encoder-kernels': field('encoder-kernels'),
+          'encoder-channels': field('encoder-channels'),
+          'encoder-padding': field('encoder-padding'),
+          'encoder-pad-mode': field('encoder-pad-mode'),
+          'encoder-constant-var': $<HTMLInputElement>('encoder-constant-var').checked,
+          'held-in-channels': field('held-in-channels') || undefined,
+          't-forward': field('t-forward'),
+        }
+      : {}),
   };
-  const lr = Number($<HTMLInputElement>('lr').value);
-  if (!(lr > 0 && lr < 1)) throw new Error(`learning rate must be in (0, 1), got "${$<HTMLInputElement>('lr').value}"`);
-  const s: FitSettings = {
-    rank: int('rank', 1, MAX_RANK),
-    units: int('units', 1, 4096),
-    nonlinearity: $<HTMLSelectElement>('nonlinearity').value as FitSettings['nonlinearity'],
-    observation: $<HTMLSelectElement>('observation').value as FitSettings['observation'],
-    particles: int('particles', 1, 4096),
-    proposal: $<HTMLSelectElement>('proposal').value as FitSettings['proposal'],
-    iterations: int('iterations', 1),
-    batch: int('batch', 1, 1024),
-    window: int('window', 1),
-    lr,
-    seed: int('seed', 0),
-  };
-  if (s.observation === 'one-to-one' && dataset) s.units = dataset.channels; // channel i is unit i
-  if (dataset && s.window > dataset.time) throw new Error(`window ${s.window} is longer than the data's ${dataset.time} time steps per trial`);
-  return s;
+  return fitSettings(values, dataset, 0);
 }
 
 function startFit(): void {
   clearError();
   if (!dataset) return showError('load data first (a file, the EEG demo, or the simulated oscillator)');
   try {
-    fitSettings = readSettings();
+    settings = readSettings();
   } catch (e) {
     return showError((e as Error).message);
   }
@@ -319,13 +400,13 @@ function startFit(): void {
   drawChart();
   state.fitState = 'fitting';
   setStatus('compiling kernels and starting the fit…');
-  send({ type: 'fit', dataset, settings: fitSettings });
+  send({ type: 'fit', dataset, settings });
   updateButtons();
 }
 
 function onProgress(p: FitProgress): void {
   state.progress.push(p);
-  if (fitSettings) state.speed = fitSpeed(state.progress, fitSettings);
+  if (settings) state.speed = fitSpeed(state.progress, settings);
   const sp = state.speed
     ? `\n${state.speed.iterationsPerSecond.toFixed(2)} it/s, ${Math.round(state.speed.particleStepsPerSecond).toLocaleString('en')} particle-steps/s` +
       ' (median, after the first iteration)'
@@ -422,6 +503,13 @@ function download(text: string, name: string): void {
 
 // ------------------------------------------------------------------------------------ wiring
 
+/** The encoder's options show with the encoder proposal, which combines diagonal Gaussians: its latent noise is diagonal. */
+function showProposalOptions(): void {
+  const encoder = $<HTMLSelectElement>('proposal').value === 'encoder';
+  $('encoder-options').hidden = !encoder;
+  if (encoder && $<HTMLSelectElement>('noise').value === 'full') $<HTMLSelectElement>('noise').value = 'diag';
+}
+
 function wire(): void {
   $<HTMLInputElement>('data-file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
@@ -463,6 +551,8 @@ function wire(): void {
   buttons.start.addEventListener('click', startFit);
   buttons.pause.addEventListener('click', togglePause);
   buttons.stop.addEventListener('click', () => send({ type: 'stop' }));
+  buttons.score.addEventListener('click', score);
+  $<HTMLSelectElement>('proposal').addEventListener('change', showProposalOptions);
   buttons.save.addEventListener('click', () => {
     clearError();
     send({ type: 'save-model' });

@@ -1,20 +1,8 @@
 /** Messages between the page (app.ts) and the fitting worker (worker.ts). */
-import type { FitProgress, HistoryEntry, ModelConfig, Normalisation, Proposal } from '../index.js';
+import type { BinnedSession, FitProgress, FitSettings, HistoryEntry, Normalisation, SpikeEvaluation } from '../index.js';
 
-export interface FitSettings {
-  rank: number;
-  units: number;
-  nonlinearity: ModelConfig['nonlinearity'];
-  /** 'one-to-one': channel i reads unit i's current (units is then the channel count). */
-  observation: NonNullable<ModelConfig['observation']>;
-  particles: number;
-  proposal: Proposal;
-  iterations: number;
-  batch: number;
-  window: number;
-  lr: number;
-  seed: number;
-}
+/** The fit's model and training settings, as the CLI's option reader (fitSettings) gives them. */
+export type { FitSettings };
 
 /** A (trial, time, channel) float32 dataset, already normalised, with where it came from. */
 export interface DatasetMessage {
@@ -66,6 +54,8 @@ export type ToWorker =
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'simulate'; trials: number; time: number; seed: number }
+  /** Score the model on show on a binned NWB session (all its trials; readouts learn on the train split). */
+  | { type: 'score'; binned: BinnedSession; source: string }
   | { type: 'load-model'; text: string; name: string; dataset: DatasetMessage | null }
   | { type: 'save-model' };
 
@@ -73,10 +63,11 @@ export type FromWorker =
   | { type: 'ready'; adapter: string; software: boolean }
   | { type: 'fatal'; message: string }
   | { type: 'error'; message: string }
-  | { type: 'state'; state: 'fitting' | 'paused' | 'stopping' | 'analysing' | 'idle' }
+  | { type: 'state'; state: 'fitting' | 'paused' | 'stopping' | 'analysing' | 'scoring' | 'idle' }
   | { type: 'progress'; progress: FitProgress }
   | { type: 'fit-done'; iterations: number; seconds: number; stopped: boolean; history: HistoryEntry[] }
   | { type: 'simulated'; dataset: DatasetMessage; description: string }
   | { type: 'model-loaded'; kind: 'model' | 'teacher'; description: string }
   | { type: 'model-file'; text: string; name: string }
+  | { type: 'scores'; scores: SpikeEvaluation['scores']; source: string; seconds: number }
   | AnalysisMessage;

@@ -4,13 +4,13 @@
  * Uses the public API only. One GPU job at a time; pause / resume / stop reach a running fit.
  */
 import {
-  DEFAULT_CONFIG,
-  FIT_DEFAULTS,
+  CnnEncoder,
   FitSession,
   LowRankRNN,
   initialParams,
   initialiseFromData,
   createEngine,
+  evaluateSpikes,
   filterDataset,
   findFixedPoints,
   fixedPointsOfFitted,
@@ -19,14 +19,16 @@ import {
   parseModel,
   serializeModel,
   teacherToRnn,
+  type BinnedSession,
   type Dataset,
   type Engine,
+  type FitSettings,
   type FixedPointResult,
   type Normalisation,
   type TrainingRecord,
 } from '../index.js';
 import { latentFlow, oscillatorModel, simulateDataset, teacherModel } from './demo.js';
-import type { AnalysisMessage, DatasetMessage, FitSettings, FixedPointSummary, FromWorker, ToWorker } from './protocol.js';
+import type { AnalysisMessage, DatasetMessage, FixedPointSummary, FromWorker, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker) => scope.postMessage(m);
@@ -34,8 +36,8 @@ const post = (m: FromWorker) => scope.postMessage(m);
 let engine: Engine | null = null;
 let busy = false;
 let session: FitSession | null = null;
-/** The model on show: the last fitted or loaded one, with what its model file needs. */
-let current: { model: LowRankRNN; normalisation: Normalisation | null; training: TrainingRecord | null } | null = null;
+/** The model on show: the last fitted or loaded one (with its CNN encoder, if any), with what its model file needs. */
+let current: { model: LowRankRNN; encoder: CnnEncoder | null; normalisation: Normalisation | null; training: TrainingRecord | null } | null = null;
 
 const ANALYSIS_STEPS = 300;
 const TRACE_CHANNELS = 3;
@@ -46,6 +48,7 @@ function message(e: unknown): string {
 
 function setCurrent(next: typeof current): void {
   if (current && current.model !== next?.model) current.model.dispose();
+  if (current?.encoder && current.encoder !== next?.encoder) current.encoder.dispose();
   current = next;
 }
 
@@ -95,31 +98,31 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
   return { type: 'analysis', title, rank: R, paths, fixedPoints, fixedPointsNote, traces: { channels, T, real, generated } };
 }
 
+/** Fit with settings the page read through the CLI's option reader (fitSettings: same defaults and checks). */
 async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const e = engine!;
-  const poisson = dataset.obs === 'poisson';
-  if (poisson && s.proposal === 'optimal') throw new Error('spike counts (Poisson observations) need the bootstrap proposal');
-  const config = {
-    ...DEFAULT_CONFIG,
-    rank: s.rank,
-    units: s.units,
-    obsDim: dataset.channels,
-    nonlinearity: s.nonlinearity,
-    observation: s.observation,
-    obs: dataset.obs,
-    obsNonlinearity: poisson ? ('softplus' as const) : ('identity' as const),
-  };
+  const config = s.config;
   const ds: Dataset = { data: dataset.data, trials: dataset.trials, time: dataset.time, channels: dataset.channels };
-  const model = new LowRankRNN(e, config, initialiseFromData(config, initialParams(config, s.seed), ds));
+  const start = initialParams(config, s.seed);
+  if (s.init === 'data') initialiseFromData(config, start, ds);
+  const model = new LowRankRNN(e, config, start);
+  // a model with an encoder keeps it (and saves it) as the CLI's fit does
+  const encoder = config.encoder ? CnnEncoder.create(e, config.encoder, config.rank, s.seed) : null;
   const options = {
     iterations: s.iterations,
     particles: s.particles,
     batch: s.batch,
     window: s.window,
     proposal: s.proposal,
+    encoder: s.proposal === 'encoder' ? encoder! : undefined,
+    tForward: s.tForward,
+    resampling: s.resampling,
+    resampleThreshold: s.resampleThreshold,
+    optimizer: s.optimizer,
     seed: s.seed,
     lr: s.lr,
-    lrEnd: s.lr / 2,
+    lrEnd: s.lrEnd,
+    clipGradNorm: s.clip,
     logEvery: 1,
   };
   session = new FitSession(e, model, ds, null, options);
@@ -132,6 +135,7 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
     result = await session.start();
   } catch (err) {
     model.dispose();
+    encoder?.dispose();
     throw err;
   } finally {
     session = null;
@@ -139,7 +143,9 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   post({ type: 'fit-done', iterations: result.iterations, seconds: result.seconds, stopped: result.iterations < s.iterations, history: result.history });
   const training: TrainingRecord = {
     proposal: s.proposal,
-    resampling: 'systematic',
+    resampling: s.resampling,
+    resampleThreshold: s.resampleThreshold,
+    ...(s.tForward > 0 ? { tForward: s.tForward } : {}),
     particles: s.particles,
     batch: s.batch,
     window: s.window,
@@ -147,12 +153,13 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
     totalIterations: s.iterations,
     seed: s.seed,
     lr: s.lr,
-    lrEnd: options.lrEnd,
-    optimizer: FIT_DEFAULTS.optimizer,
+    lrEnd: s.lrEnd,
+    optimizer: s.optimizer,
+    clip: s.clip,
     history: result.history,
     adapter: `${e.info.vendor} ${e.info.architecture} ${e.info.description}`.trim(),
   };
-  setCurrent({ model, normalisation: dataset.normalisation, training });
+  setCurrent({ model, encoder, normalisation: dataset.normalisation, training });
   post({ type: 'state', state: 'analysing' });
   post(await analyse(model, dataset, `fitted model (${dataset.source})`));
 }
@@ -191,7 +198,8 @@ async function loadModel(text: string, name: string, dataset: DatasetMessage | n
   }
   const parsed = parseModel(text, name);
   const model = new LowRankRNN(e, parsed.config, parsed.params);
-  setCurrent({ model, normalisation: parsed.normalisation, training: parsed.training });
+  const encoder = parsed.config.encoder && parsed.encoder ? new CnnEncoder(e, parsed.config.encoder, parsed.config.rank, parsed.encoder) : null;
+  setCurrent({ model, encoder, normalisation: parsed.normalisation, training: parsed.training });
   const c = parsed.config;
   const readout = c.observation === 'one-to-one' ? ' (one-to-one)' : '';
   post({ type: 'model-loaded', kind: 'model', description: `${name}: rank ${c.rank}, ${c.units} units, ${c.obsDim} channels${readout}, ${c.nonlinearity}` });
@@ -201,9 +209,18 @@ async function loadModel(text: string, name: string, dataset: DatasetMessage | n
 
 async function saveModel(): Promise<void> {
   if (!current) throw new Error('no model to save yet: fit one or load a model file first');
-  const { model, normalisation, training } = current;
-  const file = serializeModel(model.config, await model.hostParams(), normalisation, training);
+  const { model, encoder, normalisation, training } = current;
+  const file = serializeModel(model.config, await model.hostParams(), normalisation, training, encoder ? await encoder.hostParams() : null);
   post({ type: 'model-file', text: JSON.stringify(file), name: 'lowrank-smc-model.json' });
+}
+
+/** Score the model on show on a binned NWB session (held-out units, behaviour, conditions): eval-spikes' scores. */
+async function score(binned: BinnedSession, source: string): Promise<void> {
+  if (!current) throw new Error('no model to score yet: fit one or load a model file first');
+  post({ type: 'state', state: 'scoring' });
+  const t0 = performance.now();
+  const e = await evaluateSpikes(current.model, binned, { encoder: current.encoder, particles: 64, seed: 0 });
+  post({ type: 'scores', scores: e.scores, source, seconds: (performance.now() - t0) / 1000 });
 }
 
 async function simulate(trials: number, time: number, seed: number): Promise<void> {
@@ -253,6 +270,9 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
         session.stop();
         post({ type: 'state', state: 'stopping' });
       }
+      break;
+    case 'score':
+      void exclusive(() => score(m.binned, m.source));
       break;
     case 'simulate':
       void exclusive(() => simulate(m.trials, m.time, m.seed));

@@ -1,8 +1,8 @@
 // The web app in real headless Chromium (WebGPU on SwiftShader): builds it with web/vite.config.ts,
 // serves the output on 127.0.0.1 and drives the page like a user: bad files, a short fit on the
 // bundled EEG slice with pause / resume, the model file round trip, the teacher network's fixed
-// points, an NWB session written here with h5wasm (binned raster, short Poisson fit; the HDF5 module only
-// fetched then), screenshots (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without
+// points, an NWB session written here with h5wasm (binned raster, short Poisson fits with the bootstrap and the
+// encoder proposal, scores on held-out units; the HDF5 module only fetched then), screenshots (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without
 // Chromium, failed under CI (like test/browser).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -16,6 +16,7 @@ import { encodeNpy } from '../../src/io/npy.js';
 import { writeNwb } from '../../src/io/nwb.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { parseModel } from '../../src/models/model-file.js';
+import { initialEncoderParams } from '../../src/models/encoder.js';
 import type { AppState } from '../../src/web/app.js';
 import { SMALL_FIT } from '../../src/web/demo.js';
 import { CHROMIUM_ARGS, findChromium, serveStatic } from '../browser/harness.js';
@@ -294,6 +295,75 @@ if (!chromiumPath) {
       expect(m.normalisation).toBeNull();
       mkdirSync(RESULTS, { recursive: true });
       await page.screenshot({ path: join(RESULTS, 'web-app-nwb.png'), fullPage: true });
+    }, 400_000);
+
+    test('fits the NWB session with the encoder proposal (saved with its trained encoder) and scores it on held-out units', async () => {
+      const mark = (await appState()).errors.length;
+      // hold out 3 of the 12 units: the data become the 9 held-in units of the 8 training trials
+      await page.fill('#nwb-held-out', '3');
+      await page.click('#nwb-bin-button');
+      let s = await waitForApp(`s.nwb?.heldOut === 3 || s.errors.length > ${mark}`, 10_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.dataset).toMatchObject({ trials: 8, time: 10, channels: 9, obs: 'poisson' });
+      // the encoder's options are read by fit's option reader: its checks, its messages
+      await page.selectOption('#proposal', 'encoder');
+      expect(await page.isVisible('#encoder-options')).toBe(true);
+      expect(await page.inputValue('#noise')).toBe('diag');
+      await page.fill('#encoder-kernels', '9,4');
+      await page.click('#start');
+      expect(await errorText()).toContain('receptive field');
+      await page.fill('#encoder-kernels', '3,2');
+      await page.fill('#encoder-channels', '8');
+      await page.fill('#iterations', '6');
+      const errorsBefore = (await appState()).errors.length;
+      await page.click('#start');
+      s = await waitForApp(
+        `(s.fitState === "idle" && s.progress.length === 6 && s.analysis?.title.includes("session.nwb")) || s.errors.length > ${errorsBefore}`,
+        300_000,
+      );
+      expect(errorsSince(s, errorsBefore)).toEqual([]);
+      expect(s.progress.every((p) => Number.isFinite(p.loss) && Number.isFinite(p.llPerStep))).toBe(true);
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
+      const m = parseModel(readFileSync(await download.path(), 'utf8'), download.suggestedFilename());
+      expect(m.config).toMatchObject({
+        obs: 'poisson',
+        obsDim: 9,
+        noise: 'diag',
+        encoder: { kernels: [3, 2], channels: [8], inChannels: 9, placement: 'causal' },
+      });
+      expect(m.training).toMatchObject({ proposal: 'encoder', iterations: 6 });
+      // trained: gradients reached the encoder, whose weights left their initial values (seed 1)
+      const initial = initialEncoderParams(m.config.encoder!, 2, 1);
+      const moved = Object.keys(initial).filter((k) => m.encoder![k].some((v, i) => Math.abs(v - initial[k][i]) > 1e-6));
+      expect(moved.length).toBe(Object.keys(initial).length);
+
+      // scores of the fitted model: the 2 val trials of the file's split, held-out rates from a readout learnt on the 8 train trials
+      await page.click('#score');
+      s = await waitForApp(`(s.scores !== null && s.fitState === "idle") || s.errors.length > ${errorsBefore}`, 300_000);
+      expect(errorsSince(s, errorsBefore)).toEqual([]);
+      expect(s.scores).toMatchObject({
+        eval_split: 'val',
+        trials_train: 8,
+        trials_eval: 2,
+        held_in: 9,
+        held_out: 3,
+        bin_ms: 50,
+        held_out_rates: 'fitted readout',
+      });
+      expect(Number.isFinite(s.scores!.co_bps) && Number.isFinite(s.scores!.ll_per_step)).toBe(true);
+      expect(s.scores!.co_bps!).toBeLessThan(1); // bits per spike above the mean-rate model: far below 1 on Poisson noise
+      console.log(`[web] scores in Chromium: ${JSON.stringify(s.scores)}`);
+      expect(await page.textContent('#scores')).toContain('co-bps (held-out units)');
+      expect(await page.textContent('#scores-info')).toContain('2 val trials scored');
+      // a session binned differently from the fit is refused by name, before any GPU work
+      await page.fill('#nwb-held-out', '0');
+      await page.click('#nwb-bin-button');
+      await waitForApp('s.nwb?.heldOut === 0', 10_000);
+      await page.click('#score');
+      expect(await errorText()).toContain('the model reads 9 units but the session has 12 held-in units');
+      await page.selectOption('#proposal', 'bootstrap');
+      mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: join(RESULTS, 'web-app-scores.png'), fullPage: true });
     }, 400_000);
 
     test('without WebGPU the page says so and how to enable it', async () => {

@@ -333,6 +333,47 @@ describe('lowrank-smc bin', () => {
 });
 
 describe('lowrank-smc eval-spikes, eval and generate checks (before any GPU work)', () => {
+  test('fit --held-in-channels with NWB data: the held-in units then the held-out ones; a count other than the held-in units is refused', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { heldInThenOutCounts } = await import('../src/cli/common.js');
+    const { run: fitCli } = await import('../src/cli/fit.js');
+    const dir = mkdtempSync(join(tmpdir(), 'lowrank-smc-nwb-'));
+    try {
+      const file = join(dir, 'maze.nwb');
+      writeFileSync(file, await writeMaze(maze));
+      const binning = { align: 'move_onset_time', 'align-window': '-250,450', 'held-out-neurons': 'file', trials: 'train' };
+      const ds = await heldInThenOutCounts(file, binning, '4');
+      const b = binSession(await parseNwb(await writeMaze(maze), 'maze.nwb'), {
+        binMs: 20,
+        align: 'move_onset_time',
+        window: [-250, 450],
+        heldOut: 'file',
+        split: 'file',
+      });
+      const heldIn = selectTrials(b.heldInCounts, b.split, ['train']);
+      const heldOut = selectTrials(b.heldOutCounts!, b.split, ['train']);
+      expect([ds.trials, ds.time, ds.channels]).toEqual([heldIn.trials, 35, 6]);
+      for (let r = 0; r < ds.trials * ds.time; r++) {
+        expect(Array.from(ds.data.subarray(r * 6, r * 6 + 4))).toEqual(Array.from(heldIn.data.subarray(r * 4, r * 4 + 4)));
+        expect(Array.from(ds.data.subarray(r * 6 + 4, r * 6 + 6))).toEqual(Array.from(heldOut.data.subarray(r * 2, r * 2 + 2)));
+      }
+      const fit = (heldInChannels: string, heldOut = 'file') =>
+        fitCli([
+          ...['--data', file, '--obs', 'poisson', '--noise', 'diag', '--proposal', 'encoder', '--encoder-kernels', '2,1', '--encoder-channels', '4'],
+          ...['--align', 'move_onset_time', '--align-window=-250,450', '--held-out-neurons', heldOut, '--held-in-channels', heldInChannels],
+          ...['--out', join(dir, 'm.json'), '--backend', 'no-such-backend'],
+        ]);
+      await expect(fit('3')).rejects.toThrow(/--held-in-channels 3: .*maze\.nwb has 4 held-in and 2 held-out units; with NWB data the channels are/);
+      await expect(fit('6', '0')).rejects.toThrow(/--held-in-channels 6: .*maze\.nwb has no held-out units with these options/);
+      // the right count passes every check and reaches the engine
+      await expect(fit('4')).rejects.toThrow(/no-such-backend/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a model with inputs needs --inputs naming session series of its input width; a model without refuses them', async () => {
     const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

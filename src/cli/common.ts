@@ -50,6 +50,30 @@ export async function loadObservations(path: string, layout: string | undefined,
 }
 
 /**
+ * Counts of an NWB session for co-smoothing training (fit --held-in-channels with NWB data): the held-in
+ * units, then the held-out ones, the trials of --trials. `heldInChannels` (what the encoder reads) must be
+ * the held-in count.
+ */
+export async function heldInThenOutCounts(path: string, nwb: NwbValues, heldInChannels: string): Promise<Dataset> {
+  const b = await loadBinnedNwb(path, nwb);
+  const how = `with NWB data the channels are the held-in units, then the held-out ones (--held-out-neurons), and the encoder reads the held-in units`;
+  if (!b.heldOutCounts) throw new Error(`--held-in-channels ${heldInChannels}: ${path} has no held-out units with these options; ${how}`);
+  if (Number(heldInChannels) !== b.heldIn.length)
+    throw new Error(`--held-in-channels ${heldInChannels}: ${path} has ${b.heldIn.length} held-in and ${b.heldOut.length} held-out units; ${how}`);
+  const keep = trialsOption(nwb.trials);
+  const a = selectTrials(b.heldInCounts, b.split, keep);
+  const o = selectTrials(b.heldOutCounts, b.split, keep);
+  if (a.trials === 0) throw new Error(`${path}: no ${nwb.trials} trials in the split`);
+  const C = a.channels + o.channels;
+  const data = new Float32Array(a.trials * a.time * C);
+  for (let r = 0; r < a.trials * a.time; r++) {
+    data.set(a.data.subarray(r * a.channels, (r + 1) * a.channels), r * C);
+    data.set(o.data.subarray(r * o.channels, (r + 1) * o.channels), r * C + a.channels);
+  }
+  return { data, trials: a.trials, time: a.time, channels: C };
+}
+
+/**
  * Inputs from a file, or, when the data are an NWB session and `path` is not an .npy/.csv file, from the
  * session's behaviour series of those names (binned like the data, the same trials).
  */

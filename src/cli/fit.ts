@@ -9,7 +9,7 @@ import { LowRankRNN, initialParams, parameterCount } from '../models/lowrank-rnn
 import { parseModel, type TrainingRecord } from '../models/model-file.js';
 import { CnnEncoder } from '../models/encoder.js';
 import { Progress } from '../util/progress.js';
-import { checkWritable, loadInputs, loadObservations, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
+import { checkWritable, heldInThenOutCounts, isNwb, loadInputs, loadObservations, openEngine, saveModelFile, NWB_OPTIONS, NWB_USAGE } from './common.js';
 
 export const summary = 'fit a stochastic low-rank RNN to data by variational SMC';
 
@@ -37,7 +37,8 @@ inference and training
   --encoder-kernels 14,4,2 --encoder-channels 128,64  the encoder proposal's CNN (kernel lengths, hidden channels;
                          needs --noise diag|scalar)  --encoder-padding causal|acausal|windowed (causal)
   --encoder-pad-mode zeros|reflect|replicate|circular (zeros)  --encoder-constant-var  one trained log-variance
-  --held-in-channels N   the encoder reads only the first N channels; the likelihood covers all (co-smoothing)
+  --held-in-channels N   the encoder reads only the first N channels; the likelihood covers all (co-smoothing);
+                         with NWB data the channels are the N held-in units, then the --held-out-neurons
   --t-forward N (0)      encoder proposal: the last N steps of each window are forward prediction (transition
                          only, no resampling; the encoder reads the steps before them)
   --resampling systematic|stratified|multinomial (systematic)
@@ -128,7 +129,13 @@ export async function run(argv: string[]): Promise<number> {
   const fitResume = resume && { config: resume.config, training: resume.training, source: values.resume };
   const options = { ...values, zscore: !values['no-zscore'] };
   const obs = fitObservation(options, fitResume);
-  let ds = await loadObservations(values.data, values.layout, obs, values);
+  // NWB co-smoothing training (or resuming it): the likelihood covers the held-out units too, the encoder reads the held-in ones
+  const e = resume?.config.encoder;
+  const heldIn = values['held-in-channels'] ?? (e && e.inChannels < resume!.config.obsDim ? String(e.inChannels) : undefined);
+  let ds =
+    isNwb(values.data) && heldIn !== undefined
+      ? await heldInThenOutCounts(values.data, values, heldIn)
+      : await loadObservations(values.data, values.layout, obs, values);
   const inputs = await loadInputs(values.inputs, values['inputs-layout'], ds, values.data, values);
   let normalisation: Normalisation | null = resume?.normalisation ?? null;
   if (fitZscore(options, fitResume)) {

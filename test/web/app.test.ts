@@ -1,9 +1,10 @@
 // The web app in real headless Chromium (WebGPU on SwiftShader): builds it with web/vite.config.ts,
 // serves the output on 127.0.0.1 and drives the page like a user: bad files, a short fit on the
 // bundled EEG slice with pause / resume, the model file round trip, the teacher network's fixed
-// points, an NWB session written here with h5wasm (binned raster, short Poisson fits with the bootstrap and the
-// encoder proposal, scores on held-out units; the HDF5 module only fetched then), screenshots (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without
-// Chromium, failed under CI (like test/browser).
+// points, an NWB session written here with h5wasm (binned raster, short Poisson fits with the bootstrap
+// and the encoder proposal, scores on held-out units; the HDF5 module only fetched then), screenshots
+// (test-results/web-app-fit.png, web-app.png), and the no-WebGPU message. Skipped without Chromium,
+// failed under CI (like test/browser).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';

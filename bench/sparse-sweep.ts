@@ -42,6 +42,9 @@ const ints = (s: string, what: string): number[] =>
     return Array.from({ length: hi - a + 1 }, (_, i) => a + i);
   });
 
+/** The embedder's drive gains, hint scale and initial-state spread of the full-FORCE defaults. */
+const EMBEDDER_DEFAULTS: Record<string, string> = { 'gain-in': '1', 'gain-out': '2', 'gain-hint': '1', 'hint-scale': '5', 'init-scale': '0.5' };
+
 /** The paper-size protocol of --paper (each still overridable). */
 const PAPER: Record<string, string> = {
   neurons: '200',
@@ -88,6 +91,13 @@ async function main(): Promise<void> {
       tau: { type: 'string', default: '50' },
       g: { type: 'string', default: '1.2' },
       'hint-tail': { type: 'string', default: '30' },
+      // The embedder's drives (full-FORCE defaults); --paper makes the hints dominate (see docs/sparse-results.md).
+      'gain-in': { type: 'string' },
+      'gain-out': { type: 'string' },
+      'gain-hint': { type: 'string' },
+      'hint-scale': { type: 'string' },
+      'init-scale': { type: 'string' },
+      'hint-orthogonal': { type: 'boolean' },
       method: { type: 'string', default: 'rls' },
       iters: { type: 'string', default: '200' },
       lr: { type: 'string', default: '0.02' },
@@ -102,11 +112,15 @@ async function main(): Promise<void> {
     'held-out': '1,5',
     seeds: '1-3',
     'hint-lead': 'false',
+    ...EMBEDDER_DEFAULTS,
   };
   const values = { ...(given.paper ? PAPER : small), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as Record<
     string,
     string
   >;
+  for (const k of Object.keys(EMBEDDER_DEFAULTS)) {
+    if (!(Number(values[k]) >= 0 && Number.isFinite(Number(values[k])))) throw new Error(`--${k} must be a non-negative number (got "${values[k]}")`);
+  }
   if (values['hint-lead'] !== 'true' && values['hint-lead'] !== 'false') throw new Error(`--hint-lead must be true or false (got "${values['hint-lead']}")`);
   const nBio = Number(values.neurons);
   const counts = values.counts ? ints(values.counts, '--counts') : [0, 5, 10, 20, 50, 100, 200].filter((k) => k <= nBio);
@@ -141,6 +155,12 @@ async function main(): Promise<void> {
     g,
     trials: Number(values.trials),
     hintTail: Number(values['hint-tail']),
+    gainIn: Number(values['gain-in']),
+    gainOut: Number(values['gain-out']),
+    gainHint: Number(values['gain-hint']),
+    hintScale: Number(values['hint-scale']),
+    initScale: Number(values['init-scale']),
+    hintOrthogonal: given['hint-orthogonal'] ?? false,
     hintLead: values['hint-lead'] === 'true',
     chaosTolerance: 0.3,
     heldOut,

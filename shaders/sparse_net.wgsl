@@ -4,7 +4,8 @@
 //   x[b, i]   += dt/tau (−x[b, i] + mat[i, :] · r_in[b, :] + Σ_k drive[i, k] sig[t, b, k])
 //   r_out[b,i] = tanh(x[b, i])
 // Rows i ≥ n of `mat` are readout rows: only cur (= z = W r) is computed for them.
-// One workgroup per (row, batch element); the dot product is a strided partial sum + tree reduction.
+// One invocation per (row, batch element), WG rows per workgroup; each dot product runs in one invocation.
+// (One workgroup per row with a tree reduction spent most of its time in barriers on CPU adapters.)
 
 struct Params {
   n: u32,          // units
@@ -30,20 +31,17 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> rec: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-#include "wg_reduce"
 override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
-fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = wid.x;
-  let b = wid.y;
+fn step(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let b = gid.y;
   if (i >= p.rows || b >= p.batch) { return; }
   let row = i * p.n;
   let rb = b * p.n;
-  var s = 0.0;
-  for (var j = lid.x; j < p.n; j += WG) { s += mat[row + j] * r_in[rb + j]; }
-  let a = wg_sum(s, lid.x);
-  if (lid.x != 0u) { return; }
+  var a = 0.0;
+  for (var j = 0u; j < p.n; j++) { a += mat[row + j] * r_in[rb + j]; }
   let rec_stride = p.n + p.rows;
   let rec_base = ((p.t - p.rec_t0) * p.batch + b) * rec_stride;
   let rec_on = p.record != 0u;

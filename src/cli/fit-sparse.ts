@@ -28,6 +28,8 @@ DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json
   --trials 100           RLS training trials  --update-every 2  --alpha 1 (P0 = I/alpha; ridge λ)
   --g 1.5 --gain-in 1 --gain-out 2 --gain-hint 1 (divided by √sampled) --hint-scale 5 --hint-tail 110
   --hint-lead            drive the embedder with h + τ dh/dt, so it follows the hints rather than lagging them
+  --hint-orthogonal      hint drive matrix with orthogonal columns (keeps the circuit's principal directions)
+  --init-scale 0.5       spread of the shared initial state of every trial
   --chaos-tolerance 0.01  embedder convergence check (distance ratio of two copies; raise for slow τ)
   --per-step             RLS with per-step dispatches instead of one fused dispatch per trial
   On the simulated motor circuit, RLS with --tau 50 --g 1.2 --chaos-tolerance 0.3 --trials 300 converge (see docs/sparse-results.md).
@@ -109,6 +111,8 @@ export async function run(argv: string[]): Promise<number> {
       'chaos-tolerance': { type: 'string', default: '0.01' },
       'per-step': { type: 'boolean' },
       'hint-lead': { type: 'boolean' },
+      'hint-orthogonal': { type: 'boolean' },
+      'init-scale': { type: 'string', default: '0.5' },
       lambda: { type: 'string', default: '1' },
       iters: { type: 'string', default: '300' },
       lr: { type: 'string', default: '0.01' },
@@ -175,6 +179,8 @@ export async function run(argv: string[]): Promise<number> {
             updateEvery: num('update-every'),
             chaosTolerance: num('chaos-tolerance'),
             hintLead: values['hint-lead'] ?? false,
+            hintOrthogonal: values['hint-orthogonal'] ?? false,
+            initScale: num('init-scale'),
             ...(values['per-step'] ? { fused: false } : {}),
           };
   const engine = await createEngine({ backend: values.backend as Backend });

@@ -30,6 +30,8 @@ export interface EmbedderOptions {
   hintTail: number;
   /** Drive with h + τ dh/dt instead of h, so the embedder's low-pass (its Euler step) returns h itself. */
   hintLead: boolean;
+  /** Hint drive matrix with orthogonal columns of the uniform matrix's expected norm (needs k ≤ n), instead of the uniform matrix itself. */
+  hintOrthogonal?: boolean;
 }
 
 /**
@@ -61,6 +63,30 @@ function uniformMatrix(rows: number, cols: number, scale: number, rng: { uniform
   return Float32Array.from({ length: rows * cols }, () => scale * (2 * rng.uniform() - 1));
 }
 
+/**
+ * Columns of the row-major rows × cols matrix `a` made orthogonal (modified Gram–Schmidt, twice, in
+ * float64), each of length `norm`. A random map with orthogonal columns is an isometry up to scale, so
+ * the hints' principal directions, which SVCCA compares, reach the embedder's state undistorted.
+ */
+export function orthogonaliseColumns(a: Float32Array, rows: number, cols: number, norm: number): void {
+  if (cols > rows) throw new Error(`orthogonal hint matrix: ${cols} hints need at least as many units (got ${rows})`);
+  const q = Array.from({ length: cols }, (_, j) => Float64Array.from({ length: rows }, (_, i) => a[i * cols + j]));
+  for (let pass = 0; pass < 2; pass++) {
+    for (let j = 0; j < cols; j++) {
+      for (let l = 0; l < j; l++) {
+        let d = 0;
+        for (let i = 0; i < rows; i++) d += q[j][i] * q[l][i];
+        for (let i = 0; i < rows; i++) q[j][i] -= d * q[l][i];
+      }
+      let len = 0;
+      for (let i = 0; i < rows; i++) len += q[j][i] ** 2;
+      len = Math.sqrt(len);
+      for (let i = 0; i < rows; i++) q[j][i] /= len;
+    }
+  }
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) a[i * cols + j] = norm * q[j][i];
+}
+
 /** Rates from a time-major record (time × conds × stride, rates first) as conds × time × n. */
 function unpackRates(rec: Float32Array, time: number, conds: number, n: number, stride: number): Float32Array {
   const out = new Float32Array(conds * time * n);
@@ -86,6 +112,7 @@ export function createEmbedder(engine: Engine, buffers: OwnedBuffers, task: Spar
   const Uout = uniformMatrix(n, m, o.gainOut, rng);
   // Divided by √k so the total hint drive keeps its size whatever the number of sampled neurons.
   const Uhint = uniformMatrix(n, k, o.gainHint / Math.sqrt(Math.max(1, k)), rng);
+  if (o.hintOrthogonal) orthogonaliseColumns(Uhint, n, k, (o.gainHint * Math.sqrt(n / 3)) / Math.sqrt(Math.max(1, k)));
   const xInit = Float32Array.from({ length: n }, () => o.initScale * rng.normal());
   const dEmb = nin + m + k;
   const driveEmb = new Float32Array(n * dEmb);
@@ -156,25 +183,33 @@ export async function checkNotChaotic(
   emb: Embedder,
   o: { window: number; tolerance: number; initScale: number; g: number },
 ): Promise<number> {
-  const { n } = emb;
-  const other: NetState = { x: buffers.alloc(n, 'emb2.x'), r: [buffers.alloc(n, 'emb2.r0'), buffers.alloc(n, 'emb2.r1')], cur: buffers.alloc(n, 'emb2.cur') };
+  const { n, ctr } = emb;
+  // Every training condition at once (batch ctr): the same per-condition arithmetic as one at a time, in
+  // 2 × window dispatches and one read-back instead of 2 × window × ctr dispatches and 2 × ctr read-backs.
+  const other: NetState = {
+    x: buffers.alloc(ctr * n, 'emb2.x'),
+    r: [buffers.alloc(ctr * n, 'emb2.r0'), buffers.alloc(ctr * n, 'emb2.r1')],
+    cur: buffers.alloc(ctr * n, 'emb2.cur'),
+  };
   const x2 = Float32Array.from({ length: n }, () => o.initScale * 2 * emb.rng.normal());
-  const x2Buf = buffers.upload(x2, 'emb2.xinit');
-  const r2Buf = buffers.upload(x2.map(Math.tanh), 'emb2.rinit');
+  const x2Batch = new Float32Array(ctr * n);
+  for (let c = 0; c < ctr; c++) x2Batch.set(x2, c * n);
+  const x2Buf = buffers.upload(x2Batch, 'emb2.xinit');
+  const r2Buf = buffers.upload(x2Batch.map(Math.tanh), 'emb2.rinit');
   let d0 = 0;
   for (let i = 0; i < n; i++) d0 += (x2[i] - emb.xInit[i]) ** 2;
+  emb.resetState(emb.net, ctr);
+  emb.resetState(other, ctr, x2Buf, r2Buf);
+  for (let t = 0; t < o.window; t++) {
+    emb.step(t, 0, t % 2, null, ctr);
+    emb.step(t, 0, t % 2, null, ctr, other);
+  }
+  const a = await engine.readF32(emb.net.x, ctr * n);
+  const b = await engine.readF32(other.x, ctr * n);
   let chaosRatio = NaN;
-  for (let ci = 0; ci < emb.ctr; ci++) {
-    emb.resetState(emb.net, 1);
-    emb.resetState(other, 1, x2Buf, r2Buf);
-    for (let t = 0; t < o.window; t++) {
-      emb.step(t, ci, t % 2, null);
-      emb.step(t, ci, t % 2, null, 1, other);
-    }
-    const a = await engine.readF32(emb.net.x, n);
-    const b = await engine.readF32(other.x, n);
+  for (let c = 0; c < ctr; c++) {
     let d = 0;
-    for (let i = 0; i < n; i++) d += (a[i] - b[i]) ** 2;
+    for (let i = c * n; i < (c + 1) * n; i++) d += (a[i] - b[i]) ** 2;
     const ratio = Math.sqrt(d / d0);
     chaosRatio = Number.isNaN(chaosRatio) ? ratio : Math.max(chaosRatio, ratio);
   }

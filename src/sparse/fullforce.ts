@@ -36,6 +36,11 @@ export interface FullForceOptions extends SparseCommonOptions {
    * a low-pass of them at the learner's τ (which lags and smooths the circuit's transients).
    */
   hintLead?: boolean;
+  /**
+   * Orthogonal columns for the hint drive matrix (default false: uniform entries). With all neurons
+   * hinted this keeps the circuit's principal directions in the embedder (needs sampled ≤ n).
+   */
+  hintOrthogonal?: boolean;
   /** RLS: training trials (default 100), update probability 1/updateEvery per step (default 2). */
   trials?: number;
   updateEvery?: number;
@@ -111,6 +116,7 @@ export async function trainFullForce(engine: Engine, task: SparseTask, options: 
       hintScale: options.hintScale ?? 5,
       hintTail,
       hintLead: options.hintLead ?? false,
+      hintOrthogonal: options.hintOrthogonal ?? false,
     });
     const chaosRatio =
       (options.chaosCheck ?? true)

@@ -62,7 +62,7 @@ export function netStep(engine: Engine, b: StepBuffers, p: StepParams): void {
         dt_tau: p.dtTau,
       },
     },
-    [p.rows, p.batch],
+    [Math.ceil(p.rows / k.workgroupSize[0]), p.batch],
   );
 }
 

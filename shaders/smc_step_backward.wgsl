@@ -17,7 +17,7 @@
 //              observation terms give the adjoint of μ_tj and the small parameters' gradients
 // Every parameter gradient is accumulated over steps in slices owned by one block (or, LANE_GRADS, one
 // lane: unit and channel rows) or one invocation (the small parameters θ_a, μ0 and the R×R matrices): gpart =
-// rows [B·nb·RS, P] | small [B·nb·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small`
+// rows [B·nb, P, RS] | small [B·nb·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small`
 // sum the slices into the packed gradient, `reduce_q` the per-block shares of the per-step data gradients (optimal
 // proposal: q_t, s_t; encoder proposal: the encoder's mean and log-variance).
 #include "smc_common"
@@ -47,7 +47,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> gll: array<f32>;
 // work: adjoint of μ_{t+1} [B,K,R] | adjoint of ẑ_t [B,K,R] | weight adjoint (× gll) [B,K]
 @group(0) @binding(6) var<storage, read_write> work: array<f32>;
-// parameter rows per block w = b·nb + g (and lane) [B·nb·RS, P] | small accumulators per invocation [B·nb·WG, NSMALL]
+// parameter rows per block w = b·nb + g, lanes interleaved [B·nb, P, RS] | small accumulators per invocation [B·nb·WG, NSMALL]
 @group(0) @binding(7) var<storage, read_write> gpart: array<f32>;
 // per (b, t, block): shares of the per-step data gradients [B,T,nb,QW] (optimal: q_t, s_t, QW = R+1; encoder: mean,
 // log-variance, QW = 2R)
@@ -77,8 +77,10 @@ const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 fn gmu_base(b: u32, k: u32) -> u32 { return (b * p.K + k) * R; }
 fn gzh_base(b: u32, k: u32) -> u32 { return p.B * p.K * R + (b * p.K + k) * R; }
 fn wadj_idx(b: u32, k: u32) -> u32 { return 2u * p.B * p.K * R + b * p.K + k; }
-// Row slice of block w (lane `lane` with LANE_GRADS) and small slot of invocation tid of block w.
-fn slice(w: u32, lane: u32) -> u32 { return (w * RS + lane) * p.P; }
+// Row slice of block w (lane `lane` with LANE_GRADS; its entry e at s + e·RS) and small slot of invocation tid of block w.
+// The lanes' slices are interleaved so that their read-modify-writes of one parameter share a cache line instead of
+// touching RS lines a row (P floats) apart: hc2 and maze train faster on lavapipe (bench/RESULTS.md).
+fn slice(w: u32, lane: u32) -> u32 { return w * p.P * RS + lane; }
 fn small_slot(w: u32, tid: u32) -> u32 { return p.B * p.nb * RS * p.P + (w * WG + tid) * NSMALL; }
 
 // Block w = wid.x + wid.y·nwg.x of the grid (B·nb blocks; padding groups compute on block 0, write nothing).
@@ -181,11 +183,11 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     if (blk.valid) {
       let s = slice(blk.w, tid);
       for (var r = 0u; r < R; r++) {
-        gpart[s + p.off_m + i * R + r] += gm[r];
-        gpart[s + p.off_n + i * R + r] += gn[r];
+        gpart[s + (p.off_m + i * R + r) * RS] += gm[r];
+        gpart[s + (p.off_n + i * R + r) * RS] += gn[r];
       }
-      gpart[s + p.off_h + i] += gh;
-      for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
+      gpart[s + (p.off_h + i) * RS] += gh;
+      for (var j = 0u; j < p.DU; j++) { gpart[s + (p.off_wu + i * p.DU + j) * RS] += gx * input_v(b, t, j); }
     }
 #endif
   }
@@ -245,23 +247,23 @@ fn units(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   }
   let s = slice(w, 0u);
   for (var r = 0u; r < R; r++) {
-    gpart[s + p.off_m + i * R + r] += gm[r];
-    gpart[s + p.off_n + i * R + r] += gn[r];
+    gpart[s + (p.off_m + i * R + r) * RS] += gm[r];
+    gpart[s + (p.off_n + i * R + r) * RS] += gn[r];
   }
-  gpart[s + p.off_h + i] += gh;
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + i * p.DU + j] += gx * input_v(b, t, j); }
+  gpart[s + (p.off_h + i) * RS] += gh;
+  for (var j = 0u; j < p.DU; j++) { gpart[s + (p.off_wu + i * p.DU + j) * RS] += gx * input_v(b, t, j); }
 }
 
 #if !OPTIMAL
 // Channel d's gradients of the bias, of Bv (readout from [v; z]) and of the log-variance (Gaussian) at
 // step t of trial b, added to the row slice at s.
 fn add_channel_grads(s: u32, b: u32, t: u32, d: u32, gbias: f32, glv: f32) {
-  gpart[s + p.off_b + d] += gbias;
+  gpart[s + (p.off_b + d) * RS] += gbias;
 #if READOUT_V
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_Bv + d * p.DU + j] += gbias * input_v(b, t, j); }
+  for (var j = 0u; j < p.DU; j++) { gpart[s + (p.off_Bv + d * p.DU + j) * RS] += gbias * input_v(b, t, j); }
 #endif
 #if !POISSON
-  gpart[s + p.off_lv + d] += glv;
+  gpart[s + (p.off_lv + d) * RS] += glv;
 #endif
 }
 
@@ -327,12 +329,12 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   }
   let s = slice(wb, 0u);
 #if RATES
-  for (var r = 0u; r < R; r++) { gpart[s + p.off_m + d * R + r] += gB[r]; }
-  gpart[s + p.off_h + d] += gh;
-  gpart[s + p.off_Bo + d] += ggain;
-  for (var j = 0u; j < p.DU; j++) { gpart[s + p.off_wu + d * p.DU + j] += gx * input_v(b, t, j); }
+  for (var r = 0u; r < R; r++) { gpart[s + (p.off_m + d * R + r) * RS] += gB[r]; }
+  gpart[s + (p.off_h + d) * RS] += gh;
+  gpart[s + (p.off_Bo + d) * RS] += ggain;
+  for (var j = 0u; j < p.DU; j++) { gpart[s + (p.off_wu + d * p.DU + j) * RS] += gx * input_v(b, t, j); }
 #else
-  for (var r = 0u; r < R; r++) { gpart[s + p.off_B + d * R + r] += gB[r]; }
+  for (var r = 0u; r < R; r++) { gpart[s + (p.off_B + d * R + r) * RS] += gB[r]; }
 #endif
   add_channel_grads(s, b, t, d, gbias, glv);
 }
@@ -419,7 +421,7 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
 #endunroll
     if (blk.valid) {
-      for (var r = 0u; r < R; r++) { gpart[s + p.off_B + d * R + r] += gB[r]; }
+      for (var r = 0u; r < R; r++) { gpart[s + (p.off_B + d * R + r) * RS] += gB[r]; }
       add_channel_grads(s, b, t, d, gbias, glv);
     }
 #if INPUT_GRAD
@@ -577,7 +579,9 @@ fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.P) { return; }
   var s = 0.0;
-  for (var w = 0u; w < p.B * p.nb * RS; w++) { s += gpart[w * p.P + e]; }
+  for (var w = 0u; w < p.B * p.nb; w++) {
+    for (var l = 0u; l < RS; l++) { s += gpart[(w * p.P + e) * RS + l]; }
+  }
   gtheta[e] = s;
 }
 

@@ -24,13 +24,13 @@
 #const KC
 #const TPT1
 
+#include "conv_pad"
+
 const NT: u32 = TX * TY;
 const T_TILE: u32 = TX * TPT;
 const C_TILE: u32 = TY * CPT;
 const STRIP: u32 = T_TILE + KC - 1u;
 
-// Padding mode (ids of PAD_MODES in src/ops/conv.ts): 0 zeros, 1 reflect, 2 replicate, 3 circular.
-override MODE: u32 = 0u;
 override HAS_BIAS: bool = true;
 // Read the taps reversed (the input-gradient role).
 override FLIP: bool = false;
@@ -65,21 +65,6 @@ struct ConvParams {
 var<workgroup> ws: array<f32, CI_C * KC * C_TILE>;
 // one spare element: the window's last slide reads one past the strip (the value is never used)
 var<workgroup> xs: array<f32, CI_C * STRIP + 1u>;
-
-// Source step of padded position q of a series of n steps with padL steps of padding before it, or −1
-// where zero padding reads nothing (reflect needs padL, padR < n and circular padL, padR ≤ n: checked on
-// the host).
-fn source_step(q: u32, n: u32, padL: u32) -> i32 {
-  let s = i32(q) - i32(padL);
-  let ni = i32(n);
-  if (s >= 0 && s < ni) { return s; }
-  switch MODE {
-    case 1u: { return select(2 * (ni - 1) - s, -s, s < 0); }
-    case 2u: { return clamp(s, 0, ni - 1); }
-    case 3u: { return select(s - ni, s + ni, s < 0); }
-    default: { return -1; }
-  }
-}
 
 fn xpad(b: u32, c: u32, q: u32) -> f32 {
   if (c >= p.cin || q >= p.tp) { return 0.0; }

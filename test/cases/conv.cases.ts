@@ -6,7 +6,18 @@
 import { assertClose, gradCheck } from '../../src/autodiff/gradcheck.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
-import { PAD_MODES, PAD_PLACEMENTS, conv1d, conv1dRef, convOutputLength, padSeriesRef, type Conv1dOptions, type PadMode } from '../../src/ops/conv.js';
+import {
+  CONV_ALGORITHMS,
+  PAD_MODES,
+  PAD_PLACEMENTS,
+  conv1d,
+  conv1dRef,
+  convAlgorithm,
+  convOutputLength,
+  padSeriesRef,
+  type Conv1dOptions,
+  type PadMode,
+} from '../../src/ops/conv.js';
 import { mulberry32 } from '../../src/util/random.js';
 import type { GpuCase } from './types.js';
 
@@ -47,21 +58,23 @@ const gradCases: GpuCase[] = PAD_PLACEMENTS.flatMap((placement, pi) =>
       : { placement, mode, ...(i % 4 === 2 ? { steps: T, outLayout: 'btc' as const } : {}) };
     const xShape = inputShape(options, B, C, T, btc ? 2 : 0, btc || i % 4 === 2 ? 3 : 0);
     return {
-      name: `${placement} ${mode} (kernel ${K}, ${btc ? `[trials, time, channels] reading ${C} of ${C + 2} channels` : 'bct'}, output ${options.outLayout ?? options.layout ?? 'bct'}): forward and gradients of input, weights and bias match finite differences`,
+      name: `${placement} ${mode} (kernel ${K}, ${btc ? `[trials, time, channels] reading ${C} of ${C + 2} channels` : 'bct'}, output ${options.outLayout ?? options.layout ?? 'bct'}): forward and gradients of input, weights and bias match finite differences, direct and FFT`,
       async run(engine) {
         const wShape = [Cout, C, K];
-        await gradCheck(engine, {
-          name: `conv1d ${placement} ${mode}`,
-          inputs: [
-            { data: uniform(10 + i, size(xShape)), shape: xShape },
-            { data: uniform(40 + i, size(wShape)), shape: wShape },
-            { data: uniform(70 + i, Cout), shape: [Cout] },
-          ],
-          gpu: (_e, [x, w, b]) => conv1d(x, w, b, options),
-          reference: ([x, w, b]) => conv1dRef(x, xShape, w, wShape, b, options),
-          atol: 1e-3,
-          rtol: 1e-3,
-        });
+        for (const algorithm of CONV_ALGORITHMS) {
+          await gradCheck(engine, {
+            name: `conv1d ${placement} ${mode} ${algorithm}`,
+            inputs: [
+              { data: uniform(10 + i, size(xShape)), shape: xShape },
+              { data: uniform(40 + i, size(wShape)), shape: wShape },
+              { data: uniform(70 + i, Cout), shape: [Cout] },
+            ],
+            gpu: (_e, [x, w, b]) => conv1d(x, w, b, { ...options, algorithm }),
+            reference: ([x, w, b]) => conv1dRef(x, xShape, w, wShape, b, options),
+            atol: 1e-3,
+            rtol: 1e-3,
+          });
+        }
       },
     };
   }),
@@ -162,7 +175,7 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'a shape across every tile and chunk edge (21 → 37 channels, kernel 40, 150 steps, 3 trials, reflect): forward matches float64, gradients match directional finite differences',
+    name: 'a shape across every tile, chunk and FFT block edge (21 → 37 channels, kernel 40, 150 steps, 3 trials), direct and FFT: forward matches float64, gradients match directional finite differences',
     timeoutMs: 180_000,
     async run(engine) {
       const B = 3,
@@ -171,8 +184,10 @@ export const cases: GpuCase[] = [
         T = 150,
         K = 40;
       for (const options of [
-        { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct' },
-        { placement: 'windowed', mode: 'replicate' },
+        { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct', algorithm: 'direct' },
+        { placement: 'windowed', mode: 'replicate', algorithm: 'direct' },
+        { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct', algorithm: 'fft' },
+        { placement: 'acausal', mode: 'circular', algorithm: 'fft' },
       ] as Conv1dOptions[]) {
         const xShape = options.layout === 'btc' ? [B, T, C + 1] : [B, C, T];
         const wShape = [Cout, C, K];
@@ -188,7 +203,7 @@ export const cases: GpuCase[] = [
         const tape = Tape.begin(engine);
         const y = conv1d(x, w, b, options);
         tape.end();
-        assertClose(await y.readF32(), ref, { atol: 1e-4, rtol: 1e-4, what: `forward ${options.placement} ${options.mode}` });
+        assertClose(await y.readF32(), ref, { atol: 1e-4, rtol: 1e-4, what: `forward ${options.placement} ${options.mode} ${options.algorithm}` });
         const seed = Tensor.fromArray(engine, cot, y.shape);
         const grads = tape.gradients(y, [x, w, b], { seed });
         // d/dh <c, f(p + h d)> at h = 0 against <∇, d>, one random direction per argument (f is linear in each)
@@ -200,7 +215,9 @@ export const cases: GpuCase[] = [
           const g = await grads[a]!.readF32();
           const got = dot(g, d);
           if (!(Math.abs(got - fd) <= 1e-3 * Math.abs(fd) + 1e-3))
-            throw new Error(`${options.placement} ${options.mode}: directional derivative of argument ${a}: ${got}, finite difference ${fd}`);
+            throw new Error(
+              `${options.placement} ${options.mode} ${options.algorithm}: directional derivative of argument ${a}: ${got}, finite difference ${fd}`,
+            );
           // the held-in view: the channel that is not read gets a zero gradient
           if (a === 0 && options.layout === 'btc') {
             for (let i = C; i < g.length; i += C + 1) if (g[i] !== 0) throw new Error(`unread channel: gradient ${g[i]} at element ${i}`);
@@ -210,6 +227,23 @@ export const cases: GpuCase[] = [
         tape.dispose();
         for (const t of [x, w, b, seed]) t.dispose();
       }
+    },
+  },
+  {
+    name: "'auto' takes the FFT for the hc2 and maze encoders' long kernels and the direct kernel for their heads and FFTs too long for workgroup memory",
+    async run() {
+      const at = (B: number, Cin: number, Cout: number, K: number, T: number, bytes = 32768) =>
+        convAlgorithm({ B, Cin, Cout, K, Tout: T, tp: T + K - 1 }, bytes);
+      // hc2's first and second layers, maze's first, maze's heads (kernel 2), 1-tap heads, too little workgroup memory
+      const got = [
+        at(64, 21, 64, 150, 219),
+        at(64, 64, 64, 11, 219),
+        at(16, 182, 128, 14, 35),
+        at(16, 64, 5, 2, 35),
+        at(64, 64, 3, 1, 219),
+        at(64, 21, 64, 150, 219, 4096),
+      ];
+      if (got.join() !== 'fft,fft,fft,direct,direct,direct') throw new Error(`algorithms ${got}`);
     },
   },
   {
@@ -242,6 +276,18 @@ export const cases: GpuCase[] = [
         /circular padding of 4 steps .* wraps more than once over 3 steps/,
       );
       await expectError('channels', () => conv1d(x, w, null, { ...o, layout: 'btc', channels: 9 }), /channels 9 must be an integer in \[1, 8\]/);
+      await expectError(
+        'algorithm',
+        () => conv1d(x, w, null, { ...o, algorithm: 'winograd' as never }),
+        /algorithm "winograd" is not one of auto, direct, fft/,
+      );
+      const wgBytes = engine.limits.maxComputeWorkgroupStorageSize;
+      const long = Math.floor(wgBytes / 12) + 1; // its FFT length's arrays overflow workgroup memory
+      await expectError(
+        'fft too long',
+        () => conv1d(Tensor.zeros(engine, [1, 1, long]), Tensor.zeros(engine, [1, 1, 1]), null, { ...o, algorithm: 'fft' }),
+        new RegExp(`an FFT over ${long} padded steps needs more workgroup memory than the device's ${wgBytes} bytes`),
+      );
       await expectError(
         'no output',
         () => conv1d(Tensor.zeros(engine, [2, 3, 1]), Tensor.zeros(engine, [4, 3, 3]), null, { placement: 'windowed', mode: 'zeros' }),

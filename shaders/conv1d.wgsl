@@ -173,18 +173,37 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   gx[p.xOff + b * p.xsB + c * p.xsC + s * p.xsT] = sum;
 }
 
-// ∂bias[o] = Σ_b Σ_t gy[b, o, t], gy read through the output strides p.ys*. One workgroup per output channel.
+// Gradient sums, one workgroup per output element e = (o · cin + i) · klen + k (folded into x and y of the grid):
+//   WEIGHTED   ∂w[o, i, k] = Σ_b Σ_t gy[b, o, t] xpad[b, i, t + k], for kernels too short for the tiled weight
+//              gradient (its output, K taps long, would leave most of a tile idle); x through p.xs*;
+//   otherwise  ∂bias[o] = Σ_b Σ_t gy[b, o, t] (cin = klen = 1).
+// gy is read through the output strides p.ys*.
+override WEIGHTED: bool = false;
+
 @group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gbias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gsum: array<f32>;
+@group(0) @binding(3) var<storage, read> xsum: array<f32>;
 
 var<workgroup> red: array<f32, 64>;
 
 @compute @workgroup_size(64)
-fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let o = wid.x;
+fn grad_sum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = wid.x + wid.y * nwg.x;
+  if (e >= p.cout * p.cin * p.klen) { return; }
+  let k = e % p.klen;
+  let i = (e / p.klen) % p.cin;
+  let o = e / (p.klen * p.cin);
   var s = 0.0;
-  for (var i = lid; i < p.trials * p.tout; i += 64u) {
-    s += gy[(i / p.tout) * p.ysB + o * p.ysC + (i % p.tout) * p.ysT];
+  for (var j = lid; j < p.trials * p.tout; j += 64u) {
+    let b = j / p.tout;
+    let t = j % p.tout;
+    let gyv = gy[b * p.ysB + o * p.ysC + t * p.ysT];
+    if (WEIGHTED) {
+      let src = source_step(t + k, p.tin, p.padL);
+      if (src >= 0) { s += gyv * xsum[p.xOff + b * p.xsB + i * p.xsC + u32(src) * p.xsT]; }
+    } else {
+      s += gyv;
+    }
   }
   red[lid] = s;
   workgroupBarrier();
@@ -192,5 +211,5 @@ fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     if (lid < m) { red[lid] += red[lid + m]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { gbias[o] = red[0]; }
+  if (lid == 0u) { gsum[e] = red[0]; }
 }

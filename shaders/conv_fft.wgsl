@@ -6,9 +6,9 @@
 //   mac      C[p, q, f] = Σ_r opA(A[p, r, f]) · opB(B[q, r, f]) over spectra read through strides, opA/opB the
 //            identity or the complex conjugate: the forward (X̂·conj Ŵ), the input gradient (dŶ·Ŵ, a convolution)
 //            and the weight gradient (conj(dŶ)·X̂ summed over trials) are all of this form;
-//   inverse  the real series of each spectrum row (Hermitian: bins N/2+1 … N−1 are conjugates), its first `len`
-//            steps written through strides, plus a bias per row.
-// FFTs are radix-2 decimation in time on N complex points in workgroup memory, each carrying two real rows (as
+//   inverse  the real series of each spectrum row (Hermitian: bins N/2+1 … N−1 are conjugates), `len` of its steps
+//            written through strides, plus a bias per row.
+// FFTs are radix-4 (and one radix-2 stage) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
 // real and imaginary parts), S of them per workgroup, with the twiddles e^{−2πik/N} computed once per workgroup.
 
 #include "conv_pad"
@@ -29,7 +29,8 @@ override CONJ_A: bool = false;
 override CONJ_B: bool = false;
 
 // Row `row` of `rows` is (r1, r2) = (row / n2, row % n2); its series starts at off + r1·s1 + r2·s2 with step sT.
-// forward reads `len` padded positions of a source of `tin` steps (padL before it); inverse writes `len` steps.
+// forward reads `len` padded positions of a source of `tin` steps (padL before it); inverse writes `len` steps from
+// step padL on.
 struct FftParams {
   rows: u32,
   n2: u32,
@@ -53,26 +54,51 @@ fn bitrev(i: u32) -> u32 { return reverseBits(i) >> (32u - LOGN); }
 
 fn series_base(row: u32) -> u32 { return p.off + (row / p.n2) * p.s1 + (row % p.n2) * p.s2; }
 
+fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
+
 // In-place FFTs of the S slots of buf, each loaded in bit-reversed order; the twiddle table is filled first.
+// Radix-4 steps, each two radix-2 stages at once (half the passes over workgroup memory and the barriers),
+// after one twiddle-free radix-2 stage when log₂N is odd. A step merges four transforms of h points at
+// base, base + h, base + 2h, base + 3h: the stage to 2h points (twiddle w₁ = e^{−2πi·pos/2h}), then the stage
+// to 4h (w₂ = e^{−2πi·pos/4h} and, for the odd pair, w₂·(−i)).
 fn fft_stages(lid: u32) {
   for (var k = lid; k < N / 2u; k += WG) {
     let a = -TWO_PI * f32(k) / f32(N);
     tw[k] = vec2<f32>(cos(a), sin(a));
   }
-  for (var s = 1u; s <= LOGN; s++) {
+  var lh = 0u;
+  if ((LOGN & 1u) == 1u) {
     workgroupBarrier();
-    let half = 1u << (s - 1u);
     for (var j = lid; j < S * N / 2u; j += WG) {
-      let jj = j & (N / 2u - 1u);
-      let pos = jj & (half - 1u);
-      let i0 = (j >> (LOGN - 1u)) * N + ((jj >> (s - 1u)) << s) + pos;
-      let i1 = i0 + half;
-      let t = tw[pos * (N >> s)];
-      let b = buf[i1];
-      let bt = vec2<f32>(b.x * t.x - b.y * t.y, b.x * t.y + b.y * t.x);
-      let a = buf[i0];
-      buf[i0] = a + bt;
-      buf[i1] = a - bt;
+      let a = buf[2u * j];
+      let b = buf[2u * j + 1u];
+      buf[2u * j] = a + b;
+      buf[2u * j + 1u] = a - b;
+    }
+    lh = 1u;
+  }
+  for (; lh < LOGN; lh += 2u) {
+    workgroupBarrier();
+    let h = 1u << lh;
+    for (var j = lid; j < S * N / 4u; j += WG) {
+      let jj = j & (N / 4u - 1u);
+      let pos = jj & (h - 1u);
+      let base = (j >> (LOGN - 2u)) * N + ((jj >> lh) << (lh + 2u)) + pos;
+      let w1 = tw[pos * (N >> (lh + 1u))];
+      let w2 = tw[pos * (N >> (lh + 2u))];
+      let t1 = cmul(w1, buf[base + h]);
+      let t3 = cmul(w1, buf[base + 3u * h]);
+      let a0 = buf[base];
+      let a2 = buf[base + 2u * h];
+      let b0 = a0 + t1;
+      let b1 = a0 - t1;
+      let u2 = cmul(w2, a2 + t3);
+      let u3 = cmul(w2, a2 - t3);
+      let v3 = vec2<f32>(u3.y, -u3.x);
+      buf[base] = b0 + u2;
+      buf[base + 2u * h] = b0 - u2;
+      buf[base + h] = b1 + v3;
+      buf[base + 3u * h] = b1 - v3;
     }
   }
   workgroupBarrier();
@@ -139,7 +165,7 @@ fn inverse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
     let slot = e / p.len;
     let t = e % p.len;
     let r = row0 + 2u * slot;
-    let v = buf[slot * N + t] * scale;
+    let v = buf[slot * N + p.padL + t] * scale;
     if (r < p.rows) {
       var b0 = 0.0;
       if (HAS_BIAS) { b0 = bias[r % p.n2]; }

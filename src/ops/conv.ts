@@ -140,6 +140,13 @@ function tiles(cout: number, tout: number, klen: number): Record<string, number>
   return { TX, TY, CPT, TPT, TPT1: TPT - 1, KC, CI_C };
 }
 
+/** Below this kernel length the weight gradient is summed one weight per workgroup (`grad_sum`), not tiled. */
+const SHORT_KERNEL = 4;
+
+function gradSumKernel(engine: Engine, weighted: boolean, mode: number) {
+  return engine.kernel('conv1d', 'grad_sum', { defines: tiles(1, 1, 1), overrides: { WEIGHTED: weighted ? 1 : 0, MODE: mode } });
+}
+
 interface ConvCall {
   x: Tensor;
   w: Tensor;
@@ -277,9 +284,9 @@ function spectra(engine: Engine, src: Tensor, r: FftRows, tin: number, padL: num
   return out;
 }
 
-/** Writes the first `len` steps of the real series of each spectrum row into `out` (through r's strides), plus bias[r2]. */
-function inverseSpectra(engine: Engine, spec: Tensor, r: FftRows, len: number, bias: Tensor | null, out: Tensor, N: number): void {
-  const p = { ...r, off: 0, tin: 0, padL: 0, len };
+/** Writes steps from .. from + len − 1 of the real series of each spectrum row into `out` (through r's strides), plus bias[r2]. */
+function inverseSpectra(engine: Engine, spec: Tensor, r: FftRows, from: number, len: number, bias: Tensor | null, out: Tensor, N: number): void {
+  const p = { ...r, off: 0, tin: 0, padL: from, len };
   const kernel = fftKernel(engine, 'inverse', N, { HAS_BIAS: bias ? 1 : 0 });
   engine.dispatch(kernel, { p, spec_in: spec, bias: bias ?? spec, y: out }, engine.grid(r.rows, 2 * fftSlots(N)));
 }
@@ -345,7 +352,7 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
     const xf = spectra(engine, x, xRows, T, padL, tp, mode, N);
     const wf = spectra(engine, w, wRows, K, 0, K, PAD_MODES.zeros, N);
     const yf = macSpectra(engine, xf, [Cin, 1], false, wf, [Cin, 1], true, B, Cout, Cin, N);
-    inverseSpectra(engine, yf, yRows, Tout, bias, y, N);
+    inverseSpectra(engine, yf, yRows, 0, Tout, bias, y, N);
     yf.dispose();
     saved.push(xf, wf);
   } else {
@@ -381,45 +388,49 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
       const gyf = N && (x.requiresGrad || w.requiresGrad) ? spectra(engine, gy, yRows, Tout, 0, Tout, PAD_MODES.zeros, N) : null;
       let gx: Tensor | null = null;
       if (x.requiresGrad) {
-        // ∂/∂xpad [B, Cin, tp], then folded onto the source steps through the padding map
-        const gpad = Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
-        if (gyf) {
-          // a convolution: ∂X̂pad[b, i] = Σ_o dŶ[b, o] · Ŵ[o, i]
-          const gf = macSpectra(engine, gyf, [Cout, 1], false, wf, [1, Cin], false, B, Cin, Cout, N);
-          inverseSpectra(engine, gf, { rows: B * Cin, n2: Cin, s1: Cin * tp, s2: tp, sT: 1 }, tp, null, gpad, N);
-          gf.dispose();
-        } else {
-          // the output gradient zero-padded by K − 1 on both sides, convolved with the flipped, transposed weights
-          dispatchConv(engine, {
-            x: gy,
-            w: sw,
-            bias: null,
-            y: gpad,
-            mode: PAD_MODES.zeros,
-            flip: true,
-            trials: B,
-            cin: Cout,
-            cout: Cin,
-            tin: Tout,
-            tout: tp,
-            klen: K,
-            padL: K - 1,
-            tp: Tout + 2 * (K - 1),
-            xOff: 0,
-            xs: yStrides,
-            ws: [K, Cin * K, 1],
-            ys: [Cin * tp, tp, 1],
-          });
-        }
         const covers = Cin * T * B === x.size;
         gx = covers ? Tensor.empty(engine, x.shape, 'f32', 'conv1d.gx') : Tensor.zeros(engine, x.shape, 'f32', 'conv1d.gx');
-        const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
-        engine.dispatch(
-          engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }),
-          { p, g: gpad, gx },
-          engine.grid(B * Cin * T, 64),
-        );
-        gpad.dispose();
+        // a convolution: ∂X̂pad[b, i] = Σ_o dŶ[b, o] · Ŵ[o, i]
+        const gf = gyf ? macSpectra(engine, gyf, [Cout, 1], false, wf, [1, Cin], false, B, Cin, Cout, N) : null;
+        if (gf && mode === PAD_MODES.zeros && padL + T <= tp) {
+          // zero padding reads each source step at one padded position: ∂x is ∂xpad from padL on
+          inverseSpectra(engine, gf, xRows, padL, T, null, gx, N);
+        } else {
+          // ∂/∂xpad [B, Cin, tp], then folded onto the source steps through the padding map
+          const gpad = Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
+          if (gf) inverseSpectra(engine, gf, { rows: B * Cin, n2: Cin, s1: Cin * tp, s2: tp, sT: 1 }, 0, tp, null, gpad, N);
+          else {
+            // the output gradient zero-padded by K − 1 on both sides, convolved with the flipped, transposed weights
+            dispatchConv(engine, {
+              x: gy,
+              w: sw,
+              bias: null,
+              y: gpad,
+              mode: PAD_MODES.zeros,
+              flip: true,
+              trials: B,
+              cin: Cout,
+              cout: Cin,
+              tin: Tout,
+              tout: tp,
+              klen: K,
+              padL: K - 1,
+              tp: Tout + 2 * (K - 1),
+              xOff: 0,
+              xs: yStrides,
+              ws: [K, Cin * K, 1],
+              ys: [Cin * tp, tp, 1],
+            });
+          }
+          const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
+          engine.dispatch(
+            engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }),
+            { p, g: gpad, gx },
+            engine.grid(B * Cin * T, 64),
+          );
+          gpad.dispose();
+        }
+        gf?.dispose();
       }
       let gw: Tensor | null = null;
       if (w.requiresGrad) {
@@ -428,8 +439,11 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
         if (gyf) {
           // ∂Ŵ[o, i] = Σ_b conj dŶ[b, o] · X̂[b, i]
           const gf = macSpectra(engine, gyf, [1, Cout], true, xf, [1, Cin], false, Cout, Cin, B, N);
-          inverseSpectra(engine, gf, wRows, K, null, gw, N);
+          inverseSpectra(engine, gf, wRows, 0, K, null, gw, N);
           gf.dispose();
+        } else if (K < SHORT_KERNEL) {
+          const p = convParams(B, Cin, Cout, T, Tout, K, padL, tp, 0, xStrides, [0, 0, 0], yStrides);
+          engine.dispatch(gradSumKernel(engine, true, mode), { p, gy, gsum: gw, xsum: sx }, engine.grid(Cout * Cin * K, 1));
         } else {
           // the direct kernel with trials ↔ input channels
           dispatchConv(engine, {
@@ -458,8 +472,8 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
       let gb: Tensor | null = null;
       if (bias?.requiresGrad) {
         gb = Tensor.empty(engine, [Cout], 'f32', 'conv1d.gbias');
-        const p = convParams(B, 0, Cout, 0, Tout, 0, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
-        engine.dispatch(engine.kernel('conv1d', 'bias_grad', { defines: tiles(1, 1, 1) }), { p, gy, gbias: gb }, Cout);
+        const p = convParams(B, 1, Cout, 0, Tout, 1, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
+        engine.dispatch(gradSumKernel(engine, false, PAD_MODES.zeros), { p, gy, gsum: gb, xsum: gy }, engine.grid(Cout, 1));
       }
       return bias ? [gx, gw, gb] : [gx, gw];
     },

@@ -186,8 +186,9 @@ export const cases: GpuCase[] = [
       for (const options of [
         { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct', algorithm: 'direct' },
         { placement: 'windowed', mode: 'replicate', algorithm: 'direct' },
-        { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct', algorithm: 'fft' },
-        { placement: 'acausal', mode: 'circular', algorithm: 'fft' },
+        // zero padding: ∂x straight from the inverse FFT; circular over 80 of the 150 steps: an FFT of 128 points (log₂ odd)
+        { placement: 'causal', mode: 'zeros', layout: 'btc', channels: C, outLayout: 'bct', algorithm: 'fft' },
+        { placement: 'acausal', mode: 'circular', steps: 80, algorithm: 'fft' },
       ] as Conv1dOptions[]) {
         const xShape = options.layout === 'btc' ? [B, T, C + 1] : [B, C, T];
         const wShape = [Cout, C, K];

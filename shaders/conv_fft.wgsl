@@ -9,7 +9,7 @@
 //   inverse  the real series of each spectrum row (Hermitian: bins N/2+1 … N−1 are conjugates), `len` of its steps
 //            written through strides, plus a bias per row.
 // FFTs are radix-4 (and one radix-2 stage) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
-// real and imaginary parts), S of them per workgroup, with the twiddles e^{−2πik/N} computed once per workgroup.
+// real and imaginary parts), S of them per workgroup.
 
 #include "conv_pad"
 
@@ -22,7 +22,6 @@
 #const QT
 
 const F: u32 = N / 2u + 1u;
-const TWO_PI: f32 = 6.283185307179586;
 
 override HAS_BIAS: bool = false;
 override CONJ_A: bool = false;
@@ -47,6 +46,10 @@ struct FftParams {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> spec: array<vec2<f32>>;
 
+// e^{−2πik/N}, k < N/2, computed on the host in float64: software adapters' sin and cos are not accurate enough
+// (SwiftShader's cost the transforms three decimal places).
+@group(0) @binding(4) var<storage, read> twid: array<vec2<f32>>;
+
 var<workgroup> buf: array<vec2<f32>, S * N>;
 var<workgroup> tw: array<vec2<f32>, N / 2u>;
 
@@ -56,16 +59,13 @@ fn series_base(row: u32) -> u32 { return p.off + (row / p.n2) * p.s1 + (row % p.
 
 fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
 
-// In-place FFTs of the S slots of buf, each loaded in bit-reversed order; the twiddle table is filled first.
+// In-place FFTs of the S slots of buf, each loaded in bit-reversed order; the twiddles are staged in workgroup memory first.
 // Radix-4 steps, each two radix-2 stages at once (half the passes over workgroup memory and the barriers),
 // after one twiddle-free radix-2 stage when log₂N is odd. A step merges four transforms of h points at
 // base, base + h, base + 2h, base + 3h: the stage to 2h points (twiddle w₁ = e^{−2πi·pos/2h}), then the stage
 // to 4h (w₂ = e^{−2πi·pos/4h} and, for the odd pair, w₂·(−i)).
 fn fft_stages(lid: u32) {
-  for (var k = lid; k < N / 2u; k += WG) {
-    let a = -TWO_PI * f32(k) / f32(N);
-    tw[k] = vec2<f32>(cos(a), sin(a));
-  }
+  for (var k = lid; k < N / 2u; k += WG) { tw[k] = twid[k]; }
   var lh = 0u;
   if ((LOGN & 1u) == 1u) {
     workgroupBarrier();

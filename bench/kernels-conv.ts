@@ -36,7 +36,7 @@ export async function benchConv(engine: Engine, B: number, runs: number, warmup:
   await spotCheck(y, w, b, yv, wv, bv, options, B);
   // FLOPs of the direct correlation, whichever algorithm runs (the record names it)
   const flops = 2 * B * COUT * CIN * K * T;
-  const algorithm = convAlgorithm({ B, Cin: CIN, Cout: COUT, K, Tout: T, tp: T + K - 1 }, engine.limits.maxComputeWorkgroupStorageSize);
+  const algorithm = convAlgorithm({ B, Cin: CIN, Cout: COUT, K, Tout: T, tp: T + K - 1 }, engine.limits);
   const forward = () => conv1d(y, w, b, options).dispose();
   const ms = await timeGpu(engine, forward, { runs, warmup });
   const out: KernelBenchRecord[] = [

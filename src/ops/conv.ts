@@ -244,14 +244,27 @@ export function fftLength(tp: number, maxWorkgroupBytes: number): number {
   return 8 * n * fftSlots(n) + 4 * n <= maxWorkgroupBytes ? n : 0;
 }
 
+export type ConvShape = { B: number; Cin: number; Cout: number; K: number; Tout: number; tp: number };
+export type FftLimits = Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxStorageBufferBindingSize'>;
+
+/** Why the FFT path cannot run this shape on these limits (its transform or its largest spectrum too large), or null. */
+function fftObstacle(s: ConvShape, limits: FftLimits): string | null {
+  const N = fftLength(s.tp, limits.maxComputeWorkgroupStorageSize);
+  if (!N) return `an FFT over ${s.tp} padded steps needs more workgroup memory than the device's ${limits.maxComputeWorkgroupStorageSize} bytes`;
+  const bytes = Math.max(s.B * s.Cin, s.Cout * s.Cin, s.B * s.Cout) * (N / 2 + 1) * 8;
+  if (bytes > limits.maxStorageBufferBindingSize)
+    return `the FFT's spectra (${bytes} bytes) exceed the device's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize})`;
+  return null;
+}
+
 /**
  * The algorithm 'auto' runs for B trials, Cin → Cout channels, kernel K, Tout output steps of a padded length
  * tp: the FFT when 2·B·Cout·Cin·K·Tout (direct) exceeds FFT_ADVANTAGE × (8·B·Cout·Cin·(N/2 + 1) complex
- * multiply-adds + 2.5·N·log₂N per transformed row), the direct correlation otherwise or when N does not fit.
+ * multiply-adds + 2.5·N·log₂N per transformed row), the direct correlation otherwise or when the FFT does not fit.
  */
-export function convAlgorithm(s: { B: number; Cin: number; Cout: number; K: number; Tout: number; tp: number }, maxWorkgroupBytes: number): ConvAlgorithm {
-  const N = fftLength(s.tp, maxWorkgroupBytes);
-  if (!N) return 'direct';
+export function convAlgorithm(s: ConvShape, limits: FftLimits): ConvAlgorithm {
+  if (fftObstacle(s, limits)) return 'direct';
+  const N = fftLength(s.tp, limits.maxComputeWorkgroupStorageSize);
   const direct = 2 * s.B * s.Cout * s.Cin * s.K * s.Tout;
   // rows transformed: input, weights, output; two real rows per complex FFT of 5 N log₂N flops
   const rows = s.B * s.Cin + s.Cout * s.Cin + s.B * s.Cout;
@@ -347,11 +360,10 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
   const maxGroups = engine.limits.maxComputeWorkgroupsPerDimension;
   if (g.B > maxGroups || g.Cin > maxGroups) throw new Error(`conv1d: ${g.B} trials and ${g.Cin} input channels must each be at most ${maxGroups}`);
   const { B, Cin, T, Cout, K, padL, tp, Tout, xStrides } = g;
-  const wgBytes = engine.limits.maxComputeWorkgroupStorageSize;
-  const algorithm = options.algorithm && options.algorithm !== 'auto' ? options.algorithm : convAlgorithm(g, wgBytes);
-  const N = algorithm === 'fft' ? fftLength(tp, wgBytes) : 0;
-  if (algorithm === 'fft' && !N)
-    throw new Error(`conv1d: an FFT over ${tp} padded steps needs more workgroup memory than the device's ${wgBytes} bytes; use the direct algorithm`);
+  const algorithm = options.algorithm && options.algorithm !== 'auto' ? options.algorithm : convAlgorithm(g, engine.limits);
+  const obstacle = algorithm === 'fft' ? fftObstacle(g, engine.limits) : null;
+  if (obstacle) throw new Error(`conv1d: ${obstacle}; use the direct algorithm`);
+  const N = algorithm === 'fft' ? fftLength(tp, engine.limits.maxComputeWorkgroupStorageSize) : 0;
   const yStrides = layoutStrides(g.outLayout, Cout, Tout);
   const wStrides = [Cin * K, K, 1];
   const mode = PAD_MODES[options.mode];

@@ -230,11 +230,12 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: "'auto' takes the FFT for the hc2 and maze encoders' long kernels and the direct kernel for their heads and FFTs too long for workgroup memory",
+    name: "'auto' takes the FFT for the hc2 and maze encoders' long kernels and the direct kernel for their heads and FFTs too large for workgroup memory or a binding",
     async run() {
-      const at = (B: number, Cin: number, Cout: number, K: number, T: number, bytes = 32768) =>
-        convAlgorithm({ B, Cin, Cout, K, Tout: T, tp: T + K - 1 }, bytes);
-      // hc2's first and second layers, maze's first, maze's heads (kernel 2), 1-tap heads, too little workgroup memory
+      const at = (B: number, Cin: number, Cout: number, K: number, T: number, wg = 32768, binding = 2 ** 27) =>
+        convAlgorithm({ B, Cin, Cout, K, Tout: T, tp: T + K - 1 }, { maxComputeWorkgroupStorageSize: wg, maxStorageBufferBindingSize: binding });
+      // hc2's first and second layers, maze's first, maze's heads (kernel 2), 1-tap heads; too little workgroup memory
+      // for an FFT of 512 points, spectra of 64 · 64 rows × 257 bins larger than a binding
       const got = [
         at(64, 21, 64, 150, 219),
         at(64, 64, 64, 11, 219),
@@ -242,8 +243,9 @@ export const cases: GpuCase[] = [
         at(16, 64, 5, 2, 35),
         at(64, 64, 3, 1, 219),
         at(64, 21, 64, 150, 219, 4096),
+        at(64, 21, 64, 150, 219, 32768, 64 * 64 * 257 * 8 - 1),
       ];
-      if (got.join() !== 'fft,fft,fft,direct,direct,direct') throw new Error(`algorithms ${got}`);
+      if (got.join() !== 'fft,fft,fft,direct,direct,direct,direct') throw new Error(`algorithms ${got}`);
     },
   },
   {

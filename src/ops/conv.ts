@@ -418,36 +418,39 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
         gx = covers ? Tensor.empty(engine, x.shape, 'f32', 'conv1d.gx') : Tensor.zeros(engine, x.shape, 'f32', 'conv1d.gx');
         // a convolution: ∂X̂pad[b, i] = Σ_o dŶ[b, o] · Ŵ[o, i]
         const gf = gyf ? macSpectra(engine, gyf, [Cout, 1], false, wf, [1, Cin], false, B, Cin, Cout, N) : null;
-        if (gf && mode === PAD_MODES.zeros && padL + T <= tp) {
-          // zero padding reads each source step at one padded position: ∂x is ∂xpad from padL on
-          inverseSpectra(engine, gf, xRows, padL, T, null, gx, N);
+        // zero padding reads each source step at one padded position: ∂x is ∂xpad from padL on, written
+        // straight into ∂x (the FFT only while those positions lie within tp, short of its wrap-around)
+        const straight = mode === PAD_MODES.zeros && (!gf || padL + T <= tp);
+        const gpad = straight ? null : Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
+        if (gf) {
+          if (gpad) inverseSpectra(engine, gf, { rows: B * Cin, n2: Cin, s1: Cin * tp, s2: tp, sT: 1 }, 0, tp, null, gpad, N);
+          else inverseSpectra(engine, gf, xRows, padL, T, null, gx, N);
         } else {
-          // ∂/∂xpad [B, Cin, tp], then folded onto the source steps through the padding map
-          const gpad = Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
-          if (gf) inverseSpectra(engine, gf, { rows: B * Cin, n2: Cin, s1: Cin * tp, s2: tp, sT: 1 }, 0, tp, null, gpad, N);
-          else {
-            // the output gradient zero-padded by K − 1 on both sides, convolved with the flipped, transposed weights
-            dispatchConv(engine, {
-              x: gy,
-              w: sw,
-              bias: null,
-              y: gpad,
-              mode: PAD_MODES.zeros,
-              flip: true,
-              trials: B,
-              cin: Cout,
-              cout: Cin,
-              tin: Tout,
-              tout: tp,
-              klen: K,
-              padL: K - 1,
-              tp: Tout + 2 * (K - 1),
-              xOff: 0,
-              xs: yStrides,
-              ws: [K, Cin * K, 1],
-              ys: [Cin * tp, tp, 1],
-            });
-          }
+          // the output gradient zero-padded by K − 1 on both sides, convolved with the flipped, transposed weights
+          // (only the padded positions from padL on, K − 1 − padL zeros before, when they go straight to ∂x)
+          dispatchConv(engine, {
+            x: gy,
+            w: sw,
+            bias: null,
+            y: gpad ?? gx,
+            mode: PAD_MODES.zeros,
+            flip: true,
+            trials: B,
+            cin: Cout,
+            cout: Cin,
+            tin: Tout,
+            tout: gpad ? tp : T,
+            klen: K,
+            padL: gpad ? K - 1 : K - 1 - padL,
+            tp: gpad ? Tout + 2 * (K - 1) : T + K - 1,
+            xOff: 0,
+            xs: yStrides,
+            ws: [K, Cin * K, 1],
+            ys: gpad ? [Cin * tp, tp, 1] : xStrides,
+          });
+        }
+        if (gpad) {
+          // ∂/∂xpad [B, Cin, tp] folded onto the source steps through the padding map
           const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
           engine.dispatch(
             engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }),

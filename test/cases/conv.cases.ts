@@ -150,17 +150,19 @@ export const cases: GpuCase[] = [
   },
   ...gradCases,
   {
-    name: 'windowed kernel of length 1 (crops the last step) and 2: gradients match finite differences',
+    name: 'windowed kernel of length 1 (crops the last step; also zero padding from a [trials, time, channels] view, whose input gradient is written straight) and 2: gradients match finite differences',
     async run(engine) {
-      for (const [K, mode] of [
-        [1, 'reflect'],
-        [2, 'circular'],
+      for (const [K, mode, layout] of [
+        [1, 'reflect', 'bct'],
+        [1, 'zeros', 'btc'],
+        [2, 'circular', 'bct'],
       ] as const) {
-        const xShape = [2, 3, 6];
+        // btc: 3 of 4 channels read
+        const xShape = layout === 'btc' ? [2, 6, 4] : [2, 3, 6];
         const wShape = [2, 3, K];
-        const options: Conv1dOptions = { placement: 'windowed', mode };
+        const options: Conv1dOptions = { placement: 'windowed', mode, layout, channels: 3 };
         await gradCheck(engine, {
-          name: `conv1d windowed k=${K}`,
+          name: `conv1d windowed k=${K} ${mode} ${layout}`,
           inputs: [
             { data: uniform(K, size(xShape)), shape: xShape },
             { data: uniform(K + 5, size(wShape)), shape: wShape },

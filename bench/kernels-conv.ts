@@ -1,15 +1,16 @@
 /**
  * 1-D convolution (shaders/conv1d.wgsl) at the encoder's heaviest layer, the hc2 encoder's first:
  * 21 → 64 channels, kernel 150, causal zero padding over windows of 219 steps read from data windows
- * [trials, time, channels]. size = trials. FLOPs 2·trials·64·21·150·219 for the forward; the backward
- * (weights and bias: the data need no gradient) adds as many again. The whole hc2 encoder
+ * [trials, time, channels]. size = trials. FLOPs 2·trials·64·21·150·219 for the forward, counted as the direct
+ * correlation does them whichever algorithm runs (`algorithm` in the records: 'auto' takes the FFT here); the
+ * backward (weights and bias: the data need no gradient) adds as many again. The whole hc2 encoder
  * ([150, 11, 1], channels [64, 64], R = 3) forward and backward from its mean is timed too.
  */
 import { Tape } from '../src/autodiff/tape.js';
 import { Tensor } from '../src/autodiff/tensor.js';
 import type { Engine } from '../src/gpu/engine.js';
 import { CnnEncoder, DEFAULT_ENCODER } from '../src/models/encoder.js';
-import { conv1d, conv1dRef, type Conv1dOptions } from '../src/ops/conv.js';
+import { conv1d, conv1dRef, convAlgorithm, type Conv1dOptions } from '../src/ops/conv.js';
 import { mulberry32 } from '../src/util/random.js';
 import { timeGpu, type KernelBenchOptions, type KernelBenchRecord } from './timing.js';
 
@@ -33,11 +34,24 @@ export async function benchConv(engine: Engine, B: number, runs: number, warmup:
   const b = Tensor.fromArray(engine, bv, [COUT]);
   const options: Conv1dOptions = { placement: 'causal', mode: 'zeros', layout: 'btc', outLayout: 'bct' };
   await spotCheck(y, w, b, yv, wv, bv, options, B);
+  // FLOPs of the direct correlation, whichever algorithm runs (the record names it)
   const flops = 2 * B * COUT * CIN * K * T;
+  const algorithm = convAlgorithm({ B, Cin: CIN, Cout: COUT, K, Tout: T, tp: T + K - 1 }, engine.limits);
   const forward = () => conv1d(y, w, b, options).dispose();
   const ms = await timeGpu(engine, forward, { runs, warmup });
   const out: KernelBenchRecord[] = [
-    { name: 'conv.forward', size: B, ms, gflops: flops / (ms * 1e6), gbps: (4 * (y.size + w.size + B * COUT * T)) / (ms * 1e6), cin: CIN, cout: COUT, k: K, T },
+    {
+      name: 'conv.forward',
+      size: B,
+      ms,
+      gflops: flops / (ms * 1e6),
+      gbps: (4 * (y.size + w.size + B * COUT * T)) / (ms * 1e6),
+      cin: CIN,
+      cout: COUT,
+      k: K,
+      T,
+      algorithm,
+    },
   ];
 
   const gy = Tensor.fromArray(engine, u(B * COUT * T, 1), [B, COUT, T]);
@@ -53,7 +67,7 @@ export async function benchConv(engine: Engine, B: number, runs: number, warmup:
     b.requiresGrad = false;
   };
   const msBoth = await timeGpu(engine, both, { runs, warmup });
-  out.push({ name: 'conv.forward+backward', size: B, ms: msBoth, gflops: (2 * flops) / (msBoth * 1e6), gbps: 0, cin: CIN, cout: COUT, k: K, T });
+  out.push({ name: 'conv.forward+backward', size: B, ms: msBoth, gflops: (2 * flops) / (msBoth * 1e6), gbps: 0, cin: CIN, cout: COUT, k: K, T, algorithm });
 
   // the whole hc2 encoder, forward + backward of all its parameters
   const encoder = CnnEncoder.create(engine, { ...DEFAULT_ENCODER, kernels: [K, 11, 1], channels: [64, 64], inChannels: CIN }, 3, 1);

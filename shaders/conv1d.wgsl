@@ -24,13 +24,13 @@
 #const KC
 #const TPT1
 
+#include "conv_pad"
+
 const NT: u32 = TX * TY;
 const T_TILE: u32 = TX * TPT;
 const C_TILE: u32 = TY * CPT;
 const STRIP: u32 = T_TILE + KC - 1u;
 
-// Padding mode (ids of PAD_MODES in src/ops/conv.ts): 0 zeros, 1 reflect, 2 replicate, 3 circular.
-override MODE: u32 = 0u;
 override HAS_BIAS: bool = true;
 // Read the taps reversed (the input-gradient role).
 override FLIP: bool = false;
@@ -65,21 +65,6 @@ struct ConvParams {
 var<workgroup> ws: array<f32, CI_C * KC * C_TILE>;
 // one spare element: the window's last slide reads one past the strip (the value is never used)
 var<workgroup> xs: array<f32, CI_C * STRIP + 1u>;
-
-// Source step of padded position q of a series of n steps with padL steps of padding before it, or −1
-// where zero padding reads nothing (reflect needs padL, padR < n and circular padL, padR ≤ n: checked on
-// the host).
-fn source_step(q: u32, n: u32, padL: u32) -> i32 {
-  let s = i32(q) - i32(padL);
-  let ni = i32(n);
-  if (s >= 0 && s < ni) { return s; }
-  switch MODE {
-    case 1u: { return select(2 * (ni - 1) - s, -s, s < 0); }
-    case 2u: { return clamp(s, 0, ni - 1); }
-    case 3u: { return select(s - ni, s + ni, s < 0); }
-    default: { return -1; }
-  }
-}
 
 fn xpad(b: u32, c: u32, q: u32) -> f32 {
   if (c >= p.cin || q >= p.tp) { return 0.0; }
@@ -188,18 +173,37 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   gx[p.xOff + b * p.xsB + c * p.xsC + s * p.xsT] = sum;
 }
 
-// ∂bias[o] = Σ_b Σ_t gy[b, o, t], gy read through the output strides p.ys*. One workgroup per output channel.
+// Gradient sums, one workgroup per output element e = (o · cin + i) · klen + k (folded into x and y of the grid):
+//   WEIGHTED   ∂w[o, i, k] = Σ_b Σ_t gy[b, o, t] xpad[b, i, t + k], for kernels too short for the tiled weight
+//              gradient (its output, K taps long, would leave most of a tile idle); x through p.xs*;
+//   otherwise  ∂bias[o] = Σ_b Σ_t gy[b, o, t] (cin = klen = 1).
+// gy is read through the output strides p.ys*.
+override WEIGHTED: bool = false;
+
 @group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gbias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gsum: array<f32>;
+@group(0) @binding(3) var<storage, read> xsum: array<f32>;
 
 var<workgroup> red: array<f32, 64>;
 
 @compute @workgroup_size(64)
-fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let o = wid.x;
+fn grad_sum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = wid.x + wid.y * nwg.x;
+  if (e >= p.cout * p.cin * p.klen) { return; }
+  let k = e % p.klen;
+  let i = (e / p.klen) % p.cin;
+  let o = e / (p.klen * p.cin);
   var s = 0.0;
-  for (var i = lid; i < p.trials * p.tout; i += 64u) {
-    s += gy[(i / p.tout) * p.ysB + o * p.ysC + (i % p.tout) * p.ysT];
+  for (var j = lid; j < p.trials * p.tout; j += 64u) {
+    let b = j / p.tout;
+    let t = j % p.tout;
+    let gyv = gy[b * p.ysB + o * p.ysC + t * p.ysT];
+    if (WEIGHTED) {
+      let src = source_step(t + k, p.tin, p.padL);
+      if (src >= 0) { s += gyv * xsum[p.xOff + b * p.xsB + i * p.xsC + u32(src) * p.xsT]; }
+    } else {
+      s += gyv;
+    }
   }
   red[lid] = s;
   workgroupBarrier();
@@ -207,5 +211,5 @@ fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     if (lid < m) { red[lid] += red[lid + m]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { gbias[o] = red[0]; }
+  if (lid == 0u) { gsum[e] = red[0]; }
 }

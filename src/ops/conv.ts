@@ -2,6 +2,8 @@
  * Batched 1-D convolution on the tape (kernels: shaders/conv1d.wgsl), as the encoder of the reference
  * uses it (lowrank-smc-model.md §2.4): the time axis is padded, then PyTorch's Conv1d with 'valid'
  * padding (a cross-correlation) is applied, y[b,o,t] = bias[o] + Σ_i Σ_k w[o,i,k] xpad[b,i,t+k].
+ * Two algorithms, chosen by cost (`convAlgorithm`) unless the options name one: the direct correlation
+ * and, for long kernels, FFTs of the padded series (shaders/conv_fft.wgsl), forward and backward.
  *
  * Padding placements for a kernel of length k: causal (k−1, 0), acausal (0, k−1) and windowed
  * (⌊k/2⌋, ⌊k/2⌋ − 1), which for odd k loses one step per layer (and for k = 1 crops the last step, as a
@@ -36,7 +38,12 @@ export interface Conv1dOptions {
   steps?: number;
   /** Layout of the output (default: the input's). */
   outLayout?: SeriesLayout;
+  /** Direct or FFT convolution; 'auto' (default) picks by cost (`convAlgorithm`). */
+  algorithm?: 'auto' | ConvAlgorithm;
 }
+
+export const CONV_ALGORITHMS = ['direct', 'fft'] as const;
+export type ConvAlgorithm = (typeof CONV_ALGORITHMS)[number];
 
 /** (left, right) padding of a kernel of length k; a negative right pad crops (windowed, k = 1). */
 export function padAmounts(placement: PadPlacement, k: number): [number, number] {
@@ -108,6 +115,8 @@ function geometry(xShape: readonly number[], wShape: readonly number[], biasShap
   const tp = T + padL + padR;
   const Tout = tp - K + 1;
   if (Tout < 1) throw new Error(`conv1d: kernel length ${K} with ${o.placement} padding leaves no output over ${T} steps`);
+  if (o.algorithm !== undefined && o.algorithm !== 'auto' && !CONV_ALGORITHMS.includes(o.algorithm))
+    throw new Error(`conv1d: algorithm "${o.algorithm as string}" is not one of auto, ${CONV_ALGORITHMS.join(', ')}`);
   const outLayout = o.outLayout ?? layout;
   const outShape = outLayout === 'bct' ? [B, Cout, Tout] : [B, Tout, Cout];
   const xStrides = layoutStrides(layout, physC, physT);
@@ -129,6 +138,13 @@ function tiles(cout: number, tout: number, klen: number): Record<string, number>
   const KC = Math.min(16, klen);
   const CI_C = Math.max(1, Math.min(8, Math.floor(64 / KC)));
   return { TX, TY, CPT, TPT, TPT1: TPT - 1, KC, CI_C };
+}
+
+/** Below this kernel length the weight gradient is summed one weight per workgroup (`grad_sum`), not tiled. */
+const SHORT_KERNEL = 4;
+
+function gradSumKernel(engine: Engine, weighted: boolean, mode: number) {
+  return engine.kernel('conv1d', 'grad_sum', { defines: tiles(1, 1, 1), overrides: { WEIGHTED: weighted ? 1 : 0, MODE: mode } });
 }
 
 interface ConvCall {
@@ -203,6 +219,130 @@ function dispatchConv(engine: Engine, c: ConvCall): void {
   engine.dispatch(kernel, { p, x: c.x, w: c.w, bias: c.bias ?? c.w, y: c.y }, groups);
 }
 
+// ------------------------------------------------------------------ FFT convolution (shaders/conv_fft.wgsl)
+
+/** Invocations per FFT workgroup and the (p, q) block of one `mac` invocation. */
+const FFT_WG = 64;
+const MAC_BLOCK = 4;
+/**
+ * 'auto' takes the FFT when the direct correlation's multiply-adds exceed this many times the FFT path's
+ * estimated work. Below 1: on the software adapter the FFT path ran forward + weight gradient 2× faster than
+ * the direct kernels even at kernel 4 (128 → 64 channels, 35 steps, 16 trials), whose weight gradient (an
+ * output of only K taps) tiles poorly; both kernels are bound by loads there, not by multiply-adds.
+ */
+const FFT_ADVANTAGE = 0.5;
+
+/** FFT slots (two real rows each) per workgroup: enough for 512 points, so short transforms share a workgroup's setup. */
+const fftSlots = (N: number) => Math.max(1, 512 / N);
+
+/**
+ * FFT length for a padded length tp: the power of two ≥ tp (at least 4), or 0 when its workgroup arrays (8 bytes
+ * a point of each slot, 4 of the twiddles) do not fit.
+ */
+export function fftLength(tp: number, maxWorkgroupBytes: number): number {
+  const n = Math.max(4, pow2ceil(tp));
+  return 8 * n * fftSlots(n) + 4 * n <= maxWorkgroupBytes ? n : 0;
+}
+
+export type ConvShape = { B: number; Cin: number; Cout: number; K: number; Tout: number; tp: number };
+export type FftLimits = Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxStorageBufferBindingSize'>;
+
+/** Why the FFT path cannot run this shape on these limits (its transform or its largest spectrum too large), or null. */
+function fftObstacle(s: ConvShape, limits: FftLimits): string | null {
+  const N = fftLength(s.tp, limits.maxComputeWorkgroupStorageSize);
+  if (!N) return `an FFT over ${s.tp} padded steps needs more workgroup memory than the device's ${limits.maxComputeWorkgroupStorageSize} bytes`;
+  const bytes = Math.max(s.B * s.Cin, s.Cout * s.Cin, s.B * s.Cout) * (N / 2 + 1) * 8;
+  if (bytes > limits.maxStorageBufferBindingSize)
+    return `the FFT's spectra (${bytes} bytes) exceed the device's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize})`;
+  return null;
+}
+
+/**
+ * The algorithm 'auto' runs for B trials, Cin → Cout channels, kernel K, Tout output steps of a padded length
+ * tp: the FFT when 2·B·Cout·Cin·K·Tout (direct) exceeds FFT_ADVANTAGE × (8·B·Cout·Cin·(N/2 + 1) complex
+ * multiply-adds + 2.5·N·log₂N per transformed row), the direct correlation otherwise or when the FFT does not fit.
+ */
+export function convAlgorithm(s: ConvShape, limits: FftLimits): ConvAlgorithm {
+  if (fftObstacle(s, limits)) return 'direct';
+  const N = fftLength(s.tp, limits.maxComputeWorkgroupStorageSize);
+  const direct = 2 * s.B * s.Cout * s.Cin * s.K * s.Tout;
+  // rows transformed: input, weights, output; two real rows per complex FFT of 5 N log₂N flops
+  const rows = s.B * s.Cin + s.Cout * s.Cin + s.B * s.Cout;
+  const fft = 8 * s.B * s.Cout * s.Cin * (N / 2 + 1) + rows * 2.5 * N * Math.log2(N);
+  return direct > FFT_ADVANTAGE * fft ? 'fft' : 'direct';
+}
+
+/** Rows of a strided real tensor: row = r1 · n2 + r2 starts at r1 · s1 + r2 · s2, steps sT apart. */
+interface FftRows {
+  rows: number;
+  n2: number;
+  s1: number;
+  s2: number;
+  sT: number;
+}
+
+/** The FFT kernels' twiddles e^{−2πik/N}, k < N/2, as (re, im) pairs computed in float64. */
+function twiddles(engine: Engine, N: number): Tensor {
+  const t = new Float32Array(N);
+  for (let k = 0; k < N / 2; k++) {
+    t[2 * k] = Math.cos((-2 * Math.PI * k) / N);
+    t[2 * k + 1] = Math.sin((-2 * Math.PI * k) / N);
+  }
+  return Tensor.fromArray(engine, t, [N / 2, 2], 'f32', 'conv1d.twiddles');
+}
+
+function fftKernel(engine: Engine, entry: string, N: number, overrides: Record<string, number>) {
+  const defines = { N, LOGN: Math.log2(N), WG: FFT_WG, S: fftSlots(N), PT: MAC_BLOCK, QT: MAC_BLOCK };
+  return engine.kernel('conv_fft', entry, { defines, overrides, variant: `N${N}` });
+}
+
+/**
+ * Spectra [rows, N/2 + 1, 2] (bins of the real series, as re/im pairs) of the rows of `src`: padded
+ * position q < len reads source step source_step(q) of `tin` (padL before them) under `mode`; the rest is zero.
+ */
+function spectra(engine: Engine, src: Tensor, r: FftRows, tin: number, padL: number, len: number, mode: number, N: number): Tensor {
+  const out = Tensor.empty(engine, [r.rows, N / 2 + 1, 2], 'f32', 'conv1d.spectra');
+  const p = { ...r, off: 0, tin, padL, len };
+  const twid = twiddles(engine, N);
+  engine.dispatch(fftKernel(engine, 'forward', N, { MODE: mode }), { p, x: src, spec: out, twid }, engine.grid(r.rows, 2 * fftSlots(N)));
+  twid.dispose();
+  return out;
+}
+
+/** Writes steps from .. from + len − 1 of the real series of each spectrum row into `out` (through r's strides), plus bias[r2]. */
+function inverseSpectra(engine: Engine, spec: Tensor, r: FftRows, from: number, len: number, bias: Tensor | null, out: Tensor, N: number): void {
+  const p = { ...r, off: 0, tin: 0, padL: from, len };
+  const kernel = fftKernel(engine, 'inverse', N, { HAS_BIAS: bias ? 1 : 0 });
+  const twid = twiddles(engine, N);
+  engine.dispatch(kernel, { p, spec_in: spec, bias: bias ?? spec, y: out, twid }, engine.grid(r.rows, 2 * fftSlots(N)));
+  twid.dispose();
+}
+
+/**
+ * C[p, q] = Σ_r opA(A[p, r]) · opB(B[q, r]) per bin, spectra read through [p or q, r] row strides (in rows),
+ * op the conjugate where asked; C is [P · Q, N/2 + 1, 2].
+ */
+function macSpectra(
+  engine: Engine,
+  a: Tensor,
+  aStrides: [number, number],
+  conjA: boolean,
+  b: Tensor,
+  bStrides: [number, number],
+  conjB: boolean,
+  P: number,
+  Q: number,
+  R: number,
+  N: number,
+): Tensor {
+  const F = N / 2 + 1;
+  const c = Tensor.empty(engine, [P * Q, F, 2], 'f32', 'conv1d.mac');
+  const m = { P, Q, R, aP: aStrides[0] * F, aR: aStrides[1] * F, bQ: bStrides[0] * F, bR: bStrides[1] * F };
+  const kernel = fftKernel(engine, 'mac', N, { CONJ_A: conjA ? 1 : 0, CONJ_B: conjB ? 1 : 0 });
+  engine.dispatch(kernel, { m, sa: a, sb: b, sc: c }, [Math.ceil(F / FFT_WG), Math.ceil(Q / MAC_BLOCK), Math.ceil(P / MAC_BLOCK)]);
+  return c;
+}
+
 /**
  * y = conv1d(pad(x), w) + bias for x in `options.layout`, w [out, in, k], bias [out] (or null). The
  * output is [trials, out, steps'] ('bct') or [trials, steps', out] ('btc'), steps' = convOutputLength.
@@ -220,31 +360,49 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
   const maxGroups = engine.limits.maxComputeWorkgroupsPerDimension;
   if (g.B > maxGroups || g.Cin > maxGroups) throw new Error(`conv1d: ${g.B} trials and ${g.Cin} input channels must each be at most ${maxGroups}`);
   const { B, Cin, T, Cout, K, padL, tp, Tout, xStrides } = g;
+  const algorithm = options.algorithm && options.algorithm !== 'auto' ? options.algorithm : convAlgorithm(g, engine.limits);
+  const obstacle = algorithm === 'fft' ? fftObstacle(g, engine.limits) : null;
+  if (obstacle) throw new Error(`conv1d: ${obstacle}; use the direct algorithm`);
+  const N = algorithm === 'fft' ? fftLength(tp, engine.limits.maxComputeWorkgroupStorageSize) : 0;
   const yStrides = layoutStrides(g.outLayout, Cout, Tout);
   const wStrides = [Cin * K, K, 1];
   const mode = PAD_MODES[options.mode];
   const y = Tensor.empty(engine, g.outShape, 'f32', 'conv1d');
-  dispatchConv(engine, {
-    x,
-    w,
-    bias,
-    y,
-    mode,
-    flip: false,
-    trials: B,
-    cin: Cin,
-    cout: Cout,
-    tin: T,
-    tout: Tout,
-    klen: K,
-    padL,
-    tp,
-    xOff: 0,
-    xs: xStrides,
-    ws: wStrides,
-    ys: yStrides,
-  });
+  // rows of the FFT path: input (trial, channel), weights (out, in), output (trial, out)
+  const xRows: FftRows = { rows: B * Cin, n2: Cin, s1: xStrides[0], s2: xStrides[1], sT: xStrides[2] };
+  const wRows: FftRows = { rows: Cout * Cin, n2: Cin, s1: Cin * K, s2: K, sT: 1 };
+  const yRows: FftRows = { rows: B * Cout, n2: Cout, s1: yStrides[0], s2: yStrides[1], sT: yStrides[2] };
   const saved = [x.retain(), w.retain()];
+  if (N) {
+    // Ŷ[b, o] = Σ_i X̂[b, i] · conj Ŵ[o, i]; the spectra are kept for the backward pass
+    const xf = spectra(engine, x, xRows, T, padL, tp, mode, N);
+    const wf = spectra(engine, w, wRows, K, 0, K, PAD_MODES.zeros, N);
+    const yf = macSpectra(engine, xf, [Cin, 1], false, wf, [Cin, 1], true, B, Cout, Cin, N);
+    inverseSpectra(engine, yf, yRows, 0, Tout, bias, y, N);
+    yf.dispose();
+    saved.push(xf, wf);
+  } else {
+    dispatchConv(engine, {
+      x,
+      w,
+      bias,
+      y,
+      mode,
+      flip: false,
+      trials: B,
+      cin: Cin,
+      cout: Cout,
+      tin: T,
+      tout: Tout,
+      klen: K,
+      padL,
+      tp,
+      xOff: 0,
+      xs: xStrides,
+      ws: wStrides,
+      ys: yStrides,
+    });
+  }
   record(
     'conv1d',
     bias ? [x, w, bias] : [x, w],
@@ -252,72 +410,99 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
     ([gy]) => {
       const none = bias ? [null, null, null] : [null, null];
       if (!gy) return none;
-      const [sx, sw] = saved;
+      const [sx, sw, xf, wf] = saved;
+      const gyf = N && (x.requiresGrad || w.requiresGrad) ? spectra(engine, gy, yRows, Tout, 0, Tout, PAD_MODES.zeros, N) : null;
       let gx: Tensor | null = null;
       if (x.requiresGrad) {
-        // ∂/∂xpad: the output gradient zero-padded by K − 1 on both sides, convolved with the flipped,
-        // transposed weights; then folded onto the source steps through the padding map
-        const gpad = Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
-        dispatchConv(engine, {
-          x: gy,
-          w: sw,
-          bias: null,
-          y: gpad,
-          mode: PAD_MODES.zeros,
-          flip: true,
-          trials: B,
-          cin: Cout,
-          cout: Cin,
-          tin: Tout,
-          tout: tp,
-          klen: K,
-          padL: K - 1,
-          tp: Tout + 2 * (K - 1),
-          xOff: 0,
-          xs: yStrides,
-          ws: [K, Cin * K, 1],
-          ys: [Cin * tp, tp, 1],
-        });
         const covers = Cin * T * B === x.size;
         gx = covers ? Tensor.empty(engine, x.shape, 'f32', 'conv1d.gx') : Tensor.zeros(engine, x.shape, 'f32', 'conv1d.gx');
-        const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
-        engine.dispatch(
-          engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }),
-          { p, g: gpad, gx },
-          engine.grid(B * Cin * T, 64),
-        );
-        gpad.dispose();
+        // a convolution: ∂X̂pad[b, i] = Σ_o dŶ[b, o] · Ŵ[o, i]
+        const gf = gyf ? macSpectra(engine, gyf, [Cout, 1], false, wf, [1, Cin], false, B, Cin, Cout, N) : null;
+        // zero padding reads each source step at one padded position: ∂x is ∂xpad from padL on, written
+        // straight into ∂x (the FFT only while those positions lie within tp, short of its wrap-around)
+        const straight = mode === PAD_MODES.zeros && (!gf || padL + T <= tp);
+        const gpad = straight ? null : Tensor.empty(engine, [B, Cin, tp], 'f32', 'conv1d.gpad');
+        if (gf) {
+          if (gpad) inverseSpectra(engine, gf, { rows: B * Cin, n2: Cin, s1: Cin * tp, s2: tp, sT: 1 }, 0, tp, null, gpad, N);
+          else inverseSpectra(engine, gf, xRows, padL, T, null, gx, N);
+        } else {
+          // the output gradient zero-padded by K − 1 on both sides, convolved with the flipped, transposed weights
+          // (only the padded positions from padL on, K − 1 − padL zeros before, when they go straight to ∂x)
+          dispatchConv(engine, {
+            x: gy,
+            w: sw,
+            bias: null,
+            y: gpad ?? gx,
+            mode: PAD_MODES.zeros,
+            flip: true,
+            trials: B,
+            cin: Cout,
+            cout: Cin,
+            tin: Tout,
+            tout: gpad ? tp : T,
+            klen: K,
+            padL: gpad ? K - 1 : K - 1 - padL,
+            tp: gpad ? Tout + 2 * (K - 1) : T + K - 1,
+            xOff: 0,
+            xs: yStrides,
+            ws: [K, Cin * K, 1],
+            ys: gpad ? [Cin * tp, tp, 1] : xStrides,
+          });
+        }
+        if (gpad) {
+          // ∂/∂xpad [B, Cin, tp] folded onto the source steps through the padding map
+          const p = convParams(B, Cin, 0, T, 0, 0, padL, tp, 0, xStrides, [0, 0, 0], [0, 0, 0]);
+          engine.dispatch(
+            engine.kernel('conv1d', 'fold', { defines: tiles(1, 1, 1), overrides: { MODE: mode } }),
+            { p, g: gpad, gx },
+            engine.grid(B * Cin * T, 64),
+          );
+          gpad.dispose();
+        }
+        gf?.dispose();
       }
       let gw: Tensor | null = null;
       if (w.requiresGrad) {
-        // ∂w[o,i,k] = Σ_b Σ_t gy[b,o,t] xpad[b,i,t+k]: the same kernel with trials ↔ input channels
+        // ∂w[o,i,k] = Σ_b Σ_t gy[b,o,t] xpad[b,i,t+k]
         gw = Tensor.empty(engine, w.shape, 'f32', 'conv1d.gw');
-        dispatchConv(engine, {
-          x: sx,
-          w: gy,
-          bias: null,
-          y: gw,
-          mode,
-          flip: false,
-          trials: Cin,
-          cin: B,
-          cout: Cout,
-          tin: T,
-          tout: K,
-          klen: Tout,
-          padL,
-          tp,
-          xOff: 0,
-          xs: [xStrides[1], xStrides[0], xStrides[2]],
-          ws: [yStrides[1], yStrides[0], yStrides[2]],
-          ys: [K, Cin * K, 1],
-        });
+        if (gyf) {
+          // ∂Ŵ[o, i] = Σ_b conj dŶ[b, o] · X̂[b, i]
+          const gf = macSpectra(engine, gyf, [1, Cout], true, xf, [1, Cin], false, Cout, Cin, B, N);
+          inverseSpectra(engine, gf, wRows, 0, K, null, gw, N);
+          gf.dispose();
+        } else if (K < SHORT_KERNEL) {
+          const p = convParams(B, Cin, Cout, T, Tout, K, padL, tp, 0, xStrides, [0, 0, 0], yStrides);
+          engine.dispatch(gradSumKernel(engine, true, mode), { p, gy, gsum: gw, xsum: sx }, engine.grid(Cout * Cin * K, 1));
+        } else {
+          // the direct kernel with trials ↔ input channels
+          dispatchConv(engine, {
+            x: sx,
+            w: gy,
+            bias: null,
+            y: gw,
+            mode,
+            flip: false,
+            trials: Cin,
+            cin: B,
+            cout: Cout,
+            tin: T,
+            tout: K,
+            klen: Tout,
+            padL,
+            tp,
+            xOff: 0,
+            xs: [xStrides[1], xStrides[0], xStrides[2]],
+            ws: [yStrides[1], yStrides[0], yStrides[2]],
+            ys: [K, Cin * K, 1],
+          });
+        }
       }
+      gyf?.dispose();
       let gb: Tensor | null = null;
       if (bias?.requiresGrad) {
         gb = Tensor.empty(engine, [Cout], 'f32', 'conv1d.gbias');
-        const p = convParams(B, 0, Cout, 0, Tout, 0, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
-        engine.dispatch(engine.kernel('conv1d', 'bias_grad', { defines: tiles(1, 1, 1) }), { p, gy, gbias: gb }, Cout);
+        const p = convParams(B, 1, Cout, 0, Tout, 1, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
+        engine.dispatch(gradSumKernel(engine, false, PAD_MODES.zeros), { p, gy, gsum: gb, xsum: gy }, engine.grid(Cout, 1));
       }
       return bias ? [gx, gw, gb] : [gx, gw];
     },

@@ -6,7 +6,18 @@
 import { assertClose, gradCheck } from '../../src/autodiff/gradcheck.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
-import { PAD_MODES, PAD_PLACEMENTS, conv1d, conv1dRef, convOutputLength, padSeriesRef, type Conv1dOptions, type PadMode } from '../../src/ops/conv.js';
+import {
+  CONV_ALGORITHMS,
+  PAD_MODES,
+  PAD_PLACEMENTS,
+  conv1d,
+  conv1dRef,
+  convAlgorithm,
+  convOutputLength,
+  padSeriesRef,
+  type Conv1dOptions,
+  type PadMode,
+} from '../../src/ops/conv.js';
 import { mulberry32 } from '../../src/util/random.js';
 import type { GpuCase } from './types.js';
 
@@ -47,21 +58,23 @@ const gradCases: GpuCase[] = PAD_PLACEMENTS.flatMap((placement, pi) =>
       : { placement, mode, ...(i % 4 === 2 ? { steps: T, outLayout: 'btc' as const } : {}) };
     const xShape = inputShape(options, B, C, T, btc ? 2 : 0, btc || i % 4 === 2 ? 3 : 0);
     return {
-      name: `${placement} ${mode} (kernel ${K}, ${btc ? `[trials, time, channels] reading ${C} of ${C + 2} channels` : 'bct'}, output ${options.outLayout ?? options.layout ?? 'bct'}): forward and gradients of input, weights and bias match finite differences`,
+      name: `${placement} ${mode} (kernel ${K}, ${btc ? `[trials, time, channels] reading ${C} of ${C + 2} channels` : 'bct'}, output ${options.outLayout ?? options.layout ?? 'bct'}): forward and gradients of input, weights and bias match finite differences, direct and FFT`,
       async run(engine) {
         const wShape = [Cout, C, K];
-        await gradCheck(engine, {
-          name: `conv1d ${placement} ${mode}`,
-          inputs: [
-            { data: uniform(10 + i, size(xShape)), shape: xShape },
-            { data: uniform(40 + i, size(wShape)), shape: wShape },
-            { data: uniform(70 + i, Cout), shape: [Cout] },
-          ],
-          gpu: (_e, [x, w, b]) => conv1d(x, w, b, options),
-          reference: ([x, w, b]) => conv1dRef(x, xShape, w, wShape, b, options),
-          atol: 1e-3,
-          rtol: 1e-3,
-        });
+        for (const algorithm of CONV_ALGORITHMS) {
+          await gradCheck(engine, {
+            name: `conv1d ${placement} ${mode} ${algorithm}`,
+            inputs: [
+              { data: uniform(10 + i, size(xShape)), shape: xShape },
+              { data: uniform(40 + i, size(wShape)), shape: wShape },
+              { data: uniform(70 + i, Cout), shape: [Cout] },
+            ],
+            gpu: (_e, [x, w, b]) => conv1d(x, w, b, { ...options, algorithm }),
+            reference: ([x, w, b]) => conv1dRef(x, xShape, w, wShape, b, options),
+            atol: 1e-3,
+            rtol: 1e-3,
+          });
+        }
       },
     };
   }),
@@ -137,17 +150,19 @@ export const cases: GpuCase[] = [
   },
   ...gradCases,
   {
-    name: 'windowed kernel of length 1 (crops the last step) and 2: gradients match finite differences',
+    name: 'windowed kernel of length 1 (crops the last step; also zero padding from a [trials, time, channels] view, whose input gradient is written straight) and 2: gradients match finite differences',
     async run(engine) {
-      for (const [K, mode] of [
-        [1, 'reflect'],
-        [2, 'circular'],
+      for (const [K, mode, layout] of [
+        [1, 'reflect', 'bct'],
+        [1, 'zeros', 'btc'],
+        [2, 'circular', 'bct'],
       ] as const) {
-        const xShape = [2, 3, 6];
+        // btc: 3 of 4 channels read
+        const xShape = layout === 'btc' ? [2, 6, 4] : [2, 3, 6];
         const wShape = [2, 3, K];
-        const options: Conv1dOptions = { placement: 'windowed', mode };
+        const options: Conv1dOptions = { placement: 'windowed', mode, layout, channels: 3 };
         await gradCheck(engine, {
-          name: `conv1d windowed k=${K}`,
+          name: `conv1d windowed k=${K} ${mode} ${layout}`,
           inputs: [
             { data: uniform(K, size(xShape)), shape: xShape },
             { data: uniform(K + 5, size(wShape)), shape: wShape },
@@ -162,18 +177,20 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'a shape across every tile and chunk edge (21 → 37 channels, kernel 40, 150 steps, 3 trials, reflect): forward matches float64, gradients match directional finite differences',
+    name: 'shapes across every tile, chunk and FFT block edge (direct: 21 → 37 channels; FFT: 5 → 6; kernel 40, 150 steps, 3 trials): forward matches float64, gradients match directional finite differences',
     timeoutMs: 180_000,
     async run(engine) {
       const B = 3,
-        C = 21,
-        Cout = 37,
         T = 150,
         K = 40;
-      for (const options of [
-        { placement: 'causal', mode: 'reflect', layout: 'btc', channels: C, outLayout: 'bct' },
-        { placement: 'windowed', mode: 'replicate' },
-      ] as Conv1dOptions[]) {
+      // the FFT's blocks of 4 × 4 channel pairs are crossed by fewer channels than the direct kernel's tiles
+      for (const [C, Cout, options] of [
+        [21, 37, { placement: 'causal', mode: 'reflect', layout: 'btc', channels: 21, outLayout: 'bct', algorithm: 'direct' }],
+        [21, 37, { placement: 'windowed', mode: 'replicate', algorithm: 'direct' }],
+        // the first 80 of the 150 steps, FFTs of 128 points (log₂ odd); zero padding: ∂x straight from the inverse FFT
+        [5, 6, { placement: 'causal', mode: 'zeros', layout: 'btc', channels: 5, steps: 80, outLayout: 'bct', algorithm: 'fft' }],
+        [5, 6, { placement: 'acausal', mode: 'circular', steps: 80, algorithm: 'fft' }],
+      ] as [number, number, Conv1dOptions][]) {
         const xShape = options.layout === 'btc' ? [B, T, C + 1] : [B, C, T];
         const wShape = [Cout, C, K];
         const xv = uniform(1, size(xShape));
@@ -188,7 +205,7 @@ export const cases: GpuCase[] = [
         const tape = Tape.begin(engine);
         const y = conv1d(x, w, b, options);
         tape.end();
-        assertClose(await y.readF32(), ref, { atol: 1e-4, rtol: 1e-4, what: `forward ${options.placement} ${options.mode}` });
+        assertClose(await y.readF32(), ref, { atol: 1e-4, rtol: 1e-4, what: `forward ${options.placement} ${options.mode} ${options.algorithm}` });
         const seed = Tensor.fromArray(engine, cot, y.shape);
         const grads = tape.gradients(y, [x, w, b], { seed });
         // d/dh <c, f(p + h d)> at h = 0 against <∇, d>, one random direction per argument (f is linear in each)
@@ -200,7 +217,9 @@ export const cases: GpuCase[] = [
           const g = await grads[a]!.readF32();
           const got = dot(g, d);
           if (!(Math.abs(got - fd) <= 1e-3 * Math.abs(fd) + 1e-3))
-            throw new Error(`${options.placement} ${options.mode}: directional derivative of argument ${a}: ${got}, finite difference ${fd}`);
+            throw new Error(
+              `${options.placement} ${options.mode} ${options.algorithm}: directional derivative of argument ${a}: ${got}, finite difference ${fd}`,
+            );
           // the held-in view: the channel that is not read gets a zero gradient
           if (a === 0 && options.layout === 'btc') {
             for (let i = C; i < g.length; i += C + 1) if (g[i] !== 0) throw new Error(`unread channel: gradient ${g[i]} at element ${i}`);
@@ -210,6 +229,25 @@ export const cases: GpuCase[] = [
         tape.dispose();
         for (const t of [x, w, b, seed]) t.dispose();
       }
+    },
+  },
+  {
+    name: "'auto' takes the FFT for the hc2 and maze encoders' long kernels and the direct kernel for their heads and FFTs too large for workgroup memory or a binding",
+    async run() {
+      const at = (B: number, Cin: number, Cout: number, K: number, T: number, wg = 32768, binding = 2 ** 27) =>
+        convAlgorithm({ B, Cin, Cout, K, Tout: T, tp: T + K - 1 }, { maxComputeWorkgroupStorageSize: wg, maxStorageBufferBindingSize: binding });
+      // hc2's first and second layers, maze's first, maze's heads (kernel 2), 1-tap heads; too little workgroup memory
+      // for an FFT of 512 points, spectra of 64 · 64 rows × 257 bins larger than a binding
+      const got = [
+        at(64, 21, 64, 150, 219),
+        at(64, 64, 64, 11, 219),
+        at(16, 182, 128, 14, 35),
+        at(16, 64, 5, 2, 35),
+        at(64, 64, 3, 1, 219),
+        at(64, 21, 64, 150, 219, 4096),
+        at(64, 21, 64, 150, 219, 32768, 64 * 64 * 257 * 8 - 1),
+      ];
+      if (got.join() !== 'fft,fft,fft,direct,direct,direct,direct') throw new Error(`algorithms ${got}`);
     },
   },
   {
@@ -242,6 +280,18 @@ export const cases: GpuCase[] = [
         /circular padding of 4 steps .* wraps more than once over 3 steps/,
       );
       await expectError('channels', () => conv1d(x, w, null, { ...o, layout: 'btc', channels: 9 }), /channels 9 must be an integer in \[1, 8\]/);
+      await expectError(
+        'algorithm',
+        () => conv1d(x, w, null, { ...o, algorithm: 'winograd' as never }),
+        /algorithm "winograd" is not one of auto, direct, fft/,
+      );
+      const wgBytes = engine.limits.maxComputeWorkgroupStorageSize;
+      const long = Math.floor(wgBytes / 12) + 1; // its FFT length's arrays overflow workgroup memory
+      await expectError(
+        'fft too long',
+        () => conv1d(Tensor.zeros(engine, [1, 1, long]), Tensor.zeros(engine, [1, 1, 1]), null, { ...o, algorithm: 'fft' }),
+        new RegExp(`an FFT over ${long} padded steps needs more workgroup memory than the device's ${wgBytes} bytes`),
+      );
       await expectError(
         'no output',
         () => conv1d(Tensor.zeros(engine, [2, 3, 1]), Tensor.zeros(engine, [4, 3, 3]), null, { placement: 'windowed', mode: 'zeros' }),

@@ -1,0 +1,236 @@
+// FFT convolution (src/ops/conv.ts, the 'fft' algorithm): for long kernels the padded 'valid' correlation
+// y[t] = Σ_k w[k] xpad[t + k] is computed as IFFT(conj(Ŵ) · X̂) with both series zero-filled to N ≥ the padded
+// length tp, so the circular products never wrap into the steps kept (t + k < tp ≤ N). Three kernels:
+//   forward  the spectrum (bins 0 … N/2 of the real series) of each row of a strided real tensor, read through
+//            the padding map of conv_pad (the input) or plainly (weights, output gradients: zeros, padL = 0);
+//   mac      C[p, q, f] = Σ_r opA(A[p, r, f]) · opB(B[q, r, f]) over spectra read through strides, opA/opB the
+//            identity or the complex conjugate: the forward (X̂·conj Ŵ), the input gradient (dŶ·Ŵ, a convolution)
+//            and the weight gradient (conj(dŶ)·X̂ summed over trials) are all of this form;
+//   inverse  the real series of each spectrum row (Hermitian: bins N/2+1 … N−1 are conjugates), `len` of its steps
+//            written through strides, plus a bias per row.
+// FFTs are radix-4 (and one radix-2 stage) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
+// real and imaginary parts), S of them per workgroup.
+
+#include "conv_pad"
+
+#const N
+#const LOGN
+#const WG
+// FFT slots (two real rows each) per workgroup
+#const S
+#const PT
+#const QT
+
+const F: u32 = N / 2u + 1u;
+
+override HAS_BIAS: bool = false;
+override CONJ_A: bool = false;
+override CONJ_B: bool = false;
+
+// Row `row` of `rows` is (r1, r2) = (row / n2, row % n2); its series starts at off + r1·s1 + r2·s2 with step sT.
+// forward reads `len` padded positions of a source of `tin` steps (padL before it); inverse writes `len` steps from
+// step padL on.
+struct FftParams {
+  rows: u32,
+  n2: u32,
+  off: u32,
+  s1: u32,
+  s2: u32,
+  sT: u32,
+  tin: u32,
+  padL: u32,
+  len: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: FftParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> spec: array<vec2<f32>>;
+
+// e^{−2πik/N}, k < N/2, computed on the host in float64: software adapters' sin and cos are not accurate enough
+// (SwiftShader's cost the transforms three decimal places).
+@group(0) @binding(4) var<storage, read> twid: array<vec2<f32>>;
+
+var<workgroup> buf: array<vec2<f32>, S * N>;
+var<workgroup> tw: array<vec2<f32>, N / 2u>;
+
+fn bitrev(i: u32) -> u32 { return reverseBits(i) >> (32u - LOGN); }
+
+fn series_base(row: u32) -> u32 { return p.off + (row / p.n2) * p.s1 + (row % p.n2) * p.s2; }
+
+fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
+
+// In-place FFTs of the S slots of buf, each loaded in bit-reversed order; the twiddles are staged in workgroup memory first.
+// Radix-4 steps, each two radix-2 stages at once (half the passes over workgroup memory and the barriers),
+// after one twiddle-free radix-2 stage when log₂N is odd. A step merges four transforms of h points at
+// base, base + h, base + 2h, base + 3h: the stage to 2h points (twiddle w₁ = e^{−2πi·pos/2h}), then the stage
+// to 4h (w₂ = e^{−2πi·pos/4h} and, for the odd pair, w₂·(−i)).
+fn fft_stages(lid: u32) {
+  for (var k = lid; k < N / 2u; k += WG) { tw[k] = twid[k]; }
+  var lh = 0u;
+  if ((LOGN & 1u) == 1u) {
+    workgroupBarrier();
+    for (var j = lid; j < S * N / 2u; j += WG) {
+      let a = buf[2u * j];
+      let b = buf[2u * j + 1u];
+      buf[2u * j] = a + b;
+      buf[2u * j + 1u] = a - b;
+    }
+    lh = 1u;
+  }
+  for (; lh < LOGN; lh += 2u) {
+    workgroupBarrier();
+    let h = 1u << lh;
+    for (var j = lid; j < S * N / 4u; j += WG) {
+      let jj = j & (N / 4u - 1u);
+      let pos = jj & (h - 1u);
+      let base = (j >> (LOGN - 2u)) * N + ((jj >> lh) << (lh + 2u)) + pos;
+      let w1 = tw[pos * (N >> (lh + 1u))];
+      let w2 = tw[pos * (N >> (lh + 2u))];
+      let t1 = cmul(w1, buf[base + h]);
+      let t3 = cmul(w1, buf[base + 3u * h]);
+      let a0 = buf[base];
+      let a2 = buf[base + 2u * h];
+      let b0 = a0 + t1;
+      let b1 = a0 - t1;
+      let u2 = cmul(w2, a2 + t3);
+      let u3 = cmul(w2, a2 - t3);
+      let v3 = vec2<f32>(u3.y, -u3.x);
+      buf[base] = b0 + u2;
+      buf[base + 2u * h] = b0 - u2;
+      buf[base + h] = b1 + v3;
+      buf[base + 3u * h] = b1 - v3;
+    }
+  }
+  workgroupBarrier();
+}
+
+// Padded position q of row `row` (zero past the rows, past len and in zero padding).
+fn padded(row: u32, q: u32) -> f32 {
+  if (row >= p.rows || q >= p.len) { return 0.0; }
+  let s = source_step(q, p.tin, p.padL);
+  if (s < 0) { return 0.0; }
+  return x[series_base(row) + u32(s) * p.sT];
+}
+
+// Workgroup g transforms rows 2S·g … 2S·g + 2S − 1, two real rows per complex FFT (slot): row 2j as the real
+// part, row 2j + 1 as the imaginary part; their spectra are (Z[k] + conj Z[N−k]) / 2 and −i (Z[k] − conj Z[N−k]) / 2.
+@compute @workgroup_size(WG)
+fn forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row0 = (wid.x + wid.y * nwg.x) * 2u * S;
+  for (var e = lid; e < S * N; e += WG) {
+    let r = row0 + 2u * (e / N);
+    let q = e % N;
+    buf[(e / N) * N + bitrev(q)] = vec2<f32>(padded(r, q), padded(r + 1u, q));
+  }
+  fft_stages(lid);
+  for (var e = lid; e < S * F; e += WG) {
+    let slot = e / F;
+    let k = e % F;
+    let r = row0 + 2u * slot;
+    let z = buf[slot * N + k];
+    let zc = buf[slot * N + (N - k) % N];
+    let sum = vec2<f32>(z.x + zc.x, z.y - zc.y);
+    let dif = vec2<f32>(z.x - zc.x, z.y + zc.y);
+    if (r < p.rows) { spec[r * F + k] = 0.5 * sum; }
+    if (r + 1u < p.rows) { spec[(r + 1u) * F + k] = 0.5 * vec2<f32>(dif.y, -dif.x); }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> spec_in: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+// Bin k < N of the Hermitian spectrum of row `row` (zero past the rows).
+fn bin(row: u32, k: u32) -> vec2<f32> {
+  if (row >= p.rows) { return vec2<f32>(0.0, 0.0); }
+  if (k < F) { return spec_in[row * F + k]; }
+  let v = spec_in[row * F + N - k];
+  return vec2<f32>(v.x, -v.y);
+}
+
+// Two rows per slot again: Z = X₁ + i X₂, IFFT(Z) = x₁ + i x₂, computed as conj(FFT(conj Z)) / N.
+@compute @workgroup_size(WG)
+fn inverse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row0 = (wid.x + wid.y * nwg.x) * 2u * S;
+  for (var e = lid; e < S * N; e += WG) {
+    let r = row0 + 2u * (e / N);
+    let k = e % N;
+    let a = bin(r, k);
+    let b = bin(r + 1u, k);
+    buf[(e / N) * N + bitrev(k)] = vec2<f32>(a.x - b.y, -(a.y + b.x));
+  }
+  fft_stages(lid);
+  let scale = 1.0 / f32(N);
+  for (var e = lid; e < S * p.len; e += WG) {
+    let slot = e / p.len;
+    let t = e % p.len;
+    let r = row0 + 2u * slot;
+    let v = buf[slot * N + p.padL + t] * scale;
+    if (r < p.rows) {
+      var b0 = 0.0;
+      if (HAS_BIAS) { b0 = bias[r % p.n2]; }
+      y[series_base(r) + t * p.sT] = v.x + b0;
+    }
+    if (r + 1u < p.rows) {
+      var b1 = 0.0;
+      if (HAS_BIAS) { b1 = bias[(r + 1u) % p.n2]; }
+      y[series_base(r + 1u) + t * p.sT] = -v.y + b1;
+    }
+  }
+}
+
+struct MacParams {
+  P: u32,
+  Q: u32,
+  R: u32,
+  aP: u32,
+  aR: u32,
+  bQ: u32,
+  bR: u32,
+}
+
+@group(0) @binding(0) var<uniform> m: MacParams;
+@group(0) @binding(1) var<storage, read> sa: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> sb: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> sc: array<vec2<f32>>;
+
+// One bin f of a PT × QT block of (p, q) per invocation: each r loads PT + QT spectra for PT·QT complex products.
+// C is contiguous [P, Q, F] (the rows inverse reads with n2 = Q).
+@compute @workgroup_size(WG)
+fn mac(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let f = gid.x;
+  if (f >= F) { return; }
+  let q0 = gid.y * QT;
+  let p0 = gid.z * PT;
+  var acc: array<vec2<f32>, PT * QT>;
+  for (var r = 0u; r < m.R; r++) {
+    var a: array<vec2<f32>, PT>;
+    var b: array<vec2<f32>, QT>;
+#unroll UA PT
+    a[UA] = sa[min(p0 + UA, m.P - 1u) * m.aP + r * m.aR + f];
+#endunroll
+#unroll UB QT
+    b[UB] = sb[min(q0 + UB, m.Q - 1u) * m.bQ + r * m.bR + f];
+#endunroll
+    if (CONJ_A) {
+#unroll UA PT
+      a[UA].y = -a[UA].y;
+#endunroll
+    }
+    if (CONJ_B) {
+#unroll UB QT
+      b[UB].y = -b[UB].y;
+#endunroll
+    }
+#unroll UA PT
+#unroll UB QT
+    acc[UA * QT + UB] += vec2<f32>(a[UA].x * b[UB].x - a[UA].y * b[UB].y, a[UA].x * b[UB].y + a[UA].y * b[UB].x);
+#endunroll
+#endunroll
+  }
+#unroll UA PT
+#unroll UB QT
+  if (p0 + UA < m.P && q0 + UB < m.Q) { sc[((p0 + UA) * m.Q + q0 + UB) * F + f] = acc[UA * QT + UB]; }
+#endunroll
+#endunroll
+}

@@ -3,12 +3,14 @@
 // e.g. `node scripts/run-tests.mjs test/gpu.test.ts -t copy`. Exits non-zero if any test or file
 // failed, or vitest itself did.
 //
-// The whole suite (no arguments) runs as two vitest processes at once: the real-browser GPU cases
-// (test/browser/browser.test.ts, Chromium on SwiftShader) and every other file, one file at a time as
-// before. Each keeps about one core busy (lavapipe compiles a kernel on the calling thread, the float64
-// references are single-threaded JavaScript, a batch of 2–3 trials is 2–3 workgroups), so on a 2-core
-// runner the two together take about as long as the longer one. The browser run's output is printed
-// when it ends; LOWRANK_SMC_TEST_SERIAL=1 runs everything in one process.
+// The whole suite (no arguments) runs as two vitest processes at once, each taking its files one at a
+// time: the Node GPU cases (test/gpu.test.ts) with most other files, and the real-browser GPU cases
+// (test/browser/browser.test.ts, Chromium on SwiftShader) with the few files in SECOND, chosen so that
+// the two take about equally long on CI. Each keeps about one core busy (lavapipe compiles a kernel on
+// the calling thread, Chromium runs SwiftShader on its GPU process's main thread, the float64 references
+// are single-threaded JavaScript, 2–3 trials are 2–3 workgroups), so on a 2-core runner the pair takes
+// about as long as the longer one. The second run's output is printed when it ends;
+// LOWRANK_SMC_TEST_SERIAL=1 runs everything in one process.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -28,7 +30,8 @@ if (!existsSync(vitestBin)) {
 mkdirSync(dirname(reportPath), { recursive: true });
 rmSync(reportPath, { force: true }); // never read a stale report from an earlier run
 
-const BROWSER_FILE = 'test/browser/browser.test.ts';
+/** The files of the second process (CI seconds: browser 771, sweep-fits 66, web app 35, style 22; the first has ~880). */
+const SECOND = ['test/browser/browser.test.ts', 'test/sweep-fits.test.ts', 'test/web/app.test.ts', 'test/style.test.ts'];
 const passThrough = process.argv.slice(2);
 const split = passThrough.length === 0 && !process.env.LOWRANK_SMC_TEST_SERIAL;
 const children = new Set();
@@ -65,13 +68,20 @@ if (!split) {
   exitCode = (await vitest(passThrough, reportPath, false)).code;
   report = readReport(reportPath, exitCode);
 } else {
-  const browserReport = reportPath.replace(/(\.json)?$/, '.browser.json');
-  rmSync(browserReport, { force: true });
-  console.error(`run-tests: ${BROWSER_FILE} runs alongside the other files; its output follows theirs`);
-  const [rest, browser] = await Promise.all([vitest(['--exclude', BROWSER_FILE], reportPath, false), vitest([BROWSER_FILE], browserReport, true)]);
-  process.stdout.write(browser.output);
-  exitCode = Math.max(rest.code, browser.code);
-  report = mergeReports([readReport(reportPath, rest.code), readReport(browserReport, browser.code)]);
+  const secondReport = reportPath.replace(/(\.json)?$/, '.second.json');
+  rmSync(secondReport, { force: true });
+  console.error(`run-tests: ${SECOND.join(', ')} run alongside the other files; their output follows`);
+  const [first, second] = await Promise.all([
+    vitest(
+      SECOND.flatMap((f) => ['--exclude', f]),
+      reportPath,
+      false,
+    ),
+    vitest(SECOND, secondReport, true),
+  ]);
+  process.stdout.write(second.output);
+  exitCode = Math.max(first.code, second.code);
+  report = mergeReports([readReport(reportPath, first.code), readReport(secondReport, second.code)]);
   writeFileSync(reportPath, JSON.stringify(report));
 }
 

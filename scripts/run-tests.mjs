@@ -6,10 +6,11 @@
 // The whole suite (no arguments) runs as two vitest processes at once, each taking its files one at a
 // time: the Node GPU cases (test/gpu.test.ts) with most other files, and the real-browser GPU cases
 // (test/browser/browser.test.ts, Chromium on SwiftShader) with the few files in SECOND, chosen so that
-// the two take about equally long on CI. Each keeps about one core busy (lavapipe compiles a kernel on
-// the calling thread, Chromium runs SwiftShader on its GPU process's main thread, the float64 references
-// are single-threaded JavaScript, 2–3 trials are 2–3 workgroups), so on a 2-core runner the pair takes
-// about as long as the longer one. The second run's output is printed when it ends;
+// the two take about equally long on CI. Neither fills two cores: Chromium runs SwiftShader on its GPU
+// process's main thread (~90 % of the browser run's CPU time), and the Node run spends most of its time
+// on its main thread (lavapipe compiles each kernel on the calling thread; float64 references are
+// single-threaded JavaScript; 2–3 trials are 2–3 workgroups), so on a 2-core runner the pair takes a
+// little longer than the longer one instead of their sum. The second run's output is printed when it ends;
 // LOWRANK_SMC_TEST_SERIAL=1 runs everything in one process.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -31,8 +31,11 @@ if (!existsSync(vitestBin)) {
 mkdirSync(dirname(reportPath), { recursive: true });
 rmSync(reportPath, { force: true }); // never read a stale report from an earlier run
 
-/** The files of the second process (CI seconds: browser 771, sweep-fits 66, web app 35, style 22; the first has ~880). */
-const SECOND = ['test/browser/browser.test.ts', 'test/sweep-fits.test.ts', 'test/web/app.test.ts', 'test/style.test.ts'];
+/**
+ * The files of the second process. CI seconds (cold shader caches): browser cases 771, sweep-fits 66, web app 35
+ * (~905 with vitest's start); the first process: Node GPU cases ~790, the other files ~65 (~890).
+ */
+const SECOND = ['test/browser/browser.test.ts', 'test/sweep-fits.test.ts', 'test/web/app.test.ts'];
 const passThrough = process.argv.slice(2);
 const split = passThrough.length === 0 && !process.env.LOWRANK_SMC_TEST_SERIAL;
 const children = new Set();

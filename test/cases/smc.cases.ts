@@ -350,7 +350,13 @@ export const cases: GpuCase[] = [
         nonlinearity: 'tanh',
         resampling: 'systematic',
       } as const;
-      await forwardMatches(e, makeProblem({ ...common, K: 16, T: 20, seed: 20 + R }));
+      // The forward check at the gradient check's K where that takes the path K = 16 takes on this engine
+      // (unit- or particle-parallel): it then reuses that check's forward kernel. Compiles dominate here
+      // (lavapipe with a cold shader cache, SwiftShader always), and every K is a kernel of its own. Not
+      // in Chromium from R = 8: SwiftShader's cos/sin (above) move a 4-particle estimate by more than 1e-4.
+      const samePath = unitParallelFor(e, 4, R).use === unitParallelFor(e, 16, R).use;
+      const kForward = samePath && (R < 8 || e.info.backend !== 'browser') ? 4 : 16;
+      await forwardMatches(e, makeProblem({ ...common, K: kForward, T: 20, seed: 20 + R }));
       await gradientMatches(e, makeProblem({ ...common, K: 4, T: 3, seed: 40 + R }));
     },
   })),

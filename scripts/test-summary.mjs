@@ -25,3 +25,26 @@ export function summarize(report, exitCode) {
   const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
   return { passed, failed, skipped, line, notes };
 }
+
+/**
+ * One report from the reports of vitest runs over disjoint sets of files (run-tests.mjs runs the
+ * browser suite in a process of its own): their files, counts summed.
+ * @param {Record<string, unknown> & {testResults: unknown[]}[]} reports
+ */
+export function mergeReports(reports) {
+  const counts = [
+    'numTotalTestSuites',
+    'numPassedTestSuites',
+    'numFailedTestSuites',
+    'numPendingTestSuites',
+    'numTotalTests',
+    'numPassedTests',
+    'numFailedTests',
+    'numPendingTests',
+    'numTodoTests',
+  ];
+  const merged = { ...reports[0], testResults: reports.flatMap((r) => r.testResults), success: reports.every((r) => r.success) };
+  for (const k of counts) merged[k] = reports.reduce((s, r) => s + (Number(r[k]) || 0), 0);
+  merged.startTime = Math.min(...reports.map((r) => Number(r.startTime) || Infinity));
+  return merged;
+}

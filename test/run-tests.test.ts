@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 // @ts-expect-error plain JavaScript module without type declarations
-import { summarize } from '../scripts/test-summary.mjs';
+import { mergeReports, summarize } from '../scripts/test-summary.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,4 +45,31 @@ test('summary counts: all passing omits skipped; a vitest failure without failed
   };
   // File b failed in a hook with its tests skipped: one extra failure, not two.
   expect(summarize(mixed, 1).line).toBe('1 passed, 2 failed, 2 skipped');
+});
+
+test('reports of the two processes of a whole-suite run merge into one: files joined, counts summed', () => {
+  const node = {
+    numPassedTests: 2,
+    numFailedTests: 0,
+    numPendingTests: 1,
+    numTodoTests: 0,
+    numTotalTests: 3,
+    success: true,
+    startTime: 20,
+    testResults: [file('a', 'passed', ['passed', 'passed', 'skipped'])],
+  };
+  const browser = {
+    numPassedTests: 1,
+    numFailedTests: 1,
+    numPendingTests: 0,
+    numTodoTests: 1,
+    numTotalTests: 3,
+    success: false,
+    startTime: 10,
+    testResults: [file('b', 'failed', ['passed', 'failed', 'todo'])],
+  };
+  const merged = mergeReports([node, browser]);
+  expect(merged.testResults.map((f: { name: string }) => f.name)).toEqual(['a', 'b']);
+  expect([merged.numTotalTests, merged.success, merged.startTime]).toEqual([6, false, 10]);
+  expect(summarize(merged, 1).line).toBe('3 passed, 1 failed, 2 skipped');
 });

@@ -342,6 +342,7 @@ const sd = (x: number[]) => Math.sqrt(x.reduce((a, b) => a + (b - mean(x)) ** 2,
 export const cases: GpuCase[] = [
   {
     name: 'kalman reference: the float64 Kalman filter equals the dense joint Gaussian of y',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     async run() {
       const { model, ds, exact, rho } = buildProblem();
       if (!(rho < 0.95 && rho > 0.5)) throw new Error(`test model: spectral radius ${rho} outside (0.5, 0.95)`);
@@ -370,6 +371,7 @@ export const cases: GpuCase[] = [
   },
   {
     name: 'kalman reference: optimal proposal at K = 32 is within its Monte-Carlo spread of the exact log-likelihood',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     async run(engine) {
       const { params, ds, model, exactPerStep } = buildProblem();
       const gpu: number[] = [];

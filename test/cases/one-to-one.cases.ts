@@ -184,6 +184,7 @@ export const cases: GpuCase[] = [
   },
   {
     name: 'one-to-one config: obsDim must equal units, readoutFrom rates only for one-to-one, parameter counts follow the reference (129 for the SW20 student)',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     async run() {
       const expectError = (c: ModelConfig, pattern: RegExp) => {
         let message = '';
@@ -213,6 +214,7 @@ export const cases: GpuCase[] = [
   },
   {
     name: 'one-to-one model files: current-version round trip (observation, flags, B_o); version-1 files load as affine; unknown versions are refused',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     async run() {
       const config: ModelConfig = { ...base, inputDim: 2, trainObsGain: false };
       const host = hostFor(config, 5);
@@ -255,6 +257,7 @@ export const cases: GpuCase[] = [
   },
   {
     name: 'generation from a one-to-one model: means are B_o ⊙ (m z + Wu u) + b and equal the equivalent affine model (raw and low-pass inputs)',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     async run(engine) {
       for (const inputFilter of ['raw', 'lowpass'] as const) {
         const config: ModelConfig = { ...base, inputDim: 2, inputFilter };
@@ -292,6 +295,7 @@ export const cases: GpuCase[] = [
   },
   {
     name: 'fit CLI --observation one-to-one (units = channels) writes a version-3 model that generate and fixed-points read; bad combinations stop early',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     browser: false,
     timeoutMs: 120_000,
     async run() {

@@ -350,7 +350,13 @@ export const cases: GpuCase[] = [
         nonlinearity: 'tanh',
         resampling: 'systematic',
       } as const;
-      await forwardMatches(e, makeProblem({ ...common, K: 16, T: 20, seed: 20 + R }));
+      // The forward check at the gradient check's K where that takes the path K = 16 takes on this engine
+      // (unit- or particle-parallel): it then reuses that check's forward kernel. Compiles dominate here
+      // (lavapipe with a cold shader cache, SwiftShader always), and every K is a kernel of its own. Not
+      // in Chromium from R = 8: SwiftShader's cos/sin (above) move a 4-particle estimate by more than 1e-4.
+      const samePath = unitParallelFor(e, 4, R).use === unitParallelFor(e, 16, R).use;
+      const kForward = samePath && (R < 8 || e.info.backend !== 'browser') ? 4 : 16;
+      await forwardMatches(e, makeProblem({ ...common, K: kForward, T: 20, seed: 20 + R }));
       await gradientMatches(e, makeProblem({ ...common, K: 4, T: 3, seed: 40 + R }));
     },
   })),
@@ -443,6 +449,7 @@ export const cases: GpuCase[] = [
     // near-ties among 150 particles flip often enough that an independent float64 run agrees on only
     // 88 % of the ancestors (the replayed comparison above it still holds).
     name: 'fused filter at K = 150 (particle-parallel), optimal, matches the float64 reference',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     browser: false,
     async run(e) {
       if (unitParallelFor(e, 150, 2).use) throw new Error('K = 150, R = 2 should run particle-parallel');
@@ -563,6 +570,7 @@ export const cases: GpuCase[] = [
   {
     // K·R = 300 > 256: the particle-parallel loops everywhere
     name: 'fused filter gradient (particle-parallel path, K = 150, inputs) matches finite differences',
+    onceOnly: true, // compiles and dispatches the same kernels under GPU tuning
     run: (e) =>
       gradientMatches(
         e,
@@ -728,25 +736,8 @@ export const cases: GpuCase[] = [
         }),
         true,
       );
-      await gradientMatches(
-        e,
-        makeProblem({
-          R: 2,
-          N: 6,
-          D: 3,
-          DU: 2,
-          B: 2,
-          K: 8,
-          T: 6,
-          seed: 5,
-          proposal: 'bootstrap',
-          obs: 'gauss',
-          obsNonlinearity: 'softplus',
-          nonlinearity: 'tanh',
-          resampling: 'systematic',
-          readoutFromInputs: true,
-        }),
-      );
+      // without the input gradient (the kernels' other variant) with the Poisson link: the same readout
+      // with a Gaussian link again would only repeat the case above
       await gradientMatches(
         e,
         makeProblem({

@@ -12,7 +12,10 @@ export interface GpuCase {
   browser?: boolean;
   /** Per-case timeout in ms on the software adapter (default 60 s). */
   timeoutMs?: number;
-  /** Not repeated on the GPU-tuned engine of test/gpu.test.ts (too slow on a software adapter to run twice). */
+  /**
+   * Not repeated on the GPU-tuned engine of test/gpu.test.ts: too slow on a software adapter to run twice,
+   * or it compiles and dispatches the same kernels under either tuning (the second run would repeat the first).
+   */
   onceOnly?: boolean;
 }
 

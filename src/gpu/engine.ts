@@ -47,6 +47,7 @@ export class Engine {
    */
   readonly softwareTuning: boolean;
   private kernels = new Map<string, Kernel>();
+  private constants = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private scopeOpen = false;
@@ -346,6 +347,24 @@ export class Engine {
   upload(data: ArrayBufferView, label = 'upload'): GPUBuffer {
     const buf = this.alloc(Math.max(4, data.byteLength), label);
     this.write(buf, data);
+    return buf;
+  }
+
+  /**
+   * A storage buffer holding the constant table `make()` (e.g. FFT twiddles), made once per key and kept as long
+   * as the device, outside the pool. It is filled at creation (mapped), so using it encodes no upload: an upload
+   * would end the submit (`write` flushes) that a whole training iteration otherwise is.
+   */
+  constant(key: string, make: () => Float32Array): GPUBuffer {
+    this.checkAlive();
+    let buf = this.constants.get(key);
+    if (!buf) {
+      const data = make();
+      buf = this.device.createBuffer({ size: Math.max(4, data.byteLength), usage: STORAGE_USAGE, mappedAtCreation: true, label: key });
+      new Float32Array(buf.getMappedRange()).set(data);
+      buf.unmap();
+      this.constants.set(key, buf);
+    }
     return buf;
   }
 

@@ -281,14 +281,16 @@ interface FftRows {
   sT: number;
 }
 
-/** The FFT kernels' twiddles e^{−2πik/N}, k < N/2, as (re, im) pairs computed in float64. */
-function twiddles(engine: Engine, N: number): Tensor {
-  const t = new Float32Array(N);
-  for (let k = 0; k < N / 2; k++) {
-    t[2 * k] = Math.cos((-2 * Math.PI * k) / N);
-    t[2 * k + 1] = Math.sin((-2 * Math.PI * k) / N);
-  }
-  return Tensor.fromArray(engine, t, [N / 2, 2], 'f32', 'conv1d.twiddles');
+/** The FFT kernels' twiddles e^{−2πik/N}, k < N/2, as (re, im) pairs computed in float64 (one table per N and device). */
+function twiddles(engine: Engine, N: number): GPUBuffer {
+  return engine.constant(`conv1d.twiddles.${N}`, () => {
+    const t = new Float32Array(N);
+    for (let k = 0; k < N / 2; k++) {
+      t[2 * k] = Math.cos((-2 * Math.PI * k) / N);
+      t[2 * k + 1] = Math.sin((-2 * Math.PI * k) / N);
+    }
+    return t;
+  });
 }
 
 function fftKernel(engine: Engine, entry: string, N: number, overrides: Record<string, number>) {
@@ -303,9 +305,7 @@ function fftKernel(engine: Engine, entry: string, N: number, overrides: Record<s
 function spectra(engine: Engine, src: Tensor, r: FftRows, tin: number, padL: number, len: number, mode: number, N: number): Tensor {
   const out = Tensor.empty(engine, [r.rows, N / 2 + 1, 2], 'f32', 'conv1d.spectra');
   const p = { ...r, off: 0, tin, padL, len };
-  const twid = twiddles(engine, N);
-  engine.dispatch(fftKernel(engine, 'forward', N, { MODE: mode }), { p, x: src, spec: out, twid }, engine.grid(r.rows, 2 * fftSlots(N)));
-  twid.dispose();
+  engine.dispatch(fftKernel(engine, 'forward', N, { MODE: mode }), { p, x: src, spec: out, twid: twiddles(engine, N) }, engine.grid(r.rows, 2 * fftSlots(N)));
   return out;
 }
 
@@ -313,9 +313,7 @@ function spectra(engine: Engine, src: Tensor, r: FftRows, tin: number, padL: num
 function inverseSpectra(engine: Engine, spec: Tensor, r: FftRows, from: number, len: number, bias: Tensor | null, out: Tensor, N: number): void {
   const p = { ...r, off: 0, tin: 0, padL: from, len };
   const kernel = fftKernel(engine, 'inverse', N, { HAS_BIAS: bias ? 1 : 0 });
-  const twid = twiddles(engine, N);
-  engine.dispatch(kernel, { p, spec_in: spec, bias: bias ?? spec, y: out, twid }, engine.grid(r.rows, 2 * fftSlots(N)));
-  twid.dispose();
+  engine.dispatch(kernel, { p, spec_in: spec, bias: bias ?? spec, y: out, twid: twiddles(engine, N) }, engine.grid(r.rows, 2 * fftSlots(N)));
 }
 
 /**

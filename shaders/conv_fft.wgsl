@@ -7,11 +7,15 @@
 //            identity or the complex conjugate: the forward (X̂·conj Ŵ), the input gradient (dŶ·Ŵ, a convolution)
 //            and the weight gradient (conj(dŶ)·X̂ summed over trials) are all of this form;
 //   inverse  the real series of each spectrum row (Hermitian: bins N/2+1 … N−1 are conjugates), `len` of its steps
-//            written through strides, plus a bias per row.
+//            written through strides, plus a bias per row;
+//   bias_grad the bias gradient from the output gradient's spectra (the DC bin of a row is its sum over steps).
+// #if ACT an activation (GELU or leaky ReLU) is fused into the convolution: inverse writes the pre-activation z (kept
+// for the backward) and act(z), and forward reads an output gradient ∂act(z) as ∂z = ∂act(z) ⊙ act'(z).
 // FFTs are radix-4 (and one radix-2 stage) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
 // real and imaginary parts), S of them per workgroup.
 
 #include "conv_pad"
+#include "activation"
 
 #const N
 #const LOGN
@@ -26,6 +30,18 @@ const F: u32 = N / 2u + 1u;
 override HAS_BIAS: bool = false;
 override CONJ_A: bool = false;
 override CONJ_B: bool = false;
+// The fused activation (#if ACT): GELU, else leaky ReLU of slope SLOPE.
+override GELU: bool = true;
+override SLOPE: f32 = 0.1;
+
+fn act(v: f32) -> f32 {
+  if (GELU) { return gelu_f(v); }
+  return leaky_f(v, SLOPE);
+}
+fn act_df(v: f32) -> f32 {
+  if (GELU) { return gelu_df(v); }
+  return leaky_df(v, SLOPE);
+}
 
 // Row `row` of `rows` is (r1, r2) = (row / n2, row % n2); its series starts at off + r1·s1 + r2·s2 with step sT.
 // forward reads `len` padded positions of a source of `tin` steps (padL before it); inverse writes `len` steps from
@@ -104,12 +120,22 @@ fn fft_stages(lid: u32) {
   workgroupBarrier();
 }
 
+#if ACT
+// the pre-activations z, laid out as x (an output gradient ∂act(z))
+@group(0) @binding(5) var<storage, read> zact: array<f32>;
+#endif
+
 // Padded position q of row `row` (zero past the rows, past len and in zero padding).
 fn padded(row: u32, q: u32) -> f32 {
   if (row >= p.rows || q >= p.len) { return 0.0; }
   let s = source_step(q, p.tin, p.padL);
   if (s < 0) { return 0.0; }
-  return x[series_base(row) + u32(s) * p.sT];
+  let i = series_base(row) + u32(s) * p.sT;
+#if ACT
+  return x[i] * act_df(zact[i]);
+#else
+  return x[i];
+#endif
 }
 
 // Workgroup g transforms rows 2S·g … 2S·g + 2S − 1, two real rows per complex FFT (slot): row 2j as the real
@@ -139,6 +165,18 @@ fn forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
 @group(0) @binding(1) var<storage, read> spec_in: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+#if ACT
+// act(z), laid out as y (which receives z)
+@group(0) @binding(5) var<storage, read_write> ya: array<f32>;
+#endif
+
+// Writes step value v (pre-activation) of a row at index i.
+fn put(i: u32, v: f32) {
+  y[i] = v;
+#if ACT
+  ya[i] = act(v);
+#endif
+}
 
 // Bin k < N of the Hermitian spectrum of row `row` (zero past the rows).
 fn bin(row: u32, k: u32) -> vec2<f32> {
@@ -169,14 +207,25 @@ fn inverse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
     if (r < p.rows) {
       var b0 = 0.0;
       if (HAS_BIAS) { b0 = bias[r % p.n2]; }
-      y[series_base(r) + t * p.sT] = v.x + b0;
+      put(series_base(r) + t * p.sT, v.x + b0);
     }
     if (r + 1u < p.rows) {
       var b1 = 0.0;
       if (HAS_BIAS) { b1 = bias[(r + 1u) % p.n2]; }
-      y[series_base(r + 1u) + t * p.sT] = -v.y + b1;
+      put(series_base(r + 1u) + t * p.sT, -v.y + b1);
     }
   }
+}
+
+// gb[o] = Σ_j Re spec_in[j·n2 + o, bin 0] over the rows / n2 rows j of output channel o < n2 (a row's DC bin is its
+// sum over the steps).
+@compute @workgroup_size(WG)
+fn bias_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let o = gid.x;
+  if (o >= p.n2) { return; }
+  var s = 0.0;
+  for (var j = 0u; j < p.rows / p.n2; j++) { s += spec_in[(j * p.n2 + o) * F].x; }
+  y[o] = s;
 }
 
 struct MacParams {

@@ -1,6 +1,7 @@
 // Generic elementwise ops for parameter transforms: unary maps and numpy-broadcast binary ops
 // (rank ≤ 4, shapes padded with leading 1s), each with its backward kernel.
 #include "nonlin"
+#include "activation"
 #include "shared_constants"
 
 override WG: u32 = 256u;
@@ -48,21 +49,6 @@ fn unflatten(i: u32, shape: vec4<u32>) -> vec4<u32> {
   return idx;
 }
 
-// erfc(z) for z ≥ 0 with relative error below 1.2e-7 everywhere (the Chebyshev fit of Press et al.,
-// Numerical Recipes §6.2), so GELU keeps its tiny negative tail instead of rounding 1 + erf to 0.
-fn erfc_pos(z: f32) -> f32 {
-  let t = 1.0 / (1.0 + 0.5 * z);
-  let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807
-    + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  return t * exp(-z * z + poly);
-}
-
-// Standard normal CDF Φ(v) = erfc(−v/√2)/2.
-fn normal_cdf(v: f32) -> f32 {
-  let h = 0.5 * erfc_pos(abs(v) * 0.70710678);
-  return select(h, 1.0 - h, v > 0.0);
-}
-
 fn unary_f(v: f32) -> f32 {
   switch UNARY {
     case UNARY_AFFINE: { return pu.alpha * v + pu.beta; }
@@ -71,8 +57,8 @@ fn unary_f(v: f32) -> f32 {
     case UNARY_SOFTPLUS: { return nl_softplus(v); }
     case UNARY_SIGMOID: { return nl_sigmoid(v); }
     case UNARY_TANH: { return nl_tanh(v); }
-    case UNARY_GELU: { return v * normal_cdf(v); }
-    case UNARY_LEAKY_RELU: { return select(pu.alpha * v, v, v > 0.0); }
+    case UNARY_GELU: { return gelu_f(v); }
+    case UNARY_LEAKY_RELU: { return leaky_f(v, pu.alpha); }
     default: { return v * v; }
   }
 }
@@ -85,9 +71,8 @@ fn unary_df(v: f32) -> f32 {
     case UNARY_SOFTPLUS: { return nl_sigmoid(v); }
     case UNARY_SIGMOID: { let s = nl_sigmoid(v); return s * (1.0 - s); }
     case UNARY_TANH: { let t = nl_tanh(v); return 1.0 - t * t; }
-    // Φ(v) + v φ(v)
-    case UNARY_GELU: { return normal_cdf(v) + v * 0.39894228 * exp(-0.5 * v * v); }
-    case UNARY_LEAKY_RELU: { return select(pu.alpha, 1.0, v > 0.0); }
+    case UNARY_GELU: { return gelu_df(v); }
+    case UNARY_LEAKY_RELU: { return leaky_df(v, pu.alpha); }
     default: { return 2.0 * v; }
   }
 }

@@ -16,11 +16,21 @@
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4, seedToKey } from '../gpu/rng.js';
-import { conv1d, conv1dRef, convOutputLength, PAD_MODES, PAD_PLACEMENTS, type PadMode, type PadPlacement } from '../ops/conv.js';
-import { add, gelu, leakyRelu, unaryRef } from '../ops/elementwise.js';
+import {
+  CONV_ACTIVATIONS,
+  conv1d,
+  conv1dRef,
+  convOutputLength,
+  PAD_MODES,
+  PAD_PLACEMENTS,
+  type ConvActivation,
+  type PadMode,
+  type PadPlacement,
+} from '../ops/conv.js';
+import { add, unaryRef } from '../ops/elementwise.js';
 
-export const ENCODER_ACTIVATIONS = ['gelu', 'leaky_relu'] as const;
-export type EncoderActivation = (typeof ENCODER_ACTIVATIONS)[number];
+export const ENCODER_ACTIVATIONS = CONV_ACTIVATIONS;
+export type EncoderActivation = ConvActivation;
 /** Slope of the leaky ReLU activation (the reference's LeakyReLU(0.1)). */
 export const LEAKY_SLOPE = 0.1;
 
@@ -190,7 +200,8 @@ export interface EncodeOptions {
 export function encode(e: EncoderConfig, params: Record<string, Tensor>, y: Tensor, options: EncodeOptions = {}): EncoderGaussian {
   const L = e.kernels.length;
   const conv = { placement: e.placement, mode: e.padMode };
-  const act = (h: Tensor) => (e.activation === 'gelu' ? gelu(h) : leakyRelu(h, LEAKY_SLOPE));
+  // hidden layers: the activation fused into the convolution
+  const hidden = { ...conv, activation: e.activation, slope: LEAKY_SLOPE };
   // outside a tape (or with frozen parameters) nothing owns the intermediates: free them as we go
   const done = (t: Tensor) => {
     if (!t.requiresGrad) t.dispose();
@@ -198,15 +209,14 @@ export function encode(e: EncoderConfig, params: Record<string, Tensor>, y: Tens
   let h = y;
   for (let i = 0; i < L - 1; i++) {
     const first = i === 0;
-    const z = conv1d(
+    const a = conv1d(
       h,
       params[`hidden${i}.weight`],
       params[`hidden${i}.bias`],
-      first ? { ...conv, layout: 'btc', channels: e.inChannels, steps: options.steps, outLayout: 'bct' } : conv,
+      first ? { ...hidden, layout: 'btc', channels: e.inChannels, steps: options.steps, outLayout: 'bct' } : hidden,
     );
     if (!first) done(h);
-    h = act(z);
-    done(z);
+    h = a;
   }
   const mean = conv1d(h, params['mean.weight'], params['mean.bias'], { ...conv, outLayout: 'btc' });
   let logVar: Tensor;

@@ -19,6 +19,7 @@
 import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
+import { gelu, leakyRelu } from './elementwise.js';
 
 export const PAD_PLACEMENTS = ['causal', 'acausal', 'windowed'] as const;
 export type PadPlacement = (typeof PAD_PLACEMENTS)[number];
@@ -40,7 +41,16 @@ export interface Conv1dOptions {
   outLayout?: SeriesLayout;
   /** Direct or FFT convolution; 'auto' (default) picks by cost (`convAlgorithm`). */
   algorithm?: 'auto' | ConvAlgorithm;
+  /**
+   * An activation applied to the output: GELU (erf form) or leaky ReLU of slope `slope` (default 0.1). The FFT path
+   * fuses it into its output write and output-gradient read; after the direct kernel it is the elementwise op.
+   */
+  activation?: ConvActivation;
+  slope?: number;
 }
+
+export const CONV_ACTIVATIONS = ['gelu', 'leaky_relu'] as const;
+export type ConvActivation = (typeof CONV_ACTIVATIONS)[number];
 
 export const CONV_ALGORITHMS = ['direct', 'fft'] as const;
 export type ConvAlgorithm = (typeof CONV_ALGORITHMS)[number];
@@ -117,6 +127,9 @@ function geometry(xShape: readonly number[], wShape: readonly number[], biasShap
   if (Tout < 1) throw new Error(`conv1d: kernel length ${K} with ${o.placement} padding leaves no output over ${T} steps`);
   if (o.algorithm !== undefined && o.algorithm !== 'auto' && !CONV_ALGORITHMS.includes(o.algorithm))
     throw new Error(`conv1d: algorithm "${o.algorithm as string}" is not one of auto, ${CONV_ALGORITHMS.join(', ')}`);
+  if (o.activation !== undefined && !CONV_ACTIVATIONS.includes(o.activation))
+    throw new Error(`conv1d: activation "${o.activation as string}" is not one of ${CONV_ACTIVATIONS.join(', ')}`);
+  if (o.slope !== undefined && !Number.isFinite(o.slope)) throw new Error(`conv1d: leaky ReLU slope ${o.slope} must be a finite number`);
   const outLayout = o.outLayout ?? layout;
   const outShape = outLayout === 'bct' ? [B, Cout, Tout] : [B, Tout, Cout];
   const xStrides = layoutStrides(layout, physC, physT);
@@ -293,27 +306,42 @@ function twiddles(engine: Engine, N: number): GPUBuffer {
   });
 }
 
-function fftKernel(engine: Engine, entry: string, N: number, overrides: Record<string, number>) {
-  const defines = { N, LOGN: Math.log2(N), WG: FFT_WG, S: fftSlots(N), PT: MAC_BLOCK, QT: MAC_BLOCK };
-  return engine.kernel('conv_fft', entry, { defines, overrides, variant: `N${N}` });
+/** A fused activation: its kernels' overrides. */
+type FusedAct = { GELU: number; SLOPE: number };
+
+function fftKernel(engine: Engine, entry: string, N: number, overrides: Record<string, number>, act: FusedAct | null = null) {
+  const defines = { N, LOGN: Math.log2(N), WG: FFT_WG, S: fftSlots(N), PT: MAC_BLOCK, QT: MAC_BLOCK, ACT: act !== null };
+  return engine.kernel('conv_fft', entry, { defines, overrides: { ...overrides, ...act }, variant: `N${N}${act ? 'act' : ''}` });
 }
 
 /**
  * Spectra [rows, N/2 + 1, 2] (bins of the real series, as re/im pairs) of the rows of `src`: padded
  * position q < len reads source step source_step(q) of `tin` (padL before them) under `mode`; the rest is zero.
+ * With `act`, src is the gradient of act(z) and each value is multiplied by act'(z), z laid out as src.
  */
-function spectra(engine: Engine, src: Tensor, r: FftRows, tin: number, padL: number, len: number, mode: number, N: number): Tensor {
+function spectra(engine: Engine, src: Tensor, r: FftRows, tin: number, padL: number, len: number, mode: number, N: number, act?: Fused): Tensor {
   const out = Tensor.empty(engine, [r.rows, N / 2 + 1, 2], 'f32', 'conv1d.spectra');
   const p = { ...r, off: 0, tin, padL, len };
-  engine.dispatch(fftKernel(engine, 'forward', N, { MODE: mode }), { p, x: src, spec: out, twid: twiddles(engine, N) }, engine.grid(r.rows, 2 * fftSlots(N)));
+  const kernel = fftKernel(engine, 'forward', N, { MODE: mode }, act?.op);
+  engine.dispatch(kernel, { p, x: src, spec: out, twid: twiddles(engine, N), ...(act ? { zact: act.z } : {}) }, engine.grid(r.rows, 2 * fftSlots(N)));
   return out;
 }
 
-/** Writes steps from .. from + len − 1 of the real series of each spectrum row into `out` (through r's strides), plus bias[r2]. */
-function inverseSpectra(engine: Engine, spec: Tensor, r: FftRows, from: number, len: number, bias: Tensor | null, out: Tensor, N: number): void {
+/** A fused activation and the pre-activation tensor z it writes (inverse) or reads (forward of ∂act(z)). */
+interface Fused {
+  op: FusedAct;
+  z: Tensor;
+}
+
+/**
+ * Writes steps from .. from + len − 1 of the real series of each spectrum row into `out` (through r's strides), plus
+ * bias[r2]; with `act`, those values go to act.z and their activations to `out`.
+ */
+function inverseSpectra(engine: Engine, spec: Tensor, r: FftRows, from: number, len: number, bias: Tensor | null, out: Tensor, N: number, act?: Fused): void {
   const p = { ...r, off: 0, tin: 0, padL: from, len };
-  const kernel = fftKernel(engine, 'inverse', N, { HAS_BIAS: bias ? 1 : 0 });
-  engine.dispatch(kernel, { p, spec_in: spec, bias: bias ?? spec, y: out, twid: twiddles(engine, N) }, engine.grid(r.rows, 2 * fftSlots(N)));
+  const kernel = fftKernel(engine, 'inverse', N, { HAS_BIAS: bias ? 1 : 0 }, act?.op);
+  const outputs: Record<string, Tensor> = act ? { y: act.z, ya: out } : { y: out };
+  engine.dispatch(kernel, { p, spec_in: spec, bias: bias ?? spec, ...outputs, twid: twiddles(engine, N) }, engine.grid(r.rows, 2 * fftSlots(N)));
 }
 
 /**
@@ -362,6 +390,14 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
   const obstacle = algorithm === 'fft' ? fftObstacle(g, engine.limits) : null;
   if (obstacle) throw new Error(`conv1d: ${obstacle}; use the direct algorithm`);
   const N = algorithm === 'fft' ? fftLength(tp, engine.limits.maxComputeWorkgroupStorageSize) : 0;
+  const slope = options.slope ?? 0.1;
+  if (options.activation && !N) {
+    // the direct kernel, then the elementwise activation
+    const z = conv1d(x, w, bias, { ...options, activation: undefined, algorithm: 'direct' });
+    const h = options.activation === 'gelu' ? gelu(z) : leakyRelu(z, slope);
+    if (!z.requiresGrad) z.dispose(); // outside a tape nothing else holds it
+    return h;
+  }
   const yStrides = layoutStrides(g.outLayout, Cout, Tout);
   const wStrides = [Cin * K, K, 1];
   const mode = PAD_MODES[options.mode];
@@ -371,14 +407,19 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
   const wRows: FftRows = { rows: Cout * Cin, n2: Cin, s1: Cin * K, s2: K, sT: 1 };
   const yRows: FftRows = { rows: B * Cout, n2: Cout, s1: yStrides[0], s2: yStrides[1], sT: yStrides[2] };
   const saved = [x.retain(), w.retain()];
+  // the fused activation's pre-activations, kept for the backward pass
+  const act: Fused | null = options.activation
+    ? { op: { GELU: options.activation === 'gelu' ? 1 : 0, SLOPE: slope }, z: Tensor.empty(engine, g.outShape, 'f32', 'conv1d.z') }
+    : null;
   if (N) {
     // Ŷ[b, o] = Σ_i X̂[b, i] · conj Ŵ[o, i]; the spectra are kept for the backward pass
     const xf = spectra(engine, x, xRows, T, padL, tp, mode, N);
     const wf = spectra(engine, w, wRows, K, 0, K, PAD_MODES.zeros, N);
     const yf = macSpectra(engine, xf, [Cin, 1], false, wf, [Cin, 1], true, B, Cout, Cin, N);
-    inverseSpectra(engine, yf, yRows, 0, Tout, bias, y, N);
+    inverseSpectra(engine, yf, yRows, 0, Tout, bias, y, N, act ?? undefined);
     yf.dispose();
     saved.push(xf, wf);
+    if (act) saved.push(act.z);
   } else {
     dispatchConv(engine, {
       x,
@@ -409,7 +450,9 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
       const none = bias ? [null, null, null] : [null, null];
       if (!gy) return none;
       const [sx, sw, xf, wf] = saved;
-      const gyf = N && (x.requiresGrad || w.requiresGrad) ? spectra(engine, gy, yRows, Tout, 0, Tout, PAD_MODES.zeros, N) : null;
+      // the FFT path's bias gradient comes from these spectra too (their DC bins)
+      const fusedZ = act ? { op: act.op, z: saved[4] } : undefined;
+      const gyf = N && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad) ? spectra(engine, gy, yRows, Tout, 0, Tout, PAD_MODES.zeros, N, fusedZ) : null;
       let gx: Tensor | null = null;
       if (x.requiresGrad) {
         const covers = Cin * T * B === x.size;
@@ -495,13 +538,18 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
           });
         }
       }
-      gyf?.dispose();
       let gb: Tensor | null = null;
       if (bias?.requiresGrad) {
         gb = Tensor.empty(engine, [Cout], 'f32', 'conv1d.gbias');
-        const p = convParams(B, 1, Cout, 0, Tout, 1, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
-        engine.dispatch(gradSumKernel(engine, false, PAD_MODES.zeros), { p, gy, gsum: gb, xsum: gy }, engine.grid(Cout, 1));
+        if (gyf) {
+          const p = { ...yRows, off: 0, tin: 0, padL: 0, len: 0 };
+          engine.dispatch(fftKernel(engine, 'bias_grad', N, {}), { p, spec_in: gyf, y: gb }, Math.ceil(Cout / FFT_WG));
+        } else {
+          const p = convParams(B, 1, Cout, 0, Tout, 1, 0, 0, 0, [0, 0, 0], [0, 0, 0], yStrides);
+          engine.dispatch(gradSumKernel(engine, false, PAD_MODES.zeros), { p, gy, gsum: gb, xsum: gy }, engine.grid(Cout, 1));
+        }
       }
+      gyf?.dispose();
       return bias ? [gx, gw, gb] : [gx, gw];
     },
     saved,

@@ -314,9 +314,14 @@ async function report(rows: Row[], counts: number[], out: string, title: string)
     }
   }
   const failures = failed.map((r) => `- K = ${r.sampled}, seed ${r.seed}: ${r.failed}`).join('\n');
-  await writeFile(join(out, 'sweep.md'), `${table}\n\n${stats.join('\n')}\n${failures ? `\nFailed fits (left out):\n${failures}\n` : ''}`);
+  const withR2 = rows.filter((r) => r.kind === 'curbd' && r.unitR2Worst !== undefined);
+  const unitR2 = withR2.length
+    ? `\nCURBD-style learner, R² of each unit against its neuron (training conditions), over ${withR2.length} seeds: ` +
+      `worst unit ${stat(withR2.map((r) => r.unitR2Worst!))}, median unit ${stat(withR2.map((r) => r.unitR2Median!))}\n`
+    : '';
+  await writeFile(join(out, 'sweep.md'), `${table}\n${unitR2}\n${stats.join('\n')}\n${failures ? `\nFailed fits (left out):\n${failures}\n` : ''}`);
   await writeFile(join(out, 'comparisons.json'), JSON.stringify(comparisons, null, 1) + '\n');
-  console.log(table + '\n\n' + stats.join('\n'));
+  console.log(table + '\n' + unitR2 + '\n' + stats.join('\n'));
   // Per K: mean and 95 % bootstrap interval of the mean over seeds (the band).
   const bands = (field: (typeof metrics)[number]) =>
     counts.map((k) => {

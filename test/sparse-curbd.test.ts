@@ -5,9 +5,9 @@
 import { describe, expect, test } from 'vitest';
 import { curbdFreeRunLoss, curbdUnitR2, trainCurbd } from '../src/sparse/curbd.js';
 import { rateRnnTrialsRef } from '../src/sparse/bptt-op.js';
-import { simulateMotor } from '../src/sparse/circuit.js';
 import type { SparseTask } from '../src/sparse/task.js';
 import { normalSampler } from '../src/util/random.js';
+import { tinyMotorTask } from './cases/sparse.cases.js';
 
 describe('CURBD free-running refinement', () => {
   test('the adjoint gradient of the free-running loss equals central finite differences', () => {
@@ -40,17 +40,7 @@ describe('CURBD free-running refinement', () => {
   });
 
   test('on a 30-neuron circuit the refinement lifts every unit to R² ≥ 0.9 (teacher-forced fit alone: worst < 0.9)', () => {
-    const circuit = simulateMotor({ n: 30, seed: 1, maxIterations: 100, conditions: 6, dt: 4, muscles: 2, amplitude: 10 });
-    const task: SparseTask = {
-      conditions: circuit.conditions,
-      time: circuit.time,
-      inputs: circuit.inputs,
-      nInputs: 2,
-      outputs: circuit.outputs,
-      nOutputs: 2,
-      rates: circuit.rates,
-      nNeurons: 30,
-    };
+    const task = tinyMotorTask(30, 10);
     const worstR2 = (refineIterations: number) => {
       const model = trainCurbd(task, { tau: 200, dt: 4, sampled: 30, heldOut: [1, 4], refineIterations });
       const d = { trials: task.conditions, time: task.time, n: model.n, m: 0, nin: 2 };

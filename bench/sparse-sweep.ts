@@ -286,9 +286,10 @@ async function report(rows: Row[], counts: number[], out: string, title: string)
   // interval of the mean difference.
   const base = new Map(trained.filter((r) => r.sampled === 0).map((r) => [r.seed, r]));
   const compare = ['heldOutOutputError', 'svccaTrain', 'svccaHeldOut'] as const;
+  // One row per K, one column per metric (the layout of docs/sparse-results.md).
   const stats: string[] = [
-    '| sampled neurons | metric | pairs | mean difference vs K = 0 [95 % CI] | Wilcoxon p | rank-biserial r |',
-    '|---|---|---|---|---|---|',
+    '| K vs K = 0 | pairs | held-out output error: mean difference [95 % CI], p, r | SVCCA training directions | SVCCA held-out directions |',
+    '|---|---|---|---|---|',
   ];
   const comparisons: Record<string, unknown>[] = [];
   const curbdRows = rows.filter((r) => r.kind === 'curbd');
@@ -296,10 +297,11 @@ async function report(rows: Row[], counts: number[], out: string, title: string)
     ...counts.filter((k) => k > 0).map((k): [string, Row[]] => [String(k), trained.filter((r) => r.sampled === k)]),
     ['CURBD', curbdRows],
   ];
+  const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
   for (const [label, rs] of sets) {
     const paired = rs.filter((r) => base.has(r.seed));
     if (paired.length === 0) continue;
-    for (const f of compare) {
+    const cells = compare.map((f) => {
       const x = paired.map((r) => r[f]);
       const y = paired.map((r) => base.get(r.seed)![f]);
       const w = wilcoxonSignedRank(x, y);
@@ -308,10 +310,10 @@ async function report(rows: Row[], counts: number[], out: string, title: string)
         { seed: 1 },
       );
       comparisons.push({ sampled: label, metric: f, pairs: paired.length, ...ci, p: w.p, exact: w.exact, rankBiserial: w.rankBiserial });
-      stats.push(
-        `| ${label} | ${f} | ${paired.length} | ${ci.estimate.toFixed(3)} [${ci.lower.toFixed(3)}, ${ci.upper.toFixed(3)}] | ${w.p.toPrecision(2)}${w.exact ? '' : ' (normal approx.)'} | ${w.rankBiserial.toFixed(2)} |`,
-      );
-    }
+      const p = `${w.p.toPrecision(2)}${w.exact ? '' : ' (normal approx.)'}`;
+      return `${signed(ci.estimate)} [${signed(ci.lower)}, ${signed(ci.upper)}], p = ${p}, r = ${w.rankBiserial.toFixed(2)}`;
+    });
+    stats.push(`| ${label} | ${paired.length} | ${cells.join(' | ')} |`);
   }
   const failures = failed.map((r) => `- K = ${r.sampled}, seed ${r.seed}: ${r.failed}`).join('\n');
   const withR2 = rows.filter((r) => r.kind === 'curbd' && r.unitR2Worst !== undefined);

@@ -20,7 +20,8 @@ DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json
   --method rls|ridge|bptt|curbd  full-FORCE with online RLS (default) or batch ridge on teacher-forced embedder
                          rates, backpropagation through time (Adam on the GPU), or a CURBD-style learner with
                          one unit per sampled neuron (ridge on the neurons' rates; --neurons ignored; use the
-                         circuit's --tau 200; --alpha is its per-sample ridge penalty, default 1e-4)
+                         circuit's --tau 200; --alpha is its per-sample ridge penalty, default 1e-4; then
+                         --refine-iters 100 Adam steps on its free-running error, CPU float64; 0: off)
   --neurons 300          learner size        --tau 10 (ms)     --dt (ms, default: the data's step)
   --sampled 0            number of circuit neurons used as hints (random, seeded)
   --sampled-indices 1,2  explicit sampled neurons (overrides --sampled)
@@ -118,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
       lr: { type: 'string', default: '0.01' },
       clip: { type: 'string', default: '1' },
       'target-scale': { type: 'string', default: '0.5' },
+      'refine-iters': { type: 'string', default: '100' },
       designated: { type: 'string' },
       'log-every': { type: 'string', default: '10' },
       seed: { type: 'string', default: '1' },
@@ -154,7 +156,13 @@ export async function run(argv: string[]): Promise<number> {
   };
   const options =
     method === 'curbd'
-      ? { method: 'curbd' as const, ...common, lambda: values.alpha === undefined ? undefined : num('alpha'), targetScale: num('target-scale') }
+      ? {
+          method: 'curbd' as const,
+          ...common,
+          lambda: values.alpha === undefined ? undefined : num('alpha'),
+          targetScale: num('target-scale'),
+          refineIterations: num('refine-iters'),
+        }
       : method === 'bptt'
         ? {
             method: 'bptt' as const,

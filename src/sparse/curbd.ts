@@ -6,11 +6,18 @@
  * The targets are y = a · r / max|r| (one scale for all neurons, so the population's principal
  * directions are kept), x = atanh y. The learner's Euler step x(t+1) = x(t) + dt/τ (−x(t) + J y(t) + U u(t))
  * holds exactly on the targets when [J | U] y-and-u regress the current s(t) = x(t) + τ/dt (x(t+1) − x(t));
- * that ridge regression (float64, teacher-forced: the regressors are the targets themselves) gives J, U
- * and, on the outputs, the readout W. (Adding the learner's own free-running rates as regressors, as
- * online RLS does, made the free-running fit worse on the motor circuit, so the fit is teacher-forced.)
+ * that ridge regression (float64, teacher-forced: the regressors are the targets themselves) gives J, U.
+ * (Adding the learner's own free-running rates as regressors, as online RLS does, made the free-running
+ * fit worse on the motor circuit, so the fit is teacher-forced.)
+ *
+ * The teacher-forced fit only makes each step right from the targets; run freely, the learner's small
+ * errors grow along the circuit's amplified directions and it drifts late in the movement. So J, U and
+ * the initial state are then refined on the free-running error itself, mean (r − y)² over the training
+ * conditions, by backpropagation through the Euler steps and Adam (float64, CPU), and the readout W is
+ * fitted by ridge on the learner's own free-running rates.
  */
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { rateRnnTrialsRef } from './bptt-op.js';
 import { resolveSparseSetup, type SparseCommonOptions, type SparseRnn, type SparseTask } from './task.js';
 
 export interface CurbdOptions extends SparseCommonOptions {
@@ -18,6 +25,10 @@ export interface CurbdOptions extends SparseCommonOptions {
   lambda?: number;
   /** Largest target rate a in (0, 1) (default 0.5: tanh stays near its linear range). */
   targetScale?: number;
+  /** Adam iterations refining J, U and the initial state on the free-running error (default 100; 0: teacher-forced fit only). */
+  refineIterations?: number;
+  /** Adam step size of the refinement (default 1e-3). */
+  refineLr?: number;
 }
 
 /** Normalised rates of the sampled neurons, conditions × time × k, scaled together to peak |y| = a. */
@@ -32,6 +43,34 @@ export function curbdTargets(task: SparseTask, sampled: number[], conds: number[
     for (let t = 0; t < T; t++) sampled.forEach((s, h) => (y[(ci * T + t) * k + h] = (a * task.rates[(c * T + t) * nNeurons + s]) / peak));
   });
   return y;
+}
+
+/**
+ * R² of each learner unit's rate against its neuron's target rate (curbdTargets with scale a) over the
+ * training conditions, time points of all of them pooled: 1 − Σ(r − y)² / Σ(y − ȳ)². A noiseless learner
+ * run once per condition, so single-trial and trial-averaged are the same. `rates` is conditions × time × n
+ * over every condition of the task (as runSparseRnn returns them).
+ */
+export function curbdUnitR2(task: SparseTask, model: Pick<SparseRnn, 'n' | 'sampled' | 'trainConditions'>, rates: ArrayLike<number>, a = 0.5): number[] {
+  const { time: T } = task;
+  const { n: k, sampled, trainConditions: conds } = model;
+  if (sampled.length !== k) throw new Error(`unit R²: ${k} units but ${sampled.length} sampled neurons (a CURBD learner has one unit per neuron)`);
+  if (rates.length !== task.conditions * T * k) throw new Error(`unit R²: rates have ${rates.length} values, expected ${task.conditions} × ${T} × ${k}`);
+  const y = curbdTargets(task, sampled, conds, a);
+  return sampled.map((_, i) => {
+    let mean = 0;
+    for (let s = 0; s < conds.length * T; s++) mean += y[s * k + i] / (conds.length * T);
+    let ss = 0;
+    let st = 0;
+    conds.forEach((c, ci) => {
+      for (let t = 0; t < T; t++) {
+        const target = y[(ci * T + t) * k + i];
+        ss += (rates[(c * T + t) * k + i] - target) ** 2;
+        st += (target - mean) ** 2;
+      }
+    });
+    return 1 - ss / st;
+  });
 }
 
 /** Normal equations of a ridge regression min ‖A X − B‖² + λ‖X‖², accumulated one sample (row of A and B) at a time. */
@@ -72,6 +111,93 @@ class NormalEquations {
   }
 }
 
+/** Sizes of a batch of free-running trials: trials × time steps, n units, nin inputs. */
+export interface CurbdDims {
+  trials: number;
+  time: number;
+  n: number;
+  nin: number;
+}
+
+/**
+ * Free-running loss mean (r − y)² over trials × time × units of the learner τ dx/dt = −x + J tanh(x) + U u
+ * (Euler, step dtTau = dt/τ, every trial from x0) and its gradient with respect to J, U and x0 (the adjoint
+ * of the Euler steps; float64).
+ */
+export function curbdFreeRunLoss(
+  J: Float64Array,
+  U: Float64Array,
+  x0: Float64Array,
+  inputs: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  d: CurbdDims,
+  dtTau: number,
+): { loss: number; gJ: Float64Array; gU: Float64Array; gx0: Float64Array } {
+  const { trials, time: T, n, nin } = d;
+  const { rates } = rateRnnTrialsRef(J, U, [], x0, inputs, { ...d, m: 0 }, dtTau);
+  const count = trials * T * n;
+  const gJ = new Float64Array(n * n);
+  const gU = new Float64Array(n * nin);
+  const gx0 = new Float64Array(n);
+  let loss = 0;
+  let lam = new Float64Array(n); // ∂loss/∂x(t + 1)
+  let next = new Float64Array(n);
+  const back = new Float64Array(n);
+  for (let c = 0; c < trials; c++) {
+    lam.fill(0);
+    for (let t = T - 1; t >= 0; t--) {
+      const s = c * T + t;
+      next.fill(0);
+      if (t < T - 1) {
+        // x(t + 1) = (1 − h) x(t) + h (J r(t) + U u(t)), r = tanh x
+        back.fill(0);
+        for (let i = 0; i < n; i++) {
+          const li = dtTau * lam[i];
+          if (li === 0) continue;
+          const row = i * n;
+          for (let j = 0; j < n; j++) {
+            gJ[row + j] += li * rates[s * n + j];
+            back[j] += J[row + j] * li;
+          }
+          for (let q = 0; q < nin; q++) gU[i * nin + q] += li * inputs[s * nin + q];
+        }
+        for (let j = 0; j < n; j++) {
+          const r = rates[s * n + j];
+          next[j] = (1 - dtTau) * lam[j] + (1 - r * r) * back[j];
+        }
+      }
+      for (let i = 0; i < n; i++) {
+        const r = rates[s * n + i];
+        const e = r - targets[s * n + i];
+        loss += (e * e) / count;
+        next[i] += ((2 * e) / count) * (1 - r * r);
+      }
+      [lam, next] = [next, lam];
+    }
+    for (let i = 0; i < n; i++) gx0[i] += lam[i];
+  }
+  return { loss, gJ, gU, gx0 };
+}
+
+/** Adam on float64 parameter arrays in place (β 0.9 / 0.999). */
+function adamRefine(params: Float64Array[], lossGrad: () => Float64Array[], iterations: number, lr: number): void {
+  const m1 = params.map((p) => new Float64Array(p.length));
+  const m2 = params.map((p) => new Float64Array(p.length));
+  for (let it = 1; it <= iterations; it++) {
+    const grads = lossGrad();
+    const c1 = 1 - 0.9 ** it;
+    const c2 = 1 - 0.999 ** it;
+    params.forEach((p, k) => {
+      const [g, a, b] = [grads[k], m1[k], m2[k]];
+      for (let i = 0; i < p.length; i++) {
+        a[i] = 0.9 * a[i] + 0.1 * g[i];
+        b[i] = 0.999 * b[i] + 0.001 * g[i] * g[i];
+        p[i] -= (lr * a[i]) / c1 / (Math.sqrt(b[i] / c2) + 1e-12);
+      }
+    });
+  }
+}
+
 /** Fit the CURBD-style learner (one unit per sampled neuron; `n` is ignored) on the CPU in float64. */
 export function trainCurbd(task: SparseTask, options: CurbdOptions = {}): SparseRnn {
   const { tau, dt, heldOut, trainConds, sampled } = resolveSparseSetup(task, { ...options, n: 2 });
@@ -79,6 +205,10 @@ export function trainCurbd(task: SparseTask, options: CurbdOptions = {}): Sparse
   const lambdaRel = options.lambda ?? 1e-4;
   if (!(a > 0 && a < 1)) throw new Error(`CURBD learner: targetScale must be in (0, 1) (got ${a})`);
   if (!(lambdaRel > 0)) throw new Error(`CURBD learner: lambda must be positive (got ${lambdaRel})`);
+  const iterations = options.refineIterations ?? 100;
+  const lr = options.refineLr ?? 1e-3;
+  if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`CURBD learner: refineIterations must be an integer ≥ 0 (got ${iterations})`);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`CURBD learner: refineLr must be a positive number (got ${lr})`);
   const k = sampled.length;
   if (k < 1) throw new Error('CURBD learner: needs at least one sampled neuron (it has one unit per neuron)');
   const { time: T, nInputs: nin, nOutputs: m } = task;
@@ -92,34 +222,49 @@ export function trainCurbd(task: SparseTask, options: CurbdOptions = {}): Sparse
   trainConds.forEach((c, ci) => {
     for (let t = 0; t < T - 1; t++) {
       for (let i = 0; i < k; i++) {
-        const x0 = xT[(ci * T + t) * k + i];
+        const xt = xT[(ci * T + t) * k + i];
         a1[i] = y[(ci * T + t) * k + i];
-        b1[i] = x0 + ((xT[(ci * T + t + 1) * k + i] - x0) * tau) / dt;
+        b1[i] = xt + ((xT[(ci * T + t + 1) * k + i] - xt) * tau) / dt;
       }
       for (let q = 0; q < nin; q++) a1[k + q] = task.inputs[(c * T + t) * nin + q];
       recurrent.add(a1, b1);
     }
   });
   const ju = recurrent.solve(lambdaRel); // [J | U]ᵀ: p × k
+  const J = new Float64Array(k * k);
+  const U = new Float64Array(k * nin);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) J[i * k + j] = ju[j * k + i];
+    for (let q = 0; q < nin; q++) U[i * nin + q] = ju[(k + q) * k + i];
+  }
   // Every trial starts from the training conditions' mean initial target state.
-  const xInit = new Float32Array(k);
-  for (let ci = 0; ci < ctr; ci++) for (let i = 0; i < k; i++) xInit[i] += xT[ci * T * k + i] / ctr;
+  const x0 = new Float64Array(k);
+  for (let ci = 0; ci < ctr; ci++) for (let i = 0; i < k; i++) x0[i] += xT[ci * T * k + i] / ctr;
+  const inputs = new Float64Array(ctr * T * nin);
+  trainConds.forEach((c, ci) => inputs.set(Array.prototype.slice.call(task.inputs, c * T * nin, (c + 1) * T * nin), ci * T * nin));
+  const d = { trials: ctr, time: T, n: k, nin };
+  adamRefine(
+    [J, U, x0],
+    () => {
+      const { gJ, gU, gx0 } = curbdFreeRunLoss(J, U, x0, inputs, y, d, dt / tau);
+      return [gJ, gU, gx0];
+    },
+    iterations,
+    lr,
+  );
+  // The readout reads the learner's own free-running rates.
+  const { rates } = rateRnnTrialsRef(J, U, [], x0, inputs, { ...d, m: 0 }, dt / tau);
   const readout = new NormalEquations(k, m);
   trainConds.forEach((c, ci) => {
     for (let t = 0; t < T; t++)
       readout.add(
-        y.subarray((ci * T + t) * k, (ci * T + t + 1) * k),
+        rates.subarray((ci * T + t) * k, (ci * T + t + 1) * k),
         Array.from({ length: m }, (_, q) => task.outputs[(c * T + t) * m + q]),
       );
   });
   const wt = readout.solve(lambdaRel); // Wᵀ: k × m
-  const J = new Float32Array(k * k);
-  const Uin = new Float32Array(k * nin);
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j < k; j++) J[i * k + j] = ju[j * k + i];
-    for (let q = 0; q < nin; q++) Uin[i * nin + q] = ju[(k + q) * k + i];
-  }
   const W = new Float32Array(m * k);
   for (let q = 0; q < m; q++) for (let j = 0; j < k; j++) W[q * k + j] = wt[j * m + q];
-  return { n: k, tau, dt, nInputs: nin, nOutputs: m, J, W, Uin, xInit, sampled, trainConditions: trainConds, heldOut, history: [], chaosRatio: NaN };
+  const [Jf, Uin, xInit] = [J, U, x0].map((v) => Float32Array.from(v));
+  return { n: k, tau, dt, nInputs: nin, nOutputs: m, J: Jf, W, Uin, xInit, sampled, trainConditions: trainConds, heldOut, history: [], chaosRatio: NaN };
 }

@@ -8,7 +8,7 @@ import { svcca } from '../../src/analysis/svcca.js';
 import type { SparseTask } from '../../src/sparse/task.js';
 import { evaluateSparse, normalisedOutputError, runSparseRnn } from '../../src/sparse/evaluate.js';
 import { simulateMotor } from '../../src/sparse/circuit.js';
-import { curbdTargets, trainCurbd } from '../../src/sparse/curbd.js';
+import { curbdUnitR2, trainCurbd } from '../../src/sparse/curbd.js';
 import { printedBy } from './cli-output.js';
 import type { GpuCase } from './types.js';
 
@@ -220,7 +220,7 @@ cases.push({
 // The all-neurons upper bound: a CURBD-style learner (one unit per circuit neuron, the circuit's τ) takes
 // on the circuit's dynamics on its training conditions when it runs freely from the rest state.
 cases.push({
-  name: 'sparse: a CURBD-style learner given all neurons reproduces the circuit (SVCCA ≥ 0.95, median unit R² ≥ 0.9)',
+  name: 'sparse: a CURBD-style learner given all neurons reproduces the circuit (SVCCA ≥ 0.95, every unit R² ≥ 0.9)',
   timeoutMs: 60_000,
   async run(engine) {
     const nBio = 30;
@@ -232,30 +232,11 @@ cases.push({
     const run = await runSparseRnn(engine, model, task.inputs, task.conditions, task.time);
     const ev = evaluateSparse(task, model, run);
     if (!(ev.svccaTrain >= 0.95)) throw new Error(`SVCCA on the training conditions ${ev.svccaTrain.toFixed(3)} (expected ≥ 0.95)`);
-    // Unit i against neuron i's target rate over the training conditions.
-    const y = curbdTargets(task, model.sampled, model.trainConditions, 0.5);
-    const T = task.time;
-    const r2: number[] = [];
-    for (let i = 0; i < nBio; i++) {
-      let ss = 0;
-      let st = 0;
-      let mean = 0;
-      for (let ci = 0; ci < model.trainConditions.length; ci++) for (let t = 0; t < T; t++) mean += y[(ci * T + t) * nBio + i];
-      mean /= model.trainConditions.length * T;
-      model.trainConditions.forEach((c, ci) => {
-        for (let t = 0; t < T; t++) {
-          const target = y[(ci * T + t) * nBio + i];
-          ss += (run.rates[(c * T + t) * nBio + i] - target) ** 2;
-          st += (target - mean) ** 2;
-        }
-      });
-      r2.push(1 - ss / st);
-    }
-    r2.sort((a, b) => a - b);
-    const [worst, median] = [r2[0], r2[nBio >> 1]];
-    if (!(median >= 0.9 && worst >= 0.8)) {
-      throw new Error(`per-unit R² against the hinted neurons: median ${median.toFixed(3)}, worst ${worst.toFixed(3)} (expected ≥ 0.9 and ≥ 0.8)`);
-    }
+    // Unit i against neuron i's target rate over the training conditions (0.844 for the worst unit from the
+    // teacher-forced fit alone; the free-running refinement lifts every unit above 0.9).
+    const r2 = curbdUnitR2(task, model, run.rates).sort((a, b) => a - b);
+    if (!(r2[0] >= 0.9))
+      throw new Error(`per-unit R² against the hinted neurons: worst ${r2[0].toFixed(3)}, median ${r2[nBio >> 1].toFixed(3)} (expected ≥ 0.9)`);
     if (!(ev.trainOutputError < 0.3)) throw new Error(`training output error ${ev.trainOutputError.toFixed(3)} (expected < 0.3)`);
   },
 });

@@ -169,8 +169,10 @@ if (!chromiumPath) {
       expect(mean(loss.slice(-3))).toBeLessThan(0.9 * mean(loss.slice(0, 3)));
       expect(await page.textContent('#status')).toContain(`finished after ${fit.iterations} iterations`);
 
-      // Analysis of the fitted clipped-ReLU model: latent paths, traces of 3 channels, fixed points.
+      // Analysis of the fitted clipped-ReLU model: latent paths (filtered with the optimal proposal, the default for
+      // Gaussian observations), traces of 3 channels, fixed points.
       expect(s.analysis!.paths).toBe(2);
+      expect(s.analysis!.proposal).toBe('optimal');
       expect(s.analysis!.fixedPoints).not.toBeNull();
       expect(Number(await page.getAttribute('#traces', 'data-series'))).toBe(3);
       await page.waitForFunction(() => Number(document.querySelector('#latent-view')?.getAttribute('data-frames') ?? 0) > 0, undefined, { timeout: 10_000 });

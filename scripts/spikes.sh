@@ -7,13 +7,16 @@
 #
 # NEURONS (100) circuit neurons, SPIKE_NEURONS (60) of them recorded (a quarter held out), TRIALS (10)
 # trials per reach condition (8 conditions), RANK (5), UNITS (128), PARTICLES (16), ITERS (2000, about
-# five minutes on the 2-core software adapter), LR / LR_END (1e-2, 1e-3), SEED (1). The published maze
-# setting is 512 units, 128 particles and the full 182-unit session: set UNITS=512 PARTICLES=128
-# SPIKE_NEURONS=180 NEURONS=200 on a hardware adapter.
+# five minutes on the 2-core software adapter), BATCH (10), LR / LR_END (1e-2, 1e-3), SEED (1), EVAL_PARTICLES (64).
+# PROPOSAL=encoder fits with the published maze encoder (kernels 14,4,2, channels 128,64, causal, reflect
+# padding, diagonal latent noise) instead of the bootstrap proposal; eval-spikes then filters with it too.
+# OUT (spikes-out) is where everything goes; a session already simulated there with the same sizes is reused.
+# The published maze setting is 512 units, 128 particles, batch 16 and the full 182-unit session:
+# UNITS=512 PARTICLES=128 BATCH=16 SPIKE_NEURONS=180 NEURONS=200 (a few seconds per iteration on lavapipe).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-OUT=spikes-out
+OUT=${OUT:-spikes-out}
 NEURONS=${NEURONS:-100}
 SPIKE_NEURONS=${SPIKE_NEURONS:-60}
 TRIALS=${TRIALS:-10}
@@ -21,6 +24,9 @@ RANK=${RANK:-5}
 UNITS=${UNITS:-128}
 PARTICLES=${PARTICLES:-16}
 ITERS=${ITERS:-2000}
+BATCH=${BATCH:-10}
+PROPOSAL=${PROPOSAL:-bootstrap}
+EVAL_PARTICLES=${EVAL_PARTICLES:-64}
 LR=${LR:-1e-2}
 LR_END=${LR_END:-1e-3}
 SEED=${SEED:-1}
@@ -32,15 +38,27 @@ B=(--bin-ms 20 --align move_onset_time --align-window=-250,450 --held-out-neuron
 
 echo "== adapter"
 cli info
-echo "== simulate the spiking session ($NEURONS neurons, $SPIKE_NEURONS recorded, $TRIALS trials per condition)"
-cli simulate-motor --out "$OUT/circuit" --spikes "$OUT/maze.nwb" --neurons "$NEURONS" --spike-neurons "$SPIKE_NEURONS" \
-  --trials-per-condition "$TRIALS" --seed "$SEED"
+case "$PROPOSAL" in
+  bootstrap) P=(--proposal bootstrap) ;;
+  # the published maze encoder (its proposal combines diagonal Gaussians)
+  encoder) P=(--proposal encoder --noise diag --encoder-kernels 14,4,2 --encoder-channels 128,64 --encoder-padding causal --encoder-pad-mode reflect) ;;
+  *) echo "PROPOSAL must be bootstrap or encoder, not $PROPOSAL" >&2; exit 2 ;;
+esac
+SIM="$NEURONS neurons, $SPIKE_NEURONS recorded, $TRIALS trials per condition, seed $SEED"
+if [ -f "$OUT/maze.nwb" ] && [ "$(cat "$OUT/maze.sim" 2>/dev/null)" = "$SIM" ]; then
+  echo "== reusing the simulated session in $OUT ($SIM)"
+else
+  echo "== simulate the spiking session ($SIM)"
+  cli simulate-motor --out "$OUT/circuit" --spikes "$OUT/maze.nwb" --neurons "$NEURONS" --spike-neurons "$SPIKE_NEURONS" \
+    --trials-per-condition "$TRIALS" --seed "$SEED"
+  echo "$SIM" >"$OUT/maze.sim"
+fi
 echo "== bin (arrays for other tools)"
 cli bin "$OUT/maze.nwb" --out "$OUT/maze.npy" "${B[@]}" --condition trial_type
-echo "== fit (rank $RANK, $UNITS units, $PARTICLES particles, condition inputs, $ITERS iterations)"
+echo "== fit (rank $RANK, $UNITS units, $PARTICLES particles, batch $BATCH, $PROPOSAL proposal, condition inputs, $ITERS iterations)"
 cli fit --data "$OUT/maze.nwb" "${B[@]}" --inputs condition_input --trials train --obs poisson --rank "$RANK" --units "$UNITS" \
-  --particles "$PARTICLES" --proposal bootstrap --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" --seed "$SEED" --out "$OUT/model.json" --plots
+  --particles "$PARTICLES" --batch "$BATCH" "${P[@]}" --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" --seed "$SEED" --out "$OUT/model.json" --plots
 echo "== score (val trials)"
 cli eval-spikes --model "$OUT/model.json" --data "$OUT/maze.nwb" "${B[@]}" --inputs condition_input --forward-ms 200 \
-  --condition trial_type --particles 64 --plots "$OUT/scores" --json | tee "$OUT/scores.json"
+  --condition trial_type --particles "$EVAL_PARTICLES" --plots "$OUT/scores" --json | tee "$OUT/scores.json"
 echo "outputs in $OUT/"

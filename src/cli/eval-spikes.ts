@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { conditionPsths, ridgePredict, type Trials3D } from '../analysis/nlb-scores.js';
-import { checkSpikeEval, evaluateSpikes, generatedTrial, type SpikeEvalOptions } from '../analysis/spike-eval.js';
+import { checkSpikeEval, evaluateSpikes, type SpikeEvalOptions } from '../analysis/spike-eval.js';
 import type { Plot } from '../plot/render.js';
 import { selectTrials } from '../io/nwb-bin.js';
 import {
@@ -39,7 +39,10 @@ on the held-in then the held-out units; its encoder reads the H held-in units), 
 of those channels, the latents filtered on the held-in units alone. co-bps scores the held-out rates of the evaluation trials, fp-bps (with --forward-ms) the
 rates expected past each window (the mean over sampled latent paths from the filtering distribution
 at the window's last bin), vel R² a ridge decoder, PSTH R² the rates of
-all units against each condition's PSTH; definitions in src/analysis/nlb-scores.ts.`;
+all units against each condition's PSTH; definitions in src/analysis/nlb-scores.ts. spike_stats compares counts
+the model generates for the evaluation trials (free runs from the prior with their inputs) with the recorded
+ones, as eval does: Pearson r across units of mean rates and ISI mean / sd / CV, and across unit pairs of
+spike-count correlations.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -144,10 +147,15 @@ export async function run(argv: string[]): Promise<number> {
       const units = Array.from({ length: Math.min(8, C) }, (_, i) => Math.floor((i * C) / Math.min(8, C)));
       plots.push({ name: 'psth', plot: charts.psthPlot(e.psths, conditionPsths(ev(e.rates), e.evalConditions!), b.time, C, units, binMs) });
     }
+    // the first evaluation trial: recorded, generated (e.generated holds the evaluation trials), filtered rates
     const k = b.split.indexOf(evalSplit);
-    const DU = c.inputDim;
-    const generated = await generatedTrial(model, b.time, e.binInputs?.subarray(k * b.time * DU, (k + 1) * b.time * DU), e.heldOutReadout, seed);
-    const one = (x: Trials3D) => ({ ...x, trials: 1, data: Float64Array.from({ length: x.time * x.channels }, (_, i) => x.data[k * x.time * x.channels + i]) });
+    const trial = (x: Trials3D, j: number) => ({
+      ...x,
+      trials: 1,
+      data: Float64Array.from({ length: x.time * x.channels }, (_, i) => x.data[j * x.time * x.channels + i]),
+    });
+    const one = (x: Trials3D) => trial(x, k);
+    const generated = trial(e.generated, 0);
     plots.push({
       name: 'raster',
       plot: charts.rasterPlot(

@@ -68,6 +68,8 @@ export interface FilterOutput {
   paths?: { z: Float32Array; w: Float32Array; anc: Uint32Array };
   /** Trials per chunk the filter ran. */
   trialsPerChunk: number;
+  /** The proposal the filter ran (options.proposal, else the rule given there). */
+  proposal: Proposal;
 }
 
 /** The proposal a model supports best: optimal for linear-Gaussian observations (not from the rates), else bootstrap. */
@@ -182,6 +184,7 @@ export async function filterDataset(model: LowRankRNN, ds: Dataset, inputs: Data
     means,
     paths: kept,
     trialsPerChunk: chunk,
+    proposal,
   };
 }
 

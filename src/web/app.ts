@@ -3,7 +3,7 @@
  * fixed points and model files. All GPU compute runs in worker.ts; this thread only parses files,
  * draws, and keeps `window.__lowrankSmcApp` (a read-only summary the browser tests read).
  */
-import type { BinOptions, BinnedSession, FitOptionValues, FitProgress, NwbSession, SpikeEvaluation } from '../index.js';
+import type { BinOptions, BinnedSession, Dataset, FitOptionValues, FitProgress, NwbSession, SpikeEvaluation } from '../index.js';
 import { binSession, fitSettings, parseCsv, parseNpy, parseNwb, selectTrials, toCanonical, zscore } from '../index.js';
 import { drawNote, drawRaster, drawTraces, drawTrainingChart } from './charts.js';
 import { EEG_DEMO, fitSpeed } from './demo.js';
@@ -14,7 +14,8 @@ export interface AppState {
   ready: boolean;
   adapter: string | null;
   fitState: string;
-  dataset: { source: string; trials: number; time: number; channels: number; obs: 'gauss' | 'poisson' } | null;
+  /** The data on show; `inputs`: dimensions of the inputs that drive the model (0: none). */
+  dataset: { source: string; trials: number; time: number; channels: number; inputs: number; obs: 'gauss' | 'poisson' } | null;
   /** The NWB session on show: its units and trials, and what the raster drew (binned, training trials). */
   nwb: { source: string; units: number; trials: number; binMs: number; bins: number; spikes: number; heldOut: number } | null;
   /** The last scores of the model on show on the NWB session (eval-spikes' JSON). */
@@ -22,7 +23,13 @@ export interface AppState {
   progress: FitProgress[];
   /** Iterations per second (median interval after the first, compiling, iteration) and particle steps per second. */
   speed: { iterationsPerSecond: number; particleStepsPerSecond: number } | null;
-  analysis: { title: string; paths: number; fixedPoints: { count: number; stable: number; saddle: number; unstable: number } | null } | null;
+  analysis: {
+    title: string;
+    paths: number;
+    /** The proposal of the filtering means drawn (null without data). */
+    proposal: string | null;
+    fixedPoints: { count: number; stable: number; saddle: number; unstable: number } | null;
+  } | null;
   errors: string[];
   savedModels: number;
 }
@@ -175,21 +182,22 @@ function onWorkerMessage(m: FromWorker): void {
 // ------------------------------------------------------------------------------------ data
 
 /** Use a (trial, time, channel) array: z-scored per channel, or, for spike counts, as they are (Poisson observations). */
-function useDataset(data: Float32Array, trials: number, time: number, channels: number, source: string, counts = false): void {
-  if (counts) dataset = { data, trials, time, channels, normalisation: null, source, obs: 'poisson' };
+function useDataset(data: Float32Array, trials: number, time: number, channels: number, source: string, counts = false, inputs: Dataset | null = null): void {
+  if (counts) dataset = { data, trials, time, channels, inputs, normalisation: null, source, obs: 'poisson' };
   else {
     const { data: normalised, normalisation } = zscore({ data, trials, time, channels });
-    dataset = { ...normalised, normalisation, source, obs: 'gauss' };
+    dataset = { ...normalised, inputs: null, normalisation, source, obs: 'gauss' };
   }
   if (!counts) {
     state.nwb = null;
     binned = null;
   }
   $('nwb-options').hidden = !counts;
-  state.dataset = { source, trials, time, channels, obs: dataset.obs };
+  state.dataset = { source, trials, time, channels, inputs: inputs?.channels ?? 0, obs: dataset.obs };
   $('data-info').textContent =
     `${source}\n${trials} trial(s) × ${time} steps × ${channels} channels ` +
-    (counts ? '(spike counts: Poisson observations, bootstrap or encoder proposal)' : '(z-scored per channel)');
+    (counts ? '(spike counts: Poisson observations, bootstrap or encoder proposal)' : '(z-scored per channel)') +
+    (inputs ? `; ${inputs.channels} input dimension(s) drive the model` : '');
   if (counts && $<HTMLSelectElement>('proposal').value === 'optimal') $<HTMLSelectElement>('proposal').value = 'bootstrap';
   showProposalOptions();
   const win = $<HTMLInputElement>('window');
@@ -228,6 +236,7 @@ async function openNwb(file: File): Promise<void> {
   const events = session.trials ? ['start_time', 'stop_time', ...Object.keys(session.trials.columns).filter((c) => /_time$/.test(c))] : [];
   align.innerHTML = ['<option value="">none: consecutive windows</option>', ...events.map((e) => `<option>${e}</option>`)].join('');
   align.value = events.includes('move_onset_time') ? 'move_onset_time' : '';
+  $<HTMLInputElement>('nwb-inputs').placeholder = session.behaviour.length ? session.behaviour.map((b) => b.name).join(', ') : 'no behaviour series';
   binNwb();
   setStatus(`${file.name}: ${session.units.count} units${session.trials ? `, ${session.trials.count} trials` : ''}; binned`);
 }
@@ -260,10 +269,13 @@ function binNwb(): void {
   const fractions = numbers('nwb-split');
   if (fractions.length !== 0 && fractions.length !== 3)
     throw new Error(`split must be three proportions TRAIN,VAL,TEST, got "${$<HTMLInputElement>('nwb-split').value}"`);
-  const condition = $<HTMLInputElement>('nwb-condition')
-    .value.split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
+  const names = (id: string) =>
+    $<HTMLInputElement>(id)
+      .value.split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const condition = names('nwb-condition');
+  const inputs = names('nwb-inputs');
   const split: BinOptions['split'] =
     fractions.length === 3 ? { fractions: fractions as [number, number, number] } : align && s.trials?.columns.split ? 'file' : { fractions: [1, 0, 0] };
   const common = {
@@ -274,6 +286,7 @@ function binNwb(): void {
     heldOut: heldOut > 0 ? { count: heldOut } : undefined,
     forwardMs: forwardMs > 0 ? forwardMs : undefined,
     condition: condition.length ? condition : undefined,
+    inputs: inputs.length ? inputs : undefined,
   };
   const b = binSession(s, align ? { ...common, align, window: window as [number, number] } : { ...common, windowMs });
   const train = selectTrials(b.heldInCounts, b.split, ['train']);
@@ -286,7 +299,9 @@ function binNwb(): void {
   binned = { ...b, electrodes: null, skipped: [] }; // what scoring needs (the worker gets a copy)
   const where = align ? `${align} ${window.join(',')} ms` : `windows of ${windowMs} ms`;
   const out = heldOut > 0 ? `, ${heldOut} units held out` : '';
-  useDataset(train.data, train.trials, train.time, train.channels, `${s.source} (${where}, ${binMs} ms bins${out})`, true);
+  const trainInputs = b.inputs && selectTrials(b.inputs, b.split, ['train']);
+  const driven = inputs.length ? `, inputs ${inputs.join(', ')}` : '';
+  useDataset(train.data, train.trials, train.time, train.channels, `${s.source} (${where}, ${binMs} ms bins${out}${driven})`, true, trainInputs);
 }
 
 /** Score the model on show on the binned session (co-bps on the held-out units, velocity R², PSTH R², fp-bps). */
@@ -383,7 +398,7 @@ function readSettings(): FitSettings {
         }
       : {}),
   };
-  return fitSettings(values, dataset, 0);
+  return fitSettings(values, dataset, dataset.inputs?.channels ?? 0);
 }
 
 function startFit(): void {
@@ -448,6 +463,7 @@ function showAnalysis(m: AnalysisMessage): void {
   state.analysis = {
     title: m.title,
     paths: m.paths.length,
+    proposal: m.proposal,
     fixedPoints: fp && { count: fp.count, stable: fp.stable, saddle: fp.saddle, unstable: fp.unstable },
   };
   $('latent-title').textContent = `— ${m.title} (rank ${m.rank})`;

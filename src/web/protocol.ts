@@ -1,5 +1,5 @@
 /** Messages between the page (app.ts) and the fitting worker (worker.ts). */
-import type { BinnedSession, FitProgress, FitSettings, HistoryEntry, Normalisation, SpikeEvaluation } from '../index.js';
+import type { BinnedSession, Dataset, FitProgress, FitSettings, HistoryEntry, Normalisation, SpikeEvaluation } from '../index.js';
 
 /** The fit's model and training settings, as the CLI's option reader (fitSettings) gives them. */
 export type { FitSettings };
@@ -10,6 +10,8 @@ export interface DatasetMessage {
   trials: number;
   time: number;
   channels: number;
+  /** Inputs that drive the model (trial, time, dim), binned from the session's behaviour series (e.g. condition_input), or null. */
+  inputs: Dataset | null;
   normalisation: Normalisation | null;
   source: string;
   /** Spike counts (binned from an NWB session) are fitted with Poisson observations; anything else is Gaussian. */
@@ -41,6 +43,8 @@ export interface AnalysisMessage {
   rank: number;
   /** Latent paths, each [T, R] flattened: filtering means of the data, generated runs, or a flow. */
   paths: { label: string; kind: 'posterior' | 'generated' | 'flow'; T: number; z: Float32Array }[];
+  /** The proposal the filter ran for the filtering means (the model's own: its encoder's when it has one), or null without data. */
+  proposal: 'optimal' | 'bootstrap' | 'encoder' | null;
   fixedPoints: FixedPointSummary | null;
   /** Why there are no fixed points (e.g. a tanh model). */
   fixedPointsNote: string | null;

@@ -69,24 +69,34 @@ function summarise(r: FixedPointResult): FixedPointSummary {
   };
 }
 
-/** Filtering means on the first stretch of the data, a generated run, traces and fixed points. */
-async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title: string): Promise<AnalysisMessage> {
+/**
+ * Filtering means on the first stretch of the data (with the model's own proposal: its encoder's when it
+ * has one, as the CLI's filter and eval-spikes), a generated run (driven by that stretch's inputs for a
+ * model with inputs), traces and fixed points.
+ */
+async function analyse(model: LowRankRNN, encoder: CnnEncoder | null, dataset: DatasetMessage | null, title: string): Promise<AnalysisMessage> {
   const c = model.config;
   const R = c.rank;
   const D = c.obsDim;
+  const DU = c.inputDim;
   const paths: AnalysisMessage['paths'] = [];
   const T = Math.min(dataset?.time ?? ANALYSIS_STEPS, ANALYSIS_STEPS);
   let real: Float32Array | null = null;
+  let proposal: AnalysisMessage['proposal'] = null;
   const channels = Math.min(TRACE_CHANNELS, D);
-  if (dataset && dataset.channels === D) {
+  // the first trial's inputs, for a model with inputs (none on hand: generated autonomously, on zero inputs)
+  const given = dataset?.inputs && DU > 0 && dataset.inputs.channels === DU ? dataset.inputs : null;
+  const inputs = given && { data: given.data.slice(0, T * DU), trials: 1, time: T, channels: DU };
+  if (dataset && dataset.channels === D && (DU === 0 || inputs)) {
     const first: Dataset = { data: dataset.data.slice(0, T * D), trials: 1, time: T, channels: D };
-    const f = await filterDataset(model, first, null, { particles: 32, seed: 3 });
-    paths.push({ label: 'filtering mean (data)', kind: 'posterior', T, z: f.means });
+    const f = await filterDataset(model, first, inputs, { particles: 32, seed: 3, encoder: encoder ?? undefined });
+    proposal = f.proposal;
+    paths.push({ label: `filtering mean (data, ${f.proposal} proposal)`, kind: 'posterior', T, z: f.means });
     real = new Float32Array(T * channels);
     for (let t = 0; t < T; t++) for (let ch = 0; ch < channels; ch++) real[t * channels + ch] = first.data[t * D + ch];
   }
-  const g = await generate(model, { steps: T, sequences: 1, burnIn: 100, seed: 11 });
-  paths.push({ label: 'generated', kind: 'generated', T, z: g.z });
+  const g = await generate(model, inputs ? { steps: T, inputs: inputs.data, initial: 'prior', seed: 11 } : { steps: T, sequences: 1, burnIn: 100, seed: 11 });
+  paths.push({ label: inputs ? 'generated (the same inputs)' : 'generated', kind: 'generated', T, z: g.z });
   const generated = new Float32Array(T * channels);
   for (let t = 0; t < T; t++) for (let ch = 0; ch < channels; ch++) generated[t * channels + ch] = g.sample[t * D + ch];
   let fixedPoints: FixedPointSummary | null = null;
@@ -95,7 +105,7 @@ async function analyse(model: LowRankRNN, dataset: DatasetMessage | null, title:
     fixedPointsNote = `fixed points need a relu or clipped_relu model (this one uses ` + `${c.nonlinearity})`;
   else if (R > 4) fixedPointsNote = `fixed points are computed up to rank 4 (this model has rank ${R})`;
   else fixedPoints = summarise(await fixedPointsOfFitted(engine, model));
-  return { type: 'analysis', title, rank: R, paths, fixedPoints, fixedPointsNote, traces: { channels, T, real, generated } };
+  return { type: 'analysis', title, rank: R, paths, proposal, fixedPoints, fixedPointsNote, traces: { channels, T, real, generated } };
 }
 
 /** Fit with settings the page read through the CLI's option reader (fitSettings: same defaults and checks). */
@@ -125,7 +135,7 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
     clipGradNorm: s.clip,
     logEvery: 1,
   };
-  session = new FitSession(e, model, ds, null, options);
+  session = new FitSession(e, model, ds, dataset.inputs, options);
   session.on('progress', (ev) => post({ type: 'progress', progress: ev.progress }));
   session.on('paused', () => post({ type: 'state', state: 'paused' }));
   session.on('resumed', () => post({ type: 'state', state: 'fitting' }));
@@ -161,7 +171,7 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   };
   setCurrent({ model, encoder, normalisation: dataset.normalisation, training });
   post({ type: 'state', state: 'analysing' });
-  post(await analyse(model, dataset, `fitted model (${dataset.source})`));
+  post(await analyse(model, encoder, dataset, `fitted model (${dataset.source})`));
 }
 
 async function loadModel(text: string, name: string, dataset: DatasetMessage | null): Promise<void> {
@@ -190,7 +200,7 @@ async function loadModel(text: string, name: string, dataset: DatasetMessage | n
       const R = json.R;
       for (let s = 0; s < flow.S; s++) paths.push({ label: `flow ${s + 1}`, kind: 'flow', T: flow.T, z: flow.z.slice(s * flow.T * R, (s + 1) * flow.T * R) });
       post({ type: 'model-loaded', kind: 'teacher', description: `${name}: teacher network, N = ${json.N}, rank ${R}, α = ${json.alpha}` });
-      post({ type: 'analysis', title: name, rank: R, paths, fixedPoints: fp, fixedPointsNote: null, traces: null });
+      post({ type: 'analysis', title: name, rank: R, paths, proposal: null, fixedPoints: fp, fixedPointsNote: null, traces: null });
     } finally {
       teacher.dispose();
     }
@@ -204,7 +214,7 @@ async function loadModel(text: string, name: string, dataset: DatasetMessage | n
   const readout = c.observation === 'one-to-one' ? ' (one-to-one)' : '';
   post({ type: 'model-loaded', kind: 'model', description: `${name}: rank ${c.rank}, ${c.units} units, ${c.obsDim} channels${readout}, ${c.nonlinearity}` });
   post({ type: 'state', state: 'analysing' });
-  post(await analyse(model, dataset && dataset.channels === c.obsDim ? dataset : null, name));
+  post(await analyse(model, encoder, dataset && dataset.channels === c.obsDim ? dataset : null, name));
 }
 
 async function saveModel(): Promise<void> {
@@ -230,7 +240,7 @@ async function simulate(trials: number, time: number, seed: number): Promise<voi
     const c = teacher.config;
     post({
       type: 'simulated',
-      dataset: { ...ds, normalisation: null, source: 'simulated oscillator', obs: 'gauss' },
+      dataset: { ...ds, inputs: null, normalisation: null, source: 'simulated oscillator', obs: 'gauss' },
       description: `simulated rank-2 oscillator (tanh, ${c.units} units): ${trials} trials × ${time} steps × ${c.obsDim} channels`,
     });
   } finally {

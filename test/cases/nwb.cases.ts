@@ -369,6 +369,10 @@ export const cases: GpuCase[] = [
       if (!(out.co_bps > 0.02)) throw new Error(`co-bps ${out.co_bps} should be clearly above the mean-rate model`);
       if (!(out.fp_bps > 0)) throw new Error(`fp-bps ${out.fp_bps} should be above the mean-rate model`);
       if (!(out.vel_r2 > 0.9)) throw new Error(`velocity R² ${out.vel_r2} should be close to 1 for velocity linear in the latents`);
+      // the teacher generates counts like its own session's: unit mean rates agree across units
+      const stats = out.spike_stats as unknown as { rates: { r: number; n: number } };
+      if (!(stats.rates.r > 0.9 && stats.rates.n === out.held_in + out.held_out))
+        throw new Error(`spike statistics: mean rates of generated and recorded units r = ${stats.rates.r} over ${stats.rates.n} units`);
       // 60 trials filtered 7 at a time: each trial draws its own random numbers, so every score is the one-pass score
       if (out.filter_blocks !== 1 || blocked.filter_blocks !== 9)
         throw new Error(`filter passes ${out.filter_blocks} and ${blocked.filter_blocks}, expected 1 and 9`);

@@ -18,6 +18,7 @@ import { writeNwb } from '../../src/io/nwb.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { parseModel } from '../../src/models/model-file.js';
 import { initialEncoderParams } from '../../src/models/encoder.js';
+import { initialParams } from '../../src/models/lowrank-rnn.js';
 import type { AppState } from '../../src/web/app.js';
 import { SMALL_FIT } from '../../src/web/demo.js';
 import { CHROMIUM_ARGS, findChromium, serveStatic } from '../browser/harness.js';
@@ -168,8 +169,10 @@ if (!chromiumPath) {
       expect(mean(loss.slice(-3))).toBeLessThan(0.9 * mean(loss.slice(0, 3)));
       expect(await page.textContent('#status')).toContain(`finished after ${fit.iterations} iterations`);
 
-      // Analysis of the fitted clipped-ReLU model: latent paths, traces of 3 channels, fixed points.
+      // Analysis of the fitted clipped-ReLU model: latent paths (filtered with the optimal proposal, the default for
+      // Gaussian observations), traces of 3 channels, fixed points.
       expect(s.analysis!.paths).toBe(2);
+      expect(s.analysis!.proposal).toBe('optimal');
       expect(s.analysis!.fixedPoints).not.toBeNull();
       expect(Number(await page.getAttribute('#traces', 'data-series'))).toBe(3);
       await page.waitForFunction(() => Number(document.querySelector('#latent-view')?.getAttribute('data-frames') ?? 0) > 0, undefined, { timeout: 10_000 });
@@ -258,12 +261,22 @@ if (!chromiumPath) {
       });
       const start = Array.from({ length: 10 }, (_, k) => 1 + k);
       const onset = start.map((s) => s + 0.3);
+      // behaviour at 100 Hz: a 2-D condition input (the reach target of the trial, 4 targets; 0 between trials) and a hand velocity
+      const times = Array.from({ length: duration * 100 }, (_, i) => i / 100);
+      const target = (t: number) => {
+        const k = start.findIndex((s) => t >= s && t < s + 0.9);
+        return k < 0 ? [0, 0] : [Math.cos((Math.PI / 2) * (k % 4)), Math.sin((Math.PI / 2) * (k % 4))];
+      };
       const bytes = await writeNwb({
         identifier: 'web',
         description: 'web app session',
         spikeTimes,
         obsInterval: [0, duration],
         trials: { start, stop: start.map((s) => s + 0.9), columns: { move_onset_time: onset, split: start.map((_, k) => (k < 8 ? 'train' : 'val')) } },
+        behaviour: [
+          { name: 'condition_input', dim: 2, timestamps: times, data: times.flatMap(target) },
+          { name: 'hand_vel', dim: 2, timestamps: times, data: times.flatMap((t) => target(t).map((x) => x * Math.sin(Math.PI * (t % 1)))) },
+        ],
       });
       await page.setInputFiles('#data-file', { name: 'session.nwb', mimeType: 'application/x-hdf5', buffer: Buffer.from(bytes) });
       let s = await waitForApp(`s.nwb !== null || s.errors.length > ${mark}`, 60_000);
@@ -292,6 +305,7 @@ if (!chromiumPath) {
       expect(errorsSince(s, mark)).toEqual([]);
       expect(s.progress.map((p) => p.iteration)).toEqual([1, 2, 3, 4]);
       expect(s.progress.every((p) => Number.isFinite(p.llPerStep))).toBe(true);
+      expect(s.analysis!.proposal).toBe('bootstrap');
       const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
       const m = parseModel(readFileSync(await download.path(), 'utf8'), download.suggestedFilename());
       expect(m.config).toMatchObject({ obs: 'poisson', obsNonlinearity: 'softplus', obsDim: 12 });
@@ -326,8 +340,11 @@ if (!chromiumPath) {
       );
       expect(errorsSince(s, errorsBefore)).toEqual([]);
       expect(s.progress.every((p) => Number.isFinite(p.loss) && Number.isFinite(p.llPerStep))).toBe(true);
+      // the analysis after the fit filters with the model's own (encoder) proposal, as the CLI's filter does
+      expect(s.analysis!.proposal).toBe('encoder');
       const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
-      const m = parseModel(readFileSync(await download.path(), 'utf8'), download.suggestedFilename());
+      const text = readFileSync(await download.path(), 'utf8');
+      const m = parseModel(text, download.suggestedFilename());
       expect(m.config).toMatchObject({
         obs: 'poisson',
         obsDim: 9,
@@ -339,6 +356,11 @@ if (!chromiumPath) {
       const initial = initialEncoderParams(m.config.encoder!, 2, 1);
       const moved = Object.keys(initial).filter((k) => m.encoder![k].some((v, i) => Math.abs(v - initial[k][i]) > 1e-6));
       expect(moved.length).toBe(Object.keys(initial).length);
+      // so does the analysis of the model file loaded back
+      await page.setInputFiles('#model-file', { name: 'encoder-model.json', mimeType: 'application/json', buffer: Buffer.from(text) });
+      s = await waitForApp(`(s.analysis?.title === "encoder-model.json" && s.fitState === "idle") || s.errors.length > ${errorsBefore}`, 120_000);
+      expect(errorsSince(s, errorsBefore)).toEqual([]);
+      expect(s.analysis!.proposal).toBe('encoder');
 
       // scores of the fitted model: the 2 val trials of the file's split, held-out rates from a readout learnt on the 8 train trials
       await page.click('#score');
@@ -367,6 +389,50 @@ if (!chromiumPath) {
       await page.selectOption('#proposal', 'bootstrap');
       mkdirSync(RESULTS, { recursive: true });
       await page.screenshot({ path: join(RESULTS, 'web-app-scores.png'), fullPage: true });
+    }, 400_000);
+
+    test('fits the NWB session driven by its condition inputs and scores the model with them', async () => {
+      const mark = (await appState()).errors.length;
+      await page.fill('#nwb-held-out', '3');
+      await page.fill('#nwb-inputs', 'condition_input');
+      await page.click('#nwb-bin-button');
+      let s = await waitForApp(`s.dataset?.inputs === 2 || s.errors.length > ${mark}`, 10_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.dataset).toMatchObject({ trials: 8, time: 10, channels: 9, inputs: 2 });
+      expect(await page.textContent('#data-info')).toContain('2 input dimension(s) drive the model');
+      expect(await page.getAttribute('#nwb-inputs', 'placeholder')).toBe('condition_input, hand_vel');
+      expect(await page.inputValue('#proposal')).toBe('bootstrap');
+      await page.fill('#iterations', '3');
+      await page.click('#start');
+      s = await waitForApp(
+        `(s.fitState === "idle" && s.progress.length === 3 && s.analysis?.title.includes("condition_input")) || s.errors.length > ${mark}`,
+        300_000,
+      );
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.analysis!.proposal).toBe('bootstrap');
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#save-model')]);
+      const m = parseModel(readFileSync(await download.path(), 'utf8'), download.suggestedFilename());
+      expect(m.config).toMatchObject({ obsDim: 9, inputDim: 2 });
+      // the inputs reached the fit: zero inputs give the input weights a zero gradient (Adam then leaves them
+      // exactly at their initial values, seed 1); units below the clipped ReLU's threshold get none either
+      const wu0 = initialParams(m.config, 1).wu;
+      expect(m.params.wu.length).toBe(2 * m.config.units);
+      const movedWu = Array.from(m.params.wu).filter((v, i) => Math.abs(v - wu0[i]) > 1e-6).length;
+      console.log(`[web] input weights moved by the fit with inputs: ${movedWu} of ${wu0.length}`);
+      expect(movedWu).toBeGreaterThan(0);
+
+      await page.click('#score');
+      s = await waitForApp(`(s.scores !== null && s.fitState === "idle") || s.errors.length > ${mark}`, 300_000);
+      expect(errorsSince(s, mark)).toEqual([]);
+      expect(s.scores).toMatchObject({ eval_split: 'val', trials_train: 8, trials_eval: 2, held_in: 9, held_out: 3, velocity: 'hand_vel' });
+      for (const k of ['co_bps', 'vel_r2', 'll_per_step'] as const) expect(Number.isFinite(s.scores![k])).toBe(true);
+      console.log(`[web] scores of a model with inputs in Chromium: ${JSON.stringify(s.scores)}`);
+      // binned without its inputs, the session cannot drive the model: refused by name before GPU work
+      await page.fill('#nwb-inputs', '');
+      await page.click('#nwb-bin-button');
+      await waitForApp('s.dataset?.inputs === 0', 10_000);
+      await page.click('#score');
+      expect(await errorText()).toContain("the model takes 2 input(s); bin the session's series that drove it as inputs");
     }, 400_000);
 
     test('without WebGPU the page says so and how to enable it', async () => {

@@ -3,7 +3,7 @@
  * reference initialisation with a latent noise init far from the teacher's) are fitted with `fit` to
  * data sampled from the oscillator teachers and must
  *  (a) recover the latent noise level within 25 %,
- *  (b) generate data whose spectral peak frequency is within 10 % of the teacher's generated data,
+ *  (b) generate data whose oscillation frequency (autocorrelation) is within 10 % of the teacher's generated data,
  *  (c) reach a held-out log-likelihood per step within 3 % of the teacher's own under the same filter
  *      (same particles, proposal and random numbers).
  * (c) alone is weak: a Poisson student whose noise ended 87 % above the teacher's was within 3 % on
@@ -11,7 +11,7 @@
  * std scaled by 1.87 and requires the same checks to reject it, by the noise level (a).
  * Sizes and iteration counts are tuned to the software adapter; seeds are fixed.
  */
-import { spectralPeak } from '../../src/analysis/oscillation.js';
+import { autocorrelationPeriod } from '../../src/analysis/oscillation.js';
 import { generate } from '../../src/analysis/generate.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { filterDataset } from '../../src/inference/filter.js';
@@ -61,6 +61,7 @@ interface FitPhase {
   iterations: number;
   lr: number;
   lrEnd: number;
+  lrHold?: number;
 }
 
 /** Allowed |noise level error| and |frequency error| (the issue's targets) unless a case sets its own. */
@@ -88,11 +89,19 @@ export interface RecoveryFigures {
 
 const toDataset = (data: Float32Array, trials: number, time: number, channels: number): Dataset => ({ data, trials, time, channels });
 
-/** Spectral peak of generated observations: 4 long sequences after a burn-in (same seed for both models). */
+/**
+ * Frequency of generated observations: 1 / the autocorrelation's first peak over 16 long sequences after a
+ * burn-in (same seed for both models). The spectral peak of 4 sequences was too noisy for a student with
+ * more noise than the teacher: one fitted Poisson student gave −8.3 / +1.4 / +1.1 % with generator seeds
+ * 5 / 6 / 7, where the autocorrelation over 16 sequences gives −1.8 / −1.9 / −1.5 % (the teacher's own
+ * estimates agree within 1 % with either).
+ */
 async function generatedFrequency(model: LowRankRNN): Promise<number> {
   const steps = 2048;
-  const g = await generate(model, { steps, sequences: 4, burnIn: 100, seed: 5 });
-  return spectralPeak({ data: g.sample, sequences: 4, time: steps, channels: model.config.obsDim }).frequency;
+  const sequences = 16;
+  const g = await generate(model, { steps, sequences, burnIn: 100, seed: 5 });
+  // lags up to ~7 teacher periods: the first peak lies well inside
+  return 1 / autocorrelationPeriod({ data: g.sample, sequences, time: steps, channels: model.config.obsDim }, 200);
 }
 
 export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec): Promise<RecoveryFigures> {
@@ -133,6 +142,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         optimizer: 'adam',
         lr: ph.lr,
         lrEnd: ph.lrEnd,
+        lrHold: ph.lrHold,
         seed: seed + i,
         logEvery: 100,
       });
@@ -381,12 +391,14 @@ export const cases: GpuCase[] = [
     // it to a slow, noise-driven solution (frequency −80 % after K = 16; noise +136 %, frequency −93 %
     // after the K = 64 phase). The encoder proposal (the published method for spike data) learns the
     // dynamics from every seed tried: its first phase reads the spikes, whole trials, with one trained
-    // encoder variance (a per-step variance head diverged, and an encoder std of 0.1 at the start made
-    // the proposal worse than the bootstrap until the variance grew). Measured on lavapipe, student seeds
-    // 1/2/3: after the encoder phase noise +41/+6/+33 %, frequency −1/−8/−8 %; after 500 bootstrap
-    // iterations at K = 64 (which move the noise toward that tighter bound's optimum) noise +24.8/+22.8/
-    // +21.3 %, frequency +2.3/+0.8/−7.9 %, held-out ll within 0.1 %. The noise margin is thin: it ends
-    // where the K = 64 bootstrap bound peaks (see above), not at the teacher's level.
+    // encoder variance. Then 500 bootstrap iterations at K = 64 move the noise toward that tighter bound's
+    // optimum. That phase must end at a small learning rate: at lr 2e-3 the fitted limit cycle's frequency
+    // moves by ±5 % between readbacks 50 iterations apart, so where the fit stops decided the frequency
+    // (+2.3 % on one build, +11.7 % on another with other rounding). It holds lr 3e-3 for 300 iterations
+    // (the noise travels as before), then decays to 1e-4 (a decay over all 500 iterations left the noise
+    // at +28.8 % for seed 1). Measured on lavapipe (student seed / encoder convolution): 1 / FFT noise +24.1 %,
+    // frequency +0.7 %; 1 / direct +25.1 %, +0.7 %; 3 / FFT +23.7 %, +0.5 %. The frequency no longer depends on
+    // rounding; the noise still ends at the bound, where the K = 64 bootstrap bound peaks (bench/RESULTS.md).
     name: 'teacher–student: Poisson oscillator (encoder proposal at K = 16, then bootstrap at K = 64) recovers noise, frequency and held-out ll',
     // Statistical, fixed-seed fits: run under Node; SwiftShader is several times slower.
     // ~220 s of process CPU time on lavapipe (encoder phase ~60 s, the K = 64 phase most of the rest).
@@ -406,7 +418,7 @@ export const cases: GpuCase[] = [
         iterations: 600,
         lr: 0.01,
         lrEnd: 0.003,
-        refine: { proposal: 'bootstrap', window: 50, particles: 64, iterations: 500, lr: 0.003, lrEnd: 0.002 },
+        refine: { proposal: 'bootstrap', window: 50, particles: 64, iterations: 500, lr: 0.003, lrEnd: 1e-4, lrHold: 300 },
         studentNoiseInit: 0.3,
         studentObsNoiseInit: 0.3,
       });

@@ -51,11 +51,28 @@ fn rng_uniform4(key: vec2<u32>, ctr: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(u32_to_uniform(w.x), u32_to_uniform(w.y), u32_to_uniform(w.z), u32_to_uniform(w.w));
 }
 
-// Box–Muller on (u0, u1) and (u2, u3): r = sqrt(-2 ln u_even), angle pi (2 u_odd - 1) in (-pi, pi),
-// where WGSL specifies the accuracy of cos/sin.
+// sin(pi t), cos(pi t) for t in [-1, 1] to ~1e-7, on every adapter: WGSL lets cos/sin be off by 2^-11
+// (SwiftShader is off by ~2e-4), which moved normals, and through them filter results, between adapters.
+// t = q/2 + f with |f| <= 1/4 (exact in f32), Taylor series of the reduced angle, then the quadrant turn.
+fn sincos_pi(t: f32) -> vec2<f32> {
+  let q = round(2.0 * t);
+  let x = 3.14159265358979 * (t - 0.5 * q);
+  let x2 = x * x;
+  let s = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362880.0)))));
+  let c = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40320.0 + x2 * (-1.0 / 3628800.0)))));
+  switch (i32(q) & 3) {
+    case 1: { return vec2<f32>(c, -s); }
+    case 2: { return vec2<f32>(-s, -c); }
+    case 3: { return vec2<f32>(-c, s); }
+    default: { return vec2<f32>(s, c); }
+  }
+}
+
+// Box–Muller on (u0, u1) and (u2, u3): r = sqrt(-2 ln u_even), angle pi (2 u_odd - 1) in (-pi, pi).
 fn rng_normal4(key: vec2<u32>, ctr: vec4<u32>) -> vec4<f32> {
   let u = rng_uniform4(key, ctr);
   let r = sqrt(-2.0 * log(vec2<f32>(u.x, u.z)));
-  let theta = 3.14159265358979 * (2.0 * vec2<f32>(u.y, u.w) - 1.0);
-  return vec4<f32>(r.x * cos(theta.x), r.x * sin(theta.x), r.y * cos(theta.y), r.y * sin(theta.y));
+  let a = sincos_pi(2.0 * u.y - 1.0);
+  let b = sincos_pi(2.0 * u.w - 1.0);
+  return vec4<f32>(r.x * a.y, r.x * a.x, r.y * b.y, r.y * b.x);
 }

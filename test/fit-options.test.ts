@@ -3,6 +3,7 @@
 import { expect, test } from 'vitest';
 import { fitSettings, fitZscore } from '../src/inference/fit-options.js';
 import { FIT_DEFAULTS } from '../src/inference/trainer.js';
+import { exponentialDecay } from '../src/ops/optim.js';
 import { FIT_OPTION_TYPES } from '../src/sweep/spec.js';
 
 const data = { channels: 4, time: 30 };
@@ -17,6 +18,7 @@ test('flag strings and JSON values give the same settings; defaults are fit’s'
     iters: 7,
     lr: 0.01,
     'lr-end': 0.001,
+    'lr-hold': 3,
     seed: 4,
     'resample-threshold': 0.5,
     noise: 'diag',
@@ -24,7 +26,15 @@ test('flag strings and JSON values give the same settings; defaults are fit’s'
   const flags = Object.fromEntries(Object.entries(json).map(([k, v]) => [k, String(v)]));
   const s = fitSettings(json, data, 0);
   expect(fitSettings(flags, data, 0)).toEqual(s);
-  expect(s).toMatchObject({ proposal: 'optimal', window: 30, iterations: 7, resampleThreshold: 0.5, optimizer: FIT_DEFAULTS.optimizer, logEvery: 10 });
+  expect(s).toMatchObject({
+    proposal: 'optimal',
+    window: 30,
+    iterations: 7,
+    lrHold: 3,
+    resampleThreshold: 0.5,
+    optimizer: FIT_DEFAULTS.optimizer,
+    logEvery: 10,
+  });
   expect(s.config).toMatchObject({ rank: 2, units: 16, obsDim: 4, noise: 'diag', obs: 'gauss', obsNonlinearity: 'identity' });
   const d = fitSettings({}, data, 0);
   expect(d).toMatchObject({ particles: FIT_DEFAULTS.particles, batch: FIT_DEFAULTS.batch, iterations: FIT_DEFAULTS.iterations, lr: FIT_DEFAULTS.lr });
@@ -41,6 +51,8 @@ test('bad values are refused by the option’s name, for flags and JSON alike', 
     [{ obs: 'poisson', proposal: 'optimal' }, /--proposal optimal needs --obs gauss with --obs-link identity/],
     [{ 'readout-from-inputs': true }, /--readout-from-inputs needs --inputs/],
     [{ zscore: 'no' }, /--zscore must be true or false/],
+    [{ iters: 5, 'lr-hold': 5 }, /--lr-hold 5 must be less than --iters 5/],
+    [{ 'lr-hold': '2.5' }, /--lr-hold must be an integer, got "2.5"/],
   ] as const) {
     expect(() => (fitZscore(v as never), fitSettings(v as never, data, 0)), JSON.stringify(v)).toThrow(message);
   }
@@ -60,4 +72,13 @@ test('every option a sweep may set is one fit reads (its type check is the sweep
       expect(() => fitSettings(v, data, 0), `${name} = ${value}`).not.toThrow();
     }
   }
+});
+
+test('--lr-hold: lr stays at --lr for the held iterations, then decays exponentially to --lr-end at the last', () => {
+  const lr = exponentialDecay(3e-3, 1e-4, 500, 300);
+  for (const i of [0, 150, 300]) expect(lr(i)).toBe(3e-3);
+  expect(lr(400)).toBeCloseTo(3e-3 * Math.sqrt(1e-4 / 3e-3), 15); // halfway through the decay: the geometric mean
+  expect(lr(500)).toBeCloseTo(1e-4, 15);
+  expect(exponentialDecay(3e-3, 1e-4, 500)(250)).toBeCloseTo(3e-3 * Math.sqrt(1e-4 / 3e-3), 15); // no hold: as before
+  expect(() => exponentialDecay(1, 0.1, 10, 10)).toThrow(/hold must be an integer in \[0, 10\), got 10/);
 });

@@ -45,6 +45,8 @@ inference and training
   --resample-threshold F  resample only when ESS < F·K (default 1: every step, as the published method)
   --iters I (1000)  --batch B (10)  --window T (50, or whole trials if shorter)
   --lr 1e-3  --lr-end 1e-5  --optimizer adam|radam (adam)  --seed S (0)
+  --lr-hold N (0)        iterations at --lr before the exponential decay to --lr-end begins (the decay then
+                         takes the remaining iterations)
   --clip NORM            clip the gradient's L2 norm (default: no clipping, as the reference)
   --log-every N (10)  --checkpoint-every N (100)  --resume model.json (continue a checkpoint)
 output
@@ -83,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       window: { type: 'string' },
       lr: { type: 'string' },
       'lr-end': { type: 'string' },
+      'lr-hold': { type: 'string' },
       optimizer: { type: 'string' },
       clip: { type: 'string' },
       seed: { type: 'string' },
@@ -177,6 +180,7 @@ export async function run(argv: string[]): Promise<number> {
     seed,
     lr,
     lrEnd,
+    ...(s.lrHold > 0 ? { lrHold: s.lrHold } : {}),
     optimizer,
     clip,
     history,
@@ -208,6 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     optimizer,
     lr,
     lrEnd,
+    lrHold: s.lrHold,
     seed,
     logEvery,
     checkpointEvery,

@@ -33,6 +33,8 @@ export interface FitSettings {
   iterations: number;
   lr: number;
   lrEnd: number;
+  /** Iterations at lr before the decay to lrEnd begins. */
+  lrHold: number;
   seed: number;
   optimizer: 'adam' | 'radam';
   resampling: Resampling;
@@ -127,15 +129,19 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
   const clip = v.clip === undefined ? t?.clip : numberOption(v.clip, 'clip', { positive: true });
   if (clip !== undefined && !(typeof clip === 'number' && clip > 0))
     throw new Error(`${from}training.clip must be a positive number, got ${JSON.stringify(clip)}`);
+  const iterations = numberOption(v.iters, 'iters', { int: true, min: 1, default: t?.totalIterations ?? FIT_DEFAULTS.iterations });
+  const lrHold = numberOption(v['lr-hold'], 'lr-hold', { int: true, min: 0, default: t?.lrHold ?? 0 });
+  if (lrHold >= iterations) throw new Error(`--lr-hold ${lrHold} must be less than --iters ${iterations} (the decay to --lr-end needs iterations)`);
   return {
     config,
     proposal,
     particles: numberOption(v.particles, 'particles', { int: true, min: 1, default: t?.particles ?? FIT_DEFAULTS.particles }),
     batch: numberOption(v.batch, 'batch', { int: true, min: 1, default: t?.batch ?? FIT_DEFAULTS.batch }),
     window,
-    iterations: numberOption(v.iters, 'iters', { int: true, min: 1, default: t?.totalIterations ?? FIT_DEFAULTS.iterations }),
+    iterations,
     lr: numberOption(v.lr, 'lr', { positive: true, default: t?.lr ?? FIT_DEFAULTS.lr }),
     lrEnd: numberOption(v['lr-end'], 'lr-end', { positive: true, default: t?.lrEnd ?? FIT_DEFAULTS.lrEnd }),
+    lrHold,
     seed: numberOption(v.seed, 'seed', { int: true, min: 0, default: t?.seed ?? FIT_DEFAULTS.seed }),
     optimizer: choiceOption(v.optimizer, 'optimizer', ['radam', 'adam'] as const, (t?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer),
     resampling: choiceOption(v.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (t?.resampling as 'systematic') ?? 'systematic'),

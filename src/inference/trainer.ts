@@ -49,6 +49,12 @@ export interface FitOptions {
   clipGradNorm?: number;
   lr?: number;
   lrEnd?: number;
+  /**
+   * Iterations at the starting lr before the exponential decay to lrEnd begins (default 0: decay from the
+   * first iteration). Holding lr, then decaying over the last iterations, lets a fit travel at full speed and
+   * still end at a small lr, so it does not stop anywhere within the gradient noise's reach.
+   */
+  lrHold?: number;
   seed: number;
   logEvery?: number;
   /** Resume state (from a checkpoint). */
@@ -136,6 +142,9 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const lr0 = opts.lr ?? FIT_DEFAULTS.lr;
   const lrEnd = opts.lrEnd ?? FIT_DEFAULTS.lrEnd;
   if (!(lr0 > 0 && lrEnd > 0)) throw new Error(`learning rates must be positive (an exponential decay from lr to lrEnd), got lr ${lr0} and lrEnd ${lrEnd}`);
+  const lrHold = opts.lrHold ?? 0;
+  if (!(Number.isInteger(lrHold) && lrHold >= 0 && lrHold < Math.max(1, iterations)))
+    throw new Error(`lrHold must be an integer in [0, iterations) = [0, ${iterations}), got ${lrHold}`);
   const llOffset = opts.llOffsetPerStep ?? 0;
   // beyond one workgroup the step path stores every particle's path: too many is an error before any work
   if (!fusedFits(engine, K, c.rank)) checkStepTrainingPaths(engine, B, T, K, c.rank);
@@ -170,7 +179,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const t0 = performance.now();
   let pendingConstants: number[] = [];
   let pendingLr: number[] = [];
-  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations));
+  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), lrHold);
   try {
     for (let iter = start; iter < iterations; iter++) {
       const windows = sampleWindows(ds, B, T, iter, key);

@@ -58,6 +58,8 @@ export interface TrainingRecord {
   seed: number;
   lr: number;
   lrEnd: number;
+  /** Iterations at lr before the decay to lrEnd began (absent: 0). */
+  lrHold?: number;
   optimizer: string;
   /** L2 norm the gradient was clipped to (absent: no clipping). */
   clip?: number;

@@ -252,12 +252,16 @@ export function clipGradNormRef(grads: Float64Array[], maxNorm: number): number 
   return norm;
 }
 
-/** Learning rate decaying exponentially from `initial` at step 0 to `final` at step `steps`. */
-export function exponentialDecay(initial: number, final: number, steps: number): (step: number) => number {
+/**
+ * Learning rate held at `initial` for the first `hold` steps (default 0), then decaying exponentially to
+ * `final` at step `steps`.
+ */
+export function exponentialDecay(initial: number, final: number, steps: number, hold = 0): (step: number) => number {
   if (!(initial > 0 && final > 0 && steps > 0))
     throw new Error(`exponentialDecay: needs initial > 0, final > 0, steps > 0 (got ${initial}, ${final}, ${steps})`);
-  const gamma = (final / initial) ** (1 / steps);
-  return (step: number) => initial * gamma ** step;
+  if (!(Number.isInteger(hold) && hold >= 0 && hold < steps)) throw new Error(`exponentialDecay: hold must be an integer in [0, ${steps}), got ${hold}`);
+  const gamma = (final / initial) ** (1 / (steps - hold));
+  return (step: number) => initial * gamma ** Math.max(0, step - hold);
 }
 
 /**

@@ -158,8 +158,6 @@ async function objectiveMatches(engine: Engine, placement: PadPlacement, heldIn 
 export const cases: GpuCase[] = [
   {
     name: 'encoder proposal (Gaussian; Poisson softplus with inputs) matches the float64 reference at T = 60',
-    // Chromium: SwiftShader's WGSL cos/sin (off by ~2e-4) move the RNG's normals past the float64 tolerance
-    browser: false,
     async run(e) {
       await forwardMatches(
         e,

@@ -146,8 +146,6 @@ export const cases: GpuCase[] = [
   {
     // several blocks per trial: children ranges cross block boundaries, gradient slices per block
     name: 'step-path gradient with two blocks per trial (K = 300, bootstrap Gaussian, inputs; unit gradients per lane and per block) = fused gradient, or float64 differences where K = 300 cannot run fused',
-    // Chromium: not run there since the float64 fallback was added (SwiftShader's cos/sin move the RNG's normals)
-    browser: false,
     async run(e) {
       const pr = makeProblem({
         ...small,

@@ -3,7 +3,7 @@
  * reference initialisation with a latent noise init far from the teacher's) are fitted with `fit` to
  * data sampled from the oscillator teachers and must
  *  (a) recover the latent noise level within 25 %,
- *  (b) generate data whose spectral peak frequency is within 10 % of the teacher's generated data,
+ *  (b) generate data whose oscillation frequency (autocorrelation) is within 10 % of the teacher's generated data,
  *  (c) reach a held-out log-likelihood per step within 3 % of the teacher's own under the same filter
  *      (same particles, proposal and random numbers).
  * (c) alone is weak: a Poisson student whose noise ended 87 % above the teacher's was within 3 % on
@@ -11,7 +11,7 @@
  * std scaled by 1.87 and requires the same checks to reject it, by the noise level (a).
  * Sizes and iteration counts are tuned to the software adapter; seeds are fixed.
  */
-import { spectralPeak } from '../../src/analysis/oscillation.js';
+import { autocorrelationPeriod } from '../../src/analysis/oscillation.js';
 import { generate } from '../../src/analysis/generate.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { filterDataset } from '../../src/inference/filter.js';
@@ -20,6 +20,7 @@ import { fit } from '../../src/inference/trainer.js';
 import type { Dataset } from '../../src/io/dataset.js';
 import { parseNpy } from '../../src/io/npy.js';
 import { LowRankRNN, type HostParams, type ModelConfig } from '../../src/models/lowrank-rnn.js';
+import { CnnEncoder, DEFAULT_ENCODER, type EncoderConfig } from '../../src/models/encoder.js';
 import { presetTeacher, teacherFromJson, type Teacher } from '../../src/analysis/teachers.js';
 import { latentStep, observedTransitionNoise } from '../../src/analysis/latent-dynamics.js';
 import { simulateTeacher } from '../../src/analysis/teacher-simulation.js';
@@ -43,17 +44,29 @@ interface RecoverySpec {
   studentObsNoiseInit: number;
   /** A second fit from the first one's parameters with more particles (fresh optimiser state). */
   refine?: FitPhase;
+  /** The student's CNN encoder (proposal 'encoder'; the student's latent noise is then diagonal). */
+  encoder?: Pick<EncoderConfig, 'kernels' | 'channels'> & Partial<EncoderConfig>;
+  /** Seed of the student's initialisation and of its fit (default 1; phase i fits with seed + i). */
+  seed?: number;
+  /** Allowed |noise level error| (default 25 %) and |frequency error| (default 10 %). */
+  noiseTolerance?: number;
+  freqTolerance?: number;
 }
 
 interface FitPhase {
+  /** Default: the spec's proposal and window. */
+  proposal?: Proposal;
+  window?: number;
   particles: number;
   iterations: number;
   lr: number;
   lrEnd: number;
+  lrHold?: number;
 }
 
-/** Allowed |noise level error| (the issue's target). */
+/** Allowed |noise level error| and |frequency error| (the issue's targets) unless a case sets its own. */
 const NOISE_TOLERANCE = 0.25;
+const FREQ_TOLERANCE = 0.1;
 /** Latent noise std factor of the deliberately wrong student that the checks must reject. */
 const PERTURBED_NOISE = 1.87;
 
@@ -76,11 +89,19 @@ export interface RecoveryFigures {
 
 const toDataset = (data: Float32Array, trials: number, time: number, channels: number): Dataset => ({ data, trials, time, channels });
 
-/** Spectral peak of generated observations: 4 long sequences after a burn-in (same seed for both models). */
+/**
+ * Frequency of generated observations: 1 / the autocorrelation's first peak over 16 long sequences after a
+ * burn-in (same seed for both models). The spectral peak of 4 sequences was too noisy for a student with
+ * more noise than the teacher: one fitted Poisson student gave −8.3 / +1.4 / +1.1 % with generator seeds
+ * 5 / 6 / 7, where the autocorrelation over 16 sequences gives −1.8 / −1.9 / −1.5 % (the teacher's own
+ * estimates agree within 1 % with either).
+ */
 async function generatedFrequency(model: LowRankRNN): Promise<number> {
   const steps = 2048;
-  const g = await generate(model, { steps, sequences: 4, burnIn: 100, seed: 5 });
-  return spectralPeak({ data: g.sample, sequences: 4, time: steps, channels: model.config.obsDim }).frequency;
+  const sequences = 16;
+  const g = await generate(model, { steps, sequences, burnIn: 100, seed: 5 });
+  // lags up to ~7 teacher periods: the first peak lies well inside
+  return 1 / autocorrelationPeriod({ data: g.sample, sequences, time: steps, channels: model.config.obsDim }, 200);
 }
 
 export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec): Promise<RecoveryFigures> {
@@ -92,8 +113,21 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
   const trainDs = toDataset(train.sample, spec.trainTrials, T, D);
   const heldOutDs = toDataset(heldOut.sample, spec.heldOutTrials, T, D);
   const teacherModel = new LowRankRNN(engine, t.config, t.params);
-  const studentConfig: ModelConfig = { ...t.config, initNoiseZ: spec.studentNoiseInit, initNoiseZ0: 1, initNoiseX: spec.studentObsNoiseInit, initDecay: 0.9 };
-  const student = LowRankRNN.create(engine, studentConfig, 1);
+  const encoderConfig: EncoderConfig | undefined = spec.encoder && { ...DEFAULT_ENCODER, inChannels: D, ...spec.encoder };
+  const studentConfig: ModelConfig = {
+    ...t.config,
+    // the encoder proposal combines diagonal Gaussians (the teacher's full noise has zero correlations)
+    ...(encoderConfig ? { noise: 'diag' as const, encoder: encoderConfig } : {}),
+    initNoiseZ: spec.studentNoiseInit,
+    initNoiseZ0: 1,
+    initNoiseX: spec.studentObsNoiseInit,
+    initDecay: 0.9,
+  };
+  const seed = spec.seed ?? 1;
+  const student = LowRankRNN.create(engine, studentConfig, seed);
+  const encoder = encoderConfig && CnnEncoder.create(engine, encoderConfig, t.config.rank, seed);
+  const noiseTolerance = spec.noiseTolerance ?? NOISE_TOLERANCE;
+  const freqTolerance = spec.freqTolerance ?? FREQ_TOLERANCE;
   try {
     const f0 = performance.now();
     const phases: FitPhase[] = [spec, ...(spec.refine ? [spec.refine] : [])];
@@ -102,19 +136,22 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         iterations: ph.iterations,
         particles: ph.particles,
         batch: spec.batch,
-        window: spec.window,
-        proposal: spec.proposal,
+        window: ph.window ?? spec.window,
+        proposal: ph.proposal ?? spec.proposal,
+        encoder: (ph.proposal ?? spec.proposal) === 'encoder' ? encoder : undefined,
         optimizer: 'adam',
         lr: ph.lr,
         lrEnd: ph.lrEnd,
-        seed: i + 1,
+        lrHold: ph.lrHold,
+        seed: seed + i,
         logEvery: 100,
       });
       const err = Math.sqrt(observedTransitionNoise(studentConfig, await student.hostParams()) / observedTransitionNoise(t.config, t.params)) - 1;
       console.log(`teacher-student ${t.name} phase ${i + 1} (K = ${ph.particles}, ${ph.iterations} iterations): noise level ${(100 * err).toFixed(1)} %`);
     }
     const fitSeconds = (performance.now() - f0) / 1000;
-    const filterOpts = { particles: spec.particles, proposal: spec.proposal, seed: 9 };
+    // the teacher has no encoder: an encoder-trained student is scored, like the teacher, under the bootstrap proposal
+    const filterOpts = { particles: spec.particles, proposal: spec.proposal === 'encoder' ? ('bootstrap' as const) : spec.proposal, seed: 9 };
     const teacherScores = {
       noise: observedTransitionNoise(t.config, t.params),
       freq: await generatedFrequency(teacherModel),
@@ -145,9 +182,9 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         totalSeconds: (performance.now() - t0) / 1000,
       };
       const problems: string[] = [];
-      if (!(Math.abs(fig.noiseLevelError) <= NOISE_TOLERANCE))
+      if (!(Math.abs(fig.noiseLevelError) <= noiseTolerance))
         problems.push(`noise level off by ${(100 * fig.noiseLevelError).toFixed(1)} % (tr BᵀΣzB ${noiseStudent.toFixed(4)} vs ${noiseTeacher.toFixed(4)})`);
-      if (!(Math.abs(fig.freqError) <= 0.1))
+      if (!(Math.abs(fig.freqError) <= freqTolerance))
         problems.push(`frequency off by ${(100 * fig.freqError).toFixed(1)} % (${freqStudent.toFixed(4)} vs ${freqTeacher.toFixed(4)} cycles/step)`);
       if (!(Math.abs(fig.llError) <= 0.03))
         problems.push(`held-out ll per step off by ${(100 * fig.llError).toFixed(2)} % (${llStudent.toFixed(3)} vs ${llTeacher.toFixed(3)})`);
@@ -173,6 +210,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
   } finally {
     teacherModel.dispose();
     student.dispose();
+    encoder?.dispose();
   }
 }
 
@@ -347,32 +385,40 @@ export const cases: GpuCase[] = [
   {
     // The bootstrap bound with K = 16 is maximised at a larger noise than the teacher's: scaling the
     // teacher's own noise std by 0.5/0.7/1/1.4/2 gives held-out ll per step −26.76/−26.48/−26.37/
-    // −26.35/−26.40 (K = 64: −26.37/−26.27/−26.22/−26.23/−26.30), and students fitted at K = 16 end
-    // at +37 … +56 % (600–1000 iterations). Fitting from the start at K = 64 falls into a noise-driven
-    // optimum instead (+219 % after 1500 iterations), as do batch 32, 128 trials, b initialised from
-    // the counts, or holding the noise small for the first 300 iterations (+5 … +45 % over 4 seeds).
-    // What works is the usual particle schedule: the K = 16 fit learns the dynamics cheaply, then 500
-    // iterations at K = 64 move the noise toward the tighter bound's optimum. Measured on lavapipe:
-    // +56 % → +19.0 % (student seed 2: +47 % → +21.2 %); a larger refining lr (1e-2) diverges.
-    name: 'teacher–student: Poisson oscillator (bootstrap proposal, K = 16 then K = 64) recovers noise, frequency and held-out ll',
-    // Statistical, fixed-seed fits: run under Node; SwiftShader's coarser float32 transcendentals send
-    // the optimisation down another path and it is 6× slower.
+    // −26.35/−26.40 (K = 64: −26.37/−26.27/−26.22/−26.23/−26.30), so students fitted at K = 16 end
+    // at +37 … +56 %, and K = 64 from the start is too slow. Worse, the bootstrap K = 16 fit does not
+    // reliably learn the oscillation at all: moving every normal by ~1e-6 (the RNG's own sin/cos) sent
+    // it to a slow, noise-driven solution (frequency −80 % after K = 16; noise +136 %, frequency −93 %
+    // after the K = 64 phase). The encoder proposal (the published method for spike data) learns the
+    // dynamics from every seed tried: its first phase reads the spikes, whole trials, with one trained
+    // encoder variance. Then 500 bootstrap iterations at K = 64 move the noise toward that tighter bound's
+    // optimum. That phase must end at a small learning rate: at lr 2e-3 the fitted limit cycle's frequency
+    // moves by ±5 % between readbacks 50 iterations apart, so where the fit stops decided the frequency
+    // (+2.3 % on one build, +11.7 % on another with other rounding). It holds lr 3e-3 for 300 iterations
+    // (the noise travels as before), then decays to 1e-4 (a decay over all 500 iterations left the noise
+    // at +28.8 % for seed 1). Measured on lavapipe (student seed / encoder convolution): 1 / FFT noise +24.1 %,
+    // frequency +0.7 %; 1 / direct +25.1 %, +0.7 %; 3 / FFT +23.7 %, +0.5 %. The frequency no longer depends on
+    // rounding; the noise still ends at the bound, where the K = 64 bootstrap bound peaks (bench/RESULTS.md).
+    name: 'teacher–student: Poisson oscillator (encoder proposal at K = 16, then bootstrap at K = 64) recovers noise, frequency and held-out ll',
+    // Statistical, fixed-seed fits: run under Node; SwiftShader is several times slower.
+    // ~220 s of process CPU time on lavapipe (encoder phase ~60 s, the K = 64 phase most of the rest).
     browser: false,
-    timeoutMs: 420_000,
+    timeoutMs: 600_000,
     async run(engine) {
       await teacherStudentRecovery(engine, {
         teacher: presetTeacher('osc-poisson'),
         trainTrials: 32,
         heldOutTrials: 16,
         steps: 100,
-        proposal: 'bootstrap',
+        proposal: 'encoder',
+        encoder: { kernels: [21, 11, 1], channels: [32, 32], padMode: 'circular', constantVar: true, initScale: 0.3 },
         particles: 16,
         batch: 8,
-        window: 50,
+        window: 100,
         iterations: 600,
         lr: 0.01,
         lrEnd: 0.003,
-        refine: { particles: 64, iterations: 500, lr: 0.003, lrEnd: 0.002 },
+        refine: { proposal: 'bootstrap', window: 50, particles: 64, iterations: 500, lr: 0.003, lrEnd: 1e-4, lrHold: 300 },
         studentNoiseInit: 0.3,
         studentObsNoiseInit: 0.3,
       });

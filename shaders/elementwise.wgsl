@@ -5,7 +5,7 @@
 
 override WG: u32 = 256u;
 // Unary op id (UNARY_* in src/gpu/shared-constants.ts): 0 affine αx+β, 1 exp, 2 log, 3 softplus, 4 sigmoid,
-// 5 tanh, 6 square, 7 gelu (erf form), 8 leaky relu (slope alpha).
+// 5 tanh, 6 square, 7 gelu (erf form), 8 leaky relu (slope alpha), 9 clamp to [alpha, beta].
 override UNARY: u32 = 0u;
 // Binary op id (BINARY_*): 0 add, 1 sub, 2 mul, 3 div.
 override BINARY: u32 = 0u;
@@ -73,6 +73,7 @@ fn unary_f(v: f32) -> f32 {
     case UNARY_TANH: { return nl_tanh(v); }
     case UNARY_GELU: { return v * normal_cdf(v); }
     case UNARY_LEAKY_RELU: { return select(pu.alpha * v, v, v > 0.0); }
+    case UNARY_CLAMP: { return clamp(v, pu.alpha, pu.beta); }
     default: { return v * v; }
   }
 }
@@ -88,6 +89,8 @@ fn unary_df(v: f32) -> f32 {
     // Φ(v) + v φ(v)
     case UNARY_GELU: { return normal_cdf(v) + v * 0.39894228 * exp(-0.5 * v * v); }
     case UNARY_LEAKY_RELU: { return select(pu.alpha, 1.0, v > 0.0); }
+    // zero outside the bounds, one inside and on them (as torch.clamp)
+    case UNARY_CLAMP: { return select(0.0, 1.0, v >= pu.alpha && v <= pu.beta); }
     default: { return 2.0 * v; }
   }
 }

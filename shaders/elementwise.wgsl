@@ -6,7 +6,7 @@
 
 override WG: u32 = 256u;
 // Unary op id (UNARY_* in src/gpu/shared-constants.ts): 0 affine αx+β, 1 exp, 2 log, 3 softplus, 4 sigmoid,
-// 5 tanh, 6 square, 7 gelu (erf form), 8 leaky relu (slope alpha).
+// 5 tanh, 6 square, 7 gelu (erf form), 8 leaky relu (slope alpha), 9 clamp to [alpha, beta].
 override UNARY: u32 = 0u;
 // Binary op id (BINARY_*): 0 add, 1 sub, 2 mul, 3 div.
 override BINARY: u32 = 0u;
@@ -59,6 +59,7 @@ fn unary_f(v: f32) -> f32 {
     case UNARY_TANH: { return nl_tanh(v); }
     case UNARY_GELU: { return gelu_f(v); }
     case UNARY_LEAKY_RELU: { return leaky_f(v, pu.alpha); }
+    case UNARY_CLAMP: { return clamp(v, pu.alpha, pu.beta); }
     default: { return v * v; }
   }
 }
@@ -73,6 +74,8 @@ fn unary_df(v: f32) -> f32 {
     case UNARY_TANH: { let t = nl_tanh(v); return 1.0 - t * t; }
     case UNARY_GELU: { return gelu_df(v); }
     case UNARY_LEAKY_RELU: { return leaky_df(v, pu.alpha); }
+    // zero outside the bounds, one inside and on them (as torch.clamp)
+    case UNARY_CLAMP: { return select(0.0, 1.0, v >= pu.alpha && v <= pu.beta); }
     default: { return 2.0 * v; }
   }
 }

@@ -42,6 +42,7 @@ export const UNARY_TANH = 5;
 export const UNARY_SQUARE = 6;
 export const UNARY_GELU = 7;
 export const UNARY_LEAKY_RELU = 8;
+export const UNARY_CLAMP = 9;
 /** Elementwise binary ops (the BINARY override of shaders/elementwise.wgsl). */
 export const BINARY_ADD = 0;
 export const BINARY_SUB = 1;

@@ -7,6 +7,9 @@
  * axis for k_i (placement and mode as src/ops/conv.ts), convolves c_{i−1} → c_i channels and applies the
  * activation (GELU, erf form, or leaky ReLU 0.1); the last stage pads for k_L and applies two heads
  * c_{L−1} → R, the mean and the log-variance (or, with constantVar, one trained log-variance per latent).
+ * The log-variance is clamped to [log 1e-8, log 100], the reference's variance bounds for this proposal
+ * (ENCODER_LOG_VAR_BOUNDS: without them an encoder that the fit switches off drives its log-variance past
+ * float32's exp range and the filter's gradient becomes 0 · ∞ = NaN).
  * The first layer reads the first `inChannels` channels of the data (the held-in channels).
  *
  * Initialisation as PyTorch's Conv1d default (kaiming-uniform with a = √5): weights and biases
@@ -27,12 +30,18 @@ import {
   type PadMode,
   type PadPlacement,
 } from '../ops/conv.js';
-import { add, unaryRef } from '../ops/elementwise.js';
+import { add, clamp, unaryRef } from '../ops/elementwise.js';
 
 export const ENCODER_ACTIVATIONS = CONV_ACTIVATIONS;
 export type EncoderActivation = ConvActivation;
 /** Slope of the leaky ReLU activation (the reference's LeakyReLU(0.1)). */
 export const LEAKY_SLOPE = 0.1;
+/**
+ * Bounds of the encoder's log-variance: the reference clamps the proposal's variance to [1e-8, 100]. The upper
+ * one matters in practice: Adam keeps stepping a log-variance whose gradient vanishes (α → 0) at the same rate,
+ * so an unbounded one reaches exp's float32 overflow (≈ 88.7) within tens of iterations.
+ */
+export const ENCODER_LOG_VAR_BOUNDS = [Math.log(1e-8), Math.log(100)] as const;
 
 export interface EncoderConfig {
   /** Kernel lengths [k_1 … k_L], L ≥ 2: L − 1 hidden layers, then the heads. */
@@ -219,13 +228,15 @@ export function encode(e: EncoderConfig, params: Record<string, Tensor>, y: Tens
     h = a;
   }
   const mean = conv1d(h, params['mean.weight'], params['mean.bias'], { ...conv, outLayout: 'btc' });
-  let logVar: Tensor;
+  let raw: Tensor;
   if (e.constantVar) {
     const zeros = Tensor.zeros(y.engine, mean.shape, 'f32', 'encoder.zeros');
-    logVar = add(zeros, params.logVar);
+    raw = add(zeros, params.logVar);
     zeros.dispose();
-  } else logVar = conv1d(h, params['logVar.weight'], params['logVar.bias'], { ...conv, outLayout: 'btc' });
+  } else raw = conv1d(h, params['logVar.weight'], params['logVar.bias'], { ...conv, outLayout: 'btc' });
   done(h);
+  const logVar = clamp(raw, ...ENCODER_LOG_VAR_BOUNDS);
+  done(raw);
   return { mean, logVar };
 }
 
@@ -253,10 +264,10 @@ export function encodeRef(
     h = act(z);
   }
   const mean = conv1dRef(h, hShape, params['mean.weight'], shapes.get('mean.weight')!, params['mean.bias'], { ...conv, outLayout: 'btc' });
-  const logVar = e.constantVar
+  const raw = e.constantVar
     ? Float64Array.from(mean, (_, i) => params.logVar[i % rank])
     : conv1dRef(h, hShape, params['logVar.weight'], shapes.get('logVar.weight')!, params['logVar.bias'], { ...conv, outLayout: 'btc' });
-  return { mean, logVar };
+  return { mean, logVar: unaryRef('clamp', raw, ...ENCODER_LOG_VAR_BOUNDS) };
 }
 
 /** The encoder's parameters on the GPU (trainable tensors) and its forward. */

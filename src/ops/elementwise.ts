@@ -1,7 +1,7 @@
 /**
  * Elementwise ops on the tape: numpy-broadcast binary ops (add, sub, mul, div; rank ≤ 4) whose
  * backward sums over the broadcast dimensions, and unary maps (affine, exp, log, softplus, sigmoid,
- * tanh, square, and the encoder's activations GELU (erf form) and leaky ReLU). Each has a float64
+ * tanh, square, clamp, and the encoder's activations GELU (erf form) and leaky ReLU). Each has a float64
  * reference (`binaryRef`, `unaryRef`) used as the test oracle.
  */
 import { record } from '../autodiff/tape.js';
@@ -13,6 +13,7 @@ import {
   BINARY_MUL,
   BINARY_SUB,
   UNARY_AFFINE,
+  UNARY_CLAMP,
   UNARY_EXP,
   UNARY_GELU,
   UNARY_LEAKY_RELU,
@@ -38,6 +39,7 @@ export const UNARY = {
   square: UNARY_SQUARE,
   gelu: UNARY_GELU,
   leaky_relu: UNARY_LEAKY_RELU,
+  clamp: UNARY_CLAMP,
 } as const;
 export type UnaryOp = keyof typeof UNARY;
 
@@ -217,6 +219,11 @@ export const square = (x: Tensor): Tensor => unary('square', x);
 export const gelu = (x: Tensor): Tensor => unary('gelu', x);
 /** Leaky ReLU: x for x > 0, slope · x otherwise (derivative slope at 0, as torch). */
 export const leakyRelu = (x: Tensor, slope = 0.1): Tensor => unary('leaky_relu', x, slope, 0, 'leakyRelu');
+/** min(max(x, lo), hi); the gradient is zero outside [lo, hi] (as torch.clamp). */
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  if (!(lo <= hi)) throw new Error(`clamp: lower bound ${lo} is above the upper bound ${hi}`);
+  return unary('clamp', x, lo, hi);
+}
 
 // ------------------------------------------------------------------ float64 references
 
@@ -284,6 +291,7 @@ export function unaryRef(op: UnaryOp, x: ArrayLike<number>, alpha = 1, beta = 0)
     square: (v: number) => v * v,
     gelu: (v: number) => v * normalCdf(v),
     leaky_relu: (v: number) => (v > 0 ? v : alpha * v),
+    clamp: (v: number) => Math.min(Math.max(v, alpha), beta),
   }[op];
   return Float64Array.from(x, f);
 }

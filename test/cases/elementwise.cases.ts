@@ -11,6 +11,7 @@ import {
   exp,
   gelu,
   leakyRelu,
+  clamp,
   log,
   mul,
   neg,
@@ -78,6 +79,8 @@ const UNARY_CASES: { name: string; f: (x: T) => T; ref: (x: Float64Array) => Flo
   { name: 'gelu', f: gelu, ref: (x) => unaryRef('gelu', x), lo: -7, hi: 7 },
   { name: 'leakyRelu', f: (x) => leakyRelu(x), ref: (x) => unaryRef('leaky_relu', x, 0.1), lo: -2, hi: 2 },
   { name: 'leakyRelu slope 0.3', f: (x) => leakyRelu(x, 0.3), ref: (x) => unaryRef('leaky_relu', x, 0.3), lo: -2, hi: 2 },
+  // points on both sides of both bounds (none within the finite-difference step of a kink)
+  { name: 'clamp', f: (x) => clamp(x, -1, 0.5), ref: (x) => unaryRef('clamp', x, -1, 0.5), lo: -2, hi: 2 },
 ];
 
 const unaryCases: GpuCase[] = UNARY_CASES.map(({ name, f, ref, lo, hi }, i) => ({

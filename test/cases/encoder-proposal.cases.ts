@@ -14,7 +14,7 @@ import { referenceFilter, type FilterSpec } from '../../src/inference/reference-
 import { smcFilter, splitPaths } from '../../src/inference/smc-op.js';
 import { smcFilterSteps } from '../../src/inference/smc-step.js';
 import type { Engine } from '../../src/gpu/engine.js';
-import { CnnEncoder, DEFAULT_ENCODER, encodeRef, encoderAlpha } from '../../src/models/encoder.js';
+import { CnnEncoder, DEFAULT_ENCODER, ENCODER_LOG_VAR_BOUNDS, encodeRef, encoderAlpha } from '../../src/models/encoder.js';
 import { DEFAULT_CONFIG, LowRankRNN, type ModelConfig } from '../../src/models/lowrank-rnn.js';
 import type { PadPlacement } from '../../src/ops/conv.js';
 import { mulberry32 } from '../../src/util/random.js';
@@ -155,7 +155,74 @@ async function objectiveMatches(engine: Engine, placement: PadPlacement, heldIn 
   model.dispose();
 }
 
+/**
+ * The objective (acausal encoder with a log-variance head) with every head output at `bias` (weights zeroed): the
+ * loss, the encoder's log-variances and the gradients of every encoder tensor.
+ */
+async function logVarHeadAt(engine: Engine, bias: number) {
+  const config = encoderModel('acausal');
+  const model = LowRankRNN.create(engine, config, 3);
+  const encoder = CnnEncoder.create(engine, config.encoder!, config.rank, 4);
+  const host = await encoder.hostParams();
+  encoder.setHostParams({ ...host, 'logVar.weight': new Float32Array(host['logVar.weight'].length), 'logVar.bias': new Float32Array(config.rank).fill(bias) });
+  const [B, T, K, D] = [2, 8, 8, config.obsDim];
+  const rand = mulberry32(37);
+  const yT = Tensor.fromArray(
+    engine,
+    Float32Array.from({ length: B * T * D }, () => Math.floor(rand() * 3)),
+    [B, T, D],
+    'f32',
+    'y',
+  );
+  const tape = Tape.begin(engine);
+  const { loss, encoderLogVar } = objective(
+    model,
+    yT,
+    null,
+    { proposal: 'encoder', resampling: 'systematic', B, T, K, key: seedToKey(17), iter: 2 },
+    'fused',
+    encoder,
+  );
+  tape.end();
+  const names = Object.keys(encoder.params);
+  const grads = tape.gradients(loss, encoder.trainable());
+  const out = {
+    loss: (await loss.readF32())[0],
+    logVar: await encoderLogVar!.readF32(),
+    grads: {} as Record<string, Float32Array>,
+  };
+  for (const [i, n] of names.entries()) out.grads[n] = await grads[i]!.readF32();
+  tape.dispose();
+  for (const t of [yT, ...encoder.trainable()]) t.dispose();
+  model.dispose();
+  return out;
+}
+
 export const cases: GpuCase[] = [
+  {
+    // Regression: a fit that switched the encoder off drove its log-variance head to 87 within 65 iterations,
+    // and exp overflowed into a NaN gradient (0 · ∞). The head is clamped to the reference's variance bounds.
+    name: 'encoder log-variance far outside [log 1e-8, log 100] is clamped: finite loss and gradients, none through the clamped head',
+    async run(e) {
+      const [lo, hi] = ENCODER_LOG_VAR_BOUNDS.map(Math.fround);
+      const runs: [number, Awaited<ReturnType<typeof logVarHeadAt>>][] = [];
+      for (const b of [200, 300, -200, 4]) runs.push([b, await logVarHeadAt(e, b)]);
+      for (const [bias, r] of runs) {
+        const want = bias > hi ? hi : bias < lo ? lo : Math.fround(bias);
+        if (r.logVar.some((v) => v !== want)) throw new Error(`log-variance head at ${bias}: encoder log-variances ${r.logVar.slice(0, 4)}…, expected ${want}`);
+        if (!Number.isFinite(r.loss)) throw new Error(`log-variance head at ${bias}: loss ${r.loss}`);
+        for (const [name, g] of Object.entries(r.grads)) {
+          if (g.some((v) => !Number.isFinite(v))) throw new Error(`log-variance head at ${bias}: gradient of encoder ${name} is not finite`);
+          const clamped = bias !== 4 && name.startsWith('logVar');
+          if (clamped && g.some((v) => v !== 0)) throw new Error(`log-variance head at ${bias}: the clamped head's ${name} has gradient ${g.slice(0, 4)}…`);
+          if (!clamped && name === 'logVar.bias' && g.every((v) => v === 0))
+            throw new Error('log-variance head at 4 (inside the bounds): no gradient reaches it');
+        }
+      }
+      // beyond the bound the value does not matter
+      if (runs[0][1].loss !== runs[1][1].loss) throw new Error(`log-variance head at 200 and 300: losses ${runs[0][1].loss} and ${runs[1][1].loss}`);
+    },
+  },
   {
     name: 'encoder proposal (Gaussian; Poisson softplus with inputs) matches the float64 reference at T = 60',
     async run(e) {

@@ -96,7 +96,7 @@ const toDataset = (data: Float32Array, trials: number, time: number, channels: n
  * 5 / 6 / 7, where the autocorrelation over 16 sequences gives −1.8 / −1.9 / −1.5 % (the teacher's own
  * estimates agree within 1 % with either).
  */
-async function generatedFrequency(model: LowRankRNN): Promise<number> {
+export async function generatedFrequency(model: LowRankRNN): Promise<number> {
   const steps = 2048;
   const sequences = 16;
   const g = await generate(model, { steps, sequences, burnIn: 100, seed: 5 });

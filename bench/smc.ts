@@ -75,8 +75,8 @@ export interface SmcBenchLine {
   train_fwd_ms: number | null;
   train_fwd_cpu_ms: number | null;
   pool_bytes: number;
-  /** With --profile: ms per kernel of one training iteration, each dispatch replayed alone (profileDispatches). */
-  train_profile?: { kernel: string; dispatches: number; ms: number }[];
+  /** With --profile: ms (wall) and cpu_ms (this process's CPU time) per kernel of one training iteration, each dispatch replayed alone (profileDispatches). */
+  train_profile?: { kernel: string; dispatches: number; ms: number; cpu_ms: number }[];
   ll_var: number;
   ll_mean: number;
   ll_seeds: number;

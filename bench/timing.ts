@@ -59,7 +59,11 @@ export async function timeGpu(engine: Engine, encode: () => void, options: { run
  * kernel label (summed over its dispatches, per replay) with dispatch counts, largest first. The
  * replays see whatever the buffers hold by then: a profile of costs, not of results.
  */
-export async function profileDispatches(engine: Engine, encode: () => void, repeat = 3): Promise<{ kernel: string; dispatches: number; ms: number }[]> {
+export async function profileDispatches(
+  engine: Engine,
+  encode: () => void,
+  repeat = 3,
+): Promise<{ kernel: string; dispatches: number; ms: number; cpu_ms: number }[]> {
   type Dispatch = Parameters<Engine['dispatch']>;
   const recorded: Dispatch[] = [];
   const dispatch = engine.dispatch;
@@ -78,14 +82,18 @@ export async function profileDispatches(engine: Engine, encode: () => void, repe
     engine.dispatch = dispatch;
   }
   await engine.sync();
-  const by = new Map<string, { dispatches: number; ms: number }>();
+  const by = new Map<string, { dispatches: number; ms: number; cpu_ms: number }>();
   for (const [kernel, bindings, grid] of recorded) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let r = 0; r < repeat; r++) engine.dispatch(kernel, bindings, grid);
     await engine.sync();
-    const e = by.get(kernel.label) ?? { dispatches: 0, ms: 0 };
+    const c = process.cpuUsage(c0);
+    const e = by.get(kernel.label) ?? { dispatches: 0, ms: 0, cpu_ms: 0 };
     e.dispatches++;
     e.ms += (performance.now() - t0) / repeat;
+    // this process's CPU time (a software adapter computes on its threads): steadier than wall time on a loaded machine
+    e.cpu_ms += (c.user + c.system) / 1000 / repeat;
     by.set(kernel.label, e);
   }
   return [...by.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);

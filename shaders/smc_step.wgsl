@@ -153,18 +153,27 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   let tin = min(max(t, 1u) - 1u, p.T - 1u);
   var tsum = array<f32, PB * R>();
   for (var i = 0u; i < p.N; i++) {
+    // the rank loops unrolled too: software adapters' compilers stop unrolling loops of a few dozen
+    // iterations, and a loop-indexed private array becomes per-lane scratch memory (rank 36)
     var mrow = array<f32, R>();
     var nrow = array<f32, R>();
-    for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+#unroll U R
+    mrow[U] = theta[p.off_m + i * R + U];
+    nrow[U] = theta[p.off_n + i * R + U];
+#endunroll
     let h = theta[p.off_h + i];
     var cur = 0.0;
     for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(bg, tin, j); }
 #unroll Q PB
     {
       var x = cur;
-      for (var r = 0u; r < R; r++) { x += mrow[r] * zp[Q * R + r]; }
+#unroll U R
+      x += mrow[U] * zp[Q * R + U];
+#endunroll
       let f = phi(x, h);
-      for (var r = 0u; r < R; r++) { tsum[Q * R + r] += nrow[r] * f; }
+#unroll U R
+      tsum[Q * R + U] += nrow[U] * f;
+#endunroll
     }
 #endunroll
   }

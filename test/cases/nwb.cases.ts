@@ -380,11 +380,13 @@ export const cases: GpuCase[] = [
         if (!(Math.abs(blocked[k] - out[k]) <= 1e-9 * Math.abs(out[k]))) throw new Error(`${k} in blocks of 7 trials ${blocked[k]}, in one pass ${out[k]}`);
       }
       // the model with held-out channels: filtered on the held-in units alone it has the teacher's log-likelihood
-      // (bootstrap proposal, same random numbers); its own channels predict the held-out units
+      // (bootstrap proposal, same random numbers) up to float32 rounding, which differs between the two models'
+      // kernels and can flip a resampling decision (3e-4 relative measured); counting its held-out channels would
+      // move it by ~1/6. Its own channels predict the held-out units.
       console.log(`eval-spikes on the model with held-out channels: ${JSON.stringify(own)}`);
       if ((own.held_out_rates as unknown) !== 'model channels' || (out.held_out_rates as unknown) !== 'fitted readout')
         throw new Error(`held-out rates from ${own.held_out_rates} and ${out.held_out_rates}`);
-      if (!(Math.abs(own.ll_per_step - out.ll_per_step) < 1e-6 * Math.abs(out.ll_per_step)))
+      if (!(Math.abs(own.ll_per_step - out.ll_per_step) < 2e-3 * Math.abs(out.ll_per_step)))
         throw new Error(`log-likelihood per step ${own.ll_per_step}, the teacher's on the held-in units ${out.ll_per_step}`);
       if (!(own.co_bps > 0.2)) throw new Error(`co-bps ${own.co_bps} from the model's held-out channels (the teacher's readout gives ${out.co_bps})`);
       if (!(own.fp_bps > 0 && own.vel_r2 > 0.9)) throw new Error(`fp-bps ${own.fp_bps}, velocity R² ${own.vel_r2}`);

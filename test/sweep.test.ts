@@ -136,8 +136,10 @@ describe('with redis', () => {
   test('bad sweeps are rejected before anything reaches Redis', async () => {
     const conn = { redis: redis.url, store };
     await expect(submitSweep(sweep({ fit: { particles: 0 } }), conn, 's.json')).rejects.toThrow('fit.particles: must be ≥ 1, got 0');
+    // the store's root is read first: awaiting it inside toThrow's argument would leave the rejection unhandled meanwhile
+    const storeRoot = await openStore(store).then((s) => s.root);
     await expect(submitSweep(JSON.stringify({ data: { sha256: HASH } }), conn, 's.json')).rejects.toThrow(
-      `s.json: missing data hash: the store ${await openStore(store).then((s) => s.root)} holds no data ${HASH}`,
+      `s.json: missing data hash: the store ${storeRoot} holds no data ${HASH}`,
     );
     await expect(submitSweep(JSON.stringify({ data: { path: 'escape.npy' } }), conn, 's.json')).rejects.toThrow(/s\.json: data\.path: path outside the store/);
     // valid JSON and types, but a combination `fit` refuses (the optimal proposal needs Gaussian identity observations)

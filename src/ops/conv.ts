@@ -451,8 +451,8 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | null, options: Conv1
       if (!gy) return none;
       const [sx, sw, xf, wf] = saved;
       // the FFT path's bias gradient comes from these spectra too (their DC bins)
-      const fusedZ = act ? { op: act.op, z: saved[4] } : undefined;
-      const gyf = N && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad) ? spectra(engine, gy, yRows, Tout, 0, Tout, PAD_MODES.zeros, N, fusedZ) : null;
+      const gyf =
+        N && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad) ? spectra(engine, gy, yRows, Tout, 0, Tout, PAD_MODES.zeros, N, act ?? undefined) : null;
       let gx: Tensor | null = null;
       if (x.requiresGrad) {
         const covers = Cin * T * B === x.size;

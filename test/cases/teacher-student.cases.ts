@@ -76,6 +76,8 @@ export interface RecoveryFigures {
   noiseStudent: number;
   /** √(tr BᵀΣzB student / teacher) − 1: relative error of the noise level (a std). */
   noiseLevelError: number;
+  /** The same before the fit (the student's initialisation). */
+  noiseLevelErrorStart: number;
   freqTeacher: number;
   freqStudent: number;
   freqError: number;
@@ -128,7 +130,10 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
   const encoder = encoderConfig && CnnEncoder.create(engine, encoderConfig, t.config.rank, seed);
   const noiseTolerance = spec.noiseTolerance ?? NOISE_TOLERANCE;
   const freqTolerance = spec.freqTolerance ?? FREQ_TOLERANCE;
+  const noiseLevelError = async (model: LowRankRNN) =>
+    Math.sqrt(observedTransitionNoise(studentConfig, await model.hostParams()) / observedTransitionNoise(t.config, t.params)) - 1;
   try {
+    const noiseLevelErrorStart = await noiseLevelError(student);
     const f0 = performance.now();
     const phases: FitPhase[] = [spec, ...(spec.refine ? [spec.refine] : [])];
     for (const [i, ph] of phases.entries()) {
@@ -146,7 +151,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         seed: seed + i,
         logEvery: 100,
       });
-      const err = Math.sqrt(observedTransitionNoise(studentConfig, await student.hostParams()) / observedTransitionNoise(t.config, t.params)) - 1;
+      const err = await noiseLevelError(student);
       console.log(`teacher-student ${t.name} phase ${i + 1} (K = ${ph.particles}, ${ph.iterations} iterations): noise level ${(100 * err).toFixed(1)} %`);
     }
     const fitSeconds = (performance.now() - f0) / 1000;
@@ -172,6 +177,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         noiseTeacher,
         noiseStudent,
         noiseLevelError: Math.sqrt(noiseStudent / noiseTeacher) - 1,
+        noiseLevelErrorStart,
         freqTeacher,
         freqStudent,
         freqError: freqStudent / freqTeacher - 1,

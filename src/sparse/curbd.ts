@@ -17,6 +17,7 @@
  * fitted by ridge on the learner's own free-running rates.
  */
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { optimizerStepRef } from '../ops/optim.js';
 import { rateRnnTrialsRef } from './bptt-op.js';
 import { resolveSparseSetup, type SparseCommonOptions, type SparseRnn, type SparseTask } from './task.js';
 
@@ -179,22 +180,13 @@ export function curbdFreeRunLoss(
   return { loss, gJ, gU, gx0 };
 }
 
-/** Adam on float64 parameter arrays in place (β 0.9 / 0.999). */
+/** Adam on float64 parameter arrays in place, by the optimiser's float64 reference step (β 0.9 / 0.999). */
 function adamRefine(params: Float64Array[], lossGrad: () => Float64Array[], iterations: number, lr: number): void {
   const m1 = params.map((p) => new Float64Array(p.length));
   const m2 = params.map((p) => new Float64Array(p.length));
   for (let it = 1; it <= iterations; it++) {
     const grads = lossGrad();
-    const c1 = 1 - 0.9 ** it;
-    const c2 = 1 - 0.999 ** it;
-    params.forEach((p, k) => {
-      const [g, a, b] = [grads[k], m1[k], m2[k]];
-      for (let i = 0; i < p.length; i++) {
-        a[i] = 0.9 * a[i] + 0.1 * g[i];
-        b[i] = 0.999 * b[i] + 0.001 * g[i] * g[i];
-        p[i] -= (lr * a[i]) / c1 / (Math.sqrt(b[i] / c2) + 1e-12);
-      }
-    });
+    params.forEach((p, k) => optimizerStepRef('adam', p, grads[k], m1[k], m2[k], it, { lr, eps: 1e-12 }));
   }
 }
 

@@ -5,8 +5,9 @@
  * neurons (training and held-out conditions separately) and the normalised output error on held-out
  * reach directions. Baselines: K = 0 (outputs only), an untrained random network (J ~ N(0, g²/n),
  * W = 0) and a CURBD-style learner given all neurons at the circuit's own time constant and rate
- * function (the upper bound; --curbd-rate tanh for the tanh learner). Held-out errors and SVCCA at each K are compared with K = 0 over seeds by the paired Wilcoxon
- * signed-rank test, with bootstrap intervals of the mean paired difference.
+ * function (the upper bound; --curbd-rate tanh for the tanh learner). Held-out errors and SVCCA at each
+ * K are compared with K = 0 over seeds by the paired Wilcoxon signed-rank test, with bootstrap intervals
+ * of the mean paired difference.
  *
  *   node dist/bench/sparse-sweep.js --paper [--out DIR]   (200 neurons, 300 units, 24 directions, 10 seeds)
  *   node dist/bench/sparse-sweep.js [--out DIR] [--neurons 60] [--counts 0,5,10,20,40,60] [--seeds 1-3] ...

@@ -4,9 +4,10 @@
  * sampled subset and the network seed both vary with the seed), and report SVCCA against all circuit
  * neurons (training and held-out conditions separately) and the normalised output error on held-out
  * reach directions. Baselines: K = 0 (outputs only), an untrained random network (J ~ N(0, g²/n),
- * W = 0) and a CURBD-style learner given all neurons at the circuit's own time constant (the upper
- * bound). Held-out errors and SVCCA at each K are compared with K = 0 over seeds by the paired Wilcoxon
- * signed-rank test, with bootstrap intervals of the mean paired difference.
+ * W = 0) and a CURBD-style learner given all neurons at the circuit's own time constant and rate
+ * function (the upper bound; --curbd-rate tanh for the tanh learner). Held-out errors and SVCCA at each
+ * K are compared with K = 0 over seeds by the paired Wilcoxon signed-rank test, with bootstrap intervals
+ * of the mean paired difference.
  *
  *   node dist/bench/sparse-sweep.js --paper [--out DIR]   (200 neurons, 300 units, 24 directions, 10 seeds)
  *   node dist/bench/sparse-sweep.js [--out DIR] [--neurons 60] [--counts 0,5,10,20,40,60] [--seeds 1-3] ...
@@ -14,7 +15,8 @@
  *
  * --held-out odd trains on every other reach direction and tests on the interleaved ones. The
  * optimised circuit is cached per seed and options in --circuit-cache (default .cache/circuits).
- * Writes DIR/sweep.jsonl (one line per fit), DIR/sweep.md (tables) and DIR/sweep.svg/png (plot).
+ * Writes DIR/sweep.jsonl (one line per fit), DIR/sweep.md (tables) and DIR/sweep.svg/png (plot). --resume
+ * refits only what DIR lacks: a CURBD row of another rate function is dropped and refitted (one fit).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,6 +75,8 @@ interface Row {
   /** CURBD rows: worst and median R² of a unit against its neuron (training conditions). */
   unitR2Worst?: number;
   unitR2Median?: number;
+  /** CURBD rows: the units' rate function (absent in rows written before the option: tanh). */
+  curbdRate?: 'circuit' | 'tanh';
   /** Why the fit failed (its metrics are NaN and it is left out of the statistics). */
   failed?: string;
 }
@@ -95,6 +99,8 @@ async function main(): Promise<void> {
       trials: { type: 'string', default: '60' },
       // Free-running refinement of the CURBD upper bound (Adam iterations; 0: teacher-forced fit only).
       'curbd-refine': { type: 'string' },
+      // The CURBD learner's rate function: the circuit's own or tanh.
+      'curbd-rate': { type: 'string', default: 'circuit' },
       dt: { type: 'string', default: '4' },
       tau: { type: 'string', default: '50' },
       g: { type: 'string', default: '1.2' },
@@ -154,6 +160,7 @@ async function main(): Promise<void> {
     nOutputs: circuit.muscles,
     rates: circuit.rates,
     nNeurons: nBio,
+    rateFunction: circuit.rate,
   };
   const n = Number(values.learner);
   const g = Number(values.g);
@@ -176,6 +183,8 @@ async function main(): Promise<void> {
   };
   const curbdRefine = Number(values['curbd-refine']);
   if (!Number.isInteger(curbdRefine) || curbdRefine < 0) throw new Error(`--curbd-refine must be an integer ≥ 0 (got "${values['curbd-refine']}")`);
+  const curbdRate = values['curbd-rate'];
+  if (curbdRate !== 'circuit' && curbdRate !== 'tanh') throw new Error(`--curbd-rate must be circuit or tanh (got "${curbdRate}")`);
   const method = values.method;
   if (method !== 'rls' && method !== 'bptt') throw new Error(`--method must be rls or bptt (got "${method}")`);
   const bptt = { n, tau: common.tau, dt: common.dt, g, heldOut, iterations: Number(values.iters), lr: Number(values.lr), lambda: Number(values.lambda) };
@@ -183,12 +192,14 @@ async function main(): Promise<void> {
     method === 'bptt' ? trainBptt(engine, task, { ...bptt, sampled, seed }) : trainFullForce(engine, task, { ...common, sampled, seed });
   await mkdir(values.out, { recursive: true });
   // --resume keeps the fits already in DIR/sweep.jsonl (same options assumed) and runs the rest.
-  const rows: Row[] = given.resume
+  const resumed: Row[] = given.resume
     ? (await readFile(join(values.out, 'sweep.jsonl'), 'utf8').catch(() => ''))
         .split('\n')
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as Row)
     : [];
+  const rows = resumed.filter((r) => r.kind !== 'curbd' || (r.curbdRate ?? 'tanh') === curbdRate);
+  if (rows.length < resumed.length) console.log(`--resume: ${resumed.length - rows.length} CURBD rows of the other rate function dropped; refitting`);
   const done = (kind: Row['kind'], sampled: number, seed: number) => rows.some((r) => r.kind === kind && r.sampled === sampled && r.seed === seed);
   const log = async (r: Row) => {
     rows.push(r);
@@ -209,7 +220,7 @@ async function main(): Promise<void> {
       trainOutputError: ev.trainOutputError,
       heldOutOutputError: ev.heldOutOutputError ?? NaN,
       seconds,
-      ...(r2 ? { unitR2Worst: r2[0], unitR2Median: r2[r2.length >> 1] } : {}),
+      ...(r2 ? { unitR2Worst: r2[0], unitR2Median: r2[r2.length >> 1], curbdRate } : {}),
     });
   };
   const engine = await createEngine();
@@ -241,7 +252,7 @@ async function main(): Promise<void> {
       if (curbdDone && !done('curbd', nBio, seed)) await log({ ...curbdDone, seed });
       else if (!curbdDone) {
         const t1 = performance.now();
-        const curbd = trainCurbd(task, { sampled: nBio, seed, heldOut, tau: circuit.tau, dt: circuit.dt, refineIterations: curbdRefine });
+        const curbd = trainCurbd(task, { sampled: nBio, seed, heldOut, tau: circuit.tau, dt: circuit.dt, refineIterations: curbdRefine, rate: curbdRate });
         await logFit('curbd', curbd, nBio, seed, (performance.now() - t1) / 1000);
       }
       for (const sampled of counts) {

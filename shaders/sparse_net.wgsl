@@ -2,7 +2,8 @@
 // for a batch of networks sharing the weights:
 //   cur[b, i]  = mat[i, :] · r_in[b, :]  (+ teaching part of the drive for rows i < n)
 //   x[b, i]   += dt/tau (−x[b, i] + mat[i, :] · r_in[b, :] + Σ_k drive[i, k] sig[t, b, k])
-//   r_out[b,i] = tanh(x[b, i])
+//   r_out[b,i] = f(x[b, i]),  f(x) = s tanh(x / s) with s = rate_lo below 0, rate_hi above
+// (tanh: s = 1; the CURBD learner's f is the circuit's asymmetric rate function, src/sparse/circuit.ts).
 // Rows i ≥ n of `mat` are readout rows: only cur (= z = W r) is computed for them.
 // One invocation per (row, batch element), WG rows per workgroup; each dot product runs in one invocation.
 // (One workgroup per row with a tree reduction spent most of its time in barriers on CPU adapters.)
@@ -19,6 +20,8 @@ struct Params {
   record: u32,     // 1: write [r_in | cur] into rec at time t
   rec_t0: u32,     // time offset subtracted before indexing rec
   dt_tau: f32,
+  rate_lo: f32,    // saturation of f below 0 (1 for tanh)
+  rate_hi: f32,    // saturation of f above 0 (1 for tanh)
 }
 
 @group(0) @binding(0) var<storage, read> mat: array<f32>;
@@ -67,5 +70,6 @@ fn step(@builtin(global_invocation_id) gid: vec3<u32>) {
   let xn = xi + p.dt_tau * (-xi + a + ext);
   x[rb + i] = xn;
   // Clamped: some drivers compute tanh through exp and overflow to NaN for large arguments.
-  r_out[rb + i] = tanh(clamp(xn, -15.0, 15.0));
+  let s = select(p.rate_hi, p.rate_lo, xn < 0.0);
+  r_out[rb + i] = s * tanh(clamp(xn / s, -15.0, 15.0));
 }

@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const { task } = await loadMotorTask(values.data);
   const dir = values.model;
   const metaPath = join(dir, 'model.json');
-  let meta: { options?: { tau?: number; dt?: number }; trainConditions?: number[]; heldOut?: number[]; sampled?: number[] };
+  let meta: { options?: { tau?: number; dt?: number }; rate?: SparseRnn['rate']; trainConditions?: number[]; heldOut?: number[]; sampled?: number[] };
   try {
     meta = JSON.parse(await readFile(metaPath, 'utf8'));
   } catch (e) {
@@ -51,6 +51,10 @@ export async function run(argv: string[]): Promise<number> {
   const dt = meta.options?.dt;
   if (!(typeof tau === 'number' && tau > 0 && typeof dt === 'number' && dt > 0)) {
     throw new Error(`${metaPath}: options.tau and options.dt must be positive numbers`);
+  }
+  const rate = meta.rate;
+  if (rate !== undefined && !(typeof rate.r0 === 'number' && typeof rate.rmax === 'number' && rate.r0 > 0 && rate.rmax > rate.r0)) {
+    throw new Error(`${metaPath}: the units' rate function needs 0 < r0 < rmax (got ${JSON.stringify(rate)})`);
   }
   const load = async (name: string, shape: (s: readonly number[]) => boolean, want: string) => {
     const path = join(dir, name);
@@ -82,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     W: W.data,
     Uin: Uin.data,
     xInit: xInit.data,
+    ...(meta.rate ? { rate: meta.rate } : {}),
     sampled: meta.sampled ?? [],
     trainConditions,
     heldOut,

@@ -21,7 +21,9 @@ DIR is a simulate-motor output (rates.npy, outputs.npy, inputs.npy, circuit.json
                          rates, backpropagation through time (Adam on the GPU), or a CURBD-style learner with
                          one unit per sampled neuron (ridge on the neurons' rates; --neurons ignored; use the
                          circuit's --tau 200; --alpha is its per-sample ridge penalty, default 1e-4; then
-                         --refine-iters 100 Adam steps on its free-running error, CPU float64; 0: off)
+                         --refine-iters 100 Adam steps on its free-running error, CPU float64; 0: off;
+                         --curbd-rate circuit|tanh: its units' rate function, the circuit's own from
+                         circuit.json (default when recorded there) or tanh)
   --neurons 300          learner size        --tau 10 (ms)     --dt (ms, default: the data's step)
   --sampled 0            number of circuit neurons used as hints (random, seeded)
   --sampled-indices 1,2  explicit sampled neurons (overrides --sampled)
@@ -66,10 +68,13 @@ export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt
     }
   }
   let dt = 2;
+  let rateFunction: SparseTask['rateFunction'];
   try {
-    dt = JSON.parse(await readFile(join(dir, 'circuit.json'), 'utf8')).dtMs ?? 2;
+    const circuit = JSON.parse(await readFile(join(dir, 'circuit.json'), 'utf8'));
+    dt = circuit.dtMs ?? 2;
+    rateFunction = circuit.rateFunction;
   } catch {
-    // circuit.json is optional; dt then defaults to 2 ms
+    // circuit.json is optional; dt then defaults to 2 ms and the rate function is unknown
   }
   const [C, T] = rates.shape;
   return {
@@ -82,6 +87,7 @@ export async function loadMotorTask(dir: string): Promise<{ task: SparseTask; dt
       nOutputs: outputs.shape[2],
       rates: rates.data,
       nNeurons: rates.shape[2],
+      ...(rateFunction ? { rateFunction } : {}),
     },
     dt,
   };
@@ -120,6 +126,7 @@ export async function run(argv: string[]): Promise<number> {
       clip: { type: 'string', default: '1' },
       'target-scale': { type: 'string', default: '0.5' },
       'refine-iters': { type: 'string', default: '100' },
+      'curbd-rate': { type: 'string' },
       designated: { type: 'string' },
       'log-every': { type: 'string', default: '10' },
       seed: { type: 'string', default: '1' },
@@ -143,6 +150,8 @@ export async function run(argv: string[]): Promise<number> {
   if (method !== 'rls' && method !== 'ridge' && method !== 'bptt' && method !== 'curbd') {
     throw new Error(`--method must be rls, ridge, bptt or curbd (got "${method}")`);
   }
+  const curbdRate = values['curbd-rate'];
+  if (curbdRate !== undefined && curbdRate !== 'circuit' && curbdRate !== 'tanh') throw new Error(`--curbd-rate must be circuit or tanh (got "${curbdRate}")`);
   const { task, dt } = await loadMotorTask(values.data);
   const common = {
     n: num('neurons'),
@@ -162,6 +171,7 @@ export async function run(argv: string[]): Promise<number> {
           lambda: values.alpha === undefined ? undefined : num('alpha'),
           targetScale: num('target-scale'),
           refineIterations: num('refine-iters'),
+          rate: curbdRate as 'circuit' | 'tanh' | undefined,
         }
       : method === 'bptt'
         ? {
@@ -249,6 +259,7 @@ export async function run(argv: string[]): Promise<number> {
     await saveNpy(join(o, 'rnn_outputs.npy'), result.outputs, [task.conditions, task.time, model.nOutputs]);
     const summaryJson = {
       options,
+      ...(model.rate ? { rate: model.rate } : {}),
       sampled: model.sampled,
       trainConditions: model.trainConditions,
       heldOut: model.heldOut,

@@ -99,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     dtMs: d.dt,
     tauMs: d.tau,
     muscles: d.muscles,
+    rateFunction: d.rate,
     anglesRad: d.angles,
     initialAbscissa: d.soc.initialAbscissa,
     abscissa: d.soc.abscissa,

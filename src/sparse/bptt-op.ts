@@ -10,6 +10,7 @@ import { record } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import { sum } from '../ops/linalg.js';
 import { gemmTN } from './kernels.js';
+import { rateFunction, TANH_RATE, type RateShape } from './circuit.js';
 
 /** Lanes per trial's workgroup; each lane owns RPT = ⌈n/WG⌉ units. */
 const WG = 64;
@@ -110,7 +111,10 @@ export function rateRnnTrials(J: Tensor, B: Tensor, W: Tensor, xInit: Tensor, in
   return { rates, outputs };
 }
 
-/** Float64 reference of `rateRnnTrials` (row-major arrays as in the op). */
+/**
+ * Float64 reference of `rateRnnTrials` (row-major arrays as in the op). `rate` replaces tanh by another
+ * rate function of the circuit's family (the CURBD learner's; the GPU op has tanh only).
+ */
 export function rateRnnTrialsRef(
   J: ArrayLike<number>,
   B: ArrayLike<number>,
@@ -119,7 +123,9 @@ export function rateRnnTrialsRef(
   inputs: ArrayLike<number>,
   d: RateRnnDims,
   dtTau: number,
+  rate: RateShape = TANH_RATE,
 ): { rates: Float64Array; outputs: Float64Array } {
+  const { r0, rmax } = rate;
   const { trials, time, n, m, nin } = d;
   const rates = new Float64Array(trials * time * n);
   const outputs = new Float64Array(trials * time * m);
@@ -129,7 +135,7 @@ export function rateRnnTrialsRef(
     for (let i = 0; i < n; i++) x[i] = xInit[i];
     for (let t = 0; t < time; t++) {
       const s = c * time + t;
-      for (let i = 0; i < n; i++) r[i] = Math.tanh(Math.min(15, Math.max(-15, x[i])));
+      for (let i = 0; i < n; i++) r[i] = rateFunction(x[i], r0, rmax);
       rates.set(r, s * n);
       for (let q = 0; q < m; q++) {
         let z = 0;

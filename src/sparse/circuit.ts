@@ -190,11 +190,38 @@ export interface MotorData {
   initialStates: Float64Array;
   /** muscles × ne readout weights on the excitatory rates. */
   readout: Float64Array;
+  /** The rate function's baseline and maximum (Hz) that made `rates`. */
+  rate: RateShape;
 }
 
-/** Asymmetric tanh rate (relative to baseline r0, saturating at rmax). */
+/**
+ * Asymmetric tanh rate (relative to baseline r0, saturating at rmax): r0 tanh(x/r0) below 0,
+ * (rmax − r0) tanh(x/(rmax − r0)) above. tanh itself is r0 = 1, rmax = 2; c f(x/c) is f with r0, rmax × c.
+ */
 export function rateFunction(x: number, r0: number, rmax: number): number {
   return x < 0 ? r0 * Math.tanh(x / r0) : (rmax - r0) * Math.tanh(x / (rmax - r0));
+}
+
+/** The saturation levels of a rate function (rateFunction): −r0 below baseline, rmax − r0 above. */
+export interface RateShape {
+  r0: number;
+  rmax: number;
+}
+
+/** tanh as a rate function: saturating at ±1. */
+export const TANH_RATE: RateShape = { r0: 1, rmax: 2 };
+
+/** Inverse of rateFunction: the x with f(x) = r, for −r0 < r < rmax − r0. */
+export function rateFunctionInverse(r: number, r0: number, rmax: number): number {
+  const s = r < 0 ? r0 : rmax - r0;
+  if (!(Math.abs(r) < s)) throw new Error(`rate function inverse: rate ${r} is outside the open range (${-r0}, ${rmax - r0})`);
+  return s * Math.atanh(r / s);
+}
+
+/** Slope f′(x) of rateFunction at the x where f(x) = r, written in the rate as tanh′ = 1 − tanh². */
+export function rateFunctionSlope(r: number, r0: number, rmax: number): number {
+  const s = r < 0 ? r0 : rmax - r0;
+  return 1 - (r / s) ** 2;
 }
 
 /**
@@ -283,5 +310,5 @@ export function simulateMotor(options: MotorOptions = {}): MotorData {
       for (let s2 = 0; s2 < conditions * time; s2++) outputs[s2 * muscles + k] /= top;
     }
   }
-  return { soc, conditions, time, prepSamples, dt, tau, muscles, angles, rates, outputs, inputs, initialStates, readout };
+  return { soc, conditions, time, prepSamples, dt, tau, muscles, angles, rates, outputs, inputs, initialStates, readout, rate: { r0, rmax } };
 }

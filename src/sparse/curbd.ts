@@ -3,8 +3,12 @@
  * neuron, whose rate is trained to be that neuron's rate. It is the upper bound for the sparse-neuron
  * learners when every neuron is sampled, at the circuit's own time constant.
  *
- * The targets are y = a · r / max|r| (one scale for all neurons, so the population's principal
- * directions are kept), x = atanh y. The learner's Euler step x(t+1) = x(t) + dt/τ (−x(t) + J y(t) + U u(t))
+ * The targets are y = a · r / max|r| (one scale c = a / max|r| for all neurons, so the population's principal
+ * directions are kept), x = f⁻¹(y) for the learner's rate function f. With `rate: 'circuit'` (the default when
+ * the task knows its rate function) f is the circuit's own asymmetric function scaled by c, c f_circuit(x / c), so the
+ * learner's state is c times the circuit's current and the circuit's own dynamics are in the learner's family;
+ * with `rate: 'tanh'` f = tanh, which cannot carry the circuit's gain asymmetry (−20 … +80 Hz) through the
+ * coupled dynamics of a circuit driven far from baseline. The learner's Euler step x(t+1) = x(t) + dt/τ (−x(t) + J y(t) + U u(t))
  * holds exactly on the targets when [J | U] y-and-u regress the current s(t) = x(t) + τ/dt (x(t+1) − x(t));
  * that ridge regression (float64, teacher-forced: the regressors are the targets themselves) gives J, U.
  * (Adding the learner's own free-running rates as regressors, as online RLS does, made the free-running
@@ -19,6 +23,7 @@
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { optimizerStepRef } from '../ops/optim.js';
 import { rateRnnTrialsRef } from './bptt-op.js';
+import { rateFunctionInverse, rateFunctionSlope, TANH_RATE, type RateShape } from './circuit.js';
 import { resolveSparseSetup, type SparseCommonOptions, type SparseRnn, type SparseTask } from './task.js';
 
 export interface CurbdOptions extends SparseCommonOptions {
@@ -26,14 +31,19 @@ export interface CurbdOptions extends SparseCommonOptions {
   lambda?: number;
   /** Largest target rate a in (0, 1) (default 0.5: tanh stays near its linear range). */
   targetScale?: number;
+  /**
+   * The units' rate function: the circuit's own (task.rateFunction) scaled to the targets, or tanh. Default:
+   * 'circuit' when the task records its rate function, else 'tanh'.
+   */
+  rate?: 'tanh' | 'circuit';
   /** Adam iterations refining J, U and the initial state on the free-running error (default 100; 0: teacher-forced fit only). */
   refineIterations?: number;
   /** Adam step size of the refinement (default 1e-3). */
   refineLr?: number;
 }
 
-/** Normalised rates of the sampled neurons, conditions × time × k, scaled together to peak |y| = a. */
-export function curbdTargets(task: SparseTask, sampled: number[], conds: number[], a: number): Float64Array {
+/** Normalised rates y = c r of the sampled neurons, conditions × time × k, scaled together (c = a / max|r|) to peak |y| = a. */
+export function curbdTargets(task: SparseTask, sampled: number[], conds: number[], a: number): { y: Float64Array; scale: number } {
   const { time: T, nNeurons } = task;
   const k = sampled.length;
   let peak = 0;
@@ -43,7 +53,7 @@ export function curbdTargets(task: SparseTask, sampled: number[], conds: number[
   conds.forEach((c, ci) => {
     for (let t = 0; t < T; t++) sampled.forEach((s, h) => (y[(ci * T + t) * k + h] = (a * task.rates[(c * T + t) * nNeurons + s]) / peak));
   });
-  return y;
+  return { y, scale: a / peak };
 }
 
 /**
@@ -57,7 +67,7 @@ export function curbdUnitR2(task: SparseTask, model: Pick<SparseRnn, 'n' | 'samp
   const { n: k, sampled, trainConditions: conds } = model;
   if (sampled.length !== k) throw new Error(`unit R²: ${k} units but ${sampled.length} sampled neurons (a CURBD learner has one unit per neuron)`);
   if (rates.length !== task.conditions * T * k) throw new Error(`unit R²: rates have ${rates.length} values, expected ${task.conditions} × ${T} × ${k}`);
-  const y = curbdTargets(task, sampled, conds, a);
+  const { y } = curbdTargets(task, sampled, conds, a);
   return sampled.map((_, i) => {
     let mean = 0;
     for (let s = 0; s < conds.length * T; s++) mean += y[s * k + i] / (conds.length * T);
@@ -121,9 +131,9 @@ export interface CurbdDims {
 }
 
 /**
- * Free-running loss mean (r − y)² over trials × time × units of the learner τ dx/dt = −x + J tanh(x) + U u
- * (Euler, step dtTau = dt/τ, every trial from x0) and its gradient with respect to J, U and x0 (the adjoint
- * of the Euler steps; float64).
+ * Free-running loss mean (r − y)² over trials × time × units of the learner τ dx/dt = −x + J f(x) + U u
+ * (Euler, step dtTau = dt/τ, every trial from x0; f = rateFunction with `rate`, default tanh) and its
+ * gradient with respect to J, U and x0 (the adjoint of the Euler steps; float64).
  */
 export function curbdFreeRunLoss(
   J: Float64Array,
@@ -133,9 +143,13 @@ export function curbdFreeRunLoss(
   targets: ArrayLike<number>,
   d: CurbdDims,
   dtTau: number,
+  rate: RateShape = TANH_RATE,
 ): { loss: number; gJ: Float64Array; gU: Float64Array; gx0: Float64Array } {
   const { trials, time: T, n, nin } = d;
-  const { rates } = rateRnnTrialsRef(J, U, [], x0, inputs, { ...d, m: 0 }, dtTau);
+  const { r0, rmax } = rate;
+  const { rates } = rateRnnTrialsRef(J, U, [], x0, inputs, { ...d, m: 0 }, dtTau, rate);
+  // f′ at every state, from the rates (as tanh′ = 1 − r²).
+  const slope = rates.map((r) => rateFunctionSlope(r, r0, rmax));
   const count = trials * T * n;
   const gJ = new Float64Array(n * n);
   const gU = new Float64Array(n * nin);
@@ -150,7 +164,7 @@ export function curbdFreeRunLoss(
       const s = c * T + t;
       next.fill(0);
       if (t < T - 1) {
-        // x(t + 1) = (1 − h) x(t) + h (J r(t) + U u(t)), r = tanh x
+        // x(t + 1) = (1 − h) x(t) + h (J r(t) + U u(t)), r = f(x)
         back.fill(0);
         for (let i = 0; i < n; i++) {
           const li = dtTau * lam[i];
@@ -162,16 +176,13 @@ export function curbdFreeRunLoss(
           }
           for (let q = 0; q < nin; q++) gU[i * nin + q] += li * inputs[s * nin + q];
         }
-        for (let j = 0; j < n; j++) {
-          const r = rates[s * n + j];
-          next[j] = (1 - dtTau) * lam[j] + (1 - r * r) * back[j];
-        }
+        for (let j = 0; j < n; j++) next[j] = (1 - dtTau) * lam[j] + slope[s * n + j] * back[j];
       }
       for (let i = 0; i < n; i++) {
         const r = rates[s * n + i];
         const e = r - targets[s * n + i];
         loss += (e * e) / count;
-        next[i] += ((2 * e) / count) * (1 - r * r);
+        next[i] += ((2 * e) / count) * slope[s * n + i];
       }
       [lam, next] = [next, lam];
     }
@@ -201,13 +212,21 @@ export function trainCurbd(task: SparseTask, options: CurbdOptions = {}): Sparse
   const lr = options.refineLr ?? 1e-3;
   if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`CURBD learner: refineIterations must be an integer ≥ 0 (got ${iterations})`);
   if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`CURBD learner: refineLr must be a positive number (got ${lr})`);
+  const rateKind = options.rate ?? (task.rateFunction ? 'circuit' : 'tanh');
+  if (rateKind !== 'tanh' && rateKind !== 'circuit') throw new Error(`CURBD learner: rate must be 'tanh' or 'circuit' (got "${rateKind}")`);
+  const circuitRate = task.rateFunction;
+  if (rateKind === 'circuit' && !(circuitRate && circuitRate.r0 > 0 && circuitRate.rmax > circuitRate.r0)) {
+    throw new Error(`CURBD learner: rate 'circuit' needs the task's rate function with 0 < r0 < rmax (task.rateFunction is ${JSON.stringify(circuitRate)})`);
+  }
   const k = sampled.length;
   if (k < 1) throw new Error('CURBD learner: needs at least one sampled neuron (it has one unit per neuron)');
   const { time: T, nInputs: nin, nOutputs: m } = task;
-  const y = curbdTargets(task, sampled, trainConds, a);
+  const { y, scale } = curbdTargets(task, sampled, trainConds, a);
+  // The circuit's function scaled by c maps the learner's state c x onto the targets c f(x).
+  const rate = rateKind === 'circuit' ? { r0: scale * circuitRate!.r0, rmax: scale * circuitRate!.rmax } : TANH_RATE;
   const p = k + nin;
   const ctr = trainConds.length;
-  const xT = y.map(Math.atanh);
+  const xT = y.map((v) => rateFunctionInverse(v, rate.r0, rate.rmax));
   const recurrent = new NormalEquations(p, k);
   const a1 = new Float64Array(p);
   const b1 = new Float64Array(k);
@@ -238,14 +257,14 @@ export function trainCurbd(task: SparseTask, options: CurbdOptions = {}): Sparse
   adamRefine(
     [J, U, x0],
     () => {
-      const { gJ, gU, gx0 } = curbdFreeRunLoss(J, U, x0, inputs, y, d, dt / tau);
+      const { gJ, gU, gx0 } = curbdFreeRunLoss(J, U, x0, inputs, y, d, dt / tau, rate);
       return [gJ, gU, gx0];
     },
     iterations,
     lr,
   );
   // The readout reads the learner's own free-running rates.
-  const { rates } = rateRnnTrialsRef(J, U, [], x0, inputs, { ...d, m: 0 }, dt / tau);
+  const { rates } = rateRnnTrialsRef(J, U, [], x0, inputs, { ...d, m: 0 }, dt / tau, rate);
   const readout = new NormalEquations(k, m);
   trainConds.forEach((c, ci) => {
     for (let t = 0; t < T; t++)
@@ -258,5 +277,21 @@ export function trainCurbd(task: SparseTask, options: CurbdOptions = {}): Sparse
   const W = new Float32Array(m * k);
   for (let q = 0; q < m; q++) for (let j = 0; j < k; j++) W[q * k + j] = wt[j * m + q];
   const [Jf, Uin, xInit] = [J, U, x0].map((v) => Float32Array.from(v));
-  return { n: k, tau, dt, nInputs: nin, nOutputs: m, J: Jf, W, Uin, xInit, sampled, trainConditions: trainConds, heldOut, history: [], chaosRatio: NaN };
+  return {
+    n: k,
+    tau,
+    dt,
+    nInputs: nin,
+    nOutputs: m,
+    J: Jf,
+    W,
+    Uin,
+    xInit,
+    ...(rateKind === 'circuit' ? { rate } : {}),
+    sampled,
+    trainConditions: trainConds,
+    heldOut,
+    history: [],
+    chaosRatio: NaN,
+  };
 }

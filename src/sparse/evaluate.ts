@@ -7,8 +7,9 @@ import { svcca } from '../analysis/svcca.js';
 import type { Engine } from '../gpu/engine.js';
 import { netStep, OwnedBuffers } from './kernels.js';
 import { timeMajor, type SparseRnn, type SparseTask } from './task.js';
+import { rateFunction, TANH_RATE } from './circuit.js';
 
-/** Run a trained learner on every condition of `inputs` (conditions × time × nInputs) on the GPU. */
+/** Run a trained learner on every condition of `inputs` (conditions × time × nInputs) on the GPU, with its rate function. */
 export async function runSparseRnn(
   engine: Engine,
   model: SparseRnn,
@@ -31,7 +32,8 @@ export async function runSparseRnn(
     const x0 = new Float32Array(conditions * n);
     for (let c = 0; c < conditions; c++) x0.set(model.xInit, c * n);
     const x = buffers.upload(x0);
-    const r = [buffers.upload(x0.map(Math.tanh)), buffers.upload(new Float32Array(conditions * n))];
+    const rate = model.rate ?? TANH_RATE;
+    const r = [buffers.upload(x0.map((v) => rateFunction(v, rate.r0, rate.rmax))), buffers.upload(new Float32Array(conditions * n))];
     const cur = buffers.upload(new Float32Array(conditions * rows));
     const recStride = n + rows;
     const rec = buffers.alloc(time * conditions * recStride, 'rnn.rec');
@@ -39,7 +41,7 @@ export async function runSparseRnn(
       netStep(
         engine,
         { mat, drive, sig, rIn: r[t % 2], x, rOut: r[1 - (t % 2)], cur, rec },
-        { n, rows, d: nin, batch: conditions, t, sigBatch: conditions, sigB0: 0, teachFrom: nin, record: true, dtTau: model.dt / model.tau },
+        { n, rows, d: nin, batch: conditions, t, sigBatch: conditions, sigB0: 0, teachFrom: nin, record: true, dtTau: model.dt / model.tau, rate },
       );
     }
     const data = await engine.readF32(rec, time * conditions * recStride);

@@ -3,6 +3,7 @@
  * Euler step, the three RLS dispatches and the Aᵀ B GEMM of the ridge normal equations.
  */
 import type { BufferLike, Engine } from '../gpu/engine.js';
+import { TANH_RATE, type RateShape } from './circuit.js';
 
 export interface StepBuffers {
   /** rows × n weights (recurrent rows, then readout rows). */
@@ -33,10 +34,13 @@ export interface StepParams {
   record: boolean;
   recT0?: number;
   dtTau: number;
+  /** The units' rate function (./circuit.ts rateFunction; default tanh). */
+  rate?: RateShape;
 }
 
 export function netStep(engine: Engine, b: StepBuffers, p: StepParams): void {
   const k = engine.kernel('sparse_net', 'step');
+  const { r0, rmax } = p.rate ?? TANH_RATE;
   engine.dispatch(
     k,
     {
@@ -60,6 +64,8 @@ export function netStep(engine: Engine, b: StepBuffers, p: StepParams): void {
         record: p.record ? 1 : 0,
         rec_t0: p.recT0 ?? 0,
         dt_tau: p.dtTau,
+        rate_lo: r0,
+        rate_hi: rmax - r0,
       },
     },
     [Math.ceil(p.rows / k.workgroupSize[0]), p.batch],

@@ -4,6 +4,7 @@
  * hint signals, and the time-major packing of signals for the GPU kernels.
  */
 import { normalSampler } from '../util/random.js';
+import type { RateShape } from './circuit.js';
 
 /** A task as conditions × time arrays (row-major, last axis channels). */
 export interface SparseTask {
@@ -18,6 +19,8 @@ export interface SparseTask {
   /** conditions × time × neurons: the circuit's activity (hint source). */
   rates: ArrayLike<number>;
   nNeurons: number;
+  /** The circuit's rate function that made `rates` (./circuit.ts rateFunction), when known. */
+  rateFunction?: RateShape;
 }
 
 /** Options every sparse-neuron trainer shares. */
@@ -35,7 +38,7 @@ export interface SparseCommonOptions {
   heldOut?: number[];
 }
 
-/** A trained learner RNN: τ dx/dt = −x + J r + Uin u, r = tanh x, outputs W r. */
+/** A trained learner RNN: τ dx/dt = −x + J r + Uin u, r = tanh x (or `rate`), outputs W r. */
 export interface SparseRnn {
   n: number;
   tau: number;
@@ -50,6 +53,8 @@ export interface SparseRnn {
   Uin: Float32Array;
   /** Initial state of every trial. */
   xInit: Float32Array;
+  /** The units' rate function r = rateFunction(x, rate.r0, rate.rmax) (./circuit.ts) when not tanh: the CURBD learner's. */
+  rate?: RateShape;
   sampled: number[];
   trainConditions: number[];
   heldOut: number[];

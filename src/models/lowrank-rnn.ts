@@ -365,7 +365,7 @@ export class LowRankRNN {
     const R = this.config.rank;
     if (this.config.noise === 'full') return cholFactor(raw);
     if (this.config.noise === 'diag') return diagExp(raw);
-    const ones = Tensor.fromArray(this.engine, new Float32Array(R).fill(1), [R]);
+    const ones = Tensor.constant(this.engine, `ones.${R}`, () => new Float32Array(R).fill(1), [R]);
     const f = diagExp(mul(ones, raw));
     ones.dispose();
     return f;
@@ -448,7 +448,7 @@ export class LowRankRNN {
         2,
         'logdets',
       );
-      const w = Tensor.fromArray(this.engine, [-0.5, -0.5 * (T - 1)], [2]);
+      const w = Tensor.constant(this.engine, `logdet-weights.T${T}`, () => [-0.5, -0.5 * (T - 1)], [2]);
       const ldTerm = sum(mul(lds, w));
       const lvTerm = scale(sum(P.logVarX), -0.5 * T);
       constant = addScalar(add(ldTerm, lvTerm), -0.5 * T * D * Math.log(2 * Math.PI));

@@ -4,7 +4,9 @@
 // schedule and the advancing step never recompile the kernel.
 override WG: u32 = 256u;
 
+// One dispatch updates elements [offset, offset + n) of flat buffers holding several parameters.
 struct OptimParams {
+  offset: u32,
   n: u32,
   lr: f32,
   beta1: f32,
@@ -42,8 +44,9 @@ fn moments(i: u32) -> vec2<f32> {
 
 @compute @workgroup_size(WG)
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat(gid, nwg);
-  if (i >= o.n) { return; }
+  let j = flat(gid, nwg);
+  if (j >= o.n) { return; }
+  let i = o.offset + j;
   let mv = moments(i);
   let denom = sqrt(mv.y) / o.bc2Sqrt + o.eps;
   param[i] = param[i] - (o.lr / o.bc1) * mv.x / denom;
@@ -51,8 +54,9 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(WG)
 fn radam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat(gid, nwg);
-  if (i >= o.n) { return; }
+  let j = flat(gid, nwg);
+  if (j >= o.n) { return; }
+  let i = o.offset + j;
   let mv = moments(i);
   let mhat = mv.x / o.bc1;
   if (o.rectified == 1u) {

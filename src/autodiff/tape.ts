@@ -209,6 +209,13 @@ export function accumulate(engine: Engine, dst: Tensor, src: Tensor): void {
 
 export function filled(engine: Engine, shape: readonly number[], value: number): Tensor {
   const t = Tensor.empty(engine, shape, 'f32');
+  if (t.size === 1) {
+    // a scalar (the usual loss seed): a copy from a device constant costs less than a dispatch
+    const c = Tensor.constant(engine, `value.${value}`, () => [value], [1]);
+    engine.copy(c, t, 4);
+    c.dispose();
+    return t;
+  }
   const k = engine.kernel('accumulate', 'fill');
   engine.dispatch(k, { dst: t, p: { n: t.size, value } }, engine.grid(Math.max(1, t.size), 256));
   return t;

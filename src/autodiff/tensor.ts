@@ -57,6 +57,16 @@ export class Tensor {
     return new Tensor(new Storage(engine, buf), [...s], dtype, false, name);
   }
 
+  /**
+   * A constant table made once per engine and `key` (engine.constant): nothing is uploaded per use, so a
+   * training iteration's submit stays whole. Disposing it leaves the table in place.
+   */
+  static constant(engine: Engine, key: string, data: () => ArrayLike<number>, shape: readonly number[]): Tensor {
+    const buf = engine.constant(`tensor.${key}`, () => Float32Array.from(data()));
+    if (buf.size < 4 * shapeSize(shape)) throw new Error(`constant tensor ${key}: its table is smaller than shape [${shape.join(', ')}]`);
+    return new Tensor(new Storage(engine, buf), [...shape], 'f32', false, key);
+  }
+
   /** A trainable leaf: requiresGrad = true. */
   static param(engine: Engine, data: ArrayLike<number>, shape?: readonly number[], name = ''): Tensor {
     const t = Tensor.fromArray(engine, data, shape, 'f32', name);

@@ -47,6 +47,8 @@ export class Engine {
    */
   readonly softwareTuning: boolean;
   private kernels = new Map<string, Kernel>();
+  /** kernel() by its arguments: preprocessing and keying by the whole text cost more than many small dispatches. */
+  private kernelsByName = new Map<string, Kernel>();
   private constants = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -112,6 +114,9 @@ export class Engine {
   /** Compile (or fetch from cache) the compute kernel `entry` of shaders/<shader>.wgsl. */
   kernel(shader: string, entry: string, options: KernelOptions = {}): Kernel {
     this.checkAlive();
+    const nameKey = `${shader}\u0000${entry}\u0000${options.variant ?? ''}\u0000${JSON.stringify(options.defines ?? {})}\u0000${JSON.stringify(options.overrides ?? {})}`;
+    const known = this.kernelsByName.get(nameKey);
+    if (known) return known;
     const defines: Defines = { SUBGROUPS: this.hasSubgroups, F16: this.hasF16, ...options.defines };
     const overrides = options.overrides ?? {};
     const label = `${shader}.${entry}${options.variant ? `[${options.variant}]` : ''}`;
@@ -123,7 +128,9 @@ export class Engine {
     }
     if (defines.SUBGROUPS && /\bsubgroup\w+\s*\(/.test(code)) code = `enable subgroups;\n${code}`;
     if (defines.F16 && /\bf16\b/.test(code)) code = `enable f16;\n${code}`;
-    return this.kernelFromSource(label, code, entry, overrides);
+    const kernel = this.kernelFromSource(label, code, entry, overrides);
+    this.kernelsByName.set(nameKey, kernel);
+    return kernel;
   }
 
   /** Compile WGSL text directly (tests, generated code). Cached by text, entry and overrides. */
@@ -355,13 +362,13 @@ export class Engine {
    * as the device, outside the pool. It is filled at creation (mapped), so using it encodes no upload: an upload
    * would end the submit (`write` flushes) that a whole training iteration otherwise is.
    */
-  constant(key: string, make: () => Float32Array): GPUBuffer {
+  constant(key: string, make: () => Float32Array | Uint32Array): GPUBuffer {
     this.checkAlive();
     let buf = this.constants.get(key);
     if (!buf) {
       const data = make();
       buf = this.device.createBuffer({ size: Math.max(4, data.byteLength), usage: STORAGE_USAGE, mappedAtCreation: true, label: key });
-      new Float32Array(buf.getMappedRange()).set(data);
+      new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       buf.unmap();
       this.constants.set(key, buf);
     }

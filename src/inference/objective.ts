@@ -9,8 +9,7 @@ import type { Engine } from '../gpu/engine.js';
 import { rngUniform4 } from '../gpu/rng.js';
 import { PURPOSE_WINDOWS } from '../gpu/shared-constants.js';
 import type { Dataset } from '../io/dataset.js';
-import { add, scale } from '../ops/elementwise.js';
-import { reshape, sum } from '../ops/linalg.js';
+import { weightedSum } from '../ops/linalg.js';
 import { lowpass } from '../ops/lowpass.js';
 import { readoutReadsInputs, type LowRankRNN } from '../models/lowrank-rnn.js';
 import { checkEncoderWindow, type CnnEncoder, type EncoderGaussian } from '../models/encoder.js';
@@ -179,9 +178,10 @@ export function objective(
     // K (or R) beyond one workgroup, or where it is the faster: the step path's gradient op trains at any K
     out = smcFilterStepsGrad(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
   } else out = smcFilter(model.engine, { theta: th.theta, y, v, qs: th.qs }, full);
-  let llSum = sum(out.ll);
-  if (th.constant) llSum = add(llSum, scale(reshape(th.constant, []), B));
-  const loss = scale(llSum, -1 / (B * T));
+  // −(1/(B·T)) (Σ_b ll_b + B·constant)
+  const terms = [{ src: out.ll, weight: -1 / (B * T) }];
+  if (th.constant) terms.push({ src: th.constant, weight: -1 / T });
+  const loss = weightedSum(model.engine, terms, 0, 'loss');
   // encoderLogVar (encoder proposal, on a tape): the encoder's log-variances [B, T − tForward, R], for the logged α
   return { loss, out, constant: th.constant, encoderLogVar };
 }

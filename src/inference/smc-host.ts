@@ -77,6 +77,15 @@ export function priorStart(cfg: Pick<SmcConfig, 'tForward' | 'T' | 'proposal'>, 
   return cfg.T - f;
 }
 
+/**
+ * The layout's small-gradient slot map (reduce_small's destinations) as a device constant: made once per
+ * layout, so the backward encodes no upload (which would split the training iteration's submit).
+ */
+export function smallMapBuffer(engine: Engine, cfg: Pick<SmcConfig, 'layout'>): GPUBuffer {
+  const map = cfg.layout.smallMap;
+  return engine.constant(`smc.smallmap.${map.join(',')}`, () => map);
+}
+
 /** y | v | qs in one read-only buffer (keeps the kernels under 8 storage bindings), with their offsets in floats. */
 export function packData(engine: Engine, inp: SmcInputs, label: string): { buf: Tensor; offY: number; offV: number; offQs: number } {
   const ny = inp.y.size;

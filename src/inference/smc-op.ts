@@ -9,7 +9,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { SMC_REDUCE_WG } from '../gpu/shared-constants.js';
-import { commonParams, modelVariant, packData, qsFloats, validateCall, type SmcInputs } from './smc-host.js';
+import { commonParams, modelVariant, packData, qsFloats, smallMapBuffer, validateCall, type SmcInputs } from './smc-host.js';
 import { fusedWorkgroupBytes, fusedWorkgroupSize, pathFloats, unitParallelPlan, type SmcConfig } from './smc-layout.js';
 
 export type { SmcConfig, SmcInputs };
@@ -124,7 +124,7 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
       const gqs = inp.qs ? Tensor.zeros(engine, [qsFloats(cfg)], 'f32', 'smc.gqs') : null;
       const gqsBuf = gqs ? gqs.buffer : engine.alloc(4, 'smc.gqs.unused');
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc.gtheta');
-      const smallmap = engine.upload(cfg.layout.smallMap, 'smc.smallmap');
+      const smallmap = smallMapBuffer(engine, cfg);
       const bw = engine.kernel('smc_sequence', 'backward', opts);
       const { N, D, DU } = cfg.layout.dims;
       const gxs = inputGrad ? engine.alloc(4 * B * T * (N + D), 'smc.gxs') : null;
@@ -142,7 +142,6 @@ export function smcFilter(engine: Engine, inp: SmcInputs, cfg: SmcConfig): SmcOu
         engine.release(gxs);
       }
       engine.release(gpart);
-      engine.release(smallmap);
       if (!gqs) engine.release(gqsBuf);
       const grads: Tensor[] = [gtheta];
       if (gqs) grads.push(gqs);

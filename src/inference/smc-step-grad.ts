@@ -11,7 +11,7 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
-import { modelVariant, packData, priorStart, qsFloats } from './smc-host.js';
+import { modelVariant, packData, priorStart, qsFloats, smallMapBuffer } from './smc-host.js';
 import { blockedObservations, forwardPath, runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
@@ -172,7 +172,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       const gqpart = engine.alloc(qw > 0 ? 4 * B * T * nb * qw : 4, 'smc_step_bw.gqpart');
       const gtheta = Tensor.empty(engine, [P], 'f32', 'smc_step_bw.gtheta');
       const gqs = qw > 0 ? Tensor.empty(engine, [B * T * qw], 'f32', 'smc_step_bw.gqs') : null;
-      const smallmap = engine.upload(cfg.layout.smallMap, 'smc_step_bw.smallmap');
+      const smallmap = smallMapBuffer(engine, cfg);
       const gvpart = inputGrad ? engine.alloc(4 * B * nb * lanes * DU, 'smc_step_bw.gvpart') : null;
       const gv = inputGrad ? Tensor.empty(engine, [B, T, DU], 'f32', 'smc_step_bw.gv') : null;
       const all: Record<string, unknown> = {
@@ -215,7 +215,6 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       engine.release(work);
       engine.release(gpart);
       engine.release(gqpart);
-      engine.release(smallmap);
       if (gvpart) engine.release(gvpart);
       const grads: Tensor[] = [gtheta];
       if (gqs) grads.push(gqs);

@@ -24,10 +24,10 @@ import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { rngUniform4, rngNormal4, seedToKey } from '../gpu/rng.js';
 import { PURPOSE_INIT_NORMAL, PURPOSE_INIT_UNIFORM } from '../gpu/shared-constants.js';
-import { add, addScalar, mul, scale } from '../ops/elementwise.js';
+import { add, mul } from '../ops/elementwise.js';
 import { kalmanPacked } from '../ops/kalman.js';
 import { optimalProjections } from '../ops/obs-projection.js';
-import { cholFactor, diagExp, matmul, reshape, sum } from '../ops/linalg.js';
+import { cholFactor, diagExp, matmul, reshape, weightedSum } from '../ops/linalg.js';
 import type { Nonlinearity, NonlinearityName } from '../ops/nonlin.js';
 import { pack, type PackPart } from '../ops/pack.js';
 import { validateEncoderConfig, type EncoderConfig } from './encoder.js';
@@ -365,7 +365,7 @@ export class LowRankRNN {
     const R = this.config.rank;
     if (this.config.noise === 'full') return cholFactor(raw);
     if (this.config.noise === 'diag') return diagExp(raw);
-    const ones = Tensor.fromArray(this.engine, new Float32Array(R).fill(1), [R]);
+    const ones = Tensor.constant(this.engine, `ones.${R}`, () => new Float32Array(R).fill(1), [R]);
     const f = diagExp(mul(ones, raw));
     ones.dispose();
     return f;
@@ -439,20 +439,16 @@ export class LowRankRNN {
         { src: G, dstOffset: o.G },
       );
       // per trial: −½ [ T (Σ log σ² + D log 2π) + logdet(I+Σ0G) + (T−1) logdet(I+ΣG) ]
-      const lds = pack(
+      constant = weightedSum(
         this.engine,
         [
-          { src: k0, srcOffset: 2 * RR, length: 1, dstOffset: 0 },
-          { src: k1, srcOffset: 2 * RR, length: 1, dstOffset: 1 },
+          { src: k0, srcOffset: 2 * RR, length: 1, weight: -0.5 },
+          { src: k1, srcOffset: 2 * RR, length: 1, weight: -0.5 * (T - 1) },
+          { src: P.logVarX, weight: -0.5 * T },
         ],
-        2,
-        'logdets',
+        -0.5 * T * D * Math.log(2 * Math.PI),
+        'theta.constant',
       );
-      const w = Tensor.fromArray(this.engine, [-0.5, -0.5 * (T - 1)], [2]);
-      const ldTerm = sum(mul(lds, w));
-      const lvTerm = scale(sum(P.logVarX), -0.5 * T);
-      constant = addScalar(add(ldTerm, lvTerm), -0.5 * T * D * Math.log(2 * Math.PI));
-      w.dispose();
     }
     const theta = pack(this.engine, parts, L.P, 'theta');
     return { theta, qs, constant };

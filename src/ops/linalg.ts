@@ -10,6 +10,7 @@ import { Tensor, shapeSize } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { scale } from './elementwise.js';
 import { encodeReduction, type ReduceOptions } from './reduce.js';
+import { pack, type PackPart } from './pack.js';
 
 const WG = 256;
 const TS = 16;
@@ -33,6 +34,61 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const y = x.view(resolved, false);
   record('reshape', [x], [y], ([g]) => [g ? g.view(x.shape, false) : null]);
   return y;
+}
+
+// ------------------------------------------------------------------ weighted sum
+
+export interface WeightedPart {
+  src: Tensor;
+  /** Element offset into the source (default 0). */
+  srcOffset?: number;
+  /** Elements summed (default: the rest of the source). */
+  length?: number;
+  weight: number;
+}
+
+/**
+ * The scalar c + Σ_parts weight · Σ(slice of src), as one pack and one product with a constant weight
+ * vector: one dispatch forward and one backward, where a chain of reductions, scalings and additions
+ * takes a dozen (each costs more than its arithmetic on small tensors).
+ */
+export function weightedSum(engine: Engine, parts: WeightedPart[], c = 0, name = 'weighted_sum'): Tensor {
+  if (parts.length === 0) throw new Error(`${name}: no parts to sum`);
+  const packParts: PackPart[] = [];
+  const weights: { weight: number; length: number }[] = [];
+  let n = 0;
+  for (const p of parts) {
+    const srcOffset = p.srcOffset ?? 0;
+    const length = p.length ?? p.src.size - srcOffset;
+    packParts.push({ src: p.src, srcOffset, length, dstOffset: n });
+    weights.push({ weight: p.weight, length });
+    n += length;
+  }
+  if (c !== 0) {
+    packParts.push({ src: Tensor.constant(engine, 'one', () => [1], [1]), dstOffset: n });
+    weights.push({ weight: c, length: 1 });
+    n += 1;
+  }
+  const w = Tensor.constant(
+    engine,
+    `${name}.${weights.map((x) => `${x.weight}x${x.length}`).join(',')}`,
+    () => {
+      const a = new Float32Array(n);
+      let o = 0;
+      for (const x of weights) a.fill(x.weight, o, (o += x.length));
+      return a;
+    },
+    [n, 1],
+  );
+  const x = pack(engine, packParts, n, name);
+  const row = reshape(x, [1, n]);
+  const y = matmul(row, w);
+  const out = reshape(y, []);
+  // not recorded (no tape, or nothing needs a gradient): the intermediates are ours to free
+  if (!x.requiresGrad) for (const t of [x, row, y]) t.dispose();
+  w.dispose();
+  if (c !== 0) packParts[packParts.length - 1].src.dispose();
+  return out;
 }
 
 // ------------------------------------------------------------------ sum / mean

@@ -86,8 +86,14 @@ export function stepFactors(kind: OptimizerKind, t: number, beta1: number, beta2
 
 export class Optimizer {
   private readonly h: Hyper;
-  private readonly m: Tensor[];
-  private readonly v: Tensor[];
+  /** Every parameter's slice of the flat buffers: one dispatch updates them all (see step). */
+  private readonly offsets: number[];
+  private readonly total: number;
+  private readonly m: Tensor;
+  private readonly v: Tensor;
+  /** Flat copies of the parameters and gradients the kernel updates (copies cost far less than dispatches). */
+  private readonly flatParams: Tensor;
+  private readonly flatGrads: Tensor;
   private steps: number[];
   private readonly engine: Engine;
 
@@ -103,8 +109,17 @@ export class Optimizer {
       if (p.engine !== params[0].engine) throw new Error(`${kind}: parameter ${i} ${p.describe()} lives on another engine`);
     });
     this.engine = params[0].engine;
-    this.m = params.map((p) => Tensor.zeros(this.engine, [p.size], 'f32', `${kind}.m`));
-    this.v = params.map((p) => Tensor.zeros(this.engine, [p.size], 'f32', `${kind}.v`));
+    let total = 0;
+    this.offsets = params.map((p) => {
+      const o = total;
+      total += p.size;
+      return o;
+    });
+    this.total = total;
+    this.m = Tensor.zeros(this.engine, [Math.max(1, total)], 'f32', `${kind}.m`);
+    this.v = Tensor.zeros(this.engine, [Math.max(1, total)], 'f32', `${kind}.v`);
+    this.flatParams = Tensor.empty(this.engine, [Math.max(1, total)], 'f32', `${kind}.params`);
+    this.flatGrads = Tensor.empty(this.engine, [Math.max(1, total)], 'f32', `${kind}.grads`);
     this.steps = params.map(() => 0);
   }
 
@@ -123,19 +138,47 @@ export class Optimizer {
     return this.steps;
   }
 
-  /** One update of every parameter that has a gradient; encodes dispatches only (no sync). */
-  step(): void {
-    const k = this.engine.kernel('optim', this.kind, { overrides: { WG } });
-    this.params.forEach((p, i) => {
+  /**
+   * One update of every parameter that has a gradient; encodes dispatches only (no sync). With
+   * `clipGradNorm` the gradients are first clipped to that joint L2 norm (as the function `clipGradNorm`)
+   * and the norm before clipping is returned (a one-element tensor the caller disposes; Infinity only
+   * measures it). Parameters and gradients are copied into flat buffers so that one dispatch updates
+   * every run of consecutive parameters with a gradient and the same step count (all of them, usually).
+   */
+  step(options: { clipGradNorm?: number } = {}): Tensor | null {
+    const present = this.params.map((p, i) => {
       const g = p.grad;
-      if (!g) return;
-      if (g.size !== p.size) throw new Error(`${this.kind}: gradient of parameter ${i} ${p.describe()} has ${g.size} elements, expected ${p.size}`);
+      if (g && g.size !== p.size) throw new Error(`${this.kind}: gradient of parameter ${i} ${p.describe()} has ${g.size} elements, expected ${p.size}`);
+      return g !== null;
+    });
+    const maxNorm = options.clipGradNorm;
+    let norm: Tensor | null = null;
+    // the flat norm covers the joint gradient only when every parameter has one
+    const allPresent = present.every(Boolean);
+    if (maxNorm !== undefined && !allPresent) norm = clipGradNorm(this.params, maxNorm);
+    const runs: { from: number; to: number }[] = [];
+    this.params.forEach((p, i) => {
+      if (!present[i]) return;
       const t = ++this.steps[i];
-      const f = stepFactors(this.kind, t, this.h.beta1, this.h.beta2);
-      const { unrectified, ...h } = this.h;
+      const last = runs[runs.length - 1];
+      if (last && last.to === i && this.steps[last.from] === t) last.to = i + 1;
+      else runs.push({ from: i, to: i + 1 });
+    });
+    for (const { from, to } of runs) {
+      for (let i = from; i < to; i++) this.engine.copy(this.params[i].grad!, this.flatGrads, 4 * this.params[i].size, 0, 4 * this.offsets[i]);
+    }
+    if (maxNorm !== undefined && allPresent) norm = clipGrads([this.flatGrads], maxNorm);
+    const k = this.engine.kernel('optim', this.kind, { overrides: { WG } });
+    const { unrectified, ...h } = this.h;
+    for (const { from, to } of runs) {
+      const offset = this.offsets[from];
+      const n = this.offsets[to - 1] + this.params[to - 1].size - offset;
+      for (let i = from; i < to; i++) this.engine.copy(this.params[i], this.flatParams, 4 * this.params[i].size, 0, 4 * this.offsets[i]);
+      const f = stepFactors(this.kind, this.steps[from], this.h.beta1, this.h.beta2);
       const held = this.kind === 'radam' && !f.rectified && unrectified === 'skip';
       const o = {
-        n: p.size,
+        offset,
+        n,
         ...h,
         lr: held ? 0 : h.lr,
         oneMinusBeta1: 1 - this.h.beta1,
@@ -145,8 +188,10 @@ export class Optimizer {
         rect: f.rect,
         rectified: f.rectified ? 1 : 0,
       };
-      this.engine.dispatch(k, { param: p, grad: g, m: this.m[i], v: this.v[i], o }, this.engine.grid(Math.max(1, p.size), WG));
-    });
+      this.engine.dispatch(k, { param: this.flatParams, grad: this.flatGrads, m: this.m, v: this.v, o }, this.engine.grid(Math.max(1, n), WG));
+      for (let i = from; i < to; i++) this.engine.copy(this.flatParams, this.params[i], 4 * this.params[i].size, 4 * this.offsets[i]);
+    }
+    return norm;
   }
 
   /** Drop the gradients (next backward starts fresh); with setToNone false, zero them in place. */
@@ -161,13 +206,10 @@ export class Optimizer {
   }
 
   async exportState(): Promise<OptimizerState> {
-    const m: number[][] = [];
-    const v: number[][] = [];
-    for (let i = 0; i < this.params.length; i++) {
-      m.push(Array.from(await this.m[i].readF32()));
-      v.push(Array.from(await this.v[i].readF32()));
-    }
-    return { kind: this.kind, steps: [...this.steps], m, v };
+    const flatM = await this.m.readF32();
+    const flatV = await this.v.readF32();
+    const slice = (flat: Float32Array, i: number) => Array.from(flat.subarray(this.offsets[i], this.offsets[i] + this.params[i].size));
+    return { kind: this.kind, steps: [...this.steps], m: this.params.map((_, i) => slice(flatM, i)), v: this.params.map((_, i) => slice(flatV, i)) };
   }
 
   /** Restore exported state; checks kind, parameter count and sizes, naming what does not fit. */
@@ -187,16 +229,20 @@ export class Optimizer {
           throw new Error(`${this.kind} state: ${key}[${i}] has ${arr.length} values, parameter ${this.params[i].describe()} has ${this.params[i].size}`);
       });
     }
+    const flatM = new Float32Array(Math.max(1, this.total));
+    const flatV = new Float32Array(Math.max(1, this.total));
     for (let i = 0; i < n; i++) {
-      this.engine.write(this.m[i].buffer, Float32Array.from(state.m[i]));
-      this.engine.write(this.v[i].buffer, Float32Array.from(state.v[i]));
+      flatM.set(state.m[i], this.offsets[i]);
+      flatV.set(state.v[i], this.offsets[i]);
     }
+    this.engine.write(this.m.buffer, flatM);
+    this.engine.write(this.v.buffer, flatV);
     this.steps = [...state.steps];
   }
 
-  /** Free the moment buffers. */
+  /** Free the moment and flat buffers. */
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    for (const t of [this.m, this.v, this.flatParams, this.flatGrads]) t.dispose();
   }
 }
 
@@ -219,8 +265,15 @@ export class RAdam extends Optimizer {
  * is read back; the caller disposes it). `maxNorm` Infinity only measures the norm (no scaling pass).
  */
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor {
+  return clipGrads(
+    params.map((p) => p.grad).filter((g): g is Tensor => g !== null),
+    maxNorm,
+  );
+}
+
+/** clipGradNorm on gradient tensors themselves. */
+function clipGrads(grads: readonly Tensor[], maxNorm: number): Tensor {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be a positive number, got ${maxNorm}`);
-  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
   if (grads.length === 0) throw new Error('clipGradNorm: no parameter has a gradient');
   const engine = grads[0].engine;
   const count = grads.length;

@@ -2,7 +2,7 @@ import { assertClose, gradCheck } from '../../src/autodiff/gradcheck.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { Tape } from '../../src/autodiff/tape.js';
 import { Tensor } from '../../src/autodiff/tensor.js';
-import { cholFactor, cholFactorRef, diagExp, diagExpRef, matmul, matmulRef, mean, reshape, sum, sumRef } from '../../src/ops/linalg.js';
+import { cholFactor, cholFactorRef, diagExp, diagExpRef, matmul, matmulRef, mean, reshape, sum, sumRef, weightedSum } from '../../src/ops/linalg.js';
 import type { GpuCase } from './types.js';
 
 const uniform = (seed: number, n: number, lo = -1, hi = 1) => {
@@ -53,6 +53,29 @@ export const cases: GpuCase[] = [
         // reshape then a broadcast-shaped sum so that the gradient's layout matters.
         gpu: (_e, [a]) => sum(reshape(a, [2, 6]), 1),
         reference: ([a]) => sumRef(a, [2, 6], 1),
+      });
+    },
+  },
+  {
+    name: 'weightedSum: c + Σ weight · Σ slice over parts (one source twice, a slice, a whole tensor) matches float64, with its gradient',
+    async run(engine) {
+      await gradCheck(engine, {
+        name: 'weightedSum',
+        inputs: [
+          { data: uniform(3, 10), shape: [10] },
+          { data: uniform(4, 6), shape: [2, 3] },
+        ],
+        gpu: (e, [a, b]) =>
+          weightedSum(
+            e,
+            [
+              { src: a, srcOffset: 2, length: 3, weight: -0.5 },
+              { src: a, srcOffset: 7, length: 1, weight: 4 },
+              { src: b, weight: 1.5 },
+            ],
+            2.25,
+          ),
+        reference: ([a, b]) => Float64Array.of(2.25 - 0.5 * (a[2] + a[3] + a[4]) + 4 * a[7] + 1.5 * b.reduce((x, y) => x + y, 0)),
       });
     },
   },

@@ -48,6 +48,8 @@ export class Engine {
    */
   readonly softwareTuning: boolean;
   private kernels = new Map<string, Kernel>();
+  /** kernel()'s answers by shader, entry and options, so a repeated request skips preprocessing and hashing the text. */
+  private kernelsByOptions = new Map<string, Kernel>();
   private constants = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -116,6 +118,11 @@ export class Engine {
     const defines: Defines = { SUBGROUPS: this.hasSubgroups, F16: this.hasF16, ...options.defines };
     const overrides = options.overrides ?? {};
     const label = `${shader}.${entry}${options.variant ? `[${options.variant}]` : ''}`;
+    // Per-step filters ask for their kernels on every call, and preprocessing a large unrolled shader and
+    // hashing its text took several ms each time on a software adapter (serial time before any dispatch).
+    const optionsKey = `${label}\u0000${JSON.stringify(defines)}\u0000${JSON.stringify(overrides)}`;
+    const known = this.kernelsByOptions.get(optionsKey);
+    if (known) return known;
     let code: string;
     try {
       code = preprocess(shaderSource(shader), defines);
@@ -124,7 +131,9 @@ export class Engine {
     }
     if (defines.SUBGROUPS && /\bsubgroup\w+\s*\(/.test(code)) code = `enable subgroups;\n${code}`;
     if (defines.F16 && /\bf16\b/.test(code)) code = `enable f16;\n${code}`;
-    return this.kernelFromSource(label, code, entry, overrides);
+    const kernel = this.kernelFromSource(label, code, entry, overrides);
+    this.kernelsByOptions.set(optionsKey, kernel);
+    return kernel;
   }
 
   /** Compile WGSL text directly (tests, generated code). Cached by text, entry and overrides. */

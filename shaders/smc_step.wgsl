@@ -150,7 +150,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   // The unit loop's private arrays are indexed by constants only (copied in and out by unrolled code): on
   // software adapters an array indexed by a loop variable anywhere lives in per-lane scratch memory, and
-  // every access to it, in the unit loop too, becomes a gather or scatter (about 2× the loop's time).
+  // every access to it, in the unit loop too, becomes a gather or scatter.
   var zp = array<f32, PB * R>();
 #unroll Q PB
 #unroll U R

@@ -77,6 +77,8 @@ export interface SmcBenchLine {
   pool_bytes: number;
   /** With --profile: ms (wall) and cpu_ms (this process's CPU time) per kernel of one training iteration, each dispatch replayed alone (profileDispatches). */
   train_profile?: { kernel: string; dispatches: number; ms: number; cpu_ms: number }[];
+  /** With --profile: the same for one forward-only filter (the path fwd_path names). */
+  fwd_profile?: { kernel: string; dispatches: number; ms: number; cpu_ms: number }[];
   ll_var: number;
   ll_mean: number;
   ll_seeds: number;
@@ -129,7 +131,7 @@ export interface SmcBenchOptions {
   batches?: number[];
   T?: number;
   seeds?: number;
-  /** Add a per-kernel profile of one training iteration to each line. */
+  /** Add per-kernel profiles of one training iteration and of one forward filter to each line. */
   profile?: boolean;
   /** Training filter to time instead of the automatic choice (trainingPath). */
   trainPath?: 'fused' | 'step';
@@ -300,6 +302,12 @@ export async function benchLine(
     runs,
     warmup,
   );
+  const fwdProfile = opts.profile
+    ? await profileDispatches(engine, () => {
+        const o = fwdPath === 'fused' ? runFused(1) : runStep(1);
+        disposeAll([o.ll, o.paths, o.anc]);
+      })
+    : undefined;
 
   // Training iteration, as `fit` does it (RAdam on the model's parameters): the fused filter, or the
   // step path's gradient op where K does not fit one workgroup and its stored paths fit a binding.
@@ -388,6 +396,7 @@ export async function benchLine(
     train_fwd_cpu_ms: trainFwdT?.cpuMs ?? null,
     pool_bytes: poolBytes,
     ...(trainProfile ? { train_profile: trainProfile } : {}),
+    ...(fwdProfile ? { fwd_profile: fwdProfile } : {}),
     ll_var: varSum / B,
     ll_mean: meanSum / B,
     ll_seeds: seeds,
@@ -464,7 +473,7 @@ export const usage = [
   '  --steps T                time steps per trial for the sweep (default 50)',
   '  --seeds N                seeds for ll_var (default 8)',
   '  --train-path fused|step  time this training filter instead of the automatic choice',
-  '  --profile                add train_profile: ms per kernel of one training iteration (each dispatch replayed alone)',
+  '  --profile                add train_profile / fwd_profile: ms per kernel of one training iteration / one forward filter (each dispatch replayed alone)',
   '  --max-work N             software adapter: skip lines whose forward exceeds N particle-steps (default 2^20)',
   `  --data file.npy          (time, 64) recording (default ${DEFAULT_DATA})`,
 ].join('\n');

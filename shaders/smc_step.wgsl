@@ -133,7 +133,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   let bg = p.b0 + b;
   let t = p.t;
   // resampling of step t−1 (or the carried weight), per particle of this invocation
-  var zp = array<f32, PB * R>();
+  var zin = array<f32, PB * R>();
   var carry = array<f32, PB>();
   for (var q = 0u; q < PB; q++) {
     let k = g * BS + q * WG + tid;
@@ -145,34 +145,61 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         carry[q] = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
       }
       if ((p.flags & STEP_FLAG_ANC) != 0u) { anc[ancidx(bg, t - 1u, k)] = a; }
-      for (var r = 0u; r < R; r++) { zp[q * R + r] = prev[(b * K + a) * R + r]; }
+      for (var r = 0u; r < R; r++) { zin[q * R + r] = prev[(b * K + a) * R + r]; }
     }
   }
+  // The unit loop's private arrays are indexed by constants only (copied in and out by unrolled code): on
+  // software adapters an array indexed by a loop variable anywhere lives in per-lane scratch memory, and
+  // every access to it, in the unit loop too, becomes a gather or scatter.
+  var zp = array<f32, PB * R>();
+#unroll Q PB
+#unroll U R
+  zp[Q * R + U] = zin[Q * R + U];
+#endunroll
+#endunroll
   // nᵀ φ(m z + Wu v_{t−1}; h) for the PB particles: one load of each unit's parameters serves all of
-  // them (loads, not arithmetic, bound this loop on software adapters)
+  // them (loads, not arithmetic, bound this loop on software adapters). Two units per iteration, so each
+  // running sum takes one update per pair (a software adapter blends every store inside a loop with the
+  // active-lane mask: a load, blend and store per update), in the same order of additions as one unit at
+  // a time; an odd N pairs its last unit with a copy of itself weighted zero.
   let tin = min(max(t, 1u) - 1u, p.T - 1u);
   var tsum = array<f32, PB * R>();
-  for (var i = 0u; i < p.N; i++) {
+  for (var i = 0u; i < p.N; i += 2u) {
+    let i1 = min(i + 1u, p.N - 1u);
+    let w1 = select(0.0, 1.0, i + 1u < p.N);
     // the rank loops unrolled too: software adapters' compilers stop unrolling loops of a few dozen
     // iterations, and a loop-indexed private array becomes per-lane scratch memory (rank 36)
     var mrow = array<f32, R>();
     var nrow = array<f32, R>();
+    var mrow1 = array<f32, R>();
+    var nrow1 = array<f32, R>();
 #unroll U R
     mrow[U] = theta[p.off_m + i * R + U];
     nrow[U] = theta[p.off_n + i * R + U];
+    mrow1[U] = theta[p.off_m + i1 * R + U];
+    nrow1[U] = w1 * theta[p.off_n + i1 * R + U];
 #endunroll
     let h = theta[p.off_h + i];
+    let h1 = theta[p.off_h + i1];
     var cur = 0.0;
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(bg, tin, j); }
+    var cur1 = 0.0;
+    for (var j = 0u; j < p.DU; j++) {
+      let vj = input_v(bg, tin, j);
+      cur += theta[p.off_wu + i * p.DU + j] * vj;
+      cur1 += theta[p.off_wu + i1 * p.DU + j] * vj;
+    }
 #unroll Q PB
     {
       var x = cur;
+      var x1 = cur1;
 #unroll U R
       x += mrow[U] * zp[Q * R + U];
+      x1 += mrow1[U] * zp[Q * R + U];
 #endunroll
       let f = phi(x, h);
+      let f1 = phi(x1, h1);
 #unroll U R
-      tsum[Q * R + U] += nrow[U] * f;
+      tsum[Q * R + U] = tsum[Q * R + U] + nrow[U] * f + nrow1[U] * f1;
 #endunroll
     }
 #endunroll
@@ -180,6 +207,17 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   if (t >= p.T || !valid) { return; } // the final pass only resamples
   let decay = exp(-exp(theta[p.off_a]));
   let pin = proposal_inputs(bg, t);
+  var mu0 = array<f32, R>();
+#unroll U R
+  mu0[U] = theta[p.off_mu0 + U];
+#endunroll
+  // transition means μ = a z + nᵀφ(…) (μ0 at t = 0), for the per-particle loops below
+  var mus = array<f32, PB * R>();
+#unroll Q PB
+#unroll U R
+  mus[Q * R + U] = select(decay * zp[Q * R + U] + tsum[Q * R + U], mu0[U], t == 0u);
+#endunroll
+#endunroll
 #if BLOCKED_OBS
   // Bootstrap with the affine readout: draw the PB particles first, then one pass over the channels
   // whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
@@ -187,13 +225,22 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   for (var q = 0u; q < PB; q++) {
     let k = g * BS + q * WG + tid;
     let lx = lower_vec(pin.L, noise(bg, t, min(k, K - 1u)));
-    for (var r = 0u; r < R; r++) { zn[q * R + r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u) + lx[r]; }
+    for (var r = 0u; r < R; r++) { zn[q * R + r] = mus[q * R + r] + lx[r]; }
   }
-  var lobs = array<f32, PB>();
+  // constant-indexed copies for the channel loop (see the unit loop), the sums copied out after it
+  var zc = array<f32, PB * R>();
+#unroll Q PB
+#unroll U R
+  zc[Q * R + U] = zn[Q * R + U];
+#endunroll
+#endunroll
+  var lsum = array<f32, PB>();
   for (var d = 0u; d < p.D; d++) {
     let off = obs_offset(bg, t, d);
     var brow = array<f32, R>();
-    for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
+#unroll U R
+    brow[U] = theta[p.off_B + d * R + U];
+#endunroll
     let y = obs_y(bg, t, d);
 #if !POISSON
     let lv = theta[p.off_lv + d];
@@ -202,23 +249,29 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #unroll Q PB
     {
       var eta = off;
-      for (var r = 0u; r < R; r++) { eta += brow[r] * zn[Q * R + r]; }
+#unroll U R
+      eta += brow[U] * zc[Q * R + U];
+#endunroll
       let lam = psi(eta);
 #if POISSON
-      lobs[Q] += y * log(lam) - lam;
+      lsum[Q] += y * log(lam) - lam;
 #else
       let res = y - lam;
-      lobs[Q] += -0.5 * res * res * prec - 0.5 * lv - 0.5 * LOG_2PI;
+      lsum[Q] += -0.5 * res * res * prec - 0.5 * lv - 0.5 * LOG_2PI;
 #endif
     }
 #endunroll
   }
+  var lobs = array<f32, PB>();
+#unroll Q PB
+  lobs[Q] = lsum[Q];
+#endunroll
 #endif
   // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
   for (var q = 0u; q < PB; q++) {
     let k = g * BS + q * WG + tid;
     var mu = array<f32, R>();
-    for (var r = 0u; r < R; r++) { mu[r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u); }
+    for (var r = 0u; r < R; r++) { mu[r] = mus[q * R + r]; }
     var lw = -3.0e38;
     if (k < K) {
 #if BLOCKED_OBS

@@ -8,6 +8,7 @@ import { GpuDeviceLostError, GpuError, GpuLimitError, GpuValidationError, Shader
 import { Kernel, packUniform, reflectKernel, type UniformValues } from './kernel.js';
 import { BufferPool, STAGING_USAGE, STORAGE_USAGE, UNIFORM_USAGE, type PoolStats } from './pool.js';
 import { preprocess, shaderSource, type Defines } from './preprocess.js';
+import { quietly } from './quiet-wait.js';
 
 export interface EngineInfo {
   backend: Backend;
@@ -315,8 +316,13 @@ export class Engine {
   /** Flush and wait until the GPU has finished; throws any validation error, compile error or device loss. */
   async sync(): Promise<void> {
     this.flush();
-    await Promise.all([...this.inflight]);
+    await this.wait(Promise.all([...this.inflight]));
     await this.checkErrors();
+  }
+
+  /** Await GPU work; on a software adapter without the binding's busy polling (quiet-wait.ts). */
+  private wait<T>(p: Promise<T>): Promise<T> {
+    return this.info.software ? quietly(p) : p;
   }
 
   private async checkErrors(): Promise<void> {
@@ -394,7 +400,7 @@ export class Engine {
     this.endPass().copyBufferToBuffer(src, offset, staging, 0, size);
     this.flush();
     try {
-      await staging.mapAsync(1 /* READ */, 0, size);
+      await this.wait(staging.mapAsync(1 /* READ */, 0, size));
     } catch (e) {
       await this.checkErrors();
       throw new GpuError(`readback failed: ${(e as Error).message}`);

@@ -1,9 +1,35 @@
 // `bench kernels`: records are well-formed and consistent, missing modules are skipped, bad flags fail.
 import { loadBench, runBench } from '../../src/cli/bench-kernels.js';
 import { run as benchCli } from '../../src/cli/bench.js';
+import { runSmcBench } from '../../bench/smc.js';
 import type { GpuCase } from './types.js';
 
 export const cases: GpuCase[] = [
+  {
+    name: 'bench smc --profile: fwd_profile counts one propagate and one combine dispatch per step of the forward filter',
+    browser: false,
+    async run(engine) {
+      const T = 3;
+      const opts = {
+        software: true,
+        runs: 1,
+        warmup: 0,
+        config: 'custom',
+        overrides: { K: 300, B: 1, T },
+        seeds: 1,
+        trainPath: 'fused',
+        profile: true,
+      } as const;
+      const lines = [];
+      for await (const l of runSmcBench(engine, opts)) if ('K' in l) lines.push(l);
+      if (lines.length !== 1) throw new Error(`expected one line, got ${lines.length}`);
+      const prof = lines[0].fwd_profile ?? [];
+      const count = (name: string) => prof.filter((p) => p.kernel.startsWith(`smc_step.${name}[`)).reduce((a, p) => a + p.dispatches, 0);
+      if (lines[0].fwd_path !== 'step' || count('propagate') !== T || count('combine') !== T || prof.length !== 2)
+        throw new Error(`fwd_profile of a ${lines[0].fwd_path} forward: ${JSON.stringify(prof)}`);
+      if (!prof.every((p) => p.ms > 0 && p.cpu_ms >= 0)) throw new Error(`fwd_profile times: ${JSON.stringify(prof)}`);
+    },
+  },
   {
     name: 'bench kernels --only copy: one record per size, gbps = 8·size/ms',
     browser: false, // lazy import of bench/ by path is a Node-side feature

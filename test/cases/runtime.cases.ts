@@ -20,6 +20,31 @@ function copy(engine: Engine, src: Tensor, dst: Tensor): void {
 
 export const cases: GpuCase[] = [
   {
+    name: 'kernel(): a repeated request with the same options is answered without preprocessing again; other defines compile anew',
+    async run(engine) {
+      const calls: string[] = [];
+      const fromSource = engine.kernelFromSource;
+      engine.kernelFromSource = (label, code, entry, overrides) => {
+        calls.push(label);
+        return fromSource.call(engine, label, code, entry, overrides);
+      };
+      try {
+        const opts = (lg: number) => ({ defines: { LG: lg }, variant: `memo${lg}` });
+        const a = engine.kernel('scan', 'scan_block', { ...opts(1), overrides: { WG: 64 } });
+        const b = engine.kernel('scan', 'scan_block', { ...opts(1), overrides: { WG: 64 } });
+        const c = engine.kernel('scan', 'scan_block', { ...opts(2), overrides: { WG: 64 } });
+        const d = engine.kernel('scan', 'scan_block', { ...opts(1), overrides: { WG: 32 } });
+        if (a !== b) throw new Error('the same request returned another kernel');
+        if (calls.join() !== 'scan.scan_block[memo1],scan.scan_block[memo2],scan.scan_block[memo1]')
+          throw new Error(`kernelFromSource calls: ${calls.join()} (want memo1, memo2, memo1 with other overrides)`);
+        if (d === a) throw new Error('other overrides returned the same kernel');
+        void c;
+      } finally {
+        engine.kernelFromSource = fromSource;
+      }
+    },
+  },
+  {
     name: 'copy kernel round-trips data, folding large grids into 2-D',
     async run(engine) {
       for (const n of [1, 1000, 70_000 * 256 + 3]) {

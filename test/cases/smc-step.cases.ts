@@ -239,6 +239,15 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    // the step kernel runs two units per iteration: an odd N ends in a zero-weighted copy of the last unit
+    name: 'step path = fused filter with an odd number of units (N = 7; bootstrap R = 2, K = 64; optimal with inputs R = 3, K = 200)',
+    async run(e) {
+      const common = { ...small, N: 7, obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'clipped_relu', resampling: 'systematic' } as const;
+      await matchesFused(e, { ...common, R: 2, DU: 0, K: 64, proposal: 'bootstrap' });
+      await matchesFused(e, { ...common, R: 3, DU: 2, K: 200, proposal: 'optimal' });
+    },
+  },
+  {
     name: 'step path = fused filter (optimal proposal, inputs, R = 3, K = 64 and 200)',
     async run(e) {
       for (const K of [64, 200]) {

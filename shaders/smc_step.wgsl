@@ -3,8 +3,9 @@
 // counters as the fused kernel (shaders/smc_sequence.wgsl); forward only.
 //
 // Per step t (all encoded, no host sync):
-//   propagate  workgroups = blocks of BS particles of trial b, PB = BS/WG particles per invocation
-//              (particle g·BS + q·WG + tid for q < PB: each parameter load serves PB particles):
+//   propagate  workgroups = TP blocks of BS particles (block g of trial b), PB = TP·BS/WG particles per invocation
+//              (particle g·BS + (q % PBB)·WG + tid of block q / PBB for q < PB: each parameter load serves PB
+//              particles):
 //              (t ≥ 1) if step t−1 resamples (its ESS decision, by `combine`), systematic/stratified
 //              resampling of step t−1: binary search of the position
 //              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
@@ -32,6 +33,12 @@
 #const WG
 #const BS
 #const PB
+// TP: blocks per workgroup (software adapters, one-block trials of fewer than 256 particles: several trials
+// share the unit loop's parameter loads, so that every invocation carries PB = TP·BS/WG particles); PBB: particles of
+// each block per invocation. Slot q < PB of invocation tid: block q / PBB of the workgroup, particle
+// (q % PBB)·WG + tid of it.
+#const TP
+const PBB: u32 = PB / TP;
 
 // B: trials of the whole batch (paths, data); Bc: trials of this chunk (state buffers), b0 its first.
 struct Params {
@@ -60,7 +67,7 @@ const CITEMS: u32 = 4u;
 // acc: per trial Σ_t (lse_t − log K) [B] | lse of the current step [B]
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
 
-var<workgroup> sw: array<f32, BS>;
+var<workgroup> sw: array<f32, BS * TP>;
 var<workgroup> csh: array<f32, CWG>;
 
 // State-buffer offsets for trial b of the chunk.
@@ -69,6 +76,17 @@ fn stat_base(b: u32) -> u32 { return p.Bc * p.K * (R + 1u) + b * p.nb * 4u; }
 fn lw_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 1u) + p.nb * 4u) + b * p.K; }
 fn sumsq_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
 fn trial_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
+
+// Slot q of invocation tid in the workgroup whose first block is w0: trial b of the chunk, block g of the trial,
+// particle k (blocks past the chunk's are invalid: they compute on trial 0 and write nothing).
+struct Slot { b: u32, g: u32, k: u32, valid: bool }
+fn slot_of(w0: u32, q: u32, tid: u32) -> Slot {
+  let wb = w0 + q / PBB;
+  let valid = wb < p.Bc * p.nb;
+  let w = select(0u, wb, valid);
+  let g = w % p.nb;
+  return Slot(w / p.nb, g, g * BS + (q % PBB) * WG + tid, valid);
+}
 
 
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
@@ -123,21 +141,23 @@ fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
 fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   // No early return before the unit loop: it runs in uniform control flow for every group and step
   // (grid padding groups compute on trial 0, the final pass on step T−1's input; both write nothing).
-  let wraw = wid.x + wid.y * nwg.x;
-  let valid = wraw < p.Bc * p.nb;
-  let w = select(0u, wraw, valid);
-  let b = w / p.nb;
-  let g = w % p.nb;
+  let w0 = (wid.x + wid.y * nwg.x) * TP;
+  let valid = w0 < p.Bc * p.nb; // the workgroup's first block: every block of a padding group is invalid
   let tid = lid.x;
   let K = p.K;
-  let bg = p.b0 + b;
   let t = p.t;
+  // the trials of the workgroup's blocks (their inputs and observations)
+  var bgs = array<u32, TP>();
+  for (var s = 0u; s < TP; s++) { bgs[s] = p.b0 + slot_of(w0, s * PBB, tid).b; }
   // resampling of step t−1 (or the carried weight), per particle of this invocation
   var zp = array<f32, PB * R>();
   var carry = array<f32, PB>();
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
-    if (t > 0u && k < K && valid) {
+    let sl = slot_of(w0, q, tid);
+    let b = sl.b;
+    let bg = p.b0 + b;
+    let k = sl.k;
+    if (t > 0u && k < K && sl.valid) {
       var a = k;
       if (prev[trial_base(b)] != 0.0) {
         a = ancestor(b, bg, t - 1u, k);
@@ -162,11 +182,16 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     nrow[U] = theta[p.off_n + i * R + U];
 #endunroll
     let h = theta[p.off_h + i];
-    var cur = 0.0;
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(bg, tin, j); }
+    var cur = array<f32, TP>();
+    for (var j = 0u; j < p.DU; j++) {
+      let wu = theta[p.off_wu + i * p.DU + j];
+#unroll S TP
+      cur[S] += wu * input_v(bgs[S], tin, j);
+#endunroll
+    }
 #unroll Q PB
     {
-      var x = cur;
+      var x = cur[Q / PBB];
 #unroll U R
       x += mrow[U] * zp[Q * R + U];
 #endunroll
@@ -179,35 +204,42 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   if (t >= p.T || !valid) { return; } // the final pass only resamples
   let decay = exp(-exp(theta[p.off_a]));
-  let pin = proposal_inputs(bg, t);
+  var pin = ProposalInputs(); // the block's trial's, set at its first slot
 #if BLOCKED_OBS
   // Bootstrap with the affine readout: draw the PB particles first, then one pass over the channels
   // whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
   var zn = array<f32, PB * R>();
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
+    let sl = slot_of(w0, q, tid);
+    let bg = p.b0 + sl.b;
+    let k = sl.k;
+    if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
     let lx = lower_vec(pin.L, noise(bg, t, min(k, K - 1u)));
     for (var r = 0u; r < R; r++) { zn[q * R + r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u) + lx[r]; }
   }
   var lobs = array<f32, PB>();
   for (var d = 0u; d < p.D; d++) {
-    let off = obs_offset(bg, t, d);
+    var off = array<f32, TP>();
+    var y = array<f32, TP>();
+#unroll S TP
+    off[S] = obs_offset(bgs[S], t, d);
+    y[S] = obs_y(bgs[S], t, d);
+#endunroll
     var brow = array<f32, R>();
     for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
-    let y = obs_y(bg, t, d);
 #if !POISSON
     let lv = theta[p.off_lv + d];
     let prec = exp(-lv);
 #endif
 #unroll Q PB
     {
-      var eta = off;
+      var eta = off[Q / PBB];
       for (var r = 0u; r < R; r++) { eta += brow[r] * zn[Q * R + r]; }
       let lam = psi(eta);
 #if POISSON
-      lobs[Q] += y * log(lam) - lam;
+      lobs[Q] += y[Q / PBB] * log(lam) - lam;
 #else
-      let res = y - lam;
+      let res = y[Q / PBB] - lam;
       lobs[Q] += -0.5 * res * res * prec - 0.5 * lv - 0.5 * LOG_2PI;
 #endif
     }
@@ -216,16 +248,20 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endif
   // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
+    let sl = slot_of(w0, q, tid);
+    let b = sl.b;
+    let bg = p.b0 + b;
+    let k = sl.k;
     var mu = array<f32, R>();
     for (var r = 0u; r < R; r++) { mu[r] = select(decay * zp[q * R + r] + tsum[q * R + r], theta[p.off_mu0 + r], t == 0u); }
     var lw = -3.0e38;
-    if (k < K) {
+    if (k < K && sl.valid) {
 #if BLOCKED_OBS
       var pz = Proposed();
       for (var r = 0u; r < R; r++) { pz.z[r] = zn[q * R + r]; }
       pz.lw = lobs[q];
 #else
+      if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
       let pz = propose_with(pin, bg, t, mu, noise(bg, t, k));
 #endif
       lw = pz.lw + carry[q];
@@ -244,16 +280,21 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // Block max, Σexp, normalised weights and their running sum, serially by one invocation in the
   // fused kernel's order (with one block per trial both give the same numbers): on a software adapter
   // every barrier is a pass over all invocations, so two barriers beat tree reductions.
+  // (with several blocks per workgroup, invocation s serves block s)
   workgroupBarrier();
-  if (tid == 0u) {
+  let own = slot_of(w0, tid * PBB, 0u);
+  if (tid < TP && own.valid) {
+    let b = own.b;
+    let g = own.g;
+    let o = tid * BS;
     let n = min(BS, K - g * BS);
     var m = -3.0e38;
-    for (var j = 0u; j < n; j++) { m = max(m, sw[j]); }
+    for (var j = o; j < o + n; j++) { m = max(m, sw[j]); }
     var s = 0.0;
-    for (var j = 0u; j < n; j++) { let e = exp(sw[j] - m); sw[j] = e; s += e; }
+    for (var j = o; j < o + n; j++) { let e = exp(sw[j] - m); sw[j] = e; s += e; }
     var c = 0.0;
     var sumsq = 0.0;
-    for (var j = 0u; j < n; j++) { let wj = sw[j] / s; c += wj; sumsq += wj * wj; sw[j] = c; }
+    for (var j = o; j < o + n; j++) { let wj = sw[j] / s; c += wj; sumsq += wj * wj; sw[j] = c; }
     next[sumsq_base(b) + g] = sumsq;
     let sb = stat_base(b) + g * 4u;
     next[sb] = m;
@@ -263,8 +304,8 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   workgroupBarrier();
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
-    if (k < K) { next[lcum_base(b) + k] = sw[q * WG + tid]; }
+    let sl = slot_of(w0, q, tid);
+    if (sl.k < K && sl.valid) { next[lcum_base(sl.b) + sl.k] = sw[q * WG + tid]; }
   }
 }
 

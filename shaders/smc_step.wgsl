@@ -77,18 +77,6 @@ fn lw_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 1u) + p.nb * 4u) + b * p.K
 fn sumsq_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
 fn trial_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
 
-// Slot q of invocation tid in the workgroup whose first block is w0: trial b of the chunk, block g of the trial,
-// particle k (blocks past the chunk's are invalid: they compute on trial 0 and write nothing).
-struct Slot { b: u32, g: u32, k: u32, valid: bool }
-fn slot_of(w0: u32, q: u32, tid: u32) -> Slot {
-  let wb = w0 + q / PBB;
-  let valid = wb < p.Bc * p.nb;
-  let w = select(0u, wb, valid);
-  let g = w % p.nb;
-  return Slot(w / p.nb, g, g * BS + (q % PBB) * WG + tid, valid);
-}
-
-
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
 fn search_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {
   var lo = lo0;
@@ -148,12 +136,12 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   let t = p.t;
   // the trials of the workgroup's blocks (their inputs and observations)
   var bgs = array<u32, TP>();
-  for (var s = 0u; s < TP; s++) { bgs[s] = p.b0 + slot_of(w0, s * PBB, tid).b; }
+  for (var s = 0u; s < TP; s++) { bgs[s] = p.b0 + slot_of(w0, p.Bc * p.nb, s * PBB, tid).b; }
   // resampling of step t−1 (or the carried weight), per particle of this invocation
   var zp = array<f32, PB * R>();
   var carry = array<f32, PB>();
   for (var q = 0u; q < PB; q++) {
-    let sl = slot_of(w0, q, tid);
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
     let b = sl.b;
     let bg = p.b0 + b;
     let k = sl.k;
@@ -210,7 +198,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
   var zn = array<f32, PB * R>();
   for (var q = 0u; q < PB; q++) {
-    let sl = slot_of(w0, q, tid);
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
     let bg = p.b0 + sl.b;
     let k = sl.k;
     if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
@@ -248,7 +236,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endif
   // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
   for (var q = 0u; q < PB; q++) {
-    let sl = slot_of(w0, q, tid);
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
     let b = sl.b;
     let bg = p.b0 + b;
     let k = sl.k;
@@ -282,7 +270,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // every barrier is a pass over all invocations, so two barriers beat tree reductions.
   // (with several blocks per workgroup, invocation s serves block s)
   workgroupBarrier();
-  let own = slot_of(w0, tid * PBB, 0u);
+  let own = slot_of(w0, p.Bc * p.nb, tid * PBB, 0u);
   if (tid < TP && own.valid) {
     let b = own.b;
     let g = own.g;
@@ -304,7 +292,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   workgroupBarrier();
   for (var q = 0u; q < PB; q++) {
-    let sl = slot_of(w0, q, tid);
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
     if (sl.k < K && sl.valid) { next[lcum_base(sl.b) + sl.k] = sw[q * WG + tid]; }
   }
 }

@@ -12,7 +12,7 @@ import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 import { modelVariant, packData, priorStart, qsFloats } from './smc-host.js';
-import { blockedObservations, forwardPath, runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
+import { blockedObservations, checkPack, forwardPath, runSteps, stepBlockSize, stepLanes, stepPack, stepPathBytes } from './smc-step.js';
 
 export interface StepGradOptions {
   /**
@@ -20,18 +20,35 @@ export interface StepGradOptions {
    * separate `units` kernel's per-particle gathers dominate) instead of the `units` kernel per block.
    */
   laneGrads?: boolean;
+  /**
+   * Blocks per workgroup of `particles` and `gather` (default stepPack's choice with unit gradients per lane, else 1:
+   * the `units` kernel's per-block slices need one block per workgroup).
+   */
+  pack?: number;
 }
 
 function laneGradsFor(engine: Engine, options: StepGradOptions): boolean {
   return options.laneGrads ?? engine.info.software;
 }
 
-/** Bytes of the backward's gradient slices: parameter rows per block (or lane) and the small accumulators per lane. */
+/** The backward's blocks per workgroup (checked). */
+function packFor(engine: Engine, cfg: SmcConfig, options: StepGradOptions): number {
+  const block = stepBlockSize(cfg.K);
+  const lanes = stepLanes(engine, block);
+  const laneGrads = laneGradsFor(engine, options);
+  const pack = options.pack ?? (laneGrads ? stepPack(engine, block, cfg.B * Math.ceil(cfg.K / block)) : 1);
+  checkPack(pack, lanes);
+  if (pack > 1 && !laneGrads) throw new Error(`step path gradient: pack ${pack} needs the unit gradients per lane (laneGrads)`);
+  return pack;
+}
+
+/** Bytes of the backward's gradient slices: parameter rows per workgroup (or lane) and the small accumulators per lane. */
 export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradOptions = {}): number {
   const block = stepBlockSize(cfg.K);
   const nb = Math.ceil(cfg.K / block);
   const lanes = stepLanes(engine, block);
-  return 4 * cfg.B * nb * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
+  const groups = Math.ceil((cfg.B * nb) / packFor(engine, cfg, options));
+  return 4 * groups * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
 }
 
 /**
@@ -89,6 +106,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const block = stepBlockSize(K);
   const nb = Math.ceil(K / block);
   const lanes = stepLanes(engine, block);
+  const pack = packFor(engine, cfg, options);
+  const pb = (pack * block) / lanes;
   // floats of per-step proposal data per step (optimal: q_t, s_t; encoder: mean, log-variance), 0 for none
   const qw = qsFloats(cfg) / (B * T);
   const optimal = cfg.proposal === 'optimal';
@@ -100,7 +119,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       ...model.defines,
       WG: lanes,
       BS: block,
-      PB: block / lanes,
+      PB: pb,
+      TP: pack,
       NSMALL: nSmall,
       RS: laneGrads ? lanes : 1,
       LANE_GRADS: laneGrads,
@@ -111,7 +131,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       QW: Math.max(1, qw),
     },
     overrides: model.overrides,
-    variant: `R${R}BS${block}PB${block / lanes}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
+    variant: `R${R}BS${block}PB${pb}TP${pack}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
   };
   const data = packData(engine, inp, 'smc_step_grad.data');
   const o = cfg.layout.offsets;
@@ -197,7 +217,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
         for (const b of k.reflection.bindings) if (b.name !== 'p') bind[b.name] = all[b.name];
         engine.dispatch(k, bind as never, grid);
       };
-      const blocks = engine.grid(B * nb, 1);
+      const blocks = engine.grid(Math.ceil((B * nb) / pack), 1);
       const units = engine.grid(B * nb * Math.ceil(N / 64) * 64, 64);
       const channels = engine.grid(B * nb * Math.ceil(D / 64) * 64, 64);
       for (let t = T - 1; t >= 0; t--) {

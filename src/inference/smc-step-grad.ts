@@ -12,7 +12,7 @@ import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 import { modelVariant, packData, priorStart, qsFloats } from './smc-host.js';
-import { blockedObservations, checkPack, forwardPath, runSteps, stepBlockSize, stepLanes, stepPack, stepPathBytes } from './smc-step.js';
+import { blockedObservations, forwardPath, runSteps, stepPathBytes, stepPlan, type StepPlan } from './smc-step.js';
 
 export interface StepGradOptions {
   /**
@@ -31,23 +31,17 @@ function laneGradsFor(engine: Engine, options: StepGradOptions): boolean {
   return options.laneGrads ?? engine.info.software;
 }
 
-/** The backward's blocks per workgroup (checked). */
-function packFor(engine: Engine, cfg: SmcConfig, options: StepGradOptions): number {
-  const block = stepBlockSize(cfg.K);
-  const lanes = stepLanes(engine, block);
+/** The backward kernels' plan (stepPlan; one block per workgroup without lane gradients). */
+export function stepGradPlan(engine: Engine, cfg: Pick<SmcConfig, 'K' | 'B'>, options: StepGradOptions = {}): StepPlan {
   const laneGrads = laneGradsFor(engine, options);
-  const pack = options.pack ?? (laneGrads ? stepPack(engine, block, cfg.B * Math.ceil(cfg.K / block)) : 1);
-  checkPack(pack, lanes);
-  if (pack > 1 && !laneGrads) throw new Error(`step path gradient: pack ${pack} needs the unit gradients per lane (laneGrads)`);
-  return pack;
+  if ((options.pack ?? 1) > 1 && !laneGrads) throw new Error(`step path gradient: pack ${options.pack} needs the unit gradients per lane (laneGrads)`);
+  return stepPlan(engine, cfg.K, cfg.B, options.pack ?? (laneGrads ? undefined : 1));
 }
 
 /** Bytes of the backward's gradient slices: parameter rows per workgroup (or lane) and the small accumulators per lane. */
 export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradOptions = {}): number {
-  const block = stepBlockSize(cfg.K);
-  const nb = Math.ceil(cfg.K / block);
-  const lanes = stepLanes(engine, block);
-  const groups = Math.ceil((cfg.B * nb) / packFor(engine, cfg, options));
+  const { nb, lanes, pack } = stepGradPlan(engine, cfg, options);
+  const groups = Math.ceil((cfg.B * nb) / pack);
   return 4 * groups * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
 }
 
@@ -103,11 +97,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const anc = out.anc!;
   const ll = out.ll;
 
-  const block = stepBlockSize(K);
-  const nb = Math.ceil(K / block);
-  const lanes = stepLanes(engine, block);
-  const pack = packFor(engine, cfg, options);
-  const pb = (pack * block) / lanes;
+  const plan = stepGradPlan(engine, cfg, options);
+  const { block, nb, lanes, pack } = plan;
   // floats of per-step proposal data per step (optimal: q_t, s_t; encoder: mean, log-variance), 0 for none
   const qw = qsFloats(cfg) / (B * T);
   const optimal = cfg.proposal === 'optimal';
@@ -119,7 +110,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       ...model.defines,
       WG: lanes,
       BS: block,
-      PB: pb,
+      PB: plan.pb,
       TP: pack,
       NSMALL: nSmall,
       RS: laneGrads ? lanes : 1,
@@ -131,7 +122,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       QW: Math.max(1, qw),
     },
     overrides: model.overrides,
-    variant: `R${R}BS${block}PB${pb}TP${pack}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
+    variant: `R${R}${plan.name}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
   };
   const data = packData(engine, inp, 'smc_step_grad.data');
   const o = cfg.layout.offsets;

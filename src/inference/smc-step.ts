@@ -40,7 +40,7 @@ export interface SmcStepOptions {
   ancestors?: boolean;
   /** At most this many trials are filtered at a time (default: as many as the binding limit allows). */
   trialsPerChunk?: number;
-  /** Blocks per workgroup (default stepPack's choice; a power of two ≤ the block's lanes). */
+  /** Blocks per workgroup (default: stepPlan's choice; a power of two ≤ the block's lanes). */
   pack?: number;
 }
 
@@ -72,24 +72,38 @@ export function stepLanes(engine: Engine, block: number): number {
 const SOFTWARE_STEP_PB = 32;
 
 /**
- * Blocks per workgroup. A software adapter's block of one trial's K < 256 particles leaves fewer than 32 to each of
- * its 8 invocations (8 at K = 64), so several trials' blocks share a workgroup: the unit loop's parameter loads, which
- * bound it, then serve 32 particles (per-trial parts — weights, block statistics, resampling, data rows — stay per
- * block). At most half the blocks, so that at least two workgroups keep the adapter's threads busy. GPUs: 1.
+ * How the step kernels lay out a batch: blocks of `block` particles (`nb` per trial) on `lanes` invocations, `pack`
+ * blocks per workgroup, `pb` = pack·block/lanes particles per invocation; `name` tells kernel variants apart.
  */
-export function stepPack(engine: Engine, block: number, blocks: number): number {
-  const lanes = stepLanes(engine, block);
-  if (!engine.softwareTuning) return 1;
-  let tp = 1;
-  while ((2 * tp * block) / lanes <= SOFTWARE_STEP_PB && 4 * tp <= blocks && 2 * tp <= lanes) tp *= 2;
-  return tp;
+export interface StepPlan {
+  block: number;
+  nb: number;
+  lanes: number;
+  pack: number;
+  pb: number;
+  name: string;
 }
 
-/** Throws unless `pack` blocks per workgroup can run with `lanes` invocations (one serves each block's statistics). */
-export function checkPack(pack: number, lanes: number): void {
-  if (!Number.isInteger(pack) || pack < 1 || pack > lanes || (pack & (pack - 1)) !== 0) {
-    throw new Error(`step path: pack must be a power of two from 1 to the block's ${lanes} invocations, got ${pack}`);
+/**
+ * The step kernels' plan for B trials of K particles. Blocks per workgroup (`pack`, default): a software adapter's
+ * block of one trial's K < 256 particles leaves fewer than 32 to each of its 8 invocations (8 at K = 64), so several
+ * trials' blocks share a workgroup: the unit loop's parameter loads, which bound it, then serve up to 32 particles
+ * (per-trial parts — weights, block statistics, resampling, data rows — stay per block). At most half the blocks, so
+ * that at least two workgroups keep the adapter's threads busy. GPUs: 1. A given `pack` must be a power of two no
+ * larger than the lanes (invocation s serves block s's statistics).
+ */
+export function stepPlan(engine: Engine, K: number, B: number, pack?: number): StepPlan {
+  const block = stepBlockSize(K);
+  const nb = Math.ceil(K / block);
+  const lanes = stepLanes(engine, block);
+  let tp = 1;
+  if (pack !== undefined) tp = pack;
+  else if (engine.softwareTuning) while ((2 * tp * block) / lanes <= SOFTWARE_STEP_PB && 4 * tp <= B * nb && 2 * tp <= lanes) tp *= 2;
+  if (!Number.isInteger(tp) || tp < 1 || tp > lanes || (tp & (tp - 1)) !== 0) {
+    throw new Error(`step path: pack must be a power of two from 1 to the block's ${lanes} invocations, got ${tp}`);
   }
+  const pb = (tp * block) / lanes;
+  return { block, nb, lanes, pack: tp, pb, name: `BS${block}PB${pb}TP${tp}` };
 }
 
 const SOFTWARE_FUSED_MAX_KR = 128;
@@ -191,16 +205,23 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
     }
   }
 
-  const lanes = stepLanes(engine, block);
-  const pack = options.pack ?? stepPack(engine, block, chunk * nb);
-  checkPack(pack, lanes);
-  const pb = (pack * block) / lanes;
+  const plan = stepPlan(engine, K, chunk, options.pack);
+  const { lanes, pack } = plan;
   const cwg = engine.softwareTuning ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
   const model = modelVariant(cfg);
   const kopts = {
-    defines: { ...model.defines, WG: lanes, BS: block, PB: pb, TP: pack, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg), BLOCKED_OBS: blockedObservations(cfg) },
+    defines: {
+      ...model.defines,
+      WG: lanes,
+      BS: block,
+      PB: plan.pb,
+      TP: pack,
+      CWG: cwg,
+      WG_SCRATCH: Math.max(lanes, cwg),
+      BLOCKED_OBS: blockedObservations(cfg),
+    },
     overrides: model.overrides,
-    variant: `R${R}BS${block}PB${pb}TP${pack}${model.variant}`,
+    variant: `R${R}${plan.name}${model.variant}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
   const combine = engine.kernel('smc_step', 'combine', kopts);

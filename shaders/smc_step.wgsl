@@ -33,10 +33,8 @@
 #const WG
 #const BS
 #const PB
-// TP: blocks per workgroup (software adapters, one-block trials of fewer than 256 particles: several trials
-// share the unit loop's parameter loads, so that every invocation carries PB = TP·BS/WG particles); PBB: particles of
-// each block per invocation. Slot q < PB of invocation tid: block q / PBB of the workgroup, particle
-// (q % PBB)·WG + tid of it.
+// TP: blocks per workgroup (software adapters, trials of fewer than 256 particles: several trials share the unit
+// loop's parameter loads, see stepPlan); PBB: particles of each block per invocation (slots: slot_of in smc_common).
 #const TP
 const PBB: u32 = PB / TP;
 
@@ -76,6 +74,7 @@ fn stat_base(b: u32) -> u32 { return p.Bc * p.K * (R + 1u) + b * p.nb * 4u; }
 fn lw_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 1u) + p.nb * 4u) + b * p.K; }
 fn sumsq_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
 fn trial_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
+
 
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
 fn search_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {

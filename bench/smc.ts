@@ -14,6 +14,8 @@
  *   train_path                the filter training runs (trainingPath, or --train-path): the fused kernel
  *                             ('fused' or 'fused unit-parallel') or the step path's gradient op ('step');
  *                             null where the chosen one does not fit
+ *   step_plan                 the step kernels' layout (stepPlan): block size, particles per invocation and
+ *                             blocks (trials) per workgroup, e.g. BS64PB32TP4; train_step_plan the backward's
  *   train_iter_ms             one training iteration as `fit` runs it: batch copy, parameter transforms,
  *                             fused filter forward + backward, RAdam step (null where the fused path
  *                             does not fit); train_fwd_ms is the forward part alone (recorded on a tape)
@@ -41,8 +43,8 @@ import { latentStep } from '../src/analysis/latent-dynamics.js';
 import type { Proposal } from '../src/models/theta-layout.js';
 import { CnnEncoder, DEFAULT_ENCODER, type EncoderConfig } from '../src/models/encoder.js';
 import { fusedFits, smcFilter, unitParallelFor, type SmcConfig, type SmcInputs } from '../src/inference/smc-op.js';
-import { forwardPath, smcFilterSteps, stepPathBytes } from '../src/inference/smc-step.js';
-import { stepGradBytes, trainingPath } from '../src/inference/smc-step-grad.js';
+import { forwardPath, smcFilterSteps, stepPathBytes, stepPlan } from '../src/inference/smc-step.js';
+import { stepGradBytes, stepGradPlan, trainingPath } from '../src/inference/smc-step-grad.js';
 import { BatchLoader, encoderData, objective, sampleWindows } from '../src/inference/objective.js';
 import { Optimizer } from '../src/ops/optim.js';
 import { median } from '../src/analysis/stats.js';
@@ -64,6 +66,8 @@ export interface SmcBenchLine {
   fwd_path: Path;
   /** Filter the training iteration ran: fused (or its unit-parallel variant), or the step path's gradient op beyond one workgroup (null: not run). */
   train_path: Path | null;
+  step_plan: string;
+  train_step_plan: string | null;
   fwd_ms: number;
   fwd_cpu_ms: number;
   fwd_particle_steps_per_s: number;
@@ -384,6 +388,8 @@ export async function benchLine(
     proposal,
     fwd_path: fwdPath === 'fused' ? fusedVariant(engine, K, config.rank) : 'step',
     train_path: trainPath === 'fused' ? fusedVariant(engine, K, config.rank) : trainPath,
+    step_plan: stepPlan(engine, K, B).name,
+    train_step_plan: trainPath === 'step' ? stepGradPlan(engine, { K, B }).name : null,
     fwd_ms: fwd.ms,
     fwd_cpu_ms: fwd.cpuMs,
     fwd_particle_steps_per_s: work / (fwd.ms / 1000),

@@ -272,3 +272,18 @@ fn propose_with(m: ProposalInputs, bg: u32, t: u32, mu: array<f32, R>, xi: array
 fn propose(bg: u32, t: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
   return propose_with(proposal_inputs(bg, t), bg, t, mu, xi);
 }
+
+#if TP
+// The step kernels (TP blocks of BS particles per workgroup, PBB of each block per invocation): slot q of invocation
+// tid in the workgroup whose first block is w0 is block w = w0 + q / PBB (block g of trial b) and its particle
+// k = g·BS + (q % PBB)·WG + tid. Blocks from `blocks` on (grid padding) are invalid: they compute on block 0 and
+// write nothing.
+struct Slot { b: u32, g: u32, w: u32, k: u32, valid: bool }
+fn slot_of(w0: u32, blocks: u32, q: u32, tid: u32) -> Slot {
+  let wq = w0 + q / PBB;
+  let valid = wq < blocks;
+  let w = select(0u, wq, valid);
+  let g = w % p.nb;
+  return Slot(w / p.nb, g, w, g * BS + (q % PBB) * WG + tid, valid);
+}
+#endif

@@ -3,8 +3,9 @@
 // counters as the fused kernel (shaders/smc_sequence.wgsl); forward only.
 //
 // Per step t (all encoded, no host sync):
-//   propagate  workgroups = blocks of BS particles of trial b, PB = BS/WG particles per invocation
-//              (particle g·BS + q·WG + tid for q < PB: each parameter load serves PB particles):
+//   propagate  workgroups = TP blocks of BS particles (block g of trial b), PB = TP·BS/WG particles per invocation
+//              (particle g·BS + (q % PBB)·WG + tid of block q / PBB for q < PB: each parameter load serves PB
+//              particles):
 //              (t ≥ 1) if step t−1 resamples (its ESS decision, by `combine`), systematic/stratified
 //              resampling of step t−1: binary search of the position
 //              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
@@ -32,6 +33,10 @@
 #const WG
 #const BS
 #const PB
+// TP: blocks per workgroup (software adapters, trials of fewer than 256 particles: several trials share the unit
+// loop's parameter loads, see stepPlan); PBB: particles of each block per invocation (slots: slot_of in smc_common).
+#const TP
+const PBB: u32 = PB / TP;
 
 // B: trials of the whole batch (paths, data); Bc: trials of this chunk (state buffers), b0 its first.
 struct Params {
@@ -60,7 +65,7 @@ const CITEMS: u32 = 4u;
 // acc: per trial Σ_t (lse_t − log K) [B] | lse of the current step [B]
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
 
-var<workgroup> sw: array<f32, BS>;
+var<workgroup> sw: array<f32, BS * TP>;
 var<workgroup> csh: array<f32, CWG>;
 
 // State-buffer offsets for trial b of the chunk.
@@ -123,21 +128,23 @@ fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
 fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   // No early return before the unit loop: it runs in uniform control flow for every group and step
   // (grid padding groups compute on trial 0, the final pass on step T−1's input; both write nothing).
-  let wraw = wid.x + wid.y * nwg.x;
-  let valid = wraw < p.Bc * p.nb;
-  let w = select(0u, wraw, valid);
-  let b = w / p.nb;
-  let g = w % p.nb;
+  let w0 = (wid.x + wid.y * nwg.x) * TP;
+  let valid = w0 < p.Bc * p.nb; // the workgroup's first block: every block of a padding group is invalid
   let tid = lid.x;
   let K = p.K;
-  let bg = p.b0 + b;
   let t = p.t;
+  // the trials of the workgroup's blocks (their inputs and observations)
+  var bgs = array<u32, TP>();
+  for (var s = 0u; s < TP; s++) { bgs[s] = p.b0 + slot_of(w0, p.Bc * p.nb, s * PBB, tid).b; }
   // resampling of step t−1 (or the carried weight), per particle of this invocation
   var zin = array<f32, PB * R>();
   var carry = array<f32, PB>();
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
-    if (t > 0u && k < K && valid) {
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
+    let b = sl.b;
+    let bg = p.b0 + b;
+    let k = sl.k;
+    if (t > 0u && k < K && sl.valid) {
       var a = k;
       if (prev[trial_base(b)] != 0.0) {
         a = ancestor(b, bg, t - 1u, k);
@@ -181,17 +188,24 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endunroll
     let h = theta[p.off_h + i];
     let h1 = theta[p.off_h + i1];
-    var cur = 0.0;
-    var cur1 = 0.0;
+    // input currents per trial of the workgroup's blocks
+    var cur = array<f32, TP>();
+    var cur1 = array<f32, TP>();
     for (var j = 0u; j < p.DU; j++) {
-      let vj = input_v(bg, tin, j);
-      cur += theta[p.off_wu + i * p.DU + j] * vj;
-      cur1 += theta[p.off_wu + i1 * p.DU + j] * vj;
+      let wu = theta[p.off_wu + i * p.DU + j];
+      let wu1 = theta[p.off_wu + i1 * p.DU + j];
+#unroll S TP
+      {
+        let vj = input_v(bgs[S], tin, j);
+        cur[S] += wu * vj;
+        cur1[S] += wu1 * vj;
+      }
+#endunroll
     }
 #unroll Q PB
     {
-      var x = cur;
-      var x1 = cur1;
+      var x = cur[Q / PBB];
+      var x1 = cur1[Q / PBB];
 #unroll U R
       x += mrow[U] * zp[Q * R + U];
       x1 += mrow1[U] * zp[Q * R + U];
@@ -206,7 +220,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   if (t >= p.T || !valid) { return; } // the final pass only resamples
   let decay = exp(-exp(theta[p.off_a]));
-  let pin = proposal_inputs(bg, t);
+  var pin = ProposalInputs(); // the block's trial's, set at its first slot
   var mu0 = array<f32, R>();
 #unroll U R
   mu0[U] = theta[p.off_mu0 + U];
@@ -223,7 +237,10 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
   var zn = array<f32, PB * R>();
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
+    let bg = p.b0 + sl.b;
+    let k = sl.k;
+    if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
     let lx = lower_vec(pin.L, noise(bg, t, min(k, K - 1u)));
     for (var r = 0u; r < R; r++) { zn[q * R + r] = mus[q * R + r] + lx[r]; }
   }
@@ -236,27 +253,31 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endunroll
   var lsum = array<f32, PB>();
   for (var d = 0u; d < p.D; d++) {
-    let off = obs_offset(bg, t, d);
+    var off = array<f32, TP>();
+    var y = array<f32, TP>();
+#unroll S TP
+    off[S] = obs_offset(bgs[S], t, d);
+    y[S] = obs_y(bgs[S], t, d);
+#endunroll
     var brow = array<f32, R>();
 #unroll U R
     brow[U] = theta[p.off_B + d * R + U];
 #endunroll
-    let y = obs_y(bg, t, d);
 #if !POISSON
     let lv = theta[p.off_lv + d];
     let prec = exp(-lv);
 #endif
 #unroll Q PB
     {
-      var eta = off;
+      var eta = off[Q / PBB];
 #unroll U R
       eta += brow[U] * zc[Q * R + U];
 #endunroll
       let lam = psi(eta);
 #if POISSON
-      lsum[Q] += y * log(lam) - lam;
+      lsum[Q] += y[Q / PBB] * log(lam) - lam;
 #else
-      let res = y - lam;
+      let res = y[Q / PBB] - lam;
       lsum[Q] += -0.5 * res * res * prec - 0.5 * lv - 0.5 * LOG_2PI;
 #endif
     }
@@ -269,16 +290,20 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endif
   // (plain loops outside the unit loop: unrolling the proposal PB times makes compiles take minutes)
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
+    let b = sl.b;
+    let bg = p.b0 + b;
+    let k = sl.k;
     var mu = array<f32, R>();
     for (var r = 0u; r < R; r++) { mu[r] = mus[q * R + r]; }
     var lw = -3.0e38;
-    if (k < K) {
+    if (k < K && sl.valid) {
 #if BLOCKED_OBS
       var pz = Proposed();
       for (var r = 0u; r < R; r++) { pz.z[r] = zn[q * R + r]; }
       pz.lw = lobs[q];
 #else
+      if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
       let pz = propose_with(pin, bg, t, mu, noise(bg, t, k));
 #endif
       lw = pz.lw + carry[q];
@@ -297,16 +322,21 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // Block max, Σexp, normalised weights and their running sum, serially by one invocation in the
   // fused kernel's order (with one block per trial both give the same numbers): on a software adapter
   // every barrier is a pass over all invocations, so two barriers beat tree reductions.
+  // (with several blocks per workgroup, invocation s serves block s)
   workgroupBarrier();
-  if (tid == 0u) {
+  let own = slot_of(w0, p.Bc * p.nb, tid * PBB, 0u);
+  if (tid < TP && own.valid) {
+    let b = own.b;
+    let g = own.g;
+    let o = tid * BS;
     let n = min(BS, K - g * BS);
     var m = -3.0e38;
-    for (var j = 0u; j < n; j++) { m = max(m, sw[j]); }
+    for (var j = o; j < o + n; j++) { m = max(m, sw[j]); }
     var s = 0.0;
-    for (var j = 0u; j < n; j++) { let e = exp(sw[j] - m); sw[j] = e; s += e; }
+    for (var j = o; j < o + n; j++) { let e = exp(sw[j] - m); sw[j] = e; s += e; }
     var c = 0.0;
     var sumsq = 0.0;
-    for (var j = 0u; j < n; j++) { let wj = sw[j] / s; c += wj; sumsq += wj * wj; sw[j] = c; }
+    for (var j = o; j < o + n; j++) { let wj = sw[j] / s; c += wj; sumsq += wj * wj; sw[j] = c; }
     next[sumsq_base(b) + g] = sumsq;
     let sb = stat_base(b) + g * 4u;
     next[sb] = m;
@@ -316,8 +346,8 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   workgroupBarrier();
   for (var q = 0u; q < PB; q++) {
-    let k = g * BS + q * WG + tid;
-    if (k < K) { next[lcum_base(b) + k] = sw[q * WG + tid]; }
+    let sl = slot_of(w0, p.Bc * p.nb, q, tid);
+    if (sl.k < K && sl.valid) { next[lcum_base(sl.b) + sl.k] = sw[q * WG + tid]; }
   }
 }
 

@@ -3,7 +3,7 @@
 // particle blocks so that K is not limited by one workgroup. The forward (shaders/smc_step.wgsl) stores
 // z (pre-resampling), μ, normalised weights, resampling decisions and the sorted ancestors; the N-wide
 // currents are recomputed here. Per step t, in reverse, for all trials at once:
-//   particles  (blocks of BS particles, PB per invocation, as `propagate`): the weight adjoint of step t
+//   particles  (TP blocks of BS particles per workgroup, PB per invocation, as `propagate`): the weight adjoint of step t
 //              (w_tk·gll_b where step t resampled or is the last, else the next step's, carried per
 //              particle) and the adjoint of the resampled particle ẑ_tk through μ_{t+1} = a ẑ + nᵀφ(m ẑ + Wu v_t)
 //   units      (one invocation per unit and block): unit-owned gradients of m, n, h, Wu over the block;
@@ -15,10 +15,11 @@
 //   gather     (as `particles`): the adjoint of z_tj is the sum over its children (a contiguous range of
 //              the sorted ancestors, found by binary search: no atomics), then the proposal and
 //              observation terms give the adjoint of μ_tj and the small parameters' gradients
-// Every parameter gradient is accumulated over steps in slices owned by one block (or, LANE_GRADS, one
-// lane: unit and channel rows) or one invocation (the small parameters θ_a, μ0 and the R×R matrices): gpart =
-// rows [B·nb, P, RS] | small [B·nb·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small`
-// sum the slices into the packed gradient, `reduce_q` the per-block shares of the per-step data gradients (optimal
+// Every parameter gradient is accumulated over steps in slices owned by one workgroup of TP blocks (G = ⌈B·nb/TP⌉
+// of them; without LANE_GRADS TP = 1) or, LANE_GRADS, one lane of it (unit and channel rows; the `channels` kernel
+// gives block s of the workgroup lane s), or one invocation (the small parameters θ_a, μ0 and the R×R matrices): gpart
+// = rows [G, P, RS] | small [G·WG, NSMALL] (RS = WG with LANE_GRADS, else 1); `reduce_rows` / `reduce_small` sum the
+// slices into the packed gradient, `reduce_q` the per-block shares of the per-step data gradients (optimal
 // proposal: q_t, s_t; encoder proposal: the encoder's mean and log-variance).
 #include "smc_common"
 
@@ -26,6 +27,9 @@
 #const WG
 #const BS
 #const PB
+// TP blocks per workgroup (as smc_step.wgsl; the unit and channel kernels' per-block slices need TP = 1 without RS lanes)
+#const TP
+const PBB: u32 = PB / TP;
 #const NSMALL
 #const RS
 
@@ -62,7 +66,7 @@ struct Params {
 #const DUC
 @group(0) @binding(12) var<storage, read_write> gvpart: array<f32>;
 @group(0) @binding(13) var<storage, read_write> gv: array<f32>;
-fn gvslot(w: u32, tid: u32) -> u32 { return (w * WG + tid) * DUC; }
+fn gvslot(w: u32, tid: u32) -> u32 { return (w * WG + tid) * DUC; } // per block w
 #endif
 
 // Small accumulators, in the layout of smc_sequence.wgsl (and theta-layout.ts smallMap).
@@ -77,39 +81,44 @@ const S_M5: u32 = 1u + R + 4u * R * R; // optimal G
 fn gmu_base(b: u32, k: u32) -> u32 { return (b * p.K + k) * R; }
 fn gzh_base(b: u32, k: u32) -> u32 { return p.B * p.K * R + (b * p.K + k) * R; }
 fn wadj_idx(b: u32, k: u32) -> u32 { return 2u * p.B * p.K * R + b * p.K + k; }
-// Row slice of block w (lane `lane` with LANE_GRADS; its entry e at s + e·RS) and small slot of invocation tid of block w.
+// Workgroups of `particles` and `gather` (TP blocks each): every gradient slice below belongs to one of them.
+fn groups() -> u32 { return (p.B * p.nb + TP - 1u) / TP; }
+// Row slice of workgroup w (lane `lane` with LANE_GRADS; its entry e at s + e·RS) and small slot of its invocation tid.
 // The lanes' slices are interleaved so that their read-modify-writes of one parameter share a cache line instead of
 // touching RS lines a row (P floats) apart: hc2 and maze train faster on lavapipe (bench/RESULTS.md).
 fn slice(w: u32, lane: u32) -> u32 { return w * p.P * RS + lane; }
-fn small_slot(w: u32, tid: u32) -> u32 { return p.B * p.nb * RS * p.P + (w * WG + tid) * NSMALL; }
+fn small_slot(w: u32, tid: u32) -> u32 { return groups() * RS * p.P + (w * WG + tid) * NSMALL; }
 
-// Block w = wid.x + wid.y·nwg.x of the grid (B·nb blocks; padding groups compute on block 0, write nothing).
-struct Block { b: u32, g: u32, w: u32, valid: bool }
-fn block_of(wid: vec3<u32>, nwg: vec3<u32>) -> Block {
-  let wraw = wid.x + wid.y * nwg.x;
-  let valid = wraw < p.B * p.nb;
-  let w = select(0u, wraw, valid);
-  return Block(w / p.nb, w % p.nb, w, valid);
+// Workgroup wg = wid.x + wid.y·nwg.x of the grid: its first block w0 = wg·TP (a padding group's blocks are all invalid),
+// and the trials of its TP blocks (their inputs and observations).
+struct Group { wg: u32, w0: u32, valid: bool, bts: array<u32, TP> }
+fn group_of(wid: vec3<u32>, nwg: vec3<u32>, tid: u32) -> Group {
+  var grp = Group();
+  grp.wg = wid.x + wid.y * nwg.x;
+  grp.w0 = grp.wg * TP;
+  grp.valid = grp.w0 < p.B * p.nb;
+  for (var s = 0u; s < TP; s++) { grp.bts[s] = slot_of(grp.w0, p.B * p.nb, s * PBB, tid).b; }
+  return grp;
 }
 
 @compute @workgroup_size(WG)
 fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let blk = block_of(wid, nwg);
-  let b = blk.b;
   let tid = lid.x;
+  let grp = group_of(wid, nwg, tid);
   let K = p.K;
   let t = p.t;
   let last = t + 1u == p.T;
-  let carryOn = !weights_restart(b, t);
   var zh = array<f32, PB * R>();
   var gl = array<f32, PB * R>();
   var gz = array<f32, PB * R>();
   var gaz = 0.0; // Σ g·ẑ over this invocation's particles (gradient of the decay a)
   let a = exp(-exp(theta[p.off_a]));
   for (var q = 0u; q < PB; q++) {
-    let k = blk.g * BS + q * WG + tid;
-    if (blk.valid && k < K) {
-      if (!carryOn) { work[wadj_idx(b, k)] = paths[widx(b, t, k)] * gll[b]; }
+    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+    let b = sl.b;
+    let k = sl.k;
+    if (sl.valid && k < K) {
+      if (weights_restart(b, t)) { work[wadj_idx(b, k)] = paths[widx(b, t, k)] * gll[b]; }
       if (!last) {
         let ak = anc[ancidx(b, t, k)];
         for (var r = 0u; r < R; r++) {
@@ -123,16 +132,19 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   }
   if (last) {
     for (var q = 0u; q < PB; q++) {
-      let k = blk.g * BS + q * WG + tid;
-      if (blk.valid && k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(b, k) + r] = 0.0; } }
+      let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+      if (sl.valid && sl.k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(sl.b, sl.k) + r] = 0.0; } }
     }
 #if INPUT_GRAD
-    if (blk.valid) { for (var j = 0u; j < DUC; j++) { gvpart[gvslot(blk.w, tid) + j] = 0.0; } }
+    for (var s = 0u; s < TP; s++) {
+      let sl = slot_of(grp.w0, p.B * p.nb, s * PBB, tid);
+      if (sl.valid) { for (var j = 0u; j < DUC; j++) { gvpart[gvslot(sl.w, tid) + j] = 0.0; } }
+    }
 #endif
     return;
   }
 #if INPUT_GRAD
-  var gvacc = array<f32, DUC>();
+  var gvacc = array<f32, TP * DUC>(); // per block
 #endif
   // adjoint of ẑ_t through the transition into step t+1 (input v_t): gz += Σ_i m_i (n_i·g) φ'(x_i)
   for (var i = 0u; i < p.N; i++) {
@@ -140,20 +152,25 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     var nrow = array<f32, R>();
     for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
     let h = theta[p.off_h + i];
-    var cur = 0.0;
-    for (var j = 0u; j < p.DU; j++) { cur += theta[p.off_wu + i * p.DU + j] * input_v(b, t, j); }
+    var cur = array<f32, TP>();
+    for (var j = 0u; j < p.DU; j++) {
+      let wu = theta[p.off_wu + i * p.DU + j];
+#unroll S TP
+      cur[S] += wu * input_v(grp.bts[S], t, j);
+#endunroll
+    }
 #if LANE_GRADS
     var gm = array<f32, R>();
     var gn = array<f32, R>();
     var gh = 0.0;
-    var gx = 0.0;
+    var gx = array<f32, TP>(); // per block: the inputs differ by trial
 #endif
 #if INPUT_GRAD
-    var gxi = 0.0; // Σ over this invocation's particles of the current adjoint of unit i
+    var gxi = array<f32, TP>(); // Σ over this invocation's particles of each block of the current adjoint of unit i
 #endif
 #unroll Q PB
     {
-      var x = cur;
+      var x = cur[Q / PBB];
       var rr = 0.0;
       for (var r = 0u; r < R; r++) {
         x += mrow[r] * zh[Q * R + r];
@@ -162,13 +179,13 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       let c = rr * dphi_dx(x, h);
       for (var r = 0u; r < R; r++) { gz[Q * R + r] += mrow[r] * c; }
 #if INPUT_GRAD
-      gxi += c;
+      gxi[Q / PBB] += c;
 #endif
 #if LANE_GRADS
       // particles past K have ẑ = g = 0: they add nothing
       let f = phi(x, h);
       gh += rr * dphi_dh(x, h);
-      gx += c;
+      gx[Q / PBB] += c;
       for (var r = 0u; r < R; r++) {
         gn[r] += f * gl[Q * R + r];
         gm[r] += c * zh[Q * R + r];
@@ -177,28 +194,42 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     }
 #endunroll
 #if INPUT_GRAD
-    for (var j = 0u; j < DUC; j++) { gvacc[j] += theta[p.off_wu + i * p.DU + j] * gxi; }
+    for (var j = 0u; j < DUC; j++) {
+      let wu = theta[p.off_wu + i * p.DU + j];
+#unroll S TP
+      gvacc[S * DUC + j] += wu * gxi[S];
+#endunroll
+    }
 #endif
 #if LANE_GRADS
-    if (blk.valid) {
-      let s = slice(blk.w, tid);
+    if (grp.valid) {
+      let s = slice(grp.wg, tid);
       for (var r = 0u; r < R; r++) {
         gpart[s + (p.off_m + i * R + r) * RS] += gm[r];
         gpart[s + (p.off_n + i * R + r) * RS] += gn[r];
       }
       gpart[s + (p.off_h + i) * RS] += gh;
-      for (var j = 0u; j < p.DU; j++) { gpart[s + (p.off_wu + i * p.DU + j) * RS] += gx * input_v(b, t, j); }
+      for (var j = 0u; j < p.DU; j++) {
+        var gw = 0.0;
+#unroll S TP
+        gw += gx[S] * input_v(grp.bts[S], t, j);
+#endunroll
+        gpart[s + (p.off_wu + i * p.DU + j) * RS] += gw;
+      }
     }
 #endif
   }
-  if (!blk.valid) { return; }
+  if (!grp.valid) { return; }
   for (var q = 0u; q < PB; q++) {
-    let k = blk.g * BS + q * WG + tid;
-    if (k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(b, k) + r] = gz[q * R + r]; } }
+    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+    if (sl.valid && sl.k < K) { for (var r = 0u; r < R; r++) { work[gzh_base(sl.b, sl.k) + r] = gz[q * R + r]; } }
   }
-  gpart[small_slot(blk.w, tid) + S_A] += gaz * (-a * exp(theta[p.off_a]));
+  gpart[small_slot(grp.wg, tid) + S_A] += gaz * (-a * exp(theta[p.off_a]));
 #if INPUT_GRAD
-  for (var j = 0u; j < DUC; j++) { gvpart[gvslot(blk.w, tid) + j] = gvacc[j]; }
+  for (var s = 0u; s < TP; s++) {
+    let sl = slot_of(grp.w0, p.B * p.nb, s * PBB, tid);
+    if (sl.valid) { for (var j = 0u; j < DUC; j++) { gvpart[gvslot(sl.w, tid) + j] = gvacc[s * DUC + j]; } }
+  }
 #endif
 }
 
@@ -327,7 +358,7 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     for (var r = 0u; r < R; r++) { gB[r] += w * geta * z[r]; }
 #endif
   }
-  let s = slice(wb, 0u);
+  let s = slice(wb / TP, wb % TP); // block wb's lane of its workgroup's slice
 #if RATES
   for (var r = 0u; r < R; r++) { gpart[s + (p.off_m + d * R + r) * RS] += gB[r]; }
   gpart[s + (p.off_h + d) * RS] += gh;
@@ -342,7 +373,7 @@ fn channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 
 #if QDATA
 #const QW
-var<workgroup> sgq: array<f32, WG * QW>;
+var<workgroup> sgq: array<f32, WG * TP * QW>;
 #endif
 
 // Children of particle j at the step of ancestor row `arow`: the range [x, y) of k with ancestor j in the
@@ -359,18 +390,17 @@ fn children(arow: u32, j: u32) -> vec2<u32> {
 
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let blk = block_of(wid, nwg);
-  let b = blk.b;
   let tid = lid.x;
+  let grp = group_of(wid, nwg, tid);
   let K = p.K;
   let t = p.t;
-  let arow = ancidx(b, t, 0u);
   var acc = array<f32, NSMALL>();
-  var gqv = array<f32, R>();
-  var gsv = 0.0;
-  var gev = array<f32, R>();
+  // per block: the per-step data gradients and the inputs' are the trial's
+  var gqv = array<f32, TP * R>();
+  var gsv = array<f32, TP>();
+  var gev = array<f32, TP * R>();
 #if INPUT_GRAD
-  var gvacc = array<f32, DUC>();
+  var gvacc = array<f32, TP * DUC>();
 #endif
 #if BLOCKED_OBS
   // Bootstrap, affine readout, gradients per lane: the adjoints of this invocation's PB particles
@@ -380,59 +410,75 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   var zb = array<f32, PB * R>();
   var wb = array<f32, PB>(); // particles past K keep w = z = 0: they add nothing
   for (var q = 0u; q < PB; q++) {
-    let j = blk.g * BS + q * WG + tid;
-    if (blk.valid && j < K) {
-      let cr = children(arow, j);
+    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+    let b = sl.b;
+    let j = sl.k;
+    if (sl.valid && j < K) {
+      let cr = children(ancidx(b, t, 0u), j);
       for (var k = cr.x; k < cr.y; k++) { for (var r = 0u; r < R; r++) { gzb[q * R + r] += work[gzh_base(b, k) + r]; } }
       wb[q] = work[wadj_idx(b, j)];
       for (var r = 0u; r < R; r++) { zb[q * R + r] = paths[zidx(b, t, j) + r]; }
     }
   }
-  let s = slice(blk.w, tid);
+  let s = slice(grp.wg, tid);
   for (var d = 0u; d < p.D; d++) {
-    let off = obs_offset(b, t, d);
+    var off = array<f32, TP>();
+    var y = array<f32, TP>();
+#unroll S TP
+    off[S] = obs_offset(grp.bts[S], t, d);
+    y[S] = data[p.off_y + (grp.bts[S] * p.T + t) * p.D + d];
+#endunroll
     var brow = array<f32, R>();
     for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
-    let y = data[p.off_y + (b * p.T + t) * p.D + d];
 #if !POISSON
     let prec = exp(-theta[p.off_lv + d]);
 #endif
-    var glv = 0.0;
+    var glv = array<f32, TP>();
     var gB = array<f32, R>();
-    var gbias = 0.0;
+    var gbias = array<f32, TP>();
 #unroll Q PB
     {
-      var eta = off;
+      var eta = off[Q / PBB];
       for (var r = 0u; r < R; r++) { eta += brow[r] * zb[Q * R + r]; }
       let lam = psi(eta);
 #if POISSON
-      let geta = (y / lam - 1.0) * dpsi(eta);
+      let geta = (y[Q / PBB] / lam - 1.0) * dpsi(eta);
 #else
-      let res = y - lam;
+      let res = y[Q / PBB] - lam;
       let geta = res * prec * dpsi(eta);
-      glv += wb[Q] * (0.5 * res * res * prec - 0.5);
+      glv[Q / PBB] += wb[Q] * (0.5 * res * res * prec - 0.5);
 #endif
       let wg = wb[Q] * geta;
-      gbias += wg;
+      gbias[Q / PBB] += wg;
       for (var r = 0u; r < R; r++) {
         gzb[Q * R + r] += wg * brow[r];
         gB[r] += wg * zb[Q * R + r];
       }
     }
 #endunroll
-    if (blk.valid) {
+    if (grp.valid) {
       for (var r = 0u; r < R; r++) { gpart[s + (p.off_B + d * R + r) * RS] += gB[r]; }
-      add_channel_grads(s, b, t, d, gbias, glv);
+      // (padding blocks add zeros)
+#unroll S TP
+      add_channel_grads(s, grp.bts[S], t, d, gbias[S], glv[S]);
+#endunroll
     }
 #if INPUT_GRAD
 #if READOUT_V
-    for (var u = 0u; u < DUC; u++) { gvacc[u] += gbias * theta[p.off_Bv + d * p.DU + u]; }
+    for (var u = 0u; u < DUC; u++) {
+      let bv = theta[p.off_Bv + d * p.DU + u];
+#unroll S TP
+      gvacc[S * DUC + u] += gbias[S] * bv;
+#endunroll
+    }
 #endif
 #endif
   }
   for (var q = 0u; q < PB; q++) {
-    let j = blk.g * BS + q * WG + tid;
-    if (blk.valid && j < K) {
+    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+    let b = sl.b;
+    let j = sl.k;
+    if (sl.valid && j < K) {
       let xi = noise(b, t, j);
       let sl = select(S_M1, S_M2, t == 0u);
       for (var r = 0u; r < R; r++) {
@@ -445,10 +491,13 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   }
 #else
   for (var q = 0u; q < PB; q++) {
-    let j = blk.g * BS + q * WG + tid;
-    if (blk.valid && j < K) {
+    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+    let b = sl.b;
+    let j = sl.k;
+    let qo = (q / PBB) * R; // the block's per-step data gradients
+    if (sl.valid && j < K) {
       // children of particle j: the k-range with ancestor j in the sorted ancestor row
-      let cr = children(arow, j);
+      let cr = children(ancidx(b, t, 0u), j);
       var gz = array<f32, R>();
       for (var k = cr.x; k < cr.y; k++) { for (var r = 0u; r < R; r++) { gz[r] += work[gzh_base(b, k) + r]; } }
       let w = work[wadj_idx(b, j)];
@@ -489,9 +538,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
           acc[S_M5 + r * R + c] += -sgz[r] * mu[c] - w * (0.5 * mu[r] * mu[c] + pr[r] * mu[c]);
           if (c <= r) { acc[sl + r * R + c] += gz[r] * xi[c]; }
         }
-        gqv[r] += sgz[r] + w * (mu[r] + pr[r]);
+        gqv[qo + r] += sgz[r] + w * (mu[r] + pr[r]);
       }
-      gsv += -0.5 * w;
+      gsv[q / PBB] += -0.5 * w;
 #else
       // observation log-likelihood gradient with respect to z
       for (var d = 0u; d < p.D; d++) {
@@ -514,14 +563,14 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         let cz = w * geta * theta[p.off_Bo + d] * dphi_dx(x, hd);
         for (var r = 0u; r < R; r++) { gz[r] += cz * theta[p.off_m + d * R + r]; }
 #if INPUT_GRAD
-        for (var u = 0u; u < DUC; u++) { gvacc[u] += cz * theta[p.off_wu + d * p.DU + u]; }
+        for (var u = 0u; u < DUC; u++) { gvacc[(q / PBB) * DUC + u] += cz * theta[p.off_wu + d * p.DU + u]; }
 #endif
 #else
         for (var r = 0u; r < R; r++) { gz[r] += w * geta * theta[p.off_B + d * R + r]; }
 #endif
 #if INPUT_GRAD
 #if READOUT_V
-        for (var u = 0u; u < DUC; u++) { gvacc[u] += w * geta * theta[p.off_Bv + d * p.DU + u]; }
+        for (var u = 0u; u < DUC; u++) { gvacc[(q / PBB) * DUC + u] += w * geta * theta[p.off_Bv + d * p.DU + u]; }
 #endif
 #endif
       }
@@ -532,8 +581,8 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         let ea = encoder_dim_adjoint(theta[offL + r * R + r], mu[r], data[enc_mean_idx(b, t, r)], data[enc_logvar_idx(b, t, r)], z[r], xi[r], gz[r], w,
                                      prior_step(t));
         gmu[r] = ea.gmu;
-        gqv[r] += ea.gm;
-        gev[r] += ea.glv;
+        gqv[qo + r] += ea.gm;
+        gev[qo + r] += ea.glv;
         acc[sl + r * R + r] += ea.gl;
       }
 #else
@@ -548,27 +597,35 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
   }
 #endif
-  if (blk.valid) {
-    let ss = small_slot(blk.w, tid);
+  if (grp.valid) {
+    let ss = small_slot(grp.wg, tid);
     for (var e = 1u; e < NSMALL; e++) { gpart[ss + e] += acc[e]; }
 #if INPUT_GRAD
-    for (var u = 0u; u < DUC; u++) { gvpart[gvslot(blk.w, tid) + u] += gvacc[u]; }
+    for (var s = 0u; s < TP; s++) {
+      let sl = slot_of(grp.w0, p.B * p.nb, s * PBB, tid);
+      if (sl.valid) { for (var u = 0u; u < DUC; u++) { gvpart[gvslot(sl.w, tid) + u] += gvacc[s * DUC + u]; } }
+    }
 #endif
   }
 #if QDATA
-  // this block's share of the per-step data gradients: invocations' sums to workgroup memory, summed serially
-  for (var r = 0u; r < R; r++) { sgq[tid * QW + r] = gqv[r]; }
+  // each block's share of the per-step data gradients: invocations' sums to workgroup memory, summed serially (by
+  // invocation s for block s)
+  for (var s = 0u; s < TP; s++) {
+    let o = (tid * TP + s) * QW;
+    for (var r = 0u; r < R; r++) { sgq[o + r] = gqv[s * R + r]; }
 #if OPTIMAL
-  sgq[tid * QW + R] = gsv;
+    sgq[o + R] = gsv[s];
 #else
-  for (var r = 0u; r < R; r++) { sgq[tid * QW + R + r] = gev[r]; }
+    for (var r = 0u; r < R; r++) { sgq[o + R + r] = gev[s * R + r]; }
 #endif
+  }
   workgroupBarrier();
-  if (tid == 0u && blk.valid) {
+  let own = slot_of(grp.w0, p.B * p.nb, tid * PBB, 0u);
+  if (tid < TP && own.valid) {
     for (var r = 0u; r < QW; r++) {
       var s = 0.0;
-      for (var k = 0u; k < WG; k++) { s += sgq[k * QW + r]; }
-      gqpart[((b * p.T + t) * p.nb + blk.g) * QW + r] = s;
+      for (var k = 0u; k < WG; k++) { s += sgq[(k * TP + tid) * QW + r]; }
+      gqpart[((own.b * p.T + t) * p.nb + own.g) * QW + r] = s;
     }
   }
 #endif
@@ -579,7 +636,7 @@ fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = gid.x;
   if (e >= p.P) { return; }
   var s = 0.0;
-  for (var w = 0u; w < p.B * p.nb; w++) {
+  for (var w = 0u; w < groups(); w++) {
     for (var l = 0u; l < RS; l++) { s += gpart[(w * p.P + e) * RS + l]; }
   }
   gtheta[e] = s;
@@ -592,7 +649,7 @@ fn reduce_small(@builtin(global_invocation_id) gid: vec3<u32>) {
   let dst = smallmap[e];
   if (dst == 0xffffffffu) { return; }
   var s = 0.0;
-  for (var w = 0u; w < p.B * p.nb; w++) {
+  for (var w = 0u; w < groups(); w++) {
     for (var k = 0u; k < WG; k++) { s += gpart[small_slot(w, k) + e]; }
   }
   gtheta[dst] += s;

@@ -12,7 +12,7 @@ import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
 import { fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './smc-op.js';
 import { modelVariant, packData, priorStart, qsFloats, smallMapBuffer } from './smc-host.js';
-import { blockedObservations, forwardPath, runSteps, stepBlockSize, stepLanes, stepPathBytes } from './smc-step.js';
+import { blockedObservations, forwardPath, runSteps, stepPathBytes, stepPlan, type StepPlan } from './smc-step.js';
 
 export interface StepGradOptions {
   /**
@@ -20,18 +20,29 @@ export interface StepGradOptions {
    * separate `units` kernel's per-particle gathers dominate) instead of the `units` kernel per block.
    */
   laneGrads?: boolean;
+  /**
+   * Blocks per workgroup of `particles` and `gather` (default stepPack's choice with unit gradients per lane, else 1:
+   * the `units` kernel's per-block slices need one block per workgroup).
+   */
+  pack?: number;
 }
 
 function laneGradsFor(engine: Engine, options: StepGradOptions): boolean {
   return options.laneGrads ?? engine.info.software;
 }
 
-/** Bytes of the backward's gradient slices: parameter rows per block (or lane) and the small accumulators per lane. */
+/** The backward kernels' plan (stepPlan; one block per workgroup without lane gradients). */
+export function stepGradPlan(engine: Engine, cfg: Pick<SmcConfig, 'K' | 'B'>, options: StepGradOptions = {}): StepPlan {
+  const laneGrads = laneGradsFor(engine, options);
+  if ((options.pack ?? 1) > 1 && !laneGrads) throw new Error(`step path gradient: pack ${options.pack} needs the unit gradients per lane (laneGrads)`);
+  return stepPlan(engine, cfg.K, cfg.B, options.pack ?? (laneGrads ? undefined : 1));
+}
+
+/** Bytes of the backward's gradient slices: parameter rows per workgroup (or lane) and the small accumulators per lane. */
 export function stepGradBytes(engine: Engine, cfg: SmcConfig, options: StepGradOptions = {}): number {
-  const block = stepBlockSize(cfg.K);
-  const nb = Math.ceil(cfg.K / block);
-  const lanes = stepLanes(engine, block);
-  return 4 * cfg.B * nb * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
+  const { nb, lanes, pack } = stepGradPlan(engine, cfg, options);
+  const groups = Math.ceil((cfg.B * nb) / pack);
+  return 4 * groups * ((laneGradsFor(engine, options) ? lanes : 1) * cfg.layout.P + lanes * cfg.layout.nSmall);
 }
 
 /**
@@ -86,9 +97,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const anc = out.anc!;
   const ll = out.ll;
 
-  const block = stepBlockSize(K);
-  const nb = Math.ceil(K / block);
-  const lanes = stepLanes(engine, block);
+  const plan = stepGradPlan(engine, cfg, options);
+  const { block, nb, lanes, pack } = plan;
   // floats of per-step proposal data per step (optimal: q_t, s_t; encoder: mean, log-variance), 0 for none
   const qw = qsFloats(cfg) / (B * T);
   const optimal = cfg.proposal === 'optimal';
@@ -100,7 +110,8 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       ...model.defines,
       WG: lanes,
       BS: block,
-      PB: block / lanes,
+      PB: plan.pb,
+      TP: pack,
       NSMALL: nSmall,
       RS: laneGrads ? lanes : 1,
       LANE_GRADS: laneGrads,
@@ -111,7 +122,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       QW: Math.max(1, qw),
     },
     overrides: model.overrides,
-    variant: `R${R}BS${block}PB${block / lanes}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
+    variant: `R${R}${plan.name}${model.variant}${laneGrads ? 'lg' : ''}${inputGrad ? `gv${DU}` : ''}`,
   };
   const data = packData(engine, inp, 'smc_step_grad.data');
   const o = cfg.layout.offsets;
@@ -197,7 +208,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
         for (const b of k.reflection.bindings) if (b.name !== 'p') bind[b.name] = all[b.name];
         engine.dispatch(k, bind as never, grid);
       };
-      const blocks = engine.grid(B * nb, 1);
+      const blocks = engine.grid(Math.ceil((B * nb) / pack), 1);
       const units = engine.grid(B * nb * Math.ceil(N / 64) * 64, 64);
       const channels = engine.grid(B * nb * Math.ceil(D / 64) * 64, 64);
       for (let t = T - 1; t >= 0; t--) {

@@ -40,6 +40,8 @@ export interface SmcStepOptions {
   ancestors?: boolean;
   /** At most this many trials are filtered at a time (default: as many as the binding limit allows). */
   trialsPerChunk?: number;
+  /** Blocks per workgroup (default: stepPlan's choice; a power of two ≤ the block's lanes). */
+  pack?: number;
 }
 
 /** As SmcOutputs, except that paths and ancestors are null unless stored. */
@@ -64,6 +66,44 @@ export function stepBlockSize(K: number): number {
  */
 export function stepLanes(engine: Engine, block: number): number {
   return engine.softwareTuning ? Math.min(8, block) : block;
+}
+
+/** Particles per invocation a software adapter's step kernels aim at (K = 256: 8 lanes × 32 particles). */
+const SOFTWARE_STEP_PB = 32;
+
+/**
+ * How the step kernels lay out a batch: blocks of `block` particles (`nb` per trial) on `lanes` invocations, `pack`
+ * blocks per workgroup, `pb` = pack·block/lanes particles per invocation; `name` tells kernel variants apart.
+ */
+export interface StepPlan {
+  block: number;
+  nb: number;
+  lanes: number;
+  pack: number;
+  pb: number;
+  name: string;
+}
+
+/**
+ * The step kernels' plan for B trials of K particles. Blocks per workgroup (`pack`, default): a software adapter's
+ * block of one trial's K < 256 particles leaves fewer than 32 to each of its 8 invocations (8 at K = 64), so several
+ * trials' blocks share a workgroup: the unit loop's parameter loads, which bound it, then serve up to 32 particles
+ * (per-trial parts — weights, block statistics, resampling, data rows — stay per block). At most half the blocks, so
+ * that at least two workgroups keep the adapter's threads busy. GPUs: 1. A given `pack` must be a power of two no
+ * larger than the lanes (invocation s serves block s's statistics).
+ */
+export function stepPlan(engine: Engine, K: number, B: number, pack?: number): StepPlan {
+  const block = stepBlockSize(K);
+  const nb = Math.ceil(K / block);
+  const lanes = stepLanes(engine, block);
+  let tp = 1;
+  if (pack !== undefined) tp = pack;
+  else if (engine.softwareTuning) while ((2 * tp * block) / lanes <= SOFTWARE_STEP_PB && 4 * tp <= B * nb && 2 * tp <= lanes) tp *= 2;
+  if (!Number.isInteger(tp) || tp < 1 || tp > lanes || (tp & (tp - 1)) !== 0) {
+    throw new Error(`step path: pack must be a power of two from 1 to the block's ${lanes} invocations, got ${tp}`);
+  }
+  const pb = (tp * block) / lanes;
+  return { block, nb, lanes, pack: tp, pb, name: `BS${block}PB${pb}TP${tp}` };
 }
 
 const SOFTWARE_FUSED_MAX_KR = 128;
@@ -165,13 +205,23 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
     }
   }
 
-  const lanes = stepLanes(engine, block);
+  const plan = stepPlan(engine, K, chunk, options.pack);
+  const { lanes, pack } = plan;
   const cwg = engine.softwareTuning ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
   const model = modelVariant(cfg);
   const kopts = {
-    defines: { ...model.defines, WG: lanes, BS: block, PB: block / lanes, CWG: cwg, WG_SCRATCH: Math.max(lanes, cwg), BLOCKED_OBS: blockedObservations(cfg) },
+    defines: {
+      ...model.defines,
+      WG: lanes,
+      BS: block,
+      PB: plan.pb,
+      TP: pack,
+      CWG: cwg,
+      WG_SCRATCH: Math.max(lanes, cwg),
+      BLOCKED_OBS: blockedObservations(cfg),
+    },
     overrides: model.overrides,
-    variant: `R${R}BS${block}PB${block / lanes}${model.variant}`,
+    variant: `R${R}${plan.name}${model.variant}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
   const combine = engine.kernel('smc_step', 'combine', kopts);
@@ -190,7 +240,7 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   const states = [0, 1].map((i) => engine.alloc(4 * stateFloats(chunk, K, R, nb), `smc_step.state${i}`));
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const Bc = Math.min(chunk, B - b0);
-    const blocks = engine.grid(Bc * nb, 1);
+    const blocks = engine.grid(Math.ceil((Bc * nb) / pack), 1);
     const trials = engine.grid(Bc, 1);
     for (let t = 0; t <= T; t++) {
       if (t === T && !storeAnc) break;

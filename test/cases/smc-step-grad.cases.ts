@@ -317,6 +317,44 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    // several trials' blocks per workgroup: per-trial inputs, observations and data gradients inside the shared unit and
+    // channel loops, padding blocks (B not a multiple of the pack), gradient slices per workgroup (and per lane of it
+    // for the `channels` kernel of the rates readout)
+    name: 'step-path gradient with several trials per workgroup matches finite differences (packs of 4 and 2, K = 64 and 100: optimal; readout from [v; z], Poisson; encoder; rates)',
+    timeoutMs: 240_000,
+    async run(e) {
+      const packed =
+        (pack: number): Filter =>
+        (eng, inp, cfg) =>
+          smcFilterStepsGrad(eng, inp, cfg, { pack, laneGrads: true });
+      const bs = { ...small, B: 5, proposal: 'bootstrap', nonlinearity: 'tanh' } as const;
+      await gradientMatches(
+        e,
+        makeProblem({ ...small, B: 5, DU: 2, K: 64, seed: 91, proposal: 'optimal', obs: 'gauss', obsNonlinearity: 'identity', nonlinearity: 'relu' }),
+        true,
+        packed(4),
+      );
+      await gradientMatches(
+        e,
+        makeProblem({ ...bs, DU: 2, K: 100, seed: 92, obs: 'poisson', obsNonlinearity: 'softplus', readoutFromInputs: true }),
+        true,
+        packed(2),
+      );
+      await gradientMatches(
+        e,
+        makeProblem({ ...bs, B: 3, DU: 1, K: 64, seed: 93, proposal: 'encoder', obs: 'poisson', obsNonlinearity: 'softplus' }),
+        true,
+        packed(4),
+      );
+      await gradientMatches(
+        e,
+        makeProblem({ ...bs, N: 4, D: 4, DU: 1, K: 64, seed: 94, obs: 'gauss', obsNonlinearity: 'identity', rates: true }),
+        true,
+        packed(4),
+      );
+    },
+  },
+  {
     name: 'step-path gradient at K = 4096 in one trial matches finite differences (bootstrap Gaussian; optimal with inputs)',
     timeoutMs: 240_000,
     async run(e) {

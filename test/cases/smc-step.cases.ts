@@ -427,6 +427,67 @@ export const cases: GpuCase[] = [
       ),
   },
   {
+    name: 'step path with several trials per workgroup (B = 5, packs of 4 and 2, K = 64 and 100) = one trial per workgroup, and the float64 reference',
+    async run(e) {
+      // B is not a multiple of the pack: the last workgroup carries one valid block and padding blocks that must write nothing
+      const specs: [ProblemSpec, number][] = [
+        [
+          {
+            ...small,
+            B: 5,
+            T: 12,
+            R: 3,
+            DU: 2,
+            K: 64,
+            proposal: 'optimal',
+            obs: 'gauss',
+            obsNonlinearity: 'identity',
+            nonlinearity: 'relu',
+            resampling: 'systematic',
+          },
+          4,
+        ],
+        [
+          {
+            ...small,
+            B: 5,
+            T: 12,
+            R: 2,
+            DU: 1,
+            K: 100,
+            proposal: 'bootstrap',
+            obs: 'poisson',
+            obsNonlinearity: 'softplus',
+            nonlinearity: 'tanh',
+            resampling: 'stratified',
+          },
+          2,
+        ],
+      ];
+      for (const [spec, pack] of specs) {
+        const pr = makeProblem(spec);
+        const inp = upload(e, pr);
+        const one = smcFilterSteps(e, inp, pr.cfg, { paths: true, pack: 1 });
+        const packed = smcFilterSteps(e, inp, pr.cfg, { paths: true, pack });
+        const where = `K=${spec.K} pack ${pack}`;
+        const [a, b] = [await one.ll.readF32(), await packed.ll.readF32()];
+        const c = closeness(b, a, 0, 1e-6);
+        if (c.ratio > 1) throw new Error(`${where}: log-likelihood of trial ${c.index}: packed ${b[c.index]}, one trial per workgroup ${a[c.index]}`);
+        const anc = (await packed.anc!.read()) as Uint32Array;
+        const bad = countDiffering(anc, (await one.anc!.read()) as Uint32Array);
+        if (bad > 0) throw new Error(`${where}: ${bad} ancestors differ from one trial per workgroup`);
+        const [pO, pP] = [await one.paths!.readF32(), await packed.paths!.readF32()];
+        const cp = closeness(pP, pO, 1e-6, 1e-5);
+        if (cp.ratio > 1) throw new Error(`${where}: paths differ at ${cp.index}: packed ${pP[cp.index]}, one trial per workgroup ${pO[cp.index]}`);
+        const ref = referenceFilter(pr.cfg, pr.theta, pr.data, anc);
+        const cr = closeness(b, ref.ll, 0, 1e-4);
+        if (cr.ratio > 1)
+          throw new Error(`${where}: log-likelihood of trial ${cr.index} ${b[cr.index]}, float64 reference with its ancestors ${ref.ll[cr.index]}`);
+        disposeAll(inp.theta, inp.y, inp.v, inp.qs, one.ll, one.paths, one.anc, packed.ll, packed.paths, packed.anc);
+      }
+    },
+  },
+  {
     name: 'step path: chunks of trials give the same numbers as one pass',
     async run(e) {
       const pr = makeProblem({

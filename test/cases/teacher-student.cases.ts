@@ -39,11 +39,13 @@ interface RecoverySpec {
   iterations: number;
   lr: number;
   lrEnd: number;
+  lrHold?: number;
+  lrWarmup?: number;
   /** Student latent-noise init (the teacher's differs, so recovery is not inherited from the init). */
   studentNoiseInit: number;
   studentObsNoiseInit: number;
-  /** A second fit from the first one's parameters with more particles (fresh optimiser state). */
-  refine?: FitPhase;
+  /** Further fits, each from the previous one's parameters (fresh optimiser state); the encoder carries over. */
+  refine?: FitPhase[];
   /** The student's CNN encoder (proposal 'encoder'; the student's latent noise is then diagonal). */
   encoder?: Pick<EncoderConfig, 'kernels' | 'channels'> & Partial<EncoderConfig>;
   /** Seed of the student's initialisation and of its fit (default 1; phase i fits with seed + i). */
@@ -62,6 +64,7 @@ interface FitPhase {
   lr: number;
   lrEnd: number;
   lrHold?: number;
+  lrWarmup?: number;
 }
 
 /** Allowed |noise level error| and |frequency error| (the targets) unless a case sets its own. */
@@ -135,7 +138,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
   try {
     const noiseLevelErrorStart = await noiseLevelError(student);
     const f0 = performance.now();
-    const phases: FitPhase[] = [spec, ...(spec.refine ? [spec.refine] : [])];
+    const phases: FitPhase[] = [spec, ...(spec.refine ?? [])];
     for (const [i, ph] of phases.entries()) {
       await fit(engine, student, trainDs, null, {
         iterations: ph.iterations,
@@ -148,6 +151,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         lr: ph.lr,
         lrEnd: ph.lrEnd,
         lrHold: ph.lrHold,
+        lrWarmup: ph.lrWarmup,
         seed: seed + i,
         logEvery: 100,
       });
@@ -424,7 +428,7 @@ export const cases: GpuCase[] = [
         iterations: 600,
         lr: 0.01,
         lrEnd: 0.003,
-        refine: { proposal: 'bootstrap', window: 50, particles: 64, iterations: 500, lr: 0.003, lrEnd: 1e-4, lrHold: 300 },
+        refine: [{ proposal: 'bootstrap', window: 50, particles: 64, iterations: 500, lr: 0.003, lrEnd: 1e-4, lrHold: 300 }],
         studentNoiseInit: 0.3,
         studentObsNoiseInit: 0.3,
       });

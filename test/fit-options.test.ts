@@ -19,6 +19,7 @@ test('flag strings and JSON values give the same settings; defaults are fit’s'
     lr: 0.01,
     'lr-end': 0.001,
     'lr-hold': 3,
+    'lr-warmup': 2,
     seed: 4,
     'resample-threshold': 0.5,
     noise: 'diag',
@@ -31,6 +32,7 @@ test('flag strings and JSON values give the same settings; defaults are fit’s'
     window: 30,
     iterations: 7,
     lrHold: 3,
+    lrWarmup: 2,
     resampleThreshold: 0.5,
     optimizer: FIT_DEFAULTS.optimizer,
     logEvery: 10,
@@ -53,6 +55,8 @@ test('bad values are refused by the option’s name, for flags and JSON alike', 
     [{ zscore: 'no' }, /--zscore must be true or false/],
     [{ iters: 5, 'lr-hold': 5 }, /--lr-hold 5 must be less than --iters 5/],
     [{ 'lr-hold': '2.5' }, /--lr-hold must be an integer, got "2.5"/],
+    [{ iters: 5, 'lr-warmup': 5 }, /--lr-warmup 5 must be less than --iters 5/],
+    [{ 'lr-warmup': -1 }, /--lr-warmup must be ≥ 0, got -1/],
   ] as const) {
     expect(() => (fitZscore(v as never), fitSettings(v as never, data, 0)), JSON.stringify(v)).toThrow(message);
   }
@@ -81,4 +85,14 @@ test('--lr-hold: lr stays at --lr for the held iterations, then decays exponenti
   expect(lr(500)).toBeCloseTo(1e-4, 15);
   expect(exponentialDecay(3e-3, 1e-4, 500)(250)).toBeCloseTo(3e-3 * Math.sqrt(1e-4 / 3e-3), 15); // no hold: as before
   expect(() => exponentialDecay(1, 0.1, 10, 10)).toThrow(/hold must be an integer in \[0, 10\), got 10/);
+});
+
+test('--lr-warmup: lr ramps linearly to --lr over the first iterations, then follows the hold and decay as without it', () => {
+  const plain = exponentialDecay(1e-2, 1e-4, 100, 30);
+  const lr = exponentialDecay(1e-2, 1e-4, 100, 30, 20);
+  expect([0, 9, 19].map(lr)).toEqual([1e-2 / 20, 1e-2 / 2, 1e-2]);
+  for (const i of [20, 30, 60, 100]) expect(lr(i)).toBe(plain(i));
+  // a warmup longer than the hold ramps into the decay
+  expect(exponentialDecay(1e-2, 1e-4, 100, 0, 10)(4)).toBeCloseTo(exponentialDecay(1e-2, 1e-4, 100)(4) / 2, 15);
+  expect(() => exponentialDecay(1, 0.1, 10, 0, 10)).toThrow(/warmup must be an integer in \[0, 10\), got 10/);
 });

@@ -47,6 +47,8 @@ inference and training
   --lr 1e-3  --lr-end 1e-5  --optimizer adam|radam (adam)  --seed S (0)
   --lr-hold N (0)        iterations at --lr before the exponential decay to --lr-end begins (the decay then
                          takes the remaining iterations)
+  --lr-warmup N (0)      ramp the lr linearly up to --lr over the first N iterations (encoder proposal at
+                         lr ≥ 1e-2: without it Adam's first steps switch a variance-head encoder off)
   --clip NORM            clip the gradient's L2 norm (default: no clipping, as the reference)
   --log-every N (10)  --checkpoint-every N (100)  --resume model.json (continue a checkpoint)
 output
@@ -86,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
       lr: { type: 'string' },
       'lr-end': { type: 'string' },
       'lr-hold': { type: 'string' },
+      'lr-warmup': { type: 'string' },
       optimizer: { type: 'string' },
       clip: { type: 'string' },
       seed: { type: 'string' },
@@ -181,6 +184,7 @@ export async function run(argv: string[]): Promise<number> {
     lr,
     lrEnd,
     ...(s.lrHold > 0 ? { lrHold: s.lrHold } : {}),
+    ...(s.lrWarmup > 0 ? { lrWarmup: s.lrWarmup } : {}),
     optimizer,
     clip,
     history,
@@ -213,6 +217,7 @@ export async function run(argv: string[]): Promise<number> {
     lr,
     lrEnd,
     lrHold: s.lrHold,
+    lrWarmup: s.lrWarmup,
     seed,
     logEvery,
     checkpointEvery,

@@ -35,6 +35,8 @@ export interface FitSettings {
   lrEnd: number;
   /** Iterations at lr before the decay to lrEnd begins. */
   lrHold: number;
+  /** Iterations of the linear ramp up to lr at the start. */
+  lrWarmup: number;
   seed: number;
   optimizer: 'adam' | 'radam';
   resampling: Resampling;
@@ -132,6 +134,8 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
   const iterations = numberOption(v.iters, 'iters', { int: true, min: 1, default: t?.totalIterations ?? FIT_DEFAULTS.iterations });
   const lrHold = numberOption(v['lr-hold'], 'lr-hold', { int: true, min: 0, default: t?.lrHold ?? 0 });
   if (lrHold >= iterations) throw new Error(`--lr-hold ${lrHold} must be less than --iters ${iterations} (the decay to --lr-end needs iterations)`);
+  const lrWarmup = numberOption(v['lr-warmup'], 'lr-warmup', { int: true, min: 0, default: t?.lrWarmup ?? 0 });
+  if (lrWarmup >= iterations) throw new Error(`--lr-warmup ${lrWarmup} must be less than --iters ${iterations}`);
   return {
     config,
     proposal,
@@ -142,6 +146,7 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
     lr: numberOption(v.lr, 'lr', { positive: true, default: t?.lr ?? FIT_DEFAULTS.lr }),
     lrEnd: numberOption(v['lr-end'], 'lr-end', { positive: true, default: t?.lrEnd ?? FIT_DEFAULTS.lrEnd }),
     lrHold,
+    lrWarmup,
     seed: numberOption(v.seed, 'seed', { int: true, min: 0, default: t?.seed ?? FIT_DEFAULTS.seed }),
     optimizer: choiceOption(v.optimizer, 'optimizer', ['radam', 'adam'] as const, (t?.optimizer as 'adam') ?? FIT_DEFAULTS.optimizer),
     resampling: choiceOption(v.resampling, 'resampling', ['systematic', 'stratified', 'multinomial'] as const, (t?.resampling as 'systematic') ?? 'systematic'),

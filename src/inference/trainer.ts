@@ -55,6 +55,8 @@ export interface FitOptions {
    * still end at a small lr, so it does not stop anywhere within the gradient noise's reach.
    */
   lrHold?: number;
+  /** Iterations of a linear ramp up to lr at the start (default 0; see exponentialDecay). */
+  lrWarmup?: number;
   seed: number;
   logEvery?: number;
   /** Resume state (from a checkpoint). */
@@ -145,6 +147,9 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const lrHold = opts.lrHold ?? 0;
   if (!(Number.isInteger(lrHold) && lrHold >= 0 && lrHold < Math.max(1, iterations)))
     throw new Error(`lrHold must be an integer in [0, iterations) = [0, ${iterations}), got ${lrHold}`);
+  const lrWarmup = opts.lrWarmup ?? 0;
+  if (!(Number.isInteger(lrWarmup) && lrWarmup >= 0 && lrWarmup < Math.max(1, iterations)))
+    throw new Error(`lrWarmup must be an integer in [0, iterations) = [0, ${iterations}), got ${lrWarmup}`);
   const llOffset = opts.llOffsetPerStep ?? 0;
   // beyond one workgroup the step path stores every particle's path: too many is an error before any work
   if (!fusedFits(engine, K, c.rank)) checkStepTrainingPaths(engine, B, T, K, c.rank);
@@ -179,7 +184,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const t0 = performance.now();
   let pendingConstants: number[] = [];
   let pendingLr: number[] = [];
-  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), lrHold);
+  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), lrHold, lrWarmup);
   try {
     for (let iter = start; iter < iterations; iter++) {
       const windows = sampleWindows(ds, B, T, iter, key);

@@ -60,6 +60,8 @@ export interface TrainingRecord {
   lrEnd: number;
   /** Iterations at lr before the decay to lrEnd began (absent: 0). */
   lrHold?: number;
+  /** Iterations of the linear lr ramp at the start (absent: 0). */
+  lrWarmup?: number;
   optimizer: string;
   /** L2 norm the gradient was clipped to (absent: no clipping). */
   clip?: number;

@@ -307,14 +307,19 @@ export function clipGradNormRef(grads: Float64Array[], maxNorm: number): number 
 
 /**
  * Learning rate held at `initial` for the first `hold` steps (default 0), then decaying exponentially to
- * `final` at step `steps`.
+ * `final` at step `steps`. With `warmup` W > 0 the first W steps ramp linearly to `initial` (step s at
+ * initial·(s + 1)/W): Adam's first update moves every parameter by the full lr whatever its gradient's size,
+ * which for a CNN encoder's tens of thousands of weights throws its outputs far in one step (lr 1e-2: log-variances by
+ * ±3 and means by −8, and the fit switches the encoder off for good). The ramp runs within the hold when both are given.
  */
-export function exponentialDecay(initial: number, final: number, steps: number, hold = 0): (step: number) => number {
+export function exponentialDecay(initial: number, final: number, steps: number, hold = 0, warmup = 0): (step: number) => number {
   if (!(initial > 0 && final > 0 && steps > 0))
     throw new Error(`exponentialDecay: needs initial > 0, final > 0, steps > 0 (got ${initial}, ${final}, ${steps})`);
   if (!(Number.isInteger(hold) && hold >= 0 && hold < steps)) throw new Error(`exponentialDecay: hold must be an integer in [0, ${steps}), got ${hold}`);
+  if (!(Number.isInteger(warmup) && warmup >= 0 && warmup < steps))
+    throw new Error(`exponentialDecay: warmup must be an integer in [0, ${steps}), got ${warmup}`);
   const gamma = (final / initial) ** (1 / (steps - hold));
-  return (step: number) => initial * gamma ** Math.max(0, step - hold);
+  return (step: number) => initial * gamma ** Math.max(0, step - hold) * Math.min(1, (step + 1) / Math.max(1, warmup));
 }
 
 /**

@@ -43,6 +43,7 @@ export const FIT_OPTION_TYPES: Record<string, OptionType> = {
   lr: { kind: 'number', positive: true },
   'lr-end': { kind: 'number', positive: true },
   'lr-hold': { kind: 'int', min: 0 },
+  'lr-warmup': { kind: 'int', min: 0 },
   optimizer: { kind: 'enum', values: ['adam', 'radam'] },
   seed: { kind: 'int', min: 0 },
   clip: { kind: 'number', positive: true },

@@ -193,7 +193,9 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   for (var d = 0u; d < p.D; d++) {
     let off = obs_offset(bg, t, d);
     var brow = array<f32, R>();
-    for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
+#unroll U R
+    brow[U] = theta[p.off_B + d * R + U];
+#endunroll
     let y = obs_y(bg, t, d);
 #if !POISSON
     let lv = theta[p.off_lv + d];
@@ -202,7 +204,9 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #unroll Q PB
     {
       var eta = off;
-      for (var r = 0u; r < R; r++) { eta += brow[r] * zn[Q * R + r]; }
+#unroll U R
+      eta += brow[U] * zn[Q * R + U];
+#endunroll
       let lam = psi(eta);
 #if POISSON
       lobs[Q] += y * log(lam) - lam;

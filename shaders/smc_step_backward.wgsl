@@ -148,9 +148,13 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endif
   // adjoint of ẑ_t through the transition into step t+1 (input v_t): gz += Σ_i m_i (n_i·g) φ'(x_i)
   for (var i = 0u; i < p.N; i++) {
+    // the rank loops unrolled (as in `propagate`): at R = 36 a loop-indexed private array is per-lane scratch memory
     var mrow = array<f32, R>();
     var nrow = array<f32, R>();
-    for (var r = 0u; r < R; r++) { mrow[r] = theta[p.off_m + i * R + r]; nrow[r] = theta[p.off_n + i * R + r]; }
+#unroll U R
+    mrow[U] = theta[p.off_m + i * R + U];
+    nrow[U] = theta[p.off_n + i * R + U];
+#endunroll
     let h = theta[p.off_h + i];
     var cur = array<f32, TP>();
     for (var j = 0u; j < p.DU; j++) {
@@ -172,12 +176,14 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     {
       var x = cur[Q / PBB];
       var rr = 0.0;
-      for (var r = 0u; r < R; r++) {
-        x += mrow[r] * zh[Q * R + r];
-        rr += nrow[r] * gl[Q * R + r];
-      }
+#unroll U R
+      x += mrow[U] * zh[Q * R + U];
+      rr += nrow[U] * gl[Q * R + U];
+#endunroll
       let c = rr * dphi_dx(x, h);
-      for (var r = 0u; r < R; r++) { gz[Q * R + r] += mrow[r] * c; }
+#unroll U R
+      gz[Q * R + U] += mrow[U] * c;
+#endunroll
 #if INPUT_GRAD
       gxi[Q / PBB] += c;
 #endif
@@ -186,10 +192,10 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       let f = phi(x, h);
       gh += rr * dphi_dh(x, h);
       gx[Q / PBB] += c;
-      for (var r = 0u; r < R; r++) {
-        gn[r] += f * gl[Q * R + r];
-        gm[r] += c * zh[Q * R + r];
-      }
+#unroll U R
+      gn[U] += f * gl[Q * R + U];
+      gm[U] += c * zh[Q * R + U];
+#endunroll
 #endif
     }
 #endunroll
@@ -204,10 +210,10 @@ fn particles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #if LANE_GRADS
     if (grp.valid) {
       let s = slice(grp.wg, tid);
-      for (var r = 0u; r < R; r++) {
-        gpart[s + (p.off_m + i * R + r) * RS] += gm[r];
-        gpart[s + (p.off_n + i * R + r) * RS] += gn[r];
-      }
+#unroll U R
+      gpart[s + (p.off_m + i * R + U) * RS] += gm[U];
+      gpart[s + (p.off_n + i * R + U) * RS] += gn[U];
+#endunroll
       gpart[s + (p.off_h + i) * RS] += gh;
       for (var j = 0u; j < p.DU; j++) {
         var gw = 0.0;
@@ -428,8 +434,11 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     off[S] = obs_offset(grp.bts[S], t, d);
     y[S] = data[p.off_y + (grp.bts[S] * p.T + t) * p.D + d];
 #endunroll
+    // rank loops unrolled, as in `particles`
     var brow = array<f32, R>();
-    for (var r = 0u; r < R; r++) { brow[r] = theta[p.off_B + d * R + r]; }
+#unroll U R
+    brow[U] = theta[p.off_B + d * R + U];
+#endunroll
 #if !POISSON
     let prec = exp(-theta[p.off_lv + d]);
 #endif
@@ -439,7 +448,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #unroll Q PB
     {
       var eta = off[Q / PBB];
-      for (var r = 0u; r < R; r++) { eta += brow[r] * zb[Q * R + r]; }
+#unroll U R
+      eta += brow[U] * zb[Q * R + U];
+#endunroll
       let lam = psi(eta);
 #if POISSON
       let geta = (y[Q / PBB] / lam - 1.0) * dpsi(eta);
@@ -450,14 +461,16 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #endif
       let wg = wb[Q] * geta;
       gbias[Q / PBB] += wg;
-      for (var r = 0u; r < R; r++) {
-        gzb[Q * R + r] += wg * brow[r];
-        gB[r] += wg * zb[Q * R + r];
-      }
+#unroll U R
+      gzb[Q * R + U] += wg * brow[U];
+      gB[U] += wg * zb[Q * R + U];
+#endunroll
     }
 #endunroll
     if (grp.valid) {
-      for (var r = 0u; r < R; r++) { gpart[s + (p.off_B + d * R + r) * RS] += gB[r]; }
+#unroll U R
+      gpart[s + (p.off_B + d * R + U) * RS] += gB[U];
+#endunroll
       // (padding blocks add zeros)
 #unroll S TP
       add_channel_grads(s, grp.bts[S], t, d, gbias[S], glv[S]);

@@ -9,7 +9,7 @@ import { fusedFits, largestFusedK, smcFilter, type SmcOutputs } from '../../src/
 import { smcFilterStepsGrad, trainingPath } from '../../src/inference/smc-step-grad.js';
 import { stepBlockSize } from '../../src/inference/smc-step.js';
 import { objectiveGradientMatches, tiny } from './fit.cases.js';
-import { gpuInputs, gradientMatches, makeProblem, type Problem } from './smc.cases.js';
+import { forwardMatches, gpuInputs, gradientMatches, makeProblem, type Problem } from './smc.cases.js';
 import type { GpuCase } from './types.js';
 
 type Filter = typeof smcFilter;
@@ -70,6 +70,31 @@ async function sameAsFused(engine: Engine, pr: Problem, minBlocks = 1, stepFilte
 const small = { R: 2, N: 6, D: 3, B: 2, T: 5, resampling: 'systematic' } as const;
 
 export const cases: GpuCase[] = [
+  {
+    // NLB's rank on the step path: the kernels' rank loops are unrolled in the preprocessor at every R, so this checks the
+    // unrolled indices against the reference (K = 8: one block of 32, 4 particles per lane on software adapters; NLB's
+    // K = 64 runs 8 per lane, the same code twice as long, and compiles slower)
+    name: 'step path at R = 36 (bootstrap, Poisson softplus, K = 8) matches the float64 reference and finite differences',
+    onceOnly: true,
+    browser: false,
+    timeoutMs: 600_000,
+    async run(e) {
+      const common = {
+        R: 36,
+        N: 6,
+        D: 3,
+        DU: 0,
+        B: 2,
+        K: 40,
+        proposal: 'bootstrap',
+        obs: 'poisson',
+        obsNonlinearity: 'softplus',
+        nonlinearity: 'tanh',
+      } as const;
+      await forwardMatches(e, makeProblem({ ...common, T: 10, seed: 36, resampling: 'systematic' }), smcFilterStepsGrad);
+      await gradientMatches(e, makeProblem({ ...common, T: 3, seed: 37, resampling: 'systematic' }), false, smcFilterStepsGrad);
+    },
+  },
   {
     // the encoder proposal's backward on the step path: the L diagonal, μ and the encoder outputs (qs) through
     // encoder_dim_adjoint, the per-block shares of the qs gradient summed by reduce_q

@@ -155,12 +155,12 @@ function checkDecisions(pr: Problem, flags: ArrayLike<number>, w: ArrayLike<numb
   if (f >= 1 && resampled !== steps) throw new Error(`threshold 1 must resample every step, did at ${resampled} of ${steps}`);
 }
 
-export async function forwardMatches(engine: Engine, pr: Problem): Promise<void> {
+export async function forwardMatches(engine: Engine, pr: Problem, filter: typeof smcFilter = smcFilter): Promise<void> {
   const inp = gpuInputs(engine, pr);
   // The reference sees the f32-rounded parameters and data the GPU sees.
   const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
   const data = { y: f32(pr.data.y), v: f32(pr.data.v), qs: pr.data.qs ? f32(pr.data.qs) : undefined };
-  const out = smcFilter(engine, inp, config(pr));
+  const out = filter(engine, inp, config(pr));
   const ll = await out.ll.readF32();
   const anc = (await out.anc.read()) as Uint32Array;
   const { B, T, K, key, iter } = pr.spec;

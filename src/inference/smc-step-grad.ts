@@ -98,7 +98,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const ll = out.ll;
 
   const plan = stepGradPlan(engine, cfg, options);
-  const { block, nb, lanes, pack } = plan;
+  const { nb, lanes, pack } = plan;
   // floats of per-step proposal data per step (optimal: q_t, s_t; encoder: mean, log-variance), 0 for none
   const qw = qsFloats(cfg) / (B * T);
   const optimal = cfg.proposal === 'optimal';
@@ -108,10 +108,7 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
   const kopts = {
     defines: {
       ...model.defines,
-      WG: lanes,
-      BS: block,
-      PB: plan.pb,
-      TP: pack,
+      ...plan.defines,
       NSMALL: nSmall,
       RS: laneGrads ? lanes : 1,
       LANE_GRADS: laneGrads,

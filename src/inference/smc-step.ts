@@ -82,6 +82,8 @@ export interface StepPlan {
   pack: number;
   pb: number;
   name: string;
+  /** The plan as the step kernels' defines (WG lanes, BS block, PB particles per invocation, TP blocks per workgroup). */
+  defines: { WG: number; BS: number; PB: number; TP: number };
 }
 
 /**
@@ -103,7 +105,7 @@ export function stepPlan(engine: Engine, K: number, B: number, pack?: number): S
     throw new Error(`step path: pack must be a power of two from 1 to the block's ${lanes} invocations, got ${tp}`);
   }
   const pb = (tp * block) / lanes;
-  return { block, nb, lanes, pack: tp, pb, name: `BS${block}PB${pb}TP${tp}` };
+  return { block, nb, lanes, pack: tp, pb, name: `BS${block}PB${pb}TP${tp}`, defines: { WG: lanes, BS: block, PB: pb, TP: tp } };
 }
 
 const SOFTWARE_FUSED_MAX_KR = 128;
@@ -212,10 +214,7 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   const kopts = {
     defines: {
       ...model.defines,
-      WG: lanes,
-      BS: block,
-      PB: plan.pb,
-      TP: pack,
+      ...plan.defines,
       CWG: cwg,
       WG_SCRATCH: Math.max(lanes, cwg),
       BLOCKED_OBS: blockedObservations(cfg),

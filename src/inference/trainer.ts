@@ -144,12 +144,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const lr0 = opts.lr ?? FIT_DEFAULTS.lr;
   const lrEnd = opts.lrEnd ?? FIT_DEFAULTS.lrEnd;
   if (!(lr0 > 0 && lrEnd > 0)) throw new Error(`learning rates must be positive (an exponential decay from lr to lrEnd), got lr ${lr0} and lrEnd ${lrEnd}`);
-  const lrHold = opts.lrHold ?? 0;
-  if (!(Number.isInteger(lrHold) && lrHold >= 0 && lrHold < Math.max(1, iterations)))
-    throw new Error(`lrHold must be an integer in [0, iterations) = [0, ${iterations}), got ${lrHold}`);
-  const lrWarmup = opts.lrWarmup ?? 0;
-  if (!(Number.isInteger(lrWarmup) && lrWarmup >= 0 && lrWarmup < Math.max(1, iterations)))
-    throw new Error(`lrWarmup must be an integer in [0, iterations) = [0, ${iterations}), got ${lrWarmup}`);
+  // the schedule checks hold and warm-up against the iterations before any GPU work
+  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), opts.lrHold ?? 0, opts.lrWarmup ?? 0);
   const llOffset = opts.llOffsetPerStep ?? 0;
   // beyond one workgroup the step path stores every particle's path: too many is an error before any work
   if (!fusedFits(engine, K, c.rank)) checkStepTrainingPaths(engine, B, T, K, c.rank);
@@ -184,7 +180,6 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const t0 = performance.now();
   let pendingConstants: number[] = [];
   let pendingLr: number[] = [];
-  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), lrHold, lrWarmup);
   try {
     for (let iter = start; iter < iterations; iter++) {
       const windows = sampleWindows(ds, B, T, iter, key);

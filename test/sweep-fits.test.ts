@@ -109,7 +109,10 @@ test('12 jobs over three worker processes with short locks: each runs once, a SI
   const resumedFrom = resumed.result!.resumedFrom as number;
   expect(resumedFrom % 5).toBe(0);
   expect(resumedFrom).toBeGreaterThanOrEqual(10);
-  expect(resumedFrom).toBeLessThanOrEqual(killedAt);
+  // killedAt is the last progress the test saw; the fit process runs ahead of its reports (they travel through the
+  // worker and Redis, polled every 100 ms) and may write further checkpoints before it notices its worker is gone,
+  // so the only upper bound is that the job had not finished
+  expect(resumedFrom).toBeLessThan(60);
   // the other jobs ran once each, from scratch: no lock was lost while kernels compiled
   for (const j of final.jobs) if (j.index !== victim.index) expect([j.result!.resumedFrom, j.stalled], `job ${j.index}`).toEqual([0, 0]);
 

@@ -231,6 +231,24 @@ fn lower_vec(a: array<f32, R * R>, x: array<f32, R>) -> array<f32, R> {
   return out;
 }
 
+#if ENCODER
+// The encoder proposal's draw at step t (transition means μ, normals ξ) and its share of the log weight,
+// log N(z; μ, v_z) − log q(z); the observation's share is the caller's.
+fn encoder_draw(m: ProposalInputs, t: u32, mu: array<f32, R>, xi: array<f32, R>) -> Proposed {
+  var out = Proposed();
+  var l = 0.0;
+  for (var r = 0u; r < R; r++) {
+    let g = encoder_gaussian(m.L[r * R + r], mu[r], m.q[r], m.e[r], prior_step(t));
+    out.z[r] = g.mean + sqrt(g.vq) * xi[r];
+    // (z − μ_q)/√v_q = ξ
+    let dz = out.z[r] - mu[r];
+    l += -0.5 * dz * dz / g.vz - 0.5 * log(g.vz) + 0.5 * xi[r] * xi[r] + 0.5 * log(g.vq);
+  }
+  out.lw = l;
+  return out;
+}
+#endif
+
 // One particle's draw from the proposal at step t of trial bg and its incremental log weight.
 // Bootstrap: z = μ + L ξ, weight log p(y_t | z). Optimal (linear-Gaussian observations): z = μ + Σq (q_t − Gμ)
 // + Lq ξ, weight the predictive density up to a constant, −½ s_t + μ·q_t − ½ μᵀGμ + ½ rᵀΣq r with r = q_t − Gμ.
@@ -250,15 +268,8 @@ fn propose_with(m: ProposalInputs, bg: u32, t: u32, mu: array<f32, R>, xi: array
   out.lw = l;
 #else
 #if ENCODER
-  var l = 0.0;
-  for (var r = 0u; r < R; r++) {
-    let g = encoder_gaussian(m.L[r * R + r], mu[r], m.q[r], m.e[r], prior_step(t));
-    out.z[r] = g.mean + sqrt(g.vq) * xi[r];
-    // log N(z; μ, v_z) − log q(z), with (z − μ_q)/√v_q = ξ
-    let dz = out.z[r] - mu[r];
-    l += -0.5 * dz * dz / g.vz - 0.5 * log(g.vz) + 0.5 * xi[r] * xi[r] + 0.5 * log(g.vq);
-  }
-  out.lw = obs_loglik(bg, t, out.z) + l;
+  out = encoder_draw(m, t, mu, xi);
+  out.lw = obs_loglik(bg, t, out.z) + out.lw;
 #else
   let lx = lower_vec(m.L, xi);
   for (var r = 0u; r < R; r++) { out.z[r] = mu[r] + lx[r]; }

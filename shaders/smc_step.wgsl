@@ -233,16 +233,28 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
 #endunroll
 #endunroll
 #if BLOCKED_OBS
-  // Bootstrap with the affine readout: draw the PB particles first, then one pass over the channels
-  // whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
+  // Bootstrap or encoder proposal with the affine readout: draw the PB particles first, then one pass over the
+  // channels whose parameter loads serve all of them (per particle, the D-wide loop's loads dominate for large D).
   var zn = array<f32, PB * R>();
+#if ENCODER
+  var lenc = array<f32, PB>(); // the proposal's share of each log weight
+#endif
   for (var q = 0u; q < PB; q++) {
     let sl = slot_of(w0, p.Bc * p.nb, q, tid);
     let bg = p.b0 + sl.b;
     let k = sl.k;
     if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
-    let lx = lower_vec(pin.L, noise(bg, t, min(k, K - 1u)));
+    let xi = noise(bg, t, min(k, K - 1u));
+#if ENCODER
+    var mu = array<f32, R>();
+    for (var r = 0u; r < R; r++) { mu[r] = mus[q * R + r]; }
+    let ez = encoder_draw(pin, t, mu, xi);
+    lenc[q] = ez.lw;
+    for (var r = 0u; r < R; r++) { zn[q * R + r] = ez.z[r]; }
+#else
+    let lx = lower_vec(pin.L, xi);
     for (var r = 0u; r < R; r++) { zn[q * R + r] = mus[q * R + r] + lx[r]; }
+#endif
   }
   // constant-indexed copies for the channel loop (see the unit loop), the sums copied out after it
   var zc = array<f32, PB * R>();
@@ -302,6 +314,9 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       var pz = Proposed();
       for (var r = 0u; r < R; r++) { pz.z[r] = zn[q * R + r]; }
       pz.lw = lobs[q];
+#if ENCODER
+      pz.lw = pz.lw + lenc[q]; // in propose_with's order: observation first
+#endif
 #else
       if (q % PBB == 0u) { pin = proposal_inputs(bg, t); }
       let pz = propose_with(pin, bg, t, mu, noise(bg, t, k));

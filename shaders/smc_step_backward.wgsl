@@ -10,7 +10,7 @@
 //              #if LANE_GRADS (software adapters) `particles` adds them instead, per lane, while it
 //              recomputes the currents: every lane owns a row slice, and each unit's parameter loads and
 //              gradient updates then serve its PB particles (the per-particle gathers of `units` dominate there)
-//   channels   (one invocation per channel and block, bootstrap): observation parameter gradients
+//   channels   (one invocation per channel and block, bootstrap and encoder proposals): observation parameter gradients
 //              (#if BLOCKED_OBS, with LANE_GRADS and the affine readout, `gather` adds them per lane instead)
 //   gather     (as `particles`): the adjoint of z_tj is the sum over its children (a contiguous range of
 //              the sorted ancestors, found by binary search: no atomics), then the proposal and
@@ -409,9 +409,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   var gvacc = array<f32, TP * DUC>();
 #endif
 #if BLOCKED_OBS
-  // Bootstrap, affine readout, gradients per lane: the adjoints of this invocation's PB particles
-  // first, then one pass over the channels (each channel's parameter loads and gradient slice serve
-  // all PB particles; this replaces the `channels` kernel), then the noise terms per particle.
+  // Bootstrap or encoder proposal, affine readout, gradients per lane: the adjoints of this invocation's PB
+  // particles first, then one pass over the channels (each channel's parameter loads and gradient slice serve
+  // all PB particles; this replaces the `channels` kernel), then the proposal's terms per particle.
   var gzb = array<f32, PB * R>();
   var zb = array<f32, PB * R>();
   var wb = array<f32, PB>(); // particles past K keep w = z = 0: they add nothing
@@ -494,12 +494,26 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     if (sl.valid && j < K) {
       let xi = noise(b, t, j);
       let sl = select(S_M1, S_M2, t == 0u);
+#if ENCODER
+      let qo = (q / PBB) * R; // the block's per-step encoder gradients
+      let offL = select(p.off_L, p.off_L0, t == 0u);
+      for (var r = 0u; r < R; r++) {
+        let ea = encoder_dim_adjoint(theta[offL + r * R + r], paths[muidx(b, t, j) + r], data[enc_mean_idx(b, t, r)], data[enc_logvar_idx(b, t, r)],
+                                     zb[q * R + r], xi[r], gzb[q * R + r], wb[q], prior_step(t));
+        gqv[qo + r] += ea.gm;
+        gev[qo + r] += ea.glv;
+        acc[sl + r * R + r] += ea.gl;
+        if (t == 0u) { acc[S_MU0 + r] += ea.gmu; }
+        work[gmu_base(b, j) + r] = ea.gmu;
+      }
+#else
       for (var r = 0u; r < R; r++) {
         let g = gzb[q * R + r];
         for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += g * xi[c]; }
         if (t == 0u) { acc[S_MU0 + r] += g; }
         work[gmu_base(b, j) + r] = g;
       }
+#endif
     }
   }
 #else

@@ -128,11 +128,12 @@ export function forwardPath(engine: Engine, K: number, R: number, resampling: Sm
 
 /**
  * Whether the step kernels evaluate the observation model for all of an invocation's particles in one
- * pass over the channels (bootstrap proposal, affine readout: see BLOCKED_OBS in smc_step.wgsl), so
- * each channel's parameter loads serve PB particles instead of one.
+ * pass over the channels (bootstrap or encoder proposal, affine readout: see BLOCKED_OBS in smc_step.wgsl),
+ * so each channel's parameter loads serve PB particles instead of one. The encoder proposal's per-particle
+ * Gaussian terms do not depend on the channels: they are drawn and differentiated per particle around that pass.
  */
 export function blockedObservations(cfg: SmcConfig): boolean {
-  return cfg.proposal === 'bootstrap' && !cfg.layout.rates;
+  return (cfg.proposal === 'bootstrap' || cfg.proposal === 'encoder') && !cfg.layout.rates;
 }
 
 /** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */

@@ -104,7 +104,21 @@ export const cases: GpuCase[] = [
     async run(e) {
       const enc = { ...small, proposal: 'encoder', obs: 'poisson', obsNonlinearity: 'softplus', nonlinearity: 'tanh' } as const;
       await sameAsFused(e, makeProblem({ ...enc, DU: 0, K: 300, seed: 82, obs: 'gauss', obsNonlinearity: 'identity' }), 2);
-      await gradientMatches(e, makeProblem({ ...enc, DU: 1, K: 300, T: 6, tForward: 2, seed: 83 }), true, smcFilterStepsGrad);
+      // the kernels it runs: with unit gradients per lane (software adapters) `gather` adds the observation gradients in
+      // its blocked channel pass, as for the bootstrap proposal, and the `channels` kernel does not run
+      const ran = new Set<string>();
+      const dispatch = e.dispatch;
+      e.dispatch = (k, b, g) => {
+        ran.add(k.label.split('[')[0]);
+        dispatch.call(e, k, b, g);
+      };
+      try {
+        await gradientMatches(e, makeProblem({ ...enc, DU: 1, K: 300, T: 6, tForward: 2, seed: 83 }), true, smcFilterStepsGrad);
+      } finally {
+        e.dispatch = dispatch;
+      }
+      if (!ran.has('smc_step_backward.gather') || ran.has('smc_step_backward.channels') !== !e.info.software)
+        throw new Error(`encoder proposal backward (software adapter: ${e.info.software}) ran ${[...ran].join(', ')}`);
     },
   },
   {

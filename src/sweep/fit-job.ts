@@ -9,7 +9,7 @@ import { finalLogLikelihood } from '../analysis/fit-warnings.js';
 import { fixedPointsOfFitted } from '../analysis/model-fixed-points.js';
 import { generate } from '../analysis/generate.js';
 import type { Engine } from '../gpu/engine.js';
-import { fitObservation, fitSettings, fitZscore } from '../inference/fit-options.js';
+import { fitObservation, fitSettings, fitZscore, trainerOptions, trainingRecord } from '../inference/fit-options.js';
 import { fit, type FitProgress } from '../inference/trainer.js';
 import { normalisationLogJacobian, normalise, toCanonical, validateObservations, zscore, type Dataset, type Normalisation } from '../io/dataset.js';
 import { loadArray, writeFileAtomic } from '../io/files.js';
@@ -97,24 +97,8 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
   const model = new LowRankRNN(engine, ckpt?.config ?? s.config, start);
   try {
     const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
-    const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-      proposal: s.proposal,
-      resampling: s.resampling,
-      resampleThreshold: s.resampleThreshold,
-      particles: s.particles,
-      batch: s.batch,
-      window: s.window,
-      iterations: done,
-      totalIterations: s.iterations,
-      seed: s.seed,
-      lr: s.lr,
-      lrEnd: s.lrEnd,
-      optimizer: s.optimizer,
-      clip: s.clip,
-      history,
-      adapter,
-      optimizerState,
-    });
+    const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']) =>
+      trainingRecord(s, adapter, history, done, optimizerState);
     const save = async (r: TrainingRecord) =>
       writeFileAtomic(input.modelPath, JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r)));
     const resumedFrom = ckpt?.training?.iterations ?? 0;
@@ -123,20 +107,8 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
     if (resumedFrom < s.iterations) {
       let stopped = false;
       const result = await fit(engine, model, ds, null, {
-        iterations: s.iterations,
-        particles: s.particles,
-        batch: s.batch,
-        window: s.window,
-        proposal: s.proposal,
-        resampling: s.resampling,
-        resampleThreshold: s.resampleThreshold,
-        optimizer: s.optimizer,
-        lr: s.lr,
-        lrEnd: s.lrEnd,
-        seed: s.seed,
-        logEvery: s.logEvery,
+        ...trainerOptions(s),
         checkpointEvery: input.checkpointEvery,
-        clipGradNorm: s.clip,
         llOffsetPerStep: normalisationLogJacobian(normalisation),
         resume: ckpt ? { iteration: resumedFrom, optimizerState: ckpt.training!.optimizerState!, history: ckpt.training!.history } : undefined,
         onProgress: input.onProgress,

@@ -502,12 +502,15 @@ export const cases: GpuCase[] = [
         if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 2 || !first.encoder) {
           throw new Error(`model file encoder ${JSON.stringify(e)}, parameters ${first.encoder ? 'present' : 'missing'}`);
         }
+        // the encoder's default warm-up, min(20, iters / 2), is applied and recorded
+        if (first.training?.lrWarmup !== 1) throw new Error(`training record's lrWarmup ${first.training?.lrWarmup}, expected the default 1`);
         await printedBy(() =>
           fitCli.run(['--data', data, '--layout', 'trial,time,channel', '--resume', modelPath, '--out', modelPath, '--iters', '3', '--json']),
         );
         const second = parseModel(await readFile(modelPath, 'utf8'));
         if (second.training?.proposal !== 'encoder' || second.training.iterations !== 3 || second.training.tForward !== 2)
           throw new Error(`resumed training record ${second.training?.proposal} at ${second.training?.iterations}, t_forward ${second.training?.tForward}`);
+        if (second.training.lrWarmup !== 1) throw new Error(`the resumed fit's lrWarmup is ${second.training.lrWarmup}, not its checkpoint's 1`);
         // one more Adam step at lr 1e-3 moves each encoder parameter by about 1e-3: resumed, not drawn anew
         let moved = 0;
         for (const [name, v] of Object.entries(first.encoder)) {

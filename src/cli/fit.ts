@@ -220,6 +220,8 @@ export async function run(argv: string[]): Promise<number> {
   progress.done();
   await saveModelFile(values.out, model, normalisation, record(result.history, result.iterations, result.optimizerState), encoder);
   const last = result.history[result.history.length - 1];
+  // the encoder proposal's last logged α (its share of the proposal mean)
+  const alpha = result.history.filter((e) => e.alpha !== undefined).at(-1)?.alpha;
   const baseline = staticBaselineLogLikelihood(config, ds);
   const jacobian = normalisationLogJacobian(normalisation);
   const staticBaseline = baseline === null ? null : baseline + jacobian;
@@ -249,6 +251,7 @@ export async function run(argv: string[]): Promise<number> {
     ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null,
     loss: last?.loss ?? null,
     static_baseline_ll_per_step: staticBaseline,
+    ...(alpha === undefined ? {} : { alpha }),
     parameters: parameterCount(model.config),
     adapter,
     warnings,
@@ -258,7 +261,7 @@ export async function run(argv: string[]): Promise<number> {
   else
     console.error(
       `wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), ` +
-        `log-likelihood per step ${out.ll_per_step?.toFixed(4)}`,
+        `log-likelihood per step ${out.ll_per_step?.toFixed(4)}${alpha === undefined ? '' : `, encoder α ${alpha.toPrecision(3)}`}`,
     );
   engine.destroy();
   return 0;

@@ -496,8 +496,12 @@ export const cases: GpuCase[] = [
           '--lr-end',
           '1e-3',
         ];
-        if ((await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']))).length === 0) throw new Error('fit printed nothing');
+        const printed = await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']));
+        if (printed.length === 0) throw new Error('fit printed nothing');
         const first = parseModel(await readFile(modelPath, 'utf8'));
+        // the summary carries the last logged α, the model file's history every one
+        const summaryAlpha = JSON.parse(printed[0]).alpha;
+        if (!(summaryAlpha > 0 && summaryAlpha === first.training?.history.at(-1)?.alpha)) throw new Error(`summary α ${summaryAlpha}`);
         const e = first.config.encoder;
         if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 2 || !first.encoder) {
           throw new Error(`model file encoder ${JSON.stringify(e)}, parameters ${first.encoder ? 'present' : 'missing'}`);

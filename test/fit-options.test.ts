@@ -99,6 +99,7 @@ test('every option a sweep may set is one fit reads (its type check is the sweep
       const v = {
         [name]: value,
         ...(name === 'proposal' || name === 'obs-link' ? { obs: value === 'optimal' || value === 'identity' ? 'gauss' : 'poisson' } : {}),
+        ...(value === 'encoder' ? { ...encoder, proposal: 'encoder' } : {}),
       };
       expect(() => fitSettings(v, data, 0), `${name} = ${value}`).not.toThrow();
     }

@@ -14,6 +14,7 @@ import { fit, type FitProgress } from '../inference/trainer.js';
 import { normalisationLogJacobian, normalise, toCanonical, validateObservations, zscore, type Dataset, type Normalisation } from '../io/dataset.js';
 import { loadArray, writeFileAtomic } from '../io/files.js';
 import { initialiseFromData } from '../models/data-init.js';
+import { CnnEncoder } from '../models/encoder.js';
 import { LowRankRNN, initialParams } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 import type { EvalSpec, JobOptions } from './spec.js';
@@ -95,12 +96,22 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
   const start = ckpt?.params ?? initialParams(s.config, s.seed);
   if (!ckpt && s.init === 'data') initialiseFromData(s.config, start, ds);
   const model = new LowRankRNN(engine, ckpt?.config ?? s.config, start);
+  // an encoder model trains and saves its CNN encoder, resumed from the checkpoint's, as fit's CLI
+  const e = model.config.encoder;
+  const encoder = !e
+    ? null
+    : ckpt?.encoder
+      ? new CnnEncoder(engine, e, model.config.rank, ckpt.encoder)
+      : CnnEncoder.create(engine, e, model.config.rank, s.seed);
   try {
     const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
     const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']) =>
       trainingRecord(s, adapter, history, done, optimizerState);
     const save = async (r: TrainingRecord) =>
-      writeFileAtomic(input.modelPath, JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r)));
+      writeFileAtomic(
+        input.modelPath,
+        JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r, encoder ? await encoder.hostParams() : null)),
+      );
     const resumedFrom = ckpt?.training?.iterations ?? 0;
     let history = ckpt?.training?.history ?? [];
     let seconds = 0;
@@ -108,6 +119,7 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
       let stopped = false;
       const result = await fit(engine, model, ds, null, {
         ...trainerOptions(s),
+        encoder: s.proposal === 'encoder' ? encoder! : undefined,
         checkpointEvery: input.checkpointEvery,
         llOffsetPerStep: normalisationLogJacobian(normalisation),
         resume: ckpt ? { iteration: resumedFrom, optimizerState: ckpt.training!.optimizerState!, history: ckpt.training!.history } : undefined,
@@ -137,6 +149,7 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
     return out;
   } finally {
     model.dispose();
+    encoder?.dispose();
   }
 }
 

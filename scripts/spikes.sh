@@ -7,8 +7,9 @@
 #
 # NEURONS (100) circuit neurons, SPIKE_NEURONS (60) of them recorded (a quarter held out), TRIALS (10)
 # trials per reach condition (8 conditions), RANK (5), UNITS (128), PARTICLES (16), ITERS (2000, about
-# five minutes on the 2-core software adapter), BATCH (10), LR / LR_END (1e-2, 1e-3), LR_WARMUP (0; 20 with the
-# encoder: at lr 1e-2 Adam's full-size first steps switch the encoder off), SEED (1), EVAL_PARTICLES (64).
+# five minutes on the 2-core software adapter), BATCH (10), LR / LR_END (1e-2, 1e-3), LR_WARMUP (fit's default:
+# none for bootstrap, min(20, ITERS/2) for the encoder, whose variances Adam's full-size first steps at lr 1e-2
+# would switch off), SEED (1), EVAL_PARTICLES (64).
 # PROPOSAL=encoder fits with the published maze encoder (kernels 14,4,2, channels 128,64, causal, reflect
 # padding, diagonal latent noise) instead of the bootstrap proposal; eval-spikes then filters with it too.
 # OUT (spikes-out) is where everything goes; a session already simulated there with the same sizes is reused.
@@ -44,7 +45,6 @@ case "$PROPOSAL" in
   # the published maze encoder (its proposal combines diagonal Gaussians)
   encoder)
     P=(--proposal encoder --noise diag --encoder-kernels 14,4,2 --encoder-channels 128,64 --encoder-padding causal --encoder-pad-mode reflect)
-    LR_WARMUP=${LR_WARMUP:-20}
     ;;
   *) echo "PROPOSAL must be bootstrap or encoder, not $PROPOSAL" >&2; exit 2 ;;
 esac
@@ -61,7 +61,7 @@ echo "== bin (arrays for other tools)"
 cli bin "$OUT/maze.nwb" --out "$OUT/maze.npy" "${B[@]}" --condition trial_type
 echo "== fit (rank $RANK, $UNITS units, $PARTICLES particles, batch $BATCH, $PROPOSAL proposal, condition inputs, $ITERS iterations)"
 cli fit --data "$OUT/maze.nwb" "${B[@]}" --inputs condition_input --trials train --obs poisson --rank "$RANK" --units "$UNITS" \
-  --particles "$PARTICLES" --batch "$BATCH" "${P[@]}" --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" --lr-warmup "${LR_WARMUP:-0}" --seed "$SEED" --out "$OUT/model.json" --plots
+  --particles "$PARTICLES" --batch "$BATCH" "${P[@]}" --iters "$ITERS" --lr "$LR" --lr-end "$LR_END" ${LR_WARMUP:+--lr-warmup "$LR_WARMUP"} --seed "$SEED" --out "$OUT/model.json" --plots
 echo "== score (val trials)"
 cli eval-spikes --model "$OUT/model.json" --data "$OUT/maze.nwb" "${B[@]}" --inputs condition_input --forward-ms 200 \
   --condition trial_type --particles "$EVAL_PARTICLES" --plots "$OUT/scores" --json | tee "$OUT/scores.json"

@@ -28,7 +28,16 @@ export { effectiveReadout, readoutReadsInputs, readsRates } from './models/lowra
 export { serializeModel, parseModel, MODEL_FORMAT, MODEL_VERSION, type ModelFile, type TrainingRecord, type HistoryEntry } from './models/model-file.js';
 export { initialiseFromData, staticBaselineLogLikelihood, INIT_KINDS, type InitKind } from './models/data-init.js';
 export { fitWarnings, finalLogLikelihood, type FitWarningInput } from './analysis/fit-warnings.js';
-export { fit, FIT_DEFAULTS, type FitOptions, type FitProgress, type FitResult } from './inference/trainer.js';
+export {
+  fit,
+  FIT_DEFAULTS,
+  defaultLrWarmup,
+  encoderSwitchedOff,
+  ALPHA_SWITCHED_OFF,
+  type FitOptions,
+  type FitProgress,
+  type FitResult,
+} from './inference/trainer.js';
 export { objective } from './inference/objective.js';
 export { filterDataset, filterInBlocks, defaultProposal, type FilterOptions, type FilterOutput, type WeightedParticles } from './inference/filter.js';
 export { smcFilter, fusedFits, type SmcConfig, type SmcInputs, type SmcOutputs } from './inference/smc-op.js';
@@ -88,7 +97,7 @@ export {
 export { binSession, selectTrials, type BinOptions, type BinnedSession, type SplitName } from './io/nwb-bin.js';
 export { fixedPointsOfFitted, modelLatentMap } from './analysis/model-fixed-points.js';
 export { FitSession, type FitEvent, type FitEventOf, type FitEventType, type FitSessionOptions, type FitSessionState } from './inference/fit-session.js';
-export { fitSettings, type FitOptionValues, type FitSettings } from './inference/fit-options.js';
+export { fitSettings, trainerOptions, trainingRecord, type FitOptionValues, type FitSettings } from './inference/fit-options.js';
 export { CnnEncoder, DEFAULT_ENCODER, type EncoderConfig, type EncoderHostParams } from './models/encoder.js';
 export { evaluateSpikes, checkSpikeEval, type SpikeEvalOptions, type SpikeEvaluation } from './analysis/spike-eval.js';
 

@@ -1,8 +1,8 @@
 // One reading of `fit`'s options for the CLI (flag strings) and sweep jobs (JSON values): same settings,
 // same defaults, same errors.
 import { expect, test } from 'vitest';
-import { fitSettings, fitZscore } from '../src/inference/fit-options.js';
-import { FIT_DEFAULTS } from '../src/inference/trainer.js';
+import { fitSettings, fitZscore, trainerOptions, trainingRecord } from '../src/inference/fit-options.js';
+import { ENCODER_LR_WARMUP, FIT_DEFAULTS } from '../src/inference/trainer.js';
 import { exponentialDecay } from '../src/ops/optim.js';
 import { FIT_OPTION_TYPES } from '../src/sweep/spec.js';
 
@@ -38,11 +38,37 @@ test('flag strings and JSON values give the same settings; defaults are fit’s'
     logEvery: 10,
   });
   expect(s.config).toMatchObject({ rank: 2, units: 16, obsDim: 4, noise: 'diag', obs: 'gauss', obsNonlinearity: 'identity' });
+  // the trainer's options and the training record the CLI, sweep jobs and the web app build from them carry the schedule
+  expect(trainerOptions(s)).toMatchObject({ iterations: 7, lr: 0.01, lrEnd: 0.001, lrHold: 3, lrWarmup: 2, seed: 4, resampleThreshold: 0.5 });
+  expect(trainingRecord(s, 'adapter', [], 7)).toMatchObject({ totalIterations: 7, lrHold: 3, lrWarmup: 2, adapter: 'adapter' });
   const d = fitSettings({}, data, 0);
   expect(d).toMatchObject({ particles: FIT_DEFAULTS.particles, batch: FIT_DEFAULTS.batch, iterations: FIT_DEFAULTS.iterations, lr: FIT_DEFAULTS.lr });
   expect(d.config).toMatchObject({ rank: 3, units: 512 });
   expect(fitSettings({ obs: 'poisson' }, data, 0).proposal).toBe('bootstrap');
   expect([fitZscore({}), fitZscore({ zscore: false }), fitZscore({ obs: 'poisson' })]).toEqual([true, false, false]);
+});
+
+const encoder = { obs: 'poisson', noise: 'diag', proposal: 'encoder', 'encoder-kernels': '3,2', 'encoder-channels': '4' };
+
+test('an encoder-proposal fit gets a warm-up of min(20, iters / 2) unless one is given; the other proposals none', () => {
+  const warmup = (v: Record<string, string | number>) => fitSettings(v, data, 0).lrWarmup;
+  expect(warmup(encoder)).toBe(ENCODER_LR_WARMUP);
+  expect(ENCODER_LR_WARMUP).toBe(20);
+  expect([31, 30, 3, 1].map((iters) => warmup({ ...encoder, iters }))).toEqual([15, 15, 1, 0]);
+  expect([warmup({ ...encoder, 'lr-warmup': 0 }), warmup({ ...encoder, 'lr-warmup': '0' }), warmup({ ...encoder, 'lr-warmup': 50 })]).toEqual([0, 0, 50]);
+  // bootstrap and optimal fits keep their schedule and their model files' training record
+  for (const v of [{}, { obs: 'poisson' }, { obs: 'poisson', proposal: 'bootstrap', noise: 'diag' }]) {
+    const s = fitSettings(v, data, 0);
+    expect(s.lrWarmup, JSON.stringify(v)).toBe(0);
+    expect(trainingRecord(s, 'adapter', [], 0)).not.toHaveProperty('lrWarmup');
+  }
+  // the warm-up is in the record; a resumed fit keeps the record's (absent: none, as before the default)
+  const s = fitSettings(encoder, data, 0);
+  const record = trainingRecord(s, 'adapter', [], 10);
+  expect(record.lrWarmup).toBe(20);
+  const resume = (training: typeof record) => fitSettings({}, data, 0, { config: s.config, training }).lrWarmup;
+  expect(resume(record)).toBe(20);
+  expect(resume({ ...record, lrWarmup: undefined })).toBe(0);
 });
 
 test('bad values are refused by the option’s name, for flags and JSON alike', () => {
@@ -57,6 +83,7 @@ test('bad values are refused by the option’s name, for flags and JSON alike', 
     [{ 'lr-hold': '2.5' }, /--lr-hold must be an integer, got "2.5"/],
     [{ iters: 5, 'lr-warmup': 5 }, /--lr-warmup 5 must be less than --iters 5/],
     [{ 'lr-warmup': -1 }, /--lr-warmup must be ≥ 0, got -1/],
+    [{ ...encoder, iters: 40, 'lr-warmup': 40 }, /--lr-warmup 40 must be less than --iters 40/],
   ] as const) {
     expect(() => (fitZscore(v as never), fitSettings(v as never, data, 0)), JSON.stringify(v)).toThrow(message);
   }
@@ -72,6 +99,7 @@ test('every option a sweep may set is one fit reads (its type check is the sweep
       const v = {
         [name]: value,
         ...(name === 'proposal' || name === 'obs-link' ? { obs: value === 'optimal' || value === 'identity' ? 'gauss' : 'poisson' } : {}),
+        ...(value === 'encoder' ? { ...encoder, proposal: 'encoder' } : {}),
       };
       expect(() => fitSettings(v, data, 0), `${name} = ${value}`).not.toThrow();
     }

@@ -169,6 +169,15 @@ describe('fit warnings', () => {
     expect(w.some((s) => /observation noise collapsed/.test(s))).toBe(true);
     expect(w.some((s) => /degenerate \(mean ESS 1\.1 of 64 particles\)/.test(s))).toBe(true);
   });
+
+  test('an encoder proposal whose logged α falls below 5e-3 warns once, naming where and what to try; α just above does not', () => {
+    const withAlpha = (low: number) => healthy.map((e) => (e.latentNoise === undefined ? e : { ...e, alpha: e.iteration >= 30 ? low : 0.4 }));
+    expect(fitWarnings({ history: withAlpha(0.0051), particles: 10 })).toEqual([]);
+    const w = fitWarnings({ history: withAlpha(0.0009), particles: 10 });
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/encoder proposal switched itself off: its mean weight α fell to 0\.00090 at iteration 30 \(below 0\.005\)/);
+    expect(w[0]).toMatch(/--lr\b.*--lr-warmup.*--encoder-constant-var/);
+  });
 });
 
 describe('training curves of a fit', () => {

@@ -56,7 +56,14 @@ describe('sweep files', () => {
     expect(problems(sweep({ fit: { iters: 2, partcles: 4 } }))).toEqual([expect.stringMatching(/^fit: unknown fit option "partcles"/)]);
     expect(problems(sweep({ fit: { lr: '0.01' } }))).toEqual(['fit.lr: must be a number, got "0.01"']);
     expect(problems(sweep({ fit: { rank: 2.5 } }))).toEqual(['fit.rank: must be an integer, got 2.5']);
-    expect(problems(sweep({ grid: { proposal: ['optimal', 'smart'] } }))).toEqual(['grid.proposal[1]: must be one of optimal, bootstrap, got "smart"']);
+    expect(problems(sweep({ grid: { proposal: ['optimal', 'smart'] } }))).toEqual([
+      'grid.proposal[1]: must be one of optimal, bootstrap, encoder, got "smart"',
+    ]);
+    expect(problems(sweep({ fit: { 'encoder-kernels': '14,4,x', 'encoder-channels': 0 } }))).toEqual([
+      'fit.encoder-kernels: must be positive integers separated by commas, e.g. "14,4,2", got "14,4,x"',
+      'fit.encoder-channels: must be positive integers separated by commas, e.g. "14,4,2", got 0',
+    ]);
+    expect(problems(sweep({ fit: { 'encoder-kernels': '14, 4,2', 'encoder-channels': 64 } }))).toEqual([]);
     expect(problems(sweep({ grid: { seed: [] } }))).toEqual(['grid.seed: must be a non-empty list of values, got an array']);
     expect(problems(sweep({ random: { count: 3, space: { batch: { uniform: [1, 4] } } } }))).toEqual([
       'random.space.batch: an integer option needs "int-uniform" or "choice", not "uniform"',

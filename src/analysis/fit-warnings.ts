@@ -4,6 +4,7 @@
  * weights mean the filter no longer explores. Pure function of the history (no GPU), so the CLI, the
  * web app and tests share it.
  */
+import { encoderSwitchedOff } from '../inference/trainer.js';
 import type { HistoryEntry } from '../models/model-file.js';
 import { median } from './stats.js';
 
@@ -69,5 +70,7 @@ export function fitWarnings(input: FitWarningInput): string[] {
       );
     }
   }
+  const off = encoderSwitchedOff(history);
+  if (off) warnings.push(off);
   return warnings;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { normalisationLogJacobian, zscore, type Normalisation } from '../io/dataset.js';
 import { fit } from '../inference/trainer.js';
-import { fitObservation, fitSettings, fitZscore } from '../inference/fit-options.js';
+import { fitObservation, fitSettings, fitZscore, trainerOptions, trainingRecord } from '../inference/fit-options.js';
 import { finalLogLikelihood, fitWarnings } from '../analysis/fit-warnings.js';
 import { initialiseFromData, staticBaselineLogLikelihood } from '../models/data-init.js';
 import { LowRankRNN, initialParams, parameterCount } from '../models/lowrank-rnn.js';
@@ -47,16 +47,18 @@ inference and training
   --lr 1e-3  --lr-end 1e-5  --optimizer adam|radam (adam)  --seed S (0)
   --lr-hold N (0)        iterations at --lr before the exponential decay to --lr-end begins (the decay then
                          takes the remaining iterations)
-  --lr-warmup N (0)      ramp the lr linearly up to --lr over the first N iterations (encoder proposal at
-                         lr ≥ 1e-2: without it Adam's first steps switch a variance-head encoder off)
+  --lr-warmup N          ramp the lr linearly up to --lr over the first N iterations (default 0; encoder proposal:
+                         min(20, --iters/2), since without it Adam's first full-size steps at lr ≥ 1e-2 switch a
+                         variance-head encoder off; --lr-warmup 0 disables it)
   --clip NORM            clip the gradient's L2 norm (default: no clipping, as the reference)
   --log-every N (10)  --checkpoint-every N (100)  --resume model.json (continue a checkpoint)
 output
   --out FILE             model file (written atomically; also the checkpoint)
   --plots                write <out>.curves.png next to the model: log-likelihood per step (smoothed), noise
-                         levels, ESS and gradient norm over training
+                         levels, ESS, gradient norm (and the encoder's α) over training
 The progress line shows the log-likelihood per step in the data's own units (ll/step), the latent and
-observation noise std (σz, σx), the mean ESS and the gradient norm |g|; at the end fit warns when the
+observation noise std (σz, σx), the mean ESS, the encoder proposal's mean weight α and the gradient norm |g|;
+fit warns as soon as α falls below 5e-3 (the encoder has switched itself off), and at the end when the
 fit stays below a static model of the data or a noise level or the particle weights collapse.
   --backend auto|vulkan|opengles  --json (print a JSON summary)`;
 
@@ -153,8 +155,7 @@ export async function run(argv: string[]): Promise<number> {
     ds = normalise(ds, resume.normalisation);
   }
   const s = fitSettings(options, ds, inputs?.channels ?? 0, fitResume);
-  const { config, proposal, particles, batch, window, iterations, lr, lrEnd, seed, optimizer, resampling, resampleThreshold, tForward, logEvery, clip, init } =
-    s;
+  const { config, proposal, particles, batch, window, iterations, seed, init } = s;
   if (resume && ds.channels !== config.obsDim) throw new Error(`${values.data}: ${ds.channels} channels, the checkpoint's model has ${config.obsDim}`);
   const checkpointEvery = s.checkpointEvery;
   await checkWritable(values.out, 'model file');
@@ -170,27 +171,8 @@ export async function run(argv: string[]): Promise<number> {
       ? new CnnEncoder(engine, config.encoder, config.rank, resume.encoder)
       : CnnEncoder.create(engine, config.encoder, config.rank, seed);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
-  const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-    proposal,
-    resampling,
-    resampleThreshold,
-    ...(tForward > 0 ? { tForward } : {}),
-    particles,
-    batch,
-    window,
-    iterations: done,
-    totalIterations: iterations,
-    seed,
-    lr,
-    lrEnd,
-    ...(s.lrHold > 0 ? { lrHold: s.lrHold } : {}),
-    ...(s.lrWarmup > 0 ? { lrWarmup: s.lrWarmup } : {}),
-    optimizer,
-    clip,
-    history,
-    adapter,
-    optimizerState,
-  });
+  const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']) =>
+    trainingRecord(s, adapter, history, done, optimizerState);
   if (!values.json) {
     console.error(
       `model: rank ${config.rank}, ${config.units} units, ${config.obsDim} channels, ${config.nonlinearity}, ${config.obs}; ` +
@@ -203,23 +185,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   const progress = new Progress({ total: iterations, label: 'fit', stream: process.stderr });
   const startIter = resume?.training?.iterations ?? 0;
+  // warnings shown while fitting are not repeated at the end
+  const shown = new Set<string>();
   const result = await fit(engine, model, ds, inputs, {
-    iterations,
-    particles,
-    batch,
-    window,
-    proposal,
+    ...trainerOptions(s),
     encoder: proposal === 'encoder' ? encoder! : undefined,
-    tForward,
-    resampling,
-    resampleThreshold,
-    optimizer,
-    lr,
-    lrEnd,
-    lrHold: s.lrHold,
-    lrWarmup: s.lrWarmup,
-    seed,
-    logEvery,
     checkpointEvery,
     llOffsetPerStep: normalisationLogJacobian(normalisation),
     resume:
@@ -230,8 +200,7 @@ export async function run(argv: string[]): Promise<number> {
             history: resume.training.history,
           }
         : undefined,
-    clipGradNorm: clip,
-    onProgress: (p) =>
+    onProgress: (p) => {
       progress.update(p.iteration, {
         'll/step': p.llPerStep,
         σz: p.latentNoise,
@@ -240,12 +209,19 @@ export async function run(argv: string[]): Promise<number> {
         α: p.alpha,
         '|g|': p.gradNorm,
         lr: p.lr,
-      }),
+      });
+      if (p.warning) {
+        progress.log(`warning: ${p.warning}`);
+        shown.add(p.warning);
+      }
+    },
     onCheckpoint: async (c) => saveModelFile(values.out!, model, normalisation, record(c.history, c.iteration, c.optimizerState), encoder),
   });
   progress.done();
   await saveModelFile(values.out, model, normalisation, record(result.history, result.iterations, result.optimizerState), encoder);
   const last = result.history[result.history.length - 1];
+  // the encoder proposal's last logged α (its share of the proposal mean)
+  const alpha = result.history.filter((e) => e.alpha !== undefined).at(-1)?.alpha;
   const baseline = staticBaselineLogLikelihood(config, ds);
   const jacobian = normalisationLogJacobian(normalisation);
   const staticBaseline = baseline === null ? null : baseline + jacobian;
@@ -261,8 +237,9 @@ export async function run(argv: string[]): Promise<number> {
       ...(config.obs === 'gauss' ? { 'observation noise std': pick((e) => e.obsNoise) } : {}),
       'mean ESS': pick((e) => e.ess),
       'gradient norm': pick((e) => e.gradNorm),
+      ...(proposal === 'encoder' ? { 'encoder α': pick((e) => e.alpha) } : {}),
     };
-    const logY = ['latent noise std', 'observation noise std', 'gradient norm'].filter((k) => k in series);
+    const logY = ['latent noise std', 'observation noise std', 'gradient norm', 'encoder α'].filter((k) => k in series);
     const plot = await trainingCurves({ series, iteration: h.map((e) => e.iteration) }, { title: 'training', logY });
     await writePlot(plot, values.out.replace(/\.json$/, '') + '.curves.png');
   }
@@ -274,16 +251,17 @@ export async function run(argv: string[]): Promise<number> {
     ll_per_step: result.history.length ? finalLogLikelihood(result.history) : null,
     loss: last?.loss ?? null,
     static_baseline_ll_per_step: staticBaseline,
+    ...(alpha === undefined ? {} : { alpha }),
     parameters: parameterCount(model.config),
     adapter,
     warnings,
   };
-  if (!values.json) for (const w of warnings) console.error(`warning: ${w}`);
+  if (!values.json) for (const w of warnings.filter((w) => !shown.has(w))) console.error(`warning: ${w}`);
   if (values.json) console.log(JSON.stringify(out));
   else
     console.error(
       `wrote ${values.out}: ${result.iterations} iterations in ${result.seconds.toFixed(1)} s (${out.ms_per_iter.toFixed(1)} ms/iteration), ` +
-        `log-likelihood per step ${out.ll_per_step?.toFixed(4)}`,
+        `log-likelihood per step ${out.ll_per_step?.toFixed(4)}${alpha === undefined ? '' : `, encoder α ${alpha.toPrecision(3)}`}`,
     );
   engine.destroy();
   return 0;

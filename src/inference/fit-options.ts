@@ -7,11 +7,12 @@ import type { InitKind } from '../models/data-init.js';
 import { INIT_KINDS } from '../models/data-init.js';
 import { checkEncoderWindow, DEFAULT_ENCODER } from '../models/encoder.js';
 import { DEFAULT_CONFIG, MAX_RANK, optimalProposalApplies, readsRates, validateConfig, type ModelConfig } from '../models/lowrank-rnn.js';
-import type { TrainingRecord } from '../models/model-file.js';
+import type { HistoryEntry, TrainingRecord } from '../models/model-file.js';
+import type { OptimizerState } from '../ops/optim.js';
 import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
 import { choiceOption, numberOption, type OptionValue } from '../util/options.js';
 import type { Resampling } from './smc-layout.js';
-import { FIT_DEFAULTS } from './trainer.js';
+import { defaultLrWarmup, FIT_DEFAULTS, type FitOptions } from './trainer.js';
 
 export type FitOptionValues = Record<string, OptionValue>;
 
@@ -35,7 +36,7 @@ export interface FitSettings {
   lrEnd: number;
   /** Iterations at lr before the decay to lrEnd begins. */
   lrHold: number;
-  /** Iterations of the linear ramp up to lr at the start. */
+  /** Iterations of the linear ramp up to lr at the start (a new encoder-proposal fit: defaultLrWarmup unless given). */
   lrWarmup: number;
   seed: number;
   optimizer: 'adam' | 'radam';
@@ -134,7 +135,8 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
   const iterations = numberOption(v.iters, 'iters', { int: true, min: 1, default: t?.totalIterations ?? FIT_DEFAULTS.iterations });
   const lrHold = numberOption(v['lr-hold'], 'lr-hold', { int: true, min: 0, default: t?.lrHold ?? 0 });
   if (lrHold >= iterations) throw new Error(`--lr-hold ${lrHold} must be less than --iters ${iterations} (the decay to --lr-end needs iterations)`);
-  const lrWarmup = numberOption(v['lr-warmup'], 'lr-warmup', { int: true, min: 0, default: t?.lrWarmup ?? 0 });
+  // a resumed fit keeps its record's warm-up (absent: none, as files written before the default)
+  const lrWarmup = numberOption(v['lr-warmup'], 'lr-warmup', { int: true, min: 0, default: t ? (t.lrWarmup ?? 0) : defaultLrWarmup(proposal, iterations) });
   if (lrWarmup >= iterations) throw new Error(`--lr-warmup ${lrWarmup} must be less than --iters ${iterations}`);
   return {
     config,
@@ -156,5 +158,52 @@ export function fitSettings(v: FitOptionValues, data: { channels: number; time: 
     clip,
     init: choiceOption(v.init, 'init', INIT_KINDS, 'data'),
     checkpointEvery: numberOption(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1, default: 100 }),
+  };
+}
+
+/** The trainer's options that fit's settings fix (sizes, proposal, schedule): one list for the CLI, sweep jobs and the web app. */
+export function trainerOptions(s: FitSettings) {
+  return {
+    iterations: s.iterations,
+    particles: s.particles,
+    batch: s.batch,
+    window: s.window,
+    proposal: s.proposal,
+    tForward: s.tForward,
+    resampling: s.resampling,
+    resampleThreshold: s.resampleThreshold,
+    optimizer: s.optimizer,
+    lr: s.lr,
+    lrEnd: s.lrEnd,
+    lrHold: s.lrHold,
+    lrWarmup: s.lrWarmup,
+    seed: s.seed,
+    logEvery: s.logEvery,
+    clipGradNorm: s.clip,
+  } satisfies Partial<FitOptions>;
+}
+
+/** The model file's training record of a fit with settings `s` after `done` iterations (checkpoints carry the optimizer state). */
+export function trainingRecord(s: FitSettings, adapter: string, history: HistoryEntry[], done: number, optimizerState?: OptimizerState): TrainingRecord {
+  return {
+    proposal: s.proposal,
+    resampling: s.resampling,
+    resampleThreshold: s.resampleThreshold,
+    ...(s.tForward > 0 ? { tForward: s.tForward } : {}),
+    particles: s.particles,
+    batch: s.batch,
+    window: s.window,
+    iterations: done,
+    totalIterations: s.iterations,
+    seed: s.seed,
+    lr: s.lr,
+    lrEnd: s.lrEnd,
+    ...(s.lrHold > 0 ? { lrHold: s.lrHold } : {}),
+    ...(s.lrWarmup > 0 ? { lrWarmup: s.lrWarmup } : {}),
+    optimizer: s.optimizer,
+    clip: s.clip,
+    history,
+    adapter,
+    optimizerState,
   };
 }

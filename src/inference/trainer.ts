@@ -27,6 +27,34 @@ import { checkStepTrainingPaths } from './smc-step-grad.js';
  */
 export const FIT_DEFAULTS = { iterations: 1000, particles: 10, batch: 10, window: 50, lr: 1e-3, lrEnd: 1e-5, optimizer: 'adam', seed: 0 } as const;
 
+/**
+ * The lr warm-up of an encoder-proposal fit unless one is given. Adam's first steps move every weight by the full lr,
+ * whatever its gradient: at lr 1e-2 that sends a variance-head encoder's variances to the clamp's upper bound within
+ * ~8 iterations (α → 0.001), where no gradient passes and the proposal stays off. A 20-iteration ramp kept α at
+ * 0.54/0.41/0.25 at iterations 10/20/30 on the Poisson oscillator (bench/RESULTS.md). Capped at half the iterations,
+ * so a short fit still reaches its lr. The other proposals have no such head: 0, their schedules unchanged.
+ */
+export const ENCODER_LR_WARMUP = 20;
+
+export function defaultLrWarmup(proposal: Proposal, iterations: number): number {
+  return proposal === 'encoder' ? Math.min(ENCODER_LR_WARMUP, Math.floor(iterations / 2)) : 0;
+}
+
+/** A mean α below this means the encoder proposal has switched itself off (the reference stops training there). */
+export const ALPHA_SWITCHED_OFF = 5e-3;
+
+/** What to say when the logged α fell below ALPHA_SWITCHED_OFF (its first time in the history), or null. */
+export function encoderSwitchedOff(history: readonly HistoryEntry[]): string | null {
+  const h = history.find((e) => e.alpha !== undefined && e.alpha < ALPHA_SWITCHED_OFF);
+  if (!h) return null;
+  return (
+    `the encoder proposal switched itself off: its mean weight α fell to ${h.alpha!.toPrecision(2)} at iteration ${h.iteration} ` +
+    `(below ${ALPHA_SWITCHED_OFF}), so the particles follow the transition alone, as the bootstrap proposal's, and no gradient reaches ` +
+    'the encoder. Refit with a lower learning rate (--lr), a longer lr warm-up (--lr-warmup) or one trained constant variance ' +
+    '(--encoder-constant-var).'
+  );
+}
+
 export interface FitOptions {
   iterations: number;
   particles: number;
@@ -55,7 +83,7 @@ export interface FitOptions {
    * still end at a small lr, so it does not stop anywhere within the gradient noise's reach.
    */
   lrHold?: number;
-  /** Iterations of a linear ramp up to lr at the start (default 0; see exponentialDecay). */
+  /** Iterations of a linear ramp up to lr at the start (default: defaultLrWarmup, 0 except for the encoder proposal; see exponentialDecay). */
   lrWarmup?: number;
   seed: number;
   logEvery?: number;
@@ -87,6 +115,8 @@ export interface FitProgress {
   obsNoise: number | null;
   /** Encoder proposal: the mean mixing weight α of the last iteration (see encoderAlpha). */
   alpha?: number;
+  /** Set once, at the report where something went wrong that the user should act on (e.g. encoderSwitchedOff). */
+  warning?: string;
   particleStepsPerSecond: number;
   secondsElapsed: number;
   etaSeconds: number;
@@ -145,7 +175,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const lrEnd = opts.lrEnd ?? FIT_DEFAULTS.lrEnd;
   if (!(lr0 > 0 && lrEnd > 0)) throw new Error(`learning rates must be positive (an exponential decay from lr to lrEnd), got lr ${lr0} and lrEnd ${lrEnd}`);
   // the schedule checks hold and warm-up against the iterations before any GPU work
-  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), opts.lrHold ?? 0, opts.lrWarmup ?? 0);
+  const lrAt = exponentialDecay(lr0, lrEnd, Math.max(1, iterations), opts.lrHold ?? 0, opts.lrWarmup ?? defaultLrWarmup(opts.proposal, iterations));
   const llOffset = opts.llOffsetPerStep ?? 0;
   // beyond one workgroup the step path stores every particle's path: too many is an error before any work
   if (!fusedFits(engine, K, c.rank)) checkStepTrainingPaths(engine, B, T, K, c.rank);
@@ -180,6 +210,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
   const t0 = performance.now();
   let pendingConstants: number[] = [];
   let pendingLr: number[] = [];
+  let warnedOff = false;
   try {
     for (let iter = start; iter < iterations; iter++) {
       const windows = sampleWindows(ds, B, T, iter, key);
@@ -255,6 +286,8 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
         takeSnapshot();
         const last = history[history.length - 1];
         const itersDone = done - start;
+        const warning: string | null = !warnedOff && alpha !== undefined && alpha < ALPHA_SWITCHED_OFF ? encoderSwitchedOff(history) : null;
+        warnedOff ||= warning !== null;
         if (opts.onProgress) {
           await opts.onProgress({
             iteration: done,
@@ -267,6 +300,7 @@ export async function fit(engine: Engine, model: LowRankRNN, ds: Dataset, inputs
             latentNoise: diag.latentNoise,
             obsNoise: diag.obsNoise,
             alpha,
+            ...(warning ? { warning } : {}),
             particleStepsPerSecond: (itersDone * B * K * T) / Math.max(elapsed, 1e-9),
             secondsElapsed: elapsed,
             etaSeconds: (elapsed / itersDone) * (iterations - done),

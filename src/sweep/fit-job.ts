@@ -9,11 +9,12 @@ import { finalLogLikelihood } from '../analysis/fit-warnings.js';
 import { fixedPointsOfFitted } from '../analysis/model-fixed-points.js';
 import { generate } from '../analysis/generate.js';
 import type { Engine } from '../gpu/engine.js';
-import { fitObservation, fitSettings, fitZscore } from '../inference/fit-options.js';
+import { fitObservation, fitSettings, fitZscore, trainerOptions, trainingRecord } from '../inference/fit-options.js';
 import { fit, type FitProgress } from '../inference/trainer.js';
 import { normalisationLogJacobian, normalise, toCanonical, validateObservations, zscore, type Dataset, type Normalisation } from '../io/dataset.js';
 import { loadArray, writeFileAtomic } from '../io/files.js';
 import { initialiseFromData } from '../models/data-init.js';
+import { CnnEncoder } from '../models/encoder.js';
 import { LowRankRNN, initialParams } from '../models/lowrank-rnn.js';
 import { parseModel, serializeModel, type TrainingRecord } from '../models/model-file.js';
 import type { EvalSpec, JobOptions } from './spec.js';
@@ -95,48 +96,31 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
   const start = ckpt?.params ?? initialParams(s.config, s.seed);
   if (!ckpt && s.init === 'data') initialiseFromData(s.config, start, ds);
   const model = new LowRankRNN(engine, ckpt?.config ?? s.config, start);
+  // an encoder model trains and saves its CNN encoder, resumed from the checkpoint's, as fit's CLI
+  const e = model.config.encoder;
+  const encoder = !e
+    ? null
+    : ckpt?.encoder
+      ? new CnnEncoder(engine, e, model.config.rank, ckpt.encoder)
+      : CnnEncoder.create(engine, e, model.config.rank, s.seed);
   try {
     const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
-    const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']): TrainingRecord => ({
-      proposal: s.proposal,
-      resampling: s.resampling,
-      resampleThreshold: s.resampleThreshold,
-      particles: s.particles,
-      batch: s.batch,
-      window: s.window,
-      iterations: done,
-      totalIterations: s.iterations,
-      seed: s.seed,
-      lr: s.lr,
-      lrEnd: s.lrEnd,
-      optimizer: s.optimizer,
-      clip: s.clip,
-      history,
-      adapter,
-      optimizerState,
-    });
+    const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']) =>
+      trainingRecord(s, adapter, history, done, optimizerState);
     const save = async (r: TrainingRecord) =>
-      writeFileAtomic(input.modelPath, JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r)));
+      writeFileAtomic(
+        input.modelPath,
+        JSON.stringify(serializeModel(model.config, await model.hostParams(), normalisation, r, encoder ? await encoder.hostParams() : null)),
+      );
     const resumedFrom = ckpt?.training?.iterations ?? 0;
     let history = ckpt?.training?.history ?? [];
     let seconds = 0;
     if (resumedFrom < s.iterations) {
       let stopped = false;
       const result = await fit(engine, model, ds, null, {
-        iterations: s.iterations,
-        particles: s.particles,
-        batch: s.batch,
-        window: s.window,
-        proposal: s.proposal,
-        resampling: s.resampling,
-        resampleThreshold: s.resampleThreshold,
-        optimizer: s.optimizer,
-        lr: s.lr,
-        lrEnd: s.lrEnd,
-        seed: s.seed,
-        logEvery: s.logEvery,
+        ...trainerOptions(s),
+        encoder: s.proposal === 'encoder' ? encoder! : undefined,
         checkpointEvery: input.checkpointEvery,
-        clipGradNorm: s.clip,
         llOffsetPerStep: normalisationLogJacobian(normalisation),
         resume: ckpt ? { iteration: resumedFrom, optimizerState: ckpt.training!.optimizerState!, history: ckpt.training!.history } : undefined,
         onProgress: input.onProgress,
@@ -165,6 +149,7 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
     return out;
   } finally {
     model.dispose();
+    encoder?.dispose();
   }
 }
 

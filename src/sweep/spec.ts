@@ -15,13 +15,16 @@
  *   }
  */
 import { MAX_RANK } from '../models/lowrank-rnn.js';
+import { PAD_MODES, PAD_PLACEMENTS } from '../ops/conv.js';
 import { mulberry32 } from '../util/random.js';
 
 type OptionType =
   | { kind: 'int'; min?: number; max?: number }
   | { kind: 'number'; min?: number; max?: number; positive?: boolean }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'bool' };
+  | { kind: 'bool' }
+  /** Positive integers as fit's flag takes them, "14,4,2" (or one integer). */
+  | { kind: 'int-list' };
 
 /** The fit options a sweep may set or search, with `lowrank-smc fit`'s flag names, types and ranges. */
 export const FIT_OPTION_TYPES: Record<string, OptionType> = {
@@ -34,7 +37,13 @@ export const FIT_OPTION_TYPES: Record<string, OptionType> = {
   init: { kind: 'enum', values: ['data', 'reference'] },
   zscore: { kind: 'bool' },
   particles: { kind: 'int', min: 1 },
-  proposal: { kind: 'enum', values: ['optimal', 'bootstrap'] },
+  proposal: { kind: 'enum', values: ['optimal', 'bootstrap', 'encoder'] },
+  'encoder-kernels': { kind: 'int-list' },
+  'encoder-channels': { kind: 'int-list' },
+  'encoder-padding': { kind: 'enum', values: PAD_PLACEMENTS },
+  'encoder-pad-mode': { kind: 'enum', values: Object.keys(PAD_MODES) },
+  'encoder-constant-var': { kind: 'bool' },
+  't-forward': { kind: 'int', min: 0 },
   resampling: { kind: 'enum', values: ['systematic', 'stratified', 'multinomial'] },
   'resample-threshold': { kind: 'number', min: 0, max: 1 },
   iters: { kind: 'int', min: 1 },
@@ -113,6 +122,10 @@ function checkValue(t: OptionType, value: unknown): string | null {
   switch (t.kind) {
     case 'bool':
       return typeof value === 'boolean' ? null : `must be true or false, got ${describe(value)}`;
+    case 'int-list':
+      return (typeof value === 'string' && /^\s*[1-9]\d*(\s*,\s*[1-9]\d*)*\s*$/.test(value)) || (Number.isInteger(value) && (value as number) > 0)
+        ? null
+        : `must be positive integers separated by commas, e.g. "14,4,2", got ${describe(value)}`;
     case 'enum':
       return typeof value === 'string' && t.values.includes(value) ? null : `must be one of ${t.values.join(', ')}, got ${describe(value)}`;
     case 'int':

@@ -21,6 +21,8 @@ export interface AppState {
   /** The last scores of the model on show on the NWB session (eval-spikes' JSON). */
   scores: SpikeEvaluation['scores'] | null;
   progress: FitProgress[];
+  /** Warnings the running or last fit gave while fitting (e.g. the encoder proposal switching itself off). */
+  fitWarnings: string[];
   /** Iterations per second (median interval after the first, compiling, iteration) and particle steps per second. */
   speed: { iterationsPerSecond: number; particleStepsPerSecond: number } | null;
   analysis: {
@@ -42,6 +44,7 @@ const state: AppState = {
   nwb: null,
   scores: null,
   progress: [],
+  fitWarnings: [],
   speed: null,
   analysis: null,
   errors: [],
@@ -384,6 +387,8 @@ function readSettings(): FitSettings {
     window: field('window'),
     lr: field('lr'),
     'lr-end': lr > 0 ? lr / 2 : undefined,
+    // empty: fit's default (a warm-up for the encoder proposal)
+    'lr-warmup': field('lr-warmup') || undefined,
     seed: field('seed'),
     'log-every': 1,
     ...(encoder
@@ -410,6 +415,8 @@ function startFit(): void {
     return showError((e as Error).message);
   }
   state.progress = [];
+  state.fitWarnings = [];
+  $('fit-warnings').textContent = '';
   state.speed = null;
   paused = false;
   drawChart();
@@ -428,8 +435,12 @@ function onProgress(p: FitProgress): void {
     : '';
   $('fit-stats').textContent =
     `iteration ${p.iteration} / ${p.iterations}: loss ${p.loss.toFixed(3)}, log-lik/step ${p.llPerStep.toFixed(3)}, lr ` +
-    `${p.lr.toExponential(2)}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
+    `${p.lr.toExponential(2)}${p.alpha === undefined ? '' : `, encoder α ${p.alpha.toPrecision(2)}`}${sp}\nelapsed ${p.secondsElapsed.toFixed(1)} s, eta ${p.etaSeconds.toFixed(0)} s`;
   if (!paused && state.fitState !== 'stopping') setStatus(`fitting: iteration ${p.iteration} / ${p.iterations}`);
+  if (p.warning) {
+    state.fitWarnings.push(p.warning);
+    $('fit-warnings').textContent = state.fitWarnings.map((w) => `warning: ${w}`).join('\n');
+  }
   drawChart();
 }
 

@@ -19,6 +19,8 @@ import {
   parseModel,
   serializeModel,
   teacherToRnn,
+  trainerOptions,
+  trainingRecord,
   type BinnedSession,
   type Dataset,
   type Engine,
@@ -118,23 +120,8 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   const model = new LowRankRNN(e, config, start);
   // a model with an encoder keeps it (and saves it) as the CLI's fit does
   const encoder = config.encoder ? CnnEncoder.create(e, config.encoder, config.rank, s.seed) : null;
-  const options = {
-    iterations: s.iterations,
-    particles: s.particles,
-    batch: s.batch,
-    window: s.window,
-    proposal: s.proposal,
-    encoder: s.proposal === 'encoder' ? encoder! : undefined,
-    tForward: s.tForward,
-    resampling: s.resampling,
-    resampleThreshold: s.resampleThreshold,
-    optimizer: s.optimizer,
-    seed: s.seed,
-    lr: s.lr,
-    lrEnd: s.lrEnd,
-    clipGradNorm: s.clip,
-    logEvery: 1,
-  };
+  // every report: the page's chart and stats follow each iteration
+  const options = { ...trainerOptions(s), encoder: s.proposal === 'encoder' ? encoder! : undefined, logEvery: 1 };
   session = new FitSession(e, model, ds, dataset.inputs, options);
   session.on('progress', (ev) => post({ type: 'progress', progress: ev.progress }));
   session.on('paused', () => post({ type: 'state', state: 'paused' }));
@@ -151,24 +138,7 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
     session = null;
   }
   post({ type: 'fit-done', iterations: result.iterations, seconds: result.seconds, stopped: result.iterations < s.iterations, history: result.history });
-  const training: TrainingRecord = {
-    proposal: s.proposal,
-    resampling: s.resampling,
-    resampleThreshold: s.resampleThreshold,
-    ...(s.tForward > 0 ? { tForward: s.tForward } : {}),
-    particles: s.particles,
-    batch: s.batch,
-    window: s.window,
-    iterations: result.iterations,
-    totalIterations: s.iterations,
-    seed: s.seed,
-    lr: s.lr,
-    lrEnd: s.lrEnd,
-    optimizer: s.optimizer,
-    clip: s.clip,
-    history: result.history,
-    adapter: `${e.info.vendor} ${e.info.architecture} ${e.info.description}`.trim(),
-  };
+  const training = trainingRecord(s, `${e.info.vendor} ${e.info.architecture} ${e.info.description}`.trim(), result.history, result.iterations);
   setCurrent({ model, encoder, normalisation: dataset.normalisation, training });
   post({ type: 'state', state: 'analysing' });
   post(await analyse(model, encoder, dataset, `fitted model (${dataset.source})`));

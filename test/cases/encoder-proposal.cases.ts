@@ -198,6 +198,26 @@ async function logVarHeadAt(engine: Engine, bias: number) {
   return out;
 }
 
+/** Node-only CLI cases: random spike counts (0–2) of shape [trials, time, channels] as y.npy in a new temporary folder. */
+async function countsInTempDir(prefix: string, seed: number, shape: [number, number, number]) {
+  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { saveNpy } = await import('../../src/io/files.js');
+  const { parseModel } = await import('../../src/models/model-file.js');
+  // a computed specifier keeps the CLI out of the browser bundle
+  const fitCli = (await import(/* @vite-ignore */ `../../src/cli/${'fit'}.js`)) as typeof import('../../src/cli/fit.js');
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  const rand = mulberry32(seed);
+  const data = path.join(dir, 'y.npy');
+  await saveNpy(
+    data,
+    Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => Math.floor(rand() * 3)),
+    shape,
+  );
+  return { data, join: (file: string) => path.join(dir, file), readFile, parseModel, fitCli, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
 export const cases: GpuCase[] = [
   {
     // Regression: a fit that switched the encoder off drove its log-variance head to 87 within 65 iterations,
@@ -408,22 +428,8 @@ export const cases: GpuCase[] = [
     browser: false,
     timeoutMs: 240_000,
     async run() {
-      const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const { saveNpy } = await import('../../src/io/files.js');
-      const { parseModel } = await import('../../src/models/model-file.js');
-      // a computed specifier keeps the CLI out of the browser bundle
-      const fitCli = (await import(/* @vite-ignore */ `../../src/cli/${'fit'}.js`)) as typeof import('../../src/cli/fit.js');
-      const dir = await mkdtemp(join(tmpdir(), 'lowrank-smc-enc-'));
-      const rand = mulberry32(51);
-      const data = join(dir, 'y.npy');
-      const modelPath = join(dir, 'model.json');
-      await saveNpy(
-        data,
-        Float32Array.from({ length: 2 * 30 * 3 }, () => Math.floor(rand() * 3)),
-        [2, 30, 3],
-      );
+      const { data, join, readFile, parseModel, fitCli, cleanup } = await countsInTempDir('lowrank-smc-enc-', 51, [2, 30, 3]);
+      const modelPath = join('model.json');
       try {
         const common = [
           '--data',
@@ -496,18 +502,25 @@ export const cases: GpuCase[] = [
           '--lr-end',
           '1e-3',
         ];
-        if ((await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']))).length === 0) throw new Error('fit printed nothing');
+        const printed = await printedBy(() => fitCli.run([...args, '--iters', '2', '--json']));
+        if (printed.length === 0) throw new Error('fit printed nothing');
         const first = parseModel(await readFile(modelPath, 'utf8'));
+        // the summary carries the last logged α, the model file's history every one
+        const summaryAlpha = JSON.parse(printed[0]).alpha;
+        if (!(summaryAlpha > 0 && summaryAlpha === first.training?.history.at(-1)?.alpha)) throw new Error(`summary α ${summaryAlpha}`);
         const e = first.config.encoder;
         if (!e || e.padMode !== 'replicate' || !e.constantVar || e.kernels.join() !== '3,2' || e.inChannels !== 2 || !first.encoder) {
           throw new Error(`model file encoder ${JSON.stringify(e)}, parameters ${first.encoder ? 'present' : 'missing'}`);
         }
+        // the encoder's default warm-up, min(20, iters / 2), is applied and recorded
+        if (first.training?.lrWarmup !== 1) throw new Error(`training record's lrWarmup ${first.training?.lrWarmup}, expected the default 1`);
         await printedBy(() =>
           fitCli.run(['--data', data, '--layout', 'trial,time,channel', '--resume', modelPath, '--out', modelPath, '--iters', '3', '--json']),
         );
         const second = parseModel(await readFile(modelPath, 'utf8'));
         if (second.training?.proposal !== 'encoder' || second.training.iterations !== 3 || second.training.tForward !== 2)
           throw new Error(`resumed training record ${second.training?.proposal} at ${second.training?.iterations}, t_forward ${second.training?.tForward}`);
+        if (second.training.lrWarmup !== 1) throw new Error(`the resumed fit's lrWarmup is ${second.training.lrWarmup}, not its checkpoint's 1`);
         // one more Adam step at lr 1e-3 moves each encoder parameter by about 1e-3: resumed, not drawn anew
         let moved = 0;
         for (const [name, v] of Object.entries(first.encoder)) {
@@ -515,7 +528,61 @@ export const cases: GpuCase[] = [
         }
         if (!(moved > 0 && moved < 5e-3)) throw new Error(`resuming moved the encoder parameters by up to ${moved}, expected one small step`);
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await cleanup();
+      }
+    },
+  },
+  {
+    name: 'sweep job with the encoder proposal: same model file as fit with the same flags (encoder, default warm-up), resumed from its checkpoint',
+    browser: false,
+    timeoutMs: 240_000,
+    async run(engine) {
+      const { data: dataPath, join, readFile, parseModel, fitCli, cleanup } = await countsInTempDir('lowrank-smc-enc-sweep-', 52, [2, 20, 3]);
+      // a computed specifier keeps the sweep (node:fs) out of the browser bundle
+      const { runFitJob } = (await import(/* @vite-ignore */ `../../src/sweep/${'fit-job'}.js`)) as typeof import('../../src/sweep/fit-job.js');
+      try {
+        const options = {
+          obs: 'poisson',
+          noise: 'diag',
+          proposal: 'encoder',
+          'encoder-kernels': '3,2',
+          'encoder-channels': 4,
+          rank: 2,
+          units: 8,
+          particles: 8,
+          batch: 2,
+          window: 10,
+          iters: 4,
+          lr: 0.01,
+          'log-every': 2,
+        };
+        const job = (modelPath: string, iters: number) =>
+          runFitJob(engine, { dataPath, layout: 'trial,time,channel', options: { ...options, iters }, checkpointEvery: 2, modelPath, eval: {} });
+        const swept = join('swept.json');
+        await job(swept, 4);
+        const flags = Object.entries(options).flatMap(([k, v]) => [`--${k}`, String(v)]);
+        const direct = join('direct.json');
+        await printedBy(() => fitCli.run(['--data', dataPath, '--layout', 'trial,time,channel', ...flags, '--out', direct, '--json']));
+        const [a, b] = [parseModel(await readFile(swept, 'utf8')), parseModel(await readFile(direct, 'utf8'))];
+        if (!a.encoder || a.training?.lrWarmup !== 2 || a.training.history.at(-1)?.alpha === undefined)
+          throw new Error(`swept model: encoder ${a.encoder ? 'saved' : 'missing'}, lrWarmup ${a.training?.lrWarmup}`);
+        const same = (x: Record<string, ArrayLike<number>>, y: Record<string, ArrayLike<number>>) =>
+          Object.keys(x).every((k) => Array.from(x[k]).every((v, i) => v === y[k][i]));
+        if (
+          !same(a.encoder, b.encoder!) ||
+          !same(a.params as never, b.params as never) ||
+          JSON.stringify(a.training) !== JSON.stringify({ ...b.training, adapter: a.training.adapter, history: a.training.history })
+        )
+          throw new Error('the sweep job and fit with the same flags wrote different models');
+        // two more iterations resume the checkpoint, encoder included (the first run's encoder moves on, not drawn anew)
+        const r = await job(swept, 6);
+        const c = parseModel(await readFile(swept, 'utf8'));
+        let moved = 0;
+        for (const [k, v] of Object.entries(a.encoder)) v.forEach((x, i) => (moved = Math.max(moved, Math.abs(c.encoder![k][i] - x))));
+        if (!(r.resumedFrom === 4 && c.training?.iterations === 6 && moved > 0 && moved < 0.05))
+          throw new Error(`resumed from ${r.resumedFrom} to ${c.training?.iterations}; the encoder moved by up to ${moved}`);
+      } finally {
+        await cleanup();
       }
     },
   },

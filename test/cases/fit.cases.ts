@@ -7,7 +7,8 @@ import { Tensor } from '../../src/autodiff/tensor.js';
 import type { Engine } from '../../src/gpu/engine.js';
 import { seedToKey } from '../../src/gpu/rng.js';
 import { generate } from '../../src/analysis/generate.js';
-import { fit } from '../../src/inference/trainer.js';
+import { fit, FIT_DEFAULTS } from '../../src/inference/trainer.js';
+import { exponentialDecay } from '../../src/ops/optim.js';
 import { objective } from '../../src/inference/objective.js';
 import type { Proposal } from '../../src/models/theta-layout.js';
 import { splitPaths } from '../../src/inference/smc-op.js';
@@ -304,7 +305,7 @@ export const cases: GpuCase[] = [
         const model = new LowRankRNN(engine, tiny, initialParams(tiny, 4));
         let checkpoint: { iteration: number; optimizerState: never; history: never } | undefined;
         let params3: Awaited<ReturnType<LowRankRNN['hostParams']>> | undefined;
-        await fit(engine, model, ds, null, {
+        const result = await fit(engine, model, ds, null, {
           ...opts,
           iterations: resumeAt ?? opts.iterations,
           checkpointEvery: 3,
@@ -315,9 +316,12 @@ export const cases: GpuCase[] = [
             }
           },
         });
-        return { model, checkpoint, params3 };
+        return { model, checkpoint, params3, history: result.history };
       };
       const a = await runFrom();
+      // no lrWarmup given: an optimal-proposal fit keeps the plain decay from FIT_DEFAULTS.lr (the warm-up default is the encoder's)
+      const lrAt = exponentialDecay(FIT_DEFAULTS.lr, FIT_DEFAULTS.lrEnd, opts.iterations);
+      if (a.history.some((h, i) => h.lr !== lrAt(i))) throw new Error(`lr schedule ${a.history.map((h) => h.lr)} is not the plain decay`);
       const b = await runFrom();
       const pa = await a.model.hostParams();
       const pb = await b.model.hostParams();

@@ -409,7 +409,9 @@ export const cases: GpuCase[] = [
     // at +28.8 % for seed 1). That phase ends where the K = 64 bootstrap bound peaks, at the 25 % bound (seeds
     // 1/2/3: +23.8/+27.8/+23.6 %), so a last phase of 250 encoder iterations at K = 16 (lr 5e-3 held 150, then
     // decayed to 1e-4; that bound peaks near the teacher's noise) brings the noise to +16.2/+15.4/+17.3 %, frequency
-    // −2.3/−3.6/−4.7 % (bench/RESULTS.md). It costs about 30 s.
+    // −2.3/−3.6/−4.7 % (bench/RESULTS.md). It costs about 30 s. Those figures predate the encoder phases' default lr
+    // warm-up (20 iterations, fit's default for the encoder proposal): with it, seed 1's first phase ends at −1.9 %
+    // instead of +40.7 %; seeds 1/2/3 end at noise −1.2/+0.5/−2.4 %, frequency −0.4/+0.2/−0.7 %.
     name: 'teacher–student: Poisson oscillator (encoder proposal at K = 16, bootstrap at K = 64, encoder again) recovers noise, frequency and held-out ll',
     // Statistical, fixed-seed fits: run under Node; SwiftShader is several times slower.
     // ~290 s of process CPU time on lavapipe (first encoder phase ~60 s, the K = 64 phase ~125 s, the last ~30 s).

@@ -18,6 +18,7 @@ import { writeNwb } from '../../src/io/nwb.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { parseModel } from '../../src/models/model-file.js';
 import { initialEncoderParams } from '../../src/models/encoder.js';
+import { exponentialDecay } from '../../src/ops/optim.js';
 import { initialParams } from '../../src/models/lowrank-rnn.js';
 import type { AppState } from '../../src/web/app.js';
 import { SMALL_FIT } from '../../src/web/demo.js';
@@ -351,7 +352,11 @@ if (!chromiumPath) {
         noise: 'diag',
         encoder: { kernels: [3, 2], channels: [8], inChannels: 9, placement: 'causal' },
       });
-      expect(m.training).toMatchObject({ proposal: 'encoder', iterations: 6 });
+      // the encoder's default lr warm-up (min(20, iterations / 2) = 3) is applied, as fit's, and recorded; α is reported
+      expect(m.training).toMatchObject({ proposal: 'encoder', iterations: 6, lrWarmup: 3 });
+      // (the page's lr 0.01 decays to lr / 2)
+      expect(s.progress.map((p) => p.lr)).toEqual([0, 1, 2, 3, 4, 5].map(exponentialDecay(0.01, 0.005, 6, 0, 3)));
+      expect(s.progress.every((p) => p.alpha! > 0 && p.alpha! <= 1)).toBe(true);
       // trained: gradients reached the encoder, whose weights left their initial values (seed 1)
       const initial = initialEncoderParams(m.config.encoder!, 2, 1);
       const moved = Object.keys(initial).filter((k) => m.encoder![k].some((v, i) => Math.abs(v - initial[k][i]) > 1e-6));

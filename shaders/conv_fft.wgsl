@@ -11,7 +11,7 @@
 //   bias_grad the bias gradient from the output gradient's spectra (the DC bin of a row is its sum over steps).
 // #if ACT an activation (GELU or leaky ReLU) is fused into the convolution: inverse writes the pre-activation z (kept
 // for the backward) and act(z), and forward reads an output gradient ∂act(z) as ∂z = ∂act(z) ⊙ act'(z).
-// FFTs are radix-4 (and one radix-2 stage) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
+// FFTs are radix-8 (after one radix-2 or radix-4 step) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
 // real and imaginary parts), S of them per workgroup.
 
 #include "conv_pad"
@@ -68,22 +68,30 @@ struct FftParams {
 
 var<workgroup> buf: array<vec2<f32>, S * N>;
 var<workgroup> tw: array<vec2<f32>, N / 2u>;
+// Series starts of the workgroup's 2S rows, computed once: the divisions by n2 are not per element (software
+// adapters emulate vector integer division lane by lane).
+var<workgroup> rbase: array<u32, 2u * S>;
 
 fn bitrev(i: u32) -> u32 { return reverseBits(i) >> (32u - LOGN); }
 
 fn series_base(row: u32) -> u32 { return p.off + (row / p.n2) * p.s1 + (row % p.n2) * p.s2; }
 
+// Fills rbase for rows row0 … row0 + 2S − 1 (the callers' first barrier is in fft_stages).
+fn row_bases(lid: u32, row0: u32) {
+  if (lid < 2u * S) { rbase[lid] = series_base(row0 + lid); }
+  workgroupBarrier();
+}
+
 fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
 
 // In-place FFTs of the S slots of buf, each loaded in bit-reversed order; the twiddles are staged in workgroup memory first.
-// Radix-4 steps, each two radix-2 stages at once (half the passes over workgroup memory and the barriers),
-// after one twiddle-free radix-2 stage when log₂N is odd. A step merges four transforms of h points at
-// base, base + h, base + 2h, base + 3h: the stage to 2h points (twiddle w₁ = e^{−2πi·pos/2h}), then the stage
-// to 4h (w₂ = e^{−2πi·pos/4h} and, for the odd pair, w₂·(−i)).
+// Decimation in time, several radix-2 stages per pass over workgroup memory (the passes' loads and stores, not the
+// arithmetic, are what costs on software adapters): one twiddle-free radix-2 stage or one radix-4 step when log₂N is
+// not a multiple of 3, then radix-8 steps, each three stages on 8 points held in registers.
 fn fft_stages(lid: u32) {
   for (var k = lid; k < N / 2u; k += WG) { tw[k] = twid[k]; }
   var lh = 0u;
-  if ((LOGN & 1u) == 1u) {
+  if (LOGN % 3u == 1u) {
     workgroupBarrier();
     for (var j = lid; j < S * N / 2u; j += WG) {
       let a = buf[2u * j];
@@ -93,28 +101,71 @@ fn fft_stages(lid: u32) {
     }
     lh = 1u;
   }
-  for (; lh < LOGN; lh += 2u) {
+  if (LOGN % 3u == 2u) {
+    // four transforms of 1 point at base … base + 3 (h = 1) merged into one of 4: twiddles 1 and −i
     workgroupBarrier();
-    let h = 1u << lh;
     for (var j = lid; j < S * N / 4u; j += WG) {
-      let jj = j & (N / 4u - 1u);
-      let pos = jj & (h - 1u);
-      let base = (j >> (LOGN - 2u)) * N + ((jj >> lh) << (lh + 2u)) + pos;
-      let w1 = tw[pos * (N >> (lh + 1u))];
-      let w2 = tw[pos * (N >> (lh + 2u))];
-      let t1 = cmul(w1, buf[base + h]);
-      let t3 = cmul(w1, buf[base + 3u * h]);
+      let base = 4u * j;
       let a0 = buf[base];
-      let a2 = buf[base + 2u * h];
-      let b0 = a0 + t1;
-      let b1 = a0 - t1;
-      let u2 = cmul(w2, a2 + t3);
-      let u3 = cmul(w2, a2 - t3);
+      let a1 = buf[base + 1u];
+      let a2 = buf[base + 2u];
+      let a3 = buf[base + 3u];
+      let b0 = a0 + a1;
+      let b1 = a0 - a1;
+      let u2 = a2 + a3;
+      let u3 = a2 - a3;
       let v3 = vec2<f32>(u3.y, -u3.x);
       buf[base] = b0 + u2;
-      buf[base + 2u * h] = b0 - u2;
-      buf[base + h] = b1 + v3;
-      buf[base + 3u * h] = b1 - v3;
+      buf[base + 2u] = b0 - u2;
+      buf[base + 1u] = b1 + v3;
+      buf[base + 3u] = b1 - v3;
+    }
+    lh = 2u;
+  }
+  // A radix-8 step merges eight transforms of h points at base + m·h (m < 8) into one of 8h: the stage to 2h
+  // (twiddle e^{−2πi·pos/2h}), to 4h (e^{−2πi·pos/4h}, times −i for the second pair) and to 8h (e^{−2πi·pos/8h} times
+  // e^{−iπm/4} for pair m).
+  for (; lh < LOGN; lh += 3u) {
+    workgroupBarrier();
+    let h = 1u << lh;
+    for (var j = lid; j < S * N / 8u; j += WG) {
+      let jj = j & (N / 8u - 1u);
+      let pos = jj & (h - 1u);
+      let base = (j >> (LOGN - 3u)) * N + ((jj >> lh) << (lh + 3u)) + pos;
+      var a: array<vec2<f32>, 8>;
+#unroll M 8
+      a[M] = buf[base + M * h];
+#endunroll
+      let wa = tw[pos * (N >> (lh + 1u))];
+#unroll M 4
+      {
+        let t = cmul(wa, a[2 * M + 1]);
+        a[2 * M + 1] = a[2 * M] - t;
+        a[2 * M] = a[2 * M] + t;
+      }
+#endunroll
+      let wb0 = tw[pos * (N >> (lh + 2u))];
+      let wb1 = vec2<f32>(wb0.y, -wb0.x);
+#unroll M 2
+      {
+        let t0 = cmul(wb0, a[4 * M + 2]);
+        a[4 * M + 2] = a[4 * M] - t0;
+        a[4 * M] = a[4 * M] + t0;
+        let t1 = cmul(wb1, a[4 * M + 3]);
+        a[4 * M + 3] = a[4 * M + 1] - t1;
+        a[4 * M + 1] = a[4 * M + 1] + t1;
+      }
+#endunroll
+      let wc0 = tw[pos * (N >> (lh + 3u))];
+      let r = 0.70710678118654752;
+      let wc = array<vec2<f32>, 4>(wc0, cmul(wc0, vec2<f32>(r, -r)), vec2<f32>(wc0.y, -wc0.x), cmul(wc0, vec2<f32>(-r, -r)));
+#unroll M 4
+      {
+        let t = cmul(wc[M], a[M + 4]);
+        buf[base + (M + 4) * h] = a[M] - t;
+        buf[base + M * h] = a[M] + t;
+      }
+#endunroll
     }
   }
   workgroupBarrier();
@@ -125,12 +176,12 @@ fn fft_stages(lid: u32) {
 @group(0) @binding(5) var<storage, read> zact: array<f32>;
 #endif
 
-// Padded position q of row `row` (zero past the rows, past len and in zero padding).
-fn padded(row: u32, q: u32) -> f32 {
+// Padded position q of row `row` = row0 + j (zero past the rows, past len and in zero padding).
+fn padded(row: u32, j: u32, q: u32) -> f32 {
   if (row >= p.rows || q >= p.len) { return 0.0; }
   let s = source_step(q, p.tin, p.padL);
   if (s < 0) { return 0.0; }
-  let i = series_base(row) + u32(s) * p.sT;
+  let i = rbase[j] + u32(s) * p.sT;
 #if ACT
   return x[i] * act_df(zact[i]);
 #else
@@ -143,10 +194,11 @@ fn padded(row: u32, q: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let row0 = (wid.x + wid.y * nwg.x) * 2u * S;
+  row_bases(lid, row0);
   for (var e = lid; e < S * N; e += WG) {
-    let r = row0 + 2u * (e / N);
+    let j = 2u * (e / N);
     let q = e % N;
-    buf[(e / N) * N + bitrev(q)] = vec2<f32>(padded(r, q), padded(r + 1u, q));
+    buf[(e / N) * N + bitrev(q)] = vec2<f32>(padded(row0 + j, j, q), padded(row0 + j + 1u, j + 1u, q));
   }
   fft_stages(lid);
   for (var e = lid; e < S * F; e += WG) {
@@ -165,6 +217,8 @@ fn forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
 @group(0) @binding(1) var<storage, read> spec_in: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// the bias of each of the workgroup's rows
+var<workgroup> rbias: array<f32, 2u * S>;
 #if ACT
 // act(z), laid out as y (which receives z)
 @group(0) @binding(5) var<storage, read_write> ya: array<f32>;
@@ -197,22 +251,35 @@ fn inverse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
     let b = bin(r + 1u, k);
     buf[(e / N) * N + bitrev(k)] = vec2<f32>(a.x - b.y, -(a.y + b.x));
   }
+  if (lid < 2u * S) {
+    rbase[lid] = series_base(row0 + lid);
+    if (HAS_BIAS) { rbias[lid] = bias[(row0 + lid) % p.n2]; }
+  }
   fft_stages(lid);
   let scale = 1.0 / f32(N);
-  for (var e = lid; e < S * p.len; e += WG) {
-    let slot = e / p.len;
-    let t = e % p.len;
+  // slot-major over the len steps kept, without dividing by len per element
+  var slot = lid / p.len;
+  var t = lid % p.len;
+  let dslot = WG / p.len;
+  let dt = WG % p.len;
+  for (; slot < S; ) {
     let r = row0 + 2u * slot;
     let v = buf[slot * N + p.padL + t] * scale;
     if (r < p.rows) {
       var b0 = 0.0;
-      if (HAS_BIAS) { b0 = bias[r % p.n2]; }
-      put(series_base(r) + t * p.sT, v.x + b0);
+      if (HAS_BIAS) { b0 = rbias[2u * slot]; }
+      put(rbase[2u * slot] + t * p.sT, v.x + b0);
     }
     if (r + 1u < p.rows) {
       var b1 = 0.0;
-      if (HAS_BIAS) { b1 = bias[(r + 1u) % p.n2]; }
-      put(series_base(r + 1u) + t * p.sT, -v.y + b1);
+      if (HAS_BIAS) { b1 = rbias[2u * slot + 1u]; }
+      put(rbase[2u * slot + 1u] + t * p.sT, -v.y + b1);
+    }
+    t += dt;
+    slot += dslot;
+    if (t >= p.len) {
+      t -= p.len;
+      slot += 1u;
     }
   }
 }
@@ -244,12 +311,13 @@ struct MacParams {
 @group(0) @binding(3) var<storage, read_write> sc: array<vec2<f32>>;
 
 // One bin f of a PT × QT block of (p, q) per invocation: each r loads PT + QT spectra for PT·QT complex products.
+// Invocation x runs bin x % F of q block x / F, so the workgroups are full however few bins there are.
 // C is contiguous [P, Q, F] (the rows inverse reads with n2 = Q).
 @compute @workgroup_size(WG)
 fn mac(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let f = gid.x;
-  if (f >= F) { return; }
-  let q0 = gid.y * QT;
+  let f = gid.x % F;
+  let q0 = (gid.x / F) * QT;
+  if (q0 >= m.Q) { return; }
   let p0 = gid.z * PT;
   var acc: array<vec2<f32>, PT * QT>;
   for (var r = 0u; r < m.R; r++) {

@@ -365,7 +365,7 @@ function macSpectra(
   const c = Tensor.empty(engine, [P * Q, F, 2], 'f32', 'conv1d.mac');
   const m = { P, Q, R, aP: aStrides[0] * F, aR: aStrides[1] * F, bQ: bStrides[0] * F, bR: bStrides[1] * F };
   const kernel = fftKernel(engine, 'mac', N, { CONJ_A: conjA ? 1 : 0, CONJ_B: conjB ? 1 : 0 });
-  engine.dispatch(kernel, { m, sa: a, sb: b, sc: c }, [Math.ceil(F / FFT_WG), Math.ceil(Q / MAC_BLOCK), Math.ceil(P / MAC_BLOCK)]);
+  engine.dispatch(kernel, { m, sa: a, sb: b, sc: c }, [Math.ceil((F * Math.ceil(Q / MAC_BLOCK)) / FFT_WG), 1, Math.ceil(P / MAC_BLOCK)]);
   return c;
 }
 

@@ -102,7 +102,9 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       }
       workgroupBarrier();
       let kn = min(KC, p.klen - k0);
-      for (var ci = 0u; ci < CI_C; ci++) {
+      // a chunk past the last input channel is zeros: skip it (the heads' input gradient reads 3–5 channels)
+      let cn = min(CI_C, p.cin - ci0);
+      for (var ci = 0u; ci < cn; ci++) {
         let xbase = ci * STRIP + lx * TPT;
         var win: array<f32, TPT>;
 #unroll J TPT
@@ -194,15 +196,24 @@ fn grad_sum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   let i = (e / p.klen) % p.cin;
   let o = e / (p.klen * p.cin);
   var s = 0.0;
-  for (var j = lid; j < p.trials * p.tout; j += 64u) {
-    let b = j / p.tout;
-    let t = j % p.tout;
+  // (b, t) of j = lid, lid + 64, … stepped on without a division per element
+  var b = lid / p.tout;
+  var t = lid % p.tout;
+  let db = 64u / p.tout;
+  let dt = 64u % p.tout;
+  for (; b < p.trials; ) {
     let gyv = gy[b * p.ysB + o * p.ysC + t * p.ysT];
     if (WEIGHTED) {
       let src = source_step(t + k, p.tin, p.padL);
       if (src >= 0) { s += gyv * xsum[p.xOff + b * p.xsB + i * p.xsC + u32(src) * p.xsT]; }
     } else {
       s += gyv;
+    }
+    t += dt;
+    b += db;
+    if (t >= p.tout) {
+      t -= p.tout;
+      b += 1u;
     }
   }
   red[lid] = s;

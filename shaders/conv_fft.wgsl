@@ -18,7 +18,9 @@
 #include "activation"
 
 #const N
-#const LOGN
+// N = NS (a power of two) or 3·NS: NS-point radix-2 transforms, then one radix-3 step
+#const NS
+#const LOGNS
 #const WG
 // FFT slots (two real rows each) per workgroup
 #const S
@@ -67,12 +69,19 @@ struct FftParams {
 @group(0) @binding(4) var<storage, read> twid: array<vec2<f32>>;
 
 var<workgroup> buf: array<vec2<f32>, S * N>;
-var<workgroup> tw: array<vec2<f32>, N / 2u>;
+var<workgroup> tw: array<vec2<f32>, NS / 2u>;
 // Series starts of the workgroup's 2S rows, computed once: the divisions by n2 are not per element (software
 // adapters emulate vector integer division lane by lane).
 var<workgroup> rbase: array<u32, 2u * S>;
 
-fn bitrev(i: u32) -> u32 { return reverseBits(i) >> (32u - LOGN); }
+fn bitrev(i: u32) -> u32 { return reverseBits(i) >> (32u - LOGNS); }
+
+// Where point q of a transform is loaded: bit-reversed for N = NS; for N = 3·NS point q goes to sub-transform q mod 3
+// (the three NS-point transforms of the points ≡ 0, 1, 2 mod 3), bit-reversed within it.
+fn load_pos(q: u32) -> u32 {
+  if (N == NS) { return bitrev(q); }
+  return (q % 3u) * NS + bitrev(q / 3u);
+}
 
 fn series_base(row: u32) -> u32 { return p.off + (row / p.n2) * p.s1 + (row % p.n2) * p.s2; }
 
@@ -89,9 +98,9 @@ fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - 
 // arithmetic, are what costs on software adapters): one twiddle-free radix-2 stage or one radix-4 step when log₂N is
 // not a multiple of 3, then radix-8 steps, each three stages on 8 points held in registers.
 fn fft_stages(lid: u32) {
-  for (var k = lid; k < N / 2u; k += WG) { tw[k] = twid[k]; }
+  for (var k = lid; k < NS / 2u; k += WG) { tw[k] = twid[k]; }
   var lh = 0u;
-  if (LOGN % 3u == 1u) {
+  if (LOGNS % 3u == 1u) {
     workgroupBarrier();
     for (var j = lid; j < S * N / 2u; j += WG) {
       let a = buf[2u * j];
@@ -101,7 +110,7 @@ fn fft_stages(lid: u32) {
     }
     lh = 1u;
   }
-  if (LOGN % 3u == 2u) {
+  if (LOGNS % 3u == 2u) {
     // four transforms of 1 point at base … base + 3 (h = 1) merged into one of 4: twiddles 1 and −i
     workgroupBarrier();
     for (var j = lid; j < S * N / 4u; j += WG) {
@@ -125,18 +134,18 @@ fn fft_stages(lid: u32) {
   // A radix-8 step merges eight transforms of h points at base + m·h (m < 8) into one of 8h: the stage to 2h
   // (twiddle e^{−2πi·pos/2h}), to 4h (e^{−2πi·pos/4h}, times −i for the second pair) and to 8h (e^{−2πi·pos/8h} times
   // e^{−iπm/4} for pair m).
-  for (; lh < LOGN; lh += 3u) {
+  for (; lh < LOGNS; lh += 3u) {
     workgroupBarrier();
     let h = 1u << lh;
     for (var j = lid; j < S * N / 8u; j += WG) {
-      let jj = j & (N / 8u - 1u);
+      let jj = j & (NS / 8u - 1u);
       let pos = jj & (h - 1u);
-      let base = (j >> (LOGN - 3u)) * N + ((jj >> lh) << (lh + 3u)) + pos;
+      let base = (j >> (max(LOGNS, 3u) - 3u)) * NS + ((jj >> lh) << (lh + 3u)) + pos;
       var a: array<vec2<f32>, 8>;
 #unroll M 8
       a[M] = buf[base + M * h];
 #endunroll
-      let wa = tw[pos * (N >> (lh + 1u))];
+      let wa = tw[pos * (NS >> (lh + 1u))];
 #unroll M 4
       {
         let t = cmul(wa, a[2 * M + 1]);
@@ -144,7 +153,7 @@ fn fft_stages(lid: u32) {
         a[2 * M] = a[2 * M] + t;
       }
 #endunroll
-      let wb0 = tw[pos * (N >> (lh + 2u))];
+      let wb0 = tw[pos * (NS >> (lh + 2u))];
       let wb1 = vec2<f32>(wb0.y, -wb0.x);
 #unroll M 2
       {
@@ -156,7 +165,7 @@ fn fft_stages(lid: u32) {
         a[4 * M + 1] = a[4 * M + 1] + t1;
       }
 #endunroll
-      let wc0 = tw[pos * (N >> (lh + 3u))];
+      let wc0 = tw[pos * (NS >> (lh + 3u))];
       let r = 0.70710678118654752;
       let wc = array<vec2<f32>, 4>(wc0, cmul(wc0, vec2<f32>(r, -r)), vec2<f32>(wc0.y, -wc0.x), cmul(wc0, vec2<f32>(-r, -r)));
 #unroll M 4
@@ -169,6 +178,25 @@ fn fft_stages(lid: u32) {
     }
   }
   workgroupBarrier();
+  if (N != NS) {
+    // X[k + m·NS] = Σ_j e^{−2πi·j(k + m·NS)/N} Y_j[k]: twiddles e^{−2πi·jk/N} from the table's second part (N entries
+    // after the NS/2 of the sub-transforms), times the cube roots of unity
+    let c = vec2<f32>(-0.5, -0.86602540378443865);
+    for (var j = lid; j < S * NS; j += WG) {
+      let k = j % NS;
+      let base = (j / NS) * N + k;
+      let y0 = buf[base];
+      let t1 = cmul(twid[NS / 2u + k], buf[base + NS]);
+      let t2 = cmul(twid[NS / 2u + 2u * k], buf[base + 2u * NS]);
+      let s12 = t1 + t2;
+      let d12 = cmul(vec2<f32>(0.0, c.y), t1 - t2);
+      let m = y0 + c.x * s12;
+      buf[base] = y0 + s12;
+      buf[base + NS] = m + d12;
+      buf[base + 2u * NS] = m - d12;
+    }
+    workgroupBarrier();
+  }
 }
 
 #if ACT
@@ -198,7 +226,7 @@ fn forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
   for (var e = lid; e < S * N; e += WG) {
     let j = 2u * (e / N);
     let q = e % N;
-    buf[(e / N) * N + bitrev(q)] = vec2<f32>(padded(row0 + j, j, q), padded(row0 + j + 1u, j + 1u, q));
+    buf[(e / N) * N + load_pos(q)] = vec2<f32>(padded(row0 + j, j, q), padded(row0 + j + 1u, j + 1u, q));
   }
   fft_stages(lid);
   for (var e = lid; e < S * F; e += WG) {
@@ -249,7 +277,7 @@ fn inverse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
     let k = e % N;
     let a = bin(r, k);
     let b = bin(r + 1u, k);
-    buf[(e / N) * N + bitrev(k)] = vec2<f32>(a.x - b.y, -(a.y + b.x));
+    buf[(e / N) * N + load_pos(k)] = vec2<f32>(a.x - b.y, -(a.y + b.x));
   }
   if (lid < 2u * S) {
     rbase[lid] = series_base(row0 + lid);

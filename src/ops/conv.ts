@@ -245,16 +245,22 @@ const MAC_BLOCK = 4;
  */
 const FFT_ADVANTAGE = 0.5;
 
-/** FFT slots (two real rows each) per workgroup: enough for 512 points, so short transforms share a workgroup's setup. */
-const fftSlots = (N: number) => Math.max(1, 512 / N);
+/** FFT slots (two real rows each) per workgroup: up to 512 points, so short transforms share a workgroup's setup. */
+const fftSlots = (N: number) => Math.max(1, Math.floor(512 / N));
+
+/** The radix-2 sub-transform length of an FFT of N points: N, or N / 3 for N = 3 · 2^m (one radix-3 step after them). */
+const fftSubLength = (N: number) => (N % 3 === 0 ? N / 3 : N);
 
 /**
- * FFT length for a padded length tp: the power of two ≥ tp (at least 4), or 0 when its workgroup arrays (8 bytes
- * a point of each slot, 4 of the twiddles) do not fit.
+ * FFT length for a padded length tp: the smallest power of two or three times a power of two (≥ 6) that is ≥ tp (at
+ * least 4; maze's 48 padded steps take 48 points, not 64, hc2's 368 take 384, not 512), or 0 when its workgroup arrays
+ * (8 bytes a point of each slot, 8 a twiddle of the sub-transforms) do not fit.
  */
 export function fftLength(tp: number, maxWorkgroupBytes: number): number {
-  const n = Math.max(4, pow2ceil(tp));
-  return 8 * n * fftSlots(n) + 4 * n <= maxWorkgroupBytes ? n : 0;
+  const p2 = Math.max(4, pow2ceil(tp));
+  const p3 = 3 * Math.max(2, pow2ceil(tp / 3));
+  const n = Math.min(p2, p3);
+  return 8 * n * fftSlots(n) + 4 * fftSubLength(n) <= maxWorkgroupBytes ? n : 0;
 }
 
 export type ConvShape = { B: number; Cin: number; Cout: number; K: number; Tout: number; tp: number };
@@ -294,15 +300,16 @@ interface FftRows {
   sT: number;
 }
 
-/** The FFT kernels' twiddles e^{−2πik/N}, k < N/2, as (re, im) pairs computed in float64 (one table per N and device). */
+/**
+ * The FFT kernels' twiddles as (re, im) pairs computed in float64 (one table per N and device): e^{−2πik/NS}, k < NS/2,
+ * for the radix-2 sub-transforms of NS points, then for N = 3·NS e^{−2πik/N}, k < N, for the radix-3 step.
+ */
 function twiddles(engine: Engine, N: number): GPUBuffer {
   return engine.constant(`conv1d.twiddles.${N}`, () => {
-    const t = new Float32Array(N);
-    for (let k = 0; k < N / 2; k++) {
-      t[2 * k] = Math.cos((-2 * Math.PI * k) / N);
-      t[2 * k + 1] = Math.sin((-2 * Math.PI * k) / N);
-    }
-    return t;
+    const NS = fftSubLength(N);
+    const angles = Array.from({ length: NS / 2 }, (_, k) => (-2 * Math.PI * k) / NS);
+    if (NS !== N) for (let k = 0; k < N; k++) angles.push((-2 * Math.PI * k) / N);
+    return Float32Array.from(angles.flatMap((a) => [Math.cos(a), Math.sin(a)]));
   });
 }
 
@@ -310,7 +317,7 @@ function twiddles(engine: Engine, N: number): GPUBuffer {
 type FusedAct = { GELU: number; SLOPE: number };
 
 function fftKernel(engine: Engine, entry: string, N: number, overrides: Record<string, number>, act: FusedAct | null = null) {
-  const defines = { N, LOGN: Math.log2(N), WG: FFT_WG, S: fftSlots(N), PT: MAC_BLOCK, QT: MAC_BLOCK, ACT: act !== null };
+  const defines = { N, NS: fftSubLength(N), LOGNS: Math.log2(fftSubLength(N)), WG: FFT_WG, S: fftSlots(N), PT: MAC_BLOCK, QT: MAC_BLOCK, ACT: act !== null };
   return engine.kernel('conv_fft', entry, { defines, overrides: { ...overrides, ...act }, variant: `N${N}${act ? 'act' : ''}` });
 }
 

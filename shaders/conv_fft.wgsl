@@ -132,8 +132,8 @@ fn fft_stages(lid: u32) {
     lh = 2u;
   }
   // A radix-8 step merges eight transforms of h points at base + m·h (m < 8) into one of 8h: the stage to 2h
-  // (twiddle e^{−2πi·pos/2h}), to 4h (e^{−2πi·pos/4h}, times −i for the second pair) and to 8h (e^{−2πi·pos/8h} times
-  // e^{−iπm/4} for pair m).
+  // (twiddle e^{−2πi·pos/2h}), to 4h (e^{−2πi·pos/4h}, times −i for the second pair) and to 8h (e^{−2πi·(pos + m·h)/8h}
+  // for pair m).
   for (; lh < LOGNS; lh += 3u) {
     workgroupBarrier();
     let h = 1u << lh;
@@ -165,12 +165,10 @@ fn fft_stages(lid: u32) {
         a[4 * M + 1] = a[4 * M + 1] + t1;
       }
 #endunroll
-      let wc0 = tw[pos * (NS >> (lh + 3u))];
-      let r = 0.70710678118654752;
-      let wc = array<vec2<f32>, 4>(wc0, cmul(wc0, vec2<f32>(r, -r)), vec2<f32>(wc0.y, -wc0.x), cmul(wc0, vec2<f32>(-r, -r)));
 #unroll M 4
       {
-        let t = cmul(wc[M], a[M + 4]);
+        // from the table, not e^{−2πi·pos/8h} times a constant: the same rounding as stage by stage
+        let t = cmul(tw[(pos + M * h) * (NS >> (lh + 3u))], a[M + 4]);
         buf[base + (M + 4) * h] = a[M] - t;
         buf[base + M * h] = a[M] + t;
       }

@@ -11,8 +11,8 @@
 //   bias_grad the bias gradient from the output gradient's spectra (the DC bin of a row is its sum over steps).
 // #if ACT an activation (GELU or leaky ReLU) is fused into the convolution: inverse writes the pre-activation z (kept
 // for the backward) and act(z), and forward reads an output gradient ∂act(z) as ∂z = ∂act(z) ⊙ act'(z).
-// FFTs are radix-8 (after one radix-2 or radix-4 step) decimation in time on N complex points in workgroup memory, each carrying two real rows (as
-// real and imaginary parts), S of them per workgroup.
+// FFTs are decimation in time on N = 2^m or 3·2^m complex points in workgroup memory (radix-2, -4 and -8 steps, then
+// for 3·2^m one radix-3 step), each carrying two real rows (as real and imaginary parts), S of them per workgroup.
 
 #include "conv_pad"
 #include "activation"

@@ -184,7 +184,12 @@ fn encoder_dim_adjoint(lrr: f32, mu: f32, em: f32, elv: f32, z: f32, xi: f32, gz
 // particle an invocation carries (a software adapter gathers each parameter load per lane).
 // Optimal: G, Σq, Lq (the t = 0 ones at t = 0) and the step's projections q_t, s_t. Bootstrap: L.
 // Encoder: L (its diagonal) and the step's encoder mean (in q) and log-variance (in e).
+// (the R×R G and Σq only with the optimal proposal: per-invocation arrays that the others would carry unused)
+#if OPTIMAL
 struct ProposalInputs { G: array<f32, R * R>, S: array<f32, R * R>, L: array<f32, R * R>, q: array<f32, R>, s: f32, e: array<f32, R> }
+#else
+struct ProposalInputs { L: array<f32, R * R>, q: array<f32, R>, e: array<f32, R> }
+#endif
 
 fn proposal_inputs(bg: u32, t: u32) -> ProposalInputs {
   var m = ProposalInputs();

@@ -400,7 +400,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   let grp = group_of(wid, nwg, tid);
   let K = p.K;
   let t = p.t;
+#if SMALL_ACC
   var acc = array<f32, NSMALL>();
+#endif
   // per block: the per-step data gradients and the inputs' are the trial's
   var gqv = array<f32, TP * R>();
   var gsv = array<f32, TP>();
@@ -487,6 +489,8 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #endif
 #endif
   }
+#if ENCODER
+  // the encoder proposal's noise terms reach only the diagonal of L (L0) and μ0: per particle, into `acc`
   for (var q = 0u; q < PB; q++) {
     let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
     let b = sl.b;
@@ -494,7 +498,6 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     if (sl.valid && j < K) {
       let xi = noise(b, t, j);
       let sl = select(S_M1, S_M2, t == 0u);
-#if ENCODER
       let qo = (q / PBB) * R; // the block's per-step encoder gradients
       let offL = select(p.off_L, p.off_L0, t == 0u);
       for (var r = 0u; r < R; r++) {
@@ -506,16 +509,49 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         if (t == 0u) { acc[S_MU0 + r] += ea.gmu; }
         work[gmu_base(b, j) + r] = ea.gmu;
       }
-#else
-      for (var r = 0u; r < R; r++) {
-        let g = gzb[q * R + r];
-        for (var c = 0u; c <= r; c++) { acc[sl + r * R + c] += g * xi[c]; }
-        if (t == 0u) { acc[S_MU0 + r] += g; }
-        work[gmu_base(b, j) + r] = g;
-      }
-#endif
     }
   }
+#else
+  // The noise terms: the gradient of L (L0 at t = 0) is this lane's Σ over its particles of g ξᵀ (lower triangle), that
+  // of μ0 (t = 0) Σ g. Row by row, each entry a sum over the particles with constant indices into ξ: accumulating
+  // them particle by particle into the loop-indexed `acc` made each of the R(R+1)/2 updates per particle a per-lane
+  // gather and scatter.
+  var xis = array<f32, PB * R>(); // particles past K keep ξ = g = 0: they add nothing
+  for (var q = 0u; q < PB; q++) {
+    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
+    let b = sl.b;
+    let j = sl.k;
+    if (sl.valid && j < K) {
+      let xi = noise(b, t, j);
+      for (var r = 0u; r < R; r++) {
+        xis[q * R + r] = xi[r];
+        work[gmu_base(b, j) + r] = gzb[q * R + r];
+      }
+    }
+  }
+  if (grp.valid) {
+    let ss = small_slot(grp.wg, tid);
+    let sl = select(S_M1, S_M2, t == 0u);
+    for (var r = 0u; r < R; r++) {
+      var g = array<f32, PB>();
+      var gsum = 0.0;
+#unroll Q PB
+      g[Q] = gzb[Q * R + r];
+      gsum += g[Q];
+#endunroll
+      if (t == 0u) { gpart[ss + S_MU0 + r] += gsum; }
+#unroll C R
+      if (C <= r) {
+        var s = 0.0;
+#unroll Q PB
+        s += g[Q] * xis[Q * R + C];
+#endunroll
+        gpart[ss + sl + r * R + C] += s;
+      }
+#endunroll
+    }
+  }
+#endif
 #else
   for (var q = 0u; q < PB; q++) {
     let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
@@ -625,8 +661,10 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   }
 #endif
   if (grp.valid) {
+#if SMALL_ACC
     let ss = small_slot(grp.wg, tid);
     for (var e = 1u; e < NSMALL; e++) { gpart[ss + e] += acc[e]; }
+#endif
 #if INPUT_GRAD
     for (var s = 0u; s < TP; s++) {
       let sl = slot_of(grp.w0, p.B * p.nb, s * PBB, tid);

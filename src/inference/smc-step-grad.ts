@@ -113,6 +113,9 @@ export function smcFilterStepsGrad(engine: Engine, inp: SmcInputs, cfg: SmcConfi
       RS: laneGrads ? lanes : 1,
       LANE_GRADS: laneGrads,
       BLOCKED_OBS: blockedObs,
+      // `gather` sums the small gradients particle by particle into a private accumulator, except on the blocked
+      // bootstrap path (its noise terms are summed row by row straight into the lane's slot)
+      SMALL_ACC: !blockedObs || cfg.proposal === 'encoder',
       INPUT_GRAD: inputGrad,
       DUC: Math.max(1, DU),
       QDATA: qw > 0,

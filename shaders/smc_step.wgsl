@@ -2,30 +2,29 @@
 // time step, any number of particles per trial. Same model, proposals, formulas and random-number
 // counters as the fused kernel (shaders/smc_sequence.wgsl); forward only.
 //
-// Per step t (all encoded, no host sync):
+// Per step t (all encoded, no host sync), one dispatch:
 //   propagate  workgroups = TP blocks of BS particles (block g of trial b), PB = TP·BS/WG particles per invocation
 //              (particle g·BS + (q % PBB)·WG + tid of block q / PBB for q < PB: each parameter load serves PB
 //              particles):
-//              (t ≥ 1) if step t−1 resamples (its ESS decision, by `combine`), systematic/stratified
-//              resampling of step t−1: binary search of the position
-//              (k + u)/K in the previous step's cumulative weights (two-level: block totals, then the
-//              block's own cumsum), gather of the ancestor's state; else the particle keeps its state
-//              and carries log(K·w) into its log weight (as the fused kernel); transition mean,
-//              proposal draw and log weight; then, inside the block: max, Σexp, block-normalised
-//              weights, their running sum (the scan of step t, without the add-back of the block
-//              offsets) and squared sum.
-//   combine    one workgroup per trial: logsumexp over the block partials → ll[b] += lse − log K;
-//              the ESS decision; each block's share of the normalised weight and the inclusive scan
-//              of the shares (block offsets). This is reduce-then-scan: no forward-progress assumption between
-//              workgroups; the add-back is folded into the next step's search.
-//   weights    (only when paths are stored) normalised weights exp(ℓ − lse) into the paths.
-// A final propagate with t = T only resamples (writes the last ancestors).
+//              (t ≥ 1) the combine of step t−1, by every workgroup for the trials of its blocks from the
+//              block partials in `prev` (reduce-then-scan without a dispatch of its own, and no
+//              forward-progress assumption between workgroups): logsumexp → ll[b] += lse − log K (the
+//              workgroup of block 0), the ESS decision, the step's normalised weights exp(ℓ − lse) into the
+//              paths (each workgroup its own particles); if step t−1 resamples, systematic/stratified
+//              resampling: the position (k + u)/K in the previous step's cumulative weights (two-level:
+//              the inclusive scan of the blocks' shares, made here in chunks of CH blocks, then the block's
+//              own cumsum), each invocation resolving a run of consecutive outputs by one search and a walk
+//              forward from the previous ancestor (positions increase with k); gather of the ancestor's
+//              state; else the particle keeps its state and carries log(K·w) into its log weight (as the
+//              fused kernel); transition mean, proposal draw and log weight; then, inside the block: max,
+//              Σexp, block-normalised weights, their running sum (the scan of step t, without the add-back
+//              of the block offsets) and squared sum.
+// A final propagate with t = T only combines and resamples step T − 1.
 //
 // State buffer of one chunk of trials (two of them, ping-pong between steps):
 //   z [B,K,R] (pre-resampling states of step t) | lcum [B,K] (per-block cumsum of the block-normalised
-//   weights) | per block (max ℓ, Σexp(ℓ − max), last lcum → share, share-offset) [B,nb,4] |
-//   ℓ [B,K] (log weights with the carry) | per block Σ of squared block-normalised weights [B,nb] |
-//   per trial (resample decision 1/0, lse) [B,2]
+//   weights) | per block (max ℓ, Σexp(ℓ − max), last lcum, unused) [B,nb,4] |
+//   ℓ [B,K] (log weights with the carry) | per block Σ of squared block-normalised weights [B,nb]
 #include "smc_common"
 #include "wg_reduce"
 
@@ -49,10 +48,12 @@ struct Params {
   off_y: u32, off_v: u32, off_qs: u32, trial0: u32, t_in: u32,
 }
 
-// CWG: the combine kernel's workgroup size (256 on GPUs; small on software adapters, where every
-// barrier of its tree reductions is a pass over all invocations)
-#const CWG
+// The block offsets are scanned CH blocks at a time, CITEMS consecutive blocks per invocation.
 const CITEMS: u32 = 4u;
+const CH: u32 = WG * CITEMS;
+// Software adapters (8 invocations): one invocation does the combine's reductions and scan alone, in the order of
+// the parallel ones (same numbers), since every barrier there is a pass over all invocations.
+const SERIAL_COMBINE: bool = WG <= 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
@@ -62,19 +63,22 @@ const CITEMS: u32 = 4u;
 // paths (optional): z [B,T,K,R] | μ [B,T,K,R] | normalised weights [B,T,K] | resampled [B,T]
 @group(0) @binding(5) var<storage, read_write> paths: array<f32>;
 @group(0) @binding(6) var<storage, read_write> anc: array<u32>;
-// acc: per trial Σ_t (lse_t − log K) [B] | lse of the current step [B]
+// acc: per trial Σ_t (lse_t − log K) [B]
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
 
 var<workgroup> sw: array<f32, BS * TP>;
-var<workgroup> csh: array<f32, CWG>;
+// ancestors of the workgroup's outputs (local index: block slot · BS + position in the block)
+var<workgroup> sanc: array<u32, BS * TP>;
+// one chunk of the block offsets (inclusive scan of the blocks' shares)
+var<workgroup> boff: array<f32, CH>;
+// per block slot: lse of its trial's step t − 1, and 1 where that step resamples
+var<workgroup> tstat: array<f32, 2 * TP>;
 
 // State-buffer offsets for trial b of the chunk.
 fn lcum_base(b: u32) -> u32 { return p.Bc * p.K * R + b * p.K; }
 fn stat_base(b: u32) -> u32 { return p.Bc * p.K * (R + 1u) + b * p.nb * 4u; }
 fn lw_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 1u) + p.nb * 4u) + b * p.K; }
 fn sumsq_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 4u) + b * p.nb; }
-fn trial_base(b: u32) -> u32 { return p.Bc * (p.K * (R + 2u) + p.nb * 5u) + b * 2u; }
-
 
 // First index i in [lo, hi] of prev[base + i] >= goal (hi if none).
 fn search_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {
@@ -87,47 +91,252 @@ fn search_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {
   return lo;
 }
 
-// Ancestor of output particle k when resampling step s (state of step s in `prev`).
-fn ancestor(b: u32, bg: u32, s: u32, k: u32) -> u32 {
+// As search_prev where the answer is known to be ≥ lo0 and likely close to it (the previous output's ancestor):
+// steps of 1, 2, 4, … from lo0 bracket it, then a binary search inside the bracket. Same answer as search_prev.
+fn walk_prev(base: u32, lo0: u32, hi0: u32, goal: f32) -> u32 {
+  var lo = lo0;
+  var step = 1u;
+  while (lo < hi0 && prev[base + lo] < goal) {
+    let nxt = min(lo + step, hi0);
+    if (prev[base + nxt] < goal) {
+      lo = nxt + 1u;
+      step *= 2u;
+    } else {
+      return search_prev(base, lo + 1u, nxt, goal);
+    }
+  }
+  return min(lo, hi0);
+}
+
+// The uniform that places output particle k when resampling step s of trial bg: systematic, one per trial and step
+// (the same for every k); stratified, one per particle. Its position in [0, 1) is (k + u)/K.
+fn resample_u(bg: u32, s: u32, k: u32) -> f32 {
   let key = vec2<u32>(p.seed_lo, p.seed_hi);
-  let K = p.K;
-  var u = 0.0;
   if (p.resample == RESAMPLE_STRATIFIED) {
-    u = rng_uniform4(key, vec4<u32>(s, rng_trial(bg) * (K + 1u) + k, PURPOSE_RESAMPLE, p.iter)).x;
-  } else {
-    u = rng_uniform4(key, vec4<u32>(s, rng_trial(bg), PURPOSE_RESAMPLE, p.iter)).x;
+    return rng_uniform4(key, vec4<u32>(s, rng_trial(bg) * (p.K + 1u) + k, PURPOSE_RESAMPLE, p.iter)).x;
   }
-  let pos = (f32(k) + u) / f32(K);
-  let lc = lcum_base(b);
-  if (p.nb == 1u) {
-    // One block: its cumsum is the trial's (as in the fused kernel).
-    return search_prev(lc, 0u, K - 1u, pos * prev[lc + K - 1u]);
+  return rng_uniform4(key, vec4<u32>(s, rng_trial(bg), PURPOSE_RESAMPLE, p.iter)).x;
+}
+
+// Block g's share of trial b's normalised weight at the step in `prev` (s_g e^{m_g − lse}).
+fn block_share(b: u32, g: u32, lse: f32) -> f32 {
+  let sb = stat_base(b) + g * 4u;
+  return prev[sb + 1u] * exp(prev[sb] - lse);
+}
+
+// Tree reduction (sum, or max when `mx`) of GL partials in wg_*_in's order of pairwise combines.
+fn tree_serial(v0: array<f32, WG>, GL: u32, mx: bool) -> f32 {
+  var v = v0;
+  for (var half = GL / 2u; half > 0u; half = half >> 1u) {
+    for (var i = 0u; i < half; i++) { v[i] = select(v[i] + v[i + half], max(v[i], v[i + half]), mx); }
   }
-  // Block offsets: entry 3 of each block's stats is the inclusive scan of the blocks' shares.
+  return v[0];
+}
+
+// logsumexp of trial b's log weights and Σ of its squared normalised weights at the step in `prev`, from the block
+// partials: the GL lanes of each run of GL (member = their index in the run) reduce together, every lane gets the
+// result (with SERIAL_COMBINE, member 0 alone). Each block's squared sum is rescaled by its share.
+fn trial_lse_sumsq(b: u32, tid: u32, member: u32, GL: u32) -> vec2<f32> {
   let sb = stat_base(b);
-  let goal = pos * prev[sb + (p.nb - 1u) * 4u + 3u];
-  var lo = 0u;
-  var hi = p.nb - 1u;
-  while (lo < hi) {
-    let mid = (lo + hi) / 2u;
-    if (prev[sb + mid * 4u + 3u] < goal) { lo = mid + 1u; } else { hi = mid; }
+  var res = vec2<f32>(0.0);
+  if (SERIAL_COMBINE) {
+    if (member == 0u) {
+      var part = array<f32, WG>();
+      for (var m = 0u; m < GL; m++) {
+        var mx = -3.0e38;
+        for (var g = m; g < p.nb; g += GL) { mx = max(mx, prev[sb + g * 4u]); }
+        part[m] = mx;
+      }
+      let M = tree_serial(part, GL, true);
+      for (var m = 0u; m < GL; m++) {
+        var sa = 0.0;
+        for (var g = m; g < p.nb; g += GL) { sa += prev[sb + g * 4u + 1u] * exp(prev[sb + g * 4u] - M); }
+        part[m] = sa;
+      }
+      res.x = M + log(tree_serial(part, GL, false));
+      for (var m = 0u; m < GL; m++) {
+        var sq = 0.0;
+        for (var g = m; g < p.nb; g += GL) {
+          let share = block_share(b, g, res.x);
+          sq += prev[sumsq_base(b) + g] * share * share;
+        }
+        part[m] = sq;
+      }
+      res.y = tree_serial(part, GL, false);
+    }
+  } else {
+    var mx = -3.0e38;
+    for (var g = member; g < p.nb; g += GL) { mx = max(mx, prev[sb + g * 4u]); }
+    let M = wg_max_in(mx, tid, 1u, GL);
+    var sa = 0.0;
+    for (var g = member; g < p.nb; g += GL) { sa += prev[sb + g * 4u + 1u] * exp(prev[sb + g * 4u] - M); }
+    res.x = M + log(wg_sum_in(sa, tid, 1u, GL));
+    var sq = 0.0;
+    for (var g = member; g < p.nb; g += GL) {
+      let share = block_share(b, g, res.x);
+      sq += prev[sumsq_base(b) + g] * share * share;
+    }
+    res.y = wg_sum_in(sq, tid, 1u, GL);
   }
-  let g = lo;
-  var excl = 0.0;
-  if (g > 0u) { excl = prev[sb + (g - 1u) * 4u + 3u]; }
-  let share = prev[sb + g * 4u + 2u];
-  let first = g * BS;
-  let last = min(K, first + BS) - 1u;
+  return res;
+}
+
+// Inclusive scan of trial b's block shares (times each block's last cumsum entry, ≈ 1) for blocks base … base + CH − 1
+// into boff, continuing from `carry` (the scan of the blocks before); returns the carry for the next chunk (with
+// SERIAL_COMBINE, to invocation 0 alone, which alone uses it). Uniform control flow (barriers); boff is ready when it
+// returns.
+fn scan_shares(b: u32, base: u32, lse: f32, carry: f32, tid: u32) -> f32 {
+  if (SERIAL_COMBINE) {
+    var next_carry = 0.0;
+    if (tid == 0u) {
+      // each invocation's running sums (into boff) and totals, then the Hillis–Steele scan of the totals
+      var tot = array<f32, WG>();
+      for (var l = 0u; l < WG; l++) {
+        var run = 0.0;
+        for (var j = 0u; j < CITEMS; j++) {
+          let g = base + l * CITEMS + j;
+          if (g < p.nb) { run += block_share(b, g, lse) * prev[stat_base(b) + g * 4u + 2u]; }
+          boff[l * CITEMS + j] = run;
+        }
+        tot[l] = run;
+      }
+      for (var off = 1u; off < WG; off = off * 2u) {
+        for (var l = WG - 1u; l >= off; l--) { tot[l] = tot[l] + tot[l - off]; }
+      }
+      for (var l = 0u; l < WG; l++) {
+        var excl = carry;
+        if (l > 0u) { excl += tot[l - 1u]; }
+        for (var j = 0u; j < CITEMS; j++) { boff[l * CITEMS + j] = excl + boff[l * CITEMS + j]; }
+      }
+      next_carry = carry + tot[WG - 1u];
+    }
+    workgroupBarrier();
+    return next_carry;
+  }
+  var incl = array<f32, CITEMS>();
+  var run = 0.0;
+  for (var j = 0u; j < CITEMS; j++) {
+    let g = base + tid * CITEMS + j;
+    if (g < p.nb) { run += block_share(b, g, lse) * prev[stat_base(b) + g * 4u + 2u]; }
+    incl[j] = run;
+  }
+  // Hillis–Steele scan of the invocations' totals
+  wg_f32[tid] = run;
+  workgroupBarrier();
+  for (var off = 1u; off < WG; off = off * 2u) {
+    var v = wg_f32[tid];
+    if (tid >= off) { v = v + wg_f32[tid - off]; }
+    workgroupBarrier();
+    wg_f32[tid] = v;
+    workgroupBarrier();
+  }
+  var excl = carry;
+  if (tid > 0u) { excl += wg_f32[tid - 1u]; }
+  for (var j = 0u; j < CITEMS; j++) { boff[tid * CITEMS + j] = excl + incl[j]; }
+  let next_carry = carry + wg_f32[WG - 1u];
+  workgroupBarrier();
+  return next_carry;
+}
+
+// Ancestor of an output in block g of trial b whose goal (position × the last block offset) is `goal`, with the
+// block's share and the offset of the blocks before it; the search starts at `start` (≥ the block's first particle,
+// ≤ the answer).
+fn ancestor_in_block(b: u32, g: u32, share: f32, excl: f32, goal: f32, start: u32) -> u32 {
+  let last = min(p.K, g * BS + BS) - 1u;
   // A block with no weight is only reached through rounding at the very end: take its last particle.
   var lgoal = 3.0e38;
   if (share > 0.0) { lgoal = (goal - excl) / share; }
-  return search_prev(lc, first, last, lgoal);
+  return walk_prev(lcum_base(b), start, last, lgoal);
+}
+
+// Ancestors of the workgroup's outputs when resampling step s (state in `prev`): invocation tid resolves the PB
+// consecutive outputs tid·PB … of its block slot (tstat: the slot's lse and decision), one search then walks forward,
+// into sanc. Uniform control flow (the chunked scan of the block offsets has barriers).
+fn resolve_ancestors(w0: u32, s: u32, tid: u32) {
+  let i0 = tid * PB;
+  let slot = i0 / BS;
+  let sl = slot_of(w0, p.Bc * p.nb, slot * PBB, 0u);
+  let b = sl.b;
+  let bg = p.b0 + b;
+  let k0 = sl.g * BS + i0 % BS;
+  let lse = tstat[2u * slot];
+  let resampling = sl.valid && tstat[2u * slot + 1u] != 0.0;
+  let lc = lcum_base(b);
+  let stratified = p.resample == RESAMPLE_STRATIFIED;
+  var u = resample_u(bg, s, k0);
+  if (p.nb == 1u) {
+    // One block: its cumsum is the trial's (as in the fused kernel).
+    let total = prev[lc + p.K - 1u];
+    var a = 0u;
+    for (var j = 0u; j < PB; j++) {
+      let k = k0 + j;
+      if (resampling && k < p.K) {
+        if (stratified && j > 0u) { u = resample_u(bg, s, k); }
+        a = walk_prev(lc, a, p.K - 1u, (f32(k) + u) / f32(p.K) * total);
+        sanc[i0 + j] = a;
+      }
+    }
+    return;
+  }
+  // Several blocks (then TP = 1): the offsets chunk by chunk. The goals scale with the last block's offset, so a
+  // first pass finds it (the chunks are scanned again below unless there is only one).
+  var carry = 0.0;
+  for (var base = 0u; base < p.nb; base += CH) { carry = scan_shares(b, base, lse, carry, tid); }
+  let total = boff[(p.nb - 1u) % CH];
+  carry = 0.0;
+  var before = 0.0; // offset of the last block of the previous chunks
+  var j = 0u; // the invocation's next unresolved output
+  var a = 0u; // its previous ancestor, that ancestor's block, the block's share and the offset before it
+  var ga = p.nb;
+  var share = 0.0;
+  var excl = 0.0;
+  for (var base = 0u; base < p.nb; base += CH) {
+    if (p.nb > CH) { carry = scan_shares(b, base, lse, carry, tid); }
+    let n = min(CH, p.nb - base);
+    let top = boff[n - 1u];
+    let final_chunk = base + CH >= p.nb;
+    loop {
+      let k = k0 + j;
+      if (!resampling || j >= PB || k >= p.K) { break; }
+      if (stratified && j > 0u) { u = resample_u(bg, s, k); }
+      let goal = (f32(k) + u) / f32(p.K) * total;
+      if (goal > top && !final_chunk) { break; }
+      // the first block of the chunk whose offset reaches the goal (the last if none): a binary search, or a walk on
+      // from the previous output's block
+      var i = 0u;
+      if (ga >= base && ga < base + n) {
+        i = ga - base;
+        while (i + 1u < n && boff[i] < goal) { i++; }
+      } else {
+        var hi = n - 1u;
+        while (i < hi) {
+          let mid = (i + hi) / 2u;
+          if (boff[mid] < goal) { i = mid + 1u; } else { hi = mid; }
+        }
+      }
+      let g = base + i;
+      var start = g * BS;
+      if (g == ga) {
+        start = a;
+      } else {
+        share = block_share(b, g, lse);
+        excl = before;
+        if (i > 0u) { excl = boff[i - 1u]; }
+        ga = g;
+      }
+      a = ancestor_in_block(b, g, share, excl, goal, start);
+      sanc[i0 + j] = a;
+      j++;
+    }
+    before = top;
+    workgroupBarrier(); // boff is rewritten by the next chunk
+  }
 }
 
 @compute @workgroup_size(WG)
 fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  // No early return before the unit loop: it runs in uniform control flow for every group and step
-  // (grid padding groups compute on trial 0, the final pass on step T−1's input; both write nothing).
+  // No early return before the unit loop but the final pass's: it runs in uniform control flow for every group
+  // (grid padding groups compute on trial 0 and write nothing).
   let w0 = (wid.x + wid.y * nwg.x) * TP;
   let valid = w0 < p.Bc * p.nb; // the workgroup's first block: every block of a padding group is invalid
   let tid = lid.x;
@@ -136,7 +345,27 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   // the trials of the workgroup's blocks (their inputs and observations)
   var bgs = array<u32, TP>();
   for (var s = 0u; s < TP; s++) { bgs[s] = p.b0 + slot_of(w0, p.Bc * p.nb, s * PBB, tid).b; }
-  // resampling of step t−1 (or the carried weight), per particle of this invocation
+  if (t > 0u) {
+    // The combine of step t − 1 for the trial of each block slot (its GL = WG / TP invocations reduce together).
+    let GL = WG / TP;
+    let own = slot_of(w0, p.Bc * p.nb, (tid / GL) * PBB, 0u);
+    let stats = trial_lse_sumsq(own.b, tid, tid % GL, GL);
+    if (tid % GL == 0u) {
+      let resample = resample_decision(t - 1u, p.ess_frac >= 1.0 || 1.0 / stats.y < p.ess_frac * f32(K));
+      tstat[2u * (tid / GL)] = stats.x;
+      tstat[2u * (tid / GL) + 1u] = select(0.0, 1.0, resample);
+      if (own.valid && own.g == 0u) {
+        let bg = p.b0 + own.b;
+        acc[bg] = acc[bg] + (stats.x - log(f32(K)));
+        if ((p.flags & STEP_FLAG_PATHS) != 0u) { paths[flagidx(bg, t - 1u)] = select(0.0, 1.0, resample); }
+      }
+    }
+    workgroupBarrier();
+    resolve_ancestors(w0, t - 1u, tid);
+    workgroupBarrier();
+  }
+  // resampling of step t−1 (or the carried weight) and its normalised weights in the paths, per particle of this
+  // invocation
   var zin = array<f32, PB * R>();
   var carry = array<f32, PB>();
   for (var q = 0u; q < PB; q++) {
@@ -145,16 +374,22 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     let bg = p.b0 + b;
     let k = sl.k;
     if (t > 0u && k < K && sl.valid) {
+      let lse = tstat[2u * (q / PBB)];
       var a = k;
-      if (prev[trial_base(b)] != 0.0) {
-        a = ancestor(b, bg, t - 1u, k);
+      if (tstat[2u * (q / PBB) + 1u] != 0.0) {
+        a = sanc[(q / PBB) * BS + (q % PBB) * WG + tid];
       } else if (!prior_step(t - 1u)) {
-        carry[q] = prev[lw_base(b) + k] - prev[trial_base(b) + 1u] + log(f32(K));
+        carry[q] = prev[lw_base(b) + k] - lse + log(f32(K));
       }
       if ((p.flags & STEP_FLAG_ANC) != 0u) { anc[ancidx(bg, t - 1u, k)] = a; }
+      if ((p.flags & STEP_FLAG_PATHS) != 0u) {
+        let wi = widx(bg, t - 1u, k);
+        paths[wi] = exp(paths[wi] - lse);
+      }
       for (var r = 0u; r < R; r++) { zin[q * R + r] = prev[(b * K + a) * R + r]; }
     }
   }
+  if (t >= p.T) { return; } // the final pass only combines (and resamples) step T − 1
   // The unit loop's private arrays are indexed by constants only (copied in and out by unrolled code): on
   // software adapters an array indexed by a loop variable anywhere lives in per-lane scratch memory, and
   // every access to it, in the unit loop too, becomes a gather or scatter.
@@ -218,7 +453,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     }
 #endunroll
   }
-  if (t >= p.T || !valid) { return; } // the final pass only resamples
+  if (!valid) { return; }
   let decay = exp(-exp(theta[p.off_a]));
   var pin = ProposalInputs(); // the block's trial's, set at its first slot
   var mu0 = array<f32, R>();
@@ -329,7 +564,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
           paths[zidx(bg, t, k) + r] = pz.z[r];
           paths[muidx(bg, t, k) + r] = mu[r];
         }
-        paths[widx(bg, t, k)] = lw; // normalised by `weights` once the trial's lse is known
+        paths[widx(bg, t, k)] = lw; // normalised by the next pass, once the trial's lse is known
       }
     }
     sw[q * WG + tid] = lw;
@@ -357,87 +592,10 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     next[sb] = m;
     next[sb + 1u] = s;
     next[sb + 2u] = c;
-    next[sb + 3u] = 0.0;
   }
   workgroupBarrier();
   for (var q = 0u; q < PB; q++) {
     let sl = slot_of(w0, p.Bc * p.nb, q, tid);
     if (sl.k < K && sl.valid) { next[lcum_base(sl.b) + sl.k] = sw[q * WG + tid]; }
   }
-}
-
-@compute @workgroup_size(CWG)
-fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let b = wid.x + wid.y * nwg.x;
-  if (b >= p.Bc) { return; }
-  let tid = lid.x;
-  let nb = p.nb;
-  let sb = stat_base(b);
-  var mx = -3.0e38;
-  for (var g = tid; g < nb; g += CWG) { mx = max(mx, next[sb + g * 4u]); }
-  let M = wg_max_in(mx, tid, 1u, CWG);
-  var sa = 0.0;
-  for (var g = tid; g < nb; g += CWG) { sa += next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - M); }
-  let lse = M + log(wg_sum_in(sa, tid, 1u, CWG));
-  // Σ of squared normalised weights: each block's squared sum rescaled by its share s_g e^{m_g − lse}
-  var sq = 0.0;
-  for (var g = tid; g < nb; g += CWG) {
-    let share = next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - lse);
-    sq += next[sumsq_base(b) + g] * share * share;
-  }
-  let sumsq = wg_sum_in(sq, tid, 1u, CWG);
-  let bg = p.b0 + b;
-  if (tid == 0u) {
-    acc[bg] = acc[bg] + (lse - log(f32(p.K)));
-    acc[p.B + bg] = lse;
-    let resample = resample_decision(p.t, p.ess_frac >= 1.0 || 1.0 / sumsq < p.ess_frac * f32(p.K));
-    next[trial_base(b)] = select(0.0, 1.0, resample);
-    next[trial_base(b) + 1u] = lse;
-    if ((p.flags & STEP_FLAG_PATHS) != 0u) { paths[flagidx(bg, p.t)] = select(0.0, 1.0, resample); }
-  }
-  // Shares of the blocks (s_g e^{m_g − lse} times the block cumsum's last entry, ≈ Σ weights of the
-  // block) and their inclusive scan, CWG·CITEMS blocks at a time with a running carry.
-  var carry = 0.0;
-  for (var base = 0u; base < nb; base += CWG * CITEMS) {
-    var share = array<f32, CITEMS>();
-    var incl = array<f32, CITEMS>();
-    var run = 0.0;
-    for (var j = 0u; j < CITEMS; j++) {
-      let g = base + tid * CITEMS + j;
-      if (g < nb) {
-        share[j] = next[sb + g * 4u + 1u] * exp(next[sb + g * 4u] - lse);
-        run += share[j] * next[sb + g * 4u + 2u];
-      }
-      incl[j] = run;
-    }
-    csh[tid] = run;
-    workgroupBarrier();
-    for (var off = 1u; off < CWG; off = off * 2u) {
-      var v = csh[tid];
-      if (tid >= off) { v = v + csh[tid - off]; }
-      workgroupBarrier();
-      csh[tid] = v;
-      workgroupBarrier();
-    }
-    var excl = carry;
-    if (tid > 0u) { excl += csh[tid - 1u]; }
-    for (var j = 0u; j < CITEMS; j++) {
-      let g = base + tid * CITEMS + j;
-      if (g < nb) {
-        next[sb + g * 4u + 2u] = share[j];
-        next[sb + g * 4u + 3u] = excl + incl[j];
-      }
-    }
-    carry += csh[CWG - 1u];
-    workgroupBarrier();
-  }
-}
-
-@compute @workgroup_size(STEP_WEIGHTS_WG)
-fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * STEP_WEIGHTS_WG;
-  if (i >= p.Bc * p.K) { return; }
-  let bg = p.b0 + i / p.K;
-  let j = widx(bg, p.t, i % p.K);
-  paths[j] = exp(paths[j] - acc[p.B + bg]);
 }

@@ -75,5 +75,3 @@ export const SMALL_SLOT_UNUSED = 0xffffffff;
 // Workgroup sizes of kernels whose grid the host computes.
 /** The fused filter's gradient reductions (reduce_rows, reduce_small, input_grad). */
 export const SMC_REDUCE_WG = 64;
-/** The step path's weight normalisation (weights). */
-export const STEP_WEIGHTS_WG = 256;

@@ -11,8 +11,10 @@
  * order, so ancestors and log-likelihood come out the same (tested to rel 1e-5 and exactly). Resampling: systematic and stratified (multinomial needs a
  * sorted set of uniforms, i.e. another device-wide scan, and is not implemented here).
  *
- * ESS-threshold resampling (cfg.resampleThreshold) as the fused kernel: `combine` takes the decision
- * from the block sums of squared weights, the next `propagate` either resamples or carries the weights.
+ * One dispatch per step: each step's `propagate` also combines the previous step (logsumexp, ESS decision,
+ * normalised weights, block offsets) from its block partials, every workgroup for its own trials.
+ * ESS-threshold resampling (cfg.resampleThreshold) as the fused kernel: the decision comes from the block
+ * sums of squared weights; the step either resamples or carries the weights.
  *
  * Memory: two state buffers of O(B·K·R) (ping-pong between steps), plus the optional paths
  * (z, μ, weights, resampling decisions, as smcFilter: O(B·T·K·R)) and ancestors (O(B·T·K)), which are off by default when
@@ -23,12 +25,12 @@ import { Tape } from '../autodiff/tape.js';
 import { Tensor } from '../autodiff/tensor.js';
 import type { Engine } from '../gpu/engine.js';
 import { GpuLimitError } from '../gpu/errors.js';
-import { STEP_FLAG_ANC, STEP_FLAG_PATHS, STEP_WEIGHTS_WG } from '../gpu/shared-constants.js';
+import { STEP_FLAG_ANC, STEP_FLAG_PATHS } from '../gpu/shared-constants.js';
 import { commonParams, modelVariant, packData, validateCall, type SmcInputs } from './smc-host.js';
 import { pathFloats, type SmcConfig } from './smc-layout.js';
 import { fusedFits, unitParallelFor, type SmcOutputs } from './smc-op.js';
 
-/** Largest block of particles per workgroup (and the combine kernel's workgroup size). */
+/** Largest block of particles per workgroup. */
 const MAX_BLOCK = 256;
 /** Paths and ancestors are stored by default only up to this many bytes together. */
 export const AUTO_PATH_BYTES = 64 << 20;
@@ -104,6 +106,8 @@ export function stepPlan(engine: Engine, K: number, B: number, pack?: number): S
   if (!Number.isInteger(tp) || tp < 1 || tp > lanes || (tp & (tp - 1)) !== 0) {
     throw new Error(`step path: pack must be a power of two from 1 to the block's ${lanes} invocations, got ${tp}`);
   }
+  // (each workgroup scans the block offsets of one trial when resampling)
+  if (tp > 1 && nb > 1) throw new Error(`step path: pack ${tp} needs one block per trial (K ≤ ${MAX_BLOCK}), got K = ${K}`);
   const pb = (tp * block) / lanes;
   return { block, nb, lanes, pack: tp, pb, name: `BS${block}PB${pb}TP${tp}`, defines: { WG: lanes, BS: block, PB: pb, TP: tp } };
 }
@@ -136,9 +140,9 @@ export function blockedObservations(cfg: SmcConfig): boolean {
   return (cfg.proposal === 'bootstrap' || cfg.proposal === 'encoder') && !cfg.layout.rates;
 }
 
-/** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw² | decision, lse). */
+/** Floats of one chunk's state buffer for `trials` trials (z | lcum | block stats | ℓ | block Σw²). */
 function stateFloats(trials: number, K: number, R: number, nb: number): number {
-  return trials * K * (R + 2) + trials * nb * 5 + trials * 2;
+  return trials * K * (R + 2) + trials * nb * 5;
 }
 
 /** Bytes the optional paths and ancestors take. */
@@ -209,31 +213,26 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   }
 
   const plan = stepPlan(engine, K, chunk, options.pack);
-  const { lanes, pack } = plan;
-  const cwg = engine.softwareTuning ? 16 : 256; // the combine kernel's workgroup size (see smc_step.wgsl)
+  const { pack } = plan;
   const model = modelVariant(cfg);
   const kopts = {
     defines: {
       ...model.defines,
       ...plan.defines,
-      CWG: cwg,
-      WG_SCRATCH: Math.max(lanes, cwg),
       BLOCKED_OBS: blockedObservations(cfg),
     },
     overrides: model.overrides,
     variant: `R${R}${plan.name}${model.variant}`,
   };
   const propagate = engine.kernel('smc_step', 'propagate', kopts);
-  const combine = engine.kernel('smc_step', 'combine', kopts);
-  const weights = engine.kernel('smc_step', 'weights', kopts);
 
   const data = packData(engine, inp, 'smc_step.data');
   const paths = storePaths ? Tensor.empty(engine, [pathFloats(B, T, K, R)], 'f32', 'smc_step.paths') : null;
   const anc = storeAnc ? Tensor.empty(engine, [B, T, K], 'u32', 'smc_step.anc') : null;
   const pathsBuf = paths?.buffer ?? engine.alloc(4, 'smc_step.paths.unused');
   const ancBuf = anc?.buffer ?? engine.alloc(4, 'smc_step.anc.unused');
-  const acc = engine.alloc(4 * 2 * B, 'smc_step.acc');
-  engine.clear(acc, 0, 4 * 2 * B);
+  const acc = engine.alloc(4 * B, 'smc_step.acc');
+  engine.clear(acc, 0, 4 * B);
   const flags = (storePaths ? STEP_FLAG_PATHS : 0) | (storeAnc ? STEP_FLAG_ANC : 0);
   const base = { ...commonParams(cfg, data), nb, flags };
 
@@ -241,16 +240,12 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const Bc = Math.min(chunk, B - b0);
     const blocks = engine.grid(Math.ceil((Bc * nb) / pack), 1);
-    const trials = engine.grid(Bc, 1);
+    // t = T: the last step's combine (and resampling)
     for (let t = 0; t <= T; t++) {
-      if (t === T && !storeAnc) break;
       const p = { ...base, Bc, b0, t };
       const prev = states[(t + 1) % 2];
       const next = states[t % 2];
-      engine.dispatch(propagate, { p, theta: inp.theta, data: data.buf, prev, next, paths: pathsBuf, anc: ancBuf }, blocks);
-      if (t === T) break;
-      engine.dispatch(combine, { p, next, acc, paths: pathsBuf }, trials);
-      if (storePaths) engine.dispatch(weights, { p, paths: pathsBuf, acc }, engine.grid(Bc * K, STEP_WEIGHTS_WG));
+      engine.dispatch(propagate, { p, theta: inp.theta, data: data.buf, prev, next, paths: pathsBuf, anc: ancBuf, acc }, blocks);
     }
   }
   const ll = Tensor.empty(engine, [B], 'f32', 'smc_step.ll');

@@ -514,7 +514,7 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'step path: clear errors (multinomial, gradient requested, paths over the binding limit)',
+    name: 'step path: clear errors (multinomial, gradient requested, paths over the binding limit, packs of several-block trials)',
     async run(e) {
       const spec: ProblemSpec = {
         ...small,
@@ -557,6 +557,8 @@ export const cases: GpuCase[] = [
         new RegExp(`paths of B=2, T=4, K=${bigK} takes \\d+ bytes, more than maxStorageBufferBindingSize`),
       );
       expectThrow(() => smcFilterSteps(e, inp, { ...cfg, K: 0 }), /particles K must be a positive integer/);
+      // several blocks per trial take a workgroup of their own (its block-offset scan serves one trial)
+      expectThrow(() => smcFilterSteps(e, inp, { ...cfg, K: 600 }, { pack: 2 }), /pack 2 needs one block per trial \(K ≤ 256\), got K = 600/);
       disposeAll(inp.theta, inp.y, inp.v, inp.qs);
     },
   },

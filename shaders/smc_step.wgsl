@@ -51,9 +51,14 @@ struct Params {
 // The block offsets are scanned CH blocks at a time, CITEMS consecutive blocks per invocation.
 const CITEMS: u32 = 4u;
 const CH: u32 = WG * CITEMS;
-// Software adapters (8 invocations): one invocation does the combine's reductions and scan alone, in the order of
-// the parallel ones (same numbers), since every barrier there is a pass over all invocations.
-const SERIAL_COMBINE: bool = WG <= 8u;
+// Software adapters with few blocks per trial (stepPlan): one invocation does the combine's reductions and scan alone,
+// in the order of the parallel ones (same numbers), since every barrier there is a pass over all invocations; with
+// many blocks the serial walk over all of them in every workgroup costs more than the barriers.
+#if SERIAL_COMBINE
+const SERIAL_COMBINE: bool = true;
+#else
+const SERIAL_COMBINE: bool = false;
+#endif
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;

@@ -70,6 +70,9 @@ export function stepLanes(engine: Engine, block: number): number {
   return engine.softwareTuning ? Math.min(8, block) : block;
 }
 
+/** Blocks per trial up to which a software adapter's step kernels combine a step serially (see stepPlan). */
+const SERIAL_COMBINE_MAX_BLOCKS = 16;
+
 /** Particles per invocation a software adapter's step kernels aim at (K = 256: 8 lanes × 32 particles). */
 const SOFTWARE_STEP_PB = 32;
 
@@ -84,8 +87,8 @@ export interface StepPlan {
   pack: number;
   pb: number;
   name: string;
-  /** The plan as the step kernels' defines (WG lanes, BS block, PB particles per invocation, TP blocks per workgroup). */
-  defines: { WG: number; BS: number; PB: number; TP: number };
+  /** The plan as the step kernels' defines (WG lanes, BS block, PB particles per invocation, TP blocks per workgroup, SERIAL_COMBINE). */
+  defines: { WG: number; BS: number; PB: number; TP: number; SERIAL_COMBINE: boolean };
 }
 
 /**
@@ -109,7 +112,11 @@ export function stepPlan(engine: Engine, K: number, B: number, pack?: number): S
   // (each workgroup scans the block offsets of one trial when resampling)
   if (tp > 1 && nb > 1) throw new Error(`step path: pack ${tp} needs one block per trial (K ≤ ${MAX_BLOCK}), got K = ${K}`);
   const pb = (tp * block) / lanes;
-  return { block, nb, lanes, pack: tp, pb, name: `BS${block}PB${pb}TP${tp}`, defines: { WG: lanes, BS: block, PB: pb, TP: tp } };
+  // every workgroup combines its trial's previous step from all nb block partials: serially by one invocation on
+  // software adapters while nb is small (barriers cost more there), in parallel otherwise
+  const serial = lanes <= 8 && nb <= SERIAL_COMBINE_MAX_BLOCKS;
+  const name = `BS${block}PB${pb}TP${tp}${lanes <= 8 && !serial ? 'PC' : ''}`;
+  return { block, nb, lanes, pack: tp, pb, name, defines: { WG: lanes, BS: block, PB: pb, TP: tp, SERIAL_COMBINE: serial } };
 }
 
 const SOFTWARE_FUSED_MAX_KR = 128;

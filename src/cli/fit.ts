@@ -164,12 +164,7 @@ export async function run(argv: string[]): Promise<number> {
   const start = resume?.params ?? initialParams(config, seed);
   if (!resume && init === 'data') initialiseFromData(config, start, ds);
   const model = new LowRankRNN(engine, config, start);
-  // a model with an encoder keeps it (and saves it) whichever proposal this fit trains with
-  const encoder = !config.encoder
-    ? null
-    : resume?.encoder
-      ? new CnnEncoder(engine, config.encoder, config.rank, resume.encoder)
-      : CnnEncoder.create(engine, config.encoder, config.rank, seed);
+  const encoder = CnnEncoder.forFit(engine, config.encoder, config.rank, resume?.encoder, seed);
   const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
   const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']) =>
     trainingRecord(s, adapter, history, done, optimizerState);

@@ -293,6 +293,15 @@ export class CnnEncoder {
     return new CnnEncoder(engine, config, rank, initialEncoderParams(config, rank, seed));
   }
 
+  /**
+   * The encoder a fit trains: the checkpoint's (`saved`) when it resumes one, else a new one from `seed`; null for a
+   * model without an encoder (which a fit keeps and saves whichever proposal it trains with).
+   */
+  static forFit(engine: Engine, config: EncoderConfig | undefined, rank: number, saved: EncoderHostParams | null | undefined, seed: number): CnnEncoder | null {
+    if (!config) return null;
+    return saved ? new CnnEncoder(engine, config, rank, saved) : CnnEncoder.create(engine, config, rank, seed);
+  }
+
   /** Tensors the optimiser updates, in the order of encoderParamShapes. */
   trainable(): Tensor[] {
     return Object.values(this.params);

@@ -96,13 +96,7 @@ export async function runFitJob(engine: Engine, input: FitJobInput): Promise<Fit
   const start = ckpt?.params ?? initialParams(s.config, s.seed);
   if (!ckpt && s.init === 'data') initialiseFromData(s.config, start, ds);
   const model = new LowRankRNN(engine, ckpt?.config ?? s.config, start);
-  // an encoder model trains and saves its CNN encoder, resumed from the checkpoint's, as fit's CLI
-  const e = model.config.encoder;
-  const encoder = !e
-    ? null
-    : ckpt?.encoder
-      ? new CnnEncoder(engine, e, model.config.rank, ckpt.encoder)
-      : CnnEncoder.create(engine, e, model.config.rank, s.seed);
+  const encoder = CnnEncoder.forFit(engine, model.config.encoder, model.config.rank, ckpt?.encoder, s.seed);
   try {
     const adapter = `${engine.info.backend} ${engine.info.description}${engine.info.software ? ' (software)' : ''}`;
     const record = (history: TrainingRecord['history'], done: number, optimizerState?: TrainingRecord['optimizerState']) =>

@@ -119,7 +119,7 @@ async function runFit(dataset: DatasetMessage, s: FitSettings): Promise<void> {
   if (s.init === 'data') initialiseFromData(config, start, ds);
   const model = new LowRankRNN(e, config, start);
   // a model with an encoder keeps it (and saves it) as the CLI's fit does
-  const encoder = config.encoder ? CnnEncoder.create(e, config.encoder, config.rank, s.seed) : null;
+  const encoder = CnnEncoder.forFit(e, config.encoder, config.rank, null, s.seed);
   // every report: the page's chart and stats follow each iteration
   const options = { ...trainerOptions(s), encoder: s.proposal === 'encoder' ? encoder! : undefined, logEvery: 1 };
   session = new FitSession(e, model, ds, dataset.inputs, options);

@@ -18,7 +18,7 @@ test('dry run: the adapter line, then each step with its time limit and a comman
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  expect(lines.map((l) => l.step)).toEqual(['adapter', 'tests', 'bench-smc']);
+  expect(lines.map((l) => l.step)).toEqual(['adapter', 'bench-forward', 'tests', 'bench-configs']);
   expect(lines[0].ok).toBe(true);
   expect(typeof lines[0].info.software).toBe('boolean');
   let total = 0;

@@ -41,6 +41,8 @@ interface RecoverySpec {
   lrEnd: number;
   lrHold?: number;
   lrWarmup?: number;
+  /** Clip the gradient's L2 norm (fit's clipGradNorm; default none). */
+  clipGradNorm?: number;
   /** Student latent-noise init (the teacher's differs, so recovery is not inherited from the init). */
   studentNoiseInit: number;
   studentObsNoiseInit: number;
@@ -65,6 +67,7 @@ interface FitPhase {
   lrEnd: number;
   lrHold?: number;
   lrWarmup?: number;
+  clipGradNorm?: number;
 }
 
 /** Allowed |noise level error| and |frequency error| (the targets) unless a case sets its own. */
@@ -152,6 +155,7 @@ export async function teacherStudentRecovery(engine: Engine, spec: RecoverySpec)
         lrEnd: ph.lrEnd,
         lrHold: ph.lrHold,
         lrWarmup: ph.lrWarmup,
+        clipGradNorm: ph.clipGradNorm,
         seed: seed + i,
         logEvery: 100,
       });

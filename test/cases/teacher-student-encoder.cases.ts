@@ -8,8 +8,8 @@
  * fit moves far faster than one trained constant variance; and a schedule that ends at lr 1e-4 (hold 1e-2, then
  * decay), because at lr ≥ 2e-3 the fitted frequency wanders by ±5–9 %. With those alone (500 iterations, hold 300) one
  * start in five still failed: student seed 5 switched its head off at iteration ~180 (+123 %), and a build that rounded
- * differently sent seed 1 to +47.8 %. The head's switch-off is absorbing, and it follows a gradient spike; clipping the
- * gradient norm at 4 (usual norms 1–4) removes it. Student seeds 1–8 with the clip (400 iterations, hold 250):
+ * differently sent seed 1 to +47.8 % (not rerun here). Seed 5's switch-off is absorbing and came with a gradient spike;
+ * clipping the gradient norm at 4 (usual norms 1–4) prevented it for every start tried. Student seeds 1–8 with the clip (400 iterations, hold 250):
  * noise +6.6/+1.5/−4.5/+10.8/+0.7/+0.1/+7.8/+6.6 %, frequency −1.7 … −0.6 %; seed 1 from three starts perturbed by
  * 1e-6 (relative): +10.3/+6.0/+7.8 %. An encoder whose mean is zeroed fails (+53 %), one whose gradient is cut fails
  * on frequency (−16 %). (bench/RESULTS.md, branch `suite`.)

@@ -48,17 +48,26 @@ struct Params {
   off_y: u32, off_v: u32, off_qs: u32, trial0: u32, t_in: u32,
 }
 
-// The block offsets are scanned CH blocks at a time, CITEMS consecutive blocks per invocation.
-const CITEMS: u32 = 4u;
-const CH: u32 = WG * CITEMS;
 // Software adapters with few blocks per trial (stepPlan): one invocation does the combine's reductions and scan alone,
 // in the order of the parallel ones (same numbers), since every barrier there is a pass over all invocations; with
-// many blocks the serial walk over all of them in every workgroup costs more than the barriers.
+// many blocks the serial walk over all of them in every workgroup costs more than the barriers, and LANE_COMBINE
+// splits it: each invocation reduces and scans a run of consecutive blocks, and one exchange through workgroup memory
+// per reduction combines the runs (lane_lse, lane_scan), two barriers each instead of a tree's.
 #if SERIAL_COMBINE
 const SERIAL_COMBINE: bool = true;
 #else
 const SERIAL_COMBINE: bool = false;
 #endif
+// The block offsets are scanned CH blocks at a time, CITEMS consecutive blocks per invocation (LANE_COMBINE: up to
+// CITEMS, as few as cover the trial's blocks, so that up to CH blocks take one chunk: see lane_items).
+#if LANE_COMBINE
+const LANE_COMBINE: bool = true;
+const CITEMS: u32 = 32u;
+#else
+const LANE_COMBINE: bool = false;
+const CITEMS: u32 = 4u;
+#endif
+const CH: u32 = WG * CITEMS;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
@@ -243,6 +252,66 @@ fn scan_shares(b: u32, base: u32, lse: f32, carry: f32, tid: u32) -> f32 {
   return next_carry;
 }
 
+// LANE_COMBINE: blocks per invocation in a chunk of the scan (WG of them per chunk).
+fn lane_items() -> u32 { return min(CITEMS, (p.nb + WG - 1u) / WG); }
+
+// LANE_COMBINE: logsumexp of trial b's log weights at the step in `prev`, to every invocation: each reduces the blocks
+// tid, tid + WG, … (max, then Σ relative to it), then every one combines the WG pairs in lane order.
+fn lane_lse(b: u32, tid: u32) -> f32 {
+  let sb = stat_base(b);
+  var m = -3.0e38;
+  for (var g = tid; g < p.nb; g += WG) { m = max(m, prev[sb + g * 4u]); }
+  var s = 0.0;
+  for (var g = tid; g < p.nb; g += WG) { s += prev[sb + g * 4u + 1u] * exp(prev[sb + g * 4u] - m); }
+  wg_vec2[tid] = vec2<f32>(m, s);
+  workgroupBarrier();
+  var mx = -3.0e38;
+  for (var l = 0u; l < WG; l++) { mx = max(mx, wg_vec2[l].x); }
+  var sum = 0.0;
+  for (var l = 0u; l < WG; l++) {
+    let v = wg_vec2[l];
+    sum += v.y * exp(v.x - mx);
+  }
+  workgroupBarrier();
+  return mx + log(sum);
+}
+
+// LANE_COMBINE: one chunk (WG · lane_items() blocks from `base`) of trial b's block shares (times each block's last
+// cumsum entry): invocation tid scans lane_items() consecutive blocks, then every invocation adds up the WG runs in lane
+// order. Returns, to every invocation, the offset after the chunk (continuing from `carry`) and the chunk's Σ of squared
+// normalised weights; with `fill`, the chunk's inclusive scan into boff (ready when it returns). The offset after the
+// chunk is computed as its last block's (the same additions), so a single chunk's total is exactly its last offset.
+fn lane_scan(b: u32, base: u32, lse: f32, carry: f32, tid: u32, fill: bool) -> vec2<f32> {
+  let ci = lane_items();
+  var run = 0.0;
+  var sq = 0.0;
+  for (var j = 0u; j < ci; j++) {
+    let g = base + tid * ci + j;
+    if (g < p.nb) {
+      let share = block_share(b, g, lse);
+      sq += prev[sumsq_base(b) + g] * share * share;
+      run += share * prev[stat_base(b) + g * 4u + 2u];
+    }
+    if (fill) { boff[tid * ci + j] = run; }
+  }
+  wg_vec2[tid] = vec2<f32>(run, sq);
+  workgroupBarrier();
+  var c = carry;
+  var excl = carry;
+  var sqt = 0.0;
+  for (var l = 0u; l < WG; l++) {
+    let v = wg_vec2[l];
+    if (l == tid) { excl = c; }
+    c += v.x;
+    sqt += v.y;
+  }
+  if (fill) {
+    for (var j = 0u; j < ci; j++) { boff[tid * ci + j] = excl + boff[tid * ci + j]; }
+  }
+  workgroupBarrier();
+  return vec2<f32>(c, sqt);
+}
+
 // Ancestor of an output in block g of trial b whose goal (position × the last block offset) is `goal`, with the
 // block's share and the offset of the blocks before it; the search starts at `start` (≥ the block's first particle,
 // ≤ the answer).
@@ -256,8 +325,9 @@ fn ancestor_in_block(b: u32, g: u32, share: f32, excl: f32, goal: f32, start: u3
 
 // Ancestors of the workgroup's outputs when resampling step s (state in `prev`): invocation tid resolves the PB
 // consecutive outputs tid·PB … of its block slot (tstat: the slot's lse and decision), one search then walks forward,
-// into sanc. Uniform control flow (the chunked scan of the block offsets has barriers).
-fn resolve_ancestors(w0: u32, s: u32, tid: u32) {
+// into sanc. Uniform control flow (the chunked scan of the block offsets has barriers). LANE_COMBINE: `lane_total` is
+// the trial's last block offset, and boff already holds the scan when it takes one chunk.
+fn resolve_ancestors(w0: u32, s: u32, tid: u32, lane_total: f32) {
   let i0 = tid * PB;
   let slot = i0 / BS;
   let sl = slot_of(w0, p.Bc * p.nb, slot * PBB, 0u);
@@ -284,10 +354,15 @@ fn resolve_ancestors(w0: u32, s: u32, tid: u32) {
     return;
   }
   // Several blocks (then TP = 1): the offsets chunk by chunk. The goals scale with the last block's offset, so a
-  // first pass finds it (the chunks are scanned again below unless there is only one).
+  // first pass finds it (the chunks are scanned again below unless there is only one; LANE_COMBINE: the combine's).
   var carry = 0.0;
-  for (var base = 0u; base < p.nb; base += CH) { carry = scan_shares(b, base, lse, carry, tid); }
-  let total = boff[(p.nb - 1u) % CH];
+  var total = lane_total;
+  var chunk = WG * lane_items();
+  if (!LANE_COMBINE) {
+    chunk = CH;
+    for (var base = 0u; base < p.nb; base += CH) { carry = scan_shares(b, base, lse, carry, tid); }
+    total = boff[(p.nb - 1u) % CH];
+  }
   carry = 0.0;
   var before = 0.0; // offset of the last block of the previous chunks
   var j = 0u; // the invocation's next unresolved output
@@ -295,11 +370,17 @@ fn resolve_ancestors(w0: u32, s: u32, tid: u32) {
   var ga = p.nb;
   var share = 0.0;
   var excl = 0.0;
-  for (var base = 0u; base < p.nb; base += CH) {
-    if (p.nb > CH) { carry = scan_shares(b, base, lse, carry, tid); }
-    let n = min(CH, p.nb - base);
+  for (var base = 0u; base < p.nb; base += chunk) {
+    if (p.nb > chunk) {
+      if (LANE_COMBINE) {
+        carry = lane_scan(b, base, lse, carry, tid, true).x;
+      } else {
+        carry = scan_shares(b, base, lse, carry, tid);
+      }
+    }
+    let n = min(chunk, p.nb - base);
     let top = boff[n - 1u];
-    let final_chunk = base + CH >= p.nb;
+    let final_chunk = base + chunk >= p.nb;
     loop {
       let k = k0 + j;
       if (!resampling || j >= PB || k >= p.K) { break; }
@@ -354,7 +435,20 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     // The combine of step t − 1 for the trial of each block slot (its GL = WG / TP invocations reduce together).
     let GL = WG / TP;
     let own = slot_of(w0, p.Bc * p.nb, (tid / GL) * PBB, 0u);
-    let stats = trial_lse_sumsq(own.b, tid, tid % GL, GL);
+    var stats = vec2<f32>(0.0);
+    var total = 0.0; // LANE_COMBINE: the trial's last block offset
+    if (LANE_COMBINE) {
+      // (one block slot: TP = 1) logsumexp, then the scan of the block offsets with the squared sums in the same pass
+      stats.x = lane_lse(own.b, tid);
+      let chunk = WG * lane_items();
+      for (var base = 0u; base < p.nb; base += chunk) {
+        let r = lane_scan(own.b, base, stats.x, total, tid, p.nb <= chunk);
+        total = r.x;
+        stats.y += r.y;
+      }
+    } else {
+      stats = trial_lse_sumsq(own.b, tid, tid % GL, GL);
+    }
     if (tid % GL == 0u) {
       let resample = resample_decision(t - 1u, p.ess_frac >= 1.0 || 1.0 / stats.y < p.ess_frac * f32(K));
       tstat[2u * (tid / GL)] = stats.x;
@@ -366,7 +460,7 @@ fn propagate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
       }
     }
     workgroupBarrier();
-    resolve_ancestors(w0, t - 1u, tid);
+    resolve_ancestors(w0, t - 1u, tid, total);
     workgroupBarrier();
   }
   // resampling of step t−1 (or the carried weight) and its normalised weights in the paths, per particle of this

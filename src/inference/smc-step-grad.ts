@@ -35,7 +35,7 @@ function laneGradsFor(engine: Engine, options: StepGradOptions): boolean {
 export function stepGradPlan(engine: Engine, cfg: Pick<SmcConfig, 'K' | 'B'>, options: StepGradOptions = {}): StepPlan {
   const laneGrads = laneGradsFor(engine, options);
   if ((options.pack ?? 1) > 1 && !laneGrads) throw new Error(`step path gradient: pack ${options.pack} needs the unit gradients per lane (laneGrads)`);
-  return stepPlan(engine, cfg.K, cfg.B, options.pack ?? (laneGrads ? undefined : 1));
+  return stepPlan(engine, cfg.K, cfg.B, options.pack ?? (laneGrads ? undefined : 1), 'backward');
 }
 
 /** Bytes of the backward's gradient slices: parameter rows per workgroup (or lane) and the small accumulators per lane. */

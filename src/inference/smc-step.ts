@@ -60,10 +60,27 @@ export function stepBlockSize(K: number): number {
   return wg;
 }
 
+/** A software adapter's forward block once a trial has at least SOFTWARE_BIG_BLOCK_MIN of them (64 particles per invocation). */
+const SOFTWARE_BIG_BLOCK = 512;
+const SOFTWARE_BIG_BLOCK_MIN = 8;
+
+/**
+ * The block size and blocks per trial of the forward (`propagate`) or backward kernels. On software adapters the forward
+ * takes blocks of 512 from K = 4096 on: each unit's parameter loads in the unit loop then serve 64 particles per
+ * invocation instead of 32, and every workgroup's combine walks half as many block partials (there are half as many
+ * workgroups too); at least 8 blocks per trial keep the adapter's threads busy at B = 1. The backward keeps blocks of
+ * up to 256 (it reads the forward's paths and ancestors, not its blocks).
+ */
+export function stepBlocks(engine: Engine, K: number, kernels: 'forward' | 'backward' = 'forward'): { block: number; nb: number } {
+  const big = engine.softwareTuning && kernels === 'forward' && K >= SOFTWARE_BIG_BLOCK_MIN * SOFTWARE_BIG_BLOCK;
+  const block = big ? SOFTWARE_BIG_BLOCK : stepBlockSize(K);
+  return { block, nb: Math.ceil(K / block) };
+}
+
 /**
  * Invocations per block. A GPU runs one particle per invocation. A software adapter is bound by the
  * unit loop's parameter loads (gathered per lane even at uniform addresses), so a block runs on 8
- * invocations (its SIMD width) that carry block/8 particles each (up to 32), and every load serves
+ * invocations (its SIMD width) that carry block/8 particles each (up to 32; 64 in the forward from K = 4096, see stepBlocks), and every load serves
  * all of them: on lavapipe ≈ 5× the forward throughput of one particle per invocation.
  */
 export function stepLanes(engine: Engine, block: number): number {
@@ -87,8 +104,8 @@ export interface StepPlan {
   pack: number;
   pb: number;
   name: string;
-  /** The plan as the step kernels' defines (WG lanes, BS block, PB particles per invocation, TP blocks per workgroup, SERIAL_COMBINE). */
-  defines: { WG: number; BS: number; PB: number; TP: number; SERIAL_COMBINE: boolean };
+  /** The plan as the step kernels' defines (WG lanes, BS block, PB particles per invocation, TP blocks per workgroup, the combine's mode). */
+  defines: { WG: number; BS: number; PB: number; TP: number; SERIAL_COMBINE: boolean; LANE_COMBINE: boolean };
 }
 
 /**
@@ -99,9 +116,8 @@ export interface StepPlan {
  * that at least two workgroups keep the adapter's threads busy. GPUs: 1. A given `pack` must be a power of two no
  * larger than the lanes (invocation s serves block s's statistics).
  */
-export function stepPlan(engine: Engine, K: number, B: number, pack?: number): StepPlan {
-  const block = stepBlockSize(K);
-  const nb = Math.ceil(K / block);
+export function stepPlan(engine: Engine, K: number, B: number, pack?: number, kernels: 'forward' | 'backward' = 'forward'): StepPlan {
+  const { block, nb } = stepBlocks(engine, K, kernels);
   const lanes = stepLanes(engine, block);
   let tp = 1;
   if (pack !== undefined) tp = pack;
@@ -112,11 +128,21 @@ export function stepPlan(engine: Engine, K: number, B: number, pack?: number): S
   // (each workgroup scans the block offsets of one trial when resampling)
   if (tp > 1 && nb > 1) throw new Error(`step path: pack ${tp} needs one block per trial (K ≤ ${MAX_BLOCK}), got K = ${K}`);
   const pb = (tp * block) / lanes;
-  // every workgroup combines its trial's previous step from all nb block partials: serially by one invocation on
-  // software adapters while nb is small (barriers cost more there), in parallel otherwise
+  // every workgroup combines its trial's previous step from all nb block partials: on software adapters serially by one
+  // invocation while nb is small (barriers cost more there), beyond that each invocation a run of consecutive blocks with
+  // one exchange per reduction; GPUs in parallel with tree reductions
   const serial = lanes <= 8 && nb <= SERIAL_COMBINE_MAX_BLOCKS;
-  const name = `BS${block}PB${pb}TP${tp}${lanes <= 8 && !serial ? 'PC' : ''}`;
-  return { block, nb, lanes, pack: tp, pb, name, defines: { WG: lanes, BS: block, PB: pb, TP: tp, SERIAL_COMBINE: serial } };
+  const laneCombine = lanes <= 8 && !serial;
+  const name = `BS${block}PB${pb}TP${tp}${laneCombine ? 'PC' : ''}`;
+  return {
+    block,
+    nb,
+    lanes,
+    pack: tp,
+    pb,
+    name,
+    defines: { WG: lanes, BS: block, PB: pb, TP: tp, SERIAL_COMBINE: serial, LANE_COMBINE: laneCombine },
+  };
 }
 
 const SOFTWARE_FUSED_MAX_KR = 128;
@@ -191,8 +217,7 @@ export function runSteps(engine: Engine, inp: SmcInputs, cfg: SmcConfig, options
   validate(cfg, inp);
   const { B, T, K } = cfg;
   const { R } = cfg.layout.dims;
-  const block = stepBlockSize(K);
-  const nb = Math.ceil(K / block);
+  const { nb } = stepBlocks(engine, K);
   const maxBind = engine.limits.maxStorageBufferBindingSize;
   const perTrialBytes = 4 * stateFloats(1, K, R, nb);
   const tpc = options.trialsPerChunk ?? B;

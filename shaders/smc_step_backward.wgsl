@@ -489,15 +489,22 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #endif
 #endif
   }
-#if ENCODER
-  // the encoder proposal's noise terms reach only the diagonal of L (L0) and μ0: per particle, into `acc`
+  // Per particle: its ξ, and the gradient of its mean into `work`. The encoder proposal's noise terms reach only the
+  // diagonal of L (L0) and μ0: per particle, into `acc`. The bootstrap's (the gradient of L, L0 at t = 0, is this lane's
+  // Σ over its particles of g ξᵀ, lower triangle; that of μ0 Σ g) after the loop, row by row, each entry a sum over the
+  // particles with constant indices into ξ: accumulating them particle by particle into the loop-indexed `acc` made each
+  // of the R(R+1)/2 updates per particle a per-lane gather and scatter.
+#if !ENCODER
+  var xis = array<f32, PB * R>(); // particles past K keep ξ = g = 0: they add nothing
+#endif
   for (var q = 0u; q < PB; q++) {
     let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
     let b = sl.b;
     let j = sl.k;
     if (sl.valid && j < K) {
       let xi = noise(b, t, j);
-      let sl = select(S_M1, S_M2, t == 0u);
+#if ENCODER
+      let so = select(S_M1, S_M2, t == 0u);
       let qo = (q / PBB) * R; // the block's per-step encoder gradients
       let offL = select(p.off_L, p.off_L0, t == 0u);
       for (var r = 0u; r < R; r++) {
@@ -505,33 +512,22 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
                                      zb[q * R + r], xi[r], gzb[q * R + r], wb[q], prior_step(t));
         gqv[qo + r] += ea.gm;
         gev[qo + r] += ea.glv;
-        acc[sl + r * R + r] += ea.gl;
+        acc[so + r * R + r] += ea.gl;
         if (t == 0u) { acc[S_MU0 + r] += ea.gmu; }
         work[gmu_base(b, j) + r] = ea.gmu;
       }
-    }
-  }
 #else
-  // The noise terms: the gradient of L (L0 at t = 0) is this lane's Σ over its particles of g ξᵀ (lower triangle), that
-  // of μ0 (t = 0) Σ g. Row by row, each entry a sum over the particles with constant indices into ξ: accumulating
-  // them particle by particle into the loop-indexed `acc` made each of the R(R+1)/2 updates per particle a per-lane
-  // gather and scatter.
-  var xis = array<f32, PB * R>(); // particles past K keep ξ = g = 0: they add nothing
-  for (var q = 0u; q < PB; q++) {
-    let sl = slot_of(grp.w0, p.B * p.nb, q, tid);
-    let b = sl.b;
-    let j = sl.k;
-    if (sl.valid && j < K) {
-      let xi = noise(b, t, j);
       for (var r = 0u; r < R; r++) {
         xis[q * R + r] = xi[r];
         work[gmu_base(b, j) + r] = gzb[q * R + r];
       }
+#endif
     }
   }
+#if !ENCODER
   if (grp.valid) {
     let ss = small_slot(grp.wg, tid);
-    let sl = select(S_M1, S_M2, t == 0u);
+    let so = select(S_M1, S_M2, t == 0u);
     for (var r = 0u; r < R; r++) {
       var g = array<f32, PB>();
       var gsum = 0.0;
@@ -546,7 +542,7 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
 #unroll Q PB
         s += g[Q] * xis[Q * R + C];
 #endunroll
-        gpart[ss + sl + r * R + C] += s;
+        gpart[ss + so + r * R + C] += s;
       }
 #endunroll
     }
